@@ -1,0 +1,90 @@
+// `kubetrail verify`: the auditor's check. Exit 0 only if every entry, tile and the signed
+// checkpoint agree (and, with --from, the log extends the older trusted checkpoint).
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import cliProgress from "cli-progress";
+import { readVerifierKey } from "../store/keys.js";
+import { fsLogSource, httpLogSource, type LogSource } from "../verify/log-source.js";
+import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
+import { CliError } from "./errors.js";
+
+interface VerifyFlags {
+  data?: string;
+  key?: string;
+  from?: string;
+  output: string;
+  ca?: string;
+  insecureSkipTlsVerify?: boolean;
+  workers?: string;
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command("verify [url]")
+    .description("re-hash every entry and check the tree, the tiles and the signed checkpoint")
+    .option("--data <dir>", "verify the log in this data directory")
+    .option("--key <vkey>", "pin the verifier key (name+hash+base64); required for a URL")
+    .option("--from <checkpoint-file>", "also prove the log extends this older trusted checkpoint")
+    .option("-o, --output <format>", "text or json", "text")
+    .option("--ca <file>", "PEM CA bundle for an https URL with a private certificate")
+    .option("--insecure-skip-tls-verify", "do not check the server certificate (the checkpoint signature still is)")
+    .option("--workers <n>", "hashing threads (default: one per core)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  kubetrail verify --data ./kubetrail-data --key \"$(cat verifier.key)\"\n  kubetrail verify https://kubetrail:8443/log/ --key \"$VKEY\" --from old-checkpoint",
+    )
+    .action(async (url: string | undefined, o: VerifyFlags) => {
+      const { source, key, pinned } = await resolveSource(url, o);
+      const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
+      const bar =
+        o.output !== "json" && process.stderr.isTTY
+          ? new cliProgress.SingleBar({ stream: process.stderr, format: "verify [{bar}] {value}/{total} entries {eta_formatted}" })
+          : null;
+      let started = false;
+      const report = await verifyLog(source, {
+        verifierKey: key,
+        trustedCheckpoint,
+        workers: o.workers ? Number(o.workers) : undefined,
+        onProgress: (done, total) => {
+          if (!bar) return;
+          if (!started) bar.start(total, 0);
+          started = true;
+          bar.update(done);
+        },
+      });
+      bar?.stop();
+      if (o.output === "json") process.stdout.write(JSON.stringify({ ...report, keyPinned: pinned }) + "\n");
+      else process.stdout.write(describe(report, pinned));
+      if (!report.ok) process.exitCode = 1;
+    });
+}
+
+async function resolveSource(
+  url: string | undefined,
+  o: VerifyFlags,
+): Promise<{ source: LogSource; key: string; pinned: boolean }> {
+  if ((url === undefined) === (o.data === undefined)) throw new CliError("give either --data DIR or a URL", 2);
+  if (url !== undefined) {
+    if (!o.key) throw new CliError("verifying a URL needs --key: the log's own key proves nothing", 2);
+    return { source: await httpLogSource(url, { ca: o.ca, insecure: o.insecureSkipTlsVerify }), key: o.key, pinned: true };
+  }
+  const key = o.key ?? (await readVerifierKey(o.data!));
+  return { source: fsLogSource(o.data!), key, pinned: o.key !== undefined };
+}
+
+function describe(r: VerifyReport, pinned: boolean): string {
+  const lines: string[] = [];
+  if (r.ok) {
+    lines.push(`OK: ${r.where}: ${r.entries} entries, ${r.tilesChecked} tiles and the checkpoint of size ${r.size} verify`);
+    lines.push(`origin ${r.origin}, root ${r.rootHash}`);
+    if (r.trustedSize !== undefined) lines.push(`the log extends the trusted checkpoint of size ${r.trustedSize}`);
+    if (!pinned) lines.push("warning: key not pinned (--key): trusted the verifier key stored beside the log");
+  } else {
+    lines.push(`FAILED: ${r.where}`);
+    for (const p of r.problems) {
+      const where = p.index === undefined ? "" : ` [entry ${p.index}${p.auditID ? `, auditID ${p.auditID}` : ""}]`;
+      lines.push(`  ${p.code}: ${p.message}${where}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,53 @@
+// kubetrail's entry bundles: up to 256 entries, each one line of JSON ending in "\n".
+// (C2SP tlog-tiles length-prefixes entries instead; audit events can exceed 64 KiB and a
+// JSON-lines bundle stays readable with standard tools.)
+
+const NL = 0x0a;
+
+/** Rejects entries that would break the one-entry-per-line framing. */
+export function checkEntry(entry: Uint8Array): string | null {
+  if (entry.length === 0) return "empty entry";
+  if (entry.indexOf(NL) !== -1) return "entry contains a newline byte";
+  return null;
+}
+
+/**
+ * Splits bundle bytes into entries. Throws when the bundle does not end in a newline: a
+ * full or published bundle never does, so that is damage, not a format variant.
+ */
+export function splitBundle(data: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let start = 0;
+  while (start < data.length) {
+    const nl = data.indexOf(NL, start);
+    if (nl === -1) throw new Error(`bundle ends without a newline after ${out.length} entries`);
+    out.push(data.subarray(start, nl));
+    start = nl + 1;
+  }
+  return out;
+}
+
+/** The first `count` lines of a bundle, or null when it has fewer. */
+export function bundlePrefix(data: Uint8Array, count: number): Uint8Array | null {
+  let end = 0;
+  for (let i = 0; i < count; i++) {
+    const nl = data.indexOf(NL, end);
+    if (nl === -1) return null;
+    end = nl + 1;
+  }
+  return data.subarray(0, end);
+}
+
+/** Joins entries into bundle bytes (each followed by a newline). */
+export function joinEntries(entries: Uint8Array[]): Buffer {
+  let total = 0;
+  for (const e of entries) total += e.length + 1;
+  const out = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (const e of entries) {
+    out.set(e, off);
+    off += e.length;
+    out[off++] = NL;
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+// Feeds the integrated log, in order, to a downstream consumer (index, detector). The
+// consumer owns its position: it passes where to start and persists how far it got, so
+// it can always be rebuilt from the log.
+import type { AuditLog, LogEntry } from "./types.js";
+
+export interface FollowOptions {
+  /** Index of the first entry to deliver. */
+  from: number;
+  /** Entries per onEntries call (default 1024). */
+  batchSize?: number;
+  /** Called with consecutive entries; the next call waits until this one resolves. */
+  onEntries(entries: LogEntry[]): Promise<void>;
+  /** A failed onEntries is retried at the next checkpoint (or after retryMs); told here. */
+  onError?(err: unknown): void;
+  retryMs?: number;
+}
+
+export interface Follower {
+  /** Index of the next entry to deliver (everything before it was handled). */
+  position(): number;
+  /** Resolves once every entry covered by the checkpoint at call time was handled. */
+  caughtUp(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function followLog(log: AuditLog, opts: FollowOptions): Follower {
+  const batchSize = opts.batchSize ?? 1024;
+  let position = opts.from;
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  let again = false;
+  let retry: NodeJS.Timeout | null = null;
+
+  const drain = async (): Promise<void> => {
+    do {
+      again = false;
+      const target = log.latestCheckpoint().size;
+      while (!stopped && position < target) {
+        const end = Math.min(target, position + batchSize);
+        const entries: LogEntry[] = [];
+        for await (const e of log.readEntries(position, end)) entries.push(e);
+        await opts.onEntries(entries);
+        position = end;
+      }
+    } while (again && !stopped);
+  };
+
+  const kick = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = drain()
+      .catch((err: unknown) => {
+        opts.onError?.(err);
+        retry ??= setTimeout(() => {
+          retry = null;
+          void kick();
+        }, opts.retryMs ?? 1000);
+      })
+      .finally(() => (running = null));
+    return running;
+  };
+
+  const unsubscribe = log.onIntegrated(() => void kick());
+  void kick();
+
+  return {
+    position: () => position,
+    caughtUp: async () => {
+      const target = log.latestCheckpoint().size;
+      while (!stopped && position < target) {
+        await kick();
+        if (running === null && position < target) await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    stop: async () => {
+      stopped = true;
+      unsubscribe();
+      if (retry) clearTimeout(retry);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// Where each part of the log lives in the data directory (see DESIGN.md). Static paths
+// follow C2SP tlog-tiles, so the directory can be served or mirrored as plain files.
+import path from "node:path";
+import { entryBundlePath, tilePath, type Tile } from "../tlog/index.js";
+
+export const BUNDLE_SIZE = 256;
+
+export class FsLayout {
+  constructor(readonly dir: string) {}
+
+  get checkpoint(): string {
+    return path.join(this.dir, "checkpoint");
+  }
+  get keysDir(): string {
+    return path.join(this.dir, "keys");
+  }
+  get lockFile(): string {
+    return path.join(this.dir, "LOCK");
+  }
+
+  hashTile(tile: Tile): string {
+    return path.join(this.dir, tilePath(tile));
+  }
+  /** Directory of a tile's partial versions: `<full path>.p/`. */
+  partialDir(fullPath: string): string {
+    return `${fullPath}.p`;
+  }
+  /** A full (immutable) entry bundle of 256 lines. */
+  bundle(index: number): string {
+    return path.join(this.dir, entryBundlePath(index, BUNDLE_SIZE));
+  }
+  /** The partial entry bundle published with a checkpoint (first `width` lines). */
+  partialBundle(index: number, width: number): string {
+    return path.join(this.dir, entryBundlePath(index, width));
+  }
+  /**
+   * The bundle still being written. Not a tlog-tiles path on purpose: nothing serves it,
+   * and a crash can leave a torn tail here only.
+   */
+  openBundle(index: number): string {
+    return `${this.bundle(index)}.open`;
+  }
+}

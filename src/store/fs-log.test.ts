@@ -1,0 +1,168 @@
+import { mkdtempSync, promises as fsp, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  hashLeaf,
+  inclusionProof,
+  consistencyProof,
+  proveInclusion,
+  proveConsistency,
+  rootFromLeafHashes,
+  verifyInclusion,
+} from "../tlog/index.js";
+import { openFsLog } from "./fs-log.js";
+import { FsLayout } from "./fs-layout.js";
+import type { AuditLog, LogEntry } from "./types.js";
+
+const dirs: string[] = [];
+function tmpDir(): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), "kt-fslog-"));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const enc = (o: unknown) => Buffer.from(JSON.stringify(o));
+const entries = (from: number, n: number) => Array.from({ length: n }, (_, i) => enc({ auditID: `id-${from + i}`, n: from + i }));
+
+async function readAll(log: AuditLog): Promise<LogEntry[]> {
+  const out: LogEntry[] = [];
+  for await (const e of log.readEntries(0, log.size())) out.push(e);
+  return out;
+}
+
+describe("fs log", () => {
+  it("appends, integrates and reads back the exact bytes; the checkpoint root is the RFC 6962 root", async () => {
+    const dir = tmpDir();
+    const log = await openFsLog(dir, { origin: "example.com/test-log" });
+    const batches = await Promise.all([0, 1, 2, 3].map((b) => log.append(entries(b * 300, 300))));
+    expect(batches.map((b) => b.firstIndex).sort((a, b) => a - b)).toEqual([0, 300, 600, 900]);
+    const cp = await log.waitIntegrated(1200);
+    expect(cp.size).toBe(1200);
+    const stored = await readAll(log);
+    expect(stored.map((e) => e.index)).toEqual(Array.from({ length: 1200 }, (_, i) => i));
+    expect(Buffer.from(cp.rootHash)).toEqual(Buffer.from(rootFromLeafHashes(stored.map((e) => hashLeaf(e.data)))));
+    expect(cp.note.startsWith("example.com/test-log\n1200\n")).toBe(true);
+    await log.close();
+  });
+
+  it("keeps the key private and the origin fixed", async () => {
+    const dir = tmpDir();
+    const log = await openFsLog(dir, { origin: "example.com/a" });
+    await log.close();
+    expect(statSync(path.join(dir, "keys", "signing.key")).mode & 0o777).toBe(0o600);
+    await expect(openFsLog(dir, { origin: "example.com/b" })).rejects.toThrow(/cannot be changed/);
+  });
+
+  it("serves proofs from its tiles that equal the in-memory proofs", async () => {
+    const dir = tmpDir();
+    const log = await openFsLog(dir);
+    await log.append(entries(0, 1000));
+    const cp = await log.waitIntegrated(1000);
+    const leaves = (await readAll(log)).map((e) => hashLeaf(e.data));
+    for (const i of [0, 1, 255, 256, 511, 999]) {
+      const proof = await proveInclusion(cp.size, i, log.hashReader());
+      expect(proof.map((h) => Buffer.from(h).toString("hex"))).toEqual(
+        inclusionProof(i, cp.size, leaves).map((h) => Buffer.from(h).toString("hex")),
+      );
+      expect(verifyInclusion(leaves[i]!, i, cp.size, proof, cp.rootHash)).toBe(true);
+    }
+    for (const old of [1, 256, 700]) {
+      const proof = await proveConsistency(old, cp.size, log.hashReader());
+      expect(proof.map((h) => Buffer.from(h).toString("hex"))).toEqual(
+        consistencyProof(old, cp.size, leaves).map((h) => Buffer.from(h).toString("hex")),
+      );
+    }
+    await log.close();
+  });
+
+  it("refuses entries that would break the line framing, naming the entry", async () => {
+    const log = await openFsLog(tmpDir());
+    await expect(log.append([enc({ a: 1 }), Buffer.from('{"a":\n1}')])).rejects.toThrow(/entry 1 .*newline/);
+    await expect(log.append([Buffer.alloc(0)])).rejects.toThrow(/empty/);
+    expect(log.size()).toBe(0);
+    await log.close();
+  });
+
+  it("refuses a second writer on the same directory", async () => {
+    const dir = tmpDir();
+    const log = await openFsLog(dir);
+    await expect(openFsLog(dir)).rejects.toMatchObject({ code: "locked" });
+    await log.close();
+    const again = await openFsLog(dir);
+    await again.close();
+  });
+
+  it("cuts a torn tail on open and keeps everything before it", async () => {
+    const dir = tmpDir();
+    const log = await openFsLog(dir);
+    await log.append(entries(0, 300));
+    await log.close();
+    const open = new FsLayout(dir).openBundle(1);
+    const before = readFileSync(open);
+    writeFileSync(open, Buffer.concat([before, Buffer.from('{"auditID":"torn'), Buffer.alloc(100)]));
+    const repairs: string[] = [];
+    const reopened = await openFsLog(dir, { onRepair: (m) => repairs.push(m) });
+    expect(reopened.size()).toBe(300);
+    expect(readFileSync(open)).toEqual(before);
+    expect(repairs.join("\n")).toMatch(/torn tail/);
+    await reopened.append(entries(300, 10));
+    expect((await readAll(reopened)).map((e) => JSON.parse(Buffer.from(e.data).toString()).n)).toEqual(
+      Array.from({ length: 310 }, (_, i) => i),
+    );
+    await reopened.close();
+  });
+
+  it("rebuilds tiles that are missing or edited, and refuses entries that do not match the checkpoint", async () => {
+    const dir = tmpDir();
+    const log = await openFsLog(dir);
+    await log.append(entries(0, 600));
+    const cp = await log.waitIntegrated(600);
+    await log.close();
+    await fsp.rm(path.join(dir, "tile", "0"), { recursive: true });
+    const repairs: string[] = [];
+    const reopened = await openFsLog(dir, { onRepair: (m) => repairs.push(m) });
+    expect(repairs.join("\n")).toMatch(/rebuilding/);
+    expect(Buffer.from(reopened.latestCheckpoint().rootHash)).toEqual(Buffer.from(cp.rootHash));
+    expect(statSync(path.join(dir, "tile", "0", "001")).size).toBe(256 * 32);
+    await reopened.close();
+
+    const bundle = new FsLayout(dir).bundle(0);
+    const data = readFileSync(bundle);
+    data[10] = data[10]! ^ 1;
+    writeFileSync(bundle, data);
+    await fsp.rm(path.join(dir, "tile", "0"), { recursive: true });
+    await expect(openFsLog(dir)).rejects.toMatchObject({ code: "corrupt" });
+  });
+
+  it("refuses to open when the tail covered by the checkpoint is gone", async () => {
+    const dir = tmpDir();
+    const log = await openFsLog(dir);
+    await log.append(entries(0, 600));
+    await log.waitIntegrated(600);
+    await log.close();
+    await fsp.rm(new FsLayout(dir).openBundle(2));
+    await expect(openFsLog(dir)).rejects.toThrow(/checkpoint covers 600/);
+  });
+
+  it("tells listeners about each checkpoint and resumes appending after reopen", async () => {
+    const dir = tmpDir();
+    const log = await openFsLog(dir, { integrateIntervalMs: 20 });
+    const seen: number[] = [];
+    log.onIntegrated((cp) => seen.push(cp.size));
+    await log.append(entries(0, 5));
+    await log.waitIntegrated(5);
+    await log.append(entries(5, 5));
+    await log.waitIntegrated(10);
+    expect(seen).toContain(5);
+    expect(seen).toContain(10);
+    await log.close();
+    const again = await openFsLog(dir);
+    expect(again.size()).toBe(10);
+    expect((await again.append(entries(10, 1))).firstIndex).toBe(10);
+    await again.close();
+  });
+});

@@ -1,0 +1,514 @@
+// The embedded default log: one data directory on the local filesystem.
+//
+// Write path: append → group commit → lines appended to the open bundle → fdatasync →
+// resolve. A bundle that reaches 256 entries is synced and renamed into its tlog-tiles
+// path, so full bundles are immutable and complete. Integration (tiles + a signed
+// checkpoint) runs on a short timer over the leaf hashes of durable entries only.
+//
+// Recovery on open: full bundles are trusted as written (they were synced before the
+// rename); the open bundle is cut back to its last complete JSON line (a torn tail was
+// never acknowledged); tiles are checked against the signed checkpoint and rebuilt from
+// the entries when they do not match; durable entries beyond the checkpoint are integrated.
+import { promises as fsp } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import path from "node:path";
+import {
+  hashLeaf,
+  hashesEqual,
+  openCheckpoint,
+  signCheckpoint,
+  type Hash,
+  type HashReader,
+} from "../tlog/index.js";
+import { checkEntry, joinEntries, splitBundle } from "./bundle-format.js";
+import { fsyncDir, readFileIfExists, writeFileAtomic } from "./durable-file.js";
+import { BUNDLE_SIZE, FsLayout } from "./fs-layout.js";
+import { FsLogReader } from "./fs-reader.js";
+import { DEFAULT_GROUP_COMMIT_LIMITS, GroupCommitter, type GroupCommitLimits } from "./group-commit.js";
+import { loadOrCreateSigningKey, type LogKeys } from "./keys.js";
+import { acquireLock, type DirLock } from "./lock.js";
+import { partialWidth, splitTileData, TileBuilder, type TileData } from "./tile-builder.js";
+import { LogError, type AuditLog, type LogEntry, type SignedCheckpoint } from "./types.js";
+
+export interface FsLogOptions {
+  /** Origin line for a new log (ignored, but checked, for an existing one). */
+  origin?: string;
+  /** How often durable entries are folded into tiles and a new checkpoint (ms). */
+  integrateIntervalMs?: number;
+  limits?: Partial<GroupCommitLimits>;
+  /** Told about repairs made while opening (torn tail cut, tiles rebuilt). */
+  onRepair?: (message: string) => void;
+  /** Told when a background integration fails (it is retried at the next interval). */
+  onError?: (err: unknown) => void;
+}
+
+interface OpenBundle {
+  index: number;
+  fh: FileHandle;
+  /** Entries in the file that are durable. */
+  count: number;
+  /** Bytes of those entries; anything after this offset was never acknowledged. */
+  size: number;
+}
+
+const TILE_WIDTH = BUNDLE_SIZE;
+
+/** Opens (creating if needed) the log in dataDir for writing; one writer per directory. */
+export async function openFsLog(dataDir: string, opts: FsLogOptions = {}): Promise<AuditLog & FsLogExtras> {
+  await fsp.mkdir(dataDir, { recursive: true });
+  const lock = await acquireLock(path.resolve(dataDir, "LOCK"));
+  try {
+    const keys = await loadOrCreateSigningKey(dataDir, opts.origin);
+    const log = new FsLog(dataDir, keys, lock, opts);
+    await log.recover();
+    return log;
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+/** What the fs driver offers beyond AuditLog, for serving the static log and metrics. */
+export interface FsLogExtras {
+  readonly reader: FsLogReader;
+  readonly verifierKey: string;
+  /** Bytes accepted by append but not yet durable. */
+  backlogBytes(): number;
+}
+
+class FsLog implements AuditLog, FsLogExtras {
+  readonly reader: FsLogReader;
+  private readonly layout: FsLayout;
+  private readonly committer: GroupCommitter;
+  private readonly intervalMs: number;
+  private durable = 0;
+  private open: OpenBundle | null = null;
+  /** Leaf hashes of durable entries not yet integrated, starting at builder.size. */
+  private pendingLeaves: Hash[] = [];
+  private builder = new TileBuilder();
+  private checkpoint!: SignedCheckpoint;
+  private timer: NodeJS.Timeout | null = null;
+  private integrating: Promise<void> | null = null;
+  private broken: LogError | null = null;
+  private readonly listeners = new Set<(cp: SignedCheckpoint) => void>();
+  private waiters: { size: number; resolve: (cp: SignedCheckpoint) => void }[] = [];
+  private closed = false;
+
+  constructor(
+    dataDir: string,
+    private readonly keys: LogKeys,
+    private readonly lock: DirLock,
+    private readonly opts: FsLogOptions,
+  ) {
+    this.layout = new FsLayout(dataDir);
+    this.reader = new FsLogReader(dataDir);
+    this.intervalMs = opts.integrateIntervalMs ?? 500;
+    this.committer = new GroupCommitter((entries) => this.commit(entries), {
+      ...DEFAULT_GROUP_COMMIT_LIMITS,
+      ...opts.limits,
+    });
+  }
+
+  get origin(): string {
+    return this.keys.origin;
+  }
+  get verifierKey(): string {
+    return this.keys.verifierKey;
+  }
+
+  size(): number {
+    return this.durable;
+  }
+  latestCheckpoint(): SignedCheckpoint {
+    return this.checkpoint;
+  }
+  backlogBytes(): number {
+    return this.committer.backlogBytes;
+  }
+
+  append(entries: Uint8Array[]): Promise<{ firstIndex: number }> {
+    if (this.broken) return Promise.reject(this.broken);
+    if (entries.length === 0) return Promise.resolve({ firstIndex: this.durable });
+    let bytes = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const problem = checkEntry(entries[i]!);
+      if (problem) return Promise.reject(new LogError("invalid", `entry ${i} of the batch: ${problem}`));
+      bytes += entries[i]!.length + 1;
+    }
+    return this.committer.submit(entries, bytes);
+  }
+
+  readEntries(start: number, end: number): AsyncIterable<LogEntry> {
+    if (start < 0 || end > this.durable || start > end) {
+      throw new LogError("invalid", `entries [${start}, ${end}) are outside the log of ${this.durable}`);
+    }
+    return this.reader.readEntries(start, end);
+  }
+
+  hashReader(): HashReader {
+    return this.reader.hashReader(this.checkpoint.size);
+  }
+
+  waitIntegrated(size: number): Promise<SignedCheckpoint> {
+    if (this.checkpoint.size >= size) return Promise.resolve(this.checkpoint);
+    if (size > this.durable) {
+      return Promise.reject(new LogError("invalid", `size ${size} is beyond the ${this.durable} durable entries`));
+    }
+    // Integrate now rather than at the next tick: the timer is unref'd, and a caller
+    // waiting for coverage (a CLI about to exit) should not wait for it.
+    const waiting = new Promise<SignedCheckpoint>((resolve) => this.waiters.push({ size, resolve }));
+    this.integrate().catch((err: unknown) => this.opts.onError?.(err));
+    return waiting;
+  }
+
+  onIntegrated(listener: (cp: SignedCheckpoint) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.committer.close();
+    if (this.timer) clearInterval(this.timer);
+    await this.integrating;
+    if (!this.broken) await this.integrate();
+    await this.open?.fh.close();
+    this.open = null;
+    await this.lock.release();
+  }
+
+  // ---- write path ----
+
+  /** Makes `entries` durable at the end of the log, or throws having kept only durable ones. */
+  private async commit(entries: Uint8Array[]): Promise<number> {
+    if (this.broken) throw this.broken;
+    const first = this.durable;
+    const touchedDirs = new Set<string>();
+    try {
+      for (let i = 0; i < entries.length; ) {
+        const open = await this.openBundleForWrite(touchedDirs);
+        const chunk = entries.slice(i, i + (TILE_WIDTH - open.count));
+        const data = joinEntries(chunk);
+        await writeAll(open.fh, data);
+        if (open.count + chunk.length === TILE_WIDTH) {
+          await open.fh.datasync();
+          await open.fh.close();
+          this.open = null;
+          const full = this.layout.bundle(open.index);
+          await fsp.rename(this.layout.openBundle(open.index), full);
+          touchedDirs.add(path.dirname(full));
+        } else {
+          await open.fh.datasync();
+          open.count += chunk.length;
+          open.size += data.length;
+        }
+        this.markDurable(chunk);
+        i += chunk.length;
+      }
+      for (const dir of touchedDirs) await fsyncDir(dir);
+      return first;
+    } catch (err) {
+      await this.rollbackOpenBundle();
+      throw toLogError(err);
+    }
+  }
+
+  private markDurable(entries: Uint8Array[]): void {
+    for (const e of entries) this.pendingLeaves.push(hashLeaf(e));
+    this.durable += entries.length;
+  }
+
+  private async openBundleForWrite(touchedDirs: Set<string>): Promise<OpenBundle> {
+    if (this.open) return this.open;
+    const index = this.durable / TILE_WIDTH;
+    const file = this.layout.openBundle(index);
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    // A leftover from a failed rename holds nothing durable: start the bundle empty.
+    const fh = await fsp.open(file, "a");
+    await fh.truncate(0);
+    touchedDirs.add(path.dirname(file));
+    this.open = { index, fh, count: 0, size: 0 };
+    return this.open;
+  }
+
+  /**
+   * After a failed write the open bundle may hold bytes that never became durable (and
+   * after a failed fsync the page cache may lie about them): cut it back to what was
+   * synced. If even that fails, the log refuses further writes until restarted.
+   */
+  private async rollbackOpenBundle(): Promise<void> {
+    const open = this.open;
+    if (!open) return;
+    try {
+      await open.fh.truncate(open.size);
+      await open.fh.datasync();
+    } catch (err) {
+      this.broken = new LogError("io", `cannot roll back a failed write: ${(err as Error).message}; restart`);
+    }
+  }
+
+  // ---- integration ----
+
+  private startTimer(): void {
+    this.timer = setInterval(() => {
+      this.integrate().catch((err: unknown) => this.opts.onError?.(err));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Folds pending leaf hashes into tiles and signs a checkpoint covering them. */
+  private integrate(): Promise<void> {
+    this.integrating ??= this.integrateOnce().finally(() => (this.integrating = null));
+    return this.integrating;
+  }
+
+  private async integrateOnce(): Promise<void> {
+    if (this.pendingLeaves.length === 0) return;
+    const leaves = this.pendingLeaves;
+    this.pendingLeaves = [];
+    const before = this.builder.clone();
+    const completed: TileData[] = [];
+    for (const leaf of leaves) completed.push(...this.builder.push(leaf));
+    try {
+      await this.publish(completed);
+    } catch (err) {
+      // Retry the same leaves next time, so no completed tile is skipped.
+      this.builder = before;
+      this.pendingLeaves = [...leaves, ...this.pendingLeaves];
+      throw err;
+    }
+  }
+
+  /** Writes new tiles, the partial entry bundle and a new checkpoint for builder.size. */
+  private async publish(completed: TileData[]): Promise<void> {
+    const size = this.builder.size;
+    const dirs = new Set<string>();
+    for (const t of [...completed, ...this.builder.partialTiles()]) {
+      await this.writeTile(t, dirs);
+    }
+    const width = size % TILE_WIDTH;
+    const bundle = Math.floor(size / TILE_WIDTH);
+    if (width > 0) {
+      const prefix = await this.reader.readEntryBundle(bundle, width);
+      if (prefix === null) throw new LogError("corrupt", `open bundle ${bundle} lost entries`);
+      await this.writeReplacing(this.layout.partialBundle(bundle, width), prefix, dirs);
+    }
+    // Older partial bundles are superseded by a full bundle; readers fall back to it.
+    if (width === 0 && bundle > 0) await removePartials(this.layout.partialDir(this.layout.bundle(bundle - 1)));
+    for (const dir of dirs) await fsyncDir(dir);
+    const rootHash = this.builder.root();
+    const note = signCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }, this.keys.signer);
+    await writeFileAtomic(this.layout.checkpoint, note);
+    this.checkpoint = { origin: this.origin, size, rootHash, note };
+    this.notify();
+  }
+
+  private async writeTile(t: TileData, dirs: Set<string>): Promise<void> {
+    const full = this.layout.hashTile({ ...t.tile, width: TILE_WIDTH });
+    if (t.tile.width === TILE_WIDTH) {
+      await this.writeReplacing(full, t.data, dirs);
+      await removePartials(this.layout.partialDir(full));
+    } else {
+      await this.writeReplacing(this.layout.hashTile(t.tile), t.data, dirs);
+    }
+  }
+
+  /** Writes a derived file (tile, partial bundle) durably, dropping older partial widths. */
+  private async writeReplacing(file: string, data: Uint8Array, dirs: Set<string>): Promise<void> {
+    const dir = path.dirname(file);
+    await fsp.mkdir(dir, { recursive: true });
+    const tmp = `${file}.tmp`;
+    const fh = await fsp.open(tmp, "w");
+    try {
+      await writeAll(fh, data);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, file);
+    dirs.add(dir);
+    if (path.basename(dir).endsWith(".p")) {
+      for (const name of await fsp.readdir(dir)) {
+        if (name !== path.basename(file) && /^[0-9]+$/.test(name)) await fsp.rm(path.join(dir, name), { force: true });
+      }
+    }
+  }
+
+  private notify(): void {
+    const cp = this.checkpoint;
+    const ready = this.waiters.filter((w) => w.size <= cp.size);
+    this.waiters = this.waiters.filter((w) => w.size > cp.size);
+    for (const w of ready) w.resolve(cp);
+    for (const l of this.listeners) {
+      try {
+        l(cp);
+      } catch {
+        // A consumer's bug must not stop integration; consumers report their own errors.
+      }
+    }
+  }
+
+  // ---- recovery ----
+
+  /** Brings the directory to a consistent state; see the comment at the top of the file. */
+  async recover(): Promise<void> {
+    const trusted = await this.readOwnCheckpoint();
+    await this.recoverEntries(trusted?.size ?? 0);
+    if (trusted && this.durable < trusted.size) {
+      throw new LogError(
+        "corrupt",
+        `the log holds ${this.durable} entries but its checkpoint covers ${trusted.size}: entries are missing`,
+      );
+    }
+    await this.recoverTiles(trusted);
+    const extra = await this.hashRange(this.builder.size, this.durable);
+    const completed: TileData[] = [];
+    for (const leaf of extra) completed.push(...this.builder.push(leaf));
+    if (!trusted || extra.length > 0) await this.publish(completed);
+    else this.checkpoint = trusted;
+    this.startTimer();
+  }
+
+  private async readOwnCheckpoint(): Promise<SignedCheckpoint | null> {
+    const note = await this.reader.readCheckpointNote();
+    if (note === null) return null;
+    try {
+      const cp = openCheckpoint(note, this.keys.verifier);
+      return { origin: cp.origin, size: cp.size, rootHash: cp.rootHash, note };
+    } catch (err) {
+      throw new LogError("corrupt", `${this.layout.checkpoint}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Finds the durable end of the log and reopens the open bundle, cutting a torn tail. */
+  private async recoverEntries(hint: number): Promise<void> {
+    let index = Math.floor(hint / TILE_WIDTH);
+    while ((await fileExists(this.layout.bundle(index))) || (await this.finishFullOpenBundle(index))) index++;
+    this.durable = index * TILE_WIDTH;
+    const file = this.layout.openBundle(index);
+    const data = await readFileIfExists(file);
+    if (data === null) return;
+    const { count, size } = validPrefix(data);
+    // O_APPEND: every write lands at the end, also after a rollback truncated the file.
+    const fh = await fsp.open(file, "a");
+    if (size < data.length) {
+      await fh.truncate(size);
+      await fh.datasync();
+      this.opts.onRepair?.(`cut a torn tail of ${data.length - size} bytes from ${file} (never acknowledged)`);
+    }
+    this.open = { index, fh, count, size };
+    this.durable += count;
+  }
+
+  /** A crash between syncing a full open bundle and renaming it: finish the rename. */
+  private async finishFullOpenBundle(index: number): Promise<boolean> {
+    const file = this.layout.openBundle(index);
+    const data = await readFileIfExists(file);
+    if (data === null || validPrefix(data).count < TILE_WIDTH) return false;
+    const { size } = validPrefix(data);
+    if (size < data.length) await fsp.truncate(file, size);
+    await fsp.rename(file, this.layout.bundle(index));
+    await fsyncDir(path.dirname(file));
+    return true;
+  }
+
+  /**
+   * Loads the tile builder for the checkpoint from its partial tiles; if they are missing
+   * or do not give the signed root, rebuilds every tile from the entries.
+   */
+  private async recoverTiles(trusted: SignedCheckpoint | null): Promise<void> {
+    if (!trusted) return;
+    const rows: Hash[][] = [];
+    let loaded = true;
+    for (let level = 0; TILE_WIDTH ** level <= trusted.size; level++) {
+      const width = partialWidth(trusted.size, level);
+      if (width === 0) {
+        rows.push([]);
+        continue;
+      }
+      const tile = { level, index: Math.floor(trusted.size / TILE_WIDTH ** (level + 1)), width };
+      const data = await this.reader.readHashTile(tile);
+      if (data === null) {
+        loaded = false;
+        break;
+      }
+      rows.push(splitTileData(data));
+    }
+    if (loaded) {
+      this.builder = new TileBuilder(trusted.size, rows);
+      if (hashesEqual(this.builder.root(), trusted.rootHash)) return;
+    }
+    this.opts.onRepair?.(`tiles do not match the checkpoint of size ${trusted.size}; rebuilding them from the entries`);
+    this.builder = new TileBuilder();
+    const dirs = new Set<string>();
+    for (let start = 0; start < trusted.size; start += TILE_WIDTH) {
+      for (const leaf of await this.hashRange(start, Math.min(trusted.size, start + TILE_WIDTH))) {
+        for (const t of this.builder.push(leaf)) await this.writeTile(t, dirs);
+      }
+    }
+    if (!hashesEqual(this.builder.root(), trusted.rootHash)) {
+      throw new LogError("corrupt", `the entries do not match the signed checkpoint of size ${trusted.size}`);
+    }
+  }
+
+  private async hashRange(start: number, end: number): Promise<Hash[]> {
+    const out: Hash[] = [];
+    for await (const e of this.reader.readEntries(start, end)) out.push(hashLeaf(e.data));
+    return out;
+  }
+}
+
+/** The longest prefix of an open bundle made of complete lines that each parse as JSON. */
+function validPrefix(data: Buffer): { count: number; size: number } {
+  let count = 0;
+  let size = 0;
+  let lines: Uint8Array[];
+  try {
+    lines = splitBundle(data.subarray(0, data.lastIndexOf(0x0a) + 1));
+  } catch {
+    lines = [];
+  }
+  for (const line of lines) {
+    if (count === TILE_WIDTH || !isJsonObject(line)) break;
+    count++;
+    size += line.length + 1;
+  }
+  return { count, size };
+}
+
+function isJsonObject(line: Uint8Array): boolean {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(line.buffer, line.byteOffset, line.length).toString("utf8"));
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
+async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
+  for (let off = 0; off < data.length; ) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off);
+    off += bytesWritten;
+  }
+}
+
+async function fileExists(file: string): Promise<boolean> {
+  try {
+    await fsp.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function removePartials(dir: string): Promise<void> {
+  await fsp.rm(dir, { recursive: true, force: true });
+}
+
+function toLogError(err: unknown): LogError {
+  if (err instanceof LogError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT") return new LogError("full", "the disk is full");
+  return new LogError("io", `write failed: ${(err as Error).message}`);
+}

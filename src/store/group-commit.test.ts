@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { GroupCommitter } from "./group-commit.js";
+import { LogError } from "./types.js";
+
+const entry = (s: string) => new TextEncoder().encode(s);
+
+describe("GroupCommitter", () => {
+  it("groups appends that arrive while a commit is in flight and gives each its own indexes", async () => {
+    const commits: number[] = [];
+    let size = 0;
+    const gc = new GroupCommitter(async (entries) => {
+      commits.push(entries.length);
+      await new Promise((r) => setTimeout(r, 5));
+      const first = size;
+      size += entries.length;
+      return first;
+    });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => gc.submit([entry(`a${i}`), entry(`b${i}`)], 10)),
+    );
+    expect(commits.length).toBeLessThan(50);
+    expect(commits.reduce((a, b) => a + b, 0)).toBe(100);
+    const firsts = results.map((r) => r.firstIndex).sort((a, b) => a - b);
+    expect(firsts).toEqual(Array.from({ length: 50 }, (_, i) => i * 2));
+  });
+
+  it("rejects every append of a failed group and keeps serving later ones", async () => {
+    let fail = true;
+    const gc = new GroupCommitter(async () => {
+      if (fail) throw new LogError("full", "the disk is full");
+      return 0;
+    });
+    const failed = await Promise.allSettled([gc.submit([entry("x")], 1), gc.submit([entry("y")], 1)]);
+    expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    fail = false;
+    await expect(gc.submit([entry("z")], 1)).resolves.toEqual({ firstIndex: 0 });
+  });
+
+  it("refuses new work with 'busy' when the backlog is over its limit, and 'closed' after close", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gc = new GroupCommitter(
+      async () => {
+        await gate;
+        return 0;
+      },
+      { maxPendingBytes: 100, maxCommitBytes: 1000 },
+    );
+    const first = gc.submit([entry("a")], 80);
+    await expect(gc.submit([entry("b")], 80)).rejects.toMatchObject({ code: "busy" });
+    release();
+    await first;
+    const closing = gc.close();
+    await expect(gc.submit([entry("c")], 1)).rejects.toMatchObject({ code: "closed" });
+    await closing;
+  });
+});

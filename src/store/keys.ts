@@ -1,0 +1,75 @@
+// Key material of one log, kept under DATA/keys/: the Ed25519 note signing key (its name
+// is the log's origin line) and the HMAC key used to mask secrets before they are hashed.
+// Private keys are written with mode 0600 and never logged.
+import { randomBytes } from "node:crypto";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { generateNoteKey, NoteSigner, NoteVerifier } from "../tlog/index.js";
+import { readFileIfExists, writeFileAtomic } from "./durable-file.js";
+import { LogError } from "./types.js";
+
+export interface LogKeys {
+  origin: string;
+  signer: NoteSigner;
+  verifier: NoteVerifier;
+  /** The verifier key string `name+hash+base64` that auditors pin. */
+  verifierKey: string;
+}
+
+const SIGNING_KEY = "signing.key";
+const VERIFIER_KEY = "verifier.key";
+const REDACTION_KEY = "redaction.key";
+
+/** A default origin unique to this installation; C2SP origins carry no spaces or '+'. */
+export function defaultOrigin(): string {
+  return `kubetrail.local/${randomBytes(8).toString("hex")}`;
+}
+
+/**
+ * Loads the log's signing key, creating it on first use. The origin is fixed at creation:
+ * asking for a different one later is an error, because every checkpoint names it.
+ */
+export async function loadOrCreateSigningKey(dataDir: string, origin?: string): Promise<LogKeys> {
+  const dir = path.join(dataDir, "keys");
+  const file = path.join(dir, SIGNING_KEY);
+  let skey = (await readFileIfExists(file))?.toString("utf8").trim();
+  if (skey === undefined) {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    const generated = generateNoteKey(origin ?? defaultOrigin());
+    await writeFileAtomic(file, generated.signerKey + "\n", 0o600);
+    await writeFileAtomic(path.join(dir, VERIFIER_KEY), generated.verifierKey + "\n", 0o644);
+    skey = generated.signerKey;
+  }
+  const signer = NoteSigner.fromKey(skey);
+  if (origin !== undefined && origin !== signer.name) {
+    throw new LogError(
+      "invalid",
+      `${dataDir}: the log's origin is "${signer.name}"; it cannot be changed to "${origin}"`,
+    );
+  }
+  const verifierKey = await readVerifierKey(dataDir);
+  return { origin: signer.name, signer, verifier: NoteVerifier.fromKey(verifierKey), verifierKey };
+}
+
+/** The verifier key string of the log in dataDir (public; safe to print and share). */
+export async function readVerifierKey(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, "keys", VERIFIER_KEY);
+  const text = await readFileIfExists(file);
+  if (text === null) throw new LogError("corrupt", `${file}: missing (is ${dataDir} a kubetrail data directory?)`);
+  return text.toString("utf8").trim();
+}
+
+/** The per-log secret for HMAC tags of redacted values: 32 random bytes, created on first use. */
+export async function loadOrCreateRedactionKey(dataDir: string): Promise<Buffer> {
+  const file = path.join(dataDir, "keys", REDACTION_KEY);
+  const existing = await readFileIfExists(file);
+  if (existing !== null) {
+    const key = Buffer.from(existing.toString("utf8").trim(), "base64");
+    if (key.length !== 32) throw new LogError("corrupt", `${file}: not a 32-byte base64 key`);
+    return key;
+  }
+  await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const key = randomBytes(32);
+  await writeFileAtomic(file, key.toString("base64") + "\n", 0o600);
+  return key;
+}
