@@ -35,7 +35,9 @@ export function registerAppend(program: Command): void {
           const problem = objectLineProblem(line);
           if (problem !== null) {
             await flush();
-            throw new CliError(`stdin line ${lineNo}: ${problem}; the ${appended} entries before it were appended`);
+            throw new CliError(
+              `stdin line ${lineNo}: ${problem}; the ${appended} entries before it were appended`,
+            );
           }
           batch.push(Buffer.from(line, "utf8"));
           if (batch.length >= BATCH) await flush();

@@ -27,18 +27,24 @@ export function registerVerify(program: Command): void {
     .option("--from <checkpoint-file>", "also prove the log extends this older trusted checkpoint")
     .option("-o, --output <format>", "text or json", "text")
     .option("--ca <file>", "PEM CA bundle for an https URL with a private certificate")
-    .option("--insecure-skip-tls-verify", "do not check the server certificate (the checkpoint signature still is)")
+    .option(
+      "--insecure-skip-tls-verify",
+      "do not check the server certificate (the checkpoint signature still is)",
+    )
     .option("--workers <n>", "hashing threads (default: one per core)")
     .addHelpText(
       "after",
-      "\nExamples:\n  kubetrail verify --data ./kubetrail-data --key \"$(cat verifier.key)\"\n  kubetrail verify https://kubetrail:8443/log/ --key \"$VKEY\" --from old-checkpoint",
+      '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --from old-checkpoint',
     )
     .action(async (url: string | undefined, o: VerifyFlags) => {
       const { source, key, pinned } = await resolveSource(url, o);
       const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
       const bar =
         o.output !== "json" && process.stderr.isTTY
-          ? new cliProgress.SingleBar({ stream: process.stderr, format: "verify [{bar}] {value}/{total} entries {eta_formatted}" })
+          ? new cliProgress.SingleBar({
+              stream: process.stderr,
+              format: "verify [{bar}] {value}/{total} entries {eta_formatted}",
+            })
           : null;
       let started = false;
       const report = await verifyLog(source, {
@@ -63,10 +69,15 @@ async function resolveSource(
   url: string | undefined,
   o: VerifyFlags,
 ): Promise<{ source: LogSource; key: string; pinned: boolean }> {
-  if ((url === undefined) === (o.data === undefined)) throw new CliError("give either --data DIR or a URL", 2);
+  if ((url === undefined) === (o.data === undefined))
+    throw new CliError("give either --data DIR or a URL", 2);
   if (url !== undefined) {
     if (!o.key) throw new CliError("verifying a URL needs --key: the log's own key proves nothing", 2);
-    return { source: await httpLogSource(url, { ca: o.ca, insecure: o.insecureSkipTlsVerify }), key: o.key, pinned: true };
+    return {
+      source: await httpLogSource(url, { ca: o.ca, insecure: o.insecureSkipTlsVerify }),
+      key: o.key,
+      pinned: true,
+    };
   }
   const key = o.key ?? (await readVerifierKey(o.data!));
   return { source: fsLogSource(o.data!), key, pinned: o.key !== undefined };
@@ -75,14 +86,19 @@ async function resolveSource(
 function describe(r: VerifyReport, pinned: boolean): string {
   const lines: string[] = [];
   if (r.ok) {
-    lines.push(`OK: ${r.where}: ${r.entries} entries, ${r.tilesChecked} tiles and the checkpoint of size ${r.size} verify`);
+    lines.push(
+      `OK: ${r.where}: ${r.entries} entries, ${r.tilesChecked} tiles and the checkpoint of size ${r.size} verify`,
+    );
     lines.push(`origin ${r.origin}, root ${r.rootHash}`);
-    if (r.trustedSize !== undefined) lines.push(`the log extends the trusted checkpoint of size ${r.trustedSize}`);
-    if (!pinned) lines.push("warning: key not pinned (--key): trusted the verifier key stored beside the log");
+    if (r.trustedSize !== undefined)
+      lines.push(`the log extends the trusted checkpoint of size ${r.trustedSize}`);
+    if (!pinned)
+      lines.push("warning: key not pinned (--key): trusted the verifier key stored beside the log");
   } else {
     lines.push(`FAILED: ${r.where}`);
     for (const p of r.problems) {
-      const where = p.index === undefined ? "" : ` [entry ${p.index}${p.auditID ? `, auditID ${p.auditID}` : ""}]`;
+      const where =
+        p.index === undefined ? "" : ` [entry ${p.index}${p.auditID ? `, auditID ${p.auditID}` : ""}]`;
       lines.push(`  ${p.code}: ${p.message}${where}`);
     }
   }

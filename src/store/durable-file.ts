@@ -1,7 +1,8 @@
 // Small durability primitives: a file is only "written" once its bytes and its directory
 // entry are both on disk.
-import { promises as fsp } from "node:fs";
+import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 
 /** fsyncs a directory so that a create, rename or unlink inside it survives a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -39,5 +40,47 @@ export async function readFileIfExists(file: string): Promise<Buffer | null> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw err;
+  }
+}
+
+const fdatasyncAsync = promisify(fs.fdatasync);
+
+/** fdatasync on a raw descriptor, off the event loop. */
+export function fdatasync(fd: number): Promise<void> {
+  return fdatasyncAsync(fd);
+}
+
+/** Writes all of `data` at the descriptor's position (or the end, under O_APPEND). */
+export function writeAllSync(fd: number, data: Uint8Array): void {
+  for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off);
+}
+
+/**
+ * Files replaced together, as cheaply as durability allows: each is written to a temporary
+ * name (a page-cache copy), all are synced in parallel, then each is renamed into place and
+ * each directory is synced once. Readers never see a partly written file.
+ */
+export class DurableFileBatch {
+  private readonly files: { tmp: string; file: string; fd: number }[] = [];
+  private readonly dirs = new Set<string>();
+
+  add(file: string, data: Uint8Array): void {
+    const dir = path.dirname(file);
+    if (!this.dirs.has(dir)) fs.mkdirSync(dir, { recursive: true });
+    this.dirs.add(dir);
+    const tmp = `${file}.tmp`;
+    const fd = fs.openSync(tmp, "w");
+    this.files.push({ tmp, file, fd });
+    writeAllSync(fd, data);
+  }
+
+  async commit(): Promise<void> {
+    try {
+      await Promise.all(this.files.map((f) => fdatasync(f.fd)));
+    } finally {
+      for (const f of this.files) fs.closeSync(f.fd);
+    }
+    for (const f of this.files) fs.renameSync(f.tmp, f.file);
+    await Promise.all([...this.dirs].map((d) => fsyncDir(d)));
   }
 }

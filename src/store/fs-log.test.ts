@@ -26,7 +26,8 @@ afterEach(() => {
 });
 
 const enc = (o: unknown) => Buffer.from(JSON.stringify(o));
-const entries = (from: number, n: number) => Array.from({ length: n }, (_, i) => enc({ auditID: `id-${from + i}`, n: from + i }));
+const entries = (from: number, n: number) =>
+  Array.from({ length: n }, (_, i) => enc({ auditID: `id-${from + i}`, n: from + i }));
 
 async function readAll(log: AuditLog): Promise<LogEntry[]> {
   const out: LogEntry[] = [];
@@ -44,7 +45,9 @@ describe("fs log", () => {
     expect(cp.size).toBe(1200);
     const stored = await readAll(log);
     expect(stored.map((e) => e.index)).toEqual(Array.from({ length: 1200 }, (_, i) => i));
-    expect(Buffer.from(cp.rootHash)).toEqual(Buffer.from(rootFromLeafHashes(stored.map((e) => hashLeaf(e.data)))));
+    expect(Buffer.from(cp.rootHash)).toEqual(
+      Buffer.from(rootFromLeafHashes(stored.map((e) => hashLeaf(e.data)))),
+    );
     expect(cp.note.startsWith("example.com/test-log\n1200\n")).toBe(true);
     await log.close();
   });

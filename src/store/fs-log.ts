@@ -10,7 +10,7 @@
 // never acknowledged); tiles are checked against the signed checkpoint and rebuilt from
 // the entries when they do not match; durable entries beyond the checkpoint are integrated.
 import { promises as fsp } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
+import fs from "node:fs";
 import path from "node:path";
 import {
   hashLeaf,
@@ -21,7 +21,14 @@ import {
   type HashReader,
 } from "../tlog/index.js";
 import { checkEntry, joinEntries, splitBundle } from "./bundle-format.js";
-import { fsyncDir, readFileIfExists, writeFileAtomic } from "./durable-file.js";
+import {
+  DurableFileBatch,
+  fdatasync,
+  fsyncDir,
+  readFileIfExists,
+  writeAllSync,
+  writeFileAtomic,
+} from "./durable-file.js";
 import { BUNDLE_SIZE, FsLayout } from "./fs-layout.js";
 import { FsLogReader } from "./fs-reader.js";
 import { DEFAULT_GROUP_COMMIT_LIMITS, GroupCommitter, type GroupCommitLimits } from "./group-commit.js";
@@ -44,7 +51,8 @@ export interface FsLogOptions {
 
 interface OpenBundle {
   index: number;
-  fh: FileHandle;
+  /** Raw descriptor: the write phase is synchronous (page-cache copies), syncs are not. */
+  fd: number;
   /** Entries in the file that are durable. */
   count: number;
   /** Bytes of those entries; anything after this offset was never acknowledged. */
@@ -93,6 +101,7 @@ class FsLog implements AuditLog, FsLogExtras {
   private readonly listeners = new Set<(cp: SignedCheckpoint) => void>();
   private waiters: { size: number; resolve: (cp: SignedCheckpoint) => void }[] = [];
   private closed = false;
+  private readonly knownDirs = new Set<string>();
 
   constructor(
     dataDir: string,
@@ -152,7 +161,9 @@ class FsLog implements AuditLog, FsLogExtras {
   waitIntegrated(size: number): Promise<SignedCheckpoint> {
     if (this.checkpoint.size >= size) return Promise.resolve(this.checkpoint);
     if (size > this.durable) {
-      return Promise.reject(new LogError("invalid", `size ${size} is beyond the ${this.durable} durable entries`));
+      return Promise.reject(
+        new LogError("invalid", `size ${size} is beyond the ${this.durable} durable entries`),
+      );
     }
     // Integrate now rather than at the next tick: the timer is unref'd, and a caller
     // waiting for coverage (a CLI about to exit) should not wait for it.
@@ -173,76 +184,100 @@ class FsLog implements AuditLog, FsLogExtras {
     if (this.timer) clearInterval(this.timer);
     await this.integrating;
     if (!this.broken) await this.integrate();
-    await this.open?.fh.close();
+    if (this.open) fs.closeSync(this.open.fd);
     this.open = null;
     await this.lock.release();
   }
 
   // ---- write path ----
 
-  /** Makes `entries` durable at the end of the log, or throws having kept only durable ones. */
+  /**
+   * Makes `entries` durable at the end of the log, or throws having rolled the files back
+   * to what was durable before. All bundle files of the commit are synced together; full
+   * ones are renamed into place only after that, so a full bundle is always complete.
+   */
   private async commit(entries: Uint8Array[]): Promise<number> {
     if (this.broken) throw this.broken;
     const first = this.durable;
-    const touchedDirs = new Set<string>();
+    const before = this.open ? { count: this.open.count, size: this.open.size } : null;
+    const files: OpenBundle[] = [];
+    const dirs = new Set<string>();
     try {
-      for (let i = 0; i < entries.length; ) {
-        const open = await this.openBundleForWrite(touchedDirs);
+      for (let i = 0, next = first; i < entries.length;) {
+        const open = this.open ?? this.createBundle(next / TILE_WIDTH, dirs);
+        this.open = open;
+        if (files[files.length - 1] !== open) files.push(open);
         const chunk = entries.slice(i, i + (TILE_WIDTH - open.count));
         const data = joinEntries(chunk);
-        await writeAll(open.fh, data);
-        if (open.count + chunk.length === TILE_WIDTH) {
-          await open.fh.datasync();
-          await open.fh.close();
-          this.open = null;
-          const full = this.layout.bundle(open.index);
-          await fsp.rename(this.layout.openBundle(open.index), full);
-          touchedDirs.add(path.dirname(full));
-        } else {
-          await open.fh.datasync();
-          open.count += chunk.length;
-          open.size += data.length;
-        }
-        this.markDurable(chunk);
+        writeAllSync(open.fd, data);
+        open.count += chunk.length;
+        open.size += data.length;
+        if (open.count === TILE_WIDTH) this.open = null;
         i += chunk.length;
+        next += chunk.length;
       }
-      for (const dir of touchedDirs) await fsyncDir(dir);
-      return first;
+      await Promise.all(files.map((f) => fdatasync(f.fd)));
     } catch (err) {
-      await this.rollbackOpenBundle();
+      await this.rollback(before, files);
       throw toLogError(err);
     }
-  }
-
-  private markDurable(entries: Uint8Array[]): void {
+    // The entries are on disk; what follows only moves full bundles into their final paths.
+    try {
+      for (const f of files.filter((f) => f.count === TILE_WIDTH)) {
+        fs.closeSync(f.fd);
+        const full = this.layout.bundle(f.index);
+        await fsp.rename(this.layout.openBundle(f.index), full);
+        dirs.add(path.dirname(full));
+      }
+      for (const dir of dirs) await fsyncDir(dir);
+    } catch (err) {
+      // Durable but not in place: restart recovery finishes the renames.
+      this.broken = new LogError(
+        "io",
+        `cannot move full bundles into place: ${(err as Error).message}; restart`,
+      );
+      throw this.broken;
+    }
     for (const e of entries) this.pendingLeaves.push(hashLeaf(e));
     this.durable += entries.length;
+    return first;
   }
 
-  private async openBundleForWrite(touchedDirs: Set<string>): Promise<OpenBundle> {
-    if (this.open) return this.open;
-    const index = this.durable / TILE_WIDTH;
+  private createBundle(index: number, dirs: Set<string>): OpenBundle {
     const file = this.layout.openBundle(index);
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    // A leftover from a failed rename holds nothing durable: start the bundle empty.
-    const fh = await fsp.open(file, "a");
-    await fh.truncate(0);
-    touchedDirs.add(path.dirname(file));
-    this.open = { index, fh, count: 0, size: 0 };
-    return this.open;
+    const dir = path.dirname(file);
+    if (!this.knownDirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      this.knownDirs.add(dir);
+    }
+    // O_APPEND, so writes land at the end also after a rollback truncated the file; a
+    // leftover from a failed commit holds nothing durable, so start empty.
+    const fd = fs.openSync(file, "a");
+    fs.ftruncateSync(fd, 0);
+    dirs.add(dir);
+    return { index, fd, count: 0, size: 0 };
   }
 
   /**
-   * After a failed write the open bundle may hold bytes that never became durable (and
-   * after a failed fsync the page cache may lie about them): cut it back to what was
-   * synced. If even that fails, the log refuses further writes until restarted.
+   * After a failed write the files may hold bytes that never became durable (and after a
+   * failed fsync the page cache may lie about them): cut the bundle that was open back to
+   * what was synced and drop the bundles this commit created. If even that fails, the log
+   * refuses further writes until restarted (recovery then decides from the disk).
    */
-  private async rollbackOpenBundle(): Promise<void> {
-    const open = this.open;
-    if (!open) return;
+  private async rollback(before: { count: number; size: number } | null, files: OpenBundle[]): Promise<void> {
     try {
-      await open.fh.truncate(open.size);
-      await open.fh.datasync();
+      this.open = null;
+      for (const [i, f] of files.entries()) {
+        if (i === 0 && before) {
+          fs.ftruncateSync(f.fd, before.size);
+          await fdatasync(f.fd);
+          Object.assign(f, before);
+          this.open = f;
+        } else {
+          fs.closeSync(f.fd);
+          await fsp.rm(this.layout.openBundle(f.index), { force: true });
+        }
+      }
     } catch (err) {
       this.broken = new LogError("io", `cannot roll back a failed write: ${(err as Error).message}; restart`);
     }
@@ -259,7 +294,13 @@ class FsLog implements AuditLog, FsLogExtras {
 
   /** Folds pending leaf hashes into tiles and signs a checkpoint covering them. */
   private integrate(): Promise<void> {
-    this.integrating ??= this.integrateOnce().finally(() => (this.integrating = null));
+    this.integrating ??= this.integrateOnce().finally(() => {
+      this.integrating = null;
+      // Someone waits for entries that became durable during this round: go again now.
+      if (this.waiters.length > 0 && this.pendingLeaves.length > 0) {
+        this.integrate().catch((err: unknown) => this.opts.onError?.(err));
+      }
+    });
     return this.integrating;
   }
 
@@ -283,56 +324,33 @@ class FsLog implements AuditLog, FsLogExtras {
   /** Writes new tiles, the partial entry bundle and a new checkpoint for builder.size. */
   private async publish(completed: TileData[]): Promise<void> {
     const size = this.builder.size;
-    const dirs = new Set<string>();
+    const batch = new DurableFileBatch();
+    const superseded: string[] = [];
     for (const t of [...completed, ...this.builder.partialTiles()]) {
-      await this.writeTile(t, dirs);
+      const full = this.layout.hashTile({ ...t.tile, width: TILE_WIDTH });
+      batch.add(this.layout.hashTile(t.tile), t.data);
+      superseded.push(this.layout.partialDir(full));
     }
     const width = size % TILE_WIDTH;
     const bundle = Math.floor(size / TILE_WIDTH);
     if (width > 0) {
       const prefix = await this.reader.readEntryBundle(bundle, width);
       if (prefix === null) throw new LogError("corrupt", `open bundle ${bundle} lost entries`);
-      await this.writeReplacing(this.layout.partialBundle(bundle, width), prefix, dirs);
+      batch.add(this.layout.partialBundle(bundle, width), prefix);
     }
-    // Older partial bundles are superseded by a full bundle; readers fall back to it.
-    if (width === 0 && bundle > 0) await removePartials(this.layout.partialDir(this.layout.bundle(bundle - 1)));
-    for (const dir of dirs) await fsyncDir(dir);
+    if (width === 0 && bundle > 0) superseded.push(this.layout.partialDir(this.layout.bundle(bundle - 1)));
+    await batch.commit();
     const rootHash = this.builder.root();
     const note = signCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }, this.keys.signer);
     await writeFileAtomic(this.layout.checkpoint, note);
     this.checkpoint = { origin: this.origin, size, rootHash, note };
     this.notify();
-  }
-
-  private async writeTile(t: TileData, dirs: Set<string>): Promise<void> {
-    const full = this.layout.hashTile({ ...t.tile, width: TILE_WIDTH });
-    if (t.tile.width === TILE_WIDTH) {
-      await this.writeReplacing(full, t.data, dirs);
-      await removePartials(this.layout.partialDir(full));
-    } else {
-      await this.writeReplacing(this.layout.hashTile(t.tile), t.data, dirs);
-    }
-  }
-
-  /** Writes a derived file (tile, partial bundle) durably, dropping older partial widths. */
-  private async writeReplacing(file: string, data: Uint8Array, dirs: Set<string>): Promise<void> {
-    const dir = path.dirname(file);
-    await fsp.mkdir(dir, { recursive: true });
-    const tmp = `${file}.tmp`;
-    const fh = await fsp.open(tmp, "w");
-    try {
-      await writeAll(fh, data);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmp, file);
-    dirs.add(dir);
-    if (path.basename(dir).endsWith(".p")) {
-      for (const name of await fsp.readdir(dir)) {
-        if (name !== path.basename(file) && /^[0-9]+$/.test(name)) await fsp.rm(path.join(dir, name), { force: true });
-      }
-    }
+    // Older partial versions are superseded by wider ones (readers fall back to those).
+    const keep = new Set([
+      ...this.builder.partialTiles().map((t) => this.layout.hashTile(t.tile)),
+      ...(width > 0 ? [this.layout.partialBundle(bundle, width)] : []),
+    ]);
+    await Promise.all(superseded.map((dir) => removePartialsExcept(dir, keep)));
   }
 
   private notify(): void {
@@ -391,13 +409,15 @@ class FsLog implements AuditLog, FsLogExtras {
     if (data === null) return;
     const { count, size } = validPrefix(data);
     // O_APPEND: every write lands at the end, also after a rollback truncated the file.
-    const fh = await fsp.open(file, "a");
+    const fd = fs.openSync(file, "a");
     if (size < data.length) {
-      await fh.truncate(size);
-      await fh.datasync();
-      this.opts.onRepair?.(`cut a torn tail of ${data.length - size} bytes from ${file} (never acknowledged)`);
+      fs.ftruncateSync(fd, size);
+      await fdatasync(fd);
+      this.opts.onRepair?.(
+        `cut a torn tail of ${data.length - size} bytes from ${file} (never acknowledged)`,
+      );
     }
-    this.open = { index, fh, count, size };
+    this.open = { index, fd, count, size };
     this.durable += count;
   }
 
@@ -439,13 +459,16 @@ class FsLog implements AuditLog, FsLogExtras {
       this.builder = new TileBuilder(trusted.size, rows);
       if (hashesEqual(this.builder.root(), trusted.rootHash)) return;
     }
-    this.opts.onRepair?.(`tiles do not match the checkpoint of size ${trusted.size}; rebuilding them from the entries`);
+    this.opts.onRepair?.(
+      `tiles do not match the checkpoint of size ${trusted.size}; rebuilding them from the entries`,
+    );
     this.builder = new TileBuilder();
-    const dirs = new Set<string>();
     for (let start = 0; start < trusted.size; start += TILE_WIDTH) {
+      const batch = new DurableFileBatch();
       for (const leaf of await this.hashRange(start, Math.min(trusted.size, start + TILE_WIDTH))) {
-        for (const t of this.builder.push(leaf)) await this.writeTile(t, dirs);
+        for (const t of this.builder.push(leaf)) batch.add(this.layout.hashTile(t.tile), t.data);
       }
+      await batch.commit();
     }
     if (!hashesEqual(this.builder.root(), trusted.rootHash)) {
       throw new LogError("corrupt", `the entries do not match the signed checkpoint of size ${trusted.size}`);
@@ -486,13 +509,6 @@ function isJsonObject(line: Uint8Array): boolean {
   }
 }
 
-async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
-  for (let off = 0; off < data.length; ) {
-    const { bytesWritten } = await fh.write(data, off, data.length - off);
-    off += bytesWritten;
-  }
-}
-
 async function fileExists(file: string): Promise<boolean> {
   try {
     await fsp.access(file);
@@ -502,8 +518,19 @@ async function fileExists(file: string): Promise<boolean> {
   }
 }
 
-async function removePartials(dir: string): Promise<void> {
-  await fsp.rm(dir, { recursive: true, force: true });
+/** Removes the partial versions in a `.p` directory except those named in `keep`. */
+async function removePartialsExcept(dir: string, keep: Set<string>): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  const left = names.filter((n) => keep.has(path.join(dir, n)));
+  await Promise.all(
+    names.filter((n) => !left.includes(n)).map((n) => fsp.rm(path.join(dir, n), { force: true })),
+  );
+  if (left.length === 0) await fsp.rmdir(dir).catch(() => undefined);
 }
 
 function toLogError(err: unknown): LogError {

@@ -85,7 +85,7 @@ export class FsLogReader {
 
   /** Entries [start, end) in order; a missing or damaged bundle is a LogError("corrupt"). */
   async *readEntries(start: number, end: number): AsyncIterable<LogEntry> {
-    for (let index = start; index < end; ) {
+    for (let index = start; index < end;) {
       const bundle = Math.floor(index / BUNDLE_SIZE);
       const width = Math.min(BUNDLE_SIZE, end - bundle * BUNDLE_SIZE);
       const data = await this.readEntryBundle(bundle, width);
@@ -94,7 +94,10 @@ export class FsLogReader {
       }
       const lines = splitBundle(data);
       if (lines.length !== width) {
-        throw new LogError("corrupt", `entry bundle ${bundle} holds ${lines.length} entries, expected ${width}`);
+        throw new LogError(
+          "corrupt",
+          `entry bundle ${bundle} holds ${lines.length} entries, expected ${width}`,
+        );
       }
       for (let i = index - bundle * BUNDLE_SIZE; i < width; i++) yield { index: index++, data: lines[i]! };
     }

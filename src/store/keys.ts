@@ -55,7 +55,8 @@ export async function loadOrCreateSigningKey(dataDir: string, origin?: string): 
 export async function readVerifierKey(dataDir: string): Promise<string> {
   const file = path.join(dataDir, "keys", VERIFIER_KEY);
   const text = await readFileIfExists(file);
-  if (text === null) throw new LogError("corrupt", `${file}: missing (is ${dataDir} a kubetrail data directory?)`);
+  if (text === null)
+    throw new LogError("corrupt", `${file}: missing (is ${dataDir} a kubetrail data directory?)`);
   return text.toString("utf8").trim();
 }
 

@@ -56,7 +56,9 @@ export async function httpLogSource(baseUrl: string, opts: HttpSourceOptions = {
         d.length >= tile.width * 32 ? d.subarray(0, tile.width * 32) : null,
       ),
     readEntryBundle: (index, width) =>
-      withFallback(entryBundlePath(index, width), entryBundlePath(index, TILE_WIDTH), (d) => bundlePrefix(d, width)),
+      withFallback(entryBundlePath(index, width), entryBundlePath(index, TILE_WIDTH), (d) =>
+        bundlePrefix(d, width),
+      ),
   };
 }
 

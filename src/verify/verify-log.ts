@@ -67,13 +67,25 @@ const MAX_IN_FLIGHT = 8;
 
 /** Checks everything `source` serves; see the file comment for what ok:true proves. */
 export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise<VerifyReport> {
-  const report: VerifyReport = { ok: false, where: source.where, entries: 0, bytes: 0, tilesChecked: 0, problems: [] };
+  const report: VerifyReport = {
+    ok: false,
+    where: source.where,
+    entries: 0,
+    bytes: 0,
+    tilesChecked: 0,
+    problems: [],
+  };
   const verifier = NoteVerifier.fromKey(opts.verifierKey);
   const note = await source.readCheckpoint();
-  if (note === null) return fail(report, { code: "no-checkpoint", message: `${source.where}: no checkpoint` });
+  if (note === null)
+    return fail(report, { code: "no-checkpoint", message: `${source.where}: no checkpoint` });
   const cp = openSigned(note, verifier, "checkpoint", report);
   if (!cp) return report;
-  Object.assign(report, { origin: cp.origin, size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64") });
+  Object.assign(report, {
+    origin: cp.origin,
+    size: cp.size,
+    rootHash: Buffer.from(cp.rootHash).toString("base64"),
+  });
 
   let trusted: Checkpoint | null = null;
   if (opts.trustedCheckpoint !== undefined) {
@@ -92,7 +104,12 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
   const pool = new LeafHasherPool(cp.size < 4 * TILE_WIDTH ? 0 : (opts.workers ?? os.availableParallelism()));
   try {
     const bundles = Math.ceil(cp.size / TILE_WIDTH);
-    const inFlight: { index: number; width: number; data: Uint8Array | null; hashes: Promise<Uint8Array | null> }[] = [];
+    const inFlight: {
+      index: number;
+      width: number;
+      data: Uint8Array | null;
+      hashes: Promise<Uint8Array | null>;
+    }[] = [];
     const submit = async (index: number) => {
       const width = Math.min(TILE_WIDTH, cp.size - index * TILE_WIDTH);
       const data = await source.readEntryBundle(index, width);
@@ -129,7 +146,12 @@ class TreeWalk {
   ) {}
 
   /** Returns false when the walk cannot go on (a bundle is missing). */
-  async bundle(index: number, width: number, data: Uint8Array | null, hashes: Uint8Array | null): Promise<boolean> {
+  async bundle(
+    index: number,
+    width: number,
+    data: Uint8Array | null,
+    hashes: Uint8Array | null,
+  ): Promise<boolean> {
     const first = index * TILE_WIDTH;
     if (data === null || hashes === null) {
       this.report.problems.push({
@@ -152,7 +174,11 @@ class TreeWalk {
     const published = await this.source.readHashTile({ level: 0, index, width });
     for (let i = 0; i < width; i++) {
       const leaf = i < count ? hashes.subarray(i * 32, i * 32 + 32) : new Uint8Array(32);
-      if (!this.firstEntryMismatch && published && !hashesEqual(leaf, published.subarray(i * 32, i * 32 + 32))) {
+      if (
+        !this.firstEntryMismatch &&
+        published &&
+        !hashesEqual(leaf, published.subarray(i * 32, i * 32 + 32))
+      ) {
         this.firstEntryMismatch = {
           code: "entry-mismatch",
           index: first + i,
@@ -177,7 +203,11 @@ class TreeWalk {
       const e = this.firstEntryMismatch;
       this.report.problems.push(
         e
-          ? { ...e, code: "entry-mismatch", message: `${e.message}; the entries do not match the signed checkpoint` }
+          ? {
+              ...e,
+              code: "entry-mismatch",
+              message: `${e.message}; the entries do not match the signed checkpoint`,
+            }
           : {
               code: "root-mismatch",
               message: `the entries do not give the signed root of size ${cp.size} (tiles were rewritten to match: compare with an older trusted checkpoint, --from)`,
@@ -208,14 +238,22 @@ class TreeWalk {
   }
 }
 
-function openSigned(note: string, verifier: NoteVerifier, what: string, report: VerifyReport): Checkpoint | null {
+function openSigned(
+  note: string,
+  verifier: NoteVerifier,
+  what: string,
+  report: VerifyReport,
+): Checkpoint | null {
   try {
     return openCheckpoint(note, verifier);
   } catch (err) {
     const code = err instanceof TlogError ? err.code : "";
     const problem: Problem =
       code === "unknown-key" || code === "no-signature"
-        ? { code: "unknown-key", message: `${what} signed by an unknown key (want ${verifier.name}+${hex(verifier.keyHash)})` }
+        ? {
+            code: "unknown-key",
+            message: `${what} signed by an unknown key (want ${verifier.name}+${hex(verifier.keyHash)})`,
+          }
         : code === "bad-signature"
           ? { code: "bad-signature", message: `${what}: signature does not verify` }
           : { code: "bad-checkpoint", message: `${what}: ${(err as Error).message}` };
