@@ -48,6 +48,9 @@ export async function loadOrCreateSigningKey(dataDir: string, origin?: string): 
     );
   }
   const verifierKey = await readVerifierKey(dataDir);
+  if (verifierKey !== signer.verifierKey) {
+    throw new LogError("corrupt", `${dir}: ${VERIFIER_KEY} does not belong to ${SIGNING_KEY}`);
+  }
   return { origin: signer.name, signer, verifier: NoteVerifier.fromKey(verifierKey), verifierKey };
 }
 
