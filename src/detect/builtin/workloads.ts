@@ -1,0 +1,117 @@
+// Built-in rules about workloads and cluster structure: pod access, privileged pods,
+// namespaces, admission webhooks and kube-system.
+import type { AuditEvent } from "../../audit/types.js";
+import { isRecord } from "../event-fields.js";
+import type { Rule } from "../types.js";
+import { WRITE_VERBS, get, isSystemUser, records, requestBody, resourceIs, succeeded } from "./facts.js";
+
+// Where each workload kind keeps its pod spec, so a privileged Deployment is caught at the
+// source rather than only when its pods appear.
+const POD_SPEC_PATHS: Record<string, string[]> = {
+  pods: ["spec"],
+  deployments: ["spec", "template", "spec"],
+  daemonsets: ["spec", "template", "spec"],
+  statefulsets: ["spec", "template", "spec"],
+  replicasets: ["spec", "template", "spec"],
+  replicationcontrollers: ["spec", "template", "spec"],
+  jobs: ["spec", "template", "spec"],
+  cronjobs: ["spec", "jobTemplate", "spec", "template", "spec"],
+};
+
+/** Names the host-level powers a pod spec asks for; empty when it asks for none. */
+export function hostPowers(spec: unknown): string[] {
+  if (!isRecord(spec)) return [];
+  const found: string[] = [];
+  for (const flag of ["hostNetwork", "hostPID", "hostIPC"]) {
+    if (spec[flag] === true) found.push(flag);
+  }
+  if (records(spec.volumes).some((v) => isRecord(v.hostPath))) found.push("hostPath");
+  const containers = [
+    ...records(spec.containers),
+    ...records(spec.initContainers),
+    ...records(spec.ephemeralContainers),
+  ];
+  if (containers.some((c) => get(c, "securityContext", "privileged") === true)) found.push("privileged");
+  return found;
+}
+
+function podSpecOf(e: AuditEvent): unknown {
+  const path = POD_SPEC_PATHS[e.objectRef?.resource ?? ""];
+  return path ? get(requestBody(e), ...path) : undefined;
+}
+
+export const workloadRules: Rule[] = [
+  {
+    id: "namespace-deleted",
+    resources: new Set(["namespaces"]),
+    title: "Namespace deleted",
+    severity: "high",
+    description: "A Namespace was deleted, taking every object in it.",
+    source: "builtin",
+    match: (e) =>
+      resourceIs(e, "namespaces") && !e.objectRef?.subresource && e.verb === "delete" && succeeded(e),
+  },
+  {
+    id: "pod-exec",
+    resources: new Set(["pods"]),
+    title: "Exec, attach or port-forward into a pod",
+    severity: "medium",
+    description: "Someone opened a shell, attached to or port-forwarded into a running pod.",
+    source: "builtin",
+    // WebSocket clients reach these subresources with GET, SPDY clients with POST (create).
+    match: (e) =>
+      resourceIs(e, "pods") &&
+      ["exec", "attach", "portforward"].includes(e.objectRef?.subresource ?? "") &&
+      (e.verb === "create" || e.verb === "get") &&
+      succeeded(e),
+  },
+  {
+    id: "ephemeral-container",
+    resources: new Set(["pods"]),
+    title: "Ephemeral container added",
+    severity: "medium",
+    description: "An ephemeral (debug) container was added to a running pod.",
+    source: "builtin",
+    match: (e) =>
+      resourceIs(e, "pods") &&
+      e.objectRef?.subresource === "ephemeralcontainers" &&
+      (e.verb === "update" || e.verb === "patch") &&
+      succeeded(e),
+  },
+  {
+    id: "privileged-pod",
+    resources: new Set(Object.keys(POD_SPEC_PATHS)),
+    title: "Privileged or host-access pod created",
+    severity: "high",
+    description:
+      "A pod or workload was created or changed with privileged containers or hostPath, hostNetwork, hostPID or hostIPC.",
+    source: "builtin",
+    match: (e) =>
+      (e.verb === "create" || e.verb === "update") &&
+      !e.objectRef?.subresource &&
+      succeeded(e) &&
+      hostPowers(podSpecOf(e)).length > 0,
+  },
+  {
+    id: "admission-webhook-changed",
+    resources: new Set(["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]),
+    title: "Admission webhook configuration changed or deleted",
+    severity: "high",
+    description:
+      "A ValidatingWebhookConfiguration or MutatingWebhookConfiguration was changed or deleted, which can switch off admission controls.",
+    source: "builtin",
+    match: (e) =>
+      resourceIs(e, "validatingwebhookconfigurations", "mutatingwebhookconfigurations") &&
+      ["update", "patch", "delete", "deletecollection"].includes(e.verb) &&
+      succeeded(e),
+  },
+  {
+    id: "kube-system-change",
+    title: "Change in kube-system by a non-system user",
+    severity: "medium",
+    description: "A person (not a system component) created, changed or deleted an object in kube-system.",
+    source: "builtin",
+    match: (e) =>
+      e.objectRef?.namespace === "kube-system" && WRITE_VERBS.has(e.verb) && succeeded(e) && !isSystemUser(e),
+  },
+];

@@ -1,0 +1,184 @@
+// The live detector behind `kubetrail serve`: evaluates integrated entries in log order,
+// appends each alert to the log, then hands it to the sinks in the background.
+//
+// Guarantees: an alert is durable in the log before the position moves past its trigger, and
+// the position (DATA/detect.position) is saved after that, so a restart neither re-raises nor
+// misses an alert. Windowed state is rebuilt from a bounded look-back before the saved position.
+import type { Registry } from "prom-client";
+import type { LogEntry, LogReader, LogWriter } from "../store/types.js";
+import { alertMetrics, type AlertMetrics } from "./alert-metrics.js";
+import { SinkDispatcher, type DeliveryOptions } from "./dispatch.js";
+import type { EngineStats } from "./engine.js";
+import { localEvaluator, workerEvaluator, type Evaluator } from "./evaluator.js";
+import type { LoadRulesOptions } from "./load-rules.js";
+import { readPosition, writePosition } from "./position.js";
+import { DetectError, type Alert, type AlertSink, type RecordedAlert, type Rule } from "./types.js";
+
+export interface DetectorOptions {
+  /** Rules evaluated in this thread. Give either rules or workerRules. */
+  rules?: Rule[];
+  /**
+   * Rules loaded and evaluated in a worker thread (what `serve` uses): parsing and matching
+   * then run beside ingest instead of on its event loop. start() rejects if they do not load.
+   */
+  workerRules?: LoadRulesOptions;
+  sinks: AlertSink[];
+  writer: LogWriter;
+  /** Needed to rebuild windowed state on start; without it windows start empty. */
+  reader?: Pick<LogReader, "readEntries">;
+  /** e.g. DATA/detect.position; without it the detector starts at 0 and remembers nothing. */
+  positionFile?: string;
+  /** Entries before the saved position replayed (without alerting) to refill windows. */
+  lookbackEntries?: number;
+  /** Repeats of one rule by one user on one object within this time go to the log but not the sinks. */
+  dedupeWindowMs?: number;
+  delivery?: DeliveryOptions;
+  registry?: Registry;
+  now?: () => number;
+  /** Sink failures (already counted in metrics); messages never contain tokens or webhook paths. */
+  onSinkError?: (sink: string, err: Error) => void;
+}
+
+export interface DetectorStats extends EngineStats {
+  position: number;
+  queued: Record<string, number>;
+}
+
+export interface Detector {
+  /** Loads the saved position and replays the look-back; returns the index to follow the log from. */
+  start(): Promise<number>;
+  /** Evaluates entries (in log order); resolves once their alerts are in the log and queued for sinks. */
+  process(entries: LogEntry[]): Promise<void>;
+  /** Resolves when every sink queue is empty; for tests and orderly shutdown. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  stats(): DetectorStats;
+}
+
+const encoder = new TextEncoder();
+
+export function createDetector(opts: DetectorOptions): Detector {
+  const now = opts.now ?? Date.now;
+  const metrics: AlertMetrics = alertMetrics(opts.registry);
+  if (!opts.rules === !opts.workerRules)
+    throw new DetectError("config", "give the detector rules or workerRules");
+  let engine: Evaluator | undefined = opts.rules && localEvaluator(opts.rules);
+  const dispatchers = opts.sinks.map(
+    (s) => new SinkDispatcher(s, metrics, opts.delivery, now, (err) => opts.onSinkError?.(s.name, err)),
+  );
+  const dedupe = new RepeatFilter(opts.dedupeWindowMs ?? 60_000);
+  let position = 0;
+  let savedPosition = 0;
+  let lastSave = 0;
+  // process() calls are chained so entries are always evaluated in order, one batch at a time.
+  let chain: Promise<void> = Promise.resolve();
+
+  const save = async (force: boolean): Promise<void> => {
+    if (!opts.positionFile || position === savedPosition) return;
+    if (!force && now() - lastSave < 1000) return;
+    await writePosition(opts.positionFile, position);
+    savedPosition = position;
+    lastSave = now();
+  };
+
+  // Alerts evaluated but not yet durable: if the append fails, the same batch is offered
+  // again and these are appended then, instead of being lost to the engine's per-request dedupe.
+  let pending: Alert[] = [];
+  let evaluated = 0;
+
+  const processBatch = async (entries: LogEntry[]): Promise<void> => {
+    if (!engine) throw new DetectError("config", "detector: start() must complete before process()");
+    // Entries below `evaluated` were seen before a restart or a failed append.
+    const fresh = entries.filter((e) => e.index >= evaluated);
+    if (fresh.length > 0) {
+      pending.push(...(await engine.evaluate(fresh)));
+      evaluated = (fresh[fresh.length - 1] as LogEntry).index + 1;
+    }
+    if (evaluated === position) return;
+    const alerts = pending;
+    let recorded: RecordedAlert[] = alerts;
+    if (alerts.length > 0) {
+      const { firstIndex } = await opts.writer.append(alerts.map((a) => encoder.encode(JSON.stringify(a))));
+      recorded = alerts.map((a, i) => ({ ...a, alertIndex: firstIndex + i }));
+    }
+    pending = [];
+    position = evaluated;
+    for (const alert of recorded) {
+      metrics.raised.inc({ rule: alert.rule, severity: alert.severity });
+      if (dedupe.isRepeat(alert, now())) {
+        metrics.deduplicated.inc({ rule: alert.rule });
+        continue;
+      }
+      for (const d of dispatchers) d.enqueue(alert);
+    }
+    await save(alerts.length > 0);
+  };
+
+  return {
+    async start() {
+      engine ??= await workerEvaluator(opts.workerRules as LoadRulesOptions);
+      if (opts.positionFile) position = savedPosition = await readPosition(opts.positionFile);
+      evaluated = position;
+      const lookback = opts.lookbackEntries ?? 10_000;
+      if (opts.reader && position > 0 && lookback > 0) {
+        let batch: LogEntry[] = [];
+        for await (const entry of opts.reader.readEntries(Math.max(0, position - lookback), position)) {
+          batch.push(entry);
+          if (batch.length < 1024) continue;
+          await engine.evaluate(batch); // alerts from here were raised before the restart
+          batch = [];
+        }
+        await engine.evaluate(batch);
+        await engine.resetStats();
+      }
+      return position;
+    },
+    process(entries) {
+      const run = chain.then(() => processBatch(entries));
+      chain = run.catch(() => {});
+      return run;
+    },
+    async flush() {
+      await chain;
+      await Promise.all(dispatchers.map((d) => d.idle()));
+    },
+    async close() {
+      await chain;
+      await save(true);
+      await Promise.all(dispatchers.map((d) => d.close()));
+      await engine?.close();
+    },
+    stats() {
+      return {
+        ...(engine?.stats() ?? { entries: 0, events: 0, ownRecords: 0, unreadable: 0, alerts: 0 }),
+        position,
+        queued: Object.fromEntries(dispatchers.map((d) => [d.sink.name, d.pending])),
+      };
+    },
+  };
+}
+
+/** Remembers recently sent (rule, user, object) triples for a short time. */
+class RepeatFilter {
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly windowMs: number) {}
+
+  isRepeat(alert: Alert, nowMs: number): boolean {
+    if (this.windowMs <= 0) return false;
+    const o = alert.object;
+    const key = [alert.rule, alert.user, o.apiGroup, o.resource, o.subresource, o.namespace, o.name].join(
+      "\u0000",
+    );
+    const last = this.seen.get(key);
+    if (last !== undefined && nowMs - last < this.windowMs) return true;
+    // Re-inserted so the map stays ordered oldest first and pruning stops at the first fresh key.
+    this.seen.delete(key);
+    this.seen.set(key, nowMs);
+    for (const [k, t] of this.seen) {
+      if (nowMs - t < this.windowMs && this.seen.size <= 10_000) break;
+      this.seen.delete(k);
+    }
+    return false;
+  }
+}

@@ -1,0 +1,133 @@
+// Where the rule engine runs for the live detector: in this thread, or in a worker thread so
+// that parsing and matching every entry never competes with ingest for the event loop.
+import { Worker } from "node:worker_threads";
+import type { LogEntry } from "../store/types.js";
+import { RuleEngine, type EngineStats } from "./engine.js";
+import type { LoadRulesOptions } from "./load-rules.js";
+import { DetectError, type Alert, type Rule } from "./types.js";
+
+export interface Evaluator {
+  /** Evaluates entries in order; resolves with their alerts in order. */
+  evaluate(entries: readonly LogEntry[]): Promise<Alert[]>;
+  /** Zeroes the counters (after replaying history that was evaluated before). */
+  resetStats(): Promise<void>;
+  stats(): EngineStats;
+  close(): Promise<void>;
+}
+
+export function localEvaluator(rules: Rule[]): Evaluator {
+  const engine = new RuleEngine(rules);
+  return {
+    evaluate: async (entries) => entries.flatMap((e) => engine.evaluateEntry(e.index, e.data)),
+    resetStats: async () => engine.resetStats(),
+    stats: () => ({ ...engine.stats }),
+    close: async () => {},
+  };
+}
+
+/** Messages to the worker (engine-worker.ts) and its replies. */
+/**
+ * A batch travels as one packed buffer (transferred, not copied) plus offsets: entries read
+ * from the log are views into whole bundles, and cloning a view would copy its bundle each time.
+ */
+export interface PackedEntries {
+  indexes: number[];
+  /** Entry i is bytes.subarray(ends[i-1] ?? 0, ends[i]). */
+  ends: number[];
+  bytes: Uint8Array;
+}
+type Request = { type: "evaluate"; batch: PackedEntries } | { type: "reset" };
+export type WorkerRequest = Request & { id: number };
+export type WorkerReply =
+  { id: number; ok: true; alerts: Alert[]; stats: EngineStats } | { id: number; ok: false; error: string };
+
+/**
+ * Starts a worker thread that loads the rules itself (rules are code and cannot be sent) and
+ * evaluates there. Rejects with the loader's error if the rules do not load.
+ */
+export async function workerEvaluator(load: LoadRulesOptions): Promise<Evaluator> {
+  const worker = new Worker(new URL("./engine-worker.js", import.meta.url), { workerData: load });
+  let lastStats: EngineStats = { entries: 0, events: 0, ownRecords: 0, unreadable: 0, alerts: 0 };
+  let nextId = 1;
+  const waiting = new Map<number, { resolve(r: WorkerReply): void; reject(e: Error): void }>();
+  let failure: Error | undefined;
+  const failAll = (err: Error) => {
+    failure ??= err;
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  worker.on("message", (msg: WorkerReply | { ready: true } | { loadError: string }) => {
+    if ("id" in msg) {
+      waiting.get(msg.id)?.resolve(msg);
+      waiting.delete(msg.id);
+    }
+  });
+  worker.on("error", (err) => failAll(new DetectError("rule", `detection worker: ${err.message}`)));
+  worker.on("exit", (code) => failAll(new DetectError("rule", `detection worker exited (code ${code})`)));
+
+  await new Promise<void>((resolve, reject) => {
+    const onMessage = (msg: { ready?: true; loadError?: string }) => {
+      if (msg.ready) resolve();
+      else if (msg.loadError !== undefined) reject(new DetectError("rule", msg.loadError));
+      else return;
+      worker.off("message", onMessage);
+    };
+    worker.on("message", onMessage);
+    worker.once("error", reject);
+  }).catch(async (err: unknown) => {
+    await worker.terminate();
+    throw err;
+  });
+
+  const call = (req: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReply> => {
+    if (failure) return Promise.reject(failure);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ ...req, id }, transfer);
+    });
+  };
+  const expectOk = (reply: WorkerReply): Alert[] => {
+    if (!reply.ok) throw new DetectError("rule", `detection worker: ${reply.error}`);
+    lastStats = reply.stats;
+    return reply.alerts;
+  };
+
+  return {
+    evaluate: async (entries) => {
+      const batch = pack(entries);
+      return expectOk(await call({ type: "evaluate", batch }, [batch.bytes.buffer as ArrayBuffer]));
+    },
+    resetStats: async () => {
+      expectOk(await call({ type: "reset" }));
+    },
+    stats: () => ({ ...lastStats }),
+    close: async () => {
+      worker.removeAllListeners("exit");
+      await worker.terminate();
+    },
+  };
+}
+
+function pack(entries: readonly LogEntry[]): PackedEntries {
+  let total = 0;
+  for (const e of entries) total += e.data.length;
+  const bytes = new Uint8Array(total);
+  const ends: number[] = [];
+  let at = 0;
+  for (const e of entries) {
+    bytes.set(e.data, at);
+    at += e.data.length;
+    ends.push(at);
+  }
+  return { indexes: entries.map((e) => e.index), ends, bytes };
+}
+
+export function* unpack(batch: PackedEntries): Generator<LogEntry> {
+  let start = 0;
+  for (let i = 0; i < batch.indexes.length; i++) {
+    const end = batch.ends[i] as number;
+    yield { index: batch.indexes[i] as number, data: batch.bytes.subarray(start, end) };
+    start = end;
+  }
+}

@@ -1,0 +1,111 @@
+// Shapes shared by the rule engine, the Sigma loader, the detector and the sinks.
+import type { AuditEvent } from "../audit/types.js";
+
+/** Sigma's levels, lowest first; built-in rules use the same scale so one threshold fits both. */
+export const SEVERITIES = ["informational", "low", "medium", "high", "critical"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export function isSeverity(value: unknown): value is Severity {
+  return typeof value === "string" && (SEVERITIES as readonly string[]).includes(value);
+}
+
+/** Counts matching events per key over an event-time window; fires once the threshold is reached. */
+export interface WindowSpec {
+  /** What the count is grouped by, e.g. "user.username"; shown in descriptions. */
+  by: string;
+  keyOf(event: AuditEvent): string | undefined;
+  threshold: number;
+  windowMs: number;
+}
+
+export interface Rule {
+  /** Stable identifier: used in alerts, allow-lists and `rules list`. */
+  id: string;
+  title: string;
+  severity: Severity;
+  description: string;
+  /** "builtin" or the file the rule was loaded from. */
+  source: string;
+  /** Stateless predicate over one event; for windowed rules it selects what is counted. */
+  match(event: AuditEvent, state: RuleState): boolean;
+  window?: WindowSpec;
+  /**
+   * When set, the rule can only match events whose objectRef.resource (lower-cased) is in
+   * this set; the engine skips it for other events. Must never exclude an event it matches.
+   */
+  resources?: ReadonlySet<string>;
+  /** Users, groups and namespaces exempt from this rule (from the rules config). */
+  allow?: AllowList;
+  /** Lets a rule learn from events it does not alert on (e.g. which roles grant `*`). */
+  observe?(event: AuditEvent, state: RuleState): void;
+}
+
+/** Facts shared between rules, rebuilt from the log on start like every other derived state. */
+export interface RuleState {
+  /** Keys "ClusterRole/<name>" and "Role/<namespace>/<name>" of roles seen granting `*`. */
+  wildcardRoles: Set<string>;
+}
+
+export interface AllowList {
+  users: string[];
+  groups: string[];
+  namespaces: string[];
+}
+
+/** Where one triggering event sits: in the log (index) and in the cluster (auditID). */
+export interface EventRef {
+  index: number;
+  auditID: string;
+}
+
+export interface AlertObject {
+  apiGroup?: string;
+  resource?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** The alert as it is recorded in the log (kubetrail.dev/v1 Alert) and handed to sinks. */
+export interface Alert {
+  apiVersion: "kubetrail.dev/v1";
+  kind: "Alert";
+  rule: string;
+  title: string;
+  severity: Severity;
+  description: string;
+  user: string;
+  object: AlertObject;
+  /** The triggering event's stageTimestamp, exactly as the apiserver wrote it. */
+  time: string;
+  auditIDs: string[];
+  /** Log indexes of the triggering entries, so their inclusion proofs can be fetched. */
+  indexes: number[];
+  source: string;
+}
+
+/** An alert after it was appended: its own position in the log is known. */
+export interface RecordedAlert extends Alert {
+  /** Index of the Alert entry itself; undefined when detection runs offline (`rules test`). */
+  alertIndex?: number;
+}
+
+export interface AlertSink {
+  /** Short label used in metrics, e.g. "alertmanager". */
+  readonly name: string;
+  /** Delivers one alert; rejects on any failure so the dispatcher can retry. */
+  send(alert: RecordedAlert): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export type DetectErrorCode = "rule" | "config" | "events" | "sink" | "position";
+
+export class DetectError extends Error {
+  constructor(
+    readonly code: DetectErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "DetectError";
+  }
+}
