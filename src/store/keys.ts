@@ -63,15 +63,21 @@ export async function readVerifierKey(dataDir: string): Promise<string> {
   return text.toString("utf8").trim();
 }
 
-/** The per-log secret for HMAC tags of redacted values: 32 random bytes, created on first use. */
-export async function loadOrCreateRedactionKey(dataDir: string): Promise<Buffer> {
+/** The per-log redaction key, or null when the log has none (never creates one). */
+export async function readRedactionKey(dataDir: string): Promise<Buffer | null> {
   const file = path.join(dataDir, "keys", REDACTION_KEY);
   const existing = await readFileIfExists(file);
-  if (existing !== null) {
-    const key = Buffer.from(existing.toString("utf8").trim(), "base64");
-    if (key.length !== 32) throw new LogError("corrupt", `${file}: not a 32-byte base64 key`);
-    return key;
-  }
+  if (existing === null) return null;
+  const key = Buffer.from(existing.toString("utf8").trim(), "base64");
+  if (key.length !== 32) throw new LogError("corrupt", `${file}: not a 32-byte base64 key`);
+  return key;
+}
+
+/** The per-log secret for HMAC tags of redacted values: 32 random bytes, created on first use. */
+export async function loadOrCreateRedactionKey(dataDir: string): Promise<Buffer> {
+  const existing = await readRedactionKey(dataDir);
+  if (existing !== null) return existing;
+  const file = path.join(dataDir, "keys", REDACTION_KEY);
   await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   await writeFileAtomic(file, key.toString("base64") + "\n", 0o600);

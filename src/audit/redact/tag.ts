@@ -1,0 +1,56 @@
+// The value that replaces a masked secret in the log: a keyed HMAC-SHA256 tag.
+//
+// Format: "kubetrail-hmac-sha256:" + base64url(HMAC-SHA256(key, bytes)), no padding.
+// `bytes` are the secret's own bytes: for a Secret's `data` entry the base64-decoded
+// value (so the tag equals the one of the same value sent in `stringData`), for text
+// values their UTF-8 bytes, for non-string values their JSON text. Without the per-log
+// key nobody can test guesses against a tag; with it, an investigator can confirm a
+// candidate value (`kubetrail redaction check`).
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+export const TAG_PREFIX = "kubetrail-hmac-sha256:";
+export const REDACTION_KEY_BYTES = 32;
+
+/** How a recorded value maps to the secret bytes the tag is computed over. */
+export type ValueEncoding = "base64" | "text";
+
+export class RedactionKeyError extends Error {
+  readonly code = "bad-key";
+  constructor(message: string) {
+    super(message);
+    this.name = "RedactionKeyError";
+  }
+}
+
+export function assertRedactionKey(key: Uint8Array): void {
+  if (key.length < REDACTION_KEY_BYTES) {
+    throw new RedactionKeyError(
+      `redaction key must be at least ${REDACTION_KEY_BYTES} bytes, got ${key.length}`,
+    );
+  }
+}
+
+/** Tag over exact bytes. */
+export function tagBytes(key: Uint8Array, bytes: Uint8Array): string {
+  return TAG_PREFIX + createHmac("sha256", key).update(bytes).digest("base64url");
+}
+
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The bytes a recorded value stands for; a malformed base64 `data` value is taken as text. */
+export function secretBytes(value: unknown, encoding: ValueEncoding): Uint8Array {
+  if (typeof value !== "string") return Buffer.from(JSON.stringify(value), "utf8");
+  if (encoding === "base64" && STRICT_BASE64.test(value)) return Buffer.from(value, "base64");
+  return Buffer.from(value, "utf8");
+}
+
+export function tagValue(key: Uint8Array, value: unknown, encoding: ValueEncoding): string {
+  return tagBytes(key, secretBytes(value, encoding));
+}
+
+/** True when `tag` is the tag of `candidate` under `key` (constant-time comparison). */
+export function tagMatches(key: Uint8Array, candidate: Uint8Array, tag: string): boolean {
+  const want = Buffer.from(tagBytes(key, candidate));
+  const got = Buffer.from(tag.trim());
+  return want.length === got.length && timingSafeEqual(want, got);
+}
