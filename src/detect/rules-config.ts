@@ -2,6 +2,7 @@
 // Every key is checked, so a typo in a rule id or field fails loudly instead of being ignored.
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
+import { documentToJs } from "../yaml/to-js.js";
 import { isRecord } from "./event-fields.js";
 import { DetectError, type AllowList } from "./types.js";
 
@@ -41,7 +42,9 @@ export function parseRulesConfig(text: string, file: string): RulesConfig {
   };
   const doc = parseDocument(text);
   if (doc.errors[0]) fail("YAML", doc.errors[0].message.split("\n")[0] ?? "");
-  const raw: unknown = doc.toJS() ?? {};
+  const converted = documentToJs(doc);
+  if (!converted.ok) return fail("YAML", converted.error);
+  const raw: unknown = converted.value ?? {};
   if (!isRecord(raw)) return fail("top level", "must be a mapping");
   onlyKeys(raw, ["allow", "rules", "sinks"], "top level", fail);
 

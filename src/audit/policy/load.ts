@@ -2,6 +2,7 @@
 // every problem listed when the kube-apiserver would refuse it.
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
+import { documentToJs } from "../../yaml/to-js.js";
 import { decodePolicy } from "./decode.js";
 import { PolicyError, problem, type FieldProblem } from "./errors.js";
 import type { Policy } from "./types.js";
@@ -30,7 +31,11 @@ export function checkPolicyText(text: string): CheckedPolicy {
     });
     return { policy: decodePolicy({}).policy, errors, warnings: [], syntax: true };
   }
-  const { policy, errors, warnings } = decodePolicy(doc.toJS());
+  const converted = documentToJs(doc);
+  if (!converted.ok) {
+    return { policy: decodePolicy({}).policy, errors: [problem("", converted.error)], warnings: [], syntax: true };
+  }
+  const { policy, errors, warnings } = decodePolicy(converted.value);
   if (errors.length === 0) {
     errors.push(...validatePolicy(policy));
     // The apiserver's loader refuses a policy without rules (validation alone allows it).

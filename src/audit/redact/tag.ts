@@ -35,12 +35,21 @@ export function tagBytes(key: Uint8Array, bytes: Uint8Array): string {
   return TAG_PREFIX + createHmac("sha256", key).update(bytes).digest("base64url");
 }
 
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/**
+ * Strict base64 without a regular expression: a pattern over a multi-megabyte Secret value
+ * overflows the regex engine's stack. Canonical means decoding and re-encoding gives the
+ * same text (Node's decoder alone silently skips bad characters).
+ */
+function decodeStrictBase64(value: string): Buffer | null {
+  if (value.length % 4 !== 0) return null;
+  const bytes = Buffer.from(value, "base64");
+  return bytes.toString("base64") === value ? bytes : null;
+}
 
 /** The bytes a recorded value stands for; a malformed base64 `data` value is taken as text. */
 export function secretBytes(value: unknown, encoding: ValueEncoding): Uint8Array {
   if (typeof value !== "string") return Buffer.from(JSON.stringify(value), "utf8");
-  if (encoding === "base64" && STRICT_BASE64.test(value)) return Buffer.from(value, "base64");
+  if (encoding === "base64") return decodeStrictBase64(value) ?? Buffer.from(value, "utf8");
   return Buffer.from(value, "utf8");
 }
 

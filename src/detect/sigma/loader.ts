@@ -1,6 +1,7 @@
 // Turns one Sigma YAML rule into a kubetrail Rule, or rejects it whole with file and reason.
 import { basename, extname } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { documentToJs } from "../../yaml/to-js.js";
 import { isRecord } from "../event-fields.js";
 import { DetectError, isSeverity, type Rule, type Severity } from "../types.js";
 import { allOf, anyOf, type Compiled } from "./compiled.js";
@@ -43,7 +44,9 @@ export function parseSigmaRule(text: string, file: string): Rule {
   if (!doc) return fail("empty file");
   const yamlError = doc.errors[0];
   if (yamlError) return fail(`YAML: ${yamlError.message.split("\n")[0]}`);
-  const rule: unknown = doc.toJS();
+  const converted = documentToJs(doc);
+  if (!converted.ok) return fail(`YAML: ${converted.error}`);
+  const rule: unknown = converted.value;
   if (!isRecord(rule)) return fail("a Sigma rule is a YAML mapping");
   if ("correlation" in rule || "action" in rule) return fail("correlation and meta rules are not supported");
   for (const key of Object.keys(rule)) {

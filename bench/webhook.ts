@@ -1,0 +1,334 @@
+// Webhook ingest end to end: a load generator (this process) posts EventLists of 400 generated
+// events over HTTPS keep-alive to a server in a separate process, and counts an event only when
+// its batch is acknowledged (durable). Two servers on the same HTTP core, same parsing and
+// normalisation: kubetrail (`serve`: dedupe, fs log, tiles, signed checkpoints) and the plain
+// "JSON lines + fdatasync" writer (the apiserver's own log backend, no integrity, no dedupe).
+// Two runs each: sustained (as fast as acks come back) and paced at a fixed rate for latency.
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import https from "node:https";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { pino } from "pino";
+import type { AuditEvent } from "../src/audit/types.js";
+import { encodeEvent, parseEventList } from "../src/ingest/normalize.js";
+import { createMetrics } from "../src/server/metrics.js";
+import { webhookRoutes } from "../src/server/routes/webhook.js";
+import { detectServeExtension } from "../src/server/detect-extension.js";
+import { queryServeExtension } from "../src/server/routes/query.js";
+import { runServe } from "../src/server/run-serve.js";
+import { startServer } from "../src/server/server.js";
+import { loadOrCreateServingCert } from "../src/server/serving-cert.js";
+import { JsonlWriter } from "./baselines/jsonl-writer.js";
+import { generateEvents } from "./gen/events.js";
+import {
+  intOption,
+  log,
+  measure,
+  type Measurement,
+  parseBenchArgs,
+  percentile,
+  printNote,
+  printTable,
+  runIfMain,
+  tempDir,
+  treeCpuSeconds,
+} from "./harness.js";
+
+const BATCH = 400;
+const TOKEN = "bench-ingest-token-0123456789abcdef";
+const LIMITS = { maxBytes: 64 * 1024 * 1024, maxDecodedBytes: 256 * 1024 * 1024 };
+
+/** "kubetrail-full" is `serve` as shipped: also the index feeder and the detector, competing for CPU. */
+type System = "kubetrail" | "kubetrail-full" | "jsonl";
+
+// ---- the server process ----
+
+async function serveRole(system: System, dataDir: string): Promise<void> {
+  const logger = pino({ level: "warn" });
+  let shutdown: () => Promise<void>;
+  let port: number;
+  if (system === "kubetrail" || system === "kubetrail-full") {
+    const { writeFileSync } = await import("node:fs");
+    const tokenFile = path.join(dataDir, "bench-token");
+    writeFileSync(tokenFile, TOKEN + "\n");
+    const running = await runServe(
+      {
+        dataDir,
+        listen: { host: "127.0.0.1", port: 0 },
+        insecureHttp: false,
+        tokenFile,
+        maxBodyBytes: LIMITS.maxBytes,
+        maxDecodedBodyBytes: LIMITS.maxDecodedBytes,
+        requestTimeoutMs: 60_000,
+        shutdownGraceMs: 30_000,
+        integrateIntervalMs: 1000,
+      },
+      logger,
+      system === "kubetrail-full"
+        ? [queryServeExtension(dataDir), detectServeExtension({ dataDir, rulesDirs: [], logger })]
+        : [],
+    );
+    port = running.server.port;
+    shutdown = () => running.shutdown("bench done");
+  } else {
+    const writer = await JsonlWriter.open(path.join(dataDir, "audit.log"));
+    const cert = await loadOrCreateServingCert(dataDir);
+    const metrics = createMetrics();
+    const server = await startServer(
+      {
+        routes: webhookRoutes({
+          metrics,
+          limits: LIMITS,
+          accepting: () => true,
+          // Same parse + normalise as kubetrail; then just lines and fdatasync.
+          ingest: async (events: AuditEvent[]) => {
+            const entries = events.map(encodeEvent);
+            await writer.append(entries);
+            const bytes = entries.reduce((n, e) => n + e.length, 0);
+            return {
+              received: events.length,
+              stored: events.length,
+              duplicates: 0,
+              conflicts: 0,
+              dropped: 0,
+              storedBytes: bytes,
+            };
+          },
+        }),
+        auth: { ingestTokens: [TOKEN], readTokens: [], clientCertificates: false },
+        logger,
+        metrics,
+        tls: { cert: cert.cert, key: cert.key },
+      },
+      { host: "127.0.0.1", port: 0 },
+    );
+    port = server.port;
+    shutdown = async () => {
+      await server.close();
+      await writer.close();
+    };
+  }
+  process.stdout.write(JSON.stringify({ port }) + "\n");
+  // Event-loop stalls (GC, synchronous I/O) delay every request at once: reported to the load side.
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
+  delay.disable();
+  process.stderr.write(
+    `[bench] ${system} server event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms\n`,
+  );
+  await shutdown();
+  process.exit(0);
+}
+
+// ---- the load generator ----
+
+interface ServerHandle {
+  child: ChildProcess;
+  port: number;
+  ca: string;
+  stop(): Promise<void>;
+}
+
+async function startServerProcess(system: System, dataDir: string): Promise<ServerHandle> {
+  const self = fileURLToPath(import.meta.url);
+  // execArgv passes through, so `node --cpu-prof build/bench/webhook.js` profiles the server too.
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, self, `--role=server`, `--system=${system}`, `--data=${dataDir}`],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split("\n").find((l) => l.startsWith('{"port"'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.on("exit", (code) => reject(new Error(`${system} server exited with ${code}`)));
+  });
+  const ca = readFileSync(path.join(dataDir, "tls", "ca.crt"), "utf8");
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  return {
+    child,
+    port,
+    ca,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+function post(agent: https.Agent, h: ServerHandle, body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: "127.0.0.1",
+        servername: "localhost",
+        port: h.port,
+        method: "POST",
+        path: "/v1/audit/webhook",
+        ca: h.ca,
+        agent,
+        headers: {
+          "Content-Type": "application/json",
+          Authorization: `Bearer ${TOKEN}`,
+          "Content-Length": body.length,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`webhook answered ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function bodies(seed: number, count: number): { bodies: Buffer[]; bytes: number } {
+  const out: Buffer[] = [];
+  let batch: AuditEvent[] = [];
+  let bytes = 0;
+  const flush = () => {
+    const b = Buffer.from(
+      JSON.stringify({ kind: "EventList", apiVersion: "audit.k8s.io/v1", metadata: {}, items: batch }),
+    );
+    bytes += b.length;
+    out.push(b);
+    batch = [];
+  };
+  for (const ev of generateEvents({ seed, count })) {
+    batch.push(ev);
+    if (batch.length === BATCH) flush();
+  }
+  if (batch.length > 0) flush();
+  // Sanity: the bodies parse as the server will parse them.
+  parseEventList(out[0]!);
+  return { bodies: out, bytes };
+}
+
+/** Sends all bodies with `concurrency` requests in flight, as fast as acks return. */
+async function sustained(
+  agent: https.Agent,
+  h: ServerHandle,
+  all: Buffer[],
+  concurrency: number,
+  time: (op: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < all.length) {
+      const body = all[next++]!;
+      await time(() => post(agent, h, body));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Sends one batch every BATCH/rate seconds regardless of acks (open loop), timing each ack. */
+async function paced(
+  agent: https.Agent,
+  h: ServerHandle,
+  all: Buffer[],
+  ratePerS: number,
+  latencies: number[],
+): Promise<void> {
+  const intervalMs = (BATCH / ratePerS) * 1000;
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < all.length; i++) {
+    const due = t0 + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const start = performance.now();
+    inflight.push(post(agent, h, all[i]!).then(() => void latencies.push(performance.now() - start)));
+  }
+  await Promise.all(inflight);
+}
+
+function vmKB(pid: number, field: "VmHWM" | "VmRSS"): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseBenchArgs(argv);
+  if (args.options.role === "server") return serveRole(args.options.system as System, args.options.data!);
+  const n = intOption(args, "events", args.quick ? 40_000 : 400_000);
+  const rate = intOption(args, "rate", 5000);
+  const pacedSeconds = intOption(args, "paced-seconds", args.quick ? 6 : 20);
+  const concurrency = intOption(args, "concurrency", 8);
+  log(`webhook: generating ${n} + ${rate * pacedSeconds} events`);
+  const load = bodies(1, n);
+  const pacedLoad = bodies(2, rate * pacedSeconds);
+  const rows: Measurement[] = [];
+  const notes: string[] = [];
+  const systems: [System, string][] = [
+    ["kubetrail", "kubetrail serve (dedupe, fs log, signed checkpoints)"],
+    ["jsonl", "same HTTPS server, JSON lines + fdatasync"],
+  ];
+  // --consumers=1: also `serve` with its index feeder and detector running, as shipped.
+  if (args.options.consumers === "1")
+    systems.splice(1, 0, ["kubetrail-full", "kubetrail serve + index + detector"]);
+  for (const [system, name] of systems) {
+    const dir = tempDir(`webhook-${system}`);
+    const h = await startServerProcess(system, dir);
+    const agent = new https.Agent({ keepAlive: true, maxSockets: concurrency });
+    const pid = h.child.pid!;
+    const rssSamples: number[] = [];
+    const sampler = setInterval(() => rssSamples.push(vmKB(pid, "VmRSS") / 1024), 200);
+    log(`webhook: ${system} sustained`);
+    const cpu0 = treeCpuSeconds(pid);
+    const row = await measure(
+      `${name} — sustained, ${concurrency} in flight`,
+      { items: n, bytes: load.bytes, extraPids: () => [pid] },
+      (probe) => sustained(agent, h, load.bodies, concurrency, (op) => probe.time(op)),
+    );
+    clearInterval(sampler);
+    // The server's own CPU per event: steadier than wall time on a shared machine.
+    const serverUsPerEvent = ((treeCpuSeconds(pid) - cpu0) / n) * 1e6;
+    const half = Math.floor(rssSamples.length / 2);
+    const peak = (xs: number[]) => Math.max(0, ...xs).toFixed(0);
+    row.note = `server CPU ${serverUsPerEvent.toFixed(0)} µs/event; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
+    rows.push(row);
+    log(`webhook: ${system} paced at ${rate} events/s`);
+    const latencies: number[] = [];
+    const pacedRow = await measure(
+      `${name} — paced ${rate} events/s`,
+      { items: pacedLoad.bodies.length * BATCH, bytes: pacedLoad.bytes, extraPids: () => [pid] },
+      async (probe) => {
+        await paced(agent, h, pacedLoad.bodies, rate, latencies);
+        probe.latenciesMs.push(...latencies);
+      },
+    );
+    pacedRow.note = `ack p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`;
+    rows.push(pacedRow);
+    notes.push(`${system}: ${row.note}; paced ${pacedRow.note}`);
+    agent.destroy();
+    await h.stop();
+  }
+  printTable("Webhook ingest over HTTPS (batches of 400 generated events, acked = durable)", rows, {
+    unit: "events",
+    baseline: rows.find((r) => r.name.startsWith("same HTTPS server"))?.name,
+  });
+  printNote(
+    "Load generator and server are separate processes on the same machine (they share its cores). " +
+      "Sustained rows: events acknowledged per second with a fixed number of batches in flight; paced rows: open-loop " +
+      "at a fixed event rate, latency from send to ack per batch. " +
+      notes.join(" "),
+  );
+}
+
+runIfMain(import.meta.url, main);

@@ -1,0 +1,335 @@
+// Dedupe by (auditID, stage) → SHA-256 of the content. The apiserver re-sends whole batches after
+// any failure, and old log files get re-imported, so the memory of what is stored must survive
+// restarts: a SQLite table derived from the log (rebuildable: it records which log prefix it
+// covers and catches up from the log on open), with a small in-memory front for hot retries and a
+// pending table for events whose append is still in flight.
+import { createHash } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { KUBETRAIL_ANNOTATIONS } from "../audit/types.js";
+import type { LogReader } from "../store/types.js";
+import { int64ToPrint, keyPrint, PrintFilter, printToInt64 } from "./key-hash.js";
+import { V1 } from "./normalize.js";
+
+export type ContentHash = string;
+
+/** The conflict annotation's value names the content hash, so a rebuild can restore the exact set. */
+const CONFLICT_PREFIX = "sha256:";
+
+export function contentHash(bytes: Uint8Array): ContentHash {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export function conflictAnnotationValue(hash: ContentHash): string {
+  return CONFLICT_PREFIX + hash;
+}
+
+/** The dedupe key of an event: (auditID, stage) as one string. */
+export function keyOf(auditID: string, stage: string): string {
+  return `${auditID}\u0000${stage}`;
+}
+
+export type Verdict =
+  /** New content for this key: append it (flag it when the key already has other content). */
+  | { kind: "store"; conflict: boolean }
+  /** Identical content is already durable: drop it. */
+  | { kind: "duplicate" }
+  /** Identical content is being appended by another request: wait for that append before acking. */
+  | { kind: "in-flight"; durable: Promise<void> };
+
+interface Pending {
+  hashes: Set<ContentHash>;
+  durable: Promise<void>;
+}
+
+export interface DedupeRecord {
+  auditID: string;
+  stage: string;
+  hash: ContentHash;
+}
+
+const FRONT_MAX_KEYS = 65_536;
+const CATCH_UP_BATCH = 4_096;
+/** Durable records are written to SQLite in one transaction per interval (or per this many). */
+const FLUSH_INTERVAL_MS = 250;
+const FLUSH_MAX_RECORDS = 16_384;
+const FLUSH_RETRY_MS = 1_000;
+
+/**
+ * Lookups go, in order, through: appends in flight; a Bloom filter of every recorded key (a
+ * new key — the common case — is answered without touching SQLite); an LRU of complete hash
+ * lists; records durable in the log but not yet flushed to SQLite; SQLite.
+ */
+export class Deduper {
+  private readonly db: Database.Database;
+  private readonly lookup: Database.Statement<[bigint], { h: Buffer }>;
+  private readonly insert: Database.Statement<[bigint, Buffer]>;
+  private readonly setCovered: Database.Statement<[number]>;
+  private readonly commitTx: (records: DedupeRecord[], covered: number) => void;
+  private readonly filter = new PrintFilter();
+  /** Recently used keys → every hash recorded for them (LRU by Map insertion order). */
+  private readonly front = new Map<string, ContentHash[]>();
+  /** Durable in the log, not yet in SQLite; always consulted, so nothing is missed meanwhile. */
+  private unflushed = new Map<string, ContentHash[]>();
+  private unflushedRecords: DedupeRecord[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly pending = new Map<string, Pending[]>();
+  /** Log size when each in-flight append was submitted: its entries land at or after it. */
+  private readonly inflight = new Map<number, number>();
+  private nextAppendId = 0;
+  private coveredSize = 0;
+  /** What `covered` may become once the unflushed records are written. */
+  private coveredAfterFlush = 0;
+  /** Told when writing to SQLite fails (the records are kept and retried). */
+  onFlushError?: (err: unknown) => void;
+
+  private constructor(
+    path: string,
+    private readonly log: LogReader,
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    // No fsync (synchronous OFF): the store is derived from the log, and a blocking fsync on the
+    // event loop stalled every request. A power loss may drop its latest transactions — `covered`
+    // with them, so catch-up re-derives them — and an unreadable file is rebuilt (see `open`).
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = OFF");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS seen (k INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY (k, h)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `);
+    this.lookup = this.db.prepare("SELECT h FROM seen WHERE k = ?");
+    this.insert = this.db.prepare("INSERT OR IGNORE INTO seen (k, h) VALUES (?, ?)");
+    this.setCovered = this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('covered', ?)");
+    this.commitTx = this.db.transaction((records: DedupeRecord[], covered: number) => {
+      for (const r of records)
+        this.insert.run(printToInt64(keyPrint(keyOf(r.auditID, r.stage))), Buffer.from(r.hash, "hex"));
+      this.setCovered.run(covered);
+    });
+  }
+
+  /**
+   * Opens (or creates) the dedupe store at `path` and brings it up to date with `log`: afterwards
+   * every audit event in the log is known. A store for a different log origin is rebuilt.
+   */
+  static async open(path: string, log: LogReader): Promise<Deduper> {
+    try {
+      return await Deduper.openOnce(path, log);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== "string" || !/^SQLITE_(CORRUPT|NOTADB)/.test(code)) throw err;
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
+      return Deduper.openOnce(path, log);
+    }
+  }
+
+  private static async openOnce(path: string, log: LogReader): Promise<Deduper> {
+    const d = new Deduper(path, log);
+    const origin = d.db.prepare("SELECT value FROM meta WHERE key = 'origin'").get() as
+      { value: string } | undefined;
+    if (origin !== undefined && origin.value !== log.origin) {
+      d.db.exec("DELETE FROM seen; DELETE FROM meta;");
+    }
+    d.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('origin', ?)").run(log.origin);
+    const row = d.db.prepare("SELECT value FROM meta WHERE key = 'covered'").get() as
+      { value: string } | undefined;
+    d.coveredSize = row === undefined ? 0 : Number(row.value);
+    const keys = d.db.prepare("SELECT k FROM seen").safeIntegers(true) as Database.Statement<
+      [],
+      { k: bigint }
+    >;
+    for (const { k } of keys.iterate()) d.filter.add(int64ToPrint(k));
+    await d.catchUp();
+    return d;
+  }
+
+  /** Log prefix whose audit events are all recorded in SQLite. */
+  covered(): number {
+    return this.coveredSize;
+  }
+
+  private writeBatch(records: DedupeRecord[], covered: number): void {
+    this.commitTx(records, covered);
+    this.coveredSize = covered;
+  }
+
+  private async catchUp(): Promise<void> {
+    const end = this.log.size();
+    let batch: DedupeRecord[] = [];
+    for await (const entry of this.log.readEntries(this.coveredSize, end)) {
+      const record = recordFromEntry(entry.data);
+      if (record !== undefined) {
+        batch.push(record);
+        this.filter.add(keyPrint(keyOf(record.auditID, record.stage)));
+      }
+      if (batch.length >= CATCH_UP_BATCH) {
+        this.writeBatch(batch, entry.index + 1);
+        batch = [];
+      }
+    }
+    this.writeBatch(batch, end);
+  }
+
+  private committedHashes(key: string): ContentHash[] {
+    const cached = this.front.get(key);
+    if (cached !== undefined) {
+      this.front.delete(key);
+      this.front.set(key, cached);
+      return cached;
+    }
+    if (!this.filter.mayContain(keyPrint(key))) return [];
+    const hashes = this.lookup.all(printToInt64(keyPrint(key))).map((r) => r.h.toString("hex"));
+    for (const h of this.unflushed.get(key) ?? []) if (!hashes.includes(h)) hashes.push(h);
+    // Cached as complete: from here on `record` keeps the list up to date.
+    this.front.set(key, hashes);
+    while (this.front.size > FRONT_MAX_KEYS) this.front.delete(this.front.keys().next().value as string);
+    return hashes;
+  }
+
+  /**
+   * Classifies one event. Synchronous on purpose: a batch is classified and its "store" verdicts
+   * reserved (see `begin`) within one tick, so concurrent batches cannot both store the same event.
+   */
+  classify(auditID: string, stage: string, hash: ContentHash): Verdict {
+    const key = keyOf(auditID, stage);
+    let otherContent = false;
+    for (const p of this.pending.get(key) ?? []) {
+      if (p.hashes.has(hash)) return { kind: "in-flight", durable: p.durable };
+      otherContent = true;
+    }
+    const committed = this.committedHashes(key);
+    if (committed.includes(hash)) return { kind: "duplicate" };
+    return { kind: "store", conflict: otherContent || committed.length > 0 };
+  }
+
+  /**
+   * Reserves `records` as in flight until `durable` settles, then records them (on success) so
+   * later repeats are dropped. Call in the same tick as `classify` and the log append.
+   */
+  begin(records: DedupeRecord[], logSizeAtSubmit: number, durable: Promise<unknown>): Promise<void> {
+    const appendId = this.nextAppendId++;
+    this.inflight.set(appendId, logSizeAtSubmit);
+    const settled = durable.then(() => undefined);
+    // Swallowed here only to avoid an unhandled rejection; callers await the returned promise.
+    settled.catch(() => undefined);
+    const groups = new Map<string, Pending>();
+    for (const r of records) {
+      const key = keyOf(r.auditID, r.stage);
+      let p = groups.get(key);
+      if (p === undefined) {
+        p = { hashes: new Set(), durable: settled };
+        groups.set(key, p);
+        const list = this.pending.get(key) ?? [];
+        list.push(p);
+        this.pending.set(key, list);
+      }
+      p.hashes.add(r.hash);
+    }
+    const release = (): void => {
+      this.inflight.delete(appendId);
+      for (const [key, p] of groups) {
+        const list = (this.pending.get(key) ?? []).filter((x) => x !== p);
+        if (list.length === 0) this.pending.delete(key);
+        else this.pending.set(key, list);
+      }
+    };
+    return settled.then(
+      () => {
+        this.inflight.delete(appendId);
+        this.record(records);
+        release();
+      },
+      (err: unknown) => {
+        release();
+        throw err;
+      },
+    );
+  }
+
+  private record(records: DedupeRecord[]): void {
+    for (const r of records) {
+      const key = keyOf(r.auditID, r.stage);
+      this.filter.add(keyPrint(key));
+      const list = this.unflushed.get(key);
+      if (list === undefined) this.unflushed.set(key, [r.hash]);
+      else if (!list.includes(r.hash)) list.push(r.hash);
+      // Only lists already cached are extended; an evicted key is looked up again when needed.
+      const hashes = this.front.get(key);
+      if (hashes !== undefined && !hashes.includes(r.hash)) hashes.push(r.hash);
+      this.unflushedRecords.push(r);
+    }
+    // Everything below the oldest in-flight submit point is durable and recorded.
+    let covered = Infinity;
+    for (const size of this.inflight.values()) covered = Math.min(covered, size);
+    this.coveredAfterFlush = Math.max(
+      this.coveredAfterFlush,
+      Number.isFinite(covered) ? covered : this.log.size(),
+    );
+    if (this.flushTimer !== null) return; // a flush (or its retry) is already due
+    if (this.unflushedRecords.length >= FLUSH_MAX_RECORDS) this.tryFlush();
+    else this.flushTimer = setTimeout(() => this.tryFlush(), FLUSH_INTERVAL_MS).unref();
+  }
+
+  /** Writes recorded keys to SQLite (also on a timer); the store stays derivable from the log. */
+  flush(): void {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.unflushedRecords.length === 0 && this.coveredAfterFlush <= this.coveredSize) return;
+    this.writeBatch(this.unflushedRecords, Math.max(this.coveredSize, this.coveredAfterFlush));
+    this.unflushedRecords = [];
+    this.unflushed = new Map();
+  }
+
+  /**
+   * A failed background flush (a full disk) must not take the server down or fail a request
+   * whose events are durable: the records stay in memory, still consulted, and are retried.
+   */
+  private tryFlush(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      this.onFlushError?.(err);
+      this.flushTimer ??= setTimeout(() => this.tryFlush(), FLUSH_RETRY_MS).unref();
+    }
+  }
+
+  /** Flushes what it can and closes; anything not flushed is re-derived from the log on open. */
+  close(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      this.onFlushError?.(err);
+    }
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.db.close();
+  }
+}
+
+/** The dedupe record a stored entry stands for, or undefined when it is not an audit event. */
+export function recordFromEntry(data: Uint8Array): DedupeRecord | undefined {
+  if (data.length === 0) return undefined; // pruned or erased
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(data).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const e = parsed as Record<string, unknown>;
+  if (
+    e.kind !== "Event" ||
+    e.apiVersion !== V1 ||
+    typeof e.auditID !== "string" ||
+    typeof e.stage !== "string"
+  ) {
+    return undefined;
+  }
+  const annotations = e.annotations as Record<string, unknown> | undefined;
+  const flagged = annotations?.[KUBETRAIL_ANNOTATIONS.conflict];
+  const hash =
+    typeof flagged === "string" && flagged.startsWith(CONFLICT_PREFIX)
+      ? flagged.slice(CONFLICT_PREFIX.length)
+      : contentHash(data);
+  return { auditID: e.auditID, stage: e.stage, hash };
+}

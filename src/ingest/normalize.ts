@@ -1,0 +1,175 @@
+// One audit event arrives in two shapes: inside a webhook EventList (no kind/apiVersion on the
+// items) and as a line of the log backend (kind/apiVersion first). Both are normalised to the same
+// bytes so that the webhook and `import` store identical entries and dedupe across the two paths.
+import { isUtf8 } from "node:buffer";
+import { AUDIT_API_VERSIONS, LEVELS, STAGES, type AuditEvent } from "../audit/types.js";
+import { IngestError } from "./errors.js";
+
+export const V1 = "audit.k8s.io/v1";
+const V1BETA1 = "audit.k8s.io/v1beta1";
+
+// RFC 3339 as Go's MicroTime/Time marshal it (fraction optional, Z or numeric offset).
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+// v1beta1 carried an ObjectMeta and a deprecated `timestamp`; the apiserver's conversion to v1
+// drops both and keeps every other field unchanged.
+const V1BETA1_ONLY_FIELDS = new Set(["metadata", "timestamp"]);
+
+// Fields whose type the index, detector and policy rely on; the apiserver always sends these shapes.
+const OBJECT_FIELDS = ["user", "impersonatedUser", "objectRef", "responseStatus", "annotations"] as const;
+const STRING_FIELDS = ["requestURI", "verb", "userAgent"] as const;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function checkApiVersion(apiVersion: unknown, where: string): string {
+  if (typeof apiVersion !== "string" || !(AUDIT_API_VERSIONS as readonly string[]).includes(apiVersion)) {
+    throw new IngestError(
+      "wrong_api_version",
+      `${where}: apiVersion ${JSON.stringify(apiVersion)} is not one of ${AUDIT_API_VERSIONS.join(", ")}`,
+    );
+  }
+  return apiVersion;
+}
+
+function requireString(event: Record<string, unknown>, field: string, where: string): string {
+  const value = event[field];
+  if (typeof value !== "string" || value === "") {
+    throw new IngestError("invalid_event", `${where}: field ${field} is missing or not a non-empty string`);
+  }
+  return value;
+}
+
+/** Checks the fields kubetrail relies on (dedupe key, time order, level); everything else is kept as sent. */
+function validateEvent(event: Record<string, unknown>, where: string): void {
+  requireString(event, "auditID", where);
+  const stage = requireString(event, "stage", where);
+  if (!(STAGES as readonly string[]).includes(stage)) {
+    throw new IngestError(
+      "invalid_event",
+      `${where}: field stage ${JSON.stringify(stage)} is not one of ${STAGES.join(", ")}`,
+    );
+  }
+  const level = requireString(event, "level", where);
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw new IngestError(
+      "invalid_event",
+      `${where}: field level ${JSON.stringify(level)} is not one of ${LEVELS.join(", ")}`,
+    );
+  }
+  for (const field of ["requestReceivedTimestamp", "stageTimestamp"]) {
+    const ts = requireString(event, field, where);
+    if (!RFC3339.test(ts)) {
+      throw new IngestError(
+        "invalid_event",
+        `${where}: field ${field} ${JSON.stringify(ts)} is not an RFC 3339 timestamp`,
+      );
+    }
+  }
+  for (const field of OBJECT_FIELDS) {
+    if (event[field] !== undefined && event[field] !== null && !isObject(event[field])) {
+      throw new IngestError("invalid_event", `${where}: field ${field} is not an object`);
+    }
+  }
+  for (const field of STRING_FIELDS) {
+    if (event[field] !== undefined && typeof event[field] !== "string") {
+      throw new IngestError("invalid_event", `${where}: field ${field} is not a string`);
+    }
+  }
+  const ips = event.sourceIPs;
+  if (
+    ips !== undefined &&
+    ips !== null &&
+    !(Array.isArray(ips) && ips.every((ip) => typeof ip === "string"))
+  ) {
+    throw new IngestError("invalid_event", `${where}: field sourceIPs is not a list of strings`);
+  }
+  if (isObject(event.annotations)) {
+    for (const [key, value] of Object.entries(event.annotations)) {
+      if (typeof value !== "string") {
+        throw new IngestError("invalid_event", `${where}: annotation ${JSON.stringify(key)} is not a string`);
+      }
+    }
+  }
+}
+
+/**
+ * Returns the canonical v1 form of one event: `kind` and `apiVersion` first, then every other
+ * field in the order received (v1beta1-only fields dropped). `listApiVersion` is the EventList's
+ * version for webhook items, which carry none of their own. Throws IngestError naming `where`.
+ */
+export function normalizeEvent(raw: unknown, where: string, listApiVersion?: string): AuditEvent {
+  if (!isObject(raw)) {
+    throw new IngestError("invalid_event", `${where}: not a JSON object`);
+  }
+  if (raw.kind !== undefined && raw.kind !== "Event") {
+    throw new IngestError("wrong_kind", `${where}: kind ${JSON.stringify(raw.kind)} is not Event`);
+  }
+  const apiVersion = checkApiVersion(raw.apiVersion ?? listApiVersion, `${where}`);
+  validateEvent(raw, where);
+  const out: Record<string, unknown> = { kind: "Event", apiVersion: V1 };
+  for (const key in raw) {
+    if (key === "kind" || key === "apiVersion") continue;
+    if (apiVersion === V1BETA1 && V1BETA1_ONLY_FIELDS.has(key)) continue;
+    // A "__proto__" key from JSON.parse must stay a plain field, not become the prototype.
+    // (Plain assignment otherwise: defining every field keeps objects in slow dictionary mode.)
+    if (key === "__proto__")
+      Object.defineProperty(out, key, {
+        value: raw[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else out[key] = raw[key];
+  }
+  return out as AuditEvent;
+}
+
+/** The stored bytes of a normalised event: compact JSON, which never contains a newline byte. */
+export function encodeEvent(event: AuditEvent): Uint8Array {
+  return Buffer.from(JSON.stringify(event), "utf8");
+}
+
+/** Parses a webhook body: an EventList of either audit version. Errors name the item index. */
+export function parseEventList(body: Buffer | string): AuditEvent[] {
+  // Invalid bytes would silently become U+FFFD and the stored bytes would differ from those sent.
+  if (typeof body !== "string" && !isUtf8(body)) {
+    throw new IngestError("bad_encoding", "body is not valid UTF-8");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof body === "string" ? body : body.toString("utf8"));
+  } catch (err) {
+    throw new IngestError("not_json", `body is not JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(parsed)) {
+    throw new IngestError("not_json", "body is not a JSON object");
+  }
+  if (parsed.kind !== "EventList") {
+    throw new IngestError("wrong_kind", `kind ${JSON.stringify(parsed.kind)} is not EventList`);
+  }
+  const apiVersion = checkApiVersion(parsed.apiVersion, "EventList");
+  const items = parsed.items ?? [];
+  if (!Array.isArray(items)) {
+    throw new IngestError("invalid_event", "EventList: items is not an array");
+  }
+  return items.map((item, i) => normalizeEvent(item, `items[${i}]`, apiVersion));
+}
+
+/** Parses one line of the log backend's file (a whole Event with kind/apiVersion). */
+export function parseEventLine(line: string, where: string): AuditEvent {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (err) {
+    throw new IngestError("not_json", `${where}: not JSON: ${(err as Error).message}`);
+  }
+  if (isObject(parsed) && parsed.kind === undefined) {
+    throw new IngestError("wrong_kind", `${where}: kind is missing (expected Event)`);
+  }
+  if (isObject(parsed) && parsed.apiVersion === undefined) {
+    throw new IngestError("wrong_api_version", `${where}: apiVersion is missing`);
+  }
+  return normalizeEvent(parsed, where);
+}

@@ -1,0 +1,62 @@
+// Opens everything an ingest path needs over one data directory: the log, the dedupe store
+// (caught up with the log), the policy + redaction transform and the pipeline. Shared by
+// `serve` and `import` so both store identical entries for identical input.
+import path from "node:path";
+import { createIngestTransform } from "../audit/ingest-transform.js";
+import { loadPolicyFile } from "../audit/policy/load.js";
+import { loadRedactionRules } from "../audit/redact/rules.js";
+import { openFsLog } from "../store/fs-log.js";
+import { loadOrCreateRedactionKey } from "../store/keys.js";
+import type { AuditLog } from "../store/types.js";
+import { Deduper } from "./dedupe.js";
+import { createPipeline, type IngestPipeline } from "./pipeline.js";
+
+export interface IngestSetup {
+  /** Audit Policy YAML applied at ingest (--policy). */
+  policyFile?: string;
+  /** Extra redaction rules (--redaction-rules); the built-in rules always apply. */
+  redactionRulesFile?: string;
+  integrateIntervalMs?: number;
+  onRepair?: (message: string) => void;
+  onError?: (err: unknown) => void;
+}
+
+export interface OpenIngest {
+  log: AuditLog;
+  deduper: Deduper;
+  pipeline: IngestPipeline;
+  /** Waits for in-flight appends, then closes the dedupe store and the log. */
+  close(): Promise<void>;
+}
+
+export async function openIngest(dataDir: string, setup: IngestSetup = {}): Promise<OpenIngest> {
+  // Config files are read before the log is opened so a typo fails fast without touching the data.
+  const policy = setup.policyFile !== undefined ? loadPolicyFile(setup.policyFile) : undefined;
+  const extraRules =
+    setup.redactionRulesFile !== undefined ? loadRedactionRules(setup.redactionRulesFile) : undefined;
+  const log = await openFsLog(dataDir, {
+    integrateIntervalMs: setup.integrateIntervalMs,
+    onRepair: setup.onRepair,
+    onError: setup.onError,
+  });
+  try {
+    const key = await loadOrCreateRedactionKey(dataDir);
+    const transform = createIngestTransform({ policy, redaction: { key, extraRules } });
+    const deduper = await Deduper.open(path.join(dataDir, "dedupe.db"), log);
+    deduper.onFlushError = setup.onError;
+    const pipeline = createPipeline({ log, deduper, transform });
+    return {
+      log,
+      deduper,
+      pipeline,
+      async close() {
+        await pipeline.drain();
+        deduper.close();
+        await log.close();
+      },
+    };
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
+}

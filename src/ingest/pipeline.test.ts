@@ -1,0 +1,190 @@
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { apiserverEvents } from "../../test/fixtures/audit/events.js";
+import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
+import { openFsLog } from "../store/fs-log.js";
+import type { AuditLog } from "../store/types.js";
+import { conflictAnnotationValue, contentHash, Deduper, recordFromEntry } from "./dedupe.js";
+import { encodeEvent, normalizeEvent } from "./normalize.js";
+import { createPipeline, IngestBusyError, type IngestPipeline } from "./pipeline.js";
+import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
+
+const open: { log: AuditLog; deduper: Deduper }[] = [];
+
+async function setup(dir = tempDir("kt-pipeline-")) {
+  const log = await openFsLog(dir, { integrateIntervalMs: 50 });
+  const deduper = await Deduper.open(path.join(dir, "dedupe.db"), log);
+  const pipeline: IngestPipeline = createPipeline({ log, deduper });
+  const handle = { log, deduper };
+  open.push(handle);
+  return {
+    dir,
+    log,
+    deduper,
+    pipeline,
+    async close() {
+      await pipeline.drain();
+      deduper.close();
+      await log.close();
+      open.splice(open.indexOf(handle), 1);
+    },
+  };
+}
+
+afterEach(async () => {
+  for (const h of open.splice(0)) {
+    h.deduper.close();
+    await h.log.close();
+  }
+});
+
+function events(count: number, seed = 1): AuditEvent[] {
+  return apiserverEvents(count, { seed }).map((e, i) => normalizeEvent(e, `items[${i}]`, "audit.k8s.io/v1"));
+}
+
+async function entries(log: AuditLog): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of log.readEntries(0, log.size())) out.push(Buffer.from(e.data).toString("utf8"));
+  return out;
+}
+
+describe("ingest pipeline", () => {
+  it("stores a batch once and drops an identical retry", async () => {
+    const s = await setup();
+    const batch = events(50);
+    expect(await s.pipeline.ingest(batch)).toMatchObject({
+      received: 50,
+      stored: 50,
+      duplicates: 0,
+      conflicts: 0,
+    });
+    expect(await s.pipeline.ingest(batch)).toMatchObject({ received: 50, stored: 0, duplicates: 50 });
+    const stored = await entries(s.log);
+    expect(stored).toEqual(batch.map((e) => Buffer.from(encodeEvent(e)).toString()));
+  });
+
+  it("drops repeats inside one batch and flags different content under the same key", async () => {
+    const s = await setup();
+    const [a, b] = events(2);
+    const changed = { ...a!, responseStatus: { metadata: {}, code: 500 } };
+    const r = await s.pipeline.ingest([a!, a!, b!, changed]);
+    expect(r).toMatchObject({ stored: 3, duplicates: 1, conflicts: 1 });
+    const stored = await entries(s.log);
+    const flagged = JSON.parse(stored[2]!) as AuditEvent;
+    expect(flagged.annotations?.[KUBETRAIL_ANNOTATIONS.conflict]).toBe(
+      conflictAnnotationValue(contentHash(encodeEvent(changed))),
+    );
+    // The flagged event's content is kept otherwise unchanged.
+    expect(flagged.responseStatus).toEqual({ metadata: {}, code: 500 });
+    // Retrying the conflicting version is an identical repeat of it, not a third entry.
+    expect(await s.pipeline.ingest([changed, a!])).toMatchObject({ stored: 0, duplicates: 2 });
+  });
+
+  it("stores each event once when the same batch arrives concurrently", async () => {
+    const s = await setup();
+    const batch = events(400, 7);
+    const results = await Promise.all([
+      s.pipeline.ingest(batch),
+      s.pipeline.ingest(batch),
+      s.pipeline.ingest(batch.slice(100, 300)),
+    ]);
+    expect(results.reduce((n, r) => n + r.stored, 0)).toBe(400);
+    expect(results.reduce((n, r) => n + r.duplicates, 0)).toBe(400 + 200);
+    expect(s.log.size()).toBe(400);
+  });
+
+  it("remembers stored events across a restart and rebuilds a lost dedupe store from the log", async () => {
+    const s = await setup();
+    const batch = events(300, 3);
+    await s.pipeline.ingest(batch.slice(0, 200));
+    await s.close();
+    const again = await setup(s.dir);
+    expect(again.deduper.covered()).toBe(200);
+    expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 100, duplicates: 200 });
+    await again.close();
+    const { rmSync } = await import("node:fs");
+    rmSync(path.join(s.dir, "dedupe.db"));
+    rmSync(path.join(s.dir, "dedupe.db-wal"), { force: true });
+    rmSync(path.join(s.dir, "dedupe.db-shm"), { force: true });
+    const rebuilt = await setup(s.dir);
+    expect(rebuilt.deduper.covered()).toBe(300);
+    expect(await rebuilt.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 300 });
+  });
+
+  it("rebuilds conflict-flagged entries under their original content hash", async () => {
+    const [a] = events(1);
+    const changed = { ...a!, verb: "delete" };
+    const bytes = encodeEvent({
+      ...changed,
+      annotations: {
+        ...changed.annotations,
+        [KUBETRAIL_ANNOTATIONS.conflict]: conflictAnnotationValue("ab".repeat(32)),
+      },
+    });
+    expect(recordFromEntry(bytes)).toEqual({ auditID: a!.auditID, stage: a!.stage, hash: "ab".repeat(32) });
+    expect(recordFromEntry(encodeEvent(a!))).toEqual({
+      auditID: a!.auditID,
+      stage: a!.stage,
+      hash: contentHash(encodeEvent(a!)),
+    });
+    expect(recordFromEntry(Buffer.from('{"kind":"Alert","apiVersion":"kubetrail.dev/v1"}'))).toBeUndefined();
+  });
+
+  it("removes a conflict flag that arrives with the event", async () => {
+    const s = await setup();
+    const a = events(2)[1]; // a ResponseComplete event, which carries annotations
+    expect(a!.annotations).toBeDefined();
+    const forged = {
+      ...a!,
+      annotations: { ...a!.annotations, [KUBETRAIL_ANNOTATIONS.conflict]: "sha256:00" },
+    };
+    await s.pipeline.ingest([forged]);
+    expect(await entries(s.log)).toEqual([Buffer.from(encodeEvent(a!)).toString()]);
+  });
+
+  it("drops events the transform drops and counts them", async () => {
+    const dir = tempDir("kt-pipeline-");
+    const s = await setup(dir);
+    const p = createPipeline({
+      log: s.log,
+      deduper: s.deduper,
+      transform: (e) => (e.verb === "list" ? null : e),
+    });
+    const batch = events(20);
+    const r = await p.ingest(batch);
+    expect(r.dropped).toBe(batch.filter((e) => e.verb === "list").length);
+    expect(r.stored).toBe(20 - r.dropped);
+  });
+
+  it("refuses a batch with 429-style IngestBusyError while too much is waiting for the disk", async () => {
+    const s = await setup();
+    const p = createPipeline({ log: s.log, deduper: s.deduper, maxInflightBytes: 1 });
+    const first = p.ingest(events(10, 21));
+    // The first batch's append is still in flight, so the second exceeds the bound.
+    await expect(p.ingest(events(10, 22))).rejects.toBeInstanceOf(IngestBusyError);
+    expect((await first).stored).toBe(10);
+    expect((await p.ingest(events(10, 22))).stored).toBe(10);
+  });
+
+  it("rebuilds an unreadable dedupe store from the log", async () => {
+    const s = await setup();
+    const batch = events(30, 31);
+    await s.pipeline.ingest(batch);
+    await s.close();
+    const { writeFileSync, rmSync } = await import("node:fs");
+    rmSync(path.join(s.dir, "dedupe.db-wal"), { force: true });
+    writeFileSync(path.join(s.dir, "dedupe.db"), "this is not a database file".repeat(200));
+    const again = await setup(s.dir);
+    expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 30 });
+  });
+
+  it("refuses a pathologically nested event as bad input, storing nothing of the batch", async () => {
+    const s = await setup();
+    const [a, b] = events(2, 41);
+    const deep = { ...b!, requestObject: JSON.parse("[".repeat(100_000) + "]".repeat(100_000)) as unknown };
+    await expect(s.pipeline.ingest([a!, deep])).rejects.toThrow(
+      `event 1 (auditID ${b!.auditID}): too deeply nested to process`,
+    );
+    expect(s.log.size()).toBe(0);
+  });
+});

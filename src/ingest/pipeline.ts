@@ -1,0 +1,163 @@
+// The one path every audit event takes into the log, shared by the webhook and `import`:
+// normalised events → optional policy/redaction transform → dedupe → append → resolve when durable.
+import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
+import type { LogReader, LogWriter } from "../store/types.js";
+import { conflictAnnotationValue, contentHash, keyOf, type DedupeRecord, type Deduper } from "./dedupe.js";
+import { IngestError } from "./errors.js";
+import { encodeEvent } from "./normalize.js";
+
+/** Policy + redaction, applied after normalisation; returning null drops the event (level None). */
+export type EventTransform = (event: AuditEvent) => AuditEvent | null | undefined;
+
+export interface IngestResult {
+  received: number;
+  stored: number;
+  /** Identical repeats dropped. */
+  duplicates: number;
+  /** Stored with the duplicate-conflict annotation: same (auditID, stage), different content. */
+  conflicts: number;
+  /** Dropped by the ingest policy. */
+  dropped: number;
+  storedBytes: number;
+}
+
+/** Too many events in flight: the caller should answer 429 so the sender backs off and retries. */
+export class IngestBusyError extends Error {
+  readonly code = "busy";
+  constructor(message: string) {
+    super(message);
+    this.name = "IngestBusyError";
+  }
+}
+
+export interface PipelineOptions {
+  log: LogWriter & Pick<LogReader, "size">;
+  deduper: Deduper;
+  transform?: EventTransform;
+  /** Bound on bytes handed to the log and not yet durable; beyond it `ingest` rejects with IngestBusyError. */
+  maxInflightBytes?: number;
+}
+
+export interface IngestPipeline {
+  /** Resolves once every stored event of the batch is durable (and every in-flight repeat too). */
+  ingest(events: AuditEvent[]): Promise<IngestResult>;
+  /** Resolves when nothing is in flight any more (for graceful shutdown). */
+  drain(): Promise<void>;
+}
+
+const DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
+
+/** Only kubetrail may set the conflict flag: one arriving with the event would poison a dedupe rebuild. */
+function withoutForgedFlag(event: AuditEvent): AuditEvent {
+  if (event.annotations === undefined || !Object.hasOwn(event.annotations, KUBETRAIL_ANNOTATIONS.conflict))
+    return event;
+  const { [KUBETRAIL_ANNOTATIONS.conflict]: _forged, ...annotations } = event.annotations;
+  return { ...event, annotations };
+}
+
+function withConflictFlag(event: AuditEvent, hash: string): AuditEvent {
+  const annotations = {
+    ...(event.annotations ?? {}),
+    [KUBETRAIL_ANNOTATIONS.conflict]: conflictAnnotationValue(hash),
+  };
+  return { ...event, annotations };
+}
+
+export function createPipeline(opts: PipelineOptions): IngestPipeline {
+  const maxInflight = opts.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES;
+  let inflightBytes = 0;
+  const inflight = new Set<Promise<unknown>>();
+
+  async function ingest(events: AuditEvent[]): Promise<IngestResult> {
+    const result: IngestResult = {
+      received: events.length,
+      stored: 0,
+      duplicates: 0,
+      conflicts: 0,
+      dropped: 0,
+      storedBytes: 0,
+    };
+    const entries: Uint8Array[] = [];
+    const records: DedupeRecord[] = [];
+    const waits: Promise<void>[] = [];
+    // Repeats inside this batch, which the deduper cannot see until `begin`.
+    const batchSeen = new Map<string, Set<string>>();
+
+    // Everything from here to `begin` runs in one tick, so no other batch interleaves.
+    for (const [i, raw] of events.entries()) {
+      let event: AuditEvent;
+      let bytes: Uint8Array;
+      try {
+        const transformed = opts.transform ? opts.transform(raw) : raw;
+        if (transformed === undefined || transformed === null) {
+          result.dropped++;
+          continue;
+        }
+        event = withoutForgedFlag(transformed);
+        bytes = encodeEvent(event);
+      } catch (err) {
+        // Recursion over a pathologically nested object overflows the stack: bad input, not an outage.
+        if (err instanceof RangeError) {
+          throw new IngestError(
+            "invalid_event",
+            `event ${i} (auditID ${raw.auditID}): too deeply nested to process`,
+          );
+        }
+        throw err;
+      }
+      const hash = contentHash(bytes);
+      const key = keyOf(event.auditID, event.stage);
+      const seenInBatch = batchSeen.get(key);
+      if (seenInBatch?.has(hash)) {
+        result.duplicates++;
+        continue;
+      }
+      const verdict = opts.deduper.classify(event.auditID, event.stage, hash);
+      if (verdict.kind === "duplicate") {
+        result.duplicates++;
+        continue;
+      }
+      if (verdict.kind === "in-flight") {
+        result.duplicates++;
+        waits.push(verdict.durable);
+        continue;
+      }
+      if (verdict.conflict || seenInBatch !== undefined) {
+        bytes = encodeEvent(withConflictFlag(event, hash));
+        result.conflicts++;
+      }
+      if (seenInBatch === undefined) batchSeen.set(key, new Set([hash]));
+      else seenInBatch.add(hash);
+      entries.push(bytes);
+      records.push({ auditID: event.auditID, stage: event.stage, hash });
+      result.storedBytes += bytes.length;
+    }
+
+    if (entries.length > 0) {
+      if (inflightBytes + result.storedBytes > maxInflight && inflightBytes > 0) {
+        throw new IngestBusyError(`ingest is behind: ${inflightBytes} bytes waiting to be made durable`);
+      }
+      inflightBytes += result.storedBytes;
+      const sizeAtSubmit = opts.log.size();
+      const durable = opts.deduper.begin(records, sizeAtSubmit, opts.log.append(entries));
+      inflight.add(durable);
+      waits.push(
+        durable.finally(() => {
+          inflightBytes -= result.storedBytes;
+          inflight.delete(durable);
+        }),
+      );
+      result.stored = entries.length;
+    }
+    await Promise.all(waits);
+    return result;
+  }
+
+  async function drain(): Promise<void> {
+    while (inflight.size > 0) {
+      await Promise.allSettled([...inflight]);
+    }
+  }
+
+  return { ingest, drain };
+}

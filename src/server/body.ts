@@ -1,0 +1,100 @@
+// Request bodies are read under limits enforced while streaming: the raw size (--max-body) and,
+// for gzip, the decompressed size, so neither a huge upload nor a zip bomb can exhaust memory.
+import type { IncomingMessage } from "node:http";
+import { createGunzip } from "node:zlib";
+import { HttpError } from "./route.js";
+
+export interface BodyLimits {
+  maxBytes: number;
+  /** Limit on the decompressed size of a gzip body. */
+  maxDecodedBytes: number;
+  /** Shared by all requests: bodies being held in memory at once; beyond it, 429 (retry later). */
+  budget?: BodyBudget;
+}
+
+/** A byte budget shared by concurrent requests, so many large bodies at once cannot exhaust memory. */
+export class BodyBudget {
+  used = 0;
+  constructor(readonly maxBytes: number) {}
+}
+
+function tooLarge(what: string, limit: number): HttpError {
+  return new HttpError(413, `${what} exceeds the limit of ${limit} bytes`, { Connection: "close" });
+}
+
+/** Reads the whole body, decoding `Content-Encoding: gzip`; rejects with HttpError 413/415/400. */
+export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (Number.isFinite(declared) && declared > limits.maxBytes) {
+    return Promise.reject(tooLarge("request body", limits.maxBytes));
+  }
+  const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase().trim();
+  if (encoding !== "identity" && encoding !== "gzip") {
+    return Promise.reject(
+      new HttpError(415, `Content-Encoding ${encoding} is not supported (use gzip or none)`),
+    );
+  }
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let raw = 0;
+    let decoded = 0;
+    let done = false;
+    let held = 0;
+    const releaseBudget = (): void => {
+      if (limits.budget) limits.budget.used -= held;
+      held = 0;
+    };
+    const fail = (err: HttpError): void => {
+      if (done) return;
+      done = true;
+      releaseBudget();
+      gunzip?.destroy();
+      req.unpipe();
+      req.resume(); // discard the rest; the reply closes the connection
+      reject(err);
+    };
+    const gunzip = encoding === "gzip" ? createGunzip() : undefined;
+    req.on("data", (chunk: Buffer) => {
+      raw += chunk.length;
+      if (raw > limits.maxBytes) fail(tooLarge("request body", limits.maxBytes));
+    });
+    req.on("error", () => fail(new HttpError(400, "request body was not received completely")));
+    req.on("aborted", () => fail(new HttpError(400, "request aborted by the client")));
+    const source = gunzip ?? req;
+    const limit = gunzip ? limits.maxDecodedBytes : limits.maxBytes;
+    if (gunzip) {
+      req.pipe(gunzip);
+      gunzip.on("error", (err) => fail(new HttpError(400, `gzip body is corrupt: ${err.message}`)));
+    }
+    source.on("data", (chunk: Buffer) => {
+      if (done) return;
+      decoded += chunk.length;
+      if (decoded > limit) {
+        fail(tooLarge(gunzip ? "decompressed request body" : "request body", limit));
+        return;
+      }
+      if (limits.budget) {
+        if (limits.budget.used + chunk.length > limits.budget.maxBytes && held > 0) {
+          fail(
+            new HttpError(429, "too many request bodies in memory at once; retry later", {
+              "Retry-After": "1",
+              Connection: "close",
+            }),
+          );
+          return;
+        }
+        limits.budget.used += chunk.length;
+        held += chunk.length;
+      }
+      chunks.push(chunk);
+    });
+    source.on("end", () => {
+      if (done) return;
+      done = true;
+      const body = Buffer.concat(chunks, decoded);
+      // The budget covers reading; the caller holds the body only briefly after (parse, then drop).
+      releaseBudget();
+      resolve(body);
+    });
+  });
+}

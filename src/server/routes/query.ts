@@ -1,0 +1,219 @@
+// Read endpoints: the query API and proofs (read token), and the static log in C2SP
+// tlog-tiles layout under /log/ (public) so anyone can verify or mirror the log.
+import type { ServerResponse } from "node:http";
+import { IndexError } from "../../index/errors.js";
+import type { QueryIndex } from "../../index/db.js";
+import { startIndexer } from "../../index/indexer.js";
+import { eventList } from "../../index/present.js";
+import { parseFilter, type EventFilter } from "../../index/query.js";
+import { resolveEntries } from "../../index/resolve.js";
+import { FsLogReader } from "../../store/fs-reader.js";
+import type { LogReader } from "../../store/types.js";
+import {
+  encodeBase64,
+  hashLeaf,
+  parseTilePath,
+  proveConsistency,
+  proveInclusion,
+  TILE_WIDTH,
+  type Tile,
+} from "../../tlog/index.js";
+import { HttpError, type Route } from "../route.js";
+import type { ServeExtension } from "../run-serve.js";
+import { jsonReply } from "../server.js";
+
+/** The static files of the log, as the fs driver's reader provides them. */
+export type StaticLogFiles = Pick<FsLogReader, "readHashTile" | "readEntryBundle" | "layout">;
+
+export interface QueryRouteDeps {
+  log: LogReader;
+  index: QueryIndex;
+  files: StaticLogFiles;
+}
+
+/** Largest page one HTTP request may ask for; the CLI reads the index directly. */
+export const HTTP_MAX_LIMIT = 1000;
+
+const IMMUTABLE = "public, max-age=31536000, immutable";
+// A partial tile of a given width never changes either, but is deleted once the tile fills.
+const PARTIAL = "public, max-age=3600";
+
+function badRequest(err: unknown): never {
+  if (err instanceof IndexError && (err.code === "bad-filter" || err.code === "bad-cursor")) {
+    throw new HttpError(400, err.message);
+  }
+  throw err;
+}
+
+function rawParams(url: URL): Record<string, string[]> {
+  const raw: Record<string, string[]> = {};
+  for (const [k, v] of url.searchParams) (raw[k] ??= []).push(v);
+  return raw;
+}
+
+function intParam(url: URL, name: string, fallback?: number): number {
+  const text = url.searchParams.get(name);
+  if (text === null) {
+    if (fallback === undefined) throw new HttpError(400, `${name}: missing`);
+    return fallback;
+  }
+  if (!/^(0|[1-9]\d*)$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new HttpError(400, `${name}: "${text}" is not a non-negative integer`);
+  }
+  return Number(text);
+}
+
+/** Number of leaves a tile's hashes cover: beyond the signed tree size it must not be served. */
+function leavesCovered(tile: Tile): bigint {
+  return (
+    (BigInt(tile.index) * BigInt(TILE_WIDTH) + BigInt(tile.width)) * BigInt(TILE_WIDTH) ** BigInt(tile.level)
+  );
+}
+
+function sendBytes(res: ServerResponse, data: Uint8Array, contentType: string, cache: string): void {
+  res.writeHead(200, { "Content-Type": contentType, "Content-Length": data.length, "Cache-Control": cache });
+  res.end(data);
+}
+
+export function queryRoutes(deps: QueryRouteDeps): Route[] {
+  const { log, index, files } = deps;
+
+  const eventFilter = (url: URL): EventFilter => {
+    let filter: EventFilter;
+    try {
+      filter = parseFilter(rawParams(url));
+    } catch (err) {
+      badRequest(err);
+    }
+    if (filter.limit > HTTP_MAX_LIMIT)
+      throw new HttpError(400, `limit: at most ${HTTP_MAX_LIMIT} per page; page with cursor`);
+    filter.logSize = log.latestCheckpoint().size;
+    return filter;
+  };
+
+  return [
+    {
+      method: "GET",
+      pattern: "/v1/events",
+      scope: "read",
+      async handle({ url, res }) {
+        const filter = eventFilter(url);
+        const found = index.search(filter, Date.now() * 1000);
+        const entries = await resolveEntries(log, found.rows, files.layout);
+        jsonReply(res, 200, eventList(entries, found.next));
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/events/:index",
+      scope: "read",
+      async handle({ params, res }) {
+        const text = params["index"] ?? "";
+        if (!/^(0|[1-9]\d*)$/.test(text)) throw new HttpError(400, `index: "${text}" is not a log index`);
+        const idx = Number(text);
+        const cp = log.latestCheckpoint();
+        if (idx >= cp.size)
+          throw new HttpError(404, `entry ${idx}: not in the log of size ${cp.size} (latest checkpoint)`);
+        let data: Uint8Array | undefined;
+        for await (const e of log.readEntries(idx, idx + 1)) data = e.data;
+        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable (pruned?)`);
+        const proof = await proveInclusion(cp.size, idx, log.hashReader());
+        const entry = Buffer.from(data).toString("utf8");
+        jsonReply(res, 200, {
+          index: idx,
+          entry,
+          event: JSON.parse(entry) as unknown,
+          leafHash: encodeBase64(hashLeaf(data)),
+          inclusionProof: proof.map(encodeBase64),
+          checkpoint: { size: cp.size, rootHash: encodeBase64(cp.rootHash), note: cp.note },
+        });
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/proof/consistency",
+      scope: "read",
+      async handle({ url, res }) {
+        const cp = log.latestCheckpoint();
+        const from = intParam(url, "from");
+        const to = intParam(url, "to", cp.size);
+        if (to > cp.size)
+          throw new HttpError(400, `to: ${to} is beyond the latest checkpoint's size ${cp.size}`);
+        if (from > to) throw new HttpError(400, `from: ${from} is larger than to (${to})`);
+        const proof = await proveConsistency(from, to, log.hashReader());
+        jsonReply(res, 200, {
+          from,
+          to,
+          consistencyProof: proof.map(encodeBase64),
+          checkpoint: { size: cp.size, rootHash: encodeBase64(cp.rootHash), note: cp.note },
+        });
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/log/checkpoint",
+      scope: "public",
+      async handle({ res }) {
+        const note = Buffer.from(log.latestCheckpoint().note, "utf8");
+        sendBytes(res, note, "text/plain; charset=utf-8", "no-cache");
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/log/tile/*",
+      scope: "public",
+      async handle({ params, res }) {
+        const path = `tile/${params["*"] ?? ""}`;
+        let parsed;
+        try {
+          parsed = parseTilePath(path);
+        } catch (err) {
+          throw new HttpError(404, (err as Error).message);
+        }
+        const size = BigInt(log.latestCheckpoint().size);
+        const cache =
+          parsed.kind === "hash"
+            ? parsed.tile.width === TILE_WIDTH
+              ? IMMUTABLE
+              : PARTIAL
+            : parsed.width === TILE_WIDTH
+              ? IMMUTABLE
+              : PARTIAL;
+        if (parsed.kind === "hash") {
+          if (leavesCovered(parsed.tile) > size)
+            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
+          const data = await files.readHashTile(parsed.tile);
+          if (data === null) throw new HttpError(404, `${path}: not found`);
+          sendBytes(res, data, "application/octet-stream", cache);
+        } else {
+          if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
+            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
+          }
+          const data = await files.readEntryBundle(parsed.index, parsed.width);
+          // A pruned bundle is gone on purpose; 404 lets a verifier report it as pruned.
+          if (data === null) throw new HttpError(404, `${path}: not found (pruned?)`);
+          sendBytes(res, data, "application/octet-stream", cache);
+        }
+      },
+    },
+  ];
+}
+
+/**
+ * For `kubetrail serve`: keeps DATA/index.db fed from the open log and mounts queryRoutes on
+ * the same index connection.
+ */
+export function queryServeExtension(dataDir: string, onError?: (err: unknown) => void): ServeExtension {
+  let indexer: ReturnType<typeof startIndexer> | undefined;
+  return {
+    start: async (ingest) => {
+      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
+      const running = indexer;
+      return () => running.stop();
+    },
+    routes: (ingest) => {
+      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
+      return queryRoutes({ log: ingest.log, index: indexer.index, files: new FsLogReader(dataDir) });
+    },
+  };
+}

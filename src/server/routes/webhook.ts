@@ -1,0 +1,90 @@
+// POST /v1/audit/webhook: the kube-apiserver's audit webhook backend (batch or blocking mode).
+// Answers 200 only when every event of the batch is durable; any failure makes the apiserver
+// re-send the identical batch, which dedupe then absorbs.
+import type { AuditEvent } from "../../audit/types.js";
+import { IngestError } from "../../ingest/errors.js";
+import { parseEventList } from "../../ingest/normalize.js";
+import { IngestBusyError, type IngestResult } from "../../ingest/pipeline.js";
+import { LogError } from "../../store/types.js";
+import { readBody, type BodyLimits } from "../body.js";
+import type { ServerMetrics } from "../metrics.js";
+import { HttpError, type Route } from "../route.js";
+import { jsonReply } from "../server.js";
+
+export interface WebhookDeps {
+  /** The ingest pipeline's entry point: resolves once the batch is durable. */
+  ingest: (events: AuditEvent[]) => Promise<IngestResult>;
+  metrics: ServerMetrics;
+  limits: BodyLimits;
+  /** False until the log is open and recovered, and again once shutdown begins. */
+  accepting: () => boolean;
+  /** Told about failures that are not bad input or back-pressure (bugs, I/O errors). */
+  onUnexpected?: (err: unknown) => void;
+}
+
+const RETRY_AFTER = { "Retry-After": "1" };
+
+/** Maps a failure to the status the apiserver should see: 4xx for bad input, 429/503 to back off. */
+export function ingestFailureStatus(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof IngestError) return new HttpError(err.code === "too_large" ? 413 : 400, err.message);
+  if (err instanceof IngestBusyError) return new HttpError(429, err.message, RETRY_AFTER);
+  if (err instanceof LogError) {
+    // "full": the disk; "closed": shutting down; "busy": the write backlog. All worth a retry later.
+    if (err.code === "full" || err.code === "closed")
+      return new HttpError(503, `log unavailable: ${err.message}`, RETRY_AFTER);
+    if (err.code === "busy") return new HttpError(429, `log is busy: ${err.message}`, RETRY_AFTER);
+    return new HttpError(503, `log append failed (${err.code})`, RETRY_AFTER);
+  }
+  return new HttpError(503, "ingest failed", RETRY_AFTER);
+}
+
+function rejectReason(status: number, err: unknown): string {
+  if (err instanceof IngestError) return err.code;
+  if (status === 413) return "too_large";
+  if (status === 415) return "unsupported_media";
+  if (status === 429) return "busy";
+  if (status >= 500) return "unavailable";
+  return "bad_request";
+}
+
+export function webhookRoutes(deps: WebhookDeps): Route[] {
+  return [
+    {
+      method: "POST",
+      pattern: "/v1/audit/webhook",
+      scope: "ingest",
+      async handle({ req, res }) {
+        const started = process.hrtime.bigint();
+        try {
+          if (!deps.accepting()) throw new HttpError(503, "not ready", RETRY_AFTER);
+          const type = (req.headers["content-type"] ?? "application/json")
+            .split(";")[0]!
+            .trim()
+            .toLowerCase();
+          if (type !== "application/json")
+            throw new HttpError(415, `Content-Type ${type} is not application/json`);
+          let rawBytes = 0;
+          req.on("data", (c: Buffer) => (rawBytes += c.length));
+          const body = await readBody(req, deps.limits);
+          deps.metrics.requestBytes.inc(rawBytes);
+          const events = parseEventList(body);
+          deps.metrics.batchSize.observe(events.length);
+          const result = await deps.ingest(events);
+          deps.metrics.recordIngest("webhook", result);
+          deps.metrics.ackSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+          jsonReply(res, 200, {
+            received: result.received,
+            stored: result.stored,
+            duplicates: result.duplicates,
+          });
+        } catch (err) {
+          const httpErr = ingestFailureStatus(err);
+          if (httpErr.status >= 500 && !(err instanceof HttpError)) deps.onUnexpected?.(err);
+          deps.metrics.rejected.inc({ reason: rejectReason(httpErr.status, err) });
+          throw httpErr;
+        }
+      },
+    },
+  ];
+}

@@ -1,0 +1,248 @@
+// `kubetrail serve` wired together: credentials, TLS, the ingest stack, routes, and an orderly
+// shutdown that acknowledges nothing it has not made durable.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { followFile } from "../ingest/follow-file.js";
+import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
+import type { AuthConfig } from "./auth.js";
+import { BodyBudget } from "./body.js";
+import { ConfigError } from "./config.js";
+import { createMetrics, type CheckpointStatus, type ServerMetrics } from "./metrics.js";
+import type { Route } from "./route.js";
+import { healthRoutes } from "./routes/health.js";
+import { webhookRoutes } from "./routes/webhook.js";
+import { startServer, type RunningServer, type TlsMaterial } from "./server.js";
+import { loadOrCreateServingCert } from "./serving-cert.js";
+import { loadOrCreateToken, readTokenFile } from "./tokens.js";
+
+export interface ServeConfig extends IngestSetup {
+  dataDir: string;
+  listen: { host: string; port: number };
+  insecureHttp: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  tokenFile?: string;
+  readTokenFile?: string;
+  maxBodyBytes: number;
+  maxDecodedBodyBytes: number;
+  requestTimeoutMs: number;
+  shutdownGraceMs: number;
+  /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
+  followAuditLog?: string;
+}
+
+/** Modules that serve more endpoints or consume the log plug in here once the log is open. */
+export interface ServeExtension {
+  routes?: (ingest: OpenIngest) => Route[] | Promise<Route[]>;
+  /** Started after the log is open; the returned function is awaited on shutdown. */
+  start?: (ingest: OpenIngest, ctx: ExtensionContext) => Promise<() => Promise<void>>;
+}
+
+/** What serve shares with extensions: the metrics registry (served on /metrics). */
+export interface ExtensionContext {
+  registry: Registry;
+}
+
+export interface RunningServe {
+  server: RunningServer;
+  /** Resolves when shutdown has finished. */
+  shutdown(reason: string): Promise<void>;
+}
+
+async function readPem(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      `${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMaterial | undefined> {
+  if (cfg.insecureHttp) {
+    if (cfg.clientCa) throw new ConfigError("--client-ca needs TLS; drop --insecure-http");
+    logger.warn("serving plain HTTP (--insecure-http): credentials and events travel unencrypted");
+    return undefined;
+  }
+  const clientCa = cfg.clientCa ? await readPem(cfg.clientCa, "--client-ca") : undefined;
+  if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined))
+    throw new ConfigError("--tls-cert and --tls-key go together");
+  if (cfg.tlsCert !== undefined && cfg.tlsKey !== undefined) {
+    return {
+      cert: await readPem(cfg.tlsCert, "--tls-cert"),
+      key: await readPem(cfg.tlsKey, "--tls-key"),
+      clientCa,
+    };
+  }
+  const serving = await loadOrCreateServingCert(cfg.dataDir);
+  if (serving.created)
+    logger.info(
+      { caFile: serving.caFile },
+      "generated a self-signed serving certificate; clients should trust the CA file",
+    );
+  return { cert: serving.cert, key: serving.key, clientCa };
+}
+
+async function authConfig(cfg: ServeConfig, logger: Logger): Promise<AuthConfig> {
+  let ingestTokens: string[] = [];
+  if (cfg.tokenFile) ingestTokens = await readTokenFile(cfg.tokenFile);
+  else if (!cfg.clientCa) {
+    // Never open by default: without any ingest credential configured, generate one.
+    const file = path.join(cfg.dataDir, "ingest-token");
+    const { token, created } = await loadOrCreateToken(file);
+    ingestTokens = [token];
+    logger.info({ tokenFile: file }, created ? "generated an ingest token" : "using the ingest token");
+  }
+  let readTokens: string[];
+  if (cfg.readTokenFile) readTokens = await readTokenFile(cfg.readTokenFile);
+  else {
+    const file = path.join(cfg.dataDir, "read-token");
+    const { token, created } = await loadOrCreateToken(file);
+    readTokens = [token];
+    if (created) logger.info({ tokenFile: file }, "generated a read token");
+  }
+  return { ingestTokens, readTokens, clientCertificates: cfg.clientCa !== undefined };
+}
+
+/** Follows the live audit log through the same pipeline as the webhook; returns its stop function. */
+function startFollowing(
+  file: string,
+  dataDir: string,
+  ingest: OpenIngest,
+  metrics: ServerMetrics,
+  logger: Logger,
+): () => Promise<void> {
+  const controller = new AbortController();
+  let last = { stored: 0, duplicates: 0, conflicts: 0, dropped: 0, read: 0, rejectedCount: 0 };
+  const done = followFile(file, ingest.pipeline, {
+    stateDir: path.join(dataDir, "follow"),
+    signal: controller.signal,
+    onProgress: (s, note) => {
+      metrics.recordIngest("follow", {
+        received: s.read - last.read,
+        stored: s.stored - last.stored,
+        duplicates: s.duplicates - last.duplicates,
+        conflicts: s.conflicts - last.conflicts,
+        dropped: s.dropped - last.dropped,
+        storedBytes: 0,
+      });
+      if (s.rejectedCount > last.rejectedCount)
+        metrics.rejected.inc({ reason: "follow_line" }, s.rejectedCount - last.rejectedCount);
+      last = { ...s };
+      if (note) logger.info({ file, note }, "following audit log");
+    },
+  }).catch((err: unknown) => {
+    logger.error(
+      { file, err: err instanceof Error ? err.message : String(err) },
+      "following the audit log stopped",
+    );
+  });
+  logger.info({ file }, "following audit log");
+  return async () => {
+    controller.abort();
+    await done;
+  };
+}
+
+export async function runServe(
+  cfg: ServeConfig,
+  logger: Logger,
+  extensions: ServeExtension[] = [],
+): Promise<RunningServe> {
+  const tls = await tlsMaterial(cfg, logger);
+  const auth = await authConfig(cfg, logger);
+  let ingest: OpenIngest | undefined;
+  let accepting = false;
+  let checkpoint: CheckpointStatus | undefined;
+  const metrics = createMetrics(() => checkpoint);
+  const routes: Route[] = [
+    ...healthRoutes({ ready: () => accepting, registry: metrics.registry }),
+    ...webhookRoutes({
+      ingest: (events) => {
+        if (ingest === undefined) throw new Error("ingest used before the log was open");
+        return ingest.pipeline.ingest(events);
+      },
+      metrics,
+      limits: {
+        maxBytes: cfg.maxBodyBytes,
+        maxDecodedBytes: cfg.maxDecodedBodyBytes,
+        // Room for a couple of the largest bodies at once; beyond it senders get 429 and retry.
+        budget: new BodyBudget(Math.max(256 * 1024 * 1024, 2 * cfg.maxDecodedBodyBytes)),
+      },
+      accepting: () => accepting,
+      onUnexpected: (err) =>
+        logger.error(
+          { err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) },
+          "webhook ingest failed",
+        ),
+    }),
+  ];
+  let server: RunningServer;
+  try {
+    // Listening before the log is open: /healthz answers and /readyz says "not ready" during recovery.
+    server = await startServer(
+      { routes, auth, logger, metrics, tls, requestTimeoutMs: cfg.requestTimeoutMs },
+      cfg.listen,
+    );
+  } catch (err) {
+    throw new ConfigError(
+      `cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${(err as Error).message}`,
+    );
+  }
+  logger.info({ address: server.address, url: `${tls ? "https" : "http"}://${server.address}` }, "listening");
+  try {
+    ingest = await openIngest(cfg.dataDir, {
+      ...cfg,
+      onRepair: (message) => logger.warn({ repair: message }, "log repaired on open"),
+      onError: (err) =>
+        logger.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          "background write failed (log integration or dedupe store); retried",
+        ),
+    });
+  } catch (err) {
+    await server.close(0);
+    throw err;
+  }
+  const opened = ingest;
+  const log = opened.log;
+  const cp = log.latestCheckpoint();
+  checkpoint = { size: cp.size, writtenAtMs: Date.now() };
+  const unsubscribe = log.onIntegrated((c) => (checkpoint = { size: c.size, writtenAtMs: Date.now() }));
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    for (const ext of extensions) {
+      if (ext.routes) server.addRoutes(await ext.routes(opened));
+      if (ext.start) stops.push(await ext.start(opened, { registry: metrics.registry }));
+    }
+  } catch (err) {
+    for (const stop of stops.reverse()) await stop();
+    await server.close(0);
+    await opened.close();
+    throw err;
+  }
+  if (cfg.followAuditLog)
+    stops.push(startFollowing(cfg.followAuditLog, cfg.dataDir, opened, metrics, logger));
+  accepting = true;
+  logger.info({ origin: log.origin, size: log.size() }, "ready");
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    shuttingDown ??= (async () => {
+      logger.info({ reason }, "shutting down");
+      accepting = false;
+      // In-flight webhook requests finish (their appends complete or fail) before the log closes.
+      await server.close(cfg.shutdownGraceMs);
+      for (const stop of stops.reverse()) await stop();
+      unsubscribe();
+      await opened.close();
+      logger.info("stopped");
+    })();
+    return shuttingDown;
+  };
+  return { server, shutdown };
+}

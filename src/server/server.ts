@@ -1,0 +1,189 @@
+// The HTTP(S) server core: mounts Route[] from every module, authenticates by scope before a
+// handler runs, turns HttpErrors into JSON replies, logs each request (never tokens or bodies),
+// cuts off slow senders, and shuts down gracefully (stop accepting, let in-flight handlers finish).
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { authenticate, type AuthConfig } from "./auth.js";
+import type { ServerMetrics } from "./metrics.js";
+import { HttpError, type Route } from "./route.js";
+import { Router } from "./router.js";
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  /** PEM bundle of the CA whose client certificates may ingest (--client-ca). */
+  clientCa?: string;
+}
+
+export interface ServerOptions {
+  routes: readonly Route[];
+  auth: AuthConfig;
+  logger: Logger;
+  metrics: ServerMetrics;
+  /** Absent: plain HTTP (only with --insecure-http). */
+  tls?: TlsMaterial;
+  /** Whole request (headers and body) must arrive within this time; slow senders are cut off. */
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+}
+
+export interface RunningServer {
+  /** The bound address as host:port. */
+  address: string;
+  port: number;
+  /** Mounts more routes (modules that need the open log register after startup). */
+  addRoutes(routes: readonly Route[]): void;
+  /** Stops accepting, waits for in-flight requests (up to `graceMs`), then closes remaining sockets. */
+  close(graceMs?: number): Promise<void>;
+  server: http.Server;
+}
+
+export function jsonReply(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body) + "\n";
+  res.writeHead(status, {
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function startServer(
+  opts: ServerOptions,
+  listen: { host: string; port: number },
+): Promise<RunningServer> {
+  let allRoutes = [...opts.routes];
+  let router = new Router(allRoutes);
+  let inflight = 0;
+  let idle: (() => void) | undefined;
+
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    inflight++;
+    const started = process.hrtime.bigint();
+    let routeLabel = "unmatched";
+    res.on("close", () => {
+      inflight--;
+      if (inflight === 0) idle?.();
+      opts.metrics.httpRequests.inc({ route: routeLabel, code: String(res.statusCode) });
+      opts.logger.info(
+        {
+          method: req.method,
+          path: routeLabel,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          remote: req.socket.remoteAddress,
+        },
+        "request",
+      );
+    });
+    void dispatch(req, res, (label) => (routeLabel = label));
+  };
+
+  async function dispatch(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    setLabel: (l: string) => void,
+  ): Promise<void> {
+    try {
+      const url = new URL(req.url ?? "/", "http://kubetrail.invalid");
+      const found = router.match(req.method ?? "GET", url.pathname);
+      if (!("route" in found)) {
+        throw found.pathExists
+          ? new HttpError(405, `method ${req.method} not allowed on ${url.pathname}`)
+          : new HttpError(404, "not found");
+      }
+      setLabel(found.route.pattern);
+      const auth = authenticate(req, found.route.scope, opts.auth);
+      if (!auth.ok) {
+        opts.metrics.authFailures.inc({ scope: found.route.scope, code: String(auth.status) });
+        const headers: Record<string, string> =
+          auth.status === 401 ? { "WWW-Authenticate": 'Bearer realm="kubetrail"' } : {};
+        throw new HttpError(auth.status, auth.reason, headers);
+      }
+      await found.route.handle({ req, res, url, params: found.params });
+    } catch (err) {
+      replyError(res, err);
+    }
+  }
+
+  function replyError(res: http.ServerResponse, err: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof HttpError) {
+      jsonReply(res, err.status, { error: err.message }, err.headers);
+      return;
+    }
+    opts.logger.error(
+      {
+        err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+      },
+      "handler failed",
+    );
+    jsonReply(res, 500, { error: "internal error" });
+  }
+
+  const requestTimeout = opts.requestTimeoutMs ?? 60_000;
+  // How often Node checks request/headers timeouts; its 30 s default would let a slow sender linger.
+  const timing = {
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4))),
+  };
+  const server: http.Server = opts.tls
+    ? https.createServer(
+        {
+          ...timing,
+          cert: opts.tls.cert,
+          key: opts.tls.key,
+          minVersion: "TLSv1.2",
+          ...(opts.tls.clientCa
+            ? // Verify client certs against the CA but let token-bearing clients without one through to auth.
+              { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: false }
+            : {}),
+        },
+        handler,
+      )
+    : http.createServer(timing, handler);
+  server.requestTimeout = requestTimeout;
+  server.headersTimeout = opts.headersTimeoutMs ?? 20_000;
+  server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off("error", reject);
+      const addr = server.address() as AddressInfo;
+      const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+      resolve({
+        address: `${host}:${addr.port}`,
+        port: addr.port,
+        server,
+        addRoutes(routes) {
+          allRoutes = [...allRoutes, ...routes];
+          router = new Router(allRoutes);
+        },
+        close: (graceMs = 25_000) =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+            const finish = (): void => {
+              server.closeAllConnections();
+            };
+            if (inflight === 0) finish();
+            else {
+              idle = finish;
+              setTimeout(finish, graceMs).unref();
+            }
+          }),
+      });
+    });
+  });
+}
