@@ -44,6 +44,7 @@ export async function readFileIfExists(file: string): Promise<Buffer | null> {
 }
 
 const fdatasyncAsync = promisify(fs.fdatasync);
+const writevAsync = promisify(fs.writev);
 
 /** fdatasync on a raw descriptor, off the event loop. */
 export function fdatasync(fd: number): Promise<void> {
@@ -53,6 +54,38 @@ export function fdatasync(fd: number): Promise<void> {
 /** Writes all of `data` at the descriptor's position (or the end, under O_APPEND). */
 export function writeAllSync(fd: number, data: Uint8Array): void {
   for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off);
+}
+
+/**
+ * Writes all buffers at the descriptor's position with vectored writes on the thread pool,
+ * so the event loop keeps serving while the bytes are copied into the page cache.
+ */
+export async function writevAll(fd: number, buffers: Uint8Array[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    // Linux takes at most 1024 buffers per call.
+    const batch = rest.slice(0, 1024);
+    const written = (await writevAsync(fd, batch)).bytesWritten;
+    if (written === 0) throw new Error("write made no progress");
+    rest = [...unwritten(batch, written), ...rest.slice(batch.length)];
+  }
+}
+
+/** What is left of `buffers` after a vectored write took its first `written` bytes. */
+export function unwritten(buffers: Uint8Array[], written: number): Uint8Array[] {
+  let i = 0;
+  let left = written;
+  while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length;
+  if (i === buffers.length) return [];
+  return [buffers[i]!.subarray(left), ...buffers.slice(i + 1)];
+}
+
+/** Like Promise.all, but waits for every promise before throwing the first failure. */
+export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /**

@@ -20,13 +20,14 @@ import {
   type Hash,
   type HashReader,
 } from "../tlog/index.js";
-import { checkEntry, joinEntries, splitBundle } from "./bundle-format.js";
+import { checkEntry, frameEntries, splitBundle } from "./bundle-format.js";
 import {
   DurableFileBatch,
   fdatasync,
   fsyncDir,
   readFileIfExists,
-  writeAllSync,
+  settleAll,
+  writevAll,
   writeFileAtomic,
 } from "./durable-file.js";
 import { BUNDLE_SIZE, FsLayout } from "./fs-layout.js";
@@ -202,21 +203,27 @@ class FsLog implements AuditLog, FsLogExtras {
     const before = this.open ? { count: this.open.count, size: this.open.size } : null;
     const files: OpenBundle[] = [];
     const dirs = new Set<string>();
+    let leaves: Hash[] = [];
     try {
+      // One vectored write per bundle file, all in flight at once (each file gets one).
+      const writes: Promise<void>[] = [];
       for (let i = 0, next = first; i < entries.length;) {
         const open = this.open ?? this.createBundle(next / TILE_WIDTH, dirs);
         this.open = open;
-        if (files[files.length - 1] !== open) files.push(open);
+        files.push(open);
         const chunk = entries.slice(i, i + (TILE_WIDTH - open.count));
-        const data = joinEntries(chunk);
-        writeAllSync(open.fd, data);
+        const framed = frameEntries(chunk);
+        writes.push(writevAll(open.fd, framed.buffers));
         open.count += chunk.length;
-        open.size += data.length;
+        open.size += framed.bytes;
         if (open.count === TILE_WIDTH) this.open = null;
         i += chunk.length;
         next += chunk.length;
       }
-      await Promise.all(files.map((f) => fdatasync(f.fd)));
+      // Hash while the disk works: the CPU time then costs no latency.
+      leaves = entries.map(hashLeaf);
+      await settleAll(writes);
+      await settleAll(files.map((f) => fdatasync(f.fd)));
     } catch (err) {
       await this.rollback(before, files);
       throw toLogError(err);
@@ -226,10 +233,10 @@ class FsLog implements AuditLog, FsLogExtras {
       for (const f of files.filter((f) => f.count === TILE_WIDTH)) {
         fs.closeSync(f.fd);
         const full = this.layout.bundle(f.index);
-        await fsp.rename(this.layout.openBundle(f.index), full);
+        fs.renameSync(this.layout.openBundle(f.index), full);
         dirs.add(path.dirname(full));
       }
-      for (const dir of dirs) await fsyncDir(dir);
+      await Promise.all([...dirs].map((dir) => fsyncDir(dir)));
     } catch (err) {
       // Durable but not in place: restart recovery finishes the renames.
       this.broken = new LogError(
@@ -238,7 +245,7 @@ class FsLog implements AuditLog, FsLogExtras {
       );
       throw this.broken;
     }
-    for (const e of entries) this.pendingLeaves.push(hashLeaf(e));
+    for (const leaf of leaves) this.pendingLeaves.push(leaf);
     this.durable += entries.length;
     return first;
   }

@@ -1,7 +1,14 @@
 // Folds leaf hashes, in log order, into tlog-tiles hash tiles and the tree root while
 // keeping only the right edge of the tree in memory: at most 255 hashes per tile level,
 // so memory stays flat however long the log grows.
-import { hashNode, rootFromLeafHashes, TILE_HEIGHT, TILE_WIDTH, type Hash, type Tile } from "../tlog/index.js";
+import {
+  hashNode,
+  rootFromLeafHashes,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  type Hash,
+  type Tile,
+} from "../tlog/index.js";
 
 export interface TileData {
   tile: Tile;
