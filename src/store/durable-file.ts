@@ -51,11 +51,6 @@ export function fdatasync(fd: number): Promise<void> {
   return fdatasyncAsync(fd);
 }
 
-/** Writes all of `data` at the descriptor's position (or the end, under O_APPEND). */
-export function writeAllSync(fd: number, data: Uint8Array): void {
-  for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off);
-}
-
 /**
  * Writes all buffers at the descriptor's position with vectored writes on the thread pool,
  * so the event loop keeps serving while the bytes are copied into the page cache.
@@ -94,26 +89,28 @@ export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
  * each directory is synced once. Readers never see a partly written file.
  */
 export class DurableFileBatch {
-  private readonly files: { tmp: string; file: string; fd: number }[] = [];
-  private readonly dirs = new Set<string>();
+  private readonly files: { file: string; data: Uint8Array }[] = [];
 
   add(file: string, data: Uint8Array): void {
-    const dir = path.dirname(file);
-    if (!this.dirs.has(dir)) fs.mkdirSync(dir, { recursive: true });
-    this.dirs.add(dir);
-    const tmp = `${file}.tmp`;
-    const fd = fs.openSync(tmp, "w");
-    this.files.push({ tmp, file, fd });
-    writeAllSync(fd, data);
+    this.files.push({ file, data });
   }
 
+  /** Everything runs on the thread pool: creating files waits on the filesystem journal. */
   async commit(): Promise<void> {
-    try {
-      await Promise.all(this.files.map((f) => fdatasync(f.fd)));
-    } finally {
-      for (const f of this.files) fs.closeSync(f.fd);
-    }
-    for (const f of this.files) fs.renameSync(f.tmp, f.file);
-    await Promise.all([...this.dirs].map((d) => fsyncDir(d)));
+    const dirs = [...new Set(this.files.map((f) => path.dirname(f.file)))];
+    await Promise.all(dirs.map((d) => fsp.mkdir(d, { recursive: true })));
+    await Promise.all(
+      this.files.map(async ({ file, data }) => {
+        const fh = await fsp.open(`${file}.tmp`, "w");
+        try {
+          await fh.writeFile(data);
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      }),
+    );
+    await Promise.all(this.files.map(({ file }) => fsp.rename(`${file}.tmp`, file)));
+    await Promise.all(dirs.map((d) => fsyncDir(d)));
   }
 }

@@ -10,16 +10,11 @@
 // never acknowledged); tiles are checked against the signed checkpoint and rebuilt from
 // the entries when they do not match; durable entries beyond the checkpoint are integrated.
 import { promises as fsp } from "node:fs";
+import os from "node:os";
+import { promisify } from "node:util";
 import fs from "node:fs";
 import path from "node:path";
-import {
-  hashLeaf,
-  hashesEqual,
-  openCheckpoint,
-  signCheckpoint,
-  type Hash,
-  type HashReader,
-} from "../tlog/index.js";
+import { hashesEqual, openCheckpoint, signCheckpoint, type Hash, type HashReader } from "../tlog/index.js";
 import { checkEntry, frameEntries, splitBundle } from "./bundle-format.js";
 import {
   DurableFileBatch,
@@ -34,6 +29,7 @@ import { BUNDLE_SIZE, FsLayout } from "./fs-layout.js";
 import { FsLogReader } from "./fs-reader.js";
 import { DEFAULT_GROUP_COMMIT_LIMITS, GroupCommitter, type GroupCommitLimits } from "./group-commit.js";
 import { loadOrCreateSigningKey, type LogKeys } from "./keys.js";
+import { LeafHasherPool } from "./leaf-hasher.js";
 import { acquireLock, type DirLock } from "./lock.js";
 import { partialWidth, splitTileData, TileBuilder, type TileData } from "./tile-builder.js";
 import { LogError, type AuditLog, type LogEntry, type SignedCheckpoint } from "./types.js";
@@ -61,6 +57,10 @@ interface OpenBundle {
 }
 
 const TILE_WIDTH = BUNDLE_SIZE;
+/** Empty bundle files kept ready ahead of the writer (~2 MB of entries at 1.7 KB each). */
+const SPARE_BUNDLES = 8;
+/** Entries integrated per round: bounds the bytes held while hashing (128 bundles). */
+const INTEGRATE_SLICE = 128 * BUNDLE_SIZE;
 
 /** Opens (creating if needed) the log in dataDir for writing; one writer per directory. */
 export async function openFsLog(dataDir: string, opts: FsLogOptions = {}): Promise<AuditLog & FsLogExtras> {
@@ -92,8 +92,8 @@ class FsLog implements AuditLog, FsLogExtras {
   private readonly intervalMs: number;
   private durable = 0;
   private open: OpenBundle | null = null;
-  /** Leaf hashes of durable entries not yet integrated, starting at builder.size. */
-  private pendingLeaves: Hash[] = [];
+  /** Leaf hashing runs on worker threads, over the bytes as they are on disk. */
+  private readonly hasher = new LeafHasherPool(Math.max(1, os.availableParallelism() - 1));
   private builder = new TileBuilder();
   private checkpoint!: SignedCheckpoint;
   private timer: NodeJS.Timeout | null = null;
@@ -103,6 +103,10 @@ class FsLog implements AuditLog, FsLogExtras {
   private waiters: { size: number; resolve: (cp: SignedCheckpoint) => void }[] = [];
   private closed = false;
   private readonly knownDirs = new Set<string>();
+  /** Empty bundle files prepared ahead of the writer, by bundle index. */
+  private readonly spares = new Map<number, Promise<number>>();
+  /** The lowest bundle index for which no file was created or prepared yet. */
+  private nextFresh = 0;
 
   constructor(
     dataDir: string,
@@ -185,6 +189,12 @@ class FsLog implements AuditLog, FsLogExtras {
     if (this.timer) clearInterval(this.timer);
     await this.integrating;
     if (!this.broken) await this.integrate();
+    await this.hasher.close();
+    for (const spare of this.spares.values()) {
+      const fd = await spare.catch(() => null);
+      if (fd !== null) fs.closeSync(fd);
+    }
+    this.spares.clear();
     if (this.open) fs.closeSync(this.open.fd);
     this.open = null;
     await this.lock.release();
@@ -203,12 +213,11 @@ class FsLog implements AuditLog, FsLogExtras {
     const before = this.open ? { count: this.open.count, size: this.open.size } : null;
     const files: OpenBundle[] = [];
     const dirs = new Set<string>();
-    let leaves: Hash[] = [];
     try {
       // One vectored write per bundle file, all in flight at once (each file gets one).
       const writes: Promise<void>[] = [];
       for (let i = 0, next = first; i < entries.length;) {
-        const open = this.open ?? this.createBundle(next / TILE_WIDTH, dirs);
+        const open = this.open ?? (await this.createBundle(next / TILE_WIDTH, dirs));
         this.open = open;
         files.push(open);
         const chunk = entries.slice(i, i + (TILE_WIDTH - open.count));
@@ -220,8 +229,6 @@ class FsLog implements AuditLog, FsLogExtras {
         i += chunk.length;
         next += chunk.length;
       }
-      // Hash while the disk works: the CPU time then costs no latency.
-      leaves = entries.map(hashLeaf);
       await settleAll(writes);
       await settleAll(files.map((f) => fdatasync(f.fd)));
     } catch (err) {
@@ -245,24 +252,49 @@ class FsLog implements AuditLog, FsLogExtras {
       );
       throw this.broken;
     }
-    for (const leaf of leaves) this.pendingLeaves.push(leaf);
     this.durable += entries.length;
+    this.prepareSpares();
     return first;
   }
 
-  private createBundle(index: number, dirs: Set<string>): OpenBundle {
+  /**
+   * The file for bundle `index`: a spare prepared in the background when there is one
+   * (creating a file while fsyncs run waits on the filesystem journal, so it is kept off
+   * the commit path), else created here, with its directory left for the commit to sync.
+   */
+  private async createBundle(index: number, dirs: Set<string>): Promise<OpenBundle> {
+    const spare = this.spares.get(index);
+    this.spares.delete(index);
+    const fd = spare ? await spare.catch(() => null) : null;
+    if (fd !== null) return { index, fd, count: 0, size: 0 };
+    this.nextFresh = Math.max(this.nextFresh, index + 1);
     const file = this.layout.openBundle(index);
-    const dir = path.dirname(file);
-    if (!this.knownDirs.has(dir)) {
-      fs.mkdirSync(dir, { recursive: true });
-      this.knownDirs.add(dir);
+    await this.mkdirOnce(path.dirname(file));
+    dirs.add(path.dirname(file));
+    return { index, fd: await openEmpty(file), count: 0, size: 0 };
+  }
+
+  /** Keeps SPARE_BUNDLES empty bundle files, with durable directory entries, ahead of the writer. */
+  private prepareSpares(): void {
+    const next = this.open ? this.open.index + 1 : this.durable / TILE_WIDTH;
+    for (let index = Math.max(this.nextFresh, next); index < next + SPARE_BUNDLES; index++) {
+      const file = this.layout.openBundle(index);
+      const ready = (async () => {
+        await this.mkdirOnce(path.dirname(file));
+        const fd = await openEmpty(file);
+        await fsyncDir(path.dirname(file));
+        return fd;
+      })();
+      ready.catch(() => undefined); // a failed spare is replaced by createBundle's own path
+      this.spares.set(index, ready);
+      this.nextFresh = index + 1;
     }
-    // O_APPEND, so writes land at the end also after a rollback truncated the file; a
-    // leftover from a failed commit holds nothing durable, so start empty.
-    const fd = fs.openSync(file, "a");
-    fs.ftruncateSync(fd, 0);
-    dirs.add(dir);
-    return { index, fd, count: 0, size: 0 };
+  }
+
+  private async mkdirOnce(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await fsp.mkdir(dir, { recursive: true });
+    this.knownDirs.add(dir);
   }
 
   /**
@@ -304,27 +336,28 @@ class FsLog implements AuditLog, FsLogExtras {
     this.integrating ??= this.integrateOnce().finally(() => {
       this.integrating = null;
       // Someone waits for entries that became durable during this round: go again now.
-      if (this.waiters.length > 0 && this.pendingLeaves.length > 0) {
+      if (this.waiters.length > 0 && this.builder.size < this.durable) {
         this.integrate().catch((err: unknown) => this.opts.onError?.(err));
       }
     });
     return this.integrating;
   }
 
+  /** Integrates every durable entry, a bounded slice at a time so memory stays flat. */
   private async integrateOnce(): Promise<void> {
-    if (this.pendingLeaves.length === 0) return;
-    const leaves = this.pendingLeaves;
-    this.pendingLeaves = [];
-    const before = this.builder.clone();
-    const completed: TileData[] = [];
-    for (const leaf of leaves) completed.push(...this.builder.push(leaf));
-    try {
-      await this.publish(completed);
-    } catch (err) {
-      // Retry the same leaves next time, so no completed tile is skipped.
-      this.builder = before;
-      this.pendingLeaves = [...leaves, ...this.pendingLeaves];
-      throw err;
+    while (this.builder.size < this.durable) {
+      const end = Math.min(this.durable, this.builder.size + INTEGRATE_SLICE);
+      const leaves = await this.hashRange(this.builder.size, end);
+      const before = this.builder.clone();
+      const completed: TileData[] = [];
+      for (const leaf of leaves) completed.push(...this.builder.push(leaf));
+      try {
+        await this.publish(completed);
+      } catch (err) {
+        // Retry from the same place next time, so no completed tile is skipped.
+        this.builder = before;
+        throw err;
+      }
     }
   }
 
@@ -386,12 +419,13 @@ class FsLog implements AuditLog, FsLogExtras {
         `the log holds ${this.durable} entries but its checkpoint covers ${trusted.size}: entries are missing`,
       );
     }
+    this.prepareSpares();
     await this.recoverTiles(trusted);
-    const extra = await this.hashRange(this.builder.size, this.durable);
-    const completed: TileData[] = [];
-    for (const leaf of extra) completed.push(...this.builder.push(leaf));
-    if (!trusted || extra.length > 0) await this.publish(completed);
-    else this.checkpoint = trusted;
+    if (trusted) this.checkpoint = trusted;
+    if (!trusted || this.builder.size < this.durable) {
+      if (!trusted) await this.publish([]);
+      await this.integrateOnce();
+    }
     this.startTimer();
   }
 
@@ -470,9 +504,9 @@ class FsLog implements AuditLog, FsLogExtras {
       `tiles do not match the checkpoint of size ${trusted.size}; rebuilding them from the entries`,
     );
     this.builder = new TileBuilder();
-    for (let start = 0; start < trusted.size; start += TILE_WIDTH) {
+    for (let start = 0; start < trusted.size; start += INTEGRATE_SLICE) {
       const batch = new DurableFileBatch();
-      for (const leaf of await this.hashRange(start, Math.min(trusted.size, start + TILE_WIDTH))) {
+      for (const leaf of await this.hashRange(start, Math.min(trusted.size, start + INTEGRATE_SLICE))) {
         for (const t of this.builder.push(leaf)) batch.add(this.layout.hashTile(t.tile), t.data);
       }
       await batch.commit();
@@ -482,12 +516,46 @@ class FsLog implements AuditLog, FsLogExtras {
     }
   }
 
+  /** Leaf hashes of entries [start, end), re-read from their bundles and hashed off-thread. */
   private async hashRange(start: number, end: number): Promise<Hash[]> {
+    const bundles: Promise<Uint8Array>[] = [];
+    for (let b = Math.floor(start / TILE_WIDTH); b * TILE_WIDTH < end; b++) {
+      const width = Math.min(TILE_WIDTH, end - b * TILE_WIDTH);
+      bundles.push(
+        this.reader.readEntryBundle(b, width).then((data) => {
+          if (data === null) throw new LogError("corrupt", `entry bundle ${b} is missing`);
+          return this.hasher.hash(data);
+        }),
+      );
+    }
     const out: Hash[] = [];
-    for await (const e of this.reader.readEntries(start, end)) out.push(hashLeaf(e.data));
+    let index = Math.floor(start / TILE_WIDTH) * TILE_WIDTH;
+    for (const hashes of await Promise.all(bundles)) {
+      for (let i = 0; i < hashes.length; i += 32, index++) {
+        if (index >= start && index < end) out.push(hashes.subarray(i, i + 32));
+      }
+    }
+    if (out.length !== end - start) {
+      throw new LogError("corrupt", `entries ${start}–${end - 1}: found ${out.length} on disk`);
+    }
     return out;
   }
 }
+
+/**
+ * Opens a bundle file empty, O_APPEND so writes land at the end also after a rollback
+ * truncated it (a leftover from a failed commit or an unused spare holds nothing durable).
+ */
+async function openEmpty(file: string): Promise<number> {
+  // A raw descriptor, not a FileHandle: the write path uses fs.writev/fdatasync on it, and a
+  // dropped FileHandle would close it when garbage collected.
+  const fd = await openAsync(file, "a");
+  await ftruncateAsync(fd, 0);
+  return fd;
+}
+
+const openAsync = promisify(fs.open);
+const ftruncateAsync = promisify(fs.ftruncate);
 
 /** The longest prefix of an open bundle made of complete lines that each parse as JSON. */
 function validPrefix(data: Buffer): { count: number; size: number } {

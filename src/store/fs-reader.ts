@@ -63,6 +63,12 @@ export class FsLogReader {
    * For width 256 the full bundle file is returned as stored, even if damaged.
    */
   async readEntryBundle(index: number, width: number): Promise<Buffer | null> {
+    // A writer renames the open bundle to its full path at any moment: a miss is looked
+    // at once more, after which the full file must be there.
+    return (await this.findEntryBundle(index, width)) ?? (await this.findEntryBundle(index, width));
+  }
+
+  private async findEntryBundle(index: number, width: number): Promise<Buffer | null> {
     const full = this.layout.bundle(index);
     const candidates = [
       full,

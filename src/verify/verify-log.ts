@@ -14,7 +14,7 @@ import {
 } from "../tlog/index.js";
 import { TileBuilder, type TileData } from "../store/tile-builder.js";
 import { splitBundle } from "../store/bundle-format.js";
-import { LeafHasherPool } from "./leaf-hasher.js";
+import { LeafHasherPool } from "../store/leaf-hasher.js";
 import type { LogSource } from "./log-source.js";
 
 export type ProblemCode =

@@ -1,8 +1,9 @@
-// Hashes entry bundles on worker threads: re-hashing every entry is what bounds verify's
-// speed, and SHA-256 of one bundle is independent of every other.
+// Hashes entry bundles on worker threads. Leaf hashing is the largest CPU cost of both
+// integration and verification, and SHA-256 of one bundle is independent of every other,
+// so it runs beside the event loop instead of on it.
 import { Worker } from "node:worker_threads";
 import { hashLeaf } from "../tlog/index.js";
-import { splitBundle } from "../store/bundle-format.js";
+import { splitBundle } from "./bundle-format.js";
 
 /** Leaf hashes of one bundle's lines, concatenated (32 bytes each). */
 export function hashBundleLines(bundle: Uint8Array): Uint8Array {
@@ -61,6 +62,7 @@ export class LeafHasherPool {
         for (const job of this.jobs.values()) job.reject(err);
         this.jobs.clear();
       });
+      w.unref();
       this.workers.push(w);
     }
   }
@@ -76,9 +78,14 @@ export class LeafHasherPool {
     }
     const id = this.next++;
     const copy = bundle.slice();
-    return new Promise((resolve, reject) => {
+    // Idle workers must not keep the process alive; busy ones must, or a pending hash
+    // would be dropped when nothing else is scheduled.
+    if (this.jobs.size === 0) for (const w of this.workers) w.ref();
+    return new Promise<Uint8Array>((resolve, reject) => {
       this.jobs.set(id, { resolve, reject });
       this.workers[id % this.workers.length]!.postMessage({ id, data: copy.buffer }, [copy.buffer]);
+    }).finally(() => {
+      if (this.jobs.size === 0) for (const w of this.workers) w.unref();
     });
   }
 

@@ -1,0 +1,92 @@
+// `npm run bench`: runs every benchmark that exists, each in its own process (so one bench's
+// memory does not count against the next), and rewrites the figures section of bench/README.md.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { log, machineInfo, parseBenchArgs, runIfMain } from "./harness.js";
+
+/** In report order; the ones owned by other areas appear once they are written. */
+const BENCHES = ["append", "verify", "proofs", "webhook", "query", "policy", "detect"] as const;
+
+/** Each kind of run keeps its own block in the README, so a quick run does not erase full-size figures. */
+type RunKind = "quick" | "full" | "soak";
+const startMarker = (kind: RunKind): string =>
+  `<!-- ${kind}:start (written by bench/run.ts; edits here are overwritten) -->`;
+const endMarker = (kind: RunKind): string => `<!-- ${kind}:end -->`;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, "..", "..");
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseBenchArgs(argv);
+  const flags = [
+    ...(args.quick ? ["--quick"] : []),
+    ...Object.entries(args.options).map(([k, v]) => `--${k}=${v}`),
+  ];
+  const only = args.rest.length > 0 ? new Set(args.rest) : undefined;
+  const names: string[] = args.soak ? ["soak"] : BENCHES.filter((b) => !only || only.has(b));
+  const sections: string[] = [];
+  const t0 = Date.now();
+  for (const name of names) {
+    const file = path.join(here, `${name}.js`);
+    if (!existsSync(file)) {
+      log(`${name}: not built (bench/${name}.ts does not exist yet), skipped`);
+      sections.push(`**bench ${name}**\n\n_not run: bench/${name}.ts does not exist yet._`);
+      continue;
+    }
+    log(`${name}: running`);
+    const started = Date.now();
+    const { code, stdout } = await runBench(file, flags);
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    log(`${name}: exit ${code} after ${secs} s`);
+    sections.push(
+      `**bench ${name}**\n${code === 0 ? "" : `\n**failed with exit code ${code}; partial output:**\n`}${stdout.trimEnd()}\n\n_${secs} s_`,
+    );
+  }
+  const m = machineInfo();
+  const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`;
+  const header = [
+    `Run at ${new Date().toISOString()} with \`${command}\` (${((Date.now() - t0) / 1000).toFixed(0)} s).`,
+    "",
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.ramGB} GB RAM, disk ${m.disk}, Node ${m.node}, ${m.os}.`,
+  ].join("\n");
+  const readme = path.join(repoRoot, "bench", "README.md");
+  writeFigures(
+    readme,
+    `${header}\n\n${sections.join("\n\n")}`,
+    args.soak ? "soak" : args.quick ? "quick" : "full",
+  );
+  log(`figures written to ${path.relative(process.cwd(), readme)}`);
+}
+
+/** Replaces the block of this kind of run and leaves the rest of the README alone. */
+function writeFigures(readme: string, body: string, kind: RunKind): void {
+  const start = startMarker(kind);
+  const end = endMarker(kind);
+  const text = existsSync(readme) ? readFileSync(readme, "utf8") : "# Benchmarks\n";
+  const block = `${start}\n${body}\n${end}`;
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  const next =
+    i >= 0 && j > i
+      ? text.slice(0, i) + block + text.slice(j + end.length)
+      : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(readme, next);
+}
+
+function runBench(file: string, flags: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [file, ...flags], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (s: string) => {
+      out += s;
+      process.stdout.write(s);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout: out }));
+  });
+}
+
+runIfMain(import.meta.url, main);

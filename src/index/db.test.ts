@@ -1,0 +1,216 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { scenarioEntries } from "../../test/query-fixtures.js";
+import { hashLeaf } from "../tlog/hash.js";
+import { INDEX_FILE, openIndex, type QueryIndex } from "./db.js";
+import { parseFilter, type RawFilter } from "./query.js";
+import { rowFromEntry } from "./row.js";
+
+const NOW = Date.UTC(2026, 10, 21, 4, 0, 0) * 1000;
+
+let dir: string;
+let index: QueryIndex;
+
+function fill(ix: QueryIndex): number {
+  const entries = scenarioEntries();
+  const rows = entries.map((data, i) => rowFromEntry(i, data, hashLeaf(data)));
+  // Two batches, to cover final-stage bookkeeping across transactions.
+  expect(ix.applyBatch(rows.slice(0, 5), 5)).toBe(5);
+  expect(ix.applyBatch(rows.slice(5), rows.length)).toBe(rows.length - 5);
+  return rows.length;
+}
+
+function ids(raw: RawFilter): string[] {
+  return index.search(parseFilter(raw), NOW).rows.map((r) => `${r.auditID}:${r.stage}`);
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "kubetrail-index-"));
+  index = openIndex(dir, { origin: "test.example/log" }).index;
+  fill(index);
+});
+afterEach(() => {
+  index.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("QueryIndex.search", () => {
+  it("answers who deleted the ConfigMap", () => {
+    const rows = index.search(
+      parseFilter({ verb: ["delete"], resource: ["configmaps"], namespace: ["prod"] }),
+      NOW,
+    ).rows;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      user: "mallory",
+      verb: "delete",
+      name: "app-config",
+      time: "2026-11-21T03:12:00.123456Z",
+      stage: "ResponseComplete",
+      code: 200,
+      sourceIPs: ["203.0.113.9"],
+      decision: "allow",
+      groups: ["system:authenticated", "contractors"],
+    });
+  });
+
+  it("returns one row per request (the final stage) unless a stage is asked for", () => {
+    expect(ids({ user: ["alice"] })).toEqual(["e5:ResponseComplete", "a1:ResponseComplete"]);
+    expect(ids({ user: ["alice"], stage: ["RequestReceived"] })).toEqual([
+      "e5:RequestReceived",
+      "a1:RequestReceived",
+    ]);
+    expect(ids({ user: ["alice"], stage: ["RequestReceived", "ResponseComplete"], asc: ["true"] })).toEqual([
+      "a1:RequestReceived",
+      "a1:ResponseComplete",
+      "e5:RequestReceived",
+      "e5:ResponseComplete",
+    ]);
+  });
+
+  it("combines filters with AND and repeated values with OR", () => {
+    expect(ids({ user: ["mallory", "bob"], verb: ["delete", "update"] })).toEqual([
+      "d4:ResponseComplete",
+      "b2:ResponseComplete",
+    ]);
+    expect(ids({ code: ["403"] })).toEqual(["c3:ResponseComplete"]);
+    expect(ids({ code: ["4xx", "1xx"] })).toEqual(["e5:ResponseComplete", "c3:ResponseComplete"]);
+    expect(ids({ decision: ["forbid"] })).toEqual(["c3:ResponseComplete"]);
+    expect(ids({ group: ["contractors"] })).toEqual(["d4:ResponseComplete", "c3:ResponseComplete"]);
+    expect(ids({ "source-ip": ["192.168.1.20"] })).toEqual(["b2:ResponseComplete"]);
+    expect(ids({ "audit-id": ["g7"] })).toEqual(["g7:ResponseComplete"]);
+  });
+
+  it("matches resources by subresource and group", () => {
+    expect(ids({ resource: ["pods"] })).toEqual([]);
+    expect(ids({ resource: ["pods/exec"] })).toEqual(["e5:ResponseComplete"]);
+    expect(ids({ resource: ["pods/*"] })).toEqual(["e5:ResponseComplete"]);
+    expect(ids({ resource: ["deployments.apps"] })).toEqual(["f6:ResponseComplete"]);
+    expect(ids({ resource: ["deployments.extensions"] })).toEqual([]);
+    expect(ids({ resource: ["configmaps.core"], verb: ["create"] })).toEqual(["a1:ResponseComplete"]);
+  });
+
+  it("filters by time windows", () => {
+    // NOW is 04:00; 50m back is 03:10, so c3 (03:10:00.25) is just inside.
+    expect(ids({ since: ["50m"], user: ["mallory"] })).toEqual([
+      "d4:ResponseComplete",
+      "c3:ResponseComplete",
+    ]);
+    expect(ids({ since: ["49m"], user: ["mallory"] })).toEqual(["d4:ResponseComplete"]);
+    expect(
+      ids({ from: ["2026-11-21T03:05:00.5Z"], to: ["2026-11-21T03:12:00.123456Z"], asc: ["true"] }),
+    ).toEqual(["b2:ResponseComplete", "c3:ResponseComplete", "d4:ResponseComplete"]);
+  });
+
+  it("pages with cursors without gaps or repeats", () => {
+    const all = ids({ limit: ["100"] });
+    expect(all).toHaveLength(7);
+    const seen: string[] = [];
+    let raw: RawFilter = { limit: ["3"] };
+    for (let page = 0; page < 5; page++) {
+      const res = index.search(parseFilter(raw), NOW);
+      seen.push(...res.rows.map((r) => `${r.auditID}:${r.stage}`));
+      if (res.next === undefined) break;
+      raw = {
+        limit: ["3"],
+        cursor: [Buffer.from(`${res.next.timeUs}:${res.next.idx}`).toString("base64url")],
+      };
+    }
+    expect(seen).toEqual(all);
+  });
+
+  it("keeps kubetrail records out of event queries", () => {
+    expect(ids({ limit: ["100"] }).some((id) => id.startsWith("null"))).toBe(false);
+    expect(index.position()).toBe(15);
+  });
+});
+
+describe("final stage bookkeeping", () => {
+  it("keeps the first of equal stages and lets a later stage win across batches", () => {
+    const ev = (stage: string, extra: Record<string, unknown> = {}) =>
+      Buffer.from(
+        JSON.stringify({
+          auditID: "zz",
+          stage,
+          verb: "get",
+          user: { username: "carol" },
+          requestReceivedTimestamp: "2026-11-21T03:30:00.000000Z",
+          ...extra,
+        }),
+      );
+    const add = (i: number, data: Buffer) => index.applyBatch([rowFromEntry(i, data, hashLeaf(data))], i + 1);
+    add(15, ev("ResponseStarted"));
+    add(16, ev("ResponseStarted", { annotations: { conflict: "1" } }));
+    expect(index.search(parseFilter({ user: ["carol"] }), NOW).rows.map((r) => r.idx)).toEqual([15]);
+    add(17, ev("ResponseComplete"));
+    expect(index.search(parseFilter({ user: ["carol"] }), NOW).rows.map((r) => r.idx)).toEqual([17]);
+    add(18, ev("RequestReceived"));
+    expect(index.search(parseFilter({ user: ["carol"] }), NOW).rows.map((r) => r.idx)).toEqual([17]);
+  });
+});
+
+describe("QueryIndex.top", () => {
+  it("counts requests by dimension", () => {
+    const f = parseFilter({});
+    expect(index.top("users", f, NOW, 2)).toEqual([
+      { key: "alice", count: 2 },
+      { key: "bob", count: 2 },
+    ]);
+    expect(index.top("resources", f, NOW, 10)).toContainEqual({ key: "deployments.apps", count: 1 });
+    expect(index.top("resources", f, NOW, 10)).toContainEqual({ key: "pods/exec", count: 1 });
+    expect(index.top("sources", parseFilter({ user: ["mallory"] }), NOW, 10)).toEqual([
+      { key: "203.0.113.9", count: 2 },
+    ]);
+    expect(index.top("namespaces", f, NOW, 10)).toEqual([
+      { key: "prod", count: 6 },
+      { key: "<none>", count: 1 },
+    ]);
+  });
+});
+
+describe("applyBatch and openIndex", () => {
+  it("skips rows already indexed and refuses gaps", () => {
+    const entries = scenarioEntries();
+    const rows = entries.map((data, i) => rowFromEntry(i, data, hashLeaf(data)));
+    expect(index.applyBatch(rows.slice(10), 15)).toBe(0);
+    const extra = rowFromEntry(15, entries[0] as Uint8Array, hashLeaf(entries[0] as Uint8Array));
+    const gap = rowFromEntry(17, entries[0] as Uint8Array, hashLeaf(entries[0] as Uint8Array));
+    expect(() => index.applyBatch([gap], 18)).toThrow(/batch starts at entry 17 but the index ends at 15/);
+    // An overlapping batch writes only the new row.
+    expect(index.applyBatch([...rows.slice(13), extra], 16)).toBe(1);
+    expect(index.position()).toBe(16);
+  });
+
+  it("keeps the index across reopen", () => {
+    index.close();
+    const reopened = openIndex(dir, { origin: "test.example/log", check: true });
+    expect(reopened.rebuilt).toBeUndefined();
+    expect(reopened.index.position()).toBe(15);
+    index = reopened.index;
+  });
+
+  it("rebuilds an index of another origin, another schema version or a corrupt file", () => {
+    index.close();
+    let r = openIndex(dir, { origin: "other.example/log" });
+    expect(r.rebuilt).toMatch(/built for origin "test.example\/log"/);
+    expect(r.index.position()).toBe(0);
+    fill(r.index);
+    r.index.close();
+
+    const db = new Database(join(dir, INDEX_FILE));
+    db.exec("UPDATE meta SET schema_version = 0");
+    db.close();
+    r = openIndex(dir, { origin: "other.example/log" });
+    expect(r.rebuilt).toBe("schema version 0");
+    r.index.close();
+
+    writeFileSync(join(dir, INDEX_FILE), Buffer.alloc(8192, 0x41));
+    r = openIndex(dir, { origin: "other.example/log" });
+    expect(r.rebuilt).toMatch(/^unreadable/);
+    expect(r.index.position()).toBe(0);
+    index = r.index;
+  });
+});

@@ -1,0 +1,14 @@
+/** What kind of input was rejected; callers map "bad-filter" to exit code 2 / HTTP 400. */
+export type IndexErrorCode = "bad-filter" | "bad-cursor" | "corrupt" | "mismatch";
+
+/** A typed error from the index or the query language; `field` names the filter or column at fault. */
+export class IndexError extends Error {
+  constructor(
+    readonly code: IndexErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "IndexError";
+  }
+}

@@ -1,0 +1,166 @@
+// Evidence bundles: query answers an auditor can check alone. Each entry travels with its
+// exact bytes and an inclusion proof against one signed checkpoint; verifying needs only the
+// bundle and the log's verifier key. The format is documented in docs/evidence-bundle.md.
+import type { LogReader } from "../store/types.js";
+import {
+  decodeBase64,
+  encodeBase64,
+  hashLeaf,
+  NoteVerifier,
+  openCheckpoint,
+  proveInclusion,
+  verifyInclusion,
+  type Hash,
+} from "../tlog/index.js";
+import type { ResolvedEntry } from "./resolve.js";
+
+export const BUNDLE_FORMAT = "kubetrail-evidence-bundle";
+export const BUNDLE_VERSION = 1;
+
+export interface BundleEntry {
+  index: number;
+  /** The entry bytes as UTF-8 text (every JSON entry is); exactly the bytes that were hashed. */
+  entry: string;
+  /** Base64 hashes of the RFC 9162 inclusion proof for `index` in the checkpoint's tree. */
+  inclusionProof: string[];
+}
+
+export interface EvidenceBundle {
+  format: typeof BUNDLE_FORMAT;
+  version: typeof BUNDLE_VERSION;
+  /** The name of the key that must have signed the checkpoint (the log's origin). */
+  verifierKeyName: string;
+  /** The C2SP signed checkpoint note, exactly as the log served it. */
+  checkpoint: string;
+  /** When and for what the bundle was made: informative, not verified. */
+  createdAt: string;
+  query: Record<string, string[]>;
+  entries: BundleEntry[];
+}
+
+/** Builds a bundle proving `entries` against the log's latest checkpoint. */
+export async function buildBundle(
+  log: LogReader,
+  entries: readonly ResolvedEntry[],
+  query: Record<string, string[]>,
+  now = new Date(),
+): Promise<EvidenceBundle> {
+  const cp = log.latestCheckpoint();
+  const reader = log.hashReader();
+  const out: BundleEntry[] = [];
+  for (const { row, data } of entries) {
+    const text = Buffer.from(data).toString("utf8");
+    if (!Buffer.from(text, "utf8").equals(Buffer.from(data))) {
+      throw new Error(`entry ${row.idx}: not valid UTF-8, cannot be carried as text`);
+    }
+    const proof = await proveInclusion(cp.size, row.idx, reader);
+    out.push({ index: row.idx, entry: text, inclusionProof: proof.map(encodeBase64) });
+  }
+  return {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    verifierKeyName: cp.origin,
+    checkpoint: cp.note,
+    createdAt: now.toISOString(),
+    query,
+    entries: out,
+  };
+}
+
+export interface BundleFailure {
+  /** Position in bundle.entries, or undefined for a failure of the bundle as a whole. */
+  item?: number;
+  /** The log index the failing item claims. */
+  index?: number;
+  message: string;
+}
+
+export interface BundleReport {
+  ok: boolean;
+  origin?: string;
+  treeSize?: number;
+  rootHash?: string;
+  verified: number;
+  failures: BundleFailure[];
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Checks a bundle with nothing but the verifier key: the checkpoint's signature by that key,
+ * then every entry's bytes against its inclusion proof and the checkpoint's root. Never
+ * throws for bad input: every problem is a failure naming the bundle item and log index.
+ */
+export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport {
+  const fail = (message: string): BundleReport => ({ ok: false, verified: 0, failures: [{ message }] });
+  if (!isObject(bundle)) return fail("not a JSON object");
+  if (bundle["format"] !== BUNDLE_FORMAT) return fail(`format is not "${BUNDLE_FORMAT}"`);
+  if (bundle["version"] !== BUNDLE_VERSION) {
+    return fail(
+      `version ${JSON.stringify(bundle["version"])} is not supported (this verifier reads ${BUNDLE_VERSION})`,
+    );
+  }
+  let verifier: NoteVerifier;
+  try {
+    verifier = NoteVerifier.fromKey(verifierKey);
+  } catch (err) {
+    return fail(`verifier key: ${(err as Error).message}`);
+  }
+  if (bundle["verifierKeyName"] !== verifier.name) {
+    return fail(
+      `the bundle is for key "${String(bundle["verifierKeyName"])}" but the given key is "${verifier.name}"`,
+    );
+  }
+  if (typeof bundle["checkpoint"] !== "string") return fail("checkpoint is missing");
+  let size: number;
+  let root: Hash;
+  try {
+    const cp = openCheckpoint(bundle["checkpoint"], verifier);
+    size = cp.size;
+    root = cp.rootHash;
+  } catch (err) {
+    return fail(`checkpoint: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(bundle["entries"])) return fail("entries is not a list");
+  const report: BundleReport = {
+    ok: true,
+    origin: verifier.name,
+    treeSize: size,
+    rootHash: encodeBase64(root),
+    verified: 0,
+    failures: [],
+  };
+  bundle["entries"].forEach((item: unknown, i) => {
+    const problem = checkEntry(item, size, root);
+    if (problem === null) report.verified++;
+    else {
+      const index = isObject(item) && typeof item["index"] === "number" ? item["index"] : undefined;
+      report.failures.push({ item: i, ...(index === undefined ? {} : { index }), message: problem });
+    }
+  });
+  report.ok = report.failures.length === 0;
+  return report;
+}
+
+function checkEntry(item: unknown, size: number, root: Hash): string | null {
+  if (!isObject(item)) return "not an object";
+  const { index, entry, inclusionProof } = item;
+  if (typeof index !== "number" || !Number.isSafeInteger(index) || index < 0)
+    return "index is not a log index";
+  if (index >= size) return `index ${index} is beyond the checkpoint's tree size ${size}`;
+  if (typeof entry !== "string") return "entry is not a string";
+  if (!Array.isArray(inclusionProof)) return "inclusionProof is not a list";
+  const proof: Hash[] = [];
+  for (const h of inclusionProof) {
+    const bytes = typeof h === "string" ? decodeBase64(h) : null;
+    if (!bytes) return "inclusionProof holds something that is not base64";
+    proof.push(bytes);
+  }
+  const leaf = hashLeaf(Buffer.from(entry, "utf8"));
+  if (!verifyInclusion(leaf, index, size, proof, root)) {
+    return "inclusion proof does not verify (the entry or the proof was altered)";
+  }
+  return null;
+}

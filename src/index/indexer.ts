@@ -1,0 +1,169 @@
+// Feeds the index from the log: only integrated entries (covered by a signed checkpoint), so
+// every indexed row can be given an inclusion proof. Position and rows commit together.
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { hashLeaf } from "../tlog/index.js";
+import { BUNDLE_SIZE } from "../store/fs-layout.js";
+import { followLog } from "../store/follow.js";
+import type { AuditLog, LogEntry, LogReader } from "../store/types.js";
+import { INDEX_FILE, openIndex, type OpenIndexOptions, type QueryIndex } from "./db.js";
+import { rowFromEntry, type IndexRow } from "./row.js";
+
+/** Planner statistics are refreshed after this many newly indexed entries. */
+const OPTIMIZE_EVERY = 250_000;
+
+/** Entries per transaction: large enough to amortise the commit, small enough to stay under a second. */
+export const INDEX_BATCH = 16384;
+
+/**
+ * Opens DATA/index.db for this log: rebuilt when missing, corrupt, outdated, built for another
+ * origin, or ahead of the log (which means it was built from a different log).
+ */
+export function openIndexForLog(
+  dataDir: string,
+  log: LogReader,
+  opts: Omit<OpenIndexOptions, "origin"> = {},
+): { index: QueryIndex; rebuilt?: string } {
+  const opened = openIndex(dataDir, { ...opts, origin: log.origin });
+  const size = log.latestCheckpoint().size;
+  if (opened.index.position() > size) {
+    const position = opened.index.position();
+    opened.index.close();
+    return {
+      ...openIndex(dataDir, { origin: log.origin, rebuild: true }),
+      rebuilt: `index covers ${position} entries but the log has ${size}`,
+    };
+  }
+  return opened;
+}
+
+/**
+ * Byte offsets of entries inside their entry bundles (JSON lines, BUNDLE_SIZE per bundle),
+ * carried from one batch to the next; a batch that does not continue the previous one starts
+ * by measuring its bundle's prefix.
+ */
+export class BundleOffsets {
+  private next: { index: number; offset: number } | undefined;
+
+  constructor(private readonly log: LogReader) {}
+
+  async of(entries: readonly LogEntry[]): Promise<number[]> {
+    const first = entries[0];
+    if (first === undefined) return [];
+    if (this.next?.index !== first.index) {
+      let offset = 0;
+      for await (const e of this.log.readEntries(first.index - (first.index % BUNDLE_SIZE), first.index)) {
+        offset += e.data.length + 1;
+      }
+      this.next = { index: first.index, offset };
+    }
+    let { offset } = this.next;
+    const out: number[] = [];
+    for (const e of entries) {
+      if (e.index % BUNDLE_SIZE === 0) offset = 0;
+      out.push(offset);
+      offset += e.data.length + 1;
+    }
+    this.next = { index: first.index + entries.length, offset };
+    return out;
+  }
+}
+
+/** Index rows for a run of consecutive log entries. */
+export async function rowsOf(entries: readonly LogEntry[], offsets: BundleOffsets): Promise<IndexRow[]> {
+  const at = await offsets.of(entries);
+  return entries.map((e, i) => rowFromEntry(e.index, e.data, hashLeaf(e.data), at[i] ?? null));
+}
+
+/**
+ * Indexes the integrated entries the index does not have yet, up to `upTo` (default: the
+ * latest checkpoint's size), one transaction per INDEX_BATCH entries. Safe to run in several
+ * processes at once (see applyBatch). Returns the index position afterwards.
+ */
+export async function catchUp(
+  index: QueryIndex,
+  log: LogReader,
+  upTo: number = log.latestCheckpoint().size,
+): Promise<number> {
+  const offsets = new BundleOffsets(log);
+  let batch: LogEntry[] = [];
+  for await (const entry of log.readEntries(index.position(), upTo)) {
+    batch.push(entry);
+    if (batch.length >= INDEX_BATCH) {
+      index.applyBatch(await rowsOf(batch, offsets), entry.index + 1);
+      batch = [];
+    }
+  }
+  const last = batch[batch.length - 1];
+  if (last !== undefined) index.applyBatch(await rowsOf(batch, offsets), last.index + 1);
+  return index.position();
+}
+
+/**
+ * SQLite removes the WAL when the last connection closes cleanly; one left behind means a crash
+ * (or another process has the index open). Only then is the whole file checked, which takes
+ * seconds at millions of rows.
+ */
+function uncleanShutdown(dataDir: string): boolean {
+  try {
+    return statSync(join(dataDir, `${INDEX_FILE}-wal`)).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+export interface Indexer {
+  /** The indexer's own connection, for reads in the same process (better-sqlite3 is synchronous). */
+  readonly index: QueryIndex;
+  /** Number of log entries indexed so far. */
+  position(): number;
+  /** Resolves once every entry covered by the checkpoint at call time is indexed. */
+  caughtUp(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface IndexerOptions {
+  /** Called when indexing a batch fails (it is retried); never given secrets. */
+  onError?: (err: unknown) => void;
+  /** Called when the index file was rebuilt on start, with the reason. */
+  onRebuild?: (reason: string) => void;
+}
+
+/**
+ * Keeps DATA/index.db up to date with `log`: catches up on start (rebuilding a missing or
+ * corrupt index from the log), then indexes each new checkpoint's entries as it is signed, so
+ * the index lags the log by about one integration interval.
+ */
+export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOptions = {}): Indexer {
+  const { index, rebuilt } = openIndexForLog(dataDir, log, { check: uncleanShutdown(dataDir) });
+  if (rebuilt !== undefined) opts.onRebuild?.(rebuilt);
+  const offsets = new BundleOffsets(log);
+  let sinceOptimize = 0;
+  const follower = followLog(log, {
+    from: index.position(),
+    batchSize: INDEX_BATCH,
+    onEntries: async (entries) => {
+      const first = entries[0];
+      const last = entries[entries.length - 1];
+      if (first === undefined || last === undefined) return;
+      // `kubetrail reindex` beside a running server empties the index: refill up to here first.
+      if (index.position() < first.index) await catchUp(index, log, first.index);
+      sinceOptimize += index.applyBatch(await rowsOf(entries, offsets), last.index + 1);
+      if (sinceOptimize >= OPTIMIZE_EVERY) {
+        index.optimize();
+        sinceOptimize = 0;
+      }
+    },
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
+  return {
+    index,
+    position: () => index.position(),
+    caughtUp: () => follower.caughtUp(),
+    async stop() {
+      await follower.stop();
+      index.optimize();
+      index.close();
+    },
+  };
+}

@@ -1,0 +1,311 @@
+// The query language shared by the CLI flags and the HTTP query string: one parser (same
+// names, same errors) producing a typed filter, compiled to parameterised SQL. Values only
+// ever travel as SQL parameters, never inside the SQL text.
+import { STAGES, type Stage } from "../audit/types.js";
+import { IndexError } from "./errors.js";
+import { parseDuration, parseTimeFilter } from "./time.js";
+
+export interface ResourceSpec {
+  resource: string;
+  /** undefined: no subresource; "*": any subresource or none. */
+  subresource?: string;
+  /** undefined: any group; "" is the core group. */
+  apiGroup?: string;
+}
+
+export interface CodeRange {
+  min: number;
+  max: number;
+}
+
+export type Decision = "allow" | "forbid";
+
+/** A parsed query. Lists combine with OR inside one field; fields combine with AND. */
+export interface EventFilter {
+  users: string[];
+  groups: string[];
+  verbs: string[];
+  resources: ResourceSpec[];
+  namespaces: string[];
+  names: string[];
+  codes: CodeRange[];
+  sourceIPs: string[];
+  decisions: Decision[];
+  /** Empty: one row per request, its final stage. */
+  stages: Stage[];
+  auditIDs: string[];
+  /** Relative window, resolved against "now" when the query runs. */
+  sinceUs?: number;
+  fromUs?: number;
+  toUs?: number;
+  limit: number;
+  asc: boolean;
+  cursor?: Cursor;
+  /** Only entries below this log index: the size of the checkpoint answers are proven against. */
+  logSize?: number;
+}
+
+/** Keyset position: results continue strictly after (timeUs, idx) in the query's order. */
+export interface Cursor {
+  timeUs: number;
+  idx: number;
+}
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 100_000;
+
+/** The filter names, as CLI flags (`--source-ip`) and URL parameters (`source-ip=`). */
+export const FILTER_NAMES = [
+  "user",
+  "group",
+  "verb",
+  "resource",
+  "namespace",
+  "name",
+  "code",
+  "since",
+  "from",
+  "to",
+  "source-ip",
+  "decision",
+  "stage",
+  "audit-id",
+  "limit",
+  "asc",
+  "cursor",
+] as const;
+export type FilterName = (typeof FILTER_NAMES)[number];
+
+/** Raw filter values by name, as repeated flags or repeated URL parameters deliver them. */
+export type RawFilter = Partial<Record<FilterName, string[]>>;
+
+function bad(field: string, message: string): IndexError {
+  return new IndexError("bad-filter", `${field}: ${message}`, field);
+}
+
+/** Splits comma-separated values for fields whose values never contain commas. */
+function splitList(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim());
+}
+
+function nonEmpty(values: string[] | undefined, field: string): string[] {
+  const out = values ?? [];
+  for (const v of out) if (v === "") throw bad(field, "empty value");
+  return out;
+}
+
+function single(values: string[] | undefined, field: string): string | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  if (values.length > 1) throw bad(field, `given ${values.length} times; it takes one value`);
+  return values[0];
+}
+
+const RESOURCE = /^([a-z0-9-]+|\*)(?:\.([a-z0-9.-]+))?(?:\/([a-z0-9-]+|\*))?$/;
+
+/** `secrets`, `pods/exec`, `deployments.apps`, `deployments.apps/scale`, `pods/*`. */
+export function parseResource(text: string): ResourceSpec {
+  const m = RESOURCE.exec(text);
+  if (!m || m[1] === "*") {
+    throw bad(
+      "resource",
+      `"${text}" is not a resource (use plural lowercase names: secrets, pods/exec, deployments.apps)`,
+    );
+  }
+  const spec: ResourceSpec = { resource: m[1] as string };
+  if (m[2] !== undefined) spec.apiGroup = m[2] === "core" ? "" : m[2];
+  if (m[3] !== undefined) spec.subresource = m[3];
+  return spec;
+}
+
+const CODE = /^([1-5])(xx|\d\d)$/;
+
+/** `403`, `4xx`, `5xx`. */
+export function parseCode(text: string): CodeRange {
+  const m = CODE.exec(text);
+  if (!m) throw bad("code", `"${text}" is not an HTTP status code or class (e.g. 403, 4xx, 5xx)`);
+  if (m[2] === "xx") {
+    const base = Number(m[1]) * 100;
+    return { min: base, max: base + 99 };
+  }
+  const code = Number(text);
+  return { min: code, max: code };
+}
+
+function parseLimit(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LIMIT;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_LIMIT) {
+    throw bad("limit", `"${text}" is not a whole number from 1 to ${MAX_LIMIT}`);
+  }
+  return Number(text);
+}
+
+function parseBool(text: string | undefined, field: string): boolean {
+  if (text === undefined) return false;
+  if (text === "" || text === "true" || text === "1") return true;
+  if (text === "false" || text === "0") return false;
+  throw bad(field, `"${text}" is not true or false`);
+}
+
+/** Encodes a keyset cursor as an opaque URL-safe token. */
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(`${c.timeUs}:${c.idx}`, "utf8").toString("base64url");
+}
+
+export function decodeCursor(token: string): Cursor {
+  const text = Buffer.from(token, "base64url").toString("utf8");
+  const m = /^(\d+):(\d+)$/.exec(text);
+  if (!m)
+    throw new IndexError("bad-cursor", `cursor: "${token}" is not a cursor this server issued`, "cursor");
+  return { timeUs: Number(m[1]), idx: Number(m[2]) };
+}
+
+/**
+ * Parses raw filter values into an EventFilter. Throws an IndexError ("bad-filter" or
+ * "bad-cursor") naming the filter and the value that was wrong; unknown names are rejected.
+ */
+export function parseFilter(raw: Record<string, string[] | undefined>): EventFilter {
+  for (const name of Object.keys(raw)) {
+    if (!(FILTER_NAMES as readonly string[]).includes(name)) {
+      throw bad(name, `unknown filter (known: ${FILTER_NAMES.join(", ")})`);
+    }
+  }
+  const r = raw as RawFilter;
+  const filter: EventFilter = {
+    users: nonEmpty(r.user, "user"),
+    groups: nonEmpty(r.group, "group"),
+    verbs: nonEmpty(splitList(r.verb), "verb"),
+    resources: splitList(r.resource).map(parseResource),
+    namespaces: nonEmpty(r.namespace, "namespace"),
+    names: nonEmpty(r.name, "name"),
+    codes: splitList(r.code).map(parseCode),
+    sourceIPs: nonEmpty(r["source-ip"], "source-ip"),
+    decisions: splitList(r.decision).map((d) => {
+      if (d !== "allow" && d !== "forbid") throw bad("decision", `"${d}" is not allow or forbid`);
+      return d;
+    }),
+    stages: splitList(r.stage).map((s) => {
+      if (!(STAGES as readonly string[]).includes(s)) {
+        throw bad("stage", `"${s}" is not a stage (${STAGES.join(", ")})`);
+      }
+      return s as Stage;
+    }),
+    auditIDs: nonEmpty(r["audit-id"], "audit-id"),
+    limit: parseLimit(single(r.limit, "limit")),
+    asc: parseBool(single(r.asc, "asc"), "asc"),
+  };
+  const since = single(r.since, "since");
+  if (since !== undefined) filter.sinceUs = parseDuration(since, "since");
+  const from = single(r.from, "from");
+  if (from !== undefined) filter.fromUs = parseTimeFilter(from, "from");
+  const to = single(r.to, "to");
+  if (to !== undefined) filter.toUs = parseTimeFilter(to, "to");
+  if (filter.fromUs !== undefined && filter.toUs !== undefined && filter.fromUs > filter.toUs) {
+    throw bad("from", `${from} is after --to ${to}`);
+  }
+  const cursor = single(r.cursor, "cursor");
+  if (cursor !== undefined) filter.cursor = decodeCursor(cursor);
+  return filter;
+}
+
+/** An empty filter: every request, newest first. */
+export function emptyFilter(): EventFilter {
+  return parseFilter({});
+}
+
+export interface SqlQuery {
+  sql: string;
+  params: (string | number)[];
+}
+
+function placeholders(n: number): string {
+  return new Array<string>(n).fill("?").join(", ");
+}
+
+/**
+ * Compiles the filter's conditions (not its order, limit or cursor) to a WHERE clause over
+ * `entries` aliased `e`. `nowUs` anchors `since`.
+ */
+export function compileWhere(f: EventFilter, nowUs: number): SqlQuery {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const inList = (column: string, values: readonly (string | number)[]): void => {
+    if (values.length === 0) return;
+    where.push(`${column} IN (${placeholders(values.length)})`);
+    params.push(...values);
+  };
+
+  if (f.stages.length === 0) where.push("e.final = 1");
+  else inList("e.stage", f.stages);
+  inList("e.user", f.users);
+  if (f.groups.length > 0) {
+    where.push(
+      `e.group_set IN (SELECT m.set_id FROM group_members m WHERE m.grp IN (${placeholders(f.groups.length)}))`,
+    );
+    params.push(...f.groups);
+  }
+  inList("e.verb", f.verbs);
+  if (f.resources.length > 0) {
+    const alternatives = f.resources.map((r) => {
+      const parts = ["e.resource = ?"];
+      params.push(r.resource);
+      if (r.subresource === undefined) parts.push("e.subresource IS NULL");
+      else if (r.subresource !== "*") {
+        parts.push("e.subresource = ?");
+        params.push(r.subresource);
+      }
+      if (r.apiGroup !== undefined) {
+        parts.push("e.api_group = ?");
+        params.push(r.apiGroup);
+      }
+      return `(${parts.join(" AND ")})`;
+    });
+    where.push(`(${alternatives.join(" OR ")})`);
+  }
+  inList("e.namespace", f.namespaces);
+  inList("e.name", f.names);
+  if (f.codes.length > 0) {
+    // Exact codes as equality: the (code, time) index then yields rows already in time order.
+    const exact = f.codes.filter((c) => c.min === c.max).map((c) => c.min);
+    const ranges = f.codes.filter((c) => c.min !== c.max);
+    const alternatives = [
+      ...(exact.length > 0 ? [`e.code IN (${placeholders(exact.length)})`] : []),
+      ...ranges.map(() => "e.code BETWEEN ? AND ?"),
+    ];
+    where.push(alternatives.length === 1 ? (alternatives[0] as string) : `(${alternatives.join(" OR ")})`);
+    params.push(...exact, ...ranges.flatMap((c) => [c.min, c.max]));
+  }
+  inList("e.source_ip", f.sourceIPs);
+  inList("e.decision", f.decisions);
+  inList("e.audit_id", f.auditIDs);
+  const lower = Math.max(f.sinceUs === undefined ? 0 : nowUs - f.sinceUs, f.fromUs ?? 0);
+  if (lower > 0) {
+    where.push("e.time_us >= ?");
+    params.push(lower);
+  }
+  if (f.toUs !== undefined) {
+    where.push("e.time_us <= ?");
+    params.push(f.toUs);
+  }
+  if (f.logSize !== undefined) {
+    where.push("e.idx < ?");
+    params.push(f.logSize);
+  }
+  return { sql: where.join(" AND "), params };
+}
+
+/** The full search: conditions, cursor, order and limit (one extra row tells whether a next page exists). */
+export function compileSearch(f: EventFilter, nowUs: number, columns: string, joins = ""): SqlQuery {
+  const { sql: where, params } = compileWhere(f, nowUs);
+  const conds = where === "" ? [] : [where];
+  if (f.cursor !== undefined) {
+    conds.push(f.asc ? "(e.time_us, e.idx) > (?, ?)" : "(e.time_us, e.idx) < (?, ?)");
+    params.push(f.cursor.timeUs, f.cursor.idx);
+  }
+  const dir = f.asc ? "ASC" : "DESC";
+  const sql =
+    `SELECT ${columns} FROM entries e${joins === "" ? "" : ` ${joins}`}` +
+    (conds.length > 0 ? ` WHERE ${conds.join(" AND ")}` : "") +
+    ` ORDER BY e.time_us ${dir}, e.idx ${dir} LIMIT ?`;
+  params.push(f.limit + 1);
+  return { sql, params };
+}

@@ -1,0 +1,245 @@
+// A real `kubetrail serve` child process over HTTPS (its self-signed CA pinned), plus the client
+// calls and log reads the reliability tests share. Needs `npm run build` (dist/cli/main.js).
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { KUBETRAIL_API_VERSION } from "../../src/audit/types.js";
+import { openFsLog } from "../../src/store/fs-log.js";
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const CLI = path.join(REPO, "dist", "cli", "main.js");
+
+export function requireBuiltCli(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build before the fault tests`);
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `kubetrail-faults-${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface Serve {
+  url: string;
+  dataDir: string;
+  ca: Buffer;
+  ingestToken: string;
+  readToken: string;
+  proc: ChildProcess;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+  /** Everything the process printed, for failure messages. */
+  output(): string;
+  kill(signal: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Starts `kubetrail serve` on a free port and waits until it reports ready. */
+export async function startServe(dataDir: string, extraArgs: string[] = []): Promise<Serve> {
+  requireBuiltCli();
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      "serve",
+      "--data",
+      dataDir,
+      "--listen",
+      "127.0.0.1:0",
+      "--integrate-interval",
+      "200ms",
+      ...extraArgs,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  let address: string | undefined;
+  let ready = false;
+  const exited = new Promise<number | string>((resolve) =>
+    proc.on("exit", (code, sig) => resolve(code ?? sig ?? -1)),
+  );
+  const lineWaiters: (() => void)[] = [];
+  const onLine = (line: string): void => {
+    try {
+      const rec = JSON.parse(line) as { msg?: string; address?: string };
+      if (rec.msg === "listening" && typeof rec.address === "string") address = rec.address;
+      if (rec.msg === "ready") ready = true;
+    } catch {
+      // not a log record
+    }
+    lineWaiters.splice(0).forEach((w) => w());
+  };
+  let partial = "";
+  proc.stdout?.setEncoding("utf8").on("data", (s: string) => {
+    out += s;
+    partial += s;
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    lines.forEach(onLine);
+  });
+  proc.stderr?.setEncoding("utf8").on("data", (s: string) => (out += s));
+  const deadline = Date.now() + 60_000;
+  while (!ready) {
+    const stillRunning = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((r) => {
+        lineWaiters.push(() => r(true));
+        setTimeout(() => r(true), 500);
+      }),
+    ]);
+    if (!stillRunning) throw new Error(`kubetrail serve exited before ready:\n${out}`);
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`kubetrail serve not ready within 60 s:\n${out}`);
+    }
+  }
+  if (address === undefined) throw new Error(`kubetrail serve never logged its address:\n${out}`);
+  const serve: Serve = {
+    url: `https://${address}`,
+    dataDir,
+    ca: readFileSync(path.join(dataDir, "tls", "ca.crt")),
+    ingestToken: readFileSync(path.join(dataDir, "ingest-token"), "utf8").trim(),
+    readToken: readFileSync(path.join(dataDir, "read-token"), "utf8").trim(),
+    proc,
+    exited,
+    output: () => out,
+    async kill(signal) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+  // "ready" is logged a moment before serve installs its SIGTERM handler; one round trip on
+  // /readyz lets that finish, so a test's SIGTERM means an orderly shutdown.
+  const r = await call(serve, { path: "/readyz" });
+  if (r.status !== 200) throw new Error(`/readyz answered ${r.status} after "ready":\n${out}`);
+  return serve;
+}
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  path: string;
+  body?: Buffer | string;
+  headers?: Record<string, string>;
+  /** Bearer token; omit for none. */
+  token?: string;
+  timeoutMs?: number;
+}
+
+/** One HTTPS request on a fresh connection; rejects on a network error (reset, refused, timeout). */
+export function call(serve: Pick<Serve, "url" | "ca">, o: RequestOptions): Promise<Reply> {
+  const url = new URL(o.path, serve.url);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        method: o.method ?? (o.body === undefined ? "GET" : "POST"),
+        ca: serve.ca,
+        agent: false,
+        headers: {
+          ...(o.body !== undefined ? { "Content-Type": "application/json" } : {}),
+          ...(o.token !== undefined ? { Authorization: `Bearer ${o.token}` } : {}),
+          ...o.headers,
+        },
+        timeout: o.timeoutMs ?? 30_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`request ${o.path} timed out`)));
+    req.on("error", reject);
+    req.end(o.body);
+  });
+}
+
+/** POSTs an EventList to the webhook with the ingest token. */
+export function postEvents(
+  serve: Serve,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  return call(serve, { path: "/v1/audit/webhook", body, token: serve.ingestToken, headers });
+}
+
+export interface StoredEvent {
+  index: number;
+  /** False for kubetrail's own records (alerts, decisions), which may name an event's auditID. */
+  isAuditEvent: boolean;
+  auditID?: string;
+  stage?: string;
+  bytes: Uint8Array;
+}
+
+/** Every entry of the (stopped) log in dataDir, with the audit keys of events. */
+export async function readLog(dataDir: string): Promise<StoredEvent[]> {
+  const log = await openFsLog(dataDir);
+  try {
+    const out: StoredEvent[] = [];
+    for await (const e of log.readEntries(0, log.size())) {
+      const obj = JSON.parse(Buffer.from(e.data).toString("utf8")) as {
+        apiVersion?: string;
+        auditID?: string;
+        stage?: string;
+      };
+      const isAuditEvent = obj.apiVersion !== KUBETRAIL_API_VERSION && obj.auditID !== undefined;
+      out.push({ index: e.index, isAuditEvent, auditID: obj.auditID, stage: obj.stage, bytes: e.data });
+    }
+    return out;
+  } finally {
+    await log.close();
+  }
+}
+
+export interface VerifyResult {
+  code: number;
+  report: { ok?: boolean; entries?: number; problems?: { code: string; message: string }[] };
+  stderr: string;
+}
+
+/** `kubetrail verify --data dir -o json` as a child process. */
+export async function runVerify(dataDir: string, extra: string[] = []): Promise<VerifyResult> {
+  const child = spawn(process.execPath, [CLI, "verify", "--data", dataDir, "-o", "json", ...extra], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+  const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+  let report: VerifyResult["report"] = {};
+  try {
+    report = JSON.parse(stdout) as VerifyResult["report"];
+  } catch {
+    report = {};
+  }
+  return { code, report, stderr };
+}
+
+/** Peak and current RSS of a process in MB, from /proc. */
+export function rssOf(pid: number): { peakMB: number; nowMB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+  return { peakMB: kb("VmHWM") / 1024, nowMB: kb("VmRSS") / 1024 };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
