@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "bench/out/", "**/*.d.ts"] },
+  { ignores: ["dist/", "build/", "node_modules/", "coverage/", "bench/out/", ".tmp/", "**/*.d.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -21,6 +21,8 @@ export default tseslint.config(
         TextDecoder: "readonly",
         AbortController: "readonly",
         fetch: "readonly",
+        performance: "readonly",
+        structuredClone: "readonly",
       },
     },
     rules: {

@@ -7,7 +7,8 @@
 // they would on a live cluster. kubetrail's figures are the library calls `kubetrail query`
 // and GET /v1/events make (index search + reading each answer's bytes back from the log and
 // checking its leaf hash); the CLI process, Node start-up included, is reported beside them.
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
+import { createInterface } from "node:readline";
 import path from "node:path";
 import type { AuditEvent } from "../src/audit/types.js";
 import { objectHistory } from "../src/index/history.js";
@@ -31,6 +32,14 @@ import {
   tempDir,
 } from "./harness.js";
 import { kubetrailCli } from "./lib/kubetrail-cli.js";
+import { createChainTable, insertBatch, PostgresUnavailable, startPostgres } from "./baselines/postgres.js";
+import {
+  byCodeSince,
+  byUserVerbSince,
+  createForensicIndexes,
+  objectHistory as pgObjectHistory,
+  type ForensicQuery,
+} from "./baselines/postgres-queries.js";
 
 const INGEST_GOAL = 30_000;
 /** `kubetrail query` shows 100 rows unless --limit says otherwise; ALL returns every match like jq. */
@@ -103,8 +112,60 @@ async function load(dataDir: string, jsonl: string, count: number, nowUs: number
   return { deleter: top(deleters), deployment: { namespace, name } };
 }
 
+/**
+ * The same questions as SQL on a hash-chained PostgreSQL table holding the same events, with
+ * expression indexes: the do-it-yourself alternative. Null when PostgreSQL is not installed.
+ */
+async function postgresAnswers(
+  jsonl: string,
+  queries: ForensicQuery[],
+  runs: number,
+): Promise<{ rows: number; p50: number }[] | null> {
+  let server;
+  try {
+    server = await startPostgres();
+  } catch (err) {
+    if (err instanceof PostgresUnavailable) {
+      log(`query: no PostgreSQL row (${err.message})`);
+      return null;
+    }
+    throw err;
+  }
+  const client = await server.client();
+  try {
+    await createChainTable(client);
+    let batch: string[] = [];
+    for await (const line of createInterface({ input: createReadStream(jsonl), crlfDelay: Infinity })) {
+      if (line === "") continue;
+      batch.push(line);
+      if (batch.length === 1000) {
+        await insertBatch(client, batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await insertBatch(client, batch);
+    await createForensicIndexes(client);
+    const out: { rows: number; p50: number }[] = [];
+    for (const q of queries) {
+      const rows = (await client.query(q.sql, q.params)).rowCount ?? 0; // warm-up
+      const ms: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const t = performance.now();
+        await client.query(q.sql, q.params);
+        ms.push(performance.now() - t);
+      }
+      out.push({ rows, p50: percentile(ms, 50) });
+    }
+    return out;
+  } finally {
+    await client.end();
+    await server.stop();
+  }
+}
+
 interface Question {
   title: string;
+  sql: ForensicQuery;
   cli: string[];
   jq: string;
   /** Answers in process with at most `limit` rows; resolves to the number of rows. */
@@ -156,6 +217,7 @@ export async function main(argv: string[]): Promise<void> {
       title: `query --user ${deleter} --verb delete --since 24h`,
       cli: ["query", "--user", deleter, "--verb", "delete", "--since", "24h", "--limit", "100000"],
       jq: `select(.stage == "ResponseComplete" and .user.username == ${JSON.stringify(deleter)} and .verb == "delete" and .requestReceivedTimestamp >= ${JSON.stringify(since(24))}) | .auditID`,
+      sql: byUserVerbSince(deleter, "delete", since(24)),
       answer: (limit) => search({ user: [deleter], verb: ["delete"], since: ["24h"] }, limit),
     },
     {
@@ -165,6 +227,7 @@ export async function main(argv: string[]): Promise<void> {
         `select(.stage == "ResponseComplete" and .objectRef.resource == "deployments" and .objectRef.apiGroup == "apps" ` +
         `and .objectRef.namespace == ${JSON.stringify(deployment.namespace)} and .objectRef.name == ${JSON.stringify(deployment.name)} ` +
         `and (.verb == "create" or .verb == "update" or .verb == "patch" or .verb == "delete" or .verb == "deletecollection")) | .auditID`,
+      sql: pgObjectHistory("deployments", "apps", deployment.namespace, deployment.name),
       answer: async (limit) =>
         (
           await objectHistory(
@@ -180,6 +243,7 @@ export async function main(argv: string[]): Promise<void> {
       title: "query --code 403 --since 1h",
       cli: ["query", "--code", "403", "--since", "1h", "--limit", "100000"],
       jq: `select(.stage == "ResponseComplete" and .responseStatus.code == 403 and .requestReceivedTimestamp >= ${JSON.stringify(since(1))}) | .auditID`,
+      sql: byCodeSince(403, since(1)),
       answer: (limit) => search({ code: ["403"], since: ["1h"] }, limit),
     },
   ];
@@ -226,6 +290,18 @@ export async function main(argv: string[]): Promise<void> {
     ]);
   }
   index.close();
+  log("query: loading the same events into PostgreSQL");
+  const pgRows = args.rest.includes("--no-pg")
+    ? null
+    : await postgresAnswers(
+        jsonl,
+        questions.map((q) => q.sql),
+        runs,
+      );
+  table.forEach((row, i) => {
+    const pgRow = pgRows?.[i];
+    row.push(pgRow ? String(pgRow.rows) : "—", pgRow ? pgRow.p50.toFixed(2) : "—");
+  });
   process.stdout.write(
     `\n#### Forensic questions over ${count.toLocaleString("en-US")} events (warm, median of ${runs}; jq median of ${jqRuns})\n\n` +
       markdownTable(
@@ -239,6 +315,8 @@ export async function main(argv: string[]): Promise<void> {
           "CLI process p50 ms",
           "jq p50 ms",
           "jq / kubetrail (page / all)",
+          "PostgreSQL rows",
+          "PostgreSQL p50 ms",
         ],
         table,
       ) +
@@ -250,7 +328,9 @@ export async function main(argv: string[]): Promise<void> {
       `\`kubetrail query\` shows by default (${PAGE} rows), "all rows" returns every match as jq does. CLI process: ` +
       "the same question as `kubetrail … -o jsonl`, all rows, a fresh Node process each time (start-up included). jq reads the same " +
       "events as one JSON-lines file from the page cache. Row counts differ only where a request's final stage is not " +
-      "ResponseComplete (kubetrail's default is one row per request, its final stage).",
+      "ResponseComplete (kubetrail's default is one row per request, its final stage). PostgreSQL: the hash-chained " +
+      "table of the append bench filled with the same lines, expression indexes for the three questions, the SQL " +
+      "returning auditIDs of all matches (no read-back or proof), warm, median of the same runs; --no-pg skips it.",
   );
 }
 

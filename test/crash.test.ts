@@ -49,7 +49,9 @@ describe("crash safety", () => {
     for (const [index, id] of acked) expect(found.get(index), `acked entry ${index}`).toBe(id);
     await log.close();
 
-    const verify = spawnSync(process.execPath, ["dist/cli/main.js", "verify", "--data", dir], { encoding: "utf8" });
+    const verify = spawnSync(process.execPath, ["dist/cli/main.js", "verify", "--data", dir], {
+      encoding: "utf8",
+    });
     expect(verify.stdout + verify.stderr).toMatch(/^OK/);
     expect(verify.status).toBe(0);
   });

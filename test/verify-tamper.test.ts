@@ -76,7 +76,9 @@ describe("kubetrail verify detects tampering", () => {
 
   it("one byte changed in an entry: names the entry and its auditID", () => {
     const { dir, layout } = copy();
-    editLines(layout.bundle(1), (l) => l.map((line, i) => (i === 44 ? line.replace('"get"', '"gex"') : line)));
+    editLines(layout.bundle(1), (l) =>
+      l.map((line, i) => (i === 44 ? line.replace('"get"', '"gex"') : line)),
+    );
     const r = verify("--data", dir, "--key", vkey);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/entry-mismatch: entry 300 .*auditID 00000000-0000-4000-8000-000000000300/);
@@ -153,7 +155,9 @@ describe("kubetrail verify detects tampering", () => {
     cpSync(path.join(pristine, "keys"), path.join(dir, "keys"), { recursive: true });
     const log = await openFsLog(dir);
     await log.append(
-      Array.from({ length: SIZE }, (_, i) => Buffer.from(i === 126 ? event(i).replace("delete", "get") : event(i))),
+      Array.from({ length: SIZE }, (_, i) =>
+        Buffer.from(i === 126 ? event(i).replace("delete", "get") : event(i)),
+      ),
     );
     await log.waitIntegrated(SIZE);
     await log.close();

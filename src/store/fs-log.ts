@@ -236,12 +236,12 @@ class FsLog implements AuditLog, FsLogExtras {
       throw toLogError(err);
     }
     // The entries are on disk; what follows only moves full bundles into their final paths.
+    // A rename lost in a crash leaves a full `.open` bundle, which recovery renames again, so
+    // only directories holding newly created files need a sync before the acknowledgement.
     try {
       for (const f of files.filter((f) => f.count === TILE_WIDTH)) {
         fs.closeSync(f.fd);
-        const full = this.layout.bundle(f.index);
-        fs.renameSync(this.layout.openBundle(f.index), full);
-        dirs.add(path.dirname(full));
+        fs.renameSync(this.layout.openBundle(f.index), this.layout.bundle(f.index));
       }
       await Promise.all([...dirs].map((dir) => fsyncDir(dir)));
     } catch (err) {

@@ -33,7 +33,12 @@ export function checkPolicyText(text: string): CheckedPolicy {
   }
   const converted = documentToJs(doc);
   if (!converted.ok) {
-    return { policy: decodePolicy({}).policy, errors: [problem("", converted.error)], warnings: [], syntax: true };
+    return {
+      policy: decodePolicy({}).policy,
+      errors: [problem("", converted.error)],
+      warnings: [],
+      syntax: true,
+    };
   }
   const { policy, errors, warnings } = decodePolicy(converted.value);
   if (errors.length === 0) {
