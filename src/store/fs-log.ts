@@ -57,8 +57,8 @@ interface OpenBundle {
 }
 
 const TILE_WIDTH = BUNDLE_SIZE;
-/** Empty bundle files kept ready ahead of the writer (~2 MB of entries at 1.7 KB each). */
-const SPARE_BUNDLES = 8;
+/** Empty bundle files kept ready ahead of the writer (~7 MB of entries at 1.7 KB each). */
+const SPARE_BUNDLES = 16;
 /** Entries integrated per round: bounds the bytes held while hashing (128 bundles). */
 const INTEGRATE_SLICE = 128 * BUNDLE_SIZE;
 
@@ -276,19 +276,29 @@ class FsLog implements AuditLog, FsLogExtras {
 
   /** Keeps SPARE_BUNDLES empty bundle files, with durable directory entries, ahead of the writer. */
   private prepareSpares(): void {
+    // Refill in batches: one directory sync then covers several files, and every sync
+    // forces a filesystem journal commit that the writer's own fsyncs would wait behind.
+    if (this.spares.size > SPARE_BUNDLES / 2) return;
     const next = this.open ? this.open.index + 1 : this.durable / TILE_WIDTH;
-    for (let index = Math.max(this.nextFresh, next); index < next + SPARE_BUNDLES; index++) {
-      const file = this.layout.openBundle(index);
-      const ready = (async () => {
-        await this.mkdirOnce(path.dirname(file));
-        const fd = await openEmpty(file);
-        await fsyncDir(path.dirname(file));
-        return fd;
-      })();
-      ready.catch(() => undefined); // a failed spare is replaced by createBundle's own path
-      this.spares.set(index, ready);
-      this.nextFresh = index + 1;
-    }
+    const indexes: number[] = [];
+    for (let index = Math.max(this.nextFresh, next); index < next + SPARE_BUNDLES; index++)
+      indexes.push(index);
+    if (indexes.length === 0) return;
+    const files = indexes.map((index) => this.layout.openBundle(index));
+    const dirs = [...new Set(files.map((f) => path.dirname(f)))];
+    const ready = (async () => {
+      await Promise.all(dirs.map((d) => this.mkdirOnce(d)));
+      const fds = await Promise.all(files.map((f) => openEmpty(f)));
+      await Promise.all(dirs.map((d) => fsyncDir(d)));
+      return fds;
+    })();
+    ready.catch(() => undefined); // a failed spare is replaced by createBundle's own path
+    indexes.forEach((index, k) => {
+      const spare = ready.then((fds) => fds[k]!);
+      spare.catch(() => undefined);
+      this.spares.set(index, spare);
+    });
+    this.nextFresh = indexes[indexes.length - 1]! + 1;
   }
 
   private async mkdirOnce(dir: string): Promise<void> {
