@@ -21,6 +21,13 @@ import { runServe } from "../src/server/run-serve.js";
 import { startServer } from "../src/server/server.js";
 import { loadOrCreateServingCert } from "../src/server/serving-cert.js";
 import { JsonlWriter } from "./baselines/jsonl-writer.js";
+import {
+  createChainTable,
+  findPostgresBin,
+  insertBatch,
+  PostgresUnavailable,
+  startPostgres,
+} from "./baselines/postgres.js";
 import { generateEvents } from "./gen/events.js";
 import {
   intOption,
@@ -41,7 +48,31 @@ const TOKEN = "bench-ingest-token-0123456789abcdef";
 const LIMITS = { maxBytes: 64 * 1024 * 1024, maxDecodedBytes: 256 * 1024 * 1024 };
 
 /** "kubetrail-full" is `serve` as shipped: also the index feeder and the detector, competing for CPU. */
-type System = "kubetrail" | "kubetrail-full" | "jsonl";
+type System = "kubetrail" | "kubetrail-full" | "jsonl" | "postgres";
+
+/** Where a baseline server puts accepted events: durable before the batch is acknowledged. */
+interface BaselineSink {
+  append(entries: Uint8Array[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function openBaselineSink(system: "jsonl" | "postgres", dataDir: string): Promise<BaselineSink> {
+  if (system === "jsonl") return JsonlWriter.open(path.join(dataDir, "audit.log"));
+  const pg = await startPostgres();
+  const pool = pg.pool(8);
+  await createChainTable(pool);
+  return {
+    append: (entries) =>
+      insertBatch(
+        pool,
+        entries.map((e) => Buffer.from(e).toString("utf8")),
+      ),
+    close: async () => {
+      await pool.end();
+      await pg.stop();
+    },
+  };
+}
 
 // ---- the server process ----
 
@@ -73,7 +104,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
     port = running.server.port;
     shutdown = () => running.shutdown("bench done");
   } else {
-    const writer = await JsonlWriter.open(path.join(dataDir, "audit.log"));
+    const writer = await openBaselineSink(system, dataDir);
     const cert = await loadOrCreateServingCert(dataDir);
     const metrics = createMetrics();
     const server = await startServer(
@@ -82,7 +113,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
           metrics,
           limits: LIMITS,
           accepting: () => true,
-          // Same parse + normalise as kubetrail; then just lines and fdatasync.
+          // Same parse + normalise as kubetrail; then just lines and fdatasync, or the chain table.
           ingest: async (events: AuditEvent[]) => {
             const entries = events.map(encodeEvent);
             await writer.append(entries);
@@ -279,6 +310,13 @@ export async function main(argv: string[]): Promise<void> {
     ["kubetrail", "kubetrail serve (dedupe, fs log, signed checkpoints)"],
     ["jsonl", "same HTTPS server, JSON lines + fdatasync"],
   ];
+  try {
+    findPostgresBin();
+    systems.push(["postgres", "same HTTPS server, PostgreSQL hash-chain table"]);
+  } catch (err) {
+    if (!(err instanceof PostgresUnavailable)) throw err;
+    log(`webhook: no PostgreSQL row (${err.message})`);
+  }
   // --consumers=1: also `serve` with its index feeder and detector running, as shipped.
   if (args.options.consumers === "1")
     systems.splice(1, 0, ["kubetrail-full", "kubetrail serve + index + detector"]);
@@ -326,7 +364,8 @@ export async function main(argv: string[]): Promise<void> {
   printNote(
     "Load generator and server are separate processes on the same machine (they share its cores). " +
       "Sustained rows: events acknowledged per second with a fixed number of batches in flight; paced rows: open-loop " +
-      "at a fixed event rate, latency from send to ack per batch. " +
+      "at a fixed event rate, latency from send to ack per batch. The PostgreSQL row inserts each batch into the " +
+      "hash-chained table of the append bench (fsync and synchronous_commit on); its server CPU is not in the figures. " +
       notes.join(" "),
   );
 }
