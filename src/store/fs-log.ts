@@ -222,7 +222,11 @@ class FsLog implements AuditLog, FsLogExtras {
         files.push(open);
         const chunk = entries.slice(i, i + (TILE_WIDTH - open.count));
         const framed = frameEntries(chunk);
-        writes.push(writevAll(open.fd, framed.buffers));
+        const write = writevAll(open.fd, framed.buffers);
+        // Observed by settleAll below; until then (creating the next file) a failure must
+        // not count as an unhandled rejection.
+        write.catch(() => undefined);
+        writes.push(write);
         open.count += chunk.length;
         open.size += framed.bytes;
         if (open.count === TILE_WIDTH) this.open = null;
