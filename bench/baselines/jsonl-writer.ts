@@ -2,6 +2,7 @@
 // fsynced, with no integrity at all. Commits are grouped by the same GroupCommitter kubetrail's
 // fs log uses, so both systems see the same group sizes for the same concurrency.
 import { open, type FileHandle } from "node:fs/promises";
+import { joinEntries } from "../../src/store/bundle-format.js";
 import { GroupCommitter } from "../../src/store/group-commit.js";
 
 export class JsonlWriter {
@@ -11,7 +12,7 @@ export class JsonlWriter {
   private constructor(private readonly fh: FileHandle) {
     this.committer = new GroupCommitter(async (entries) => {
       const first = this.count;
-      await writeAll(this.fh, joinLines(entries));
+      await writeAll(this.fh, joinEntries(entries));
       await this.fh.datasync();
       this.count += entries.length;
       return first;
@@ -38,20 +39,6 @@ export class JsonlWriter {
     await this.committer.close();
     await this.fh.close();
   }
-}
-
-/** Entries joined as newline-terminated lines in one buffer (one write per group). */
-export function joinLines(entries: readonly Uint8Array[]): Buffer {
-  let n = 0;
-  for (const e of entries) n += e.length + 1;
-  const out = Buffer.allocUnsafe(n);
-  let at = 0;
-  for (const e of entries) {
-    out.set(e, at);
-    at += e.length;
-    out[at++] = 0x0a;
-  }
-  return out;
 }
 
 async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {

@@ -2,7 +2,7 @@
 // calls and log reads the reliability tests share. Needs `npm run build` (dist/cli/main.js).
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
+import { request, type Reply } from "../fixtures/audit/request.js";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -119,13 +119,9 @@ export async function startServe(dataDir: string, extraArgs: string[] = []): Pro
   return serve;
 }
 
-export interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
+export type { Reply };
 
-export interface RequestOptions {
+export interface CallOptions {
   method?: string;
   path: string;
   body?: Buffer | string;
@@ -136,38 +132,18 @@ export interface RequestOptions {
 }
 
 /** One HTTPS request on a fresh connection; rejects on a network error (reset, refused, timeout). */
-export function call(serve: Pick<Serve, "url" | "ca">, o: RequestOptions): Promise<Reply> {
-  const url = new URL(o.path, serve.url);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      url,
-      {
-        method: o.method ?? (o.body === undefined ? "GET" : "POST"),
-        ca: serve.ca,
-        agent: false,
-        headers: {
-          ...(o.body !== undefined ? { "Content-Type": "application/json" } : {}),
-          ...(o.token !== undefined ? { Authorization: `Bearer ${o.token}` } : {}),
-          ...o.headers,
-        },
-        timeout: o.timeoutMs ?? 30_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString("utf8"),
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`request ${o.path} timed out`)));
-    req.on("error", reject);
-    req.end(o.body);
+export function call(serve: Pick<Serve, "url" | "ca">, o: CallOptions): Promise<Reply> {
+  return request(Number(new URL(serve.url).port), {
+    method: o.method ?? (o.body === undefined ? "GET" : "POST"),
+    path: o.path,
+    body: o.body,
+    ca: serve.ca,
+    timeoutMs: o.timeoutMs ?? 30_000,
+    headers: {
+      ...(o.body !== undefined ? { "Content-Type": "application/json" } : {}),
+      ...(o.token !== undefined ? { Authorization: `Bearer ${o.token}` } : {}),
+      ...o.headers,
+    },
   });
 }
 
