@@ -2,6 +2,7 @@
 // items) and as a line of the log backend (kind/apiVersion first). Both are normalised to the same
 // bytes so that the webhook and `import` store identical entries and dedupe across the two paths.
 import { isUtf8 } from "node:buffer";
+import { setOwnField } from "../audit/own-field.js";
 import { AUDIT_API_VERSIONS, LEVELS, STAGES, type AuditEvent } from "../audit/types.js";
 import { IngestError } from "./errors.js";
 
@@ -112,16 +113,7 @@ export function normalizeEvent(raw: unknown, where: string, listApiVersion?: str
   for (const key in raw) {
     if (key === "kind" || key === "apiVersion") continue;
     if (apiVersion === V1BETA1 && V1BETA1_ONLY_FIELDS.has(key)) continue;
-    // A "__proto__" key from JSON.parse must stay a plain field, not become the prototype.
-    // (Plain assignment otherwise: defining every field keeps objects in slow dictionary mode.)
-    if (key === "__proto__")
-      Object.defineProperty(out, key, {
-        value: raw[key],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    else out[key] = raw[key];
+    setOwnField(out, key, raw[key]);
   }
   return out as AuditEvent;
 }

@@ -1,3 +1,4 @@
+import { setOwnField } from "../own-field.js";
 import type { AuditEvent } from "../types.js";
 
 /**
@@ -7,16 +8,6 @@ import type { AuditEvent } from "../types.js";
  */
 export function copyEvent(event: AuditEvent): AuditEvent {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(event)) {
-    // defineProperty: a "__proto__" key that arrived in JSON must stay a plain field.
-    if (key === "__proto__")
-      Object.defineProperty(out, key, {
-        value: event[key],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    else out[key] = event[key];
-  }
+  for (const key of Object.keys(event)) setOwnField(out, key, event[key]);
   return out as AuditEvent;
 }
