@@ -77,7 +77,10 @@ export class LeafHasherPool {
       }
     }
     const id = this.next++;
-    const copy = bundle.slice();
+    // A copy of exactly these bytes in an ArrayBuffer of its own, to transfer. (Buffer#slice
+    // would be a view: transferring its buffer would detach the caller's bytes and hand the
+    // worker whatever else shares that memory.)
+    const copy = new Uint8Array(bundle);
     // Idle workers must not keep the process alive; busy ones must, or a pending hash
     // would be dropped when nothing else is scheduled.
     if (this.jobs.size === 0) for (const w of this.workers) w.ref();
