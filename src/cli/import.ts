@@ -1,13 +1,13 @@
 // `kubetrail import`: backfill the log backend's audit files, or --follow the live one.
 import path from "node:path";
 import { Command, Option } from "commander";
-import { SingleBar } from "cli-progress";
 import { statSync } from "node:fs";
 import { orderAuditFiles } from "../ingest/file-order.js";
 import { followFile } from "../ingest/follow-file.js";
 import { importFiles, type ImportSummary } from "../ingest/import-files.js";
 import { openIngest } from "../ingest/open-ingest.js";
 import { LogError } from "../store/types.js";
+import { progressBar } from "./progress.js";
 import { CliError } from "./errors.js";
 
 interface ImportFlags {
@@ -66,7 +66,14 @@ export function registerImport(program: Command): void {
         try {
           statSync(f);
         } catch (err) {
-          throw new CliError(`${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+          const code = (err as NodeJS.ErrnoException).code;
+          const why =
+            code === "ENOENT"
+              ? "no such file"
+              : code === "EACCES"
+                ? "permission denied"
+                : (err as Error).message;
+          throw new CliError(`${f}: cannot read the audit log file: ${why}`, 2);
         }
       }
       let ingest;
@@ -87,20 +94,13 @@ export function registerImport(program: Command): void {
         if (files.length > 0) {
           const ordered = await orderAuditFiles(files);
           const total = ordered.reduce((n, f) => n + statSync(f).size, 0);
-          const bar =
-            flags.progress && process.stderr.isTTY
-              ? new SingleBar({
-                  format: "import [{bar}] {percentage}% | {value}/{total} bytes | ETA {eta}s",
-                  stream: process.stderr,
-                })
-              : undefined;
-          bar?.start(total, 0);
+          const progress = progressBar("import", "bytes", Boolean(flags.progress));
           let done = 0;
           const summary = await importFiles(ordered, ingest.pipeline, {
             batchSize,
-            onBytes: (n) => bar?.update((done += n)),
+            onBytes: (n) => progress.update((done += n), total),
           });
-          bar?.stop();
+          progress.stop();
           printSummary(summary, flags.output);
           if (summary.rejectedCount > 0) process.exitCode = 1;
         }

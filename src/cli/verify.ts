@@ -2,11 +2,11 @@
 // checkpoint agree (and, with --from, the log extends the older trusted checkpoint).
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import cliProgress from "cli-progress";
 import { readVerifierKey } from "../store/keys.js";
 import { fsLogSource, httpLogSource, type LogSource } from "../verify/log-source.js";
 import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
 import { CliError } from "./errors.js";
+import { progressBar } from "./progress.js";
 
 interface VerifyFlags {
   data?: string;
@@ -39,26 +39,14 @@ export function registerVerify(program: Command): void {
     .action(async (url: string | undefined, o: VerifyFlags) => {
       const { source, key, pinned } = await resolveSource(url, o);
       const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
-      const bar =
-        o.output !== "json" && process.stderr.isTTY
-          ? new cliProgress.SingleBar({
-              stream: process.stderr,
-              format: "verify [{bar}] {value}/{total} entries {eta_formatted}",
-            })
-          : null;
-      let started = false;
+      const progress = progressBar("verify", "entries", o.output !== "json");
       const report = await verifyLog(source, {
         verifierKey: key,
         trustedCheckpoint,
         workers: o.workers ? Number(o.workers) : undefined,
-        onProgress: (done, total) => {
-          if (!bar) return;
-          if (!started) bar.start(total, 0);
-          started = true;
-          bar.update(done);
-        },
+        onProgress: (done, total) => progress.update(done, total),
       });
-      bar?.stop();
+      progress.stop();
       if (o.output === "json") process.stdout.write(JSON.stringify({ ...report, keyPinned: pinned }) + "\n");
       else process.stdout.write(describe(report, pinned));
       if (!report.ok) process.exitCode = 1;

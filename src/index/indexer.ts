@@ -84,6 +84,7 @@ export async function catchUp(
   index: QueryIndex,
   log: LogReader,
   upTo: number = log.latestCheckpoint().size,
+  onProgress?: (indexed: number, total: number) => void,
 ): Promise<number> {
   const offsets = new BundleOffsets(log);
   let batch: LogEntry[] = [];
@@ -92,6 +93,7 @@ export async function catchUp(
     if (batch.length >= INDEX_BATCH) {
       index.applyBatch(await rowsOf(batch, offsets), entry.index + 1);
       batch = [];
+      onProgress?.(entry.index + 1, upTo);
     }
   }
   const last = batch[batch.length - 1];

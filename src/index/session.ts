@@ -14,12 +14,12 @@ export interface QuerySession {
 
 export async function openQuerySession(
   dataDir: string,
-  opts: { rebuild?: boolean } = {},
+  opts: { rebuild?: boolean; onProgress?: (indexed: number, total: number) => void } = {},
 ): Promise<QuerySession> {
   const log = await openLogSnapshot(dataDir);
   const { index, rebuilt } = openIndexForLog(dataDir, log, opts.rebuild ? { rebuild: true } : {});
   try {
-    await catchUp(index, log);
+    await catchUp(index, log, undefined, opts.onProgress);
   } catch (err) {
     index.close();
     throw err;
