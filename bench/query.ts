@@ -15,7 +15,7 @@ import { objectHistory } from "../src/index/history.js";
 import { catchUp, openIndexForLog } from "../src/index/indexer.js";
 import { parseFilter } from "../src/index/query.js";
 import { resolveEntries } from "../src/index/resolve.js";
-import { openLogSnapshot } from "../src/index/snapshot.js";
+import { openLogSnapshot } from "../src/store/log-snapshot.js";
 import { openFsLog } from "../src/store/fs-log.js";
 import { formatMicroTime, generateEvents, toLogLine } from "./gen/events.js";
 import {

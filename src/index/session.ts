@@ -2,7 +2,7 @@
 // to that checkpoint first, so answers are never behind what the log has signed.
 import { catchUp, openIndexForLog } from "./indexer.js";
 import type { QueryIndex } from "./db.js";
-import { openLogSnapshot, type LogSnapshot } from "./snapshot.js";
+import { openLogSnapshot, type LogSnapshot } from "../store/log-snapshot.js";
 
 export interface QuerySession {
   log: LogSnapshot;

@@ -1,9 +1,9 @@
 // A read-only view of a data directory for CLI commands that may run beside a live server:
 // it never takes the writer's lock and sees the log as of the latest signed checkpoint,
 // whose signature is checked against the log's own verifier key.
-import { FsLogReader } from "../store/fs-reader.js";
-import { readVerifierKey } from "../store/keys.js";
-import { LogError, type LogReader, type SignedCheckpoint } from "../store/types.js";
+import { FsLogReader } from "./fs-reader.js";
+import { readVerifierKey } from "./keys.js";
+import { LogError, type LogReader, type SignedCheckpoint } from "./types.js";
 import { NoteVerifier, openCheckpoint } from "../tlog/index.js";
 
 export interface LogSnapshot extends LogReader {
