@@ -49,6 +49,26 @@ async function entries(log: AuditLog): Promise<string[]> {
 }
 
 describe("ingest pipeline", () => {
+  it("tells stored-listeners each durable batch with its log indexes, exactly as stored", async () => {
+    const s = await setup();
+    const told: { firstIndex: number; events: readonly AuditEvent[] }[] = [];
+    const stop = s.pipeline.onStored((firstIndex, evs) => told.push({ firstIndex, events: evs }));
+    const batch = events(20);
+    const changed = { ...batch[3]!, verb: "patch" }; // same (auditID, stage), new content
+    await Promise.all([s.pipeline.ingest(batch.slice(0, 10)), s.pipeline.ingest(batch.slice(10))]);
+    await s.pipeline.ingest([batch[0]!, changed]); // a duplicate (not told) and a conflict
+    stop();
+    await s.pipeline.ingest(events(3, 2));
+    const stored = await entries(s.log);
+    const byIndex = new Map<number, string>();
+    for (const t of told)
+      t.events.forEach((e, i) => byIndex.set(t.firstIndex + i, encodeEvent(e).toString()));
+    expect(byIndex.size).toBe(21); // the 3 after unsubscribing are not told
+    for (const [index, text] of byIndex) expect(text).toBe(stored[index]);
+    expect(JSON.parse(byIndex.get(20)!).annotations[KUBETRAIL_ANNOTATIONS.conflict]).toBeDefined();
+    await s.close();
+  });
+
   it("stores a batch once and drops an identical retry", async () => {
     const s = await setup();
     const batch = events(50);

@@ -43,7 +43,16 @@ export interface IngestPipeline {
   ingest(events: AuditEvent[]): Promise<IngestResult>;
   /** Resolves when nothing is in flight any more (for graceful shutdown). */
   drain(): Promise<void>;
+  /**
+   * Tells `listener` about every batch once it is durable: `events[i]` is the entry at log
+   * index `firstIndex + i`, exactly as stored. Lets consumers that follow the log (the
+   * detector) use the parsed events instead of reading and parsing the entries again; the
+   * log stays the source of truth for anything they miss. Returns an unsubscribe function.
+   */
+  onStored(listener: StoredListener): () => void;
 }
+
+export type StoredListener = (firstIndex: number, events: readonly AuditEvent[]) => void;
 
 const DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
 
@@ -67,6 +76,17 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
   const maxInflight = opts.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES;
   let inflightBytes = 0;
   const inflight = new Set<Promise<unknown>>();
+  const listeners = new Set<StoredListener>();
+
+  const tell = (firstIndex: number, events: AuditEvent[]): void => {
+    for (const l of listeners) {
+      try {
+        l(firstIndex, events);
+      } catch {
+        // A consumer's bug must not fail an ingest that is already durable.
+      }
+    }
+  };
 
   async function ingest(events: AuditEvent[]): Promise<IngestResult> {
     const result: IngestResult = {
@@ -79,6 +99,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
     };
     const entries: Uint8Array[] = [];
     const records: DedupeRecord[] = [];
+    const stored: AuditEvent[] = [];
     const waits: Promise<void>[] = [];
     // Repeats inside this batch, which the deduper cannot see until `begin`.
     const batchSeen = new Map<string, Set<string>>();
@@ -123,12 +144,14 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
         continue;
       }
       if (verdict.conflict || seenInBatch !== undefined) {
-        bytes = encodeEvent(withConflictFlag(event, hash));
+        event = withConflictFlag(event, hash);
+        bytes = encodeEvent(event);
         result.conflicts++;
       }
       if (seenInBatch === undefined) batchSeen.set(key, new Set([hash]));
       else seenInBatch.add(hash);
       entries.push(bytes);
+      stored.push(event);
       records.push({ auditID: event.auditID, stage: event.stage, hash });
       result.storedBytes += bytes.length;
     }
@@ -139,7 +162,13 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       }
       inflightBytes += result.storedBytes;
       const sizeAtSubmit = opts.log.size();
-      const durable = opts.deduper.begin(records, sizeAtSubmit, opts.log.append(entries));
+      const appended = opts.log.append(entries);
+      if (listeners.size > 0)
+        appended.then(
+          ({ firstIndex }) => tell(firstIndex, stored),
+          () => undefined,
+        );
+      const durable = opts.deduper.begin(records, sizeAtSubmit, appended);
       inflight.add(durable);
       waits.push(
         durable.finally(() => {
@@ -159,5 +188,12 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
     }
   }
 
-  return { ingest, drain };
+  return {
+    ingest,
+    drain,
+    onStored(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
 }

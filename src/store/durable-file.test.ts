@@ -1,8 +1,8 @@
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DurableFileBatch, settleAll, unwritten, writevAll } from "./durable-file.js";
+import { WriteOnceFileBatch, settleAll, unwritten, writevAll } from "./durable-file.js";
 
 const b = (s: string) => Buffer.from(s);
 const text = (bufs: Uint8Array[]) => Buffer.concat(bufs).toString();
@@ -24,14 +24,20 @@ describe("durable files", () => {
     rmSync(dir, { recursive: true });
   });
 
-  it("replaces a batch of files and leaves no temporary names", async () => {
+  it("writes a batch of files, creating their directories, and rewrites a torn one whole", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kt-df-"));
-    const batch = new DurableFileBatch();
+    const batch = new WriteOnceFileBatch();
     batch.add(path.join(dir, "a", "x"), b("one"));
     batch.add(path.join(dir, "a", "y"), b("two"));
     await batch.commit();
     expect(readFileSync(path.join(dir, "a", "x"), "utf8")).toBe("one");
     expect(readFileSync(path.join(dir, "a", "y"), "utf8")).toBe("two");
+    writeFileSync(path.join(dir, "a", "x"), "onetorn-and-longer");
+    const again = new WriteOnceFileBatch();
+    again.add(path.join(dir, "a", "x"), b("one"));
+    await again.commit();
+    expect(readFileSync(path.join(dir, "a", "x"), "utf8")).toBe("one");
+    expect(readdirSync(path.join(dir, "a")).sort()).toEqual(["x", "y"]);
     rmSync(dir, { recursive: true });
   });
 

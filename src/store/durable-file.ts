@@ -1,6 +1,7 @@
 // Small durability primitives: a file is only "written" once its bytes and its directory
 // entry are both on disk.
 import fs, { promises as fsp } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 
@@ -84,11 +85,13 @@ export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
 }
 
 /**
- * Files replaced together, as cheaply as durability allows: each is written to a temporary
- * name (a page-cache copy), all are synced in parallel, then each is renamed into place and
- * each directory is synced once. Readers never see a partly written file.
+ * Files written together, each at a path whose content never changes once written (hash
+ * tiles and partial bundles: the bytes at a path follow from the log). They are written in
+ * place, synced in parallel, and each directory is synced once. No temporary name is
+ * needed: nothing refers to these files until a checkpoint is published after commit()
+ * resolves, and a file torn by a crash before that is rewritten with the same bytes.
  */
-export class DurableFileBatch {
+export class WriteOnceFileBatch {
   private readonly files: { file: string; data: Uint8Array }[] = [];
 
   add(file: string, data: Uint8Array): void {
@@ -99,18 +102,19 @@ export class DurableFileBatch {
   async commit(): Promise<void> {
     const dirs = [...new Set(this.files.map((f) => path.dirname(f.file)))];
     await Promise.all(dirs.map((d) => fsp.mkdir(d, { recursive: true })));
-    await Promise.all(
-      this.files.map(async ({ file, data }) => {
-        const fh = await fsp.open(`${file}.tmp`, "w");
-        try {
-          await fh.writeFile(data);
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-      }),
-    );
-    await Promise.all(this.files.map(({ file }) => fsp.rename(`${file}.tmp`, file)));
+    // Created one after another: parallel creates in one directory spin on its lock in the
+    // kernel (CPU the writer needs); the syncs, which wait on the disk, run in parallel.
+    const handles: FileHandle[] = [];
+    try {
+      for (const { file, data } of this.files) {
+        const fh = await fsp.open(file, "w");
+        handles.push(fh);
+        await fh.writeFile(data);
+      }
+      await Promise.all(handles.map((fh) => fh.datasync()));
+    } finally {
+      await Promise.all(handles.map((fh) => fh.close()));
+    }
     await Promise.all(dirs.map((d) => fsyncDir(d)));
   }
 }

@@ -52,6 +52,32 @@ describe("fs log", () => {
     await log.close();
   });
 
+  it("keeps only the partial files its latest checkpoint names, across bundle and reopen", async () => {
+    const dir = tmpDir();
+    const layout = new FsLayout(dir);
+    const partials = async () => {
+      const files = await fsp.readdir(path.join(dir, "tile"), { recursive: true });
+      return files
+        .filter((f) => /\.p\/\d+$/.test(f))
+        .map((f) => `tile/${f}`)
+        .sort();
+    };
+    let log = await openFsLog(dir);
+    await log.append(entries(0, 250));
+    await log.waitIntegrated(250);
+    expect(await partials()).toEqual(["tile/0/000.p/250", "tile/entries/000.p/250"]);
+    await log.append(entries(250, 50)); // bundle 0 and tile 0/0 become full
+    await log.waitIntegrated(300);
+    expect(await partials()).toEqual(["tile/0/001.p/44", "tile/1/000.p/1", "tile/entries/001.p/44"]);
+    expect(statSync(layout.bundle(0)).isFile()).toBe(true);
+    await log.close();
+    log = await openFsLog(dir);
+    await log.append(entries(300, 10));
+    await log.waitIntegrated(310);
+    expect(await partials()).toEqual(["tile/0/001.p/54", "tile/1/000.p/1", "tile/entries/001.p/54"]);
+    await log.close();
+  });
+
   it("keeps the key private and the origin fixed", async () => {
     const dir = tmpDir();
     const log = await openFsLog(dir, { origin: "example.com/a" });

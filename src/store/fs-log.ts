@@ -17,13 +17,13 @@ import path from "node:path";
 import { hashesEqual, openCheckpoint, signCheckpoint, type Hash, type HashReader } from "../tlog/index.js";
 import { checkEntry, frameEntries, splitBundle } from "./bundle-format.js";
 import {
-  DurableFileBatch,
   fdatasync,
   fsyncDir,
   readFileIfExists,
   settleAll,
   writevAll,
   writeFileAtomic,
+  WriteOnceFileBatch,
 } from "./durable-file.js";
 import { BUNDLE_SIZE, FsLayout } from "./fs-layout.js";
 import { FsLogReader } from "./fs-reader.js";
@@ -61,6 +61,11 @@ const TILE_WIDTH = BUNDLE_SIZE;
 const SPARE_BUNDLES = 16;
 /** Entries integrated per round: bounds the bytes held while hashing (128 bundles). */
 const INTEGRATE_SLICE = 128 * BUNDLE_SIZE;
+/**
+ * Leaf hashes kept from commits for the integrator (32 MB). Beyond that (integration
+ * failing for a long time) they are dropped and re-computed from the bundles on disk.
+ */
+const MAX_PENDING_LEAVES = 1 << 20;
 
 /** Opens (creating if needed) the log in dataDir for writing; one writer per directory. */
 export async function openFsLog(dataDir: string, opts: FsLogOptions = {}): Promise<AuditLog & FsLogExtras> {
@@ -95,6 +100,17 @@ class FsLog implements AuditLog, FsLogExtras {
   /** Leaf hashing runs on worker threads, over the bytes as they are on disk. */
   private readonly hasher = new LeafHasherPool(Math.max(1, os.availableParallelism() - 1));
   private builder = new TileBuilder();
+  /**
+   * Leaf hashes of durable entries not yet integrated, computed when they were committed:
+   * pending[i] is entry pendingStart + i. Integration takes them from here instead of
+   * re-reading and re-hashing the bundles.
+   */
+  private pending: Hash[] = [];
+  private pendingStart = 0;
+  /** Full bundles being renamed from `.open` to their final paths, in order. */
+  private moving: Promise<void> = Promise.resolve();
+  /** The partial files the current checkpoint names, removed once superseded. */
+  private partials: string[] = [];
   private checkpoint!: SignedCheckpoint;
   private timer: NodeJS.Timeout | null = null;
   private integrating: Promise<void> | null = null;
@@ -186,6 +202,7 @@ class FsLog implements AuditLog, FsLogExtras {
     if (this.closed) return;
     this.closed = true;
     await this.committer.close();
+    await this.moving;
     if (this.timer) clearInterval(this.timer);
     await this.integrating;
     if (!this.broken) await this.integrate();
@@ -213,6 +230,9 @@ class FsLog implements AuditLog, FsLogExtras {
     const before = this.open ? { count: this.open.count, size: this.open.size } : null;
     const files: OpenBundle[] = [];
     const dirs = new Set<string>();
+    // The leaf hashes are computed on a worker while the writes and syncs run.
+    const leaves = this.hasher.hashEntries(entries);
+    leaves.catch(() => undefined); // observed below, after the writes
     try {
       // One vectored write per bundle file, all in flight at once (each file gets one).
       const writes: Promise<void>[] = [];
@@ -235,30 +255,44 @@ class FsLog implements AuditLog, FsLogExtras {
       }
       await settleAll(writes);
       await settleAll(files.map((f) => fdatasync(f.fd)));
+      this.keepPending(first, splitTileData(await leaves));
     } catch (err) {
       await this.rollback(before, files);
       throw toLogError(err);
     }
-    // The entries are on disk; what follows only moves full bundles into their final paths.
-    // A rename lost in a crash leaves a full `.open` bundle, which recovery renames again, so
-    // only directories holding newly created files need a sync before the acknowledgement.
+    // The entries are on disk. Moving full bundles to their final paths happens beside the
+    // next commits: readers look under both names, and a rename lost in a crash leaves a full
+    // `.open` bundle that recovery renames again. Only directories holding newly created
+    // files need a sync before the acknowledgement.
+    const full = files.filter((f) => f.count === TILE_WIDTH);
+    if (full.length > 0) this.moving = this.moving.then(() => this.moveIntoPlace(full));
     try {
-      for (const f of files.filter((f) => f.count === TILE_WIDTH)) {
-        fs.closeSync(f.fd);
-        fs.renameSync(this.layout.openBundle(f.index), this.layout.bundle(f.index));
-      }
       await Promise.all([...dirs].map((dir) => fsyncDir(dir)));
     } catch (err) {
-      // Durable but not in place: restart recovery finishes the renames.
       this.broken = new LogError(
         "io",
-        `cannot move full bundles into place: ${(err as Error).message}; restart`,
+        `cannot sync new bundle directories: ${(err as Error).message}; restart`,
       );
       throw this.broken;
     }
     this.durable += entries.length;
     this.prepareSpares();
     return first;
+  }
+
+  private async moveIntoPlace(full: OpenBundle[]): Promise<void> {
+    try {
+      for (const f of full) {
+        await closeAsync(f.fd);
+        await fsp.rename(this.layout.openBundle(f.index), this.layout.bundle(f.index));
+      }
+    } catch (err) {
+      // Durable but not in place: restart recovery finishes the renames.
+      this.broken ??= new LogError(
+        "io",
+        `cannot move full bundles into place: ${(err as Error).message}; restart`,
+      );
+    }
   }
 
   /**
@@ -292,7 +326,14 @@ class FsLog implements AuditLog, FsLogExtras {
     const dirs = [...new Set(files.map((f) => path.dirname(f)))];
     const ready = (async () => {
       await Promise.all(dirs.map((d) => this.mkdirOnce(d)));
-      const fds = await Promise.all(files.map((f) => openEmpty(f)));
+      // One after another, like the tiles: parallel creates in one directory contend.
+      const fds: number[] = [];
+      try {
+        for (const f of files) fds.push(await openEmpty(f));
+      } catch (err) {
+        for (const fd of fds) fs.closeSync(fd);
+        throw err;
+      }
       await Promise.all(dirs.map((d) => fsyncDir(d)));
       return fds;
     })();
@@ -360,13 +401,15 @@ class FsLog implements AuditLog, FsLogExtras {
   /** Integrates every durable entry, a bounded slice at a time so memory stays flat. */
   private async integrateOnce(): Promise<void> {
     while (this.builder.size < this.durable) {
-      const end = Math.min(this.durable, this.builder.size + INTEGRATE_SLICE);
-      const leaves = await this.hashRange(this.builder.size, end);
+      const start = this.builder.size;
+      const end = Math.min(this.durable, start + INTEGRATE_SLICE);
+      const leaves = await this.leavesFor(start, end);
       const before = this.builder.clone();
       const completed: TileData[] = [];
       for (const leaf of leaves) completed.push(...this.builder.push(leaf));
       try {
         await this.publish(completed);
+        this.dropPendingBefore(this.builder.size);
       } catch (err) {
         // Retry from the same place next time, so no completed tile is skipped.
         this.builder = before;
@@ -375,16 +418,40 @@ class FsLog implements AuditLog, FsLogExtras {
     }
   }
 
+  /** Keeps the leaf hashes of a commit at `first` for integration, while they are contiguous. */
+  private keepPending(first: number, leaves: Hash[]): void {
+    if (this.pendingStart + this.pending.length === first && this.pending.length < MAX_PENDING_LEAVES) {
+      for (const leaf of leaves) this.pending.push(leaf);
+    } else {
+      // Not contiguous (nothing kept since recovery) or too many: integration hashes the
+      // entries before first + leaves.length from disk and continues from here.
+      this.pending = [...leaves];
+      this.pendingStart = first;
+    }
+  }
+
+  /** Leaf hashes of [start, end): kept from the commits, else hashed from the bundles. */
+  private leavesFor(start: number, end: number): Promise<Hash[]> {
+    this.dropPendingBefore(start);
+    if (this.pendingStart === start && this.pending.length >= end - start) {
+      return Promise.resolve(this.pending.slice(0, end - start));
+    }
+    return this.hashRange(start, this.pendingStart > start ? Math.min(end, this.pendingStart) : end);
+  }
+
+  private dropPendingBefore(size: number): void {
+    const n = Math.max(0, Math.min(this.pending.length, size - this.pendingStart));
+    if (n === 0) return;
+    this.pending = this.pending.slice(n);
+    this.pendingStart += n;
+  }
+
   /** Writes new tiles, the partial entry bundle and a new checkpoint for builder.size. */
   private async publish(completed: TileData[]): Promise<void> {
     const size = this.builder.size;
-    const batch = new DurableFileBatch();
-    const superseded: string[] = [];
-    for (const t of [...completed, ...this.builder.partialTiles()]) {
-      const full = this.layout.hashTile({ ...t.tile, width: TILE_WIDTH });
+    const batch = new WriteOnceFileBatch();
+    for (const t of [...completed, ...this.builder.partialTiles()])
       batch.add(this.layout.hashTile(t.tile), t.data);
-      superseded.push(this.layout.partialDir(full));
-    }
     const width = size % TILE_WIDTH;
     const bundle = Math.floor(size / TILE_WIDTH);
     if (width > 0) {
@@ -392,19 +459,37 @@ class FsLog implements AuditLog, FsLogExtras {
       if (prefix === null) throw new LogError("corrupt", `open bundle ${bundle} lost entries`);
       batch.add(this.layout.partialBundle(bundle, width), prefix);
     }
-    if (width === 0 && bundle > 0) superseded.push(this.layout.partialDir(this.layout.bundle(bundle - 1)));
     await batch.commit();
     const rootHash = this.builder.root();
     const note = signCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }, this.keys.signer);
     await writeFileAtomic(this.layout.checkpoint, note);
     this.checkpoint = { origin: this.origin, size, rootHash, note };
     this.notify();
-    // Older partial versions are superseded by wider ones (readers fall back to those).
-    const keep = new Set([
+    await this.removeSupersededPartials();
+  }
+
+  /** The partial tiles and partial bundle that belong to the current tree (builder.size). */
+  private currentPartials(): string[] {
+    const width = this.builder.size % TILE_WIDTH;
+    return [
       ...this.builder.partialTiles().map((t) => this.layout.hashTile(t.tile)),
-      ...(width > 0 ? [this.layout.partialBundle(bundle, width)] : []),
-    ]);
-    await Promise.all(superseded.map((dir) => removePartialsExcept(dir, keep)));
+      ...(width > 0 ? [this.layout.partialBundle(Math.floor(this.builder.size / TILE_WIDTH), width)] : []),
+    ];
+  }
+
+  /**
+   * Removes the partial files of the previous checkpoint that the new one no longer names:
+   * a wider partial or the full file now holds the same prefix (readers fall back to it).
+   */
+  private async removeSupersededPartials(): Promise<void> {
+    const keep = new Set(this.currentPartials());
+    const old = this.partials.filter((f) => !keep.has(f));
+    this.partials = [...keep];
+    await Promise.all(old.map((f) => fsp.rm(f, { force: true })));
+    // A `.p` directory whose tile or bundle became full is left empty.
+    const keptDirs = new Set([...keep].map((f) => path.dirname(f)));
+    const emptied = new Set(old.map((f) => path.dirname(f)).filter((d) => !keptDirs.has(d)));
+    await Promise.all([...emptied].map((d) => fsp.rmdir(d).catch(() => undefined)));
   }
 
   private notify(): void {
@@ -435,6 +520,7 @@ class FsLog implements AuditLog, FsLogExtras {
     }
     this.prepareSpares();
     await this.recoverTiles(trusted);
+    this.partials = this.currentPartials();
     if (trusted) this.checkpoint = trusted;
     if (!trusted || this.builder.size < this.durable) {
       if (!trusted) await this.publish([]);
@@ -519,7 +605,7 @@ class FsLog implements AuditLog, FsLogExtras {
     );
     this.builder = new TileBuilder();
     for (let start = 0; start < trusted.size; start += INTEGRATE_SLICE) {
-      const batch = new DurableFileBatch();
+      const batch = new WriteOnceFileBatch();
       for (const leaf of await this.hashRange(start, Math.min(trusted.size, start + INTEGRATE_SLICE))) {
         for (const t of this.builder.push(leaf)) batch.add(this.layout.hashTile(t.tile), t.data);
       }
@@ -570,6 +656,7 @@ async function openEmpty(file: string): Promise<number> {
 
 const openAsync = promisify(fs.open);
 const ftruncateAsync = promisify(fs.ftruncate);
+const closeAsync = promisify(fs.close);
 
 /** The longest prefix of an open bundle made of complete lines that each parse as JSON. */
 function validPrefix(data: Buffer): { count: number; size: number } {
@@ -605,21 +692,6 @@ async function fileExists(file: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Removes the partial versions in a `.p` directory except those named in `keep`. */
-async function removePartialsExcept(dir: string, keep: Set<string>): Promise<void> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch {
-    return;
-  }
-  const left = names.filter((n) => keep.has(path.join(dir, n)));
-  await Promise.all(
-    names.filter((n) => !left.includes(n)).map((n) => fsp.rm(path.join(dir, n), { force: true })),
-  );
-  if (left.length === 0) await fsp.rmdir(dir).catch(() => undefined);
 }
 
 function toLogError(err: unknown): LogError {
