@@ -320,7 +320,9 @@ export async function main(argv: string[]): Promise<void> {
   // --consumers=1: also `serve` with its index feeder and detector running, as shipped.
   if (args.options.consumers === "1")
     systems.splice(1, 0, ["kubetrail-full", "kubetrail serve + index + detector"]);
-  for (const [system, name] of systems) {
+  // --systems=kubetrail,jsonl: only those rows (e.g. to profile one server with --cpu-prof).
+  const only = args.options.systems?.split(",");
+  for (const [system, name] of systems.filter(([s]) => !only || only.includes(s))) {
     const dir = tempDir(`webhook-${system}`);
     const h = await startServerProcess(system, dir);
     const agent = new https.Agent({ keepAlive: true, maxSockets: concurrency });

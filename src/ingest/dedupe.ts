@@ -3,7 +3,7 @@
 // restarts: a SQLite table derived from the log (rebuildable: it records which log prefix it
 // covers and catches up from the log on open), with a small in-memory front for hot retries and a
 // pending table for events whose append is still in flight.
-import { createHash } from "node:crypto";
+import { hash as oneShotHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
@@ -18,7 +18,7 @@ export type ContentHash = string;
 const CONFLICT_PREFIX = "sha256:";
 
 export function contentHash(bytes: Uint8Array): ContentHash {
-  return createHash("sha256").update(bytes).digest("hex");
+  return oneShotHash("sha256", bytes, "hex");
 }
 
 export function conflictAnnotationValue(hash: ContentHash): string {
@@ -38,9 +38,16 @@ export type Verdict =
   /** Identical content is being appended by another request: wait for that append before acking. */
   | { kind: "in-flight"; durable: Promise<void> };
 
+/** One stored event whose append is in flight. */
 interface Pending {
-  hashes: Set<ContentHash>;
+  hash: ContentHash;
   durable: Promise<void>;
+}
+
+/** A record on its way to SQLite: the key's fingerprint as SQLite stores it, the content hash. */
+interface Row {
+  k: bigint;
+  h: ContentHash;
 }
 
 export interface DedupeRecord {
@@ -55,6 +62,8 @@ const CATCH_UP_BATCH = 4_096;
 const FLUSH_INTERVAL_MS = 250;
 const FLUSH_MAX_RECORDS = 16_384;
 const FLUSH_RETRY_MS = 1_000;
+/** Rows per INSERT statement: one statement per row costs twice as much per row. */
+const INSERT_ROWS = 16;
 
 /**
  * Lookups go, in order, through: appends in flight; a Bloom filter of every recorded key (a
@@ -64,15 +73,16 @@ const FLUSH_RETRY_MS = 1_000;
 export class Deduper {
   private readonly db: Database.Database;
   private readonly lookup: Database.Statement<[bigint], { h: Buffer }>;
-  private readonly insert: Database.Statement<[bigint, Buffer]>;
+  private readonly insert: Database.Statement<(bigint | Buffer)[]>;
+  private readonly insertMany: Database.Statement<(bigint | Buffer)[]>;
   private readonly setCovered: Database.Statement<[number]>;
-  private readonly commitTx: (records: DedupeRecord[], covered: number) => void;
+  private readonly commitTx: (rows: Row[], covered: number) => void;
   private readonly filter = new PrintFilter();
   /** Recently used keys → every hash recorded for them (LRU by Map insertion order). */
   private readonly front = new Map<string, ContentHash[]>();
   /** Durable in the log, not yet in SQLite; always consulted, so nothing is missed meanwhile. */
   private unflushed = new Map<string, ContentHash[]>();
-  private unflushedRecords: DedupeRecord[] = [];
+  private unflushedRows: Row[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly pending = new Map<string, Pending[]>();
   /** Log size when each in-flight append was submitted: its entries land at or after it. */
@@ -101,10 +111,19 @@ export class Deduper {
     `);
     this.lookup = this.db.prepare("SELECT h FROM seen WHERE k = ?");
     this.insert = this.db.prepare("INSERT OR IGNORE INTO seen (k, h) VALUES (?, ?)");
+    this.insertMany = this.db.prepare(
+      `INSERT OR IGNORE INTO seen (k, h) VALUES ${Array<string>(INSERT_ROWS).fill("(?, ?)").join(", ")}`,
+    );
     this.setCovered = this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('covered', ?)");
-    this.commitTx = this.db.transaction((records: DedupeRecord[], covered: number) => {
-      for (const r of records)
-        this.insert.run(printToInt64(keyPrint(keyOf(r.auditID, r.stage))), Buffer.from(r.hash, "hex"));
+    this.commitTx = this.db.transaction((rows: Row[], covered: number) => {
+      const args: (bigint | Buffer)[] = [];
+      let i = 0;
+      for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
+        args.length = 0;
+        for (let j = i; j < i + INSERT_ROWS; j++) args.push(rows[j]!.k, Buffer.from(rows[j]!.h, "hex"));
+        this.insertMany.run(...args);
+      }
+      for (; i < rows.length; i++) this.insert.run(rows[i]!.k, Buffer.from(rows[i]!.h, "hex"));
       this.setCovered.run(covered);
     });
   }
@@ -149,19 +168,20 @@ export class Deduper {
     return this.coveredSize;
   }
 
-  private writeBatch(records: DedupeRecord[], covered: number): void {
-    this.commitTx(records, covered);
+  private writeBatch(rows: Row[], covered: number): void {
+    this.commitTx(rows, covered);
     this.coveredSize = covered;
   }
 
   private async catchUp(): Promise<void> {
     const end = this.log.size();
-    let batch: DedupeRecord[] = [];
+    let batch: Row[] = [];
     for await (const entry of this.log.readEntries(this.coveredSize, end)) {
       const record = recordFromEntry(entry.data);
       if (record !== undefined) {
-        batch.push(record);
-        this.filter.add(keyPrint(keyOf(record.auditID, record.stage)));
+        const print = keyPrint(keyOf(record.auditID, record.stage));
+        this.filter.add(print);
+        batch.push({ k: printToInt64(print), h: record.hash });
       }
       if (batch.length >= CATCH_UP_BATCH) {
         this.writeBatch(batch, entry.index + 1);
@@ -195,7 +215,7 @@ export class Deduper {
     const key = keyOf(auditID, stage);
     let otherContent = false;
     for (const p of this.pending.get(key) ?? []) {
-      if (p.hashes.has(hash)) return { kind: "in-flight", durable: p.durable };
+      if (p.hash === hash) return { kind: "in-flight", durable: p.durable };
       otherContent = true;
     }
     const committed = this.committedHashes(key);
@@ -213,31 +233,28 @@ export class Deduper {
     const settled = durable.then(() => undefined);
     // Swallowed here only to avoid an unhandled rejection; callers await the returned promise.
     settled.catch(() => undefined);
-    const groups = new Map<string, Pending>();
+    const mine: [string, Pending][] = [];
     for (const r of records) {
       const key = keyOf(r.auditID, r.stage);
-      let p = groups.get(key);
-      if (p === undefined) {
-        p = { hashes: new Set(), durable: settled };
-        groups.set(key, p);
-        const list = this.pending.get(key) ?? [];
-        list.push(p);
-        this.pending.set(key, list);
-      }
-      p.hashes.add(r.hash);
+      const p: Pending = { hash: r.hash, durable: settled };
+      mine.push([key, p]);
+      const list = this.pending.get(key);
+      if (list === undefined) this.pending.set(key, [p]);
+      else list.push(p);
     }
     const release = (): void => {
       this.inflight.delete(appendId);
-      for (const [key, p] of groups) {
-        const list = (this.pending.get(key) ?? []).filter((x) => x !== p);
-        if (list.length === 0) this.pending.delete(key);
-        else this.pending.set(key, list);
+      for (const [key, p] of mine) {
+        const list = this.pending.get(key);
+        if (list === undefined) continue;
+        if (list.length === 1 && list[0] === p) this.pending.delete(key);
+        else list.splice(list.indexOf(p), 1);
       }
     };
     return settled.then(
       () => {
         this.inflight.delete(appendId);
-        this.record(records);
+        this.record(mine);
         release();
       },
       (err: unknown) => {
@@ -247,17 +264,17 @@ export class Deduper {
     );
   }
 
-  private record(records: DedupeRecord[]): void {
-    for (const r of records) {
-      const key = keyOf(r.auditID, r.stage);
-      this.filter.add(keyPrint(key));
+  private record(stored: [string, Pending][]): void {
+    for (const [key, { hash }] of stored) {
+      const print = keyPrint(key);
+      this.filter.add(print);
       const list = this.unflushed.get(key);
-      if (list === undefined) this.unflushed.set(key, [r.hash]);
-      else if (!list.includes(r.hash)) list.push(r.hash);
+      if (list === undefined) this.unflushed.set(key, [hash]);
+      else if (!list.includes(hash)) list.push(hash);
       // Only lists already cached are extended; an evicted key is looked up again when needed.
       const hashes = this.front.get(key);
-      if (hashes !== undefined && !hashes.includes(r.hash)) hashes.push(r.hash);
-      this.unflushedRecords.push(r);
+      if (hashes !== undefined && !hashes.includes(hash)) hashes.push(hash);
+      this.unflushedRows.push({ k: printToInt64(print), h: hash });
     }
     // Everything below the oldest in-flight submit point is durable and recorded.
     let covered = Infinity;
@@ -267,7 +284,7 @@ export class Deduper {
       Number.isFinite(covered) ? covered : this.log.size(),
     );
     if (this.flushTimer !== null) return; // a flush (or its retry) is already due
-    if (this.unflushedRecords.length >= FLUSH_MAX_RECORDS) this.tryFlush();
+    if (this.unflushedRows.length >= FLUSH_MAX_RECORDS) this.tryFlush();
     else this.flushTimer = setTimeout(() => this.tryFlush(), FLUSH_INTERVAL_MS).unref();
   }
 
@@ -275,9 +292,9 @@ export class Deduper {
   flush(): void {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    if (this.unflushedRecords.length === 0 && this.coveredAfterFlush <= this.coveredSize) return;
-    this.writeBatch(this.unflushedRecords, Math.max(this.coveredSize, this.coveredAfterFlush));
-    this.unflushedRecords = [];
+    if (this.unflushedRows.length === 0 && this.coveredAfterFlush <= this.coveredSize) return;
+    this.writeBatch(this.unflushedRows, Math.max(this.coveredSize, this.coveredAfterFlush));
+    this.unflushedRows = [];
     this.unflushed = new Map();
   }
 

@@ -3,13 +3,13 @@
 // it can always be rebuilt from the log.
 import type { AuditLog, LogEntry } from "./types.js";
 
-export interface FollowOptions {
+export interface FollowOptions<T = LogEntry> {
   /** Index of the first entry to deliver. */
   from: number;
   /** Entries per onEntries call (default 1024). */
   batchSize?: number;
   /** Called with consecutive entries; the next call waits until this one resolves. */
-  onEntries(entries: LogEntry[]): Promise<void>;
+  onEntries(entries: T[]): Promise<void>;
   /** A failed onEntries is retried at the next checkpoint (or after retryMs); told here. */
   onError?(err: unknown): void;
   retryMs?: number;
@@ -23,7 +23,23 @@ export interface Follower {
   stop(): Promise<void>;
 }
 
+/** Yields the entries at indexes start..end-1, in order, each exactly once. */
+export type RangeReader<T> = (start: number, end: number) => AsyncIterable<T>;
+
 export function followLog(log: AuditLog, opts: FollowOptions): Follower {
+  return followLogWith(log, (start, end) => log.readEntries(start, end), opts);
+}
+
+/**
+ * Like followLog, but the entries of each integrated range come from `read`: a consumer that
+ * already holds some of them in another form (the detector, given ingest's parsed events)
+ * reads only the rest from the log. Delivery order, batching and retries are followLog's.
+ */
+export function followLogWith<T>(
+  log: Pick<AuditLog, "latestCheckpoint" | "onIntegrated">,
+  read: RangeReader<T>,
+  opts: FollowOptions<T>,
+): Follower {
   const batchSize = opts.batchSize ?? 1024;
   let position = opts.from;
   let stopped = false;
@@ -37,8 +53,8 @@ export function followLog(log: AuditLog, opts: FollowOptions): Follower {
       const target = log.latestCheckpoint().size;
       while (!stopped && position < target) {
         const end = Math.min(target, position + batchSize);
-        const entries: LogEntry[] = [];
-        for await (const e of log.readEntries(position, end)) entries.push(e);
+        const entries: T[] = [];
+        for await (const e of read(position, end)) entries.push(e);
         await opts.onEntries(entries);
         position = end;
       }

@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import fs from "node:fs";
 import path from "node:path";
 import { hashesEqual, openCheckpoint, signCheckpoint, type Hash, type HashReader } from "../tlog/index.js";
-import { checkEntry, frameEntries, splitBundle } from "./bundle-format.js";
+import { checkEntry, joinEntries, splitBundle } from "./bundle-format.js";
 import {
   fdatasync,
   fsyncDir,
@@ -230,28 +230,32 @@ class FsLog implements AuditLog, FsLogExtras {
     const before = this.open ? { count: this.open.count, size: this.open.size } : null;
     const files: OpenBundle[] = [];
     const dirs = new Set<string>();
-    // The leaf hashes are computed on a worker while the writes and syncs run.
-    const leaves = this.hasher.hashEntries(entries);
+    // One copy of the commit's bytes: each bundle file gets one write of a slice of it (cheaper
+    // than a vectored write of two buffers per entry), and the worker hashes a copy of it while
+    // the writes and syncs run.
+    const joined = joinEntries(entries);
+    const leaves = this.hasher.hash(joined);
     leaves.catch(() => undefined); // observed below, after the writes
     try {
-      // One vectored write per bundle file, all in flight at once (each file gets one).
       const writes: Promise<void>[] = [];
-      for (let i = 0, next = first; i < entries.length;) {
+      for (let i = 0, offset = 0, next = first; i < entries.length;) {
         const open = this.open ?? (await this.createBundle(next / TILE_WIDTH, dirs));
         this.open = open;
         files.push(open);
-        const chunk = entries.slice(i, i + (TILE_WIDTH - open.count));
-        const framed = frameEntries(chunk);
-        const write = writevAll(open.fd, framed.buffers);
+        const count = Math.min(entries.length - i, TILE_WIDTH - open.count);
+        let bytes = 0;
+        for (let k = i; k < i + count; k++) bytes += entries[k]!.length + 1;
+        const write = writevAll(open.fd, [joined.subarray(offset, offset + bytes)]);
         // Observed by settleAll below; until then (creating the next file) a failure must
         // not count as an unhandled rejection.
         write.catch(() => undefined);
         writes.push(write);
-        open.count += chunk.length;
-        open.size += framed.bytes;
+        open.count += count;
+        open.size += bytes;
         if (open.count === TILE_WIDTH) this.open = null;
-        i += chunk.length;
-        next += chunk.length;
+        i += count;
+        offset += bytes;
+        next += count;
       }
       await settleAll(writes);
       await settleAll(files.map((f) => fdatasync(f.fd)));
@@ -330,6 +334,9 @@ class FsLog implements AuditLog, FsLogExtras {
       const fds: number[] = [];
       try {
         for (const f of files) fds.push(await openEmpty(f));
+        // Syncing each new, empty file now (its inode, and on some filesystems its directory
+        // entry) leaves only the entries' bytes for the commit's own fdatasync to write.
+        await Promise.all(fds.map((fd) => fdatasync(fd)));
       } catch (err) {
         for (const fd of fds) fs.closeSync(fd);
         throw err;

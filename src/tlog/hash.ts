@@ -18,13 +18,23 @@ export function hashLeaf(data: Uint8Array): Hash {
   return sha256(input);
 }
 
+// Interior nodes are the most frequent hash (one per leaf when building tiles): their input
+// is assembled in one reused buffer instead of a new one per call (hashing is synchronous).
+const nodeInput = new Uint8Array(1 + 2 * HASH_SIZE);
+nodeInput[0] = 0x01;
+
 /** RFC 6962 interior node hash: SHA-256(0x01 ‖ left ‖ right). */
 export function hashNode(left: Hash, right: Hash): Hash {
-  const input = new Uint8Array(1 + left.length + right.length);
-  input[0] = 0x01;
-  input.set(left, 1);
-  input.set(right, 1 + left.length);
-  return sha256(input);
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
+    const input = new Uint8Array(1 + left.length + right.length);
+    input[0] = 0x01;
+    input.set(left, 1);
+    input.set(right, 1 + left.length);
+    return sha256(input);
+  }
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_SIZE);
+  return sha256(nodeInput);
 }
 
 /** The root of the empty tree, SHA-256 of the empty string (RFC 6962 section 2.1). */
