@@ -29,13 +29,13 @@ describe("durable files", () => {
     const batch = new WriteOnceFileBatch();
     batch.add(path.join(dir, "a", "x"), b("one"));
     batch.add(path.join(dir, "a", "y"), b("two"));
-    await batch.commit();
+    await batch.commit({ sync: true });
     expect(readFileSync(path.join(dir, "a", "x"), "utf8")).toBe("one");
     expect(readFileSync(path.join(dir, "a", "y"), "utf8")).toBe("two");
     writeFileSync(path.join(dir, "a", "x"), "onetorn-and-longer");
     const again = new WriteOnceFileBatch();
     again.add(path.join(dir, "a", "x"), b("one"));
-    await again.commit();
+    await again.commit({ sync: false });
     expect(readFileSync(path.join(dir, "a", "x"), "utf8")).toBe("one");
     expect(readdirSync(path.join(dir, "a")).sort()).toEqual(["x", "y"]);
     rmSync(dir, { recursive: true });

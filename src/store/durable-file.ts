@@ -87,9 +87,9 @@ export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
 /**
  * Files written together, each at a path whose content never changes once written (hash
  * tiles and partial bundles: the bytes at a path follow from the log). They are written in
- * place, synced in parallel, and each directory is synced once. No temporary name is
- * needed: nothing refers to these files until a checkpoint is published after commit()
- * resolves, and a file torn by a crash before that is rewritten with the same bytes.
+ * place: no temporary name is needed, because nothing refers to them until a checkpoint is
+ * published after commit() resolves, and a file torn by a crash is rewritten with the same
+ * bytes. With `sync`, they and their directories are also made durable before it resolves.
  */
 export class WriteOnceFileBatch {
   private readonly files: { file: string; data: Uint8Array }[] = [];
@@ -98,8 +98,12 @@ export class WriteOnceFileBatch {
     this.files.push({ file, data });
   }
 
-  /** Everything runs on the thread pool: creating files waits on the filesystem journal. */
-  async commit(): Promise<void> {
+  get paths(): string[] {
+    return this.files.map((f) => f.file);
+  }
+
+  /** Everything runs on the thread pool: creating files waits on the filesystem. */
+  async commit(opts: { sync: boolean }): Promise<void> {
     const dirs = [...new Set(this.files.map((f) => path.dirname(f.file)))];
     await Promise.all(dirs.map((d) => fsp.mkdir(d, { recursive: true })));
     // Created one after another: parallel creates in one directory spin on its lock in the
@@ -111,10 +115,25 @@ export class WriteOnceFileBatch {
         handles.push(fh);
         await fh.writeFile(data);
       }
-      await Promise.all(handles.map((fh) => fh.datasync()));
+      if (opts.sync) await Promise.all(handles.map((fh) => fh.datasync()));
     } finally {
       await Promise.all(handles.map((fh) => fh.close()));
     }
-    await Promise.all(dirs.map((d) => fsyncDir(d)));
+    if (opts.sync) await Promise.all(dirs.map((d) => fsyncDir(d)));
   }
+}
+
+/** Makes files written earlier (and their directory entries) durable. */
+export async function syncFiles(files: readonly string[]): Promise<void> {
+  await Promise.all(
+    files.map(async (file) => {
+      const fh = await fsp.open(file, "r");
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    }),
+  );
+  await Promise.all([...new Set(files.map((f) => path.dirname(f)))].map((d) => fsyncDir(d)));
 }

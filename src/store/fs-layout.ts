@@ -14,6 +14,10 @@ export class FsLayout {
   get keysDir(): string {
     return path.join(this.dir, "keys");
   }
+  /** The tree size whose full tiles are all durable (tiles are synced in batches, not per checkpoint). */
+  get tilesDurable(): string {
+    return path.join(this.dir, "tiles-durable");
+  }
   get lockFile(): string {
     return path.join(this.dir, "LOCK");
   }

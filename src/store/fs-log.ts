@@ -5,10 +5,15 @@
 // path, so full bundles are immutable and complete. Integration (tiles + a signed
 // checkpoint) runs on a short timer over the leaf hashes of durable entries only.
 //
+// Tiles and partial files are derived from the entries, so they are not synced with each
+// checkpoint: full tiles are synced in batches (every few seconds and on close) and the size
+// they cover is recorded in `tiles-durable`. That keeps the disk free for the appends.
+//
 // Recovery on open: full bundles are trusted as written (they were synced before the
 // rename); the open bundle is cut back to its last complete JSON line (a torn tail was
-// never acknowledged); tiles are checked against the signed checkpoint and rebuilt from
-// the entries when they do not match; durable entries beyond the checkpoint are integrated.
+// never acknowledged); tiles are rebuilt from the right edge at `tiles-durable` by
+// re-hashing the entries after it, and checked against the signed checkpoint (from all the
+// entries when that fails); durable entries beyond the checkpoint are integrated.
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import { promisify } from "node:util";
@@ -22,6 +27,7 @@ import {
   readFileIfExists,
   settleAll,
   writevAll,
+  syncFiles,
   writeFileAtomic,
   WriteOnceFileBatch,
 } from "./durable-file.js";
@@ -30,6 +36,7 @@ import { FsLogReader } from "./fs-reader.js";
 import { DEFAULT_GROUP_COMMIT_LIMITS, GroupCommitter, type GroupCommitLimits } from "./group-commit.js";
 import { loadOrCreateSigningKey, type LogKeys } from "./keys.js";
 import { LeafHasherPool } from "./leaf-hasher.js";
+import { rightEdgeAt } from "./right-edge.js";
 import { acquireLock, type DirLock } from "./lock.js";
 import { partialWidth, splitTileData, TileBuilder, type TileData } from "./tile-builder.js";
 import { LogError, type AuditLog, type LogEntry, type SignedCheckpoint } from "./types.js";
@@ -66,6 +73,10 @@ const INTEGRATE_SLICE = 128 * BUNDLE_SIZE;
  * failing for a long time) they are dropped and re-computed from the bundles on disk.
  */
 const MAX_PENDING_LEAVES = 1 << 20;
+/** Full tiles are synced at most this long after they were written (and on close)... */
+const TILE_SYNC_INTERVAL_MS = 5_000;
+/** ...or once this many wait, which bounds the list and the entries recovery re-hashes. */
+const TILE_SYNC_MAX_FILES = 2_048;
 
 /** Opens (creating if needed) the log in dataDir for writing; one writer per directory. */
 export async function openFsLog(dataDir: string, opts: FsLogOptions = {}): Promise<AuditLog & FsLogExtras> {
@@ -107,6 +118,10 @@ class FsLog implements AuditLog, FsLogExtras {
    */
   private pending: Hash[] = [];
   private pendingStart = 0;
+  /** Full tiles written since the last tile sync, and the tree size they complete. */
+  private unsyncedTiles: string[] = [];
+  private unsyncedSize = 0;
+  private lastTileSync = Date.now();
   /** Full bundles being renamed from `.open` to their final paths, in order. */
   private moving: Promise<void> = Promise.resolve();
   /** The partial files the current checkpoint names, removed once superseded. */
@@ -205,7 +220,10 @@ class FsLog implements AuditLog, FsLogExtras {
     await this.moving;
     if (this.timer) clearInterval(this.timer);
     await this.integrating;
-    if (!this.broken) await this.integrate();
+    if (!this.broken) {
+      await this.integrate();
+      await this.syncTiles();
+    }
     await this.hasher.close();
     for (const spare of this.spares.values()) {
       const fd = await spare.catch(() => null);
@@ -423,6 +441,27 @@ class FsLog implements AuditLog, FsLogExtras {
         throw err;
       }
     }
+    const due = Date.now() - this.lastTileSync >= TILE_SYNC_INTERVAL_MS;
+    if (due || this.unsyncedTiles.length >= TILE_SYNC_MAX_FILES) await this.syncTiles();
+  }
+
+  /**
+   * Makes the full tiles written so far durable, then records the size they complete. Until
+   * then a power loss can lose them; recovery rewrites them from the entries.
+   */
+  private async syncTiles(): Promise<void> {
+    this.lastTileSync = Date.now();
+    const files = this.unsyncedTiles;
+    const size = this.unsyncedSize;
+    if (files.length === 0) return;
+    this.unsyncedTiles = [];
+    try {
+      await syncFiles(files);
+      await writeFileAtomic(this.layout.tilesDurable, `${size}\n`);
+    } catch (err) {
+      this.unsyncedTiles = [...files, ...this.unsyncedTiles];
+      throw err;
+    }
   }
 
   /** Keeps the leaf hashes of a commit at `first` for integration, while they are contiguous. */
@@ -453,12 +492,32 @@ class FsLog implements AuditLog, FsLogExtras {
     this.pendingStart += n;
   }
 
-  /** Writes new tiles, the partial entry bundle and a new checkpoint for builder.size. */
+  /**
+   * Writes new tiles, the partial entry bundle and a new checkpoint for builder.size. Only
+   * the checkpoint is synced: the entries it covers are durable, and everything else here
+   * can be rebuilt from them (see syncTiles).
+   */
   private async publish(completed: TileData[]): Promise<void> {
     const size = this.builder.size;
     const batch = new WriteOnceFileBatch();
-    for (const t of [...completed, ...this.builder.partialTiles()])
-      batch.add(this.layout.hashTile(t.tile), t.data);
+    for (const t of completed) batch.add(this.layout.hashTile(t.tile), t.data);
+    const full = batch.paths;
+    await this.addPartials(batch);
+    await batch.commit({ sync: false });
+    this.unsyncedTiles.push(...full);
+    this.unsyncedSize = size;
+    const rootHash = this.builder.root();
+    const note = signCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }, this.keys.signer);
+    await writeFileAtomic(this.layout.checkpoint, note);
+    this.checkpoint = { origin: this.origin, size, rootHash, note };
+    this.notify();
+    await this.removeSupersededPartials();
+  }
+
+  /** Adds the partial tiles and the partial entry bundle of the tree at builder.size. */
+  private async addPartials(batch: WriteOnceFileBatch): Promise<void> {
+    const size = this.builder.size;
+    for (const t of this.builder.partialTiles()) batch.add(this.layout.hashTile(t.tile), t.data);
     const width = size % TILE_WIDTH;
     const bundle = Math.floor(size / TILE_WIDTH);
     if (width > 0) {
@@ -466,13 +525,6 @@ class FsLog implements AuditLog, FsLogExtras {
       if (prefix === null) throw new LogError("corrupt", `open bundle ${bundle} lost entries`);
       batch.add(this.layout.partialBundle(bundle, width), prefix);
     }
-    await batch.commit();
-    const rootHash = this.builder.root();
-    const note = signCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }, this.keys.signer);
-    await writeFileAtomic(this.layout.checkpoint, note);
-    this.checkpoint = { origin: this.origin, size, rootHash, note };
-    this.notify();
-    await this.removeSupersededPartials();
   }
 
   /** The partial tiles and partial bundle that belong to the current tree (builder.size). */
@@ -582,13 +634,46 @@ class FsLog implements AuditLog, FsLogExtras {
   }
 
   /**
-   * Loads the tile builder for the checkpoint from its partial tiles; if they are missing
-   * or do not give the signed root, rebuilds every tile from the entries.
+   * Brings the tiles to the trusted checkpoint. After a clean close its partial tiles give
+   * the signed root directly. Otherwise the builder resumes from the right edge at the size
+   * whose full tiles were synced, re-hashing only the entries after it and rewriting their
+   * tiles; if even that does not give the signed root, every tile is rebuilt from the entries.
    */
   private async recoverTiles(trusted: SignedCheckpoint | null): Promise<void> {
     if (!trusted) return;
+    const durable = Math.min(trusted.size, await this.readTilesDurable());
+    if (durable === trusted.size && (await this.loadPartialTiles(trusted))) return;
+    try {
+      this.builder = await rightEdgeAt(durable, {
+        readFullTile: (level, index) => this.reader.readHashTile({ level, index, width: TILE_WIDTH }),
+        leafHashes: (start, end) => this.hashRange(start, end),
+      });
+      await this.rebuildTilesTo(trusted.size);
+    } catch (err) {
+      if (!(err instanceof LogError && err.code === "corrupt")) throw err;
+    }
+    if (this.builder.size !== trusted.size || !hashesEqual(this.builder.root(), trusted.rootHash)) {
+      this.opts.onRepair?.(
+        `tiles do not match the checkpoint of size ${trusted.size}; rebuilding them from the entries`,
+      );
+      this.builder = new TileBuilder();
+      await this.rebuildTilesTo(trusted.size);
+      if (!hashesEqual(this.builder.root(), trusted.rootHash)) {
+        throw new LogError(
+          "corrupt",
+          `the entries do not match the signed checkpoint of size ${trusted.size}`,
+        );
+      }
+    }
+    const partials = new WriteOnceFileBatch();
+    await this.addPartials(partials);
+    await partials.commit({ sync: false });
+    await writeFileAtomic(this.layout.tilesDurable, `${trusted.size}\n`);
+  }
+
+  /** The builder from the checkpoint's partial tiles, if they are all there and give its root. */
+  private async loadPartialTiles(trusted: SignedCheckpoint): Promise<boolean> {
     const rows: Hash[][] = [];
-    let loaded = true;
     for (let level = 0; TILE_WIDTH ** level <= trusted.size; level++) {
       const width = partialWidth(trusted.size, level);
       if (width === 0) {
@@ -597,29 +682,29 @@ class FsLog implements AuditLog, FsLogExtras {
       }
       const tile = { level, index: Math.floor(trusted.size / TILE_WIDTH ** (level + 1)), width };
       const data = await this.reader.readHashTile(tile);
-      if (data === null) {
-        loaded = false;
-        break;
-      }
+      if (data === null) return false;
       rows.push(splitTileData(data));
     }
-    if (loaded) {
-      this.builder = new TileBuilder(trusted.size, rows);
-      if (hashesEqual(this.builder.root(), trusted.rootHash)) return;
-    }
-    this.opts.onRepair?.(
-      `tiles do not match the checkpoint of size ${trusted.size}; rebuilding them from the entries`,
-    );
-    this.builder = new TileBuilder();
-    for (let start = 0; start < trusted.size; start += INTEGRATE_SLICE) {
+    const builder = new TileBuilder(trusted.size, rows);
+    if (!hashesEqual(builder.root(), trusted.rootHash)) return false;
+    this.builder = builder;
+    return true;
+  }
+
+  private async readTilesDurable(): Promise<number> {
+    const text = (await readFileIfExists(this.layout.tilesDurable))?.toString("utf8").trim();
+    return text !== undefined && /^\d+$/.test(text) ? Number(text) : 0;
+  }
+
+  /** Pushes entries [builder.size, size) from disk, writing and syncing the tiles they complete. */
+  private async rebuildTilesTo(size: number): Promise<void> {
+    while (this.builder.size < size) {
+      const start = this.builder.size;
       const batch = new WriteOnceFileBatch();
-      for (const leaf of await this.hashRange(start, Math.min(trusted.size, start + INTEGRATE_SLICE))) {
+      for (const leaf of await this.hashRange(start, Math.min(size, start + INTEGRATE_SLICE))) {
         for (const t of this.builder.push(leaf)) batch.add(this.layout.hashTile(t.tile), t.data);
       }
-      await batch.commit();
-    }
-    if (!hashesEqual(this.builder.root(), trusted.rootHash)) {
-      throw new LogError("corrupt", `the entries do not match the signed checkpoint of size ${trusted.size}`);
+      await batch.commit({ sync: true });
     }
   }
 
