@@ -108,7 +108,7 @@ class FsLog implements AuditLog, FsLogExtras {
   private readonly intervalMs: number;
   private durable = 0;
   private open: OpenBundle | null = null;
-  /** Leaf hashing runs on worker threads, over the bytes as they are on disk. */
+  /** Leaf hashing runs on worker threads: of each commit's bytes, and of bundles in recovery. */
   private readonly hasher = new LeafHasherPool(Math.max(1, os.availableParallelism() - 1));
   private builder = new TileBuilder();
   /**

@@ -72,46 +72,24 @@ export class LeafHasherPool {
 
   /** Leaf hashes of a bundle's lines; the bundle's bytes are copied to the worker. */
   hash(bundle: Uint8Array): Promise<Uint8Array> {
-    // A copy of exactly these bytes in an ArrayBuffer of its own, to transfer. (Buffer#slice
-    // would be a view: transferring its buffer would detach the caller's bytes and hand the
-    // worker whatever else shares that memory.)
-    return this.run(bundle, () => new Uint8Array(bundle));
-  }
-
-  /** Leaf hashes of entries (one line each, no newline inside), gathered into one copy. */
-  hashEntries(entries: Uint8Array[]): Promise<Uint8Array> {
-    return this.run(null, () => {
-      let total = 0;
-      for (const e of entries) total += e.length + 1;
-      // Its own ArrayBuffer (never the shared pool), and no zero-fill: every byte is set below.
-      const bundle = Buffer.allocUnsafeSlow(total);
-      let off = 0;
-      for (const e of entries) {
-        bundle.set(e, off);
-        off += e.length;
-        bundle[off++] = 0x0a;
-      }
-      return bundle;
-    });
-  }
-
-  /** Runs a job on a worker over `own()`: bytes in an ArrayBuffer of their own, transferred. */
-  private run(inline: Uint8Array | null, own: () => Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
     if (this.workers.length === 0) {
       try {
-        return Promise.resolve(hashBundleLines(inline ?? own()));
+        return Promise.resolve(hashBundleLines(bundle));
       } catch (err) {
         return Promise.reject(err as Error);
       }
     }
     const id = this.next++;
-    const data = own();
+    // A copy of exactly these bytes in an ArrayBuffer of its own, to transfer. (Buffer#slice
+    // would be a view: transferring its buffer would detach the caller's bytes and hand the
+    // worker whatever else shares that memory.)
+    const copy = new Uint8Array(bundle);
     // Idle workers must not keep the process alive; busy ones must, or a pending hash
     // would be dropped when nothing else is scheduled.
     if (this.jobs.size === 0) for (const w of this.workers) w.ref();
     return new Promise<Uint8Array>((resolve, reject) => {
       this.jobs.set(id, { resolve, reject });
-      this.workers[id % this.workers.length]!.postMessage({ id, data: data.buffer }, [data.buffer]);
+      this.workers[id % this.workers.length]!.postMessage({ id, data: copy.buffer }, [copy.buffer]);
     }).finally(() => {
       if (this.jobs.size === 0) for (const w of this.workers) w.unref();
     });
