@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import https from "node:https";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -339,9 +340,13 @@ export async function main(argv: string[]): Promise<void> {
     clearInterval(sampler);
     // The server's own CPU per event: steadier than wall time on a shared machine.
     const serverUsPerEvent = ((treeCpuSeconds(pid) - cpu0) / n) * 1e6;
+    // The load generator shares the cores: with both saturated, no server could go faster
+    // than cores / (server + generator CPU per event).
+    const clientUsPerEvent = Math.max(0, (row.cpuS / n) * 1e6 - serverUsPerEvent);
+    const ceiling = (os.availableParallelism() * 1e6) / (serverUsPerEvent + clientUsPerEvent);
     const half = Math.floor(rssSamples.length / 2);
     const peak = (xs: number[]) => Math.max(0, ...xs).toFixed(0);
-    row.note = `server CPU ${serverUsPerEvent.toFixed(0)} µs/event; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
+    row.note = `server CPU ${serverUsPerEvent.toFixed(0)} µs/event, load generator ${clientUsPerEvent.toFixed(0)} µs/event, so at most ${Math.round(ceiling / 100) * 100} events/s on ${os.availableParallelism()} cores; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
     rows.push(row);
     log(`webhook: ${system} paced at ${rate} events/s`);
     const latencies: number[] = [];
