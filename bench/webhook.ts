@@ -29,7 +29,7 @@ import {
   PostgresUnavailable,
   startPostgres,
 } from "./baselines/postgres.js";
-import { generateEvents } from "./gen/events.js";
+import { eventListBodies } from "./lib/workload.js";
 import {
   intOption,
   log,
@@ -226,25 +226,10 @@ function post(agent: https.Agent, h: ServerHandle, body: Buffer): Promise<void> 
 }
 
 function bodies(seed: number, count: number): { bodies: Buffer[]; bytes: number } {
-  const out: Buffer[] = [];
-  let batch: AuditEvent[] = [];
-  let bytes = 0;
-  const flush = () => {
-    const b = Buffer.from(
-      JSON.stringify({ kind: "EventList", apiVersion: "audit.k8s.io/v1", metadata: {}, items: batch }),
-    );
-    bytes += b.length;
-    out.push(b);
-    batch = [];
-  };
-  for (const ev of generateEvents({ seed, count })) {
-    batch.push(ev);
-    if (batch.length === BATCH) flush();
-  }
-  if (batch.length > 0) flush();
+  const out = eventListBodies(seed, count, BATCH);
   // Sanity: the bodies parse as the server will parse them.
-  parseEventList(out[0]!);
-  return { bodies: out, bytes };
+  parseEventList(out.bodies[0]!);
+  return out;
 }
 
 /** Sends all bodies with `concurrency` requests in flight, as fast as acks return. */

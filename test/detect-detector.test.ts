@@ -1,5 +1,6 @@
-// The detector on a real fs log, fed by followLog as `kubetrail serve` does: alerts become log
-// entries, alerts never alert, and a restart neither re-alerts nor forgets a window in progress.
+// The detector on a real fs log, reading every entry from it (followLog; serve's feed from ingest
+// is in detect-feed.test.ts): alerts become log entries, alerts never alert, and a restart
+// neither re-alerts nor forgets a window in progress.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

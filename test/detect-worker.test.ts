@@ -1,5 +1,6 @@
-// The detector with its rule engine in a worker thread, as `serve` runs it. Workers load
-// compiled JavaScript, so this test drives the built dist/ (the suite builds first).
+// The detector with its rule engine in a worker thread (an option for entries read from the log;
+// serve evaluates in its own thread, see src/detect/live.ts). Workers load compiled JavaScript,
+// so this test drives the built dist/ (the suite builds first).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,7 +1,8 @@
 // Shared workloads: generated entries as bytes, concurrent appenders, and filling a log or a
 // JSON-lines file with the same bytes so every system in a table works on identical data.
 import { closeSync, openSync, writeSync } from "node:fs";
-import { generateEventLines } from "../gen/events.js";
+import type { AuditEvent } from "../../src/audit/types.js";
+import { generateEventLines, generateEvents, toEventList } from "../gen/events.js";
 import type { Probe } from "../harness.js";
 
 export interface Entries {
@@ -22,6 +23,29 @@ export function generatedEntries(seed: number, count: number): Entries {
     bytes += b.length;
   }
   return { lines, buffers, bytes };
+}
+
+/** Webhook bodies of `batch` generated events each (EventList JSON), as the apiserver posts them. */
+export function eventListBodies(
+  seed: number,
+  count: number,
+  batch: number,
+): { bodies: Buffer[]; bytes: number } {
+  const bodies: Buffer[] = [];
+  let pending: AuditEvent[] = [];
+  let bytes = 0;
+  const flush = () => {
+    const body = Buffer.from(JSON.stringify(toEventList(pending)));
+    bytes += body.length;
+    bodies.push(body);
+    pending = [];
+  };
+  for (const ev of generateEvents({ seed, count })) {
+    pending.push(ev);
+    if (pending.length === batch) flush();
+  }
+  if (pending.length > 0) flush();
+  return { bodies, bytes };
 }
 
 /**

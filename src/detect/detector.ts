@@ -12,14 +12,21 @@ import type { EngineStats } from "./engine.js";
 import { localEvaluator, workerEvaluator, type Evaluator } from "./evaluator.js";
 import type { LoadRulesOptions } from "./load-rules.js";
 import { readPosition, writePosition } from "./position.js";
-import { DetectError, type Alert, type AlertSink, type RecordedAlert, type Rule } from "./types.js";
+import {
+  DetectError,
+  type Alert,
+  type AlertSink,
+  type DetectEntry,
+  type RecordedAlert,
+  type Rule,
+} from "./types.js";
 
 export interface DetectorOptions {
-  /** Rules evaluated in this thread. Give either rules or workerRules. */
+  /** Rules evaluated in this thread (what `serve` uses, see live.ts). Give either rules or workerRules. */
   rules?: Rule[];
   /**
-   * Rules loaded and evaluated in a worker thread (what `serve` uses): parsing and matching
-   * then run beside ingest instead of on its event loop. start() rejects if they do not load.
+   * Rules loaded and evaluated in a worker thread: parsing and matching entries read from the
+   * log then run beside ingest instead of on its event loop. start() rejects if they do not load.
    */
   workerRules?: LoadRulesOptions;
   sinks: AlertSink[];
@@ -35,6 +42,11 @@ export interface DetectorOptions {
   delivery?: DeliveryOptions;
   registry?: Registry;
   now?: () => number;
+  /**
+   * Told of each batch of alerts once it is durable: `alerts[i]` is the entry at `firstIndex + i`.
+   * Lets the feed (feed.ts) hand the detector's own entries back to it without reading the log.
+   */
+  onAppended?: (firstIndex: number, alerts: readonly Alert[], sizes: readonly number[]) => void;
   /** Sink failures (already counted in metrics); messages never contain tokens or webhook paths. */
   onSinkError?: (sink: string, err: Error) => void;
 }
@@ -47,8 +59,11 @@ export interface DetectorStats extends EngineStats {
 export interface Detector {
   /** Loads the saved position and replays the look-back; returns the index to follow the log from. */
   start(): Promise<number>;
-  /** Evaluates entries (in log order); resolves once their alerts are in the log and queued for sinks. */
-  process(entries: LogEntry[]): Promise<void>;
+  /**
+   * Evaluates entries (in log order, as bytes or as ingest parsed them); resolves once their
+   * alerts are in the log and queued for sinks.
+   */
+  process(entries: DetectEntry[]): Promise<void>;
   /** Resolves when every sink queue is empty; for tests and orderly shutdown. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -86,19 +101,25 @@ export function createDetector(opts: DetectorOptions): Detector {
   let pending: Alert[] = [];
   let evaluated = 0;
 
-  const processBatch = async (entries: LogEntry[]): Promise<void> => {
+  const processBatch = async (entries: DetectEntry[]): Promise<void> => {
     if (!engine) throw new DetectError("config", "detector: start() must complete before process()");
     // Entries below `evaluated` were seen before a restart or a failed append.
     const fresh = entries.filter((e) => e.index >= evaluated);
     if (fresh.length > 0) {
       pending.push(...(await engine.evaluate(fresh)));
-      evaluated = (fresh[fresh.length - 1] as LogEntry).index + 1;
+      evaluated = (fresh[fresh.length - 1] as DetectEntry).index + 1;
     }
     if (evaluated === position) return;
     const alerts = pending;
     let recorded: RecordedAlert[] = alerts;
     if (alerts.length > 0) {
-      const { firstIndex } = await opts.writer.append(alerts.map((a) => encoder.encode(JSON.stringify(a))));
+      const encoded = alerts.map((a) => encoder.encode(JSON.stringify(a)));
+      const { firstIndex } = await opts.writer.append(encoded);
+      opts.onAppended?.(
+        firstIndex,
+        alerts,
+        encoded.map((e) => e.length),
+      );
       recorded = alerts.map((a, i) => ({ ...a, alertIndex: firstIndex + i }));
     }
     pending = [];

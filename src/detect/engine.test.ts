@@ -103,16 +103,17 @@ describe("RuleEngine", () => {
     expect([30, 31, 32].flatMap((s) => rulesOf(denied(s)))).toEqual(["forbidden-burst"]);
   });
 
-  it("skipping rules by resource never changes the alerts", async () => {
+  it("skipping rules by resource and verb never changes the alerts", async () => {
     const rules = await loadRules({
       builtins: true,
       dirs: [join(import.meta.dirname, "../../test/fixtures/sigma/good")],
     });
     expect(rules.filter((r) => r.resources).length).toBeGreaterThan(8);
-    const unfiltered = rules.map((r) => ({ ...r, resources: undefined }));
+    expect(rules.filter((r) => r.verbs && r.source !== "builtin").length).toBeGreaterThan(0);
+    const unfiltered = rules.map((r) => ({ ...r, resources: undefined, verbs: undefined }));
     const pick = <T>(...values: T[]) => fc.constantFrom(...values);
     const event = fc.record({
-      verb: pick("get", "list", "create", "update", "patch", "delete"),
+      verb: pick("get", "list", "watch", "create", "Create", "update", "patch", "delete", "deletecollection"),
       resource: pick(
         "pods",
         "Pods",

@@ -7,11 +7,13 @@ import { buildAlert, type Trigger } from "./alert-record.js";
 import { isRecord } from "./event-fields.js";
 import { globMatcher } from "./glob.js";
 import { SlidingWindows } from "./window.js";
-import type { Alert, AllowList, Rule, RuleState } from "./types.js";
+import type { Alert, AllowList, DetectEntry, Rule, RuleState } from "./types.js";
 
 // A request appears once per stage; remembering this many (rule, auditID) pairs keeps one
 // alert per request even when ResponseStarted and ResponseComplete both match.
 const RECENT_CAPACITY = 100_000;
+/** Candidate lists cached per (resource, verb) at most; a cluster uses a few hundred. */
+const CANDIDATE_LISTS = 10_000;
 
 interface CompiledRule {
   rule: Rule;
@@ -30,9 +32,14 @@ export interface EngineStats {
 
 export class RuleEngine {
   private readonly compiled: CompiledRule[];
-  /** The rules worth evaluating per objectRef.resource, in rule order; built on first sight. */
-  private readonly byResource = new Map<string, CompiledRule[]>();
-  private readonly unbounded: CompiledRule[];
+  /**
+   * The rules worth evaluating per (objectRef.resource, verb), lower-cased, in rule order;
+   * built on first sight. Most events are reads no rule cares about, and skip every rule here.
+   */
+  private readonly byResource = new Map<string, Map<string, CompiledRule[]>>();
+  /** The same for events without a resource (non-resource URLs such as /healthz). */
+  private readonly noResource = new Map<string, CompiledRule[]>();
+  private cachedLists = 0;
   private readonly observers: Rule[];
   private readonly state: RuleState = { wildcardRoles: new Set() };
   private readonly recent = new Map<string, true>();
@@ -46,17 +53,29 @@ export class RuleEngine {
       windows: rule.window && new SlidingWindows<Trigger>(rule.window.threshold, rule.window.windowMs),
     }));
     this.observers = rules.filter((r) => r.observe);
-    this.unbounded = this.compiled.filter((c) => !c.rule.resources);
   }
 
-  private candidates(resource: string | undefined): CompiledRule[] {
-    if (resource === undefined) return this.unbounded;
-    const key = resource.toLowerCase();
-    let list = this.byResource.get(key);
+  private candidates(resource: string | undefined, verb: string): CompiledRule[] {
+    const r = resource?.toLowerCase();
+    let byVerb = r === undefined ? this.noResource : this.byResource.get(r);
+    // Resources and verbs come from the events; a cap keeps junk values from growing the cache forever.
+    const roomLeft = this.cachedLists < CANDIDATE_LISTS;
+    if (!byVerb) {
+      byVerb = new Map();
+      if (roomLeft) this.byResource.set(r as string, byVerb);
+    }
+    const v = verb.toLowerCase();
+    let list = byVerb.get(v);
     if (!list) {
-      list = this.compiled.filter((c) => !c.rule.resources || c.rule.resources.has(key));
-      // Resources come from the events; a cap keeps junk values from growing the cache forever.
-      if (this.byResource.size < 10_000) this.byResource.set(key, list);
+      list = this.compiled.filter(
+        ({ rule }) =>
+          (!rule.resources || (r !== undefined && rule.resources.has(r))) &&
+          (!rule.verbs || rule.verbs.has(v)),
+      );
+      if (roomLeft) {
+        byVerb.set(v, list);
+        this.cachedLists++;
+      }
     }
     return list;
   }
@@ -64,6 +83,13 @@ export class RuleEngine {
   /** Zeroes the counters, e.g. after replaying history that was already evaluated once. */
   resetStats(): void {
     Object.assign(this.stats, { entries: 0, events: 0, ownRecords: 0, unreadable: 0, alerts: 0 });
+  }
+
+  /** Evaluates one log entry, whether ingest handed it over parsed or it was read as bytes. */
+  evaluate(entry: DetectEntry): Alert[] {
+    if ("data" in entry) return this.evaluateEntry(entry.index, entry.data);
+    this.stats.entries++;
+    return this.evaluateObject(entry.index, entry.parsed);
   }
 
   /** Evaluates one stored entry (JSON bytes); entries that are not audit events yield nothing. */
@@ -99,7 +125,7 @@ export class RuleEngine {
     if (event.stage === "RequestReceived") return [];
     const alerts: Alert[] = [];
     const resource = event.objectRef?.resource;
-    for (const c of this.candidates(typeof resource === "string" ? resource : undefined)) {
+    for (const c of this.candidates(typeof resource === "string" ? resource : undefined, event.verb)) {
       if (!c.rule.match(event, this.state) || !c.allowed(event)) continue;
       if (!this.firstTime(c.rule.id, event.auditID)) continue;
       const trigger = { event, index };

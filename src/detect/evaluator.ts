@@ -1,14 +1,15 @@
-// Where the rule engine runs for the live detector: in this thread, or in a worker thread so
-// that parsing and matching every entry never competes with ingest for the event loop.
+// Where the rule engine runs for the live detector: in this thread (what serve does, on the
+// entries ingest already parsed: see live.ts), or in a worker thread, which pays off only for
+// entries read from the log as bytes, whose parsing then stays off the ingest thread.
 import { Worker } from "node:worker_threads";
 import type { LogEntry } from "../store/types.js";
 import { RuleEngine, type EngineStats } from "./engine.js";
 import type { LoadRulesOptions } from "./load-rules.js";
-import { DetectError, type Alert, type Rule } from "./types.js";
+import { DetectError, type Alert, type DetectEntry, type Rule } from "./types.js";
 
 export interface Evaluator {
   /** Evaluates entries in order; resolves with their alerts in order. */
-  evaluate(entries: readonly LogEntry[]): Promise<Alert[]>;
+  evaluate(entries: readonly DetectEntry[]): Promise<Alert[]>;
   /** Zeroes the counters (after replaying history that was evaluated before). */
   resetStats(): Promise<void>;
   stats(): EngineStats;
@@ -18,7 +19,14 @@ export interface Evaluator {
 export function localEvaluator(rules: Rule[]): Evaluator {
   const engine = new RuleEngine(rules);
   return {
-    evaluate: async (entries) => entries.flatMap((e) => engine.evaluateEntry(e.index, e.data)),
+    evaluate: async (entries) => {
+      const alerts: Alert[] = [];
+      for (const e of entries) {
+        const raised = engine.evaluate(e);
+        if (raised.length > 0) alerts.push(...raised);
+      }
+      return alerts;
+    },
     resetStats: async () => engine.resetStats(),
     stats: () => ({ ...engine.stats }),
     close: async () => {},
@@ -109,15 +117,20 @@ export async function workerEvaluator(load: LoadRulesOptions): Promise<Evaluator
   };
 }
 
-function pack(entries: readonly LogEntry[]): PackedEntries {
+const encoder = new TextEncoder();
+
+function pack(entries: readonly DetectEntry[]): PackedEntries {
+  // A parsed entry crosses to the worker as JSON again (cheaper than a structured clone); that
+  // encode alone costs more than evaluating the entry here, which is why serve does (live.ts).
+  const data = entries.map((e) => ("data" in e ? e.data : encoder.encode(JSON.stringify(e.parsed))));
   let total = 0;
-  for (const e of entries) total += e.data.length;
+  for (const d of data) total += d.length;
   const bytes = new Uint8Array(total);
   const ends: number[] = [];
   let at = 0;
-  for (const e of entries) {
-    bytes.set(e.data, at);
-    at += e.data.length;
+  for (const d of data) {
+    bytes.set(d, at);
+    at += d.length;
     ends.push(at);
   }
   return { indexes: entries.map((e) => e.index), ends, bytes };

@@ -1,5 +1,6 @@
 // Shapes shared by the rule engine, the Sigma loader, the detector and the sinks.
 import type { AuditEvent } from "../audit/types.js";
+import type { LogEntry } from "../store/types.js";
 
 /** Sigma's levels, lowest first; built-in rules use the same scale so one threshold fits both. */
 export const SEVERITIES = ["informational", "low", "medium", "high", "critical"] as const;
@@ -34,6 +35,8 @@ export interface Rule {
    * this set; the engine skips it for other events. Must never exclude an event it matches.
    */
   resources?: ReadonlySet<string>;
+  /** Likewise for the verb (lower-cased): the engine skips the rule for any other verb. */
+  verbs?: ReadonlySet<string>;
   /** Users, groups and namespaces exempt from this rule (from the rules config). */
   allow?: AllowList;
   /** Lets a rule learn from events it does not alert on (e.g. which roles grant `*`). */
@@ -51,6 +54,19 @@ export interface AllowList {
   groups: string[];
   namespaces: string[];
 }
+
+/**
+ * An entry kubetrail still held parsed when it was stored: an audit event from ingest
+ * (IngestPipeline.onStored) or one of the detector's own alerts. The very object that was
+ * encoded into the log, so evaluating it equals evaluating the stored bytes.
+ */
+export interface ParsedEntry {
+  index: number;
+  parsed: AuditEvent | Alert;
+}
+
+/** What the detector evaluates: an entry as stored bytes (read from the log) or as ingest parsed it. */
+export type DetectEntry = LogEntry | ParsedEntry;
 
 /** Where one triggering event sits: in the log (index) and in the cluster (auditID). */
 export interface EventRef {

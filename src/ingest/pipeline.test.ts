@@ -51,8 +51,10 @@ async function entries(log: AuditLog): Promise<string[]> {
 describe("ingest pipeline", () => {
   it("tells stored-listeners each durable batch with its log indexes, exactly as stored", async () => {
     const s = await setup();
-    const told: { firstIndex: number; events: readonly AuditEvent[] }[] = [];
-    const stop = s.pipeline.onStored((firstIndex, evs) => told.push({ firstIndex, events: evs }));
+    const told: { firstIndex: number; events: readonly AuditEvent[]; sizes: readonly number[] }[] = [];
+    const stop = s.pipeline.onStored((firstIndex, evs, sizes) =>
+      told.push({ firstIndex, events: evs, sizes }),
+    );
     const batch = events(20);
     const changed = { ...batch[3]!, verb: "patch" }; // same (auditID, stage), new content
     await Promise.all([s.pipeline.ingest(batch.slice(0, 10)), s.pipeline.ingest(batch.slice(10))]);
@@ -65,6 +67,8 @@ describe("ingest pipeline", () => {
       t.events.forEach((e, i) => byIndex.set(t.firstIndex + i, encodeEvent(e).toString()));
     expect(byIndex.size).toBe(21); // the 3 after unsubscribing are not told
     for (const [index, text] of byIndex) expect(text).toBe(stored[index]);
+    for (const t of told)
+      t.sizes.forEach((n, i) => expect(n).toBe(Buffer.byteLength(stored[t.firstIndex + i]!)));
     expect(JSON.parse(byIndex.get(20)!).annotations[KUBETRAIL_ANNOTATIONS.conflict]).toBeDefined();
     await s.close();
   });

@@ -45,14 +45,18 @@ export interface IngestPipeline {
   drain(): Promise<void>;
   /**
    * Tells `listener` about every batch once it is durable: `events[i]` is the entry at log
-   * index `firstIndex + i`, exactly as stored. Lets consumers that follow the log (the
+   * index `firstIndex + i`, exactly as stored, and `sizes[i]` its length in bytes. Lets consumers that follow the log (the
    * detector) use the parsed events instead of reading and parsing the entries again; the
    * log stays the source of truth for anything they miss. Returns an unsubscribe function.
    */
   onStored(listener: StoredListener): () => void;
 }
 
-export type StoredListener = (firstIndex: number, events: readonly AuditEvent[]) => void;
+export type StoredListener = (
+  firstIndex: number,
+  events: readonly AuditEvent[],
+  sizes: readonly number[],
+) => void;
 
 const DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
 
@@ -78,10 +82,11 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
   const inflight = new Set<Promise<unknown>>();
   const listeners = new Set<StoredListener>();
 
-  const tell = (firstIndex: number, events: AuditEvent[]): void => {
+  const tell = (firstIndex: number, events: AuditEvent[], entries: Uint8Array[]): void => {
+    const sizes = entries.map((e) => e.length);
     for (const l of listeners) {
       try {
-        l(firstIndex, events);
+        l(firstIndex, events, sizes);
       } catch {
         // A consumer's bug must not fail an ingest that is already durable.
       }
@@ -165,7 +170,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       const appended = opts.log.append(entries);
       if (listeners.size > 0)
         appended.then(
-          ({ firstIndex }) => tell(firstIndex, stored),
+          ({ firstIndex }) => tell(firstIndex, stored, entries),
           () => undefined,
         );
       const durable = opts.deduper.begin(records, sizeAtSubmit, appended);

@@ -23,11 +23,17 @@ export interface Follower {
   stop(): Promise<void>;
 }
 
-/** Yields the entries at indexes start..end-1, in order, each exactly once. */
-export type RangeReader<T> = (start: number, end: number) => AsyncIterable<T>;
+/** Resolves with the entries at indexes start..end-1, in order, each exactly once. */
+export type RangeReader<T> = (start: number, end: number) => Promise<T[]>;
 
 export function followLog(log: AuditLog, opts: FollowOptions): Follower {
-  return followLogWith(log, (start, end) => log.readEntries(start, end), opts);
+  return followLogWith(log, (start, end) => collect(log.readEntries(start, end)), opts);
+}
+
+/** Gathers an async iterable into an array (appended to `into` when given). */
+export async function collect<T>(items: AsyncIterable<T>, into: T[] = []): Promise<T[]> {
+  for await (const item of items) into.push(item);
+  return into;
 }
 
 /**
@@ -53,9 +59,7 @@ export function followLogWith<T>(
       const target = log.latestCheckpoint().size;
       while (!stopped && position < target) {
         const end = Math.min(target, position + batchSize);
-        const entries: T[] = [];
-        for await (const e of read(position, end)) entries.push(e);
-        await opts.onEntries(entries);
+        await opts.onEntries(await read(position, end));
         position = end;
       }
     } while (again && !stopped);

@@ -28,6 +28,7 @@ export const rbacRules: Rule[] = [
   {
     id: "wildcard-role",
     resources: new Set(["roles", "clusterroles"]),
+    verbs: new Set(["create", "update", "patch"]),
     title: "Role or ClusterRole granting * created",
     severity: "high",
     description: "A Role or ClusterRole was created or changed to grant every verb or every resource (`*`).",
@@ -48,6 +49,7 @@ export const rbacRules: Rule[] = [
   {
     id: "privileged-binding",
     resources: new Set(["rolebindings", "clusterrolebindings"]),
+    verbs: new Set(["create", "update"]),
     title: "Binding to cluster-admin or a * role",
     severity: "critical",
     description: "A RoleBinding or ClusterRoleBinding grants cluster-admin or a role that allows `*`.",
@@ -89,6 +91,7 @@ export const rbacRules: Rule[] = [
   {
     id: "token-by-human",
     resources: new Set(["serviceaccounts"]),
+    verbs: new Set(["create"]),
     title: "Service account token requested by a person",
     severity: "medium",
     description:

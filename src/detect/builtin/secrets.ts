@@ -18,6 +18,7 @@ export const secretRules: Rule[] = [
   {
     id: "secrets-cross-namespace",
     resources: new Set(["secrets"]),
+    verbs: READ_VERBS,
     title: "Secrets read across namespaces",
     severity: "high",
     description:
@@ -34,6 +35,7 @@ export const secretRules: Rule[] = [
   {
     id: "secrets-bulk-read",
     resources: new Set(["secrets"]),
+    verbs: READ_VERBS,
     title: "Many Secrets read by one user",
     severity: "high",
     description: "One user read many Secrets within a short window.",

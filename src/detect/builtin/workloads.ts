@@ -44,6 +44,7 @@ export const workloadRules: Rule[] = [
   {
     id: "namespace-deleted",
     resources: new Set(["namespaces"]),
+    verbs: new Set(["delete"]),
     title: "Namespace deleted",
     severity: "high",
     description: "A Namespace was deleted, taking every object in it.",
@@ -54,6 +55,7 @@ export const workloadRules: Rule[] = [
   {
     id: "pod-exec",
     resources: new Set(["pods"]),
+    verbs: new Set(["create", "get"]),
     title: "Exec, attach or port-forward into a pod",
     severity: "medium",
     description: "Someone opened a shell, attached to or port-forwarded into a running pod.",
@@ -68,6 +70,7 @@ export const workloadRules: Rule[] = [
   {
     id: "ephemeral-container",
     resources: new Set(["pods"]),
+    verbs: new Set(["update", "patch"]),
     title: "Ephemeral container added",
     severity: "medium",
     description: "An ephemeral (debug) container was added to a running pod.",
@@ -81,6 +84,7 @@ export const workloadRules: Rule[] = [
   {
     id: "privileged-pod",
     resources: new Set(Object.keys(POD_SPEC_PATHS)),
+    verbs: new Set(["create", "update"]),
     title: "Privileged or host-access pod created",
     severity: "high",
     description:
@@ -95,6 +99,7 @@ export const workloadRules: Rule[] = [
   {
     id: "admission-webhook-changed",
     resources: new Set(["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]),
+    verbs: new Set(["update", "patch", "delete", "deletecollection"]),
     title: "Admission webhook configuration changed or deleted",
     severity: "high",
     description:
@@ -107,6 +112,7 @@ export const workloadRules: Rule[] = [
   },
   {
     id: "kube-system-change",
+    verbs: WRITE_VERBS,
     title: "Change in kube-system by a non-system user",
     severity: "medium",
     description: "A person (not a system component) created, changed or deleted an object in kube-system.",

@@ -78,6 +78,7 @@ export function parseSigmaRule(text: string, file: string): Rule {
     source: file,
     match: compiled.match,
     resources: compiled.resources,
+    verbs: compiled.verbs,
   };
 }
 
@@ -127,6 +128,7 @@ function compileMap(name: string, body: Record<string, unknown>): Compiled {
       return {
         match: compileItem(key, value),
         resources: key === RESOURCE_FIELD ? literals(value) : undefined,
+        verbs: key === VERB_FIELD ? literals(value) : undefined,
       };
     } catch (err) {
       if (err instanceof SigmaSyntaxError) throw new SigmaSyntaxError(`selection "${name}": ${err.message}`);
@@ -136,7 +138,9 @@ function compileMap(name: string, body: Record<string, unknown>): Compiled {
   return allOf(items);
 }
 
+// Plain equality on these (no modifier) bounds what a rule can match; see compiled.ts.
 const RESOURCE_FIELD = "objectRef.resource";
+const VERB_FIELD = "verb";
 
 /** The lower-cased values when every one is a plain string without wildcards, else undefined. */
 function literals(value: unknown): Set<string> | undefined {

@@ -162,9 +162,20 @@ function cidrMatcher(key: string, value: string | number | boolean): ScalarMatch
   }
   const list = new BlockList();
   list.addSubnet(addr as string, prefix, family === 4 ? "ipv4" : "ipv6");
+  // BlockList.check builds a SocketAddress per call, far dearer than any other comparison;
+  // a cluster's clients come from few addresses, so answers are remembered (boundedly).
+  const seen = new Map<string, boolean>();
   return (v) => {
     if (typeof v !== "string") return false;
-    const f = isIP(v);
-    return f !== 0 && list.check(v, f === 4 ? "ipv4" : "ipv6");
+    let inRange = seen.get(v);
+    if (inRange === undefined) {
+      const f = isIP(v);
+      inRange = f !== 0 && list.check(v, f === 4 ? "ipv4" : "ipv6");
+      if (seen.size >= CIDR_MEMO) seen.clear();
+      seen.set(v, inRange);
+    }
+    return inRange;
   };
 }
+
+const CIDR_MEMO = 4096;
