@@ -38,11 +38,14 @@ export function bundlePrefix(data: Uint8Array, count: number): Uint8Array | null
   return data.subarray(0, end);
 }
 
-/** Joins entries into bundle bytes (each followed by a newline). */
+/**
+ * Joins entries into bundle bytes (each followed by a newline), in an ArrayBuffer of their
+ * own (never Buffer's shared pool), so they can be transferred to a worker.
+ */
 export function joinEntries(entries: Uint8Array[]): Buffer {
   let total = 0;
   for (const e of entries) total += e.length + 1;
-  const out = Buffer.allocUnsafe(total);
+  const out = Buffer.allocUnsafeSlow(total);
   let off = 0;
   for (const e of entries) {
     out.set(e, off);

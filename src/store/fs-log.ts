@@ -249,11 +249,9 @@ class FsLog implements AuditLog, FsLogExtras {
     const files: OpenBundle[] = [];
     const dirs = new Set<string>();
     // One copy of the commit's bytes: each bundle file gets one write of a slice of it (cheaper
-    // than a vectored write of two buffers per entry), and the worker hashes a copy of it while
-    // the writes and syncs run.
+    // than a vectored write of two buffers per entry). Once written, the bytes are handed to
+    // a worker, which computes their leaf hashes while the files are synced.
     const joined = joinEntries(entries);
-    const leaves = this.hasher.hash(joined);
-    leaves.catch(() => undefined); // observed below, after the writes
     try {
       const writes: Promise<void>[] = [];
       for (let i = 0, offset = 0, next = first; i < entries.length;) {
@@ -276,6 +274,8 @@ class FsLog implements AuditLog, FsLogExtras {
         next += count;
       }
       await settleAll(writes);
+      const leaves = this.hasher.hash(joined, { handOver: true });
+      leaves.catch(() => undefined); // observed below, after the syncs
       await settleAll(files.map((f) => fdatasync(f.fd)));
       this.keepPending(first, splitTileData(await leaves));
     } catch (err) {

@@ -70,8 +70,12 @@ export class LeafHasherPool {
     }
   }
 
-  /** Leaf hashes of a bundle's lines; the bundle's bytes are copied to the worker. */
-  hash(bundle: Uint8Array): Promise<Uint8Array> {
+  /** Leaf hashes of a bundle's lines; the bundle's bytes are copied (or handed over) to the worker. */
+  /**
+   * With `handOver`, a bundle that spans its whole ArrayBuffer is transferred instead of
+   * copied: the caller must not touch it afterwards (it is detached).
+   */
+  hash(bundle: Uint8Array, opts: { handOver?: boolean } = {}): Promise<Uint8Array> {
     if (this.workers.length === 0) {
       try {
         return Promise.resolve(hashBundleLines(bundle));
@@ -83,7 +87,12 @@ export class LeafHasherPool {
     // A copy of exactly these bytes in an ArrayBuffer of its own, to transfer. (Buffer#slice
     // would be a view: transferring its buffer would detach the caller's bytes and hand the
     // worker whatever else shares that memory.)
-    const copy = new Uint8Array(bundle);
+    const whole =
+      opts.handOver === true &&
+      bundle.buffer instanceof ArrayBuffer &&
+      bundle.byteOffset === 0 &&
+      bundle.byteLength === bundle.buffer.byteLength;
+    const copy = whole ? new Uint8Array(bundle.buffer as ArrayBuffer) : new Uint8Array(bundle);
     // Idle workers must not keep the process alive; busy ones must, or a pending hash
     // would be dropped when nothing else is scheduled.
     if (this.jobs.size === 0) for (const w of this.workers) w.ref();
