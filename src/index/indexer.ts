@@ -14,6 +14,12 @@ const OPTIMIZE_EVERY = 250_000;
 
 /** Entries per transaction: large enough to amortise the commit, small enough to stay under a second. */
 export const INDEX_BATCH = 16384;
+/**
+ * Entries per transaction while serving: parsing and inserting run on the event loop that
+ * also answers the webhook, so a batch must stay short (about 30 ms here) or every ingest
+ * acknowledgement waits behind it while the index catches up after a burst.
+ */
+const LIVE_INDEX_BATCH = 1024;
 
 /**
  * Opens DATA/index.db for this log: rebuilt when missing, corrupt, outdated, built for another
@@ -143,7 +149,7 @@ export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOption
   let sinceOptimize = 0;
   const follower = followLog(log, {
     from: index.position(),
-    batchSize: INDEX_BATCH,
+    batchSize: LIVE_INDEX_BATCH,
     onEntries: async (entries) => {
       const first = entries[0];
       const last = entries[entries.length - 1];
