@@ -178,6 +178,7 @@ describe("detector fed by the ingest pipeline", () => {
 
   it("after a restart resumes from the saved position, catches up from the log and raises nothing twice", async () => {
     const dir = await dataDir();
+    const registry = new Registry(); // one /metrics across the restart, as in a reloaded serve
     const live = async (ingest: OpenIngest) => {
       const running = await startLiveDetection({
         dataDir: dir,
@@ -185,7 +186,7 @@ describe("detector fed by the ingest pipeline", () => {
         pipeline: ingest.pipeline,
         rules: RULES,
         sinks: [],
-        registry: new Registry(),
+        registry,
       });
       return running;
     };
@@ -222,5 +223,9 @@ describe("detector fed by the ingest pipeline", () => {
     // The window begun before the restart was refilled by the look-back replay, not re-alerted.
     expect(alerts[2]?.indexes).toHaveLength(20);
     expect(second.feed.held.stats).toMatchObject({ fromLog: 5, fromMemory: 5 });
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('kubetrail_detect_entries_total{source="log"} 5');
+    expect(metrics).toContain('kubetrail_detect_entries_total{source="memory"} 5');
+    expect(metrics).toContain("kubetrail_detect_entries_not_kept_total 0");
   });
 });

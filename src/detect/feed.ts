@@ -4,6 +4,7 @@
 // the source of truth: an index not held here (another writer's entry such as `kubetrail
 // append`, catch-up after a restart, an entry let go because the detector lagged and the buffer
 // was full) is read from the log.
+import { Counter, type Registry } from "prom-client";
 import type { AuditEvent } from "../audit/types.js";
 import { collect, followLogWith, type Follower } from "../store/follow.js";
 import type { AuditLog, LogReader } from "../store/types.js";
@@ -132,4 +133,38 @@ export function feedDetector(opts: FeedOptions): DetectorFeed {
       await follower.stop();
     },
   };
+}
+
+/**
+ * Exports where the detector took its entries from, so an operator can see the buffer is too
+ * small (many from the log, many not kept) before detection falls behind. Replaces the
+ * counters of an earlier feed in the same registry.
+ */
+export function registerFeedMetrics(held: StoredEntries, registry: Registry): void {
+  const names = ["kubetrail_detect_entries_total", "kubetrail_detect_entries_not_kept_total"];
+  for (const name of names) registry.removeSingleMetric(name);
+  const seen = { fromMemory: 0, fromLog: 0, notKept: 0 };
+  const catchUp = (key: keyof typeof seen): number => {
+    const delta = held.stats[key] - seen[key];
+    seen[key] = held.stats[key];
+    return delta;
+  };
+  new Counter({
+    name: names[0]!,
+    help: "Entries the detector evaluated, by source: memory (as ingest parsed them) or log (read and parsed again).",
+    labelNames: ["source"],
+    registers: [registry],
+    collect() {
+      this.inc({ source: "memory" }, catchUp("fromMemory"));
+      this.inc({ source: "log" }, catchUp("fromLog"));
+    },
+  });
+  new Counter({
+    name: names[1]!,
+    help: "Stored entries the detector's buffer had no room for (it read them from the log instead).",
+    registers: [registry],
+    collect() {
+      this.inc(catchUp("notKept"));
+    },
+  });
 }

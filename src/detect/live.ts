@@ -5,7 +5,13 @@ import path from "node:path";
 import type { Registry } from "prom-client";
 import type { AuditLog } from "../store/types.js";
 import { createDetector, type Detector } from "./detector.js";
-import { feedDetector, StoredEntries, type DetectorFeed, type FeedOptions } from "./feed.js";
+import {
+  feedDetector,
+  registerFeedMetrics,
+  StoredEntries,
+  type DetectorFeed,
+  type FeedOptions,
+} from "./feed.js";
 import { loadRules, type LoadRulesOptions } from "./load-rules.js";
 import type { AlertSink } from "./types.js";
 
@@ -37,6 +43,7 @@ export interface LiveDetection {
  */
 export async function startLiveDetection(opts: LiveDetectionOptions): Promise<LiveDetection> {
   const held = new StoredEntries();
+  if (opts.registry) registerFeedMetrics(held, opts.registry);
   const detector = createDetector({
     // In this thread rather than a worker: the events arrive parsed and the rules take about
     // 1 µs per event, while handing an event to a worker would cost this thread more (a
