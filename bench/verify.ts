@@ -1,6 +1,7 @@
 // Full verification of N stored events: `kubetrail verify --data` (re-hash every entry, rebuild
 // and check every tile, check the signed checkpoint) against sha256sum over the same bytes
 // (integrity of one file, no structure, no signature) and a re-walk of a PostgreSQL hash chain.
+import os from "node:os";
 import path from "node:path";
 import { PostgresUnavailable, startPostgres, verifyChain } from "./baselines/postgres.js";
 import {
@@ -32,7 +33,8 @@ export async function main(argv: string[]): Promise<void> {
   const cli = kubetrailCli();
   const rows: Measurement[] = [];
 
-  for (const workers of [undefined, 1]) {
+  // The default (one hashing worker per core but one) and one worker per core.
+  for (const workers of [undefined, os.availableParallelism()]) {
     const r = await runMeasured(process.execPath, [
       cli,
       "verify",
@@ -48,7 +50,9 @@ export async function main(argv: string[]): Promise<void> {
         `kubetrail verify failed (exit ${r.code}): ${r.stdout.slice(0, 500)} ${r.stderr.slice(0, 500)}`,
       );
     }
-    rows.push(fromChild(workers ? "kubetrail verify --workers 1" : "kubetrail verify", r, n, data.bytes));
+    rows.push(
+      fromChild(workers ? `kubetrail verify --workers ${workers}` : "kubetrail verify", r, n, data.bytes),
+    );
   }
   const sum = await runMeasured("sha256sum", [jsonl]);
   if (sum.code !== 0) throw new Error(`sha256sum failed: ${sum.stderr}`);

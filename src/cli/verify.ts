@@ -31,7 +31,10 @@ export function registerVerify(program: Command): void {
       "--insecure-skip-tls-verify",
       "do not check the server certificate (the checkpoint signature still is)",
     )
-    .option("--workers <n>", "hashing threads (default: one per core)")
+    .option(
+      "--workers <n>",
+      "hashing threads (default: one per core but one, which reads and checks the tree)",
+    )
     .addHelpText(
       "after",
       '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --from old-checkpoint',

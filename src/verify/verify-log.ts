@@ -58,7 +58,7 @@ export interface VerifyOptions {
   verifierKey: string;
   /** An older checkpoint note the log must extend. */
   trustedCheckpoint?: string;
-  /** Hash on this many worker threads (default: one per core). */
+  /** Hash on this many worker threads (default: one per core but one). */
   workers?: number;
   onProgress?: (entriesDone: number, total: number) => void;
 }
@@ -101,7 +101,10 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
   }
 
   const walk = new TreeWalk(source, report, trusted);
-  const pool = new LeafHasherPool(cp.size < 4 * TILE_WIDTH ? 0 : (opts.workers ?? os.availableParallelism()));
+  // One core stays with this thread, which reads the bundles and walks the tree: on two cores,
+  // two hashing workers beside it were slower than one (bench/README.md, verify).
+  const workers = opts.workers ?? Math.max(1, os.availableParallelism() - 1);
+  const pool = new LeafHasherPool(cp.size < 4 * TILE_WIDTH ? 0 : workers);
   try {
     const bundles = Math.ceil(cp.size / TILE_WIDTH);
     const inFlight: {
