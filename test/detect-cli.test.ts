@@ -1,10 +1,10 @@
 // `kubetrail rules test` and `kubetrail rules list` as a user runs them: the built CLI in a child process.
 import { execFile } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { at, auditEvent } from "./detect-helpers.js";
 
 const run = promisify(execFile);
@@ -35,6 +35,8 @@ async function kubetrail(...args: string[]): Promise<{ stdout: string; stderr: s
     return { stdout: e.stdout, stderr: e.stderr, code: e.code };
   }
 }
+
+afterAll(() => rm(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "kubetrail-rules-cli-"));

@@ -1,6 +1,6 @@
 // Webhook and Slack sinks against a real local HTTP server, including a sink that is down and
 // comes back, and one that stays down past the retry window.
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
@@ -57,6 +57,7 @@ describe("webhook sink", () => {
   it("POSTs the alert as JSON with the bearer token from the file", async () => {
     const r = await receiver();
     const dir = await mkdtemp(join(tmpdir(), "kubetrail-sink-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, "token"), "s3cret-token\n", { mode: 0o600 });
     const sink = webhookSink({ url: `${r.url}/hooks/alerts`, tokenFile: join(dir, "token") });
     await sink.send(alert(1));
@@ -70,6 +71,7 @@ describe("webhook sink", () => {
     const r = await startReceiver(0, 500);
     cleanup.push(() => r.close());
     const dir = await mkdtemp(join(tmpdir(), "kubetrail-sink-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, "token"), "s3cret-token");
     const sink = webhookSink({ url: `${r.url}/T000/B000/XXXX`, tokenFile: join(dir, "token") });
     const err = await sink.send(alert(1)).catch((e: Error) => e);

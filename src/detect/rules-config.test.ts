@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -64,6 +64,7 @@ describe("rules config", () => {
     expect(err).toBeInstanceOf(DetectError);
     expect((err as Error).message).toMatch(/b\.yaml: rule id "g" is already used by .*a\.yml/);
     expect((err as Error).message).toMatch(/c\.yml: detection: condition .*aggregations/);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it("the shipped examples (config and Sigma rules) load", async () => {

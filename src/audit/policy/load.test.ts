@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -130,5 +130,6 @@ describe("loadPolicyFile", () => {
     const err = thrown(() => loadPolicyFile(join(dir, "missing.yaml")));
     expect(err.code).toBe("read");
     expect(err.message).toContain("missing.yaml");
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { compileRules, loadRedactionRules, RedactionRuleError } from "./rules.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "kubetrail-rules-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const write = (name: string, text: string) => {
   const p = path.join(dir, name);
   writeFileSync(p, text);
