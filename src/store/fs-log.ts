@@ -510,8 +510,11 @@ class FsLog implements AuditLog, FsLogExtras {
     const note = signCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }, this.keys.signer);
     await writeFileAtomic(this.layout.checkpoint, note);
     this.checkpoint = { origin: this.origin, size, rootHash, note };
+    // Before telling anyone: whoever waits for this checkpoint then finds the directory
+    // exactly as it describes (readers holding an older one fall back to wider files). A
+    // partial left behind is harmless, so failing to remove one does not fail the checkpoint.
+    await this.removeSupersededPartials().catch((err: unknown) => this.opts.onError?.(err));
     this.notify();
-    await this.removeSupersededPartials();
   }
 
   /** Adds the partial tiles and the partial entry bundle of the tree at builder.size. */
