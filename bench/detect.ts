@@ -3,8 +3,6 @@
 // detection off and with detection on (all built-in rules + 50 Sigma rules) wired exactly as
 // serve wires it (src/detect/live.ts), in the same process, rounds interleaved. Three other
 // wirings show why serve's was chosen, and the rule engine alone shows the rules' own cost.
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Registry } from "prom-client";
 import { createDetector } from "../src/detect/detector.js";
 import { RuleEngine } from "../src/detect/engine.js";
@@ -25,11 +23,10 @@ import {
   runIfMain,
   tempDir,
 } from "./harness.js";
+import { benchFixture } from "./lib/paths.js";
 import { driveAppenders, eventListBodies } from "./lib/workload.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// Built to build/bench/detect.js; the rule files stay in the source tree.
-const SIGMA_DIR = path.resolve(here, "..", "..", "bench", "fixtures", "sigma");
+const SIGMA_DIR = benchFixture("sigma");
 
 /** `kubetrail serve --integrate-interval` default: how long entries wait for the detector. */
 const SERVE_INTEGRATE_INTERVAL_MS = 1000;

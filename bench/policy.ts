@@ -4,7 +4,6 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createIngestTransform, type IngestTransform } from "../src/audit/ingest-transform.js";
 import { loadPolicyFile } from "../src/audit/policy/load.js";
 import type { Policy } from "../src/audit/policy/types.js";
@@ -22,11 +21,10 @@ import {
   runIfMain,
   tempDir,
 } from "./harness.js";
+import { benchFixture } from "./lib/paths.js";
 import { driveAppenders, generatedEntries } from "./lib/workload.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// Compiled to build/bench/policy.js; the fixture stays in the source tree.
-const POLICY_FILE = path.resolve(here, "..", "..", "bench", "fixtures", "policy-gke.yaml");
+const POLICY_FILE = benchFixture("policy-gke.yaml");
 
 /**
  * The same rules at RequestResponse, keeping managedFields and every stage: the full cost of

@@ -5,9 +5,16 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { log, machineInfo, parseBenchArgs, runIfMain } from "./harness.js";
+import { repoRoot } from "./lib/paths.js";
 
-/** In report order; the ones owned by other areas appear once they are written. */
-const BENCHES = ["append", "verify", "proofs", "webhook", "query", "policy", "detect"] as const;
+/** In report order. */
+const BENCHES = ["append", "verify", "proofs", "webhook", "query", "policy", "detect"];
+
+const USAGE = `usage: npm run bench -- [--quick | --soak] [BENCH…] [--flag | --name=value…]
+  BENCH: ${BENCHES.join(", ")} (default: all)
+  --quick       small sizes, under three minutes; figures go to the README's quick block
+  --soak        the long memory-flatness run (5M entries)
+  other flags   passed to every bench (e.g. --entries=50000, --no-pg)`;
 
 /** Each kind of run keeps its own block in the README, so a quick run does not erase full-size figures. */
 type RunKind = "quick" | "full" | "soak";
@@ -15,26 +22,31 @@ const startMarker = (kind: RunKind): string =>
   `<!-- ${kind}:start (written by bench/run.ts; edits here are overwritten) -->`;
 const endMarker = (kind: RunKind): string => `<!-- ${kind}:end -->`;
 
+/** Where the compiled benches sit (build/bench/). */
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "..", "..");
 
 export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(argv);
+  if (args.rest.includes("--help") || args.rest.includes("-h")) {
+    console.log(USAGE);
+    return;
+  }
+  const requested = args.rest.filter((a) => !a.startsWith("-"));
+  // A typo must not run nothing and then overwrite the README's figures with an empty block.
+  const unknown = requested.filter((name) => !BENCHES.includes(name));
+  if (unknown.length > 0) throw new Error(`unknown bench: ${unknown.join(", ")}\n${USAGE}`);
   const flags = [
     ...(args.quick ? ["--quick"] : []),
     ...Object.entries(args.options).map(([k, v]) => `--${k}=${v}`),
+    ...args.rest.filter((a) => a.startsWith("-")),
   ];
-  const only = args.rest.length > 0 ? new Set(args.rest) : undefined;
+  const only = requested.length > 0 ? new Set(requested) : undefined;
   const names: string[] = args.soak ? ["soak"] : BENCHES.filter((b) => !only || only.has(b));
   const sections: string[] = [];
   const t0 = Date.now();
   for (const name of names) {
     const file = path.join(here, `${name}.js`);
-    if (!existsSync(file)) {
-      log(`${name}: not built (bench/${name}.ts does not exist yet), skipped`);
-      sections.push(`**bench ${name}**\n\n_not run: bench/${name}.ts does not exist yet._`);
-      continue;
-    }
+    if (!existsSync(file)) throw new Error(`${file} is missing: run npm run bench:build`);
     log(`${name}: running`);
     const started = Date.now();
     const { code, stdout } = await runBench(file, flags);
