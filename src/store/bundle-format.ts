@@ -54,16 +54,3 @@ export function joinEntries(entries: Uint8Array[]): Buffer {
   }
   return out;
 }
-
-const NEWLINE = Buffer.from("\n");
-
-/** Entries with their newlines as a list of buffers for a vectored write (no copying). */
-export function frameEntries(entries: Uint8Array[]): { buffers: Uint8Array[]; bytes: number } {
-  const buffers: Uint8Array[] = [];
-  let bytes = 0;
-  for (const e of entries) {
-    buffers.push(e, NEWLINE);
-    bytes += e.length + 1;
-  }
-  return { buffers, bytes };
-}

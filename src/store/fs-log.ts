@@ -81,7 +81,7 @@ const TILE_SYNC_MAX_FILES = 2_048;
 /** Opens (creating if needed) the log in dataDir for writing; one writer per directory. */
 export async function openFsLog(dataDir: string, opts: FsLogOptions = {}): Promise<AuditLog & FsLogExtras> {
   await fsp.mkdir(dataDir, { recursive: true });
-  const lock = await acquireLock(path.resolve(dataDir, "LOCK"));
+  const lock = await acquireLock(path.resolve(new FsLayout(dataDir).lockFile));
   try {
     const keys = await loadOrCreateSigningKey(dataDir, opts.origin);
     const log = new FsLog(dataDir, keys, lock, opts);
@@ -118,9 +118,8 @@ class FsLog implements AuditLog, FsLogExtras {
    */
   private pending: Hash[] = [];
   private pendingStart = 0;
-  /** Full tiles written since the last tile sync, and the tree size they complete. */
+  /** Full tiles written since the last tile sync. */
   private unsyncedTiles: string[] = [];
-  private unsyncedSize = 0;
   private lastTileSync = Date.now();
   /** Full bundles being renamed from `.open` to their final paths, in order. */
   private moving: Promise<void> = Promise.resolve();
@@ -446,13 +445,15 @@ class FsLog implements AuditLog, FsLogExtras {
   }
 
   /**
-   * Makes the full tiles written so far durable, then records the size they complete. Until
-   * then a power loss can lose them; recovery rewrites them from the entries.
+   * Makes the full tiles written so far durable, then records that the latest checkpoint's
+   * tree has all its full tiles on disk. Until then a power loss can lose them; recovery
+   * rewrites them from the entries. (Runs between publishes, so every tile of that tree has
+   * been written; after a publish that failed half-way the mark is merely conservative.)
    */
   private async syncTiles(): Promise<void> {
     this.lastTileSync = Date.now();
     const files = this.unsyncedTiles;
-    const size = this.unsyncedSize;
+    const size = this.checkpoint.size;
     if (files.length === 0) return;
     this.unsyncedTiles = [];
     try {
@@ -505,7 +506,6 @@ class FsLog implements AuditLog, FsLogExtras {
     await this.addPartials(batch);
     await batch.commit({ sync: false });
     this.unsyncedTiles.push(...full);
-    this.unsyncedSize = size;
     const rootHash = this.builder.root();
     const note = signCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }, this.keys.signer);
     await writeFileAtomic(this.layout.checkpoint, note);
@@ -628,8 +628,9 @@ class FsLog implements AuditLog, FsLogExtras {
   private async finishFullOpenBundle(index: number): Promise<boolean> {
     const file = this.layout.openBundle(index);
     const data = await readFileIfExists(file);
-    if (data === null || validPrefix(data).count < TILE_WIDTH) return false;
-    const { size } = validPrefix(data);
+    if (data === null) return false;
+    const { count, size } = validPrefix(data);
+    if (count < TILE_WIDTH) return false;
     if (size < data.length) await fsp.truncate(file, size);
     await fsp.rename(file, this.layout.bundle(index));
     await fsyncDir(path.dirname(file));

@@ -6,6 +6,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { generateNoteKey, NoteSigner, NoteVerifier } from "../tlog/index.js";
 import { readFileIfExists, writeFileAtomic } from "./durable-file.js";
+import { FsLayout } from "./fs-layout.js";
 import { LogError } from "./types.js";
 
 export interface LogKeys {
@@ -20,6 +21,10 @@ const SIGNING_KEY = "signing.key";
 const VERIFIER_KEY = "verifier.key";
 const REDACTION_KEY = "redaction.key";
 
+function keyFile(dataDir: string, name: string): string {
+  return path.join(new FsLayout(dataDir).keysDir, name);
+}
+
 /** A default origin unique to this installation; C2SP origins carry no spaces or '+'. */
 export function defaultOrigin(): string {
   return `kubetrail.local/${randomBytes(8).toString("hex")}`;
@@ -30,7 +35,7 @@ export function defaultOrigin(): string {
  * asking for a different one later is an error, because every checkpoint names it.
  */
 export async function loadOrCreateSigningKey(dataDir: string, origin?: string): Promise<LogKeys> {
-  const dir = path.join(dataDir, "keys");
+  const dir = new FsLayout(dataDir).keysDir;
   const file = path.join(dir, SIGNING_KEY);
   let skey = (await readFileIfExists(file))?.toString("utf8").trim();
   if (skey === undefined) {
@@ -56,7 +61,7 @@ export async function loadOrCreateSigningKey(dataDir: string, origin?: string): 
 
 /** The verifier key string of the log in dataDir (public; safe to print and share). */
 export async function readVerifierKey(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, "keys", VERIFIER_KEY);
+  const file = keyFile(dataDir, VERIFIER_KEY);
   const text = await readFileIfExists(file);
   if (text === null)
     throw new LogError("corrupt", `${file}: missing (is ${dataDir} a kubetrail data directory?)`);
@@ -65,7 +70,7 @@ export async function readVerifierKey(dataDir: string): Promise<string> {
 
 /** The per-log redaction key, or null when the log has none (never creates one). */
 export async function readRedactionKey(dataDir: string): Promise<Buffer | null> {
-  const file = path.join(dataDir, "keys", REDACTION_KEY);
+  const file = keyFile(dataDir, REDACTION_KEY);
   const existing = await readFileIfExists(file);
   if (existing === null) return null;
   const key = Buffer.from(existing.toString("utf8").trim(), "base64");
@@ -77,7 +82,7 @@ export async function readRedactionKey(dataDir: string): Promise<Buffer | null> 
 export async function loadOrCreateRedactionKey(dataDir: string): Promise<Buffer> {
   const existing = await readRedactionKey(dataDir);
   if (existing !== null) return existing;
-  const file = path.join(dataDir, "keys", REDACTION_KEY);
+  const file = keyFile(dataDir, REDACTION_KEY);
   await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   await writeFileAtomic(file, key.toString("base64") + "\n", 0o600);

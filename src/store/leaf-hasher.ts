@@ -70,8 +70,8 @@ export class LeafHasherPool {
     }
   }
 
-  /** Leaf hashes of a bundle's lines; the bundle's bytes are copied (or handed over) to the worker. */
   /**
+   * Leaf hashes of a bundle's lines; the bundle's bytes are copied (or handed over) to the worker.
    * With `handOver`, a bundle that spans its whole ArrayBuffer is transferred instead of
    * copied: the caller must not touch it afterwards (it is detached).
    */

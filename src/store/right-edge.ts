@@ -2,9 +2,9 @@
 // tiles below it and the leaves of the last, partial bundle. Recovery uses it to resume from
 // the last size whose full tiles are known durable without re-hashing the whole log: at most
 // 255 full tiles per level are read, and at most 255 entries are hashed.
-import { rootFromLeafHashes, type Hash } from "../tlog/index.js";
+import { fullTileHash, type Hash } from "../tlog/index.js";
 import { BUNDLE_SIZE } from "./fs-layout.js";
-import { partialWidth, splitTileData, TileBuilder } from "./tile-builder.js";
+import { partialWidth, TileBuilder } from "./tile-builder.js";
 import { LogError } from "./types.js";
 
 const TILE_WIDTH = BUNDLE_SIZE;
@@ -38,7 +38,7 @@ export async function rightEdgeAt(size: number, source: RightEdgeSource): Promis
         if (data === null || data.length !== TILE_WIDTH * 32) {
           throw new LogError("corrupt", `hash tile ${level - 1}/${first + j} is missing or short`);
         }
-        row.push(rootFromLeafHashes(splitTileData(data)));
+        row.push(fullTileHash(data));
       }
       rows.push(row);
     }
