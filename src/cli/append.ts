@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { openFsLog } from "../store/fs-log.js";
 import { CliError } from "./errors.js";
+import { checkOutput } from "./output/format.js";
 
 const BATCH = 1000;
 
@@ -15,6 +16,7 @@ export function registerAppend(program: Command): void {
     .option("--origin <origin>", "origin line if the log is new")
     .option("-o, --output <format>", "text or json", "text")
     .action(async (o: { data: string; origin?: string; output: string }) => {
+      checkOutput(o.output, ["text", "json"]);
       const log = await openFsLog(o.data, { origin: o.origin });
       let appended = 0;
       let firstIndex: number | null = null;

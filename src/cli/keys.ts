@@ -1,6 +1,7 @@
 // `kubetrail keys`: prints the verifier key auditors pin (creating the log's keys if new).
 import type { Command } from "commander";
 import { loadOrCreateSigningKey } from "../store/keys.js";
+import { checkOutput } from "./output/format.js";
 
 export function registerKeys(program: Command): void {
   program
@@ -10,6 +11,7 @@ export function registerKeys(program: Command): void {
     .option("--origin <origin>", "origin line for a new log (default: unique per installation)")
     .option("-o, --output <format>", "text or json", "text")
     .action(async (o: { data: string; origin?: string; output: string }) => {
+      checkOutput(o.output, ["text", "json"]);
       const keys = await loadOrCreateSigningKey(o.data, o.origin);
       if (o.output === "json") {
         process.stdout.write(JSON.stringify({ origin: keys.origin, verifierKey: keys.verifierKey }) + "\n");

@@ -17,7 +17,7 @@ import { IngestError } from "../ingest/errors.js";
 import { parseEventLine, parseEventList } from "../ingest/normalize.js";
 import { CliError } from "./errors.js";
 import { formatTable } from "./output/table.js";
-import { USAGE_EXIT } from "./output/format.js";
+import { checkOutput } from "./output/format.js";
 import { formatComparison, formatSummary } from "./policy-summary.js";
 
 export function registerPolicy(program: Command): void {
@@ -54,8 +54,7 @@ export function registerPolicy(program: Command): void {
 }
 
 function lint(file: string, output: string): void {
-  if (output !== "text" && output !== "json")
-    throw new CliError(`-o/--output: unknown format "${output}" (use text or json)`, USAGE_EXIT);
+  checkOutput(output, ["text", "json"]);
   const checked = checkPolicyText(readPolicySource(file));
   if (output === "json") {
     process.stdout.write(
@@ -145,9 +144,7 @@ interface TestOptions {
 }
 
 async function test(o: TestOptions): Promise<void> {
-  if (!["table", "json", "jsonl"].includes(o.output)) {
-    throw new CliError(`-o/--output: unknown format "${o.output}" (use table, json or jsonl)`, USAGE_EXIT);
-  }
+  checkOutput(o.output, ["table", "json", "jsonl"]);
   const impact = new PolicyImpact(loadPolicy(o.policy));
   const other = o.compare === undefined ? undefined : new PolicyImpact(loadPolicy(o.compare));
   const comparison = other ? new ComparisonTally() : undefined;

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { tagMatches, TAG_PREFIX } from "../audit/redact/tag.js";
 import { readRedactionKey } from "../store/keys.js";
 import { CliError } from "./errors.js";
-import { USAGE_EXIT } from "./output/format.js";
+import { checkOutput, USAGE_EXIT } from "./output/format.js";
 
 interface CheckOptions {
   data: string;
@@ -49,8 +49,7 @@ function candidateBytes(o: CheckOptions): Buffer {
 }
 
 async function check(o: CheckOptions): Promise<void> {
-  if (o.output !== "text" && o.output !== "json")
-    throw new CliError(`-o/--output: unknown format "${o.output}"`, USAGE_EXIT);
+  checkOutput(o.output, ["text", "json"]);
   if (!o.tag.startsWith(TAG_PREFIX))
     throw new CliError(`--tag: not a kubetrail tag (expected ${TAG_PREFIX}…)`, USAGE_EXIT);
   // Checking must never create a key: a fresh key would make every check fail silently.

@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { verifyBundle } from "../index/evidence.js";
 import { CliError } from "./errors.js";
+import { checkOutput } from "./output/format.js";
 
 export function registerVerifyBundle(program: Command): void {
   program
@@ -13,9 +14,7 @@ export function registerVerifyBundle(program: Command): void {
     .requiredOption("--key <vkey>", "the log's verifier key (name+hash+base64), or @FILE to read it")
     .option("-o, --output <format>", "text or json", "text")
     .action(async (file: string, o: { key: string; output: string }) => {
-      if (o.output !== "text" && o.output !== "json") {
-        throw new CliError(`-o/--output: unknown output format "${o.output}" (use text, json)`, 2);
-      }
+      checkOutput(o.output, ["text", "json"]);
       const key = o.key.startsWith("@") ? (await readFile(o.key.slice(1), "utf8")).trim() : o.key;
       let bundle: unknown;
       try {

@@ -6,6 +6,7 @@ import { readVerifierKey } from "../store/keys.js";
 import { fsLogSource, httpLogSource, type LogSource } from "../verify/log-source.js";
 import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
 import { CliError } from "./errors.js";
+import { checkOutput } from "./output/format.js";
 import { progressBar } from "./progress.js";
 
 interface VerifyFlags {
@@ -40,6 +41,7 @@ export function registerVerify(program: Command): void {
       '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --from old-checkpoint',
     )
     .action(async (url: string | undefined, o: VerifyFlags) => {
+      checkOutput(o.output, ["text", "json"]);
       const { source, key, pinned } = await resolveSource(url, o);
       const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
       const progress = progressBar("verify", "entries", o.output !== "json");

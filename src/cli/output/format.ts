@@ -9,11 +9,13 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export const USAGE_EXIT = 2;
 
 export function parseOutputFormat(text: string): OutputFormat {
-  if ((OUTPUT_FORMATS as readonly string[]).includes(text)) return text as OutputFormat;
-  throw new CliError(
-    `-o/--output: unknown output format "${text}" (use ${OUTPUT_FORMATS.join(", ")})`,
-    USAGE_EXIT,
-  );
+  return checkOutput(text, OUTPUT_FORMATS);
+}
+
+/** Checks an -o/--output value against the formats a command prints; a usage error otherwise. */
+export function checkOutput<const T extends string>(text: string, formats: readonly T[]): T {
+  if ((formats as readonly string[]).includes(text)) return text as T;
+  throw new CliError(`-o/--output: unknown output format "${text}" (use ${formats.join(", ")})`, USAGE_EXIT);
 }
 
 /**
