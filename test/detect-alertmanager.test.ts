@@ -10,7 +10,7 @@ import { builtinRules } from "../src/detect/builtin/index.js";
 import { createDetector } from "../src/detect/detector.js";
 import { alertmanagerSink } from "../src/detect/sinks/alertmanager.js";
 import { openFsLog } from "../src/store/fs-log.js";
-import { auditEvent, encode } from "./detect-helpers.js";
+import { auditEvent, encode, execInto } from "./detect-helpers.js";
 import { freePort } from "./detect-http.js";
 
 const BINARY = "/usr/bin/prometheus-alertmanager";
@@ -75,11 +75,7 @@ describe("Alertmanager sink", () => {
       registry: new Registry(),
       delivery: { initialBackoffMs: 50, maxBackoffMs: 500, retryWindowMs: 120_000 },
     });
-    const exec = auditEvent({
-      verb: "create",
-      user: { username: "mallory@example.com" },
-      objectRef: { resource: "pods", subresource: "exec", namespace: "payments", name: "ledger-0" },
-    });
+    const exec = execInto("payments", "ledger-0", { user: { username: "mallory@example.com" } });
     const nsDelete = auditEvent({
       verb: "delete",
       user: { username: "bob@example.com" },

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { at, auditEvent } from "./detect-helpers.js";
+import { at, auditEvent, execInto } from "./detect-helpers.js";
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, "../dist/cli/main.js");
@@ -13,11 +13,7 @@ const SIGMA = join(import.meta.dirname, "fixtures/sigma/good");
 let dir: string;
 let auditLog: string;
 let eventList: string;
-const exec = auditEvent({
-  verb: "create",
-  user: { username: "eve@example.com" },
-  objectRef: { resource: "pods", subresource: "exec", namespace: "shop", name: "api-0" },
-});
+const exec = execInto("shop", "api-0", { user: { username: "eve@example.com" } });
 const cmDelete = auditEvent({
   verb: "delete",
   objectRef: { resource: "configmaps", namespace: "prod-eu", name: "flags" },

@@ -13,7 +13,7 @@ import type { Alert } from "../src/detect/types.js";
 import { followLog } from "../src/store/follow.js";
 import { openFsLog } from "../src/store/fs-log.js";
 import type { AuditLog } from "../src/store/types.js";
-import { at, auditEvent, encode } from "./detect-helpers.js";
+import { at, auditEvent, encode, execInto } from "./detect-helpers.js";
 import { PassThrough } from "node:stream";
 
 const dirs: string[] = [];
@@ -78,10 +78,7 @@ describe("detector on the fs log", () => {
     const data = await dataDir();
     const log = await openFsLog(data, { integrateIntervalMs: 20 });
     try {
-      const exec = auditEvent({
-        verb: "create",
-        objectRef: { resource: "pods", subresource: "exec", namespace: "a", name: "p" },
-      });
+      const exec = execInto("a", "p");
       await append(log, [auditEvent(), exec, auditEvent()]);
       const lines: string[] = [];
       await runOnce(log, data, lines);
@@ -153,12 +150,7 @@ describe("detector on the fs log", () => {
         },
         registry,
       });
-      const execInto = () =>
-        auditEvent({
-          verb: "create",
-          objectRef: { resource: "pods", subresource: "exec", namespace: "a", name: "p" },
-        });
-      await append(log, [execInto(), execInto()]);
+      await append(log, [execInto("a", "p"), execInto("a", "p")]);
       const entries = [];
       for await (const e of log.readEntries(0, 2)) entries.push(e);
       await expect(detector.process(entries)).rejects.toThrow("disk full");

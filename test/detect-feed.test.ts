@@ -14,7 +14,7 @@ import { loadRules } from "../src/detect/load-rules.js";
 import type { Alert } from "../src/detect/types.js";
 import { openIngest, type OpenIngest } from "../src/ingest/open-ingest.js";
 import { followLog, type Follower } from "../src/store/follow.js";
-import { at, auditEvent, encode } from "./detect-helpers.js";
+import { at, auditEvent, encode, execInto } from "./detect-helpers.js";
 
 const SIGMA = join(import.meta.dirname, "fixtures/sigma/good");
 const RULES = { builtins: true, dirs: [SIGMA] };
@@ -82,8 +82,7 @@ async function follow(ingest: OpenIngest, held: StoredEntries | undefined, ownAl
   };
 }
 
-const exec = (name: string) =>
-  auditEvent({ verb: "create", objectRef: { resource: "pods", subresource: "exec", namespace: "a", name } });
+const exec = (name: string) => execInto("a", name);
 const denied = (s: number) =>
   auditEvent({ user: { username: "mallory" }, responseStatus: { code: 403 }, stageTimestamp: at(s) });
 

@@ -25,6 +25,15 @@ export function auditEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
   };
 }
 
+/** `kubectl exec` into pod namespace/name (what the pod-exec rule alerts on); override any field. */
+export function execInto(namespace: string, name: string, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return auditEvent({
+    verb: "create",
+    objectRef: { resource: "pods", subresource: "exec", namespace, name },
+    ...overrides,
+  });
+}
+
 /** Timestamp `seconds` after a fixed base, with microseconds, as the apiserver writes it. */
 export function at(seconds: number): string {
   const base = Date.parse("2026-11-21T06:00:00.000Z");

@@ -23,3 +23,8 @@ export function runCli(args: string[], input?: string): Promise<CliResult> {
     child.stdin.end(input ?? "");
   });
 }
+
+/** `kubetrail verify` against a server's static log on 127.0.0.1:port, trusting `caFile`. */
+export function verifyRemote(port: number, key: string, caFile: string): Promise<CliResult> {
+  return runCli(["verify", `https://127.0.0.1:${port}/log/`, "--key", key, "--ca", caFile]);
+}

@@ -23,7 +23,7 @@ import {
   verifyInclusion,
 } from "../src/tlog/index.js";
 import { request } from "./fixtures/audit/request.js";
-import { runCli } from "./query-cli.js";
+import { runCli, verifyRemote } from "./query-cli.js";
 import { requestEvents, scenarioEntries } from "./query-fixtures.js";
 
 const READ_TOKEN = "query-e2e-read-token";
@@ -382,14 +382,7 @@ describe("HTTP query, proof and static log routes", () => {
   });
 
   it("can be verified remotely with kubetrail verify URL", async () => {
-    const r = await runCli([
-      "verify",
-      `https://127.0.0.1:${server.port}/log/`,
-      "--key",
-      vkey,
-      "--ca",
-      caFile,
-    ]);
+    const r = await verifyRemote(server.port, vkey, caFile);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeBase64, hashLeaf, NoteVerifier, openCheckpoint, verifyInclusion } from "../src/tlog/index.js";
 import { request } from "./fixtures/audit/request.js";
 import { startServe, type ServeProcess } from "./fixtures/audit/serve-process.js";
-import { runCli } from "./query-cli.js";
+import { runCli, verifyRemote } from "./query-cli.js";
 import { requestEvents, SCENARIO } from "./query-fixtures.js";
 
 let dir: string;
@@ -83,14 +83,7 @@ describe("queries against a running serve", () => {
     const proof = one.inclusionProof.map((h) => decodeBase64(h) as Uint8Array);
     expect(verifyInclusion(hashLeaf(Buffer.from(one.entry)), index, cp.size, proof, cp.rootHash)).toBe(true);
 
-    const verify = await runCli([
-      "verify",
-      `https://127.0.0.1:${serve.port}/log/`,
-      "--key",
-      vkey,
-      "--ca",
-      join(dir, "tls", "ca.crt"),
-    ]);
+    const verify = await verifyRemote(serve.port, vkey, join(dir, "tls", "ca.crt"));
     expect(verify.stderr).toBe("");
     expect(verify.code).toBe(0);
   });

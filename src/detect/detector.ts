@@ -8,7 +8,7 @@ import type { Registry } from "prom-client";
 import type { LogEntry, LogReader, LogWriter } from "../store/types.js";
 import { alertMetrics, type AlertMetrics } from "./alert-metrics.js";
 import { SinkDispatcher, type DeliveryOptions } from "./dispatch.js";
-import type { EngineStats } from "./engine.js";
+import { emptyStats, type EngineStats } from "./engine.js";
 import { localEvaluator, workerEvaluator, type Evaluator } from "./evaluator.js";
 import type { LoadRulesOptions } from "./load-rules.js";
 import { readPosition, writePosition } from "./position.js";
@@ -171,7 +171,7 @@ export function createDetector(opts: DetectorOptions): Detector {
     },
     stats() {
       return {
-        ...(engine?.stats() ?? { entries: 0, events: 0, ownRecords: 0, unreadable: 0, alerts: 0 }),
+        ...(engine?.stats() ?? emptyStats()),
         position,
         queued: Object.fromEntries(dispatchers.map((d) => [d.sink.name, d.pending])),
       };

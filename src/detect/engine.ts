@@ -30,6 +30,11 @@ export interface EngineStats {
   alerts: number;
 }
 
+/** All counters at zero: a fresh engine, or one whose stats were reset. */
+export function emptyStats(): EngineStats {
+  return { entries: 0, events: 0, ownRecords: 0, unreadable: 0, alerts: 0 };
+}
+
 export class RuleEngine {
   private readonly compiled: CompiledRule[];
   /**
@@ -44,7 +49,7 @@ export class RuleEngine {
   private readonly state: RuleState = { wildcardRoles: new Set() };
   private readonly recent = new Map<string, true>();
   private readonly decoder = new TextDecoder();
-  readonly stats: EngineStats = { entries: 0, events: 0, ownRecords: 0, unreadable: 0, alerts: 0 };
+  readonly stats: EngineStats = emptyStats();
 
   constructor(readonly rules: Rule[]) {
     this.compiled = rules.map((rule) => ({
@@ -82,7 +87,7 @@ export class RuleEngine {
 
   /** Zeroes the counters, e.g. after replaying history that was already evaluated once. */
   resetStats(): void {
-    Object.assign(this.stats, { entries: 0, events: 0, ownRecords: 0, unreadable: 0, alerts: 0 });
+    Object.assign(this.stats, emptyStats());
   }
 
   /** Evaluates one log entry, whether ingest handed it over parsed or it was read as bytes. */

@@ -3,7 +3,7 @@
 // entries read from the log as bytes, whose parsing then stays off the ingest thread.
 import { Worker } from "node:worker_threads";
 import type { LogEntry } from "../store/types.js";
-import { RuleEngine, type EngineStats } from "./engine.js";
+import { emptyStats, RuleEngine, type EngineStats } from "./engine.js";
 import type { LoadRulesOptions } from "./load-rules.js";
 import { DetectError, type Alert, type DetectEntry, type Rule } from "./types.js";
 
@@ -33,10 +33,10 @@ export function localEvaluator(rules: Rule[]): Evaluator {
   };
 }
 
-/** Messages to the worker (engine-worker.ts) and its replies. */
 /**
- * A batch travels as one packed buffer (transferred, not copied) plus offsets: entries read
- * from the log are views into whole bundles, and cloning a view would copy its bundle each time.
+ * Messages to the worker (engine-worker.ts) and its replies. A batch travels as one packed
+ * buffer (transferred, not copied) plus offsets: entries read from the log are views into whole
+ * bundles, and cloning a view would copy its bundle each time.
  */
 export interface PackedEntries {
   indexes: number[];
@@ -55,7 +55,7 @@ export type WorkerReply =
  */
 export async function workerEvaluator(load: LoadRulesOptions): Promise<Evaluator> {
   const worker = new Worker(new URL("./engine-worker.js", import.meta.url), { workerData: load });
-  let lastStats: EngineStats = { entries: 0, events: 0, ownRecords: 0, unreadable: 0, alerts: 0 };
+  let lastStats = emptyStats();
   let nextId = 1;
   const waiting = new Map<number, { resolve(r: WorkerReply): void; reject(e: Error): void }>();
   let failure: Error | undefined;

@@ -84,15 +84,16 @@ export async function rowsOf(entries: readonly LogEntry[], offsets: BundleOffset
 /**
  * Indexes the integrated entries the index does not have yet, up to `upTo` (default: the
  * latest checkpoint's size), one transaction per INDEX_BATCH entries. Safe to run in several
- * processes at once (see applyBatch). Returns the index position afterwards.
+ * processes at once (see applyBatch). Returns the index position afterwards. A caller that
+ * goes on from `upTo` passes its own `offsets`, so the next batch need not measure its bundle.
  */
 export async function catchUp(
   index: QueryIndex,
   log: LogReader,
   upTo: number = log.latestCheckpoint().size,
   onProgress?: (indexed: number, total: number) => void,
+  offsets: BundleOffsets = new BundleOffsets(log),
 ): Promise<number> {
-  const offsets = new BundleOffsets(log);
   let batch: LogEntry[] = [];
   for await (const entry of log.readEntries(index.position(), upTo)) {
     batch.push(entry);
@@ -155,7 +156,7 @@ export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOption
       const last = entries[entries.length - 1];
       if (first === undefined || last === undefined) return;
       // `kubetrail reindex` beside a running server empties the index: refill up to here first.
-      if (index.position() < first.index) await catchUp(index, log, first.index);
+      if (index.position() < first.index) await catchUp(index, log, first.index, undefined, offsets);
       sinceOptimize += index.applyBatch(await rowsOf(entries, offsets), last.index + 1);
       if (sinceOptimize >= OPTIMIZE_EVERY) {
         index.optimize();

@@ -207,11 +207,6 @@ export function parseFilter(raw: Record<string, string[] | undefined>): EventFil
   return filter;
 }
 
-/** An empty filter: every request, newest first. */
-export function emptyFilter(): EventFilter {
-  return parseFilter({});
-}
-
 export interface SqlQuery {
   sql: string;
   params: (string | number)[];

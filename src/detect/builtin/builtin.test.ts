@@ -12,6 +12,15 @@ function fired(events: AuditEvent[]): string[] {
 }
 
 const admin = { username: "alice@example.com", groups: ["system:authenticated"] };
+/** Ten reads of different secrets in one namespace, `gapSeconds` apart. */
+const secretReads = (gapSeconds: number): AuditEvent[] =>
+  Array.from({ length: 10 }, (_, i) =>
+    auditEvent({
+      verb: "get",
+      objectRef: { resource: "secrets", namespace: "a", name: `s${i}` },
+      stageTimestamp: at(i * gapSeconds),
+    }),
+  );
 const privilegedSpec = { containers: [{ name: "c", image: "x", securityContext: { privileged: true } }] };
 
 // One positive and one negative event (sequence) per built-in rule; the negative differs in
@@ -183,21 +192,9 @@ const cases: Array<{ rule: string; positive: AuditEvent[]; negative: AuditEvent[
   },
   {
     rule: "secrets-bulk-read",
-    positive: Array.from({ length: 10 }, (_, i) =>
-      auditEvent({
-        verb: "get",
-        objectRef: { resource: "secrets", namespace: "a", name: `s${i}` },
-        stageTimestamp: at(i * 5),
-      }),
-    ),
+    positive: secretReads(5),
     // Ten reads, but spread over more than the 60 s window.
-    negative: Array.from({ length: 10 }, (_, i) =>
-      auditEvent({
-        verb: "get",
-        objectRef: { resource: "secrets", namespace: "a", name: `s${i}` },
-        stageTimestamp: at(i * 7),
-      }),
-    ),
+    negative: secretReads(7),
   },
   {
     rule: "forbidden-burst",
