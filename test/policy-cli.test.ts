@@ -1,9 +1,8 @@
 // `kubetrail policy lint|test` and `kubetrail redaction check`, run as the real CLI.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { generateEventLines, toEventList } from "../bench/gen/events.js";
 import { attributesFromEvent } from "../src/audit/policy/attributes.js";
 import { createPolicyEvaluator } from "../src/audit/policy/evaluate.js";
@@ -11,6 +10,7 @@ import { loadPolicyFile } from "../src/audit/policy/load.js";
 import { tagValue } from "../src/audit/redact/tag.js";
 import type { AuditEvent } from "../src/audit/types.js";
 import { loadOrCreateRedactionKey } from "../src/store/keys.js";
+import { tempDir } from "./fixtures/audit/temp-dir.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const cli = path.join(root, "dist/cli/main.js");
@@ -27,12 +27,11 @@ let dir: string;
 let eventsFile: string;
 let lines: string[];
 beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "kubetrail-policy-cli-"));
+  dir = tempDir("kubetrail-policy-cli-");
   lines = [...generateEventLines({ seed: 11, count: 400 })];
   eventsFile = path.join(dir, "audit.log");
   writeFileSync(eventsFile, lines.join("\n") + "\n");
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("kubetrail policy lint", () => {
   it("accepts a valid policy", () => {

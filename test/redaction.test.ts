@@ -1,11 +1,9 @@
 // End to end: Secret traffic recorded at RequestResponse goes through the ingest transform
 // into a real log on disk; afterwards no file of the data directory holds a secret value,
 // raw or base64, while the tags in the stored events still confirm each value.
-import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createIngestTransform } from "../src/audit/ingest-transform.js";
 import { parsePolicyText } from "../src/audit/policy/load.js";
 import { tagMatches } from "../src/audit/redact/tag.js";
@@ -13,12 +11,8 @@ import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../src/audit/types.js";
 import { encodeEvent } from "../src/ingest/normalize.js";
 import { openFsLog } from "../src/store/fs-log.js";
 import { loadOrCreateRedactionKey } from "../src/store/keys.js";
+import { tempDir } from "./fixtures/audit/temp-dir.js";
 import { b64, SECRET_EVENTS, SECRET_VALUES } from "./fixtures/policy/secret-events.js";
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -48,8 +42,7 @@ describe.each([
   ["with a RequestResponse policy", RR_POLICY],
 ])("redaction at ingest %s", (_name, policy) => {
   it("stores the Secret events with no secret byte anywhere in the data directory", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "kubetrail-redaction-"));
-    dirs.push(dir);
+    const dir = tempDir("kubetrail-redaction-");
     // Control: every value is really in the input, so its absence below means something.
     const input = JSON.stringify(SECRET_EVENTS);
     for (const v of SECRET_VALUES) expect(input.includes(v) || input.includes(b64(v)), v).toBe(true);

@@ -51,13 +51,10 @@ export function createIngestTransform(opts: IngestTransformOptions): IngestTrans
     const redacted = redact(event);
     event = redacted.event;
     const src = input.annotations;
-    const forged =
-      src !== undefined &&
-      (Object.hasOwn(src, KUBETRAIL_ANNOTATIONS.policyRule) ||
-        Object.hasOwn(src, KUBETRAIL_ANNOTATIONS.redacted));
+    const forged = src !== undefined && hasKubetrailKeys(src);
     if (rule === undefined && redacted.paths.length === 0 && !forged) return event;
     if (event === input) event = copyEvent(input);
-    const annotations = ownAnnotations(src);
+    const annotations = src === undefined ? {} : forged ? withoutKubetrailKeys(src) : { ...src };
     if (rule !== undefined) annotations[KUBETRAIL_ANNOTATIONS.policyRule] = rule;
     if (redacted.paths.length > 0) annotations[KUBETRAIL_ANNOTATIONS.redacted] = redacted.paths.join(",");
     event.annotations = annotations;
@@ -65,14 +62,14 @@ export function createIngestTransform(opts: IngestTransformOptions): IngestTrans
   };
 }
 
+function hasKubetrailKeys(src: Record<string, string>): boolean {
+  return (
+    Object.hasOwn(src, KUBETRAIL_ANNOTATIONS.policyRule) || Object.hasOwn(src, KUBETRAIL_ANNOTATIONS.redacted)
+  );
+}
+
 /** A copy of the apiserver's annotations without kubetrail's own keys (those may only come from kubetrail). */
-function ownAnnotations(src: Record<string, string> | undefined): Record<string, string> {
-  if (src === undefined) return {};
-  if (
-    !Object.hasOwn(src, KUBETRAIL_ANNOTATIONS.policyRule) &&
-    !Object.hasOwn(src, KUBETRAIL_ANNOTATIONS.redacted)
-  )
-    return { ...src };
+function withoutKubetrailKeys(src: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(src)) {
     if (k !== KUBETRAIL_ANNOTATIONS.policyRule && k !== KUBETRAIL_ANNOTATIONS.redacted) out[k] = v;

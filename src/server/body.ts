@@ -22,19 +22,29 @@ function tooLarge(what: string, limit: number): HttpError {
   return new HttpError(413, `${what} exceeds the limit of ${limit} bytes`, { Connection: "close" });
 }
 
+export interface ReceivedBody {
+  /** The body, decompressed when it was sent gzip-encoded. */
+  body: Buffer;
+  /** Bytes received as sent (before gunzip), for the request-bytes metric. */
+  rawBytes: number;
+}
+
 /** Reads the whole body, decoding `Content-Encoding: gzip`; rejects with HttpError 413/415/400. */
-export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<ReceivedBody> {
+  // Refused before reading: the body is still discarded, so the client can finish sending and read the reply.
+  const refuse = (err: HttpError): Promise<never> => {
+    req.resume();
+    return Promise.reject(err);
+  };
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (Number.isFinite(declared) && declared > limits.maxBytes) {
-    return Promise.reject(tooLarge("request body", limits.maxBytes));
+    return refuse(tooLarge("request body", limits.maxBytes));
   }
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase().trim();
   if (encoding !== "identity" && encoding !== "gzip") {
-    return Promise.reject(
-      new HttpError(415, `Content-Encoding ${encoding} is not supported (use gzip or none)`),
-    );
+    return refuse(new HttpError(415, `Content-Encoding ${encoding} is not supported (use gzip or none)`));
   }
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise<ReceivedBody>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let raw = 0;
     let decoded = 0;
@@ -94,7 +104,7 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buff
       const body = Buffer.concat(chunks, decoded);
       // The budget covers reading; the caller holds the body only briefly after (parse, then drop).
       releaseBudget();
-      resolve(body);
+      resolve({ body, rawBytes: raw });
     });
   });
 }

@@ -19,7 +19,7 @@ const echo: Route = {
   pattern: "/v1/audit/webhook",
   scope: "ingest",
   async handle({ req, res }) {
-    const body = await readBody(req, { maxBytes: 64 * 1024, maxDecodedBytes: 256 * 1024 });
+    const { body } = await readBody(req, { maxBytes: 64 * 1024, maxDecodedBytes: 256 * 1024 });
     jsonReply(res, 200, { length: body.length });
   },
 };
@@ -30,7 +30,7 @@ const budgeted: Route = {
   pattern: "/budgeted",
   scope: "ingest",
   async handle({ req, res }) {
-    const body = await readBody(req, { maxBytes: 1 << 20, maxDecodedBytes: 1 << 20, budget });
+    const { body } = await readBody(req, { maxBytes: 1 << 20, maxDecodedBytes: 1 << 20, budget });
     jsonReply(res, 200, { length: body.length });
   },
 };

@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/fixtures/audit/temp-dir.js";
 import { PolicyError } from "./errors.js";
 import { checkPolicyText, loadPolicyFile, parsePolicyText } from "./load.js";
 
@@ -123,13 +123,12 @@ describe("parsePolicyText", () => {
 
 describe("loadPolicyFile", () => {
   it("loads a file and names a missing one", () => {
-    const dir = mkdtempSync(join(tmpdir(), "kubetrail-policy-"));
+    const dir = tempDir("kubetrail-policy-");
     const path = join(dir, "policy.yaml");
     writeFileSync(path, yamlPolicy);
     expect(loadPolicyFile(path).rules).toHaveLength(3);
     const err = thrown(() => loadPolicyFile(join(dir, "missing.yaml")));
     expect(err.code).toBe("read");
     expect(err.message).toContain("missing.yaml");
-    rmSync(dir, { recursive: true, force: true });
   });
 });

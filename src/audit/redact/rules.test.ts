@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/fixtures/audit/temp-dir.js";
 import { compileRules, loadRedactionRules, RedactionRuleError } from "./rules.js";
 
-const dir = mkdtempSync(path.join(tmpdir(), "kubetrail-rules-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("kubetrail-rules-");
 const write = (name: string, text: string) => {
   const p = path.join(dir, name);
   writeFileSync(p, text);

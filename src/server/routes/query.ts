@@ -171,14 +171,8 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
           throw new HttpError(404, (err as Error).message);
         }
         const size = BigInt(log.latestCheckpoint().size);
-        const cache =
-          parsed.kind === "hash"
-            ? parsed.tile.width === TILE_WIDTH
-              ? IMMUTABLE
-              : PARTIAL
-            : parsed.width === TILE_WIDTH
-              ? IMMUTABLE
-              : PARTIAL;
+        const width = parsed.kind === "hash" ? parsed.tile.width : parsed.width;
+        const cache = width === TILE_WIDTH ? IMMUTABLE : PARTIAL;
         if (parsed.kind === "hash") {
           if (leavesCovered(parsed.tile) > size)
             throw new HttpError(404, `${path}: beyond the latest checkpoint`);

@@ -64,9 +64,7 @@ export function webhookRoutes(deps: WebhookDeps): Route[] {
             .toLowerCase();
           if (type !== "application/json")
             throw new HttpError(415, `Content-Type ${type} is not application/json`);
-          let rawBytes = 0;
-          req.on("data", (c: Buffer) => (rawBytes += c.length));
-          const body = await readBody(req, deps.limits);
+          const { body, rawBytes } = await readBody(req, deps.limits);
           deps.metrics.requestBytes.inc(rawBytes);
           const events = parseEventList(body);
           deps.metrics.batchSize.observe(events.length);
