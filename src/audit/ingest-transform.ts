@@ -7,6 +7,7 @@ import { copyEvent } from "./redact/copy-event.js";
 import { createRedactor } from "./redact/redact-event.js";
 import type { RedactionRule } from "./redact/rules.js";
 import { KUBETRAIL_ANNOTATIONS, LEVELS, type AuditEvent, type Level } from "./types.js";
+import { isRecord } from "../json/record.js";
 
 export interface IngestTransformOptions {
   policy?: Policy;
@@ -106,8 +107,4 @@ function stripOne(obj: unknown): unknown {
   if (!isRecord(obj) || !isRecord(obj.metadata) || !Object.hasOwn(obj.metadata, "managedFields")) return obj;
   const { managedFields: _dropped, ...metadata } = obj.metadata;
   return { ...obj, metadata };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { openFsLog } from "../store/fs-log.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
+import { isRecord } from "../json/record.js";
 
 const BATCH = 1000;
 
@@ -65,5 +66,5 @@ function objectLineProblem(line: string): string | null {
   } catch (err) {
     return `not JSON (${(err as Error).message})`;
   }
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? null : "not a JSON object";
+  return isRecord(value) ? null : "not a JSON object";
 }

@@ -4,7 +4,7 @@
 import type { AuditEvent } from "../audit/types.js";
 import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { buildAlert, type Trigger } from "./alert-record.js";
-import { isRecord } from "./event-fields.js";
+import { isRecord } from "../json/record.js";
 import { globMatcher } from "./glob.js";
 import { SlidingWindows } from "./window.js";
 import type { Alert, AllowList, DetectEntry, Rule, RuleState } from "./types.js";

@@ -3,6 +3,7 @@
 // "authorization.k8s.io/decision"), so when a segment is missing the rest of the path is
 // tried as longer keys before giving up. A path through a list (spec.containers.image) yields
 // the values of every element, and a matcher then matches if any of them does.
+import { isRecord } from "../json/record.js";
 
 /** Compiles a dotted field name once into a getter; returns undefined when absent. */
 export function fieldGetter(field: string): (event: unknown) => unknown {
@@ -33,8 +34,4 @@ function lookup(value: unknown, parts: string[], from: number): unknown {
     }
   }
   return undefined;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -4,7 +4,7 @@
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { isRecord } from "./event-fields.js";
+import { isRecord } from "../json/record.js";
 import { DetectError } from "./types.js";
 
 export interface FileEvent {

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import { documentToJs } from "../yaml/to-js.js";
-import { isRecord } from "./event-fields.js";
+import { isRecord } from "../json/record.js";
 import { DetectError, type AllowList } from "./types.js";
 
 export interface RuleSettings {

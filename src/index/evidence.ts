@@ -13,6 +13,7 @@ import {
   type Hash,
 } from "../tlog/index.js";
 import type { ResolvedEntry } from "./resolve.js";
+import { isRecord } from "../json/record.js";
 
 export const BUNDLE_FORMAT = "kubetrail-evidence-bundle";
 export const BUNDLE_VERSION = 1;
@@ -84,10 +85,6 @@ export interface BundleReport {
   failures: BundleFailure[];
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 /**
  * Checks a bundle with nothing but the verifier key: the checkpoint's signature by that key,
  * then every entry's bytes against its inclusion proof and the checkpoint's root. Never
@@ -95,7 +92,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport {
   const fail = (message: string): BundleReport => ({ ok: false, verified: 0, failures: [{ message }] });
-  if (!isObject(bundle)) return fail("not a JSON object");
+  if (!isRecord(bundle)) return fail("not a JSON object");
   if (bundle["format"] !== BUNDLE_FORMAT) return fail(`format is not "${BUNDLE_FORMAT}"`);
   if (bundle["version"] !== BUNDLE_VERSION) {
     return fail(
@@ -136,7 +133,7 @@ export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport
     const problem = checkEntry(item, size, root);
     if (problem === null) report.verified++;
     else {
-      const index = isObject(item) && typeof item["index"] === "number" ? item["index"] : undefined;
+      const index = isRecord(item) && typeof item["index"] === "number" ? item["index"] : undefined;
       report.failures.push({ item: i, ...(index === undefined ? {} : { index }), message: problem });
     }
   });
@@ -145,7 +142,7 @@ export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport
 }
 
 function checkEntry(item: unknown, size: number, root: Hash): string | null {
-  if (!isObject(item)) return "not an object";
+  if (!isRecord(item)) return "not an object";
   const { index, entry, inclusionProof } = item;
   if (typeof index !== "number" || !Number.isSafeInteger(index) || index < 0)
     return "index is not a log index";

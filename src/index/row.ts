@@ -3,6 +3,7 @@
 import type { AuditEvent, Stage } from "../audit/types.js";
 import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { rfc3339ToMicros } from "./time.js";
+import { isRecord } from "../json/record.js";
 
 /** Annotations the apiserver's authorizer adds to every event. */
 const DECISION_ANNOTATION = "authorization.k8s.io/decision";
@@ -66,7 +67,7 @@ function strList(v: unknown): string[] {
 }
 
 function obj(v: unknown): Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  return isRecord(v) ? v : {};
 }
 
 function emptyRow(idx: number, leafHash: Uint8Array, kind: string): IndexRow {

@@ -5,6 +5,7 @@ import { isUtf8 } from "node:buffer";
 import { setOwnField } from "../audit/own-field.js";
 import { AUDIT_API_VERSIONS, LEVELS, STAGES, type AuditEvent } from "../audit/types.js";
 import { IngestError } from "./errors.js";
+import { isRecord } from "../json/record.js";
 
 export const V1 = "audit.k8s.io/v1";
 const V1BETA1 = "audit.k8s.io/v1beta1";
@@ -19,10 +20,6 @@ const V1BETA1_ONLY_FIELDS = new Set(["metadata", "timestamp"]);
 // Fields whose type the index, detector and policy rely on; the apiserver always sends these shapes.
 const OBJECT_FIELDS = ["user", "impersonatedUser", "objectRef", "responseStatus", "annotations"] as const;
 const STRING_FIELDS = ["requestURI", "verb", "userAgent"] as const;
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function checkApiVersion(apiVersion: unknown, where: string): string {
   if (typeof apiVersion !== "string" || !(AUDIT_API_VERSIONS as readonly string[]).includes(apiVersion)) {
@@ -69,7 +66,7 @@ function validateEvent(event: Record<string, unknown>, where: string): void {
     }
   }
   for (const field of OBJECT_FIELDS) {
-    if (event[field] !== undefined && event[field] !== null && !isObject(event[field])) {
+    if (event[field] !== undefined && event[field] !== null && !isRecord(event[field])) {
       throw new IngestError("invalid_event", `${where}: field ${field} is not an object`);
     }
   }
@@ -86,7 +83,7 @@ function validateEvent(event: Record<string, unknown>, where: string): void {
   ) {
     throw new IngestError("invalid_event", `${where}: field sourceIPs is not a list of strings`);
   }
-  if (isObject(event.annotations)) {
+  if (isRecord(event.annotations)) {
     for (const [key, value] of Object.entries(event.annotations)) {
       if (typeof value !== "string") {
         throw new IngestError("invalid_event", `${where}: annotation ${JSON.stringify(key)} is not a string`);
@@ -101,7 +98,7 @@ function validateEvent(event: Record<string, unknown>, where: string): void {
  * version for webhook items, which carry none of their own. Throws IngestError naming `where`.
  */
 export function normalizeEvent(raw: unknown, where: string, listApiVersion?: string): AuditEvent {
-  if (!isObject(raw)) {
+  if (!isRecord(raw)) {
     throw new IngestError("invalid_event", `${where}: not a JSON object`);
   }
   if (raw.kind !== undefined && raw.kind !== "Event") {
@@ -135,7 +132,7 @@ export function parseEventList(body: Buffer | string): AuditEvent[] {
   } catch (err) {
     throw new IngestError("not_json", `body is not JSON: ${(err as Error).message}`);
   }
-  if (!isObject(parsed)) {
+  if (!isRecord(parsed)) {
     throw new IngestError("not_json", "body is not a JSON object");
   }
   if (parsed.kind !== "EventList") {
@@ -157,10 +154,10 @@ export function parseEventLine(line: string, where: string): AuditEvent {
   } catch (err) {
     throw new IngestError("not_json", `${where}: not JSON: ${(err as Error).message}`);
   }
-  if (isObject(parsed) && parsed.kind === undefined) {
+  if (isRecord(parsed) && parsed.kind === undefined) {
     throw new IngestError("wrong_kind", `${where}: kind is missing (expected Event)`);
   }
-  if (isObject(parsed) && parsed.apiVersion === undefined) {
+  if (isRecord(parsed) && parsed.apiVersion === undefined) {
     throw new IngestError("wrong_api_version", `${where}: apiVersion is missing`);
   }
   return normalizeEvent(parsed, where);

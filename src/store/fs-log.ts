@@ -40,6 +40,7 @@ import { rightEdgeAt } from "./right-edge.js";
 import { acquireLock, type DirLock } from "./lock.js";
 import { partialWidth, splitTileData, TileBuilder, type TileData } from "./tile-builder.js";
 import { LogError, type AuditLog, type LogEntry, type SignedCheckpoint } from "./types.js";
+import { isRecord } from "../json/record.js";
 
 export interface FsLogOptions {
   /** Origin line for a new log (ignored, but checked, for an existing one). */
@@ -775,7 +776,7 @@ function validPrefix(data: Buffer): { count: number; size: number } {
 function isJsonObject(line: Uint8Array): boolean {
   try {
     const v: unknown = JSON.parse(Buffer.from(line.buffer, line.byteOffset, line.length).toString("utf8"));
-    return typeof v === "object" && v !== null && !Array.isArray(v);
+    return isRecord(v);
   } catch {
     return false;
   }

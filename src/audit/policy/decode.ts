@@ -4,6 +4,7 @@
 import { AUDIT_API_VERSIONS, type Level, type Stage } from "../types.js";
 import { problem, type FieldProblem } from "./errors.js";
 import type { GroupResources, Policy, PolicyRule } from "./types.js";
+import { isRecord } from "../../json/record.js";
 
 export interface DecodeResult {
   policy: Policy;
@@ -24,10 +25,6 @@ const RULE_FIELDS = new Set([
   "omitManagedFields",
 ]);
 const GROUP_FIELDS = new Set(["group", "resources", "resourceNames"]);
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 class Decoder {
   readonly errors: FieldProblem[] = [];

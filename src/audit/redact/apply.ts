@@ -9,6 +9,7 @@ import {
 } from "./json-path.js";
 import { KIND_PATHS, type CompiledPath } from "./rules.js";
 import { tagValue, type ValueEncoding } from "./tag.js";
+import { isRecord } from "../../json/record.js";
 
 /** Collects the masked paths of one event while its documents are redacted. */
 export interface RedactionSink {
@@ -19,10 +20,6 @@ export interface RedactionSink {
 }
 
 type Json = Record<string, unknown>;
-
-function isRecord(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function mask(value: unknown, encoding: ValueEncoding, at: PathSegment[], sink: RedactionSink): unknown {
   if (typeof value === "string" && sink.produced?.has(value)) return value;

@@ -1,6 +1,6 @@
 // Small questions built-in rules ask about an event, named so the rules read like their intent.
 import type { AuditEvent } from "../../audit/types.js";
-import { isRecord } from "../event-fields.js";
+import { isRecord } from "../../json/record.js";
 
 export const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
 

@@ -1,7 +1,7 @@
 // Built-in rules about workloads and cluster structure: pod access, privileged pods,
 // namespaces, admission webhooks and kube-system.
 import type { AuditEvent } from "../../audit/types.js";
-import { isRecord } from "../event-fields.js";
+import { isRecord } from "../../json/record.js";
 import type { Rule } from "../types.js";
 import { WRITE_VERBS, get, isSystemUser, records, requestBody, resourceIs, succeeded } from "./facts.js";
 

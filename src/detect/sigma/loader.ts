@@ -2,7 +2,7 @@
 import { basename, extname } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { documentToJs } from "../../yaml/to-js.js";
-import { isRecord } from "../event-fields.js";
+import { isRecord } from "../../json/record.js";
 import { DetectError, isSeverity, type Rule, type Severity } from "../types.js";
 import { allOf, anyOf, type Compiled } from "./compiled.js";
 import { compileCondition } from "./condition.js";
