@@ -85,4 +85,36 @@ describe("follow", () => {
       .sort();
     expect(await storedIDs(ingest.log)).toEqual(expected);
   });
+
+  it("counts the lines of every file rotated while stopped, read and rejected", async () => {
+    const dir = tempDir("kt-follow-");
+    const data = path.join(dir, "data");
+    const live = path.join(dir, "audit.log");
+    const events = apiserverEvents(40, { seed: 12 });
+    const text = (from: number, to: number) => logFileText(events.slice(from, to));
+    writeFileSync(live, text(0, 10));
+    ingest = await openIngest(data);
+    const follow = (signal: AbortSignal) =>
+      followFile(live, ingest!.pipeline, { stateDir: path.join(data, "follow"), pollMs: 20, signal });
+    let controller = new AbortController();
+    let run = follow(controller.signal);
+    await until(() => ingest!.log.size() === 10);
+    controller.abort();
+    await run;
+
+    // Rotated twice while stopped: the remembered file is finished, the next imported whole.
+    appendFileSync(live, text(10, 15));
+    renameSync(live, path.join(dir, "audit-2026-11-21T07-00-00.000.log"));
+    writeFileSync(live, text(15, 20) + "not json\n");
+    renameSync(live, path.join(dir, "audit-2026-11-21T07-05-00.000.log"));
+    writeFileSync(live, text(20, 25));
+    controller = new AbortController();
+    run = follow(controller.signal);
+    await until(() => ingest!.log.size() === 25);
+    controller.abort();
+    const summary = await run;
+    expect(summary.read).toBe(16); // 5 + 6 + 5 lines
+    expect(summary.stored).toBe(15);
+    expect(summary.rejectedCount).toBe(1);
+  });
 });

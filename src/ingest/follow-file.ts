@@ -9,7 +9,14 @@ import path from "node:path";
 import { readFileIfExists, writeFileAtomic } from "../store/durable-file.js";
 import { decodeLine, type FileLine } from "./audit-file.js";
 import { orderAuditFiles } from "./file-order.js";
-import { addResult, emptySummary, importFiles, parseLines, type ImportSummary } from "./import-files.js";
+import {
+  addResult,
+  emptySummary,
+  importFiles,
+  mergeSummary,
+  parseLines,
+  type ImportSummary,
+} from "./import-files.js";
 import type { IngestPipeline } from "./pipeline.js";
 
 interface Position {
@@ -163,8 +170,7 @@ export async function followFile(
         finished = true;
       } else if (s && finished) {
         // Rotated after the remembered one: import whole (dedupe absorbs any overlap).
-        const r = await importFiles([sibling], pipeline, { batchSize });
-        addResult(summary, { ...r, received: r.read, storedBytes: 0 });
+        mergeSummary(summary, await importFiles([sibling], pipeline, { batchSize }));
       }
     }
     opts.onProgress?.(

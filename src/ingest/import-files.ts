@@ -48,11 +48,23 @@ export function emptySummary(): ImportSummary {
   };
 }
 
-export function addResult(summary: ImportSummary, r: IngestResult): void {
+export function addResult(
+  summary: ImportSummary,
+  r: Pick<IngestResult, "stored" | "duplicates" | "conflicts" | "dropped">,
+): void {
   summary.stored += r.stored;
   summary.duplicates += r.duplicates;
   summary.conflicts += r.conflicts;
   summary.dropped += r.dropped;
+}
+
+/** Adds everything another import counted (a rotated file imported whole while following). */
+export function mergeSummary(into: ImportSummary, from: ImportSummary): void {
+  into.files += from.files;
+  into.read += from.read;
+  addResult(into, from);
+  into.rejectedCount += from.rejectedCount;
+  into.rejected.push(...from.rejected.slice(0, MAX_REJECTED_LISTED - into.rejected.length));
 }
 
 /**
