@@ -7,6 +7,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { openFsLog } from "../src/store/fs-log.js";
+import { CLI } from "./fixtures/cli.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "kt-crash-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,7 +50,7 @@ describe("crash safety", () => {
     for (const [index, id] of acked) expect(found.get(index), `acked entry ${index}`).toBe(id);
     await log.close();
 
-    const verify = spawnSync(process.execPath, ["dist/cli/main.js", "verify", "--data", dir], {
+    const verify = spawnSync(process.execPath, [CLI, "verify", "--data", dir], {
       encoding: "utf8",
     });
     expect(verify.stdout + verify.stderr).toMatch(/^OK/);

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { at, auditEvent, execInto } from "./detect-helpers.js";
+import { CLI } from "./fixtures/cli.js";
 
 const run = promisify(execFile);
-const CLI = join(import.meta.dirname, "../dist/cli/main.js");
 const SIGMA = join(import.meta.dirname, "fixtures/sigma/good");
 let dir: string;
 let auditLog: string;

@@ -11,9 +11,9 @@ import { tagValue } from "../src/audit/redact/tag.js";
 import type { AuditEvent } from "../src/audit/types.js";
 import { loadOrCreateRedactionKey } from "../src/store/keys.js";
 import { tempDir } from "./fixtures/audit/temp-dir.js";
+import { CLI as cli } from "./fixtures/cli.js";
 
 const root = path.resolve(import.meta.dirname, "..");
-const cli = path.join(root, "dist/cli/main.js");
 const GKE = path.join(root, "examples/policies/gke-like.yaml");
 const SMALL = path.join(root, "test/fixtures/policy/secrets-metadata.yaml");
 const INVALID = path.join(root, "test/fixtures/policy/invalid.yaml");

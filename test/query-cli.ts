@@ -1,9 +1,9 @@
 // Runs the built CLI (dist/cli/main.js) as a child process, asynchronously so an in-process
 // server can answer it.
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { CLI } from "./fixtures/cli.js";
 
-export const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+export { CLI };
 
 export interface CliResult {
   code: number;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openFsLog } from "../src/store/fs-log.js";
 import { FsLayout } from "../src/store/fs-layout.js";
 import { generateNoteKey, NoteSigner, parseCheckpoint, signCheckpoint } from "../src/tlog/index.js";
+import { CLI } from "./fixtures/cli.js";
 
 const root = mkdtempSync(path.join(os.tmpdir(), "kt-tamper-"));
 const pristine = path.join(root, "pristine");
@@ -47,7 +48,7 @@ function copy(): { dir: string; layout: FsLayout } {
 }
 
 function verify(...args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", "verify", ...args], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [CLI, "verify", ...args], { encoding: "utf8" });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 

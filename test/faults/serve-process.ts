@@ -8,9 +8,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { KUBETRAIL_API_VERSION } from "../../src/audit/types.js";
 import { openFsLog } from "../../src/store/fs-log.js";
+import { CLI } from "../fixtures/cli.js";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const CLI = path.join(REPO, "dist", "cli", "main.js");
+export { CLI };
 
 export function requireBuiltCli(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build before the fault tests`);
