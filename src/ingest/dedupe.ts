@@ -242,6 +242,8 @@ export class Deduper {
       if (list === undefined) this.pending.set(key, [p]);
       else list.push(p);
     }
+    // Leaves the in-flight maps: first the submit point (so `record` computes coverage without
+    // this append), then each event's pending entry.
     const release = (): void => {
       this.inflight.delete(appendId);
       for (const [key, p] of mine) {
@@ -253,9 +255,8 @@ export class Deduper {
     };
     return settled.then(
       () => {
-        this.inflight.delete(appendId);
-        this.record(mine);
         release();
+        this.record(mine);
       },
       (err: unknown) => {
         release();
