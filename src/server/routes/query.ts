@@ -8,7 +8,7 @@ import { eventList } from "../../index/present.js";
 import { parseFilter, type EventFilter } from "../../index/query.js";
 import { resolveEntries } from "../../index/resolve.js";
 import { FsLogReader } from "../../store/fs-reader.js";
-import type { LogReader } from "../../store/types.js";
+import type { LogReader, SignedCheckpoint } from "../../store/types.js";
 import {
   encodeBase64,
   hashLeaf,
@@ -125,7 +125,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
           event: JSON.parse(entry) as unknown,
           leafHash: encodeBase64(hashLeaf(data)),
           inclusionProof: proof.map(encodeBase64),
-          checkpoint: { size: cp.size, rootHash: encodeBase64(cp.rootHash), note: cp.note },
+          checkpoint: checkpointJson(cp),
         });
       },
     },
@@ -145,7 +145,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
           from,
           to,
           consistencyProof: proof.map(encodeBase64),
-          checkpoint: { size: cp.size, rootHash: encodeBase64(cp.rootHash), note: cp.note },
+          checkpoint: checkpointJson(cp),
         });
       },
     },
@@ -210,4 +210,9 @@ export function queryServeExtension(dataDir: string, onError?: (err: unknown) =>
       return queryRoutes({ log: ingest.log, index: indexer.index, files: new FsLogReader(dataDir) });
     },
   };
+}
+
+/** A signed checkpoint as the proof endpoints return it, beside the proof it anchors. */
+function checkpointJson(cp: SignedCheckpoint): { size: number; rootHash: string; note: string } {
+  return { size: cp.size, rootHash: encodeBase64(cp.rootHash), note: cp.note };
 }
