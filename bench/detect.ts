@@ -10,7 +10,7 @@ import { feedDetector, StoredEntries } from "../src/detect/feed.js";
 import { startLiveDetection } from "../src/detect/live.js";
 import { loadRules } from "../src/detect/load-rules.js";
 import { openIngest } from "../src/ingest/open-ingest.js";
-import { parseEventList } from "../src/ingest/normalize.js";
+import { parseEventList, receiveEventList } from "../src/ingest/normalize.js";
 import { followLog, type Follower } from "../src/store/follow.js";
 import {
   intOption,
@@ -108,9 +108,10 @@ export async function main(argv: string[]): Promise<void> {
     }
     return {
       run: async (): Promise<void> => {
-        await driveAppenders(load.bodies.length, { appenders: clients, batch: 1 }, (i) =>
-          opened.pipeline.ingest(parseEventList(load.bodies[i] as Buffer)),
-        );
+        await driveAppenders(load.bodies.length, { appenders: clients, batch: 1 }, (i) => {
+          const { events, entries } = receiveEventList(load.bodies[i] as Buffer);
+          return opened.pipeline.ingest(events, entries);
+        });
         const target = opened.log.size();
         await opened.log.waitIntegrated(target);
         while (follower && follower.position() < target) await follower.caughtUp();

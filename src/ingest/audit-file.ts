@@ -22,6 +22,8 @@ export interface FileLine {
   /** 1-based line number in the (decompressed) file. */
   line: number;
   text: string;
+  /** The line's bytes as read (without the line break). */
+  bytes?: Uint8Array;
   /** The line's bytes are not valid UTF-8 (then `text` is empty). */
   badEncoding?: boolean;
 }
@@ -74,7 +76,7 @@ export function decodeLine(bytes: Buffer, line: number): FileLine | undefined {
   const b = bytes.subarray(0, end);
   if (!isUtf8(b)) return { line, text: "", badEncoding: true };
   const text = b.toString("utf8");
-  return text.trim() === "" ? undefined : { line, text };
+  return text.trim() === "" ? undefined : { line, text, bytes: b };
 }
 
 /** The first stageTimestamp in the file, for ordering files; undefined when none is readable. */

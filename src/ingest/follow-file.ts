@@ -133,8 +133,8 @@ export async function followFile(
   const ingestLines = async (lines: FileLine[], endOffset: number): Promise<void> => {
     if (!pos) return;
     if (lines.length > 0) {
-      const events = parseLines(file, lines, summary);
-      if (events.length > 0) addResult(summary, await pipeline.ingest(events));
+      const { events, entries } = parseLines(file, lines, summary);
+      if (events.length > 0) addResult(summary, await pipeline.ingest(events, entries));
     }
     if (endOffset !== pos.offset) {
       pos = { ...pos, offset: endOffset, line: lineNo };

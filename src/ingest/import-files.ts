@@ -3,7 +3,7 @@
 import type { AuditEvent } from "../audit/types.js";
 import { readAuditFileLines, type FileLine } from "./audit-file.js";
 import { IngestError } from "./errors.js";
-import { parseEventLine } from "./normalize.js";
+import { receiveEventLine, type ReceivedEvents } from "./normalize.js";
 import type { IngestPipeline, IngestResult } from "./pipeline.js";
 
 export interface RejectedLine {
@@ -71,13 +71,16 @@ export function mergeSummary(into: ImportSummary, from: ImportSummary): void {
  * Turns text lines into events, recording rejected lines (by file and line number) instead of
  * failing the import: one bad line must not stop a backfill.
  */
-export function parseLines(file: string, lines: FileLine[], summary: ImportSummary): AuditEvent[] {
+export function parseLines(file: string, lines: FileLine[], summary: ImportSummary): ReceivedEvents {
   const events: AuditEvent[] = [];
-  for (const { line, text, badEncoding } of lines) {
+  const entries: (Uint8Array | undefined)[] = [];
+  for (const { line, text, bytes, badEncoding } of lines) {
     summary.read++;
     try {
       if (badEncoding) throw new IngestError("bad_encoding", "line is not valid UTF-8");
-      events.push(parseEventLine(text, `${file}:${line}`));
+      const { event, entry } = receiveEventLine(text, `${file}:${line}`, bytes);
+      events.push(event);
+      entries.push(entry);
     } catch (err) {
       if (!(err instanceof IngestError)) throw err;
       summary.rejectedCount++;
@@ -86,7 +89,7 @@ export function parseLines(file: string, lines: FileLine[], summary: ImportSumma
       if (summary.rejected.length < MAX_REJECTED_LISTED) summary.rejected.push({ file, line, reason });
     }
   }
-  return events;
+  return { events, entries };
 }
 
 /** Imports `files` in the order given; resolves when everything stored is durable. */
@@ -98,9 +101,9 @@ export async function importFiles(
   const batchSize = opts.batchSize ?? 400;
   const summary = emptySummary();
   const flush = async (file: string, lines: FileLine[]): Promise<void> => {
-    const events = parseLines(file, lines, summary);
+    const { events, entries } = parseLines(file, lines, summary);
     if (events.length === 0) return;
-    const r = await pipeline.ingest(events);
+    const r = await pipeline.ingest(events, entries);
     addResult(summary, r);
     opts.onBatch?.(r);
   };

@@ -47,7 +47,8 @@ describe("normalisation", () => {
         items: [webhookItem],
       }),
     );
-    // The log backend writes Go's escaping of "<>&" and TypeMeta first; the stored bytes must not depend on it.
+    // When an event has to be re-encoded, both shapes give the same known bytes (sent-bytes.test.ts
+    // covers storing them as sent).
     const line = JSON.stringify({ kind: "Event", apiVersion: "audit.k8s.io/v1", ...webhookItem });
     const fromLine = parseEventLine(line, "audit.log:1");
     expect(Buffer.from(encodeEvent(fromWebhook[0]!)).toString()).toBe(expectedBytes);

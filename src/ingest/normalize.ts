@@ -5,6 +5,7 @@ import { isUtf8 } from "node:buffer";
 import { setOwnField } from "../audit/own-field.js";
 import { AUDIT_API_VERSIONS, LEVELS, STAGES, type AuditEvent } from "../audit/types.js";
 import { IngestError } from "./errors.js";
+import { entryOfItem, entryOfLine, eventListItems } from "./sent-bytes.js";
 import { isRecord } from "../json/record.js";
 
 export const V1 = "audit.k8s.io/v1";
@@ -120,8 +121,17 @@ export function encodeEvent(event: AuditEvent): Uint8Array {
   return Buffer.from(JSON.stringify(event), "utf8");
 }
 
+/**
+ * Events as received, each with the entry to store for it when the sender's bytes can be stored
+ * as they are (`entries[i]` for `events[i]`; undefined, or a shorter list, where they cannot).
+ */
+export interface ReceivedEvents {
+  events: AuditEvent[];
+  entries: (Uint8Array | undefined)[];
+}
+
 /** Parses a webhook body: an EventList of either audit version. Errors name the item index. */
-export function parseEventList(body: Buffer | string): AuditEvent[] {
+export function receiveEventList(body: Buffer | string): ReceivedEvents {
   // Invalid bytes would silently become U+FFFD and the stored bytes would differ from those sent.
   if (typeof body !== "string" && !isUtf8(body)) {
     throw new IngestError("bad_encoding", "body is not valid UTF-8");
@@ -143,11 +153,43 @@ export function parseEventList(body: Buffer | string): AuditEvent[] {
   if (!Array.isArray(items)) {
     throw new IngestError("invalid_event", "EventList: items is not an array");
   }
-  return items.map((item, i) => normalizeEvent(item, `items[${i}]`, apiVersion));
+  const events = items.map((item, i) => normalizeEvent(item, `items[${i}]`, apiVersion));
+  // v1beta1 items lose fields on the way to v1, so they are always re-encoded.
+  const entries = typeof body === "string" || apiVersion !== V1 ? [] : itemEntries(body, parsed, items);
+  return { events, entries };
 }
 
-/** Parses one line of the log backend's file (a whole Event with kind/apiVersion). */
-export function parseEventLine(line: string, where: string): AuditEvent {
+/** The entries of an EventList's items as sent; none when the body's layout is in any doubt. */
+function itemEntries(
+  body: Buffer,
+  list: Record<string, unknown>,
+  items: unknown[],
+): (Uint8Array | undefined)[] {
+  const scan = eventListItems(body);
+  // A repeated top-level name could hide a second `items` from one side or the other.
+  if (
+    scan === undefined ||
+    scan.items.length !== items.length ||
+    scan.topLevelKeys !== Object.keys(list).length
+  )
+    return [];
+  return items.map((item, i) => entryOfItem(body, scan.items[i]!, item as Record<string, unknown>));
+}
+
+/** The events of an EventList body (see receiveEventList). */
+export function parseEventList(body: Buffer | string): AuditEvent[] {
+  return receiveEventList(body).events;
+}
+
+/**
+ * Parses one line of the log backend's file (a whole Event with kind/apiVersion). With the
+ * line's bytes, also gives the entry to store when those bytes can be stored as they are.
+ */
+export function receiveEventLine(
+  line: string,
+  where: string,
+  bytes?: Uint8Array,
+): { event: AuditEvent; entry?: Uint8Array } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -160,5 +202,12 @@ export function parseEventLine(line: string, where: string): AuditEvent {
   if (isRecord(parsed) && parsed.apiVersion === undefined) {
     throw new IngestError("wrong_api_version", `${where}: apiVersion is missing`);
   }
-  return normalizeEvent(parsed, where);
+  const event = normalizeEvent(parsed, where);
+  const entry = bytes === undefined ? undefined : entryOfLine(bytes, parsed as Record<string, unknown>);
+  return entry === undefined ? { event } : { event, entry };
+}
+
+/** Parses one line of the log backend's file (see receiveEventLine). */
+export function parseEventLine(line: string, where: string): AuditEvent {
+  return receiveEventLine(line, where).event;
 }

@@ -39,15 +39,20 @@ export interface PipelineOptions {
 }
 
 export interface IngestPipeline {
-  /** Resolves once every stored event of the batch is durable (and every in-flight repeat too). */
-  ingest(events: AuditEvent[]): Promise<IngestResult>;
+  /**
+   * Resolves once every stored event of the batch is durable (and every in-flight repeat too).
+   * `asSent[i]`, when given, is events[i] as the sender encoded it (see sent-bytes.ts): stored
+   * as it is when neither the transform nor dedupe changes the event.
+   */
+  ingest(events: AuditEvent[], asSent?: readonly (Uint8Array | undefined)[]): Promise<IngestResult>;
   /** Resolves when nothing is in flight any more (for graceful shutdown). */
   drain(): Promise<void>;
   /**
    * Tells `listener` about every batch once it is durable: `events[i]` is the entry at log
-   * index `firstIndex + i`, exactly as stored, and `sizes[i]` its length in bytes. Lets consumers that follow the log (the
-   * detector) use the parsed events instead of reading and parsing the entries again; the
-   * log stays the source of truth for anything they miss. Returns an unsubscribe function.
+   * index `firstIndex + i`, parsed, and `sizes[i]` its length in bytes. Lets consumers that
+   * follow the log (the detector) use the parsed events instead of reading and parsing the
+   * entries again; the log stays the source of truth for anything they miss. Returns an
+   * unsubscribe function.
    */
   onStored(listener: StoredListener): () => void;
 }
@@ -93,7 +98,10 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
     }
   };
 
-  async function ingest(events: AuditEvent[]): Promise<IngestResult> {
+  async function ingest(
+    events: AuditEvent[],
+    asSent: readonly (Uint8Array | undefined)[] = [],
+  ): Promise<IngestResult> {
     const result: IngestResult = {
       received: events.length,
       stored: 0,
@@ -120,7 +128,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
           continue;
         }
         event = withoutForgedFlag(transformed);
-        bytes = encodeEvent(event);
+        bytes = (event === raw ? asSent[i] : undefined) ?? encodeEvent(event);
       } catch (err) {
         // Recursion over a pathologically nested object overflows the stack: bad input, not an outage.
         if (err instanceof RangeError) {

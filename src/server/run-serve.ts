@@ -162,9 +162,9 @@ export async function runServe(
   const routes: Route[] = [
     ...healthRoutes({ ready: () => accepting, registry: metrics.registry }),
     ...webhookRoutes({
-      ingest: (events) => {
+      ingest: (events, asSent) => {
         if (ingest === undefined) throw new Error("ingest used before the log was open");
-        return ingest.pipeline.ingest(events);
+        return ingest.pipeline.ingest(events, asSent);
       },
       metrics,
       limits: {

@@ -47,7 +47,7 @@ describe("webhook route over HTTPS with the real log", () => {
     server = await startServer(
       {
         routes: webhookRoutes({
-          ingest: (events) => ingest.pipeline.ingest(events),
+          ingest: (events, asSent) => ingest.pipeline.ingest(events, asSent),
           metrics,
           limits: { maxBytes: 1 << 20, maxDecodedBytes: 4 << 20 },
           accepting: () => true,

@@ -1,10 +1,9 @@
 // POST /v1/audit/webhook: the kube-apiserver's audit webhook backend (batch or blocking mode).
 // Answers 200 only when every event of the batch is durable; any failure makes the apiserver
 // re-send the identical batch, which dedupe then absorbs.
-import type { AuditEvent } from "../../audit/types.js";
 import { IngestError } from "../../ingest/errors.js";
-import { parseEventList } from "../../ingest/normalize.js";
-import { IngestBusyError, type IngestResult } from "../../ingest/pipeline.js";
+import { receiveEventList } from "../../ingest/normalize.js";
+import { IngestBusyError, type IngestPipeline } from "../../ingest/pipeline.js";
 import { LogError } from "../../store/types.js";
 import { readBody, type BodyLimits } from "../body.js";
 import type { ServerMetrics } from "../metrics.js";
@@ -13,7 +12,7 @@ import { jsonReply } from "../server.js";
 
 export interface WebhookDeps {
   /** The ingest pipeline's entry point: resolves once the batch is durable. */
-  ingest: (events: AuditEvent[]) => Promise<IngestResult>;
+  ingest: IngestPipeline["ingest"];
   metrics: ServerMetrics;
   limits: BodyLimits;
   /** False until the log is open and recovered, and again once shutdown begins. */
@@ -66,9 +65,9 @@ export function webhookRoutes(deps: WebhookDeps): Route[] {
             throw new HttpError(415, `Content-Type ${type} is not application/json`);
           const { body, rawBytes } = await readBody(req, deps.limits);
           deps.metrics.requestBytes.inc(rawBytes);
-          const events = parseEventList(body);
+          const { events, entries } = receiveEventList(body);
           deps.metrics.batchSize.observe(events.length);
-          const result = await deps.ingest(events);
+          const result = await deps.ingest(events, entries);
           deps.metrics.recordIngest("webhook", result);
           deps.metrics.ackSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
           jsonReply(res, 200, {
