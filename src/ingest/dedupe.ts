@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { KUBETRAIL_ANNOTATIONS } from "../audit/types.js";
 import type { LogReader } from "../store/types.js";
+import { DedupeWriter, SEEN_PRAGMAS, SEEN_SCHEMA, type SeenRow } from "./dedupe-writer.js";
 import { int64ToPrint, keyPrint, PrintFilter, printToInt64 } from "./key-hash.js";
 import { V1 } from "./normalize.js";
 
@@ -44,12 +45,6 @@ interface Pending {
   durable: Promise<void>;
 }
 
-/** A record on its way to SQLite: the key's fingerprint as SQLite stores it, the content hash. */
-interface Row {
-  k: bigint;
-  h: ContentHash;
-}
-
 export interface DedupeRecord {
   auditID: string;
   stage: string;
@@ -57,13 +52,14 @@ export interface DedupeRecord {
 }
 
 const FRONT_MAX_KEYS = 65_536;
-const CATCH_UP_BATCH = 4_096;
-/** Durable records are written to SQLite in one transaction per interval (or per this many). */
-const FLUSH_INTERVAL_MS = 250;
-const FLUSH_MAX_RECORDS = 16_384;
+const CATCH_UP_BATCH = 16_384;
+/**
+ * Durable records are written to SQLite in one transaction per interval (or per this many),
+ * by a worker: larger transactions touch each B-tree page for more rows at once.
+ */
+const FLUSH_INTERVAL_MS = 1_000;
+const FLUSH_MAX_RECORDS = 32_768;
 const FLUSH_RETRY_MS = 1_000;
-/** Rows per INSERT statement: one statement per row costs twice as much per row. */
-const INSERT_ROWS = 16;
 
 /**
  * Lookups go, in order, through: appends in flight; a Bloom filter of every recorded key (a
@@ -71,18 +67,20 @@ const INSERT_ROWS = 16;
  * lists; records durable in the log but not yet flushed to SQLite; SQLite.
  */
 export class Deduper {
+  /** This thread's connection: lookups, and the store's metadata when it opens. */
   private readonly db: Database.Database;
   private readonly lookup: Database.Statement<[bigint], { h: Buffer }>;
-  private readonly insert: Database.Statement<(bigint | Buffer)[]>;
-  private readonly insertMany: Database.Statement<(bigint | Buffer)[]>;
-  private readonly setCovered: Database.Statement<[number]>;
-  private readonly commitTx: (rows: Row[], covered: number) => void;
+  /** Writes the records, on a worker thread with a connection of its own. */
+  private readonly writer: DedupeWriter;
   private readonly filter = new PrintFilter();
   /** Recently used keys → every hash recorded for them (LRU by Map insertion order). */
   private readonly front = new Map<string, ContentHash[]>();
   /** Durable in the log, not yet in SQLite; always consulted, so nothing is missed meanwhile. */
   private unflushed = new Map<string, ContentHash[]>();
-  private unflushedRows: Row[] = [];
+  private unflushedRows: SeenRow[] = [];
+  /** Handed to the writer and not yet committed by it: consulted like `unflushed`. */
+  private flushing = new Map<string, ContentHash[]>();
+  private writing: Promise<void> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly pending = new Map<string, Pending[]>();
   /** Log size when each in-flight append was submitted: its entries land at or after it. */
@@ -100,32 +98,13 @@ export class Deduper {
   ) {
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    // No fsync (synchronous OFF): the store is derived from the log, and a blocking fsync on the
-    // event loop stalled every request. A power loss may drop its latest transactions — `covered`
-    // with them, so catch-up re-derives them — and an unreadable file is rebuilt (see `open`).
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = OFF");
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS seen (k INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY (k, h)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
+    // No fsync (synchronous OFF): the store is derived from the log. A power loss may drop its
+    // latest transactions — `covered` with them, so catch-up re-derives them — and an
+    // unreadable file is rebuilt (see `open`).
+    for (const p of SEEN_PRAGMAS) this.db.pragma(p);
+    this.db.exec(SEEN_SCHEMA);
     this.lookup = this.db.prepare("SELECT h FROM seen WHERE k = ?");
-    this.insert = this.db.prepare("INSERT OR IGNORE INTO seen (k, h) VALUES (?, ?)");
-    this.insertMany = this.db.prepare(
-      `INSERT OR IGNORE INTO seen (k, h) VALUES ${Array<string>(INSERT_ROWS).fill("(?, ?)").join(", ")}`,
-    );
-    this.setCovered = this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('covered', ?)");
-    this.commitTx = this.db.transaction((rows: Row[], covered: number) => {
-      const args: (bigint | Buffer)[] = [];
-      let i = 0;
-      for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
-        args.length = 0;
-        for (let j = i; j < i + INSERT_ROWS; j++) args.push(rows[j]!.k, Buffer.from(rows[j]!.h, "hex"));
-        this.insertMany.run(...args);
-      }
-      for (; i < rows.length; i++) this.insert.run(rows[i]!.k, Buffer.from(rows[i]!.h, "hex"));
-      this.setCovered.run(covered);
-    });
+    this.writer = new DedupeWriter(path);
   }
 
   /**
@@ -145,22 +124,33 @@ export class Deduper {
 
   private static async openOnce(path: string, log: LogReader): Promise<Deduper> {
     const d = new Deduper(path, log);
-    const origin = d.db.prepare("SELECT value FROM meta WHERE key = 'origin'").get() as
-      { value: string } | undefined;
-    if (origin !== undefined && origin.value !== log.origin) {
-      d.db.exec("DELETE FROM seen; DELETE FROM meta;");
+    try {
+      await d.load();
+      return d;
+    } catch (err) {
+      await d.writer.close().catch(() => undefined);
+      d.db.close();
+      throw err;
     }
-    d.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('origin', ?)").run(log.origin);
-    const row = d.db.prepare("SELECT value FROM meta WHERE key = 'covered'").get() as
+  }
+
+  /** Reads what the store knows and catches it up with the log. */
+  private async load(): Promise<void> {
+    const origin = this.db.prepare("SELECT value FROM meta WHERE key = 'origin'").get() as
       { value: string } | undefined;
-    d.coveredSize = row === undefined ? 0 : Number(row.value);
-    const keys = d.db.prepare("SELECT k FROM seen").safeIntegers(true) as Database.Statement<
+    if (origin !== undefined && origin.value !== this.log.origin) {
+      this.db.exec("DELETE FROM seen; DELETE FROM meta;");
+    }
+    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('origin', ?)").run(this.log.origin);
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'covered'").get() as
+      { value: string } | undefined;
+    this.coveredSize = row === undefined ? 0 : Number(row.value);
+    const keys = this.db.prepare("SELECT k FROM seen").safeIntegers(true) as Database.Statement<
       [],
       { k: bigint }
     >;
-    for (const { k } of keys.iterate()) d.filter.add(int64ToPrint(k));
-    await d.catchUp();
-    return d;
+    for (const { k } of keys.iterate()) this.filter.add(int64ToPrint(k));
+    await this.catchUp();
   }
 
   /** Log prefix whose audit events are all recorded in SQLite. */
@@ -168,14 +158,14 @@ export class Deduper {
     return this.coveredSize;
   }
 
-  private writeBatch(rows: Row[], covered: number): void {
-    this.commitTx(rows, covered);
-    this.coveredSize = covered;
+  private async writeBatch(rows: SeenRow[], covered: number): Promise<void> {
+    await this.writer.write(rows, covered);
+    this.coveredSize = Math.max(this.coveredSize, covered);
   }
 
   private async catchUp(): Promise<void> {
     const end = this.log.size();
-    let batch: Row[] = [];
+    let batch: SeenRow[] = [];
     for await (const entry of this.log.readEntries(this.coveredSize, end)) {
       const record = recordFromEntry(entry.data);
       if (record !== undefined) {
@@ -184,11 +174,11 @@ export class Deduper {
         batch.push({ k: printToInt64(print), h: record.hash });
       }
       if (batch.length >= CATCH_UP_BATCH) {
-        this.writeBatch(batch, entry.index + 1);
+        await this.writeBatch(batch, entry.index + 1);
         batch = [];
       }
     }
-    this.writeBatch(batch, end);
+    await this.writeBatch(batch, end);
   }
 
   private committedHashes(key: string): ContentHash[] {
@@ -200,7 +190,8 @@ export class Deduper {
     }
     if (!this.filter.mayContain(keyPrint(key))) return [];
     const hashes = this.lookup.all(printToInt64(keyPrint(key))).map((r) => r.h.toString("hex"));
-    for (const h of this.unflushed.get(key) ?? []) if (!hashes.includes(h)) hashes.push(h);
+    for (const h of [...(this.flushing.get(key) ?? []), ...(this.unflushed.get(key) ?? [])])
+      if (!hashes.includes(h)) hashes.push(h);
     // Cached as complete: from here on `record` keeps the list up to date.
     this.front.set(key, hashes);
     while (this.front.size > FRONT_MAX_KEYS) this.front.delete(this.front.keys().next().value as string);
@@ -284,42 +275,62 @@ export class Deduper {
       this.coveredAfterFlush,
       Number.isFinite(covered) ? covered : this.log.size(),
     );
-    if (this.flushTimer !== null) return; // a flush (or its retry) is already due
-    if (this.unflushedRows.length >= FLUSH_MAX_RECORDS) this.tryFlush();
-    else this.flushTimer = setTimeout(() => this.tryFlush(), FLUSH_INTERVAL_MS).unref();
+    this.scheduleFlush();
   }
 
-  /** Writes recorded keys to SQLite (also on a timer); the store stays derivable from the log. */
-  flush(): void {
-    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
-    if (this.unflushedRows.length === 0 && this.coveredAfterFlush <= this.coveredSize) return;
-    this.writeBatch(this.unflushedRows, Math.max(this.coveredSize, this.coveredAfterFlush));
-    this.unflushedRows = [];
-    this.unflushed = new Map();
+  /** Flushes now when enough is waiting, else within FLUSH_INTERVAL_MS; one write at a time. */
+  private scheduleFlush(delay = FLUSH_INTERVAL_MS): void {
+    if (this.flushTimer !== null || this.writing !== null) return; // already due, or after the write
+    if (this.unflushedRows.length >= FLUSH_MAX_RECORDS) void this.flush();
+    else if (this.unflushedRows.length > 0 || this.coveredAfterFlush > this.coveredSize)
+      this.flushTimer = setTimeout(() => void this.flush(), delay).unref();
   }
 
   /**
-   * A failed background flush (a full disk) must not take the server down or fail a request
-   * whose events are durable: the records stay in memory, still consulted, and are retried.
+   * Hands the recorded keys to the writer (also on a timer); the store stays derivable from the
+   * log. A failed write (a full disk) must not take the server down or fail a request whose
+   * events are durable: the records stay in memory, still consulted, and are retried.
    */
-  private tryFlush(): void {
-    try {
-      this.flush();
-    } catch (err) {
-      this.onFlushError?.(err);
-      this.flushTimer ??= setTimeout(() => this.tryFlush(), FLUSH_RETRY_MS).unref();
-    }
+  private flush(): Promise<void> {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.writing !== null) return this.writing;
+    if (this.unflushedRows.length === 0 && this.coveredAfterFlush <= this.coveredSize)
+      return Promise.resolve();
+    const rows = this.unflushedRows;
+    const covered = Math.max(this.coveredSize, this.coveredAfterFlush);
+    this.flushing = this.unflushed;
+    this.unflushedRows = [];
+    this.unflushed = new Map();
+    let delay = FLUSH_INTERVAL_MS;
+    this.writing = this.writeBatch(rows, covered)
+      .catch((err: unknown) => {
+        this.onFlushError?.(err);
+        delay = FLUSH_RETRY_MS;
+        this.unflushedRows = [...rows, ...this.unflushedRows];
+        for (const [key, hashes] of this.unflushed) {
+          const before = this.flushing.get(key);
+          this.flushing.set(key, before === undefined ? hashes : [...before, ...hashes]);
+        }
+        this.unflushed = this.flushing;
+      })
+      .finally(() => {
+        this.flushing = new Map();
+        this.writing = null;
+        this.scheduleFlush(delay);
+      });
+    return this.writing;
   }
 
   /** Flushes what it can and closes; anything not flushed is re-derived from the log on open. */
-  close(): void {
-    try {
-      this.flush();
-    } catch (err) {
-      this.onFlushError?.(err);
-    }
+  async close(): Promise<void> {
+    await this.flush();
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    // A write that failed above is tried once more; what still fails is caught up on open.
+    if (this.unflushedRows.length > 0) await this.flush();
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    await this.writer.close().catch((err: unknown) => this.onFlushError?.(err));
     this.db.close();
   }
 }

@@ -51,7 +51,7 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
       pipeline,
       async close() {
         await pipeline.drain();
-        deduper.close();
+        await deduper.close();
         await log.close();
       },
     };

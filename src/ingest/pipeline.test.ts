@@ -24,7 +24,7 @@ async function setup(dir = tempDir("kt-pipeline-")) {
     pipeline,
     async close() {
       await pipeline.drain();
-      deduper.close();
+      await deduper.close();
       await log.close();
       open.splice(open.indexOf(handle), 1);
     },
@@ -33,7 +33,7 @@ async function setup(dir = tempDir("kt-pipeline-")) {
 
 afterEach(async () => {
   for (const h of open.splice(0)) {
-    h.deduper.close();
+    await h.deduper.close();
     await h.log.close();
   }
 });

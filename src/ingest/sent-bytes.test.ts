@@ -111,7 +111,7 @@ describe("the pipeline with entries as sent", () => {
   const logs: { log: AuditLog; deduper: Deduper }[] = [];
   afterEach(async () => {
     for (const o of logs.splice(0)) {
-      o.deduper.close();
+      await o.deduper.close();
       await o.log.close();
     }
   });

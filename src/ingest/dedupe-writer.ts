@@ -1,0 +1,137 @@
+// Writes dedupe records to SQLite on a worker thread. Each record is a random key into a B-tree
+// much larger than SQLite's cache, so every flush dirties hundreds of pages; on the event loop
+// that cost 5–10 µs per ingested event and stalled every request for tens of milliseconds per
+// flush. The worker has its own connection; the event loop keeps one for lookups, which WAL
+// lets run beside the writer.
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+
+/** One record: the key's fingerprint as SQLite stores it, and the content hash (hex). */
+export interface SeenRow {
+  k: bigint;
+  h: string;
+}
+
+const ROW_BYTES = 8 + 32;
+/** Rows per INSERT statement: one statement per row costs twice as much per row. */
+const INSERT_ROWS = 16;
+
+export const SEEN_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS seen (k INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY (k, h)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/** Both connections: no fsync (the store is derived from the log and rebuilt from it), WAL. */
+export const SEEN_PRAGMAS = ["journal_mode = WAL", "synchronous = OFF"];
+
+// Self-contained so it runs the same from dist/ and from the TypeScript sources under test.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.sqlite);
+const db = new Database(workerData.path);
+for (const p of workerData.pragmas) db.pragma(p);
+// Enough cache for the upper levels of the B-tree and the pages a large flush touches.
+db.pragma("cache_size = -32768");
+const one = db.prepare("INSERT OR IGNORE INTO seen (k, h) VALUES (?, ?)");
+const many = db.prepare("INSERT OR IGNORE INTO seen (k, h) VALUES " + Array(workerData.insertRows).fill("(?, ?)").join(", "));
+const setCovered = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('covered', ?)");
+const write = db.transaction((rows, covered) => {
+  const n = rows.length / ${ROW_BYTES};
+  const args = [];
+  const row = (i) => [rows.readBigInt64LE(i * ${ROW_BYTES}), rows.subarray(i * ${ROW_BYTES} + 8, (i + 1) * ${ROW_BYTES})];
+  let i = 0;
+  for (; i + workerData.insertRows <= n; i += workerData.insertRows) {
+    args.length = 0;
+    for (let j = i; j < i + workerData.insertRows; j++) args.push(...row(j));
+    many.run(...args);
+  }
+  for (; i < n; i++) one.run(...row(i));
+  setCovered.run(String(covered));
+});
+parentPort.on("message", ({ id, rows, covered, close }) => {
+  try {
+    if (close) {
+      db.close();
+      parentPort.postMessage({ id });
+      parentPort.close();
+      return;
+    }
+    write(Buffer.from(rows), covered);
+    parentPort.postMessage({ id });
+  } catch (err) {
+    parentPort.postMessage({ id, error: String(err && err.message), code: err && err.code });
+  }
+});
+`;
+
+interface Job {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class DedupeWriter {
+  private readonly worker: Worker;
+  private readonly jobs = new Map<number, Job>();
+  private next = 0;
+  /** Set once the worker died: every later write fails at once instead of waiting forever. */
+  private failed: Error | null = null;
+
+  constructor(path: string) {
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        path,
+        pragmas: SEEN_PRAGMAS,
+        insertRows: INSERT_ROWS,
+        sqlite: createRequire(import.meta.url).resolve("better-sqlite3"),
+      },
+    });
+    this.worker.on("message", (m: { id: number; error?: string; code?: string }) => {
+      const job = this.jobs.get(m.id);
+      this.jobs.delete(m.id);
+      if (this.jobs.size === 0) this.worker.unref();
+      if (job === undefined) return;
+      if (m.error === undefined) job.resolve();
+      else job.reject(Object.assign(new Error(`dedupe store write failed: ${m.error}`), { code: m.code }));
+    });
+    const fail = (err: Error) => {
+      this.failed ??= err;
+      for (const job of this.jobs.values()) job.reject(err);
+      this.jobs.clear();
+    };
+    this.worker.on("error", fail);
+    this.worker.on("exit", () => fail(new Error("dedupe store writer stopped")));
+    this.worker.unref();
+  }
+
+  /** Inserts `rows` and records that the log prefix `covered` is in the store, in one transaction. */
+  write(rows: readonly SeenRow[], covered: number): Promise<void> {
+    // An ArrayBuffer of its own, transferred to the worker.
+    const packed = Buffer.from(new ArrayBuffer(rows.length * ROW_BYTES));
+    rows.forEach((r, i) => {
+      packed.writeBigInt64LE(r.k, i * ROW_BYTES);
+      packed.write(r.h, i * ROW_BYTES + 8, 32, "hex");
+    });
+    return this.send({ rows: packed.buffer, covered }, [packed.buffer]);
+  }
+
+  /** Closes the worker's connection (after the writes sent before) and stops the worker. */
+  async close(): Promise<void> {
+    try {
+      await this.send({ close: true }, []);
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+
+  private send(message: object, transfer: ArrayBuffer[]): Promise<void> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    const id = this.next++;
+    // A pending write must keep the process alive; an idle worker must not.
+    this.worker.ref();
+    return new Promise<void>((resolve, reject) => {
+      this.jobs.set(id, { resolve, reject });
+      this.worker.postMessage({ id, ...message }, transfer);
+    });
+  }
+}
