@@ -173,7 +173,20 @@ function itemEntries(
     scan.topLevelKeys !== Object.keys(list).length
   )
     return [];
-  return items.map((item, i) => entryOfItem(body, scan.items[i]!, item as Record<string, unknown>));
+  return items.map((item, i) =>
+    notTooDeep(`items[${i}]`, () => entryOfItem(body, scan.items[i]!, item as Record<string, unknown>)),
+  );
+}
+
+/** Recursion over a pathologically nested value overflows the stack: bad input, not an outage. */
+function notTooDeep<T>(where: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new IngestError("invalid_event", `${where}: too deeply nested to process`);
+    throw err;
+  }
 }
 
 /** The events of an EventList body (see receiveEventList). */
@@ -203,7 +216,10 @@ export function receiveEventLine(
     throw new IngestError("wrong_api_version", `${where}: apiVersion is missing`);
   }
   const event = normalizeEvent(parsed, where);
-  const entry = bytes === undefined ? undefined : entryOfLine(bytes, parsed as Record<string, unknown>);
+  const entry =
+    bytes === undefined
+      ? undefined
+      : notTooDeep(where, () => entryOfLine(bytes, parsed as Record<string, unknown>));
   return entry === undefined ? { event } : { event, entry };
 }
 

@@ -107,6 +107,18 @@ describe("entries as sent", () => {
   });
 });
 
+describe("pathological nesting", () => {
+  it("is bad input naming the item or line, not a crash", () => {
+    const deep = "[".repeat(100_000) + "]".repeat(100_000);
+    const item = ITEM_TEXT.replace('"data":{"n":"1"}', `"data":${deep}`);
+    expect(() => receiveEventList(body([item]))).toThrow(/items\[0\]: too deeply nested/);
+    const line = EVENT_TYPE_META + item.slice(1);
+    expect(() => receiveEventLine(line, "audit.log:7", Buffer.from(line))).toThrow(
+      /audit.log:7: too deeply nested/,
+    );
+  });
+});
+
 describe("the pipeline with entries as sent", () => {
   const logs: { log: AuditLog; deduper: Deduper }[] = [];
   afterEach(async () => {
