@@ -39,6 +39,12 @@ export type Verdict =
   /** Identical content is being appended by another request: wait for that append before acking. */
   | { kind: "in-flight"; durable: Promise<void> };
 
+/** The records of one key waiting for SQLite: its fingerprint as SQLite stores it, its hashes. */
+interface KeyRecords {
+  k: bigint;
+  hashes: ContentHash[];
+}
+
 /** One stored event whose append is in flight. */
 interface Pending {
   hash: ContentHash;
@@ -76,10 +82,11 @@ export class Deduper {
   /** Recently used keys → every hash recorded for them (LRU by Map insertion order). */
   private readonly front = new Map<string, ContentHash[]>();
   /** Durable in the log, not yet in SQLite; always consulted, so nothing is missed meanwhile. */
-  private unflushed = new Map<string, ContentHash[]>();
-  private unflushedRows: SeenRow[] = [];
+  private unflushed = new Map<string, KeyRecords>();
+  /** Hashes in `unflushed`: a flush is due early when it reaches FLUSH_MAX_RECORDS. */
+  private unflushedCount = 0;
   /** Handed to the writer and not yet committed by it: consulted like `unflushed`. */
-  private flushing = new Map<string, ContentHash[]>();
+  private flushing = new Map<string, KeyRecords>();
   private writing: Promise<void> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly pending = new Map<string, Pending[]>();
@@ -190,7 +197,7 @@ export class Deduper {
     }
     if (!this.filter.mayContain(keyPrint(key))) return [];
     const hashes = this.lookup.all(printToInt64(keyPrint(key))).map((r) => r.h.toString("hex"));
-    for (const h of [...(this.flushing.get(key) ?? []), ...(this.unflushed.get(key) ?? [])])
+    for (const h of [...(this.flushing.get(key)?.hashes ?? []), ...(this.unflushed.get(key)?.hashes ?? [])])
       if (!hashes.includes(h)) hashes.push(h);
     // Cached as complete: from here on `record` keeps the list up to date.
     this.front.set(key, hashes);
@@ -260,13 +267,10 @@ export class Deduper {
     for (const [key, { hash }] of stored) {
       const print = keyPrint(key);
       this.filter.add(print);
-      const list = this.unflushed.get(key);
-      if (list === undefined) this.unflushed.set(key, [hash]);
-      else if (!list.includes(hash)) list.push(hash);
       // Only lists already cached are extended; an evicted key is looked up again when needed.
       const hashes = this.front.get(key);
       if (hashes !== undefined && !hashes.includes(hash)) hashes.push(hash);
-      this.unflushedRows.push({ k: printToInt64(print), h: hash });
+      this.keepUnflushed(key, printToInt64(print), hash);
     }
     // Everything below the oldest in-flight submit point is durable and recorded.
     let covered = Infinity;
@@ -278,41 +282,47 @@ export class Deduper {
     this.scheduleFlush();
   }
 
+  private keepUnflushed(key: string, k: bigint, hash: ContentHash): void {
+    const waiting = this.unflushed.get(key);
+    if (waiting === undefined) this.unflushed.set(key, { k, hashes: [hash] });
+    else if (!waiting.hashes.includes(hash)) waiting.hashes.push(hash);
+    else return;
+    this.unflushedCount++;
+  }
+
   /** Flushes now when enough is waiting, else within FLUSH_INTERVAL_MS; one write at a time. */
   private scheduleFlush(delay = FLUSH_INTERVAL_MS): void {
     if (this.flushTimer !== null || this.writing !== null) return; // already due, or after the write
-    if (this.unflushedRows.length >= FLUSH_MAX_RECORDS) void this.flush();
-    else if (this.unflushedRows.length > 0 || this.coveredAfterFlush > this.coveredSize)
+    if (this.unflushedCount >= FLUSH_MAX_RECORDS) void this.flush();
+    else if (this.unflushedCount > 0 || this.coveredAfterFlush > this.coveredSize)
       this.flushTimer = setTimeout(() => void this.flush(), delay).unref();
   }
 
   /**
-   * Hands the recorded keys to the writer (also on a timer); the store stays derivable from the
-   * log. A failed write (a full disk) must not take the server down or fail a request whose
-   * events are durable: the records stay in memory, still consulted, and are retried.
+   * Hands the recorded keys to the writer (also on a timer), or returns the write under way;
+   * the store stays derivable from the log. A failed write (a full disk) must not take the
+   * server down or fail a request whose events are durable: the records stay in memory,
+   * still consulted, and are retried.
    */
   private flush(): Promise<void> {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     if (this.writing !== null) return this.writing;
-    if (this.unflushedRows.length === 0 && this.coveredAfterFlush <= this.coveredSize)
-      return Promise.resolve();
-    const rows = this.unflushedRows;
+    if (this.unflushedCount === 0 && this.coveredAfterFlush <= this.coveredSize) return Promise.resolve();
+    const rows: SeenRow[] = [];
+    for (const { k, hashes } of this.unflushed.values()) for (const h of hashes) rows.push({ k, h });
     const covered = Math.max(this.coveredSize, this.coveredAfterFlush);
     this.flushing = this.unflushed;
-    this.unflushedRows = [];
     this.unflushed = new Map();
+    this.unflushedCount = 0;
     let delay = FLUSH_INTERVAL_MS;
     this.writing = this.writeBatch(rows, covered)
       .catch((err: unknown) => {
         this.onFlushError?.(err);
         delay = FLUSH_RETRY_MS;
-        this.unflushedRows = [...rows, ...this.unflushedRows];
-        for (const [key, hashes] of this.unflushed) {
-          const before = this.flushing.get(key);
-          this.flushing.set(key, before === undefined ? hashes : [...before, ...hashes]);
-        }
-        this.unflushed = this.flushing;
+        // Back into `unflushed`, together with what was recorded during the write.
+        for (const [key, { k, hashes }] of this.flushing)
+          for (const hash of hashes) this.keepUnflushed(key, k, hash);
       })
       .finally(() => {
         this.flushing = new Map();
@@ -324,11 +334,9 @@ export class Deduper {
 
   /** Flushes what it can and closes; anything not flushed is re-derived from the log on open. */
   async close(): Promise<void> {
+    // The write under way (if any), then what was recorded meanwhile, or once more what failed.
     await this.flush();
-    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
-    // A write that failed above is tried once more; what still fails is caught up on open.
-    if (this.unflushedRows.length > 0) await this.flush();
+    await this.flush();
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     await this.writer.close().catch((err: unknown) => this.onFlushError?.(err));
     this.db.close();

@@ -20,3 +20,13 @@ export class IngestError extends Error {
     this.name = "IngestError";
   }
 }
+
+/**
+ * Recursion over a pathologically nested value overflows the stack: that is bad input naming
+ * `where`, not an outage. Every other error is returned as it is.
+ */
+export function tooDeepAsBadInput(err: unknown, where: string): unknown {
+  return err instanceof RangeError
+    ? new IngestError("invalid_event", `${where}: too deeply nested to process`)
+    : err;
+}

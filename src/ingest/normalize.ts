@@ -4,7 +4,7 @@
 import { isUtf8 } from "node:buffer";
 import { setOwnField } from "../audit/own-field.js";
 import { AUDIT_API_VERSIONS, LEVELS, STAGES, type AuditEvent } from "../audit/types.js";
-import { IngestError } from "./errors.js";
+import { IngestError, tooDeepAsBadInput } from "./errors.js";
 import { entryOfItem, entryOfLine, eventListItems } from "./sent-bytes.js";
 import { isRecord } from "../json/record.js";
 
@@ -178,14 +178,11 @@ function itemEntries(
   );
 }
 
-/** Recursion over a pathologically nested value overflows the stack: bad input, not an outage. */
 function notTooDeep<T>(where: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof RangeError)
-      throw new IngestError("invalid_event", `${where}: too deeply nested to process`);
-    throw err;
+    throw tooDeepAsBadInput(err, where);
   }
 }
 

@@ -3,7 +3,7 @@
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import type { LogReader, LogWriter } from "../store/types.js";
 import { conflictAnnotationValue, contentHash, keyOf, type DedupeRecord, type Deduper } from "./dedupe.js";
-import { IngestError } from "./errors.js";
+import { tooDeepAsBadInput } from "./errors.js";
 import { encodeEvent } from "./normalize.js";
 
 /** Policy + redaction, applied after normalisation; returning null drops the event (level None). */
@@ -130,14 +130,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
         event = withoutForgedFlag(transformed);
         bytes = (event === raw ? asSent[i] : undefined) ?? encodeEvent(event);
       } catch (err) {
-        // Recursion over a pathologically nested object overflows the stack: bad input, not an outage.
-        if (err instanceof RangeError) {
-          throw new IngestError(
-            "invalid_event",
-            `event ${i} (auditID ${raw.auditID}): too deeply nested to process`,
-          );
-        }
-        throw err;
+        throw tooDeepAsBadInput(err, `event ${i} (auditID ${raw.auditID})`);
       }
       const hash = contentHash(bytes);
       const key = keyOf(event.auditID, event.stage);
