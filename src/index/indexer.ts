@@ -81,30 +81,40 @@ export async function rowsOf(entries: readonly LogEntry[], offsets: BundleOffset
   return entries.map((e, i) => rowFromEntry(e.index, e.data, hashLeaf(e.data), at[i] ?? null));
 }
 
+export interface CatchUpOptions {
+  onProgress?: (indexed: number, total: number) => void;
+  /** A caller that goes on from `upTo` passes its own, so the next batch need not measure its bundle. */
+  offsets?: BundleOffsets;
+  /** Entries per transaction: smaller beside a server, whose requests wait while one runs. */
+  batch?: number;
+}
+
 /**
  * Indexes the integrated entries the index does not have yet, up to `upTo` (default: the
- * latest checkpoint's size), one transaction per INDEX_BATCH entries. Safe to run in several
- * processes at once (see applyBatch). Returns the index position afterwards. A caller that
- * goes on from `upTo` passes its own `offsets`, so the next batch need not measure its bundle.
+ * latest checkpoint's size), one transaction per `batch` entries. Safe to run in several
+ * processes at once (see applyBatch). Returns the index position afterwards.
  */
 export async function catchUp(
   index: QueryIndex,
   log: LogReader,
   upTo: number = log.latestCheckpoint().size,
-  onProgress?: (indexed: number, total: number) => void,
-  offsets: BundleOffsets = new BundleOffsets(log),
+  opts: CatchUpOptions = {},
 ): Promise<number> {
+  const { onProgress, offsets = new BundleOffsets(log), batch: size = INDEX_BATCH } = opts;
   let batch: LogEntry[] = [];
   for await (const entry of log.readEntries(index.position(), upTo)) {
     batch.push(entry);
-    if (batch.length >= INDEX_BATCH) {
+    if (batch.length >= size) {
       index.applyBatch(await rowsOf(batch, offsets), entry.index + 1);
       batch = [];
       onProgress?.(entry.index + 1, upTo);
     }
   }
   const last = batch[batch.length - 1];
-  if (last !== undefined) index.applyBatch(await rowsOf(batch, offsets), last.index + 1);
+  if (last !== undefined) {
+    index.applyBatch(await rowsOf(batch, offsets), last.index + 1);
+    onProgress?.(last.index + 1, upTo);
+  }
   return index.position();
 }
 
@@ -156,7 +166,8 @@ export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOption
       const last = entries[entries.length - 1];
       if (first === undefined || last === undefined) return;
       // `kubetrail reindex` beside a running server empties the index: refill up to here first.
-      if (index.position() < first.index) await catchUp(index, log, first.index, undefined, offsets);
+      if (index.position() < first.index)
+        await catchUp(index, log, first.index, { offsets, batch: LIVE_INDEX_BATCH });
       sinceOptimize += index.applyBatch(await rowsOf(entries, offsets), last.index + 1);
       if (sinceOptimize >= OPTIMIZE_EVERY) {
         index.optimize();

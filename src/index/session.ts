@@ -19,7 +19,7 @@ export async function openQuerySession(
   const log = await openLogSnapshot(dataDir);
   const { index, rebuilt } = openIndexForLog(dataDir, log, opts.rebuild ? { rebuild: true } : {});
   try {
-    await catchUp(index, log, undefined, opts.onProgress);
+    await catchUp(index, log, undefined, { onProgress: opts.onProgress });
   } catch (err) {
     index.close();
     throw err;
