@@ -8,6 +8,7 @@ import { createRedactor } from "./redact/redact-event.js";
 import type { RedactionRule } from "./redact/rules.js";
 import { KUBETRAIL_ANNOTATIONS, LEVELS, type AuditEvent, type Level } from "./types.js";
 import { isRecord } from "../json/record.js";
+import { setOwnField } from "./own-field.js";
 
 export interface IngestTransformOptions {
   policy?: Policy;
@@ -73,7 +74,8 @@ function hasKubetrailKeys(src: Record<string, string>): boolean {
 function withoutKubetrailKeys(src: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(src)) {
-    if (k !== KUBETRAIL_ANNOTATIONS.policyRule && k !== KUBETRAIL_ANNOTATIONS.redacted) out[k] = v;
+    if (k !== KUBETRAIL_ANNOTATIONS.policyRule && k !== KUBETRAIL_ANNOTATIONS.redacted)
+      setOwnField(out, k, v);
   }
   return out;
 }

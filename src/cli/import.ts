@@ -99,8 +99,7 @@ export function registerImport(program: Command): void {
           const summary = await importFiles(ordered, ingest.pipeline, {
             batchSize,
             onBytes: (n) => progress.update((done += n), total),
-          });
-          progress.stop();
+          }).finally(() => progress.stop());
           printSummary(summary, flags.output);
           if (summary.rejectedCount > 0) process.exitCode = 1;
         }

@@ -50,8 +50,7 @@ export function registerVerify(program: Command): void {
         trustedCheckpoint,
         workers: o.workers ? Number(o.workers) : undefined,
         onProgress: (done, total) => progress.update(done, total),
-      });
-      progress.stop();
+      }).finally(() => progress.stop());
       if (o.output === "json") process.stdout.write(JSON.stringify({ ...report, keyPinned: pinned }) + "\n");
       else process.stdout.write(describe(report, pinned));
       if (!report.ok) process.exitCode = 1;

@@ -219,20 +219,24 @@ class FsLog implements AuditLog, FsLogExtras {
     await this.committer.close();
     await this.moving;
     if (this.timer) clearInterval(this.timer);
-    await this.integrating;
-    if (!this.broken) {
-      await this.integrate();
-      await this.syncTiles();
+    try {
+      await this.integrating;
+      if (!this.broken) {
+        await this.integrate();
+        await this.syncTiles();
+      }
+    } finally {
+      // Even when the last integration fails (recovery redoes it), nothing stays open or locked.
+      await this.hasher.close();
+      for (const spare of this.spares.values()) {
+        const fd = await spare.catch(() => null);
+        if (fd !== null) fs.closeSync(fd);
+      }
+      this.spares.clear();
+      if (this.open) fs.closeSync(this.open.fd);
+      this.open = null;
+      await this.lock.release();
     }
-    await this.hasher.close();
-    for (const spare of this.spares.values()) {
-      const fd = await spare.catch(() => null);
-      if (fd !== null) fs.closeSync(fd);
-    }
-    this.spares.clear();
-    if (this.open) fs.closeSync(this.open.fd);
-    this.open = null;
-    await this.lock.release();
   }
 
   // ---- write path ----
@@ -277,7 +281,10 @@ class FsLog implements AuditLog, FsLogExtras {
       const leaves = this.hasher.hash(joined, { handOver: true });
       leaves.catch(() => undefined); // observed below, after the syncs
       await settleAll(files.map((f) => fdatasync(f.fd)));
-      this.keepPending(first, splitTileData(await leaves));
+      // The kept hashes are a shortcut: without them integration hashes these entries from
+      // disk, so a failed worker must not fail entries that are already durable.
+      const hashes = await leaves.catch(() => null);
+      if (hashes !== null) this.keepPending(first, splitTileData(hashes));
     } catch (err) {
       await this.rollback(before, files);
       throw toLogError(err);
@@ -586,7 +593,11 @@ class FsLog implements AuditLog, FsLogExtras {
     this.partials = this.currentPartials();
     if (trusted) this.checkpoint = trusted;
     if (!trusted || this.builder.size < this.durable) {
-      if (!trusted) await this.publish([]);
+      if (!trusted) {
+        // From here a missing mark can only mean a log older than the mark (see recoverTiles).
+        await writeFileAtomic(this.layout.tilesDurable, "0\n");
+        await this.publish([]);
+      }
       await this.integrateOnce();
     }
     this.startTimer();
@@ -646,7 +657,8 @@ class FsLog implements AuditLog, FsLogExtras {
    */
   private async recoverTiles(trusted: SignedCheckpoint | null): Promise<void> {
     if (!trusted) return;
-    const durable = Math.min(trusted.size, await this.readTilesDurable());
+    // A log written before the mark existed synced every tile with its checkpoint.
+    const durable = Math.min(trusted.size, (await this.readTilesDurable()) ?? trusted.size);
     if (durable === trusted.size && (await this.loadPartialTiles(trusted))) return;
     try {
       this.builder = await rightEdgeAt(durable, {
@@ -696,9 +708,11 @@ class FsLog implements AuditLog, FsLogExtras {
     return true;
   }
 
-  private async readTilesDurable(): Promise<number> {
+  /** The tree size whose full tiles are synced; null when there is no mark at all. */
+  private async readTilesDurable(): Promise<number | null> {
     const text = (await readFileIfExists(this.layout.tilesDurable))?.toString("utf8").trim();
-    return text !== undefined && /^\d+$/.test(text) ? Number(text) : 0;
+    if (text === undefined) return null;
+    return /^\d+$/.test(text) ? Number(text) : 0;
   }
 
   /** Pushes entries [builder.size, size) from disk, writing and syncing the tiles they complete. */
