@@ -6,6 +6,7 @@
 // was full) is read from the log.
 import { Counter, type Registry } from "prom-client";
 import type { AuditEvent } from "../audit/types.js";
+import type { IngestPipeline } from "../ingest/pipeline.js";
 import { collect, followLogWith, type Follower } from "../store/follow.js";
 import type { AuditLog, LogReader } from "../store/types.js";
 import type { Detector } from "./detector.js";
@@ -103,7 +104,7 @@ export interface FeedOptions {
   /** Where to start: what detector.start() returned. */
   from: number;
   /** Ingest's hook (IngestPipeline.onStored); without it audit events are read from the log. */
-  pipeline?: { onStored(listener: StoredEntries["add"]): () => void };
+  pipeline?: Pick<IngestPipeline, "onStored">;
   /** Where the entries wait; give the one the detector's onAppended fills. Default: a new one. */
   held?: StoredEntries;
   onError?(err: unknown): void;
@@ -143,20 +144,16 @@ export function feedDetector(opts: FeedOptions): DetectorFeed {
 export function registerFeedMetrics(held: StoredEntries, registry: Registry): void {
   const names = ["kubetrail_detect_entries_total", "kubetrail_detect_entries_not_kept_total"];
   for (const name of names) registry.removeSingleMetric(name);
-  const seen = { fromMemory: 0, fromLog: 0, notKept: 0 };
-  const catchUp = (key: keyof typeof seen): number => {
-    const delta = held.stats[key] - seen[key];
-    seen[key] = held.stats[key];
-    return delta;
-  };
+  // The counters mirror held.stats, which only grows: set to its totals on each scrape.
   new Counter({
     name: names[0]!,
     help: "Entries the detector evaluated, by source: memory (as ingest parsed them) or log (read and parsed again).",
     labelNames: ["source"],
     registers: [registry],
     collect() {
-      this.inc({ source: "memory" }, catchUp("fromMemory"));
-      this.inc({ source: "log" }, catchUp("fromLog"));
+      this.reset();
+      this.inc({ source: "memory" }, held.stats.fromMemory);
+      this.inc({ source: "log" }, held.stats.fromLog);
     },
   });
   new Counter({
@@ -164,7 +161,8 @@ export function registerFeedMetrics(held: StoredEntries, registry: Registry): vo
     help: "Stored entries the detector's buffer had no room for (it read them from the log instead).",
     registers: [registry],
     collect() {
-      this.inc(catchUp("notKept"));
+      this.reset();
+      this.inc(held.stats.notKept);
     },
   });
 }

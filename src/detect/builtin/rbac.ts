@@ -16,19 +16,20 @@ function roleKey(kind: string, namespace: string | undefined, name: string): str
   return kind === "ClusterRole" ? `ClusterRole/${name}` : `Role/${namespace ?? ""}/${name}`;
 }
 
+// Each rule's verbs, once: the engine's index and the rule's own check read the same set.
+const ROLE_WRITE_VERBS = new Set(["create", "update", "patch"]);
+const BINDING_VERBS = new Set(["create", "update"]);
+const TOKEN_VERBS = new Set(["create"]);
+
 function roleWrite(e: AuditEvent): boolean {
-  return (
-    resourceIs(e, "roles", "clusterroles") &&
-    (e.verb === "create" || e.verb === "update" || e.verb === "patch") &&
-    succeeded(e)
-  );
+  return resourceIs(e, "roles", "clusterroles") && ROLE_WRITE_VERBS.has(e.verb) && succeeded(e);
 }
 
 export const rbacRules: Rule[] = [
   {
     id: "wildcard-role",
     resources: new Set(["roles", "clusterroles"]),
-    verbs: new Set(["create", "update", "patch"]),
+    verbs: ROLE_WRITE_VERBS,
     title: "Role or ClusterRole granting * created",
     severity: "high",
     description: "A Role or ClusterRole was created or changed to grant every verb or every resource (`*`).",
@@ -49,14 +50,14 @@ export const rbacRules: Rule[] = [
   {
     id: "privileged-binding",
     resources: new Set(["rolebindings", "clusterrolebindings"]),
-    verbs: new Set(["create", "update"]),
+    verbs: BINDING_VERBS,
     title: "Binding to cluster-admin or a * role",
     severity: "critical",
     description: "A RoleBinding or ClusterRoleBinding grants cluster-admin or a role that allows `*`.",
     source: "builtin",
     match(e, state) {
       if (!resourceIs(e, "rolebindings", "clusterrolebindings")) return false;
-      if (!(e.verb === "create" || e.verb === "update") || !succeeded(e)) return false;
+      if (!BINDING_VERBS.has(e.verb) || !succeeded(e)) return false;
       const ref = get(requestBody(e), "roleRef");
       const kind = get(ref, "kind");
       const name = get(ref, "name");
@@ -91,7 +92,7 @@ export const rbacRules: Rule[] = [
   {
     id: "token-by-human",
     resources: new Set(["serviceaccounts"]),
-    verbs: new Set(["create"]),
+    verbs: TOKEN_VERBS,
     title: "Service account token requested by a person",
     severity: "medium",
     description:
@@ -100,7 +101,7 @@ export const rbacRules: Rule[] = [
     match: (e) =>
       resourceIs(e, "serviceaccounts") &&
       e.objectRef?.subresource === "token" &&
-      e.verb === "create" &&
+      TOKEN_VERBS.has(e.verb) &&
       succeeded(e) &&
       !isSystemUser(e),
   },

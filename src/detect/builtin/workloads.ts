@@ -40,37 +40,43 @@ function podSpecOf(e: AuditEvent): unknown {
   return path ? get(requestBody(e), ...path) : undefined;
 }
 
+// Each rule's verbs, once: the engine's index and the rule's own check read the same set.
+const DELETE_VERBS = new Set(["delete"]);
+const EXEC_VERBS = new Set(["create", "get"]); // WebSocket clients use GET, SPDY clients POST
+const EPHEMERAL_VERBS = new Set(["update", "patch"]);
+const POD_WRITE_VERBS = new Set(["create", "update"]);
+const WEBHOOK_CHANGE_VERBS = new Set(["update", "patch", "delete", "deletecollection"]);
+
 export const workloadRules: Rule[] = [
   {
     id: "namespace-deleted",
     resources: new Set(["namespaces"]),
-    verbs: new Set(["delete"]),
+    verbs: DELETE_VERBS,
     title: "Namespace deleted",
     severity: "high",
     description: "A Namespace was deleted, taking every object in it.",
     source: "builtin",
     match: (e) =>
-      resourceIs(e, "namespaces") && !e.objectRef?.subresource && e.verb === "delete" && succeeded(e),
+      resourceIs(e, "namespaces") && !e.objectRef?.subresource && DELETE_VERBS.has(e.verb) && succeeded(e),
   },
   {
     id: "pod-exec",
     resources: new Set(["pods"]),
-    verbs: new Set(["create", "get"]),
+    verbs: EXEC_VERBS,
     title: "Exec, attach or port-forward into a pod",
     severity: "medium",
     description: "Someone opened a shell, attached to or port-forwarded into a running pod.",
     source: "builtin",
-    // WebSocket clients reach these subresources with GET, SPDY clients with POST (create).
     match: (e) =>
       resourceIs(e, "pods") &&
       ["exec", "attach", "portforward"].includes(e.objectRef?.subresource ?? "") &&
-      (e.verb === "create" || e.verb === "get") &&
+      EXEC_VERBS.has(e.verb) &&
       succeeded(e),
   },
   {
     id: "ephemeral-container",
     resources: new Set(["pods"]),
-    verbs: new Set(["update", "patch"]),
+    verbs: EPHEMERAL_VERBS,
     title: "Ephemeral container added",
     severity: "medium",
     description: "An ephemeral (debug) container was added to a running pod.",
@@ -78,20 +84,20 @@ export const workloadRules: Rule[] = [
     match: (e) =>
       resourceIs(e, "pods") &&
       e.objectRef?.subresource === "ephemeralcontainers" &&
-      (e.verb === "update" || e.verb === "patch") &&
+      EPHEMERAL_VERBS.has(e.verb) &&
       succeeded(e),
   },
   {
     id: "privileged-pod",
     resources: new Set(Object.keys(POD_SPEC_PATHS)),
-    verbs: new Set(["create", "update"]),
+    verbs: POD_WRITE_VERBS,
     title: "Privileged or host-access pod created",
     severity: "high",
     description:
       "A pod or workload was created or changed with privileged containers or hostPath, hostNetwork, hostPID or hostIPC.",
     source: "builtin",
     match: (e) =>
-      (e.verb === "create" || e.verb === "update") &&
+      POD_WRITE_VERBS.has(e.verb) &&
       !e.objectRef?.subresource &&
       succeeded(e) &&
       hostPowers(podSpecOf(e)).length > 0,
@@ -99,7 +105,7 @@ export const workloadRules: Rule[] = [
   {
     id: "admission-webhook-changed",
     resources: new Set(["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]),
-    verbs: new Set(["update", "patch", "delete", "deletecollection"]),
+    verbs: WEBHOOK_CHANGE_VERBS,
     title: "Admission webhook configuration changed or deleted",
     severity: "high",
     description:
@@ -107,7 +113,7 @@ export const workloadRules: Rule[] = [
     source: "builtin",
     match: (e) =>
       resourceIs(e, "validatingwebhookconfigurations", "mutatingwebhookconfigurations") &&
-      ["update", "patch", "delete", "deletecollection"].includes(e.verb) &&
+      WEBHOOK_CHANGE_VERBS.has(e.verb) &&
       succeeded(e),
   },
   {
