@@ -9,6 +9,8 @@ import { repoRoot } from "./lib/paths.js";
 
 /** In report order. */
 const BENCHES = ["append", "verify", "proofs", "webhook", "query", "policy", "detect"];
+/** Flags without a value that some bench reads; any other is a typo (e.g. --quik). */
+const BARE_FLAGS = ["--no-pg"];
 
 const USAGE = `usage: npm run bench -- [--quick | --soak] [BENCH…] [--flag | --name=value…]
   BENCH: ${BENCHES.join(", ")} (default: all)
@@ -35,6 +37,9 @@ export async function main(argv: string[]): Promise<void> {
   // A typo must not run nothing and then overwrite the README's figures with an empty block.
   const unknown = requested.filter((name) => !BENCHES.includes(name));
   if (unknown.length > 0) throw new Error(`unknown bench: ${unknown.join(", ")}\n${USAGE}`);
+  // A mistyped flag would otherwise run the full-size benches and overwrite their block.
+  const badFlags = args.rest.filter((a) => a.startsWith("-") && !BARE_FLAGS.includes(a));
+  if (badFlags.length > 0) throw new Error(`unknown flag: ${badFlags.join(", ")}\n${USAGE}`);
   const flags = [
     ...(args.quick ? ["--quick"] : []),
     ...Object.entries(args.options).map(([k, v]) => `--${k}=${v}`),
@@ -42,11 +47,13 @@ export async function main(argv: string[]): Promise<void> {
   ];
   const only = requested.length > 0 ? new Set(requested) : undefined;
   const names: string[] = args.soak ? ["soak"] : BENCHES.filter((b) => !only || only.has(b));
+  // Checked before anything runs: a missing bench found half-way would throw the run away.
+  const missing = names.map((name) => path.join(here, `${name}.js`)).filter((f) => !existsSync(f));
+  if (missing.length > 0) throw new Error(`${missing.join(", ")} missing: run npm run bench:build`);
   const sections: string[] = [];
   const t0 = Date.now();
   for (const name of names) {
     const file = path.join(here, `${name}.js`);
-    if (!existsSync(file)) throw new Error(`${file} is missing: run npm run bench:build`);
     log(`${name}: running`);
     const started = Date.now();
     const { code, stdout } = await runBench(file, flags);

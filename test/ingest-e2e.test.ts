@@ -11,7 +11,8 @@ import { parsePolicyText } from "../src/audit/policy/load.js";
 import { openFsLog } from "../src/store/fs-log.js";
 import { apiserverEvents, eventList, logFileText } from "./fixtures/audit/events.js";
 import { request, type Reply } from "./fixtures/audit/request.js";
-import { runCli, startServe, type ServeProcess } from "./fixtures/audit/serve-process.js";
+import { runCli } from "./fixtures/cli.js";
+import { startServe, type ServeProcess } from "./fixtures/audit/serve-process.js";
 import { tempDir } from "./fixtures/audit/temp-dir.js";
 
 const events = apiserverEvents(1200, { seed: 42, bigEvery: 40 });

@@ -23,7 +23,8 @@ import {
   verifyInclusion,
 } from "../src/tlog/index.js";
 import { request } from "./fixtures/audit/request.js";
-import { runCli, verifyRemote } from "./query-cli.js";
+import { runCli } from "./fixtures/cli.js";
+import { verifyRemote } from "./query-cli.js";
 import { requestEvents, scenarioEntries } from "./query-fixtures.js";
 
 const READ_TOKEN = "query-e2e-read-token";

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeBase64, hashLeaf, NoteVerifier, openCheckpoint, verifyInclusion } from "../src/tlog/index.js";
 import { request } from "./fixtures/audit/request.js";
 import { startServe, type ServeProcess } from "./fixtures/audit/serve-process.js";
-import { runCli, verifyRemote } from "./query-cli.js";
+import { runCli } from "./fixtures/cli.js";
+import { verifyRemote } from "./query-cli.js";
 import { requestEvents, SCENARIO } from "./query-fixtures.js";
 
 let dir: string;

@@ -2,13 +2,12 @@
 // `npm run bench:build`), falling back to dist/ from `npm run build`.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { repoRoot } from "./paths.js";
 
 export function kubetrailCli(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url)); // build/bench/lib
   const candidates = [
-    path.resolve(here, "../../src/cli/main.js"),
-    path.resolve(here, "../../../dist/cli/main.js"),
+    path.join(repoRoot, "build", "src", "cli", "main.js"),
+    path.join(repoRoot, "dist", "cli", "main.js"),
   ];
   const found = candidates.find((c) => existsSync(c));
   if (!found)

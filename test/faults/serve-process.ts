@@ -5,13 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request, type Reply } from "../fixtures/audit/request.js";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { KUBETRAIL_API_VERSION } from "../../src/audit/types.js";
 import { openFsLog } from "../../src/store/fs-log.js";
 import { CLI } from "../fixtures/cli.js";
-
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-export { CLI };
 
 export function requireBuiltCli(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build before the fault tests`);
@@ -119,8 +115,6 @@ export async function startServe(dataDir: string, extraArgs: string[] = []): Pro
   if (r.status !== 200) throw new Error(`/readyz answered ${r.status} after "ready":\n${out}`);
   return serve;
 }
-
-export type { Reply };
 
 export interface CallOptions {
   method?: string;
