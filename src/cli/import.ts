@@ -77,11 +77,14 @@ export function registerImport(program: Command): void {
         }
       }
       let ingest;
+      // A new dedupe store reads the whole log first: at millions of entries, worth showing.
+      const catchUp = progressBar("dedupe", "entries", Boolean(flags.progress));
       try {
         ingest = await openIngest(flags.data, {
           policyFile: flags.policy,
           redactionRulesFile: flags.redactionRules,
-        });
+          onCatchUp: (done, total) => catchUp.update(done, total),
+        }).finally(() => catchUp.stop());
       } catch (err) {
         if (err instanceof LogError && err.code === "locked") {
           throw new CliError(

@@ -45,6 +45,9 @@ interface KeyRecords {
   hashes: ContentHash[];
 }
 
+/** Entries of the log the store has caught up with, of how many. */
+export type CatchUpProgress = (done: number, total: number) => void;
+
 /** One stored event whose append is in flight. */
 interface Pending {
   hash: ContentHash;
@@ -118,21 +121,21 @@ export class Deduper {
    * Opens (or creates) the dedupe store at `path` and brings it up to date with `log`: afterwards
    * every audit event in the log is known. A store for a different log origin is rebuilt.
    */
-  static async open(path: string, log: LogReader): Promise<Deduper> {
+  static async open(path: string, log: LogReader, onCatchUp?: CatchUpProgress): Promise<Deduper> {
     try {
-      return await Deduper.openOnce(path, log);
+      return await Deduper.openOnce(path, log, onCatchUp);
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code !== "string" || !/^SQLITE_(CORRUPT|NOTADB)/.test(code)) throw err;
       for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
-      return Deduper.openOnce(path, log);
+      return Deduper.openOnce(path, log, onCatchUp);
     }
   }
 
-  private static async openOnce(path: string, log: LogReader): Promise<Deduper> {
+  private static async openOnce(path: string, log: LogReader, onCatchUp?: CatchUpProgress): Promise<Deduper> {
     const d = new Deduper(path, log);
     try {
-      await d.load();
+      await d.load(onCatchUp);
       return d;
     } catch (err) {
       await d.writer.close().catch(() => undefined);
@@ -142,7 +145,7 @@ export class Deduper {
   }
 
   /** Reads what the store knows and catches it up with the log. */
-  private async load(): Promise<void> {
+  private async load(onCatchUp?: CatchUpProgress): Promise<void> {
     const origin = this.db.prepare("SELECT value FROM meta WHERE key = 'origin'").get() as
       { value: string } | undefined;
     if (origin !== undefined && origin.value !== this.log.origin) {
@@ -157,7 +160,7 @@ export class Deduper {
       { k: bigint }
     >;
     for (const { k } of keys.iterate()) this.filter.add(int64ToPrint(k));
-    await this.catchUp();
+    await this.catchUp(onCatchUp);
   }
 
   /** Log prefix whose audit events are all recorded in SQLite. */
@@ -170,9 +173,11 @@ export class Deduper {
     this.coveredSize = Math.max(this.coveredSize, covered);
   }
 
-  private async catchUp(): Promise<void> {
+  private async catchUp(onProgress?: CatchUpProgress): Promise<void> {
     const end = this.log.size();
+    const start = this.coveredSize;
     let batch: SeenRow[] = [];
+    let reported = false;
     for await (const entry of this.log.readEntries(this.coveredSize, end)) {
       const record = recordFromEntry(entry.data);
       if (record !== undefined) {
@@ -184,8 +189,14 @@ export class Deduper {
         await this.writeBatch(batch, entry.index + 1);
         batch = [];
       }
+      // Told only when there is enough to wait for (a new store over a long log).
+      if ((entry.index + 1 - start) % CATCH_UP_BATCH === 0) {
+        onProgress?.(entry.index + 1, end);
+        reported = true;
+      }
     }
     await this.writeBatch(batch, end);
+    if (reported) onProgress?.(end, end);
   }
 
   private committedHashes(key: string): ContentHash[] {

@@ -19,6 +19,8 @@ export interface IngestSetup {
   integrateIntervalMs?: number;
   onRepair?: (message: string) => void;
   onError?: (err: unknown) => void;
+  /** Told how far the dedupe store has caught up with the log (all of it when dedupe.db is new). */
+  onCatchUp?: (done: number, total: number) => void;
 }
 
 export interface OpenIngest {
@@ -42,7 +44,7 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
   try {
     const key = await loadOrCreateRedactionKey(dataDir);
     const transform = createIngestTransform({ policy, redaction: { key, extraRules } });
-    const deduper = await Deduper.open(path.join(dataDir, "dedupe.db"), log);
+    const deduper = await Deduper.open(path.join(dataDir, "dedupe.db"), log, setup.onCatchUp);
     deduper.onFlushError = setup.onError;
     const pipeline = createPipeline({ log, deduper, transform });
     return {

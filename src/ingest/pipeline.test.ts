@@ -135,6 +135,31 @@ describe("ingest pipeline", () => {
     expect(await rebuilt.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 300 });
   });
 
+  it("tells how far a new dedupe store has caught up with a long log, and nothing for a short one", async () => {
+    const dir = tempDir("kt-pipeline-");
+    const log = await openFsLog(dir, { integrateIntervalMs: 50 });
+    const lines = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => Buffer.from(JSON.stringify({ n: from + i })));
+    await log.append(lines(0, 20_000));
+    const told: [number, number][] = [];
+    const deduper = await Deduper.open(path.join(dir, "dedupe.db"), log, (done, total) =>
+      told.push([done, total]),
+    );
+    expect(told).toEqual([
+      [16_384, 20_000],
+      [20_000, 20_000],
+    ]);
+    await deduper.close();
+    await log.append(lines(20_000, 10));
+    told.length = 0;
+    const reopened = await Deduper.open(path.join(dir, "dedupe.db"), log, (done, total) =>
+      told.push([done, total]),
+    );
+    expect(told).toEqual([]);
+    await reopened.close();
+    await log.close();
+  });
+
   it("rebuilds conflict-flagged entries under their original content hash", async () => {
     const [a] = events(1);
     const changed = { ...a!, verb: "delete" };
