@@ -27,17 +27,23 @@ export async function main(argv: string[]): Promise<void> {
   const data = generatedEntries(1, n);
   const shape = { appenders, batch };
   const rows: Measurement[] = [];
+  /** Appends the first `count` entries in `how`, then closes the writer (kubetrail's or plain). */
+  const appendAll = async (
+    writer: { append(entries: Uint8Array[]): Promise<unknown>; close(): Promise<void> },
+    count: number,
+    how: typeof shape,
+    probe?: Parameters<typeof driveAppenders>[3],
+  ): Promise<void> => {
+    await driveAppenders(count, how, (s, e) => writer.append(data.buffers.slice(s, e)), probe);
+    await writer.close();
+  };
 
   // Warm-up, not measured: the first rows would otherwise pay for compiling the shared code
   // paths (group commit, framing) and starting the hasher worker, the plain writer would not.
   const warm = Math.min(n, Math.max(1_000, Math.floor(n / 10)));
   const warmDir = tempDir("append-warm");
-  const warmLog = await openFsLog(path.join(warmDir, "kt"));
-  await driveAppenders(warm, shape, (s, e) => warmLog.append(data.buffers.slice(s, e)));
-  await warmLog.close();
-  const warmPlain = await JsonlWriter.open(path.join(warmDir, "plain.log"));
-  await driveAppenders(warm, shape, (s, e) => warmPlain.append(data.buffers.slice(s, e)));
-  await warmPlain.close();
+  await appendAll(await openFsLog(path.join(warmDir, "kt")), warm, shape);
+  await appendAll(await JsonlWriter.open(path.join(warmDir, "plain.log")), warm, shape);
 
   // Two kubetrail rows: throughput of acknowledgements (each append durable, as the plain
   // writer's) and until a signed checkpoint covers every entry (integration included).
@@ -71,11 +77,7 @@ export async function main(argv: string[]): Promise<void> {
     await measure(
       "JSON lines + fdatasync",
       { items: n, bytes: data.bytes, note: "no integrity" },
-      async (probe) => {
-        const w = await JsonlWriter.open(path.join(plainDir, "audit.log"));
-        await driveAppenders(n, shape, (s, e) => w.append(data.buffers.slice(s, e)), probe);
-        await w.close();
-      },
+      async (probe) => appendAll(await JsonlWriter.open(path.join(plainDir, "audit.log")), n, shape, probe),
     ),
   );
   log(`append: plain writer done`);
@@ -123,33 +125,28 @@ export async function main(argv: string[]): Promise<void> {
   // more entries — the apiserver's webhook posts batches of up to 400 events.
   if (args.quick) return;
   const shapeRows: Measurement[] = [];
+  const ratios: string[] = [];
+  const perSecond = (r: Measurement) => r.items / r.wallS;
   for (const other of [
     { appenders: 8, batch: 400 },
     { appenders: 64, batch: 10 },
   ]) {
     const label = `${other.appenders} appenders × ${other.batch}`;
     const dir = tempDir("append-shape");
-    shapeRows.push(
-      await measure(`kubetrail fs log, ${label}`, { items: n, bytes: data.bytes }, async (probe) => {
-        const kt = await openFsLog(path.join(dir, "kt"));
-        await driveAppenders(n, other, (s, e) => kt.append(data.buffers.slice(s, e)), probe);
-        await kt.close();
-      }),
-      await measure(`JSON lines + fdatasync, ${label}`, { items: n, bytes: data.bytes }, async (probe) => {
-        const w = await JsonlWriter.open(path.join(dir, "audit.log"));
-        await driveAppenders(n, other, (s, e) => w.append(data.buffers.slice(s, e)), probe);
-        await w.close();
-      }),
+    const kt = await measure(`kubetrail fs log, ${label}`, { items: n, bytes: data.bytes }, async (probe) =>
+      appendAll(await openFsLog(path.join(dir, "kt")), n, other, probe),
     );
+    const plain = await measure(
+      `JSON lines + fdatasync, ${label}`,
+      { items: n, bytes: data.bytes },
+      async (probe) => appendAll(await JsonlWriter.open(path.join(dir, "audit.log")), n, other, probe),
+    );
+    shapeRows.push(kt, plain);
+    ratios.push(`${label}: kubetrail ${(perSecond(kt) / perSecond(plain)).toFixed(2)}× the plain writer`);
   }
   printTable(`Append, other appender shapes (same ${n.toLocaleString("en-US")} events)`, shapeRows, {
     baseline: "kubetrail fs log, 8 appenders × 400",
     unit: "entries",
-  });
-  const perSecond = (r: Measurement) => r.items / r.wallS;
-  const ratios = [0, 2].map((i) => {
-    const [kt, plain] = [shapeRows[i]!, shapeRows[i + 1]!];
-    return `${kt.name.split(", ")[1]}: kubetrail ${(perSecond(kt) / perSecond(plain)).toFixed(2)}× the plain writer`;
   });
   printNote(
     `${ratios.join("; ")}. ` +
