@@ -29,6 +29,16 @@ const enc = (o: unknown) => Buffer.from(JSON.stringify(o));
 const entries = (from: number, n: number) =>
   Array.from({ length: n }, (_, i) => enc({ auditID: `id-${from + i}`, n: from + i }));
 
+/** A new log of `n` entries, integrated and closed cleanly; its directory's layout. */
+async function closedLog(n: number): Promise<{ dir: string; layout: FsLayout }> {
+  const dir = tmpDir();
+  const log = await openFsLog(dir);
+  await log.append(entries(0, n));
+  await log.waitIntegrated(n);
+  await log.close();
+  return { dir, layout: new FsLayout(dir) };
+}
+
 async function readAll(log: AuditLog): Promise<LogEntry[]> {
   const out: LogEntry[] = [];
   for await (const e of log.readEntries(0, log.size())) out.push(e);
@@ -79,12 +89,7 @@ describe("fs log", () => {
   });
 
   it("records on close that its tiles are durable, and reopens from them without re-hashing", async () => {
-    const dir = tmpDir();
-    const layout = new FsLayout(dir);
-    const log = await openFsLog(dir);
-    await log.append(entries(0, 700));
-    await log.waitIntegrated(700);
-    await log.close();
+    const { dir, layout } = await closedLog(700);
     expect(readFileSync(layout.tilesDurable, "utf8")).toBe("700\n");
     // A bundle the right edge would re-hash is unreadable: the clean path must not need it.
     const partial = layout.openBundle(2);
@@ -101,12 +106,7 @@ describe("fs log", () => {
   });
 
   it("reopens a log from before the durable mark (tiles synced with each checkpoint) without re-hashing", async () => {
-    const dir = tmpDir();
-    const layout = new FsLayout(dir);
-    const log = await openFsLog(dir);
-    await log.append(entries(0, 700));
-    await log.waitIntegrated(700);
-    await log.close();
+    const { dir, layout } = await closedLog(700);
     rmSync(layout.tilesDurable);
     // Re-hashing would read this bundle and fail: the checkpoint's tiles must be enough.
     const bundle = layout.bundle(0);
