@@ -53,16 +53,19 @@ export function fdatasync(fd: number): Promise<void> {
 }
 
 /**
- * Writes all buffers at the descriptor's position with vectored writes on the thread pool,
- * so the event loop keeps serving while the bytes are copied into the page cache.
+ * Writes all buffers with vectored writes on the thread pool, so the event loop keeps
+ * serving while the bytes are copied into the page cache: at `position` when given, else
+ * at the descriptor's own position.
  */
-export async function writevAll(fd: number, buffers: Uint8Array[]): Promise<void> {
+export async function writevAll(fd: number, buffers: Uint8Array[], position?: number): Promise<void> {
   let rest = buffers;
+  let at = position;
   while (rest.length > 0) {
     // Linux takes at most 1024 buffers per call.
     const batch = rest.slice(0, 1024);
-    const written = (await writevAsync(fd, batch)).bytesWritten;
+    const written = (await writevAsync(fd, batch, at)).bytesWritten;
     if (written === 0) throw new Error("write made no progress");
+    if (at !== undefined) at += written;
     rest = [...unwritten(batch, written), ...rest.slice(batch.length)];
   }
 }
@@ -137,3 +140,39 @@ export async function syncFiles(files: readonly string[]): Promise<void> {
   );
   await Promise.all([...new Set(files.map((f) => path.dirname(f)))].map((d) => fsyncDir(d)));
 }
+
+/**
+ * A count that only grows, kept as text in a file of its own and rewritten in place: cheaper
+ * than writeFileAtomic (a new file, its sync, a rename and a directory sync) for a count
+ * updated several times a second. The new text is never shorter than the old and lies in
+ * the file's first disk sector, whose write is atomic, so a crash leaves either count.
+ */
+export class GrowingCount {
+  private constructor(
+    private readonly fd: number,
+    private value: number,
+  ) {}
+
+  /** Opens the count in `file`, which must exist (written whole, e.g. by writeFileAtomic). */
+  static async open(file: string, value: number): Promise<GrowingCount> {
+    return new GrowingCount(await openAsync(file, "r+"), value);
+  }
+
+  get current(): number {
+    return this.value;
+  }
+
+  async set(value: number): Promise<void> {
+    if (value < this.value) throw new Error(`a growing count cannot go from ${this.value} to ${value}`);
+    await writevAll(this.fd, [Buffer.from(`${value}\n`)], 0);
+    await fdatasync(this.fd);
+    this.value = value;
+  }
+
+  close(): Promise<void> {
+    return closeAsync(this.fd);
+  }
+}
+
+const openAsync = promisify(fs.open);
+const closeAsync = promisify(fs.close);

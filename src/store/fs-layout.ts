@@ -18,6 +18,14 @@ export class FsLayout {
   get tilesDurable(): string {
     return path.join(this.dir, "tiles-durable");
   }
+  /** The number of entries whose bundle files are synced; the write-ahead log holds the rest. */
+  get entriesDurable(): string {
+    return path.join(this.dir, "entries-durable");
+  }
+  /** Slots of the write-ahead log (see write-ahead-log.ts). */
+  get walDir(): string {
+    return path.join(this.dir, "wal");
+  }
   get lockFile(): string {
     return path.join(this.dir, "LOCK");
   }

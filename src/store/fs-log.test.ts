@@ -1,4 +1,4 @@
-import { mkdtempSync, promises as fsp, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, promises as fsp, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import {
   rootFromLeafHashes,
   verifyInclusion,
 } from "../tlog/index.js";
+import { losePower } from "../../test/fixtures/power-loss.js";
 import { openFsLog } from "./fs-log.js";
 import { FsLayout } from "./fs-layout.js";
 import type { AuditLog, LogEntry } from "./types.js";
@@ -208,7 +209,7 @@ describe("fs log", () => {
     const reopened = await openFsLog(dir, { onRepair: (m) => repairs.push(m) });
     expect(reopened.size()).toBe(300);
     expect(readFileSync(open)).toEqual(before);
-    expect(repairs.join("\n")).toMatch(/torn tail/);
+    expect(repairs.join("\n")).toMatch(/cut 116 bytes after the last synced entry/);
     await reopened.append(entries(300, 10));
     expect((await readAll(reopened)).map((e) => JSON.parse(Buffer.from(e.data).toString()).n)).toEqual(
       Array.from({ length: 310 }, (_, i) => i),
@@ -245,7 +246,9 @@ describe("fs log", () => {
     await log.waitIntegrated(600);
     await log.close();
     await fsp.rm(new FsLayout(dir).openBundle(2));
-    await expect(openFsLog(dir)).rejects.toThrow(/checkpoint covers 600/);
+    await expect(openFsLog(dir)).rejects.toThrow(
+      /hold 512 entries, but 600 were synced: entries are missing/,
+    );
   });
 
   it("tells listeners about each checkpoint and resumes appending after reopen", async () => {
@@ -264,5 +267,44 @@ describe("fs log", () => {
     expect(again.size()).toBe(10);
     expect((await again.append(entries(10, 1))).firstIndex).toBe(10);
     await again.close();
+  });
+
+  it("restores acknowledged entries from the write-ahead log when a power loss took them from the bundles", async () => {
+    const dir = tmpDir();
+    // No timer: nothing syncs the bundle files while the entries are appended.
+    const log = await openFsLog(dir, { integrateIntervalMs: 3_600_000 });
+    for (let b = 0; b < 6; b++) await log.append(entries(b * 50, 50));
+    // The directory as a power loss now would leave it: the bundles hold none of the 300.
+    const copy = tmpDir();
+    cpSync(dir, copy, { recursive: true });
+    await log.close();
+    expect(readFileSync(path.join(copy, "entries-durable"), "utf8")).toBe("0\n");
+    expect(losePower(copy, () => 0.9).join("\n")).toMatch(
+      /tile\/entries\/000\.open: kept 0 lines, lost [1-9]/,
+    );
+
+    const repairs: string[] = [];
+    const reopened = await openFsLog(copy, { onRepair: (m) => repairs.push(m) });
+    expect(repairs.join("\n")).toMatch(/restored 300 entries from the write-ahead log/);
+    expect(reopened.size()).toBe(300);
+    expect((await readAll(reopened)).map((e) => Buffer.from(e.data).toString())).toEqual(
+      entries(0, 300).map((e) => e.toString()),
+    );
+    // Synced and recorded before the log goes on: a second loss finds them in the bundles.
+    expect(readFileSync(path.join(copy, "entries-durable"), "utf8")).toBe("300\n");
+    expect((await reopened.append(entries(300, 1))).firstIndex).toBe(300);
+    await reopened.close();
+  });
+
+  it("opens a log from before the write-ahead log, trusting its bundles, and records their count", async () => {
+    const { dir } = await closedLog(300);
+    rmSync(path.join(dir, "entries-durable"));
+    rmSync(path.join(dir, "wal"), { recursive: true });
+    const log = await openFsLog(dir);
+    expect(log.size()).toBe(300);
+    expect(readFileSync(path.join(dir, "entries-durable"), "utf8")).toBe("300\n");
+    expect((await log.append(entries(300, 5))).firstIndex).toBe(300);
+    await log.waitIntegrated(305);
+    await log.close();
   });
 });

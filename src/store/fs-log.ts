@@ -1,36 +1,29 @@
 // The embedded default log: one data directory on the local filesystem.
 //
-// Write path: append → group commit → lines appended to the open bundle → fdatasync →
-// resolve. A bundle that reaches 256 entries is synced and renamed into its tlog-tiles
-// path, so full bundles are immutable and complete. Integration (tiles + a signed
-// checkpoint) runs on a short timer over the leaf hashes of durable entries only.
+// Write path: append → group commit → one record in the write-ahead log → fdatasync of that
+// one file → resolve. The acknowledged entries are then written to their bundle files in
+// log order (bundle-files.ts), which are synced in batches: about every second, when the
+// write-ahead log needs room, before a checkpoint names a full bundle, and on close.
+// Integration (tiles + a signed checkpoint) runs on a short timer over the leaf hashes of
+// entries in the bundle files.
 //
 // Tiles and partial files are derived from the entries, so they are not synced with each
 // checkpoint: full tiles are synced in batches (every few seconds and on close) and the size
 // they cover is recorded in `tiles-durable`. That keeps the disk free for the appends.
 //
-// Recovery on open: full bundles are trusted as written (they were synced before the
-// rename); the open bundle is cut back to its last complete JSON line (a torn tail was
-// never acknowledged); tiles are rebuilt from the right edge at `tiles-durable` by
-// re-hashing the entries after it, and checked against the signed checkpoint (from all the
-// entries when that fails); durable entries beyond the checkpoint are integrated.
+// Recovery on open: the bundle files keep what `entries-durable` says was synced; the
+// write-ahead log restores every entry after that (each acknowledged one is there); tiles
+// are rebuilt from the right edge at `tiles-durable` by re-hashing the entries after it,
+// and checked against the signed checkpoint (from all the entries when that fails); entries
+// beyond the checkpoint are integrated.
 import { promises as fsp } from "node:fs";
 import os from "node:os";
-import { promisify } from "node:util";
-import fs from "node:fs";
 import path from "node:path";
 import { hashesEqual, openCheckpoint, signCheckpoint, type Hash, type HashReader } from "../tlog/index.js";
 import { checkEntry, joinEntries, splitBundle } from "./bundle-format.js";
-import {
-  fdatasync,
-  fsyncDir,
-  readFileIfExists,
-  settleAll,
-  writevAll,
-  syncFiles,
-  writeFileAtomic,
-  WriteOnceFileBatch,
-} from "./durable-file.js";
+import { BundleFiles, readCount } from "./bundle-files.js";
+import { syncFiles, writeFileAtomic, WriteOnceFileBatch } from "./durable-file.js";
+import { DEFAULT_WAL_OPTIONS, WriteAheadLog } from "./write-ahead-log.js";
 import { BUNDLE_SIZE, FsLayout } from "./fs-layout.js";
 import { FsLogReader } from "./fs-reader.js";
 import { DEFAULT_GROUP_COMMIT_LIMITS, GroupCommitter, type GroupCommitLimits } from "./group-commit.js";
@@ -39,8 +32,7 @@ import { LeafHasherPool } from "./leaf-hasher.js";
 import { rightEdgeAt } from "./right-edge.js";
 import { acquireLock, type DirLock } from "./lock.js";
 import { partialWidth, splitTileData, TileBuilder, type TileData } from "./tile-builder.js";
-import { LogError, type AuditLog, type LogEntry, type SignedCheckpoint } from "./types.js";
-import { isRecord } from "../json/record.js";
+import { LogError, toLogError, type AuditLog, type LogEntry, type SignedCheckpoint } from "./types.js";
 
 export interface FsLogOptions {
   /** Origin line for a new log (ignored, but checked, for an existing one). */
@@ -52,21 +44,13 @@ export interface FsLogOptions {
   onRepair?: (message: string) => void;
   /** Told when a background integration fails (it is retried at the next interval). */
   onError?: (err: unknown) => void;
-}
-
-interface OpenBundle {
-  index: number;
-  /** Raw descriptor: the write phase is synchronous (page-cache copies), syncs are not. */
-  fd: number;
-  /** Entries in the file that are durable. */
-  count: number;
-  /** Bytes of those entries; anything after this offset was never acknowledged. */
-  size: number;
+  /** Write-ahead log slot size and count (tests use small slots to exercise their reuse). */
+  wal?: Partial<typeof DEFAULT_WAL_OPTIONS>;
 }
 
 const TILE_WIDTH = BUNDLE_SIZE;
-/** Empty bundle files kept ready ahead of the writer (~7 MB of entries at 1.7 KB each). */
-const SPARE_BUNDLES = 16;
+/** Bundle files are synced at most this long after their entries were acknowledged (and on close). */
+const BUNDLE_SYNC_INTERVAL_MS = 1_000;
 /** Entries integrated per round: bounds the bytes held while hashing (128 bundles). */
 const INTEGRATE_SLICE = 128 * BUNDLE_SIZE;
 /**
@@ -83,13 +67,14 @@ const TILE_SYNC_MAX_FILES = 2_048;
 export async function openFsLog(dataDir: string, opts: FsLogOptions = {}): Promise<AuditLog & FsLogExtras> {
   await fsp.mkdir(dataDir, { recursive: true });
   const lock = await acquireLock(path.resolve(new FsLayout(dataDir).lockFile));
+  let log: FsLog | null = null;
   try {
     const keys = await loadOrCreateSigningKey(dataDir, opts.origin);
-    const log = new FsLog(dataDir, keys, lock, opts);
+    log = new FsLog(dataDir, keys, lock, opts);
     await log.recover();
     return log;
   } catch (err) {
-    await lock.release();
+    await (log ? log.release() : lock.release());
     throw err;
   }
 }
@@ -107,37 +92,35 @@ class FsLog implements AuditLog, FsLogExtras {
   private readonly layout: FsLayout;
   private readonly committer: GroupCommitter;
   private readonly intervalMs: number;
+  /** Acknowledged entries: their write-ahead records are synced. */
   private durable = 0;
-  private open: OpenBundle | null = null;
   /** Leaf hashing runs on worker threads: of each commit's bytes, and of bundles in recovery. */
   private readonly hasher = new LeafHasherPool(Math.max(1, os.availableParallelism() - 1));
   private builder = new TileBuilder();
   /**
-   * Leaf hashes of durable entries not yet integrated, computed when they were committed:
-   * pending[i] is entry pendingStart + i. Integration takes them from here instead of
+   * Leaf hashes of entries not yet integrated, computed when they were written to the bundle
+   * files: pending[i] is entry pendingStart + i. Integration takes them from here instead of
    * re-reading and re-hashing the bundles.
    */
   private pending: Hash[] = [];
   private pendingStart = 0;
+  /** Settles once the leaf hashes of everything written to the bundle files are in `pending`. */
+  private hashed: Promise<void> = Promise.resolve();
   /** Full tiles written since the last tile sync. */
   private unsyncedTiles: string[] = [];
   private lastTileSync = Date.now();
-  /** Full bundles being renamed from `.open` to their final paths, in order. */
-  private moving: Promise<void> = Promise.resolve();
+  /** Opened by recover(). */
+  private wal: WriteAheadLog | undefined;
+  private readonly bundles: BundleFiles;
+  private lastBundleSync = Date.now();
   /** The partial files the current checkpoint names, removed once superseded. */
   private partials: string[] = [];
   private checkpoint!: SignedCheckpoint;
   private timer: NodeJS.Timeout | null = null;
   private integrating: Promise<void> | null = null;
-  private broken: LogError | null = null;
   private readonly listeners = new Set<(cp: SignedCheckpoint) => void>();
   private waiters: { size: number; resolve: (cp: SignedCheckpoint) => void }[] = [];
   private closed = false;
-  private readonly knownDirs = new Set<string>();
-  /** Empty bundle files prepared ahead of the writer, by bundle index. */
-  private readonly spares = new Map<number, Promise<number>>();
-  /** The lowest bundle index for which no file was created or prepared yet. */
-  private nextFresh = 0;
 
   constructor(
     dataDir: string,
@@ -148,6 +131,7 @@ class FsLog implements AuditLog, FsLogExtras {
     this.layout = new FsLayout(dataDir);
     this.reader = new FsLogReader(dataDir);
     this.intervalMs = opts.integrateIntervalMs ?? 500;
+    this.bundles = new BundleFiles(this.layout, (first, joined) => this.hashWritten(first, joined));
     this.committer = new GroupCommitter((entries) => this.commit(entries), {
       ...DEFAULT_GROUP_COMMIT_LIMITS,
       ...opts.limits,
@@ -172,7 +156,8 @@ class FsLog implements AuditLog, FsLogExtras {
   }
 
   append(entries: Uint8Array[]): Promise<{ firstIndex: number }> {
-    if (this.broken) return Promise.reject(this.broken);
+    const refused = this.bundles.error;
+    if (refused) return Promise.reject(refused);
     if (entries.length === 0) return Promise.resolve({ firstIndex: this.durable });
     let bytes = 0;
     for (let i = 0; i < entries.length; i++) {
@@ -187,7 +172,13 @@ class FsLog implements AuditLog, FsLogExtras {
     if (start < 0 || end > this.durable || start > end) {
       throw new LogError("invalid", `entries [${start}, ${end}) are outside the log of ${this.durable}`);
     }
-    return this.reader.readEntries(start, end);
+    return this.readWritten(start, end);
+  }
+
+  /** Acknowledged entries are in the bundle files moments later: reads wait for them. */
+  private async *readWritten(start: number, end: number): AsyncIterable<LogEntry> {
+    await this.bundles.untilWritten(end);
+    yield* this.reader.readEntries(start, end);
   }
 
   hashReader(): HashReader {
@@ -217,196 +208,79 @@ class FsLog implements AuditLog, FsLogExtras {
     if (this.closed) return;
     this.closed = true;
     await this.committer.close();
-    await this.moving;
     if (this.timer) clearInterval(this.timer);
     try {
       await this.integrating;
-      if (!this.broken) {
-        await this.integrate();
-        await this.syncTiles();
-      }
+      // Entries the bundle files cannot take now stay in the write-ahead log for recovery.
+      await this.bundles.untilWritten(this.durable);
+      await this.integrate();
+      await this.syncTiles();
+      await this.syncBundles();
     } finally {
-      // Even when the last integration fails (recovery redoes it), nothing stays open or locked.
-      await this.hasher.close();
-      for (const spare of this.spares.values()) {
-        const fd = await spare.catch(() => null);
-        if (fd !== null) fs.closeSync(fd);
-      }
-      this.spares.clear();
-      if (this.open) fs.closeSync(this.open.fd);
-      this.open = null;
-      await this.lock.release();
+      // Even when the last sync fails (recovery redoes it), nothing stays open or locked.
+      await this.release();
     }
+  }
+
+  /** Closes every file and worker and unlocks the directory (also after a failed open). */
+  async release(): Promise<void> {
+    await this.bundles.close();
+    await this.hasher.close();
+    await this.wal?.close();
+    this.wal = undefined;
+    await this.lock.release();
   }
 
   // ---- write path ----
 
   /**
-   * Makes `entries` durable at the end of the log, or throws having rolled the files back
-   * to what was durable before. All bundle files of the commit are synced together; full
-   * ones are renamed into place only after that, so a full bundle is always complete.
+   * Makes `entries` durable at the end of the log: they are acknowledged once their
+   * write-ahead record is synced, then queued for the bundle files. A failed write leaves
+   * nothing to undo: the next commit writes the same indexes again, and recovery takes the
+   * later record (see replaySteps).
    */
   private async commit(entries: Uint8Array[]): Promise<number> {
-    if (this.broken) throw this.broken;
+    const refused = this.bundles.error;
+    if (refused) throw refused;
+    await this.bundles.room();
+    const wal = this.writeAhead();
     const first = this.durable;
-    const before = this.open ? { count: this.open.count, size: this.open.size } : null;
-    const files: OpenBundle[] = [];
-    const dirs = new Set<string>();
-    // One copy of the commit's bytes: each bundle file gets one write of a slice of it (cheaper
-    // than a vectored write of two buffers per entry). Once written, the bytes are handed to
-    // a worker, which computes their leaf hashes while the files are synced.
+    // One copy of the commit's bytes: the write-ahead record, then the bundle files, then
+    // the worker computing their leaf hashes all take it.
     const joined = joinEntries(entries);
     try {
-      const writes: Promise<void>[] = [];
-      for (let i = 0, offset = 0, next = first; i < entries.length;) {
-        const open = this.open ?? (await this.createBundle(next / TILE_WIDTH, dirs));
-        this.open = open;
-        files.push(open);
-        const count = Math.min(entries.length - i, TILE_WIDTH - open.count);
-        let bytes = 0;
-        for (let k = i; k < i + count; k++) bytes += entries[k]!.length + 1;
-        const write = writevAll(open.fd, [joined.subarray(offset, offset + bytes)]);
-        // Observed by settleAll below; until then (creating the next file) a failure must
-        // not count as an unhandled rejection.
-        write.catch(() => undefined);
-        writes.push(write);
-        open.count += count;
-        open.size += bytes;
-        if (open.count === TILE_WIDTH) this.open = null;
-        i += count;
-        offset += bytes;
-        next += count;
-      }
-      await settleAll(writes);
-      const leaves = this.hasher.hash(joined, { handOver: true });
-      leaves.catch(() => undefined); // observed below, after the syncs
-      await settleAll(files.map((f) => fdatasync(f.fd)));
-      // The kept hashes are a shortcut: without them integration hashes these entries from
-      // disk, so a failed worker must not fail entries that are already durable.
-      const hashes = await leaves.catch(() => null);
-      if (hashes !== null) this.keepPending(first, splitTileData(hashes));
+      await wal.sync(await wal.write(first, entries, joined));
     } catch (err) {
-      await this.rollback(before, files);
       throw toLogError(err);
     }
-    // The entries are on disk. Moving full bundles to their final paths happens beside the
-    // next commits: readers look under both names, and a rename lost in a crash leaves a full
-    // `.open` bundle that recovery renames again. Only directories holding newly created
-    // files need a sync before the acknowledgement.
-    const full = files.filter((f) => f.count === TILE_WIDTH);
-    if (full.length > 0) this.moving = this.moving.then(() => this.moveIntoPlace(full));
-    try {
-      await Promise.all([...dirs].map((dir) => fsyncDir(dir)));
-    } catch (err) {
-      this.broken = new LogError(
-        "io",
-        `cannot sync new bundle directories: ${(err as Error).message}; restart`,
-      );
-      throw this.broken;
-    }
     this.durable += entries.length;
-    this.prepareSpares();
+    this.bundles.enqueue(first, entries, joined);
     return first;
   }
 
-  private async moveIntoPlace(full: OpenBundle[]): Promise<void> {
-    try {
-      for (const f of full) {
-        await closeAsync(f.fd);
-        await fsp.rename(this.layout.openBundle(f.index), this.layout.bundle(f.index));
-      }
-    } catch (err) {
-      // Durable but not in place: restart recovery finishes the renames.
-      this.broken ??= new LogError(
-        "io",
-        `cannot move full bundles into place: ${(err as Error).message}; restart`,
-      );
-    }
+  private writeAhead(): WriteAheadLog {
+    if (!this.wal) throw new LogError("closed", "the log is closed");
+    return this.wal;
   }
 
-  /**
-   * The file for bundle `index`: a spare prepared in the background when there is one
-   * (creating a file while fsyncs run waits on the filesystem journal, so it is kept off
-   * the commit path), else created here, with its directory left for the commit to sync.
-   */
-  private async createBundle(index: number, dirs: Set<string>): Promise<OpenBundle> {
-    const spare = this.spares.get(index);
-    this.spares.delete(index);
-    const fd = spare ? await spare.catch(() => null) : null;
-    if (fd !== null) return { index, fd, count: 0, size: 0 };
-    this.nextFresh = Math.max(this.nextFresh, index + 1);
-    const file = this.layout.openBundle(index);
-    await this.mkdirOnce(path.dirname(file));
-    dirs.add(path.dirname(file));
-    return { index, fd: await openEmpty(file), count: 0, size: 0 };
-  }
-
-  /** Keeps SPARE_BUNDLES empty bundle files, with durable directory entries, ahead of the writer. */
-  private prepareSpares(): void {
-    // Refill in batches: one directory sync then covers several files, and every sync
-    // forces a filesystem journal commit that the writer's own fsyncs would wait behind.
-    if (this.spares.size > SPARE_BUNDLES / 2) return;
-    const next = this.open ? this.open.index + 1 : this.durable / TILE_WIDTH;
-    const indexes: number[] = [];
-    for (let index = Math.max(this.nextFresh, next); index < next + SPARE_BUNDLES; index++)
-      indexes.push(index);
-    if (indexes.length === 0) return;
-    const files = indexes.map((index) => this.layout.openBundle(index));
-    const dirs = [...new Set(files.map((f) => path.dirname(f)))];
-    const ready = (async () => {
-      await Promise.all(dirs.map((d) => this.mkdirOnce(d)));
-      // One after another, like the tiles: parallel creates in one directory contend.
-      const fds: number[] = [];
-      try {
-        for (const f of files) fds.push(await openEmpty(f));
-        // Syncing each new, empty file now (its inode, and on some filesystems its directory
-        // entry) leaves only the entries' bytes for the commit's own fdatasync to write.
-        await Promise.all(fds.map((fd) => fdatasync(fd)));
-      } catch (err) {
-        for (const fd of fds) fs.closeSync(fd);
-        throw err;
-      }
-      await Promise.all(dirs.map((d) => fsyncDir(d)));
-      return fds;
-    })();
-    ready.catch(() => undefined); // a failed spare is replaced by createBundle's own path
-    indexes.forEach((index, k) => {
-      const spare = ready.then((fds) => fds[k]!);
-      spare.catch(() => undefined);
-      this.spares.set(index, spare);
+  /** Hashes entries just written to the bundle files, keeping the hashes for integration. */
+  private hashWritten(first: number, joined: Uint8Array): void {
+    // The bytes are done with: the worker takes them over instead of a copy.
+    const leaves = this.hasher.hash(joined, { handOver: true });
+    this.hashed = this.hashed.then(async () => {
+      // A shortcut only: without these hashes integration hashes the entries from disk.
+      const hashes = await leaves.catch(() => null);
+      if (hashes !== null) this.keepPending(first, splitTileData(hashes));
     });
-    this.nextFresh = indexes[indexes.length - 1]! + 1;
-  }
-
-  private async mkdirOnce(dir: string): Promise<void> {
-    if (this.knownDirs.has(dir)) return;
-    await fsp.mkdir(dir, { recursive: true });
-    this.knownDirs.add(dir);
   }
 
   /**
-   * After a failed write the files may hold bytes that never became durable (and after a
-   * failed fsync the page cache may lie about them): cut the bundle that was open back to
-   * what was synced and drop the bundles this commit created. If even that fails, the log
-   * refuses further writes until restarted (recovery then decides from the disk).
+   * Syncs the bundle files (see BundleFiles.sync); the write-ahead log may then reuse its
+   * records of the entries they hold.
    */
-  private async rollback(before: { count: number; size: number } | null, files: OpenBundle[]): Promise<void> {
-    try {
-      this.open = null;
-      for (const [i, f] of files.entries()) {
-        if (i === 0 && before) {
-          fs.ftruncateSync(f.fd, before.size);
-          await fdatasync(f.fd);
-          Object.assign(f, before);
-          this.open = f;
-        } else {
-          fs.closeSync(f.fd);
-          await fsp.rm(this.layout.openBundle(f.index), { force: true });
-        }
-      }
-    } catch (err) {
-      this.broken = new LogError("io", `cannot roll back a failed write: ${(err as Error).message}; restart`);
-    }
+  private async syncBundles(): Promise<void> {
+    this.lastBundleSync = Date.now();
+    this.writeAhead().release(await this.bundles.sync());
   }
 
   // ---- integration ----
@@ -414,32 +288,44 @@ class FsLog implements AuditLog, FsLogExtras {
   private startTimer(): void {
     this.timer = setInterval(() => {
       this.integrate().catch((err: unknown) => this.opts.onError?.(err));
+      if (Date.now() - this.lastBundleSync >= BUNDLE_SYNC_INTERVAL_MS) {
+        this.syncBundles().catch((err: unknown) => this.opts.onError?.(err));
+      }
     }, this.intervalMs);
     this.timer.unref();
   }
 
   /** Folds pending leaf hashes into tiles and signs a checkpoint covering them. */
   private integrate(): Promise<void> {
-    this.integrating ??= this.integrateOnce().finally(() => {
+    if (this.integrating) return this.integrating;
+    const from = this.builder.size;
+    this.integrating = this.integrateOnce().finally(() => {
       this.integrating = null;
-      // Someone waits for entries that became durable during this round: go again now.
-      if (this.waiters.length > 0 && this.builder.size < this.durable) {
+      // Someone waits for entries that became durable during this round: go again now
+      // (unless this round got nowhere: then the timer retries).
+      if (this.waiters.length > 0 && this.builder.size < this.durable && this.builder.size > from) {
         this.integrate().catch((err: unknown) => this.opts.onError?.(err));
       }
     });
     return this.integrating;
   }
 
-  /** Integrates every durable entry, a bounded slice at a time so memory stays flat. */
+  /** Integrates every acknowledged entry, a bounded slice at a time so memory stays flat. */
   private async integrateOnce(): Promise<void> {
-    while (this.builder.size < this.durable) {
+    // What the bundle files cannot take now (a full disk) waits for a later round.
+    await this.bundles.untilWritten(this.durable).catch(() => undefined);
+    await this.hashed;
+    while (this.builder.size < this.bundles.size) {
       const start = this.builder.size;
-      const end = Math.min(this.durable, start + INTEGRATE_SLICE);
+      const end = Math.min(this.bundles.size, start + INTEGRATE_SLICE);
       const leaves = await this.leavesFor(start, end);
       const before = this.builder.clone();
       const completed: TileData[] = [];
       for (const leaf of leaves) completed.push(...this.builder.push(leaf));
       try {
+        // The checkpoint names its full bundles by their final paths: put them there first.
+        while (this.bundles.syncedSize < this.builder.size - (this.builder.size % TILE_WIDTH))
+          await this.syncBundles();
         await this.publish(completed);
         this.dropPendingBefore(this.builder.size);
       } catch (err) {
@@ -581,14 +467,23 @@ class FsLog implements AuditLog, FsLogExtras {
   /** Brings the directory to a consistent state; see the comment at the top of the file. */
   async recover(): Promise<void> {
     const trusted = await this.readOwnCheckpoint();
-    await this.recoverEntries(trusted?.size ?? 0);
+    await this.bundles.recover(trusted?.size ?? 0, !trusted, this.opts.onRepair);
+    this.wal = await WriteAheadLog.open(this.layout.walDir, {
+      ...DEFAULT_WAL_OPTIONS,
+      ...this.opts.wal,
+      makeRoom: () => this.syncBundles(),
+      onError: this.opts.onError,
+    });
+    await this.replayWriteAhead(this.wal);
+    this.durable = this.bundles.size;
     if (trusted && this.durable < trusted.size) {
       throw new LogError(
         "corrupt",
         `the log holds ${this.durable} entries but its checkpoint covers ${trusted.size}: entries are missing`,
       );
     }
-    this.prepareSpares();
+    await this.syncBundles();
+    await this.wal.forgetBeyond(this.durable);
     await this.recoverTiles(trusted);
     this.partials = this.currentPartials();
     if (trusted) this.checkpoint = trusted;
@@ -603,6 +498,16 @@ class FsLog implements AuditLog, FsLogExtras {
     this.startTimer();
   }
 
+  /** Writes to the bundle files what the write-ahead log holds beyond them. */
+  private async replayWriteAhead(wal: WriteAheadLog): Promise<void> {
+    let restored = 0;
+    for await (const record of wal.replay(this.bundles.size)) {
+      await this.bundles.write(record.first, splitBundle(record.bytes), record.bytes);
+      restored += record.count;
+    }
+    if (restored > 0) this.opts.onRepair?.(`restored ${restored} entries from the write-ahead log`);
+  }
+
   private async readOwnCheckpoint(): Promise<SignedCheckpoint | null> {
     const note = await this.reader.readCheckpointNote();
     if (note === null) return null;
@@ -612,41 +517,6 @@ class FsLog implements AuditLog, FsLogExtras {
     } catch (err) {
       throw new LogError("corrupt", `${this.layout.checkpoint}: ${(err as Error).message}`);
     }
-  }
-
-  /** Finds the durable end of the log and reopens the open bundle, cutting a torn tail. */
-  private async recoverEntries(hint: number): Promise<void> {
-    let index = Math.floor(hint / TILE_WIDTH);
-    while ((await fileExists(this.layout.bundle(index))) || (await this.finishFullOpenBundle(index))) index++;
-    this.durable = index * TILE_WIDTH;
-    const file = this.layout.openBundle(index);
-    const data = await readFileIfExists(file);
-    if (data === null) return;
-    const { count, size } = validPrefix(data);
-    // O_APPEND: every write lands at the end, also after a rollback truncated the file.
-    const fd = fs.openSync(file, "a");
-    if (size < data.length) {
-      fs.ftruncateSync(fd, size);
-      await fdatasync(fd);
-      this.opts.onRepair?.(
-        `cut a torn tail of ${data.length - size} bytes from ${file} (never acknowledged)`,
-      );
-    }
-    this.open = { index, fd, count, size };
-    this.durable += count;
-  }
-
-  /** A crash between syncing a full open bundle and renaming it: finish the rename. */
-  private async finishFullOpenBundle(index: number): Promise<boolean> {
-    const file = this.layout.openBundle(index);
-    const data = await readFileIfExists(file);
-    if (data === null) return false;
-    const { count, size } = validPrefix(data);
-    if (count < TILE_WIDTH) return false;
-    if (size < data.length) await fsp.truncate(file, size);
-    await fsp.rename(file, this.layout.bundle(index));
-    await fsyncDir(path.dirname(file));
-    return true;
   }
 
   /**
@@ -709,10 +579,9 @@ class FsLog implements AuditLog, FsLogExtras {
   }
 
   /** The tree size whose full tiles are synced; null when there is no mark at all. */
-  private async readTilesDurable(): Promise<number | null> {
-    const text = (await readFileIfExists(this.layout.tilesDurable))?.toString("utf8").trim();
-    if (text === undefined) return null;
-    return /^\d+$/.test(text) ? Number(text) : 0;
+  private readTilesDurable(): Promise<number | null> {
+    // Unreadable, it only costs a longer rebuild.
+    return readCount(this.layout.tilesDurable).catch(() => 0);
   }
 
   /** Pushes entries [builder.size, size) from disk, writing and syncing the tiles they complete. */
@@ -751,63 +620,4 @@ class FsLog implements AuditLog, FsLogExtras {
     }
     return out;
   }
-}
-
-/**
- * Opens a bundle file empty, O_APPEND so writes land at the end also after a rollback
- * truncated it (a leftover from a failed commit or an unused spare holds nothing durable).
- */
-async function openEmpty(file: string): Promise<number> {
-  // A raw descriptor, not a FileHandle: the write path uses fs.writev/fdatasync on it, and a
-  // dropped FileHandle would close it when garbage collected.
-  const fd = await openAsync(file, "a");
-  await ftruncateAsync(fd, 0);
-  return fd;
-}
-
-const openAsync = promisify(fs.open);
-const ftruncateAsync = promisify(fs.ftruncate);
-const closeAsync = promisify(fs.close);
-
-/** The longest prefix of an open bundle made of complete lines that each parse as JSON. */
-function validPrefix(data: Buffer): { count: number; size: number } {
-  let count = 0;
-  let size = 0;
-  let lines: Uint8Array[];
-  try {
-    lines = splitBundle(data.subarray(0, data.lastIndexOf(0x0a) + 1));
-  } catch {
-    lines = [];
-  }
-  for (const line of lines) {
-    if (count === TILE_WIDTH || !isJsonObject(line)) break;
-    count++;
-    size += line.length + 1;
-  }
-  return { count, size };
-}
-
-function isJsonObject(line: Uint8Array): boolean {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(line.buffer, line.byteOffset, line.length).toString("utf8"));
-    return isRecord(v);
-  } catch {
-    return false;
-  }
-}
-
-async function fileExists(file: string): Promise<boolean> {
-  try {
-    await fsp.access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function toLogError(err: unknown): LogError {
-  if (err instanceof LogError) return err;
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOSPC" || code === "EDQUOT") return new LogError("full", "the disk is full");
-  return new LogError("io", `write failed: ${(err as Error).message}`);
 }

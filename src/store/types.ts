@@ -64,3 +64,11 @@ export class LogError extends Error {
     this.name = "LogError";
   }
 }
+
+/** A LogError for any failure of a write: a full disk is "full", anything else "io". */
+export function toLogError(err: unknown): LogError {
+  if (err instanceof LogError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT") return new LogError("full", "the disk is full");
+  return new LogError("io", `write failed: ${(err as Error).message}`);
+}
