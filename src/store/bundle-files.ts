@@ -167,9 +167,12 @@ export class BundleFiles {
     this.draining ??= this.drain();
   }
 
-  /** Resolves when the queue has room again. */
+  /** Resolves when the queue has room again; rejects while writing fails. */
   async room(): Promise<void> {
-    while (this.queuedBytes > MAX_QUEUED_BYTES && this.draining) await this.draining;
+    while (this.queuedBytes > MAX_QUEUED_BYTES) {
+      if (!this.draining) throw this.error ?? new LogError("io", "the bundle writer stopped");
+      await this.draining;
+    }
   }
 
   /** Resolves once the files hold `n` entries; rejects while writing them fails. */
@@ -186,13 +189,16 @@ export class BundleFiles {
       try {
         await this.write(next.first, next.entries, next.joined);
       } catch (err) {
-        // Kept in the queue (and in the write-ahead log): tried again until the disk has room.
-        this.failure = { error: toLogError(err), fatal: false };
-        this.retry = setTimeout(() => {
-          this.retry = null;
-          if (this.queue.length > 0) this.draining ??= this.drain();
-        }, RETRY_MS);
-        this.retry.unref();
+        // Kept in the queue (and in the write-ahead log): tried again until the disk has room,
+        // unless the rollback failed too (then only a restart helps).
+        if (!this.failure?.fatal) {
+          this.failure = { error: toLogError(err), fatal: false };
+          this.retry = setTimeout(() => {
+            this.retry = null;
+            if (this.queue.length > 0) this.draining ??= this.drain();
+          }, RETRY_MS);
+          this.retry.unref();
+        }
         break;
       }
       this.queue.shift();
