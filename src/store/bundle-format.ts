@@ -38,14 +38,21 @@ export function bundlePrefix(data: Uint8Array, count: number): Uint8Array | null
   return data.subarray(0, end);
 }
 
-/**
- * Joins entries into bundle bytes (each followed by a newline), in an ArrayBuffer of their
- * own (never Buffer's shared pool), so they can be transferred to a worker.
- */
-export function joinEntries(entries: Uint8Array[]): Buffer {
+/** The size of entries joined into bundle bytes. */
+export function joinedSize(entries: readonly Uint8Array[]): number {
   let total = 0;
   for (const e of entries) total += e.length + 1;
-  const out = Buffer.allocUnsafeSlow(total);
+  return total;
+}
+
+/**
+ * Joins entries into bundle bytes (each followed by a newline), into `out` (joinedSize bytes)
+ * or else an ArrayBuffer of their own (never Buffer's shared pool).
+ */
+export function joinEntries(
+  entries: readonly Uint8Array[],
+  out: Buffer = Buffer.allocUnsafeSlow(joinedSize(entries)),
+): Buffer {
   let off = 0;
   for (const e of entries) {
     out.set(e, off);

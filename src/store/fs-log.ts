@@ -20,7 +20,8 @@ import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { hashesEqual, openCheckpoint, signCheckpoint, type Hash, type HashReader } from "../tlog/index.js";
-import { checkEntry, joinEntries, splitBundle } from "./bundle-format.js";
+import { checkEntry, joinedSize, joinEntries, splitBundle } from "./bundle-format.js";
+import { CommitBuffers } from "./commit-buffers.js";
 import { BundleFiles, readCount } from "./bundle-files.js";
 import { syncFiles, writeFileAtomic, WriteOnceFileBatch } from "./durable-file.js";
 import { DEFAULT_WAL_OPTIONS, WriteAheadLog } from "./write-ahead-log.js";
@@ -104,6 +105,7 @@ class FsLog implements AuditLog, FsLogExtras {
    */
   private pending: Hash[] = [];
   private pendingStart = 0;
+  private readonly buffers = new CommitBuffers();
   /** Settles once the leaf hashes of everything written to the bundle files are in `pending`. */
   private hashed: Promise<void> = Promise.resolve();
   /** Full tiles written since the last tile sync. */
@@ -246,11 +248,12 @@ class FsLog implements AuditLog, FsLogExtras {
     const wal = this.writeAhead();
     const first = this.durable;
     // One copy of the commit's bytes: the write-ahead record, then the bundle files, then
-    // the worker computing their leaf hashes all take it.
-    const joined = joinEntries(entries);
+    // the worker computing their leaf hashes all take it (see hashWritten).
+    const joined = joinEntries(entries, this.buffers.take(joinedSize(entries)));
     try {
       await wal.sync(await wal.write(first, entries, joined));
     } catch (err) {
+      this.buffers.give(joined.buffer as ArrayBuffer);
       throw toLogError(err);
     }
     this.durable += entries.length;
@@ -263,10 +266,15 @@ class FsLog implements AuditLog, FsLogExtras {
     return this.wal;
   }
 
-  /** Hashes entries just written to the bundle files, keeping the hashes for integration. */
+  /**
+   * Hashes entries just written to the bundle files, keeping the hashes for integration. The
+   * worker is lent the commit's buffer and hands it back for another commit.
+   */
   private hashWritten(first: number, joined: Uint8Array): void {
-    // The bytes are done with: the worker takes them over instead of a copy.
-    const leaves = this.hasher.hash(joined, { handOver: true });
+    const leaves = this.hasher.hashLent(joined).then(({ hashes, memory }) => {
+      this.buffers.give(memory);
+      return hashes;
+    });
     this.hashed = this.hashed.then(async () => {
       // A shortcut only: without these hashes integration hashes the entries from disk.
       const hashes = await leaves.catch(() => null);

@@ -20,9 +20,9 @@ const { hash } = require("node:crypto");
 // One-shot hashing of 0x00 ‖ line from a scratch buffer: much cheaper per leaf than a
 // streaming Hash object, and most entries are a few KB.
 let scratch = new Uint8Array(1 << 16);
-parentPort.on("message", ({ id, data }) => {
+parentPort.on("message", ({ id, data, offset, length }) => {
   // A Buffer view: its indexOf is memchr, a typed array's is a slow generic loop.
-  const bytes = Buffer.from(data);
+  const bytes = Buffer.from(data, offset, length);
   let count = 0;
   for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, nl + 1)) count++;
   const ok = bytes.length === 0 || bytes[bytes.length - 1] === 10;
@@ -36,12 +36,13 @@ parentPort.on("message", ({ id, data }) => {
     out.set(hash("sha256", scratch.subarray(0, len + 1), "buffer"), i * 32);
     start = nl + 1;
   }
-  parentPort.postMessage({ id, ok, hashes: out }, [out.buffer]);
+  // The bytes go back too: a caller that lent its buffer (hashLent) reuses it.
+  parentPort.postMessage({ id, ok, hashes: out, data }, [out.buffer, data]);
 });
 `;
 
 interface Job {
-  resolve: (hashes: Uint8Array) => void;
+  resolve: (result: { hashes: Uint8Array; memory: ArrayBuffer }) => void;
   reject: (err: Error) => void;
 }
 
@@ -54,11 +55,11 @@ export class LeafHasherPool {
   constructor(size: number) {
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true });
-      w.on("message", (m: { id: number; ok: boolean; hashes: Uint8Array }) => {
+      w.on("message", (m: { id: number; ok: boolean; hashes: Uint8Array; data: ArrayBuffer }) => {
         const job = this.jobs.get(m.id);
         this.jobs.delete(m.id);
         if (!job) return;
-        if (m.ok) job.resolve(m.hashes);
+        if (m.ok) job.resolve({ hashes: m.hashes, memory: m.data });
         else job.reject(new Error("bundle ends without a newline"));
       });
       w.on("error", (err) => {
@@ -70,35 +71,36 @@ export class LeafHasherPool {
     }
   }
 
+  /** Leaf hashes of a bundle's lines (the worker gets a copy of the bytes). */
+  async hash(bundle: Uint8Array): Promise<Uint8Array> {
+    if (this.workers.length === 0) return hashBundleLines(bundle);
+    return (await this.post(new Uint8Array(bundle))).hashes;
+  }
+
   /**
-   * Leaf hashes of a bundle's lines; the bundle's bytes are copied (or handed over) to the worker.
-   * With `handOver`, a bundle that spans its whole ArrayBuffer is transferred instead of
-   * copied: the caller must not touch it afterwards (it is detached).
+   * Leaf hashes of a bundle's lines, lending the worker the memory they sit in instead of
+   * copying it: `bundle.buffer` must belong to the caller alone (it is detached until the
+   * promise resolves, with the same memory back, to reuse). Reading in place from a
+   * SharedArrayBuffer would avoid the round trip, but V8 copies into shared memory several
+   * times slower, and every commit's bytes are copied into it.
    */
-  hash(bundle: Uint8Array, opts: { handOver?: boolean } = {}): Promise<Uint8Array> {
-    if (this.workers.length === 0) {
-      try {
-        return Promise.resolve(hashBundleLines(bundle));
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    }
+  async hashLent(bundle: Uint8Array): Promise<{ hashes: Uint8Array; memory: ArrayBuffer }> {
+    if (this.workers.length === 0)
+      return { hashes: hashBundleLines(bundle), memory: bundle.buffer as ArrayBuffer };
+    return this.post(bundle);
+  }
+
+  /** Transfers `bytes.buffer` to a worker; resolves with the hashes and that buffer back. */
+  private post(bytes: Uint8Array): Promise<{ hashes: Uint8Array; memory: ArrayBuffer }> {
     const id = this.next++;
-    // A copy of exactly these bytes in an ArrayBuffer of its own, to transfer. (Buffer#slice
-    // would be a view: transferring its buffer would detach the caller's bytes and hand the
-    // worker whatever else shares that memory.)
-    const whole =
-      opts.handOver === true &&
-      bundle.buffer instanceof ArrayBuffer &&
-      bundle.byteOffset === 0 &&
-      bundle.byteLength === bundle.buffer.byteLength;
-    const copy = whole ? new Uint8Array(bundle.buffer as ArrayBuffer) : new Uint8Array(bundle);
+    const memory = bytes.buffer as ArrayBuffer;
     // Idle workers must not keep the process alive; busy ones must, or a pending hash
     // would be dropped when nothing else is scheduled.
     if (this.jobs.size === 0) for (const w of this.workers) w.ref();
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<{ hashes: Uint8Array; memory: ArrayBuffer }>((resolve, reject) => {
       this.jobs.set(id, { resolve, reject });
-      this.workers[id % this.workers.length]!.postMessage({ id, data: copy.buffer }, [copy.buffer]);
+      const message = { id, data: memory, offset: bytes.byteOffset, length: bytes.byteLength };
+      this.workers[id % this.workers.length]!.postMessage(message, [memory]);
     }).finally(() => {
       if (this.jobs.size === 0) for (const w of this.workers) w.unref();
     });
