@@ -12,6 +12,7 @@ import {
   fdatasync,
   fsyncDir,
   GrowingCount,
+  readCount,
   readFileIfExists,
   settleAll,
   writeFileAtomic,
@@ -93,8 +94,8 @@ export class BundleFiles {
    * counts and only a torn tail is cut. `hint` is a size the files are known to reach.
    */
   async recover(hint: number, newLog: boolean, onRepair?: (message: string) => void): Promise<void> {
-    let synced = await readCount(this.layout.entriesDurable);
-    if (synced === null && newLog) synced = 0;
+    const recorded = await readCount(this.layout.entriesDurable);
+    const synced = recorded ?? (newLog ? 0 : null);
     const trusted = synced ?? Infinity;
     let index = Math.floor(Math.min(hint, trusted) / BUNDLE_SIZE);
     for (; ; index++) {
@@ -131,13 +132,10 @@ export class BundleFiles {
         `the entry bundles hold ${this.written} entries, but ${synced} were synced: entries are missing`,
       );
     }
-    if (synced === null) {
-      // An old log: what its files hold was synced.
-      synced = this.written;
-      await writeFileAtomic(this.layout.entriesDurable, `${synced}\n`);
-    }
-    if (synced === 0) await writeFileAtomic(this.layout.entriesDurable, "0\n");
-    this.synced = await GrowingCount.open(this.layout.entriesDurable, synced);
+    // A new log starts at 0; an old one synced everything its files hold.
+    const count = synced ?? this.written;
+    if (recorded === null) await writeFileAtomic(this.layout.entriesDurable, `${count}\n`);
+    this.synced = await GrowingCount.open(this.layout.entriesDurable, count);
     this.prepareSpares(this.open ? this.open.index + 1 : this.written / BUNDLE_SIZE);
   }
 
@@ -435,15 +433,6 @@ async function openEmpty(file: string): Promise<number> {
 const openAsync = promisify(fs.open);
 const ftruncateAsync = promisify(fs.ftruncate);
 const closeAsync = promisify(fs.close);
-
-/** A count kept in a file of its own (entries-durable, tiles-durable); null when there is no file. */
-export async function readCount(file: string): Promise<number | null> {
-  const text = (await readFileIfExists(file))?.toString("utf8").trim();
-  if (text === undefined) return null;
-  if (!/^\d+$/.test(text))
-    throw new LogError("corrupt", `${file}: not a count: ${JSON.stringify(text.slice(0, 40))}`);
-  return Number(text);
-}
 
 /** The longest prefix of at most `maxLines` lines of an open bundle, each complete and a JSON object. */
 function validPrefix(data: Buffer, maxLines: number): { count: number; size: number } {

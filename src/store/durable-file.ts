@@ -4,6 +4,7 @@ import fs, { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import { LogError } from "./types.js";
 
 /** fsyncs a directory so that a create, rename or unlink inside it survives a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -139,6 +140,15 @@ export async function syncFiles(files: readonly string[]): Promise<void> {
     }),
   );
   await Promise.all([...new Set(files.map((f) => path.dirname(f)))].map((d) => fsyncDir(d)));
+}
+
+/** A count kept in a file of its own (entries-durable, tiles-durable); null when there is no file. */
+export async function readCount(file: string): Promise<number | null> {
+  const text = (await readFileIfExists(file))?.toString("utf8").trim();
+  if (text === undefined) return null;
+  if (!/^\d+$/.test(text))
+    throw new LogError("corrupt", `${file}: not a count: ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(text);
 }
 
 /**

@@ -22,8 +22,8 @@ import path from "node:path";
 import { hashesEqual, openCheckpoint, signCheckpoint, type Hash, type HashReader } from "../tlog/index.js";
 import { checkEntry, joinedSize, joinEntries, splitBundle } from "./bundle-format.js";
 import { CommitBuffers } from "./commit-buffers.js";
-import { BundleFiles, readCount } from "./bundle-files.js";
-import { syncFiles, writeFileAtomic, WriteOnceFileBatch } from "./durable-file.js";
+import { BundleFiles } from "./bundle-files.js";
+import { readCount, syncFiles, writeFileAtomic, WriteOnceFileBatch } from "./durable-file.js";
 import { DEFAULT_WAL_OPTIONS, WriteAheadLog } from "./write-ahead-log.js";
 import { BUNDLE_SIZE, FsLayout } from "./fs-layout.js";
 import { FsLogReader } from "./fs-reader.js";
@@ -45,8 +45,6 @@ export interface FsLogOptions {
   onRepair?: (message: string) => void;
   /** Told when a background integration fails (it is retried at the next interval). */
   onError?: (err: unknown) => void;
-  /** Write-ahead log slot size and count (tests use small slots to exercise their reuse). */
-  wal?: Partial<typeof DEFAULT_WAL_OPTIONS>;
 }
 
 const TILE_WIDTH = BUNDLE_SIZE;
@@ -478,7 +476,6 @@ class FsLog implements AuditLog, FsLogExtras {
     await this.bundles.recover(trusted?.size ?? 0, !trusted, this.opts.onRepair);
     this.wal = await WriteAheadLog.open(this.layout.walDir, {
       ...DEFAULT_WAL_OPTIONS,
-      ...this.opts.wal,
       makeRoom: () => this.syncBundles(),
       onError: this.opts.onError,
     });
