@@ -2,7 +2,7 @@
 // every indexed row can be given an inclusion proof. Position and rows commit together.
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { storedHashIndex } from "../tlog/index.js";
+import { readHashesChecked, storedHashIndex } from "../tlog/index.js";
 import { BUNDLE_SIZE } from "../store/fs-layout.js";
 import { followLog } from "../store/follow.js";
 import type { AuditLog, LogEntry, LogReader } from "../store/types.js";
@@ -88,7 +88,10 @@ export async function rowsOf(
 ): Promise<IndexRow[]> {
   const [at, leaves] = await Promise.all([
     offsets.of(entries),
-    log.hashReader().readHashes(entries.map((e) => storedHashIndex(0, e.index))),
+    readHashesChecked(
+      log.hashReader(),
+      entries.map((e) => storedHashIndex(0, e.index)),
+    ),
   ]);
   return entries.map((e, i) => rowFromEntry(e.index, e.data, leaves[i]!, at[i] ?? null));
 }

@@ -21,7 +21,11 @@ export const SEEN_SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-/** Both connections: no fsync (the store is derived from the log and rebuilt from it), WAL. */
+/**
+ * Both connections: WAL, and no fsync (synchronous OFF): the store is derived from the log. A
+ * power loss may drop its latest transactions — `covered` with them, so catch-up re-derives
+ * them — and an unreadable file is rebuilt (see Deduper.open).
+ */
 export const SEEN_PRAGMAS = ["journal_mode = WAL", "synchronous = OFF"];
 
 // Self-contained so it runs the same from dist/ and from the TypeScript sources under test.

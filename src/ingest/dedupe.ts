@@ -8,6 +8,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { KUBETRAIL_ANNOTATIONS } from "../audit/types.js";
+import { isRecord } from "../json/record.js";
 import type { LogReader } from "../store/types.js";
 import { DedupeWriter, SEEN_PRAGMAS, SEEN_SCHEMA, type SeenRow } from "./dedupe-writer.js";
 import { int64ToPrint, keyPrint, PrintFilter, printToInt64 } from "./key-hash.js";
@@ -71,9 +72,10 @@ const FLUSH_MAX_RECORDS = 32_768;
 const FLUSH_RETRY_MS = 1_000;
 
 /**
- * Lookups go, in order, through: appends in flight; a Bloom filter of every recorded key (a
- * new key — the common case — is answered without touching SQLite); an LRU of complete hash
- * lists; records durable in the log but not yet flushed to SQLite; SQLite.
+ * Lookups go, in order, through: appends in flight; an LRU of complete hash lists; a Bloom
+ * filter of every recorded key (a new key — the common case — is answered without touching
+ * SQLite); then SQLite together with the records durable in the log that the writer has not
+ * committed yet (being flushed, or waiting for the next flush).
  */
 export class Deduper {
   /** This thread's connection: lookups, and the store's metadata when it opens. */
@@ -108,9 +110,7 @@ export class Deduper {
   ) {
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    // No fsync (synchronous OFF): the store is derived from the log. A power loss may drop its
-    // latest transactions — `covered` with them, so catch-up re-derives them — and an
-    // unreadable file is rebuilt (see `open`).
+    // SEEN_PRAGMAS: no fsync, see there.
     for (const p of SEEN_PRAGMAS) this.db.pragma(p);
     this.db.exec(SEEN_SCHEMA);
     this.lookup = this.db.prepare("SELECT h FROM seen WHERE k = ?");
@@ -178,6 +178,9 @@ export class Deduper {
     const start = this.coveredSize;
     let batch: SeenRow[] = [];
     let reported = false;
+    // The worker writes one batch while this thread reads and hashes the next (one in flight
+    // at a time, so memory stays bounded).
+    let writing: Promise<void> = Promise.resolve();
     for await (const entry of this.log.readEntries(this.coveredSize, end)) {
       const record = recordFromEntry(entry.data);
       if (record !== undefined) {
@@ -186,7 +189,9 @@ export class Deduper {
         batch.push({ k: printToInt64(print), h: record.hash });
       }
       if (batch.length >= CATCH_UP_BATCH) {
-        await this.writeBatch(batch, entry.index + 1);
+        await writing;
+        writing = this.writeBatch(batch, entry.index + 1);
+        writing.catch(() => undefined); // awaited at the next batch or below
         batch = [];
       }
       // Told only when there is enough to wait for (a new store over a long log).
@@ -195,6 +200,7 @@ export class Deduper {
         reported = true;
       }
     }
+    await writing;
     await this.writeBatch(batch, end);
     if (reported) onProgress?.(end, end);
   }
@@ -208,8 +214,9 @@ export class Deduper {
     }
     if (!this.filter.mayContain(keyPrint(key))) return [];
     const hashes = this.lookup.all(printToInt64(keyPrint(key))).map((r) => r.h.toString("hex"));
-    for (const h of [...(this.flushing.get(key)?.hashes ?? []), ...(this.unflushed.get(key)?.hashes ?? [])])
-      if (!hashes.includes(h)) hashes.push(h);
+    for (const pending of [this.flushing, this.unflushed]) {
+      for (const h of pending.get(key)?.hashes ?? []) if (!hashes.includes(h)) hashes.push(h);
+    }
     // Cached as complete: from here on `record` keeps the list up to date.
     this.front.set(key, hashes);
     while (this.front.size > FRONT_MAX_KEYS) this.front.delete(this.front.keys().next().value as string);
@@ -363,8 +370,8 @@ export function recordFromEntry(data: Uint8Array): DedupeRecord | undefined {
   } catch {
     return undefined;
   }
-  if (typeof parsed !== "object" || parsed === null) return undefined;
-  const e = parsed as Record<string, unknown>;
+  if (!isRecord(parsed)) return undefined;
+  const e = parsed;
   if (
     e.kind !== "Event" ||
     e.apiVersion !== V1 ||

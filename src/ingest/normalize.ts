@@ -1,6 +1,7 @@
 // One audit event arrives in two shapes: inside a webhook EventList (no kind/apiVersion on the
-// items) and as a line of the log backend (kind/apiVersion first). Both are normalised to the same
-// bytes so that the webhook and `import` store identical entries and dedupe across the two paths.
+// items) and as a line of the log backend (kind/apiVersion first). Both become the same entry —
+// the sender's bytes where they can be stored as sent (sent-bytes.ts), else the normalised event
+// encoded here — so the webhook and `import` store identical entries and dedupe across the two.
 import { isUtf8 } from "node:buffer";
 import { setOwnField } from "../audit/own-field.js";
 import { AUDIT_API_VERSIONS, LEVELS, STAGES, type AuditEvent } from "../audit/types.js";
@@ -116,7 +117,10 @@ export function normalizeEvent(raw: unknown, where: string, listApiVersion?: str
   return out as AuditEvent;
 }
 
-/** The stored bytes of a normalised event: compact JSON, which never contains a newline byte. */
+/**
+ * The stored bytes of a normalised event when its bytes cannot be stored as sent (see
+ * sent-bytes.ts): compact JSON, which never contains a newline byte.
+ */
 export function encodeEvent(event: AuditEvent): Uint8Array {
   return Buffer.from(JSON.stringify(event), "utf8");
 }

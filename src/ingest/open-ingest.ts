@@ -8,7 +8,7 @@ import { loadRedactionRules } from "../audit/redact/rules.js";
 import { openFsLog } from "../store/fs-log.js";
 import { loadOrCreateRedactionKey } from "../store/keys.js";
 import type { AuditLog } from "../store/types.js";
-import { Deduper } from "./dedupe.js";
+import { Deduper, type CatchUpProgress } from "./dedupe.js";
 import { createPipeline, type IngestPipeline } from "./pipeline.js";
 
 export interface IngestSetup {
@@ -20,7 +20,7 @@ export interface IngestSetup {
   onRepair?: (message: string) => void;
   onError?: (err: unknown) => void;
   /** Told how far the dedupe store has caught up with the log (all of it when dedupe.db is new). */
-  onCatchUp?: (done: number, total: number) => void;
+  onCatchUp?: CatchUpProgress;
 }
 
 export interface OpenIngest {

@@ -2,6 +2,7 @@
 // YAML file (a list of {resource, group?, paths, encoding?}).
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
+import { isRecord } from "../../json/record.js";
 import { JsonPathError, parseJsonPath, type PatternSegment } from "./json-path.js";
 import type { ValueEncoding } from "./tag.js";
 
@@ -73,10 +74,9 @@ export function compileRules(rules: unknown, source: string): CompiledRule[] {
   if (!Array.isArray(rules)) throw new RedactionRuleError(source, "(top level)", "expected a list of rules");
   return rules.map((raw: unknown, i) => {
     const at = `[${i}]`;
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    if (!isRecord(raw))
       throw new RedactionRuleError(source, at, "expected an object with resource and paths");
-    }
-    const r = raw as Record<string, unknown>;
+    const r = raw;
     for (const k of Object.keys(r)) {
       if (!["resource", "group", "paths", "encoding"].includes(k))
         throw new RedactionRuleError(source, `${at}.${k}`, "unknown field");
