@@ -1,14 +1,11 @@
 // `kubetrail rules test` and `kubetrail rules list` as a user runs them: the built CLI in a child process.
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { at, auditEvent, execInto } from "./detect-helpers.js";
-import { CLI } from "./fixtures/cli.js";
+import { runCli } from "./fixtures/cli.js";
 
-const run = promisify(execFile);
 const SIGMA = join(import.meta.dirname, "fixtures/sigma/good");
 let dir: string;
 let auditLog: string;
@@ -22,15 +19,7 @@ const denials = Array.from({ length: 20 }, (_, i) =>
   auditEvent({ user: { username: "scanner" }, responseStatus: { code: 403 }, stageTimestamp: at(i) }),
 );
 
-async function kubetrail(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
-    return { stdout, stderr, code: 0 };
-  } catch (err) {
-    const e = err as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
+const kubetrail = (...args: string[]) => runCli(args);
 
 afterAll(() => rm(dir, { recursive: true, force: true }));
 

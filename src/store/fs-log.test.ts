@@ -239,13 +239,9 @@ describe("fs log", () => {
     await expect(openFsLog(dir)).rejects.toMatchObject({ code: "corrupt" });
   });
 
-  it("refuses to open when the tail covered by the checkpoint is gone", async () => {
-    const dir = tmpDir();
-    const log = await openFsLog(dir);
-    await log.append(entries(0, 600));
-    await log.waitIntegrated(600);
-    await log.close();
-    await fsp.rm(new FsLayout(dir).openBundle(2));
+  it("refuses to open when synced entries are gone", async () => {
+    const { dir, layout } = await closedLog(600);
+    await fsp.rm(layout.openBundle(2));
     await expect(openFsLog(dir)).rejects.toThrow(
       /hold 512 entries, but 600 were synced: entries are missing/,
     );
@@ -278,7 +274,8 @@ describe("fs log", () => {
     const copy = tmpDir();
     cpSync(dir, copy, { recursive: true });
     await log.close();
-    expect(readFileSync(path.join(copy, "entries-durable"), "utf8")).toBe("0\n");
+    const copied = new FsLayout(copy);
+    expect(readFileSync(copied.entriesDurable, "utf8")).toBe("0\n");
     expect(losePower(copy, () => 0.9).join("\n")).toMatch(
       /tile\/entries\/000\.open: kept 0 lines, lost [1-9]/,
     );
@@ -291,18 +288,18 @@ describe("fs log", () => {
       entries(0, 300).map((e) => e.toString()),
     );
     // Synced and recorded before the log goes on: a second loss finds them in the bundles.
-    expect(readFileSync(path.join(copy, "entries-durable"), "utf8")).toBe("300\n");
+    expect(readFileSync(copied.entriesDurable, "utf8")).toBe("300\n");
     expect((await reopened.append(entries(300, 1))).firstIndex).toBe(300);
     await reopened.close();
   });
 
   it("opens a log from before the write-ahead log, trusting its bundles, and records their count", async () => {
-    const { dir } = await closedLog(300);
-    rmSync(path.join(dir, "entries-durable"));
-    rmSync(path.join(dir, "wal"), { recursive: true });
+    const { dir, layout } = await closedLog(300);
+    rmSync(layout.entriesDurable);
+    rmSync(layout.walDir, { recursive: true });
     const log = await openFsLog(dir);
     expect(log.size()).toBe(300);
-    expect(readFileSync(path.join(dir, "entries-durable"), "utf8")).toBe("300\n");
+    expect(readFileSync(layout.entriesDurable, "utf8")).toBe("300\n");
     expect((await log.append(entries(300, 5))).firstIndex).toBe(300);
     await log.waitIntegrated(305);
     await log.close();

@@ -41,7 +41,7 @@ export interface FsLogOptions {
   /** How often durable entries are folded into tiles and a new checkpoint (ms). */
   integrateIntervalMs?: number;
   limits?: Partial<GroupCommitLimits>;
-  /** Told about repairs made while opening (torn tail cut, tiles rebuilt). */
+  /** Told about repairs made while opening (unsynced bundle bytes cut, entries restored, tiles rebuilt). */
   onRepair?: (message: string) => void;
   /** Told when a background integration fails (it is retried at the next interval). */
   onError?: (err: unknown) => void;

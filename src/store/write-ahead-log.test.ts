@@ -145,7 +145,7 @@ describe("write-ahead log", () => {
   it("reuses released slots, and a reopen replays only the unreleased entries, never stale records", async () => {
     const dir = tmpDir();
     let wal = await openWal(dir);
-    const commits = 60; // 32,700 bytes of records: eight times what four 4096-byte slots hold
+    const commits = 60; // 32,700 bytes of records: about eight slots' worth, twice what four hold
     const all = entries(0, commits * 5);
     let maxFiles = 0;
     for (let c = 0; c < commits; c++) {
@@ -387,7 +387,7 @@ describe("write-ahead log", () => {
 
       wal = await openWal(dir, opts);
       expect(flatten(5, await replay(wal, 5))).toEqual(fresh);
-      // Actual: C's entries 10..14, never acknowledged, are replayed after entry 9.
+      // C's entries 10..14 were never acknowledged: nothing follows entry 9.
       expect(text(await replay(wal, 10))).toEqual([]);
     });
   });
@@ -460,7 +460,7 @@ describe("write-ahead log", () => {
 
     wal = await openWal(dir);
     expect(flatten(0, await replay(wal, 0))).toEqual(retry);
-    // Actual: entries 2..5 of the failed write.
+    // Entries 2..5 of the failed write were never acknowledged: nothing follows entry 1.
     expect(text(await replay(wal, 2))).toEqual([]);
   });
 });

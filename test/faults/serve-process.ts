@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { KUBETRAIL_API_VERSION } from "../../src/audit/types.js";
 import { openFsLog } from "../../src/store/fs-log.js";
-import { CLI } from "../fixtures/cli.js";
+import { CLI, runCli } from "../fixtures/cli.js";
 
 export function requireBuiltCli(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build before the fault tests`);
@@ -188,14 +188,7 @@ export interface VerifyResult {
 
 /** `kubetrail verify --data dir -o json` as a child process. */
 export async function runVerify(dataDir: string, extra: string[] = []): Promise<VerifyResult> {
-  const child = spawn(process.execPath, [CLI, "verify", "--data", dataDir, "-o", "json", ...extra], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-  const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+  const { code, stdout, stderr } = await runCli(["verify", "--data", dataDir, "-o", "json", ...extra]);
   let report: VerifyResult["report"] = {};
   try {
     report = JSON.parse(stdout) as VerifyResult["report"];
