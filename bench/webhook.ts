@@ -12,8 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pino } from "pino";
-import type { AuditEvent } from "../src/audit/types.js";
-import { encodeEvent, parseEventList } from "../src/ingest/normalize.js";
+import { parseEventList } from "../src/ingest/normalize.js";
+import { startReceiver } from "../src/ingest/receive.js";
 import { createMetrics } from "../src/server/metrics.js";
 import { webhookRoutes } from "../src/server/routes/webhook.js";
 import { detectServeExtension } from "../src/server/detect-extension.js";
@@ -108,6 +108,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
     shutdown = () => running.shutdown("bench done");
   } else {
     const writer = await openBaselineSink(system, dataDir);
+    const receiver = startReceiver();
     const cert = await loadOrCreateServingCert(dataDir);
     const metrics = createMetrics();
     const server = await startServer(
@@ -116,15 +117,17 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
           metrics,
           limits: LIMITS,
           accepting: () => true,
-          // Same parse + normalise as kubetrail, the same bytes stored (as sent where possible);
-          // then just lines and fdatasync, or the chain table.
-          ingest: async (events: AuditEvent[], asSent: readonly (Uint8Array | undefined)[] = []) => {
-            const entries = events.map((e, i) => asSent[i] ?? encodeEvent(e));
+          // The same receive workers as kubetrail (parse, normalise, the bytes to store: as
+          // sent where possible), without the redaction transform; then just lines and
+          // fdatasync, or the chain table.
+          receive: (body) => receiver.receive(body),
+          ingest: async (batch) => {
+            const entries = batch.events.map((e) => e.bytes);
             await writer.append(entries);
             const bytes = entries.reduce((n, e) => n + e.length, 0);
             return {
-              received: events.length,
-              stored: events.length,
+              received: batch.received,
+              stored: entries.length,
               duplicates: 0,
               conflicts: 0,
               dropped: 0,
@@ -142,6 +145,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
     port = server.port;
     shutdown = async () => {
       await server.close();
+      await receiver.close();
       await writer.close();
     };
   }

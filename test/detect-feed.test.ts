@@ -13,8 +13,10 @@ import { startLiveDetection } from "../src/detect/live.js";
 import { loadRules } from "../src/detect/load-rules.js";
 import type { Alert } from "../src/detect/types.js";
 import { openIngest, type OpenIngest } from "../src/ingest/open-ingest.js";
+import { packBatch, unpackBatch } from "../src/ingest/receive.js";
 import { followLog, type Follower } from "../src/store/follow.js";
 import { at, auditEvent, encode, execInto } from "./detect-helpers.js";
+import { eventList } from "./fixtures/audit/events.js";
 
 const SIGMA = join(import.meta.dirname, "fixtures/sigma/good");
 const RULES = { builtins: true, dirs: [SIGMA] };
@@ -101,19 +103,27 @@ function batches(): AuditEvent[][] {
 describe("detector fed by the ingest pipeline", () => {
   it("raises the same alerts at the same log indexes as a detector that re-reads the log", async () => {
     const input = batches();
-    const run = async (fed: boolean) => {
+    // "bytes": each batch as a webhook body through a receive worker's packing, so ingest
+    // holds the stored bytes instead of parsed events.
+    const run = async (fed: false | "parsed" | "bytes") => {
       const ingest = await ingestAt(await dataDir());
       const held = fed ? new StoredEntries() : undefined;
       const { follower, stop } = await follow(ingest, held);
       for (const batch of input) {
-        await ingest.pipeline.ingest(structuredClone(batch));
+        if (fed === "bytes") {
+          const prepared = await ingest.receiver.receive(Buffer.from(eventList(batch)));
+          await ingest.pipeline.ingestPrepared(unpackBatch(packBatch(prepared)));
+        } else await ingest.pipeline.ingest(structuredClone(batch));
         await settle(ingest, follower);
       }
       await stop();
       return { alerts: await alertsIn(ingest), held };
     };
     const fromLog = await run(false);
-    const fed = await run(true);
+    const fedBytes = await run("bytes");
+    expect(fedBytes.alerts).toEqual(fromLog.alerts);
+    expect(fedBytes.held?.stats).toMatchObject({ fromLog: 0, notKept: 0 });
+    const fed = await run("parsed");
     expect(fromLog.alerts.map((a) => a.rule)).toEqual(
       expect.arrayContaining([
         "pod-exec",

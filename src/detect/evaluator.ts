@@ -2,6 +2,7 @@
 // entries ingest already parsed: see live.ts), or in a worker thread, which pays off only for
 // entries read from the log as bytes, whose parsing then stays off the ingest thread.
 import { Worker } from "node:worker_threads";
+import { WorkerCalls } from "../worker/calls.js";
 import type { LogEntry } from "../store/types.js";
 import { emptyStats, RuleEngine, type EngineStats } from "./engine.js";
 import type { LoadRulesOptions } from "./load-rules.js";
@@ -56,23 +57,6 @@ export type WorkerReply =
 export async function workerEvaluator(load: LoadRulesOptions): Promise<Evaluator> {
   const worker = new Worker(new URL("./engine-worker.js", import.meta.url), { workerData: load });
   let lastStats = emptyStats();
-  let nextId = 1;
-  const waiting = new Map<number, { resolve(r: WorkerReply): void; reject(e: Error): void }>();
-  let failure: Error | undefined;
-  const failAll = (err: Error) => {
-    failure ??= err;
-    for (const w of waiting.values()) w.reject(err);
-    waiting.clear();
-  };
-  worker.on("message", (msg: WorkerReply | { ready: true } | { loadError: string }) => {
-    if ("id" in msg) {
-      waiting.get(msg.id)?.resolve(msg);
-      waiting.delete(msg.id);
-    }
-  });
-  worker.on("error", (err) => failAll(new DetectError("rule", `detection worker: ${err.message}`)));
-  worker.on("exit", (code) => failAll(new DetectError("rule", `detection worker exited (code ${code})`)));
-
   await new Promise<void>((resolve, reject) => {
     const onMessage = (msg: { ready?: true; loadError?: string }) => {
       if (msg.ready) resolve();
@@ -86,14 +70,14 @@ export async function workerEvaluator(load: LoadRulesOptions): Promise<Evaluator
     await worker.terminate();
     throw err;
   });
+  const calls = new WorkerCalls<WorkerReply>(worker, "detection worker");
 
-  const call = (req: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReply> => {
-    if (failure) return Promise.reject(failure);
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      waiting.set(id, { resolve, reject });
-      worker.postMessage({ ...req, id }, transfer);
-    });
+  const call = async (req: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReply> => {
+    try {
+      return await calls.call(req, transfer);
+    } catch (err) {
+      throw new DetectError("rule", (err as Error).message);
+    }
   };
   const expectOk = (reply: WorkerReply): Alert[] => {
     if (!reply.ok) throw new DetectError("rule", `detection worker: ${reply.error}`);
@@ -110,10 +94,7 @@ export async function workerEvaluator(load: LoadRulesOptions): Promise<Evaluator
       expectOk(await call({ type: "reset" }));
     },
     stats: () => ({ ...lastStats }),
-    close: async () => {
-      worker.removeAllListeners("exit");
-      await worker.terminate();
-    },
+    close: () => calls.terminate(),
   };
 }
 

@@ -21,13 +21,13 @@ import type { Alert, DetectEntry } from "./types.js";
 const DEFAULT_CAPACITY = { entries: 65_536, bytes: 64 * 1024 * 1024 };
 
 /**
- * Parsed entries by log index, waiting for the detector to reach them (between durable and
- * integrated: about one integration interval at full speed). Bounded by count and by the
- * entries' stored size (a parsed event takes a few times its JSON): once full, newer entries
- * are not kept — the detector reads those from the log.
+ * Entries by log index, parsed or as bytes (those ingest parsed in a worker), waiting for the
+ * detector to reach them (between durable and integrated: about one integration interval at
+ * full speed). Bounded by count and by the entries' stored size (a parsed event takes a few
+ * times its JSON): once full, newer entries are not kept — the detector reads those from the log.
  */
 export class StoredEntries {
-  private readonly held = new Map<number, { parsed: AuditEvent | Alert; size: number }>();
+  private readonly held = new Map<number, { entry: AuditEvent | Alert | Uint8Array; size: number }>();
   private bytes = 0;
   /** Indexes below this were delivered already; late arrivals for them are not kept. */
   private floor = 0;
@@ -36,24 +36,24 @@ export class StoredEntries {
   constructor(readonly capacity = DEFAULT_CAPACITY) {}
 
   /**
-   * Keeps `parsed[i]` (stored as `sizes[i]` bytes) as the entry at `firstIndex + i`. Fits
+   * Keeps `entries[i]` (stored as `sizes[i]` bytes) as the entry at `firstIndex + i`. Fits
    * IngestPipeline.onStored and the detector's onAppended; both call it once the entries are
    * durable.
    */
   readonly add = (
     firstIndex: number,
-    parsed: readonly (AuditEvent | Alert)[],
+    entries: readonly (AuditEvent | Alert | Uint8Array)[],
     sizes: readonly number[],
   ): void => {
-    for (let i = 0; i < parsed.length; i++) {
+    for (let i = 0; i < entries.length; i++) {
       const index = firstIndex + i;
       if (index < this.floor) continue;
       const size = sizes[i] ?? 0;
       if (this.held.size >= this.capacity.entries || this.bytes + size > this.capacity.bytes) {
-        this.stats.notKept += parsed.length - i;
+        this.stats.notKept += entries.length - i;
         return;
       }
-      this.held.set(index, { parsed: parsed[i] as AuditEvent | Alert, size });
+      this.held.set(index, { entry: entries[i] as AuditEvent | Alert | Uint8Array, size });
       this.bytes += size;
     }
   };
@@ -84,7 +84,8 @@ export class StoredEntries {
       if (held !== undefined) {
         this.forget(index);
         this.stats.fromMemory++;
-        out.push({ index, parsed: held.parsed });
+        const { entry } = held;
+        out.push(entry instanceof Uint8Array ? { index, data: entry } : { index, parsed: entry });
         index++;
         continue;
       }

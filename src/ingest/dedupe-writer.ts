@@ -5,6 +5,7 @@
 // lets run beside the writer.
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { WorkerCalls } from "../worker/calls.js";
 
 /** One record: the key's fingerprint as SQLite stores it, and the content hash (hex). */
 export interface SeenRow {
@@ -68,44 +69,22 @@ parentPort.on("message", ({ id, rows, covered, close }) => {
 });
 `;
 
-interface Job {
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 export class DedupeWriter {
-  private readonly worker: Worker;
-  private readonly jobs = new Map<number, Job>();
-  private next = 0;
-  /** Set once the worker died: every later write fails at once instead of waiting forever. */
-  private failed: Error | null = null;
+  private readonly worker: WorkerCalls<{ error?: string; code?: string }>;
 
   constructor(path: string) {
-    this.worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        path,
-        pragmas: SEEN_PRAGMAS,
-        insertRows: INSERT_ROWS,
-        sqlite: createRequire(import.meta.url).resolve("better-sqlite3"),
-      },
-    });
-    this.worker.on("message", (m: { id: number; error?: string; code?: string }) => {
-      const job = this.jobs.get(m.id);
-      this.jobs.delete(m.id);
-      if (this.jobs.size === 0) this.worker.unref();
-      if (job === undefined) return;
-      if (m.error === undefined) job.resolve();
-      else job.reject(Object.assign(new Error(`dedupe store write failed: ${m.error}`), { code: m.code }));
-    });
-    const fail = (err: Error) => {
-      this.failed ??= err;
-      for (const job of this.jobs.values()) job.reject(err);
-      this.jobs.clear();
-    };
-    this.worker.on("error", fail);
-    this.worker.on("exit", () => fail(new Error("dedupe store writer stopped")));
-    this.worker.unref();
+    this.worker = new WorkerCalls(
+      new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: {
+          path,
+          pragmas: SEEN_PRAGMAS,
+          insertRows: INSERT_ROWS,
+          sqlite: createRequire(import.meta.url).resolve("better-sqlite3"),
+        },
+      }),
+      "dedupe store writer",
+    );
   }
 
   /** Inserts `rows` and records that the log prefix `covered` is in the store, in one transaction. */
@@ -128,14 +107,9 @@ export class DedupeWriter {
     }
   }
 
-  private send(message: object, transfer: ArrayBuffer[]): Promise<void> {
-    if (this.failed !== null) return Promise.reject(this.failed);
-    const id = this.next++;
-    // A pending write must keep the process alive; an idle worker must not.
-    this.worker.ref();
-    return new Promise<void>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      this.worker.postMessage({ id, ...message }, transfer);
-    });
+  private async send(message: object, transfer: ArrayBuffer[]): Promise<void> {
+    const reply = await this.worker.call(message, transfer);
+    if (reply.error !== undefined)
+      throw Object.assign(new Error(`dedupe store write failed: ${reply.error}`), { code: reply.code });
   }
 }

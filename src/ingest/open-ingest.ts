@@ -10,6 +10,7 @@ import { loadOrCreateRedactionKey } from "../store/keys.js";
 import type { AuditLog } from "../store/types.js";
 import { Deduper, type CatchUpProgress } from "./dedupe.js";
 import { createPipeline, type IngestPipeline } from "./pipeline.js";
+import { startReceiver, type Receiver } from "./receive.js";
 
 export interface IngestSetup {
   /** Audit Policy YAML applied at ingest (--policy). */
@@ -21,12 +22,16 @@ export interface IngestSetup {
   onError?: (err: unknown) => void;
   /** Told how far the dedupe store has caught up with the log (all of it when dedupe.db is new). */
   onCatchUp?: CatchUpProgress;
+  /** Threads preparing webhook bodies (see receive.ts); default one per core beyond the first. */
+  receiveThreads?: number;
 }
 
 export interface OpenIngest {
   log: AuditLog;
   deduper: Deduper;
   pipeline: IngestPipeline;
+  /** Prepares webhook bodies for `pipeline.ingestPrepared`, with the same transform. */
+  receiver: Receiver;
   /** Waits for in-flight appends, then closes the dedupe store and the log. */
   close(): Promise<void>;
 }
@@ -43,15 +48,19 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
   });
   try {
     const key = await loadOrCreateRedactionKey(dataDir);
-    const transform = createIngestTransform({ policy, redaction: { key, extraRules } });
+    const transformOptions = { policy, redaction: { key, extraRules } };
+    const transform = createIngestTransform(transformOptions);
     const deduper = await Deduper.open(path.join(dataDir, "dedupe.db"), log, setup.onCatchUp);
     deduper.onFlushError = setup.onError;
     const pipeline = createPipeline({ log, deduper, transform });
+    const receiver = startReceiver({ transform: transformOptions, threads: setup.receiveThreads });
     return {
       log,
       deduper,
       pipeline,
+      receiver,
       async close() {
+        await receiver.close();
         await pipeline.drain();
         await deduper.close();
         await log.close();

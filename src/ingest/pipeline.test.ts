@@ -7,6 +7,7 @@ import type { AuditLog } from "../store/types.js";
 import { conflictAnnotationValue, contentHash, Deduper, recordFromEntry } from "./dedupe.js";
 import { encodeEvent, normalizeEvent } from "./normalize.js";
 import { createPipeline, IngestBusyError, type IngestPipeline } from "./pipeline.js";
+import { prepareEvents } from "./prepare.js";
 import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
 
 const open: { log: AuditLog; deduper: Deduper }[] = [];
@@ -51,7 +52,11 @@ async function entries(log: AuditLog): Promise<string[]> {
 describe("ingest pipeline", () => {
   it("tells stored-listeners each durable batch with its log indexes, exactly as stored", async () => {
     const s = await setup();
-    const told: { firstIndex: number; events: readonly AuditEvent[]; sizes: readonly number[] }[] = [];
+    const told: {
+      firstIndex: number;
+      events: readonly (AuditEvent | Uint8Array)[];
+      sizes: readonly number[];
+    }[] = [];
     const stop = s.pipeline.onStored((firstIndex, evs, sizes) =>
       told.push({ firstIndex, events: evs, sizes }),
     );
@@ -64,13 +69,49 @@ describe("ingest pipeline", () => {
     const stored = await entries(s.log);
     const byIndex = new Map<number, string>();
     for (const t of told)
-      t.events.forEach((e, i) => byIndex.set(t.firstIndex + i, encodeEvent(e).toString()));
+      t.events.forEach((e, i) => {
+        // Events prepared in this thread are told parsed.
+        expect(e).not.toBeInstanceOf(Uint8Array);
+        byIndex.set(t.firstIndex + i, encodeEvent(e as AuditEvent).toString());
+      });
     expect(byIndex.size).toBe(21); // the 3 after unsubscribing are not told
     for (const [index, text] of byIndex) expect(text).toBe(stored[index]);
     for (const t of told)
       t.sizes.forEach((n, i) => expect(n).toBe(Buffer.byteLength(stored[t.firstIndex + i]!)));
     expect(JSON.parse(byIndex.get(20)!).annotations[KUBETRAIL_ANNOTATIONS.conflict]).toBeDefined();
     await s.close();
+  });
+
+  it("stores events prepared elsewhere (bytes only) as if prepared here, flags conflicts from the bytes", async () => {
+    const here = await setup();
+    const there = await setup();
+    const [a, b] = events(2);
+    const changed = { ...a!, responseStatus: { metadata: {}, code: 500 } };
+    // What a receive worker hands over: no parsed events, only keys, bytes and hashes.
+    const bytesOnly = (evs: AuditEvent[]) => {
+      const batch = prepareEvents(evs);
+      return { ...batch, events: batch.events.map(({ event: _parsed, ...rest }) => rest) };
+    };
+    const told: (AuditEvent | Uint8Array)[] = [];
+    there.pipeline.onStored((_first, stored) => told.push(...stored));
+    const batches = [
+      [a!, b!, a!],
+      [changed, b!],
+    ];
+    for (const batch of batches) {
+      const r1 = await here.pipeline.ingest(batch);
+      const r2 = await there.pipeline.ingestPrepared(bytesOnly(batch));
+      expect(r2).toEqual(r1);
+    }
+    expect(await entries(there.log)).toEqual(await entries(here.log));
+    expect((await entries(there.log)).length).toBe(3);
+    expect(JSON.parse((await entries(there.log))[2]!).annotations[KUBETRAIL_ANNOTATIONS.conflict]).toBe(
+      conflictAnnotationValue(contentHash(encodeEvent(changed))),
+    );
+    // Listeners get the bytes of what came as bytes, and the event where one was parsed (the flag).
+    expect(told.map((t) => t instanceof Uint8Array)).toEqual([true, true, false]);
+    await here.close();
+    await there.close();
   });
 
   it("stores a batch once and drops an identical retry", async () => {

@@ -1,13 +1,13 @@
 // The one path every audit event takes into the log, shared by the webhook and `import`:
-// normalised events → optional policy/redaction transform → dedupe → append → resolve when durable.
+// normalised events → policy/redaction transform, stored bytes, content hash (prepare.ts, in
+// this thread or a receive worker) → dedupe → append → resolve when durable.
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import type { LogReader, LogWriter } from "../store/types.js";
-import { conflictAnnotationValue, contentHash, keyOf, type DedupeRecord, type Deduper } from "./dedupe.js";
-import { tooDeepAsBadInput } from "./errors.js";
+import { conflictAnnotationValue, keyOf, type DedupeRecord, type Deduper } from "./dedupe.js";
 import { encodeEvent } from "./normalize.js";
+import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
 
-/** Policy + redaction, applied after normalisation; returning null drops the event (level None). */
-export type EventTransform = (event: AuditEvent) => AuditEvent | null | undefined;
+export type { EventTransform } from "./prepare.js";
 
 export interface IngestResult {
   received: number;
@@ -45,32 +45,31 @@ export interface IngestPipeline {
    * as it is when neither the transform nor dedupe changes the event.
    */
   ingest(events: AuditEvent[], asSent?: readonly (Uint8Array | undefined)[]): Promise<IngestResult>;
+  /** Like `ingest`, for events already prepared with this pipeline's transform (a receive worker's). */
+  ingestPrepared(batch: PreparedBatch): Promise<IngestResult>;
   /** Resolves when nothing is in flight any more (for graceful shutdown). */
   drain(): Promise<void>;
   /**
-   * Tells `listener` about every batch once it is durable: `events[i]` is the entry at log
-   * index `firstIndex + i`, parsed, and `sizes[i]` its length in bytes. Lets consumers that
-   * follow the log (the detector) use the parsed events instead of reading and parsing the
-   * entries again; the log stays the source of truth for anything they miss. Returns an
-   * unsubscribe function.
+   * Tells `listener` about every batch once it is durable: `stored[i]` is the entry at log
+   * index `firstIndex + i` — the event, when it was parsed in this thread, else its bytes —
+   * and `sizes[i]` its length in bytes. Lets consumers that follow the log (the detector)
+   * skip reading the entries again; the log stays the source of truth for anything they
+   * miss. Returns an unsubscribe function.
    */
   onStored(listener: StoredListener): () => void;
 }
 
 export type StoredListener = (
   firstIndex: number,
-  events: readonly AuditEvent[],
+  stored: readonly (AuditEvent | Uint8Array)[],
   sizes: readonly number[],
 ) => void;
 
 const DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
 
-/** Only kubetrail may set the conflict flag: one arriving with the event would poison a dedupe rebuild. */
-function withoutForgedFlag(event: AuditEvent): AuditEvent {
-  if (event.annotations === undefined || !Object.hasOwn(event.annotations, KUBETRAIL_ANNOTATIONS.conflict))
-    return event;
-  const { [KUBETRAIL_ANNOTATIONS.conflict]: _forged, ...annotations } = event.annotations;
-  return { ...event, annotations };
+/** The event whose stored bytes are `p.bytes`: prepared events from a worker carry only those. */
+function eventOf(p: PreparedEvent): AuditEvent {
+  return p.event ?? (JSON.parse(Buffer.from(p.bytes).toString("utf8")) as AuditEvent);
 }
 
 function withConflictFlag(event: AuditEvent, hash: string): AuditEvent {
@@ -87,59 +86,43 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
   const inflight = new Set<Promise<unknown>>();
   const listeners = new Set<StoredListener>();
 
-  const tell = (firstIndex: number, events: AuditEvent[], entries: Uint8Array[]): void => {
+  const tell = (firstIndex: number, stored: (AuditEvent | Uint8Array)[], entries: Uint8Array[]): void => {
     const sizes = entries.map((e) => e.length);
     for (const l of listeners) {
       try {
-        l(firstIndex, events, sizes);
+        l(firstIndex, stored, sizes);
       } catch {
         // A consumer's bug must not fail an ingest that is already durable.
       }
     }
   };
 
-  async function ingest(
-    events: AuditEvent[],
-    asSent: readonly (Uint8Array | undefined)[] = [],
-  ): Promise<IngestResult> {
+  async function ingestPrepared(batch: PreparedBatch): Promise<IngestResult> {
     const result: IngestResult = {
-      received: events.length,
+      received: batch.received,
       stored: 0,
       duplicates: 0,
       conflicts: 0,
-      dropped: 0,
+      dropped: batch.dropped,
       storedBytes: 0,
     };
     const entries: Uint8Array[] = [];
     const records: DedupeRecord[] = [];
-    const stored: AuditEvent[] = [];
+    const stored: (AuditEvent | Uint8Array)[] = [];
     const waits: Promise<void>[] = [];
     // Repeats inside this batch, which the deduper cannot see until `begin`.
     const batchSeen = new Map<string, Set<string>>();
 
     // Everything from here to `begin` runs in one tick, so no other batch interleaves.
-    for (const [i, raw] of events.entries()) {
-      let event: AuditEvent;
-      let bytes: Uint8Array;
-      try {
-        const transformed = opts.transform ? opts.transform(raw) : raw;
-        if (transformed === undefined || transformed === null) {
-          result.dropped++;
-          continue;
-        }
-        event = withoutForgedFlag(transformed);
-        bytes = (event === raw ? asSent[i] : undefined) ?? encodeEvent(event);
-      } catch (err) {
-        throw tooDeepAsBadInput(err, `event ${i} (auditID ${raw.auditID})`);
-      }
-      const hash = contentHash(bytes);
-      const key = keyOf(event.auditID, event.stage);
+    for (const p of batch.events) {
+      const { auditID, stage, hash } = p;
+      const key = keyOf(auditID, stage);
       const seenInBatch = batchSeen.get(key);
       if (seenInBatch?.has(hash)) {
         result.duplicates++;
         continue;
       }
-      const verdict = opts.deduper.classify(event.auditID, event.stage, hash);
+      const verdict = opts.deduper.classify(auditID, stage, hash);
       if (verdict.kind === "duplicate") {
         result.duplicates++;
         continue;
@@ -149,16 +132,18 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
         waits.push(verdict.durable);
         continue;
       }
+      let bytes = p.bytes;
+      let parsed = p.event;
       if (verdict.conflict || seenInBatch !== undefined) {
-        event = withConflictFlag(event, hash);
-        bytes = encodeEvent(event);
+        parsed = withConflictFlag(eventOf(p), hash);
+        bytes = encodeEvent(parsed);
         result.conflicts++;
       }
       if (seenInBatch === undefined) batchSeen.set(key, new Set([hash]));
       else seenInBatch.add(hash);
       entries.push(bytes);
-      stored.push(event);
-      records.push({ auditID: event.auditID, stage: event.stage, hash });
+      stored.push(parsed ?? bytes);
+      records.push({ auditID, stage, hash });
       result.storedBytes += bytes.length;
     }
 
@@ -188,6 +173,13 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
     return result;
   }
 
+  async function ingest(
+    events: AuditEvent[],
+    asSent: readonly (Uint8Array | undefined)[] = [],
+  ): Promise<IngestResult> {
+    return ingestPrepared(prepareEvents(events, asSent, opts.transform));
+  }
+
   async function drain(): Promise<void> {
     while (inflight.size > 0) {
       await Promise.allSettled([...inflight]);
@@ -196,6 +188,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
 
   return {
     ingest,
+    ingestPrepared,
     drain,
     onStored(listener) {
       listeners.add(listener);

@@ -156,16 +156,18 @@ export async function runServe(
   const tls = await tlsMaterial(cfg, logger);
   const auth = await authConfig(cfg, logger);
   let ingest: OpenIngest | undefined;
+  const openIngestOrThrow = (): OpenIngest => {
+    if (ingest === undefined) throw new Error("ingest used before the log was open");
+    return ingest;
+  };
   let accepting = false;
   let checkpoint: CheckpointStatus | undefined;
   const metrics = createMetrics(() => checkpoint);
   const routes: Route[] = [
     ...healthRoutes({ ready: () => accepting, registry: metrics.registry }),
     ...webhookRoutes({
-      ingest: (events, asSent) => {
-        if (ingest === undefined) throw new Error("ingest used before the log was open");
-        return ingest.pipeline.ingest(events, asSent);
-      },
+      receive: (body) => openIngestOrThrow().receiver.receive(body),
+      ingest: (batch) => openIngestOrThrow().pipeline.ingestPrepared(batch),
       metrics,
       limits: {
         maxBytes: cfg.maxBodyBytes,

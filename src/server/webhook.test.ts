@@ -47,7 +47,8 @@ describe("webhook route over HTTPS with the real log", () => {
     server = await startServer(
       {
         routes: webhookRoutes({
-          ingest: (events, asSent) => ingest.pipeline.ingest(events, asSent),
+          receive: (body) => ingest.receiver.receive(body),
+          ingest: (batch) => ingest.pipeline.ingestPrepared(batch),
           metrics,
           limits: { maxBytes: 1 << 20, maxDecodedBytes: 4 << 20 },
           accepting: () => true,

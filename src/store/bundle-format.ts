@@ -4,10 +4,15 @@
 
 const NL = 0x0a;
 
+/** A Buffer view of the same bytes: its indexOf is memchr, a plain typed array's a slow generic loop. */
+function searchable(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
 /** Rejects entries that would break the one-entry-per-line framing. */
 export function checkEntry(entry: Uint8Array): string | null {
   if (entry.length === 0) return "empty entry";
-  if (entry.indexOf(NL) !== -1) return "entry contains a newline byte";
+  if (searchable(entry).indexOf(NL) !== -1) return "entry contains a newline byte";
   return null;
 }
 
@@ -15,7 +20,8 @@ export function checkEntry(entry: Uint8Array): string | null {
  * Splits bundle bytes into entries. Throws when the bundle does not end in a newline: a
  * full or published bundle never does, so that is damage, not a format variant.
  */
-export function splitBundle(data: Uint8Array): Uint8Array[] {
+export function splitBundle(bundle: Uint8Array): Uint8Array[] {
+  const data = searchable(bundle);
   const out: Uint8Array[] = [];
   let start = 0;
   while (start < data.length) {
@@ -28,7 +34,8 @@ export function splitBundle(data: Uint8Array): Uint8Array[] {
 }
 
 /** The first `count` lines of a bundle, or null when it has fewer. */
-export function bundlePrefix(data: Uint8Array, count: number): Uint8Array | null {
+export function bundlePrefix(bundle: Uint8Array, count: number): Uint8Array | null {
+  const data = searchable(bundle);
   let end = 0;
   for (let i = 0; i < count; i++) {
     const nl = data.indexOf(NL, end);

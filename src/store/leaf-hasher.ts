@@ -2,6 +2,7 @@
 // integration and verification, and SHA-256 of one bundle is independent of every other,
 // so it runs beside the event loop instead of on it.
 import { Worker } from "node:worker_threads";
+import { WorkerCalls } from "../worker/calls.js";
 import { hashLeaf } from "../tlog/index.js";
 import { splitBundle } from "./bundle-format.js";
 
@@ -41,34 +42,16 @@ parentPort.on("message", ({ id, data, offset, length }) => {
 });
 `;
 
-interface Job {
-  resolve: (result: { hashes: Uint8Array; memory: ArrayBuffer }) => void;
-  reject: (err: Error) => void;
-}
+type HashReply = { ok: true; hashes: Uint8Array; data: ArrayBuffer } | { ok: false; data: ArrayBuffer };
 
 /** A small pool; `hash` keeps results in submission order for the caller to await. */
 export class LeafHasherPool {
-  private readonly workers: Worker[] = [];
-  private readonly jobs = new Map<number, Job>();
+  private readonly workers: WorkerCalls<HashReply>[] = [];
   private next = 0;
 
   constructor(size: number) {
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
-      w.on("message", (m: { id: number; ok: boolean; hashes: Uint8Array; data: ArrayBuffer }) => {
-        const job = this.jobs.get(m.id);
-        this.jobs.delete(m.id);
-        if (!job) return;
-        if (m.ok) job.resolve({ hashes: m.hashes, memory: m.data });
-        else job.reject(new Error("bundle ends without a newline"));
-      });
-      w.on("error", (err) => {
-        for (const job of this.jobs.values()) job.reject(err);
-        this.jobs.clear();
-      });
-      w.unref();
-      this.workers.push(w);
-    }
+    for (let i = 0; i < size; i++)
+      this.workers.push(new WorkerCalls(new Worker(WORKER_SOURCE, { eval: true }), "leaf hashing worker"));
   }
 
   /** Leaf hashes of a bundle's lines (the worker gets a copy of the bytes). */
@@ -91,19 +74,14 @@ export class LeafHasherPool {
   }
 
   /** Transfers `bytes.buffer` to a worker; resolves with the hashes and that buffer back. */
-  private post(bytes: Uint8Array): Promise<{ hashes: Uint8Array; memory: ArrayBuffer }> {
-    const id = this.next++;
+  private async post(bytes: Uint8Array): Promise<{ hashes: Uint8Array; memory: ArrayBuffer }> {
     const memory = bytes.buffer as ArrayBuffer;
-    // Idle workers must not keep the process alive; busy ones must, or a pending hash
-    // would be dropped when nothing else is scheduled.
-    if (this.jobs.size === 0) for (const w of this.workers) w.ref();
-    return new Promise<{ hashes: Uint8Array; memory: ArrayBuffer }>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      const message = { id, data: memory, offset: bytes.byteOffset, length: bytes.byteLength };
-      this.workers[id % this.workers.length]!.postMessage(message, [memory]);
-    }).finally(() => {
-      if (this.jobs.size === 0) for (const w of this.workers) w.unref();
-    });
+    const worker = this.workers[this.next++ % this.workers.length]!;
+    const reply = await worker.call({ data: memory, offset: bytes.byteOffset, length: bytes.byteLength }, [
+      memory,
+    ]);
+    if (!reply.ok) throw new Error("bundle ends without a newline");
+    return { hashes: reply.hashes, memory: reply.data };
   }
 
   async close(): Promise<void> {

@@ -2,8 +2,8 @@
 // Answers 200 only when every event of the batch is durable; any failure makes the apiserver
 // re-send the identical batch, which dedupe then absorbs.
 import { IngestError } from "../../ingest/errors.js";
-import { receiveEventList } from "../../ingest/normalize.js";
 import { IngestBusyError, type IngestPipeline } from "../../ingest/pipeline.js";
+import type { Receiver } from "../../ingest/receive.js";
 import { LogError } from "../../store/types.js";
 import { readBody, type BodyLimits } from "../body.js";
 import type { ServerMetrics } from "../metrics.js";
@@ -11,8 +11,10 @@ import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
 
 export interface WebhookDeps {
+  /** Parses and prepares a body (on a worker thread where there is a core for it). */
+  receive: Receiver["receive"];
   /** The ingest pipeline's entry point: resolves once the batch is durable. */
-  ingest: IngestPipeline["ingest"];
+  ingest: IngestPipeline["ingestPrepared"];
   metrics: ServerMetrics;
   limits: BodyLimits;
   /** False until the log is open and recovered, and again once shutdown begins. */
@@ -65,9 +67,9 @@ export function webhookRoutes(deps: WebhookDeps): Route[] {
             throw new HttpError(415, `Content-Type ${type} is not application/json`);
           const { body, rawBytes } = await readBody(req, deps.limits);
           deps.metrics.requestBytes.inc(rawBytes);
-          const { events, entries } = receiveEventList(body);
-          deps.metrics.batchSize.observe(events.length);
-          const result = await deps.ingest(events, entries);
+          const batch = await deps.receive(body);
+          deps.metrics.batchSize.observe(batch.received);
+          const result = await deps.ingest(batch);
           deps.metrics.recordIngest("webhook", result);
           deps.metrics.ackSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
           jsonReply(res, 200, {

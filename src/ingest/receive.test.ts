@@ -1,0 +1,81 @@
+// Receiving webhook bodies in this thread (as under the TypeScript sources) and the packing that
+// carries a prepared batch across from a worker; the workers themselves run in
+// test/receive-workers.test.ts against dist/.
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { apiserverEvents, eventList } from "../../test/fixtures/audit/events.js";
+import { SECRET_EVENTS, SECRET_VALUES } from "../../test/fixtures/policy/secret-events.js";
+import { IngestError } from "./errors.js";
+import { packBatch, receiveBody, startReceiver, unpackBatch } from "./receive.js";
+
+const KEY = { redaction: { key: new Uint8Array(32).fill(9) } };
+
+function body(items: unknown[]): Buffer {
+  return Buffer.from(eventList(items as never));
+}
+
+describe("receiving a webhook body", () => {
+  it("prepares every event: key, redacted bytes to store, their SHA-256", async () => {
+    const plain = apiserverEvents(6, { seed: 3 });
+    const items = [...plain, ...SECRET_EVENTS.map(({ kind: _k, apiVersion: _v, ...e }) => e)];
+    const raw = body(items);
+    const receiver = startReceiver({ transform: KEY, threads: 0 });
+    const batch = await receiver.receive(raw);
+    await receiver.close();
+
+    expect(batch.received).toBe(items.length);
+    expect(batch.dropped).toBe(0);
+    expect(batch.events.map((e) => [e.auditID, e.stage])).toEqual(items.map((e) => [e.auditID, e.stage]));
+    const text = raw.toString("utf8");
+    for (const [i, e] of batch.events.entries()) {
+      expect(e.hash).toBe(createHash("sha256").update(e.bytes).digest("hex"));
+      const stored = Buffer.from(e.bytes).toString("utf8");
+      expect(JSON.parse(stored)).toMatchObject({ kind: "Event", apiVersion: "audit.k8s.io/v1" });
+      // Events the transform left alone are stored as sent: their bytes appear in the body.
+      if (i < plain.length) expect(text).toContain(stored.slice(stored.indexOf('"level"')));
+    }
+    const all = batch.events.map((e) => Buffer.from(e.bytes).toString("utf8")).join("\n");
+    for (const secret of SECRET_VALUES) expect(all).not.toContain(secret);
+  });
+
+  it("refuses bad bodies with the reason and the item", async () => {
+    const receiver = startReceiver({ threads: 0 });
+    await expect(receiver.receive(Buffer.from("{not json"))).rejects.toMatchObject({
+      name: "IngestError",
+      code: "not_json",
+    });
+    const [good, bad] = apiserverEvents(2, { seed: 4 });
+    const { auditID: _dropped, ...noID } = bad!;
+    await expect(receiver.receive(body([good, noID]))).rejects.toThrow(
+      new IngestError("invalid_event", "items[1]: field auditID is missing or not a non-empty string"),
+    );
+    await receiver.close();
+  });
+});
+
+describe("a prepared batch packed for the trip from a worker", () => {
+  it("comes back with the same keys, hashes and bytes, all in one buffer", () => {
+    const prepared = receiveBody(body(apiserverEvents(40, { seed: 5, bigEvery: 7 })));
+    const packed = packBatch(prepared);
+    const back = unpackBatch(structuredClone(packed, { transfer: [packed.bytes.buffer as ArrayBuffer] }));
+    expect(packed.bytes.byteLength).toBe(0); // transferred, not copied
+    expect(back.received).toBe(prepared.received);
+    expect(back.events.map(({ auditID, stage, hash }) => ({ auditID, stage, hash }))).toEqual(
+      prepared.events.map(({ auditID, stage, hash }) => ({ auditID, stage, hash })),
+    );
+    back.events.forEach((e, i) => {
+      expect(Buffer.from(e.bytes).equals(prepared.events[i]!.bytes)).toBe(true);
+      expect(e.bytes.buffer).toBe(back.events[0]!.bytes.buffer);
+      expect(e.event).toBeUndefined();
+    });
+  });
+
+  it("turns a worker's refusal back into the same IngestError, and anything else into an Error", () => {
+    expect(() =>
+      unpackBatch({ ok: false, code: "wrong_kind", message: 'kind "Pod" is not EventList' }),
+    ).toThrow(new IngestError("wrong_kind", 'kind "Pod" is not EventList'));
+    expect(() => unpackBatch({ ok: false, message: "out of memory" })).toThrow(
+      "receive worker: out of memory",
+    );
+  });
+});

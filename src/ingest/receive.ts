@@ -1,0 +1,126 @@
+// Turning a webhook body into events prepared for dedupe (parse, validate, normalise, the
+// transform, the stored bytes and their hashes): the CPU-heavy half of ingest. A receive pool
+// runs it on worker threads, so the thread that serves requests, dedupes and appends only
+// reads bodies and hands them over; on one core it runs in the caller's thread.
+import os from "node:os";
+import { Worker } from "node:worker_threads";
+import { createIngestTransform, type IngestTransformOptions } from "../audit/ingest-transform.js";
+import { WorkerCalls } from "../worker/calls.js";
+import { IngestError, type IngestErrorCode } from "./errors.js";
+import { receiveEventList } from "./normalize.js";
+import { prepareEvents, type EventTransform, type PreparedBatch } from "./prepare.js";
+
+/** Turns a webhook body into a prepared batch; rejects with IngestError for bad input. */
+export interface Receiver {
+  receive(body: Buffer): Promise<PreparedBatch>;
+  close(): Promise<void>;
+}
+
+/** How the workers rebuild the transform: options, not code, cross to a thread. */
+export interface ReceiveOptions {
+  /** Omitted: events are stored as normalised (the benchmark's plain writers). */
+  transform?: IngestTransformOptions;
+  /** Worker threads; 0 prepares in the caller's thread. Default: one per core beyond the first. */
+  threads?: number;
+}
+
+/** Parses and prepares one body (what every receiver does, wherever it runs). */
+export function receiveBody(body: Buffer, transform?: EventTransform): PreparedBatch {
+  const { events, entries } = receiveEventList(body);
+  return prepareEvents(events, entries, transform);
+}
+
+/** A prepared batch as it crosses from a worker: the stored bytes packed in one transferred buffer. */
+export type PackedBatch =
+  | {
+      ok: true;
+      received: number;
+      dropped: number;
+      auditIDs: string[];
+      stages: string[];
+      hashes: string[];
+      /** Event i's bytes are bytes[ends[i-1] ?? 0, ends[i]). */
+      ends: Uint32Array;
+      bytes: Uint8Array;
+    }
+  | { ok: false; code?: IngestErrorCode; message: string };
+
+/** Packs a batch to post: one buffer of bytes to transfer instead of a clone per event. */
+export function packBatch(batch: PreparedBatch): PackedBatch & { ok: true } {
+  const ends = new Uint32Array(batch.events.length);
+  let total = 0;
+  batch.events.forEach((e, i) => (ends[i] = total += e.bytes.length));
+  const bytes = new Uint8Array(total);
+  batch.events.forEach((e, i) => bytes.set(e.bytes, i === 0 ? 0 : ends[i - 1]));
+  return {
+    ok: true,
+    received: batch.received,
+    dropped: batch.dropped,
+    auditIDs: batch.events.map((e) => e.auditID),
+    stages: batch.events.map((e) => e.stage),
+    hashes: batch.events.map((e) => e.hash),
+    ends,
+    bytes,
+  };
+}
+
+/** The batch a worker packed, its bytes as views into the one transferred buffer. */
+export function unpackBatch(packed: PackedBatch): PreparedBatch {
+  if (!packed.ok) {
+    if (packed.code !== undefined) throw new IngestError(packed.code, packed.message);
+    throw new Error(`receive worker: ${packed.message}`);
+  }
+  const { ends, bytes } = packed;
+  return {
+    received: packed.received,
+    dropped: packed.dropped,
+    events: packed.auditIDs.map((auditID, i) => ({
+      auditID,
+      stage: packed.stages[i]!,
+      hash: packed.hashes[i]!,
+      bytes: bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]),
+    })),
+  };
+}
+
+/**
+ * Worker threads load compiled JavaScript: run from the TypeScript sources (the unit tests),
+ * there is no worker to start, and bodies are prepared in the caller's thread. The workers
+ * themselves are tested through dist/ (test/receive-workers.test.ts) and every CLI test.
+ */
+const WORKER_URL = import.meta.url.endsWith(".js") ? new URL("./receive-worker.js", import.meta.url) : null;
+
+export function defaultReceiveThreads(): number {
+  return os.availableParallelism() - 1;
+}
+
+export function startReceiver(opts: ReceiveOptions = {}): Receiver {
+  const threads = WORKER_URL === null ? 0 : (opts.threads ?? defaultReceiveThreads());
+  if (threads <= 0) {
+    const transform = opts.transform ? createIngestTransform(opts.transform) : undefined;
+    return {
+      receive: async (body) => receiveBody(body, transform),
+      close: async () => {},
+    };
+  }
+  const workers = Array.from(
+    { length: threads },
+    () =>
+      new WorkerCalls<PackedBatch>(
+        new Worker(WORKER_URL!, { workerData: { transform: opts.transform } }),
+        "receive worker",
+      ),
+  );
+  return {
+    async receive(body) {
+      // The least busy worker; a body's buffer is handed over, not copied, when it owns it.
+      const worker = workers.reduce((a, b) => (b.waiting < a.waiting ? b : a));
+      const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+      const data = own ? body : Buffer.from(body);
+      return unpackBatch(await worker.call({ body: data }, [data.buffer as ArrayBuffer]));
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
