@@ -4,11 +4,15 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
 import { DedupeWriter, SEEN_SCHEMA, type SeenRow } from "./dedupe-writer.js";
+import { printToInt64 } from "./key-hash.js";
 
 function rows(n: number): SeenRow[] {
   return Array.from({ length: n }, (_, i) => ({
-    // Both signs: the fingerprint is stored as a signed 64-bit integer.
-    k: ((BigInt(i) * 0x9e3779b97f4a7c15n) % (1n << 63n)) * (i % 2 === 0 ? 1n : -1n),
+    // Both signs of the signed 64-bit integer SQLite stores: the high bit set on every other row.
+    print: {
+      hi: ((Math.imul(i, 0x9e3779b9) >>> 1) | (i % 2 === 0 ? 0 : 0x80000000)) >>> 0,
+      lo: Math.imul(i, 0x7f4a7c15) >>> 0,
+    },
     h: createHash("sha256").update(String(i)).digest("hex"),
   }));
 }
@@ -24,8 +28,11 @@ describe("dedupe writer", () => {
     await writer.write(sent.slice(20), 37);
     await writer.close();
     const got = db.prepare("SELECT k, h FROM seen").safeIntegers(true).all() as { k: bigint; h: Buffer }[];
-    const key = (r: { k: bigint; h: string }) => `${r.k}/${r.h}`;
-    expect(got.map((r) => key({ k: r.k, h: r.h.toString("hex") })).sort()).toEqual(sent.map(key).sort());
+    const key = (k: bigint, h: string) => `${k}/${h}`;
+    expect(got.map((r) => key(r.k, r.h.toString("hex"))).sort()).toEqual(
+      sent.map((r) => key(printToInt64(r.print), r.h)).sort(),
+    );
+    expect(got.some((r) => r.k < 0n) && got.some((r) => r.k > 0n)).toBe(true);
     expect(db.prepare("SELECT value FROM meta WHERE key = 'covered'").get()).toEqual({ value: "37" });
     db.close();
   });

@@ -6,10 +6,11 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { WorkerCalls } from "../worker/calls.js";
+import type { KeyPrint } from "./key-hash.js";
 
-/** One record: the key's fingerprint as SQLite stores it, and the content hash (hex). */
+/** One record: the key's fingerprint (stored by SQLite as one signed 64-bit integer), the content hash (hex). */
 export interface SeenRow {
-  k: bigint;
+  print: KeyPrint;
   h: string;
 }
 
@@ -92,7 +93,9 @@ export class DedupeWriter {
     // An ArrayBuffer of its own, transferred to the worker.
     const packed = Buffer.from(new ArrayBuffer(rows.length * ROW_BYTES));
     rows.forEach((r, i) => {
-      packed.writeBigInt64LE(r.k, i * ROW_BYTES);
+      // Little-endian int64 = low half, then high half: no BigInt per row.
+      packed.writeUInt32LE(r.print.lo, i * ROW_BYTES);
+      packed.writeUInt32LE(r.print.hi, i * ROW_BYTES + 4);
       packed.write(r.h, i * ROW_BYTES + 8, 32, "hex");
     });
     return this.send({ rows: packed.buffer, covered }, [packed.buffer]);

@@ -11,7 +11,7 @@ import { KUBETRAIL_ANNOTATIONS } from "../audit/types.js";
 import { isRecord } from "../json/record.js";
 import type { LogReader } from "../store/types.js";
 import { DedupeWriter, SEEN_PRAGMAS, SEEN_SCHEMA, type SeenRow } from "./dedupe-writer.js";
-import { int64ToPrint, keyPrint, PrintFilter, printToInt64 } from "./key-hash.js";
+import { int64ToPrint, keyPrint, PrintFilter, printToInt64, type KeyPrint } from "./key-hash.js";
 import { V1 } from "./normalize.js";
 
 export type ContentHash = string;
@@ -40,9 +40,9 @@ export type Verdict =
   /** Identical content is being appended by another request: wait for that append before acking. */
   | { kind: "in-flight"; durable: Promise<void> };
 
-/** The records of one key waiting for SQLite: its fingerprint as SQLite stores it, its hashes. */
+/** The records of one key waiting for SQLite: its fingerprint, its hashes. */
 interface KeyRecords {
-  k: bigint;
+  print: KeyPrint;
   hashes: ContentHash[];
 }
 
@@ -186,7 +186,7 @@ export class Deduper {
       if (record !== undefined) {
         const print = keyPrint(keyOf(record.auditID, record.stage));
         this.filter.add(print);
-        batch.push({ k: printToInt64(print), h: record.hash });
+        batch.push({ print, h: record.hash });
       }
       if (batch.length >= CATCH_UP_BATCH) {
         await writing;
@@ -224,11 +224,10 @@ export class Deduper {
   }
 
   /**
-   * Classifies one event. Synchronous on purpose: a batch is classified and its "store" verdicts
+   * Classifies one event by its key (keyOf). Synchronous on purpose: a batch is classified and its "store" verdicts
    * reserved (see `begin`) within one tick, so concurrent batches cannot both store the same event.
    */
-  classify(auditID: string, stage: string, hash: ContentHash): Verdict {
-    const key = keyOf(auditID, stage);
+  classify(key: string, hash: ContentHash): Verdict {
     let otherContent = false;
     for (const p of this.pending.get(key) ?? []) {
       if (p.hash === hash) return { kind: "in-flight", durable: p.durable };
@@ -243,16 +242,19 @@ export class Deduper {
    * Reserves `records` as in flight until `durable` settles, then records them (on success) so
    * later repeats are dropped. Call in the same tick as `classify` and the log append.
    */
-  begin(records: DedupeRecord[], logSizeAtSubmit: number, durable: Promise<unknown>): Promise<void> {
+  begin(
+    records: readonly { key: string; hash: ContentHash }[],
+    logSizeAtSubmit: number,
+    durable: Promise<unknown>,
+  ): Promise<void> {
     const appendId = this.nextAppendId++;
     this.inflight.set(appendId, logSizeAtSubmit);
     const settled = durable.then(() => undefined);
     // Swallowed here only to avoid an unhandled rejection; callers await the returned promise.
     settled.catch(() => undefined);
     const mine: [string, Pending][] = [];
-    for (const r of records) {
-      const key = keyOf(r.auditID, r.stage);
-      const p: Pending = { hash: r.hash, durable: settled };
+    for (const { key, hash } of records) {
+      const p: Pending = { hash, durable: settled };
       mine.push([key, p]);
       const list = this.pending.get(key);
       if (list === undefined) this.pending.set(key, [p]);
@@ -288,7 +290,7 @@ export class Deduper {
       // Only lists already cached are extended; an evicted key is looked up again when needed.
       const hashes = this.front.get(key);
       if (hashes !== undefined && !hashes.includes(hash)) hashes.push(hash);
-      this.keepUnflushed(key, printToInt64(print), hash);
+      this.keepUnflushed(key, print, hash);
     }
     // Everything below the oldest in-flight submit point is durable and recorded.
     let covered = Infinity;
@@ -300,9 +302,9 @@ export class Deduper {
     this.scheduleFlush();
   }
 
-  private keepUnflushed(key: string, k: bigint, hash: ContentHash): void {
+  private keepUnflushed(key: string, print: KeyPrint, hash: ContentHash): void {
     const waiting = this.unflushed.get(key);
-    if (waiting === undefined) this.unflushed.set(key, { k, hashes: [hash] });
+    if (waiting === undefined) this.unflushed.set(key, { print, hashes: [hash] });
     else if (!waiting.hashes.includes(hash)) waiting.hashes.push(hash);
     else return;
     this.unflushedCount++;
@@ -328,7 +330,7 @@ export class Deduper {
     if (this.writing !== null) return this.writing;
     if (this.unflushedCount === 0 && this.coveredAfterFlush <= this.coveredSize) return Promise.resolve();
     const rows: SeenRow[] = [];
-    for (const { k, hashes } of this.unflushed.values()) for (const h of hashes) rows.push({ k, h });
+    for (const { print, hashes } of this.unflushed.values()) for (const h of hashes) rows.push({ print, h });
     const covered = Math.max(this.coveredSize, this.coveredAfterFlush);
     this.flushing = this.unflushed;
     this.unflushed = new Map();
@@ -339,8 +341,8 @@ export class Deduper {
         this.onFlushError?.(err);
         delay = FLUSH_RETRY_MS;
         // Back into `unflushed`, together with what was recorded during the write.
-        for (const [key, { k, hashes }] of this.flushing)
-          for (const hash of hashes) this.keepUnflushed(key, k, hash);
+        for (const [key, { print, hashes }] of this.flushing)
+          for (const hash of hashes) this.keepUnflushed(key, print, hash);
       })
       .finally(() => {
         this.flushing = new Map();

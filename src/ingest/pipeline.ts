@@ -3,7 +3,7 @@
 // this thread or a receive worker) → dedupe → append → resolve when durable.
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import type { LogReader, LogWriter } from "../store/types.js";
-import { conflictAnnotationValue, keyOf, type DedupeRecord, type Deduper } from "./dedupe.js";
+import { conflictAnnotationValue, keyOf, type Deduper } from "./dedupe.js";
 import { encodeEvent } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
 
@@ -107,7 +107,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       storedBytes: 0,
     };
     const entries: Uint8Array[] = [];
-    const records: DedupeRecord[] = [];
+    const records: { key: string; hash: string }[] = [];
     const stored: (AuditEvent | Uint8Array)[] = [];
     const waits: Promise<void>[] = [];
     // Repeats inside this batch, which the deduper cannot see until `begin`.
@@ -122,7 +122,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
         result.duplicates++;
         continue;
       }
-      const verdict = opts.deduper.classify(auditID, stage, hash);
+      const verdict = opts.deduper.classify(key, hash);
       if (verdict.kind === "duplicate") {
         result.duplicates++;
         continue;
@@ -143,7 +143,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       else seenInBatch.add(hash);
       entries.push(bytes);
       stored.push(parsed ?? bytes);
-      records.push({ auditID, stage, hash });
+      records.push({ key, hash });
       result.storedBytes += bytes.length;
     }
 

@@ -19,7 +19,8 @@ const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { hash } = require("node:crypto");
 // One-shot hashing of 0x00 ‖ line from a scratch buffer: much cheaper per leaf than a
-// streaming Hash object, and most entries are a few KB.
+// streaming Hash object, and most entries are a few KB. The digest comes as hex, decoded into
+// the output: a Buffer result costs an allocation outside the heap per leaf (about 0.8 µs more).
 let scratch = new Uint8Array(1 << 16);
 parentPort.on("message", ({ id, data, offset, length }) => {
   // A Buffer view: its indexOf is memchr, a typed array's is a slow generic loop.
@@ -27,14 +28,14 @@ parentPort.on("message", ({ id, data, offset, length }) => {
   let count = 0;
   for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, nl + 1)) count++;
   const ok = bytes.length === 0 || bytes[bytes.length - 1] === 10;
-  const out = new Uint8Array(count * 32);
+  const out = Buffer.from(new ArrayBuffer(count * 32));
   for (let i = 0, start = 0; i < count; i++) {
     const nl = bytes.indexOf(10, start);
     const len = nl - start;
     if (scratch.length < len + 1) scratch = new Uint8Array(2 * (len + 1));
     scratch[0] = 0;
     scratch.set(bytes.subarray(start, nl), 1);
-    out.set(hash("sha256", scratch.subarray(0, len + 1), "buffer"), i * 32);
+    out.write(hash("sha256", scratch.subarray(0, len + 1), "hex"), i * 32, "hex");
     start = nl + 1;
   }
   // The bytes go back too: a caller that lent its buffer (hashLent) reuses it.
