@@ -134,13 +134,19 @@ export async function main(argv: string[]): Promise<void> {
   ]) {
     const label = `${other.appenders} appenders × ${other.batch}`;
     const dir = tempDir("append-shape");
-    const kt = await measure(`kubetrail fs log, ${label}`, { items: n, bytes: data.bytes }, async (probe) =>
-      appendAll(await openFsLog(path.join(dir, "kt")), n, other, probe),
-    );
-    const plain = await measure(
+    // As the first row above: each row ends at its last acknowledgement (every entry durable);
+    // opening and closing either writer is outside the timing.
+    const timed = async (name: string, writer: Parameters<typeof appendAll>[0]) => {
+      const row = await measure(name, { items: n, bytes: data.bytes }, (probe) =>
+        driveAppenders(n, other, (s, e) => writer.append(data.buffers.slice(s, e)), probe),
+      );
+      await writer.close();
+      return row;
+    };
+    const kt = await timed(`kubetrail fs log, ${label}`, await openFsLog(path.join(dir, "kt")));
+    const plain = await timed(
       `JSON lines + fdatasync, ${label}`,
-      { items: n, bytes: data.bytes },
-      async (probe) => appendAll(await JsonlWriter.open(path.join(dir, "audit.log")), n, other, probe),
+      await JsonlWriter.open(path.join(dir, "audit.log")),
     );
     shapeRows.push(kt, plain);
     ratios.push(`${label}: kubetrail ${(perSecond(kt) / perSecond(plain)).toFixed(2)}× the plain writer`);
@@ -151,7 +157,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   printNote(
     `${ratios.join("; ")}. ` +
-      "Each kubetrail row ends after close (every entry under a signed checkpoint). A commit groups up to " +
+      "Each row ends at its last acknowledgement (every entry durable), as the first row above. A commit groups up to " +
       "appenders × batch entries, and both writers sync one file per commit (kubetrail its write-ahead log). " +
       "kubetrail also hashes every entry, writes it a second time into its bundle file and syncs bundles and " +
       "tiles in the background: CPU per entry, which weighs most where the plain writer is fastest.",

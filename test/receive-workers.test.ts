@@ -98,6 +98,23 @@ describe("receive workers", () => {
     }
   });
 
+  it("replace a worker that died: its request fails, the next ones are served", async () => {
+    const workers = receive.startReceiver({
+      threads: 1,
+      workerUrl: pathToFileURL(join(import.meta.dirname, "fixtures/receive-worker-that-dies.mjs")),
+    });
+    try {
+      const body = () => Buffer.from(eventList(apiserverEvents(3, { seed: 9 })));
+      expect((await workers.receive(body())).events).toHaveLength(3);
+      await expect(workers.receive(Buffer.from("die"))).rejects.toThrow(
+        "receive worker stopped (exit code 7)",
+      );
+      expect((await workers.receive(body())).events).toHaveLength(3);
+    } finally {
+      await workers.close();
+    }
+  });
+
   it("fail calls at once after closing instead of leaving them waiting", async () => {
     const workers = receive.startReceiver({ threads: 1 });
     await workers.close();

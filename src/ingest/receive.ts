@@ -22,6 +22,8 @@ export interface ReceiveOptions {
   transform?: IngestTransformOptions;
   /** Worker threads; 0 prepares in the caller's thread. Default: one per core beyond the first. */
   threads?: number;
+  /** The worker's module (tests start one that can be made to die); default receive-worker.js. */
+  workerUrl?: URL;
 }
 
 /** Parses and prepares one body (what every receiver does, wherever it runs). */
@@ -95,7 +97,7 @@ export function defaultReceiveThreads(): number {
 }
 
 export function startReceiver(opts: ReceiveOptions = {}): Receiver {
-  const threads = WORKER_URL === null ? 0 : (opts.threads ?? defaultReceiveThreads());
+  const threads = WORKER_URL === null && !opts.workerUrl ? 0 : (opts.threads ?? defaultReceiveThreads());
   if (threads <= 0) {
     const transform = opts.transform ? createIngestTransform(opts.transform) : undefined;
     return {
@@ -103,16 +105,20 @@ export function startReceiver(opts: ReceiveOptions = {}): Receiver {
       close: async () => {},
     };
   }
-  const workers = Array.from(
-    { length: threads },
-    () =>
-      new WorkerCalls<PackedBatch>(
-        new Worker(WORKER_URL!, { workerData: { transform: opts.transform } }),
-        "receive worker",
-      ),
-  );
+  const url = opts.workerUrl ?? WORKER_URL!;
+  const start = () =>
+    new WorkerCalls<PackedBatch>(
+      new Worker(url, { workerData: { transform: opts.transform } }),
+      "receive worker",
+    );
+  let workers = Array.from({ length: threads }, start);
+  let closed = false;
   return {
     async receive(body) {
+      if (closed) throw new Error("receive workers closed");
+      // A worker that died (a bug, memory) is replaced; the request it held failed (503) and
+      // the sender retries it.
+      workers = workers.map((w) => (w.stopped ? start() : w));
       // The least busy worker; a body's buffer is handed over, not copied, when it owns it.
       const worker = workers.reduce((a, b) => (b.waiting < a.waiting ? b : a));
       const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
@@ -120,6 +126,7 @@ export function startReceiver(opts: ReceiveOptions = {}): Receiver {
       return unpackBatch(await worker.call({ body: data }, [data.buffer as ArrayBuffer]));
     },
     async close() {
+      closed = true;
       await Promise.all(workers.map((w) => w.terminate()));
     },
   };

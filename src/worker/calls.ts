@@ -41,6 +41,11 @@ export class WorkerCalls<T> {
     });
   }
 
+  /** True once the worker has died or was terminated: every call fails. */
+  get stopped(): boolean {
+    return this.failure !== null;
+  }
+
   /** Number of calls waiting for their reply. */
   get waiting(): number {
     return this.pending.size;
