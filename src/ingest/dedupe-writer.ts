@@ -43,8 +43,18 @@ const many = db.prepare("INSERT OR IGNORE INTO seen (k, h) VALUES " + Array(work
 const setCovered = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('covered', ?)");
 const write = db.transaction((rows, covered) => {
   const n = rows.length / ${ROW_BYTES};
+  // In key order: consecutive inserts then land on the same or the next B-tree page, which
+  // cost a quarter to a third less per row than random order (a probe of 30 flushes of 32k).
+  const hi = (i) => rows.readInt32LE(i * ${ROW_BYTES} + 4);
+  const lo = (i) => rows.readUInt32LE(i * ${ROW_BYTES});
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => hi(a) - hi(b) || lo(a) - lo(b));
   const args = [];
-  const row = (i) => [rows.readBigInt64LE(i * ${ROW_BYTES}), rows.subarray(i * ${ROW_BYTES} + 8, (i + 1) * ${ROW_BYTES})];
+  const row = (r) => {
+    const i = order[r];
+    return [rows.readBigInt64LE(i * ${ROW_BYTES}), rows.subarray(i * ${ROW_BYTES} + 8, (i + 1) * ${ROW_BYTES})];
+  };
   let i = 0;
   for (; i + workerData.insertRows <= n; i += workerData.insertRows) {
     args.length = 0;
