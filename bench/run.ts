@@ -64,7 +64,11 @@ export async function main(argv: string[]): Promise<void> {
     );
   }
   const m = machineInfo();
-  const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`;
+  // bench/fresh-fs.sh runs this with the data on a fresh filesystem: the header says so.
+  const via = process.env.KUBETRAIL_BENCH_VIA;
+  const command = via
+    ? `${via}${argv.length > 0 ? ` ${argv.join(" ")}` : ""}`
+    : `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`;
   const header = [
     `Run at ${new Date().toISOString()} with \`${command}\` (${((Date.now() - t0) / 1000).toFixed(0)} s).`,
     "",
