@@ -29,6 +29,8 @@ export interface PgServer {
 
 /** The newest installed server's bin directory, e.g. /usr/lib/postgresql/15/bin. */
 export function findPostgresBin(): string {
+  // `npm run bench -- --no-pg` passes the flag to every bench: each then skips its PostgreSQL rows.
+  if (process.argv.includes("--no-pg")) throw new PostgresUnavailable("--no-pg");
   const root = "/usr/lib/postgresql";
   const versions = existsSync(root)
     ? readdirSync(root).filter((v) => existsSync(path.join(root, v, "bin", "postgres")))
