@@ -12,6 +12,7 @@ import { prepareEvents, type EventTransform, type PreparedBatch } from "./prepar
 
 /** Turns a webhook body into a prepared batch; rejects with IngestError for bad input. */
 export interface Receiver {
+  /** `body`'s memory may be handed to a worker (it is then empty here): do not use it after. */
   receive(body: Buffer): Promise<PreparedBatch>;
   close(): Promise<void>;
 }
