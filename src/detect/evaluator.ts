@@ -1,6 +1,7 @@
 // Where the rule engine runs for the live detector: in this thread (what serve does, on the
 // entries ingest already parsed: see live.ts), or in a worker thread, which pays off only for
 // entries read from the log as bytes, whose parsing then stays off the ingest thread.
+import { setImmediate } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { WorkerCalls } from "../worker/calls.js";
 import type { LogEntry } from "../store/types.js";
@@ -17,12 +18,20 @@ export interface Evaluator {
   close(): Promise<void>;
 }
 
+/**
+ * Entries evaluated between two turns of the event loop: the feed hands over thousands at a
+ * time (a checkpoint's worth), and entries that came from a receive worker are parsed here, so
+ * one unbroken run held every webhook acknowledgement due meanwhile (tens of milliseconds).
+ */
+const EVALUATE_SLICE = 256;
+
 export function localEvaluator(rules: Rule[]): Evaluator {
   const engine = new RuleEngine(rules);
   return {
     evaluate: async (entries) => {
       const alerts: Alert[] = [];
-      for (const e of entries) {
+      for (const [i, e] of entries.entries()) {
+        if (i > 0 && i % EVALUATE_SLICE === 0) await setImmediate();
         const raised = engine.evaluate(e);
         if (raised.length > 0) alerts.push(...raised);
       }

@@ -1,6 +1,7 @@
 // Feeds the index from the log: only integrated entries (covered by a signed checkpoint), so
 // every indexed row can be given an inclusion proof. Position and rows commit together.
 import { statSync } from "node:fs";
+import { setImmediate } from "node:timers/promises";
 import { join } from "node:path";
 import { readHashesChecked, storedHashIndex } from "../tlog/index.js";
 import { BUNDLE_SIZE } from "../store/fs-layout.js";
@@ -16,10 +17,11 @@ const OPTIMIZE_EVERY = 250_000;
 export const INDEX_BATCH = 16384;
 /**
  * Entries per transaction while serving: parsing and inserting run on the event loop that
- * also answers the webhook, so a batch must stay short (about 30 ms here) or every ingest
- * acknowledgement waits behind it while the index catches up after a burst.
+ * also answers the webhook, and every acknowledgement due meanwhile waits behind a batch.
+ * 256 entries take about 12 ms here; at 1024 (about 45 ms), acks at 5,000 events/s had a
+ * p99 of 170–200 ms while the index kept up.
  */
-const LIVE_INDEX_BATCH = 1024;
+const LIVE_INDEX_BATCH = 128;
 
 /**
  * Opens DATA/index.db for this log: rebuilt when missing, corrupt, outdated, built for another
@@ -183,7 +185,10 @@ export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOption
       // `kubetrail reindex` beside a running server empties the index: refill up to here first.
       if (index.position() < first.index)
         await catchUp(index, log, first.index, { offsets, batch: LIVE_INDEX_BATCH });
-      sinceOptimize += index.applyBatch(await rowsOf(log, entries, offsets), last.index + 1);
+      const rows = await rowsOf(log, entries, offsets);
+      // Requests that arrived while the rows were read go first.
+      await setImmediate();
+      sinceOptimize += index.applyBatch(rows, last.index + 1);
       if (sinceOptimize >= OPTIMIZE_EVERY) {
         index.optimize();
         sinceOptimize = 0;
