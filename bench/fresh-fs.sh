@@ -12,7 +12,13 @@ size=${BENCH_FS_SIZE:-12G}
 img=$(mktemp /var/tmp/kubetrail-bench-fs.XXXXXX)
 mnt=$(mktemp -d /var/tmp/kubetrail-bench-mnt.XXXXXX)
 cleanup() {
-  umount "$mnt" 2>/dev/null || true
+  # Processes of the last bench (a PostgreSQL server shutting down) may still hold files for
+  # a moment: retry, then detach lazily rather than leave the image mounted.
+  for _ in 1 2 3 4 5; do
+    umount "$mnt" 2>/dev/null && break
+    sleep 1
+  done
+  mountpoint -q "$mnt" && umount -l "$mnt"
   rmdir "$mnt" 2>/dev/null || true
   rm -f "$img"
 }
