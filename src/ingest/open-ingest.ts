@@ -22,16 +22,17 @@ export interface IngestSetup {
   onError?: (err: unknown) => void;
   /** Told how far the dedupe store has caught up with the log (all of it when dedupe.db is new). */
   onCatchUp?: CatchUpProgress;
-  /** Threads preparing webhook bodies (see receive.ts); default one per core beyond the first. */
-  receiveThreads?: number;
 }
 
 export interface OpenIngest {
   log: AuditLog;
   deduper: Deduper;
   pipeline: IngestPipeline;
-  /** Prepares webhook bodies for `pipeline.ingestPrepared`, with the same transform. */
-  receiver: Receiver;
+  /**
+   * Prepares webhook bodies for `pipeline.ingestPrepared`, with the same transform. Its
+   * worker threads start on first use: import and follow never need them.
+   */
+  readonly receiver: Receiver;
   /** Waits for in-flight appends, then closes the dedupe store and the log. */
   close(): Promise<void>;
 }
@@ -53,14 +54,19 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
     const deduper = await Deduper.open(path.join(dataDir, "dedupe.db"), log, setup.onCatchUp);
     deduper.onFlushError = setup.onError;
     const pipeline = createPipeline({ log, deduper, transform });
-    const receiver = startReceiver({ transform: transformOptions, threads: setup.receiveThreads });
+    let receiver: Receiver | undefined;
+    let closed = false;
     return {
       log,
       deduper,
       pipeline,
-      receiver,
+      get receiver() {
+        if (closed) throw new Error("ingest is closed");
+        return (receiver ??= startReceiver({ transform: transformOptions }));
+      },
       async close() {
-        await receiver.close();
+        closed = true;
+        await receiver?.close();
         await pipeline.drain();
         await deduper.close();
         await log.close();

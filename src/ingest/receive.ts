@@ -93,12 +93,9 @@ export function unpackBatch(packed: PackedBatch): PreparedBatch {
  */
 const WORKER_URL = import.meta.url.endsWith(".js") ? new URL("./receive-worker.js", import.meta.url) : null;
 
-export function defaultReceiveThreads(): number {
-  return os.availableParallelism() - 1;
-}
-
 export function startReceiver(opts: ReceiveOptions = {}): Receiver {
-  const threads = WORKER_URL === null && !opts.workerUrl ? 0 : (opts.threads ?? defaultReceiveThreads());
+  const threads =
+    WORKER_URL === null && !opts.workerUrl ? 0 : (opts.threads ?? os.availableParallelism() - 1);
   if (threads <= 0) {
     const transform = opts.transform ? createIngestTransform(opts.transform) : undefined;
     return {
