@@ -63,4 +63,24 @@ describe("commit buffers", () => {
       await pool.close();
     }
   });
+
+  it("hashes a given bundle by moving its memory when it spans it, by copying a view", async () => {
+    const entries = Array.from({ length: 40 }, (_, i) => Buffer.from(JSON.stringify({ n: i })));
+    const whole = joinEntries(entries);
+    const expected = Buffer.from(hashBundleLines(whole));
+    const view = Buffer.concat([Buffer.from("xx"), whole]).subarray(2);
+    const pool = new LeafHasherPool(1);
+    try {
+      const moved = await pool.hashGiven(whole);
+      expect(whole.length).toBe(0); // its memory went to the worker...
+      expect(Buffer.from(moved.bytes).equals(joinEntries(entries))).toBe(true); // ...and came back
+      expect(Buffer.from(moved.hashes)).toEqual(expected);
+      const copied = await pool.hashGiven(view);
+      expect(copied.bytes).toBe(view);
+      expect(view.length).toBe(joinedSize(entries));
+      expect(Buffer.from(copied.hashes)).toEqual(expected);
+    } finally {
+      await pool.close();
+    }
+  });
 });

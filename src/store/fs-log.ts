@@ -609,7 +609,7 @@ class FsLog implements AuditLog, FsLogExtras {
       bundles.push(
         this.reader.readEntryBundle(b, width).then((data) => {
           if (data === null) throw new LogError("corrupt", `entry bundle ${b} is missing`);
-          return this.hasher.hash(data);
+          return this.hasher.hashGiven(data).then((r) => r.hashes);
         }),
       );
     }

@@ -74,6 +74,19 @@ export class LeafHasherPool {
     return this.post(bundle);
   }
 
+  /**
+   * Leaf hashes of a bundle the caller gives up (a read from disk or the network), with its
+   * bytes back for callers that still read them. When the bundle spans all of its memory, that
+   * memory travels to the worker and back (hashLent) instead of being copied; a view into
+   * shared memory (Buffer's pool, a prefix of a larger read) is copied (hash).
+   */
+  async hashGiven(bundle: Uint8Array): Promise<{ hashes: Uint8Array; bytes: Uint8Array }> {
+    if (bundle.byteOffset !== 0 || bundle.byteLength !== bundle.buffer.byteLength)
+      return { hashes: await this.hash(bundle), bytes: bundle };
+    const { hashes, memory } = await this.hashLent(bundle);
+    return { hashes, bytes: new Uint8Array(memory) };
+  }
+
   /** Transfers `bytes.buffer` to a worker; resolves with the hashes and that buffer back. */
   private async post(bytes: Uint8Array): Promise<{ hashes: Uint8Array; memory: ArrayBuffer }> {
     const memory = bytes.buffer as ArrayBuffer;

@@ -113,12 +113,21 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     const inFlight: { index: number; width: number; ready: Promise<BundleRead> }[] = [];
     const submit = (index: number) => {
       const width = Math.min(TILE_WIDTH, cp.size - index * TILE_WIDTH);
-      const data = source.readEntryBundle(index, width);
-      const ready = Promise.all([
-        data,
-        data.then((d) => (d === null ? null : pool.hash(d).catch(() => null))),
-        source.readHashTile({ level: 0, index, width }),
-      ]).then(([data, hashes, published]) => ({ data, hashes, published }));
+      // The bundle just read is handed to the hashing worker, not copied (hashGiven).
+      const hashed = source
+        .readEntryBundle(index, width)
+        .then(async (data): Promise<Omit<BundleRead, "published">> => {
+          if (data === null) return { data, hashes: null };
+          try {
+            const { hashes, bytes } = await pool.hashGiven(data);
+            return { data: bytes, hashes };
+          } catch {
+            return { data, hashes: null };
+          }
+        });
+      const ready = Promise.all([hashed, source.readHashTile({ level: 0, index, width })]).then(
+        ([bundle, published]): BundleRead => ({ ...bundle, published }),
+      );
       // Awaited in order below; one that fails after the walk stopped must not go unhandled.
       ready.catch(() => undefined);
       inFlight.push({ index, width, ready });
