@@ -9,9 +9,11 @@ import { promisify } from "node:util";
 import { isRecord } from "../json/record.js";
 import { splitBundle } from "./bundle-format.js";
 import {
+  closeFd,
   fdatasync,
   fsyncDir,
   GrowingCount,
+  openFd,
   readCount,
   readFileIfExists,
   settleAll,
@@ -379,7 +381,7 @@ export class BundleFiles {
         await fsp.rename(this.layout.openBundle(f.index), this.layout.bundle(f.index));
         moved.add(f);
         dirs.add(path.dirname(this.layout.bundle(f.index)));
-        await closeAsync(f.fd);
+        await closeFd(f.fd);
       }
       await settleAll([...dirs].map((dir) => fsyncDir(dir)));
       await synced.set(upTo);
@@ -423,16 +425,12 @@ export class BundleFiles {
  * truncated it (a leftover from a failed write or an unused spare holds no entry).
  */
 async function openEmpty(file: string): Promise<number> {
-  // A raw descriptor, not a FileHandle: writes use fs.writev/fdatasync on it, and a dropped
-  // FileHandle would close it when garbage collected.
-  const fd = await openAsync(file, "a");
+  const fd = await openFd(file, "a");
   await ftruncateAsync(fd, 0);
   return fd;
 }
 
-const openAsync = promisify(fs.open);
 const ftruncateAsync = promisify(fs.ftruncate);
-const closeAsync = promisify(fs.close);
 
 /** The longest prefix of at most `maxLines` lines of an open bundle, each complete and a JSON object. */
 function validPrefix(data: Buffer, maxLines: number): { count: number; size: number } {

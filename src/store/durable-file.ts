@@ -45,8 +45,23 @@ export async function readFileIfExists(file: string): Promise<Buffer | null> {
   }
 }
 
+const openAsync = promisify(fs.open);
+const closeAsync = promisify(fs.close);
 const fdatasyncAsync = promisify(fs.fdatasync);
 const writevAsync = promisify(fs.writev);
+
+/**
+ * Opens a raw descriptor, off the event loop. The log's own files use raw descriptors, not
+ * FileHandles: writes go through fs.writev and fdatasync, and a FileHandle dropped by mistake
+ * would be closed when garbage collected.
+ */
+export function openFd(file: string, flags: string): Promise<number> {
+  return openAsync(file, flags);
+}
+
+export function closeFd(fd: number): Promise<void> {
+  return closeAsync(fd);
+}
 
 /** fdatasync on a raw descriptor, off the event loop. */
 export function fdatasync(fd: number): Promise<void> {
@@ -165,7 +180,7 @@ export class GrowingCount {
 
   /** Opens the count in `file`, which must exist (written whole, e.g. by writeFileAtomic). */
   static async open(file: string, value: number): Promise<GrowingCount> {
-    return new GrowingCount(await openAsync(file, "r+"), value);
+    return new GrowingCount(await openFd(file, "r+"), value);
   }
 
   get current(): number {
@@ -180,9 +195,6 @@ export class GrowingCount {
   }
 
   close(): Promise<void> {
-    return closeAsync(this.fd);
+    return closeFd(this.fd);
   }
 }
-
-const openAsync = promisify(fs.open);
-const closeAsync = promisify(fs.close);

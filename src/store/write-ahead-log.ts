@@ -14,7 +14,7 @@
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { fdatasync, fsyncDir, settleAll, writevAll } from "./durable-file.js";
+import { closeFd, fdatasync, fsyncDir, openFd, settleAll, writevAll } from "./durable-file.js";
 import { LogError } from "./types.js";
 import {
   decodeRecordHeader,
@@ -68,8 +68,6 @@ export interface WalWrite {
 }
 
 const readAsync = promisify(fs.read);
-const openAsync = promisify(fs.open);
-const closeAsync = promisify(fs.close);
 
 export class WriteAheadLog {
   private readonly slots: Slot[] = [];
@@ -180,14 +178,14 @@ export class WriteAheadLog {
   async close(): Promise<void> {
     const fds = this.slots.map((s) => s.fd);
     this.slots.length = 0;
-    await Promise.all(fds.map((fd) => closeAsync(fd)));
+    await Promise.all(fds.map((fd) => closeFd(fd)));
   }
 
   // ---- slots ----
 
   private async scanSlot(id: number): Promise<void> {
     const file = path.join(this.dir, `${id}.wal`);
-    const fd = await openAsync(file, "r+");
+    const fd = await openFd(file, "r+");
     const size = (await fsp.stat(file)).size;
     const slot: Slot = { file, fd, pos: 0, allocated: size, end: 0 };
     this.slots.push(slot);
@@ -250,11 +248,11 @@ export class WriteAheadLog {
   /** Creates an empty slot. Until its directory entry is synced it holds nothing. */
   private async addSlot(): Promise<Slot> {
     const file = path.join(this.dir, `${this.nextId++}.wal`);
-    const fd = await openAsync(file, "w+");
+    const fd = await openFd(file, "w+");
     try {
       await fsyncDir(this.dir);
     } catch (err) {
-      await closeAsync(fd);
+      await closeFd(fd);
       await fsp.rm(file, { force: true });
       throw err;
     }
