@@ -419,24 +419,30 @@ class FsLog implements AuditLog, FsLogExtras {
 
   /** Adds the partial tiles and the partial entry bundle of the tree at builder.size. */
   private async addPartials(batch: WriteOnceFileBatch): Promise<void> {
-    const size = this.builder.size;
     for (const t of this.builder.partialTiles()) batch.add(this.layout.hashTile(t.tile), t.data);
-    const width = size % TILE_WIDTH;
-    const bundle = Math.floor(size / TILE_WIDTH);
-    if (width > 0) {
-      const prefix = await this.reader.readEntryBundle(bundle, width);
-      if (prefix === null) throw new LogError("corrupt", `open bundle ${bundle} lost entries`);
-      batch.add(this.layout.partialBundle(bundle, width), prefix);
+    const bundle = this.partialBundle();
+    if (bundle) {
+      const prefix = await this.reader.readEntryBundle(bundle.index, bundle.width);
+      if (prefix === null) throw new LogError("corrupt", `open bundle ${bundle.index} lost entries`);
+      batch.add(bundle.file, prefix);
     }
   }
 
   /** The partial tiles and partial bundle that belong to the current tree (builder.size). */
   private currentPartials(): string[] {
-    const width = this.builder.size % TILE_WIDTH;
+    const bundle = this.partialBundle();
     return [
       ...this.builder.partialTiles().map((t) => this.layout.hashTile(t.tile)),
-      ...(width > 0 ? [this.layout.partialBundle(Math.floor(this.builder.size / TILE_WIDTH), width)] : []),
+      ...(bundle ? [bundle.file] : []),
     ];
+  }
+
+  /** The partial entry bundle of the tree at builder.size, if its last bundle is not full. */
+  private partialBundle(): { index: number; width: number; file: string } | null {
+    const width = this.builder.size % TILE_WIDTH;
+    if (width === 0) return null;
+    const index = Math.floor(this.builder.size / TILE_WIDTH);
+    return { index, width, file: this.layout.partialBundle(index, width) };
   }
 
   /**

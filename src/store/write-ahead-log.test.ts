@@ -83,6 +83,8 @@ const walFiles = (dir: string) =>
   readdirSync(dir)
     .filter((f) => /^\d+\.wal$/.test(f))
     .sort((a, b) => parseInt(a) - parseInt(b));
+/** The size of each slot file, in slot order. */
+const walSizes = (dir: string) => walFiles(dir).map((f) => statSync(path.join(dir, f)).size);
 
 describe("write-ahead log", () => {
   it("replays every synced commit after a reopen, in order, across slots", async () => {
@@ -93,7 +95,7 @@ describe("write-ahead log", () => {
     for (let c = 0; c < 20; c++) await commit(wal, c * 5, all.slice(c * 5, c * 5 + 5));
     await closeWal(wal);
     expect(walFiles(dir)).toEqual(["0.wal", "1.wal", "2.wal"]);
-    for (const f of walFiles(dir)) expect(statSync(path.join(dir, f)).size).toBeLessThanOrEqual(4096);
+    for (const size of walSizes(dir)) expect(size).toBeLessThanOrEqual(4096);
 
     wal = await openWal(dir);
     const replayed = await replay(wal, 0);
@@ -156,7 +158,7 @@ describe("write-ahead log", () => {
     }
     const released = (commits - 5) * 5; // the last call: release(55 * 5)
     expect(maxFiles).toBeLessThanOrEqual(4);
-    for (const f of walFiles(dir)) expect(statSync(path.join(dir, f)).size).toBeLessThanOrEqual(4096);
+    for (const size of walSizes(dir)) expect(size).toBeLessThanOrEqual(4096);
     await closeWal(wal);
 
     wal = await openWal(dir);
@@ -400,8 +402,7 @@ describe("write-ahead log", () => {
       await commit(wal, 0, big);
       await commit(wal, 10, entries(10, 2, 300));
       await closeWal(wal);
-      const sizes = walFiles(dir).map((f) => statSync(path.join(dir, f)).size);
-      expect(sizes.reduce((a, b) => a + b, 0)).toBe(5 * RECORD_HEADER_BYTES + 12 * 301);
+      expect(walSizes(dir).reduce((a, b) => a + b, 0)).toBe(5 * RECORD_HEADER_BYTES + 12 * 301);
 
       wal = await openWal(dir);
       const replayed = await replay(wal, 0);
@@ -424,8 +425,7 @@ describe("write-ahead log", () => {
       await commit(wal, 4, entries(4, 3));
       await commit(wal, 7, [entry(7, 5000), entry(8, 50)]);
       await closeWal(wal);
-      const sizes = walFiles(dir).map((f) => statSync(path.join(dir, f)).size);
-      expect(sizes).toContain(RECORD_HEADER_BYTES + 10_001);
+      expect(walSizes(dir)).toContain(RECORD_HEADER_BYTES + 10_001);
 
       wal = await openWal(dir, { maxSlots: 8 });
       const replayed = await replay(wal, 0);

@@ -72,11 +72,9 @@ export class RedactionRuleError extends Error {
 /** Checks and compiles operator rules; errors name the source, the rule index and the field. */
 export function compileRules(rules: unknown, source: string): CompiledRule[] {
   if (!Array.isArray(rules)) throw new RedactionRuleError(source, "(top level)", "expected a list of rules");
-  return rules.map((raw: unknown, i) => {
+  return rules.map((r: unknown, i) => {
     const at = `[${i}]`;
-    if (!isRecord(raw))
-      throw new RedactionRuleError(source, at, "expected an object with resource and paths");
-    const r = raw;
+    if (!isRecord(r)) throw new RedactionRuleError(source, at, "expected an object with resource and paths");
     for (const k of Object.keys(r)) {
       if (!["resource", "group", "paths", "encoding"].includes(k))
         throw new RedactionRuleError(source, `${at}.${k}`, "unknown field");
