@@ -8,6 +8,10 @@
 # the one-file plain writer. Needs root (mount), mkfs.ext4 and a loop device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+  echo "bench/fresh-fs.sh mounts a loop image and needs root; without it, run: npm run bench -- $*" >&2
+  exit 2
+fi
 size=${BENCH_FS_SIZE:-12G}
 img=$(mktemp /var/tmp/kubetrail-bench-fs.XXXXXX)
 mnt=$(mktemp -d /var/tmp/kubetrail-bench-mnt.XXXXXX)
