@@ -7,8 +7,6 @@ import { conflictAnnotationValue, keyOf, type Deduper } from "./dedupe.js";
 import { encodeEvent } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
 
-export type { EventTransform } from "./prepare.js";
-
 export interface IngestResult {
   received: number;
   stored: number;

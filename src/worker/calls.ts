@@ -5,7 +5,7 @@
 import type { Transferable, Worker } from "node:worker_threads";
 
 /** What a worker thread posts back: the id of the call it answers, and the answer. */
-export type Reply<T> = T & { id: number };
+type Reply<T> = T & { id: number };
 
 export class WorkerCalls<T> {
   private readonly pending = new Map<number, { resolve(reply: T): void; reject(err: Error): void }>();
