@@ -21,8 +21,8 @@ describe("bundle files", () => {
     const layout = new FsLayout(dir);
     // A directory where bundle 1's file must go: creating it fails (EISDIR) until removed.
     mkdirSync(layout.openBundle(1), { recursive: true });
-    const written: number[] = [];
-    const files = new BundleFiles(layout, (first) => written.push(first));
+    const written: [number, number][] = [];
+    const files = new BundleFiles(layout, (first, count) => written.push([first, count]));
     await files.recover(0, true);
     const batch = entries(0, 300);
     files.enqueue(0, batch, joinEntries(batch));
@@ -38,7 +38,7 @@ describe("bundle files", () => {
     while (files.size < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await files.untilWritten(300);
     expect(files.error).toBeNull();
-    expect(written).toEqual([0]);
+    expect(written).toEqual([[0, 300]]);
 
     expect(await files.sync()).toBe(300);
     expect(readFileSync(layout.entriesDurable, "utf8")).toBe("300\n");

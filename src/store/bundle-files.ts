@@ -17,6 +17,7 @@ import {
   readCount,
   readFileIfExists,
   settleAll,
+  settleEach,
   writeFileAtomic,
   writevAll,
 } from "./durable-file.js";
@@ -73,7 +74,7 @@ export class BundleFiles {
   /** `onWritten` is told about each queued batch once it is in the files (in log order). */
   constructor(
     private readonly layout: FsLayout,
-    private readonly onWritten: (first: number, joined: Uint8Array) => void,
+    private readonly onWritten: (first: number, count: number, joined: Uint8Array) => void,
   ) {}
 
   /** Entries in the files, synced or not. */
@@ -204,7 +205,7 @@ export class BundleFiles {
       this.queue.shift();
       this.queuedBytes -= next.joined.length;
       if (!this.failure?.fatal) this.failure = null;
-      this.onWritten(next.first, next.joined);
+      this.onWritten(next.first, next.entries.length, next.joined);
     }
     // Cleared here, in the same turn as the loop's last check, so a later enqueue starts a new drain.
     this.draining = null;
@@ -368,7 +369,7 @@ export class BundleFiles {
     this.unsynced.clear();
     this.unsyncedDirs.clear();
     try {
-      await settleAll(files.map(([f]) => fdatasync(f.fd)));
+      await settleEach(files, ([f]) => fdatasync(f.fd));
     } catch (err) {
       // After a failed fsync the kernel may have dropped the pages it could not write, so a
       // later sync could "succeed" without them: only recovery from the write-ahead log is safe.
@@ -383,7 +384,7 @@ export class BundleFiles {
         dirs.add(path.dirname(this.layout.bundle(f.index)));
         await closeFd(f.fd);
       }
-      await settleAll([...dirs].map((dir) => fsyncDir(dir)));
+      await settleEach([...dirs], fsyncDir);
       await synced.set(upTo);
     } catch (err) {
       // Nothing is lost (the write-ahead log keeps the entries): the next sync tries again.

@@ -2,7 +2,14 @@ import { mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, wr
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { WriteOnceFileBatch, settleAll, unwritten, writevAll } from "./durable-file.js";
+import {
+  WriteOnceFileBatch,
+  settleAll,
+  settleEach,
+  unwritten,
+  writevAll,
+  writevAllNow,
+} from "./durable-file.js";
 
 const b = (s: string) => Buffer.from(s);
 const text = (bufs: Uint8Array[]) => Buffer.concat(bufs).toString();
@@ -22,6 +29,44 @@ describe("durable files", () => {
     closeSync(fd);
     expect(readFileSync(file, "utf8")).toBe(text(parts));
     rmSync(dir, { recursive: true });
+  });
+
+  it("writes in this thread at a position, leaving the bytes around it alone", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kt-df-"));
+    const file = path.join(dir, "f");
+    writeFileSync(file, "0123456789");
+    const fd = openSync(file, "r+");
+    writevAllNow(fd, [b("ab"), b(""), b("cd")], 3);
+    closeSync(fd);
+    expect(readFileSync(file, "utf8")).toBe("012abcd789");
+    rmSync(dir, { recursive: true });
+  });
+
+  it("runs at most `limit` calls at a time, in order, and fails with the first error after the rest settle", async () => {
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    let startedAtFailure = -1;
+    const call = async (i: number) => {
+      started.push(i);
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 5 - (i % 3)));
+      running--;
+      if (i === 4) {
+        startedAtFailure = started.length;
+        throw new Error(`call ${i} failed`);
+      }
+      return i * 10;
+    };
+    expect(await settleEach([0, 1, 2, 3], call, 2)).toEqual([0, 10, 20, 30]);
+    expect(most).toBe(2);
+    started.length = 0;
+    await expect(settleEach([0, 1, 2, 3, 4, 5, 6, 7, 8], call, 2)).rejects.toThrow("call 4 failed");
+    expect(running).toBe(0); // the call beside the failed one had finished
+    expect(started.slice(0, 5)).toEqual([0, 1, 2, 3, 4]);
+    expect(started).toHaveLength(startedAtFailure); // none started after the failure
+    expect(await settleEach([], call)).toEqual([]);
   });
 
   it("writes a batch of files, creating their directories, and rewrites a torn one whole", async () => {

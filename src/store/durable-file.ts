@@ -86,6 +86,21 @@ export async function writevAll(fd: number, buffers: Uint8Array[], position?: nu
   }
 }
 
+/**
+ * writevAll in this thread, for at most 1024 buffers at `position`. For a small write into
+ * pages already cached the copy is shorter than the wait for a pool thread and back.
+ */
+export function writevAllNow(fd: number, buffers: Uint8Array[], position: number): void {
+  let rest = buffers;
+  let at = position;
+  while (rest.length > 0) {
+    const written = fs.writevSync(fd, rest, at);
+    if (written === 0) throw new Error("write made no progress");
+    at += written;
+    rest = unwritten(rest, written);
+  }
+}
+
 /** What is left of `buffers` after a vectored write took its first `written` bytes. */
 export function unwritten(buffers: Uint8Array[], written: number): Uint8Array[] {
   let i = 0;
@@ -101,6 +116,41 @@ export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
   const failed = results.find((r) => r.status === "rejected");
   if (failed) throw failed.reason;
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * Syncs and other slow calls made in the background run at most this many at a time. libuv
+ * has four threads for all file calls; a sync of a hundred bundle files issued at once held
+ * them all for tens of milliseconds, and the write-ahead log's write and sync, on which every
+ * acknowledgement waits, queued behind it.
+ */
+export const BACKGROUND_IO_LIMIT = 2;
+
+/**
+ * Calls `fn` for each item, at most `limit` at a time, in order. Like settleAll, it waits for
+ * every call that started and then throws the first failure (no further calls start after one).
+ */
+export async function settleEach<T, R>(
+  items: readonly T[],
+  fn: (item: T) => Promise<R>,
+  limit = BACKGROUND_IO_LIMIT,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failure: { reason: unknown } | null = null;
+  const lane = async (): Promise<void> => {
+    while (next < items.length && failure === null) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (reason) {
+        failure ??= { reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== null) throw (failure as { reason: unknown }).reason;
+  return results;
 }
 
 /**
@@ -144,17 +194,15 @@ export class WriteOnceFileBatch {
 
 /** Makes files written earlier (and their directory entries) durable. */
 export async function syncFiles(files: readonly string[]): Promise<void> {
-  await Promise.all(
-    files.map(async (file) => {
-      const fh = await fsp.open(file, "r");
-      try {
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-    }),
-  );
-  await Promise.all([...new Set(files.map((f) => path.dirname(f)))].map((d) => fsyncDir(d)));
+  await settleEach(files, async (file) => {
+    const fh = await fsp.open(file, "r");
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  });
+  await settleEach([...new Set(files.map((f) => path.dirname(f)))], fsyncDir);
 }
 
 /** A count kept in a file of its own (entries-durable, tiles-durable); null when there is no file. */

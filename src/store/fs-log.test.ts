@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, promises as fsp, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   hashLeaf,
   inclusionProof,
@@ -14,6 +14,7 @@ import {
 import { losePower } from "../../test/fixtures/power-loss.js";
 import { openFsLog } from "./fs-log.js";
 import { FsLayout } from "./fs-layout.js";
+import { LeafHasherPool } from "./leaf-hasher.js";
 import type { AuditLog, LogEntry } from "./types.js";
 
 const dirs: string[] = [];
@@ -61,6 +62,33 @@ describe("fs log", () => {
     );
     expect(cp.note.startsWith("example.com/test-log\n1200\n")).toBe(true);
     await log.close();
+  });
+
+  it("integrates from the leaf hashes of the write path, never reading fresh entries back from disk", async () => {
+    const reads = vi.spyOn(LeafHasherPool.prototype, "hashGiven");
+    try {
+      // Integration every millisecond while commits keep coming: rounds start while the
+      // hashes of the newest entries are still on their way from the worker.
+      const log = await openFsLog(tmpDir(), { integrateIntervalMs: 1 });
+      let next = 0;
+      for (let round = 0; round < 30; round++) {
+        await Promise.all(
+          Array.from({ length: 4 }, () => {
+            next += 150;
+            return log.append(entries(next - 150, 150));
+          }),
+        );
+      }
+      const cp = await log.waitIntegrated(next);
+      const stored = await readAll(log);
+      expect(Buffer.from(cp.rootHash)).toEqual(
+        Buffer.from(rootFromLeafHashes(stored.map((e) => hashLeaf(e.data)))),
+      );
+      expect(reads).not.toHaveBeenCalled();
+      await log.close();
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it("keeps only the partial files its latest checkpoint names, across bundle and reopen", async () => {

@@ -103,6 +103,8 @@ class FsLog implements AuditLog, FsLogExtras {
    */
   private pending: Hash[] = [];
   private pendingStart = 0;
+  /** Entries before this index have been handed to hashWritten. */
+  private hashRequested = 0;
   private readonly buffers = new CommitBuffers();
   /** Settles once the leaf hashes of everything written to the bundle files are in `pending`. */
   private hashed: Promise<void> = Promise.resolve();
@@ -131,7 +133,9 @@ class FsLog implements AuditLog, FsLogExtras {
     this.layout = new FsLayout(dataDir);
     this.reader = new FsLogReader(dataDir);
     this.intervalMs = opts.integrateIntervalMs ?? 500;
-    this.bundles = new BundleFiles(this.layout, (first, joined) => this.hashWritten(first, joined));
+    this.bundles = new BundleFiles(this.layout, (first, count, joined) =>
+      this.hashWritten(first, count, joined),
+    );
     this.committer = new GroupCommitter((entries) => this.commit(entries), {
       ...DEFAULT_GROUP_COMMIT_LIMITS,
       ...opts.limits,
@@ -268,7 +272,8 @@ class FsLog implements AuditLog, FsLogExtras {
    * Hashes entries just written to the bundle files, keeping the hashes for integration. The
    * worker is lent the commit's buffer and hands it back for another commit.
    */
-  private hashWritten(first: number, joined: Uint8Array): void {
+  private hashWritten(first: number, count: number, joined: Uint8Array): void {
+    this.hashRequested = first + count;
     const leaves = this.hasher.hashLent(joined).then(({ hashes, memory }) => {
       this.buffers.give(memory);
       return hashes;
@@ -326,8 +331,7 @@ class FsLog implements AuditLog, FsLogExtras {
       const end = Math.min(this.bundles.size, start + INTEGRATE_SLICE);
       const leaves = await this.leavesFor(start, end);
       const before = this.builder.clone();
-      const completed: TileData[] = [];
-      for (const leaf of leaves) completed.push(...this.builder.push(leaf));
+      const completed = await this.fold(leaves);
       try {
         // The checkpoint names its full bundles by their final paths: put them there first.
         while (this.bundles.syncedSize < this.builder.size - (this.builder.size % TILE_WIDTH))
@@ -365,6 +369,15 @@ class FsLog implements AuditLog, FsLogExtras {
     }
   }
 
+  /**
+   * Pushes the next leaves into the tiles, the roots of the level-0 tiles they fill hashed on
+   * a worker: one node hash per leaf, which held the event loop for up to 90 ms per round.
+   */
+  private async fold(leaves: Hash[]): Promise<TileData[]> {
+    const roots = await this.hasher.tileRoots(this.builder.fillingTiles(leaves));
+    return this.builder.pushAll(leaves, roots);
+  }
+
   /** Keeps the leaf hashes of a commit at `first` for integration, while they are contiguous. */
   private keepPending(first: number, leaves: Hash[]): void {
     if (this.pendingStart + this.pending.length === first && this.pending.length < MAX_PENDING_LEAVES) {
@@ -377,12 +390,20 @@ class FsLog implements AuditLog, FsLogExtras {
     }
   }
 
-  /** Leaf hashes of [start, end): kept from the commits, else hashed from the bundles. */
-  private leavesFor(start: number, end: number): Promise<Hash[]> {
+  /**
+   * Leaf hashes of a prefix of [start, end): kept from the commits, else hashed from the
+   * bundles. Only entries whose hashes will never arrive (after recovery, or beyond
+   * MAX_PENDING_LEAVES) are read back from disk.
+   */
+  private async leavesFor(start: number, end: number): Promise<Hash[]> {
     this.dropPendingBefore(start);
-    if (this.pendingStart === start && this.pending.length >= end - start) {
-      return Promise.resolve(this.pending.slice(0, end - start));
+    // Written since integration began: their hashes are still on their way from the worker.
+    if (start >= this.pendingStart + this.pending.length && start < this.hashRequested) {
+      await this.hashed;
+      this.dropPendingBefore(start);
     }
+    const kept = this.pendingStart === start ? Math.min(this.pending.length, end - start) : 0;
+    if (kept > 0) return this.pending.slice(0, kept);
     return this.hashRange(start, this.pendingStart > start ? Math.min(end, this.pendingStart) : end);
   }
 
@@ -600,9 +621,8 @@ class FsLog implements AuditLog, FsLogExtras {
     while (this.builder.size < size) {
       const start = this.builder.size;
       const batch = new WriteOnceFileBatch();
-      for (const leaf of await this.hashRange(start, Math.min(size, start + INTEGRATE_SLICE))) {
-        for (const t of this.builder.push(leaf)) batch.add(this.layout.hashTile(t.tile), t.data);
-      }
+      const leaves = await this.hashRange(start, Math.min(size, start + INTEGRATE_SLICE));
+      for (const t of await this.fold(leaves)) batch.add(this.layout.hashTile(t.tile), t.data);
       await batch.commit({ sync: true });
     }
   }

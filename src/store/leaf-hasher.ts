@@ -3,8 +3,11 @@
 // so it runs beside the event loop instead of on it.
 import { Worker } from "node:worker_threads";
 import { WorkerCalls } from "../worker/calls.js";
-import { hashLeaf } from "../tlog/index.js";
+import { hashLeaf, rootFromLeafHashes, TILE_WIDTH, type Hash } from "../tlog/index.js";
 import { splitBundle } from "./bundle-format.js";
+import { splitTileData } from "./tile-builder.js";
+
+const TILE_BYTES = TILE_WIDTH * 32;
 
 /** Leaf hashes of one bundle's lines, concatenated (32 bytes each). */
 export function hashBundleLines(bundle: Uint8Array): Uint8Array {
@@ -22,7 +25,30 @@ const { hash } = require("node:crypto");
 // streaming Hash object, and most entries are a few KB. The digest comes as hex, decoded into
 // the output: a Buffer result costs an allocation outside the heap per leaf (about 0.8 µs more).
 let scratch = new Uint8Array(1 << 16);
-parentPort.on("message", ({ id, data, offset, length }) => {
+const node = new Uint8Array(65);
+node[0] = 1;
+// The RFC 6962 root of each 256-hash tile in tiles: a perfect tree, so pairs level by level.
+function tileRoots(tiles) {
+  const roots = Buffer.from(new ArrayBuffer(tiles.length / 256));
+  for (let t = 0; t * 8192 < tiles.length; t++) {
+    let row = tiles.subarray(t * 8192, (t + 1) * 8192);
+    for (let n = 128; n >= 1; n /= 2) {
+      const up = n === 1 ? roots.subarray(t * 32, t * 32 + 32) : Buffer.allocUnsafe(n * 32);
+      for (let i = 0; i < n; i++) {
+        node.set(row.subarray(i * 64, i * 64 + 64), 1);
+        up.write(hash("sha256", node, "hex"), i * 32, "hex");
+      }
+      row = up;
+    }
+  }
+  return roots;
+}
+parentPort.on("message", ({ id, data, offset, length, tiles }) => {
+  if (tiles !== undefined) {
+    const roots = tileRoots(new Uint8Array(tiles));
+    parentPort.postMessage({ id, ok: true, roots }, [roots.buffer]);
+    return;
+  }
   // A Buffer view: its indexOf is memchr, a typed array's is a slow generic loop.
   const bytes = Buffer.from(data, offset, length);
   let count = 0;
@@ -43,7 +69,10 @@ parentPort.on("message", ({ id, data, offset, length }) => {
 });
 `;
 
-type HashReply = { ok: true; hashes: Uint8Array; data: ArrayBuffer } | { ok: false; data: ArrayBuffer };
+type HashReply =
+  | { ok: true; hashes: Uint8Array; data: ArrayBuffer }
+  | { ok: false; data: ArrayBuffer }
+  | { ok: true; roots: Uint8Array };
 
 /** A small pool; `hash` keeps results in submission order for the caller to await. */
 export class LeafHasherPool {
@@ -87,6 +116,27 @@ export class LeafHasherPool {
     return { hashes, bytes: new Uint8Array(memory) };
   }
 
+  /**
+   * The RFC 6962 root of each full level-0 tile in `tiles` (256 leaf hashes each, concatenated,
+   * as TileBuilder.fillingTiles gives them), hashed on a worker. `tiles` is given up.
+   */
+  async tileRoots(tiles: Uint8Array): Promise<Hash[]> {
+    if (tiles.length % TILE_BYTES !== 0) throw new Error(`${tiles.length} bytes are not whole tiles`);
+    if (tiles.length === 0) return [];
+    if (this.workers.length === 0) {
+      const roots: Hash[] = [];
+      for (let at = 0; at < tiles.length; at += TILE_BYTES)
+        roots.push(rootFromLeafHashes(splitTileData(tiles.subarray(at, at + TILE_BYTES))));
+      return roots;
+    }
+    const whole = tiles.byteOffset === 0 && tiles.byteLength === tiles.buffer.byteLength;
+    const memory = (whole ? tiles : tiles.slice()).buffer as ArrayBuffer;
+    const worker = this.workers[this.next++ % this.workers.length]!;
+    const reply = await worker.call({ tiles: memory }, [memory]);
+    if (!("roots" in reply)) throw new Error("the leaf hashing worker did not answer with tile roots");
+    return splitTileData(reply.roots);
+  }
+
   /** Transfers `bytes.buffer` to a worker; resolves with the hashes and that buffer back. */
   private async post(bytes: Uint8Array): Promise<{ hashes: Uint8Array; memory: ArrayBuffer }> {
     const memory = bytes.buffer as ArrayBuffer;
@@ -95,6 +145,7 @@ export class LeafHasherPool {
       memory,
     ]);
     if (!reply.ok) throw new Error("bundle ends without a newline");
+    if (!("hashes" in reply)) throw new Error("the leaf hashing worker did not answer with leaf hashes");
     return { hashes: reply.hashes, memory: reply.data };
   }
 

