@@ -47,4 +47,22 @@ describe("bundle files", () => {
     expect(readFileSync(layout.openBundle(1))).toEqual(joinEntries(batch.slice(256)));
     await files.close();
   });
+
+  it("syncs every entry written before the call, also while an earlier sync is under way", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kt-bundles-"));
+    dirs.push(dir);
+    const files = new BundleFiles(new FsLayout(dir), () => undefined);
+    await files.recover(0, true);
+    const big = entries(0, 2_000);
+    files.enqueue(0, big, joinEntries(big));
+    await files.untilWritten(2_000);
+    const earlier = files.sync(); // eight bundle files to sync: still going below
+    const one = entries(2_000, 1);
+    files.enqueue(2_000, one, joinEntries(one));
+    await files.untilWritten(2_001);
+    expect(await files.sync()).toBe(2_001);
+    expect(await earlier).toBeGreaterThanOrEqual(2_000);
+    expect(files.syncedSize).toBe(2_001);
+    await files.close();
+  });
 });

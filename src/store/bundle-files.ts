@@ -341,11 +341,16 @@ export class BundleFiles {
   /**
    * Makes every entry written so far durable in the files: syncs them, moves full ones to
    * their final paths, syncs the directories and records the count in entries-durable.
-   * Resolves to that count.
+   * Resolves to that count. A sync already under way may have started before the latest
+   * writes: then another one follows it.
    */
-  sync(): Promise<number> {
-    this.syncing ??= this.syncOnce();
-    return this.syncing;
+  async sync(): Promise<number> {
+    const target = this.written;
+    for (;;) {
+      this.syncing ??= this.syncOnce();
+      const count = await this.syncing;
+      if (count >= target) return count;
+    }
   }
 
   private async syncOnce(): Promise<number> {

@@ -503,7 +503,11 @@ class FsLog implements AuditLog, FsLogExtras {
     await this.bundles.recover(trusted?.size ?? 0, !trusted, this.opts.onRepair);
     this.wal = await WriteAheadLog.open(this.layout.walDir, {
       ...DEFAULT_WAL_OPTIONS,
-      makeRoom: () => this.syncBundles(),
+      // Frees every slot: the bundle writer may still hold acknowledged entries in its queue.
+      makeRoom: async () => {
+        await this.bundles.untilWritten(this.durable);
+        await this.syncBundles();
+      },
       onError: this.opts.onError,
     });
     await this.replayWriteAhead(this.wal);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hashLeaf, rootFromLeafHashes, type Hash } from "../tlog/index.js";
+import type { WorkerCalls } from "../worker/calls.js";
 import { LeafHasherPool } from "./leaf-hasher.js";
 
 const leaf = (i: number): Hash => hashLeaf(new TextEncoder().encode(`entry ${i}`));
@@ -39,6 +40,25 @@ describe("leaf hasher pool: tile roots", () => {
       expect(hex(await pool.tileRoots(view))).toEqual(hex(roots.slice(1)));
       expect(data.length).toBe(3 * 8192); // not detached
       await expect(pool.tileRoots(data.subarray(0, 8192 + 32))).rejects.toThrow(/not whole tiles/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("replaces a worker that stopped, so hashing goes on", async () => {
+    const pool = new LeafHasherPool(1);
+    try {
+      const internals = pool as unknown as { workers: WorkerCalls<unknown>[]; tiles: WorkerCalls<unknown> };
+      const bundle = Buffer.from('{"a":1}\n{"b":2}\n');
+      const leaves = Buffer.from(await pool.hash(bundle));
+      expect(hex(await pool.tileRoots(tiles(1).data))).toEqual(hex(tiles(1).roots));
+      // As if each worker had died (an out-of-memory kill, a bug): its calls fail from then on.
+      const dead = [internals.workers[0]!, internals.tiles];
+      for (const w of dead) await w.terminate();
+      const { data, roots } = tiles(2);
+      expect(hex(await pool.tileRoots(data))).toEqual(hex(roots));
+      expect(Buffer.from(await pool.hash(bundle))).toEqual(leaves);
+      expect(dead.every((w) => w.stopped)).toBe(true);
     } finally {
       await pool.close();
     }
