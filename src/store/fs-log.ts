@@ -333,8 +333,9 @@ class FsLog implements AuditLog, FsLogExtras {
       const before = this.builder.clone();
       const completed = await this.fold(leaves);
       try {
-        // The checkpoint names its full bundles by their final paths: put them there first.
-        while (this.bundles.syncedSize < this.builder.size - (this.builder.size % TILE_WIDTH))
+        // The checkpoint names its full bundles by their final paths: put them there first
+        // (one sync covers every entry written before it is called).
+        if (this.bundles.syncedSize < this.builder.size - (this.builder.size % TILE_WIDTH))
           await this.syncBundles();
         await this.publish(completed);
         this.dropPendingBefore(this.builder.size);
