@@ -111,8 +111,7 @@ export class LeafHasherPool {
    * shared memory (Buffer's pool, a prefix of a larger read) is copied (hash).
    */
   async hashGiven(bundle: Uint8Array): Promise<{ hashes: Uint8Array; bytes: Uint8Array }> {
-    if (bundle.byteOffset !== 0 || bundle.byteLength !== bundle.buffer.byteLength)
-      return { hashes: await this.hash(bundle), bytes: bundle };
+    if (!spansBuffer(bundle)) return { hashes: await this.hash(bundle), bytes: bundle };
     const { hashes, memory } = await this.hashLent(bundle);
     return { hashes, bytes: new Uint8Array(memory) };
   }
@@ -130,8 +129,7 @@ export class LeafHasherPool {
         roots.push(rootFromLeafHashes(splitTileData(tiles.subarray(at, at + TILE_BYTES))));
       return roots;
     }
-    const whole = tiles.byteOffset === 0 && tiles.byteLength === tiles.buffer.byteLength;
-    const memory = (whole ? tiles : tiles.slice()).buffer as ArrayBuffer;
+    const memory = (spansBuffer(tiles) ? tiles : tiles.slice()).buffer as ArrayBuffer;
     const reply = await this.tileWorker().call({ tiles: memory }, [memory]);
     if (!("roots" in reply)) throw new Error("the leaf hashing worker did not answer with tile roots");
     return splitTileData(reply.roots);
@@ -155,8 +153,7 @@ export class LeafHasherPool {
    */
   private worker(): WorkerCalls<HashReply> {
     const i = this.next++ % this.workers.length;
-    if (this.workers[i]!.stopped && !this.closed) this.workers[i] = startWorker();
-    return this.workers[i]!;
+    return (this.workers[i] = this.alive(this.workers[i]!));
   }
 
   /**
@@ -166,15 +163,25 @@ export class LeafHasherPool {
    * commit buffers).
    */
   private tileWorker(): WorkerCalls<HashReply> {
-    if ((this.tiles === null || this.tiles.stopped) && !this.closed) this.tiles = startWorker();
-    if (this.tiles === null) throw new Error("the leaf hasher pool is closed");
-    return this.tiles;
+    return (this.tiles = this.alive(this.tiles));
+  }
+
+  /** `worker`, or a new one in its place when there is none or it stopped (unless closed). */
+  private alive(worker: WorkerCalls<HashReply> | null): WorkerCalls<HashReply> {
+    if (worker !== null && (!worker.stopped || this.closed)) return worker;
+    if (this.closed) throw new Error("the leaf hasher pool is closed");
+    return startWorker();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.workers, ...(this.tiles ? [this.tiles] : [])].map((w) => w.terminate()));
   }
+}
+
+/** True when `view` covers all of its memory, which can then be transferred instead of copied. */
+function spansBuffer(view: Uint8Array): boolean {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
 }
 
 function startWorker(): WorkerCalls<HashReply> {

@@ -74,12 +74,10 @@ export class TileBuilder {
    * building tiles; they can be computed elsewhere and given to pushAll.
    */
   fillingTiles(leafHashes: readonly Hash[]): Uint8Array {
-    const row = this.rows[0] ?? [];
-    const filled = Math.floor((row.length + leafHashes.length) / TILE_WIDTH);
-    const out = new Uint8Array(filled * TILE_WIDTH * 32);
+    const out = new Uint8Array(this.tilesFilledBy(leafHashes.length) * TILE_WIDTH * 32);
+    if (out.length === 0) return out;
     let at = 0;
-    for (const h of row) {
-      if (at === out.length) break;
+    for (const h of this.rows[0] ?? []) {
       out.set(h, at);
       at += 32;
     }
@@ -92,7 +90,7 @@ export class TileBuilder {
    * `tileRoots` (in order, one per tile of fillingTiles) instead of hashing them here.
    */
   pushAll(leafHashes: readonly Hash[], tileRoots: readonly Hash[]): TileData[] {
-    const filled = Math.floor(((this.rows[0]?.length ?? 0) + leafHashes.length) / TILE_WIDTH);
+    const filled = this.tilesFilledBy(leafHashes.length);
     if (tileRoots.length !== filled) {
       throw new Error(
         `${leafHashes.length} leaves fill ${filled} level-0 tiles, but ${tileRoots.length} roots were given`,
@@ -105,6 +103,11 @@ export class TileBuilder {
       this.add(leaf, fills ? tileRoots[next++]! : null, completed);
     }
     return completed;
+  }
+
+  /** The level-0 tiles that `count` more leaves fill. */
+  private tilesFilledBy(count: number): number {
+    return Math.floor(((this.rows[0]?.length ?? 0) + count) / TILE_WIDTH);
   }
 
   /** Adds a leaf, with its level-0 tile's root when it fills that tile and the root is known. */
