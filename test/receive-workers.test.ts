@@ -39,12 +39,20 @@ function bodies(): Buffer[] {
   return out;
 }
 
-/** What must agree between threads: everything but the parsed event a thread may keep. */
+/**
+ * What must agree between threads: everything but the parsed event a thread may keep and the
+ * hash in binary a worker adds (checked against the hex one separately).
+ */
 function comparable(b: PreparedBatch) {
   return {
     received: b.received,
     dropped: b.dropped,
-    events: b.events.map((e) => ({ ...e, event: undefined, bytes: Buffer.from(e.bytes).toString("utf8") })),
+    events: b.events.map((e) => ({
+      ...e,
+      event: undefined,
+      leaf: undefined,
+      bytes: Buffer.from(e.bytes).toString("utf8"),
+    })),
   };
 }
 
@@ -63,6 +71,10 @@ describe("receive workers", () => {
       const dropped = fromThread.reduce((n, b) => n + b.dropped, 0);
       expect(dropped).toBeGreaterThan(0);
       expect(fromWorkers.every((b) => b.events.every((e) => e.event === undefined))).toBe(true);
+      const leaves = fromWorkers.flatMap((b) =>
+        b.events.map((e) => [Buffer.from(e.leaf!).toString("hex"), e.hash]),
+      );
+      expect(leaves.every(([leaf, hash]) => leaf === hash)).toBe(true);
     } finally {
       await Promise.all([inThread.close(), workers.close()]);
     }

@@ -1,4 +1,4 @@
-// Dedupe by (auditID, stage) → SHA-256 of the content. The apiserver re-sends whole batches after
+// Dedupe by (auditID, stage) → the content's hash, which is the entry's RFC 6962 leaf hash. The apiserver re-sends whole batches after
 // any failure, and old log files get re-imported, so the memory of what is stored must survive
 // restarts: a SQLite table derived from the log (rebuildable: it records which log prefix it
 // covers and catches up from the log on open), with a small in-memory front for hot retries and a
@@ -14,13 +14,32 @@ import { DedupeWriter, SEEN_PRAGMAS, SEEN_SCHEMA, type SeenRow } from "./dedupe-
 import { int64ToPrint, keyPrint, PrintFilter, printToInt64, type KeyPrint } from "./key-hash.js";
 import { V1 } from "./normalize.js";
 
+/** Hex of the entry's leaf hash, SHA-256(0x00 ‖ bytes). */
 export type ContentHash = string;
 
-/** The conflict annotation's value names the content hash, so a rebuild can restore the exact set. */
-const CONFLICT_PREFIX = "sha256:";
+/**
+ * The conflict annotation's value names the content hash, so a rebuild can restore the exact
+ * set. Its prefix says which hash: an entry's leaf hash is not SHA-256 of its bytes.
+ */
+const CONFLICT_PREFIX = "leaf-sha256:";
+/**
+ * What `seen.h` holds, recorded in the store's meta: a store of another kind (SHA-256 of the
+ * bytes, before the content hash became the leaf hash) is rebuilt from the log.
+ */
+const HASH_KIND = "rfc6962-leaf";
 
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The content hash of an entry: its RFC 6962 leaf hash, the one the log's tree holds for it,
+ * so ingest hashes each event once for both (see LogWriter.append's leafHashes).
+ */
 export function contentHash(bytes: Uint8Array): ContentHash {
-  return oneShotHash("sha256", bytes, "hex");
+  // One-shot hashing of a copy with the 0x00 prefix: a streaming Hash object costs more.
+  if (scratch.length < bytes.length + 1) scratch = Buffer.allocUnsafe(2 * (bytes.length + 1));
+  scratch[0] = 0;
+  scratch.set(bytes, 1);
+  return oneShotHash("sha256", scratch.subarray(0, bytes.length + 1), "hex");
 }
 
 export function conflictAnnotationValue(hash: ContentHash): string {
@@ -148,10 +167,13 @@ export class Deduper {
   private async load(onCatchUp?: CatchUpProgress): Promise<void> {
     const origin = this.db.prepare("SELECT value FROM meta WHERE key = 'origin'").get() as
       { value: string } | undefined;
-    if (origin !== undefined && origin.value !== this.log.origin) {
+    const kind = this.db.prepare("SELECT value FROM meta WHERE key = 'hash'").get() as
+      { value: string } | undefined;
+    if ((origin !== undefined && origin.value !== this.log.origin) || kind?.value !== HASH_KIND) {
       this.db.exec("DELETE FROM seen; DELETE FROM meta;");
     }
     this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('origin', ?)").run(this.log.origin);
+    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('hash', ?)").run(HASH_KIND);
     const row = this.db.prepare("SELECT value FROM meta WHERE key = 'covered'").get() as
       { value: string } | undefined;
     this.coveredSize = row === undefined ? 0 : Number(row.value);

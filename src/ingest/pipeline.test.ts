@@ -176,6 +176,21 @@ describe("ingest pipeline", () => {
     expect(await rebuilt.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 300 });
   });
 
+  it("rebuilds a dedupe store whose hashes are of another kind (SHA-256 of the bytes, before the leaf hash)", async () => {
+    const s = await setup();
+    const batch = events(50, 6);
+    await s.pipeline.ingest(batch);
+    await s.close();
+    // What a store written before the content hash became the leaf hash holds.
+    const Database = (await import("better-sqlite3")).default;
+    const db = new Database(path.join(s.dir, "dedupe.db"));
+    db.exec("UPDATE seen SET h = randomblob(32); DELETE FROM meta WHERE key = 'hash';");
+    db.close();
+    const again = await setup(s.dir);
+    // Kept as it was, every repeat would look like new content under a known key: stored, flagged.
+    expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 50, conflicts: 0 });
+  });
+
   it("tells how far a new dedupe store has caught up with a long log, and nothing for a short one", async () => {
     const dir = tempDir("kt-pipeline-");
     const log = await openFsLog(dir, { integrateIntervalMs: 50 });

@@ -3,6 +3,7 @@
 // this thread or a receive worker) → dedupe → append → resolve when durable.
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import type { LogReader, LogWriter } from "../store/types.js";
+import { hashLeaf } from "../tlog/index.js";
 import { conflictAnnotationValue, keyOf, type Deduper } from "./dedupe.js";
 import { encodeEvent } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
@@ -105,6 +106,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       storedBytes: 0,
     };
     const entries: Uint8Array[] = [];
+    const leaves: Uint8Array[] = [];
     const records: { key: string; hash: string }[] = [];
     const stored: (AuditEvent | Uint8Array)[] = [];
     const waits: Promise<void>[] = [];
@@ -132,14 +134,18 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       }
       let bytes = p.bytes;
       let parsed = p.event;
+      let leaf = p.leaf;
       if (verdict.conflict || seenInBatch !== undefined) {
         parsed = withConflictFlag(eventOf(p), hash);
         bytes = encodeEvent(parsed);
+        leaf = hashLeaf(bytes);
         result.conflicts++;
       }
       if (seenInBatch === undefined) batchSeen.set(key, new Set([hash]));
       else seenInBatch.add(hash);
       entries.push(bytes);
+      // The dedupe hash is the leaf hash: the log need not hash the entry again.
+      leaves.push(leaf ?? Buffer.from(hash, "hex"));
       stored.push(parsed ?? bytes);
       records.push({ key, hash });
       result.storedBytes += bytes.length;
@@ -151,7 +157,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       }
       inflightBytes += result.storedBytes;
       const sizeAtSubmit = opts.log.size();
-      const appended = opts.log.append(entries);
+      const appended = opts.log.append(entries, leaves);
       if (listeners.size > 0)
         appended.then(
           ({ firstIndex }) => tell(firstIndex, stored, entries),

@@ -15,7 +15,10 @@ export interface PreparedEvent {
   auditID: string;
   stage: string;
   bytes: Uint8Array;
+  /** The entry's leaf hash in hex (see contentHash). */
   hash: ContentHash;
+  /** The same leaf hash, 32 bytes, when it came that way (from a receive worker). */
+  leaf?: Uint8Array;
   /** The event itself when it was prepared in this thread; a worker sends only the bytes. */
   event?: AuditEvent;
 }

@@ -20,5 +20,8 @@ port.on("message", ({ id, body }: { id: number; body: Uint8Array }) => {
         ? { ok: false, code: err.code, message: err.message }
         : { ok: false, message: (err as Error).message };
   }
-  port.postMessage({ ...reply, id }, reply.ok ? [reply.bytes.buffer as ArrayBuffer] : []);
+  port.postMessage(
+    { ...reply, id },
+    reply.ok ? [reply.bytes.buffer as ArrayBuffer, reply.leaves.buffer as ArrayBuffer] : [],
+  );
 });

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { apiserverEvents, eventList } from "../../test/fixtures/audit/events.js";
 import { SECRET_EVENTS, SECRET_VALUES } from "../../test/fixtures/policy/secret-events.js";
+import { hashLeaf } from "../tlog/index.js";
 import { IngestError } from "./errors.js";
 import { packBatch, receiveBody, startReceiver, unpackBatch } from "./receive.js";
 
@@ -15,7 +16,7 @@ function body(items: unknown[]): Buffer {
 }
 
 describe("receiving a webhook body", () => {
-  it("prepares every event: key, redacted bytes to store, their SHA-256", async () => {
+  it("prepares every event: key, redacted bytes to store, their leaf hash", async () => {
     const plain = apiserverEvents(6, { seed: 3 });
     const items = [...plain, ...SECRET_EVENTS.map(({ kind: _k, apiVersion: _v, ...e }) => e)];
     const raw = body(items);
@@ -28,7 +29,8 @@ describe("receiving a webhook body", () => {
     expect(batch.events.map((e) => [e.auditID, e.stage])).toEqual(items.map((e) => [e.auditID, e.stage]));
     const text = raw.toString("utf8");
     for (const [i, e] of batch.events.entries()) {
-      expect(e.hash).toBe(createHash("sha256").update(e.bytes).digest("hex"));
+      // SHA-256(0x00 ‖ bytes): the RFC 6962 leaf hash the log's tree will hold for the entry.
+      expect(e.hash).toBe(createHash("sha256").update(Buffer.of(0)).update(e.bytes).digest("hex"));
       const stored = Buffer.from(e.bytes).toString("utf8");
       expect(JSON.parse(stored)).toMatchObject({ kind: "Event", apiVersion: "audit.k8s.io/v1" });
       // Events the transform left alone are stored as sent: their bytes appear in the body.
@@ -57,7 +59,11 @@ describe("a prepared batch packed for the trip from a worker", () => {
   it("comes back with the same keys, hashes and bytes, all in one buffer", () => {
     const prepared = receiveBody(body(apiserverEvents(40, { seed: 5, bigEvery: 7 })));
     const packed = packBatch(prepared);
-    const back = unpackBatch(structuredClone(packed, { transfer: [packed.bytes.buffer as ArrayBuffer] }));
+    const back = unpackBatch(
+      structuredClone(packed, {
+        transfer: [packed.bytes.buffer as ArrayBuffer, packed.leaves.buffer as ArrayBuffer],
+      }),
+    );
     expect(packed.bytes.byteLength).toBe(0); // transferred, not copied
     expect(back.received).toBe(prepared.received);
     expect(back.events.map(({ auditID, stage, hash }) => ({ auditID, stage, hash }))).toEqual(
@@ -65,6 +71,8 @@ describe("a prepared batch packed for the trip from a worker", () => {
     );
     back.events.forEach((e, i) => {
       expect(Buffer.from(e.bytes).equals(prepared.events[i]!.bytes)).toBe(true);
+      // The hash also comes as the 32 bytes the log takes, equal to hashing the entry itself.
+      expect(Buffer.from(e.leaf!).equals(hashLeaf(e.bytes))).toBe(true);
       expect(e.bytes.buffer).toBe(back.events[0]!.bytes.buffer);
       expect(e.event).toBeUndefined();
     });

@@ -42,6 +42,8 @@ export type PackedBatch =
       auditIDs: string[];
       stages: string[];
       hashes: string[];
+      /** The same hashes, 32 bytes each, for the log (see LogWriter.append). */
+      leaves: Uint8Array;
       /** Event i's bytes are bytes[ends[i-1] ?? 0, ends[i]). */
       ends: Uint32Array;
       bytes: Uint8Array;
@@ -55,6 +57,8 @@ export function packBatch(batch: PreparedBatch): PackedBatch & { ok: true } {
   batch.events.forEach((e, i) => (ends[i] = total += e.bytes.length));
   const bytes = new Uint8Array(total);
   batch.events.forEach((e, i) => bytes.set(e.bytes, i === 0 ? 0 : ends[i - 1]));
+  const leaves = Buffer.from(new ArrayBuffer(batch.events.length * 32));
+  batch.events.forEach((e, i) => leaves.write(e.hash, i * 32, 32, "hex"));
   return {
     ok: true,
     received: batch.received,
@@ -62,6 +66,7 @@ export function packBatch(batch: PreparedBatch): PackedBatch & { ok: true } {
     auditIDs: batch.events.map((e) => e.auditID),
     stages: batch.events.map((e) => e.stage),
     hashes: batch.events.map((e) => e.hash),
+    leaves,
     ends,
     bytes,
   };
@@ -73,7 +78,7 @@ export function unpackBatch(packed: PackedBatch): PreparedBatch {
     if (packed.code !== undefined) throw new IngestError(packed.code, packed.message);
     throw new Error(`receive worker: ${packed.message}`);
   }
-  const { ends, bytes } = packed;
+  const { ends, bytes, leaves } = packed;
   return {
     received: packed.received,
     dropped: packed.dropped,
@@ -81,6 +86,7 @@ export function unpackBatch(packed: PackedBatch): PreparedBatch {
       auditID,
       stage: packed.stages[i]!,
       hash: packed.hashes[i]!,
+      leaf: leaves.subarray(i * 32, i * 32 + 32),
       bytes: bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]),
     })),
   };

@@ -91,6 +91,52 @@ describe("fs log", () => {
     }
   });
 
+  it("takes the leaf hashes an appender gives instead of hashing those entries again", async () => {
+    // Entries per commit the worker hashed, counted before their memory goes to the worker.
+    const hashedByWorker: number[] = [];
+    const hashLent = LeafHasherPool.prototype.hashLent;
+    const lent = vi.spyOn(LeafHasherPool.prototype, "hashLent").mockImplementation(function (
+      this: LeafHasherPool,
+      bundle,
+    ) {
+      hashedByWorker.push(bundle.filter((c) => c === 10).length);
+      return hashLent.call(this, bundle);
+    });
+    try {
+      const log = await openFsLog(tmpDir(), { integrateIntervalMs: 1 });
+      let next = 0;
+      // Appends with their hashes, interleaved with appends without (an alert): both kinds
+      // land in one tree, in log order.
+      for (let round = 0; round < 12; round++) {
+        const batch = entries(next, 200);
+        next += 200;
+        const given = log.append(batch, batch.map(hashLeaf));
+        const plain = round % 4 === 3 ? log.append(entries(next, 3)) : null;
+        if (plain) next += 3;
+        await Promise.all([given, plain]);
+      }
+      const cp = await log.waitIntegrated(next);
+      const stored = await readAll(log);
+      expect(stored).toHaveLength(next);
+      expect(Buffer.from(cp.rootHash)).toEqual(
+        Buffer.from(rootFromLeafHashes(stored.map((e) => hashLeaf(e.data)))),
+      );
+      // The worker hashed only the commits without given hashes (some held both kinds).
+      expect(hashedByWorker.length).toBeGreaterThan(0);
+      expect(hashedByWorker.reduce((a, b) => a + b, 0)).toBeLessThan(next / 2);
+      await expect(log.append(entries(0, 2), [hashLeaf(entries(0, 1)[0]!)])).rejects.toMatchObject({
+        code: "invalid",
+        message: "1 leaf hashes given for 2 entries",
+      });
+      await expect(log.append(entries(0, 1), [new Uint8Array(31)])).rejects.toMatchObject({
+        code: "invalid",
+      });
+      await log.close();
+    } finally {
+      lent.mockRestore();
+    }
+  });
+
   it("keeps only the partial files its latest checkpoint names, across bundle and reopen", async () => {
     const dir = tmpDir();
     const layout = new FsLayout(dir);

@@ -106,6 +106,8 @@ class FsLog implements AuditLog, FsLogExtras {
   /** Entries before this index have been handed to hashWritten. */
   private hashRequested = 0;
   private readonly buffers = new CommitBuffers();
+  /** Leaf hashes the appender gave, by the first index of their commit, until it is written. */
+  private readonly givenLeaves = new Map<number, readonly Hash[]>();
   /** Settles once the leaf hashes of everything written to the bundle files are in `pending`. */
   private hashed: Promise<void> = Promise.resolve();
   /** Full tiles written since the last tile sync. */
@@ -136,7 +138,7 @@ class FsLog implements AuditLog, FsLogExtras {
     this.bundles = new BundleFiles(this.layout, (first, count, joined) =>
       this.hashWritten(first, count, joined),
     );
-    this.committer = new GroupCommitter((entries) => this.commit(entries), {
+    this.committer = new GroupCommitter((entries, leafHashes) => this.commit(entries, leafHashes), {
       ...DEFAULT_GROUP_COMMIT_LIMITS,
       ...opts.limits,
     });
@@ -159,17 +161,25 @@ class FsLog implements AuditLog, FsLogExtras {
     return this.committer.backlogBytes;
   }
 
-  append(entries: Uint8Array[]): Promise<{ firstIndex: number }> {
+  append(entries: Uint8Array[], leafHashes?: readonly Uint8Array[]): Promise<{ firstIndex: number }> {
     const refused = this.bundles.error;
     if (refused) return Promise.reject(refused);
     if (entries.length === 0) return Promise.resolve({ firstIndex: this.durable });
+    if (leafHashes !== undefined && leafHashes.length !== entries.length) {
+      return Promise.reject(
+        new LogError("invalid", `${leafHashes.length} leaf hashes given for ${entries.length} entries`),
+      );
+    }
     let bytes = 0;
     for (let i = 0; i < entries.length; i++) {
       const problem = checkEntry(entries[i]!);
       if (problem) return Promise.reject(new LogError("invalid", `entry ${i} of the batch: ${problem}`));
+      if (leafHashes !== undefined && leafHashes[i]!.length !== 32) {
+        return Promise.reject(new LogError("invalid", `leaf hash ${i} of the batch is not 32 bytes`));
+      }
       bytes += entries[i]!.length + 1;
     }
-    return this.committer.submit(entries, bytes);
+    return this.committer.submit(entries, bytes, leafHashes);
   }
 
   readEntries(start: number, end: number): AsyncIterable<LogEntry> {
@@ -243,7 +253,7 @@ class FsLog implements AuditLog, FsLogExtras {
    * nothing to undo: the next commit writes the same indexes again, and recovery takes the
    * later record (see replaySteps).
    */
-  private async commit(entries: Uint8Array[]): Promise<number> {
+  private async commit(entries: Uint8Array[], leafHashes: readonly Hash[] | undefined): Promise<number> {
     const refused = this.bundles.error;
     if (refused) throw refused;
     await this.bundles.room();
@@ -259,6 +269,7 @@ class FsLog implements AuditLog, FsLogExtras {
       throw toLogError(err);
     }
     this.durable += entries.length;
+    if (leafHashes !== undefined) this.givenLeaves.set(first, leafHashes);
     this.bundles.enqueue(first, entries, joined);
     return first;
   }
@@ -269,11 +280,19 @@ class FsLog implements AuditLog, FsLogExtras {
   }
 
   /**
-   * Hashes entries just written to the bundle files, keeping the hashes for integration. The
-   * worker is lent the commit's buffer and hands it back for another commit.
+   * Keeps the leaf hashes of entries just written to the bundle files for integration: those
+   * the appender gave, else hashed by a worker, which is lent the commit's buffer and hands
+   * it back for another commit. Either way they join `pending` in log order.
    */
   private hashWritten(first: number, count: number, joined: Uint8Array): void {
     this.hashRequested = first + count;
+    const given = this.givenLeaves.get(first);
+    if (given !== undefined) {
+      this.givenLeaves.delete(first);
+      this.buffers.give(joined.buffer as ArrayBuffer);
+      this.hashed = this.hashed.then(() => this.keepPending(first, given));
+      return;
+    }
     const leaves = this.hasher.hashLent(joined).then(({ hashes, memory }) => {
       this.buffers.give(memory);
       return hashes;
@@ -380,7 +399,7 @@ class FsLog implements AuditLog, FsLogExtras {
   }
 
   /** Keeps the leaf hashes of a commit at `first` for integration, while they are contiguous. */
-  private keepPending(first: number, leaves: Hash[]): void {
+  private keepPending(first: number, leaves: readonly Hash[]): void {
     if (this.pendingStart + this.pending.length === first && this.pending.length < MAX_PENDING_LEAVES) {
       for (const leaf of leaves) this.pending.push(leaf);
     } else {

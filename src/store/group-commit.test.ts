@@ -54,4 +54,26 @@ describe("GroupCommitter", () => {
     await expect(gc.submit([entry("c")], 1)).rejects.toMatchObject({ code: "closed" });
     await closing;
   });
+
+  it("hands a group's leaf hashes to the commit in entry order only when every append gave them", async () => {
+    const seen: (string[] | undefined)[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gc = new GroupCommitter(async (entries, leafHashes) => {
+      seen.push(leafHashes?.map((h) => new TextDecoder().decode(h)));
+      await gate;
+      return 0;
+    });
+    const hashed = (s: string) => [entry(`h(${s})`)];
+    // The first group holds "a" alone; "b" and "c" wait for it and form the second group.
+    const a = gc.submit([entry("a")], 1, hashed("a"));
+    await new Promise((r) => setImmediate(r));
+    const bc = [gc.submit([entry("b")], 1, hashed("b")), gc.submit([entry("c")], 1, hashed("c"))];
+    await new Promise((r) => setImmediate(r));
+    release();
+    await Promise.all([a, ...bc]);
+    // A group where one append gave none: the commit hashes all of it itself.
+    await Promise.all([gc.submit([entry("d")], 1, hashed("d")), gc.submit([entry("e")], 1)]);
+    expect(seen).toEqual([["h(a)"], ["h(b)", "h(c)"], undefined]);
+  });
 });

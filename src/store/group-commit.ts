@@ -5,6 +5,8 @@ import { LogError } from "./types.js";
 
 interface Pending {
   entries: Uint8Array[];
+  /** The entries' leaf hashes, when the caller gave them (see LogWriter.append). */
+  leafHashes: readonly Uint8Array[] | undefined;
   bytes: number;
   resolve: (r: { firstIndex: number }) => void;
   reject: (err: unknown) => void;
@@ -23,8 +25,9 @@ export const DEFAULT_GROUP_COMMIT_LIMITS: GroupCommitLimits = {
 };
 
 /**
- * Serialises commits. `commit` receives the concatenated entries of one group and returns
- * the log index of the first; it must either make them all durable or throw.
+ * Serialises commits. `commit` receives the concatenated entries of one group, with their
+ * leaf hashes when every append of the group gave them, and returns the log index of the
+ * first; it must either make them all durable or throw.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
@@ -33,7 +36,10 @@ export class GroupCommitter {
   private closed = false;
 
   constructor(
-    private readonly commit: (entries: Uint8Array[]) => Promise<number>,
+    private readonly commit: (
+      entries: Uint8Array[],
+      leafHashes: readonly Uint8Array[] | undefined,
+    ) => Promise<number>,
     private readonly limits: GroupCommitLimits = DEFAULT_GROUP_COMMIT_LIMITS,
   ) {}
 
@@ -42,7 +48,11 @@ export class GroupCommitter {
     return this.pendingBytes;
   }
 
-  submit(entries: Uint8Array[], bytes: number): Promise<{ firstIndex: number }> {
+  submit(
+    entries: Uint8Array[],
+    bytes: number,
+    leafHashes?: readonly Uint8Array[],
+  ): Promise<{ firstIndex: number }> {
     if (this.closed) return Promise.reject(new LogError("closed", "the log is closed"));
     if (this.pendingBytes + bytes > this.limits.maxPendingBytes && this.pendingBytes > 0) {
       return Promise.reject(
@@ -50,7 +60,7 @@ export class GroupCommitter {
       );
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ entries, bytes, resolve, reject });
+      this.queue.push({ entries, leafHashes, bytes, resolve, reject });
       this.pendingBytes += bytes;
       this.running ??= this.drain();
     });
@@ -68,8 +78,14 @@ export class GroupCommitter {
     while (this.queue.length > 0) {
       const group = this.takeGroup();
       const entries = group.length === 1 ? group[0]!.entries : group.flatMap((p) => p.entries);
+      const leafHashes =
+        group.length === 1
+          ? group[0]!.leafHashes
+          : group.every((p) => p.leafHashes !== undefined)
+            ? group.flatMap((p) => p.leafHashes!)
+            : undefined;
       try {
-        let index = await this.commit(entries);
+        let index = await this.commit(entries, leafHashes);
         for (const p of group) {
           p.resolve({ firstIndex: index });
           index += p.entries.length;

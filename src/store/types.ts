@@ -24,8 +24,13 @@ export interface LogWriter {
    * Appends entries in order and resolves once they are durable (written and fsynced).
    * Concurrent calls are grouped into one commit. Entries must be non-empty JSON without
    * a newline byte. Rejects with a LogError ("full", "busy", "closed", "io", "invalid").
+   *
+   * `leafHashes[i]`, when given, must be hashLeaf(entries[i]): a caller that has hashed the
+   * entries already (ingest, whose dedupe hash is the leaf hash) spares the log hashing them
+   * again. A wrong one is not noticed here; `kubetrail verify`, which re-hashes every entry,
+   * would report the log as altered.
    */
-  append(entries: Uint8Array[]): Promise<{ firstIndex: number }>;
+  append(entries: Uint8Array[], leafHashes?: readonly Uint8Array[]): Promise<{ firstIndex: number }>;
 }
 
 export interface LogReader {
