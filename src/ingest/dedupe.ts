@@ -80,6 +80,9 @@ export interface DedupeRecord {
   hash: ContentHash;
 }
 
+/** What a key never recorded has (most keys): one shared list, never added to. */
+const NO_HASHES: readonly ContentHash[] = Object.freeze([]);
+
 const FRONT_MAX_KEYS = 65_536;
 const CATCH_UP_BATCH = 16_384;
 /**
@@ -227,14 +230,14 @@ export class Deduper {
     if (reported) onProgress?.(end, end);
   }
 
-  private committedHashes(key: string): ContentHash[] {
+  private committedHashes(key: string): readonly ContentHash[] {
     const cached = this.front.get(key);
     if (cached !== undefined) {
       this.front.delete(key);
       this.front.set(key, cached);
       return cached;
     }
-    if (!this.filter.mayContain(keyPrint(key))) return [];
+    if (!this.filter.mayContain(keyPrint(key))) return NO_HASHES;
     const hashes = this.lookup.all(printToInt64(keyPrint(key))).map((r) => r.h.toString("hex"));
     for (const pending of [this.flushing, this.unflushed]) {
       for (const h of pending.get(key)?.hashes ?? []) if (!hashes.includes(h)) hashes.push(h);

@@ -4,7 +4,7 @@
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import type { LogReader, LogWriter } from "../store/types.js";
 import { hashLeaf } from "../tlog/index.js";
-import { conflictAnnotationValue, keyOf, type Deduper } from "./dedupe.js";
+import { conflictAnnotationValue, keyOf, type ContentHash, type Deduper } from "./dedupe.js";
 import { encodeEvent } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
 
@@ -111,14 +111,15 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
     const stored: (AuditEvent | Uint8Array)[] = [];
     const waits: Promise<void>[] = [];
     // Repeats inside this batch, which the deduper cannot see until `begin`.
-    const batchSeen = new Map<string, Set<string>>();
+    // An array, not a Set: nearly every key is seen once, and this runs for every event.
+    const batchSeen = new Map<string, ContentHash[]>();
 
     // Everything from here to `begin` runs in one tick, so no other batch interleaves.
     for (const p of batch.events) {
       const { auditID, stage, hash } = p;
       const key = keyOf(auditID, stage);
       const seenInBatch = batchSeen.get(key);
-      if (seenInBatch?.has(hash)) {
+      if (seenInBatch?.includes(hash)) {
         result.duplicates++;
         continue;
       }
@@ -141,8 +142,8 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
         leaf = hashLeaf(bytes);
         result.conflicts++;
       }
-      if (seenInBatch === undefined) batchSeen.set(key, new Set([hash]));
-      else seenInBatch.add(hash);
+      if (seenInBatch === undefined) batchSeen.set(key, [hash]);
+      else seenInBatch.push(hash);
       entries.push(bytes);
       // The dedupe hash is the leaf hash: the log need not hash the entry again.
       leaves.push(leaf ?? Buffer.from(hash, "hex"));

@@ -78,7 +78,9 @@ export function unpackBatch(packed: PackedBatch): PreparedBatch {
     if (packed.code !== undefined) throw new IngestError(packed.code, packed.message);
     throw new Error(`receive worker: ${packed.message}`);
   }
-  const { ends, bytes, leaves } = packed;
+  const { ends, leaves } = packed;
+  // Buffer views: the log's checks search them with memchr, without a wrapper per entry.
+  const bytes = Buffer.from(packed.bytes.buffer, packed.bytes.byteOffset, packed.bytes.byteLength);
   return {
     received: packed.received,
     dropped: packed.dropped,
