@@ -1,8 +1,9 @@
-// Dedupe by (auditID, stage) → the content's hash, which is the entry's RFC 6962 leaf hash. The apiserver re-sends whole batches after
-// any failure, and old log files get re-imported, so the memory of what is stored must survive
-// restarts: a SQLite table derived from the log (rebuildable: it records which log prefix it
-// covers and catches up from the log on open), with a small in-memory front for hot retries and a
-// pending table for events whose append is still in flight.
+// Dedupe by (auditID, stage) → the content's hash, which is the entry's RFC 6962 leaf hash.
+// The apiserver re-sends whole batches after any failure, and old log files get re-imported,
+// so the memory of what is stored must survive restarts: a SQLite table derived from the log
+// (rebuildable: it records which log prefix it covers and catches up from the log on open),
+// with a small in-memory front for hot retries and a pending table for events whose append is
+// still in flight.
 import { hash as oneShotHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
