@@ -4,13 +4,13 @@
 // (rebuildable: it records which log prefix it covers and catches up from the log on open),
 // with a small in-memory front for hot retries and a pending table for events whose append is
 // still in flight.
-import { hash as oneShotHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { KUBETRAIL_ANNOTATIONS } from "../audit/types.js";
 import { isRecord } from "../json/record.js";
 import type { LogReader } from "../store/types.js";
+import { hashLeaf, type Hash } from "../tlog/index.js";
 import { DedupeWriter, SEEN_PRAGMAS, SEEN_SCHEMA, type SeenRow } from "./dedupe-writer.js";
 import { int64ToPrint, keyPrint, PrintFilter, printToInt64, type KeyPrint } from "./key-hash.js";
 import { V1 } from "./normalize.js";
@@ -29,18 +29,17 @@ const CONFLICT_PREFIX = "leaf-sha256:";
  */
 const HASH_KIND = "rfc6962-leaf";
 
-let scratch = Buffer.allocUnsafe(64 * 1024);
-
 /**
  * The content hash of an entry: its RFC 6962 leaf hash, the one the log's tree holds for it,
  * so ingest hashes each event once for both (see LogWriter.append's leafHashes).
  */
 export function contentHash(bytes: Uint8Array): ContentHash {
-  // One-shot hashing of a copy with the 0x00 prefix: a streaming Hash object costs more.
-  if (scratch.length < bytes.length + 1) scratch = Buffer.allocUnsafe(2 * (bytes.length + 1));
-  scratch[0] = 0;
-  scratch.set(bytes, 1);
-  return oneShotHash("sha256", scratch.subarray(0, bytes.length + 1), "hex");
+  return contentHashOfLeaf(hashLeaf(bytes));
+}
+
+/** The content hash of an entry whose leaf hash is `leaf`. */
+export function contentHashOfLeaf(leaf: Hash): ContentHash {
+  return Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("hex");
 }
 
 export function conflictAnnotationValue(hash: ContentHash): string {

@@ -146,7 +146,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       else seenInBatch.push(hash);
       entries.push(bytes);
       // The dedupe hash is the leaf hash: the log need not hash the entry again.
-      leaves.push(leaf ?? Buffer.from(hash, "hex"));
+      leaves.push(leaf);
       stored.push(parsed ?? bytes);
       records.push({ key, hash });
       result.storedBytes += bytes.length;

@@ -3,7 +3,8 @@
 // events were parsed: in the caller's thread (import) or in a receive worker (the webhook,
 // see receive-pool.ts), which keeps parsing and hashing off the thread that serves requests.
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
-import { contentHash, type ContentHash } from "./dedupe.js";
+import { hashLeaf } from "../tlog/index.js";
+import { contentHashOfLeaf, type ContentHash } from "./dedupe.js";
 import { tooDeepAsBadInput } from "./errors.js";
 import { encodeEvent } from "./normalize.js";
 
@@ -15,10 +16,10 @@ export interface PreparedEvent {
   auditID: string;
   stage: string;
   bytes: Uint8Array;
-  /** The entry's leaf hash in hex (see contentHash). */
+  /** The entry's leaf hash in hex, for dedupe (see contentHash). */
   hash: ContentHash;
-  /** The same leaf hash, 32 bytes, when it came that way (from a receive worker). */
-  leaf?: Uint8Array;
+  /** The same leaf hash, 32 bytes, for the log (see LogWriter.append). */
+  leaf: Uint8Array;
   /** The event itself when it was prepared in this thread; a worker sends only the bytes. */
   event?: AuditEvent;
 }
@@ -64,7 +65,15 @@ export function prepareEvents(
     } catch (err) {
       throw tooDeepAsBadInput(err, `event ${i} (auditID ${raw.auditID})`);
     }
-    batch.events.push({ auditID: event.auditID, stage: event.stage, bytes, hash: contentHash(bytes), event });
+    const leaf = hashLeaf(bytes);
+    batch.events.push({
+      auditID: event.auditID,
+      stage: event.stage,
+      bytes,
+      hash: contentHashOfLeaf(leaf),
+      leaf,
+      event,
+    });
   }
   return batch;
 }

@@ -57,8 +57,8 @@ export function packBatch(batch: PreparedBatch): PackedBatch & { ok: true } {
   batch.events.forEach((e, i) => (ends[i] = total += e.bytes.length));
   const bytes = new Uint8Array(total);
   batch.events.forEach((e, i) => bytes.set(e.bytes, i === 0 ? 0 : ends[i - 1]));
-  const leaves = Buffer.from(new ArrayBuffer(batch.events.length * 32));
-  batch.events.forEach((e, i) => leaves.write(e.hash, i * 32, 32, "hex"));
+  const leaves = new Uint8Array(batch.events.length * 32);
+  batch.events.forEach((e, i) => leaves.set(e.leaf, i * 32));
   return {
     ok: true,
     received: batch.received,

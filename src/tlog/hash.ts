@@ -11,11 +11,25 @@ function sha256(input: Uint8Array): Hash {
   return new Uint8Array(hash("sha256", input, "buffer"));
 }
 
+// Leaf input (0x00 ‖ data) is assembled in one reused buffer too: ingest hashes every event,
+// and a fresh zero-filled copy per call cost more than the hashing of a small one.
+const LEAF_SCRATCH_MAX = 1 << 20;
+let leafInput = new Uint8Array(1 << 16);
+
 /** RFC 6962 leaf hash: SHA-256(0x00 ‖ data). The prefix keeps leaves and nodes from colliding. */
 export function hashLeaf(data: Uint8Array): Hash {
-  const input = new Uint8Array(1 + data.length);
-  input.set(data, 1); // input[0] is already 0x00
-  return sha256(input);
+  if (leafInput.length < 1 + data.length) {
+    // A rare very large entry gets a buffer of its own rather than growing the kept one.
+    if (1 + data.length > LEAF_SCRATCH_MAX) {
+      const input = new Uint8Array(1 + data.length);
+      input.set(data, 1); // input[0] is already 0x00
+      return sha256(input);
+    }
+    leafInput = new Uint8Array(LEAF_SCRATCH_MAX);
+  }
+  leafInput[0] = 0x00;
+  leafInput.set(data, 1);
+  return sha256(leafInput.subarray(0, 1 + data.length));
 }
 
 // Interior nodes are the most frequent hash (one per leaf when building tiles): their input
