@@ -1,9 +1,9 @@
-// Memory flatness over a long run: append 5 million generated events to a kubetrail fs log,
-// sampling RSS at every million, then verify the log at 1 million and at 5 million entries.
-// Flat means the figures at 5M are those at 1M: nothing grows with the size of the log.
-// Besides RSS (which keeps the allocators' high-water marks) each step forces a full garbage
-// collection and reads what is still live: the heap and the ArrayBuffers (commit buffers,
-// queued bundle writes), the memory kubetrail actually holds.
+// Memory flatness over a long run: append 5 million generated events (--entries) to a
+// kubetrail fs log, sampling memory at every million, then verify the log at 1 million and
+// at the end. Flat means the figures at the end are those at 1M: nothing grows with the size
+// of the log. Besides RSS (which keeps the allocators' high-water marks) each step reads what
+// is still live after full collections (see liveMemory): the heap and the ArrayBuffers
+// (commit buffers, queued bundle writes), the memory kubetrail actually holds.
 // Run with `npm run bench -- --soak` (or bench/soak.sh); not part of --quick.
 import { cpSync } from "node:fs";
 import path from "node:path";

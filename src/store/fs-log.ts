@@ -253,7 +253,10 @@ class FsLog implements AuditLog, FsLogExtras {
    * nothing to undo: the next commit writes the same indexes again, and recovery takes the
    * later record (see replaySteps).
    */
-  private async commit(entries: Uint8Array[], leafHashes: readonly Hash[] | undefined): Promise<number> {
+  private async commit(
+    entries: readonly Uint8Array[],
+    leafHashes: readonly Hash[] | undefined,
+  ): Promise<number> {
     const refused = this.bundles.error;
     if (refused) throw refused;
     await this.bundles.room();

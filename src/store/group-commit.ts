@@ -37,7 +37,7 @@ export class GroupCommitter {
 
   constructor(
     private readonly commit: (
-      entries: Uint8Array[],
+      entries: readonly Uint8Array[],
       leafHashes: readonly Uint8Array[] | undefined,
     ) => Promise<number>,
     private readonly limits: GroupCommitLimits = DEFAULT_GROUP_COMMIT_LIMITS,
@@ -77,13 +77,10 @@ export class GroupCommitter {
     await new Promise((r) => setImmediate(r));
     while (this.queue.length > 0) {
       const group = this.takeGroup();
-      const entries = group.length === 1 ? group[0]!.entries : group.flatMap((p) => p.entries);
-      const leafHashes =
-        group.length === 1
-          ? group[0]!.leafHashes
-          : group.every((p) => p.leafHashes !== undefined)
-            ? group.flatMap((p) => p.leafHashes!)
-            : undefined;
+      const entries = joined(group, (p) => p.entries);
+      const leafHashes = group.every((p) => p.leafHashes !== undefined)
+        ? joined(group, (p) => p.leafHashes!)
+        : undefined;
       try {
         let index = await this.commit(entries, leafHashes);
         for (const p of group) {
@@ -108,4 +105,9 @@ export class GroupCommitter {
     }
     return this.queue.splice(0, n);
   }
+}
+
+/** One list of what each append of a group holds, in order (the append's own list when alone). */
+function joined<T>(group: readonly Pending[], pick: (p: Pending) => readonly T[]): readonly T[] {
+  return group.length === 1 ? pick(group[0]!) : group.flatMap(pick);
 }
