@@ -1,13 +1,15 @@
 // The durable dedupe store's write cost as it grows: the real DedupeWriter (the worker `serve`
-// uses) takes flushes of 32,768 records, the most the server hands it at once, until the store
-// holds --rows records. Records are keyed by the 64-bit fingerprint of (auditID, stage), which
-// is uniformly random, so every flush lands all over the B-tree. The baseline writes the same
+// uses) takes flushes of the most records the server hands it at once (--flush for others),
+// until the store holds --rows records. Records are keyed by the 64-bit fingerprint of
+// (auditID, stage), which is uniformly random, so every flush lands all over the B-tree. The baseline writes the same
 // number of records with ascending keys, which every flush appends at the B-tree's right edge:
 // the gap between the two is the price of random placement, not of SQLite or of the worker.
 import { statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { DedupeWriter, SEEN_PRAGMAS, SEEN_SCHEMA, type SeenRow } from "../src/ingest/dedupe-writer.js";
+import { FLUSH_MAX_RECORDS } from "../src/ingest/dedupe.js";
+import { DedupeWriter, SEEN_PRAGMAS, SEEN_SCHEMA } from "../src/ingest/dedupe-writer.js";
+import { RecordTable } from "../src/ingest/record-table.js";
 import { makeRng, type Rng } from "./gen/rng.js";
 import {
   intOption,
@@ -20,21 +22,19 @@ import {
   tempDir,
 } from "./harness.js";
 
-/** FLUSH_MAX_RECORDS in src/ingest/dedupe.ts: the largest flush the server makes (--flush to try others). */
-const SERVER_FLUSH = 32_768;
-
 type KeyOrder = "random" | "ascending";
 
 /** One flush of records: fingerprints in `order`, each with a random content hash. */
-function flushRows(order: KeyOrder, first: number, count: number, rng: Rng): SeenRow[] {
-  return Array.from({ length: count }, (_, i) => {
-    const n = first + i;
+function flushRows(order: KeyOrder, first: number, count: number, rng: Rng): RecordTable {
+  const records = new RecordTable(count);
+  for (let n = first; n < first + count; n++) {
     const print =
       order === "random"
         ? { hi: rng.int(2 ** 32), lo: rng.int(2 ** 32) }
         : { hi: Math.floor(n / 2 ** 32), lo: n >>> 0 };
-    return { print, h: rng.hex(64) };
-  });
+    records.add(print, rng.hex(64));
+  }
+  return records;
 }
 
 function storeMB(file: string): number {
@@ -75,11 +75,11 @@ async function run(order: KeyOrder, total: number, band: number, flush: number):
       const rows = flushRows(order, written, flush, rng);
       const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
-      await writer.write(rows, written + rows.length);
+      await writer.write(rows, written + rows.size);
       wall += Number(process.hrtime.bigint() - t0) / 1e3;
       const c = process.cpuUsage(c0);
       cpu += c.user + c.system;
-      written += rows.length;
+      written += rows.size;
       if (written % band === 0 || written >= total) {
         const n = written - (bands.at(-1)?.rows ?? 0);
         bands.push({ rows: written, cpuUsPerRow: cpu / n, wallUsPerRow: wall / n, storeMB: storeMB(file) });
@@ -97,7 +97,7 @@ async function run(order: KeyOrder, total: number, band: number, flush: number):
 
 export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(argv);
-  const flush = intOption(args, "flush", SERVER_FLUSH);
+  const flush = intOption(args, "flush", FLUSH_MAX_RECORDS);
   const band = intOption(args, "band", args.quick ? 262_144 : 1_048_576);
   const total = intOption(args, "rows", args.quick ? 1_048_576 : 4_194_304);
   if (band % flush !== 0) throw new RangeError(`--band must be a multiple of --flush (${flush})`);
@@ -135,7 +135,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   printNote(
     "Each row is the records written since the row above (CPU of the whole process: the writer's worker " +
-      "and the packing in the calling thread; generating the records is outside the timing). The server " +
+      "and the copy of the records handed to it; generating them is outside the timing). The server " +
       "writes every ingested event once to this store, so a random-key CPU figure adds to the server's CPU " +
       "per event when the store is that size.",
   );

@@ -3,10 +3,11 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
-import { DedupeWriter, SEEN_SCHEMA, type SeenRow } from "./dedupe-writer.js";
-import { printToInt64 } from "./key-hash.js";
+import { DedupeWriter, SEEN_SCHEMA } from "./dedupe-writer.js";
+import { printToInt64, type KeyPrint } from "./key-hash.js";
+import { RecordTable } from "./record-table.js";
 
-function rows(n: number): SeenRow[] {
+function rows(n: number): { print: KeyPrint; h: string }[] {
   return Array.from({ length: n }, (_, i) => ({
     // Both signs of the signed 64-bit integer SQLite stores: the high bit set on every other row.
     print: {
@@ -17,6 +18,12 @@ function rows(n: number): SeenRow[] {
   }));
 }
 
+function table(records: readonly { print: KeyPrint; h: string }[]): RecordTable {
+  const t = new RecordTable();
+  for (const r of records) t.add(r.print, r.h);
+  return t;
+}
+
 describe("dedupe writer", () => {
   it("stores every row and the covered size in one transaction per write, on its own thread", async () => {
     const file = path.join(tempDir("kt-dedupe-writer-"), "dedupe.db");
@@ -24,8 +31,8 @@ describe("dedupe writer", () => {
     db.exec(SEEN_SCHEMA);
     const writer = new DedupeWriter(file);
     const sent = rows(37); // two 16-row statements and five single rows
-    await writer.write(sent.slice(0, 20), 20);
-    await writer.write(sent.slice(20), 37);
+    await writer.write(table(sent.slice(0, 20)), 20);
+    await writer.write(table(sent.slice(20)), 37);
     await writer.close();
     const got = db.prepare("SELECT k, h FROM seen").safeIntegers(true).all() as { k: bigint; h: Buffer }[];
     const key = (k: bigint, h: string) => `${k}/${h}`;
@@ -42,6 +49,6 @@ describe("dedupe writer", () => {
     new Database(file).exec(SEEN_SCHEMA);
     const writer = new DedupeWriter(file);
     await writer.close();
-    await expect(writer.write(rows(1), 1)).rejects.toThrow(/stopped/);
+    await expect(writer.write(table(rows(1)), 1)).rejects.toThrow(/stopped/);
   });
 });

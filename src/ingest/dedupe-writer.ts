@@ -6,15 +6,7 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { WorkerCalls } from "../worker/calls.js";
-import type { KeyPrint } from "./key-hash.js";
-
-/** One record: the key's fingerprint (stored by SQLite as one signed 64-bit integer), the content hash (hex). */
-export interface SeenRow {
-  print: KeyPrint;
-  h: string;
-}
-
-const ROW_BYTES = 8 + 32;
+import { RECORD_BYTES as ROW_BYTES, type RecordTable } from "./record-table.js";
 /** Rows per INSERT statement: one statement per row costs twice as much per row. */
 const INSERT_ROWS = 16;
 
@@ -98,17 +90,13 @@ export class DedupeWriter {
     );
   }
 
-  /** Inserts `rows` and records that the log prefix `covered` is in the store, in one transaction. */
-  write(rows: readonly SeenRow[], covered: number): Promise<void> {
-    // An ArrayBuffer of its own, transferred to the worker.
-    const packed = Buffer.from(new ArrayBuffer(rows.length * ROW_BYTES));
-    rows.forEach((r, i) => {
-      // Little-endian int64 = low half, then high half: no BigInt per row.
-      packed.writeUInt32LE(r.print.lo, i * ROW_BYTES);
-      packed.writeUInt32LE(r.print.hi, i * ROW_BYTES + 4);
-      packed.write(r.h, i * ROW_BYTES + 8, 32, "hex");
-    });
-    return this.send({ rows: packed.buffer, covered }, [packed.buffer]);
+  /**
+   * Inserts the records and records that the log prefix `covered` is in the store, in one
+   * transaction. The records are copied before it returns: the table may be reused at once.
+   */
+  write(records: RecordTable, covered: number): Promise<void> {
+    const rows = records.toRows();
+    return this.send({ rows: rows.buffer, covered }, [rows.buffer as ArrayBuffer]);
   }
 
   /** Closes the worker's connection (after the writes sent before) and stops the worker. */

@@ -1,4 +1,5 @@
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { apiserverEvents } from "../../test/fixtures/audit/events.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
@@ -175,6 +176,33 @@ describe("ingest pipeline", () => {
     expect(rebuilt.deduper.covered()).toBe(300);
     expect(await rebuilt.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 300 });
   });
+
+  it("keeps dedupe records whose write to SQLite failed, still drops their repeats, and writes them later", async () => {
+    const s = await setup();
+    const batch = events(100, 11);
+    // Another connection holds SQLite's write lock: the writer's flush fails once its busy
+    // wait runs out (as on a full disk), and the lock is let go after that first failure.
+    const blocker = new Database(path.join(s.dir, "dedupe.db"));
+    blocker.exec("BEGIN IMMEDIATE");
+    const failed = new Promise<unknown>((resolve) => {
+      s.deduper.onFlushError = (err) => {
+        if (blocker.inTransaction) blocker.exec("COMMIT");
+        resolve(err);
+      };
+    });
+    expect(await s.pipeline.ingest(batch)).toMatchObject({ stored: 100 });
+    expect(String(await failed)).toMatch(/dedupe store write failed/);
+    // The records went back to those waiting for the writer, and are still consulted.
+    expect(await s.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 100 });
+    await s.close();
+    blocker.close();
+    const db = new Database(path.join(s.dir, "dedupe.db"), { readonly: true });
+    expect(db.prepare("SELECT count(*) AS n FROM seen").get()).toEqual({ n: 100 });
+    db.close();
+    const again = await setup(s.dir);
+    expect(again.deduper.covered()).toBe(100);
+    expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 100 });
+  }, 20_000);
 
   it("rebuilds a dedupe store whose hashes are of another kind (SHA-256 of the bytes, before the leaf hash)", async () => {
     const s = await setup();

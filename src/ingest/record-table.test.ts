@@ -1,0 +1,88 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { keyPrint, printToInt64, type KeyPrint } from "./key-hash.js";
+import { RECORD_BYTES, RecordTable } from "./record-table.js";
+
+const hashOf = (s: string): string => createHash("sha256").update(s).digest("hex");
+
+/** The records of a table as the writer reads them: (signed 64-bit key, hex hash). */
+function rowsOf(t: RecordTable): [bigint, string][] {
+  const rows = Buffer.from(t.toRows());
+  const out: [bigint, string][] = [];
+  for (let at = 0; at < rows.length; at += RECORD_BYTES)
+    out.push([rows.readBigInt64LE(at), rows.toString("hex", at + 8, at + RECORD_BYTES)]);
+  return out;
+}
+
+describe("record table", () => {
+  it("keeps each (fingerprint, hash) once and gives a key's hashes in the order added", () => {
+    const t = new RecordTable();
+    const a = keyPrint("a\u0000ResponseComplete");
+    const b = keyPrint("b\u0000ResponseComplete");
+    expect(t.add(a, hashOf("1"))).toBe(true);
+    expect(t.add(b, hashOf("2"))).toBe(true);
+    expect(t.add(a, hashOf("3"))).toBe(true);
+    expect(t.add(a, hashOf("1"))).toBe(false);
+    expect(t.size).toBe(3);
+    expect(t.hashesOf(a)).toEqual([hashOf("1"), hashOf("3")]);
+    expect(t.hashesOf(b)).toEqual([hashOf("2")]);
+    expect(t.hashesOf(keyPrint("c\u0000ResponseComplete"))).toEqual([]);
+  });
+
+  it("tells apart fingerprints that share a probe slot or a half", () => {
+    const t = new RecordTable();
+    // Same low half (the same first slot), and same high half with another low half.
+    const prints: KeyPrint[] = [
+      { hi: 1, lo: 7 },
+      { hi: 2, lo: 7 },
+      { hi: 1, lo: 7 + 2048 },
+    ];
+    prints.forEach((p, i) => t.add(p, hashOf(String(i))));
+    prints.forEach((p, i) => expect(t.hashesOf(p)).toEqual([hashOf(String(i))]));
+  });
+
+  it("grows past its first capacity and lays records out as the writer stores them", () => {
+    // Both signs of SQLite's signed 64-bit key.
+    const printAt = (i: number): KeyPrint => ({
+      hi: (Math.imul(i, 0x9e3779b9) | (i % 2 ? 0x80000000 : 0)) >>> 0,
+      lo: i,
+    });
+    const t = new RecordTable();
+    const added: [bigint, string][] = [];
+    for (let i = 0; i < 5000; i++) {
+      t.add(printAt(i), hashOf(String(i)));
+      added.push([printToInt64(printAt(i)), hashOf(String(i))]);
+    }
+    expect(t.size).toBe(5000);
+    expect(rowsOf(t)).toEqual(added);
+    expect(t.hashesOf(printAt(4321))).toEqual([hashOf("4321")]);
+    // A copy: the table may be reused while the writer holds it.
+    const rows = t.toRows();
+    t.clear();
+    expect(t.size).toBe(0);
+    expect(t.hashesOf({ hi: 0, lo: 0 })).toEqual([]);
+    expect(rows.length).toBe(5000 * RECORD_BYTES);
+    expect(rows.byteOffset).toBe(0);
+    expect(rows.buffer.byteLength).toBe(rows.length);
+  });
+
+  it("adds another table's records it lacks (a failed flush going back)", () => {
+    const waiting = new RecordTable();
+    const failed = new RecordTable();
+    const k = keyPrint("k\u0000RequestReceived");
+    failed.add(k, hashOf("x"));
+    failed.add(k, hashOf("y"));
+    waiting.add(k, hashOf("y"));
+    waiting.add(k, hashOf("z"));
+    waiting.addAll(failed);
+    expect(waiting.size).toBe(3);
+    expect(waiting.hashesOf(k).sort()).toEqual([hashOf("x"), hashOf("y"), hashOf("z")].sort());
+  });
+
+  it("refuses a hash that is not 32 bytes of hex", () => {
+    const t = new RecordTable();
+    expect(() => t.add({ hi: 1, lo: 1 }, "abc")).toThrow(/32-byte hex/);
+    expect(() => t.add({ hi: 1, lo: 1 }, "zz".repeat(32))).toThrow(/32-byte hex/);
+    expect(t.size).toBe(0);
+  });
+});
