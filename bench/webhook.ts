@@ -238,6 +238,55 @@ interface Load {
   events: number;
 }
 
+/** What the sustained sender posts: `batches` bodies, body(i) for the i-th. */
+interface Sends {
+  batches: number;
+  body(i: number): Buffer;
+  bytes: number;
+  events: number;
+}
+
+function sendsOf(load: Load): Sends {
+  return {
+    batches: load.bodies.length,
+    body: (i) => load.bodies[i]!,
+    bytes: load.bytes,
+    events: load.events,
+  };
+}
+
+const AUDIT_ID = Buffer.from('"auditID":"');
+
+/**
+ * `events` events from a pool generated once: round r > 0 re-sends the pool with r in the
+ * first eight hex digits of every auditID, so each event is new to the server (a new dedupe
+ * key, a new entry) while the generator keeps the memory and CPU of one pool. A run of
+ * millions of events then measures the server as its dedupe store and log grow.
+ */
+function recycled(pool: Load, events: number): Sends {
+  const offsets = pool.bodies.map((b) => {
+    const at: number[] = [];
+    for (let i = b.indexOf(AUDIT_ID); i >= 0; i = b.indexOf(AUDIT_ID, i + 1)) at.push(i + AUDIT_ID.length);
+    return at;
+  });
+  const per = pool.events / pool.bodies.length;
+  const batches = Math.ceil(events / per);
+  return {
+    batches,
+    body(i) {
+      const round = Math.floor(i / pool.bodies.length);
+      const b = pool.bodies[i % pool.bodies.length]!;
+      if (round === 0) return b;
+      const copy = Buffer.from(b);
+      const tag = round.toString(16).padStart(8, "0");
+      for (const at of offsets[i % pool.bodies.length]!) copy.write(tag, at, "latin1");
+      return copy;
+    },
+    bytes: Math.round((pool.bytes / pool.bodies.length) * batches),
+    events: batches * per,
+  };
+}
+
 function bodies(seed: number, count: number): Load {
   const out = eventListBodies(seed, count, BATCH);
   // Sanity: the bodies parse as the server will parse them.
@@ -255,18 +304,18 @@ function firstEvents(load: Load, count: number): Load {
   };
 }
 
-/** Sends all bodies with `concurrency` requests in flight, as fast as acks return. */
+/** Sends every body with `concurrency` requests in flight, as fast as acks return. */
 async function sustained(
   agent: https.Agent,
   h: ServerHandle,
-  all: Buffer[],
+  sends: Sends,
   concurrency: number,
   time: (op: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < all.length) {
-      const body = all[next++]!;
+    while (next < sends.batches) {
+      const body = sends.body(next++);
       await time(() => post(agent, h, body));
     }
   };
@@ -310,8 +359,10 @@ export async function main(argv: string[]): Promise<void> {
   const rate = intOption(args, "rate", 5000);
   const pacedSeconds = intOption(args, "paced-seconds", args.quick ? 6 : 20);
   const concurrency = intOption(args, "concurrency", 8);
-  log(`webhook: generating ${n} + ${rate * pacedSeconds} events`);
-  const load = bodies(1, n);
+  // More events than the pool are the pool again with new auditIDs (see recycled).
+  const pool = Math.min(n, intOption(args, "pool", 400_000));
+  log(`webhook: generating ${pool} + ${rate * pacedSeconds} events`);
+  const load = bodies(1, pool);
   const pacedLoad = bodies(2, rate * pacedSeconds);
   const settleMs = args.quick ? 2_000 : SETTLE_MS;
   const rows: Measurement[] = [];
@@ -342,13 +393,13 @@ export async function main(argv: string[]): Promise<void> {
     log(`webhook: ${system} sustained`);
     // PostgreSQL runs about 20× slower: it gets a tenth of the events (the same first ones); all
     // 400,000 took over four minutes.
-    const sustainedLoad = system === "postgres" ? firstEvents(load, n / 10) : load;
+    const sustainedLoad = system === "postgres" ? sendsOf(firstEvents(load, n / 10)) : recycled(load, n);
     const events = sustainedLoad.events;
     const cpu0 = treeCpuSeconds(pid);
     const row = await measure(
       `${name} — sustained, ${concurrency} in flight`,
       { items: events, bytes: sustainedLoad.bytes, extraPids: () => [pid] },
-      (probe) => sustained(agent, h, sustainedLoad.bodies, concurrency, (op) => probe.time(op)),
+      (probe) => sustained(agent, h, sustainedLoad, concurrency, (op) => probe.time(op)),
     );
     clearInterval(sampler);
     // The server's own CPU per event: steadier than wall time on a shared machine.
@@ -385,6 +436,13 @@ export async function main(argv: string[]): Promise<void> {
     notes.push(`${system}: ${row.note}; paced ${pacedRow.note}`);
     agent.destroy();
     await h.stop();
+    if (system.startsWith("kubetrail")) {
+      // Every event sent was new (recycled rounds included), so the log holds at least them all.
+      const size = Number(readFileSync(path.join(dir, "checkpoint"), "utf8").split("\n")[1]);
+      const sent = sustainedLoad.events + pacedLoad.events;
+      if (!(size >= sent))
+        throw new Error(`${system}: the log holds ${size} entries after ${sent} events were sent`);
+    }
   }
   printTable("Webhook ingest over HTTPS (batches of 400 generated events, acked = durable)", rows, {
     unit: "events",

@@ -202,7 +202,7 @@ describe("ingest pipeline", () => {
     const again = await setup(s.dir);
     expect(again.deduper.covered()).toBe(100);
     expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 100 });
-  }, 20_000);
+  }, 30_000);
 
   it("rebuilds a dedupe store whose hashes are of another kind (SHA-256 of the bytes, before the leaf hash)", async () => {
     const s = await setup();
