@@ -311,12 +311,16 @@ async function sustained(
   sends: Sends,
   concurrency: number,
   time: (op: () => Promise<void>) => Promise<void>,
+  /** Told after every `every` batches acknowledged (a long run's trend). */
+  progress?: { every: number; tell(batches: number): void },
 ): Promise<void> {
   let next = 0;
+  let acked = 0;
   const worker = async () => {
     while (next < sends.batches) {
       const body = sends.body(next++);
       await time(() => post(agent, h, body));
+      if (progress && ++acked % progress.every === 0) progress.tell(acked);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -399,7 +403,21 @@ export async function main(argv: string[]): Promise<void> {
     const row = await measure(
       `${name} — sustained, ${concurrency} in flight`,
       { items: events, bytes: sustainedLoad.bytes, extraPids: () => [pid] },
-      (probe) => sustained(agent, h, sustainedLoad, concurrency, (op) => probe.time(op)),
+      (probe) => {
+        // Each million events of a long run: its rate and the server's CPU per event.
+        let mark = { t: performance.now(), cpu: treeCpuSeconds(pid) };
+        const every = Math.round(1_000_000 / BATCH);
+        const tell = (batches: number): void => {
+          const now = { t: performance.now(), cpu: treeCpuSeconds(pid) };
+          const n = every * BATCH;
+          log(
+            `webhook: ${system} ${(batches * BATCH).toLocaleString("en-US")} events, the last ${n.toLocaleString("en-US")} at ` +
+              `${Math.round(n / ((now.t - mark.t) / 1000))} events/s, server CPU ${(((now.cpu - mark.cpu) / n) * 1e6).toFixed(0)} µs/event`,
+          );
+          mark = now;
+        };
+        return sustained(agent, h, sustainedLoad, concurrency, (op) => probe.time(op), { every, tell });
+      },
     );
     clearInterval(sampler);
     // The server's own CPU per event: steadier than wall time on a shared machine.
