@@ -84,7 +84,7 @@ const CATCH_UP_BATCH = 16_384;
  * Durable records are written to SQLite in one transaction per interval (or per this many),
  * by a worker. Fingerprints are random, so once the store outgrows a flush each record dirties
  * a B-tree page of its own; larger flushes touch each page for more records at once
- * (bench/dedupe-store.ts: 7.5 against 14 µs per record at 4M records in store, flushes of
+ * (bench/dedupe-store.ts: 6.4 against 12.4 µs per record at 4M records in store, flushes of
  * 131,072 against 32,768). Waiting records cost 40 bytes each (see RecordTable), and a crash
  * leaves at most one interval more of the log for catch-up to read on open.
  */
