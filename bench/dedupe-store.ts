@@ -1,14 +1,14 @@
 // The durable dedupe store's write cost as it grows: the real DedupeWriter (the worker `serve`
 // uses) takes flushes of the most records the server hands it at once (--flush for others),
 // until the store holds --rows records. Records are keyed by the 64-bit fingerprint of
-// (auditID, stage), which is uniformly random, so every flush lands all over the B-tree. The baseline writes the same
-// number of records with ascending keys, which every flush appends at the B-tree's right edge:
-// the gap between the two is the price of random placement, not of SQLite or of the worker.
+// (auditID, stage), which is uniformly random, so every flush lands all over the B-tree. The
+// baseline writes the same number of records with ascending keys, which every flush appends at
+// the B-tree's right edge: the gap between the two is the price of random placement, not of
+// SQLite or of the worker.
 import { statSync } from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { FLUSH_MAX_RECORDS } from "../src/ingest/dedupe.js";
-import { DedupeWriter, SEEN_PRAGMAS, SEEN_SCHEMA } from "../src/ingest/dedupe-writer.js";
+import { DedupeWriter, openSeenStore } from "../src/ingest/dedupe-writer.js";
 import { RecordTable } from "../src/ingest/record-table.js";
 import { makeRng, type Rng } from "./gen/rng.js";
 import {
@@ -61,10 +61,7 @@ async function run(order: KeyOrder, total: number, band: number, flush: number):
   const dir = tempDir(`dedupe-${order}`);
   const file = path.join(dir, "dedupe.db");
   // The store as Deduper.open creates it, before it starts the writer.
-  const db = new Database(file);
-  for (const p of SEEN_PRAGMAS) db.pragma(p);
-  db.exec(SEEN_SCHEMA);
-  db.close();
+  openSeenStore(file).close();
   const writer = new DedupeWriter(file);
   const rng = makeRng(0x6b756265);
   const bands: Band[] = [];

@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
-import { DedupeWriter, SEEN_SCHEMA } from "./dedupe-writer.js";
+import { DedupeWriter, openSeenStore } from "./dedupe-writer.js";
 import { printToInt64, type KeyPrint } from "./key-hash.js";
 import { RecordTable } from "./record-table.js";
 
@@ -27,8 +26,7 @@ function table(records: readonly { print: KeyPrint; h: string }[]): RecordTable 
 describe("dedupe writer", () => {
   it("stores every row and the covered size in one transaction per write, on its own thread", async () => {
     const file = path.join(tempDir("kt-dedupe-writer-"), "dedupe.db");
-    const db = new Database(file);
-    db.exec(SEEN_SCHEMA);
+    const db = openSeenStore(file);
     const writer = new DedupeWriter(file);
     const sent = rows(37); // two 16-row statements and five single rows
     await writer.write(table(sent.slice(0, 20)), 20);
@@ -46,7 +44,7 @@ describe("dedupe writer", () => {
 
   it("fails a write once its worker is gone instead of waiting forever", async () => {
     const file = path.join(tempDir("kt-dedupe-writer-"), "dedupe.db");
-    new Database(file).exec(SEEN_SCHEMA);
+    openSeenStore(file).close();
     const writer = new DedupeWriter(file);
     await writer.close();
     await expect(writer.write(table(rows(1)), 1)).rejects.toThrow(/stopped/);

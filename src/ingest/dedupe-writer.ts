@@ -5,12 +5,13 @@
 // lets run beside the writer.
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import Database from "better-sqlite3";
 import { WorkerCalls } from "../worker/calls.js";
-import { RECORD_BYTES as ROW_BYTES, type RecordTable } from "./record-table.js";
+import { RECORD_BYTES, type RecordTable } from "./record-table.js";
 /** Rows per INSERT statement: one statement per row costs twice as much per row. */
 const INSERT_ROWS = 16;
 
-export const SEEN_SCHEMA = `
+const SEEN_SCHEMA = `
   CREATE TABLE IF NOT EXISTS seen (k INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY (k, h)) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
@@ -20,7 +21,15 @@ export const SEEN_SCHEMA = `
  * power loss may drop its latest transactions — `covered` with them, so catch-up re-derives
  * them — and an unreadable file is rebuilt (see Deduper.open).
  */
-export const SEEN_PRAGMAS = ["journal_mode = WAL", "synchronous = OFF"];
+const SEEN_PRAGMAS = ["journal_mode = WAL", "synchronous = OFF"];
+
+/** A connection to the store at `path`, creating its tables when they are missing. */
+export function openSeenStore(path: string): Database.Database {
+  const db = new Database(path);
+  for (const p of SEEN_PRAGMAS) db.pragma(p);
+  db.exec(SEEN_SCHEMA);
+  return db;
+}
 
 // Self-contained so it runs the same from dist/ and from the TypeScript sources under test.
 const WORKER_SOURCE = `
@@ -34,18 +43,18 @@ const one = db.prepare("INSERT OR IGNORE INTO seen (k, h) VALUES (?, ?)");
 const many = db.prepare("INSERT OR IGNORE INTO seen (k, h) VALUES " + Array(workerData.insertRows).fill("(?, ?)").join(", "));
 const setCovered = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('covered', ?)");
 const write = db.transaction((rows, covered) => {
-  const n = rows.length / ${ROW_BYTES};
+  const n = rows.length / ${RECORD_BYTES};
   // In key order: consecutive inserts then land on the same or the next B-tree page, which
   // cost a quarter to a third less per row than random order (a probe of 30 flushes of 32k).
-  const hi = (i) => rows.readInt32LE(i * ${ROW_BYTES} + 4);
-  const lo = (i) => rows.readUInt32LE(i * ${ROW_BYTES});
+  const hi = (i) => rows.readInt32LE(i * ${RECORD_BYTES} + 4);
+  const lo = (i) => rows.readUInt32LE(i * ${RECORD_BYTES});
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => hi(a) - hi(b) || lo(a) - lo(b));
   const args = [];
   const row = (r) => {
     const i = order[r];
-    return [rows.readBigInt64LE(i * ${ROW_BYTES}), rows.subarray(i * ${ROW_BYTES} + 8, (i + 1) * ${ROW_BYTES})];
+    return [rows.readBigInt64LE(i * ${RECORD_BYTES}), rows.subarray(i * ${RECORD_BYTES} + 8, (i + 1) * ${RECORD_BYTES})];
   };
   let i = 0;
   for (; i + workerData.insertRows <= n; i += workerData.insertRows) {

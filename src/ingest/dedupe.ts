@@ -11,7 +11,7 @@ import { KUBETRAIL_ANNOTATIONS } from "../audit/types.js";
 import { isRecord } from "../json/record.js";
 import type { LogReader } from "../store/types.js";
 import { hashLeaf, type Hash } from "../tlog/index.js";
-import { DedupeWriter, SEEN_PRAGMAS, SEEN_SCHEMA } from "./dedupe-writer.js";
+import { DedupeWriter, openSeenStore } from "./dedupe-writer.js";
 import { int64ToPrint, keyPrint, PrintFilter, printToInt64 } from "./key-hash.js";
 import { V1 } from "./normalize.js";
 import { RecordTable } from "./record-table.js";
@@ -131,10 +131,8 @@ export class Deduper {
     private readonly log: LogReader,
   ) {
     mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    // SEEN_PRAGMAS: no fsync, see there.
-    for (const p of SEEN_PRAGMAS) this.db.pragma(p);
-    this.db.exec(SEEN_SCHEMA);
+    // No fsync: see SEEN_PRAGMAS.
+    this.db = openSeenStore(path);
     this.lookup = this.db.prepare("SELECT h FROM seen WHERE k = ?");
     this.writer = new DedupeWriter(path);
   }

@@ -55,7 +55,7 @@ export class RecordTable {
     const mask = this.slots.length - 1;
     for (let i = print.lo & mask; this.slots[i] !== 0; i = (i + 1) & mask) {
       const at = (this.slots[i]! - 1) * RECORD_BYTES;
-      if (this.records.readUInt32LE(at) === print.lo && this.records.readUInt32LE(at + 4) === print.hi)
+      if (this.isPrint(at, print.lo, print.hi))
         found.push(this.records.toString("hex", at + 8, at + RECORD_BYTES));
     }
     return found;
@@ -80,8 +80,7 @@ export class RecordTable {
     for (; this.slots[i] !== 0; i = (i + 1) & mask) {
       const at = (this.slots[i]! - 1) * RECORD_BYTES;
       if (
-        this.records.readUInt32LE(at) === lo &&
-        this.records.readUInt32LE(at + 4) === hi &&
+        this.isPrint(at, lo, hi) &&
         this.records.compare(src, hashAt, hashAt + 32, at + 8, at + RECORD_BYTES) === 0
       )
         return false;
@@ -92,6 +91,11 @@ export class RecordTable {
     src.copy(this.records, at + 8, hashAt, hashAt + 32);
     this.slots[i] = ++this.count;
     return true;
+  }
+
+  /** Whether the record at byte `at` is of the fingerprint (lo, hi). */
+  private isPrint(at: number, lo: number, hi: number): boolean {
+    return this.records.readUInt32LE(at) === lo && this.records.readUInt32LE(at + 4) === hi;
   }
 
   /** Twice the room: records copied, the index rebuilt. */
