@@ -5,7 +5,7 @@
 import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { createIngestTransform, type IngestTransformOptions } from "../audit/ingest-transform.js";
-import { WorkerCalls } from "../worker/calls.js";
+import { spansBuffer, WorkerCalls } from "../worker/calls.js";
 import { IngestError, type IngestErrorCode } from "./errors.js";
 import { receiveEventList } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch } from "./prepare.js";
@@ -127,8 +127,7 @@ export function startReceiver(opts: ReceiveOptions = {}): Receiver {
       workers = workers.map((w) => (w.stopped ? start() : w));
       // The least busy worker; a body's buffer is handed over, not copied, when it owns it.
       const worker = workers.reduce((a, b) => (b.waiting < a.waiting ? b : a));
-      const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
-      const data = own ? body : Buffer.from(body);
+      const data = spansBuffer(body) ? body : Buffer.from(body);
       return unpackBatch(await worker.call({ body: data }, [data.buffer as ArrayBuffer]));
     },
     async close() {

@@ -2,7 +2,7 @@
 // integration and verification, and SHA-256 of one bundle is independent of every other,
 // so it runs beside the event loop instead of on it.
 import { Worker } from "node:worker_threads";
-import { WorkerCalls } from "../worker/calls.js";
+import { spansBuffer, WorkerCalls } from "../worker/calls.js";
 import { hashLeaf, rootFromLeafHashes, TILE_WIDTH, type Hash } from "../tlog/index.js";
 import { splitBundle } from "./bundle-format.js";
 import { splitTileData } from "./tile-builder.js";
@@ -177,11 +177,6 @@ export class LeafHasherPool {
     this.closed = true;
     await Promise.all([...this.workers, ...(this.tiles ? [this.tiles] : [])].map((w) => w.terminate()));
   }
-}
-
-/** True when `view` covers all of its memory, which can then be transferred instead of copied. */
-function spansBuffer(view: Uint8Array): boolean {
-  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
 }
 
 function startWorker(): WorkerCalls<HashReply> {

@@ -4,6 +4,11 @@
 // later call failed once the worker has died instead of waiting forever.
 import type { Transferable, Worker } from "node:worker_threads";
 
+/** True when `view` covers all of its memory, which can then be transferred instead of copied. */
+export function spansBuffer(view: Uint8Array): boolean {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+}
+
 /** What a worker thread posts back: the id of the call it answers, and the answer. */
 type Reply<T> = T & { id: number };
 
