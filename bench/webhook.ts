@@ -21,6 +21,7 @@ import { queryServeExtension } from "../src/server/routes/query.js";
 import { runServe } from "../src/server/run-serve.js";
 import { startServer } from "../src/server/server.js";
 import { loadOrCreateServingCert } from "../src/server/serving-cert.js";
+import { openLogSnapshot } from "../src/store/log-snapshot.js";
 import { JsonlWriter } from "./baselines/jsonl-writer.js";
 import {
   createChainTable,
@@ -246,15 +247,6 @@ interface Sends {
   events: number;
 }
 
-function sendsOf(load: Load): Sends {
-  return {
-    batches: load.bodies.length,
-    body: (i) => load.bodies[i]!,
-    bytes: load.bytes,
-    events: load.events,
-  };
-}
-
 const AUDIT_ID = Buffer.from('"auditID":"');
 
 /**
@@ -264,22 +256,26 @@ const AUDIT_ID = Buffer.from('"auditID":"');
  * millions of events then measures the server as its dedupe store and log grow.
  */
 function recycled(pool: Load, events: number): Sends {
-  const offsets = pool.bodies.map((b) => {
+  // Where each body's auditIDs are, found when the body is first re-sent.
+  const offsets: number[][] = [];
+  const auditIDsOf = (k: number): number[] => {
+    if (offsets[k] !== undefined) return offsets[k];
+    const b = pool.bodies[k]!;
     const at: number[] = [];
     for (let i = b.indexOf(AUDIT_ID); i >= 0; i = b.indexOf(AUDIT_ID, i + 1)) at.push(i + AUDIT_ID.length);
-    return at;
-  });
+    return (offsets[k] = at);
+  };
   const per = pool.events / pool.bodies.length;
   const batches = Math.ceil(events / per);
   return {
     batches,
     body(i) {
       const round = Math.floor(i / pool.bodies.length);
-      const b = pool.bodies[i % pool.bodies.length]!;
-      if (round === 0) return b;
-      const copy = Buffer.from(b);
+      const k = i % pool.bodies.length;
+      if (round === 0) return pool.bodies[k]!;
+      const copy = Buffer.from(pool.bodies[k]!);
       const tag = round.toString(16).padStart(8, "0");
-      for (const at of offsets[i % pool.bodies.length]!) copy.write(tag, at, "latin1");
+      for (const at of auditIDsOf(k)) copy.write(tag, at, "latin1");
       return copy;
     },
     bytes: Math.round((pool.bytes / pool.bodies.length) * batches),
@@ -301,6 +297,25 @@ function firstEvents(load: Load, count: number): Load {
     bodies: taken,
     bytes: taken.reduce((sum, b) => sum + b.length, 0),
     events: Math.min(load.events, taken.length * BATCH),
+  };
+}
+
+/** Logs each million events of a long run: its rate and the server's CPU per event. */
+function perMillion(system: System, pid: number): { every: number; tell(batches: number): void } {
+  const every = Math.round(1_000_000 / BATCH);
+  const events = every * BATCH;
+  let mark = { t: performance.now(), cpu: treeCpuSeconds(pid) };
+  return {
+    every,
+    tell(batches) {
+      const now = { t: performance.now(), cpu: treeCpuSeconds(pid) };
+      log(
+        `webhook: ${system} ${(batches * BATCH).toLocaleString("en-US")} events, the last ` +
+          `${events.toLocaleString("en-US")} at ${Math.round(events / ((now.t - mark.t) / 1000))} events/s, ` +
+          `server CPU ${(((now.cpu - mark.cpu) / events) * 1e6).toFixed(0)} µs/event`,
+      );
+      mark = now;
+    },
   };
 }
 
@@ -397,27 +412,15 @@ export async function main(argv: string[]): Promise<void> {
     log(`webhook: ${system} sustained`);
     // PostgreSQL runs about 20× slower: it gets a tenth of the events (the same first ones); all
     // 400,000 took over four minutes.
-    const sustainedLoad = system === "postgres" ? sendsOf(firstEvents(load, n / 10)) : recycled(load, n);
+    const sustainedLoad =
+      system === "postgres" ? recycled(firstEvents(load, n / 10), n / 10) : recycled(load, n);
     const events = sustainedLoad.events;
     const cpu0 = treeCpuSeconds(pid);
     const row = await measure(
       `${name} — sustained, ${concurrency} in flight`,
       { items: events, bytes: sustainedLoad.bytes, extraPids: () => [pid] },
-      (probe) => {
-        // Each million events of a long run: its rate and the server's CPU per event.
-        let mark = { t: performance.now(), cpu: treeCpuSeconds(pid) };
-        const every = Math.round(1_000_000 / BATCH);
-        const tell = (batches: number): void => {
-          const now = { t: performance.now(), cpu: treeCpuSeconds(pid) };
-          const n = every * BATCH;
-          log(
-            `webhook: ${system} ${(batches * BATCH).toLocaleString("en-US")} events, the last ${n.toLocaleString("en-US")} at ` +
-              `${Math.round(n / ((now.t - mark.t) / 1000))} events/s, server CPU ${(((now.cpu - mark.cpu) / n) * 1e6).toFixed(0)} µs/event`,
-          );
-          mark = now;
-        };
-        return sustained(agent, h, sustainedLoad, concurrency, (op) => probe.time(op), { every, tell });
-      },
+      (probe) =>
+        sustained(agent, h, sustainedLoad, concurrency, (op) => probe.time(op), perMillion(system, pid)),
     );
     clearInterval(sampler);
     // The server's own CPU per event: steadier than wall time on a shared machine.
@@ -456,7 +459,7 @@ export async function main(argv: string[]): Promise<void> {
     await h.stop();
     if (system.startsWith("kubetrail")) {
       // Every event sent was new (recycled rounds included), so the log holds at least them all.
-      const size = Number(readFileSync(path.join(dir, "checkpoint"), "utf8").split("\n")[1]);
+      const size = (await openLogSnapshot(dir)).size();
       const sent = sustainedLoad.events + pacedLoad.events;
       if (!(size >= sent))
         throw new Error(`${system}: the log holds ${size} entries after ${sent} events were sent`);
