@@ -98,6 +98,7 @@ export async function main(argv: string[]): Promise<void> {
   const band = intOption(args, "band", args.quick ? 262_144 : 1_048_576);
   const total = intOption(args, "rows", args.quick ? 1_048_576 : 4_194_304);
   if (band % flush !== 0) throw new RangeError(`--band must be a multiple of --flush (${flush})`);
+  if (total % band !== 0) throw new RangeError(`--rows must be a multiple of --band (${band})`);
   const random = await run("random", total, band, flush);
   const ascending = await run("ascending", total, band, flush);
   const fmt = (x: number): string => x.toFixed(2);
