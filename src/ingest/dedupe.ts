@@ -1,20 +1,20 @@
 // Dedupe by (auditID, stage) → the content's hash, which is the entry's RFC 6962 leaf hash.
 // The apiserver re-sends whole batches after any failure, and old log files get re-imported,
-// so the memory of what is stored must survive restarts: a SQLite table derived from the log
-// (rebuildable: it records which log prefix it covers and catches up from the log on open),
-// with a small in-memory front for hot retries and a pending table for events whose append is
-// still in flight.
-import { mkdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
+// so the memory of what is stored must survive restarts: a store of sorted run files derived
+// from the log (rebuildable: it records which log prefix it covers and catches up from the log
+// on open; see run-store/), with a small in-memory front for hot retries and a pending table
+// for events whose append is still in flight.
+import { rmSync } from "node:fs";
 import { KUBETRAIL_ANNOTATIONS } from "../audit/types.js";
 import { isRecord } from "../json/record.js";
 import type { LogReader } from "../store/types.js";
 import { hashLeaf, type Hash } from "../tlog/index.js";
-import { DedupeWriter, openSeenStore } from "./dedupe-writer.js";
-import { int64ToPrint, keyPrint, PrintFilter, printToInt64 } from "./key-hash.js";
+import { keyPrint } from "./key-hash.js";
 import { V1 } from "./normalize.js";
 import { RecordTable } from "./record-table.js";
+import { STORE_CORRUPT } from "./run-store/corrupt.js";
+import { RunStore } from "./run-store/run-store.js";
+import { TIER_BASE } from "./run-store/store-writer.js";
 
 /** Hex of the entry's leaf hash, SHA-256(0x00 ‖ bytes). */
 export type ContentHash = string;
@@ -25,8 +25,8 @@ export type ContentHash = string;
  */
 const CONFLICT_PREFIX = "leaf-sha256:";
 /**
- * What `seen.h` holds, recorded in the store's meta: a store of another kind (SHA-256 of the
- * bytes, before the content hash became the leaf hash) is rebuilt from the log.
+ * What the store's hashes are, recorded in its manifest: a store of another kind (SHA-256 of
+ * the bytes, before the content hash became the leaf hash) is rebuilt from the log.
  */
 const HASH_KIND = "rfc6962-leaf";
 
@@ -79,36 +79,29 @@ export interface DedupeRecord {
 const NO_HASHES: readonly ContentHash[] = Object.freeze([]);
 
 const FRONT_MAX_KEYS = 65_536;
-const CATCH_UP_BATCH = 16_384;
+/** Catch-up tells its progress every this many log entries. */
+const CATCH_UP_REPORT = 16_384;
 /**
- * Durable records are written to SQLite in one transaction per interval (or per this many),
- * by a worker. Fingerprints are random, so once the store outgrows a flush each record dirties
- * a B-tree page of its own; larger flushes touch each page for more records at once
- * (bench/dedupe-store.ts: 6.4 against 12.4 µs per record at 4M records in store, flushes of
- * 131,072 against 32,768). Waiting records cost 40 bytes each (see RecordTable), and a crash
- * leaves at most one interval more of the log for catch-up to read on open.
+ * Durable records are written to the store as one run per interval (or per this many, the
+ * store's smallest size tier), by its writer thread. Fewer, larger runs mean less merging;
+ * waiting records cost 40 bytes each (see RecordTable), and a crash leaves at most one interval
+ * more of the log for catch-up to read on open.
  */
 const FLUSH_INTERVAL_MS = 4_000;
-export const FLUSH_MAX_RECORDS = 131_072;
+export const FLUSH_MAX_RECORDS = TIER_BASE;
 const FLUSH_RETRY_MS = 1_000;
 
 /**
- * Lookups go, in order, through: appends in flight; an LRU of complete hash lists; a Bloom
- * filter of every recorded key (a new key — the common case — is answered without touching
- * SQLite); then SQLite together with the records durable in the log that the writer has not
- * committed yet (being flushed, or waiting for the next flush).
+ * Lookups go, in order, through: appends in flight; an LRU of complete hash lists; then the
+ * store's runs (each run's Bloom filter answers a new key — the common case — from memory)
+ * together with the records durable in the log that the store has not written yet (being
+ * flushed, or waiting for the next flush).
  */
 export class Deduper {
-  /** This thread's connection: lookups, and the store's metadata when it opens. */
-  private readonly db: Database.Database;
-  private readonly lookup: Database.Statement<[bigint], { h: Buffer }>;
-  /** Writes the records, on a worker thread with a connection of its own. */
-  private readonly writer: DedupeWriter;
-  private readonly filter = new PrintFilter();
   /** Recently used keys → every hash recorded for them (LRU by Map insertion order). */
   private readonly front = new Map<string, ContentHash[]>();
   /**
-   * Durable in the log, not yet in SQLite; always consulted, so nothing is missed meanwhile.
+   * Durable in the log, not yet in the store; always consulted, so nothing is missed meanwhile.
    * A flush is due early when it holds FLUSH_MAX_RECORDS.
    */
   private unflushed = new RecordTable();
@@ -123,83 +116,57 @@ export class Deduper {
   private coveredSize = 0;
   /** What `covered` may become once the unflushed records are written. */
   private coveredAfterFlush = 0;
-  /** Told when writing to SQLite fails (the records are kept and retried). */
+  /** Told when writing to the store fails (the records are kept and retried), or merging in it. */
   onFlushError?: (err: unknown) => void;
 
   private constructor(
-    path: string,
+    private readonly store: RunStore,
     private readonly log: LogReader,
   ) {
-    mkdirSync(dirname(path), { recursive: true });
-    // No fsync: see SEEN_PRAGMAS.
-    this.db = openSeenStore(path);
-    this.lookup = this.db.prepare("SELECT h FROM seen WHERE k = ?");
-    this.writer = new DedupeWriter(path);
+    this.coveredSize = store.covered;
+    store.onError = (err) => this.onFlushError?.(err);
   }
 
   /**
-   * Opens (or creates) the dedupe store at `path` and brings it up to date with `log`: afterwards
-   * every audit event in the log is known. A store for a different log origin is rebuilt.
+   * Opens (or creates) the dedupe store in directory `dir` and brings it up to date with `log`:
+   * afterwards every audit event in the log is known. A store for a different log origin, or
+   * a damaged one, is rebuilt.
    */
-  static async open(path: string, log: LogReader, onCatchUp?: CatchUpProgress): Promise<Deduper> {
+  static async open(dir: string, log: LogReader, onCatchUp?: CatchUpProgress): Promise<Deduper> {
+    const identity = { origin: log.origin, hash: HASH_KIND };
+    let store: RunStore;
     try {
-      return await Deduper.openOnce(path, log, onCatchUp);
+      store = await RunStore.open(dir, identity);
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code !== "string" || !/^SQLITE_(CORRUPT|NOTADB)/.test(code)) throw err;
-      for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
-      return Deduper.openOnce(path, log, onCatchUp);
+      if ((err as { code?: unknown }).code !== STORE_CORRUPT) throw err;
+      rmSync(dir, { recursive: true, force: true });
+      store = await RunStore.open(dir, identity);
     }
-  }
-
-  private static async openOnce(path: string, log: LogReader, onCatchUp?: CatchUpProgress): Promise<Deduper> {
-    const d = new Deduper(path, log);
+    const d = new Deduper(store, log);
     try {
-      await d.load(onCatchUp);
+      await d.catchUp(onCatchUp);
       return d;
     } catch (err) {
-      await d.writer.close().catch(() => undefined);
-      d.db.close();
+      await store.close().catch(() => undefined);
       throw err;
     }
   }
 
-  /** Reads what the store knows and catches it up with the log. */
-  private async load(onCatchUp?: CatchUpProgress): Promise<void> {
-    const origin = this.db.prepare("SELECT value FROM meta WHERE key = 'origin'").get() as
-      { value: string } | undefined;
-    const kind = this.db.prepare("SELECT value FROM meta WHERE key = 'hash'").get() as
-      { value: string } | undefined;
-    if ((origin !== undefined && origin.value !== this.log.origin) || kind?.value !== HASH_KIND) {
-      this.db.exec("DELETE FROM seen; DELETE FROM meta;");
-    }
-    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('origin', ?)").run(this.log.origin);
-    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('hash', ?)").run(HASH_KIND);
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'covered'").get() as
-      { value: string } | undefined;
-    this.coveredSize = row === undefined ? 0 : Number(row.value);
-    const keys = this.db.prepare("SELECT k FROM seen").safeIntegers(true) as Database.Statement<
-      [],
-      { k: bigint }
-    >;
-    for (const { k } of keys.iterate()) this.filter.add(int64ToPrint(k));
-    await this.catchUp(onCatchUp);
-  }
-
-  /** Log prefix whose audit events are all recorded in SQLite. */
+  /** Log prefix whose audit events are all recorded in the store. */
   covered(): number {
     return this.coveredSize;
   }
 
   private async writeBatch(records: RecordTable, covered: number): Promise<void> {
-    await this.writer.write(records, covered);
+    await this.store.write(records, covered);
     this.coveredSize = Math.max(this.coveredSize, covered);
   }
 
+  /** Records the audit events of the log beyond `covered` (those the store lacks after a crash). */
   private async catchUp(onProgress?: CatchUpProgress): Promise<void> {
     const end = this.log.size();
     const start = this.coveredSize;
-    const batch = new RecordTable(CATCH_UP_BATCH);
+    const batch = new RecordTable(FLUSH_MAX_RECORDS);
     let reported = false;
     // The worker writes one batch while this thread reads and hashes the next (one in flight
     // at a time, so memory stays bounded).
@@ -207,18 +174,16 @@ export class Deduper {
     for await (const entry of this.log.readEntries(this.coveredSize, end)) {
       const record = recordFromEntry(entry.data);
       if (record !== undefined) {
-        const print = keyPrint(keyOf(record.auditID, record.stage));
-        this.filter.add(print);
-        batch.add(print, record.hash);
+        batch.add(keyPrint(keyOf(record.auditID, record.stage)), record.hash);
       }
-      if (batch.size >= CATCH_UP_BATCH) {
+      if (batch.size >= FLUSH_MAX_RECORDS) {
         await writing;
         writing = this.writeBatch(batch, entry.index + 1);
         writing.catch(() => undefined); // awaited at the next batch or below
         batch.clear(); // the writer has its own copy
       }
       // Told only when there is enough to wait for (a new store over a long log).
-      if ((entry.index + 1 - start) % CATCH_UP_BATCH === 0) {
+      if ((entry.index + 1 - start) % CATCH_UP_REPORT === 0) {
         onProgress?.(entry.index + 1, end);
         reported = true;
       }
@@ -236,11 +201,13 @@ export class Deduper {
       return cached;
     }
     const print = keyPrint(key);
-    if (!this.filter.mayContain(print)) return NO_HASHES;
-    const hashes = this.lookup.all(printToInt64(print)).map((r) => r.h.toString("hex"));
+    const hashes: ContentHash[] = [];
+    this.store.collect(print, hashes);
     for (const waiting of [this.flushing, this.unflushed]) {
       for (const h of waiting.hashesOf(print)) if (!hashes.includes(h)) hashes.push(h);
     }
+    // A new key (most keys) is not worth a place in the front.
+    if (hashes.length === 0) return NO_HASHES;
     // Cached as complete: from here on `record` keeps the list up to date.
     this.front.set(key, hashes);
     while (this.front.size > FRONT_MAX_KEYS) this.front.delete(this.front.keys().next().value as string);
@@ -310,7 +277,6 @@ export class Deduper {
   private record(stored: [string, Pending][]): void {
     for (const [key, { hash }] of stored) {
       const print = keyPrint(key);
-      this.filter.add(print);
       // Only lists already cached are extended; an evicted key is looked up again when needed.
       const hashes = this.front.get(key);
       if (hashes !== undefined && !hashes.includes(hash)) hashes.push(hash);
@@ -370,8 +336,7 @@ export class Deduper {
     await this.flush();
     await this.flush();
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
-    await this.writer.close().catch((err: unknown) => this.onFlushError?.(err));
-    this.db.close();
+    await this.store.close().catch((err: unknown) => this.onFlushError?.(err));
   }
 }
 

@@ -1,6 +1,7 @@
 // Opens everything an ingest path needs over one data directory: the log, the dedupe store
 // (caught up with the log), the policy + redaction transform and the pipeline. Shared by
 // `serve` and `import` so both store identical entries for identical input.
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { createIngestTransform } from "../audit/ingest-transform.js";
 import { loadPolicyFile } from "../audit/policy/load.js";
@@ -20,7 +21,7 @@ export interface IngestSetup {
   integrateIntervalMs?: number;
   onRepair?: (message: string) => void;
   onError?: (err: unknown) => void;
-  /** Told how far the dedupe store has caught up with the log (all of it when dedupe.db is new). */
+  /** Told how far the dedupe store has caught up with the log (all of it when the store is new). */
   onCatchUp?: CatchUpProgress;
 }
 
@@ -51,7 +52,10 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
     const key = await loadOrCreateRedactionKey(dataDir);
     const transformOptions = { policy, redaction: { key, extraRules } };
     const transform = createIngestTransform(transformOptions);
-    const deduper = await Deduper.open(path.join(dataDir, "dedupe.db"), log, setup.onCatchUp);
+    // The SQLite store of earlier versions: its successor is derived from the log in its place.
+    for (const suffix of ["", "-wal", "-shm"])
+      rmSync(path.join(dataDir, `dedupe.db${suffix}`), { force: true });
+    const deduper = await Deduper.open(path.join(dataDir, "dedupe"), log, setup.onCatchUp);
     deduper.onFlushError = setup.onError;
     const pipeline = createPipeline({ log, deduper, transform });
     let receiver: Receiver | undefined;

@@ -1,21 +1,24 @@
 import path from "node:path";
-import Database from "better-sqlite3";
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { apiserverEvents } from "../../test/fixtures/audit/events.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import { openFsLog } from "../store/fs-log.js";
 import type { AuditLog } from "../store/types.js";
-import { conflictAnnotationValue, contentHash, Deduper, recordFromEntry } from "./dedupe.js";
+import { conflictAnnotationValue, contentHash, Deduper, keyOf, recordFromEntry } from "./dedupe.js";
+import { keyPrint } from "./key-hash.js";
 import { encodeEvent, normalizeEvent } from "./normalize.js";
 import { createPipeline, IngestBusyError, type IngestPipeline } from "./pipeline.js";
 import { prepareEvents } from "./prepare.js";
+import { RecordTable } from "./record-table.js";
+import { RunStore } from "./run-store/run-store.js";
 import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
 
 const open: { log: AuditLog; deduper: Deduper }[] = [];
 
 async function setup(dir = tempDir("kt-pipeline-")) {
   const log = await openFsLog(dir, { integrateIntervalMs: 50 });
-  const deduper = await Deduper.open(path.join(dir, "dedupe.db"), log);
+  const deduper = await Deduper.open(path.join(dir, "dedupe"), log);
   const pipeline: IngestPipeline = createPipeline({ log, deduper });
   const handle = { log, deduper };
   open.push(handle);
@@ -168,37 +171,30 @@ describe("ingest pipeline", () => {
     expect(again.deduper.covered()).toBe(200);
     expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 100, duplicates: 200 });
     await again.close();
-    const { rmSync } = await import("node:fs");
-    rmSync(path.join(s.dir, "dedupe.db"));
-    rmSync(path.join(s.dir, "dedupe.db-wal"), { force: true });
-    rmSync(path.join(s.dir, "dedupe.db-shm"), { force: true });
+    rmSync(path.join(s.dir, "dedupe"), { recursive: true });
     const rebuilt = await setup(s.dir);
     expect(rebuilt.deduper.covered()).toBe(300);
     expect(await rebuilt.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 300 });
   });
 
-  it("keeps dedupe records whose write to SQLite failed, still drops their repeats, and writes them later", async () => {
+  it("keeps dedupe records whose write to the store failed, still drops their repeats, and writes them later", async () => {
     const s = await setup();
     const batch = events(100, 11);
-    // Another connection holds SQLite's write lock: the writer's flush fails once its busy
-    // wait runs out (as on a full disk), and the lock is let go after that first failure.
-    const blocker = new Database(path.join(s.dir, "dedupe.db"));
-    blocker.exec("BEGIN IMMEDIATE");
-    const failed = new Promise<unknown>((resolve) => {
-      s.deduper.onFlushError = (err) => {
-        if (blocker.inTransaction) blocker.exec("COMMIT");
-        resolve(err);
+    // A directory where the first flush's run file goes: that write fails (as on a full disk);
+    // the retry writes the next run number.
+    const manifest = () =>
+      JSON.parse(readFileSync(path.join(s.dir, "dedupe", "manifest.json"), "utf8")) as {
+        next: number;
+        runs: { records: number }[];
       };
-    });
+    mkdirSync(path.join(s.dir, "dedupe", `${String(manifest().next).padStart(12, "0")}.run`));
+    const failed = new Promise<unknown>((resolve) => (s.deduper.onFlushError = resolve));
     expect(await s.pipeline.ingest(batch)).toMatchObject({ stored: 100 });
-    expect(String(await failed)).toMatch(/dedupe store write failed/);
+    expect(String(await failed)).toMatch(/dedupe store write failed: EEXIST/);
     // The records went back to those waiting for the writer, and are still consulted.
     expect(await s.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 100 });
     await s.close();
-    blocker.close();
-    const db = new Database(path.join(s.dir, "dedupe.db"), { readonly: true });
-    expect(db.prepare("SELECT count(*) AS n FROM seen").get()).toEqual({ n: 100 });
-    db.close();
+    expect(manifest().runs.reduce((n, r) => n + r.records, 0)).toBe(100);
     const again = await setup(s.dir);
     expect(again.deduper.covered()).toBe(100);
     expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 100 });
@@ -209,11 +205,17 @@ describe("ingest pipeline", () => {
     const batch = events(50, 6);
     await s.pipeline.ingest(batch);
     await s.close();
-    // What a store written before the content hash became the leaf hash holds.
-    const Database = (await import("better-sqlite3")).default;
-    const db = new Database(path.join(s.dir, "dedupe.db"));
-    db.exec("UPDATE seen SET h = randomblob(32); DELETE FROM meta WHERE key = 'hash';");
-    db.close();
+    // What a store written before the content hash became the leaf hash holds: the same keys,
+    // other hashes, covering the whole log.
+    rmSync(path.join(s.dir, "dedupe"), { recursive: true });
+    const log = await openFsLog(s.dir);
+    const old = await RunStore.open(path.join(s.dir, "dedupe"), { origin: log.origin, hash: "sha256" });
+    const records = new RecordTable();
+    for (const e of batch)
+      records.add(keyPrint(keyOf(e.auditID, e.stage)), contentHash(Buffer.from(e.auditID)));
+    await old.write(records, log.size());
+    await old.close();
+    await log.close();
     const again = await setup(s.dir);
     // Kept as it was, every repeat would look like new content under a known key: stored, flagged.
     expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 50, conflicts: 0 });
@@ -226,7 +228,7 @@ describe("ingest pipeline", () => {
       Array.from({ length: n }, (_, i) => Buffer.from(JSON.stringify({ n: from + i })));
     await log.append(lines(0, 20_000));
     const told: [number, number][] = [];
-    const deduper = await Deduper.open(path.join(dir, "dedupe.db"), log, (done, total) =>
+    const deduper = await Deduper.open(path.join(dir, "dedupe"), log, (done, total) =>
       told.push([done, total]),
     );
     expect(told).toEqual([
@@ -236,7 +238,7 @@ describe("ingest pipeline", () => {
     await deduper.close();
     await log.append(lines(20_000, 10));
     told.length = 0;
-    const reopened = await Deduper.open(path.join(dir, "dedupe.db"), log, (done, total) =>
+    const reopened = await Deduper.open(path.join(dir, "dedupe"), log, (done, total) =>
       told.push([done, total]),
     );
     expect(told).toEqual([]);
@@ -304,9 +306,23 @@ describe("ingest pipeline", () => {
     const batch = events(30, 31);
     await s.pipeline.ingest(batch);
     await s.close();
-    const { writeFileSync, rmSync } = await import("node:fs");
-    rmSync(path.join(s.dir, "dedupe.db-wal"), { force: true });
-    writeFileSync(path.join(s.dir, "dedupe.db"), "this is not a database file".repeat(200));
+    writeFileSync(path.join(s.dir, "dedupe", "manifest.json"), "this is not a manifest");
+    const again = await setup(s.dir);
+    expect(again.deduper.covered()).toBe(30);
+    expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 30 });
+  });
+
+  it("rebuilds a dedupe store whose run file was cut short", async () => {
+    const s = await setup();
+    const batch = events(30, 32);
+    await s.pipeline.ingest(batch);
+    await s.close();
+    const dir = path.join(s.dir, "dedupe");
+    const { runs } = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as {
+      runs: { name: string }[];
+    };
+    expect(runs).toHaveLength(1);
+    truncateSync(path.join(dir, runs[0]!.name), 100);
     const again = await setup(s.dir);
     expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 30 });
   });

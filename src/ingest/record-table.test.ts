@@ -1,18 +1,22 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { keyPrint, printToInt64, type KeyPrint } from "./key-hash.js";
+import { keyPrint, type KeyPrint } from "./key-hash.js";
 import { RECORD_BYTES, RecordTable } from "./record-table.js";
 
 const hashOf = (s: string): string => createHash("sha256").update(s).digest("hex");
 
-/** The records of a table as the writer reads them: (signed 64-bit key, hex hash). */
-function rowsOf(t: RecordTable): [bigint, string][] {
+/** The records of a table as the store reads them: (fingerprint as 16 hex digits, hex hash). */
+function rowsOf(t: RecordTable): [string, string][] {
   const rows = Buffer.from(t.toRows());
-  const out: [bigint, string][] = [];
+  const out: [string, string][] = [];
   for (let at = 0; at < rows.length; at += RECORD_BYTES)
-    out.push([rows.readBigInt64LE(at), rows.toString("hex", at + 8, at + RECORD_BYTES)]);
+    out.push([rows.toString("hex", at, at + 8), rows.toString("hex", at + 8, at + RECORD_BYTES)]);
   return out;
 }
+
+/** A fingerprint as big-endian hex, high half first: the order the store sorts by. */
+const hexOf = (p: KeyPrint): string =>
+  p.hi.toString(16).padStart(8, "0") + p.lo.toString(16).padStart(8, "0");
 
 describe("record table", () => {
   it("keeps each (fingerprint, hash) once and gives a key's hashes in the order added", () => {
@@ -41,17 +45,17 @@ describe("record table", () => {
     prints.forEach((p, i) => expect(t.hashesOf(p)).toEqual([hashOf(String(i))]));
   });
 
-  it("grows past its first capacity and lays records out as the writer stores them", () => {
-    // Both signs of SQLite's signed 64-bit key.
+  it("grows past its first capacity and lays records out as the store keeps them", () => {
+    // High halves with and without the top bit.
     const printAt = (i: number): KeyPrint => ({
       hi: (Math.imul(i, 0x9e3779b9) | (i % 2 ? 0x80000000 : 0)) >>> 0,
       lo: i,
     });
     const t = new RecordTable();
-    const added: [bigint, string][] = [];
+    const added: [string, string][] = [];
     for (let i = 0; i < 5000; i++) {
       t.add(printAt(i), hashOf(String(i)));
-      added.push([printToInt64(printAt(i)), hashOf(String(i))]);
+      added.push([hexOf(printAt(i)), hashOf(String(i))]);
     }
     expect(t.size).toBe(5000);
     expect(rowsOf(t)).toEqual(added);

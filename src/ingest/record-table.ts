@@ -1,7 +1,7 @@
 // Dedupe records — a key's fingerprint and a content hash — packed 40 bytes each in the layout
-// the dedupe writer stores: the fingerprint as a little-endian signed 64-bit integer (SQLite's
-// `seen.k`), then the 32 bytes of the hash. Records durable in the log and not yet written to
-// SQLite wait in such a table. It holds no object per record, so the tens of thousands waiting
+// of the dedupe store's run files: the fingerprint's high then low half, big-endian, then the 32
+// bytes of the hash, so that byte order is the store's sort order. Records durable in the log
+// and not yet written to the store wait in such a table. It holds no object per record, so the tens of thousands waiting
 // at any time cost the garbage collector nothing, and an open-addressing index over the
 // fingerprints finds a key's hashes without a Map.
 import type { ContentHash } from "./dedupe.js";
@@ -41,8 +41,8 @@ export class RecordTable {
     for (let r = 0; r < other.count; r++) {
       const at = r * RECORD_BYTES;
       this.addBytes(
-        other.records.readUInt32LE(at),
-        other.records.readUInt32LE(at + 4),
+        other.records.readUInt32BE(at + 4),
+        other.records.readUInt32BE(at),
         other.records,
         at + 8,
       );
@@ -61,7 +61,7 @@ export class RecordTable {
     return found;
   }
 
-  /** The records in the writer's layout, in a buffer of their own (to transfer to its thread). */
+  /** The records in the writer's layout, in a buffer of their own (to transfer to the store's writer thread). */
   toRows(): Uint8Array {
     // A copy (Buffer's own slice would be a view of the table's memory).
     return new Uint8Array(this.records.subarray(0, this.count * RECORD_BYTES));
@@ -86,8 +86,8 @@ export class RecordTable {
         return false;
     }
     const at = this.count * RECORD_BYTES;
-    this.records.writeUInt32LE(lo, at);
-    this.records.writeUInt32LE(hi, at + 4);
+    this.records.writeUInt32BE(hi, at);
+    this.records.writeUInt32BE(lo, at + 4);
     src.copy(this.records, at + 8, hashAt, hashAt + 32);
     this.slots[i] = ++this.count;
     return true;
@@ -95,7 +95,7 @@ export class RecordTable {
 
   /** Whether the record at byte `at` is of the fingerprint (lo, hi). */
   private isPrint(at: number, lo: number, hi: number): boolean {
-    return this.records.readUInt32LE(at) === lo && this.records.readUInt32LE(at + 4) === hi;
+    return this.records.readUInt32BE(at + 4) === lo && this.records.readUInt32BE(at) === hi;
   }
 
   /** Twice the room: records copied, the index rebuilt. */
@@ -106,7 +106,7 @@ export class RecordTable {
     this.slots = new Int32Array(this.slots.length * 2);
     const mask = this.slots.length - 1;
     for (let r = 0; r < this.count; r++) {
-      let i = this.records.readUInt32LE(r * RECORD_BYTES) & mask;
+      let i = this.records.readUInt32BE(r * RECORD_BYTES + 4) & mask;
       while (this.slots[i] !== 0) i = (i + 1) & mask;
       this.slots[i] = r + 1;
     }

@@ -131,7 +131,7 @@ describe("the pipeline with entries as sent", () => {
   async function pipelineWithRedaction() {
     const dir = tempDir("kt-sent-");
     const log = await openFsLog(dir, { integrateIntervalMs: 50 });
-    const deduper = await Deduper.open(path.join(dir, "dedupe.db"), log);
+    const deduper = await Deduper.open(path.join(dir, "dedupe"), log);
     logs.push({ log, deduper });
     const transform = createIngestTransform({ redaction: { key: Buffer.alloc(32, 7) } });
     return { log, pipeline: createPipeline({ log, deduper, transform }) };

@@ -18,12 +18,17 @@ export class WorkerCalls<T> {
   /** Set once the worker died: every later call fails at once. */
   private failure: Error | null = null;
 
-  /** `name` says in errors which worker stopped, e.g. "dedupe store writer". */
+  /**
+   * `name` says in errors which worker stopped, e.g. "dedupe store writer". A message without
+   * an id answers no call: it goes to `onNotice` (a worker telling of work it did on its own).
+   */
   constructor(
     private readonly worker: Worker,
     private readonly name: string,
+    onNotice?: (message: unknown) => void,
   ) {
     worker.on("message", (m: Reply<T>) => {
+      if (typeof m.id !== "number") return onNotice?.(m);
       const call = this.pending.get(m.id);
       if (call === undefined) return;
       this.pending.delete(m.id);

@@ -1,0 +1,126 @@
+// Writes one run file from records handed over in ascending order — a sorted flush, or the
+// output of a merge — building its fences, filter and checksums on the way, so the records are
+// written once and never read back to index them.
+import { createHash, type Hash } from "node:crypto";
+import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from "node:fs";
+import { endianness } from "node:os";
+import path from "node:path";
+import { RECORD_BYTES } from "../record-table.js";
+import { filterAdd, filterBlocksFor, FILTER_BLOCK_BYTES, PROBES } from "./filter.js";
+import {
+  BLOCK_RECORDS,
+  blocksOf,
+  compareRecords,
+  encodeHeader,
+  FENCE_BYTES,
+  HEADER_BYTES,
+  sectionsOf,
+} from "./format.js";
+import type { RunView } from "./run-view.js";
+
+/** Records written per system call. */
+const CHUNK_RECORDS = 4096;
+
+export class RunBuilder {
+  private readonly fd: number;
+  private readonly chunk = Buffer.allocUnsafe(CHUNK_RECORDS * RECORD_BYTES);
+  private used = 0;
+  /** The last record added, once the chunk holding it has been written. */
+  private readonly last = Buffer.alloc(RECORD_BYTES);
+  private records = 0;
+  private readonly digest: Hash = createHash("sha256");
+  private readonly fences: Buffer;
+  private readonly filter: Uint32Array;
+
+  /** Creates `dir/name`, for at most `maxRecords` records (the filter is sized to it). */
+  constructor(
+    private readonly dir: string,
+    readonly name: string,
+    private readonly maxRecords: number,
+  ) {
+    this.fd = openSync(path.join(dir, name), "wx");
+    this.fences = Buffer.from(new SharedArrayBuffer(blocksOf(maxRecords) * FENCE_BYTES));
+    this.filter = new Uint32Array(new SharedArrayBuffer(filterBlocksFor(maxRecords) * FILTER_BLOCK_BYTES));
+  }
+
+  /** Adds the record at `src[at]`; a record equal to the previous one is dropped. */
+  add(src: Buffer, at: number): void {
+    if (this.records > 0) {
+      const order =
+        this.used > 0
+          ? compareRecords(src, at, this.chunk, this.used - RECORD_BYTES)
+          : compareRecords(src, at, this.last, 0);
+      if (order === 0) return;
+      if (order < 0) throw new Error(`run ${this.name}: records out of order at ${this.records}`);
+    }
+    if (this.records === this.maxRecords)
+      throw new Error(`run ${this.name}: more than ${this.maxRecords} records`);
+    if (this.records % BLOCK_RECORDS === 0)
+      src.copy(this.fences, (this.records / BLOCK_RECORDS) * FENCE_BYTES, at, at + FENCE_BYTES);
+    filterAdd(this.filter, src.readUInt32BE(at), src.readUInt32BE(at + 4));
+    src.copy(this.chunk, this.used, at, at + RECORD_BYTES);
+    this.used += RECORD_BYTES;
+    this.records++;
+    if (this.used === this.chunk.length) this.writeChunk();
+  }
+
+  /** Writes what is left, the index and checksums, and syncs the file: it is complete on disk. */
+  finish(): RunView {
+    try {
+      this.writeChunk();
+      const filterBlocks = this.filter.length / (FILTER_BLOCK_BYTES / 4);
+      const header = encodeHeader({
+        records: this.records,
+        filterBlocks,
+        probes: PROBES,
+        recordsDigest: this.digest.digest(),
+      });
+      const at = sectionsOf({ records: this.records, filterBlocks });
+      const fences = this.fences.subarray(0, blocksOf(this.records) * FENCE_BYTES);
+      const filter = filterBytesLE(this.filter);
+      const trailer = createHash("sha256").update(header).update(fences).update(filter).digest();
+      writeAll(this.fd, fences, at.fences);
+      writeAll(this.fd, filter, at.filter);
+      writeAll(this.fd, trailer, at.trailer);
+      writeAll(this.fd, header, 0);
+      fdatasyncSync(this.fd);
+    } finally {
+      closeSync(this.fd);
+    }
+    const fences = new SharedArrayBuffer(blocksOf(this.records) * FENCE_BYTES);
+    Buffer.from(fences).set(this.fences.subarray(0, fences.byteLength));
+    return {
+      name: this.name,
+      records: this.records,
+      fences,
+      filter: this.filter.buffer as SharedArrayBuffer,
+    };
+  }
+
+  /** Closes and removes the unfinished file. */
+  abandon(): void {
+    closeSync(this.fd);
+    rmSync(path.join(this.dir, this.name), { force: true });
+  }
+
+  private writeChunk(): void {
+    if (this.used === 0) return;
+    const data = this.chunk.subarray(0, this.used);
+    this.digest.update(data);
+    writeAll(this.fd, data, HEADER_BYTES + (this.records * RECORD_BYTES - this.used));
+    this.chunk.copy(this.last, 0, this.used - RECORD_BYTES, this.used);
+    this.used = 0;
+  }
+}
+
+/** The filter as stored: 32-bit little-endian words, whatever this machine's byte order. */
+export function filterBytesLE(words: Uint32Array): Buffer {
+  const bytes = Buffer.from(words.buffer, words.byteOffset, words.byteLength);
+  return endianness() === "LE" ? bytes : Buffer.from(bytes).swap32();
+}
+
+function writeAll(fd: number, data: Buffer, position: number): void {
+  for (let done = 0; done < data.length;) {
+    done += writeSync(fd, data, done, data.length - done, position + done);
+  }
+}

@@ -1,0 +1,55 @@
+// Finding a key's records in one run, on the event loop: the filter answers most keys (new
+// ones) from memory; for the rest, a binary search over the fences names the one block that
+// can hold the key, and one positioned read fetches it.
+import { closeSync, openSync, readSync } from "node:fs";
+import path from "node:path";
+import type { KeyPrint } from "../key-hash.js";
+import { RECORD_BYTES } from "../record-table.js";
+import { filterMayContain } from "./filter.js";
+import { BLOCK_BYTES, BLOCK_RECORDS, blocksOf, compareKey, FENCE_BYTES, HEADER_BYTES } from "./format.js";
+import type { RunView } from "./run-view.js";
+
+export class RunReader {
+  readonly name: string;
+  private readonly fd: number;
+  readonly records: number;
+  private readonly fences: Buffer;
+  private readonly filter: Uint32Array;
+
+  constructor(dir: string, view: RunView) {
+    this.name = view.name;
+    this.records = view.records;
+    this.fences = Buffer.from(view.fences);
+    this.filter = new Uint32Array(view.filter);
+    this.fd = openSync(path.join(dir, view.name), "r");
+  }
+
+  /** Adds to `found` the hashes (hex) this run holds for `print`; `block` is scratch space. */
+  collect(print: KeyPrint, found: string[], block: Buffer): void {
+    if (!filterMayContain(this.filter, print.hi, print.lo)) return;
+    const blocks = blocksOf(this.records);
+    // The first block whose first key is not below the key; its records may start in the one before.
+    let lo = 0;
+    for (let hi = blocks; lo < hi;) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKey(print.hi, print.lo, this.fences, mid * FENCE_BYTES) > 0) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let b = Math.max(0, lo - 1); b < blocks; b++) {
+      if (b >= lo && compareKey(print.hi, print.lo, this.fences, b * FENCE_BYTES) !== 0) return;
+      const n = Math.min(BLOCK_RECORDS, this.records - b * BLOCK_RECORDS);
+      const bytes = n * RECORD_BYTES;
+      if (readSync(this.fd, block, 0, bytes, HEADER_BYTES + b * BLOCK_BYTES) !== bytes)
+        throw new Error(`dedupe store ${this.name}: short read of block ${b}`);
+      for (let at = 0; at < bytes; at += RECORD_BYTES) {
+        const order = compareKey(print.hi, print.lo, block, at);
+        if (order < 0) return;
+        if (order === 0) found.push(block.toString("hex", at + 8, at + RECORD_BYTES));
+      }
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
