@@ -203,9 +203,8 @@ export class Deduper {
     const print = keyPrint(key);
     const hashes: ContentHash[] = [];
     this.store.collect(print, hashes);
-    for (const waiting of [this.flushing, this.unflushed]) {
-      for (const h of waiting.hashesOf(print)) if (!hashes.includes(h)) hashes.push(h);
-    }
+    this.flushing.collect(print, hashes);
+    this.unflushed.collect(print, hashes);
     // A new key (most keys) is not worth a place in the front.
     if (hashes.length === 0) return NO_HASHES;
     // Cached as complete: from here on `record` keeps the list up to date.

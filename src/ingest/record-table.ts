@@ -49,16 +49,15 @@ export class RecordTable {
     }
   }
 
-  /** Every hash held for `print`, in the order added. */
-  hashesOf(print: KeyPrint): ContentHash[] {
-    const found: ContentHash[] = [];
+  /** Adds to `found` each hash held for `print` that it lacks, in the order added. */
+  collect(print: KeyPrint, found: ContentHash[]): void {
     const mask = this.slots.length - 1;
     for (let i = print.lo & mask; this.slots[i] !== 0; i = (i + 1) & mask) {
       const at = (this.slots[i]! - 1) * RECORD_BYTES;
-      if (this.isPrint(at, print.lo, print.hi))
-        found.push(this.records.toString("hex", at + 8, at + RECORD_BYTES));
+      if (!this.isPrint(at, print.lo, print.hi)) continue;
+      const hash = this.records.toString("hex", at + 8, at + RECORD_BYTES);
+      if (!found.includes(hash)) found.push(hash);
     }
-    return found;
   }
 
   /** The records in the writer's layout, in a buffer of their own (to transfer to the store's writer thread). */

@@ -66,11 +66,13 @@ export function sectionsOf(h: Pick<RunHeader, "records" | "filterBlocks">): {
   return { fences, filter, trailer, size: trailer + TRAILER_BYTES };
 }
 
-/** Orders two records at `a[ai]` and `b[bi]`: by fingerprint (unsigned, high half first), then hash. */
-export function compareRecords(a: Buffer, ai: number, b: Buffer, bi: number): number {
-  // The fingerprints in JavaScript: a native compare per record costs more than the sort's own work.
-  const d = compareKey(a.readUInt32BE(ai), a.readUInt32BE(ai + 4), b, bi);
-  return d !== 0 ? d : a.compare(b, bi + 8, bi + RECORD_BYTES, ai + 8, ai + RECORD_BYTES);
+/**
+ * Records sort by fingerprint (unsigned, high half first), then hash. Callers compare the
+ * fingerprints as numbers they already hold and call this only for equal ones: a native compare
+ * per record costs more than a sort's or a merge's own work.
+ */
+export function compareHashes(a: Buffer, ai: number, b: Buffer, bi: number): number {
+  return a.compare(b, bi + 8, bi + RECORD_BYTES, ai + 8, ai + RECORD_BYTES);
 }
 
 /** Orders the fingerprint (hi, lo) against the record at `b[bi]`'s. */

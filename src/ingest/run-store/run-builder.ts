@@ -10,7 +10,7 @@ import { filterAdd, filterBlocksFor, FILTER_BLOCK_BYTES, PROBES } from "./filter
 import {
   BLOCK_RECORDS,
   blocksOf,
-  compareRecords,
+  compareHashes,
   encodeHeader,
   FENCE_BYTES,
   HEADER_BYTES,
@@ -28,6 +28,8 @@ export class RunBuilder {
   /** The last record added, once the chunk holding it has been written. */
   private readonly last = Buffer.alloc(RECORD_BYTES);
   private records = 0;
+  private lastHi = 0;
+  private lastLo = 0;
   private readonly digest: Hash = createHash("sha256");
   private readonly fences: Buffer;
   private readonly filter: Uint32Array;
@@ -45,11 +47,15 @@ export class RunBuilder {
 
   /** Adds the record at `src[at]`; a record equal to the previous one is dropped. */
   add(src: Buffer, at: number): void {
+    const hi = src.readUInt32BE(at);
+    const lo = src.readUInt32BE(at + 4);
     if (this.records > 0) {
       const order =
-        this.used > 0
-          ? compareRecords(src, at, this.chunk, this.used - RECORD_BYTES)
-          : compareRecords(src, at, this.last, 0);
+        hi - this.lastHi ||
+        lo - this.lastLo ||
+        (this.used > 0
+          ? compareHashes(src, at, this.chunk, this.used - RECORD_BYTES)
+          : compareHashes(src, at, this.last, 0));
       if (order === 0) return;
       if (order < 0) throw new Error(`run ${this.name}: records out of order at ${this.records}`);
     }
@@ -57,7 +63,9 @@ export class RunBuilder {
       throw new Error(`run ${this.name}: more than ${this.maxRecords} records`);
     if (this.records % BLOCK_RECORDS === 0)
       src.copy(this.fences, (this.records / BLOCK_RECORDS) * FENCE_BYTES, at, at + FENCE_BYTES);
-    filterAdd(this.filter, src.readUInt32BE(at), src.readUInt32BE(at + 4));
+    filterAdd(this.filter, hi, lo);
+    this.lastHi = hi;
+    this.lastLo = lo;
     src.copy(this.chunk, this.used, at, at + RECORD_BYTES);
     this.used += RECORD_BYTES;
     this.records++;

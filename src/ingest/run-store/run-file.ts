@@ -52,6 +52,9 @@ export class RunScanner {
   /** Byte offset of the current record in `buf`, and of the end of what was read. */
   pos = 0;
   end = 0;
+  /** The current record's fingerprint. */
+  hi = 0;
+  lo = 0;
   private read = 0;
 
   constructor(
@@ -77,6 +80,7 @@ export class RunScanner {
   next(): void {
     this.pos += RECORD_BYTES;
     if (this.pos === this.end) this.fill();
+    else this.readPrint();
   }
 
   close(): void {
@@ -96,6 +100,12 @@ export class RunScanner {
     readAll(this.fd, data, HEADER_BYTES + this.read * RECORD_BYTES, this.name);
     this.digest.update(data);
     this.read += want;
+    this.readPrint();
+  }
+
+  private readPrint(): void {
+    this.hi = this.buf.readUInt32BE(this.pos);
+    this.lo = this.buf.readUInt32BE(this.pos + 4);
   }
 }
 

@@ -24,27 +24,27 @@ export class RunReader {
     this.fd = openSync(path.join(dir, view.name), "r");
   }
 
-  /** Adds to `found` the hashes (hex) this run holds for `print`; `block` is scratch space. */
+  /** Adds to `found` each hash (hex) this run holds for `print` that it lacks; `block` is scratch space. */
   collect(print: KeyPrint, found: string[], block: Buffer): void {
     if (!filterMayContain(this.filter, print.hi, print.lo)) return;
     const blocks = blocksOf(this.records);
     // The first block whose first key is not below the key; its records may start in the one before.
-    let lo = 0;
-    for (let hi = blocks; lo < hi;) {
-      const mid = (lo + hi) >>> 1;
-      if (compareKey(print.hi, print.lo, this.fences, mid * FENCE_BYTES) > 0) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = firstNotBelow(print, this.fences, blocks, FENCE_BYTES);
     for (let b = Math.max(0, lo - 1); b < blocks; b++) {
       if (b >= lo && compareKey(print.hi, print.lo, this.fences, b * FENCE_BYTES) !== 0) return;
       const n = Math.min(BLOCK_RECORDS, this.records - b * BLOCK_RECORDS);
       const bytes = n * RECORD_BYTES;
       if (readSync(this.fd, block, 0, bytes, HEADER_BYTES + b * BLOCK_BYTES) !== bytes)
         throw new Error(`dedupe store ${this.name}: short read of block ${b}`);
-      for (let at = 0; at < bytes; at += RECORD_BYTES) {
+      for (
+        let at = firstNotBelow(print, block, n, RECORD_BYTES) * RECORD_BYTES;
+        at < bytes;
+        at += RECORD_BYTES
+      ) {
         const order = compareKey(print.hi, print.lo, block, at);
         if (order < 0) return;
-        if (order === 0) found.push(block.toString("hex", at + 8, at + RECORD_BYTES));
+        const hash = block.toString("hex", at + 8, at + RECORD_BYTES);
+        if (!found.includes(hash)) found.push(hash);
       }
     }
   }
@@ -52,4 +52,15 @@ export class RunReader {
   close(): void {
     closeSync(this.fd);
   }
+}
+
+/** The first of `count` items of `stride` bytes in `buf`, sorted by the fingerprint they start with, not below `print`. */
+function firstNotBelow(print: KeyPrint, buf: Buffer, count: number, stride: number): number {
+  let lo = 0;
+  for (let hi = count; lo < hi;) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKey(print.hi, print.lo, buf, mid * stride) > 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -74,7 +74,7 @@ export class RunStore {
     return this.coveredAtOpen;
   }
 
-  /** Adds to `found` every hash (hex) the store holds for `print`. */
+  /** Adds to `found` each hash (hex) the store holds for `print` that it lacks. */
   collect(print: KeyPrint, found: string[]): void {
     for (const r of this.readers.values()) r.collect(print, found, this.block);
   }

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { RECORD_BYTES } from "../record-table.js";
 import { STORE_CORRUPT, StoreCorruptError } from "./corrupt.js";
-import { compareRecords } from "./format.js";
+import { compareHashes } from "./format.js";
 import {
   emptyManifest,
   MANIFEST,
@@ -144,12 +144,23 @@ export class RunStoreWriter {
   /** Sorts `rows` and writes them as a run. */
   private writeRun(rows: Buffer): RunView {
     const n = rows.length / RECORD_BYTES;
+    const his = new Uint32Array(n);
+    const los = new Uint32Array(n);
     const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i * RECORD_BYTES;
-    order.sort((a, b) => compareRecords(rows, a, rows, b));
+    for (let i = 0; i < n; i++) {
+      his[i] = rows.readUInt32BE(i * RECORD_BYTES);
+      los[i] = rows.readUInt32BE(i * RECORD_BYTES + 4);
+      order[i] = i;
+    }
+    order.sort(
+      (a, b) =>
+        his[a]! - his[b]! ||
+        los[a]! - los[b]! ||
+        compareHashes(rows, a * RECORD_BYTES, rows, b * RECORD_BYTES),
+    );
     const builder = new RunBuilder(this.dir, this.nextName(), n);
     try {
-      for (const at of order) builder.add(rows, at);
+      for (const i of order) builder.add(rows, i * RECORD_BYTES);
       return builder.finish();
     } catch (err) {
       builder.abandon();
@@ -219,8 +230,14 @@ export class RunStoreWriter {
       );
       for (let slice = 0; ; slice++) {
         let best: RunScanner | null = null;
-        for (const s of scanners)
-          if (s.more && (best === null || compareRecords(s.buf, s.pos, best.buf, best.pos) < 0)) best = s;
+        for (const s of scanners) {
+          if (!s.more) continue;
+          if (
+            best === null ||
+            (s.hi - best.hi || s.lo - best.lo || compareHashes(s.buf, s.pos, best.buf, best.pos)) < 0
+          )
+            best = s;
+        }
         if (best === null) break;
         builder.add(best.buf, best.pos);
         best.next();
