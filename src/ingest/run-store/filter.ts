@@ -11,8 +11,13 @@ export const FILTER_BLOCK_BYTES = BLOCK_WORDS * 4;
 export const BITS_PER_RECORD = 14;
 export const PROBES = 8;
 
-export function filterBlocksFor(records: number): number {
-  return Math.max(1, Math.ceil((records * BITS_PER_RECORD) / BLOCK_BITS));
+export function filterBlocksFor(records: number, bitsPerRecord = BITS_PER_RECORD): number {
+  return Math.max(1, Math.ceil((records * bitsPerRecord) / BLOCK_BITS));
+}
+
+/** An empty filter for `records` keys, in memory other threads can share. */
+export function newFilter(records: number, bitsPerRecord = BITS_PER_RECORD): Uint32Array {
+  return new Uint32Array(new SharedArrayBuffer(filterBlocksFor(records, bitsPerRecord) * FILTER_BLOCK_BYTES));
 }
 
 /** The first word of the key's block: the fingerprint's high half scaled to the block count. */

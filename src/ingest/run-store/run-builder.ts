@@ -6,7 +6,7 @@ import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import path from "node:path";
 import { RECORD_BYTES } from "../record-table.js";
-import { filterAdd, filterBlocksFor, FILTER_BLOCK_BYTES, PROBES } from "./filter.js";
+import { filterAdd, FILTER_BLOCK_BYTES, newFilter, PROBES } from "./filter.js";
 import {
   BLOCK_RECORDS,
   blocksOf,
@@ -34,15 +34,19 @@ export class RunBuilder {
   private readonly fences: Buffer;
   private readonly filter: Uint32Array;
 
-  /** Creates `dir/name`, for at most `maxRecords` records (the filter is sized to it). */
+  /**
+   * Creates `dir/name`, for at most `maxRecords` records (the filter is sized to it). Each key
+   * is also added to the filters `alsoInto` (the store-wide filter).
+   */
   constructor(
     private readonly dir: string,
     readonly name: string,
     private readonly maxRecords: number,
+    private readonly alsoInto: readonly Uint32Array[] = [],
   ) {
     this.fd = openSync(path.join(dir, name), "wx");
     this.fences = Buffer.from(new SharedArrayBuffer(blocksOf(maxRecords) * FENCE_BYTES));
-    this.filter = new Uint32Array(new SharedArrayBuffer(filterBlocksFor(maxRecords) * FILTER_BLOCK_BYTES));
+    this.filter = newFilter(maxRecords);
   }
 
   /** Adds the record at `src[at]`; a record equal to the previous one is dropped. */
@@ -64,6 +68,7 @@ export class RunBuilder {
     if (this.records % BLOCK_RECORDS === 0)
       src.copy(this.fences, (this.records / BLOCK_RECORDS) * FENCE_BYTES, at, at + FENCE_BYTES);
     filterAdd(this.filter, hi, lo);
+    for (const f of this.alsoInto) filterAdd(f, hi, lo);
     this.lastHi = hi;
     this.lastLo = lo;
     src.copy(this.chunk, this.used, at, at + RECORD_BYTES);

@@ -6,6 +6,7 @@ import { Worker } from "node:worker_threads";
 import type { KeyPrint } from "../key-hash.js";
 import type { RecordTable } from "../record-table.js";
 import { WorkerCalls } from "../../worker/calls.js";
+import { filterMayContain } from "./filter.js";
 import { BLOCK_BYTES } from "./format.js";
 import type { StoreIdentity } from "./manifest.js";
 import { RunReader } from "./run-reader.js";
@@ -30,6 +31,8 @@ const WORKER_URL = import.meta.url.endsWith(".js") ? new URL("./store-worker.js"
 
 export class RunStore {
   private readers = new Map<string, RunReader>();
+  /** The store-wide filter, once the writer has built one: most new keys end there. */
+  private filter: Uint32Array | null = null;
   /** One block read at a time (lookups are synchronous). */
   private readonly block = Buffer.allocUnsafe(BLOCK_BYTES);
   private port!: WriterPort;
@@ -44,6 +47,7 @@ export class RunStore {
     const store = new RunStore(dir);
     const events: StoreEvents = {
       runs: (views) => store.adopt(views),
+      filter: (words) => (store.filter = new Uint32Array(words)),
       error: (err) => store.onError?.(err),
     };
     try {
@@ -76,6 +80,7 @@ export class RunStore {
 
   /** Adds to `found` each hash (hex) the store holds for `print` that it lacks. */
   collect(print: KeyPrint, found: string[]): void {
+    if (this.filter !== null && !filterMayContain(this.filter, print.hi, print.lo)) return;
     for (const r of this.readers.values()) r.collect(print, found, this.block);
   }
 
@@ -89,11 +94,11 @@ export class RunStore {
     return this.port.idle();
   }
 
-  /** Run files being read, and the records they hold. */
-  runs(): { count: number; records: number } {
+  /** Run files being read, the records they hold, and whether a store-wide filter is in use. */
+  runs(): { count: number; records: number; filtered: boolean } {
     let records = 0;
     for (const r of this.readers.values()) records += r.records;
-    return { count: this.readers.size, records };
+    return { count: this.readers.size, records, filtered: this.filter !== null };
   }
 
   async close(): Promise<void> {
@@ -134,6 +139,7 @@ async function openWorker(
     (m) => {
       const notice = m as Exclude<StoreMessage, { id: number }>;
       if (notice.notice === "runs") events.runs(notice.runs);
+      else if (notice.notice === "filter") events.filter(notice.words);
       else events.error(new Error(`dedupe store: ${notice.message}`));
     },
   );

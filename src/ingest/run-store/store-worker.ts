@@ -16,6 +16,7 @@ export type StoreRequest =
 export type StoreMessage =
   | { id: number; covered?: number; error?: string; code?: string }
   | { notice: "runs"; runs: import("./run-view.js").RunView[] }
+  | { notice: "filter"; words: SharedArrayBuffer }
   | { notice: "error"; message: string };
 
 const port = parentPort!;
@@ -32,6 +33,7 @@ port.on("message", (m: StoreRequest & { id: number }) => {
       if (m.op === "open") {
         opened = RunStoreWriter.open(dir, identity, {
           runs: (runs) => post({ notice: "runs", runs }),
+          filter: (words) => post({ notice: "filter", words }),
           error: (err) => post({ notice: "error", message: err.message }),
         });
         post({ id: m.id, covered: (await opened).covered });

@@ -20,17 +20,21 @@ import {
 import { RunBuilder } from "./run-builder.js";
 import { loadRun, RunScanner } from "./run-file.js";
 import type { RunView } from "./run-view.js";
+import { Cancelled, giveWay, SLICE_RECORDS } from "./slices.js";
+import { StoreFilter } from "./store-filter.js";
 
 /** Runs merged at once; also the size ratio between tiers. */
 export const FAN_IN = 8;
 /** Runs of up to this many records (the largest flush) are tier 0. */
 export const TIER_BASE = 131_072;
-/** Records merged between two looks at the thread's messages, so flushes are not held up. */
-const MERGE_SLICE = 16_384;
 
-/** What the writer tells its reader: the live runs whenever they change, and background failures. */
+/**
+ * What the writer tells its reader: the live runs whenever they change, the store-wide filter
+ * whenever a new one is in use (see store-filter.ts), and background failures.
+ */
 export interface StoreEvents {
   runs(views: RunView[]): void;
+  filter(words: SharedArrayBuffer): void;
   error(err: Error): void;
 }
 
@@ -52,13 +56,13 @@ export function pickMerge(runs: readonly RunView[]): RunView[] | null {
   return full.length === 0 ? null : full[0]![1].slice(0, FAN_IN);
 }
 
-class MergeCancelled extends Error {}
-
 export class RunStoreWriter {
   private runs: RunView[];
   /** Serialises changes to the run list and manifest (flushes and the end of merges). */
   private queue: Promise<unknown> = Promise.resolve();
   private merging: Promise<void> | null = null;
+  private readonly filter = new StoreFilter();
+  private filtering: Promise<void> | null = null;
   /** Merged away, still open for reading on the other side until it releases them. */
   private readonly obsolete = new Set<string>();
   private closing = false;
@@ -96,6 +100,7 @@ export class RunStoreWriter {
     await writer.save();
     events.runs(runs);
     writer.maybeMerge();
+    writer.maybeBuildFilter();
     return writer;
   }
 
@@ -116,12 +121,13 @@ export class RunStoreWriter {
         rows.length === 0 ? null : this.writeRun(Buffer.from(rows.buffer, rows.byteOffset, rows.length));
       await this.commit(view === null ? [] : [view], [], covered);
       this.maybeMerge();
+      this.maybeBuildFilter();
     });
   }
 
-  /** Resolves once no merge is due or running (for tests and benchmarks). */
+  /** Resolves once no merge or filter build is due or running (for tests and benchmarks). */
   async idle(): Promise<void> {
-    while (this.merging !== null) await this.merging;
+    while (this.merging !== null || this.filtering !== null) await (this.merging ?? this.filtering);
     await this.queue;
   }
 
@@ -137,6 +143,7 @@ export class RunStoreWriter {
   async close(): Promise<void> {
     this.closing = true;
     await this.merging;
+    await this.filtering;
     await this.queue.catch(() => undefined);
     this.release([...this.obsolete]);
   }
@@ -158,7 +165,7 @@ export class RunStoreWriter {
         los[a]! - los[b]! ||
         compareHashes(rows, a * RECORD_BYTES, rows, b * RECORD_BYTES),
     );
-    const builder = new RunBuilder(this.dir, this.nextName(), n);
+    const builder = new RunBuilder(this.dir, this.nextName(), n, this.filter.targets());
     try {
       for (const i of order) builder.add(rows, i * RECORD_BYTES);
       return builder.finish();
@@ -211,9 +218,29 @@ export class RunStoreWriter {
       },
       (err: unknown) => {
         this.merging = null;
-        return this.mergeFailed(err);
+        return this.failed(err);
       },
     );
+  }
+
+  /** Starts building a store-wide filter when the store has none, or has outgrown it. */
+  private maybeBuildFilter(): void {
+    if (this.filtering !== null || this.closing || this.manifest.damaged !== undefined) return;
+    const records = this.runs.reduce((n, r) => n + r.records, 0);
+    if (!this.filter.due(records)) return;
+    const names = this.runs.map((r) => r.name);
+    this.filtering = this.filter
+      .build(this.dir, names, records, () => this.closing)
+      .then(
+        (words) => {
+          this.filtering = null;
+          this.events.filter(words.buffer as SharedArrayBuffer);
+        },
+        (err: unknown) => {
+          this.filtering = null;
+          return this.failed(err);
+        },
+      );
   }
 
   /** Merges `inputs` into one run (dropping repeats), a slice at a time, then swaps them. */
@@ -241,10 +268,7 @@ export class RunStoreWriter {
         if (best === null) break;
         builder.add(best.buf, best.pos);
         best.next();
-        if (slice % MERGE_SLICE === MERGE_SLICE - 1) {
-          await new Promise((resolve) => setImmediate(resolve));
-          if (this.closing) throw new MergeCancelled();
-        }
+        if (slice % SLICE_RECORDS === SLICE_RECORDS - 1) await giveWay(() => this.closing);
       }
       merged = builder.finish();
     } catch (err) {
@@ -257,11 +281,12 @@ export class RunStoreWriter {
   }
 
   /**
-   * A merge that could not be finished leaves its inputs live. A damaged run is marked in the
-   * manifest (the store is rebuilt from the log on the next open) and merging stops until then.
+   * A merge or filter build that could not be finished leaves the store as it was. A damaged
+   * run is marked in the manifest (the store is rebuilt from the log on the next open), and
+   * both stop until then.
    */
-  private async mergeFailed(err: unknown): Promise<void> {
-    if (err instanceof MergeCancelled) return;
+  private async failed(err: unknown): Promise<void> {
+    if (err instanceof Cancelled) return;
     if ((err as { code?: unknown }).code === STORE_CORRUPT) {
       this.manifest.damaged = (err as Error).message;
       await this.exclusive(() => this.save()).catch(() => undefined);
