@@ -351,8 +351,8 @@ export async function main(argv: string[]): Promise<void> {
       "The SQLite baseline writes on the bench thread (the old writer's worker did the same work) " +
       "with synchronous = OFF, so it never syncs. runs: run files live at the end of the band; store " +
       "MB: the store's directory (SQLite: the database and its WAL). Lookups are on the bench thread, " +
-      `after the band: ${asked} random fingerprints (new events, the common case: the run store's per-run ` +
-      "Bloom filters answer them from memory; the baseline asks SQLite, where the old server first " +
+      `after the band: ${asked} random fingerprints (new events, the common case: the run store's store-wide ` +
+      "Bloom filter answers them from memory; the baseline asks SQLite, where the old server first " +
       `asked a 16 MB in-memory filter) and ${asked} fingerprints sampled uniformly from every record ` +
       "written (repeats and retries: one block read per run whose filter says maybe), each answer " +
       "checked. The files were just written, so reads come from the page cache.",
