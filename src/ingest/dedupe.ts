@@ -9,7 +9,7 @@ import { KUBETRAIL_ANNOTATIONS } from "../audit/types.js";
 import { isRecord } from "../json/record.js";
 import type { LogReader } from "../store/types.js";
 import { hashLeaf, type Hash } from "../tlog/index.js";
-import { keyPrint } from "./key-hash.js";
+import { keyPrint, type KeyPrint } from "./key-hash.js";
 import { V1 } from "./normalize.js";
 import { RecordTable } from "./record-table.js";
 import { STORE_CORRUPT } from "./run-store/corrupt.js";
@@ -47,9 +47,22 @@ export function conflictAnnotationValue(hash: ContentHash): string {
   return CONFLICT_PREFIX + hash;
 }
 
-/** The dedupe key of an event: (auditID, stage) as one string. */
-export function keyOf(auditID: string, stage: string): string {
-  return `${auditID}\u0000${stage}`;
+/** The dedupe key of an event: (auditID, stage) as one string, and its fingerprint (computed once). */
+export interface DedupeKey extends KeyPrint {
+  text: string;
+}
+
+export function keyOf(auditID: string, stage: string): DedupeKey {
+  const text = `${auditID}\u0000${stage}`;
+  const { hi, lo } = keyPrint(text);
+  return { text, hi, lo };
+}
+
+/** An event stored, for `begin`: its key, and its content hash as hex and as the 32 bytes. */
+export interface StoredRecord {
+  key: DedupeKey;
+  hash: ContentHash;
+  leaf: Uint8Array;
 }
 
 export type Verdict =
@@ -174,7 +187,7 @@ export class Deduper {
     for await (const entry of this.log.readEntries(this.coveredSize, end)) {
       const record = recordFromEntry(entry.data);
       if (record !== undefined) {
-        batch.add(keyPrint(keyOf(record.auditID, record.stage)), record.hash);
+        batch.add(keyOf(record.auditID, record.stage), record.hash);
       }
       if (batch.size >= FLUSH_MAX_RECORDS) {
         await writing;
@@ -193,22 +206,21 @@ export class Deduper {
     if (reported) onProgress?.(end, end);
   }
 
-  private committedHashes(key: string): readonly ContentHash[] {
-    const cached = this.front.get(key);
+  private committedHashes(key: DedupeKey): readonly ContentHash[] {
+    const cached = this.front.get(key.text);
     if (cached !== undefined) {
-      this.front.delete(key);
-      this.front.set(key, cached);
+      this.front.delete(key.text);
+      this.front.set(key.text, cached);
       return cached;
     }
-    const print = keyPrint(key);
     const hashes: ContentHash[] = [];
-    this.store.collect(print, hashes);
-    this.flushing.collect(print, hashes);
-    this.unflushed.collect(print, hashes);
+    this.store.collect(key, hashes);
+    this.flushing.collect(key, hashes);
+    this.unflushed.collect(key, hashes);
     // A new key (most keys) is not worth a place in the front.
     if (hashes.length === 0) return NO_HASHES;
     // Cached as complete: from here on `record` keeps the list up to date.
-    this.front.set(key, hashes);
+    this.front.set(key.text, hashes);
     while (this.front.size > FRONT_MAX_KEYS) this.front.delete(this.front.keys().next().value as string);
     return hashes;
   }
@@ -217,9 +229,9 @@ export class Deduper {
    * Classifies one event by its key (keyOf). Synchronous on purpose: a batch is classified and its "store" verdicts
    * reserved (see `begin`) within one tick, so concurrent batches cannot both store the same event.
    */
-  classify(key: string, hash: ContentHash): Verdict {
+  classify(key: DedupeKey, hash: ContentHash): Verdict {
     let otherContent = false;
-    for (const p of this.pending.get(key) ?? []) {
+    for (const p of this.pending.get(key.text) ?? []) {
       if (p.hash === hash) return { kind: "in-flight", durable: p.durable };
       otherContent = true;
     }
@@ -232,32 +244,28 @@ export class Deduper {
    * Reserves `records` as in flight until `durable` settles, then records them (on success) so
    * later repeats are dropped. Call in the same tick as `classify` and the log append.
    */
-  begin(
-    records: readonly { key: string; hash: ContentHash }[],
-    logSizeAtSubmit: number,
-    durable: Promise<unknown>,
-  ): Promise<void> {
+  begin(records: readonly StoredRecord[], logSizeAtSubmit: number, durable: Promise<unknown>): Promise<void> {
     const appendId = this.nextAppendId++;
     this.inflight.set(appendId, logSizeAtSubmit);
     const settled = durable.then(() => undefined);
     // Swallowed here only to avoid an unhandled rejection; callers await the returned promise.
     settled.catch(() => undefined);
-    const mine: [string, Pending][] = [];
-    for (const { key, hash } of records) {
-      const p: Pending = { hash, durable: settled };
-      mine.push([key, p]);
-      const list = this.pending.get(key);
-      if (list === undefined) this.pending.set(key, [p]);
+    const mine: [StoredRecord, Pending][] = [];
+    for (const r of records) {
+      const p: Pending = { hash: r.hash, durable: settled };
+      mine.push([r, p]);
+      const list = this.pending.get(r.key.text);
+      if (list === undefined) this.pending.set(r.key.text, [p]);
       else list.push(p);
     }
     // Leaves the in-flight maps: first the submit point (so `record` computes coverage without
     // this append), then each event's pending entry.
     const release = (): void => {
       this.inflight.delete(appendId);
-      for (const [key, p] of mine) {
-        const list = this.pending.get(key);
+      for (const [{ key }, p] of mine) {
+        const list = this.pending.get(key.text);
         if (list === undefined) continue;
-        if (list.length === 1 && list[0] === p) this.pending.delete(key);
+        if (list.length === 1 && list[0] === p) this.pending.delete(key.text);
         else list.splice(list.indexOf(p), 1);
       }
     };
@@ -273,13 +281,14 @@ export class Deduper {
     );
   }
 
-  private record(stored: [string, Pending][]): void {
-    for (const [key, { hash }] of stored) {
-      const print = keyPrint(key);
+  private record(stored: [StoredRecord, Pending][]): void {
+    for (const [{ key, hash, leaf }] of stored) {
       // Only lists already cached are extended; an evicted key is looked up again when needed.
-      const hashes = this.front.get(key);
-      if (hashes !== undefined && !hashes.includes(hash)) hashes.push(hash);
-      this.unflushed.add(print, hash);
+      if (this.front.size > 0) {
+        const hashes = this.front.get(key.text);
+        if (hashes !== undefined && !hashes.includes(hash)) hashes.push(hash);
+      }
+      this.unflushed.addLeaf(key, leaf);
     }
     // Everything below the oldest in-flight submit point is durable and recorded.
     let covered = Infinity;

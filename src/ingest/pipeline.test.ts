@@ -6,7 +6,6 @@ import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import { openFsLog } from "../store/fs-log.js";
 import type { AuditLog } from "../store/types.js";
 import { conflictAnnotationValue, contentHash, Deduper, keyOf, recordFromEntry } from "./dedupe.js";
-import { keyPrint } from "./key-hash.js";
 import { encodeEvent, normalizeEvent } from "./normalize.js";
 import { createPipeline, IngestBusyError, type IngestPipeline } from "./pipeline.js";
 import { prepareEvents } from "./prepare.js";
@@ -211,8 +210,7 @@ describe("ingest pipeline", () => {
     const log = await openFsLog(s.dir);
     const old = await RunStore.open(path.join(s.dir, "dedupe"), { origin: log.origin, hash: "sha256" });
     const records = new RecordTable();
-    for (const e of batch)
-      records.add(keyPrint(keyOf(e.auditID, e.stage)), contentHash(Buffer.from(e.auditID)));
+    for (const e of batch) records.add(keyOf(e.auditID, e.stage), contentHash(Buffer.from(e.auditID)));
     await old.write(records, log.size());
     await old.close();
     await log.close();

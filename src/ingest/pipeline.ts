@@ -4,7 +4,13 @@
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import type { LogReader, LogWriter } from "../store/types.js";
 import { hashLeaf } from "../tlog/index.js";
-import { conflictAnnotationValue, keyOf, type ContentHash, type Deduper } from "./dedupe.js";
+import {
+  conflictAnnotationValue,
+  keyOf,
+  type ContentHash,
+  type Deduper,
+  type StoredRecord,
+} from "./dedupe.js";
 import { encodeEvent } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
 
@@ -107,7 +113,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
     };
     const entries: Uint8Array[] = [];
     const leaves: Uint8Array[] = [];
-    const records: { key: string; hash: string }[] = [];
+    const records: StoredRecord[] = [];
     const stored: (AuditEvent | Uint8Array)[] = [];
     const waits: Promise<void>[] = [];
     // Repeats inside this batch, which the deduper cannot see until `begin`.
@@ -118,7 +124,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
     for (const p of batch.events) {
       const { auditID, stage, hash } = p;
       const key = keyOf(auditID, stage);
-      const seenInBatch = batchSeen.get(key);
+      const seenInBatch = batchSeen.get(key.text);
       if (seenInBatch?.includes(hash)) {
         result.duplicates++;
         continue;
@@ -142,13 +148,14 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
         leaf = hashLeaf(bytes);
         result.conflicts++;
       }
-      if (seenInBatch === undefined) batchSeen.set(key, [hash]);
+      if (seenInBatch === undefined) batchSeen.set(key.text, [hash]);
       else seenInBatch.push(hash);
       entries.push(bytes);
       // The dedupe hash is the leaf hash: the log need not hash the entry again.
       leaves.push(leaf);
       stored.push(parsed ?? bytes);
-      records.push({ key, hash });
+      // The content hash of the event as received, also when the entry is the flagged copy.
+      records.push({ key, hash, leaf: p.leaf });
       result.storedBytes += bytes.length;
     }
 

@@ -93,6 +93,17 @@ describe("record table", () => {
     expect(hashesOf(waiting, k).sort()).toEqual([hashOf("x"), hashOf("y"), hashOf("z")].sort());
   });
 
+  it("takes a hash as its 32 bytes as it takes it in hex, from a view into a larger buffer too", () => {
+    const t = new RecordTable();
+    const k = keyPrint("k\u0000ResponseComplete");
+    const many = Buffer.concat([Buffer.alloc(7), Buffer.from(hashOf("x"), "hex"), Buffer.alloc(5)]);
+    const leaf = new Uint8Array(many.buffer, many.byteOffset + 7, 32);
+    expect(t.addLeaf(k, leaf)).toBe(true);
+    expect(t.add(k, hashOf("x"))).toBe(false);
+    expect(hashesOf(t, k)).toEqual([hashOf("x")]);
+    expect(() => t.addLeaf(k, new Uint8Array(31))).toThrow(/32-byte hash: 31 bytes/);
+  });
+
   it("refuses a hash that is not 32 bytes of hex", () => {
     const t = new RecordTable();
     expect(() => t.add({ hi: 1, lo: 1 }, "abc")).toThrow(/32-byte hex/);

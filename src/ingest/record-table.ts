@@ -36,6 +36,13 @@ export class RecordTable {
     return this.addBytes(print.lo, print.hi, this.hash, 0);
   }
 
+  /** Like `add`, with the hash as its 32 bytes (as the log has it), which spares decoding hex. */
+  addLeaf(print: KeyPrint, leaf: Uint8Array): boolean {
+    if (leaf.length !== 32) throw new RangeError(`not a 32-byte hash: ${leaf.length} bytes`);
+    const src = Buffer.isBuffer(leaf) ? leaf : Buffer.from(leaf.buffer, leaf.byteOffset, 32);
+    return this.addBytes(print.lo, print.hi, src, 0);
+  }
+
   /** Adds every record of `other` that this table does not hold. */
   addAll(other: RecordTable): void {
     for (let r = 0; r < other.count; r++) {
