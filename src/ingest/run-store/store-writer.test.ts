@@ -1,14 +1,15 @@
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { tempDir } from "../../../test/fixtures/audit/temp-dir.js";
 import type { KeyPrint } from "../key-hash.js";
 import { RECORD_BYTES, RecordTable } from "../record-table.js";
 import { STORE_CORRUPT } from "./corrupt.js";
 import { HEADER_BYTES } from "./format.js";
 import { RunStore } from "./run-store.js";
-import { FAN_IN, pickMerge, TIER_BASE, tierOf } from "./store-writer.js";
+import { runName } from "./manifest.js";
+import { FAN_IN, pickMerge, RETRY_AFTER_MS, TIER_BASE, tierOf } from "./store-writer.js";
 import type { RunView } from "./run-view.js";
 
 const ID = { origin: "example.com/log", hash: "rfc6962-leaf" };
@@ -31,6 +32,7 @@ function lookup(store: RunStore, i: number): string[] {
 const manifestOf = (dir: string) =>
   JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as {
     covered: number;
+    next: number;
     runs: { name: string; records: number }[];
     damaged?: string;
   };
@@ -131,5 +133,33 @@ describe("dedupe store: runs and merges", () => {
     await store.close();
     expect(manifestOf(dir).damaged).toMatch(/records do not match/);
     await expect(RunStore.open(dir, ID)).rejects.toMatchObject({ code: STORE_CORRUPT });
+  });
+
+  it("waits RETRY_AFTER_MS before trying a failed merge again, instead of at every flush", async () => {
+    const dir = tempDir("kt-runs-");
+    const store = await RunStore.open(dir, ID);
+    const errors: Error[] = [];
+    store.onError = (err) => errors.push(err);
+    for (let f = 0; f < FAN_IN - 1; f++) await store.write(table(f * 100, 100), (f + 1) * 100);
+    // The eighth flush takes the next run number and its merge the one after: that one fails.
+    mkdirSync(path.join(dir, runName(manifestOf(dir).next + 1)));
+    for (let f = FAN_IN - 1; f < FAN_IN + 2; f++) {
+      await store.write(table(f * 100, 100), (f + 1) * 100);
+      await store.idle();
+    }
+    expect(errors.map(String)).toEqual([expect.stringMatching(/EEXIST/)]);
+    expect(store.runs().count).toBe(FAN_IN + 2);
+    const now = Date.now();
+    vi.spyOn(Date, "now").mockReturnValue(now + RETRY_AFTER_MS);
+    try {
+      await store.write(table(5000, 100), 1100);
+      await store.idle();
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(errors).toHaveLength(1);
+    expect(store.runs()).toMatchObject({ count: 4, records: 1100 });
+    for (const i of [0, 799, 5099]) expect(lookup(store, i)).toEqual([hashOf(i)]);
+    await store.close();
   });
 });

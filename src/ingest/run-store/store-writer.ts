@@ -27,6 +27,11 @@ import { StoreFilter } from "./store-filter.js";
 export const FAN_IN = 8;
 /** Runs of up to this many records (the largest flush) are tier 0. */
 export const TIER_BASE = 131_072;
+/**
+ * After a merge or filter build fails (a full disk), the next attempt waits this long: each
+ * flush would otherwise start the same large job again, only to fail at the same point.
+ */
+export const RETRY_AFTER_MS = 60_000;
 
 /**
  * What the writer tells its reader: the live runs whenever they change, the store-wide filter
@@ -66,6 +71,8 @@ export class RunStoreWriter {
   /** Merged away, still open for reading on the other side until it releases them. */
   private readonly obsolete = new Set<string>();
   private closing = false;
+  /** When a failed merge or filter build may be tried again (Date.now() time). */
+  private retryAt = 0;
 
   private constructor(
     private readonly dir: string,
@@ -207,10 +214,9 @@ export class RunStoreWriter {
 
   /** Starts the next merge when one is due and none is running. */
   private maybeMerge(): void {
-    if (this.merging !== null || this.closing || this.manifest.damaged !== undefined) return;
+    if (this.merging !== null || !this.mayStartJob()) return;
     const inputs = pickMerge(this.runs);
     if (inputs === null) return;
-    // After a failure the next merge waits for the next write, not a loop of retries.
     this.merging = this.merge(inputs).then(
       () => {
         this.merging = null;
@@ -225,7 +231,7 @@ export class RunStoreWriter {
 
   /** Starts building a store-wide filter when the store has none, or has outgrown it. */
   private maybeBuildFilter(): void {
-    if (this.filtering !== null || this.closing || this.manifest.damaged !== undefined) return;
+    if (this.filtering !== null || !this.mayStartJob()) return;
     const records = this.runs.reduce((n, r) => n + r.records, 0);
     if (!this.filter.due(records)) return;
     const names = this.runs.map((r) => r.name);
@@ -280,13 +286,20 @@ export class RunStoreWriter {
     await this.exclusive(() => this.commit([merged], inputs, 0));
   }
 
+  /** Background jobs stop while closing, once the store is damaged, and for a while after a failure. */
+  private mayStartJob(): boolean {
+    return !this.closing && this.manifest.damaged === undefined && Date.now() >= this.retryAt;
+  }
+
   /**
-   * A merge or filter build that could not be finished leaves the store as it was. A damaged
+   * A merge or filter build that could not be finished leaves the store as it was, and the
+   * next is tried after RETRY_AFTER_MS (at a write: a store nobody writes needs none). A damaged
    * run is marked in the manifest (the store is rebuilt from the log on the next open), and
    * both stop until then.
    */
   private async failed(err: unknown): Promise<void> {
     if (err instanceof Cancelled) return;
+    this.retryAt = Date.now() + RETRY_AFTER_MS;
     if ((err as { code?: unknown }).code === STORE_CORRUPT) {
       this.manifest.damaged = (err as Error).message;
       await this.exclusive(() => this.save()).catch(() => undefined);
