@@ -1,12 +1,13 @@
 // Finding a key's records in one run, on the event loop: the filter answers most keys (new
 // ones) from memory; for the rest, a binary search over the fences names the one block that
 // can hold the key, and one positioned read fetches it.
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import path from "node:path";
 import type { KeyPrint } from "../key-hash.js";
 import { RECORD_BYTES } from "../record-table.js";
 import { filterMayContain } from "./filter.js";
 import { BLOCK_BYTES, BLOCK_RECORDS, blocksOf, compareKey, FENCE_BYTES, HEADER_BYTES } from "./format.js";
+import { readAll } from "./run-file.js";
 import type { RunView } from "./run-view.js";
 
 export class RunReader {
@@ -34,8 +35,7 @@ export class RunReader {
       if (b >= lo && compareKey(print.hi, print.lo, this.fences, b * FENCE_BYTES) !== 0) return;
       const n = Math.min(BLOCK_RECORDS, this.records - b * BLOCK_RECORDS);
       const bytes = n * RECORD_BYTES;
-      if (readSync(this.fd, block, 0, bytes, HEADER_BYTES + b * BLOCK_BYTES) !== bytes)
-        throw new Error(`dedupe store ${this.name}: short read of block ${b}`);
+      readAll(this.fd, block.subarray(0, bytes), HEADER_BYTES + b * BLOCK_BYTES, this.name);
       for (
         let at = firstNotBelow(print, block, n, RECORD_BYTES) * RECORD_BYTES;
         at < bytes;

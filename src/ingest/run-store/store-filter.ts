@@ -49,11 +49,11 @@ export class StoreFilter {
     const scanners: RunScanner[] = [];
     try {
       for (const name of names) scanners.push(new RunScanner(dir, name));
-      let slice = 0;
+      let done = 0;
       for (const s of scanners) {
         for (; s.more; s.next()) {
           filterAdd(words, s.hi, s.lo);
-          if (++slice % SLICE_RECORDS === 0) await giveWay(stopping);
+          if (++done % SLICE_RECORDS === 0) await giveWay(stopping);
         }
       }
     } finally {

@@ -261,7 +261,7 @@ export class RunStoreWriter {
         this.nextName(),
         inputs.reduce((n, r) => n + r.records, 0),
       );
-      for (let slice = 0; ; slice++) {
+      for (let done = 0; ;) {
         let best: RunScanner | null = null;
         for (const s of scanners) {
           if (!s.more) continue;
@@ -274,7 +274,7 @@ export class RunStoreWriter {
         if (best === null) break;
         builder.add(best.buf, best.pos);
         best.next();
-        if (slice % SLICE_RECORDS === SLICE_RECORDS - 1) await giveWay(() => this.closing);
+        if (++done % SLICE_RECORDS === 0) await giveWay(() => this.closing);
       }
       merged = builder.finish();
     } catch (err) {
