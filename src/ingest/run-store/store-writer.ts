@@ -90,10 +90,10 @@ export class RunStoreWriter {
    */
   static async open(dir: string, identity: StoreIdentity, events: StoreEvents): Promise<RunStoreWriter> {
     mkdirSync(dir, { recursive: true });
-    let manifest = readManifest(dir);
-    if (manifest?.damaged !== undefined) throw new StoreCorruptError(MANIFEST, manifest.damaged);
-    if (manifest === null || manifest.origin !== identity.origin || manifest.hash !== identity.hash)
-      manifest = emptyManifest(identity);
+    const found = readManifest(dir);
+    if (found?.damaged !== undefined) throw new StoreCorruptError(MANIFEST, found.damaged);
+    const reset = found === null || found.origin !== identity.origin || found.hash !== identity.hash;
+    const manifest = reset ? emptyManifest(identity) : found;
     const live = new Set(manifest.runs.map((r) => r.name));
     for (const f of readdirSync(dir))
       if (f !== MANIFEST && !live.has(f)) rmSync(path.join(dir, f), { recursive: true, force: true });
@@ -104,7 +104,8 @@ export class RunStoreWriter {
       return view;
     });
     const writer = new RunStoreWriter(dir, manifest, runs, events);
-    await writer.save();
+    // Written only when it changed: an unchanged store opens without a write and two fsyncs.
+    if (reset) await writer.save();
     events.runs(runs);
     writer.maybeMerge();
     writer.maybeBuildFilter();
