@@ -143,15 +143,21 @@ export class Deduper {
   /**
    * Opens (or creates) the dedupe store in directory `dir` and brings it up to date with `log`:
    * afterwards every audit event in the log is known. A store for a different log origin, or
-   * a damaged one, is rebuilt.
+   * a damaged one, is rebuilt; `onRebuild` is told why a damaged one was.
    */
-  static async open(dir: string, log: LogReader, onCatchUp?: CatchUpProgress): Promise<Deduper> {
+  static async open(
+    dir: string,
+    log: LogReader,
+    onCatchUp?: CatchUpProgress,
+    onRebuild?: (reason: string) => void,
+  ): Promise<Deduper> {
     const identity = { origin: log.origin, hash: HASH_KIND };
     let store: RunStore;
     try {
       store = await RunStore.open(dir, identity);
     } catch (err) {
       if ((err as { code?: unknown }).code !== STORE_CORRUPT) throw err;
+      onRebuild?.((err as Error).message);
       rmSync(dir, { recursive: true, force: true });
       store = await RunStore.open(dir, identity);
     }

@@ -19,6 +19,7 @@ export interface IngestSetup {
   /** Extra redaction rules (--redaction-rules); the built-in rules always apply. */
   redactionRulesFile?: string;
   integrateIntervalMs?: number;
+  /** Told what was repaired on open: the log's files, or a damaged dedupe store rebuilt. */
   onRepair?: (message: string) => void;
   onError?: (err: unknown) => void;
   /** Told how far the dedupe store has caught up with the log (all of it when the store is new). */
@@ -55,7 +56,9 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
     // The SQLite store of earlier versions: its successor is derived from the log in its place.
     for (const suffix of ["", "-wal", "-shm"])
       rmSync(path.join(dataDir, `dedupe.db${suffix}`), { force: true });
-    const deduper = await Deduper.open(path.join(dataDir, "dedupe"), log, setup.onCatchUp);
+    const deduper = await Deduper.open(path.join(dataDir, "dedupe"), log, setup.onCatchUp, (reason) =>
+      setup.onRepair?.(`rebuilt from the log: ${reason}`),
+    );
     deduper.onFlushError = setup.onError;
     const pipeline = createPipeline({ log, deduper, transform });
     let receiver: Receiver | undefined;

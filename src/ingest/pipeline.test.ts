@@ -305,6 +305,13 @@ describe("ingest pipeline", () => {
     await s.pipeline.ingest(batch);
     await s.close();
     writeFileSync(path.join(s.dir, "dedupe", "manifest.json"), "this is not a manifest");
+    // Said, not silent: an operator sees why a long catch-up runs.
+    const told: string[] = [];
+    const probe = await openFsLog(s.dir);
+    await (await Deduper.open(path.join(s.dir, "dedupe"), probe, undefined, (r) => told.push(r))).close();
+    await probe.close();
+    expect(told).toEqual(["dedupe store manifest.json: not JSON"]);
+    writeFileSync(path.join(s.dir, "dedupe", "manifest.json"), "this is not a manifest");
     const again = await setup(s.dir);
     expect(again.deduper.covered()).toBe(30);
     expect(await again.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 30 });

@@ -5,6 +5,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { followFile } from "../ingest/follow-file.js";
+import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
 import type { AuthConfig } from "./auth.js";
 import { BodyBudget } from "./body.js";
@@ -199,7 +200,8 @@ export async function runServe(
   try {
     ingest = await openIngest(cfg.dataDir, {
       ...cfg,
-      onRepair: (message) => logger.warn({ repair: message }, "log repaired on open"),
+      onRepair: (message) => logger.warn({ repair: message }, "repaired on open"),
+      onCatchUp: catchUpLog(logger),
       onError: (err) =>
         logger.error(
           { err: err instanceof Error ? err.message : String(err) },
@@ -247,4 +249,17 @@ export async function runServe(
     return shuttingDown;
   };
   return { server, shutdown };
+}
+
+/**
+ * Logs the dedupe store catching up with the log (a new or rebuilt store over a long log can
+ * take minutes before `serve` is ready): every few seconds, and when it is done.
+ */
+function catchUpLog(logger: Logger): CatchUpProgress {
+  let loggedAt = 0;
+  return (done, total) => {
+    if (done < total && Date.now() - loggedAt < 5_000) return;
+    loggedAt = Date.now();
+    logger.info({ done, total }, "dedupe store catching up with the log");
+  };
 }
