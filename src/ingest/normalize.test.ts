@@ -55,6 +55,14 @@ describe("normalisation", () => {
     expect(Buffer.from(encodeEvent(fromLine)).toString()).toBe(expectedBytes);
   });
 
+  it("encodes kind and apiVersion first wherever the event had them, as a log-file line has them", () => {
+    // Normalising works in place and leaves the fields where they came.
+    const line = JSON.stringify({ ...webhookItem, apiVersion: "audit.k8s.io/v1", kind: "Event" });
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    expect(normalizeEvent(parsed, "audit.log:1")).toBe(parsed);
+    expect(Buffer.from(encodeEvent(parseEventLine(line, "audit.log:1"))).toString()).toBe(expectedBytes);
+  });
+
   it("converts v1beta1 by dropping metadata and timestamp and keeping the rest", () => {
     const beta = {
       ...webhookItem,
@@ -149,5 +157,63 @@ describe("normalisation", () => {
     expect(
       parseEventList('{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[]}'),
     ).toEqual([]);
+  });
+});
+
+describe("a body parsed item by item", () => {
+  const item = JSON.stringify(webhookItem);
+  const other = JSON.stringify({
+    ...webhookItem,
+    auditID: "a9b8c7d6-0000-4000-8000-000000000001",
+    verb: "get",
+  });
+  const head = '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{}';
+
+  /** What parsing `text` as one string gives: the events, or the error's code. */
+  function wholeBody(text: string): unknown {
+    try {
+      return parseEventList(text);
+    } catch (err) {
+      return (err as IngestError).code;
+    }
+  }
+
+  it("accepts exactly the JSON the whole body is, and gives the same events", () => {
+    const bodies = [
+      `${head},"items":[${item},${other}]}`,
+      ` \n${head} , "items" : [ ${item} ,\n${other} ] }\n`,
+      `${head},"items":[]}`,
+      `${head},"items":[${item}],"items":[${other}]}`, // the last `items` counts
+      `{"items":[${item}],${head.slice(1)}}`,
+      `${head},"items":[${item.replace('"list"', '"l\\u00efst ✓"')}]}`,
+      // Not JSON, each in a place the scan does not parse:
+      `${head},"items":[${item},]}`,
+      `${head},"items":[${item}],}`,
+      `${head},"items":[${item}]}x`,
+      `${head},"items":[${item}]`,
+      `${head},"items":[${item.replace('"list"', "tru")}]}`,
+      `${head},"items":[${item.replace('"list"', '"li"st"')}]}`,
+      `${head},"items":[${item}],"items":5}`,
+      `${head.replace('"metadata":{}', '"metadata":{,}')},"items":[${item}]}`,
+    ];
+    for (const text of bodies) {
+      const expected = wholeBody(text);
+      let got: unknown;
+      try {
+        got = parseEventList(Buffer.from(text));
+      } catch (err) {
+        got = (err as IngestError).code;
+      }
+      expect(got, text).toEqual(expected);
+    }
+    expect(wholeBody(bodies[6]!)).toBe("not_json");
+    expect(wholeBody(bodies[12]!)).toBe("invalid_event");
+  });
+
+  it("names the item that is not JSON", () => {
+    const text = `${head},"items":[${item},${other.replace('"get"', "nul")}]}`;
+    expect(codeOf(() => parseEventList(Buffer.from(text)))).toMatch(
+      /^not_json: body is not JSON: items\[1\]: /,
+    );
   });
 });

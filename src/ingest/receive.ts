@@ -8,7 +8,7 @@ import { createIngestTransform, type IngestTransformOptions } from "../audit/ing
 import { spansBuffer, WorkerCalls } from "../worker/calls.js";
 import { IngestError, type IngestErrorCode } from "./errors.js";
 import { receiveEventList } from "./normalize.js";
-import { prepareEvents, type EventTransform, type PreparedBatch } from "./prepare.js";
+import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
 
 /** Turns a webhook body into a prepared batch; rejects with IngestError for bad input. */
 export interface Receiver {
@@ -50,13 +50,15 @@ export type PackedBatch =
     }
   | { ok: false; code?: IngestErrorCode; message: string };
 
-/** Packs a batch to post: one buffer of bytes to transfer instead of a clone per event. */
+/**
+ * Packs a batch to post: one buffer of bytes to transfer instead of a clone per event. That
+ * buffer is the events' own when their bytes already lie end to end in one (entries stored as
+ * sent, see entriesOfItems), so the batch must not be used after its buffers are transferred.
+ */
 export function packBatch(batch: PreparedBatch): PackedBatch & { ok: true } {
   const ends = new Uint32Array(batch.events.length);
   let total = 0;
   batch.events.forEach((e, i) => (ends[i] = total += e.bytes.length));
-  const bytes = new Uint8Array(total);
-  batch.events.forEach((e, i) => bytes.set(e.bytes, i === 0 ? 0 : ends[i - 1]));
   const leaves = new Uint8Array(batch.events.length * 32);
   batch.events.forEach((e, i) => leaves.set(e.leaf, i * 32));
   return {
@@ -68,8 +70,26 @@ export function packBatch(batch: PreparedBatch): PackedBatch & { ok: true } {
     hashes: batch.events.map((e) => e.hash),
     leaves,
     ends,
-    bytes,
+    bytes: packedBytes(batch.events, total),
   };
+}
+
+/** The events' bytes end to end: the buffer they already fill exactly, in order, or a copy. */
+function packedBytes(events: readonly PreparedEvent[], total: number): Uint8Array {
+  const buffer = events[0]?.bytes.buffer;
+  let at = 0;
+  for (const { bytes } of events) {
+    if (bytes.buffer !== buffer || bytes.byteOffset !== at) break;
+    at += bytes.length;
+  }
+  if (buffer !== undefined && at === total && total === buffer.byteLength) return new Uint8Array(buffer);
+  const out = Buffer.allocUnsafeSlow(total);
+  at = 0;
+  for (const { bytes } of events) {
+    out.set(bytes, at);
+    at += bytes.length;
+  }
+  return out;
 }
 
 /** The batch a worker packed, its bytes as views into the one transferred buffer. */

@@ -102,15 +102,25 @@ function valueEnd(b: Uint8Array, i: number): number {
 
 const ITEMS = Buffer.from('"items"');
 
+/** Where an EventList body's items lie: each item, and the `items` array around them. */
+export interface EventListScan {
+  items: ObjectScan[];
+  /** The array's opening bracket, and one past its closing one. */
+  arrayStart: number;
+  arrayEnd: number;
+  /** Names at the top level of the body, repeats included. */
+  topLevelKeys: number;
+}
+
 /**
- * The extents of the elements of the top-level `items` array of an EventList body, with the
- * number of top-level names of the body. Undefined when they cannot be told apart for certain
- * (an element that is not an object, a name written with escapes).
+ * The extents of the elements of the top-level `items` array of an EventList body. Undefined
+ * when they cannot be told apart for certain (an element that is not an object, a name
+ * written with escapes) or what lies between them is not exactly JSON's (a trailing comma).
  */
-export function eventListItems(body: Uint8Array): { items: ObjectScan[]; topLevelKeys: number } | undefined {
+export function eventListItems(body: Uint8Array): EventListScan | undefined {
   let i = skipSpace(body, 0);
   if (body[i] !== LBRACE) return undefined;
-  let items: ObjectScan[] | undefined;
+  let scan: EventListScan | undefined;
   let topLevelKeys = 0;
   for (i = skipSpace(body, i + 1); body[i] !== RBRACE;) {
     if (body[i] !== QUOTE) return undefined;
@@ -123,19 +133,26 @@ export function eventListItems(body: Uint8Array): { items: ObjectScan[]; topLeve
     i = skipSpace(body, close + 1);
     if (body[i] !== COLON) return undefined;
     i = skipSpace(body, i + 1);
-    if (Buffer.compare(name, ITEMS) === 0 && body[i] === LBRACKET) {
+    const isItems = Buffer.compare(name, ITEMS) === 0;
+    // A last `items` that is not an array is what JSON.parse keeps: no extents to give.
+    if (isItems && body[i] !== LBRACKET) return undefined;
+    if (isItems) {
       // A repeated name: JSON.parse keeps the last, and so does this.
-      items = [];
+      const items: ObjectScan[] = [];
+      const arrayStart = i;
       for (i = skipSpace(body, i + 1); body[i] !== RBRACKET;) {
         if (body[i] !== LBRACE) return undefined;
         const item = scanComposite(body, i);
         if (item === undefined) return undefined;
         items.push(item);
         i = skipSpace(body, item.end);
-        if (body[i] === COMMA) i = skipSpace(body, i + 1);
-        else if (body[i] !== RBRACKET) return undefined;
+        if (body[i] === COMMA) {
+          i = skipSpace(body, i + 1);
+          if (body[i] !== LBRACE) return undefined;
+        } else if (body[i] !== RBRACKET) return undefined;
       }
       i++;
+      scan = { items, arrayStart, arrayEnd: i, topLevelKeys: 0 };
     } else {
       i = valueEnd(body, i);
       if (i < 0) return undefined;
@@ -144,7 +161,7 @@ export function eventListItems(body: Uint8Array): { items: ObjectScan[]; topLeve
     if (body[i] === COMMA) i = skipSpace(body, i + 1);
     else if (body[i] !== RBRACE) return undefined;
   }
-  return items === undefined ? undefined : { items, topLevelKeys };
+  return scan === undefined ? undefined : { ...scan, topLevelKeys };
 }
 
 /** Member names in a parsed JSON value, at every depth (the count `ObjectScan.keys` makes of its bytes). */
@@ -160,23 +177,43 @@ export function countKeys(value: unknown): number {
 }
 
 /**
- * The entry for an EventList item that needs no re-encoding: the item's bytes with the
- * TypeMeta a log-file line starts with, which is exactly that line. `parsed` is the item as
- * JSON.parse read it; a repeated name anywhere (bytes with more names than the parsed value)
- * would let the stored bytes say something else than what was indexed, so it is re-encoded.
+ * Whether an EventList item needs no re-encoding: its bytes with the TypeMeta a log-file line
+ * starts with are exactly that line (see entriesOfItems). `parsed` is the item as JSON.parse
+ * read it; a repeated name anywhere (bytes with more names than the parsed value) would let the
+ * stored bytes say something else than what was indexed, so such an item is re-encoded.
  */
-export function entryOfItem(
-  body: Uint8Array,
-  item: ObjectScan,
-  parsed: Record<string, unknown>,
-): Uint8Array | undefined {
-  if (!item.compact || item.end - item.start <= 2) return undefined;
-  if (Object.hasOwn(parsed, "kind") || Object.hasOwn(parsed, "apiVersion")) return undefined;
-  if (countKeys(parsed) !== item.keys) return undefined;
-  return Buffer.concat([TYPE_META_BYTES, body.subarray(item.start + 1, item.end)]);
+export function storableAsSent(item: ObjectScan, parsed: Record<string, unknown>): boolean {
+  if (!item.compact || item.end - item.start <= 2) return false;
+  if (Object.hasOwn(parsed, "kind") || Object.hasOwn(parsed, "apiVersion")) return false;
+  return countKeys(parsed) === item.keys;
 }
 
-/** The entry for a log-file line that needs no re-encoding: the line itself (see entryOfItem). */
+/**
+ * The entries of the items `storable` marks (see storableAsSent), undefined for the others.
+ * They lie end to end in one new buffer of their own, in order, so a batch of them crosses
+ * from a worker without another copy (see packBatch).
+ */
+export function entriesOfItems(
+  body: Uint8Array,
+  items: readonly ObjectScan[],
+  storable: readonly boolean[],
+): (Uint8Array | undefined)[] {
+  // Each entry is the TypeMeta, then the item without its opening brace.
+  const length = (item: ObjectScan) => TYPE_META_BYTES.length + item.end - item.start - 1;
+  let total = 0;
+  items.forEach((item, i) => (total += storable[i] ? length(item) : 0));
+  const all = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  return items.map((item, i) => {
+    if (!storable[i]) return undefined;
+    const entry = all.subarray(at, (at += length(item)));
+    entry.set(TYPE_META_BYTES, 0);
+    entry.set(body.subarray(item.start + 1, item.end), TYPE_META_BYTES.length);
+    return entry;
+  });
+}
+
+/** The entry for a log-file line that needs no re-encoding: the line itself (see storableAsSent). */
 export function entryOfLine(line: Uint8Array, parsed: Record<string, unknown>): Uint8Array | undefined {
   if (line.length <= TYPE_META_BYTES.length) return undefined;
   if (Buffer.compare(line.subarray(0, TYPE_META_BYTES.length), TYPE_META_BYTES) !== 0) return undefined;
