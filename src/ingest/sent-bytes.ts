@@ -134,7 +134,7 @@ export function eventListItems(body: Uint8Array): EventListScan | undefined {
     if (body[i] !== COLON) return undefined;
     i = skipSpace(body, i + 1);
     const isItems = Buffer.compare(name, ITEMS) === 0;
-    // A last `items` that is not an array is what JSON.parse keeps: no extents to give.
+    // An `items` that is not an array may be the one JSON.parse keeps (the last): no extents.
     if (isItems && body[i] !== LBRACKET) return undefined;
     if (isItems) {
       // A repeated name: JSON.parse keeps the last, and so does this.
