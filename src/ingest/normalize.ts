@@ -204,8 +204,9 @@ function itemEntries(
   list: Record<string, unknown>,
   items: unknown[],
 ): (Uint8Array | undefined)[] {
-  // A repeated top-level name could hide a second `items` from one side or the other.
-  if (scan.items.length !== items.length || scan.topLevelKeys !== Object.keys(list).length) return [];
+  // An odd body (a top-level name repeated) is re-encoded rather than stored as sent. Its
+  // items were parsed from the scan's own extents, so their count is the scan's.
+  if (scan.topLevelKeys !== Object.keys(list).length) return [];
   const storable = items.map((item, i) =>
     notTooDeep(`items[${i}]`, () => storableAsSent(scan.items[i]!, item as Record<string, unknown>)),
   );
