@@ -14,8 +14,11 @@ interface ServeFlags {
   tlsKey?: string;
   insecureHttp?: boolean;
   clientCa?: string;
+  readClientCa?: string;
   tokenFile?: string;
   readTokenFile?: string;
+  metricsAuth: string;
+  metricsTokenFile?: string;
   maxBody: string;
   maxDecodedBody: string;
   requestTimeout: string;
@@ -48,8 +51,11 @@ function toConfig(f: ServeFlags): ServeConfig {
     tlsCert: f.tlsCert,
     tlsKey: f.tlsKey,
     clientCa: f.clientCa,
+    readClientCa: f.readClientCa,
     tokenFile: f.tokenFile,
     readTokenFile: f.readTokenFile,
+    metricsAuth: parseMetricsAuth(f.metricsAuth),
+    metricsTokenFile: f.metricsTokenFile,
     maxBodyBytes,
     maxDecodedBodyBytes: Math.max(maxBodyBytes, parseSize(f.maxDecodedBody, "--max-decoded-body")),
     requestTimeoutMs: parseDuration(f.requestTimeout, "--request-timeout"),
@@ -59,6 +65,12 @@ function toConfig(f: ServeFlags): ServeConfig {
     redactionRulesFile: f.redactionRules,
     followAuditLog: f.followAuditLog,
   };
+}
+
+function parseMetricsAuth(text: string): boolean {
+  if (text === "none") return false;
+  if (text === "required") return true;
+  throw new ConfigError(`--metrics-auth: ${JSON.stringify(text)} is not one of none, required`);
 }
 
 export function registerServe(program: Command): void {
@@ -86,6 +98,12 @@ export function registerServe(program: Command): void {
     )
     .addOption(
       opt(
+        "--read-client-ca <file>",
+        "CA bundle (PEM); clients with a certificate from it may read the whole log (queries, proofs, entry bundles, metrics)",
+      ),
+    )
+    .addOption(
+      opt(
         "--token-file <file>",
         "ingest bearer tokens, one per line; default without --client-ca: DIR/ingest-token, generated",
       ),
@@ -94,6 +112,19 @@ export function registerServe(program: Command): void {
       opt(
         "--read-token-file <file>",
         "read bearer tokens (query, proofs), one per line; default: DIR/read-token, generated",
+      ),
+    )
+    .addOption(
+      opt(
+        "--metrics-auth <mode>",
+        "none: /metrics is public; required: it needs a read credential or a --metrics-token-file token",
+        "none",
+      ),
+    )
+    .addOption(
+      opt(
+        "--metrics-token-file <file>",
+        "bearer tokens that may scrape /metrics and nothing else, one per line",
       ),
     )
     .addOption(opt("--max-body <size>", "largest request body accepted, as sent (413 beyond)", "32Mi"))

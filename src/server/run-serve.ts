@@ -7,7 +7,7 @@ import type { Registry } from "prom-client";
 import { followFile } from "../ingest/follow-file.js";
 import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
-import type { AuthConfig } from "./auth.js";
+import { caFingerprints, type AuthConfig, type ClientCaRights } from "./auth.js";
 import { BodyBudget } from "./body.js";
 import { ConfigError } from "./config.js";
 import { createMetrics, type CheckpointStatus, type ServerMetrics } from "./metrics.js";
@@ -25,8 +25,13 @@ export interface ServeConfig extends IngestSetup {
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
+  /** CA bundle whose client certificates may read the whole log (and /metrics). */
+  readClientCa?: string;
   tokenFile?: string;
   readTokenFile?: string;
+  /** /metrics requires a read credential or a metrics token. */
+  metricsAuth?: boolean;
+  metricsTokenFile?: string;
   maxBodyBytes: number;
   maxDecodedBodyBytes: number;
   requestTimeoutMs: number;
@@ -66,10 +71,12 @@ async function readPem(file: string, what: string): Promise<string> {
 async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMaterial | undefined> {
   if (cfg.insecureHttp) {
     if (cfg.clientCa) throw new ConfigError("--client-ca needs TLS; drop --insecure-http");
+    if (cfg.readClientCa) throw new ConfigError("--read-client-ca needs TLS; drop --insecure-http");
     logger.warn("serving plain HTTP (--insecure-http): credentials and events travel unencrypted");
     return undefined;
   }
   const clientCa = cfg.clientCa ? await readPem(cfg.clientCa, "--client-ca") : undefined;
+  const readClientCa = cfg.readClientCa ? await readPem(cfg.readClientCa, "--read-client-ca") : undefined;
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined))
     throw new ConfigError("--tls-cert and --tls-key go together");
   if (cfg.tlsCert !== undefined && cfg.tlsKey !== undefined) {
@@ -77,6 +84,7 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
       cert: await readPem(cfg.tlsCert, "--tls-cert"),
       key: await readPem(cfg.tlsKey, "--tls-key"),
       clientCa,
+      readClientCa,
     };
   }
   const serving = await loadOrCreateServingCert(cfg.dataDir);
@@ -85,10 +93,31 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
       { caFile: serving.caFile },
       "generated a self-signed serving certificate; clients should trust the CA file",
     );
-  return { cert: serving.cert, key: serving.key, clientCa };
+  return { cert: serving.cert, key: serving.key, clientCa, readClientCa };
 }
 
-async function authConfig(cfg: ServeConfig, logger: Logger): Promise<AuthConfig> {
+/** The CA fingerprints that grant each right, checked here so a bad bundle fails at start. */
+function clientCaRights(tls: TlsMaterial | undefined): ClientCaRights | undefined {
+  if (tls?.clientCa === undefined && tls?.readClientCa === undefined) return undefined;
+  const of = (pem: string | undefined, flag: string): Set<string> => {
+    if (pem === undefined) return new Set();
+    let found: Set<string>;
+    try {
+      found = caFingerprints(pem);
+    } catch (err) {
+      throw new ConfigError(`${flag}: not a PEM certificate bundle: ${(err as Error).message}`);
+    }
+    if (found.size === 0) throw new ConfigError(`${flag}: no certificate in the file`);
+    return found;
+  };
+  return { ingest: of(tls.clientCa, "--client-ca"), read: of(tls.readClientCa, "--read-client-ca") };
+}
+
+async function authConfig(
+  cfg: ServeConfig,
+  tls: TlsMaterial | undefined,
+  logger: Logger,
+): Promise<AuthConfig> {
   let ingestTokens: string[] = [];
   if (cfg.tokenFile) ingestTokens = await readTokenFile(cfg.tokenFile);
   else if (!cfg.clientCa) {
@@ -106,7 +135,16 @@ async function authConfig(cfg: ServeConfig, logger: Logger): Promise<AuthConfig>
     readTokens = [token];
     if (created) logger.info({ tokenFile: file }, "generated a read token");
   }
-  return { ingestTokens, readTokens, clientCertificates: cfg.clientCa !== undefined };
+  const metricsTokens = cfg.metricsTokenFile ? await readTokenFile(cfg.metricsTokenFile) : [];
+  if (metricsTokens.length > 0 && !cfg.metricsAuth)
+    logger.warn("--metrics-token-file is set but /metrics is public: add --metrics-auth required");
+  return {
+    ingestTokens,
+    readTokens,
+    metricsTokens,
+    metricsAuth: cfg.metricsAuth === true,
+    clientCas: clientCaRights(tls),
+  };
 }
 
 /** Follows the live audit log through the same pipeline as the webhook; returns its stop function. */
@@ -155,7 +193,7 @@ export async function runServe(
   extensions: ServeExtension[] = [],
 ): Promise<RunningServe> {
   const tls = await tlsMaterial(cfg, logger);
-  const auth = await authConfig(cfg, logger);
+  const auth = await authConfig(cfg, tls, logger);
   let ingest: OpenIngest | undefined;
   const openIngestOrThrow = (): OpenIngest => {
     if (ingest === undefined) throw new Error("ingest used before the log was open");

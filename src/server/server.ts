@@ -15,7 +15,26 @@ export interface TlsMaterial {
   key: string;
   /** PEM bundle of the CA whose client certificates may ingest (--client-ca). */
   clientCa?: string;
+  /** PEM bundle of the CA whose client certificates may read the whole log (--read-client-ca). */
+  readClientCa?: string;
 }
+
+/**
+ * TLS 1.3 (whose suites are all AEAD), and for TLS 1.2 only ECDHE key exchange with AEAD
+ * ciphers: no CBC, no SHA-1 MAC, no CCM/CCM8, no ARIA or Camellia, no static RSA or DHE.
+ * Every TLS 1.2 client of the last decade, Go's among them, offers one of these.
+ */
+export const TLS_CIPHERS = [
+  "TLS_AES_128_GCM_SHA256",
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
 
 export interface ServerOptions {
   routes: readonly Route[];
@@ -54,6 +73,16 @@ export function jsonReply(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * Client certificates are verified against both CA bundles, but a client without one (or with
+ * a bad one) still reaches auth, which grants by issuing CA or token and says what was wrong.
+ */
+function clientCertificateOptions(tls: TlsMaterial): https.ServerOptions {
+  const cas = [tls.clientCa, tls.readClientCa].filter((c): c is string => c !== undefined);
+  if (cas.length === 0) return {};
+  return { ca: cas.join("\n"), requestCert: true, rejectUnauthorized: false };
 }
 
 export function startServer(
@@ -144,10 +173,9 @@ export function startServer(
           cert: opts.tls.cert,
           key: opts.tls.key,
           minVersion: "TLSv1.2",
-          ...(opts.tls.clientCa
-            ? // Verify client certs against the CA but let token-bearing clients without one through to auth.
-              { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: false }
-            : {}),
+          ciphers: TLS_CIPHERS,
+          honorCipherOrder: true,
+          ...clientCertificateOptions(opts.tls),
         },
         handler,
       )

@@ -1,5 +1,5 @@
 // /healthz (the process serves), /readyz (the log is open and recovered, not shutting down),
-// /metrics (Prometheus text format).
+// /metrics (Prometheus text format; a credential when --metrics-auth requires one).
 import type { Registry } from "prom-client";
 import type { Route } from "../route.js";
 import { jsonReply } from "../server.js";
@@ -26,7 +26,7 @@ export function healthRoutes(deps: { ready: () => boolean; registry: Registry })
     {
       method: "GET",
       pattern: "/metrics",
-      scope: "public",
+      scope: "metrics",
       async handle({ res }) {
         const text = await deps.registry.metrics();
         res.writeHead(200, { "Content-Type": deps.registry.contentType });

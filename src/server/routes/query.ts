@@ -1,5 +1,6 @@
-// Read endpoints: the query API and proofs (read token), and the static log in C2SP
-// tlog-tiles layout under /log/ (public) so anyone can verify or mirror the log.
+// Read endpoints: the query API and proofs (read credential), and the static log in C2SP
+// tlog-tiles layout under /log/: the checkpoint and hash tiles public, so anyone can check
+// the tree; entry bundles, which hold the events, for full-log readers (auditors, mirrors).
 import type { ServerResponse } from "node:http";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
@@ -34,9 +35,13 @@ export interface QueryRouteDeps {
 /** Largest page one HTTP request may ask for; the CLI reads the index directly. */
 export const HTTP_MAX_LIMIT = 1000;
 
-const IMMUTABLE = "public, max-age=31536000, immutable";
-// A partial tile of a given width never changes either, but is deleted once the tile fills.
-const PARTIAL = "public, max-age=3600";
+/**
+ * A full tile never changes; a partial tile of a given width never does either, but is deleted
+ * once the tile fills. Entry bundles hold event content: no shared cache may keep them.
+ */
+function cacheControl(full: boolean, shared: boolean): string {
+  return `${shared ? "public" : "private"}, ${full ? "max-age=31536000, immutable" : "max-age=3600"}`;
+}
 
 function badRequest(err: unknown): never {
   if (err instanceof IndexError && (err.code === "bad-filter" || err.code === "bad-cursor")) {
@@ -89,6 +94,35 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       throw new HttpError(400, `limit: at most ${HTTP_MAX_LIMIT} per page; page with cursor`);
     filter.logSize = log.latestCheckpoint().size;
     return filter;
+  };
+
+  /** A tile or bundle of the static log, never beyond the latest checkpoint. */
+  const serveTile = async (path: string, kind: "hash" | "entries", res: ServerResponse): Promise<void> => {
+    let parsed;
+    try {
+      parsed = parseTilePath(path);
+    } catch (err) {
+      throw new HttpError(404, (err as Error).message);
+    }
+    if (parsed.kind !== kind) throw new HttpError(404, `${path}: not found`);
+    const size = BigInt(log.latestCheckpoint().size);
+    const width = parsed.kind === "hash" ? parsed.tile.width : parsed.width;
+    const cache = cacheControl(width === TILE_WIDTH, parsed.kind === "hash");
+    if (parsed.kind === "hash") {
+      if (leavesCovered(parsed.tile) > size)
+        throw new HttpError(404, `${path}: beyond the latest checkpoint`);
+      const data = await files.readHashTile(parsed.tile);
+      if (data === null) throw new HttpError(404, `${path}: not found`);
+      sendBytes(res, data, "application/octet-stream", cache);
+    } else {
+      if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
+        throw new HttpError(404, `${path}: beyond the latest checkpoint`);
+      }
+      const data = await files.readEntryBundle(parsed.index, parsed.width);
+      // A pruned bundle is gone on purpose; 404 lets a verifier report it as pruned.
+      if (data === null) throw new HttpError(404, `${path}: not found (pruned?)`);
+      sendBytes(res, data, "application/octet-stream", cache);
+    }
   };
 
   return [
@@ -158,37 +192,19 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         sendBytes(res, note, "text/plain; charset=utf-8", "no-cache");
       },
     },
+    // Entry bundles hold whole events: a full-log read credential. Matched before the public
+    // tile route, which refuses them too, whatever the spelling of the path.
+    {
+      method: "GET",
+      pattern: "/log/tile/entries/*",
+      scope: "read",
+      handle: ({ params, res }) => serveTile(`tile/entries/${params["*"] ?? ""}`, "entries", res),
+    },
     {
       method: "GET",
       pattern: "/log/tile/*",
       scope: "public",
-      async handle({ params, res }) {
-        const path = `tile/${params["*"] ?? ""}`;
-        let parsed;
-        try {
-          parsed = parseTilePath(path);
-        } catch (err) {
-          throw new HttpError(404, (err as Error).message);
-        }
-        const size = BigInt(log.latestCheckpoint().size);
-        const width = parsed.kind === "hash" ? parsed.tile.width : parsed.width;
-        const cache = width === TILE_WIDTH ? IMMUTABLE : PARTIAL;
-        if (parsed.kind === "hash") {
-          if (leavesCovered(parsed.tile) > size)
-            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
-          const data = await files.readHashTile(parsed.tile);
-          if (data === null) throw new HttpError(404, `${path}: not found`);
-          sendBytes(res, data, "application/octet-stream", cache);
-        } else {
-          if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
-            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
-          }
-          const data = await files.readEntryBundle(parsed.index, parsed.width);
-          // A pruned bundle is gone on purpose; 404 lets a verifier report it as pruned.
-          if (data === null) throw new HttpError(404, `${path}: not found (pruned?)`);
-          sendBytes(res, data, "application/octet-stream", cache);
-        }
-      },
+      handle: ({ params, res }) => serveTile(`tile/${params["*"] ?? ""}`, "hash", res),
     },
   ];
 }
