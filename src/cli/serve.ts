@@ -1,8 +1,8 @@
 // `kubetrail serve`: the webhook receiver, health and metrics, over the fs log in --data.
 import { Command, Option } from "commander";
-import { pino } from "pino";
 import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } from "../server/config.js";
 import { detectServeExtension } from "../server/detect-extension.js";
+import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output.js";
 import { queryServeExtension } from "../server/routes/query.js";
 import { runServe, type ServeConfig } from "../server/run-serve.js";
 import { CliError } from "./errors.js";
@@ -27,6 +27,7 @@ interface ServeFlags {
   policy?: string;
   redactionRules?: string;
   logLevel: string;
+  logFormat: string;
   followAuditLog?: string;
   rulesConfig?: string;
   rulesDir?: string;
@@ -158,6 +159,13 @@ export function registerServe(program: Command): void {
     .addOption(new Option("--no-detect", "do not run the detector").env("KUBETRAIL_NO_DETECT"))
     .addOption(opt("--log-level <level>", "log level: fatal, error, warn, info, debug", "info"))
     .addOption(
+      opt(
+        "--log-format <format>",
+        "auto: readable lines on a terminal, JSON lines otherwise; json; text",
+        "auto",
+      ),
+    )
+    .addOption(
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
         "KUBETRAIL_CONFIG",
       ),
@@ -172,7 +180,14 @@ export function registerServe(program: Command): void {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);
         throw err;
       }
-      const logger = pino({ level: cmd.opts<ServeFlags>().logLevel, base: { service: "kubetrail" } });
+      const output = new LineOutput(1);
+      let logger;
+      try {
+        const format = resolveLogFormat(cmd.opts<ServeFlags>().logFormat, process.stdout.isTTY === true);
+        logger = createLogger({ level: cmd.opts<ServeFlags>().logLevel, format, output });
+      } catch (err) {
+        throw new CliError((err as Error).message, 2);
+      }
       let running;
       try {
         const onIndexError = (err: unknown) =>
@@ -187,10 +202,11 @@ export function registerServe(program: Command): void {
               rulesConfig: resolved.rulesConfig,
               rulesDirs,
               logger,
+              stdout: output,
             }),
           );
         }
-        running = await runServe(cfg, logger, extensions);
+        running = await runServe(cfg, logger, extensions, output);
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);
         throw err;

@@ -29,7 +29,14 @@ export interface ServerMetrics {
   recordIngest(source: IngestSource, result: IngestResult): void;
 }
 
-export function createMetrics(checkpoint?: () => CheckpointStatus | undefined): ServerMetrics {
+/**
+ * `logLinesDropped`: how many log lines (and stdout alerts) could not be written so far
+ * (LineOutput.dropped); exported as a counter.
+ */
+export function createMetrics(
+  checkpoint?: () => CheckpointStatus | undefined,
+  logLinesDropped?: () => number,
+): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "kubetrail_" });
   const registers = [registry];
@@ -105,6 +112,17 @@ export function createMetrics(checkpoint?: () => CheckpointStatus | undefined): 
     collect() {
       const cp = checkpoint?.();
       if (cp) this.set((Date.now() - cp.writtenAtMs) / 1000);
+    },
+  });
+  let droppedSeen = 0;
+  new Counter({
+    name: "kubetrail_log_lines_dropped_total",
+    help: "Log lines and stdout alerts that could not be written (disk full, closed pipe); serving goes on",
+    registers,
+    collect() {
+      const now = logLinesDropped?.() ?? 0;
+      if (now > droppedSeen) this.inc(now - droppedSeen);
+      droppedSeen = now;
     },
   });
   return m;

@@ -10,6 +10,7 @@ import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-in
 import { caFingerprints, type AuthConfig, type ClientCaRights } from "./auth.js";
 import { BodyBudget } from "./body.js";
 import { ConfigError } from "./config.js";
+import type { LineOutput } from "./log-output.js";
 import { createMetrics, type CheckpointStatus, type ServerMetrics } from "./metrics.js";
 import type { Route } from "./route.js";
 import { healthRoutes } from "./routes/health.js";
@@ -187,10 +188,12 @@ function startFollowing(
   };
 }
 
+/** `output`: where the logger writes, whose dropped lines /metrics counts. */
 export async function runServe(
   cfg: ServeConfig,
   logger: Logger,
   extensions: ServeExtension[] = [],
+  output?: Pick<LineOutput, "dropped">,
 ): Promise<RunningServe> {
   const tls = await tlsMaterial(cfg, logger);
   const auth = await authConfig(cfg, tls, logger);
@@ -201,7 +204,10 @@ export async function runServe(
   };
   let accepting = false;
   let checkpoint: CheckpointStatus | undefined;
-  const metrics = createMetrics(() => checkpoint);
+  const metrics = createMetrics(
+    () => checkpoint,
+    () => output?.dropped ?? 0,
+  );
   const routes: Route[] = [
     ...healthRoutes({ ready: () => accepting, registry: metrics.registry }),
     ...webhookRoutes({
