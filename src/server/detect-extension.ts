@@ -27,6 +27,7 @@ export function detectServeExtension(setup: DetectSetup): ServeExtension {
         sinks: await createSinks(config?.sinks ?? [{ type: "stdout" }], { stdout: setup.stdout }),
         registry: ctx.registry,
         onSinkError: (sink, err) => setup.logger.warn({ sink, err: err.message }, "alert delivery failed"),
+        onRepair: (message) => setup.logger.warn({ repair: message }, "detector position rebuilt"),
         onError: (err) =>
           setup.logger.error(
             { err: err instanceof Error ? err.message : String(err) },

@@ -161,6 +161,7 @@ function startFollowing(
   const done = followFile(file, ingest.pipeline, {
     stateDir: path.join(dataDir, "follow"),
     signal: controller.signal,
+    onRepair: (message) => logger.warn({ file, repair: message }, "follow position rebuilt"),
     onProgress: (s, note) => {
       metrics.recordIngest("follow", {
         received: s.read - last.read,
