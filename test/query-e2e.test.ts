@@ -256,7 +256,7 @@ describe("HTTP query, proof and static log routes", () => {
       {
         routes: queryRoutes({
           log,
-          index: indexer.index,
+          index: indexer,
           files: log.reader,
         }),
         auth: { ingestTokens: [], readTokens: [READ_TOKEN] },

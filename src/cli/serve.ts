@@ -193,7 +193,16 @@ export function registerServe(program: Command): void {
         const onIndexError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
-        const extensions = [queryServeExtension(cfg.dataDir, onIndexError)];
+        const extensions = [
+          queryServeExtension(cfg.dataDir, {
+            onError: onIndexError,
+            onRebuild: (reason) =>
+              logger.warn(
+                { reason },
+                "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
+              ),
+          }),
+        ];
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
           extensions.push(

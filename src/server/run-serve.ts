@@ -13,7 +13,7 @@ import { ConfigError } from "./config.js";
 import type { LineOutput } from "./log-output.js";
 import { createMetrics, type CheckpointStatus, type ServerMetrics } from "./metrics.js";
 import type { Route } from "./route.js";
-import { healthRoutes } from "./routes/health.js";
+import { healthRoutes, type DegradedPart } from "./routes/health.js";
 import { webhookRoutes } from "./routes/webhook.js";
 import { startServer, type RunningServer, type TlsMaterial } from "./server.js";
 import { loadOrCreateServingCert } from "./serving-cert.js";
@@ -46,6 +46,8 @@ export interface ServeExtension {
   routes?: (ingest: OpenIngest) => Route[] | Promise<Route[]>;
   /** Started after the log is open; the returned function is awaited on shutdown. */
   start?: (ingest: OpenIngest, ctx: ExtensionContext) => Promise<() => Promise<void>>;
+  /** What of it works below par now, for /readyz. */
+  degraded?: () => DegradedPart[];
 }
 
 /** What serve shares with extensions: the metrics registry (served on /metrics). */
@@ -210,7 +212,11 @@ export async function runServe(
     () => output?.dropped ?? 0,
   );
   const routes: Route[] = [
-    ...healthRoutes({ ready: () => accepting, registry: metrics.registry }),
+    ...healthRoutes({
+      ready: () => accepting,
+      registry: metrics.registry,
+      degraded: () => extensions.flatMap((e) => e.degraded?.() ?? []),
+    }),
     ...webhookRoutes({
       receive: (body) => openIngestOrThrow().receiver.receive(body),
       ingest: (batch) => openIngestOrThrow().pipeline.ingestPrepared(batch),

@@ -1,10 +1,19 @@
 // Damaged derived files on a real `kubetrail serve`: each is repaired or rebuilt from the log
 // with a warning, never fatal, and nothing is lost or raised twice because of it.
 // DATA/detect.position: not a number, negative, beyond the log. DATA/follow/<id>.json: junk.
-import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  openSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { toEventList } from "../../bench/gen/events.js";
+import { generateEvents, toEventList } from "../../bench/gen/events.js";
+import { makeRng } from "../../bench/gen/rng.js";
 import type { AuditEvent } from "../../src/audit/types.js";
 import { auditEvent } from "../detect-helpers.js";
 import {
@@ -30,6 +39,22 @@ async function start(dataDir: string, args: string[] = []): Promise<Serve> {
   const s = await startServe(dataDir, args);
   running.push(s);
   return s;
+}
+
+/** Seeded random bytes over every page after the first few, as a bad disk would leave them. */
+function damageIndex(file: string, seed: number): void {
+  console.log(`index damage seed ${seed}`);
+  const rng = makeRng(seed);
+  const fd = openSync(file, "r+");
+  try {
+    for (let p = 4; p < Math.floor(statSync(file).size / 4096); p++) {
+      const junk = Buffer.alloc(4096);
+      for (let i = 0; i < junk.length; i++) junk[i] = rng.int(256);
+      writeSync(fd, junk, 0, junk.length, p * 4096);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function namespaceDeleted(name: string): AuditEvent {
@@ -101,6 +126,58 @@ describe("damaged derived files", () => {
       expect(await alertedNamespaces(dataDir)).toEqual(["one", "two"]);
     });
   }
+
+  it("rebuilds a damaged index.db on start, answering 503 (never 500) until it has, ingest ready throughout", async () => {
+    const dir = tempDir("derived-index");
+    dirs.push(dir);
+    const dataDir = `${dir}/data`;
+    const first = await start(dataDir, ["--no-detect"]);
+    const events = [...generateEvents({ seed: 5, count: 3000 })];
+    for (let i = 0; i < events.length; i += 500)
+      expect((await postEvents(first, JSON.stringify(toEventList(events.slice(i, i + 500))))).status).toBe(
+        200,
+      );
+    const query = "/v1/events?verb=delete,patch,create&limit=100";
+    // The answer once the index has caught up: the same twice, half a second apart.
+    let expected = "";
+    for (let i = 0, previous = ""; i < 100; i++, await sleep(500)) {
+      expected = (await call(first, { path: query, token: first.readToken })).body;
+      if (expected === previous && expected.includes('"index"')) break;
+      previous = expected;
+    }
+    expect(await first.kill("SIGTERM")).toBe(0);
+
+    damageIndex(path.join(dataDir, "index.db"), 99);
+    const second = await start(dataDir, ["--no-detect"]);
+    const statuses = new Set<number>();
+    const warned = () =>
+      /"reason":"quick_check: [^"]+".*"msg":"query index damaged or missing: rebuilding it/.test(
+        second.output(),
+      );
+    // SQLite's check runs beside serving: until it (or a query) finds the damage and the index
+    // is rebuilt, answers are 200 or 503, and ingest stays ready.
+    let answer = "";
+    for (let i = 0; i < 600 && !(warned() && answer === expected); i++) {
+      expect((await call(second, { path: "/readyz" })).status).toBe(200);
+      const r = await call(second, { path: query, token: second.readToken });
+      statuses.add(r.status);
+      if (r.status === 503)
+        expect(JSON.parse(r.body).error).toMatch(/query index is being rebuilt from the log/);
+      answer = r.status === 200 ? r.body : "";
+      if (!(warned() && answer === expected)) await sleep(50);
+    }
+    expect([...statuses].filter((st) => st !== 200 && st !== 503)).toEqual([]);
+    expect(
+      warned(),
+      second
+        .output()
+        .split("\n")
+        .filter((l) => !l.includes(`"msg":"request"`))
+        .join("\n"),
+    ).toBe(true);
+    expect(answer).toBe(expected);
+    expect(await second.kill("SIGTERM")).toBe(0);
+  });
 
   it("reads the followed file again from the start when its follow position is junk, storing each event once", async () => {
     const dir = tempDir("derived-follow");

@@ -4,12 +4,12 @@
 import type { ServerResponse } from "node:http";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
-import { startIndexer } from "../../index/indexer.js";
+import { startIndexer, type Indexer } from "../../index/indexer.js";
 import { eventList } from "../../index/present.js";
 import { parseFilter, type EventFilter } from "../../index/query.js";
 import { resolveEntries } from "../../index/resolve.js";
 import { FsLogReader } from "../../store/fs-reader.js";
-import type { LogReader, SignedCheckpoint } from "../../store/types.js";
+import type { AuditLog, LogReader, SignedCheckpoint } from "../../store/types.js";
 import {
   encodeBase64,
   hashLeaf,
@@ -26,9 +26,14 @@ import { jsonReply } from "../server.js";
 /** The static files of the log, as the fs driver's reader provides them. */
 export type StaticLogFiles = Pick<FsLogReader, "readHashTile" | "readEntryBundle" | "layout">;
 
+/** Reads on the query index: an Indexer, which answers IndexError("rebuilding") while it refills. */
+export interface IndexReads {
+  read<T>(query: (index: QueryIndex) => T): T;
+}
+
 export interface QueryRouteDeps {
   log: LogReader;
-  index: QueryIndex;
+  index: IndexReads;
   files: StaticLogFiles;
 }
 
@@ -48,6 +53,17 @@ function badRequest(err: unknown): never {
     throw new HttpError(400, err.message);
   }
   throw err;
+}
+
+/** A query on the index; while the index is rebuilt from the log, a 503 that says so. */
+function indexRead<T>(index: IndexReads, query: (i: QueryIndex) => T): T {
+  try {
+    return index.read(query);
+  } catch (err) {
+    if (err instanceof IndexError && err.code === "rebuilding")
+      throw new HttpError(503, err.message, { "Retry-After": "10" });
+    throw err;
+  }
 }
 
 function rawParams(url: URL): Record<string, string[]> {
@@ -132,7 +148,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       scope: "read",
       async handle({ url, res }) {
         const filter = eventFilter(url);
-        const found = index.search(filter, Date.now() * 1000);
+        const found = indexRead(index, (i) => i.search(filter, Date.now() * 1000));
         const entries = await resolveEntries(log, found.rows, files.layout);
         jsonReply(res, 200, eventList(entries, found.next));
       },
@@ -213,17 +229,23 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
  * For `kubetrail serve`: keeps DATA/index.db fed from the open log and mounts queryRoutes on
  * the same index connection.
  */
-export function queryServeExtension(dataDir: string, onError?: (err: unknown) => void): ServeExtension {
-  let indexer: ReturnType<typeof startIndexer> | undefined;
+export function queryServeExtension(
+  dataDir: string,
+  hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
+): ServeExtension {
+  let indexer: Indexer | undefined;
+  const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, dataDir, hooks));
   return {
     start: async (ingest) => {
-      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
-      const running = indexer;
+      const running = open(ingest.log);
       return () => running.stop();
     },
-    routes: (ingest) => {
-      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
-      return queryRoutes({ log: ingest.log, index: indexer.index, files: new FsLogReader(dataDir) });
+    routes: (ingest) =>
+      queryRoutes({ log: ingest.log, index: open(ingest.log), files: new FsLogReader(dataDir) }),
+    degraded: () => {
+      const status = indexer?.status();
+      if (status === undefined || status.state === "ready") return [];
+      return [{ part: "index", ...status }];
     },
   };
 }
