@@ -1,6 +1,7 @@
 // `kubetrail serve`: the webhook receiver, health and metrics, over the fs log in --data.
 import { Command, Option } from "commander";
 import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } from "../server/config.js";
+import { DEFAULT_CONNECTION_LIMITS } from "../server/connection-guard.js";
 import { detectServeExtension } from "../server/detect-extension.js";
 import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output.js";
 import { queryServeExtension } from "../server/routes/query.js";
@@ -22,6 +23,9 @@ interface ServeFlags {
   maxBody: string;
   maxDecodedBody: string;
   requestTimeout: string;
+  tlsHandshakeTimeout: string;
+  maxUnauthenticatedConnections: string;
+  maxUnauthenticatedPerAddress: string;
   shutdownGrace: string;
   integrateInterval: string;
   policy?: string;
@@ -60,12 +64,27 @@ function toConfig(f: ServeFlags): ServeConfig {
     maxBodyBytes,
     maxDecodedBodyBytes: Math.max(maxBodyBytes, parseSize(f.maxDecodedBody, "--max-decoded-body")),
     requestTimeoutMs: parseDuration(f.requestTimeout, "--request-timeout"),
+    handshakeTimeoutMs: parseDuration(f.tlsHandshakeTimeout, "--tls-handshake-timeout"),
+    connectionLimits: {
+      maxUnauthenticated: parseCount(f.maxUnauthenticatedConnections, "--max-unauthenticated-connections"),
+      maxUnauthenticatedPerAddress: parseCount(
+        f.maxUnauthenticatedPerAddress,
+        "--max-unauthenticated-per-address",
+      ),
+    },
     shutdownGraceMs: parseDuration(f.shutdownGrace, "--shutdown-grace"),
     integrateIntervalMs: parseDuration(f.integrateInterval, "--integrate-interval"),
     policyFile: f.policy,
     redactionRulesFile: f.redactionRules,
     followAuditLog: f.followAuditLog,
   };
+}
+
+function parseCount(text: string, where: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || !Number.isSafeInteger(n))
+    throw new ConfigError(`${where}: ${JSON.stringify(text)} is not a positive whole number`);
+  return n;
 }
 
 function parseMetricsAuth(text: string): boolean {
@@ -134,6 +153,23 @@ export function registerServe(program: Command): void {
     )
     .addOption(
       opt("--request-timeout <duration>", "a request (headers and body) must arrive within this time", "60s"),
+    )
+    .addOption(
+      opt("--tls-handshake-timeout <duration>", "a TLS handshake must complete within this time", "10s"),
+    )
+    .addOption(
+      opt(
+        "--max-unauthenticated-connections <n>",
+        "connections held before a request shows a credential; beyond it the oldest is closed",
+        String(DEFAULT_CONNECTION_LIMITS.maxUnauthenticated),
+      ),
+    )
+    .addOption(
+      opt(
+        "--max-unauthenticated-per-address <n>",
+        "of those, from one source address; beyond it new ones are closed at once",
+        String(DEFAULT_CONNECTION_LIMITS.maxUnauthenticatedPerAddress),
+      ),
     )
     .addOption(
       opt("--shutdown-grace <duration>", "on SIGTERM, how long in-flight requests may take to finish", "25s"),

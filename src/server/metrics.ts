@@ -25,6 +25,9 @@ export interface ServerMetrics {
   ackSeconds: Histogram;
   requestBytes: Counter;
   storedBytes: Counter<"source">;
+  /** Connections closed by the connection guard before they showed a credential. */
+  connectionsRefused: Counter<"reason">;
+  connectionsUnauthenticated: Gauge;
   /** Records the outcome of one ingest call. */
   recordIngest(source: IngestSource, result: IngestResult): void;
 }
@@ -87,6 +90,16 @@ export function createMetrics(
     storedBytes: counter("events_stored_bytes_total", "Bytes of audit events appended to the log", [
       "source",
     ]),
+    connectionsRefused: counter(
+      "connections_refused_total",
+      "Connections closed before showing a credential: beyond the limit per source address or in total",
+      ["reason"],
+    ),
+    connectionsUnauthenticated: new Gauge({
+      name: "kubetrail_connections_unauthenticated",
+      help: "Open connections on which no request has passed authentication yet",
+      registers,
+    }),
     recordIngest(source, r) {
       m.eventsReceived.inc({ source }, r.received);
       m.eventsStored.inc({ source }, r.stored);

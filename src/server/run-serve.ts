@@ -9,6 +9,7 @@ import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
 import { caFingerprints, type AuthConfig, type ClientCaRights } from "./auth.js";
 import { BodyBudget } from "./body.js";
+import type { ConnectionLimits } from "./connection-guard.js";
 import { ConfigError } from "./config.js";
 import type { LineOutput } from "./log-output.js";
 import { createMetrics, type CheckpointStatus, type ServerMetrics } from "./metrics.js";
@@ -36,6 +37,10 @@ export interface ServeConfig extends IngestSetup {
   maxBodyBytes: number;
   maxDecodedBodyBytes: number;
   requestTimeoutMs: number;
+  /** A TLS handshake must complete within this time. */
+  handshakeTimeoutMs?: number;
+  /** Connections held before a credential is shown: in total and per source address. */
+  connectionLimits?: ConnectionLimits;
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
@@ -239,7 +244,16 @@ export async function runServe(
   try {
     // Listening before the log is open: /healthz answers and /readyz says "not ready" during recovery.
     server = await startServer(
-      { routes, auth, logger, metrics, tls, requestTimeoutMs: cfg.requestTimeoutMs },
+      {
+        routes,
+        auth,
+        logger,
+        metrics,
+        tls,
+        requestTimeoutMs: cfg.requestTimeoutMs,
+        handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+        connectionLimits: cfg.connectionLimits,
+      },
       cfg.listen,
     );
   } catch (err) {

@@ -1,11 +1,13 @@
 // The HTTP(S) server core: mounts Route[] from every module, authenticates by scope before a
 // handler runs, turns HttpErrors into JSON replies, logs each request (never tokens or bodies),
-// cuts off slow senders, and shuts down gracefully (stop accepting, let in-flight handlers finish).
+// cuts off slow senders and slow handshakes, bounds connections without a credential, and
+// shuts down gracefully (stop accepting, let in-flight handlers finish).
 import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { authenticate, type AuthConfig } from "./auth.js";
+import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./connection-guard.js";
 import type { ServerMetrics } from "./metrics.js";
 import { HttpError, type Route } from "./route.js";
 import { Router } from "./router.js";
@@ -47,6 +49,10 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** A TLS handshake must complete within this time (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Connections held before a credential is shown (see connection-guard.ts). */
+  connectionLimits?: ConnectionLimits;
 }
 
 export interface RunningServer {
@@ -131,6 +137,7 @@ export function startServer(
       }
       setLabel(found.route.pattern);
       const auth = authenticate(req, found.route.scope, opts.auth);
+      if (auth.ok && auth.via !== "public") guard.trust(req.socket);
       if (!auth.ok) {
         opts.metrics.authFailures.inc({ scope: found.route.scope, code: String(auth.status) });
         const headers: Record<string, string> =
@@ -166,10 +173,15 @@ export function startServer(
   const timing = {
     connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4))),
   };
+  const guard = new ConnectionGuard(opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, {
+    refused: opts.metrics.connectionsRefused,
+    unauthenticated: opts.metrics.connectionsUnauthenticated,
+  });
   const server: http.Server = opts.tls
     ? https.createServer(
         {
           ...timing,
+          handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
           cert: opts.tls.cert,
           key: opts.tls.key,
           minVersion: "TLSv1.2",
@@ -180,6 +192,7 @@ export function startServer(
         handler,
       )
     : http.createServer(timing, handler);
+  server.on("connection", (socket: Socket) => guard.admit(socket));
   server.requestTimeout = requestTimeout;
   server.headersTimeout = opts.headersTimeoutMs ?? 20_000;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
