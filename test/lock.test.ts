@@ -93,13 +93,4 @@ describe("the writer's lock", () => {
     expect(log.size()).toBe(0);
     await log.close();
   });
-
-  it("refuses a second open in the same process and is free again after close", async () => {
-    const dir = tmpDir();
-    const log = await openFsLog(dir);
-    await expect(openFsLog(dir)).rejects.toMatchObject({ code: "locked" });
-    await log.close();
-    const again = await openFsLog(dir);
-    await again.close();
-  });
 });
