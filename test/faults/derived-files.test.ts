@@ -151,11 +151,11 @@ describe("damaged derived files", () => {
     const second = await start(dataDir, ["--no-detect"]);
     const statuses = new Set<number>();
     const warned = () =>
-      /"reason":"quick_check: [^"]+".*"msg":"query index damaged or missing: rebuilding it/.test(
+      /"reason":"(quick_check|a query failed): [^"]+".*"msg":"query index damaged or missing: rebuilding it/.test(
         second.output(),
       );
-    // SQLite's check runs beside serving: until it (or a query) finds the damage and the index
-    // is rebuilt, answers are 200 or 503, and ingest stays ready.
+    // SQLite's check runs beside serving: until it or a query finds the damage (whichever is
+    // first) and the index is rebuilt, answers are 200 or 503, and ingest stays ready.
     let answer = "";
     for (let i = 0; i < 600 && !(warned() && answer === expected); i++) {
       expect((await call(second, { path: "/readyz" })).status).toBe(200);
