@@ -131,7 +131,7 @@ export function registerServe(program: Command): void {
     .addOption(
       opt(
         "--read-token-file <file>",
-        "read bearer tokens (query, proofs), one per line; default: DIR/read-token, generated",
+        "read bearer tokens (queries, proofs, entry bundles, metrics), one per line; default: DIR/read-token, generated",
       ),
     )
     .addOption(
@@ -160,7 +160,7 @@ export function registerServe(program: Command): void {
     .addOption(
       opt(
         "--max-unauthenticated-connections <n>",
-        "connections held before a request shows a credential; beyond it the oldest is closed",
+        "connections held before a request shows a credential; beyond it the oldest of the busiest source address is closed",
         String(DEFAULT_CONNECTION_LIMITS.maxUnauthenticated),
       ),
     )
