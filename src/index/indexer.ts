@@ -4,11 +4,10 @@ import { statSync } from "node:fs";
 import { setImmediate } from "node:timers/promises";
 import { join } from "node:path";
 import { readHashesChecked, storedHashIndex } from "../tlog/index.js";
-import { BUNDLE_SIZE } from "../store/fs-layout.js";
 import { followLog } from "../store/follow.js";
 import type { AuditLog, LogEntry, LogReader } from "../store/types.js";
 import { INDEX_FILE, openIndex, type OpenIndexOptions, type QueryIndex } from "./db.js";
-import { rowFromEntry, type IndexRow } from "./row.js";
+import { goneRow, rowFromEntry, type IndexRow } from "./row.js";
 
 /** Planner statistics are refreshed after this many newly indexed entries. */
 const OPTIMIZE_EVERY = 250_000;
@@ -28,17 +27,17 @@ const LIVE_INDEX_BATCH = 128;
  * origin, or ahead of the log (which means it was built from a different log).
  */
 export function openIndexForLog(
-  dataDir: string,
+  stateDir: string,
   log: LogReader,
   opts: Omit<OpenIndexOptions, "origin"> = {},
 ): { index: QueryIndex; rebuilt?: string } {
-  const opened = openIndex(dataDir, { ...opts, origin: log.origin });
+  const opened = openIndex(stateDir, { ...opts, origin: log.origin });
   const size = log.latestCheckpoint().size;
   if (opened.index.position() > size) {
     const position = opened.index.position();
     opened.index.close();
     return {
-      ...openIndex(dataDir, { origin: log.origin, rebuild: true }),
+      ...openIndex(stateDir, { origin: log.origin, rebuild: true }),
       rebuilt: `index covers ${position} entries but the log has ${size}`,
     };
   }
@@ -46,62 +45,27 @@ export function openIndexForLog(
 }
 
 /**
- * Byte offsets of entries inside their entry bundles (JSON lines, BUNDLE_SIZE per bundle),
- * carried from one batch to the next; a batch that does not continue the previous one starts
- * by measuring its bundle's prefix.
- */
-export class BundleOffsets {
-  private next: { index: number; offset: number } | undefined;
-
-  constructor(private readonly log: LogReader) {}
-
-  async of(entries: readonly LogEntry[]): Promise<number[]> {
-    const first = entries[0];
-    if (first === undefined) return [];
-    if (this.next?.index !== first.index) {
-      let offset = 0;
-      for await (const e of this.log.readEntries(first.index - (first.index % BUNDLE_SIZE), first.index)) {
-        offset += e.data.length + 1;
-      }
-      this.next = { index: first.index, offset };
-    }
-    let { offset } = this.next;
-    const out: number[] = [];
-    for (const e of entries) {
-      if (e.index % BUNDLE_SIZE === 0) offset = 0;
-      out.push(offset);
-      offset += e.data.length + 1;
-    }
-    this.next = { index: first.index + entries.length, offset };
-    return out;
-  }
-}
-
-/**
  * Index rows for a run of consecutive integrated log entries. Their leaf hashes are read from
  * the log's level-0 tiles, where integration put them, instead of hashing every entry again
  * (a fifth of indexing's parse-and-hash time); a row whose bytes do not match is caught when
- * it is read back (resolveEntries), as before.
+ * it is read back (resolveEntries). An entry whose bytes are gone (pruned, erased) gets a row
+ * holding its place and leaf hash, so a rebuild runs on a log whose old bundles are gone.
  */
 export async function rowsOf(
   log: Pick<LogReader, "hashReader">,
   entries: readonly LogEntry[],
-  offsets: BundleOffsets,
 ): Promise<IndexRow[]> {
-  const [at, leaves] = await Promise.all([
-    offsets.of(entries),
-    readHashesChecked(
-      log.hashReader(),
-      entries.map((e) => storedHashIndex(0, e.index)),
-    ),
-  ]);
-  return entries.map((e, i) => rowFromEntry(e.index, e.data, leaves[i]!, at[i] ?? null));
+  const leaves = await readHashesChecked(
+    log.hashReader(),
+    entries.map((e) => storedHashIndex(0, e.index)),
+  );
+  return entries.map((e, i) =>
+    e.gone === undefined ? rowFromEntry(e.index, e.data, leaves[i]!) : goneRow(e.index, leaves[i]!, e.gone),
+  );
 }
 
 export interface CatchUpOptions {
   onProgress?: (indexed: number, total: number) => void;
-  /** A caller that goes on from `upTo` passes its own, so the next batch need not measure its bundle. */
-  offsets?: BundleOffsets;
   /** Entries per transaction: smaller beside a server, whose requests wait while one runs. */
   batch?: number;
 }
@@ -117,19 +81,19 @@ export async function catchUp(
   upTo: number = log.latestCheckpoint().size,
   opts: CatchUpOptions = {},
 ): Promise<number> {
-  const { onProgress, offsets = new BundleOffsets(log), batch: size = INDEX_BATCH } = opts;
+  const { onProgress, batch: size = INDEX_BATCH } = opts;
   let batch: LogEntry[] = [];
   for await (const entry of log.readEntries(index.position(), upTo)) {
     batch.push(entry);
     if (batch.length >= size) {
-      index.applyBatch(await rowsOf(log, batch, offsets), entry.index + 1);
+      index.applyBatch(await rowsOf(log, batch), entry.index + 1);
       batch = [];
       onProgress?.(entry.index + 1, upTo);
     }
   }
   const last = batch[batch.length - 1];
   if (last !== undefined) {
-    index.applyBatch(await rowsOf(log, batch, offsets), last.index + 1);
+    index.applyBatch(await rowsOf(log, batch), last.index + 1);
     onProgress?.(last.index + 1, upTo);
   }
   return index.position();
@@ -140,9 +104,9 @@ export async function catchUp(
  * (or another process has the index open). Only then is the whole file checked, which takes
  * seconds at millions of rows.
  */
-function uncleanShutdown(dataDir: string): boolean {
+function uncleanShutdown(stateDir: string): boolean {
   try {
-    return statSync(join(dataDir, `${INDEX_FILE}-wal`)).size > 0;
+    return statSync(join(stateDir, `${INDEX_FILE}-wal`)).size > 0;
   } catch {
     return false;
   }
@@ -170,10 +134,9 @@ export interface IndexerOptions {
  * corrupt index from the log), then indexes each new checkpoint's entries as it is signed, so
  * the index lags the log by about one integration interval.
  */
-export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOptions = {}): Indexer {
-  const { index, rebuilt } = openIndexForLog(dataDir, log, { check: uncleanShutdown(dataDir) });
+export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptions = {}): Indexer {
+  const { index, rebuilt } = openIndexForLog(stateDir, log, { check: uncleanShutdown(stateDir) });
   if (rebuilt !== undefined) opts.onRebuild?.(rebuilt);
-  const offsets = new BundleOffsets(log);
   let sinceOptimize = 0;
   const follower = followLog(log, {
     from: index.position(),
@@ -183,9 +146,8 @@ export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOption
       const last = entries[entries.length - 1];
       if (first === undefined || last === undefined) return;
       // `kubetrail reindex` beside a running server empties the index: refill up to here first.
-      if (index.position() < first.index)
-        await catchUp(index, log, first.index, { offsets, batch: LIVE_INDEX_BATCH });
-      const rows = await rowsOf(log, entries, offsets);
+      if (index.position() < first.index) await catchUp(index, log, first.index, { batch: LIVE_INDEX_BATCH });
+      const rows = await rowsOf(log, entries);
       // Requests that arrived while the rows were read go first.
       await setImmediate();
       sinceOptimize += index.applyBatch(rows, last.index + 1);

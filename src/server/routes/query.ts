@@ -1,5 +1,6 @@
 // Read endpoints: the query API and proofs (read token), and the static log in C2SP
-// tlog-tiles layout under /log/ (public) so anyone can verify or mirror the log.
+// tlog-tiles layout under /log/ (public) so anyone can verify or mirror the log. Everything is
+// read through the log's LogReader, whatever driver stores it.
 import type { ServerResponse } from "node:http";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
@@ -7,7 +8,6 @@ import { startIndexer } from "../../index/indexer.js";
 import { eventList } from "../../index/present.js";
 import { parseFilter, type EventFilter } from "../../index/query.js";
 import { resolveEntries } from "../../index/resolve.js";
-import { FsLogReader } from "../../store/fs-reader.js";
 import type { LogReader, SignedCheckpoint } from "../../store/types.js";
 import {
   encodeBase64,
@@ -16,19 +16,14 @@ import {
   proveConsistency,
   proveInclusion,
   TILE_WIDTH,
-  type Tile,
 } from "../../tlog/index.js";
 import { HttpError, type Route } from "../route.js";
 import type { ServeExtension } from "../run-serve.js";
 import { jsonReply } from "../server.js";
 
-/** The static files of the log, as the fs driver's reader provides them. */
-export type StaticLogFiles = Pick<FsLogReader, "readHashTile" | "readEntryBundle" | "layout">;
-
 export interface QueryRouteDeps {
   log: LogReader;
   index: QueryIndex;
-  files: StaticLogFiles;
 }
 
 /** Largest page one HTTP request may ask for; the CLI reads the index directly. */
@@ -63,20 +58,13 @@ function intParam(url: URL, name: string, fallback?: number): number {
   return Number(text);
 }
 
-/** Number of leaves a tile's hashes cover: beyond the signed tree size it must not be served. */
-function leavesCovered(tile: Tile): bigint {
-  return (
-    (BigInt(tile.index) * BigInt(TILE_WIDTH) + BigInt(tile.width)) * BigInt(TILE_WIDTH) ** BigInt(tile.level)
-  );
-}
-
 function sendBytes(res: ServerResponse, data: Uint8Array, contentType: string, cache: string): void {
   res.writeHead(200, { "Content-Type": contentType, "Content-Length": data.length, "Cache-Control": cache });
   res.end(data);
 }
 
 export function queryRoutes(deps: QueryRouteDeps): Route[] {
-  const { log, index, files } = deps;
+  const { log, index } = deps;
 
   const eventFilter = (url: URL): EventFilter => {
     let filter: EventFilter;
@@ -99,7 +87,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       async handle({ url, res }) {
         const filter = eventFilter(url);
         const found = index.search(filter, Date.now() * 1000);
-        const entries = await resolveEntries(log, found.rows, files.layout);
+        const entries = await resolveEntries(log, found.rows);
         jsonReply(res, 200, eventList(entries, found.next));
       },
     },
@@ -115,8 +103,12 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         if (idx >= cp.size)
           throw new HttpError(404, `entry ${idx}: not in the log of size ${cp.size} (latest checkpoint)`);
         let data: Uint8Array | undefined;
-        for await (const e of log.readEntries(idx, idx + 1)) data = e.data;
-        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable (pruned?)`);
+        for await (const e of log.readEntries(idx, idx + 1)) {
+          if (e.gone !== undefined)
+            throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
+          data = e.data;
+        }
+        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
         const proof = await proveInclusion(cp.size, idx, log.hashReader());
         const entry = Buffer.from(data).toString("utf8");
         jsonReply(res, 200, {
@@ -170,23 +162,20 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         } catch (err) {
           throw new HttpError(404, (err as Error).message);
         }
-        const size = BigInt(log.latestCheckpoint().size);
         const width = parsed.kind === "hash" ? parsed.tile.width : parsed.width;
         const cache = width === TILE_WIDTH ? IMMUTABLE : PARTIAL;
+        // The reader serves nothing beyond its latest checkpoint: not found, like a missing file.
         if (parsed.kind === "hash") {
-          if (leavesCovered(parsed.tile) > size)
-            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
-          const data = await files.readHashTile(parsed.tile);
+          const data = await log.readTile(parsed.tile);
           if (data === null) throw new HttpError(404, `${path}: not found`);
           sendBytes(res, data, "application/octet-stream", cache);
         } else {
-          if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
-            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
-          }
-          const data = await files.readEntryBundle(parsed.index, parsed.width);
-          // A pruned bundle is gone on purpose; 404 lets a verifier report it as pruned.
-          if (data === null) throw new HttpError(404, `${path}: not found (pruned?)`);
-          sendBytes(res, data, "application/octet-stream", cache);
+          const bundle = await log.readEntryBundle(parsed.index, parsed.width);
+          if (bundle === null) throw new HttpError(404, `${path}: not found`);
+          // Gone on purpose: 410 tells a verifier or mirror it was pruned, not lost.
+          if (bundle.gone !== undefined)
+            throw new HttpError(410, `${path}: ${bundle.gone.state} (${bundle.gone.reason})`);
+          sendBytes(res, bundle.data, "application/octet-stream", cache);
         }
       },
     },
@@ -197,17 +186,17 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
  * For `kubetrail serve`: keeps DATA/index.db fed from the open log and mounts queryRoutes on
  * the same index connection.
  */
-export function queryServeExtension(dataDir: string, onError?: (err: unknown) => void): ServeExtension {
+export function queryServeExtension(stateDir: string, onError?: (err: unknown) => void): ServeExtension {
   let indexer: ReturnType<typeof startIndexer> | undefined;
   return {
     start: async (ingest) => {
-      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
+      indexer ??= startIndexer(ingest.log, stateDir, onError ? { onError } : {});
       const running = indexer;
       return () => running.stop();
     },
     routes: (ingest) => {
-      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
-      return queryRoutes({ log: ingest.log, index: indexer.index, files: new FsLogReader(dataDir) });
+      indexer ??= startIndexer(ingest.log, stateDir, onError ? { onError } : {});
+      return queryRoutes({ log: ingest.log, index: indexer.index });
     },
   };
 }
