@@ -6,10 +6,13 @@ import path from "node:path";
 import { createIngestTransform } from "../audit/ingest-transform.js";
 import { loadPolicyFile } from "../audit/policy/load.js";
 import { loadRedactionRules } from "../audit/redact/rules.js";
+import { readDetectorConfig } from "../secrets/index.js";
 import { openFsLog } from "../store/fs-log.js";
 import { loadOrCreateRedactionKey } from "../store/keys.js";
 import type { AuditLog } from "../store/types.js";
 import { Deduper, type CatchUpProgress } from "./dedupe.js";
+import type { MemoryBudget } from "./memory-budget.js";
+import { DEFAULT_PARSE_LIMITS } from "./normalize.js";
 import { createPipeline, type IngestPipeline } from "./pipeline.js";
 import { startReceiver, type Receiver } from "./receive.js";
 
@@ -18,6 +21,14 @@ export interface IngestSetup {
   policyFile?: string;
   /** Extra redaction rules (--redaction-rules); the built-in rules always apply. */
   redactionRulesFile?: string;
+  /** Extra credential detectors (--secret-detectors, docs/secrets.md); the built-in ones always apply. */
+  secretDetectorsFile?: string;
+  /** Most items in one webhook EventList (--max-items). */
+  maxItems?: number;
+  /** Most memory parsing one webhook body may take, as estimated (see parseCost). */
+  maxParseBytes?: number;
+  /** Memory shared by the webhook bodies being read and parsed (see MemoryBudget). */
+  memoryBudget?: MemoryBudget;
   integrateIntervalMs?: number;
   /** Told what was repaired on open: the log's files, or a damaged dedupe store rebuilt. */
   onRepair?: (message: string) => void;
@@ -44,6 +55,8 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
   const policy = setup.policyFile !== undefined ? loadPolicyFile(setup.policyFile) : undefined;
   const extraRules =
     setup.redactionRulesFile !== undefined ? loadRedactionRules(setup.redactionRulesFile) : undefined;
+  const detectors =
+    setup.secretDetectorsFile !== undefined ? readDetectorConfig(setup.secretDetectorsFile) : undefined;
   const log = await openFsLog(dataDir, {
     integrateIntervalMs: setup.integrateIntervalMs,
     onRepair: setup.onRepair,
@@ -51,7 +64,7 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
   });
   try {
     const key = await loadOrCreateRedactionKey(dataDir);
-    const transformOptions = { policy, redaction: { key, extraRules } };
+    const transformOptions = { policy, redaction: { key, extraRules, detectors } };
     const transform = createIngestTransform(transformOptions);
     // The SQLite store of earlier versions: its successor is derived from the log in its place.
     for (const suffix of ["", "-wal", "-shm"])
@@ -69,7 +82,14 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
       pipeline,
       get receiver() {
         if (closed) throw new Error("ingest is closed");
-        return (receiver ??= startReceiver({ transform: transformOptions }));
+        return (receiver ??= startReceiver({
+          transform: transformOptions,
+          limits: {
+            maxItems: setup.maxItems ?? DEFAULT_PARSE_LIMITS.maxItems,
+            maxParseBytes: setup.maxParseBytes ?? DEFAULT_PARSE_LIMITS.maxParseBytes,
+          },
+          budget: setup.memoryBudget,
+        }));
       },
       async close() {
         closed = true;

@@ -42,18 +42,63 @@ describe("receiving a webhook body", () => {
     for (const secret of SECRET_VALUES) expect(all).not.toContain(secret);
   });
 
-  it("refuses bad bodies with the reason and the item", async () => {
+  it("refuses a body that is not an EventList, naming why", async () => {
     const receiver = startReceiver({ threads: 0 });
     await expect(receiver.receive(Buffer.from("{not json"))).rejects.toMatchObject({
       name: "IngestError",
       code: "not_json",
     });
-    const [good, bad] = apiserverEvents(2, { seed: 4 });
-    const { auditID: _dropped, ...noID } = bad!;
-    await expect(receiver.receive(body([good, noID]))).rejects.toThrow(
-      new IngestError("invalid_event", "items[1]: field auditID is missing or not a non-empty string"),
-    );
+    await expect(receiver.receive(Buffer.from('{"kind":"PodList","items":[]}'))).rejects.toMatchObject({
+      code: "wrong_kind",
+    });
     await receiver.close();
+  });
+
+  it("keeps the valid events of a batch and quarantines each invalid item, credentials masked", async () => {
+    const receiver = startReceiver({ transform: KEY, threads: 0 });
+    const [good, bad, other] = apiserverEvents(3, { seed: 4 });
+    const { auditID: _dropped, ...noID } = bad!;
+    const token = "ghp_" + "aZ3".repeat(12);
+    const badTime = { ...other!, stageTimestamp: "2025-13-45T99:99:99Z", userAgent: `curl ${token}` };
+    const batch = await receiver.receive(body([good, noID, badTime]));
+    await receiver.close();
+    expect(batch.received).toBe(3);
+    expect(batch.events.map((e) => e.auditID)).toEqual([good!.auditID]);
+    expect(batch.rejected).toEqual([
+      {
+        index: 1,
+        code: "invalid_event",
+        field: "auditID",
+        message: "items[1]: field auditID is missing or not a non-empty string",
+      },
+      {
+        index: 2,
+        code: "invalid_event",
+        field: "stageTimestamp",
+        message:
+          'items[2]: field stageTimestamp "2025-13-45T99:99:99Z" is not an RFC 3339 timestamp: month 13 is out of range',
+      },
+    ]);
+    const entries = batch.quarantine!.map((q) => {
+      expect(Buffer.from(q.leaf)).toEqual(Buffer.from(hashLeaf(q.bytes)));
+      return Buffer.from(q.bytes).toString("utf8");
+    });
+    expect(entries).toHaveLength(2);
+    expect(entries.join("\n")).not.toContain(token);
+    const second = JSON.parse(entries[1]!) as Record<string, unknown>;
+    expect(second).toMatchObject({
+      kind: "QuarantinedItem",
+      apiVersion: "kubetrail.dev/v1",
+      source: "webhook",
+      reason: { code: "invalid_event", field: "stageTimestamp" },
+      indexes: [2],
+      count: 1,
+      auditID: other!.auditID,
+      itemBytes: Buffer.byteLength(JSON.stringify(badTime)),
+      redacted: ["item.userAgent"],
+      redactedKinds: ["github-token"],
+    });
+    expect((second.item as { userAgent: string }).userAgent).toMatch(/^curl kubetrail-hmac-sha256:/);
   });
 });
 
@@ -95,7 +140,7 @@ describe("a prepared batch packed for the trip from a worker", () => {
       ...apiserverEvents(3, { seed: 6 }),
       ...SECRET_EVENTS.map(({ kind: _k, apiVersion: _v, ...e }) => e),
     ];
-    const prepared = receiveBody(body(items), createIngestTransform(KEY));
+    const prepared = receiveBody(body(items), { transform: createIngestTransform(KEY) });
     const buffers = new Set(prepared.events.map((e) => e.bytes.buffer));
     expect(buffers.size).toBeGreaterThan(1);
     expect(buffers.has(roundTrip(prepared))).toBe(false);

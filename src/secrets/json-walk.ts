@@ -1,6 +1,6 @@
 // Walking a parsed JSON value to every string in it, with the name that string is stored under
 // (the context a credential-like name gives): an object's key; for `{name, value}` pairs
-// (container env, Helm-style parameters) the pair's `name`; for a string after a command-line
+// (container env, Helm-style parameters; `name` right before `value`) the pair's `name`; for a string after a command-line
 // flag in a list (`["--token", "…"]`) the flag; inside any other list, the list's own key.
 import { setOwnField } from "../json/own-field.js";
 import { isRecord } from "../json/record.js";
@@ -47,16 +47,23 @@ export function mapStrings(value: unknown, visit: StringVisitor, key?: string, a
     return copy ?? value;
   }
   if (!isRecord(value)) return value;
-  const pairName = typeof value.name === "string" && typeof value.value === "string" ? value.name : undefined;
+  const keys = Object.keys(value);
+  // A pair is `name` right before `value`, as Kubernetes writes env vars.
+  const pairName =
+    typeof value.name === "string" &&
+    typeof value.value === "string" &&
+    keys.indexOf("value") === keys.indexOf("name") + 1
+      ? value.name
+      : undefined;
   let copy: Record<string, unknown> | undefined;
-  for (const k of Object.keys(value)) {
+  for (const k of keys) {
     const child = value[k];
     const childKey = k === "value" && pairName !== undefined ? pairName : k;
     const next = mapStrings(child, visit, childKey, { parent: at, segment: k });
     if (next !== child) {
       if (copy === undefined) {
         copy = {};
-        for (const kk of Object.keys(value)) setOwnField(copy, kk, value[kk]);
+        for (const kk of keys) setOwnField(copy, kk, value[kk]);
       }
       setOwnField(copy, k, next);
     }

@@ -24,19 +24,33 @@ export class KeywordError extends Error {
 }
 
 /**
+ * Told about a keyword found in bytes at [start, end) of `bytes[from, to)`: whether that
+ * occurrence counts (e.g. a name's keyword only when something is assigned to the name).
+ */
+export type Confirm = (bytes: Uint8Array, start: number, end: number, from: number, to: number) => boolean;
+
+/**
  * A set of keywords, each tagged with a group number (the detector it belongs to), searched in
  * bytes (raw JSON) or in a string, case-insensitively for ASCII letters.
  */
 export class KeywordSet {
   /** How far the window may jump for the byte pair ending it (raw bytes, every case variant). */
   private readonly shift = new Uint8Array(65536);
-  /** For a pair that can end a keyword's first window: the keywords to compare, by index. */
-  private readonly candidates = new Map<number, number[]>();
+  /** Keywords to compare, by the hash of a keyword's first window (raw bytes, every case variant). */
+  private readonly candidates: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(65536);
   private readonly folded: Uint8Array[];
   private readonly groups: number[];
+  private readonly confirm: (Confirm | undefined)[];
 
-  /** `keywords[i]` belongs to group `groups[i]`; keywords are ASCII, MIN_KEYWORD_LENGTH or longer. */
-  constructor(keywords: readonly string[], groups: readonly number[]) {
+  /**
+   * `keywords[i]` belongs to group `groups[i]`; keywords are ASCII, MIN_KEYWORD_LENGTH or longer.
+   * `confirm[i]`, when given, must also accept an occurrence found in bytes (see Confirm).
+   */
+  constructor(
+    keywords: readonly string[],
+    groups: readonly number[],
+    confirm: readonly (Confirm | undefined)[] = [],
+  ) {
     if (keywords.length !== groups.length) throw new KeywordError("one group per keyword");
     this.folded = keywords.map((k) => {
       if (k.length < MIN_KEYWORD_LENGTH || !/^[\x20-\x7e]+$/.test(k))
@@ -46,105 +60,103 @@ export class KeywordSet {
       return Uint8Array.from(Buffer.from(k, "latin1"), (c) => FOLD[c]!);
     });
     this.groups = [...groups];
-    const m = MIN_KEYWORD_LENGTH;
-    this.shift.fill(m - 1);
+    this.confirm = keywords.map((_, i) => confirm[i]);
+    this.shift.fill(MIN_KEYWORD_LENGTH - 1);
+    const lists = new Map<number, number[]>();
     this.folded.forEach((k, index) => {
-      // The pair ending at position j of the keyword's first m bytes lets the window jump m-1-j.
-      for (let j = 1; j < m; j++) {
-        for (const pair of casePairs(k[j - 1]!, k[j]!)) {
-          this.shift[pair] = Math.min(this.shift[pair]!, m - 1 - j);
-          if (j === m - 1) {
-            const list = this.candidates.get(pair);
-            if (list === undefined) this.candidates.set(pair, [index]);
-            else if (!list.includes(index)) list.push(index);
+      const [a, b, c] = [cases(k[0]!), cases(k[1]!), cases(k[2]!)];
+      // The pair ending at position j of the first window lets the window jump 2-j.
+      for (const x of a) for (const y of b) this.shift[(x << 8) | y] = Math.min(this.shift[(x << 8) | y]!, 1);
+      for (const y of b) for (const z of c) this.shift[(y << 8) | z] = 0;
+      for (const x of a)
+        for (const y of b)
+          for (const z of c) {
+            const h = windowHash(x, y, z);
+            const list = lists.get(h) ?? [];
+            if (!list.includes(index)) list.push(index);
+            lists.set(h, list);
           }
-        }
-      }
     });
+    for (const [h, list] of lists) this.candidates[h] = Int32Array.from(list);
   }
 
   get size(): number {
     return this.folded.length;
   }
 
-  /** Whether any keyword occurs in `bytes[start, end)`. */
-  anyIn(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
-    return this.searchBytes(bytes, start, end, undefined);
-  }
-
-  /** Marks in `hits` (indexed by group) the groups whose keywords occur in `text`; returns whether any did. */
-  groupsIn(text: string, hits: Uint8Array): boolean {
-    return this.searchString(text, hits);
-  }
-
-  private searchBytes(b: Uint8Array, start: number, end: number, hits: Uint8Array | undefined): boolean {
-    const last = MIN_KEYWORD_LENGTH - 1;
+  /** Whether any keyword occurs in `bytes[start, end)` (and its Confirm, if any, accepts it). */
+  anyIn(b: Uint8Array, start = 0, end = b.length): boolean {
     const shift = this.shift;
-    let found = false;
-    for (let i = start + last; i < end;) {
-      const pair = (b[i - 1]! << 8) | b[i]!;
-      const s = shift[pair]!;
+    const candidates = this.candidates;
+    for (let i = start + 2; i < end;) {
+      const s = shift[(b[i - 1]! << 8) | b[i]!]!;
       if (s > 0) {
         i += s;
         continue;
       }
-      for (const index of this.candidates.get(pair)!) {
-        if (this.matchesBytes(b, i - last, end, index)) {
-          if (hits === undefined) return true;
-          hits[this.groups[index]!] = 1;
-          found = true;
-        }
-      }
+      const list = candidates[windowHash(b[i - 2]!, b[i - 1]!, b[i]!)];
+      if (list !== undefined && this.confirmedIn(b, i - 2, start, end, list)) return true;
       i++;
     }
-    return found;
+    return false;
   }
 
-  private searchString(t: string, hits: Uint8Array): boolean {
-    const last = MIN_KEYWORD_LENGTH - 1;
+  private confirmedIn(b: Uint8Array, at: number, from: number, to: number, list: Int32Array): boolean {
+    for (let n = 0; n < list.length; n++) {
+      const k = this.folded[list[n]!]!;
+      if (at + k.length > to) continue;
+      let j = 0;
+      while (j < k.length && FOLD[b[at + j]!] === k[j]) j++;
+      if (j < k.length) continue;
+      const confirm = this.confirm[list[n]!];
+      if (confirm === undefined || confirm(b, at, at + k.length, from, to)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Marks in `hits` (indexed by group) the groups whose keywords occur in `text`, Confirm
+   * aside; returns whether any did.
+   */
+  groupsIn(t: string, hits: Uint8Array): boolean {
     const shift = this.shift;
-    const end = t.length;
+    const candidates = this.candidates;
     let found = false;
-    for (let i = last; i < end;) {
-      const a = t.charCodeAt(i - 1);
-      const c = t.charCodeAt(i);
+    for (let i = 2; i < t.length;) {
+      const x = t.charCodeAt(i - 1);
+      const y = t.charCodeAt(i);
       // Characters beyond Latin-1 never take part in a keyword.
-      const s = a > 0xff || c > 0xff ? last : shift[(a << 8) | c]!;
+      const s = x > 0xff || y > 0xff ? 2 : shift[(x << 8) | y]!;
       if (s > 0) {
         i += s;
         continue;
       }
-      for (const index of this.candidates.get((a << 8) | c)!) {
-        if (this.matchesString(t, i - last, index)) {
-          hits[this.groups[index]!] = 1;
+      const w = t.charCodeAt(i - 2);
+      const list = w > 0xff ? undefined : candidates[windowHash(w, x, y)];
+      for (let n = 0; list !== undefined && n < list.length; n++) {
+        const k = this.folded[list[n]!]!;
+        const at = i - 2;
+        if (at + k.length > t.length) continue;
+        let j = 0;
+        while (j < k.length && FOLD[t.charCodeAt(at + j) & 0xff] === k[j] && t.charCodeAt(at + j) <= 0xff)
+          j++;
+        if (j === k.length) {
+          hits[this.groups[list[n]!]!] = 1;
           found = true;
         }
       }
       i++;
     }
     return found;
-  }
-
-  private matchesBytes(b: Uint8Array, at: number, end: number, index: number): boolean {
-    const k = this.folded[index]!;
-    if (at + k.length > end) return false;
-    for (let j = 0; j < k.length; j++) if (FOLD[b[at + j]!] !== k[j]) return false;
-    return true;
-  }
-
-  private matchesString(t: string, at: number, index: number): boolean {
-    const k = this.folded[index]!;
-    if (at + k.length > t.length) return false;
-    for (let j = 0; j < k.length; j++) {
-      const c = t.charCodeAt(at + j);
-      if (c > 0xff || FOLD[c] !== k[j]) return false;
-    }
-    return true;
   }
 }
 
-/** The raw byte pairs that fold to (a, b): both cases of each ASCII letter. */
-function casePairs(a: number, b: number): number[] {
-  const variants = (c: number): number[] => (c >= 0x61 && c <= 0x7a ? [c, c & ~0x20] : [c]);
-  return variants(a).flatMap((x) => variants(b).map((y) => (x << 8) | y));
+/** A 16-bit hash of three bytes: where a keyword's first window is looked up. */
+function windowHash(a: number, b: number, c: number): number {
+  return ((a << 10) ^ (b << 5) ^ c) & 0xffff;
+}
+
+/** A folded byte and, for a letter, its uppercase. */
+function cases(c: number): number[] {
+  return c >= 0x61 && c <= 0x7a ? [c, c & ~0x20] : [c];
 }

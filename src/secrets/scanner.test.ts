@@ -47,6 +47,8 @@ describe("format and name detectors", () => {
     ['{\\"password\\":\\"hunter2\\"}', ["password"]],
     ["Server=db;Database=app;User Id=sa;Password=S3cr3t!;", ["password"]],
     ["/api/v1/pods?access_token=Zx81kq0PqLm2Tt7uVv9w&watch=true", ["credential"]],
+    ['{"env":[{"name":"DB_PASSWORD","value":"hunter22"}]}', ["password"]],
+    ['{\\"args\\":[\\"--token\\",\\"Zx81kq0PqLm2Tt7uVv9wX1\\"]}', ["credential"]],
   ])("%j → %j", (text, kinds) => {
     expect(scanner.detect(text).map((f) => f.kind)).toEqual(kinds);
   });

@@ -5,6 +5,7 @@
 import { findAssignments, foldAscii } from "./assignments.js";
 import {
   classifyKey,
+  confirmNameKeyword,
   credentialNameKeywords,
   isAwsSecretKey,
   isCredentialValue,
@@ -82,7 +83,12 @@ export class SecretScanner {
     const everyFormatHasKeywords = this.formats.every((f) => f.keywords.length > 0);
     if (everyFormatHasKeywords) {
       const escapes = jsonEscapesOf(words);
-      this.rawKeywords = new KeywordSet([...words, ...escapes], [...groups, ...escapes.map(() => 0)]);
+      const confirm = groups.map((g) => (g === this.formats.length ? confirmNameKeyword : undefined));
+      this.rawKeywords = new KeywordSet(
+        [...words, ...escapes],
+        [...groups, ...escapes.map(() => 0)],
+        confirm,
+      );
     }
     this.opaque = opts.opaque;
   }

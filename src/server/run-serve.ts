@@ -8,7 +8,7 @@ import { followFile } from "../ingest/follow-file.js";
 import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
 import type { AuthConfig } from "./auth.js";
-import { BodyBudget } from "./body.js";
+import { MemoryBudget } from "../ingest/memory-budget.js";
 import { ConfigError } from "./config.js";
 import { createMetrics, type CheckpointStatus, type ServerMetrics } from "./metrics.js";
 import type { Route } from "./route.js";
@@ -33,6 +33,8 @@ export interface ServeConfig extends IngestSetup {
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
+  /** Memory webhook bodies may hold at once, parsing included (429 beyond); see MemoryBudget. */
+  maxRequestMemory?: number;
 }
 
 /** Modules that serve more endpoints or consume the log plug in here once the log is open. */
@@ -164,18 +166,17 @@ export async function runServe(
   let accepting = false;
   let checkpoint: CheckpointStatus | undefined;
   const metrics = createMetrics(() => checkpoint);
+  // Room for a couple of the largest bodies at once; beyond it senders get 429 and retry.
+  const memoryBudget = new MemoryBudget(
+    cfg.maxRequestMemory ?? Math.max(256 * 1024 * 1024, 2 * cfg.maxDecodedBodyBytes),
+  );
   const routes: Route[] = [
     ...healthRoutes({ ready: () => accepting, registry: metrics.registry }),
     ...webhookRoutes({
       receive: (body) => openIngestOrThrow().receiver.receive(body),
       ingest: (batch) => openIngestOrThrow().pipeline.ingestPrepared(batch),
       metrics,
-      limits: {
-        maxBytes: cfg.maxBodyBytes,
-        maxDecodedBytes: cfg.maxDecodedBodyBytes,
-        // Room for a couple of the largest bodies at once; beyond it senders get 429 and retry.
-        budget: new BodyBudget(Math.max(256 * 1024 * 1024, 2 * cfg.maxDecodedBodyBytes)),
-      },
+      limits: { maxBytes: cfg.maxBodyBytes, maxDecodedBytes: cfg.maxDecodedBodyBytes, budget: memoryBudget },
       accepting: () => accepting,
       onUnexpected: (err) =>
         logger.error(
@@ -200,6 +201,7 @@ export async function runServe(
   try {
     ingest = await openIngest(cfg.dataDir, {
       ...cfg,
+      memoryBudget,
       onRepair: (message) => logger.warn({ repair: message }, "repaired on open"),
       onCatchUp: catchUpLog(logger),
       onError: (err) =>
