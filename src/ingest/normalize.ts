@@ -173,25 +173,41 @@ export interface ParseLimits {
 
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxItems: 10_000, maxParseBytes: 256 * 1024 * 1024 };
 
-/**
- * Memory JSON.parse takes for a text of `bytes` bytes holding `composites` objects and arrays
- * and `strings` strings, over-estimated: V8 spends about 64 bytes on an empty object, 40 on an
- * empty array, a slot per member or element, and a copy of the text (the item strings parsed).
- */
-export function parseCost(bytes: number, composites: number, strings: number): number {
-  return 2 * bytes + 64 * composites + 24 * strings;
+/** What a JSON text holds that parsing it allocates memory for (see sent-bytes.ts's scans). */
+export interface JsonShape {
+  bytes: number;
+  /** Objects and arrays. */
+  composites: number;
+  /** Strings, member names included, and member names alone. */
+  strings: number;
+  keys: number;
+  /** About one per member or element. */
+  commas: number;
 }
 
-/** parseCost of a body the scan could not lay out: every brace, bracket and quote counted. */
+/**
+ * Memory JSON.parse takes for a text of this shape, over-estimated (measured on V8 11): about
+ * 64 bytes for an empty object and 40 for an empty array, a slot (and for a number that is not
+ * small, a box) per member or element, a header per string, a hidden class for each new member
+ * name, and a copy of the text (the item strings parsed).
+ */
+export function parseCost(s: JsonShape): number {
+  return 2 * s.bytes + 64 * s.composites + 24 * s.strings + 64 * s.keys + 16 * s.commas;
+}
+
+/** parseCost of a body the scan could not lay out: every brace, bracket, quote and comma counted. */
 function roughParseCost(body: Buffer): number {
   let composites = 0;
   let quotes = 0;
+  let commas = 0;
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
     if (c === 0x7b || c === 0x5b) composites++;
     else if (c === 0x22) quotes++;
+    else if (c === 0x2c) commas++;
   }
-  return parseCost(body.length, composites, quotes / 2);
+  // Every string may be a member name, and each a new one.
+  return parseCost({ bytes: body.length, composites, strings: quotes / 2, keys: quotes / 2, commas });
 }
 
 const MiB = 1024 * 1024;
@@ -222,33 +238,54 @@ export function receiveEventList(
     if (err instanceof TooManyItems) throw tooMany();
     throw err;
   }
-  const cost =
-    typeof body === "string"
-      ? 0
-      : scan === undefined
-        ? roughParseCost(body)
-        : parseCost(body.length, scan.composites, scan.strings);
+  // One event may cost half of what a request may: every consumer of the log parses it again.
+  const eventCap = limits.maxParseBytes / 2;
+  const costly = new Map<number, number>();
+  let cost = 0;
+  if (typeof body !== "string" && scan === undefined) cost = roughParseCost(body);
+  else if (scan !== undefined) {
+    const outside: JsonShape = { ...scan, bytes: body.length };
+    scan.items.forEach((item, i) => {
+      const shape = { ...item, bytes: item.end - item.start };
+      for (const k of ["bytes", "composites", "strings", "keys", "commas"] as const) outside[k] -= shape[k];
+      const itemCost = parseCost(shape);
+      if (itemCost > eventCap) costly.set(i, itemCost);
+      else cost += itemCost;
+    });
+    const listCost = parseCost(outside);
+    if (listCost > eventCap) {
+      throw new IngestError(
+        "too_large",
+        `parsing the EventList's fields other than items would take about ${mib(listCost)} MiB, over the limit of ${mib(eventCap)} MiB`,
+      );
+    }
+    cost += listCost;
+  }
   if (cost > limits.maxParseBytes) {
     throw new IngestError(
       "too_large",
-      `parsing this body would take about ${Math.ceil(cost / MiB)} MiB, over the limit of ${Math.floor(limits.maxParseBytes / MiB)} MiB for one request`,
+      `parsing this body would take about ${mib(cost)} MiB, over the limit of ${mib(limits.maxParseBytes)} MiB for one request`,
     );
   }
   const release = cost > 0 ? limits.reserve?.(cost) : undefined;
   try {
-    return receiveParsed(body, scan, limits, tooMany);
+    return receiveParsed(body, scan, limits, tooMany, costly, eventCap);
   } finally {
     release?.();
   }
 }
+
+const mib = (bytes: number): number => Math.ceil(bytes / MiB);
 
 function receiveParsed(
   body: Buffer | string,
   scan: EventListScan | undefined,
   limits: ParseLimits,
   tooMany: () => IngestError,
+  costly: ReadonlyMap<number, number>,
+  eventCap: number,
 ): ReceivedEvents {
-  const parsed = parseEventListBody(body, scan);
+  const parsed = parseEventListBody(body, scan, costly);
   if (!isRecord(parsed)) {
     throw new IngestError("not_json", "body is not a JSON object");
   }
@@ -272,6 +309,16 @@ function receiveParsed(
         : Buffer.from(encodedAgain(items[index]), "utf8");
     rejected.push({ index, error, bytes, value: items[index] });
   };
+  // Items too costly to parse were not: they are refused by size, whatever they hold.
+  for (const [i, itemCost] of costly) {
+    reject(
+      i,
+      new IngestError(
+        "too_large",
+        `items[${i}]: parsing this event would take about ${mib(itemCost)} MiB, over the limit of ${mib(eventCap)} MiB for one event`,
+      ),
+    );
+  }
   // v1beta1 items lose fields on the way to v1, so they are always re-encoded. Which items can
   // be stored as sent is told from the items as parsed, before normalising changes them.
   const storable =
@@ -315,13 +362,18 @@ function encodedAgain(value: unknown): string {
  * The list with an empty `items` and each item alone are JSON exactly when the whole body is,
  * since the scan accepts nothing but whitespace and commas between the items.
  */
-function parseEventListBody(body: Buffer | string, scan: EventListScan | undefined): unknown {
+function parseEventListBody(
+  body: Buffer | string,
+  scan: EventListScan | undefined,
+  skip: ReadonlyMap<number, unknown>,
+): unknown {
   try {
     if (typeof body === "string") return JSON.parse(body);
     if (scan === undefined) return JSON.parse(body.toString("utf8"));
     const around = `${body.toString("utf8", 0, scan.arrayStart)}[]${body.toString("utf8", scan.arrayEnd)}`;
     const list: unknown = JSON.parse(around);
     const items: unknown[] = scan.items.map((item, i) => {
+      if (skip.has(i)) return undefined;
       try {
         return JSON.parse(body.toString("utf8", item.start, item.end));
       } catch (err) {
@@ -350,6 +402,7 @@ function itemStorable(
   // items were parsed from the scan's own extents, so their count is the scan's.
   if (scan.topLevelKeys !== Object.keys(list).length) return undefined;
   return items.map((item, i) => {
+    if (item === undefined) return false; // not parsed: too costly
     try {
       return notTooDeep(`items[${i}]`, () => isRecord(item) && storableAsSent(scan.items[i]!, item));
     } catch (err) {

@@ -29,7 +29,7 @@ export interface Receiver {
 export interface ReceiveOptions {
   /** Omitted: events are stored as normalised (the benchmark's plain writers). */
   transform?: IngestTransformOptions;
-  /** Worker threads; 0 prepares in the caller's thread. Default: one per core beyond the first. */
+  /** Worker threads; 0 prepares in the caller's thread. Default: one per core beyond the first, at most 4. */
   threads?: number;
   /** The worker's module (tests start one that can be made to die); default receive-worker.js. */
   workerUrl?: URL;
@@ -220,6 +220,13 @@ export interface ReceiveWorkerData {
  */
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 384 };
 
+/**
+ * Workers beyond this many (on a machine with many cores) would add more to the memory every
+ * worker holds (its heap, garbage not yet collected) than to the throughput, which other parts
+ * of ingest bound by then; a pod's memory limit does not grow with the node's cores.
+ */
+const MAX_DEFAULT_WORKERS = 4;
+
 /** ReceiveContext for a worker, from its workerData. */
 export function workerContext(data: ReceiveWorkerData): ReceiveContext {
   const budget = data.budget && new MemoryBudget(data.budget.maxBytes, data.budget.shared);
@@ -228,7 +235,9 @@ export function workerContext(data: ReceiveWorkerData): ReceiveContext {
 
 export function startReceiver(opts: ReceiveOptions = {}): Receiver {
   const threads =
-    WORKER_URL === null && !opts.workerUrl ? 0 : (opts.threads ?? os.availableParallelism() - 1);
+    WORKER_URL === null && !opts.workerUrl
+      ? 0
+      : (opts.threads ?? Math.min(os.availableParallelism() - 1, MAX_DEFAULT_WORKERS));
   if (threads <= 0) {
     const ctx = receiveContext(opts);
     return {

@@ -31,9 +31,10 @@ export interface ObjectScan {
   compact: boolean;
   /** Member names, counted at every depth: fewer parsed keys than this means a name repeats. */
   keys: number;
-  /** Objects and arrays inside, itself included, and strings (names included): what parsing allocates. */
+  /** Objects and arrays inside, itself included, strings (names included) and commas: what parsing allocates. */
   composites: number;
   strings: number;
+  commas: number;
 }
 
 /** Index of the quote closing the string that opens at `i`, or -1 past the end. */
@@ -56,7 +57,9 @@ const STRING = 1;
 const OPEN = 2;
 const CLOSE = 3;
 const SPACE = 4;
+const SEPARATOR = 5;
 const CLASS = new Uint8Array(256);
+CLASS[COMMA] = SEPARATOR;
 CLASS[QUOTE] = STRING;
 CLASS[LBRACE] = CLASS[LBRACKET] = OPEN;
 CLASS[RBRACE] = CLASS[RBRACKET] = CLOSE;
@@ -68,6 +71,7 @@ export function scanComposite(b: Uint8Array, start: number): ObjectScan | undefi
   let keys = 0;
   let composites = 0;
   let strings = 0;
+  let commas = 0;
   let compact = true;
   for (let i = start; i < b.length; i++) {
     const kind = CLASS[b[i]!];
@@ -81,7 +85,9 @@ export function scanComposite(b: Uint8Array, start: number): ObjectScan | undefi
       depth++;
       composites++;
     } else if (kind === CLOSE) {
-      if (--depth === 0) return { start, end: i + 1, compact, keys, composites, strings };
+      if (--depth === 0) return { start, end: i + 1, compact, keys, composites, strings, commas };
+    } else if (kind === SEPARATOR) {
+      commas++;
     } else {
       compact = false;
     }
@@ -117,9 +123,11 @@ export interface EventListScan {
   arrayEnd: number;
   /** Names at the top level of the body, repeats included. */
   topLevelKeys: number;
-  /** Objects, arrays and strings in the whole body (see ObjectScan), what parsing it allocates. */
+  /** Objects, arrays, strings, member names and commas in the whole body (see ObjectScan). */
   composites: number;
   strings: number;
+  keys: number;
+  commas: number;
 }
 
 /** More items than the caller allows: the scan stopped there. */
@@ -144,6 +152,8 @@ export function eventListItems(body: Uint8Array, maxItems = Infinity): EventList
   let topLevelKeys = 0;
   let composites = 1;
   let strings = 0;
+  let keys = 0;
+  let commas = 0;
   for (i = skipSpace(body, i + 1); body[i] !== RBRACE;) {
     if (body[i] !== QUOTE) return undefined;
     const close = stringEnd(body, i);
@@ -153,6 +163,7 @@ export function eventListItems(body: Uint8Array, maxItems = Infinity): EventList
     if (name.includes(BACKSLASH)) return undefined;
     topLevelKeys++;
     strings++;
+    keys++;
     i = skipSpace(body, close + 1);
     if (body[i] !== COLON) return undefined;
     i = skipSpace(body, i + 1);
@@ -171,6 +182,8 @@ export function eventListItems(body: Uint8Array, maxItems = Infinity): EventList
         items.push(item);
         composites += item.composites;
         strings += item.strings;
+        keys += item.keys;
+        commas += item.commas + 1;
         i = skipSpace(body, item.end);
         if (body[i] === COMMA) {
           i = skipSpace(body, i + 1);
@@ -179,12 +192,23 @@ export function eventListItems(body: Uint8Array, maxItems = Infinity): EventList
       }
       i++;
       composites++;
-      scan = { items, arrayStart, arrayEnd: i, topLevelKeys: 0, composites: 0, strings: 0 };
+      scan = {
+        items,
+        arrayStart,
+        arrayEnd: i,
+        topLevelKeys: 0,
+        composites: 0,
+        strings: 0,
+        keys: 0,
+        commas: 0,
+      };
     } else if (body[i] === LBRACE || body[i] === LBRACKET) {
       const value = scanComposite(body, i);
       if (value === undefined) return undefined;
       composites += value.composites;
       strings += value.strings;
+      keys += value.keys;
+      commas += value.commas;
       i = value.end;
     } else {
       if (body[i] === QUOTE) strings++;
@@ -192,10 +216,12 @@ export function eventListItems(body: Uint8Array, maxItems = Infinity): EventList
       if (i < 0) return undefined;
     }
     i = skipSpace(body, i);
-    if (body[i] === COMMA) i = skipSpace(body, i + 1);
-    else if (body[i] !== RBRACE) return undefined;
+    if (body[i] === COMMA) {
+      commas++;
+      i = skipSpace(body, i + 1);
+    } else if (body[i] !== RBRACE) return undefined;
   }
-  return scan === undefined ? undefined : { ...scan, topLevelKeys, composites, strings };
+  return scan === undefined ? undefined : { ...scan, topLevelKeys, composites, strings, keys, commas };
 }
 
 /** Member names in a parsed JSON value, at every depth (the count `ObjectScan.keys` makes of its bytes). */

@@ -85,7 +85,8 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Rece
         return;
       }
       if (limits.budget) {
-        if (!limits.budget.tryReserve(chunk.length, held)) {
+        // Twice the chunk: the chunks and the body they are joined into exist together at the end.
+        if (!limits.budget.tryReserve(2 * chunk.length, held)) {
           fail(
             new HttpError(429, "too many request bodies in memory at once; retry later", {
               "Retry-After": "1",
@@ -94,7 +95,7 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Rece
           );
           return;
         }
-        held += chunk.length;
+        held += 2 * chunk.length;
       }
       chunks.push(chunk);
     });
@@ -102,7 +103,11 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Rece
       if (done) return;
       done = true;
       const body = Buffer.concat(chunks, decoded);
-      // Held until the caller is done with the body (parsed and answered), not just read.
+      chunks.length = 0;
+      // The chunks are garbage now; the body is held until the caller is done with it (parsed
+      // and answered), not just read.
+      limits.budget?.release(held - decoded);
+      held = decoded;
       resolve({ body, rawBytes: raw, release: releaseBudget });
     });
   });
