@@ -330,7 +330,7 @@ export const BUILTIN_FORMATS: readonly FormatDetector[] = [
     id: "atlassian-token",
     description: "Atlassian API token (ATATT3…)",
     keywords: ["atatt3"],
-    pattern: /(?<![A-Za-z0-9_=-])ATATT3[A-Za-z0-9_=-]{150,512}/,
+    pattern: /(?<![A-Za-z0-9_-])ATATT3[A-Za-z0-9_=-]{150,512}/,
   }),
   patternDetector({
     id: "grafana-token",
