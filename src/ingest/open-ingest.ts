@@ -29,6 +29,8 @@ export interface IngestSetup {
   maxParseBytes?: number;
   /** Memory shared by the webhook bodies being read and parsed (see MemoryBudget). */
   memoryBudget?: MemoryBudget;
+  /** False turns redaction by value off: only for the benchmark's side-by-side baseline. */
+  valueDetection?: boolean;
   integrateIntervalMs?: number;
   /** Told what was repaired on open: the log's files, or a damaged dedupe store rebuilt. */
   onRepair?: (message: string) => void;
@@ -64,7 +66,10 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
   });
   try {
     const key = await loadOrCreateRedactionKey(dataDir);
-    const transformOptions = { policy, redaction: { key, extraRules, detectors } };
+    const transformOptions = {
+      policy,
+      redaction: { key, extraRules, detectors, values: setup.valueDetection },
+    };
     const transform = createIngestTransform(transformOptions);
     // The SQLite store of earlier versions: its successor is derived from the log in its place.
     for (const suffix of ["", "-wal", "-shm"])

@@ -38,10 +38,14 @@ const KEY_SEPARATORS = ["", "_", "-", ".", " "];
  */
 export function credentialNameKeywords(extraWords: readonly string[] = []): string[] {
   const compound = KEY_QUALIFIERS.flatMap((q) => KEY_SEPARATORS.map((sep) => `${q}${sep}key`));
-  return [
-    ...new Set([...PASSWORD_WORDS, ...PASSWORD_EXACT, ...CREDENTIAL_WORDS, ...compound, ...extraWords]),
-  ];
+  const words = [...PASSWORD_WORDS, ...PASSWORD_EXACT, ...CREDENTIAL_WORDS, ...compound, ...extraWords];
+  // Keywords have four characters at least: a shorter word comes with each character that may
+  // follow it where something is assigned to it (see confirmNameKeyword).
+  return [...new Set(words.flatMap((w) => (w.length >= 4 ? [w] : [...AFTER_NAME].map((c) => w + c))))];
 }
+
+/** What follows a name's last word where something is assigned to it: a suffix, or the assignment. */
+const AFTER_NAME = `s0123456789_.-=: "'\\`;
 
 const byte = (c: string): number => c.charCodeAt(0);
 const NAME_BYTE = new Uint8Array(256);

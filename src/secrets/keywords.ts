@@ -4,16 +4,32 @@
 // names keywords that each of its matches contains, so an item whose bytes hold none of them
 // cannot hold a secret the detectors would find, and is neither walked nor re-encoded. A
 // JavaScript loop is the fastest way here (a RegExp alternation of the keywords, or one
-// indexOf per keyword, each cost several times more per byte); the loop is a Wu–Manber search:
-// it reads the pair of bytes at the end of a window as long as the shortest keyword and jumps
-// ahead unless some keyword could end there, so it looks at about half the bytes.
+// indexOf per keyword, each cost several times more per byte). It is a Wu–Manber search over
+// each keyword's anchor, its four characters least common in audit events (`ecre` of
+// `secret`, not `sec`, which every `secrets` request has): the loop reads the pair of bytes
+// ending a four-byte window and jumps up to three bytes ahead unless some anchor could end
+// there, then compares whole keywords only where a window hashes like an anchor.
 
 /** Every keyword is at least this long: the window the search jumps by. */
-export const MIN_KEYWORD_LENGTH = 3;
+export const MIN_KEYWORD_LENGTH = 4;
+const M = MIN_KEYWORD_LENGTH;
 
 /** ASCII case folding: A–Z to a–z, every other byte as it is (UTF-8 bytes above 0x7f included). */
 const FOLD = new Uint8Array(256);
 for (let c = 0; c < 256; c++) FOLD[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+
+/**
+ * How common a character is in audit events, 0 (rare) to 3: the commonest letters of English
+ * (names and messages are English words), and the punctuation of JSON, paths and names.
+ * (Finer English letter frequencies chose worse anchors: Kubernetes words are not prose.)
+ */
+const COMMONNESS = new Uint8Array(256);
+for (const [chars, weight] of [
+  ['etaoinsrlcdum"/:,.-', 3],
+  ["pgbhfvykw{}0123456789 ", 2],
+] as const) {
+  for (const c of chars) COMMONNESS[c.charCodeAt(0)] = weight;
+}
 
 export class KeywordError extends Error {
   readonly code = "bad-keyword";
@@ -29,6 +45,18 @@ export class KeywordError extends Error {
  */
 export type Confirm = (bytes: Uint8Array, start: number, end: number, from: number, to: number) => boolean;
 
+/** The keyword's window of M characters least common in audit events: where it is looked for. */
+function anchorOf(k: Uint8Array): number {
+  let best = 0;
+  let bestScore = Infinity;
+  for (let o = 0; o + M <= k.length; o++) {
+    let score = 0;
+    for (let j = o; j < o + M; j++) score += COMMONNESS[k[j]!]!;
+    if (score < bestScore) [best, bestScore] = [o, score];
+  }
+  return best;
+}
+
 /**
  * A set of keywords, each tagged with a group number (the detector it belongs to), searched in
  * bytes (raw JSON) or in a string, case-insensitively for ASCII letters.
@@ -36,9 +64,11 @@ export type Confirm = (bytes: Uint8Array, start: number, end: number, from: numb
 export class KeywordSet {
   /** How far the window may jump for the byte pair ending it (raw bytes, every case variant). */
   private readonly shift = new Uint8Array(65536);
-  /** Keywords to compare, by the hash of a keyword's first window (raw bytes, every case variant). */
+  /** Keywords to compare, by the hash of the window an anchor fills (raw bytes, every case variant). */
   private readonly candidates: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(65536);
   private readonly folded: Uint8Array[];
+  /** Where each keyword's anchor starts in it. */
+  private readonly anchors: Int32Array;
   private readonly groups: number[];
   private readonly confirm: (Confirm | undefined)[];
 
@@ -53,29 +83,36 @@ export class KeywordSet {
   ) {
     if (keywords.length !== groups.length) throw new KeywordError("one group per keyword");
     this.folded = keywords.map((k) => {
-      if (k.length < MIN_KEYWORD_LENGTH || !/^[\x20-\x7e]+$/.test(k))
+      if (k.length < M || !/^[\x20-\x7e]+$/.test(k))
         throw new KeywordError(
-          `keyword ${JSON.stringify(k)}: needs at least ${MIN_KEYWORD_LENGTH} printable ASCII characters`,
+          `keyword ${JSON.stringify(k)}: needs at least ${M} printable ASCII characters`,
         );
       return Uint8Array.from(Buffer.from(k, "latin1"), (c) => FOLD[c]!);
     });
+    this.anchors = Int32Array.from(this.folded, anchorOf);
     this.groups = [...groups];
     this.confirm = keywords.map((_, i) => confirm[i]);
-    this.shift.fill(MIN_KEYWORD_LENGTH - 1);
+    this.shift.fill(M - 1);
     const lists = new Map<number, number[]>();
     this.folded.forEach((k, index) => {
-      const [a, b, c] = [cases(k[0]!), cases(k[1]!), cases(k[2]!)];
-      // The pair ending at position j of the first window lets the window jump 2-j.
-      for (const x of a) for (const y of b) this.shift[(x << 8) | y] = Math.min(this.shift[(x << 8) | y]!, 1);
-      for (const y of b) for (const z of c) this.shift[(y << 8) | z] = 0;
-      for (const x of a)
-        for (const y of b)
-          for (const z of c) {
-            const h = windowHash(x, y, z);
-            const list = lists.get(h) ?? [];
-            if (!list.includes(index)) list.push(index);
-            lists.set(h, list);
+      const a = this.anchors[index]!;
+      const chars = [0, 1, 2, 3].map((j) => cases(k[a + j]!));
+      // The pair ending at position j of the anchor lets the window jump M-1-j.
+      for (let j = 1; j < M; j++)
+        for (const x of chars[j - 1]!)
+          for (const y of chars[j]!) {
+            const pair = (x << 8) | y;
+            this.shift[pair] = Math.min(this.shift[pair]!, M - 1 - j);
           }
+      for (const w of chars[0]!)
+        for (const x of chars[1]!)
+          for (const y of chars[2]!)
+            for (const z of chars[3]!) {
+              const h = windowHash(w, x, y, z);
+              const list = lists.get(h) ?? [];
+              if (!list.includes(index)) list.push(index);
+              lists.set(h, list);
+            }
     });
     for (const [h, list] of lists) this.candidates[h] = Int32Array.from(list);
   }
@@ -88,28 +125,31 @@ export class KeywordSet {
   anyIn(b: Uint8Array, start = 0, end = b.length): boolean {
     const shift = this.shift;
     const candidates = this.candidates;
-    for (let i = start + 2; i < end;) {
+    for (let i = start + M - 1; i < end;) {
       const s = shift[(b[i - 1]! << 8) | b[i]!]!;
       if (s > 0) {
         i += s;
         continue;
       }
-      const list = candidates[windowHash(b[i - 2]!, b[i - 1]!, b[i]!)];
-      if (list !== undefined && this.confirmedIn(b, i - 2, start, end, list)) return true;
+      const list = candidates[windowHash(b[i - 3]!, b[i - 2]!, b[i - 1]!, b[i]!)];
+      if (list !== undefined && this.confirmedIn(b, i - 3, start, end, list)) return true;
       i++;
     }
     return false;
   }
 
+  /** Whether a keyword of `list` whose anchor is at `at` occurs there and is confirmed. */
   private confirmedIn(b: Uint8Array, at: number, from: number, to: number, list: Int32Array): boolean {
     for (let n = 0; n < list.length; n++) {
-      const k = this.folded[list[n]!]!;
-      if (at + k.length > to) continue;
+      const index = list[n]!;
+      const k = this.folded[index]!;
+      const start = at - this.anchors[index]!;
+      if (start < from || start + k.length > to) continue;
       let j = 0;
-      while (j < k.length && FOLD[b[at + j]!] === k[j]) j++;
+      while (j < k.length && FOLD[b[start + j]!] === k[j]) j++;
       if (j < k.length) continue;
-      const confirm = this.confirm[list[n]!];
-      if (confirm === undefined || confirm(b, at, at + k.length, from, to)) return true;
+      const confirm = this.confirm[index];
+      if (confirm === undefined || confirm(b, start, start + k.length, from, to)) return true;
     }
     return false;
   }
@@ -122,26 +162,27 @@ export class KeywordSet {
     const shift = this.shift;
     const candidates = this.candidates;
     let found = false;
-    for (let i = 2; i < t.length;) {
+    for (let i = M - 1; i < t.length;) {
       const x = t.charCodeAt(i - 1);
       const y = t.charCodeAt(i);
       // Characters beyond Latin-1 never take part in a keyword.
-      const s = x > 0xff || y > 0xff ? 2 : shift[(x << 8) | y]!;
+      const s = x > 0xff || y > 0xff ? M - 1 : shift[(x << 8) | y]!;
       if (s > 0) {
         i += s;
         continue;
       }
+      const v = t.charCodeAt(i - 3);
       const w = t.charCodeAt(i - 2);
-      const list = w > 0xff ? undefined : candidates[windowHash(w, x, y)];
+      const list = v > 0xff || w > 0xff ? undefined : candidates[windowHash(v, w, x, y)];
       for (let n = 0; list !== undefined && n < list.length; n++) {
-        const k = this.folded[list[n]!]!;
-        const at = i - 2;
-        if (at + k.length > t.length) continue;
+        const index = list[n]!;
+        const k = this.folded[index]!;
+        const start = i - 3 - this.anchors[index]!;
+        if (start < 0 || start + k.length > t.length) continue;
         let j = 0;
-        while (j < k.length && FOLD[t.charCodeAt(at + j) & 0xff] === k[j] && t.charCodeAt(at + j) <= 0xff)
-          j++;
+        while (j < k.length && t.charCodeAt(start + j) <= 0xff && FOLD[t.charCodeAt(start + j)] === k[j]) j++;
         if (j === k.length) {
-          hits[this.groups[list[n]!]!] = 1;
+          hits[this.groups[index]!] = 1;
           found = true;
         }
       }
@@ -151,9 +192,9 @@ export class KeywordSet {
   }
 }
 
-/** A 16-bit hash of three bytes: where a keyword's first window is looked up. */
-function windowHash(a: number, b: number, c: number): number {
-  return ((a << 10) ^ (b << 5) ^ c) & 0xffff;
+/** A 16-bit hash of four bytes: where an anchor's window is looked up. */
+function windowHash(a: number, b: number, c: number, d: number): number {
+  return ((a << 12) ^ (b << 8) ^ (c << 4) ^ d ^ (a >> 4)) & 0xffff;
 }
 
 /** A folded byte and, for a letter, its uppercase. */

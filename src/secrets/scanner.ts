@@ -184,7 +184,7 @@ function merge(findings: SecretFinding[]): SecretFinding[] {
 /**
  * JSON may spell any character as \u00XX (the apiserver's encoder does so only for <, > and &,
  * which no keyword holds): an item whose bytes spell a keyword's character that way must not
- * pass the raw pre-filter. Likewise `\/` for the slash of "://".
+ * pass the raw pre-filter. (The escaped slash, `\/`, is in the URL detector's own keywords.)
  */
 function jsonEscapesOf(keywords: readonly string[]): string[] {
   const chars = new Set<number>();
@@ -194,7 +194,5 @@ function jsonEscapesOf(keywords: readonly string[]): string[] {
       if (c >= 0x61 && c <= 0x7a) chars.add(c & ~0x20);
     }
   }
-  const escapes = [...chars].map((c) => `\\u00${c.toString(16).padStart(2, "0")}`);
-  if (keywords.some((k) => k.includes("/"))) escapes.push(":\\/");
-  return escapes;
+  return [...chars].map((c) => `\\u00${c.toString(16).padStart(2, "0")}`);
 }
