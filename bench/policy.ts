@@ -11,6 +11,7 @@ import type { AuditEvent } from "../src/audit/types.js";
 import { encodeEvent, parseEventLine } from "../src/ingest/normalize.js";
 import { openFsLog } from "../src/store/fs-log.js";
 import {
+  bestOf,
   intOption,
   log,
   measure,
@@ -61,16 +62,6 @@ function prepare(
     if (ev) out.push(encodeEvent(ev));
   }
   return out;
-}
-
-/**
- * The least-disturbed run (shortest wall time) with the median CPU seconds of all runs: on a
- * shared machine the neighbours only ever add time, so the minimum is the best estimate.
- */
-function bestOf(runs: Measurement[]): Measurement {
-  const best = [...runs].sort((a, b) => a.wallS - b.wallS)[0]!;
-  const cpu = runs.map((r) => r.cpuS).sort((a, b) => a - b);
-  return { ...best, cpuS: cpu[Math.floor(cpu.length / 2)]! };
 }
 
 async function cpuOnly(

@@ -11,6 +11,7 @@ import { receiveBody, receiveContext, type ReceiveContext } from "../src/ingest/
 import { generateEvents, toEventList } from "./gen/events.js";
 import { plantedSecrets } from "./gen/secrets.js";
 import {
+  bestOf,
   intOption,
   log,
   measure,
@@ -53,13 +54,6 @@ function run(name: string, note: string, all: readonly Buffer[], events: number,
     for (const b of all) stored += receiveBody(Buffer.from(b), ctx).events.length;
     if (stored !== events) throw new Error(`${name}: ${stored} of ${events} events prepared`);
   });
-}
-
-/** The least-disturbed run (shortest wall time) with the median CPU of all runs. */
-function bestOf(runs: Measurement[]): Measurement {
-  const best = [...runs].sort((a, b) => a.wallS - b.wallS)[0]!;
-  const cpu = runs.map((r) => r.cpuS).sort((a, b) => a - b);
-  return { ...best, cpuS: cpu[Math.floor(cpu.length / 2)]! };
 }
 
 export async function main(argv: string[]): Promise<void> {

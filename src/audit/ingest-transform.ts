@@ -70,13 +70,16 @@ export function createIngestTransform(opts: IngestTransformOptions): IngestTrans
     }
     const redacted = redact(event);
     event = redacted.event;
-    const paths = [...redacted.paths];
-    let kinds: string[] = [];
+    let paths = redacted.paths;
+    let kinds = NO_KINDS;
+    // Most events: their bytes cannot hold a credential the detectors find (nothing allocated).
     if (scanner !== undefined && (raw === undefined || scanner.mayContainSecrets(raw))) {
       const byValue = redactValues(event, scanner, opts.redaction.key);
-      event = byValue.event;
-      for (const p of byValue.paths) if (!paths.includes(p)) paths.push(p);
-      kinds = byValue.kinds;
+      if (byValue.paths.length > 0) {
+        event = byValue.event;
+        paths = [...paths, ...byValue.paths.filter((p) => !paths.includes(p))];
+        kinds = byValue.kinds;
+      }
     }
     const src = input.annotations;
     const forged = src !== undefined && hasKubetrailKeys(src);
@@ -137,6 +140,8 @@ export function createItemRedactor(opts: IngestTransformOptions): ItemRedactor {
     tag: (bytes) => tagBytes(key, bytes),
   };
 }
+
+const NO_KINDS: readonly string[] = [];
 
 const OWN_KEYS: readonly string[] = [
   KUBETRAIL_ANNOTATIONS.policyRule,

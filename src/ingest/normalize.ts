@@ -175,7 +175,6 @@ export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxItems: 10_000, maxParseByt
 
 /** What a JSON text holds that parsing it allocates memory for (see sent-bytes.ts's scans). */
 export interface JsonShape {
-  bytes: number;
   /** Objects and arrays. */
   composites: number;
   /** Strings, member names included, and member names alone. */
@@ -191,8 +190,8 @@ export interface JsonShape {
  * small, a box) per member or element, a header per string, a hidden class for each new member
  * name, and a copy of the text (the item strings parsed).
  */
-export function parseCost(s: JsonShape): number {
-  return 2 * s.bytes + 64 * s.composites + 24 * s.strings + 64 * s.keys + 16 * s.commas;
+export function parseCost(bytes: number, s: JsonShape): number {
+  return 2 * bytes + 64 * s.composites + 24 * s.strings + 64 * s.keys + 16 * s.commas;
 }
 
 /** parseCost of a body the scan could not lay out: every brace, bracket, quote and comma counted. */
@@ -207,7 +206,7 @@ function roughParseCost(body: Buffer): number {
     else if (c === 0x2c) commas++;
   }
   // Every string may be a member name, and each a new one.
-  return parseCost({ bytes: body.length, composites, strings: quotes / 2, keys: quotes / 2, commas });
+  return parseCost(body.length, { composites, strings: quotes / 2, keys: quotes / 2, commas });
 }
 
 const MiB = 1024 * 1024;
@@ -244,15 +243,26 @@ export function receiveEventList(
   let cost = 0;
   if (typeof body !== "string" && scan === undefined) cost = roughParseCost(body);
   else if (scan !== undefined) {
-    const outside: JsonShape = { ...scan, bytes: body.length };
-    scan.items.forEach((item, i) => {
-      const shape = { ...item, bytes: item.end - item.start };
-      for (const k of ["bytes", "composites", "strings", "keys", "commas"] as const) outside[k] -= shape[k];
-      const itemCost = parseCost(shape);
+    // What lies outside the items: the whole body's counts less the items' (no copy per item).
+    const outside = {
+      composites: scan.composites,
+      strings: scan.strings,
+      keys: scan.keys,
+      commas: scan.commas,
+    };
+    let outsideBytes = body.length;
+    for (let i = 0; i < scan.items.length; i++) {
+      const item = scan.items[i]!;
+      outsideBytes -= item.end - item.start;
+      outside.composites -= item.composites;
+      outside.strings -= item.strings;
+      outside.keys -= item.keys;
+      outside.commas -= item.commas;
+      const itemCost = parseCost(item.end - item.start, item);
       if (itemCost > eventCap) costly.set(i, itemCost);
       else cost += itemCost;
-    });
-    const listCost = parseCost(outside);
+    }
+    const listCost = parseCost(outsideBytes, outside);
     if (listCost > eventCap) {
       throw new IngestError(
         "too_large",

@@ -69,10 +69,10 @@ export function redactJson(
 ): unknown {
   return mapStrings(
     value,
-    (s, name, at) => {
+    (s, name, parent, segment) => {
       const masked = maskText(s, scanner, key, name, kinds);
       if (masked === s) return undefined;
-      paths.push(formatJsonPath([root, ...pathOf(at)]));
+      paths.push(formatJsonPath([root, ...pathOf(parent, segment)]));
       return masked;
     },
     root,
