@@ -13,7 +13,7 @@ import { generateEvents } from "../bench/gen/events.js";
 import { plantedAssignments, plantedSecrets, type PlantedSecret } from "../bench/gen/secrets.js";
 import { tagBytes } from "../src/audit/redact/tag.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../src/audit/types.js";
-import { readRedactionKey } from "../src/store/keys.js";
+import { readRedactionKey } from "../src/store/fs/keys.js";
 import { runCli } from "./fixtures/cli.js";
 import {
   call,

@@ -6,6 +6,7 @@ import { orderAuditFiles } from "../ingest/file-order.js";
 import { followFile } from "../ingest/follow-file.js";
 import { importFiles, type ImportSummary } from "../ingest/import-files.js";
 import { openIngest } from "../ingest/open-ingest.js";
+import { fsStorage } from "../store/fs/storage.js";
 import { LogError } from "../store/types.js";
 import { progressBar } from "./progress.js";
 import { CliError } from "./errors.js";
@@ -82,7 +83,7 @@ export function registerImport(program: Command): void {
       // A new dedupe store reads the whole log first: at millions of entries, worth showing.
       const catchUp = progressBar("dedupe", "entries", Boolean(flags.progress));
       try {
-        ingest = await openIngest(flags.data, {
+        ingest = await openIngest(fsStorage(flags.data), {
           policyFile: flags.policy,
           redactionRulesFile: flags.redactionRules,
           secretDetectorsFile: flags.secretDetectors,
@@ -90,9 +91,7 @@ export function registerImport(program: Command): void {
         }).finally(() => catchUp.stop());
       } catch (err) {
         if (err instanceof LogError && err.code === "locked") {
-          throw new CliError(
-            `${flags.data} is in use by another kubetrail process (stop serve, or import before starting it)`,
-          );
+          throw new CliError(`${err.message} (stop serve, or import before starting it)`);
         }
         throw err;
       }
