@@ -3,6 +3,7 @@
 // events were parsed: in the caller's thread (import) or in a receive worker (the webhook,
 // see receive-pool.ts), which keeps parsing and hashing off the thread that serves requests.
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
+import { MAX_ENTRY_BYTES } from "../store/types.js";
 import { hashLeaf } from "../tlog/index.js";
 import { contentHashOfLeaf, type ContentHash } from "./dedupe.js";
 import { IngestError, tooDeepAsBadInput } from "./errors.js";
@@ -58,8 +59,9 @@ function withoutForgedFlag(event: AuditEvent): AuditEvent {
  * Transforms each event and gives the bytes to store for it: `asSent[i]` (events[i] as the
  * sender encoded it, see sent-bytes.ts) when the transform left the event as it was, else
  * the event encoded. `raws[i]` is events[i]'s JSON as received, when known (else asSent[i]).
- * An event too deeply nested to process is IngestError naming it: thrown, or given to
- * `onRefused` (with its position in `events`) and left out of the batch.
+ * An event too deeply nested to process, or larger than the log takes, is IngestError naming
+ * it (`where(i)`): thrown, or given to `onRefused` (with its position in `events`) and left
+ * out of the batch.
  */
 export function prepareEvents(
   events: readonly AuditEvent[],
@@ -67,6 +69,7 @@ export function prepareEvents(
   transform?: EventTransform,
   raws: readonly (Uint8Array | undefined)[] = [],
   onRefused?: (i: number, err: IngestError) => void,
+  where: (i: number) => string = (i) => `event ${i} (auditID ${events[i]?.auditID})`,
 ): PreparedBatch {
   const batch: PreparedBatch = { received: events.length, dropped: 0, events: [] };
   for (const [i, raw] of events.entries()) {
@@ -80,8 +83,14 @@ export function prepareEvents(
       }
       event = withoutForgedFlag(transformed);
       bytes = (event === raw ? asSent[i] : undefined) ?? encodeEvent(event);
+      // The log refuses a larger entry, and with it every event of the batch.
+      if (bytes.length > MAX_ENTRY_BYTES)
+        throw new IngestError(
+          "too_large",
+          `${where(i)}: ${bytes.length} bytes to store, over the log's largest entry (${MAX_ENTRY_BYTES} bytes)`,
+        );
     } catch (err) {
-      const refused = tooDeepAsBadInput(err, `event ${i} (auditID ${raw.auditID})`);
+      const refused = tooDeepAsBadInput(err, where(i));
       if (onRefused === undefined || !(refused instanceof IngestError)) throw refused;
       onRefused(i, refused);
       continue;

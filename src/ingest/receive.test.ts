@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { apiserverEvents, eventList } from "../../test/fixtures/audit/events.js";
 import { SECRET_EVENTS, SECRET_VALUES } from "../../test/fixtures/policy/secret-events.js";
+import { MAX_ENTRY_BYTES } from "../store/types.js";
 import { hashLeaf } from "../tlog/index.js";
 import { IngestError } from "./errors.js";
 import { createIngestTransform } from "../audit/ingest-transform.js";
@@ -99,6 +100,25 @@ describe("receiving a webhook body", () => {
       redactedKinds: ["github-token"],
     });
     expect((second.item as { userAgent: string }).userAgent).toMatch(/^curl kubetrail-hmac-sha256:/);
+  });
+
+  it("quarantines an event larger than the log's largest entry instead of failing the batch", async () => {
+    const receiver = startReceiver({ transform: KEY, threads: 0 });
+    const [good, big] = apiserverEvents(2, { seed: 12 });
+    const huge = { ...big!, requestObject: { data: "x".repeat(MAX_ENTRY_BYTES) } };
+    const batch = await receiver.receive(body([good, huge]));
+    await receiver.close();
+    expect(batch.events.map((e) => e.auditID)).toEqual([good!.auditID]);
+    expect(batch.rejected?.map((r) => [r.index, r.code])).toEqual([[1, "too_large"]]);
+    expect(batch.rejected?.[0]?.message).toMatch(
+      /^items\[1\]: \d+ bytes to store, over the log's largest entry/,
+    );
+    const record = JSON.parse(Buffer.from(batch.quarantine![0]!.bytes).toString("utf8")) as Record<
+      string,
+      unknown
+    >;
+    expect(record.item).toBeUndefined(); // over 256 KiB: its tag and size only
+    expect(record.itemBytes).toBeGreaterThan(MAX_ENTRY_BYTES);
   });
 });
 

@@ -80,15 +80,21 @@ export function receiveBody(body: Buffer, ctx: ReceiveContext = {}): PreparedBat
   };
   const received = receiveEventList(body, limits);
   const rejected: RejectedItem[] = [...(received.rejected ?? [])];
-  const batch = prepareEvents(received.events, received.entries, ctx.transform, received.raws, (i, err) => {
-    const index = received.indexes?.[i] ?? i;
-    rejected.push({
-      index,
-      error: new IngestError(err.code, `items[${index}]: too deeply nested to process`),
-      bytes: received.raws?.[i] ?? Buffer.from("null"),
-      value: received.events[i],
-    });
-  });
+  const itemOf = (i: number): number => received.indexes?.[i] ?? i;
+  const batch = prepareEvents(
+    received.events,
+    received.entries,
+    ctx.transform,
+    received.raws,
+    (i, error) =>
+      rejected.push({
+        index: itemOf(i),
+        error,
+        bytes: received.raws?.[i] ?? Buffer.from("null"),
+        value: received.events[i],
+      }),
+    (i) => `items[${itemOf(i)}]`,
+  );
   batch.received = received.items ?? received.events.length;
   if (rejected.length > 0) {
     rejected.sort((a, b) => a.index - b.index);
