@@ -6,7 +6,7 @@
 // dedupe store, detector state, everything) holds any of them raw, base64, base64url, hex or
 // JSON-escaped, nor does serve's own output; the stored events still say what was masked.
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateEvents } from "../bench/gen/events.js";
@@ -15,6 +15,7 @@ import { tagBytes } from "../src/audit/redact/tag.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../src/audit/types.js";
 import { readRedactionKey } from "../src/store/fs/keys.js";
 import { runCli } from "./fixtures/cli.js";
+import { filesUnder, leakForms } from "./fixtures/leaks.js";
 import {
   call,
   postEvents,
@@ -30,25 +31,6 @@ import {
 const SEED = 192;
 const planted: PlantedSecret[] = [...plantedSecrets(SEED), ...plantedAssignments(SEED)];
 const [base] = [...generateEvents({ seed: SEED, count: 1 })] as AuditEvent[];
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = path.join(dir, name);
-    return statSync(p).isDirectory() ? filesUnder(p) : [p];
-  });
-}
-
-/** Every form in which a value could leak into a file. */
-function forms(value: string): [string, Buffer][] {
-  const raw = Buffer.from(value);
-  return [
-    ["raw", raw],
-    ["base64", Buffer.from(raw.toString("base64"))],
-    ["base64url", Buffer.from(raw.toString("base64url"))],
-    ["hex", Buffer.from(raw.toString("hex"))],
-    ["JSON-escaped", Buffer.from(JSON.stringify(value).slice(1, -1))],
-  ];
-}
 
 /** The name a planted value goes under: its own (a password's) or a neutral one. */
 const nameOf = (p: PlantedSecret, i: number): string => p.key ?? `value-${i}`;
@@ -203,7 +185,7 @@ describe("redaction by value through a real serve", () => {
     for (const file of files) {
       const bytes = readFileSync(file);
       for (const p of planted)
-        for (const [form, needle] of forms(p.secret))
+        for (const [form, needle] of leakForms(p.secret))
           if (bytes.includes(needle)) leaks.push(`${p.kind} (${form}) in ${path.relative(dir, file)}`);
     }
     expect(leaks).toEqual([]);
