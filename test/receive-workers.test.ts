@@ -87,7 +87,7 @@ describe("receive workers", () => {
       const cases = [
         Buffer.from("[1, 2"),
         Buffer.from(JSON.stringify({ kind: "PodList", apiVersion: "v1", items: [] })),
-        Buffer.from(eventList([good!, { ...bad!, stage: "Later" as never }])),
+        Buffer.from(eventList([good!], "audit.k8s.io/v2")),
         Buffer.from([0x7b, 0xff, 0x7d]),
       ];
       for (const body of cases) {
@@ -105,6 +105,13 @@ describe("receive workers", () => {
         });
       }
       expect((await workers.receive(Buffer.from(eventList([good!])))).events).toHaveLength(1);
+      // An invalid item is left out and reported, in a worker as in the caller's thread.
+      const mixed = Buffer.from(eventList([good!, { ...bad!, stage: "Later" as never }]));
+      const here = receive.receiveBody(Buffer.from(mixed));
+      const there = await workers.receive(mixed);
+      expect(there.events.map((e) => e.auditID)).toEqual([good!.auditID]);
+      expect(there.rejected).toEqual(here.rejected);
+      expect(there.rejected?.[0]?.message).toMatch(/^items\[1\]: field stage "Later"/);
     } finally {
       await workers.close();
     }

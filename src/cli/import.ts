@@ -16,6 +16,7 @@ interface ImportFlags {
   follow?: string;
   policy?: string;
   redactionRules?: string;
+  secretDetectors?: string;
   batchSize: string;
   output: string;
   progress: boolean;
@@ -52,6 +53,7 @@ export function registerImport(program: Command): void {
     )
     .option("--policy <file>", "audit Policy YAML applied at ingest (as for serve)")
     .option("--redaction-rules <file>", "extra redaction rules (YAML); built-in rules always apply")
+    .option("--secret-detectors <file>", "extra credential detectors (YAML, as for serve)")
     .option("--batch-size <n>", "events per append", "400")
     .option("--no-progress", "no progress bar even on a terminal")
     .addOption(
@@ -84,6 +86,7 @@ export function registerImport(program: Command): void {
         ingest = await openIngest(fsStorage(flags.data), {
           policyFile: flags.policy,
           redactionRulesFile: flags.redactionRules,
+          secretDetectorsFile: flags.secretDetectors,
           onCatchUp: (done, total) => catchUp.update(done, total),
         }).finally(() => catchUp.stop());
       } catch (err) {

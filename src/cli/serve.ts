@@ -30,6 +30,9 @@ interface ServeFlags {
   integrateInterval: string;
   policy?: string;
   redactionRules?: string;
+  secretDetectors?: string;
+  maxItems: string;
+  maxRequestMemory: string;
   logLevel: string;
   logFormat: string;
   followAuditLog?: string;
@@ -76,6 +79,10 @@ function toConfig(f: ServeFlags): ServeConfig {
     integrateIntervalMs: parseDuration(f.integrateInterval, "--integrate-interval"),
     policyFile: f.policy,
     redactionRulesFile: f.redactionRules,
+    secretDetectorsFile: f.secretDetectors,
+    maxItems: parseCount(f.maxItems, "--max-items"),
+    maxRequestMemory: parseSize(f.maxRequestMemory, "--max-request-memory"),
+    maxParseBytes: parseSize(f.maxRequestMemory, "--max-request-memory"),
     followAuditLog: f.followAuditLog,
   };
 }
@@ -179,6 +186,20 @@ export function registerServe(program: Command): void {
     )
     .addOption(opt("--policy <file>", "audit Policy YAML applied at ingest (levels, omitStages)"))
     .addOption(opt("--redaction-rules <file>", "extra redaction rules (YAML); built-in rules always apply"))
+    .addOption(
+      opt(
+        "--secret-detectors <file>",
+        "extra credential detectors (YAML, docs/secrets.md); built-in detectors always apply",
+      ),
+    )
+    .addOption(opt("--max-items <n>", "most items in one webhook EventList (413 beyond)", "10000"))
+    .addOption(
+      opt(
+        "--max-request-memory <size>",
+        "memory webhook bodies may hold at once while read and parsed (429 beyond); also the most one body may take to parse (413 beyond)",
+        "256Mi",
+      ),
+    )
     .addOption(
       opt(
         "--follow-audit-log <file>",

@@ -15,9 +15,20 @@ export class IngestError extends Error {
   constructor(
     readonly code: IngestErrorCode,
     message: string,
+    /** The offending field of an event, when one is to blame (`stageTimestamp`, `auditID`). */
+    readonly field?: string,
   ) {
     super(message);
     this.name = "IngestError";
+  }
+}
+
+/** Too much at once (events waiting for the disk, bodies being parsed): the caller should answer 429. */
+export class IngestBusyError extends Error {
+  readonly code = "busy";
+  constructor(message: string) {
+    super(message);
+    this.name = "IngestBusyError";
   }
 }
 

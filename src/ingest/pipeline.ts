@@ -11,8 +11,10 @@ import {
   type Deduper,
   type StoredRecord,
 } from "./dedupe.js";
+import { IngestBusyError } from "./errors.js";
 import { encodeEvent } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
+import type { RejectedSummary } from "./quarantine.js";
 
 export interface IngestResult {
   received: number;
@@ -23,17 +25,17 @@ export interface IngestResult {
   conflicts: number;
   /** Dropped by the ingest policy. */
   dropped: number;
+  /** Items refused one by one and recorded as QuarantinedItem entries (see quarantine.ts). */
+  quarantined?: number;
+  /** Why, item by item (the first 20). */
+  rejected?: RejectedSummary[];
   storedBytes: number;
 }
 
-/** Too many events in flight: the caller should answer 429 so the sender backs off and retries. */
-export class IngestBusyError extends Error {
-  readonly code = "busy";
-  constructor(message: string) {
-    super(message);
-    this.name = "IngestBusyError";
-  }
-}
+/** Refused items listed in a result; `quarantined` counts them all. */
+const MAX_REJECTED_LISTED = 20;
+
+export { IngestBusyError };
 
 export interface PipelineOptions {
   log: LogWriter & Pick<LogReader, "size">;
@@ -109,8 +111,10 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       duplicates: 0,
       conflicts: 0,
       dropped: batch.dropped,
+      quarantined: batch.rejected?.length ?? 0,
       storedBytes: 0,
     };
+    if (batch.rejected !== undefined) result.rejected = batch.rejected.slice(0, MAX_REJECTED_LISTED);
     const entries: Uint8Array[] = [];
     const leaves: Uint8Array[] = [];
     const records: StoredRecord[] = [];
@@ -158,6 +162,14 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       records.push({ key, hash, leaf: p.leaf });
       result.storedBytes += bytes.length;
     }
+    result.stored = entries.length;
+    // Refused items are recorded every time they come: nothing identifies a retry of them.
+    for (const q of batch.quarantine ?? []) {
+      entries.push(q.bytes);
+      leaves.push(q.leaf);
+      stored.push(q.bytes);
+      result.storedBytes += q.bytes.length;
+    }
 
     if (entries.length > 0) {
       if (inflightBytes + result.storedBytes > maxInflight && inflightBytes > 0) {
@@ -179,7 +191,6 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
           inflight.delete(durable);
         }),
       );
-      result.stored = entries.length;
     }
     await Promise.all(waits);
     return result;

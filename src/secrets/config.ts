@@ -36,6 +36,8 @@ export interface DetectorConfig {
 
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const WORD = /^[a-z0-9]+$/;
+/** A shorter credential word would match inside too many names. */
+const MIN_WORD_LENGTH = 3;
 
 /** Checks and compiles a parsed config; errors name `source` and the field. */
 export function compileDetectorConfig(doc: unknown, source: string): DetectorConfig {
@@ -99,8 +101,8 @@ export function compileDetectorConfig(doc: unknown, source: string): DetectorCon
   const words = doc.credentialWords ?? [];
   if (!Array.isArray(words)) fail("credentialWords", "expected a list");
   const credentialWords = (words as unknown[]).map((w, i) => {
-    if (typeof w !== "string" || w.length < MIN_KEYWORD_LENGTH || !WORD.test(w))
-      fail(`credentialWords[${i}]`, `must be ${MIN_KEYWORD_LENGTH} or more lowercase letters or digits`);
+    if (typeof w !== "string" || w.length < MIN_WORD_LENGTH || !WORD.test(w))
+      fail(`credentialWords[${i}]`, `must be ${MIN_WORD_LENGTH} or more lowercase letters or digits`);
     return w as string;
   });
   return { formats, credentialWords };

@@ -7,10 +7,10 @@ import type { Registry } from "prom-client";
 import { followFile } from "../ingest/follow-file.js";
 import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
+import { MemoryBudget } from "../ingest/memory-budget.js";
 import { fsStorage } from "../store/fs/storage.js";
 import type { Storage } from "../store/storage.js";
 import { caFingerprints, type AuthConfig, type ClientCaRights } from "./auth.js";
-import { BodyBudget } from "./body.js";
 import type { ConnectionLimits } from "./connection-guard.js";
 import { ConfigError } from "./config.js";
 import type { LineOutput } from "./log-output.js";
@@ -49,6 +49,8 @@ export interface ServeConfig extends IngestSetup {
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
+  /** Memory webhook bodies may hold at once, parsing included (429 beyond); see MemoryBudget. */
+  maxRequestMemory?: number;
 }
 
 /** Modules that serve more endpoints or consume the log plug in here once the log is open. */
@@ -221,6 +223,10 @@ export async function runServe(
     () => checkpoint,
     () => output?.dropped ?? 0,
   );
+  // Room for a couple of the largest bodies at once; beyond it senders get 429 and retry.
+  const memoryBudget = new MemoryBudget(
+    cfg.maxRequestMemory ?? Math.max(256 * 1024 * 1024, 2 * cfg.maxDecodedBodyBytes),
+  );
   const routes: Route[] = [
     ...healthRoutes({
       ready: () => accepting,
@@ -231,12 +237,7 @@ export async function runServe(
       receive: (body) => openIngestOrThrow().receiver.receive(body),
       ingest: (batch) => openIngestOrThrow().pipeline.ingestPrepared(batch),
       metrics,
-      limits: {
-        maxBytes: cfg.maxBodyBytes,
-        maxDecodedBytes: cfg.maxDecodedBodyBytes,
-        // Room for a couple of the largest bodies at once; beyond it senders get 429 and retry.
-        budget: new BodyBudget(Math.max(256 * 1024 * 1024, 2 * cfg.maxDecodedBodyBytes)),
-      },
+      limits: { maxBytes: cfg.maxBodyBytes, maxDecodedBytes: cfg.maxDecodedBodyBytes, budget: memoryBudget },
       accepting: () => accepting,
       onUnexpected: (err) =>
         logger.error(
@@ -270,6 +271,7 @@ export async function runServe(
   try {
     ingest = await openIngest(cfg.storage ?? fsStorage(cfg.dataDir), {
       ...cfg,
+      memoryBudget,
       onRepair: (message) => logger.warn({ repair: message }, "repaired on open"),
       onCatchUp: catchUpLog(logger),
       onError: (err) =>
