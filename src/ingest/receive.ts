@@ -3,9 +3,9 @@
 // runs it on worker threads, so the thread that serves requests, dedupes and appends only
 // reads bodies and hands them over; on one core it runs in the caller's thread.
 import os from "node:os";
-import { Worker } from "node:worker_threads";
 import { createIngestTransform, type IngestTransformOptions } from "../audit/ingest-transform.js";
 import { spansBuffer, WorkerCalls } from "../worker/calls.js";
+import { startWorker, workerModule } from "../worker/start.js";
 import { IngestError, type IngestErrorCode } from "./errors.js";
 import { receiveEventList } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
@@ -114,16 +114,10 @@ export function unpackBatch(packed: PackedBatch): PreparedBatch {
   };
 }
 
-/**
- * Worker threads load compiled JavaScript: run from the TypeScript sources (the unit tests),
- * there is no worker to start, and bodies are prepared in the caller's thread. The workers
- * themselves are tested through dist/ (test/receive-workers.test.ts) and every CLI test.
- */
-const WORKER_URL = import.meta.url.endsWith(".js") ? new URL("./receive-worker.js", import.meta.url) : null;
+const WORKER = workerModule(import.meta.url, "receive-worker");
 
 export function startReceiver(opts: ReceiveOptions = {}): Receiver {
-  const threads =
-    WORKER_URL === null && !opts.workerUrl ? 0 : (opts.threads ?? os.availableParallelism() - 1);
+  const threads = opts.threads ?? os.availableParallelism() - 1;
   if (threads <= 0) {
     const transform = opts.transform ? createIngestTransform(opts.transform) : undefined;
     return {
@@ -131,12 +125,9 @@ export function startReceiver(opts: ReceiveOptions = {}): Receiver {
       close: async () => {},
     };
   }
-  const url = opts.workerUrl ?? WORKER_URL!;
+  const module = opts.workerUrl ?? WORKER;
   const start = () =>
-    new WorkerCalls<PackedBatch>(
-      new Worker(url, { workerData: { transform: opts.transform } }),
-      "receive worker",
-    );
+    new WorkerCalls<PackedBatch>(startWorker(module, { transform: opts.transform }), "receive worker");
   let workers = Array.from({ length: threads }, start);
   let closed = false;
   return {
