@@ -90,6 +90,8 @@ export function registerImport(program: Command): void {
         if (err instanceof LogError && err.code === "locked") {
           throw new CliError(
             `${flags.data} is in use by another kubetrail process (stop serve, or import before starting it)`,
+            1,
+            { cause: err },
           );
         }
         throw err;

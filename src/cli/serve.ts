@@ -138,7 +138,7 @@ export function registerServe(program: Command): void {
         if (flags.config) applyConfigFile(cmd, flags.config);
         cfg = toConfig(cmd.opts<ServeFlags>());
       } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, 2);
+        if (err instanceof ConfigError) throw new CliError(err.message, 2, { cause: err });
         throw err;
       }
       const logger = pino({ level: cmd.opts<ServeFlags>().logLevel, base: { service: "kubetrail" } });
@@ -161,7 +161,7 @@ export function registerServe(program: Command): void {
         }
         running = await runServe(cfg, logger, extensions);
       } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, 2);
+        if (err instanceof ConfigError) throw new CliError(err.message, 2, { cause: err });
         throw err;
       }
       await new Promise<void>((resolve) => {

@@ -1,14 +1,16 @@
+import { CodedError } from "../errors.js";
+
 /** What kind of input was rejected; callers map "bad-filter" to exit code 2 / HTTP 400. */
 export type IndexErrorCode = "bad-filter" | "bad-cursor" | "corrupt" | "mismatch";
 
 /** A typed error from the index or the query language; `field` names the filter or column at fault. */
-export class IndexError extends Error {
+export class IndexError extends CodedError<IndexErrorCode> {
   constructor(
-    readonly code: IndexErrorCode,
+    code: IndexErrorCode,
     message: string,
     readonly field?: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
-    this.name = "IndexError";
+    super(code, message, options);
   }
 }

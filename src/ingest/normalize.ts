@@ -193,7 +193,7 @@ function parseEventListBody(body: Buffer | string, scan: EventListScan | undefin
     if (isRecord(list)) list.items = items;
     return list;
   } catch (err) {
-    throw new IngestError("not_json", `body is not JSON: ${(err as Error).message}`);
+    throw new IngestError("not_json", `body is not JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -239,7 +239,7 @@ export function receiveEventLine(
   try {
     parsed = JSON.parse(line);
   } catch (err) {
-    throw new IngestError("not_json", `${where}: not JSON: ${(err as Error).message}`);
+    throw new IngestError("not_json", `${where}: not JSON: ${(err as Error).message}`, { cause: err });
   }
   if (isRecord(parsed) && parsed.kind === undefined) {
     throw new IngestError("wrong_kind", `${where}: kind is missing (expected Event)`);

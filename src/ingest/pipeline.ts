@@ -13,6 +13,7 @@ import {
 } from "./dedupe.js";
 import { encodeEvent } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
+import { IngestError } from "./errors.js";
 
 export interface IngestResult {
   received: number;
@@ -27,11 +28,9 @@ export interface IngestResult {
 }
 
 /** Too many events in flight: the caller should answer 429 so the sender backs off and retries. */
-export class IngestBusyError extends Error {
-  readonly code = "busy";
+export class IngestBusyError extends IngestError {
   constructor(message: string) {
-    super(message);
-    this.name = "IngestBusyError";
+    super("busy", message);
   }
 }
 

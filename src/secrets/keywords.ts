@@ -7,6 +7,7 @@
 // indexOf per keyword, each cost several times more per byte); the loop is a Wu–Manber search:
 // it reads the pair of bytes at the end of a window as long as the shortest keyword and jumps
 // ahead unless some keyword could end there, so it looks at about half the bytes.
+import { SecretsError } from "./errors.js";
 
 /** Every keyword is at least this long: the window the search jumps by. */
 export const MIN_KEYWORD_LENGTH = 3;
@@ -15,11 +16,9 @@ export const MIN_KEYWORD_LENGTH = 3;
 const FOLD = new Uint8Array(256);
 for (let c = 0; c < 256; c++) FOLD[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 
-export class KeywordError extends Error {
-  readonly code = "bad-keyword";
+export class KeywordError extends SecretsError {
   constructor(message: string) {
-    super(message);
-    this.name = "KeywordError";
+    super("bad-keyword", message);
   }
 }
 

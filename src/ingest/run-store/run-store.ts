@@ -13,6 +13,8 @@ import { RunReader } from "./run-reader.js";
 import type { RunView } from "./run-view.js";
 import type { StoreMessage, StoreRequest } from "./store-worker.js";
 import type { StoreEvents } from "./store-writer.js";
+import { IngestError } from "../errors.js";
+import { STORE_CORRUPT } from "./corrupt.js";
 
 /** How the event loop reaches the writer on its thread. */
 interface WriterPort {
@@ -37,7 +39,7 @@ export class RunStore {
 
   private constructor(private readonly dir: string) {}
 
-  /** Opens the store in `dir`; throws with code DEDUPE_STORE_CORRUPT when it must be rebuilt. */
+  /** Opens the store in `dir`; throws with code store_corrupt when it must be rebuilt. */
   static async open(dir: string, identity: StoreIdentity): Promise<RunStore> {
     const store = new RunStore(dir);
     const events: StoreEvents = {
@@ -121,7 +123,7 @@ async function openWorker(
       const notice = m as Exclude<StoreMessage, { id: number }>;
       if (notice.notice === "runs") events.runs(notice.runs);
       else if (notice.notice === "filter") events.filter(notice.words);
-      else events.error(new Error(`dedupe store: ${notice.message}`));
+      else events.error(new IngestError("store_failed", `dedupe store: ${notice.message}`));
     },
   );
   const call = async (request: StoreRequest, transfer: ArrayBuffer[] = []) => {
@@ -155,9 +157,15 @@ async function openWorker(
   };
 }
 
-/** The error for a failed request, keeping the code (DEDUPE_STORE_CORRUPT says: rebuild). */
-function failed(op: string, err: unknown): Error {
+/** The error for a failed request, keeping the code (store_corrupt says: rebuild). */
+function failed(op: string, err: unknown): IngestError {
   const e = err as { message?: unknown; error?: unknown; code?: unknown };
   const message = String(e.error ?? e.message ?? err);
-  return Object.assign(new Error(`dedupe store ${op} failed: ${message}`), { code: e.code });
+  return new IngestError(
+    e.code === STORE_CORRUPT ? STORE_CORRUPT : "store_failed",
+    `dedupe store ${op} failed: ${message}`,
+    {
+      cause: err instanceof Error ? err : undefined,
+    },
+  );
 }

@@ -160,7 +160,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         try {
           parsed = parseTilePath(path);
         } catch (err) {
-          throw new HttpError(404, (err as Error).message);
+          throw new HttpError(404, (err as Error).message, {}, { cause: err });
         }
         const width = parsed.kind === "hash" ? parsed.tile.width : parsed.width;
         const cache = width === TILE_WIDTH ? IMMUTABLE : PARTIAL;
