@@ -2,7 +2,7 @@
 // says so instead of failing — verify from the directory and over HTTP checks the tree with the
 // pruned entries' published leaf hashes and reports them, the static log answers 410 Gone — while
 // a bundle gone without a record is still reported as missing.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -51,8 +51,8 @@ beforeAll(async () => {
   await indexer.caughtUp();
   server = await startServer(
     {
-      routes: queryRoutes({ log, index: indexer.index }),
-      auth: { ingestTokens: [], readTokens: [READ_TOKEN], clientCertificates: false },
+      routes: queryRoutes({ log, index: indexer }),
+      auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
       logger: pino({ level: "silent" }),
       metrics: createMetrics(),
     },
@@ -77,13 +77,17 @@ describe("a pruned log", () => {
 
   it("answers 410 Gone for a pruned bundle and entry, and verifies over HTTP", async () => {
     const base = `http://127.0.0.1:${server.port}`;
-    const bundle = await fetch(`${base}/log/tile/entries/000`);
+    // Entry bundles hold event content: they need the read credential, pruned or not.
+    const headers = { Authorization: `Bearer ${READ_TOKEN}` };
+    const bundle = await fetch(`${base}/log/tile/entries/000`, { headers });
     expect(bundle.status).toBe(410);
     expect(await bundle.text()).toMatch(/pruned \(retention: 30 days\)/);
-    expect((await fetch(`${base}/log/tile/entries/001`)).status).toBe(200);
-    const one = await fetch(`${base}/v1/events/3`, { headers: { Authorization: `Bearer ${READ_TOKEN}` } });
+    expect((await fetch(`${base}/log/tile/entries/001`, { headers })).status).toBe(200);
+    const one = await fetch(`${base}/v1/events/3`, { headers });
     expect(one.status).toBe(410);
-    const r = await runCli(["verify", `${base}/log/`, "--key", vkey]);
+    const tokenFile = join(dir, "verify-read-token");
+    writeFileSync(tokenFile, `${READ_TOKEN}\n`, { mode: 0o600 });
+    const r = await runCli(["verify", `${base}/log/`, "--key", vkey, "--token-file", tokenFile]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(

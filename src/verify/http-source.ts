@@ -21,6 +21,11 @@ export interface HttpSourceOptions {
   signal?: AbortSignal;
   /** A whole answer must arrive within this long (default 60 s): a server trickling bytes is cut off. */
   requestTimeoutMs?: number;
+  /** Bearer token sent with every request: entry bundles need a full-log read credential. */
+  token?: string;
+  /** PEM client certificate and key, for a server that takes them as a read credential. */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 /** What a GET found: the body, nothing (404), or gone on purpose (410, with the reason given). */
@@ -37,11 +42,16 @@ const RETRY_DELAYS_MS = [0, 20, 100];
  */
 export async function httpLogSource(baseUrl: string, opts: HttpSourceOptions = {}): Promise<LogSource> {
   const base = baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`;
-  const ca = opts.ca ? await readFile(opts.ca, "utf8") : undefined;
+  const tls: https.RequestOptions = {
+    ca: opts.ca ? await readFile(opts.ca, "utf8") : undefined,
+    cert: opts.clientCert ? await readFile(opts.clientCert, "utf8") : undefined,
+    key: opts.clientKey ? await readFile(opts.clientKey, "utf8") : undefined,
+    rejectUnauthorized: opts.insecure !== true,
+    headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
+  };
   const get = (path: string, max: number) =>
     httpGet(new URL(path, base), {
-      ca,
-      insecure: opts.insecure === true,
+      tls,
       max,
       signal: opts.signal,
       timeoutMs: opts.requestTimeoutMs ?? 60_000,
@@ -141,8 +151,8 @@ function goneReason(body: Buffer): string {
 }
 
 interface GetOptions {
-  ca: string | undefined;
-  insecure: boolean;
+  /** CA, client certificate and key, certificate checking, the credential header. */
+  tls: https.RequestOptions;
   /** The most bytes the answer may have: more is refused without reading it all. */
   max: number;
   signal: AbortSignal | undefined;
@@ -154,7 +164,7 @@ function httpGet(url: URL, o: GetOptions): Promise<Fetched> {
     const mod = url.protocol === "https:" ? https : http;
     const fail = (why: string, cause?: unknown) =>
       reject(new LogError("io", `GET ${url.href}: ${why}`, cause === undefined ? undefined : { cause }));
-    const req = mod.get(url, { ca: o.ca, rejectUnauthorized: !o.insecure, signal: o.signal }, (res) => {
+    const req = mod.get(url, { ...o.tls, signal: o.signal }, (res) => {
       // Error answers are read only as far as a short reason goes.
       const limit = res.statusCode === 200 ? o.max : 4096;
       const declared = Number(res.headers["content-length"]);
@@ -180,6 +190,8 @@ function httpGet(url: URL, o: GetOptions): Promise<Fetched> {
         const body = Buffer.concat(chunks);
         if (res.statusCode === 404) resolve(null);
         else if (res.statusCode === 410) resolve({ gone: goneReason(body) });
+        else if (res.statusCode === 401 || res.statusCode === 403)
+          fail(`HTTP ${res.statusCode}: entry bundles need a read credential (--token-file)`);
         else if (res.statusCode !== 200) fail(`HTTP ${res.statusCode}`);
         else resolve({ body });
       });

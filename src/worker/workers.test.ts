@@ -1,12 +1,14 @@
 // Every worker thread kubetrail starts, started here as it is in `serve` (startWorker) but from
 // the TypeScript sources, each asked one real question and checked against the same work done
-// in this thread: the leaf hasher, the receive workers, the dedupe store writer. (The bench's
-// detection worker runs from the sources in test/detect-worker.test.ts.)
-import { mkdtempSync, rmSync } from "node:fs";
+// in this thread: the leaf hasher, the receive workers, the dedupe store writer, the index
+// check. (The bench's detection worker runs from the sources in test/detect-worker.test.ts.)
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { apiserverEvents, eventList } from "../../test/fixtures/audit/events.js";
+import { checkIntegrity } from "../index/check.js";
+import { INDEX_FILE, openIndex } from "../index/db.js";
 import { keyOf } from "../ingest/dedupe.js";
 import { RecordTable } from "../ingest/record-table.js";
 import { startReceiver } from "../ingest/receive.js";
@@ -70,5 +72,16 @@ describe("worker threads started from the sources", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("the index check passes a sound index file and names the damage in a broken one", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "kt-workers-"));
+    dirs.push(dir);
+    const { index } = openIndex(dir, { origin: "workers.test" });
+    index.close();
+    const file = path.join(dir, INDEX_FILE);
+    expect(await checkIntegrity(file)).toBeUndefined();
+    writeFileSync(file, Buffer.alloc(8192, 0x41));
+    expect(await checkIntegrity(file)).toMatch(/SQLITE_NOTADB/);
   });
 });
