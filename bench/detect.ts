@@ -25,6 +25,7 @@ import {
   tempDir,
 } from "./harness.js";
 import { benchFixture } from "./lib/paths.js";
+import { workerEvaluator } from "./lib/worker-evaluator.js";
 import { driveAppenders, eventListBodies } from "./lib/workload.js";
 
 const SIGMA_DIR = benchFixture("sigma");
@@ -88,7 +89,7 @@ export async function main(argv: string[]): Promise<void> {
     } else if (mode !== "off") {
       const held = new StoredEntries();
       const detector = createDetector({
-        workerRules: ruleSource,
+        evaluator: () => workerEvaluator(ruleSource),
         sinks: [],
         writer: opened.log,
         reader: opened.log,

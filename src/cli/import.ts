@@ -91,7 +91,7 @@ export function registerImport(program: Command): void {
         }).finally(() => catchUp.stop());
       } catch (err) {
         if (err instanceof LogError && err.code === "locked") {
-          throw new CliError(`${err.message} (stop serve, or import before starting it)`);
+          throw new CliError(`${err.message} (stop serve, or import before starting it)`, 1, { cause: err });
         }
         throw err;
       }

@@ -77,7 +77,7 @@ function loadPolicy(file: string): Policy {
   try {
     return loadPolicyFile(file);
   } catch (err) {
-    if (err instanceof PolicyError) throw new CliError(err.message);
+    if (err instanceof PolicyError) throw new CliError(err.message, 1, { cause: err });
     throw err;
   }
 }
@@ -92,9 +92,15 @@ export async function* readEventFiles(files: string[]): AsyncGenerator<AuditEven
     try {
       yield* readEventFile(file);
     } catch (err) {
-      if (err instanceof IngestError) throw new CliError(`${file}: ${err.message}`);
+      if (err instanceof IngestError) throw new CliError(`${file}: ${err.message}`, 1, { cause: err });
       if ((err as NodeJS.ErrnoException).syscall !== undefined) {
-        throw new CliError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        throw new CliError(
+          `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+          1,
+          {
+            cause: err,
+          },
+        );
       }
       throw err;
     }

@@ -58,7 +58,7 @@ export function registerRules(program: Command): void {
           }
         }
       } catch (err) {
-        throw err instanceof DetectError ? new CliError(err.message) : err;
+        throw err instanceof DetectError ? new CliError(err.message, 1, { cause: err }) : err;
       }
       if (format === "jsonl") return;
       const summary = summarise(engine, alerts);
@@ -115,7 +115,7 @@ async function load(o: RuleFlags): Promise<Rule[]> {
     const config = o.rulesConfig ? await readRulesConfig(o.rulesConfig) : undefined;
     return await loadRules({ builtins: o.builtins, dirs: o.rules, config });
   } catch (err) {
-    throw err instanceof DetectError ? new CliError(err.message) : err;
+    throw err instanceof DetectError ? new CliError(err.message, 1, { cause: err }) : err;
   }
 }
 

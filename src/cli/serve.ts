@@ -234,7 +234,7 @@ export function registerServe(program: Command): void {
         if (flags.config) applyConfigFile(cmd, flags.config);
         cfg = toConfig(cmd.opts<ServeFlags>());
       } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, 2);
+        if (err instanceof ConfigError) throw new CliError(err.message, 2, { cause: err });
         throw err;
       }
       const output = new LineOutput(1);
@@ -274,7 +274,7 @@ export function registerServe(program: Command): void {
         }
         running = await runServe(cfg, logger, extensions, output);
       } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, 2);
+        if (err instanceof ConfigError) throw new CliError(err.message, 2, { cause: err });
         throw err;
       }
       await new Promise<void>((resolve) => {

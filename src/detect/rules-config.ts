@@ -31,7 +31,7 @@ export async function readRulesConfig(file: string): Promise<RulesConfig> {
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new DetectError("config", `${file}: ${(err as Error).message}`);
+    throw new DetectError("config", `${file}: ${(err as Error).message}`, { cause: err });
   }
   return parseRulesConfig(text, file);
 }

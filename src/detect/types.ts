@@ -1,6 +1,7 @@
 // Shapes shared by the rule engine, the Sigma loader, the detector and the sinks.
 import type { AuditEvent } from "../audit/types.js";
 import type { LogEntry } from "../store/types.js";
+import { CodedError } from "../errors.js";
 
 /** Sigma's levels, lowest first; built-in rules use the same scale so one threshold fits both. */
 export const SEVERITIES = ["informational", "low", "medium", "high", "critical"] as const;
@@ -127,12 +128,5 @@ export interface AlertSink {
 
 export type DetectErrorCode = "rule" | "config" | "events" | "sink" | "position";
 
-export class DetectError extends Error {
-  constructor(
-    readonly code: DetectErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "DetectError";
-  }
-}
+/** Detection's errors: rules that do not load, bad settings, a sink or the position file failing. */
+export class DetectError extends CodedError<DetectErrorCode> {}

@@ -41,17 +41,15 @@ function checkApiVersion(apiVersion: unknown, where: string): string {
 function requireString(event: Record<string, unknown>, field: string, where: string): string {
   const value = event[field];
   if (typeof value !== "string" || value === "") {
-    throw new IngestError(
-      "invalid_event",
-      `${where}: field ${field} is missing or not a non-empty string`,
+    throw new IngestError("invalid_event", `${where}: field ${field} is missing or not a non-empty string`, {
       field,
-    );
+    });
   }
   return value;
 }
 
 const invalid = (where: string, field: string, what: string): IngestError =>
-  new IngestError("invalid_event", `${where}: field ${field} ${what}`, field);
+  new IngestError("invalid_event", `${where}: field ${field} ${what}`, { field });
 
 /** Checks the fields kubetrail relies on (dedupe key, time order, level); everything else is kept as sent. */
 function validateEvent(event: Record<string, unknown>, where: string): void {
@@ -90,7 +88,7 @@ function validateEvent(event: Record<string, unknown>, where: string): void {
         throw new IngestError(
           "invalid_event",
           `${where}: annotation ${JSON.stringify(key)} is not a string`,
-          "annotations",
+          { field: "annotations" },
         );
       }
     }
@@ -394,7 +392,7 @@ function parseEventListBody(
     if (isRecord(list)) list.items = items;
     return list;
   } catch (err) {
-    throw new IngestError("not_json", `body is not JSON: ${(err as Error).message}`);
+    throw new IngestError("not_json", `body is not JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -452,7 +450,7 @@ export function receiveEventLine(
   try {
     parsed = JSON.parse(line);
   } catch (err) {
-    throw new IngestError("not_json", `${where}: not JSON: ${(err as Error).message}`);
+    throw new IngestError("not_json", `${where}: not JSON: ${(err as Error).message}`, { cause: err });
   }
   if (isRecord(parsed) && parsed.kind === undefined) {
     throw new IngestError("wrong_kind", `${where}: kind is missing (expected Event)`);

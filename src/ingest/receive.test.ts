@@ -1,6 +1,6 @@
-// Receiving webhook bodies in this thread (as under the TypeScript sources) and the packing that
-// carries a prepared batch across from a worker; the workers themselves run in
-// test/receive-workers.test.ts against dist/.
+// Receiving webhook bodies in this thread (what one core does) and the packing that carries a
+// prepared batch across from a worker; the workers run in src/worker/workers.test.ts (from the
+// sources) and test/receive-workers.test.ts (built).
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { apiserverEvents, eventList } from "../../test/fixtures/audit/events.js";

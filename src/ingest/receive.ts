@@ -3,7 +3,6 @@
 // runs it on worker threads, so the thread that serves requests, dedupes and appends only
 // reads bodies and hands them over; on one core it runs in the caller's thread.
 import os from "node:os";
-import { Worker } from "node:worker_threads";
 import {
   createIngestTransform,
   createItemRedactor,
@@ -12,6 +11,7 @@ import {
 } from "../audit/ingest-transform.js";
 import { hashLeaf } from "../tlog/index.js";
 import { spansBuffer, WorkerCalls } from "../worker/calls.js";
+import { startWorker, workerModule } from "../worker/start.js";
 import { IngestBusyError, IngestError, type IngestErrorCode } from "./errors.js";
 import { MemoryBudget } from "./memory-budget.js";
 import { DEFAULT_PARSE_LIMITS, receiveEventList, type ParseLimits, type RejectedItem } from "./normalize.js";
@@ -205,12 +205,7 @@ export function unpackBatch(packed: PackedBatch): PreparedBatch {
   };
 }
 
-/**
- * Worker threads load compiled JavaScript: run from the TypeScript sources (the unit tests),
- * there is no worker to start, and bodies are prepared in the caller's thread. The workers
- * themselves are tested through dist/ (test/receive-workers.test.ts) and every CLI test.
- */
-const WORKER_URL = import.meta.url.endsWith(".js") ? new URL("./receive-worker.js", import.meta.url) : null;
+const WORKER = workerModule(import.meta.url, "receive-worker");
 
 /** What a receive worker is started with (see receive-worker.ts). */
 export interface ReceiveWorkerData {
@@ -240,10 +235,7 @@ export function workerContext(data: ReceiveWorkerData): ReceiveContext {
 }
 
 export function startReceiver(opts: ReceiveOptions = {}): Receiver {
-  const threads =
-    WORKER_URL === null && !opts.workerUrl
-      ? 0
-      : (opts.threads ?? Math.min(os.availableParallelism() - 1, MAX_DEFAULT_WORKERS));
+  const threads = opts.threads ?? Math.min(os.availableParallelism() - 1, MAX_DEFAULT_WORKERS);
   if (threads <= 0) {
     const ctx = receiveContext(opts);
     return {
@@ -251,17 +243,14 @@ export function startReceiver(opts: ReceiveOptions = {}): Receiver {
       close: async () => {},
     };
   }
-  const url = opts.workerUrl ?? WORKER_URL!;
+  const module = opts.workerUrl ?? WORKER;
   const workerData: ReceiveWorkerData = {
     transform: opts.transform,
     limits: opts.limits,
     budget: opts.budget && { maxBytes: opts.budget.maxBytes, shared: opts.budget.shared },
   };
   const start = () =>
-    new WorkerCalls<PackedBatch>(
-      new Worker(url, { workerData, resourceLimits: WORKER_LIMITS }),
-      "receive worker",
-    );
+    new WorkerCalls<PackedBatch>(startWorker(module, workerData, WORKER_LIMITS), "receive worker");
   let workers = Array.from({ length: threads }, start);
   let closed = false;
   return {

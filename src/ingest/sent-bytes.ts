@@ -9,6 +9,8 @@
 // start and end, not whether the JSON is valid. Any doubt returns undefined, and the caller
 // falls back to encoding the parsed event.
 
+import { IngestError } from "./errors.js";
+
 /** Every audit.k8s.io/v1 Event as the apiserver encodes it alone (a line of its log file) begins so. */
 export const EVENT_TYPE_META = '{"kind":"Event","apiVersion":"audit.k8s.io/v1",';
 const TYPE_META_BYTES = Buffer.from(EVENT_TYPE_META);
@@ -131,10 +133,9 @@ export interface EventListScan {
 }
 
 /** More items than the caller allows: the scan stopped there. */
-export class TooManyItems extends Error {
+export class TooManyItems extends IngestError {
   constructor(readonly limit: number) {
-    super(`more than ${limit} items`);
-    this.name = "TooManyItems";
+    super("too_large", `more than ${limit} items`);
   }
 }
 

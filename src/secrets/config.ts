@@ -14,18 +14,17 @@ import { isRecord } from "../json/record.js";
 import { documentToJs } from "../yaml/to-js.js";
 import { BUILTIN_FORMATS, patternDetector, type FormatDetector } from "./formats.js";
 import { MIN_KEYWORD_LENGTH } from "./keywords.js";
+import { SecretsError } from "./errors.js";
 import { SecretScanner, type ScannerOptions } from "./scanner.js";
 
-export class DetectorConfigError extends Error {
-  readonly code = "bad-detector-config";
+export class DetectorConfigError extends SecretsError {
   constructor(
     readonly source: string,
     readonly field: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${source}: ${field}: ${message}`, options);
-    this.name = "DetectorConfigError";
+    super("bad-detector-config", `${source}: ${field}: ${message}`, options);
   }
 }
 

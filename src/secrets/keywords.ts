@@ -9,6 +9,7 @@
 // `secret`, not `sec`, which every `secrets` request has): the loop reads the pair of bytes
 // ending a four-byte window and jumps up to three bytes ahead unless some anchor could end
 // there, then compares whole keywords only where a window hashes like an anchor.
+import { SecretsError } from "./errors.js";
 
 /** Every keyword is at least this long: the window the search jumps by. */
 export const MIN_KEYWORD_LENGTH = 4;
@@ -31,11 +32,9 @@ for (const [chars, weight] of [
   for (const c of chars) COMMONNESS[c.charCodeAt(0)] = weight;
 }
 
-export class KeywordError extends Error {
-  readonly code = "bad-keyword";
+export class KeywordError extends SecretsError {
   constructor(message: string) {
-    super(message);
-    this.name = "KeywordError";
+    super("bad-keyword", message);
   }
 }
 

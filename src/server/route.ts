@@ -2,6 +2,7 @@
 // Each module exports a function returning its Route[]; the server mounts them,
 // authenticates by scope before calling handle, and turns thrown HttpErrors into replies.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { CodedError } from "../errors.js";
 
 /**
  * Who may call a route. "public": anyone (health, checkpoint and hash tiles, UI shell);
@@ -28,14 +29,20 @@ export interface Route {
   handle(ctx: RouteContext): Promise<void>;
 }
 
+/**
+ * The server's errors: "config" (a setting that cannot be used, ConfigError) and "http" (a
+ * handler's clean 4xx/5xx reply, HttpError).
+ */
+export class ServerError extends CodedError<"config" | "http"> {}
+
 /** Thrown by handlers for a clean 4xx/5xx reply with a reason the client can act on. */
-export class HttpError extends Error {
+export class HttpError extends ServerError {
   constructor(
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    options?: { cause?: unknown },
   ) {
-    super(message);
-    this.name = "HttpError";
+    super("http", message, options);
   }
 }

@@ -79,6 +79,7 @@ async function readPem(file: string, what: string): Promise<string> {
   } catch (err) {
     throw new ConfigError(
       `${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
     );
   }
 }
@@ -265,6 +266,7 @@ export async function runServe(
   } catch (err) {
     throw new ConfigError(
       `cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${(err as Error).message}`,
+      { cause: err },
     );
   }
   logger.info({ address: server.address, url: `${tls ? "https" : "http"}://${server.address}` }, "listening");

@@ -131,7 +131,8 @@ function compileMap(name: string, body: Record<string, unknown>): Compiled {
         verbs: key === VERB_FIELD ? literals(value) : undefined,
       };
     } catch (err) {
-      if (err instanceof SigmaSyntaxError) throw new SigmaSyntaxError(`selection "${name}": ${err.message}`);
+      if (err instanceof SigmaSyntaxError)
+        throw new SigmaSyntaxError(`selection "${name}": ${err.message}`, { cause: err });
       throw err;
     }
   });

@@ -9,6 +9,7 @@ import { startIndexer, type Indexer } from "../../index/indexer.js";
 import { eventList } from "../../index/present.js";
 import { parseFilter, type EventFilter } from "../../index/query.js";
 import { resolveEntries } from "../../index/resolve.js";
+import { leavesCovered } from "../../store/log-reader.js";
 import type { AuditLog, LogReader, SignedCheckpoint } from "../../store/types.js";
 import {
   encodeBase64,
@@ -17,7 +18,6 @@ import {
   proveConsistency,
   proveInclusion,
   TILE_WIDTH,
-  type Tile,
 } from "../../tlog/index.js";
 import { HttpError, type Route } from "../route.js";
 import type { ServeExtension } from "../run-serve.js";
@@ -80,13 +80,6 @@ function intParam(url: URL, name: string, fallback?: number): number {
   return Number(text);
 }
 
-/** Number of leaves a tile's hashes cover: beyond the signed tree size it must not be served. */
-function leavesCovered(tile: Tile): bigint {
-  return (
-    (BigInt(tile.index) * BigInt(TILE_WIDTH) + BigInt(tile.width)) * BigInt(TILE_WIDTH) ** BigInt(tile.level)
-  );
-}
-
 function sendBytes(res: ServerResponse, data: Uint8Array, contentType: string, cache: string): void {
   res.writeHead(200, { "Content-Type": contentType, "Content-Length": data.length, "Cache-Control": cache });
   res.end(data);
@@ -114,7 +107,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
     try {
       parsed = parseTilePath(path);
     } catch (err) {
-      throw new HttpError(404, (err as Error).message);
+      throw new HttpError(404, (err as Error).message, {}, { cause: err });
     }
     if (parsed.kind !== kind) throw new HttpError(404, `${path}: not found`);
     const size = BigInt(log.latestCheckpoint().size);

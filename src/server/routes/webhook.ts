@@ -3,7 +3,7 @@
 // re-send the identical batch, which dedupe then absorbs. An item that is not a valid event is
 // recorded as a QuarantinedItem entry with the batch (see src/ingest/quarantine.ts) and counted
 // in the answer: one bad item must not make the apiserver re-send, then drop, its good ones.
-import { IngestError } from "../../ingest/errors.js";
+import { IngestError, isBadInput } from "../../ingest/errors.js";
 import { IngestBusyError, type IngestPipeline } from "../../ingest/pipeline.js";
 import type { Receiver } from "../../ingest/receive.js";
 import { LogError } from "../../store/types.js";
@@ -30,7 +30,7 @@ const RETRY_AFTER = { "Retry-After": "1" };
 /** Maps a failure to the status the apiserver should see: 4xx for bad input, 429/503 to back off. */
 export function ingestFailureStatus(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof IngestError) return new HttpError(err.code === "too_large" ? 413 : 400, err.message);
+  if (isBadInput(err)) return new HttpError(err.code === "too_large" ? 413 : 400, err.message);
   if (err instanceof IngestBusyError) return new HttpError(429, err.message, RETRY_AFTER);
   if (err instanceof LogError) {
     // "full": the disk; "closed": shutting down; "busy": the write backlog. All worth a retry later.
