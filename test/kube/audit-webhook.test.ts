@@ -40,6 +40,8 @@ beforeAll(async () => {
     // The tests' HTTPS client names the host "localhost".
     "--san",
     "localhost",
+    "--kubernetes-version",
+    "1.20",
   ]);
   expect(gen.code, gen.stderr).toBe(0);
   serve = await startServe(
