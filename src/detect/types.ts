@@ -41,6 +41,11 @@ export interface Rule {
   allow?: AllowList;
   /** Lets a rule learn from events it does not alert on (e.g. which roles grant `*`). */
   observe?(event: AuditEvent, state: RuleState): void;
+  /**
+   * The rule matches requests whatever their outcome: its alerts say whether the triggering
+   * request succeeded (and their description, when it did not).
+   */
+  reportsOutcome?: boolean;
 }
 
 /** Facts shared between rules, rebuilt from the log on start like every other derived state. */
@@ -98,6 +103,10 @@ export interface Alert {
   /** Log indexes of the triggering entries, so their inclusion proofs can be fetched. */
   indexes: number[];
   source: string;
+  /** For rules that match attempts (Rule.reportsOutcome): did the triggering request succeed? */
+  succeeded?: boolean;
+  /** Its HTTP status, when the event recorded one. */
+  responseCode?: number;
 }
 
 /** An alert after it was appended: its own position in the log is known. */

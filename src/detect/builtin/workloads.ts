@@ -3,7 +3,16 @@
 import type { AuditEvent } from "../../audit/types.js";
 import { isRecord } from "../../json/record.js";
 import type { Rule } from "../types.js";
-import { WRITE_VERBS, get, isSystemUser, records, requestBody, resourceIs, succeeded } from "./facts.js";
+import {
+  WRITE_VERBS,
+  authorized,
+  get,
+  isSystemUser,
+  records,
+  requestBody,
+  resourceIs,
+  succeeded,
+} from "./facts.js";
 
 // Where each workload kind keeps its pod spec, so a privileged Deployment is caught at the
 // source rather than only when its pods appear.
@@ -65,13 +74,18 @@ export const workloadRules: Rule[] = [
     verbs: EXEC_VERBS,
     title: "Exec, attach or port-forward into a pod",
     severity: "medium",
-    description: "Someone opened a shell, attached to or port-forwarded into a running pod.",
+    description:
+      "Someone was allowed to open a shell in, attach to or port-forward into a pod (the alert says whether it then succeeded).",
     source: "builtin",
+    // An attempt is what matters, as in Falco: whether the container could then be reached
+    // (the kubelet, the pod's state) does not change what the user set out to do. Refused
+    // attempts are the 403 signals' (forbidden-burst).
+    reportsOutcome: true,
     match: (e) =>
       resourceIs(e, "pods") &&
       ["exec", "attach", "portforward"].includes(e.objectRef?.subresource ?? "") &&
       EXEC_VERBS.has(e.verb) &&
-      succeeded(e),
+      authorized(e),
   },
   {
     id: "ephemeral-container",
