@@ -1,4 +1,5 @@
 // Shapes shared by the rule engine, the Sigma loader, the detector and the sinks.
+import type { EventDigest } from "../audit/event-digest.js";
 import type { AuditEvent } from "../audit/types.js";
 import type { LogEntry } from "../store/types.js";
 
@@ -29,6 +30,13 @@ export interface Rule {
   source: string;
   /** Stateless predicate over one event; for windowed rules it selects what is counted. */
   match(event: AuditEvent, state: RuleState): boolean;
+  /**
+   * A pre-check on the event's digest (what a receive worker tells with the stored bytes):
+   * false means `match` is false for the event, which then need not be parsed. Must never be
+   * false for an event `match` accepts. Rules with `resources` and `verbs` need it only to
+   * narrow further.
+   */
+  needs?(digest: EventDigest): boolean;
   window?: WindowSpec;
   /**
    * When set, the rule can only match events whose objectRef.resource (lower-cased) is in
@@ -46,6 +54,11 @@ export interface Rule {
    * request succeeded (and their description, when it did not).
    */
   reportsOutcome?: boolean;
+  /**
+   * `match` or `observe` reads requestObject or responseObject. Rules without it are given
+   * the event without its bodies when that is at hand (EventDigest.withoutBodies).
+   */
+  readsBodies?: boolean;
 }
 
 /** Facts shared between rules, rebuilt from the log on start like every other derived state. */
@@ -70,8 +83,11 @@ export interface ParsedEntry {
   parsed: AuditEvent | Alert;
 }
 
-/** What the detector evaluates: an entry as stored bytes (read from the log) or as ingest parsed it. */
-export type DetectEntry = LogEntry | ParsedEntry;
+/**
+ * What the detector evaluates: an entry as stored bytes (read from the log, or from a receive
+ * worker with its digest) or as ingest parsed it.
+ */
+export type DetectEntry = (LogEntry & { digest?: EventDigest }) | ParsedEntry;
 
 /** Where one triggering event sits: in the log (index) and in the cluster (auditID). */
 export interface EventRef {

@@ -4,6 +4,7 @@
 // reads bodies and hands them over; on one core it runs in the caller's thread.
 import os from "node:os";
 import { Worker } from "node:worker_threads";
+import { digestEvent, type EventDigest } from "../audit/event-digest.js";
 import { createIngestTransform, type IngestTransformOptions } from "../audit/ingest-transform.js";
 import { spansBuffer, WorkerCalls } from "../worker/calls.js";
 import { IngestError, type IngestErrorCode } from "./errors.js";
@@ -47,6 +48,8 @@ export type PackedBatch =
       /** Event i's bytes are bytes[ends[i-1] ?? 0, ends[i]). */
       ends: Uint32Array;
       bytes: Uint8Array;
+      /** Event i's digest, so the detector parses only the bytes a rule may care about. */
+      digests: (EventDigest | undefined)[];
     }
   | { ok: false; code?: IngestErrorCode; message: string };
 
@@ -71,6 +74,8 @@ export function packBatch(batch: PreparedBatch): PackedBatch & { ok: true } {
     leaves,
     ends,
     bytes: packedBytes(batch.events, total),
+    // The events are still parsed here, in the worker; the receiving thread gets only bytes.
+    digests: batch.events.map((e) => e.digest ?? (e.event && digestEvent(e.event))),
   };
 }
 
@@ -110,6 +115,7 @@ export function unpackBatch(packed: PackedBatch): PreparedBatch {
       hash: packed.hashes[i]!,
       leaf: leaves.subarray(i * 32, i * 32 + 32),
       bytes: bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]),
+      digest: packed.digests[i],
     })),
   };
 }

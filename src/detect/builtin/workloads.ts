@@ -52,6 +52,7 @@ function podSpecOf(e: AuditEvent): unknown {
 // Each rule's verbs, once: the engine's index and the rule's own check read the same set.
 const DELETE_VERBS = new Set(["delete"]);
 const EXEC_VERBS = new Set(["create", "get"]); // WebSocket clients use GET, SPDY clients POST
+const POD_STREAMS = new Set(["exec", "attach", "portforward"]);
 const EPHEMERAL_VERBS = new Set(["update", "patch"]);
 const POD_WRITE_VERBS = new Set(["create", "update"]);
 const WEBHOOK_CHANGE_VERBS = new Set(["update", "patch", "delete", "deletecollection"]);
@@ -81,9 +82,10 @@ export const workloadRules: Rule[] = [
     // (the kubelet, the pod's state) does not change what the user set out to do. Refused
     // attempts are the 403 signals' (forbidden-burst).
     reportsOutcome: true,
+    needs: (d) => POD_STREAMS.has(d.subresource ?? ""),
     match: (e) =>
       resourceIs(e, "pods") &&
-      ["exec", "attach", "portforward"].includes(e.objectRef?.subresource ?? "") &&
+      POD_STREAMS.has(e.objectRef?.subresource ?? "") &&
       EXEC_VERBS.has(e.verb) &&
       authorized(e),
   },
@@ -103,6 +105,7 @@ export const workloadRules: Rule[] = [
   },
   {
     id: "privileged-pod",
+    readsBodies: true,
     resources: new Set(Object.keys(POD_SPEC_PATHS)),
     verbs: POD_WRITE_VERBS,
     title: "Privileged or host-access pod created",
@@ -137,6 +140,7 @@ export const workloadRules: Rule[] = [
     severity: "medium",
     description: "A person (not a system component) created, changed or deleted an object in kube-system.",
     source: "builtin",
+    needs: (d) => d.namespace === "kube-system" && !d.system,
     match: (e) =>
       e.objectRef?.namespace === "kube-system" && WRITE_VERBS.has(e.verb) && succeeded(e) && !isSystemUser(e),
   },
