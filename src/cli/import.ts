@@ -207,7 +207,7 @@ export function registerImport(program: Command): void {
       } catch (err) {
         if (err instanceof LogError && err.code === "locked") {
           throw new CliError(
-            `${data} is in use by another kubetrail process: import into the running serve with --server URL (and --token-file or --client-cert), or stop it first`,
+            `${err.message} (import into the running serve with --server URL and --token-file or --client-cert, or stop it first)`,
           );
         }
         throw err;
