@@ -4,12 +4,9 @@
 // `kubetrail apiserver-config` prints, only --audit-webhook-mode changed. Batch mode is the
 // baseline. Not part of `npm run bench` (it needs the cached apiserver and takes minutes):
 //   npm run bench:build && node build/bench/apiserver-modes.js [--requests=20] [--down-requests=3]
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { apiserverFlags } from "../src/cli/apiserver-config.js";
-import { startServe, type Serve } from "../test/faults/serve-process.js";
-import { runCli } from "../test/fixtures/cli.js";
-import { type Cluster, freePort, startCluster, type WebhookMode } from "../test/kube/cluster.js";
+import type { Serve } from "../test/faults/serve-process.js";
+import { type Cluster, startCluster, type WebhookMode } from "../test/kube/cluster.js";
+import { startPairedServe } from "../test/kube/kubetrail-pairing.js";
 import { intOption, log, parseBenchArgs, printNote, runIfMain, tempDir } from "./harness.js";
 
 interface Row {
@@ -31,41 +28,11 @@ async function timedGet(cluster: Cluster): Promise<number> {
 }
 
 async function run(mode: WebhookMode, requests: number, downRequests: number): Promise<Row[]> {
-  const work = tempDir(`apiserver-${mode}`);
-  const cfg = path.join(work, "config");
-  const port = await freePort();
-  const gen = await runCli([
-    "apiserver-config",
-    "--server",
-    `https://127.0.0.1:${port}`,
-    "--out",
-    cfg,
-    "--apiserver-dir",
-    cfg,
-    "--san",
-    "localhost",
-    "--kubernetes-version",
-    "1.20",
-  ]);
-  if (gen.code !== 0) throw new Error(`apiserver-config failed: ${gen.stderr}`);
-  let serve: Serve | undefined = await startServe(
-    path.join(work, "data"),
-    [
-      "--tls-cert",
-      path.join(cfg, "kubetrail.crt"),
-      "--tls-key",
-      path.join(cfg, "kubetrail.key"),
-      "--client-ca",
-      path.join(cfg, "ca.crt"),
-    ],
-    { ca: readFileSync(path.join(cfg, "ca.crt")), listen: `127.0.0.1:${port}` },
-  );
-  const flags = apiserverFlags(cfg).map((f) =>
-    f.startsWith("--audit-webhook-mode=") ? `--audit-webhook-mode=${mode}` : f,
-  );
+  const pairing = await startPairedServe(tempDir(`apiserver-${mode}`), mode);
+  let serve: Serve | undefined = pairing.serve;
   // Started with kubetrail up: in blocking mode with kubetrail down, the apiserver's own
   // bootstrap requests would stall it before it is ever ready.
-  const cluster = await startCluster({ apiserverArgs: flags });
+  const cluster = await startCluster({ apiserverArgs: pairing.apiserverArgs });
   try {
     const rows: Row[] = [];
     const measure = async (kubetrail: Row["kubetrail"], n: number) => {
@@ -80,7 +47,7 @@ async function run(mode: WebhookMode, requests: number, downRequests: number): P
     };
     await timedGet(cluster); // warm-up: connections, caches
     await measure("up", requests);
-    await serve.kill("SIGTERM");
+    await pairing.serve.kill("SIGTERM");
     serve = undefined;
     await measure("down", mode === "blocking" ? downRequests : requests);
     return rows;

@@ -33,6 +33,7 @@ import {
   type Unfit,
 } from "./apiserver-pki.js";
 import { CliError } from "./errors.js";
+import { serverUrl } from "./ingest-client.js";
 import { kubernetesVersionOption } from "./policy.js";
 
 interface Flags {
@@ -48,21 +49,6 @@ interface Flags {
 }
 
 const WEBHOOK_PATH = "/v1/audit/webhook";
-
-function parseServer(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new CliError(
-      `--server: ${JSON.stringify(text)} is not a URL (e.g. https://kubetrail.example:8443)`,
-      2,
-    );
-  }
-  if (url.protocol !== "https:")
-    throw new CliError("--server: must be an https:// URL (the apiserver sends audit events over TLS)", 2);
-  return url;
-}
 
 function webhookKubeconfig(server: URL, caPem: string, client: IssuedPem): string {
   const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -391,7 +377,7 @@ export function registerApiserverConfig(program: Command): void {
       "replace the CA, every certificate and key, and the audit policy, saying what was replaced",
     )
     .action(async (flags: Flags) => {
-      const server = parseServer(flags.server);
+      const server = serverUrl(flags.server, "the apiserver sends audit events over TLS");
       const days = positiveInteger(flags.days, "--days", 1);
       const renewBeforeDays = positiveInteger(flags.renewBefore, "--renew-before", 0);
       if (renewBeforeDays >= days)

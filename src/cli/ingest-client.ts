@@ -24,19 +24,27 @@ function readSecret(file: string, flag: string): string {
   }
 }
 
-/** The webhook URL of `server`; refuses plain HTTP (audit events and the credential would travel in clear). */
-export function webhookUrl(server: string): URL {
+/** kubetrail's address as given with --server; `why` says why only https:// will do. */
+export function serverUrl(text: string, why: string): URL {
   let url: URL;
   try {
-    url = new URL(server);
+    url = new URL(text);
   } catch {
     throw new CliError(
-      `--server: ${JSON.stringify(server)} is not a URL (e.g. https://kubetrail.example:8443)`,
+      `--server: ${JSON.stringify(text)} is not a URL (e.g. https://kubetrail.example:8443)`,
       2,
     );
   }
-  if (url.protocol !== "https:") throw new CliError("--server: must be an https:// URL", 2);
-  return new URL("/v1/audit/webhook", url);
+  if (url.protocol !== "https:") throw new CliError(`--server: must be an https:// URL (${why})`, 2);
+  return url;
+}
+
+/** The webhook URL of `server`. */
+export function webhookUrl(server: string): URL {
+  return new URL(
+    "/v1/audit/webhook",
+    serverUrl(server, "audit events and the credential must not travel in clear"),
+  );
 }
 
 /** A PostBatch over one keep-alive HTTPS connection pool; `close` ends it. */
