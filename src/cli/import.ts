@@ -10,6 +10,7 @@ import { importFiles, type ImportSummary } from "../ingest/import-files.js";
 import { ImportState } from "../ingest/import-state.js";
 import { openIngest } from "../ingest/open-ingest.js";
 import { importToServer, RemoteImportError } from "../ingest/remote-import.js";
+import { fsStorage } from "../store/fs/storage.js";
 import { LogError } from "../store/types.js";
 import { progressBar } from "./progress.js";
 import { CliError } from "./errors.js";
@@ -199,7 +200,7 @@ export function registerImport(program: Command): void {
       // A new dedupe store reads the whole log first: at millions of entries, worth showing.
       const catchUp = progressBar("dedupe", "entries", Boolean(flags.progress));
       try {
-        ingest = await openIngest(data, {
+        ingest = await openIngest(fsStorage(data), {
           policyFile: flags.policy,
           redactionRulesFile: flags.redactionRules,
           onCatchUp: (done, total) => catchUp.update(done, total),
