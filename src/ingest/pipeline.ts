@@ -1,6 +1,7 @@
 // The one path every audit event takes into the log, shared by the webhook and `import`:
 // normalised events → policy/redaction transform, stored bytes, content hash (prepare.ts, in
 // this thread or a receive worker) → dedupe → append → resolve when durable.
+import type { EventDigest } from "../audit/event-digest.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import type { LogReader, LogWriter } from "../store/types.js";
 import { hashLeaf } from "../tlog/index.js";
@@ -70,6 +71,8 @@ export type StoredListener = (
   firstIndex: number,
   stored: readonly (AuditEvent | Uint8Array)[],
   sizes: readonly number[],
+  /** For entries given as bytes: what the receive worker that parsed them told (event-digest.ts). */
+  digests: readonly (EventDigest | undefined)[],
 ) => void;
 
 const DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
@@ -93,11 +96,16 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
   const inflight = new Set<Promise<unknown>>();
   const listeners = new Set<StoredListener>();
 
-  const tell = (firstIndex: number, stored: (AuditEvent | Uint8Array)[], entries: Uint8Array[]): void => {
+  const tell = (
+    firstIndex: number,
+    stored: (AuditEvent | Uint8Array)[],
+    entries: Uint8Array[],
+    digests: (EventDigest | undefined)[],
+  ): void => {
     const sizes = entries.map((e) => e.length);
     for (const l of listeners) {
       try {
-        l(firstIndex, stored, sizes);
+        l(firstIndex, stored, sizes, digests);
       } catch {
         // A consumer's bug must not fail an ingest that is already durable.
       }
@@ -119,6 +127,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
     const leaves: Uint8Array[] = [];
     const records: StoredRecord[] = [];
     const stored: (AuditEvent | Uint8Array)[] = [];
+    const digests: (EventDigest | undefined)[] = [];
     const waits: Promise<void>[] = [];
     // Repeats inside this batch, which the deduper cannot see until `begin`.
     // An array, not a Set: nearly every key is seen once, and this runs for every event.
@@ -158,6 +167,8 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       // The dedupe hash is the leaf hash: the log need not hash the entry again.
       leaves.push(leaf);
       stored.push(parsed ?? bytes);
+      // A conflict's flagged copy differs only in its annotations, which no digest holds.
+      digests.push(p.digest);
       // The content hash of the event as received, also when the entry is the flagged copy.
       records.push({ key, hash, leaf: p.leaf });
       result.storedBytes += bytes.length;
@@ -180,7 +191,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       const appended = opts.log.append(entries, leaves);
       if (listeners.size > 0)
         appended.then(
-          ({ firstIndex }) => tell(firstIndex, stored, entries),
+          ({ firstIndex }) => tell(firstIndex, stored, entries, digests),
           () => undefined,
         );
       const durable = opts.deduper.begin(records, sizeAtSubmit, appended);

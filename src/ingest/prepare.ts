@@ -2,6 +2,7 @@
 // and their content hash. Pure and independent of every other event, so it runs where the
 // events were parsed: in the caller's thread (import) or in a receive worker (the webhook,
 // see receive-pool.ts), which keeps parsing and hashing off the thread that serves requests.
+import type { EventDigest } from "../audit/event-digest.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import { MAX_ENTRY_BYTES } from "../store/types.js";
 import { hashLeaf } from "../tlog/index.js";
@@ -27,6 +28,8 @@ export interface PreparedEvent {
   leaf: Uint8Array;
   /** The event itself when it was prepared in this thread; a worker sends only the bytes. */
   event?: AuditEvent;
+  /** What a worker tells about the event besides its bytes (see event-digest.ts). */
+  digest?: EventDigest;
 }
 
 /** An entry of kubetrail's own stored with the batch's events, not deduplicated (see quarantine.ts). */

@@ -10,6 +10,7 @@ import {
   type ItemRedactor,
 } from "../audit/ingest-transform.js";
 import { hashLeaf } from "../tlog/index.js";
+import { digestEvent, type EventDigest } from "../audit/event-digest.js";
 import { spansBuffer, WorkerCalls } from "../worker/calls.js";
 import { startWorker, workerModule } from "../worker/start.js";
 import { IngestBusyError, IngestError, type IngestErrorCode } from "./errors.js";
@@ -126,6 +127,8 @@ export type PackedBatch =
       ends: Uint32Array;
       bytes: Uint8Array;
       rejected?: RejectedSummary[];
+      /** Event i's digest, so the detector parses only the bytes a rule may care about. */
+      digests: (EventDigest | undefined)[];
     }
   | { ok: false; code?: IngestErrorCode | "busy"; message: string };
 
@@ -152,6 +155,8 @@ export function packBatch(batch: PreparedBatch): PackedBatch & { ok: true } {
     ends,
     bytes: packedBytes(all, total),
     ...(batch.rejected === undefined ? {} : { rejected: batch.rejected }),
+    // The events are still parsed here, in the worker; the receiving thread gets only bytes.
+    digests: batch.events.map((e) => e.digest ?? (e.event && digestEvent(e.event))),
   };
 }
 
@@ -199,6 +204,7 @@ export function unpackBatch(packed: PackedBatch): PreparedBatch {
       hash: packed.hashes[i]!,
       leaf: leaf(i),
       bytes: entry(i),
+      digest: packed.digests[i],
     })),
     ...(quarantine.length === 0 ? {} : { quarantine }),
     ...(packed.rejected === undefined ? {} : { rejected: packed.rejected }),

@@ -5,7 +5,10 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const SCRIPT = fileURLToPath(new URL("../../scripts/kube-apiserver.sh", import.meta.url));
+/** From test/kube/ (vitest) or build/test/kube/ (a compiled bench using the harness). */
+const SCRIPT = ["../../scripts/kube-apiserver.sh", "../../../scripts/kube-apiserver.sh"]
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .reduce((found, candidate) => (existsSync(found) ? found : candidate));
 
 export interface KubeBinaries {
   apiserver: string;

@@ -79,7 +79,18 @@ export function parseSigmaRule(text: string, file: string): Rule {
     match: compiled.match,
     resources: compiled.resources,
     verbs: compiled.verbs,
+    readsBodies: readsBodies(detection),
   };
+}
+
+/** A field of any selection is in requestObject or responseObject. */
+function readsBodies(detection: Record<string, unknown>): boolean {
+  const fields = (body: unknown): string[] =>
+    Array.isArray(body) ? body.flatMap(fields) : isRecord(body) ? Object.keys(body) : [];
+  return Object.entries(detection)
+    .filter(([name]) => name !== "condition" && name !== "timeframe")
+    .flatMap(([, body]) => fields(body))
+    .some((key) => /^(requestObject|responseObject)(\.|\||$)/.test(key));
 }
 
 function checkLogsource(logsource: unknown, fail: (reason: string) => never): void {
