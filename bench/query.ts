@@ -237,7 +237,7 @@ export async function main(argv: string[]): Promise<void> {
             nowUs,
             snapshot.files.layout,
           )
-        ).length,
+        ).reduce((n, o) => n + o.items.length, 0),
     },
     {
       title: "query --code 403 --since 1h",

@@ -258,6 +258,7 @@ describe("HTTP query, proof and static log routes", () => {
           log,
           index: indexer.index,
           files: log.reader,
+          verifierKey: log.verifierKey,
         }),
         auth: { ingestTokens: [], readTokens: [READ_TOKEN], clientCertificates: false },
         logger: pino({ level: "silent" }),

@@ -23,6 +23,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   rules: async () => (await import("./rules.js")).registerRules,
   policy: async () => (await import("./policy.js")).registerPolicy,
   redaction: async () => (await import("./redaction.js")).registerRedaction,
+  proof: async () => (await import("./proof.js")).registerProof,
+  config: async () => (await import("./config.js")).registerConfig,
 };
 
 const program = new Command("kubetrail")

@@ -2,6 +2,8 @@
 // Each module exports a function returning its Route[]; the server mounts them,
 // authenticates by scope before calling handle, and turns thrown HttpErrors into replies.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Access } from "./auth/access.js";
+import type { Identity } from "./auth/identity.js";
 
 /**
  * Who may call a route. "public": anyone (health, static log, UI shell);
@@ -16,6 +18,10 @@ export interface RouteContext {
   url: URL;
   /** Values of `:name` segments in the route pattern. */
   params: Record<string, string>;
+  /** Who passed the route's scope chain (system:anonymous on public routes). */
+  identity: Identity;
+  /** What that identity may read: read routes ask it before touching the index. */
+  access: Access;
 }
 
 export interface Route {

@@ -7,7 +7,11 @@ import type { Registry } from "prom-client";
 import { followFile } from "../ingest/follow-file.js";
 import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
-import type { AuthConfig } from "./auth.js";
+import type { AuthConfig } from "./auth/chain.js";
+import { KubeReviewer } from "./auth/kube-review.js";
+import { inClusterContext, kubeApiClient } from "../kube/credentials.js";
+import { loadKubeContext, type KubeContext } from "../kube/kubeconfig.js";
+import { ClientError } from "../client/errors.js";
 import { BodyBudget } from "./body.js";
 import { ConfigError } from "./config.js";
 import { createMetrics, type CheckpointStatus, type ServerMetrics } from "./metrics.js";
@@ -33,6 +37,18 @@ export interface ServeConfig extends IngestSetup {
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
+  /** Kubernetes identities on the read API (TokenReview, SubjectAccessReview, x509 users). */
+  kubeAuth?: KubeAuthConfig;
+}
+
+export interface KubeAuthConfig {
+  /** kubetrail's own kubeconfig for the apiserver; undefined: the in-cluster service account. */
+  kubeconfig?: string;
+  kubeContext?: string;
+  /** PEM file of the cluster's client CA: certificates it issued are users (CN) and groups (O). */
+  clientCa?: string;
+  /** How long an allowed decision or accepted token is reused. */
+  cacheTtlMs: number;
 }
 
 /** Modules that serve more endpoints or consume the log plug in here once the log is open. */
@@ -88,6 +104,28 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
   return { cert: serving.cert, key: serving.key, clientCa };
 }
 
+async function kubeAuth(k: KubeAuthConfig, logger: Logger): Promise<NonNullable<AuthConfig["kube"]>> {
+  let ctx: KubeContext;
+  try {
+    ctx =
+      k.kubeconfig === undefined
+        ? inClusterContext()
+        : loadKubeContext({ kubeconfig: k.kubeconfig, context: k.kubeContext });
+  } catch (err) {
+    if (err instanceof ClientError) throw new ConfigError(`--kube-auth: ${err.message}`);
+    throw err;
+  }
+  const reviewer = new KubeReviewer({ client: () => kubeApiClient(ctx), ttlMs: k.cacheTtlMs });
+  logger.info(
+    { apiserver: ctx.server, kubeClientCa: k.clientCa ?? null },
+    "Kubernetes identities accepted on the read API (TokenReview, SubjectAccessReview on auditevents.kubetrail.dev)",
+  );
+  return {
+    reviewer,
+    ...(k.clientCa === undefined ? {} : { clientCa: await readPem(k.clientCa, "--kube-client-ca") }),
+  };
+}
+
 async function authConfig(cfg: ServeConfig, logger: Logger): Promise<AuthConfig> {
   let ingestTokens: string[] = [];
   if (cfg.tokenFile) ingestTokens = await readTokenFile(cfg.tokenFile);
@@ -106,7 +144,12 @@ async function authConfig(cfg: ServeConfig, logger: Logger): Promise<AuthConfig>
     readTokens = [token];
     if (created) logger.info({ tokenFile: file }, "generated a read token");
   }
-  return { ingestTokens, readTokens, clientCertificates: cfg.clientCa !== undefined };
+  return {
+    ingestTokens,
+    readTokens,
+    clientCertificates: cfg.clientCa !== undefined,
+    ...(cfg.kubeAuth === undefined ? {} : { kube: await kubeAuth(cfg.kubeAuth, logger) }),
+  };
 }
 
 /** Follows the live audit log through the same pipeline as the webhook; returns its stop function. */
@@ -154,8 +197,12 @@ export async function runServe(
   logger: Logger,
   extensions: ServeExtension[] = [],
 ): Promise<RunningServe> {
-  const tls = await tlsMaterial(cfg, logger);
   const auth = await authConfig(cfg, logger);
+  const tls = await tlsMaterial(cfg, logger);
+  if (auth.kube?.clientCa !== undefined) {
+    if (tls === undefined) throw new ConfigError("--kube-client-ca needs TLS; drop --insecure-http");
+    tls.kubeClientCa = auth.kube.clientCa;
+  }
   let ingest: OpenIngest | undefined;
   const openIngestOrThrow = (): OpenIngest => {
     if (ingest === undefined) throw new Error("ingest used before the log was open");

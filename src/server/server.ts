@@ -5,7 +5,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { authenticate, type AuthConfig } from "./auth.js";
+import { authChains, type AuthConfig } from "./auth/chain.js";
 import type { ServerMetrics } from "./metrics.js";
 import { HttpError, type Route } from "./route.js";
 import { Router } from "./router.js";
@@ -15,6 +15,8 @@ export interface TlsMaterial {
   key: string;
   /** PEM bundle of the CA whose client certificates may ingest (--client-ca). */
   clientCa?: string;
+  /** PEM bundle of the cluster's client CA, whose certificates are Kubernetes users (--kube-client-ca). */
+  kubeClientCa?: string;
 }
 
 export interface ServerOptions {
@@ -64,6 +66,12 @@ export function startServer(
   let router = new Router(allRoutes);
   let inflight = 0;
   let idle: (() => void) | undefined;
+  const authenticate = authChains({
+    ...opts.auth,
+    ...(opts.tls?.clientCa !== undefined && opts.auth.clientCa === undefined
+      ? { clientCa: opts.tls.clientCa }
+      : {}),
+  });
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     inflight++;
@@ -101,14 +109,21 @@ export function startServer(
           : new HttpError(404, "not found");
       }
       setLabel(found.route.pattern);
-      const auth = authenticate(req, found.route.scope, opts.auth);
+      const auth = await authenticate(req, found.route.scope);
       if (!auth.ok) {
         opts.metrics.authFailures.inc({ scope: found.route.scope, code: String(auth.status) });
         const headers: Record<string, string> =
           auth.status === 401 ? { "WWW-Authenticate": 'Bearer realm="kubetrail"' } : {};
         throw new HttpError(auth.status, auth.reason, headers);
       }
-      await found.route.handle({ req, res, url, params: found.params });
+      await found.route.handle({
+        req,
+        res,
+        url,
+        params: found.params,
+        identity: auth.identity,
+        access: auth.access,
+      });
     } catch (err) {
       replyError(res, err);
     }
@@ -137,6 +152,7 @@ export function startServer(
   const timing = {
     connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4))),
   };
+  const clientCas = [opts.tls?.clientCa, opts.tls?.kubeClientCa].filter((c): c is string => c !== undefined);
   const server: http.Server = opts.tls
     ? https.createServer(
         {
@@ -144,9 +160,9 @@ export function startServer(
           cert: opts.tls.cert,
           key: opts.tls.key,
           minVersion: "TLSv1.2",
-          ...(opts.tls.clientCa
-            ? // Verify client certs against the CA but let token-bearing clients without one through to auth.
-              { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: false }
+          ...(clientCas.length > 0
+            ? // Verify client certs against the CAs but let token-bearing clients without one through to auth.
+              { ca: clientCas, requestCert: true, rejectUnauthorized: false }
             : {}),
         },
         handler,
