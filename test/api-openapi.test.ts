@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import Ajv2020 from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import formats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { healthRoutes } from "../src/server/routes/health.js";
@@ -17,19 +17,32 @@ import { requestEvents, SCENARIO } from "./query-fixtures.js";
 
 const SPEC_FILE = new URL("../docs/openapi.yaml", import.meta.url);
 type Doc = {
-  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: unknown }>; $ref?: string }> }>>;
-  components: { schemas: Record<string, unknown>; responses: Record<string, { content: Record<string, { schema: unknown }> }> };
+  paths: Record<
+    string,
+    Record<
+      string,
+      { responses: Record<string, { content?: Record<string, { schema?: unknown }>; $ref?: string }> }
+    >
+  >;
+  components: {
+    schemas: Record<string, unknown>;
+    responses: Record<string, { content: Record<string, { schema: unknown }> }>;
+  };
 };
 const doc = YAML.parse(readFileSync(SPEC_FILE, "utf8")) as Doc;
 
 /** The component schemas as one JSON Schema 2020-12 document, refs pointing into its $defs. */
 function schemaBundle(): Record<string, unknown> {
-  const text = JSON.stringify(doc.components.schemas).replaceAll("#/components/schemas/", "kubetrail-api#/$defs/");
+  const text = JSON.stringify(doc.components.schemas).replaceAll(
+    "#/components/schemas/",
+    "kubetrail-api#/$defs/",
+  );
   return { $id: "kubetrail-api", $defs: JSON.parse(text) as unknown };
 }
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
-addFormats(ajv);
+// ajv-formats is CommonJS: its plugin is the default export of the module object.
+formats.default(ajv);
 ajv.addSchema(schemaBundle());
 
 /** The JSON schema the document gives for `status` of GET `path`. */
@@ -38,7 +51,8 @@ function responseSchema(path: string, status: number): unknown {
   if (op === undefined) throw new Error(`${path}: not documented`);
   let response = op.responses[String(status)];
   if (response === undefined) throw new Error(`GET ${path} ${status}: not documented`);
-  if (response.$ref !== undefined) response = doc.components.responses[response.$ref.split("/").pop() as string];
+  if (response.$ref !== undefined)
+    response = doc.components.responses[response.$ref.split("/").pop() as string];
   const schema = response?.content?.["application/json"]?.schema;
   if (schema === undefined) throw new Error(`GET ${path} ${status}: no JSON schema`);
   return JSON.parse(JSON.stringify(schema).replaceAll("#/components/schemas/", "kubetrail-api#/$defs/"));
@@ -51,19 +65,37 @@ let readToken: string;
 let ingestToken: string;
 const checked = new Set<string>();
 
-async function check(path: string, url: string, status: number, token: string | null = readToken): Promise<unknown> {
-  const r = await request(serve.port, { path: url, ca, headers: token === null ? {} : { Authorization: `Bearer ${token}` } });
+async function check(
+  path: string,
+  url: string,
+  status: number,
+  token: string | null = readToken,
+): Promise<unknown> {
+  const r = await request(serve.port, {
+    path: url,
+    ca,
+    headers: token === null ? {} : { Authorization: `Bearer ${token}` },
+  });
   expect(r.status, `${url}: ${r.body}`).toBe(status);
   const body = JSON.parse(r.body) as unknown;
   const validate = ajv.compile(responseSchema(path, status) as object);
-  if (!validate(body)) throw new Error(`${url} ${status}: ${ajv.errorsText(validate.errors)}\n${r.body.slice(0, 500)}`);
+  if (!validate(body))
+    throw new Error(`${url} ${status}: ${ajv.errorsText(validate.errors)}\n${r.body.slice(0, 500)}`);
   checked.add(`${path} ${status}`);
   return body;
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kubetrail-openapi-"));
-  serve = await startServe(["--data", dir, "--listen", "127.0.0.1:0", "--integrate-interval", "100ms", "--no-detect"]);
+  serve = await startServe([
+    "--data",
+    dir,
+    "--listen",
+    "127.0.0.1:0",
+    "--integrate-interval",
+    "100ms",
+    "--no-detect",
+  ]);
   ca = readFileSync(join(dir, "tls", "ca.crt"), "utf8");
   readToken = readFileSync(join(dir, "read-token"), "utf8").trim();
   ingestToken = readFileSync(join(dir, "ingest-token"), "utf8").trim();
@@ -77,7 +109,11 @@ beforeAll(async () => {
   });
   expect(r.status).toBe(200);
   for (let i = 0; i < 100; i++) {
-    const page = await request(serve.port, { path: "/v1/events?limit=50", ca, headers: { Authorization: `Bearer ${readToken}` } });
+    const page = await request(serve.port, {
+      path: "/v1/events?limit=50",
+      ca,
+      headers: { Authorization: `Bearer ${readToken}` },
+    });
     if ((JSON.parse(page.body) as { items: unknown[] }).items.length === SCENARIO.length) break;
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -90,14 +126,17 @@ afterAll(async () => {
 
 describe("docs/openapi.yaml", () => {
   it("is a valid OpenAPI 3.1 document", async () => {
-    const result = await new Validator().validate(doc as unknown as object);
+    const result = await new Validator().validate(doc as unknown as Parameters<Validator["validate"]>[0]);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect((doc as unknown as { openapi: string }).openapi).toMatch(/^3\.1\./);
   });
 
   it("documents every route the server mounts for readers", () => {
-    const patterns = [...queryRoutes({} as QueryRouteDeps), ...healthRoutes({ ready: () => true, registry: {} as never })]
+    const patterns = [
+      ...queryRoutes({} as QueryRouteDeps),
+      ...healthRoutes({ ready: () => true, registry: {} as never }),
+    ]
       .filter((r) => r.pattern !== "/metrics")
       .map((r) => r.pattern.replace(/:(\w+)/g, "{$1}").replace(/\*$/, "{path}"));
     for (const p of patterns) expect(Object.keys(doc.paths), p).toContain(p);
@@ -115,7 +154,11 @@ describe("docs/openapi.yaml", () => {
       treeSize: number;
       metadata: { continue: string };
     };
-    await check("/v1/events", `/v1/events?proofs=true&limit=2&cursor=${proven.metadata.continue}&tree-size=${proven.treeSize}`, 200);
+    await check(
+      "/v1/events",
+      `/v1/events?proofs=true&limit=2&cursor=${proven.metadata.continue}&tree-size=${proven.treeSize}`,
+      200,
+    );
     await check("/v1/events/{index}", `/v1/events/${first.items[0]?.index}`, 200);
     await check("/v1/top/{dimension}", "/v1/top/user?top=3", 200);
     await check("/v1/top/{dimension}", "/v1/top/ns?verb=delete", 200);
