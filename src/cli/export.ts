@@ -7,7 +7,7 @@ import { finished } from "node:stream/promises";
 import type { Command } from "commander";
 import { bundleEntry, bundleHeader } from "../index/evidence.js";
 import type { RawFilter } from "../index/query.js";
-import type { Listing } from "../client/source.js";
+import type { Listing, ReadSource } from "../client/source.js";
 import { addFilterOptions, filterFromOptions, parseTotal } from "./output/filter-options.js";
 import { addSourceOptions, openSource, sourceKind, type SourceFlags } from "./output/source-options.js";
 import { writeOut } from "./output/write-out.js";
@@ -25,30 +25,44 @@ export function registerExport(program: Command): void {
       const total = parseTotal(o.limit, 100);
       sourceKind(o);
       const source = await openSource(o);
-      const toFile = o.output !== "-";
-      const out: Writable = toFile ? createWriteStream(o.output) : process.stdout;
       try {
-        const listing = source.list(filter, { total, proofs: true });
-        const count = await writeBundle(listing, describeQuery(o), out);
-        if (toFile) {
-          out.end();
-          await finished(out);
-          process.stderr.write(
-            `wrote ${count} entries proven against checkpoint size ${listing.checkpoint().size} to ${o.output}` +
-              (listing.more() ? ` (more match: raise --limit, or --limit all)` : "") +
-              "\n",
-          );
-        }
+        await exportBundle(source, filter, o.limit, total, o.output);
       } finally {
-        if (toFile && !out.writableEnded) out.destroy();
         await source.close();
       }
     },
   );
 }
 
+/** Writes the bundle of `filter`'s matches to `output` (a file, or - for stdout); shared with kubectl trail. */
+export async function exportBundle(
+  source: ReadSource,
+  filter: RawFilter,
+  limit: string | undefined,
+  total: number,
+  output: string,
+): Promise<void> {
+  const toFile = output !== "-";
+  const out: Writable = toFile ? createWriteStream(output) : process.stdout;
+  try {
+    const listing = source.list(filter, { total, proofs: true });
+    const count = await writeBundle(listing, describeQuery(filter, limit), out);
+    if (toFile) {
+      out.end();
+      await finished(out);
+      process.stderr.write(
+        `wrote ${count} entries proven against checkpoint size ${listing.checkpoint().size} to ${output}` +
+          (listing.more() ? ` (more match: raise --limit, or --limit all)` : "") +
+          "\n",
+      );
+    }
+  } finally {
+    if (toFile && !out.writableEnded) out.destroy();
+  }
+}
+
 /** Writes the bundle as its pages arrive (same document as JSON.stringify(bundle, null, 2)). */
-async function writeBundle(listing: Listing, query: RawFilter, out: Writable): Promise<number> {
+export async function writeBundle(listing: Listing, query: RawFilter, out: Writable): Promise<number> {
   let count = 0;
   let started = false;
   for await (const page of listing.pages()) {
@@ -70,24 +84,7 @@ async function writeBundle(listing: Listing, query: RawFilter, out: Writable): P
   return count;
 }
 
-/** The filters as given, recorded in the bundle so a reader knows what was asked. */
-function describeQuery(o: Record<string, unknown>): RawFilter {
-  const skip = new Set([
-    "data",
-    "output",
-    "server",
-    "context",
-    "tokenFile",
-    "ca",
-    "clientCert",
-    "clientKey",
-    "key",
-  ]);
-  const out: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (skip.has(k) || v === undefined) continue;
-    const values = Array.isArray(v) ? v.map(String) : [String(v)];
-    if (values.length > 0) out[k] = values;
-  }
-  return out as RawFilter;
+/** The filters as given (filter names, as the API takes them), recorded in the bundle. */
+export function describeQuery(filter: RawFilter, limit: string | undefined): RawFilter {
+  return { ...filter, ...(limit === undefined ? {} : { limit: [limit] }) };
 }

@@ -75,7 +75,7 @@ export async function entryIndex(
   throw new CliError(describe);
 }
 
-async function proofText(
+export async function proofText(
   entry: ProvenEntry,
   cp: TrustedCheckpoint,
   format: "text" | "json" | "yaml",

@@ -2,7 +2,10 @@
 import type { Command } from "commander";
 import { TOP_SPELLINGS, parseTopDimension } from "../index/top-dimension.js";
 import { addFilterOptions, filterFromOptions, parseTotal, usageError } from "./output/filter-options.js";
-import { formatMachine, parseOutputFormat } from "./output/format.js";
+import { formatMachine, parseOutputFormat, type OutputFormat } from "./output/format.js";
+import type { TopDimension } from "../index/db.js";
+import type { RawFilter } from "../index/query.js";
+import type { ReadSource } from "../client/source.js";
 import { addSourceOptions, openSource, sourceKind, type SourceFlags } from "./output/source-options.js";
 import { formatTable } from "./output/table.js";
 
@@ -31,22 +34,30 @@ export function registerTop(program: Command): void {
       sourceKind(o);
       const source = await openSource(o);
       try {
-        // The index answers "all" with one SQL LIMIT: the largest value SQLite takes.
-        const counts = await source.top(dimension, filter, Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER);
-        if (format === "table" || format === "wide") {
-          const header = dimension.replace(/s$/, "").toUpperCase();
-          process.stdout.write(
-            formatTable(
-              [header, "COUNT"],
-              counts.map((c) => [c.key, String(c.count)]),
-            ),
-          );
-        } else {
-          process.stdout.write(formatMachine(format, { dimension, items: counts }));
-        }
+        process.stdout.write(await topText(source, dimension, filter, n, format));
       } finally {
         await source.close();
       }
     },
   );
+}
+
+/** Counts by `dimension` from `source`, rendered; shared with `kubectl trail top`. */
+export async function topText(
+  source: ReadSource,
+  dimension: TopDimension,
+  filter: RawFilter,
+  n: number,
+  format: OutputFormat,
+): Promise<string> {
+  // The index answers "all" with one SQL LIMIT: the largest value SQLite takes.
+  const counts = await source.top(dimension, filter, Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER);
+  if (format === "table" || format === "wide") {
+    const header = dimension.replace(/s$/, "").toUpperCase();
+    return formatTable(
+      [header, "COUNT"],
+      counts.map((c) => [c.key, String(c.count)]),
+    );
+  }
+  return formatMachine(format, { dimension, items: counts });
 }
