@@ -30,7 +30,11 @@ function text(v: unknown): string | undefined {
 }
 
 /** The object, or undefined when it does not exist; other failures (403, TLS…) throw. */
-async function getObject(api: JsonClient, path: string): Promise<Record<string, unknown> | undefined> {
+async function getObject(
+  api: JsonClient,
+  path: string,
+  namespace: string,
+): Promise<Record<string, unknown> | undefined> {
   const reply = await api.getReply(path);
   if (reply.status === 404) return undefined;
   if (reply.status >= 200 && reply.status < 300) return record(reply.body);
@@ -42,7 +46,8 @@ async function getObject(api: JsonClient, path: string): Promise<Record<string, 
     reply.status === 401 || reply.status === 403 ? "refused" : "server",
     `${api.server}/${path}: ${message}` +
       (reply.status === 403
-        ? " (the manifests let every authenticated user read it: Role kubetrail-discovery)"
+        ? ` (the manifests let every authenticated user read it: Role kubetrail-discovery;` +
+          ` is kubetrail deployed in namespace "${namespace}"? (--kubetrail-namespace))`
         : ""),
   );
 }
@@ -55,6 +60,7 @@ export async function discoverKubetrail(
   const cm = await getObject(
     api,
     `api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${CLIENT_CONFIGMAP}`,
+    namespace,
   );
   if (cm !== undefined) {
     const data = record(cm["data"]);
@@ -76,6 +82,7 @@ export async function discoverKubetrail(
   const svc = await getObject(
     api,
     `api/v1/namespaces/${encodeURIComponent(namespace)}/services/${SERVICE_NAME}`,
+    namespace,
   );
   if (svc !== undefined) {
     const annotations = record(record(svc["metadata"])["annotations"]);

@@ -44,22 +44,26 @@ export async function connectKubectl(
 ): Promise<KubectlConnection> {
   const kube = loadKubeContext({ kubeconfig: o.kubeconfig, context: o.context });
   const cred = await kubeCredential(kube);
-  let found: Discovered;
-  if (o.server !== undefined) found = { server: o.server, origin: "--server" };
-  else {
-    const api = new JsonClient({
-      server: kube.server,
-      ...(kube.caData === undefined ? {} : { ca: kube.caData }),
-      ...(cred.certData === undefined ? {} : { cert: cred.certData, key: cred.keyData }),
-      ...(cred.token === undefined ? {} : { token: cred.token }),
-      insecure: kube.insecure,
-    });
-    try {
-      found = await discoverKubetrail(api, o.kubetrailNamespace);
-    } finally {
-      api.close();
-    }
+  // The published key and CA are wanted even when --server names another URL (a port-forward):
+  // then a cluster without the ConfigMap is no error.
+  let found: Discovered | undefined;
+  const api = new JsonClient({
+    server: kube.server,
+    ...(kube.caData === undefined ? {} : { ca: kube.caData }),
+    ...(cred.certData === undefined ? {} : { cert: cred.certData, key: cred.keyData }),
+    ...(cred.token === undefined ? {} : { token: cred.token }),
+    insecure: kube.insecure,
+  });
+  try {
+    found = await discoverKubetrail(api, o.kubetrailNamespace);
+  } catch (err) {
+    if (o.server === undefined) throw err;
+  } finally {
+    api.close();
   }
+  if (o.server !== undefined)
+    found = { ...found, server: o.server, origin: found ? `--server, ${found.origin}` : "--server" };
+  if (found === undefined) throw new ClientError("config", "kubetrail not found");
   const file = clientConfigPath();
   const pinned = loadClientConfig(file).contexts.find((c) => c.name === kube.contextName);
   const settings: RemoteSettings = {
