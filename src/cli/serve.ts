@@ -169,8 +169,9 @@ export function registerServe(program: Command): void {
     .addOption(new Option("--no-detect", "do not run the detector").env("KUBETRAIL_NO_DETECT"))
     .addOption(opt("--log-level <level>", "log level: fatal, error, warn, info, debug", "info"))
     .addOption(
+      // Not KUBETRAIL_CONFIG: that names the client config of the read commands (kubetrail config).
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
-        "KUBETRAIL_CONFIG",
+        "KUBETRAIL_SERVE_CONFIG",
       ),
     )
     .action(async () => {

@@ -4,7 +4,7 @@ import type { TopDimension } from "../index/db.js";
 import { encodeCursor, parseFilter, type RawFilter } from "../index/query.js";
 import { resolveEntries } from "../index/resolve.js";
 import type { QuerySession } from "../index/session.js";
-import { proveInclusion } from "../tlog/index.js";
+import { proveInclusion, proveInclusions, type Hash } from "../tlog/index.js";
 import { ClientError } from "./errors.js";
 import { proveEntry } from "./proven.js";
 import {
@@ -42,10 +42,12 @@ export function localSource(session: QuerySession, dataDir: string): ReadSource 
           const found = index.search(filter, nowUs);
           const entries = await resolveEntries(log, found.rows, files);
           if (opts.proofs) {
-            const reader = log.hashReader();
-            const proven: ProvenEntry[] = [];
-            for (const e of entries)
-              proven.push({ ...e, proof: await proveInclusion(cp.size, e.row.idx, reader) });
+            const proofs = await proveInclusions(
+              cp.size,
+              entries.map((e) => e.row.idx),
+              log.hashReader(),
+            );
+            const proven = entries.map((e, i): ProvenEntry => ({ ...e, proof: proofs[i] as Hash[] }));
             yield { entries: proven };
           } else yield { entries };
           remaining -= entries.length;

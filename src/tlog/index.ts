@@ -14,6 +14,7 @@ export {
   memoryHashReader,
   proveConsistency,
   proveInclusion,
+  proveInclusions,
   readHashesChecked,
   splitStoredHashIndex,
   storedHashCount,

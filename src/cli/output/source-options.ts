@@ -4,11 +4,9 @@
 import type { Command } from "commander";
 import { clientConfigPath, findContext, loadClientConfig } from "../../client/client-config.js";
 import { connectRemote, type RemoteSettings } from "../../client/connect.js";
-import { localSource } from "../../client/local-source.js";
 import type { ReadSource } from "../../client/source.js";
 import { CliError } from "../errors.js";
 import { USAGE_EXIT } from "./format.js";
-import { openCliSession } from "./session.js";
 
 export interface SourceFlags {
   data?: string;
@@ -95,6 +93,11 @@ function noSource(): CliError {
 export async function openSource(o: SourceFlags): Promise<ReadSource> {
   if (sourceKind(o) === "local") {
     const dataDir = o.data as string;
+    // Loaded only here: the index (SQLite) is not needed to read from a server.
+    const [{ openCliSession }, { localSource }] = await Promise.all([
+      import("./session.js"),
+      import("../../client/local-source.js"),
+    ]);
     const session = await openCliSession(dataDir);
     if (o.key !== undefined && o.key !== session.log.verifierKey) {
       session.close();

@@ -1,7 +1,8 @@
 // What one authenticated request may read, asked of the authorizer per namespace: a read
 // route calls these before it touches the index, and a refusal names the missing permission.
 import { HttpError } from "../route.js";
-import { AUDIT_RESOURCE, type AuditVerb, type Authorizer, type Identity } from "./identity.js";
+import { AUDIT_RESOURCE, type AuditVerb, type Authorizer, type Decision, type Identity } from "./identity.js";
+import { KubeUnavailableError } from "./kube-review.js";
 
 /** SubjectAccessReviews asked at once when narrowing a listing to the namespaces allowed. */
 const FAN_OUT = 16;
@@ -20,6 +21,16 @@ export class Access {
     readonly identity: Identity,
     private readonly authorizer: Authorizer,
   ) {}
+
+  /** The authorizer's decision; 503 (not 500) when the apiserver could not be asked. */
+  private async decide(verb: AuditVerb, namespace: string): Promise<Decision> {
+    try {
+      return await this.authorizer.decide(this.identity, verb, namespace);
+    } catch (err) {
+      if (err instanceof KubeUnavailableError) throw new HttpError(503, err.message);
+      throw err;
+    }
+  }
 
   private refuse(verb: AuditVerb, namespace: string, reason?: string): HttpError {
     const where =
@@ -41,7 +52,7 @@ export class Access {
   /** Throws 403 unless the identity may `verb` events of `namespace` (null: a cluster-scoped event). */
   async check(verb: AuditVerb, namespace: string | null): Promise<void> {
     const ns = namespace ?? "";
-    const d = await this.authorizer.decide(this.identity, verb, ns);
+    const d = await this.decide(verb, ns);
     if (!d.allowed) throw this.refuse(verb, ns, d.reason);
   }
 
@@ -64,13 +75,13 @@ export class Access {
       for (const ns of wanted) await this.check(verb, ns);
       return undefined;
     }
-    const cluster = await this.authorizer.decide(this.identity, verb, "");
+    const cluster = await this.decide(verb, "");
     if (cluster.allowed) return undefined;
     const candidates = known();
     const allowed: string[] = [];
     for (let i = 0; i < candidates.length; i += FAN_OUT) {
       const batch = candidates.slice(i, i + FAN_OUT);
-      const decisions = await Promise.all(batch.map((ns) => this.authorizer.decide(this.identity, verb, ns)));
+      const decisions = await Promise.all(batch.map((ns) => this.decide(verb, ns)));
       batch.forEach((ns, j) => decisions[j]?.allowed && allowed.push(ns));
     }
     if (allowed.length === 0) {
