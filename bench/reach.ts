@@ -18,6 +18,7 @@ import { catchUp, openIndexForLog } from "../src/index/indexer.js";
 import { openLogSnapshot } from "../src/store/log-snapshot.js";
 import { openFsLog } from "../src/store/fs-log.js";
 import { startCluster, freePort, type Cluster } from "../test/kube/cluster.js";
+import { serviceAccountToken, tokenKubeconfig } from "../test/kube/service-account.js";
 import { formatMicroTime, generateEvents } from "./gen/events.js";
 import {
   intOption,
@@ -158,49 +159,10 @@ export async function main(argv: string[]): Promise<void> {
         o.kind === "Service" && o.spec ? { ...o, spec: { ...o.spec, clusterIP: "10.0.0.50" } } : o,
       );
     await cluster.apply(docs.map((o) => YAML.stringify(o)).join("---\n"));
-    const tokenReply = await new Promise<string>((resolve, reject) => {
-      const req = https.request(
-        `${cluster!.url}/api/v1/namespaces/kubetrail/serviceaccounts/kubetrail/token`,
-        {
-          method: "POST",
-          ca: cluster!.caPem,
-          headers: { Authorization: `Bearer ${cluster!.adminToken}`, "Content-Type": "application/json" },
-        },
-        (res) => {
-          let body = "";
-          res.on("data", (d: Buffer) => (body += d.toString()));
-          res.on("end", () => resolve(body));
-        },
-      );
-      req.on("error", reject);
-      req.end(
-        JSON.stringify({
-          apiVersion: "authentication.k8s.io/v1",
-          kind: "TokenRequest",
-          spec: { expirationSeconds: 3600 },
-        }),
-      );
-    });
-    const ktToken = (JSON.parse(tokenReply) as { status: { token: string } }).status.token;
-    const ktKubeconfig = path.join(dir, "kubetrail.kubeconfig");
-    writeFileSync(
-      ktKubeconfig,
-      YAML.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [
-          {
-            name: "c",
-            cluster: {
-              server: cluster.url,
-              "certificate-authority-data": Buffer.from(cluster.caPem).toString("base64"),
-            },
-          },
-        ],
-        users: [{ name: "kubetrail", user: { token: ktToken } }],
-        contexts: [{ name: "kubetrail", context: { cluster: "c", user: "kubetrail" } }],
-        "current-context": "kubetrail",
-      }),
+    const ktKubeconfig = tokenKubeconfig(
+      cluster,
+      await serviceAccountToken(cluster, "kubetrail", "kubetrail"),
+      path.join(dir, "kubetrail.kubeconfig"),
     );
     const port = await freePort();
     serve = await startServe(cli, [

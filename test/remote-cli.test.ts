@@ -24,8 +24,21 @@ let caFile: string;
 let tokenFile: string;
 let env: Record<string, string>;
 
-function remote(server = `https://127.0.0.1:${serve.port}`): string[] {
-  return ["--server", server, "--ca", caFile, "--token-file", tokenFile, "--key", vkey];
+/** The flags of a remote read; `with_` replaces the server, CA, token file or key (null: leave it out). */
+function remote(
+  server = `https://127.0.0.1:${serve.port}`,
+  with_: { ca?: string; token?: string; key?: string | null } = {},
+): string[] {
+  const key = with_.key === undefined ? vkey : with_.key;
+  return [
+    "--server",
+    server,
+    "--ca",
+    with_.ca ?? caFile,
+    "--token-file",
+    with_.token ?? tokenFile,
+    ...(key === null ? [] : ["--key", key]),
+  ];
 }
 
 const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> =>
@@ -151,19 +164,7 @@ describe("remote read commands give the output of --data", () => {
 
 describe("client config contexts", () => {
   it("adds, switches and uses contexts instead of flags", async () => {
-    const set = await cli([
-      "config",
-      "set-context",
-      "lab",
-      "--server",
-      `https://127.0.0.1:${serve.port}`,
-      "--ca",
-      caFile,
-      "--token-file",
-      tokenFile,
-      "--key",
-      vkey,
-    ]);
+    const set = await cli(["config", "set-context", "lab", ...remote()]);
     expect(set.code, set.stderr).toBe(0);
     const other = await cli([
       "config",
@@ -203,15 +204,7 @@ describe("client config contexts", () => {
     const both = await cli(["query", "--data", dir, "--server", "https://127.0.0.1:1"]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--data and --server\/--context are mutually exclusive/);
-    const noKey = await cli([
-      "query",
-      "--server",
-      `https://127.0.0.1:${serve.port}`,
-      "--ca",
-      caFile,
-      "--token-file",
-      tokenFile,
-    ]);
+    const noKey = await cli(["query", ...remote(undefined, { key: null })]);
     expectOneLineFailure(noKey, /no verifier key pinned for https:\/\/127\.0\.0\.1:\d+.*--key VKEY/);
   });
 });
@@ -370,44 +363,16 @@ describe("the client believes nothing it cannot prove", () => {
       otherCa,
       (await startHostileServer({ port: 1, ca: "" }, async () => ({ status: 200, body: "{}" }))).caPem,
     );
-    const wrongCa = await cli([
-      "query",
-      "--server",
-      `https://127.0.0.1:${serve.port}`,
-      "--ca",
-      otherCa,
-      "--token-file",
-      tokenFile,
-      "--key",
-      vkey,
-    ]);
+    const wrongCa = await cli(["query", ...remote(undefined, { ca: otherCa })]);
     expectOneLineFailure(
       wrongCa,
       /the server's certificate is not trusted \(.*\); give the CA that issued it \(--ca\)/,
     );
     const badToken = join(root, "bad-token");
     writeFileSync(badToken, "not-the-read-token-at-all\n");
-    const wrongToken = await cli([
-      "query",
-      "--server",
-      `https://127.0.0.1:${serve.port}`,
-      "--ca",
-      caFile,
-      "--token-file",
-      badToken,
-      "--key",
-      vkey,
-    ]);
+    const wrongToken = await cli(["query", ...remote(undefined, { token: badToken })]);
     expectOneLineFailure(wrongToken, /\/v1\/events: forbidden: token not valid for read/);
-    const missing = await cli([
-      "query",
-      "--server",
-      `https://127.0.0.1:${serve.port}`,
-      "--ca",
-      join(root, "nope.crt"),
-      "--key",
-      vkey,
-    ]);
+    const missing = await cli(["query", ...remote(undefined, { ca: join(root, "nope.crt") })]);
     expectOneLineFailure(missing, /CA file .*nope\.crt: cannot read \(ENOENT\)/);
   });
 });

@@ -4,14 +4,15 @@
 // kubectl user's own credential (token, client certificate or exec plugin), and follows
 // kubectl's conventions: -n/-A with the context's namespace as default, --context,
 // --kubeconfig, -o table|wide|json|yaml, --since 2h, short names (deploy, cm, sa, crb…).
-import { Command, CommanderError, Option } from "commander";
+import { Command, Option } from "commander";
 import type { RawFilter } from "../index/query.js";
 import { parseKindName, isClusterScoped } from "../index/kinds.js";
 import { parseTopDimension } from "../index/top-dimension.js";
 import { CliError } from "./errors.js";
+import { runProgram } from "./run-program.js";
 import { addFilterOptions, filterFromOptions, parseTotal, usageError } from "./output/filter-options.js";
 import { checkOutput, parseOutputFormat, USAGE_EXIT } from "./output/format.js";
-import { connectKubectl, type KubectlFlags } from "./kubectl/connect.js";
+import { withKubetrail, type KubectlFlags } from "./kubectl/connect.js";
 
 const program = new Command("kubectl trail")
   .description(
@@ -80,8 +81,7 @@ type FilterFlags = KubectlFlags &
 async function listCommand(o: FilterFlags, extra: RawFilter = {}): Promise<void> {
   const format = parseOutputFormat(o.output);
   const total = parseTotal(o.limit, 100);
-  const { source, kube } = await connectKubectl(o);
-  try {
+  await withKubetrail(o, async ({ source, kube }) => {
     const ns = namespaces(o, kube.namespace);
     const filter = filterFromOptions(
       { ...o, namespace: undefined },
@@ -89,9 +89,7 @@ async function listCommand(o: FilterFlags, extra: RawFilter = {}): Promise<void>
     );
     const { streamEvents } = await import("./output/event-stream.js");
     await streamEvents(format, source.list(filter, { total }), process.stdout);
-  } finally {
-    await source.close();
-  }
+  });
 }
 
 connection(
@@ -158,8 +156,7 @@ connection(
   ) => {
     const format = parseOutputFormat(o.output);
     const total = parseTotal(o.limit, 1000);
-    const { source, kube } = await connectKubectl(o);
-    try {
+    await withKubetrail(o, async ({ source, kube }) => {
       const ns = objectNamespace(object, o, kube.namespace);
       const { historyText } = await import("./history.js");
       process.stdout.write(
@@ -170,9 +167,7 @@ connection(
           format,
         }),
       );
-    } finally {
-      await source.close();
-    }
+    });
   },
 );
 
@@ -197,8 +192,7 @@ connection(
     }
     const format = parseOutputFormat(o.output);
     const n = parseTotal(o.top, 10, "--top");
-    const { source, kube } = await connectKubectl(o);
-    try {
+    await withKubetrail(o, async ({ source, kube }) => {
       const ns = namespaces(o, kube.namespace);
       const filter = filterFromOptions(
         { ...o, namespace: undefined },
@@ -206,9 +200,7 @@ connection(
       );
       const { topText } = await import("./top.js");
       process.stdout.write(await topText(source, dimension, filter, n, format));
-    } finally {
-      await source.close();
-    }
+    });
   });
 
 connection(
@@ -227,8 +219,7 @@ connection(
     const format = checkOutput(o.output, ["text", "json", "yaml"]);
     if ((what === undefined) === (o.auditId === undefined))
       throw new CliError("give one of: a log index, KIND/NAME, or --audit-id ID", USAGE_EXIT);
-    const { source, kube } = await connectKubectl(o);
-    try {
+    await withKubetrail(o, async ({ source, kube }) => {
       const ns =
         what !== undefined && !/^\d+$/.test(what) ? objectNamespace(what, o, kube.namespace) : undefined;
       const { entryIndex, proofText } = await import("./proof.js");
@@ -238,9 +229,7 @@ connection(
       });
       const { entry, checkpoint } = await source.entry(index);
       process.stdout.write(await proofText(entry, checkpoint, format));
-    } finally {
-      await source.close();
-    }
+    });
   },
 );
 
@@ -258,8 +247,7 @@ connection(
   .requiredOption("-f, --filename <file>", "bundle file to write (- for stdout)")
   .action(async (o: FilterFlags & { filename: string }) => {
     const total = parseTotal(o.limit, 100);
-    const { source, kube } = await connectKubectl(o);
-    try {
+    await withKubetrail(o, async ({ source, kube }) => {
       const ns = namespaces(o, kube.namespace);
       const filter = filterFromOptions(
         { ...o, namespace: undefined },
@@ -267,9 +255,7 @@ connection(
       );
       const { exportBundle } = await import("./export.js");
       await exportBundle(source, filter, o.limit, total, o.filename);
-    } finally {
-      await source.close();
-    }
+    });
   });
 
 connection(
@@ -278,31 +264,18 @@ connection(
   .addOption(outputOption("text or json").default("text"))
   .action(async (o: KubectlFlags & { output: string }) => {
     checkOutput(o.output, ["text", "json"]);
-    const { source, settings } = await connectKubectl(o, { keyRequired: false });
-    try {
-      const keys = await source.verifierKey();
-      if (settings.verifierKey !== undefined && settings.verifierKey !== keys.verifierKey)
-        throw new CliError(
-          `${settings.server} states the verifier key ${keys.verifierKey}, not the pinned ${settings.verifierKey}`,
-        );
-      process.stdout.write(o.output === "json" ? JSON.stringify(keys) + "\n" : keys.verifierKey + "\n");
-    } finally {
-      await source.close();
-    }
+    await withKubetrail(
+      o,
+      async ({ source, settings }) => {
+        const keys = await source.verifierKey();
+        if (settings.verifierKey !== undefined && settings.verifierKey !== keys.verifierKey)
+          throw new CliError(
+            `${settings.server} states the verifier key ${keys.verifierKey}, not the pinned ${settings.verifierKey}`,
+          );
+        process.stdout.write(o.output === "json" ? JSON.stringify(keys) + "\n" : keys.verifierKey + "\n");
+      },
+      { keyRequired: false },
+    );
   });
 
-process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  throw err;
-});
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exitCode = err.exitCode;
-  else {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`kubectl trail: ${message}\n`);
-    process.exitCode = err instanceof CliError ? err.exitCode : 1;
-  }
-}
+await runProgram(program, "kubectl trail");

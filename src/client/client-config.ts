@@ -11,10 +11,11 @@
 //       certificate-authority: /home/me/.config/kubetrail/prod-ca.crt
 //       token-file: /home/me/.config/kubetrail/prod-token
 //       verifier-key: kubetrail.example/log+1a2b3c4d+AbC…
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import YAML from "yaml";
+import { readYamlFile } from "../yaml/read-file.js";
 import { ClientError } from "./errors.js";
 
 export interface ContextSettings {
@@ -59,19 +60,10 @@ function bad(file: string, what: string): ClientError {
 
 /** The config in `file`; a missing file is an empty config. Errors name the file and the field. */
 export function loadClientConfig(file: string): ClientConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { contexts: [] };
-    throw bad(file, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch (err) {
-    throw bad(file, `not YAML (${(err as Error).message.split("\n")[0]})`);
-  }
+  const read = readYamlFile(file);
+  if (!read.ok) throw bad(file, read.error);
+  if ("missing" in read) return { contexts: [] };
+  const doc = read.doc;
   if (doc === null || doc === undefined) return { contexts: [] };
   if (typeof doc !== "object" || Array.isArray(doc)) throw bad(file, "expected a mapping");
   const d = doc as Record<string, unknown>;

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import YAML from "yaml";
+import { readYamlFile } from "../yaml/read-file.js";
 import { ClientError } from "../client/errors.js";
 
 export interface ExecConfig {
@@ -75,21 +75,14 @@ function mapping(v: unknown): Record<string, unknown> {
 function readMerged(files: string[], mustExist: boolean): Merged {
   const merged: Merged = { contexts: new Map(), clusters: new Map(), users: new Map(), files: [] };
   for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (err) {
+    const read = readYamlFile(file);
+    if (!read.ok) throw bad(file, read.error);
+    if ("missing" in read) {
       // kubectl skips missing files named by KUBECONFIG but not one named by --kubeconfig.
-      if ((err as NodeJS.ErrnoException).code === "ENOENT" && !mustExist) continue;
-      throw bad(file, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      if (!mustExist) continue;
+      throw bad(file, "cannot read (ENOENT)");
     }
-    let doc: unknown;
-    try {
-      doc = YAML.parse(text);
-    } catch (err) {
-      throw bad(file, `not YAML (${(err as Error).message.split("\n")[0]})`);
-    }
-    const d = mapping(doc);
+    const d = mapping(read.doc);
     merged.files.push(file);
     const dir = path.dirname(path.resolve(file));
     if (

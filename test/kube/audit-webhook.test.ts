@@ -6,7 +6,6 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiserverFlags } from "../../src/cli/apiserver-config.js";
-import { runCli } from "../fixtures/cli.js";
 import {
   call,
   readLog,
@@ -18,6 +17,7 @@ import {
   tempDir,
 } from "../faults/serve-process.js";
 import { type AuditLine, type Cluster, freePort, startCluster } from "./cluster.js";
+import { apiserverConfig, pairedServeFlags } from "./pairing.js";
 
 let work: string;
 let cluster: Cluster | undefined;
@@ -27,33 +27,12 @@ const bobToken = "bob-token-0123456789";
 beforeAll(async () => {
   requireBuiltCli();
   work = tempDir("kube-e2e");
-  const cfg = path.join(work, "apiserver-config");
   const port = await freePort();
-  const gen = await runCli([
-    "apiserver-config",
-    "--server",
-    `https://127.0.0.1:${port}`,
-    "--out",
-    cfg,
-    "--apiserver-dir",
-    cfg,
-    // The tests' HTTPS client names the host "localhost".
-    "--san",
-    "localhost",
-  ]);
-  expect(gen.code, gen.stderr).toBe(0);
-  serve = await startServe(
-    path.join(work, "data"),
-    [
-      "--tls-cert",
-      path.join(cfg, "kubetrail.crt"),
-      "--tls-key",
-      path.join(cfg, "kubetrail.key"),
-      "--client-ca",
-      path.join(cfg, "ca.crt"),
-    ],
-    { ca: readFileSync(path.join(cfg, "ca.crt")), listen: `127.0.0.1:${port}` },
-  );
+  const cfg = await apiserverConfig(work, port);
+  serve = await startServe(path.join(work, "data"), pairedServeFlags(cfg), {
+    ca: readFileSync(path.join(cfg, "ca.crt")),
+    listen: `127.0.0.1:${port}`,
+  });
   cluster = await startCluster({
     // The policy, webhook kubeconfig and flags exactly as apiserver-config prints them; the
     // log backend (same policy) is the ground truth.

@@ -14,6 +14,8 @@ import YAML from "yaml";
 import { apiserverFlags } from "../../src/cli/apiserver-config.js";
 import { request, type Reply } from "../fixtures/audit/request.js";
 import { runCli, type CliResult } from "../fixtures/cli.js";
+import { apiserverConfig, pairedServeFlags } from "./pairing.js";
+import { serviceAccountToken, tokenKubeconfig } from "./service-account.js";
 import { k9sSubstitute, pluginPath } from "../fixtures/kubectl-plugin.js";
 import {
   call,
@@ -48,27 +50,6 @@ function writeFile(name: string, text: string): string {
   return file;
 }
 
-async function apiserverPost(pathname: string, body: unknown): Promise<Reply> {
-  return request(Number(new URL(cluster.url).port), {
-    method: "POST",
-    path: pathname,
-    ca: cluster.caPem,
-    body: JSON.stringify(body),
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${cluster.adminToken}` },
-  });
-}
-
-/** A token of a service account from the TokenRequest API (kubectl 1.20 has no `create token`). */
-async function serviceAccountToken(namespace: string, name: string): Promise<string> {
-  const r = await apiserverPost(`/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
-    apiVersion: "authentication.k8s.io/v1",
-    kind: "TokenRequest",
-    spec: { expirationSeconds: 3600 },
-  });
-  if (r.status !== 201) throw new Error(`TokenRequest ${namespace}/${name}: ${r.status} ${r.body}`);
-  return (JSON.parse(r.body) as { status: { token: string } }).status.token;
-}
-
 /** A service-account token signed with the apiserver's real key, expired an hour ago. */
 function expiredToken(uid: string): string {
   const now = Math.floor(Date.now() / 1000);
@@ -91,20 +72,10 @@ function expiredToken(uid: string): string {
 }
 
 async function startKubetrail(extra: string[]): Promise<Serve> {
-  return startServe(
-    path.join(work, "data"),
-    [
-      "--tls-cert",
-      path.join(cfg, "kubetrail.crt"),
-      "--tls-key",
-      path.join(cfg, "kubetrail.key"),
-      "--client-ca",
-      path.join(cfg, "ca.crt"),
-      "--no-detect",
-      ...extra,
-    ],
-    { ca: readFileSync(path.join(cfg, "ca.crt")), listen: `127.0.0.1:${port}` },
-  );
+  return startServe(path.join(work, "data"), [...pairedServeFlags(cfg), "--no-detect", ...extra], {
+    ca: readFileSync(path.join(cfg, "ca.crt")),
+    listen: `127.0.0.1:${port}`,
+  });
 }
 
 /** deploy/kubetrail.yaml as shipped, with the Service's fixed IP moved into this cluster's range. */
@@ -176,20 +147,8 @@ function asIdentity(
 beforeAll(async () => {
   requireBuiltCli();
   work = tempDir("kube-read-access");
-  cfg = path.join(work, "apiserver-config");
   port = await freePort();
-  const gen = await runCli([
-    "apiserver-config",
-    "--server",
-    `https://127.0.0.1:${port}`,
-    "--out",
-    cfg,
-    "--apiserver-dir",
-    cfg,
-    "--san",
-    "localhost",
-  ]);
-  expect(gen.code, gen.stderr).toBe(0);
+  cfg = await apiserverConfig(work, port);
   kubetrailCa = readFileSync(path.join(cfg, "ca.crt"), "utf8");
   // kubetrail first (ingest only), so the apiserver's audit webhook has somewhere to go.
   serve = await startKubetrail([]);
@@ -206,26 +165,8 @@ beforeAll(async () => {
   // The manifests as shipped: namespace, kubetrail's service account and RBAC, the reader
   // ClusterRoles, the discovery ConfigMap and Role.
   await cluster.apply(shippedManifests());
-  const ktToken = await serviceAccountToken("kubetrail", "kubetrail");
-  const ktKubeconfig = writeFile(
-    "kubetrail.kubeconfig",
-    YAML.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [
-        {
-          name: "c",
-          cluster: {
-            server: cluster.url,
-            "certificate-authority-data": Buffer.from(cluster.caPem).toString("base64"),
-          },
-        },
-      ],
-      users: [{ name: "kubetrail", user: { token: ktToken } }],
-      contexts: [{ name: "kubetrail", context: { cluster: "c", user: "kubetrail" } }],
-      "current-context": "kubetrail",
-    }),
-  );
+  const ktToken = await serviceAccountToken(cluster, "kubetrail", "kubetrail");
+  const ktKubeconfig = tokenKubeconfig(cluster, ktToken, path.join(work, "kubetrail.kubeconfig"));
   // Restarted with Kubernetes identities on (the apiserver retries its batches meanwhile).
   expect(await serve.kill("SIGTERM")).toBe(0);
   serve = await startKubetrail([
@@ -279,7 +220,7 @@ beforeAll(async () => {
   kc.alice = cluster.kubeconfigForToken(ALICE, "alice");
   kc.carol = cluster.kubeconfigForToken(CAROL, "carol");
   kc.bob = await cluster.kubeconfigForUser("bob", ["team-a-devs"]);
-  saToken = await serviceAccountToken("team-a", "auditor");
+  saToken = await serviceAccountToken(cluster, "team-a", "auditor");
   kc.sa = cluster.kubeconfigForToken(saToken, "auditor");
   const bobUser = (YAML.parse(readFileSync(kc.bob, "utf8")) as { users: { user: Record<string, string> }[] })
     .users[0]!.user;

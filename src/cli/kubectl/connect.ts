@@ -88,3 +88,17 @@ export async function connectKubectl(
       : connectRemote(settings);
   return { source, kube, settings };
 }
+
+/** Runs `use` with a connection, and closes it however `use` ends. */
+export async function withKubetrail(
+  o: KubectlFlags,
+  use: (c: KubectlConnection) => Promise<void>,
+  opts: { keyRequired?: boolean } = {},
+): Promise<void> {
+  const connection = await connectKubectl(o, opts);
+  try {
+    await use(connection);
+  } finally {
+    await connection.source.close();
+  }
+}
