@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { runCli } from "./fixtures/cli.js";
 import { requestEvents, type EventSpec } from "./query-fixtures.js";
 

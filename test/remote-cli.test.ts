@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateEvents } from "../bench/gen/events.js";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { runCli, type CliResult } from "./fixtures/cli.js";
 import { startServe, type ServeProcess } from "./fixtures/audit/serve-process.js";
 import { startHostileServer, type HostileServer } from "./fixtures/hostile-server.js";

@@ -46,12 +46,13 @@ export async function exportBundle(
   const out: Writable = toFile ? createWriteStream(output) : process.stdout;
   try {
     const listing = source.list(filter, { total, proofs: true });
-    const count = await writeBundle(listing, describeQuery(filter, limit), out);
+    const { count, gone } = await writeBundle(listing, describeQuery(filter, limit), out);
     if (toFile) {
       out.end();
       await finished(out);
       process.stderr.write(
         `wrote ${count} entries proven against checkpoint size ${listing.checkpoint().size} to ${output}` +
+          (gone > 0 ? ` (${gone} pruned or erased entries left out)` : "") +
           (listing.more() ? ` (more match: raise --limit, or --limit all)` : "") +
           "\n",
       );
@@ -62,8 +63,13 @@ export async function exportBundle(
 }
 
 /** Writes the bundle as its pages arrive (same document as JSON.stringify(bundle, null, 2)). */
-export async function writeBundle(listing: Listing, query: RawFilter, out: Writable): Promise<number> {
+export async function writeBundle(
+  listing: Listing,
+  query: RawFilter,
+  out: Writable,
+): Promise<{ count: number; gone: number }> {
   let count = 0;
+  let gone = 0;
   let started = false;
   for await (const page of listing.pages()) {
     if (!started) {
@@ -73,6 +79,11 @@ export async function writeBundle(listing: Listing, query: RawFilter, out: Writa
     }
     let text = "";
     for (const e of page.entries) {
+      // Pruned or erased entries have no bytes to prove: left out, and counted.
+      if (e.gone !== undefined) {
+        gone++;
+        continue;
+      }
       if (!("proof" in e)) throw new Error(`entry ${e.row.idx}: no inclusion proof`);
       const item = JSON.stringify(bundleEntry(e.row.idx, e.data, e.proof), null, 2).replace(/^/gm, "    ");
       text += (count === 0 ? "\n" : ",\n") + item;
@@ -81,7 +92,7 @@ export async function writeBundle(listing: Listing, query: RawFilter, out: Writa
     await writeOut(out, text);
   }
   await writeOut(out, count === 0 ? "]\n}\n" : "\n  ]\n}\n");
-  return count;
+  return { count, gone };
 }
 
 /** The filters as given (filter names, as the API takes them), recorded in the bundle. */

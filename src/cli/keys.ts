@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { apiClient } from "../client/connect.js";
 import { remoteSource } from "../client/remote-source.js";
-import { loadOrCreateSigningKey } from "../store/keys.js";
+import { loadOrCreateSigningKey } from "../store/fs/keys.js";
 import { CliError } from "./errors.js";
 import { checkOutput, USAGE_EXIT } from "./output/format.js";
 import { addSourceOptions, remoteSettings, sourceKind, type SourceFlags } from "./output/source-options.js";

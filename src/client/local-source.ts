@@ -2,7 +2,7 @@
 // (each checked against the row's leaf hash), proofs come from the log's own tiles.
 import type { TopDimension } from "../index/db.js";
 import { encodeCursor, parseFilter, type RawFilter } from "../index/query.js";
-import { resolveEntries } from "../index/resolve.js";
+import { resolveEntries, type ResolvedEntry } from "../index/resolve.js";
 import type { QuerySession } from "../index/session.js";
 import { proveInclusion, proveInclusions, type Hash } from "../tlog/index.js";
 import { ClientError } from "./errors.js";
@@ -17,7 +17,7 @@ import {
 } from "./source.js";
 
 /** A ReadSource over an open query session (index caught up with the log's latest checkpoint). */
-export function localSource(session: QuerySession, dataDir: string): ReadSource {
+export function localSource(session: QuerySession, dataDir: string, verifierKey: string): ReadSource {
   const { log, index } = session;
   const cp = log.latestCheckpoint();
   const checkpoint: TrustedCheckpoint = {
@@ -26,7 +26,6 @@ export function localSource(session: QuerySession, dataDir: string): ReadSource 
     rootHash: cp.rootHash,
     note: cp.note,
   };
-  const files = log.files.layout;
 
   const list = (raw: RawFilter, opts: PageOptions): Listing => {
     const filter = parseFilter(raw);
@@ -40,15 +39,21 @@ export function localSource(session: QuerySession, dataDir: string): ReadSource 
         for (let remaining = opts.total; remaining > 0;) {
           filter.limit = Math.min(PAGE_SIZE, remaining);
           const found = index.search(filter, nowUs);
-          const entries = await resolveEntries(log, found.rows, files);
+          const entries = await resolveEntries(log, found.rows);
           if (opts.proofs) {
+            // A pruned or erased entry has no bytes to prove: it stays without a proof.
+            const present = entries.filter((e) => e.gone === undefined);
             const proofs = await proveInclusions(
               cp.size,
-              entries.map((e) => e.row.idx),
+              present.map((e) => e.row.idx),
               log.hashReader(),
             );
-            const proven = entries.map((e, i): ProvenEntry => ({ ...e, proof: proofs[i] as Hash[] }));
-            yield { entries: proven };
+            const proofOf = new Map(present.map((e, i) => [e.row.idx, proofs[i] as Hash[]]));
+            yield {
+              entries: entries.map((e): ResolvedEntry | ProvenEntry =>
+                e.gone === undefined ? { ...e, proof: proofOf.get(e.row.idx) as Hash[] } : e,
+              ),
+            };
           } else yield { entries };
           remaining -= entries.length;
           if (found.next === undefined) return;
@@ -74,13 +79,17 @@ export function localSource(session: QuerySession, dataDir: string): ReadSource 
           `entry ${idx}: not in the log of size ${cp.size} (latest checkpoint)`,
         );
       let data: Uint8Array | undefined;
-      for await (const e of log.readEntries(idx, idx + 1)) data = e.data;
+      for await (const e of log.readEntries(idx, idx + 1)) {
+        if (e.gone !== undefined)
+          throw new ClientError("gone", `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
+        data = e.data;
+      }
       if (data === undefined) throw new ClientError("config", `entry ${idx}: not readable from ${dataDir}`);
       const proof = await proveInclusion(cp.size, idx, log.hashReader());
       return { entry: proveEntry(idx, data, proof, checkpoint), checkpoint };
     },
     async verifierKey() {
-      return { origin: log.origin, verifierKey: log.verifierKey };
+      return { origin: log.origin, verifierKey };
     },
     async close() {
       session.close();

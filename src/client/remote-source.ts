@@ -5,6 +5,9 @@
 // length is proven against one checkpoint while neither side holds more than a page.
 import type { TopCount, TopDimension } from "../index/db.js";
 import type { RawFilter } from "../index/query.js";
+import type { ResolvedEntry } from "../index/resolve.js";
+import { parsedEntry } from "../index/row.js";
+import type { Gone } from "../store/types.js";
 import { decodeBase64, type Hash } from "../tlog/index.js";
 import type { JsonClient } from "../http/json-client.js";
 import { ClientError } from "./errors.js";
@@ -58,6 +61,15 @@ class Answer {
     return v;
   }
 
+  /** The `gone` of an item whose bytes were pruned or erased, if it is one. */
+  gone(): Gone | undefined {
+    if (this.field("gone") === undefined) return undefined;
+    const g = this.object("gone");
+    const state = g.string("state");
+    if (state !== "pruned" && state !== "erased") throw g.junk(`"state" is not pruned or erased`);
+    return { state, reason: g.string("reason") };
+  }
+
   optionalString(name: string): string | undefined {
     const v = this.field(name);
     if (v === undefined) return undefined;
@@ -83,6 +95,12 @@ class Answer {
       return bytes;
     });
   }
+}
+
+/** A listed entry whose bytes are gone: its index and why, and an empty row. */
+function goneEntry(index: number, gone: Gone): ResolvedEntry {
+  const data = new Uint8Array(0);
+  return { row: parsedEntry(index, data, new Uint8Array(32)).row, data, value: undefined, gone };
 }
 
 function params(raw: RawFilter, extra: Record<string, string>): URLSearchParams {
@@ -163,8 +181,11 @@ export function remoteSource(opts: RemoteSourceOptions): ReadSource {
           if (items.length > remaining)
             throw page.junk(`${items.length} items where at most ${remaining} were asked`);
           const cp = pinned;
-          const entries: ProvenEntry[] = items.map((it, i) => {
+          const entries: (ProvenEntry | ResolvedEntry)[] = items.map((it, i) => {
             const item = new Answer(`${where} items[${i}]`, it);
+            // Pruned or erased since: nothing left to prove, and nothing shown but that.
+            const gone = item.gone();
+            if (gone !== undefined) return goneEntry(item.index("index"), gone);
             return proveEntry(
               item.index("index"),
               Buffer.from(item.string("entry"), "utf8"),

@@ -14,6 +14,7 @@ import {
 } from "../tlog/index.js";
 import type { ResolvedEntry } from "./resolve.js";
 import { isRecord } from "../json/record.js";
+import { IndexError } from "./errors.js";
 
 export const BUNDLE_FORMAT = "kubetrail-evidence-bundle";
 export const BUNDLE_VERSION = 1;
@@ -59,12 +60,15 @@ export function bundleHeader(
 export function bundleEntry(index: number, data: Uint8Array, proof: readonly Hash[]): BundleEntry {
   const text = Buffer.from(data).toString("utf8");
   if (!Buffer.from(text, "utf8").equals(Buffer.from(data))) {
-    throw new Error(`entry ${index}: not valid UTF-8, cannot be carried as text`);
+    throw new IndexError("mismatch", `entry ${index}: not valid UTF-8, cannot be carried as text`);
   }
   return { index, entry: text, inclusionProof: proof.map(encodeBase64) };
 }
 
-/** Builds a bundle proving `entries` against the log's latest checkpoint. */
+/**
+ * Builds a bundle proving `entries` against the log's latest checkpoint. Entries whose bytes
+ * were pruned or erased cannot be proven and are left out.
+ */
 export async function buildBundle(
   log: LogReader,
   entries: readonly ResolvedEntry[],
@@ -74,8 +78,10 @@ export async function buildBundle(
   const cp = log.latestCheckpoint();
   const reader = log.hashReader();
   const out: BundleEntry[] = [];
-  for (const { row, data } of entries)
+  for (const { row, data, gone } of entries) {
+    if (gone !== undefined) continue;
     out.push(bundleEntry(row.idx, data, await proveInclusion(cp.size, row.idx, reader)));
+  }
   return { ...bundleHeader(cp, query, now), entries: out };
 }
 

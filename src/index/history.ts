@@ -5,7 +5,7 @@ import type { LogReader } from "../store/types.js";
 import type { QueryIndex } from "./db.js";
 import { diffBodies, type FieldChange } from "./diff.js";
 import { parseFilter, type RawFilter, type ResourceSpec } from "./query.js";
-import { resolveEntries, type BundleFiles, type ResolvedEntry } from "./resolve.js";
+import { resolveEntries, type ResolvedEntry } from "./resolve.js";
 
 export const CHANGE_VERBS = ["create", "update", "patch", "delete", "deletecollection"];
 
@@ -86,7 +86,8 @@ export function objectHistories(entries: Iterable<ResolvedEntry>): ObjectHistory
 
 function change(entry: ResolvedEntry, object: { baseline: unknown }): HistoryItem {
   const { row } = entry;
-  if (!row.hasRequestObject) return { entry };
+  // A pruned or erased entry shows as its index row, without a body to compare.
+  if (!row.hasRequestObject || entry.gone !== undefined) return { entry };
   const body = requestObject(entry.value);
   const succeeded = row.code === null || row.code < 400;
   if (row.verb === "patch") return { entry, body: "patch", changes: diffBodies(undefined, body) };
@@ -104,10 +105,9 @@ export async function objectHistory(
   log: LogReader,
   q: HistoryQuery & { limit: number },
   nowUs: number,
-  files?: BundleFiles,
 ): Promise<ObjectHistory[]> {
   const filter = parseFilter({ ...historyFilter(q), limit: [String(q.limit)] });
   filter.logSize = log.size();
-  const entries = await resolveEntries(log, index.search(filter, nowUs).rows, files);
+  const entries = await resolveEntries(log, index.search(filter, nowUs).rows);
   return objectHistories(entries);
 }

@@ -6,11 +6,14 @@ import type { Access } from "./auth/access.js";
 import type { Identity } from "./auth/identity.js";
 
 /**
- * Who may call a route. "public": anyone (health, static log, UI shell);
+ * Who may call a route. "public": anyone (health, checkpoint and hash tiles, UI shell);
  * "ingest": the apiserver's webhook credential (client cert or ingest token);
- * "read": a read token (query, proofs, evidence); "admission": the admission webhook client.
+ * "read": a read credential (query, proofs, evidence, entry bundles): kubetrail's own read
+ * tokens and certificates read the whole log, a Kubernetes identity what RBAC lets it (Access);
+ * "admission": the admission webhook client; "metrics": public unless --metrics-auth
+ * requires a read credential or a metrics token.
  */
-export type AuthScope = "public" | "ingest" | "read" | "admission";
+export type AuthScope = "public" | "ingest" | "read" | "admission" | "metrics";
 
 export interface RouteContext {
   req: IncomingMessage;

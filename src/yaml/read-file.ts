@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
 
-export type YamlFile = { ok: true; doc: unknown } | { ok: true; missing: true } | { ok: false; error: string };
+export type YamlFile =
+  { ok: true; doc: unknown } | { ok: true; missing: true } | { ok: false; error: string };
 
 export function readYamlFile(file: string): YamlFile {
   let text: string;

@@ -94,16 +94,18 @@ export async function openSource(o: SourceFlags): Promise<ReadSource> {
   if (sourceKind(o) === "local") {
     const dataDir = o.data as string;
     // Loaded only here: the index (SQLite) is not needed to read from a server.
-    const [{ openCliSession }, { localSource }] = await Promise.all([
+    const [{ openCliSession }, { localSource }, { fsStorage }] = await Promise.all([
       import("./session.js"),
       import("../../client/local-source.js"),
+      import("../../store/fs/storage.js"),
     ]);
     const session = await openCliSession(dataDir);
-    if (o.key !== undefined && o.key !== session.log.verifierKey) {
+    const verifierKey = await fsStorage(dataDir).verifierKey();
+    if (o.key !== undefined && o.key !== verifierKey) {
       session.close();
       throw new CliError(`${dataDir}: the log's verifier key is not the one given with --key`);
     }
-    return localSource(session, dataDir);
+    return localSource(session, dataDir, verifierKey);
   }
   const settings = remoteSettings(o);
   if (settings === undefined) throw noSource();

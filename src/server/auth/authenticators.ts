@@ -1,8 +1,7 @@
 // The authenticators a scope's chain is made of. Each looks at one kind of credential and
 // either passes (none of its business), names an identity, or refuses the request.
 import type { IncomingMessage } from "node:http";
-import type { X509Certificate } from "node:crypto";
-import { bearerToken, issuedBy, peerCertificate, subjectNames, tokenMatches } from "./credentials.js";
+import { bearerToken, peerCertificate, tokenMatches, type ClientCaRights } from "./credentials.js";
 import type { AuthMethod, Identity } from "./identity.js";
 import { KubeUnavailableError, type KubeReviewer } from "./kube-review.js";
 
@@ -15,7 +14,7 @@ export type Authenticator = (req: IncomingMessage) => AuthnResult | Promise<Auth
 
 const NONE: AuthnResult = { kind: "none" };
 
-/** A bearer token from a fixed list (kubetrail's own ingest or read tokens). */
+/** A bearer token from a fixed list (kubetrail's own ingest, read or metrics tokens). */
 export function staticTokens(tokens: readonly string[], method: AuthMethod, user: string): Authenticator {
   return (req) => {
     const token = bearerToken(req);
@@ -25,46 +24,34 @@ export function staticTokens(tokens: readonly string[], method: AuthMethod, user
 }
 
 /**
- * A client certificate issued by the ingest CA (--client-ca): the apiserver's webhook. A
- * certificate from no trusted CA, presented without a token, is refused outright.
+ * A client certificate whose verified chain leads to a CA configured for `right` (--client-ca
+ * for ingest, --read-client-ca for reading the whole log): the identity is kubetrail's own.
  */
-export function ingestCertificates(cas: readonly X509Certificate[] | undefined): Authenticator {
+export function caCertificates(cas: ClientCaRights, right: "ingest" | "read"): Authenticator {
+  const method: AuthMethod = right === "ingest" ? "ingest-cert" : "read-cert";
   return (req) => {
-    const peer = peerCertificate(req);
-    if (peer === undefined) return NONE;
-    if (peer.authorized && (cas === undefined || issuedBy(peer.cert, cas))) {
-      return {
-        kind: "identity",
-        identity: {
-          user: subjectNames(peer.cert).commonName ?? "client-certificate",
-          groups: [],
-          method: "ingest-cert",
-        },
-      };
-    }
-    if (req.headers.authorization === undefined)
-      return {
-        kind: "refused",
-        status: 403,
-        reason: "client certificate is not signed by the configured client CA",
-      };
-    return NONE;
+    const peer = peerCertificate(req, cas);
+    if (!peer.rights.has(right)) return NONE;
+    return {
+      kind: "identity",
+      identity: { user: peer.subject?.commonName ?? "client-certificate", groups: [], method },
+    };
   };
 }
 
-/** A client certificate from the cluster's client CA (--kube-client-ca): user = CN, groups = O. */
-export function kubeCertificates(cas: readonly X509Certificate[]): Authenticator {
+/** A client certificate of the cluster's client CA (--kube-client-ca): user = CN, groups = O. */
+export function kubeCertificates(cas: ClientCaRights): Authenticator {
   return (req) => {
-    const peer = peerCertificate(req);
-    if (peer === undefined || !peer.authorized || !issuedBy(peer.cert, cas)) return NONE;
-    const { commonName, organizations } = subjectNames(peer.cert);
+    const peer = peerCertificate(req, cas);
+    if (!peer.rights.has("kube")) return NONE;
+    const commonName = peer.subject?.commonName;
     if (commonName === undefined || commonName === "")
       return {
         kind: "refused",
         status: 401,
         reason: "client certificate has no common name (the user name)",
       };
-    const groups = [...organizations, "system:authenticated"];
+    const groups = [...(peer.subject?.organizations ?? []), "system:authenticated"];
     return { kind: "identity", identity: { user: commonName, groups, method: "kube-cert" } };
   };
 }
@@ -91,20 +78,32 @@ export function tokenReview(reviewer: KubeReviewer): Authenticator {
 
 /**
  * Runs the chain: the first authenticator that names an identity or refuses decides. When
- * none does, a request without a credential gets 401 and one with an unknown token 403.
+ * none does: a certificate that grants nothing here, presented without a token, is a 403 saying
+ * why; no credential is a 401; an unknown token a 403.
  */
 export async function runChain(
   chain: readonly Authenticator[],
   req: IncomingMessage,
   scope: string,
+  cas: ClientCaRights | undefined,
 ): Promise<AuthnResult> {
   for (const authenticate of chain) {
     const r = await authenticate(req);
     if (r.kind !== "none") return r;
   }
   const token = bearerToken(req);
+  if (token === undefined) {
+    const cert = peerCertificate(req, cas);
+    if (cert.presented)
+      return {
+        kind: "refused",
+        status: 403,
+        reason:
+          cert.problem ?? `client certificate does not grant ${scope} (its CA is not configured for it)`,
+      };
+    return { kind: "refused", status: 401, reason: `credential required (${scope})` };
+  }
   if (token === null)
     return { kind: "refused", status: 401, reason: "Authorization header is not a bearer token" };
-  if (token === undefined) return { kind: "refused", status: 401, reason: `credential required (${scope})` };
   return { kind: "refused", status: 403, reason: `token not valid for ${scope}` };
 }

@@ -1,27 +1,27 @@
 import { X509Certificate } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createCa, issueCert } from "../certs.js";
-import { issuedBy, parseCaBundle, subjectNames, tokenDigest, tokenMatches } from "./credentials.js";
+import { caFingerprints, subjectNames, tokenDigest, tokenMatches } from "./credentials.js";
 
 describe("client certificates as the apiserver reads them", () => {
-  it("takes the user from CN and a group from each O, and tells which CA issued it", async () => {
+  it("takes the user from CN and a group from each O", async () => {
     const cluster = await createCa("cluster CA");
-    const other = await createCa("ingest CA");
     const bob = await issueCert(cluster, {
       commonName: "bob",
       organizations: ["team-a-devs", "system:masters"],
       usage: "client",
     });
-    const cert = new X509Certificate(bob.certPem);
-    expect(subjectNames(cert)).toEqual({
+    expect(subjectNames(new X509Certificate(bob.certPem))).toEqual({
       commonName: "bob",
       organizations: ["team-a-devs", "system:masters"],
     });
-    const cas = parseCaBundle(cluster.certPem + other.certPem);
-    expect(cas).toHaveLength(2);
-    expect(issuedBy(cert, parseCaBundle(cluster.certPem))).toBe(true);
-    expect(issuedBy(cert, parseCaBundle(other.certPem))).toBe(false);
-    expect(issuedBy(cert, cas)).toBe(true);
+    const other = await createCa("ingest CA");
+    expect(caFingerprints(cluster.certPem + other.certPem)).toEqual(
+      new Set([
+        new X509Certificate(cluster.certPem).fingerprint256,
+        new X509Certificate(other.certPem).fingerprint256,
+      ]),
+    );
   });
 });
 

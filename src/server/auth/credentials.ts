@@ -1,8 +1,9 @@
 // Reading the credential a request presents: a bearer token (compared in constant time) or a
-// TLS client certificate (and which CA issued it). Nothing here decides who may do what.
+// TLS client certificate, and which configured CAs its verified chain leads to. Nothing here
+// decides who may do what.
 import { createHash, timingSafeEqual, X509Certificate } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { TLSSocket } from "node:tls";
+import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
 
 function digest(token: string): Buffer {
   return createHash("sha256").update(token, "utf8").digest();
@@ -34,30 +35,46 @@ export function bearerToken(req: IncomingMessage): string | undefined | null {
   return m ? m[1]! : null;
 }
 
+/** What a client certificate's CA grants: posting events, reading the whole log, or being a Kubernetes user. */
+export type CaRight = "ingest" | "read" | "kube";
+
+/** SHA-256 fingerprints (as Node prints them) of the CA certificates that grant each right. */
+export interface ClientCaRights {
+  /** --client-ca: may post events and admission reviews. */
+  ingest: ReadonlySet<string>;
+  /** --read-client-ca: may read the whole log. */
+  read: ReadonlySet<string>;
+  /** --kube-client-ca: its certificates are Kubernetes users (CN) and groups (O), authorized by RBAC. */
+  kube?: ReadonlySet<string>;
+}
+
+/** The fingerprints of every certificate in a PEM bundle, for ClientCaRights. */
+export function caFingerprints(pemBundle: string): Set<string> {
+  const blocks = pemBundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return new Set(blocks.map((b) => new X509Certificate(b).fingerprint256));
+}
+
 export interface PeerCertificate {
-  /** The TLS layer verified it against one of the CAs the server trusts for clients. */
-  authorized: boolean;
-  cert: X509Certificate;
+  presented: boolean;
+  /** The rights its (verified) chain grants; empty when unverified. */
+  rights: ReadonlySet<CaRight>;
+  /** The subject as the apiserver reads it, for a verified certificate. */
+  subject?: { commonName?: string; organizations: string[] };
+  /** Why a presented certificate grants nothing, for the 403. */
+  problem?: string;
 }
 
-/** The client certificate of the connection, if one was presented. */
-export function peerCertificate(req: IncomingMessage): PeerCertificate | undefined {
-  const socket = req.socket as Partial<TLSSocket>;
-  if (typeof socket.getPeerX509Certificate !== "function") return undefined;
-  const cert = socket.getPeerX509Certificate();
-  if (cert === undefined) return undefined;
-  return { authorized: socket.authorized === true, cert };
-}
+const NO_CERTIFICATE: PeerCertificate = { presented: false, rights: new Set() };
+/** Per connection: the chain is walked once, not per request on a keep-alive connection. */
+const checked = new WeakMap<object, PeerCertificate>();
 
-/** The certificates of a PEM bundle. */
-export function parseCaBundle(pem: string): X509Certificate[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.map((b) => new X509Certificate(b));
-}
-
-/** Whether one of `cas` issued and signed `cert` (the chain itself was checked by TLS). */
-export function issuedBy(cert: X509Certificate, cas: readonly X509Certificate[]): boolean {
-  return cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
+/** OpenSSL's verdicts on a client certificate that deserve their own words. */
+function verifyProblem(code: string, cert: DetailedPeerCertificate): string {
+  if (code === "CERT_HAS_EXPIRED")
+    return `client certificate "${cert.subject?.CN ?? ""}" expired on ${cert.valid_to}`;
+  if (code === "CERT_NOT_YET_VALID")
+    return `client certificate "${cert.subject?.CN ?? ""}" is not valid before ${cert.valid_from}`;
+  return `client certificate is not signed by a configured client CA (${code})`;
 }
 
 /** The subject's attributes as the apiserver reads a client certificate: CN is the user, each O a group. */
@@ -72,4 +89,37 @@ export function subjectNames(cert: X509Certificate): { commonName?: string; orga
     if (key === "O") out.organizations.push(...value.split("+").filter((v) => v !== ""));
   }
   return out;
+}
+
+/** The connection's client certificate, what its verified chain grants, and its subject. */
+export function peerCertificate(req: IncomingMessage, cas: ClientCaRights | undefined): PeerCertificate {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (cas === undefined || typeof socket.getPeerCertificate !== "function") return NO_CERTIFICATE;
+  const known = checked.get(socket);
+  if (known !== undefined) return known;
+  const cert = socket.getPeerCertificate(true);
+  let result: PeerCertificate;
+  if (cert === null || Object.keys(cert).length === 0) result = NO_CERTIFICATE;
+  else if (socket.authorized !== true) {
+    const code = String(socket.authorizationError ?? "UNKNOWN");
+    result = { presented: true, rights: new Set(), problem: verifyProblem(code, cert) };
+  } else {
+    // The verified chain up to its trust anchor (which points at itself); whichever configured
+    // bundle holds a certificate of it decides the rights.
+    const rights = new Set<CaRight>();
+    const seen = new Set<string>();
+    for (
+      let c: DetailedPeerCertificate | undefined = cert;
+      c && !seen.has(c.fingerprint256);
+      c = c.issuerCertificate
+    ) {
+      seen.add(c.fingerprint256);
+      if (cas.ingest.has(c.fingerprint256)) rights.add("ingest");
+      if (cas.read.has(c.fingerprint256)) rights.add("read");
+      if (cas.kube?.has(c.fingerprint256)) rights.add("kube");
+    }
+    result = { presented: true, rights, subject: subjectNames(new X509Certificate(cert.raw)) };
+  }
+  checked.set(socket, result);
+  return result;
 }

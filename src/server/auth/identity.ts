@@ -8,6 +8,8 @@ export type AuthMethod =
   | "ingest-token"
   | "ingest-cert"
   | "read-token"
+  | "read-cert"
+  | "metrics-token"
   | "kube-token"
   | "kube-cert"
   | (string & Record<never, never>);
@@ -35,10 +37,10 @@ export interface Authorizer {
   decide(identity: Identity, verb: AuditVerb, namespace: string): Promise<Decision>;
 }
 
-/** Kubetrail's own read tokens read the whole log; everything else is refused. */
-export const ownTokensOnly: Authorizer = {
+/** kubetrail's own read credentials (tokens, --read-client-ca certificates) read the whole log; nothing else does. */
+export const ownCredentialsOnly: Authorizer = {
   async decide(identity) {
-    return identity.method === "read-token"
+    return identity.method === "read-token" || identity.method === "read-cert"
       ? { allowed: true }
       : { allowed: false, reason: "no authorizer for this kind of identity is configured" };
   },

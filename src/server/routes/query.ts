@@ -1,18 +1,18 @@
 // Read endpoints: the query API, counts and proofs (read credential, authorized per namespace),
-// the verifier key and the static log in C2SP tlog-tiles layout under /log/ (public) so anyone
-// can verify or mirror the log. Documented in docs/api.md and docs/openapi.yaml.
+// the verifier key, and the static log in C2SP tlog-tiles layout under /log/: the checkpoint
+// and hash tiles public, so anyone can check the tree; entry bundles, which hold the events,
+// for full-log readers (auditors, mirrors). Everything is read through the log's LogReader,
+// whatever driver stores it. Documented in docs/api.md and docs/openapi.yaml.
 import type { ServerResponse } from "node:http";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
-import { startIndexer } from "../../index/indexer.js";
+import { startIndexer, type Indexer } from "../../index/indexer.js";
 import { eventItem } from "../../index/present.js";
 import { encodeCursor, parseFilter, type Cursor, type EventFilter } from "../../index/query.js";
 import { resolveEntries, type ResolvedEntry } from "../../index/resolve.js";
 import { parsedEntry } from "../../index/row.js";
 import { parseTopDimension } from "../../index/top-dimension.js";
-import { readVerifierKey } from "../../store/keys.js";
-import { FsLogReader } from "../../store/fs-reader.js";
-import type { LogReader, SignedCheckpoint } from "../../store/types.js";
+import type { AuditLog, LogReader, SignedCheckpoint } from "../../store/types.js";
 import {
   encodeBase64,
   hashLeaf,
@@ -29,13 +29,14 @@ import { HttpError, type Route } from "../route.js";
 import type { ServeExtension } from "../run-serve.js";
 import { jsonReply } from "../server.js";
 
-/** The static files of the log, as the fs driver's reader provides them. */
-export type StaticLogFiles = Pick<FsLogReader, "readHashTile" | "readEntryBundle" | "layout">;
+/** Reads on the query index: an Indexer, which answers IndexError("rebuilding") while it refills. */
+export interface IndexReads {
+  read<T>(query: (index: QueryIndex) => T): T;
+}
 
 export interface QueryRouteDeps {
   log: LogReader;
-  index: QueryIndex;
-  files: StaticLogFiles;
+  index: IndexReads;
   /** The log's verifier key, served on /v1/keys for clients to compare with the one they pin. */
   verifierKey: string;
 }
@@ -49,9 +50,24 @@ export const PAGE_MAX_BYTES = 16 * 1024 * 1024;
 /** How long the list of namespaces (for narrowing a namespace-limited reader's listing) is reused. */
 const NAMESPACES_TTL_MS = 30_000;
 
-const IMMUTABLE = "public, max-age=31536000, immutable";
-// A partial tile of a given width never changes either, but is deleted once the tile fills.
-const PARTIAL = "public, max-age=3600";
+/**
+ * A full tile never changes; a partial tile of a given width never does either, but is deleted
+ * once the tile fills. Entry bundles hold event content: no shared cache may keep them.
+ */
+function cacheControl(full: boolean, shared: boolean): string {
+  return `${shared ? "public" : "private"}, ${full ? "max-age=31536000, immutable" : "max-age=3600"}`;
+}
+
+/** A query on the index; while the index is rebuilt from the log, a 503 that says so. */
+function indexRead<T>(index: IndexReads, query: (i: QueryIndex) => T): T {
+  try {
+    return index.read(query);
+  } catch (err) {
+    if (err instanceof IndexError && err.code === "rebuilding")
+      throw new HttpError(503, err.message, { "Retry-After": "10" });
+    throw err;
+  }
+}
 
 function badRequest(err: unknown): never {
   if (err instanceof IndexError && (err.code === "bad-filter" || err.code === "bad-cursor")) {
@@ -121,11 +137,11 @@ function withinBudget(entries: readonly ResolvedEntry[]): number {
 }
 
 export function queryRoutes(deps: QueryRouteDeps): Route[] {
-  const { log, index, files } = deps;
+  const { log, index } = deps;
   let namespaces: { at: number; list: string[] } | undefined;
   const knownNamespaces = (): string[] => {
     if (namespaces === undefined || Date.now() - namespaces.at > NAMESPACES_TTL_MS)
-      namespaces = { at: Date.now(), list: index.namespaces() };
+      namespaces = { at: Date.now(), list: indexRead(index, (i) => i.namespaces()) };
     return namespaces.list;
   };
 
@@ -151,6 +167,37 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
     return filter;
   };
 
+  /** A tile or bundle of the static log, never beyond the latest checkpoint. */
+  const serveTile = async (path: string, kind: "hash" | "entries", res: ServerResponse): Promise<void> => {
+    let parsed;
+    try {
+      parsed = parseTilePath(path);
+    } catch (err) {
+      throw new HttpError(404, (err as Error).message);
+    }
+    if (parsed.kind !== kind) throw new HttpError(404, `${path}: not found`);
+    const size = BigInt(log.latestCheckpoint().size);
+    const width = parsed.kind === "hash" ? parsed.tile.width : parsed.width;
+    const cache = cacheControl(width === TILE_WIDTH, parsed.kind === "hash");
+    if (parsed.kind === "hash") {
+      if (leavesCovered(parsed.tile) > size)
+        throw new HttpError(404, `${path}: beyond the latest checkpoint`);
+      const data = await log.readTile(parsed.tile);
+      if (data === null) throw new HttpError(404, `${path}: not found`);
+      sendBytes(res, data, "application/octet-stream", cache);
+    } else {
+      if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
+        throw new HttpError(404, `${path}: beyond the latest checkpoint`);
+      }
+      const bundle = await log.readEntryBundle(parsed.index, parsed.width);
+      if (bundle === null) throw new HttpError(404, `${path}: not found`);
+      // Gone on purpose: 410 tells a verifier or mirror it was pruned, not lost.
+      if (bundle.gone !== undefined)
+        throw new HttpError(410, `${path}: ${bundle.gone.state} (${bundle.gone.reason})`);
+      sendBytes(res, bundle.data, "application/octet-stream", cache);
+    }
+  };
+
   return [
     {
       method: "GET",
@@ -168,8 +215,8 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
             400,
             `tree-size: ${treeSize} is not between the listing's log size ${filter.logSize} and the checkpoint's ${cp.size}`,
           );
-        const found = index.search(filter, Date.now() * 1000);
-        const resolved = await resolveEntries(log, found.rows, files.layout);
+        const found = indexRead(index, (i) => i.search(filter, Date.now() * 1000));
+        const resolved = await resolveEntries(log, found.rows);
         const kept = withinBudget(resolved);
         const entries = resolved.slice(0, kept);
         let next: Cursor | undefined = found.next;
@@ -187,17 +234,24 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
           });
           return;
         }
-        // One read of the stored hashes for the whole page: its proofs share most of them.
+        // One read of the stored hashes for the whole page: its proofs share most of them. A
+        // pruned or erased entry has no bytes to prove: it says so instead.
+        const present = entries.filter((e) => e.gone === undefined);
         const inclusion = await proveInclusions(
           treeSize,
-          entries.map((e) => e.row.idx),
+          present.map((e) => e.row.idx),
           log.hashReader(),
         );
-        const items = entries.map((e, i) => ({
-          index: e.row.idx,
-          entry: Buffer.from(e.data).toString("utf8"),
-          inclusionProof: (inclusion[i] as Hash[]).map(encodeBase64),
-        }));
+        const proofOf = new Map(present.map((e, i) => [e.row.idx, inclusion[i] as Hash[]]));
+        const items = entries.map((e) =>
+          e.gone !== undefined
+            ? { index: e.row.idx, gone: { state: e.gone.state, reason: e.gone.reason } }
+            : {
+                index: e.row.idx,
+                entry: Buffer.from(e.data).toString("utf8"),
+                inclusionProof: (proofOf.get(e.row.idx) as Hash[]).map(encodeBase64),
+              },
+        );
         jsonReply(res, 200, {
           apiVersion: "kubetrail.dev/v1",
           kind: "EventList",
@@ -220,8 +274,15 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         if (idx >= cp.size)
           throw new HttpError(404, `entry ${idx}: not in the log of size ${cp.size} (latest checkpoint)`);
         let data: Uint8Array | undefined;
-        for await (const e of log.readEntries(idx, idx + 1)) data = e.data;
-        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable (pruned?)`);
+        for await (const e of log.readEntries(idx, idx + 1)) {
+          if (e.gone !== undefined) {
+            // Its namespace went with its bytes: only a full-log reader may learn it is gone.
+            await access.fullLog("get");
+            throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
+          }
+          data = e.data;
+        }
+        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
         const leaf = hashLeaf(data);
         const { row, value } = parsedEntry(idx, data, leaf);
         await access.check("get", row.namespace);
@@ -255,7 +316,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         if (raw["limit"] !== undefined || raw["cursor"] !== undefined || raw["asc"] !== undefined)
           throw new HttpError(400, "limit, cursor and asc do not apply to counts (use top)");
         const filter = await eventFilter(raw, access, cp.size);
-        const items = index.top(dimension, filter, Date.now() * 1000, top);
+        const items = indexRead(index, (i) => i.top(dimension, filter, Date.now() * 1000, top));
         jsonReply(res, 200, { dimension, treeSize: cp.size, items });
       },
     },
@@ -296,37 +357,23 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         sendBytes(res, note, "text/plain; charset=utf-8", "no-cache");
       },
     },
+    // Entry bundles hold whole events: a full-log read credential. Matched before the public
+    // tile route, which refuses them too, whatever the spelling of the path.
+    {
+      method: "GET",
+      pattern: "/log/tile/entries/*",
+      scope: "read",
+      async handle({ params, res, access }) {
+        // A namespace-limited Kubernetes reader must not read bundles of everyone's events.
+        await access.fullLog("get");
+        await serveTile(`tile/entries/${params["*"] ?? ""}`, "entries", res);
+      },
+    },
     {
       method: "GET",
       pattern: "/log/tile/*",
       scope: "public",
-      async handle({ params, res }) {
-        const path = `tile/${params["*"] ?? ""}`;
-        let parsed;
-        try {
-          parsed = parseTilePath(path);
-        } catch (err) {
-          throw new HttpError(404, (err as Error).message);
-        }
-        const size = BigInt(log.latestCheckpoint().size);
-        const width = parsed.kind === "hash" ? parsed.tile.width : parsed.width;
-        const cache = width === TILE_WIDTH ? IMMUTABLE : PARTIAL;
-        if (parsed.kind === "hash") {
-          if (leavesCovered(parsed.tile) > size)
-            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
-          const data = await files.readHashTile(parsed.tile);
-          if (data === null) throw new HttpError(404, `${path}: not found`);
-          sendBytes(res, data, "application/octet-stream", cache);
-        } else {
-          if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
-            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
-          }
-          const data = await files.readEntryBundle(parsed.index, parsed.width);
-          // A pruned bundle is gone on purpose; 404 lets a verifier report it as pruned.
-          if (data === null) throw new HttpError(404, `${path}: not found (pruned?)`);
-          sendBytes(res, data, "application/octet-stream", cache);
-        }
-      },
+      handle: ({ params, res }) => serveTile(`tile/${params["*"] ?? ""}`, "hash", res),
     },
   ];
 }
@@ -335,22 +382,23 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
  * For `kubetrail serve`: keeps DATA/index.db fed from the open log and mounts queryRoutes on
  * the same index connection.
  */
-export function queryServeExtension(dataDir: string, onError?: (err: unknown) => void): ServeExtension {
-  let indexer: ReturnType<typeof startIndexer> | undefined;
+export function queryServeExtension(
+  stateDir: string,
+  hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
+): ServeExtension {
+  let indexer: Indexer | undefined;
+  const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, stateDir, hooks));
   return {
     start: async (ingest) => {
-      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
-      const running = indexer;
+      const running = open(ingest.log);
       return () => running.stop();
     },
-    routes: async (ingest) => {
-      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
-      return queryRoutes({
-        log: ingest.log,
-        index: indexer.index,
-        files: new FsLogReader(dataDir),
-        verifierKey: await readVerifierKey(dataDir),
-      });
+    routes: (ingest) =>
+      queryRoutes({ log: ingest.log, index: open(ingest.log), verifierKey: ingest.log.verifierKey }),
+    degraded: () => {
+      const status = indexer?.status();
+      if (status === undefined || status.state === "ready") return [];
+      return [{ part: "index", ...status }];
     },
   };
 }
