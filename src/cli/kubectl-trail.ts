@@ -12,6 +12,7 @@ import { CliError } from "./errors.js";
 import { runProgram } from "./run-program.js";
 import { addFilterOptions, filterFromOptions, parseTotal, usageError } from "./output/filter-options.js";
 import { checkOutput, parseOutputFormat, USAGE_EXIT } from "./output/format.js";
+import { pinnedKey } from "../client/connect.js";
 import { withKubetrail, type KubectlFlags } from "./kubectl/connect.js";
 
 const program = new Command("kubectl trail")
@@ -257,6 +258,50 @@ connection(
       await exportBundle(source, filter, o.limit, total, o.filename);
     });
   });
+
+connection(
+  program
+    .command("verify")
+    .description(
+      "check every entry, tile and the signed checkpoint of the whole log (needs full-log rights), " +
+        "and that it extends the newest checkpoint this client verified before",
+    )
+    .option("--from <checkpoint-file>", "prove the log extends this older trusted checkpoint instead")
+    .addOption(outputOption("text or json").default("text")),
+).action(async (o: KubectlFlags & { from?: string; output: string }) => {
+  checkOutput(o.output, ["text", "json"]);
+  await withKubetrail(o, async ({ settings }) => {
+    const [{ httpLogSource }, { verifyLog }, { verifyReportText }, { readFile }, { fileSeenCheckpoints }] =
+      await Promise.all([
+        import("../verify/http-source.js"),
+        import("../verify/verify-log.js"),
+        import("./verify.js"),
+        import("node:fs/promises"),
+        import("../client/seen-checkpoints.js"),
+      ]);
+    const key = pinnedKey(settings);
+    const source = await httpLogSource(`${settings.server.replace(/\/$/, "")}/log/`, {
+      ...(settings.certificateAuthority === undefined ? {} : { ca: settings.certificateAuthority }),
+      ...(settings.token === undefined ? {} : { token: settings.token }),
+      pem: {
+        ...(settings.caData === undefined ? {} : { ca: settings.caData }),
+        ...(settings.certData === undefined ? {} : { cert: settings.certData, key: settings.keyData }),
+      },
+    });
+    // Without --from, the newest checkpoint this client verified before is the trusted one.
+    const trusted = o.from !== undefined ? await readFile(o.from, "utf8") : fileSeenCheckpoints().load(key);
+    const report = await verifyLog(source, {
+      verifierKey: key,
+      ...(trusted === undefined ? {} : { trustedCheckpoint: trusted }),
+    });
+    process.stdout.write(
+      o.output === "json"
+        ? JSON.stringify({ ...report, keyPinned: true }) + "\n"
+        : verifyReportText(report, true),
+    );
+    if (!report.ok) process.exitCode = 1;
+  });
+});
 
 connection(
   program.command("keys").description("the verifier key kubetrail states, checked against the pinned one"),

@@ -312,6 +312,16 @@ describe("the read API under the cluster's RBAC", () => {
     );
   });
 
+  it("lets only a cluster-wide reader fetch entry bundles (whole events of every namespace)", async () => {
+    const bundle = "/log/tile/entries/000.p/1";
+    expect((await asIdentity({ token: ALICE }, bundle)).status).toBe(200);
+    const bob = await asIdentity(bobCert, bundle);
+    expect(bob.status).toBe(403);
+    expect(bob.body).toContain("may not get auditevents.kubetrail.dev at the cluster scope");
+    // Hash tiles are public: anyone may check the tree.
+    expect((await request(port, { path: "/log/tile/0/000.p/1", ca: kubetrailCa })).status).toBe(200);
+  });
+
   it("reads as a service account (TokenReview) within its namespace", async () => {
     const r = await asIdentity({ token: saToken }, "/v1/events?limit=1000");
     expect(r.status, r.body).toBe(200);
@@ -466,6 +476,18 @@ describe("kubectl trail with real kubeconfigs", () => {
     expect(
       itemsOf(who).every((i) => i.event.user.username === "system:serviceaccount:kubetrail:kubetrail"),
     ).toBe(true);
+  });
+
+  it("verifies the whole log as a cluster-wide reader, and refuses a namespace reader", async () => {
+    const ok = await kubectl("alice", ["trail", "verify"]);
+    expect(ok.stderr).toBe("");
+    expect(ok.stdout).toMatch(/^OK: https:\/\/127\.0\.0\.1:\d+\/log\/: \d+ entries, \d+ tiles and the checkpoint of size \d+ verify/);
+    // It also proved the log extends the checkpoint this client verified on earlier reads.
+    expect(ok.stdout).toMatch(/the log extends the trusted checkpoint of size \d+/);
+    const bob = await kubectl("bob", ["trail", "verify"]);
+    expect(bob.code).toBe(1);
+    expect(bob.stderr).toMatch(/^kubectl trail: .*403/);
+    expect(bob.stderr.trimEnd().split("\n")).toHaveLength(1);
   });
 
   it("runs the K9s plugins' command lines with K9s's variables against the live server", async () => {

@@ -45,6 +45,12 @@ export class FsLogFiles implements LogSource {
    * version (a later partial or the full tile) truncated to the width is the same tile.
    */
   async readTile(tile: Tile): Promise<Uint8Array | null> {
+    // The writer replaces a partial tile by a wider one at any moment: a miss (the listed
+    // partial deleted after the directory was read) is looked at once more.
+    return (await this.findTile(tile)) ?? (await this.findTile(tile));
+  }
+
+  private async findTile(tile: Tile): Promise<Uint8Array | null> {
     const full = this.layout.hashTile({ ...tile, width: BUNDLE_SIZE });
     const want = tile.width * HASH_BYTES;
     const candidates = [
