@@ -481,7 +481,9 @@ describe("kubectl trail with real kubeconfigs", () => {
   it("verifies the whole log as a cluster-wide reader, and refuses a namespace reader", async () => {
     const ok = await kubectl("alice", ["trail", "verify"]);
     expect(ok.stderr).toBe("");
-    expect(ok.stdout).toMatch(/^OK: https:\/\/127\.0\.0\.1:\d+\/log\/: \d+ entries, \d+ tiles and the checkpoint of size \d+ verify/);
+    expect(ok.stdout).toMatch(
+      /^OK: https:\/\/127\.0\.0\.1:\d+\/log\/: \d+ entries, \d+ tiles and the checkpoint of size \d+ verify/,
+    );
     // It also proved the log extends the checkpoint this client verified on earlier reads.
     expect(ok.stdout).toMatch(/the log extends the trusted checkpoint of size \d+/);
     const bob = await kubectl("bob", ["trail", "verify"]);
