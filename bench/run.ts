@@ -18,6 +18,7 @@ const BENCHES = [
   "query",
   "policy",
   "detect",
+  "reach",
 ];
 /** Flags without a value that some bench reads; any other is a typo (e.g. --quik). */
 const BARE_FLAGS = ["--no-pg"];

@@ -40,6 +40,11 @@ interface ServeFlags {
   rulesDir?: string;
   detect: boolean;
   config?: string;
+  kubeAuth?: boolean;
+  kubeconfig?: string;
+  kubeContext?: string;
+  kubeClientCa?: string;
+  kubeAuthCacheTtl: string;
 }
 
 /** Every setting can also come from KUBETRAIL_<FLAG> and from the --config file. */
@@ -84,6 +89,16 @@ function toConfig(f: ServeFlags): ServeConfig {
     maxRequestMemory: parseSize(f.maxRequestMemory, "--max-request-memory"),
     maxParseBytes: parseSize(f.maxRequestMemory, "--max-request-memory"),
     followAuditLog: f.followAuditLog,
+    ...(f.kubeAuth || f.kubeconfig !== undefined || f.kubeClientCa !== undefined
+      ? {
+          kubeAuth: {
+            kubeconfig: f.kubeconfig,
+            kubeContext: f.kubeContext,
+            clientCa: f.kubeClientCa,
+            cacheTtlMs: parseDuration(f.kubeAuthCacheTtl, "--kube-auth-cache-ttl"),
+          },
+        }
+      : {}),
   };
 }
 
@@ -152,6 +167,33 @@ export function registerServe(program: Command): void {
       opt(
         "--metrics-token-file <file>",
         "bearer tokens that may scrape /metrics and nothing else, one per line",
+      ),
+    )
+    .addOption(
+      opt(
+        "--kube-auth",
+        "accept Kubernetes identities on the read API: bearer tokens checked with TokenReview, RBAC on " +
+          "auditevents.kubetrail.dev decided by SubjectAccessReview (kubetrail's own credentials: in-cluster, or --kubeconfig)",
+      ),
+    )
+    .addOption(
+      opt(
+        "--kubeconfig <file>",
+        "kubeconfig kubetrail uses for TokenReview/SubjectAccessReview (implies --kube-auth)",
+      ),
+    )
+    .addOption(opt("--kube-context <name>", "context of --kubeconfig (default: its current context)"))
+    .addOption(
+      opt(
+        "--kube-client-ca <file>",
+        "the cluster's client CA (PEM): its certificates are users (CN) and groups (O), authorized by RBAC (implies --kube-auth)",
+      ),
+    )
+    .addOption(
+      opt(
+        "--kube-auth-cache-ttl <duration>",
+        "how long accepted tokens and allowed decisions are reused",
+        "60s",
       ),
     )
     .addOption(opt("--max-body <size>", "largest request body accepted, as sent (413 beyond)", "32Mi"))
@@ -223,8 +265,9 @@ export function registerServe(program: Command): void {
       ),
     )
     .addOption(
+      // Not KUBETRAIL_CONFIG: that names the client config of the read commands (kubetrail config).
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
-        "KUBETRAIL_CONFIG",
+        "KUBETRAIL_SERVE_CONFIG",
       ),
     )
     .action(async () => {

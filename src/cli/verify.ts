@@ -77,7 +77,7 @@ export function registerVerify(program: Command): void {
         onProgress: (done, total) => progress.update(done, total),
       }).finally(() => progress.stop());
       if (o.output === "json") process.stdout.write(JSON.stringify({ ...report, keyPinned: pinned }) + "\n");
-      else process.stdout.write(describe(report, pinned));
+      else process.stdout.write(verifyReportText(report, pinned));
       if (!report.ok) process.exitCode = 1;
     });
 }
@@ -121,7 +121,8 @@ async function readToken(file: string): Promise<string> {
   }
 }
 
-function describe(r: VerifyReport, pinned: boolean): string {
+/** The report for a person: OK with what was checked, or FAILED with every problem. */
+export function verifyReportText(r: VerifyReport, pinned: boolean): string {
   const lines: string[] = [];
   if (r.ok) {
     lines.push(

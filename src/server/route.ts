@@ -3,11 +3,14 @@
 // authenticates by scope before calling handle, and turns thrown HttpErrors into replies.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CodedError } from "../errors.js";
+import type { Access } from "./auth/access.js";
+import type { Identity } from "./auth/identity.js";
 
 /**
  * Who may call a route. "public": anyone (health, checkpoint and hash tiles, UI shell);
  * "ingest": the apiserver's webhook credential (client cert or ingest token);
- * "read": a full-log read credential (query, proofs, evidence, entry bundles);
+ * "read": a read credential (query, proofs, evidence, entry bundles): kubetrail's own read
+ * tokens and certificates read the whole log, a Kubernetes identity what RBAC lets it (Access);
  * "admission": the admission webhook client; "metrics": public unless --metrics-auth
  * requires a read credential or a metrics token.
  */
@@ -19,6 +22,10 @@ export interface RouteContext {
   url: URL;
   /** Values of `:name` segments in the route pattern. */
   params: Record<string, string>;
+  /** Who passed the route's scope chain (system:anonymous on public routes). */
+  identity: Identity;
+  /** What that identity may read: read routes ask it before touching the index. */
+  access: Access;
 }
 
 export interface Route {

@@ -10,7 +10,12 @@ import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-in
 import { MemoryBudget } from "../ingest/memory-budget.js";
 import { fsStorage } from "../store/fs/storage.js";
 import type { Storage } from "../store/storage.js";
-import { caFingerprints, type AuthConfig, type ClientCaRights } from "./auth.js";
+import type { AuthConfig } from "./auth/chain.js";
+import { caFingerprints, type ClientCaRights } from "./auth/credentials.js";
+import { KubeReviewer } from "./auth/kube-review.js";
+import { ClientError } from "../client/errors.js";
+import { inClusterContext, kubeApiClient } from "../kube/credentials.js";
+import { loadKubeContext, type KubeContext } from "../kube/kubeconfig.js";
 import type { ConnectionLimits } from "./connection-guard.js";
 import { ConfigError } from "./config.js";
 import type { LineOutput } from "./log-output.js";
@@ -51,6 +56,18 @@ export interface ServeConfig extends IngestSetup {
   followAuditLog?: string;
   /** Memory webhook bodies may hold at once, parsing included (429 beyond); see MemoryBudget. */
   maxRequestMemory?: number;
+  /** Kubernetes identities on the read API (TokenReview, SubjectAccessReview, x509 users). */
+  kubeAuth?: KubeAuthConfig;
+}
+
+export interface KubeAuthConfig {
+  /** kubetrail's own kubeconfig for the apiserver; undefined: the in-cluster service account. */
+  kubeconfig?: string;
+  kubeContext?: string;
+  /** PEM file of the cluster's client CA: certificates it issued are users (CN) and groups (O). */
+  clientCa?: string;
+  /** How long an allowed decision or accepted token is reused. */
+  cacheTtlMs: number;
 }
 
 /** Modules that serve more endpoints or consume the log plug in here once the log is open. */
@@ -88,11 +105,15 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
   if (cfg.insecureHttp) {
     if (cfg.clientCa) throw new ConfigError("--client-ca needs TLS; drop --insecure-http");
     if (cfg.readClientCa) throw new ConfigError("--read-client-ca needs TLS; drop --insecure-http");
+    if (cfg.kubeAuth?.clientCa) throw new ConfigError("--kube-client-ca needs TLS; drop --insecure-http");
     logger.warn("serving plain HTTP (--insecure-http): credentials and events travel unencrypted");
     return undefined;
   }
   const clientCa = cfg.clientCa ? await readPem(cfg.clientCa, "--client-ca") : undefined;
   const readClientCa = cfg.readClientCa ? await readPem(cfg.readClientCa, "--read-client-ca") : undefined;
+  const kubeClientCa = cfg.kubeAuth?.clientCa
+    ? await readPem(cfg.kubeAuth.clientCa, "--kube-client-ca")
+    : undefined;
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined))
     throw new ConfigError("--tls-cert and --tls-key go together");
   if (cfg.tlsCert !== undefined && cfg.tlsKey !== undefined) {
@@ -101,6 +122,7 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
       key: await readPem(cfg.tlsKey, "--tls-key"),
       clientCa,
       readClientCa,
+      kubeClientCa,
     };
   }
   const serving = await loadOrCreateServingCert(cfg.dataDir);
@@ -109,12 +131,13 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
       { caFile: serving.caFile },
       "generated a self-signed serving certificate; clients should trust the CA file",
     );
-  return { cert: serving.cert, key: serving.key, clientCa, readClientCa };
+  return { cert: serving.cert, key: serving.key, clientCa, readClientCa, kubeClientCa };
 }
 
 /** The CA fingerprints that grant each right, checked here so a bad bundle fails at start. */
 function clientCaRights(tls: TlsMaterial | undefined): ClientCaRights | undefined {
-  if (tls?.clientCa === undefined && tls?.readClientCa === undefined) return undefined;
+  if (tls?.clientCa === undefined && tls?.readClientCa === undefined && tls?.kubeClientCa === undefined)
+    return undefined;
   const of = (pem: string | undefined, flag: string): Set<string> => {
     if (pem === undefined) return new Set();
     let found: Set<string>;
@@ -126,7 +149,30 @@ function clientCaRights(tls: TlsMaterial | undefined): ClientCaRights | undefine
     if (found.size === 0) throw new ConfigError(`${flag}: no certificate in the file`);
     return found;
   };
-  return { ingest: of(tls.clientCa, "--client-ca"), read: of(tls.readClientCa, "--read-client-ca") };
+  return {
+    ingest: of(tls.clientCa, "--client-ca"),
+    read: of(tls.readClientCa, "--read-client-ca"),
+    kube: of(tls.kubeClientCa, "--kube-client-ca"),
+  };
+}
+
+/** kubetrail's own connection to the apiserver for TokenReview and SubjectAccessReview. */
+function kubeReviewer(k: KubeAuthConfig, logger: Logger): KubeReviewer {
+  let ctx: KubeContext;
+  try {
+    ctx =
+      k.kubeconfig === undefined
+        ? inClusterContext()
+        : loadKubeContext({ kubeconfig: k.kubeconfig, context: k.kubeContext });
+  } catch (err) {
+    if (err instanceof ClientError) throw new ConfigError(`--kube-auth: ${err.message}`);
+    throw err;
+  }
+  logger.info(
+    { apiserver: ctx.server, kubeClientCa: k.clientCa ?? null },
+    "Kubernetes identities accepted on the read API (TokenReview, SubjectAccessReview on auditevents.kubetrail.dev)",
+  );
+  return new KubeReviewer({ client: () => kubeApiClient(ctx), ttlMs: k.cacheTtlMs });
 }
 
 async function authConfig(
@@ -160,6 +206,7 @@ async function authConfig(
     metricsTokens,
     metricsAuth: cfg.metricsAuth === true,
     clientCas: clientCaRights(tls),
+    ...(cfg.kubeAuth === undefined ? {} : { kube: { reviewer: kubeReviewer(cfg.kubeAuth, logger) } }),
   };
 }
 

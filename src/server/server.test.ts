@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "../../test/fixtures/audit/request.js";
 import { MemoryBudget } from "../ingest/memory-budget.js";
-import { caFingerprints } from "./auth.js";
+import { caFingerprints } from "./auth/credentials.js";
 import { readBody } from "./body.js";
 import { createCa, issueCert, type IssuedPem } from "./certs.js";
 import { createMetrics } from "./metrics.js";

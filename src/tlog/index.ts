@@ -24,6 +24,7 @@ export {
   memoryHashReader,
   proveConsistency,
   proveInclusion,
+  proveInclusions,
   readHashesChecked,
   splitStoredHashIndex,
   storedHashCount,

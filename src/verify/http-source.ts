@@ -26,6 +26,8 @@ export interface HttpSourceOptions {
   /** PEM client certificate and key, for a server that takes them as a read credential. */
   clientCert?: string;
   clientKey?: string;
+  /** The same three as PEM text rather than files (credentials a kubeconfig holds). */
+  pem?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
 }
 
 /** What a GET found: the body, nothing (404), or gone on purpose (410, with the reason given). */
@@ -43,9 +45,9 @@ const RETRY_DELAYS_MS = [0, 20, 100];
 export async function httpLogSource(baseUrl: string, opts: HttpSourceOptions = {}): Promise<LogSource> {
   const base = baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`;
   const tls: https.RequestOptions = {
-    ca: opts.ca ? await readFile(opts.ca, "utf8") : undefined,
-    cert: opts.clientCert ? await readFile(opts.clientCert, "utf8") : undefined,
-    key: opts.clientKey ? await readFile(opts.clientKey, "utf8") : undefined,
+    ca: opts.pem?.ca ?? (opts.ca ? await readFile(opts.ca, "utf8") : undefined),
+    cert: opts.pem?.cert ?? (opts.clientCert ? await readFile(opts.clientCert, "utf8") : undefined),
+    key: opts.pem?.key ?? (opts.clientKey ? await readFile(opts.clientKey, "utf8") : undefined),
     rejectUnauthorized: opts.insecure !== true,
     headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
   };

@@ -19,13 +19,12 @@ export interface Pairing {
 }
 
 /**
- * Runs `apiserver-config --kubernetes-version 1.20` into `work`/apiserver-config and starts
- * serve with its files in `work`/data. The serving certificate also names localhost, the
- * host the tests' HTTPS client uses.
+ * Runs `apiserver-config --kubernetes-version 1.20` for https://127.0.0.1:PORT into
+ * `work`/apiserver-config (also its --apiserver-dir) and returns that directory. The serving
+ * certificate also names localhost, the host the tests' HTTPS client uses.
  */
-export async function startPairedServe(work: string, mode: WebhookMode = "batch"): Promise<Pairing> {
+export async function apiserverConfig(work: string, port: number): Promise<string> {
   const configDir = path.join(work, "apiserver-config");
-  const port = await freePort();
   const gen = await runCli([
     "apiserver-config",
     "--server",
@@ -40,12 +39,31 @@ export async function startPairedServe(work: string, mode: WebhookMode = "batch"
     "1.20",
   ]);
   if (gen.code !== 0) throw new Error(`apiserver-config failed (${gen.code}): ${gen.stderr}`);
+  return configDir;
+}
+
+/** serve's flags for the certificates apiserver-config wrote into `configDir`. */
+export function pairedServeFlags(configDir: string): string[] {
   const file = (name: string) => path.join(configDir, name);
-  const serve = await startServe(
-    path.join(work, "data"),
-    ["--tls-cert", file("kubetrail.crt"), "--tls-key", file("kubetrail.key"), "--client-ca", file("ca.crt")],
-    { ca: readFileSync(file("ca.crt")), listen: `127.0.0.1:${port}` },
-  );
+  return [
+    "--tls-cert",
+    file("kubetrail.crt"),
+    "--tls-key",
+    file("kubetrail.key"),
+    "--client-ca",
+    file("ca.crt"),
+  ];
+}
+
+/** apiserver-config into `work`/apiserver-config, then serve with its files in `work`/data. */
+export async function startPairedServe(work: string, mode: WebhookMode = "batch"): Promise<Pairing> {
+  const port = await freePort();
+  const configDir = await apiserverConfig(work, port);
+  const file = (name: string) => path.join(configDir, name);
+  const serve = await startServe(path.join(work, "data"), pairedServeFlags(configDir), {
+    ca: readFileSync(file("ca.crt")),
+    listen: `127.0.0.1:${port}`,
+  });
   return {
     configDir,
     serve,
