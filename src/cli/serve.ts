@@ -1,8 +1,12 @@
 // `kubetrail serve`: the webhook receiver, health and metrics, over the fs log in --data.
 import { Command, Option } from "commander";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } from "../server/config.js";
+import { createSinks, readRulesConfig } from "../detect/index.js";
+import { loadPolicies } from "../guard/policy/load.js";
+import { GuardError } from "../guard/types.js";
 import { detectServeExtension } from "../server/detect-extension.js";
+import { guardServeExtension, type GuardExtension } from "../server/guard-extension.js";
 import { queryServeExtension } from "../server/routes/query.js";
 import { runServe, type ServeConfig } from "../server/run-serve.js";
 import { CliError } from "./errors.js";
@@ -28,6 +32,8 @@ interface ServeFlags {
   rulesConfig?: string;
   rulesDir?: string;
   detect: boolean;
+  guardPolicies?: string;
+  guardBuiltins: boolean;
   config?: string;
 }
 
@@ -125,6 +131,18 @@ export function registerServe(program: Command): void {
     )
     .addOption(opt("--rules-dir <dirs>", "directories of Sigma rules, comma-separated"))
     .addOption(new Option("--no-detect", "do not run the detector").env("KUBETRAIL_NO_DETECT"))
+    .addOption(
+      opt(
+        "--guard-policies <paths>",
+        "admission policies for POST /v1/admission/validate: GuardPolicy and ValidatingAdmissionPolicy files or directories, comma-separated (SIGHUP reloads)",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--no-guard-builtins",
+        "do not add the built-in admission policies (otherwise on, in audit mode)",
+      ).env("KUBETRAIL_NO_GUARD_BUILTINS"),
+    )
     .addOption(opt("--log-level <level>", "log level: fatal, error, warn, info, debug", "info"))
     .addOption(
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
@@ -143,11 +161,13 @@ export function registerServe(program: Command): void {
       }
       const logger = pino({ level: cmd.opts<ServeFlags>().logLevel, base: { service: "kubetrail" } });
       let running;
+      let guard: Awaited<ReturnType<typeof guardExtension>>;
       try {
         const onIndexError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
-        const extensions = [queryServeExtension(cfg.dataDir, onIndexError)];
+        guard = await guardExtension(cfg.dataDir, resolved, logger);
+        const extensions = [queryServeExtension(cfg.dataDir, onIndexError), guard.extension];
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
           extensions.push(
@@ -174,6 +194,54 @@ export function registerServe(program: Command): void {
         };
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
+        const reload = (): void => guard.reload();
+        process.on("SIGHUP", reload);
       });
     });
+}
+
+/**
+ * The admission webhook's extension. Policies are loaded here, before anything is opened, so
+ * a policy kubetrail cannot evaluate stops serve with the reason instead of being skipped.
+ */
+async function guardExtension(
+  dataDir: string,
+  flags: ServeFlags,
+  logger: Logger,
+): Promise<{ extension: GuardExtension; reload(): void }> {
+  const policyPaths = (flags.guardPolicies ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  let initial;
+  try {
+    initial = loadPolicies(policyPaths, { builtins: flags.guardBuiltins });
+  } catch (err) {
+    if (err instanceof GuardError) throw new ConfigError(`--guard-policies: ${err.message}`);
+    throw err;
+  }
+  const rulesConfig = flags.rulesConfig ? await readRulesConfig(flags.rulesConfig) : undefined;
+  const extension = guardServeExtension({
+    dataDir,
+    policyPaths,
+    builtins: flags.guardBuiltins,
+    initial,
+    sinks: await createSinks(rulesConfig?.sinks ?? [{ type: "stdout" }]),
+    logger,
+  });
+  return {
+    extension,
+    reload() {
+      try {
+        const set = extension.reload();
+        logger.info({ policies: set.policies.length }, "guard policies reloaded");
+        for (const w of set.warnings) logger.warn({ policy: w }, "guard policy warning");
+      } catch (err) {
+        logger.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          "guard policies not reloaded; the previous ones stay in force",
+        );
+      }
+    },
+  };
 }
