@@ -58,6 +58,8 @@ const TYPE_NAMES = new Set([
   "type",
   "dyn",
 ]);
+const AUTHORIZER =
+  "`authorizer` needs the kube-apiserver's authorizer, which a webhook does not have; kubetrail cannot evaluate it";
 const REGEX_METHODS = new Set(["matches", "find", "findAll"]);
 
 /** Deeper nesting of all/exists/map/filter is refused: its cost grows as the input's size to that power. */
@@ -130,10 +132,7 @@ function walk(e: Expr | undefined, scope: ReadonlySet<string>, depth: number, st
     case "identExpr": {
       const name = k.value.name;
       if (scope.has(name) || TYPE_NAMES.has(name)) return;
-      if (name === "authorizer")
-        throw new Error(
-          "`authorizer` needs the kube-apiserver's authorizer, which a webhook does not have; kubetrail cannot evaluate it",
-        );
+      if (name === "authorizer") throw new Error(AUTHORIZER);
       if (name === "variables" || !st.opts.roots.has(name))
         throw new Error(
           name === "variables"
@@ -170,6 +169,7 @@ function walk(e: Expr | undefined, scope: ReadonlySet<string>, depth: number, st
         !st.opts.roots.has(rootOfNs) &&
         rootOfNs !== "variables"
       ) {
+        if (rootOfNs === "authorizer") throw new Error(AUTHORIZER);
         const full = `${ns}.${fn}`;
         if (!knownFunction(full)) throw new Error(`unsupported function ${full}()`);
       } else {

@@ -78,8 +78,14 @@ export function compileCelChecks(
       }
       errs.unknownFields(v, ["name", "expression"], p);
       const name = errs.string(v, "name", p);
-      if (name === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-        errs.add(`${p}.name`, "required: a CEL identifier");
+      // Variables are read as variables.NAME; match conditions are only named (qualified names).
+      const pattern =
+        key === "variables" ? /^[A-Za-z_][A-Za-z0-9_]*$/ : /^([A-Za-z0-9][-A-Za-z0-9_./]*)?[A-Za-z0-9]$/;
+      if (name === undefined || !pattern.test(name)) {
+        errs.add(
+          `${p}.name`,
+          key === "variables" ? "required: a CEL identifier" : "required: a qualified name",
+        );
         return [];
       }
       const program = compileAt(v["expression"], `${p}.expression`, opts(), errs);
