@@ -41,19 +41,34 @@ export {
   treeTiles,
 } from "./tile.js";
 export { type TileReader, tileHashReader } from "./tile-hash-reader.js";
+export type { Signer, Verifier } from "./signer.js";
+export { newSigner, newVerifier } from "./keys.js";
 export {
   type NoteSignature,
   type OpenedNote,
+  type VerifiedSignature,
   NoteSigner,
   NoteVerifier,
+  attachSignatures,
   generateNoteKey,
   isValidKeyName,
   noteKeyHash,
   openNote,
+  parseSignatureLine,
+  signatureBytes,
   signNote,
+  splitNote,
 } from "./note.js";
 export {
+  CosignatureSigner,
+  CosignatureVerifier,
+  cosignatureTime,
+  generateCosignatureKey,
+} from "./cosignature.js";
+export {
   type Checkpoint,
+  type Cosignature,
+  type OpenedCheckpoint,
   formatCheckpoint,
   openCheckpoint,
   parseCheckpoint,
