@@ -330,6 +330,7 @@ describe("built-ins", () => {
       ["pss-baseline", ["audit"]],
       ["pss-restricted", ["audit"]],
       ["images", ["audit"]],
+      ["no-credentials", ["audit"]],
       ["no-cluster-admin", ["audit"]],
     ]);
     const d = decide(set, podRequest(PRIVILEGED));
@@ -357,6 +358,7 @@ spec: {builtin: pss-restricted, mode: "off"}
       "registries",
       "pss-restricted",
       "pss-baseline",
+      "no-credentials",
       "no-cluster-admin",
     ]);
     const d = decide(set, podRequest(PLAIN));

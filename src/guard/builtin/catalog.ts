@@ -7,6 +7,12 @@ import type { ResourceRule } from "../policy/match.js";
 import type { EvalInput } from "../policy/policy.js";
 import type { Violation } from "../types.js";
 import { checkClusterAdminBinding, DEFAULT_CLUSTER_ADMIN_SETTINGS } from "./cluster-admin.js";
+import {
+  checkConfigMapCredentials,
+  checkEnvCredentials,
+  DEFAULT_CREDENTIAL_SETTINGS,
+  type CredentialSettings,
+} from "./credentials.js";
 import { checkImages, DEFAULT_IMAGE_SETTINGS } from "./images.js";
 import { checkPodSecurity } from "./pod-security.js";
 import { podTemplateOf } from "./pod-templates.js";
@@ -104,6 +110,28 @@ export const BUILTINS: readonly BuiltinDefinition[] = [
     check(input, settings) {
       const t = podTemplateOf(input.request.kind.kind, input.request.object);
       return t === undefined ? [] : checkImages(t, settings as typeof DEFAULT_IMAGE_SETTINGS);
+    },
+  },
+  {
+    name: "no-credentials",
+    description: "no credentials in ConfigMaps or in container environment values",
+    defaultRules: [...POD_RULES, rule([""], ["configmaps"])],
+    settings(value, at, errs) {
+      errs.unknownFields(value, ["configMaps", "env", "byName"], at);
+      const d = DEFAULT_CREDENTIAL_SETTINGS;
+      return {
+        configMaps: boolSetting(value, "configMaps", at, errs, d.configMaps),
+        env: boolSetting(value, "env", at, errs, d.env),
+        byName: boolSetting(value, "byName", at, errs, d.byName),
+      };
+    },
+    check(input, settings) {
+      const s = settings as CredentialSettings;
+      const r = input.request;
+      if (r.resource.group === "" && r.resource.resource === "configmaps")
+        return checkConfigMapCredentials(r.object, s);
+      const t = podTemplateOf(r.kind.kind, r.object);
+      return t === undefined ? [] : checkEnvCredentials(t, s);
     },
   },
   {
