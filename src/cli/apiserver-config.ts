@@ -9,8 +9,10 @@ import { STARTING_AUDIT_POLICY } from "../server/audit-policy-template.js";
 import { createCa, issueCert } from "../server/certs.js";
 import { writeFileAtomic } from "../store/durable-file.js";
 import { CliError } from "./errors.js";
+import { ADMISSION_FILES } from "../guard/webhook-config.js";
+import { addAdmissionOptions, writeAdmission, type AdmissionFlags } from "./guard-webhook-config.js";
 
-interface Flags {
+interface Flags extends AdmissionFlags {
   server: string;
   out: string;
   san: string[];
@@ -93,7 +95,7 @@ function staticPodSnippet(dir: string): string {
 }
 
 export function registerApiserverConfig(program: Command): void {
-  program
+  const cmd = program
     .command("apiserver-config")
     .description(
       "Write the CA, certificates, webhook kubeconfig and audit policy that wire a kube-apiserver to kubetrail, and print the flags to add",
@@ -115,8 +117,8 @@ export function registerApiserverConfig(program: Command): void {
       "/etc/kubernetes/kubetrail",
     )
     .option("--client-name <cn>", "common name of the apiserver's client certificate", "kube-apiserver")
-    .option("--days <n>", "validity of the leaf certificates in days", "825")
-    .action(async (flags: Flags) => {
+    .option("--days <n>", "validity of the leaf certificates in days", "825");
+  addAdmissionOptions(cmd).action(async (flags: Flags) => {
       const server = parseServer(flags.server);
       const days = Number(flags.days);
       if (!Number.isInteger(days) || days < 1)
@@ -145,10 +147,11 @@ export function registerApiserverConfig(program: Command): void {
         0o600,
       );
       await writeFileAtomic(out("audit-policy.yaml"), STARTING_AUDIT_POLICY, 0o644);
+      const admission = await writeAdmission(flags, server, ca.certPem, client);
       const dir = flags.apiserverDir;
       process.stdout.write(
         [
-          `Wrote ${flags.out}/: ca.crt ca.key kubetrail.crt kubetrail.key apiserver-client.crt apiserver-client.key audit-webhook-kubeconfig.yaml audit-policy.yaml`,
+          `Wrote ${flags.out}/: ca.crt ca.key kubetrail.crt kubetrail.key apiserver-client.crt apiserver-client.key audit-webhook-kubeconfig.yaml audit-policy.yaml ${ADMISSION_FILES.join(" ")}`,
           "",
           "1. Run kubetrail with the serving certificate, accepting only the apiserver's client certificate:",
           `   kubetrail serve --data /var/lib/kubetrail --listen :${server.port || "443"} --tls-cert ${out("kubetrail.crt")} --tls-key ${out("kubetrail.key")} --client-ca ${out("ca.crt")}`,
@@ -165,6 +168,7 @@ export function registerApiserverConfig(program: Command): void {
             .split("\n")
             .map((l) => `   ${l}`),
           "",
+          ...admission,
         ].join("\n"),
       );
     });

@@ -4,13 +4,13 @@
 // and the apiserver applies the webhook's failurePolicy.
 import type { AdmissionOutcome } from "../../guard/admission.js";
 import { GuardError } from "../../guard/types.js";
+import { ADMISSION_PATH } from "../../guard/webhook-config.js";
 import { LogError } from "../../store/types.js";
 import { readBody, type BodyLimits } from "../body.js";
 import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
 import { ingestFailureStatus } from "./webhook.js";
 
-export const ADMISSION_PATH = "/v1/admission/validate";
 
 export interface AdmissionRouteDeps {
   review(body: unknown): Promise<AdmissionOutcome>;

@@ -1,0 +1,63 @@
+// apiserver-config's part for the admission webhook: its flags, the files it writes (see
+// src/guard/webhook-config.ts) and the steps it prints.
+import path from "node:path";
+import type { Command } from "commander";
+import { ADMISSION_FILES, admissionFlags, writeAdmissionFiles } from "../guard/webhook-config.js";
+import { CliError } from "./errors.js";
+
+export interface AdmissionFlags {
+  out: string;
+  apiserverDir: string;
+  admissionFailurePolicy: string;
+  admissionTimeout: string;
+  admissionExemptNamespaces: string;
+  admissionResources: string;
+}
+
+export function addAdmissionOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--admission-failure-policy <policy>",
+      "what the apiserver does when kubetrail cannot answer a review: Ignore (admit) or Fail (refuse)",
+      "Ignore",
+    )
+    .option("--admission-timeout <seconds>", "how long the apiserver waits for a review (1-30)", "5")
+    .option(
+      "--admission-exempt-namespaces <list>",
+      "namespaces never sent to the webhook, comma-separated (kubetrail's own, so it can always start)",
+      "kube-system,kubetrail",
+    )
+    .option(
+      "--admission-resources <set>",
+      "builtin: what the built-in policies check; all: every resource (for your own policies)",
+      "builtin",
+    );
+}
+
+/** Writes the admission files and returns the instructions to print. */
+export async function writeAdmission(
+  flags: AdmissionFlags,
+  server: URL,
+  caPem: string,
+  client: { certPem: string; keyPem: string },
+): Promise<string[]> {
+  const failurePolicy = flags.admissionFailurePolicy;
+  if (failurePolicy !== "Ignore" && failurePolicy !== "Fail")
+    throw new CliError(`--admission-failure-policy: "${failurePolicy}" is not Ignore or Fail`, 2);
+  const timeout = Number(flags.admissionTimeout);
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 30)
+    throw new CliError(`--admission-timeout: "${flags.admissionTimeout}" is not a whole number of seconds from 1 to 30`, 2);
+  const resources = flags.admissionResources;
+  if (resources !== "builtin" && resources !== "all")
+    throw new CliError(`--admission-resources: "${resources}" is not builtin or all`, 2);
+  const exemptNamespaces = flags.admissionExemptNamespaces.split(",").map((n) => n.trim()).filter((n) => n !== "");
+  await writeAdmissionFiles(flags.out, flags.apiserverDir, { server, caPem, failurePolicy, timeoutSeconds: timeout, exemptNamespaces, resources }, client);
+  return [
+    "5. Admission guardrails (POST /v1/admission/validate): copy admission-config.yaml and",
+    `   admission-kubeconfig.yaml to ${flags.apiserverDir}/ as well, add this flag, then apply the webhook:`,
+    ...admissionFlags(flags.apiserverDir).map((f) => `   ${f}`),
+    `   kubectl apply -f ${path.join(flags.out, ADMISSION_FILES[0]!)}`,
+    `   (failurePolicy ${failurePolicy}${failurePolicy === "Ignore" ? ": requests are admitted, unchecked and unrecorded, while kubetrail is down" : ": requests are refused while kubetrail is down"}; exempt: ${exemptNamespaces.join(", ")})`,
+    "",
+  ];
+}
