@@ -46,12 +46,23 @@ export async function writeAdmission(
     throw new CliError(`--admission-failure-policy: "${failurePolicy}" is not Ignore or Fail`, 2);
   const timeout = Number(flags.admissionTimeout);
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > 30)
-    throw new CliError(`--admission-timeout: "${flags.admissionTimeout}" is not a whole number of seconds from 1 to 30`, 2);
+    throw new CliError(
+      `--admission-timeout: "${flags.admissionTimeout}" is not a whole number of seconds from 1 to 30`,
+      2,
+    );
   const resources = flags.admissionResources;
   if (resources !== "builtin" && resources !== "all")
     throw new CliError(`--admission-resources: "${resources}" is not builtin or all`, 2);
-  const exemptNamespaces = flags.admissionExemptNamespaces.split(",").map((n) => n.trim()).filter((n) => n !== "");
-  await writeAdmissionFiles(flags.out, flags.apiserverDir, { server, caPem, failurePolicy, timeoutSeconds: timeout, exemptNamespaces, resources }, client);
+  const exemptNamespaces = flags.admissionExemptNamespaces
+    .split(",")
+    .map((n) => n.trim())
+    .filter((n) => n !== "");
+  await writeAdmissionFiles(
+    flags.out,
+    flags.apiserverDir,
+    { server, caPem, failurePolicy, timeoutSeconds: timeout, exemptNamespaces, resources },
+    client,
+  );
   return [
     "5. Admission guardrails (POST /v1/admission/validate): copy admission-config.yaml and",
     `   admission-kubeconfig.yaml to ${flags.apiserverDir}/ as well, add this flag, then apply the webhook:`,

@@ -4,6 +4,7 @@ import { formatChange } from "../index/diff.js";
 import { objectHistory } from "../index/history.js";
 import { parseKindName } from "../index/kinds.js";
 import { eventItem } from "../index/present.js";
+import { ADMISSION_DECISION } from "../index/row.js";
 import { openCliSession } from "./output/session.js";
 import { CliError } from "./errors.js";
 import { usageError } from "./output/filter-options.js";
@@ -64,7 +65,11 @@ export function registerHistory(program: Command): void {
                 r.user ?? "-",
                 r.verb ?? "-",
                 r.subresource ?? "-",
-                r.code === null ? "-" : String(r.code),
+                r.kind === ADMISSION_DECISION
+                  ? `admission:${r.decision ?? "-"}`
+                  : r.code === null
+                    ? "-"
+                    : String(r.code),
                 r.sourceIPs.join(",") || "-",
                 r.userAgent ?? "-",
               ]),

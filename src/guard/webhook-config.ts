@@ -28,7 +28,15 @@ const WRITE_OPERATIONS = ["CREATE", "UPDATE"];
 
 function rules(resources: AdmissionWebhookOptions["resources"]): Record<string, unknown>[] {
   if (resources === "all")
-    return [{ apiGroups: ["*"], apiVersions: ["*"], operations: [...WRITE_OPERATIONS], resources: ["*/*"], scope: "*" }];
+    return [
+      {
+        apiGroups: ["*"],
+        apiVersions: ["*"],
+        operations: [...WRITE_OPERATIONS],
+        resources: ["*/*"],
+        scope: "*",
+      },
+    ];
   const byGroup = new Map<string, string[]>();
   const add = (group: string, res: string[]) => byGroup.set(group, [...(byGroup.get(group) ?? []), ...res]);
   for (const r of POD_RULES) for (const g of r.groups) add(g, r.resources);
@@ -64,7 +72,9 @@ export function validatingWebhookConfiguration(o: AdmissionWebhookOptions): stri
         // kubernetes.io/metadata.name is set on every namespace from Kubernetes 1.21; on older
         // clusters label kube-system and kubetrail's namespace with it (see docs/guardrails.md).
         namespaceSelector: {
-          matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: o.exemptNamespaces }],
+          matchExpressions: [
+            { key: "kubernetes.io/metadata.name", operator: "NotIn", values: o.exemptNamespaces },
+          ],
         },
       },
     ],
@@ -108,7 +118,11 @@ export function admissionFlags(dir: string): string[] {
   return [`--admission-control-config-file=${dir}/admission-config.yaml`];
 }
 
-export const ADMISSION_FILES = ["admission-webhook.yaml", "admission-config.yaml", "admission-kubeconfig.yaml"];
+export const ADMISSION_FILES = [
+  "admission-webhook.yaml",
+  "admission-config.yaml",
+  "admission-kubeconfig.yaml",
+];
 
 /** Writes ADMISSION_FILES into `outDir`; `apiserverDir` is where the node will have them. */
 export async function writeAdmissionFiles(
@@ -117,12 +131,20 @@ export async function writeAdmissionFiles(
   o: AdmissionWebhookOptions,
   client: { certPem: string; keyPem: string },
 ): Promise<void> {
-  await writeFileAtomic(path.join(outDir, "admission-webhook.yaml"), validatingWebhookConfiguration(o), 0o644);
+  await writeFileAtomic(
+    path.join(outDir, "admission-webhook.yaml"),
+    validatingWebhookConfiguration(o),
+    0o644,
+  );
   await writeFileAtomic(
     path.join(outDir, "admission-config.yaml"),
     admissionConfiguration(`${apiserverDir}/admission-kubeconfig.yaml`),
     0o644,
   );
   // Holds the client key.
-  await writeFileAtomic(path.join(outDir, "admission-kubeconfig.yaml"), admissionKubeconfig(o.server, client), 0o600);
+  await writeFileAtomic(
+    path.join(outDir, "admission-kubeconfig.yaml"),
+    admissionKubeconfig(o.server, client),
+    0o600,
+  );
 }

@@ -7,7 +7,15 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../fixtures/cli.js";
-import { readLog, removeDir, requireBuiltCli, runVerify, type Serve, startServe, tempDir } from "../faults/serve-process.js";
+import {
+  readLog,
+  removeDir,
+  requireBuiltCli,
+  runVerify,
+  type Serve,
+  startServe,
+  tempDir,
+} from "../faults/serve-process.js";
 import { type Cluster, freePort, startCluster } from "./cluster.js";
 
 let work: string;
@@ -51,8 +59,8 @@ function pod(name: string, privileged: boolean): string {
   });
 }
 
-function must(c: Cluster | undefined): Cluster {
-  if (!c) throw new Error("no cluster (beforeAll failed)");
+function must<T>(c: T | undefined): T {
+  if (!c) throw new Error("not started (beforeAll failed)");
   return c;
 }
 
@@ -140,7 +148,14 @@ describe("a real kube-apiserver calls the webhook", () => {
   });
 
   it("a warn policy admits with kubectl's Warning: line", async () => {
-    const r = await must(cluster).kubectl(["-n", "guarded", "create", "configmap", "settings", "--from-literal=a=b"]);
+    const r = await must(cluster).kubectl([
+      "-n",
+      "guarded",
+      "create",
+      "configmap",
+      "settings",
+      "--from-literal=a=b",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(
       "Warning: [configmaps-need-a-team] ConfigMaps in this namespace need a team label (metadata.labels)",
@@ -164,9 +179,9 @@ describe("a real kube-apiserver calls the webhook", () => {
       user: { username: "kube-harness-admin" },
       object: { kind: "Pod", resource: "pods", namespace: "guarded", name: "privileged" },
     });
-    const pss = (denied!["policies"] as { policy: string; hash: string; status: string; violations: unknown[] }[]).find(
-      (p) => p.policy === "pss-baseline",
-    );
+    const pss = (
+      denied!["policies"] as { policy: string; hash: string; status: string; violations: unknown[] }[]
+    ).find((p) => p.policy === "pss-baseline");
     expect(pss?.status).toBe("fail");
     expect(pss?.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(find("probe", true)).toMatchObject({ result: "deny", dryRun: true });
@@ -175,7 +190,17 @@ describe("a real kube-apiserver calls the webhook", () => {
     const verified = await runVerify(must(serve).dataDir);
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.report.ok).toBe(true);
-    const q = await runCli(["query", "--data", must(serve).dataDir, "--kind", "decision", "--result", "deny", "-o", "json"]);
+    const q = await runCli([
+      "query",
+      "--data",
+      must(serve).dataDir,
+      "--kind",
+      "decision",
+      "--result",
+      "deny",
+      "-o",
+      "json",
+    ]);
     expect(q.code, q.stderr).toBe(0);
     const items = (JSON.parse(q.stdout) as { items: { event: { object: { name?: string } } }[] }).items;
     expect(items.map((i) => i.event.object.name).sort()).toEqual(["privileged", "probe"]);

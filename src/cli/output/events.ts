@@ -2,7 +2,7 @@
 import type { Cursor } from "../../index/query.js";
 import { eventList, objectLabel, resourceLabel } from "../../index/present.js";
 import type { ResolvedEntry } from "../../index/resolve.js";
-import type { IndexRow } from "../../index/row.js";
+import { ADMISSION_DECISION, type IndexRow } from "../../index/row.js";
 import { formatMachine, type OutputFormat } from "./format.js";
 import { formatTable } from "./table.js";
 
@@ -21,7 +21,8 @@ export function narrowCells(r: IndexRow): string[] {
     cell(r.verb),
     cell(resourceLabel(r)),
     cell(objectLabel(r)),
-    cell(r.code),
+    // An admission decision has no response code: its result (allow, deny, warn, audit) instead.
+    cell(r.kind === ADMISSION_DECISION ? r.decision : r.code),
   ];
 }
 

@@ -11,7 +11,6 @@ import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
 import { ingestFailureStatus } from "./webhook.js";
 
-
 export interface AdmissionRouteDeps {
   review(body: unknown): Promise<AdmissionOutcome>;
   limits: BodyLimits;
