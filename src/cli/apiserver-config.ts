@@ -8,9 +8,9 @@ import { stringify } from "yaml";
 import { STARTING_AUDIT_POLICY } from "../server/audit-policy-template.js";
 import { createCa, issueCert } from "../server/certs.js";
 import { writeFileAtomic } from "../store/durable-file.js";
-import { CliError } from "./errors.js";
 import { ADMISSION_FILES } from "../guard/webhook-config.js";
-import { addAdmissionOptions, writeAdmission, type AdmissionFlags } from "./guard-webhook-config.js";
+import { CliError } from "./errors.js";
+import { ADMISSION_OPTIONS, writeAdmission, type AdmissionFlags } from "./guard-webhook-config.js";
 
 interface Flags extends AdmissionFlags {
   server: string;
@@ -95,7 +95,7 @@ function staticPodSnippet(dir: string): string {
 }
 
 export function registerApiserverConfig(program: Command): void {
-  const cmd = program
+  program
     .command("apiserver-config")
     .description(
       "Write the CA, certificates, webhook kubeconfig and audit policy that wire a kube-apiserver to kubetrail, and print the flags to add",
@@ -117,59 +117,63 @@ export function registerApiserverConfig(program: Command): void {
       "/etc/kubernetes/kubetrail",
     )
     .option("--client-name <cn>", "common name of the apiserver's client certificate", "kube-apiserver")
-    .option("--days <n>", "validity of the leaf certificates in days", "825");
-  addAdmissionOptions(cmd).action(async (flags: Flags) => {
-    const server = parseServer(flags.server);
-    const days = Number(flags.days);
-    if (!Number.isInteger(days) || days < 1)
-      throw new CliError(`--days: ${flags.days} is not a positive integer`, 2);
-    const host = server.hostname.replace(/^\[|\]$/g, "");
-    await mkdir(flags.out, { recursive: true, mode: 0o700 });
-    const ca = await createCa("kubetrail audit webhook CA");
-    const serving = await issueCert(ca, {
-      commonName: host,
-      hosts: [...new Set([host, ...flags.san])],
-      usage: "server",
-      days,
+    .option("--days <n>", "validity of the leaf certificates in days", "825")
+    .addOption(ADMISSION_OPTIONS.failurePolicy)
+    .addOption(ADMISSION_OPTIONS.timeout)
+    .addOption(ADMISSION_OPTIONS.exemptNamespaces)
+    .addOption(ADMISSION_OPTIONS.resources)
+    .action(async (flags: Flags) => {
+      const server = parseServer(flags.server);
+      const days = Number(flags.days);
+      if (!Number.isInteger(days) || days < 1)
+        throw new CliError(`--days: ${flags.days} is not a positive integer`, 2);
+      const host = server.hostname.replace(/^\[|\]$/g, "");
+      await mkdir(flags.out, { recursive: true, mode: 0o700 });
+      const ca = await createCa("kubetrail audit webhook CA");
+      const serving = await issueCert(ca, {
+        commonName: host,
+        hosts: [...new Set([host, ...flags.san])],
+        usage: "server",
+        days,
+      });
+      const client = await issueCert(ca, { commonName: flags.clientName, usage: "client", days });
+      const out = (name: string) => path.join(flags.out, name);
+      await writeFileAtomic(out("ca.crt"), ca.certPem, 0o644);
+      await writeFileAtomic(out("ca.key"), ca.keyPem, 0o600);
+      await writeFileAtomic(out("kubetrail.crt"), serving.certPem, 0o644);
+      await writeFileAtomic(out("kubetrail.key"), serving.keyPem, 0o600);
+      await writeFileAtomic(out("apiserver-client.crt"), client.certPem, 0o644);
+      await writeFileAtomic(out("apiserver-client.key"), client.keyPem, 0o600);
+      // Embeds the client key, so it is a secret too.
+      await writeFileAtomic(
+        out("audit-webhook-kubeconfig.yaml"),
+        webhookKubeconfig(server, ca.certPem, client),
+        0o600,
+      );
+      await writeFileAtomic(out("audit-policy.yaml"), STARTING_AUDIT_POLICY, 0o644);
+      const admission = await writeAdmission(flags, server, ca.certPem, client);
+      const dir = flags.apiserverDir;
+      process.stdout.write(
+        [
+          `Wrote ${flags.out}/: ca.crt ca.key kubetrail.crt kubetrail.key apiserver-client.crt apiserver-client.key audit-webhook-kubeconfig.yaml audit-policy.yaml ${ADMISSION_FILES.join(" ")}`,
+          "",
+          "1. Run kubetrail with the serving certificate, accepting only the apiserver's client certificate:",
+          `   kubetrail serve --data /var/lib/kubetrail --listen :${server.port || "443"} --tls-cert ${out("kubetrail.crt")} --tls-key ${out("kubetrail.key")} --client-ca ${out("ca.crt")}`,
+          "",
+          `2. Copy audit-webhook-kubeconfig.yaml and audit-policy.yaml to ${dir}/ on every control-plane node`,
+          "   (keep ca.key and kubetrail.key off those nodes).",
+          "",
+          "3. Add these kube-apiserver flags:",
+          ...apiserverFlags(dir).map((f) => `   ${f}`),
+          "",
+          "4. In a static pod (/etc/kubernetes/manifests/kube-apiserver.yaml), mount the directory:",
+          ...staticPodSnippet(dir)
+            .trimEnd()
+            .split("\n")
+            .map((l) => `   ${l}`),
+          "",
+          ...admission,
+        ].join("\n"),
+      );
     });
-    const client = await issueCert(ca, { commonName: flags.clientName, usage: "client", days });
-    const out = (name: string) => path.join(flags.out, name);
-    await writeFileAtomic(out("ca.crt"), ca.certPem, 0o644);
-    await writeFileAtomic(out("ca.key"), ca.keyPem, 0o600);
-    await writeFileAtomic(out("kubetrail.crt"), serving.certPem, 0o644);
-    await writeFileAtomic(out("kubetrail.key"), serving.keyPem, 0o600);
-    await writeFileAtomic(out("apiserver-client.crt"), client.certPem, 0o644);
-    await writeFileAtomic(out("apiserver-client.key"), client.keyPem, 0o600);
-    // Embeds the client key, so it is a secret too.
-    await writeFileAtomic(
-      out("audit-webhook-kubeconfig.yaml"),
-      webhookKubeconfig(server, ca.certPem, client),
-      0o600,
-    );
-    await writeFileAtomic(out("audit-policy.yaml"), STARTING_AUDIT_POLICY, 0o644);
-    const admission = await writeAdmission(flags, server, ca.certPem, client);
-    const dir = flags.apiserverDir;
-    process.stdout.write(
-      [
-        `Wrote ${flags.out}/: ca.crt ca.key kubetrail.crt kubetrail.key apiserver-client.crt apiserver-client.key audit-webhook-kubeconfig.yaml audit-policy.yaml ${ADMISSION_FILES.join(" ")}`,
-        "",
-        "1. Run kubetrail with the serving certificate, accepting only the apiserver's client certificate:",
-        `   kubetrail serve --data /var/lib/kubetrail --listen :${server.port || "443"} --tls-cert ${out("kubetrail.crt")} --tls-key ${out("kubetrail.key")} --client-ca ${out("ca.crt")}`,
-        "",
-        `2. Copy audit-webhook-kubeconfig.yaml and audit-policy.yaml to ${dir}/ on every control-plane node`,
-        "   (keep ca.key and kubetrail.key off those nodes).",
-        "",
-        "3. Add these kube-apiserver flags:",
-        ...apiserverFlags(dir).map((f) => `   ${f}`),
-        "",
-        "4. In a static pod (/etc/kubernetes/manifests/kube-apiserver.yaml), mount the directory:",
-        ...staticPodSnippet(dir)
-          .trimEnd()
-          .split("\n")
-          .map((l) => `   ${l}`),
-        "",
-        ...admission,
-      ].join("\n"),
-    );
-  });
 }

@@ -1,7 +1,7 @@
 // apiserver-config's part for the admission webhook: its flags, the files it writes (see
 // src/guard/webhook-config.ts) and the steps it prints.
 import path from "node:path";
-import type { Command } from "commander";
+import { Option } from "commander";
 import { ADMISSION_FILES, admissionFlags, writeAdmissionFiles } from "../guard/webhook-config.js";
 import { CliError } from "./errors.js";
 
@@ -14,25 +14,25 @@ export interface AdmissionFlags {
   admissionResources: string;
 }
 
-export function addAdmissionOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      "--admission-failure-policy <policy>",
-      "what the apiserver does when kubetrail cannot answer a review: Ignore (admit) or Fail (refuse)",
-      "Ignore",
-    )
-    .option("--admission-timeout <seconds>", "how long the apiserver waits for a review (1-30)", "5")
-    .option(
-      "--admission-exempt-namespaces <list>",
-      "namespaces never sent to the webhook, comma-separated (kubetrail's own, so it can always start)",
-      "kube-system,kubetrail",
-    )
-    .option(
-      "--admission-resources <set>",
-      "builtin: what the built-in policies check; all: every resource (for your own policies)",
-      "builtin",
-    );
-}
+/** The admission webhook's flags of apiserver-config. */
+export const ADMISSION_OPTIONS = {
+  failurePolicy: new Option(
+    "--admission-failure-policy <policy>",
+    "what the apiserver does when kubetrail cannot answer a review: Ignore (admit) or Fail (refuse)",
+  ).default("Ignore"),
+  timeout: new Option(
+    "--admission-timeout <seconds>",
+    "how long the apiserver waits for a review (1-30)",
+  ).default("5"),
+  exemptNamespaces: new Option(
+    "--admission-exempt-namespaces <list>",
+    "namespaces never sent to the webhook, comma-separated (kubetrail's own, so it can always start)",
+  ).default("kube-system,kubetrail"),
+  resources: new Option(
+    "--admission-resources <set>",
+    "builtin: what the built-in policies check; all: every resource (for your own policies)",
+  ).default("builtin"),
+};
 
 /** Writes the admission files and returns the instructions to print. */
 export async function writeAdmission(
