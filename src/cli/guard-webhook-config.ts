@@ -1,9 +1,8 @@
 // apiserver-config's part for the admission webhook: its flags, the files it writes (see
 // src/guard/webhook-config.ts) and the steps it prints.
 import path from "node:path";
-import { Option } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import { ADMISSION_FILES, admissionFlags, writeAdmissionFiles } from "../guard/webhook-config.js";
-import { CliError } from "./errors.js";
 
 export interface AdmissionFlags {
   out: string;
@@ -19,11 +18,17 @@ export const ADMISSION_OPTIONS = {
   failurePolicy: new Option(
     "--admission-failure-policy <policy>",
     "what the apiserver does when kubetrail cannot answer a review: Ignore (admit) or Fail (refuse)",
-  ).default("Ignore"),
-  timeout: new Option(
-    "--admission-timeout <seconds>",
-    "how long the apiserver waits for a review (1-30)",
-  ).default("5"),
+  )
+    .choices(["Ignore", "Fail"])
+    .default("Ignore"),
+  timeout: new Option("--admission-timeout <seconds>", "how long the apiserver waits for a review (1-30)")
+    .argParser((v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 30)
+        throw new InvalidArgumentError(`"${v}" is not a whole number of seconds from 1 to 30`);
+      return v;
+    })
+    .default("5"),
   exemptNamespaces: new Option(
     "--admission-exempt-namespaces <list>",
     "namespaces never sent to the webhook, comma-separated (kubetrail's own, so it can always start)",
@@ -31,7 +36,9 @@ export const ADMISSION_OPTIONS = {
   resources: new Option(
     "--admission-resources <set>",
     "builtin: what the built-in policies check; all: every resource (for your own policies)",
-  ).default("builtin"),
+  )
+    .choices(["builtin", "all"])
+    .default("builtin"),
 };
 
 /** Writes the admission files and returns the instructions to print. */
@@ -41,18 +48,10 @@ export async function writeAdmission(
   caPem: string,
   client: { certPem: string; keyPem: string },
 ): Promise<string[]> {
-  const failurePolicy = flags.admissionFailurePolicy;
-  if (failurePolicy !== "Ignore" && failurePolicy !== "Fail")
-    throw new CliError(`--admission-failure-policy: "${failurePolicy}" is not Ignore or Fail`, 2);
+  // Checked by the options' parsers before anything is written.
+  const failurePolicy = flags.admissionFailurePolicy as "Ignore" | "Fail";
   const timeout = Number(flags.admissionTimeout);
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 30)
-    throw new CliError(
-      `--admission-timeout: "${flags.admissionTimeout}" is not a whole number of seconds from 1 to 30`,
-      2,
-    );
-  const resources = flags.admissionResources;
-  if (resources !== "builtin" && resources !== "all")
-    throw new CliError(`--admission-resources: "${resources}" is not builtin or all`, 2);
+  const resources = flags.admissionResources as "builtin" | "all";
   const exemptNamespaces = flags.admissionExemptNamespaces
     .split(",")
     .map((n) => n.trim())
