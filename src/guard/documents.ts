@@ -1,6 +1,8 @@
 // Reading Kubernetes YAML/JSON the way kubectl does: multi-document YAML (Helm's rendered
 // output included), JSON, and `kind: List` whose items are documents of their own, each one
 // keeping the file and line it starts at so reports can point there.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
 import { isRecord } from "../json/record.js";
 import { documentToJs } from "../yaml/to-js.js";
@@ -18,8 +20,10 @@ export interface SourceDocument {
 const LIST_KINDS = /List$/;
 
 function sourceComment(doc: Document): string | undefined {
-  const m = /(?:^|\n)\s*Source:\s*(\S+)/.exec(doc.commentBefore ?? "");
-  return m?.[1];
+  // After "---" the comment belongs to the document; at the start of a file, to its first node.
+  const contents = doc.contents as { commentBefore?: string | null } | null;
+  const text = `${doc.commentBefore ?? ""}\n${contents?.commentBefore ?? ""}`;
+  return /(?:^|\n)\s*Source:\s*(\S+)/.exec(text)?.[1];
 }
 
 /**
@@ -67,4 +71,50 @@ export function readDocuments(text: string, file: string): SourceDocument[] {
     out.push({ file, line, template, value });
   }
   return out;
+}
+
+const DOCUMENT_FILE = /\.(ya?ml|json)$/i;
+
+/** The YAML/JSON files under `p`: the file itself, or every one below a directory, sorted by path. */
+export function documentFiles(p: string, code: GuardError["code"]): string[] {
+  let st;
+  try {
+    st = statSync(p);
+  } catch (err) {
+    throw new GuardError(code, `${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+      cause: err,
+    });
+  }
+  if (!st.isDirectory()) return [p];
+  return readdirSync(p, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .flatMap((e) => {
+      const full = path.join(p, e.name);
+      if (e.isDirectory()) return documentFiles(full, code);
+      return e.isFile() && DOCUMENT_FILE.test(e.name) ? [full] : [];
+    });
+}
+
+/** Every document of every file under `paths`; errors are GuardErrors of `code` naming file and line. */
+export function readDocumentFiles(paths: readonly string[], code: GuardError["code"]): SourceDocument[] {
+  return paths
+    .flatMap((p) => documentFiles(p, code))
+    .flatMap((file) => {
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (err) {
+        throw new GuardError(
+          code,
+          `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+          { cause: err },
+        );
+      }
+      try {
+        return readDocuments(text, file);
+      } catch (err) {
+        if (err instanceof GuardError) throw new GuardError(code, err.message, { cause: err });
+        throw err;
+      }
+    });
 }

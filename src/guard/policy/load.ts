@@ -2,10 +2,8 @@
 // ValidatingAdmissionPolicy + Binding documents and their param objects, plus the built-ins
 // (audit mode unless configured). Refuses the whole set, listing every problem with file and
 // line, if any document cannot be evaluated: a policy is never silently skipped.
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import path from "node:path";
 import { BUILTINS } from "../builtin/catalog.js";
-import { readDocuments, type SourceDocument } from "../documents.js";
+import { readDocumentFiles, type SourceDocument } from "../documents.js";
 import { GuardError } from "../types.js";
 import type { FieldErrors } from "./field-errors.js";
 import { decodeGuardPolicy, defaultBuiltin, GUARD_API_VERSION, GUARD_POLICY_KIND } from "./guard-policy.js";
@@ -33,49 +31,8 @@ export interface LoadOptions {
   builtins?: boolean;
 }
 
-const POLICY_FILE = /\.(ya?ml|json)$/i;
-
-/** Policy files under `p`: the file itself, or every YAML/JSON file below a directory, sorted. */
-export function policyFiles(p: string): string[] {
-  let st;
-  try {
-    st = statSync(p);
-  } catch (err) {
-    throw new GuardError(
-      "policy",
-      `${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-      { cause: err },
-    );
-  }
-  if (!st.isDirectory()) return [p];
-  return readdirSync(p, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .flatMap((e) => {
-      const full = path.join(p, e.name);
-      if (e.isDirectory()) return policyFiles(full);
-      return e.isFile() && POLICY_FILE.test(e.name) ? [full] : [];
-    });
-}
-
 export function readPolicyDocuments(paths: readonly string[]): SourceDocument[] {
-  return paths.flatMap(policyFiles).flatMap((file) => {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (err) {
-      throw new GuardError(
-        "policy",
-        `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-        { cause: err },
-      );
-    }
-    try {
-      return readDocuments(text, file);
-    } catch (err) {
-      if (err instanceof GuardError) throw new GuardError("policy", err.message, { cause: err });
-      throw err;
-    }
-  });
+  return readDocumentFiles(paths, "policy");
 }
 
 function describe(doc: SourceDocument): string {
