@@ -120,6 +120,7 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
   const r = p.record(body, "request", "", true);
   if (!r) throw new GuardError("review", `malformed AdmissionReview: ${p.list.join("; ")}`);
   const uid = p.string(r, "uid", "request", true);
+  if (r["uid"] === "") p.add("request.uid", "required: must not be empty");
   const operation = p.string(r, "operation", "request", true);
   if (operation !== "" && !(OPERATIONS as readonly string[]).includes(operation))
     p.add("request.operation", `must be one of ${OPERATIONS.join(", ")}`);
