@@ -9,7 +9,15 @@
 //
 //   node build/bench/guard.js [--quick] [--rate=1000] [--seconds=N] [--manifests=N] [--events=N]
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -34,23 +42,7 @@ import {
   treeCpuSeconds,
 } from "./harness.js";
 import { kubetrailCli } from "./lib/kubetrail-cli.js";
-import { repoRoot } from "./lib/paths.js";
-
-const POLICIES = `apiVersion: kubetrail.dev/v1
-kind: GuardPolicy
-metadata: {name: pss-baseline}
-spec: {builtin: pss-baseline, mode: enforce}
----
-apiVersion: kubetrail.dev/v1
-kind: GuardPolicy
-metadata: {name: team-label}
-spec:
-  mode: warn
-  match: {resources: [{kinds: [Deployment], apiGroups: [apps]}]}
-  validations:
-    - expression: "has(object.metadata.labels) && 'team' in object.metadata.labels"
-      messageExpression: "'deployment ' + object.metadata.name + ' needs a team label'"
-`;
+import { benchFixture, repoRoot } from "./lib/paths.js";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
@@ -504,7 +496,7 @@ export async function main(argv: string[]): Promise<void> {
   const dir = tempDir("guard");
   const policyDir = path.join(dir, "policies");
   mkdirSync(policyDir);
-  writeFileSync(path.join(policyDir, "policies.yaml"), POLICIES);
+  copyFileSync(benchFixture("guard-policies.yaml"), path.join(policyDir, "policies.yaml"));
   await webhookSection(dir, policyDir, rate, seconds);
   await checkSection(dir, manifests);
   await replaySection(dir, events);

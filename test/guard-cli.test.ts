@@ -7,27 +7,12 @@ import AjvDraft04 from "ajv-draft-04";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeBase64, hashLeaf, openCheckpoint, NoteVerifier, verifyInclusion } from "../src/tlog/index.js";
 import { runCli } from "./fixtures/cli.js";
+import { fixture } from "./fixtures/guard/files.js";
 import { removeDir, requireBuiltCli, tempDir } from "./faults/serve-process.js";
 
 let dir: string;
 
-const POLICIES = `
-apiVersion: kubetrail.dev/v1
-kind: GuardPolicy
-metadata: {name: pss}
-spec: {builtin: pss-baseline, mode: enforce}
----
-apiVersion: kubetrail.dev/v1
-kind: GuardPolicy
-metadata: {name: team-label}
-spec:
-  mode: warn
-  match: {resources: [{kinds: [Deployment], apiGroups: [apps]}]}
-  validations:
-    - expression: "has(object.metadata.labels) && 'team' in object.metadata.labels"
-      message: deployments need a team label
-      fieldPath: metadata.labels
-`;
+const POLICIES = readFileSync(fixture("pss-and-team-label.yaml"), "utf8");
 
 const MANIFESTS = `apiVersion: v1
 kind: Pod
@@ -76,17 +61,20 @@ beforeAll(() => {
 });
 afterAll(() => removeDir(dir));
 
+/** `guard check` over the test manifests with the test policies, and more flags. */
+const checkArgs = (...extra: string[]) => [
+  "guard",
+  "check",
+  "-f",
+  path.join(dir, "manifests"),
+  "-p",
+  path.join(dir, "policies"),
+  ...extra,
+];
+
 describe("guard check", () => {
   it("lists every violation with file, line, policy, effect and field; exit 1 when an enforce policy fails", async () => {
-    const r = await runCli([
-      "guard",
-      "check",
-      "-f",
-      path.join(dir, "manifests"),
-      "-p",
-      path.join(dir, "policies"),
-      "--no-builtins",
-    ]);
+    const r = await runCli(checkArgs("--no-builtins"));
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(
       /manifests\/app\.yaml:1 +Pod\/default\/privileged +pss +deny +privileged +spec\.containers\[0\]\.securityContext\.privileged/,
@@ -105,16 +93,7 @@ describe("guard check", () => {
   });
 
   it("-o json is complete and deterministic", async () => {
-    const args = [
-      "guard",
-      "check",
-      "-f",
-      path.join(dir, "manifests"),
-      "-p",
-      path.join(dir, "policies"),
-      "-o",
-      "json",
-    ];
+    const args = checkArgs("-o", "json");
     const [a, b] = [await runCli(args), await runCli(args)];
     expect(a.stdout).toBe(b.stdout);
     const report = JSON.parse(a.stdout) as {
@@ -131,18 +110,7 @@ describe("guard check", () => {
   it("writes valid SARIF 2.1.0 with the file and line of each failing document, and JUnit XML", async () => {
     const sarifFile = path.join(dir, "out.sarif");
     const junitFile = path.join(dir, "out.xml");
-    const r = await runCli([
-      "guard",
-      "check",
-      "-f",
-      path.join(dir, "manifests"),
-      "-p",
-      path.join(dir, "policies"),
-      "--sarif",
-      sarifFile,
-      "--junit",
-      junitFile,
-    ]);
+    const r = await runCli(checkArgs("--sarif", sarifFile, "--junit", junitFile));
     expect(r.code).toBe(1);
     const sarif = JSON.parse(readFileSync(sarifFile, "utf8")) as {
       runs: {

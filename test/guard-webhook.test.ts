@@ -2,7 +2,8 @@
 // every decision durable before the answer (the process is SIGKILLed right after replies and
 // the entries are there), denies and warnings on the alert sink, malformed and fuzzed
 // AdmissionReviews answered with clear errors while the server keeps serving.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { fixture } from "./fixtures/guard/files.js";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,21 +20,6 @@ import {
 
 let dir: string;
 let serve: Serve | undefined;
-
-const POLICIES = `
-apiVersion: kubetrail.dev/v1
-kind: GuardPolicy
-metadata: {name: pss}
-spec: {builtin: pss-baseline, mode: enforce}
----
-apiVersion: kubetrail.dev/v1
-kind: GuardPolicy
-metadata: {name: no-latest}
-spec:
-  builtin: images
-  mode: warn
-  settings: {requireDigest: false}
-`;
 
 function review(uid: string, spec: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -70,7 +56,7 @@ beforeAll(async () => {
   requireBuiltCli();
   dir = tempDir("guard-webhook");
   mkdirSync(path.join(dir, "policies"));
-  writeFileSync(path.join(dir, "policies", "p.yaml"), POLICIES);
+  copyFileSync(fixture("pss-and-no-latest.yaml"), path.join(dir, "policies", "p.yaml"));
   // Only the two configured policies: the other built-ins would add their audit findings.
   serve = await startServe(path.join(dir, "data"), [
     "--guard-policies",

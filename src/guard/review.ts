@@ -6,8 +6,6 @@ import {
   OPERATIONS,
   GuardError,
   type AdmissionRequest,
-  type GroupVersionKind,
-  type GroupVersionResource,
   type GuardDecision,
   type Operation,
   type RequestUser,
@@ -59,34 +57,21 @@ class Problems {
   }
 }
 
-function gvk(
+/** request.kind / request.resource and their request* twins: group, version and a third field. */
+function groupVersion<K extends "kind" | "resource">(
   p: Problems,
   o: Record<string, unknown>,
   key: string,
+  third: K,
   required: boolean,
-): GroupVersionKind | undefined {
+): ({ group: string; version: string } & Record<K, string>) | undefined {
   const v = p.record(o, key, "request", required);
   if (!v) return undefined;
   return {
     group: p.string(v, "group", `request.${key}`, false),
     version: p.string(v, "version", `request.${key}`, true),
-    kind: p.string(v, "kind", `request.${key}`, true),
-  };
-}
-
-function gvr(
-  p: Problems,
-  o: Record<string, unknown>,
-  key: string,
-  required: boolean,
-): GroupVersionResource | undefined {
-  const v = p.record(o, key, "request", required);
-  if (!v) return undefined;
-  return {
-    group: p.string(v, "group", `request.${key}`, false),
-    version: p.string(v, "version", `request.${key}`, true),
-    resource: p.string(v, "resource", `request.${key}`, true),
-  };
+    [third]: p.string(v, third, `request.${key}`, true),
+  } as { group: string; version: string } & Record<K, string>;
 }
 
 function userInfo(p: Problems, o: Record<string, unknown>): RequestUser {
@@ -134,8 +119,8 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
     p.add("request.dryRun", "must be true or false");
   const request: AdmissionRequest = {
     uid,
-    kind: gvk(p, r, "kind", true) ?? { group: "", version: "", kind: "" },
-    resource: gvr(p, r, "resource", true) ?? { group: "", version: "", resource: "" },
+    kind: groupVersion(p, r, "kind", "kind", true) ?? { group: "", version: "", kind: "" },
+    resource: groupVersion(p, r, "resource", "resource", true) ?? { group: "", version: "", resource: "" },
     subResource: p.string(r, "subResource", "request", false),
     name: p.string(r, "name", "request", false),
     namespace: p.string(r, "namespace", "request", false),
@@ -145,9 +130,9 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
     oldObject: isRecord(oldObject) ? oldObject : null,
     dryRun: r["dryRun"] === true,
   };
-  const requestKind = gvk(p, r, "requestKind", false);
+  const requestKind = groupVersion(p, r, "requestKind", "kind", false);
   if (requestKind) request.requestKind = requestKind;
-  const requestResource = gvr(p, r, "requestResource", false);
+  const requestResource = groupVersion(p, r, "requestResource", "resource", false);
   if (requestResource) request.requestResource = requestResource;
   if (typeof r["requestSubResource"] === "string") request.requestSubResource = r["requestSubResource"];
   if (r["options"] !== undefined) request.options = r["options"];

@@ -3,7 +3,8 @@
 // and certificates): kubectl gets the policy's message for a denied privileged Pod and a
 // `Warning:` line for a warn policy, every decision is an AdmissionDecision entry in the log,
 // `query --kind decision` finds them, and the log verifies.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { fixture } from "../fixtures/guard/files.js";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../fixtures/cli.js";
@@ -13,39 +14,14 @@ import {
   requireBuiltCli,
   runVerify,
   type Serve,
-  startServe,
   tempDir,
 } from "../faults/serve-process.js";
-import { type Cluster, freePort, startCluster } from "./cluster.js";
+import { type Cluster, startCluster } from "./cluster.js";
+import { startWiredServe } from "./wired-serve.js";
 
 let work: string;
 let cluster: Cluster | undefined;
 let serve: Serve | undefined;
-
-const POLICIES = `
-apiVersion: kubetrail.dev/v1
-kind: GuardPolicy
-metadata:
-  name: pss-baseline
-spec:
-  builtin: pss-baseline
-  mode: enforce
----
-apiVersion: kubetrail.dev/v1
-kind: GuardPolicy
-metadata:
-  name: configmaps-need-a-team
-spec:
-  mode: warn
-  match:
-    resources:
-      - kinds: [ConfigMap]
-    namespaces: [guarded]
-  validations:
-    - expression: "has(object.metadata.labels) && 'team' in object.metadata.labels"
-      message: "ConfigMaps in this namespace need a team label"
-      fieldPath: metadata.labels
-`;
 
 function pod(name: string, privileged: boolean): string {
   return JSON.stringify({
@@ -67,42 +43,17 @@ function must<T>(c: T | undefined): T {
 beforeAll(async () => {
   requireBuiltCli();
   work = tempDir("kube-admission");
-  const cfg = path.join(work, "apiserver-config");
-  const port = await freePort();
-  const gen = await runCli([
-    "apiserver-config",
-    "--server",
-    `https://127.0.0.1:${port}`,
-    "--out",
-    cfg,
-    "--apiserver-dir",
-    cfg,
-    "--san",
-    "localhost",
-    // The harness's namespaces lack kubernetes.io/metadata.name (it arrived in 1.21): nothing
-    // here is exempted, so the bootstrap objects in kube-system are reviewed too.
-    "--admission-failure-policy",
-    "Fail",
-  ]);
-  expect(gen.code, gen.stderr).toBe(0);
   const policyDir = path.join(work, "policies");
   mkdirSync(policyDir);
-  writeFileSync(path.join(policyDir, "policies.yaml"), POLICIES);
-  serve = await startServe(
-    path.join(work, "data"),
-    [
-      "--tls-cert",
-      path.join(cfg, "kubetrail.crt"),
-      "--tls-key",
-      path.join(cfg, "kubetrail.key"),
-      "--client-ca",
-      path.join(cfg, "ca.crt"),
-      "--guard-policies",
-      policyDir,
-      "--no-detect",
-    ],
-    { ca: readFileSync(path.join(cfg, "ca.crt")), listen: `127.0.0.1:${port}` },
-  );
+  copyFileSync(fixture("kube-policies.yaml"), path.join(policyDir, "policies.yaml"));
+  const wired = await startWiredServe(work, {
+    // The harness's namespaces lack kubernetes.io/metadata.name (it arrived in 1.21): nothing
+    // here is exempted, so the bootstrap objects in kube-system are reviewed too.
+    configArgs: ["--admission-failure-policy", "Fail"],
+    serveArgs: ["--guard-policies", policyDir, "--no-detect"],
+  });
+  serve = wired.serve;
+  const cfg = wired.cfg;
   cluster = await startCluster({
     admissionKubeconfigFile: path.join(cfg, "admission-kubeconfig.yaml"),
     // Otherwise the apiserver's own validation refuses privileged pods before any webhook.

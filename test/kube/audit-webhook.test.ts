@@ -2,11 +2,8 @@
 // `kubetrail apiserver-config` says (its certificates, webhook kubeconfig, policy and flags),
 // the apiserver's webhook backend delivers every event its log backend wrote, and the
 // resulting log verifies. Also checks the harness itself: x509 and token users, RBAC.
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiserverFlags } from "../../src/cli/apiserver-config.js";
-import { runCli } from "../fixtures/cli.js";
 import {
   call,
   readLog,
@@ -14,10 +11,10 @@ import {
   requireBuiltCli,
   runVerify,
   type Serve,
-  startServe,
   tempDir,
 } from "../faults/serve-process.js";
-import { type AuditLine, type Cluster, freePort, startCluster } from "./cluster.js";
+import { type AuditLine, type Cluster, startCluster } from "./cluster.js";
+import { startWiredServe } from "./wired-serve.js";
 
 let work: string;
 let cluster: Cluster | undefined;
@@ -27,33 +24,9 @@ const bobToken = "bob-token-0123456789";
 beforeAll(async () => {
   requireBuiltCli();
   work = tempDir("kube-e2e");
-  const cfg = path.join(work, "apiserver-config");
-  const port = await freePort();
-  const gen = await runCli([
-    "apiserver-config",
-    "--server",
-    `https://127.0.0.1:${port}`,
-    "--out",
-    cfg,
-    "--apiserver-dir",
-    cfg,
-    // The tests' HTTPS client names the host "localhost".
-    "--san",
-    "localhost",
-  ]);
-  expect(gen.code, gen.stderr).toBe(0);
-  serve = await startServe(
-    path.join(work, "data"),
-    [
-      "--tls-cert",
-      path.join(cfg, "kubetrail.crt"),
-      "--tls-key",
-      path.join(cfg, "kubetrail.key"),
-      "--client-ca",
-      path.join(cfg, "ca.crt"),
-    ],
-    { ca: readFileSync(path.join(cfg, "ca.crt")), listen: `127.0.0.1:${port}` },
-  );
+  const wired = await startWiredServe(work);
+  serve = wired.serve;
+  const cfg = wired.cfg;
   cluster = await startCluster({
     // The policy, webhook kubeconfig and flags exactly as apiserver-config prints them; the
     // log backend (same policy) is the ground truth.

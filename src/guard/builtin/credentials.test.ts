@@ -4,6 +4,7 @@ import {
   checkEnvCredentials,
   DEFAULT_CREDENTIAL_SETTINGS,
 } from "./credentials.js";
+import { inWorkload } from "../../../test/fixtures/guard/workloads.js";
 import { podTemplateOf, POD_KINDS } from "./pod-templates.js";
 
 const AWS_KEY = "AKIAIOSFODNN7EXAMPLE";
@@ -77,14 +78,7 @@ describe.each(POD_KINDS)("credentials in container env values (%s)", (kind) => {
       ],
       initContainers: [{ name: "init", env: [{ name: "AWS_ACCESS_KEY_ID", value: AWS_KEY }] }],
     };
-    const object =
-      kind === "Pod"
-        ? { spec }
-        : kind === "CronJob"
-          ? { spec: { jobTemplate: { spec: { template: { spec } } } } }
-          : kind === "PodTemplate"
-            ? { template: { spec } }
-            : { spec: { template: { spec } } };
+    const object = inWorkload(kind, spec);
     const t = podTemplateOf(kind, object)!;
     const v = checkEnvCredentials(t, DEFAULT_CREDENTIAL_SETTINGS);
     expect(v.map((x) => x.field)).toEqual([

@@ -6,6 +6,7 @@ import {
   registryAllowed,
   type ImageSettings,
 } from "./images.js";
+import { inWorkload } from "../../../test/fixtures/guard/workloads.js";
 import { podTemplateOf, POD_KINDS } from "./pod-templates.js";
 
 const DIGEST = "sha256:" + "a".repeat(64);
@@ -84,14 +85,7 @@ describe("the images check", () => {
       ephemeralContainers: [{ name: "e", image: `busybox@${DIGEST}` }],
       containers: [{ name: "c", image: `app:1@${DIGEST}` }],
     };
-    const object =
-      kind === "Pod"
-        ? { spec }
-        : kind === "CronJob"
-          ? { spec: { jobTemplate: { spec: { template: { spec } } } } }
-          : kind === "PodTemplate"
-            ? { template: { spec } }
-            : { spec: { template: { spec } } };
+    const object = inWorkload(kind, spec);
     const v = checkImages(podTemplateOf(kind, object)!, DEFAULT_IMAGE_SETTINGS);
     expect(v.map((x) => x.check)).toEqual(["latestTag", "digest"]);
     expect(v[0]!.field).toMatch(/initContainers\[0\]\.image$/);

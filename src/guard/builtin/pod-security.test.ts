@@ -3,6 +3,7 @@
 // (the same scenarios as k8s.io/pod-security-admission/test, written here independently).
 import { describe, expect, it } from "vitest";
 import { checkPodSecurity, pssControls, type PssLevel } from "./pod-security.js";
+import { inWorkload } from "../../../test/fixtures/guard/workloads.js";
 import { podTemplateOf, POD_KINDS } from "./pod-templates.js";
 
 type Pod = { metadata: Record<string, unknown>; spec: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any -- tweaks write deep into test pods
@@ -580,22 +581,14 @@ describe.each(CASES)("$level control $check", (c) => {
     });
 });
 
-/** Wraps a pod into each workload kind the way its API nests the pod template. */
+const PREFIX: Record<string, string> = {
+  Pod: "spec",
+  CronJob: "spec.jobTemplate.spec.template.spec",
+  PodTemplate: "template.spec",
+};
+
 function wrap(kind: string, pod: Pod): { object: Record<string, unknown>; prefix: string } {
-  const template = { metadata: pod.metadata, spec: pod.spec };
-  switch (kind) {
-    case "Pod":
-      return { object: { kind, ...pod }, prefix: "spec" };
-    case "CronJob":
-      return {
-        object: { kind, spec: { schedule: "* * * * *", jobTemplate: { spec: { template } } } },
-        prefix: "spec.jobTemplate.spec.template.spec",
-      };
-    case "PodTemplate":
-      return { object: { kind, template }, prefix: "template.spec" };
-    default:
-      return { object: { kind, spec: { template } }, prefix: "spec.template.spec" };
-  }
+  return { object: inWorkload(kind, pod.spec, pod.metadata), prefix: PREFIX[kind] ?? "spec.template.spec" };
 }
 
 describe.each(POD_KINDS)("workload kind %s", (kind) => {

@@ -209,3 +209,27 @@ function messageOf(val: CelValidation, activation: Parameters<CelProgram["evalua
   }
   return val.message ?? `failed expression: ${val.program.source}`;
 }
+
+/**
+ * The CEL checks of a policy spec with the variables ValidatingAdmissionPolicy declares
+ * (`params` only when the policy has params), requiring at least one validation or audit
+ * annotation.
+ */
+export function compilePolicyChecks(
+  spec: Record<string, unknown>,
+  errs: FieldErrors,
+  hasParams: boolean,
+): CelChecks {
+  const roots = new Set([
+    "object",
+    "oldObject",
+    "request",
+    "namespaceObject",
+    "variables",
+    ...(hasParams ? ["params"] : []),
+  ]);
+  const checks = compileCelChecks(spec, "spec", roots, errs);
+  if (checks.validations.length === 0 && checks.auditAnnotations.length === 0 && errs.empty)
+    errs.add("spec.validations", "required: validations or auditAnnotations");
+  return checks;
+}

@@ -11,7 +11,7 @@ import {
 } from "../builtin/catalog.js";
 import type { SourceDocument } from "../documents.js";
 import { MODES, type FailurePolicy, type Mode } from "../types.js";
-import { compileCelChecks, runCelChecks, type ParamSource } from "./cel-checks.js";
+import { compilePolicyChecks, runCelChecks, type ParamSource } from "./cel-checks.js";
 import { decodeExceptions, type PolicyException } from "./exceptions.js";
 import { FieldErrors } from "./field-errors.js";
 import { decodeGuardMatch, matches, type Matcher } from "./match.js";
@@ -163,17 +163,7 @@ export function decodeGuardPolicy(doc: SourceDocument): DecodedGuardPolicy {
   }
   if (spec["settings"] !== undefined) errs.add("spec.settings", "only for spec.builtin policies");
   const hasParams = spec["params"] !== undefined;
-  const roots = new Set([
-    "object",
-    "oldObject",
-    "request",
-    "namespaceObject",
-    "variables",
-    ...(hasParams ? ["params"] : []),
-  ]);
-  const checks = compileCelChecks(spec, "spec", roots, errs);
-  if (checks.validations.length === 0 && checks.auditAnnotations.length === 0 && errs.empty)
-    errs.add("spec.validations", "required: at least one validation (or a spec.builtin)");
+  const checks = compilePolicyChecks(spec, errs, hasParams);
   const params: ParamSource = hasParams
     ? { kind: "objects", objects: [spec["params"]], notFound: "Deny", describe: "spec.params" }
     : { kind: "none" };

@@ -6,7 +6,7 @@
 import { isRecord } from "../../json/record.js";
 import type { SourceDocument } from "../documents.js";
 import type { AdmissionRequest, Mode } from "../types.js";
-import { compileCelChecks, runCelChecks, type CelChecks, type ParamSource } from "./cel-checks.js";
+import { compilePolicyChecks, runCelChecks, type CelChecks, type ParamSource } from "./cel-checks.js";
 import { FieldErrors } from "./field-errors.js";
 import { decodeFailurePolicy, sourceOf } from "./guard-policy.js";
 import { allOf, decodeVapMatch, type Matcher } from "./match.js";
@@ -73,17 +73,7 @@ export function decodeVap(doc: SourceDocument): DecodedVap {
     if (!apiVersion || !kind) errs.add("spec.paramKind", "needs apiVersion and kind");
     else paramKind = { apiVersion, kind };
   }
-  const roots = new Set([
-    "object",
-    "oldObject",
-    "request",
-    "namespaceObject",
-    "variables",
-    ...(paramKind ? ["params"] : []),
-  ]);
-  const checks = compileCelChecks(spec, "spec", roots, errs);
-  if (checks.validations.length === 0 && checks.auditAnnotations.length === 0 && errs.empty)
-    errs.add("spec.validations", "required: validations or auditAnnotations");
+  const checks = compilePolicyChecks(spec, errs, paramKind !== undefined);
   return {
     doc,
     name,

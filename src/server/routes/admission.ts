@@ -6,7 +6,8 @@ import type { AdmissionOutcome } from "../../guard/admission.js";
 import { GuardError } from "../../guard/types.js";
 import { ADMISSION_PATH } from "../../guard/webhook-config.js";
 import { LogError } from "../../store/types.js";
-import { readBody, type BodyLimits } from "../body.js";
+import type { BodyLimits } from "../body.js";
+import { readJsonBody } from "../json-body.js";
 import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
 import { ingestFailureStatus } from "./webhook.js";
@@ -33,13 +34,7 @@ export function admissionRoutes(deps: AdmissionRouteDeps): Route[] {
         const started = process.hrtime.bigint();
         try {
           if (!deps.accepting()) throw new HttpError(503, "not ready", { "Retry-After": "1" });
-          const type = (req.headers["content-type"] ?? "application/json")
-            .split(";")[0]!
-            .trim()
-            .toLowerCase();
-          if (type !== "application/json")
-            throw new HttpError(415, `Content-Type ${type} is not application/json`);
-          const { body } = await readBody(req, deps.limits);
+          const { body } = await readJsonBody(req, deps.limits);
           let parsed: unknown;
           try {
             parsed = JSON.parse(body.toString("utf8"));
