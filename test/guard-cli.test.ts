@@ -289,18 +289,19 @@ describe("guard replay", () => {
     const data = path.join(dir, "data");
     const imp = await runCli(["import", "--data", data, log]);
     expect(imp.code, imp.stderr).toBe(0);
-    const r = await runCli([
-      "guard",
-      "replay",
-      "--data",
-      data,
-      "--since",
-      "30d",
-      "--policy",
-      path.join(dir, "policies"),
-      "-o",
-      "json",
-    ]);
+    const replay = (...extra: string[]) =>
+      runCli([
+        "guard",
+        "replay",
+        "--data",
+        data,
+        "--since",
+        "30d",
+        "--policy",
+        path.join(dir, "policies"),
+        ...extra,
+      ]);
+    const r = await replay("-o", "json");
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as {
       summary: {
@@ -345,16 +346,7 @@ describe("guard replay", () => {
         ),
       ).toBe(true);
     }
-    const table = await runCli([
-      "guard",
-      "replay",
-      "--data",
-      data,
-      "--since",
-      "30d",
-      "--policy",
-      path.join(dir, "policies"),
-    ]);
+    const table = await replay();
     expect(table.stdout).toContain("2 refused: logged below Request level");
     expect(table.stdout).toMatch(
       /^0 +\S+ +alice +CREATE +pods team-a\/p1 +pss +deny +container "c" must not set securityContext\.privileged=true/m,
