@@ -5,10 +5,17 @@
 // are counted, never guessed at.
 import type { AuditEvent } from "../audit/types.js";
 import type { QueryIndex } from "../index/db.js";
-import { parseFilter } from "../index/query.js";
+import { MAX_LIMIT, parseFilter } from "../index/query.js";
 import { resolveEntries, type BundleFiles } from "../index/resolve.js";
 import type { LogReader } from "../store/types.js";
-import { encodeBase64, hashLeaf, proveInclusion, verifyInclusion } from "../tlog/index.js";
+import {
+  encodeBase64,
+  hashLeaf,
+  proveInclusion,
+  verifyInclusion,
+  type Hash,
+  type HashReader,
+} from "../tlog/index.js";
 import { auditEventRequest, REPLAYED_VERBS } from "./audit-request.js";
 import { evaluatePolicies } from "./evaluate.js";
 import { NamespaceCache } from "./namespaces.js";
@@ -144,7 +151,29 @@ export class ReplayEvaluator {
   }
 }
 
-const PAGE = 2000;
+/**
+ * Index rows per query: the index answers in time order, sorting the matches after the cursor
+ * each time, so few large pages cost far less than many small ones. Entries are then read
+ * from the log a chunk at a time, which bounds the memory held.
+ */
+const PAGE = MAX_LIMIT;
+const CHUNK = 2000;
+
+/** Stored hashes already read, kept: neighbouring findings' proofs share most of their nodes. */
+function memoHashReader(inner: HashReader, max = 1 << 20): HashReader {
+  const known = new Map<number, Hash>();
+  return {
+    async readHashes(indexes) {
+      const missing = indexes.filter((i) => !known.has(i));
+      if (missing.length > 0) {
+        const read = await inner.readHashes(missing);
+        if (known.size + missing.length > max) known.clear();
+        missing.forEach((i, k) => known.set(i, read[k]!));
+      }
+      return indexes.map((i) => known.get(i)!);
+    },
+  };
+}
 
 /**
  * Replays `policies` over the creates and updates since `since` (a duration such as 30d) in
@@ -158,7 +187,7 @@ export async function replayHistory(
   opts: { since?: string; nowMs: number; files?: BundleFiles; onProgress?: (done: number) => void },
 ): Promise<ReplayReport> {
   const cp = log.latestCheckpoint();
-  const reader = log.hashReader();
+  const reader = memoHashReader(log.hashReader());
   const evaluator = new ReplayEvaluator(policies, opts.nowMs);
   const findings: ReplayFinding[] = [];
   const raw: Record<string, string[]> = {
@@ -174,18 +203,20 @@ export async function replayHistory(
     const page = index.search(filter, opts.nowMs * 1000);
     const withBody = page.rows.filter((r) => r.level === "Request" || r.level === "RequestResponse");
     evaluator.countBelowRequestLevel(page.rows.length - withBody.length);
-    for (const entry of await resolveEntries(log, withBody, opts.files)) {
-      const found = evaluator.add(entry.row.idx, entry.value as AuditEvent);
-      if (!found) continue;
-      const proof = await proveInclusion(cp.size, found.index, reader);
-      if (!verifyInclusion(hashLeaf(entry.data), found.index, cp.size, proof, cp.rootHash))
-        throw new GuardError(
-          "replay",
-          `entry ${found.index}: its inclusion proof does not verify against the checkpoint of size ${cp.size}`,
-        );
-      findings.push({ ...found, inclusionProof: proof.map(encodeBase64) });
+    for (let i = 0; i < withBody.length; i += CHUNK) {
+      for (const entry of await resolveEntries(log, withBody.slice(i, i + CHUNK), opts.files)) {
+        const found = evaluator.add(entry.row.idx, entry.value as AuditEvent);
+        if (!found) continue;
+        const proof = await proveInclusion(cp.size, found.index, reader);
+        if (!verifyInclusion(hashLeaf(entry.data), found.index, cp.size, proof, cp.rootHash))
+          throw new GuardError(
+            "replay",
+            `entry ${found.index}: its inclusion proof does not verify against the checkpoint of size ${cp.size}`,
+          );
+        findings.push({ ...found, inclusionProof: proof.map(encodeBase64) });
+      }
+      opts.onProgress?.(evaluator.summary.candidates);
     }
-    opts.onProgress?.(evaluator.summary.candidates);
     if (page.next === undefined) break;
     filter.cursor = page.next;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CelCompileError, celFailure, compileCel, POLICY_ROOTS, type Activation } from "./compile.js";
+import { SUPPORTED_LIBRARIES } from "./kubernetes-library.js";
 import { fromCelValue, toCelInput } from "./values.js";
 
 const ROOTS = new Set<string>(POLICY_ROOTS);
@@ -206,5 +207,20 @@ describe("composition variables", () => {
     const p = compileCel("variables.v + 1", { roots: ROOTS, variables: new Set(["v"]) });
     expect([...p.variablesRead]).toEqual(["v"]);
     expect(fromCelValue(p.evaluate({ variables: new Map([["v", 41n]]) }) as never)).toBe(42);
+  });
+});
+
+describe("the documented libraries", () => {
+  it("every function docs/guardrails.md lists is one kubetrail evaluates", () => {
+    for (const [library, names] of Object.entries(SUPPORTED_LIBRARIES))
+      for (const name of names) {
+        const expr = name.includes(".") ? `${name}(['a'], ['a'])` : `'a'.${name}()`;
+        try {
+          compileCel(expr, { roots: ROOTS });
+        } catch (err) {
+          // Wrong arity or types fail at run time, never at load: only "unsupported" is a miss.
+          expect((err as Error).message, `${library}: ${name}`).not.toMatch(/unsupported function/);
+        }
+      }
   });
 });
