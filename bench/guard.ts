@@ -8,6 +8,7 @@
 //     creates, updates and patches from the JSON lines.
 //
 //   node build/bench/guard.js [--quick] [--rate=1000] [--seconds=N] [--manifests=N] [--events=N]
+//                             [--sections=webhook,check,replay]
 import { spawn, type ChildProcess } from "node:child_process";
 import {
   closeSync,
@@ -36,6 +37,7 @@ import {
   percentile,
   printNote,
   printTable,
+  removeTemp,
   runIfMain,
   runMeasured,
   tempDir,
@@ -497,9 +499,11 @@ export async function main(argv: string[]): Promise<void> {
   const policyDir = path.join(dir, "policies");
   mkdirSync(policyDir);
   copyFileSync(benchFixture("guard-policies.yaml"), path.join(policyDir, "policies.yaml"));
-  await webhookSection(dir, policyDir, rate, seconds);
-  await checkSection(dir, manifests);
-  await replaySection(dir, events);
+  const sections = (args.options["sections"] ?? "webhook,check,replay").split(",");
+  if (sections.includes("webhook")) await webhookSection(dir, policyDir, rate, seconds);
+  if (sections.includes("check")) await checkSection(dir, manifests);
+  if (sections.includes("replay")) await replaySection(dir, events);
+  removeTemp(dir);
 }
 
 runIfMain(import.meta.url, main);
