@@ -24,8 +24,8 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { stringify } from "yaml";
 import { catchUp, openIndexForLog } from "../src/index/indexer.js";
-import { openFsLog } from "../src/store/fs-log.js";
-import { openLogSnapshot } from "../src/store/log-snapshot.js";
+import { fsStorage, openFsLog } from "../src/store/fs/storage.js";
+import { openSnapshot } from "../src/store/storage.js";
 import { formatMicroTime, generateEvents, toLogLine } from "./gen/events.js";
 import { makeRng, type Rng } from "./gen/rng.js";
 import {
@@ -446,7 +446,7 @@ async function replaySection(dir: string, count: number): Promise<void> {
   await fsLog.waitIntegrated(count);
   await fsLog.close();
   log("guard: indexing (not measured: serve keeps the index current)");
-  const snapshot = await openLogSnapshot(data);
+  const snapshot = await openSnapshot(fsStorage(data));
   const { index } = openIndexForLog(data, snapshot, { rebuild: true });
   await catchUp(index, snapshot);
   index.close();

@@ -14,7 +14,7 @@ import { createCa, issueCert } from "../../src/server/certs.js";
 import { createMetrics } from "../../src/server/metrics.js";
 import { admissionRoutes } from "../../src/server/routes/admission.js";
 import { startServer } from "../../src/server/server.js";
-import { openFsLog } from "../../src/store/fs-log.js";
+import { openFsLog } from "../../src/store/fs/storage.js";
 import type { LogWriter } from "../../src/store/types.js";
 
 const arg = (name: string): string | undefined =>
@@ -48,7 +48,7 @@ const server = await startServer(
       limits: { maxBytes: 8 << 20, maxDecodedBytes: 8 << 20 },
       accepting: () => true,
     }),
-    auth: { ingestTokens: [token], readTokens: [], clientCertificates: false },
+    auth: { ingestTokens: [token], readTokens: [] },
     logger: pino({ level: "warn" }),
     metrics: createMetrics(),
     tls: { cert: cert.certPem, key: cert.keyPem },

@@ -210,7 +210,6 @@ async function replay(o: {
   try {
     report = await replayHistory(session.log, session.index, set.policies, {
       nowMs: Date.now(),
-      files: session.log.files.layout,
       ...(o.since === undefined ? {} : { since: o.since }),
     }).catch((err: unknown) => {
       if (err instanceof Error && "code" in err && err.code === "bad-filter")

@@ -6,7 +6,7 @@
 import type { AuditEvent } from "../audit/types.js";
 import type { QueryIndex } from "../index/db.js";
 import { MAX_LIMIT, parseFilter } from "../index/query.js";
-import { resolveEntries, type BundleFiles } from "../index/resolve.js";
+import { resolveEntries } from "../index/resolve.js";
 import type { LogReader } from "../store/types.js";
 import {
   encodeBase64,
@@ -184,7 +184,7 @@ export async function replayHistory(
   log: LogReader,
   index: QueryIndex,
   policies: readonly LoadedPolicy[],
-  opts: { since?: string; nowMs: number; files?: BundleFiles; onProgress?: (done: number) => void },
+  opts: { since?: string; nowMs: number; onProgress?: (done: number) => void },
 ): Promise<ReplayReport> {
   const cp = log.latestCheckpoint();
   const reader = memoHashReader(log.hashReader());
@@ -204,7 +204,7 @@ export async function replayHistory(
     const withBody = page.rows.filter((r) => r.level === "Request" || r.level === "RequestResponse");
     evaluator.countBelowRequestLevel(page.rows.length - withBody.length);
     for (let i = 0; i < withBody.length; i += CHUNK) {
-      for (const entry of await resolveEntries(log, withBody.slice(i, i + CHUNK), opts.files)) {
+      for (const entry of await resolveEntries(log, withBody.slice(i, i + CHUNK))) {
         const found = evaluator.add(entry.row.idx, entry.value as AuditEvent);
         if (!found) continue;
         const proof = await proveInclusion(cp.size, found.index, reader);
