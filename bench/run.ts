@@ -19,6 +19,7 @@ const BENCHES = [
   "policy",
   "detect",
   "reach",
+  "guard",
 ];
 /** Flags without a value that some bench reads; any other is a typo (e.g. --quik). */
 const BARE_FLAGS = ["--no-pg"];

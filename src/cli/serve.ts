@@ -1,8 +1,13 @@
 // `kubetrail serve`: the webhook receiver, health and metrics, over the fs log in --data.
 import { Command, Option } from "commander";
+import type { Logger } from "pino";
+import { createSinks, readRulesConfig } from "../detect/index.js";
+import { loadPolicies } from "../guard/policy/load.js";
+import { GuardError } from "../guard/types.js";
 import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } from "../server/config.js";
 import { DEFAULT_CONNECTION_LIMITS } from "../server/connection-guard.js";
 import { detectServeExtension } from "../server/detect-extension.js";
+import { guardServeExtension, type GuardExtension } from "../server/guard-extension.js";
 import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output.js";
 import { queryServeExtension } from "../server/routes/query.js";
 import { runServe, type ServeConfig } from "../server/run-serve.js";
@@ -39,6 +44,8 @@ interface ServeFlags {
   rulesConfig?: string;
   rulesDir?: string;
   detect: boolean;
+  guardPolicies?: string;
+  guardBuiltins: boolean;
   config?: string;
   kubeAuth?: boolean;
   kubeconfig?: string;
@@ -256,6 +263,18 @@ export function registerServe(program: Command): void {
     )
     .addOption(opt("--rules-dir <dirs>", "directories of Sigma rules, comma-separated"))
     .addOption(new Option("--no-detect", "do not run the detector").env("KUBETRAIL_NO_DETECT"))
+    .addOption(
+      opt(
+        "--guard-policies <paths>",
+        "admission policies for POST /v1/admission/validate: GuardPolicy and ValidatingAdmissionPolicy files or directories, comma-separated (SIGHUP reloads)",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--no-guard-builtins",
+        "do not add the built-in admission policies (otherwise on, in audit mode)",
+      ).env("KUBETRAIL_NO_GUARD_BUILTINS"),
+    )
     .addOption(opt("--log-level <level>", "log level: fatal, error, warn, info, debug", "info"))
     .addOption(
       opt(
@@ -289,10 +308,12 @@ export function registerServe(program: Command): void {
         throw new CliError((err as Error).message, 2);
       }
       let running;
+      let guard: Awaited<ReturnType<typeof guardExtension>>;
       try {
         const onIndexError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
+        guard = await guardExtension(cfg.dataDir, resolved, logger);
         const extensions = [
           queryServeExtension(cfg.dataDir, {
             onError: onIndexError,
@@ -302,6 +323,7 @@ export function registerServe(program: Command): void {
                 "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
               ),
           }),
+          guard.extension,
         ];
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
@@ -330,6 +352,54 @@ export function registerServe(program: Command): void {
         };
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
+        const reload = (): void => guard.reload();
+        process.on("SIGHUP", reload);
       });
     });
+}
+
+/**
+ * The admission webhook's extension. Policies are loaded here, before anything is opened, so
+ * a policy kubetrail cannot evaluate stops serve with the reason instead of being skipped.
+ */
+async function guardExtension(
+  dataDir: string,
+  flags: ServeFlags,
+  logger: Logger,
+): Promise<{ extension: GuardExtension; reload(): void }> {
+  const policyPaths = (flags.guardPolicies ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  let initial;
+  try {
+    initial = loadPolicies(policyPaths, { builtins: flags.guardBuiltins });
+  } catch (err) {
+    if (err instanceof GuardError) throw new ConfigError(`--guard-policies: ${err.message}`);
+    throw err;
+  }
+  const rulesConfig = flags.rulesConfig ? await readRulesConfig(flags.rulesConfig) : undefined;
+  const extension = guardServeExtension({
+    dataDir,
+    policyPaths,
+    builtins: flags.guardBuiltins,
+    initial,
+    sinks: await createSinks(rulesConfig?.sinks ?? [{ type: "stdout" }]),
+    logger,
+  });
+  return {
+    extension,
+    reload() {
+      try {
+        const set = extension.reload();
+        logger.info({ policies: set.policies.length }, "guard policies reloaded");
+        for (const w of set.warnings) logger.warn({ policy: w }, "guard policy warning");
+      } catch (err) {
+        logger.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          "guard policies not reloaded; the previous ones stay in force",
+        );
+      }
+    },
+  };
 }

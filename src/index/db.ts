@@ -7,7 +7,7 @@ import Database from "better-sqlite3";
 import type { Stage } from "../audit/types.js";
 import { IndexError } from "./errors.js";
 import { compileSearch, compileWhere, type Cursor, type EventFilter } from "./query.js";
-import { STAGE_RANK, type IndexRow } from "./row.js";
+import { ADMISSION_DECISION, STAGE_RANK, type IndexRow } from "./row.js";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
 
 export const INDEX_FILE = "index.db";
@@ -219,7 +219,8 @@ export class QueryIndex {
       }
       const fresh = rows.filter((r) => r.idx >= position);
       const finals = this.finalRows(fresh);
-      for (const r of fresh) this.insertRow(r, finals.has(r));
+      // An admission decision is the one row of its review: queried by default beside events.
+      for (const r of fresh) this.insertRow(r, finals.has(r) || r.kind === ADMISSION_DECISION);
       this.stmts.setPosition.run(newPosition);
       return fresh.length;
     });
