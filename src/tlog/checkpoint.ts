@@ -4,7 +4,7 @@ import { isSize } from "./arith.js";
 import { decodeBase64, encodeBase64 } from "./base64.js";
 import { TlogError } from "./errors.js";
 import { type Hash, isHash } from "./hash.js";
-import { type NoteSigner, type NoteVerifier, openNote, signNote } from "./note.js";
+import { type Signer, type Verifier, openNote, signNote } from "./note.js";
 
 export interface Checkpoint {
   origin: string;
@@ -55,7 +55,7 @@ export function parseCheckpoint(text: string): Checkpoint {
 }
 
 /** The signed checkpoint note (C2SP signed-note). */
-export function signCheckpoint(cp: Checkpoint, signer: NoteSigner): string {
+export function signCheckpoint(cp: Checkpoint, signer: Signer): string {
   return signNote(formatCheckpoint(cp), [signer]);
 }
 
@@ -63,7 +63,7 @@ export function signCheckpoint(cp: Checkpoint, signer: NoteSigner): string {
  * Opens a checkpoint note signed by `verifier` whose key name is the checkpoint's origin.
  * Throws TlogError: note errors from openNote, "malformed-checkpoint", or "origin-mismatch".
  */
-export function openCheckpoint(note: string | Uint8Array, verifier: NoteVerifier): Checkpoint {
+export function openCheckpoint(note: string | Uint8Array, verifier: Verifier): Checkpoint {
   const { text } = openNote(note, [verifier]);
   const cp = parseCheckpoint(text);
   if (cp.origin !== verifier.name) {

@@ -1,23 +1,11 @@
-import { hash } from "node:crypto";
+import { sha256 } from "./sha256.js";
 
 /** A SHA-256 Merkle tree hash: always exactly HASH_SIZE bytes. */
 export type Hash = Uint8Array;
 
 export const HASH_SIZE = 32;
 
-// One-shot hashing of a prepared buffer is markedly faster than a streaming Hash object, and
-// proofs and tile checks hash thousands of nodes. Node's "buffer" output costs about a
-// microsecond more per call than a string (it allocates the result through C++), which is most
-// of the cost for an interior node. So the digest comes back as a 32-character "binary"
-// (latin1) string, one character per byte, copied into a fresh array here.
-function sha256(input: Uint8Array): Hash {
-  const digest = hash("sha256", input, "binary");
-  const out = new Uint8Array(HASH_SIZE);
-  for (let i = 0; i < HASH_SIZE; i++) out[i] = digest.charCodeAt(i);
-  return out;
-}
-
-// Leaf input (0x00 ‖ data) is assembled in one reused buffer too: ingest hashes every event,
+// Leaf input (0x00 ‖ data) is assembled in one reused buffer: ingest hashes every event,
 // and a fresh zero-filled copy per call cost more than the hashing of a small one.
 const LEAF_SCRATCH_MAX = 1 << 20;
 let leafInput = new Uint8Array(1 << 16);

@@ -44,14 +44,13 @@ export { type TileReader, tileHashReader } from "./tile-hash-reader.js";
 export {
   type NoteSignature,
   type OpenedNote,
-  NoteSigner,
-  NoteVerifier,
-  generateNoteKey,
-  isValidKeyName,
-  noteKeyHash,
+  type Signer,
+  type Verifier,
   openNote,
   signNote,
 } from "./note.js";
+export { NoteSigner, NoteVerifier, generateNoteKey } from "./note-key.js";
+export { type VerifierKeyText, isValidKeyName, noteKeyHash, parseVerifierKey } from "./note-key-text.js";
 export {
   type Checkpoint,
   formatCheckpoint,

@@ -3,9 +3,26 @@
 
 import { decodeBase64, encodeBase64 } from "./base64.js";
 import { TlogError } from "./errors.js";
-import { isValidKeyName, keyId, NoteSigner, NoteVerifier } from "./note-key.js";
+import { isValidKeyName, keyId } from "./note-key-text.js";
 
-export { generateNoteKey, isValidKeyName, NoteSigner, NoteVerifier, noteKeyHash } from "./note-key.js";
+/** Makes signatures for one key (note-key.ts's NoteSigner is the Ed25519 one). */
+export interface Signer {
+  readonly name: string;
+  readonly keyHash: number;
+  sign(msg: Uint8Array): Uint8Array;
+}
+
+/**
+ * Checks signatures of one key, as Go's note.Verifier. note-key.ts's NoteVerifier is the
+ * Ed25519 one; the UI's browser build brings one backed by WebCrypto.
+ */
+export interface Verifier {
+  readonly name: string;
+  readonly keyHash: number;
+  /** The key in its text form: two verifiers with the same text are the same key. */
+  readonly key: string;
+  verify(msg: Uint8Array, sig: Uint8Array): boolean;
+}
 
 /** One signature line of a note. */
 export interface NoteSignature {
@@ -55,7 +72,7 @@ function checkNoteChars(text: string): void {
  */
 export function signNote(
   text: string,
-  signers: readonly NoteSigner[],
+  signers: readonly Signer[],
   existing: readonly NoteSignature[] = [],
 ): string {
   if (typeof text !== "string" || !text.endsWith("\n")) throw malformed('text does not end in "\\n"');
@@ -89,8 +106,8 @@ export function signNote(
   return `${text}\n${lines.join("")}`;
 }
 
-function verifierIndex(verifiers: readonly NoteVerifier[]): Map<string, NoteVerifier[]> {
-  const byKey = new Map<string, NoteVerifier[]>();
+function verifierIndex(verifiers: readonly Verifier[]): Map<string, Verifier[]> {
+  const byKey = new Map<string, Verifier[]>();
   for (const v of verifiers) {
     const id = keyId(v.name, v.keyHash);
     const list = byKey.get(id) ?? [];
@@ -108,7 +125,7 @@ function verifierIndex(verifiers: readonly NoteVerifier[]): Map<string, NoteVeri
  * share a name and key hash), "unknown-key" (no signature by any given key; the message lists
  * the keys that did sign). Repeated signature lines are ignored.
  */
-export function openNote(msg: string | Uint8Array, verifiers: readonly NoteVerifier[]): OpenedNote {
+export function openNote(msg: string | Uint8Array, verifiers: readonly Verifier[]): OpenedNote {
   let note: string;
   if (typeof msg === "string") {
     note = msg;
@@ -157,7 +174,7 @@ export function openNote(msg: string | Uint8Array, verifiers: readonly NoteVerif
       throw new TlogError("ambiguous-key", `more than one verifier key is named ${id}`);
     if (seenKnown.has(id)) return;
     seenKnown.add(id);
-    if (!(candidates[0] as NoteVerifier).verify(textBytes, raw.subarray(4))) {
+    if (!(candidates[0] as Verifier).verify(textBytes, raw.subarray(4))) {
       throw new TlogError("bad-signature", `invalid signature by key ${id} (${where})`);
     }
     signatures.push({ name, keyHash, base64: b64 });
