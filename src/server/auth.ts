@@ -1,9 +1,11 @@
 // Who may call what. Ingest is the apiserver's credential: a client certificate from --client-ca
-// and/or a bearer token. Read scope takes read tokens only. No credential → 401, a wrong one → 403.
+// and/or a bearer token. Read scope takes read tokens, or on GET a web UI session cookie.
+// No credential → 401, a wrong one → 403.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { AuthScope } from "./route.js";
+import type { SessionStore } from "./session.js";
 
 export interface AuthConfig {
   /** Tokens accepted for ingest (and admission) scope. */
@@ -11,10 +13,13 @@ export interface AuthConfig {
   readTokens: readonly string[];
   /** True when the TLS server requests client certificates verified against --client-ca. */
   clientCertificates: boolean;
+  /** The web UI's sessions: a live session cookie stands for a read credential on GET and HEAD. */
+  sessions?: Pick<SessionStore, "fromRequest">;
 }
 
 export type AuthOutcome =
-  { ok: true; via: "public" | "client-cert" | "token" } | { ok: false; status: 401 | 403; reason: string };
+  | { ok: true; via: "public" | "client-cert" | "token" | "session" }
+  | { ok: false; status: 401 | 403; reason: string };
 
 function digest(token: string): Buffer {
   return createHash("sha256").update(token, "utf8").digest();
@@ -63,6 +68,10 @@ export function authenticate(req: IncomingMessage, scope: AuthScope, config: Aut
     }
   }
   const token = bearerToken(req);
+  // Only reads, which change nothing, take the cookie: SameSite=Strict keeps it off cross-site requests.
+  if (token === undefined && scope === "read" && (req.method === "GET" || req.method === "HEAD")) {
+    if (config.sessions?.fromRequest(req) !== undefined) return { ok: true, via: "session" };
+  }
   if (token === undefined) return { ok: false, status: 401, reason: `credential required (${scope})` };
   if (token === null) return { ok: false, status: 401, reason: "Authorization header is not a bearer token" };
   const valid = usesIngestCredential ? config.ingestTokens : config.readTokens;

@@ -16,6 +16,7 @@ import { healthRoutes } from "./routes/health.js";
 import { webhookRoutes } from "./routes/webhook.js";
 import { startServer, type RunningServer, type TlsMaterial } from "./server.js";
 import { loadOrCreateServingCert } from "./serving-cert.js";
+import type { SessionStore } from "./session.js";
 import { loadOrCreateToken, readTokenFile } from "./tokens.js";
 
 export interface ServeConfig extends IngestSetup {
@@ -33,18 +34,21 @@ export interface ServeConfig extends IngestSetup {
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
+  /** The web UI's sessions, accepted as a read credential (absent: no session cookie is). */
+  sessions?: SessionStore;
 }
 
 /** Modules that serve more endpoints or consume the log plug in here once the log is open. */
 export interface ServeExtension {
-  routes?: (ingest: OpenIngest) => Route[] | Promise<Route[]>;
+  routes?: (ingest: OpenIngest, ctx: ExtensionContext) => Route[] | Promise<Route[]>;
   /** Started after the log is open; the returned function is awaited on shutdown. */
   start?: (ingest: OpenIngest, ctx: ExtensionContext) => Promise<() => Promise<void>>;
 }
 
-/** What serve shares with extensions: the metrics registry (served on /metrics). */
+/** What serve shares with extensions: the metrics registry (served on /metrics) and the credentials. */
 export interface ExtensionContext {
   registry: Registry;
+  auth: AuthConfig;
 }
 
 export interface RunningServe {
@@ -106,7 +110,12 @@ async function authConfig(cfg: ServeConfig, logger: Logger): Promise<AuthConfig>
     readTokens = [token];
     if (created) logger.info({ tokenFile: file }, "generated a read token");
   }
-  return { ingestTokens, readTokens, clientCertificates: cfg.clientCa !== undefined };
+  return {
+    ingestTokens,
+    readTokens,
+    clientCertificates: cfg.clientCa !== undefined,
+    ...(cfg.sessions === undefined ? {} : { sessions: cfg.sessions }),
+  };
 }
 
 /** Follows the live audit log through the same pipeline as the webhook; returns its stop function. */
@@ -219,9 +228,10 @@ export async function runServe(
   const unsubscribe = log.onIntegrated((c) => (checkpoint = { size: c.size, writtenAtMs: Date.now() }));
   const stops: (() => Promise<void>)[] = [];
   try {
+    const ctx: ExtensionContext = { registry: metrics.registry, auth };
     for (const ext of extensions) {
-      if (ext.routes) server.addRoutes(await ext.routes(opened));
-      if (ext.start) stops.push(await ext.start(opened, { registry: metrics.registry }));
+      if (ext.routes) server.addRoutes(await ext.routes(opened, ctx));
+      if (ext.start) stops.push(await ext.start(opened, ctx));
     }
   } catch (err) {
     for (const stop of stops.reverse()) await stop();
