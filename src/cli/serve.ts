@@ -1,10 +1,13 @@
 // `kubetrail serve`: the webhook receiver, health and metrics, over the fs log in --data.
+import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } from "../server/config.js";
 import { detectServeExtension } from "../server/detect-extension.js";
 import { queryServeExtension } from "../server/routes/query.js";
-import { runServe, type ServeConfig } from "../server/run-serve.js";
+import { runServe, type ServeConfig, type ServeExtension } from "../server/run-serve.js";
+import { SessionStore } from "../server/session.js";
+import { uiServeExtension } from "../server/ui-extension.js";
 import { CliError } from "./errors.js";
 
 interface ServeFlags {
@@ -28,8 +31,13 @@ interface ServeFlags {
   rulesConfig?: string;
   rulesDir?: string;
   detect: boolean;
+  ui: boolean;
+  uiStatsRows: string;
   config?: string;
 }
+
+/** Where `npm run build` puts the web UI: dist/web beside this file's dist/cli. */
+const UI_ASSETS = fileURLToPath(new URL("../web/", import.meta.url));
 
 /** Every setting can also come from KUBETRAIL_<FLAG> and from the --config file. */
 function opt(flags: string, description: string, defaultValue?: string): Option {
@@ -125,6 +133,14 @@ export function registerServe(program: Command): void {
     )
     .addOption(opt("--rules-dir <dirs>", "directories of Sigma rules, comma-separated"))
     .addOption(new Option("--no-detect", "do not run the detector").env("KUBETRAIL_NO_DETECT"))
+    .addOption(new Option("--no-ui", "do not serve the web UI under /ui/").env("KUBETRAIL_NO_UI"))
+    .addOption(
+      opt(
+        "--ui-stats-rows <count>",
+        "log entries the UI's timeline counts keep in memory, about 44 bytes each (older ones are dropped)",
+        "4000000",
+      ),
+    )
     .addOption(opt("--log-level <level>", "log level: fatal, error, warn, info, debug", "info"))
     .addOption(
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
@@ -147,7 +163,16 @@ export function registerServe(program: Command): void {
         const onIndexError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
-        const extensions = [queryServeExtension(cfg.dataDir, onIndexError)];
+        const extensions: ServeExtension[] = [queryServeExtension(cfg.dataDir, onIndexError)];
+        if (resolved.ui) {
+          const statsRows = Number(resolved.uiStatsRows);
+          if (!Number.isSafeInteger(statsRows) || statsRows < 1024)
+            throw new ConfigError(`--ui-stats-rows: "${resolved.uiStatsRows}" is not a whole number of at least 1024`);
+          cfg.sessions = new SessionStore();
+          extensions.push(
+            uiServeExtension({ dataDir: cfg.dataDir, assetsDir: UI_ASSETS, sessions: cfg.sessions, statsRows, logger }),
+          );
+        }
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
           extensions.push(

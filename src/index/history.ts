@@ -4,7 +4,7 @@ import type { LogReader } from "../store/types.js";
 import type { QueryIndex } from "./db.js";
 import { diffBodies, type FieldChange } from "./diff.js";
 import { parseFilter, type ResourceSpec } from "./query.js";
-import { resolveEntries, type BundleFiles, type ResolvedEntry } from "./resolve.js";
+import { resolveEntries, type BundleFiles, type ResolvedEntry, type ResolveOptions } from "./resolve.js";
 
 export const CHANGE_VERBS = ["create", "update", "patch", "delete", "deletecollection"];
 
@@ -27,6 +27,8 @@ export interface HistoryQuery {
   namespace?: string;
   limit: number;
   since?: string;
+  /** Only entries below this log index (a checkpoint's size); default: the log's size. */
+  logSize?: number;
 }
 
 function requestObject(value: unknown): unknown {
@@ -40,6 +42,7 @@ export async function objectHistory(
   q: HistoryQuery,
   nowUs: number,
   files?: BundleFiles,
+  resolve: ResolveOptions = {},
 ): Promise<HistoryItem[]> {
   const filter = parseFilter({
     verb: CHANGE_VERBS,
@@ -50,11 +53,11 @@ export async function objectHistory(
     asc: ["true"],
   });
   filter.resources = [{ ...q.resource, subresource: "*" }];
-  filter.logSize = log.size();
+  filter.logSize = q.logSize ?? log.size();
   const rows = index
     .search(filter, nowUs)
     .rows.filter((r) => r.subresource === null || !NOT_A_CHANGE.has(r.subresource));
-  const entries = await resolveEntries(log, rows, files);
+  const entries = await resolveEntries(log, rows, files, resolve);
   let baseline: unknown;
   return entries.map((entry): HistoryItem => {
     const { row } = entry;

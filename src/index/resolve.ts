@@ -14,6 +14,19 @@ export interface ResolvedEntry {
   data: Uint8Array;
   /** The entry parsed (once, for both row and output). */
   value: unknown;
+  /**
+   * Only with `keepMismatched`: the log's bytes do not hash to the leaf hash the index
+   * recorded (a damaged or altered entry); `data` and `row` are what the log holds now.
+   */
+  mismatch?: true;
+}
+
+export interface ResolveOptions {
+  /**
+   * Return entries whose bytes do not match the index, flagged, instead of failing the whole
+   * answer: for the UI, which checks each entry's inclusion proof itself and names the bad one.
+   */
+  keepMismatched?: boolean;
 }
 
 /** Where full entry bundles live (the fs driver's FsLayout), for reading single entries. */
@@ -83,6 +96,7 @@ export async function resolveEntries(
   log: LogReader,
   rows: readonly IndexRow[],
   files?: BundleFiles,
+  opts: ResolveOptions = {},
 ): Promise<ResolvedEntry[]> {
   const bytes = new Map<number, Uint8Array>();
   if (files !== undefined) {
@@ -102,6 +116,10 @@ export async function resolveEntries(
     }
     const leaf = verified.has(row.idx) ? row.leafHash : hashLeaf(data);
     if (!hashesEqual(leaf, row.leafHash)) {
+      if (opts.keepMismatched) {
+        const { row: fresh, value } = parsedEntry(row.idx, data, leaf, row.offset);
+        return { row: fresh, data, value, mismatch: true };
+      }
       throw new IndexError(
         "mismatch",
         `entry ${row.idx}: the log's bytes do not match the index (run kubetrail reindex)`,

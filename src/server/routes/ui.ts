@@ -148,7 +148,8 @@ export function uiRoutes(deps: UiRouteDeps): Route[] {
     const asset = deps.assets.get(rest);
     if (asset !== undefined) return sendAsset(res, asset, acceptEncoding);
     // Files are looked up exactly; any other path under /ui/ is a page of the app (its router reads it).
-    if (rest.startsWith("assets/") || path.extname(rest) !== "") throw new HttpError(404, "not found");
+    if (rest.startsWith("assets/") || rest.startsWith("api/") || path.extname(rest) !== "")
+      throw new HttpError(404, "not found");
     sendAsset(res, deps.assets.get("index.html") as Asset, acceptEncoding);
   };
 

@@ -1,0 +1,278 @@
+// Read endpoints the web UI needs beyond the query API: counts for the timeline (histogram and
+// facets), and entries exactly as stored with their inclusion proofs against a checkpoint the
+// browser has verified (events, one object's history, kubetrail's own records), so the browser
+// can check every row itself. All behind the read credential (a token or a UI session); all
+// bounded: pages of at most HTTP_MAX_LIMIT entries, stats over a bounded in-memory store.
+import type { ServerResponse } from "node:http";
+import type { QueryIndex } from "../../index/db.js";
+import { IndexError } from "../../index/errors.js";
+import { objectHistory } from "../../index/history.js";
+import { parseKindName } from "../../index/kinds.js";
+import { decodeCursor, encodeCursor, parseFilter, type EventFilter } from "../../index/query.js";
+import { resolveEntries, type BundleFiles, type ResolvedEntry } from "../../index/resolve.js";
+import { StatsLoadingError, type EventStats } from "../../index/stats/event-stats.js";
+import type { LogReader } from "../../store/types.js";
+import { encodeBase64, proveInclusion } from "../../tlog/index.js";
+import { HttpError, type Route } from "../route.js";
+import { jsonReply } from "../server.js";
+import { HTTP_MAX_LIMIT } from "./query.js";
+import { PRIVATE_NO_STORE } from "./ui.js";
+
+export interface UiApiDeps {
+  log: LogReader;
+  index: QueryIndex;
+  files: BundleFiles;
+  stats: EventStats;
+  /** The log's verifier key, offered to browsers that have not pinned one. */
+  verifierKey: string;
+  /** When the latest checkpoint was written (ms since the epoch), if known. */
+  checkpointWrittenAt: () => number | undefined;
+}
+
+/** One entry as the UI checks it: the stored text, and the proof of its leaf in the tree of treeSize. */
+export interface ProvenEntry {
+  index: number;
+  /** The entry's bytes as stored (UTF-8 JSON): the browser hashes exactly this. */
+  entry: string;
+  /** Inclusion proof (base64 hashes) against the tree of the answer's treeSize. */
+  proof: string[];
+  /** The log's bytes do not match the leaf hash the index recorded for this entry. */
+  mismatch?: true;
+}
+
+const MAX_BUCKETS = 500;
+const MAX_TOP = 100;
+const MAX_HISTORY = 1000;
+const UI_PARAMS = new Set(["tree-size", "buckets", "top"]);
+
+function fail(err: unknown): never {
+  if (err instanceof IndexError && (err.code === "bad-filter" || err.code === "bad-cursor"))
+    throw new HttpError(400, err.message);
+  throw err;
+}
+
+function intParam(url: URL, name: string, fallback: number, max: number): number {
+  const text = url.searchParams.get(name);
+  if (text === null) return fallback;
+  if (!/^[1-9]\d{0,9}$/.test(text) || Number(text) > max)
+    throw new HttpError(400, `${name}: "${text}" is not a whole number from 1 to ${max}`);
+  return Number(text);
+}
+
+/** The tree size proofs are made against: the one the browser verified, at most the latest checkpoint's. */
+function treeSize(url: URL, log: LogReader): number {
+  const latest = log.latestCheckpoint().size;
+  const text = url.searchParams.get("tree-size");
+  if (text === null) return latest;
+  if (!/^(0|[1-9]\d{0,15})$/.test(text)) throw new HttpError(400, `tree-size: "${text}" is not a tree size`);
+  const size = Number(text);
+  if (size > latest)
+    throw new HttpError(400, `tree-size: ${size} is beyond the latest checkpoint's size ${latest}`);
+  return size;
+}
+
+/** The query-language filter in the URL, without the UI's own parameters. */
+function filterOf(url: URL, only?: ReadonlySet<string>): EventFilter {
+  const raw: Record<string, string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    if (UI_PARAMS.has(k) || (only !== undefined && !only.has(k))) continue;
+    (raw[k] ??= []).push(v);
+  }
+  try {
+    return parseFilter(raw);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function proven(
+  log: LogReader,
+  entries: readonly ResolvedEntry[],
+  size: number,
+): Promise<ProvenEntry[]> {
+  const reader = log.hashReader();
+  return Promise.all(
+    entries.map(async (e) => ({
+      index: e.row.idx,
+      entry: Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength).toString("utf8"),
+      proof: (await proveInclusion(size, e.row.idx, reader)).map(encodeBase64),
+      ...(e.mismatch ? { mismatch: true as const } : {}),
+    })),
+  );
+}
+
+function reply(res: ServerResponse, body: unknown): void {
+  jsonReply(res, 200, body, PRIVATE_NO_STORE);
+}
+
+export function uiApiRoutes(deps: UiApiDeps): Route[] {
+  const { log, index, files, stats } = deps;
+  const keep = { keepMismatched: true };
+
+  return [
+    {
+      // Public like /log/checkpoint: what a browser verifies, and the key it may pin.
+      method: "GET",
+      pattern: "/ui/api/log",
+      scope: "public",
+      async handle({ res }) {
+        const cp = log.latestCheckpoint();
+        const written = deps.checkpointWrittenAt();
+        jsonReply(
+          res,
+          200,
+          {
+            origin: log.origin,
+            checkpoint: cp.note,
+            verifierKey: deps.verifierKey,
+            ...(written === undefined ? {} : { checkpointWrittenAt: new Date(written).toISOString() }),
+          },
+          { "Cache-Control": "no-cache" },
+        );
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/stats",
+      scope: "read",
+      async handle({ url, res }) {
+        const size = treeSize(url, log);
+        const filter = filterOf(url);
+        filter.logSize = size;
+        const buckets = intParam(url, "buckets", 60, MAX_BUCKETS);
+        const top = intParam(url, "top", 10, MAX_TOP);
+        let answer;
+        try {
+          await stats.refresh();
+          answer = stats.query(filter, { nowUs: Date.now() * 1000, buckets, top });
+        } catch (err) {
+          if (err instanceof StatsLoadingError) throw new HttpError(503, err.message, { "Retry-After": "1" });
+          throw err;
+        }
+        reply(res, { apiVersion: "kubetrail.dev/v1", kind: "EventStats", treeSize: size, ...answer });
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/entries",
+      scope: "read",
+      async handle({ url, res }) {
+        const size = treeSize(url, log);
+        const filter = filterOf(url);
+        if (filter.limit > HTTP_MAX_LIMIT)
+          throw new HttpError(400, `limit: at most ${HTTP_MAX_LIMIT} per page; page with cursor`);
+        filter.logSize = size;
+        const found = index.search(filter, Date.now() * 1000);
+        const entries = await resolveEntries(log, found.rows, files, keep);
+        reply(res, {
+          apiVersion: "kubetrail.dev/v1",
+          kind: "EntryList",
+          treeSize: size,
+          metadata: found.next === undefined ? {} : { continue: encodeCursor(found.next) },
+          items: await proven(log, entries, size),
+        });
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/entries/:index",
+      scope: "read",
+      async handle({ url, params, res }) {
+        const text = params["index"] ?? "";
+        if (!/^(0|[1-9]\d{0,15})$/.test(text))
+          throw new HttpError(400, `index: "${text}" is not a log index`);
+        const idx = Number(text);
+        const size = treeSize(url, log);
+        if (idx >= size) throw new HttpError(404, `entry ${idx}: not in the tree of size ${size}`);
+        let data: Uint8Array | undefined;
+        for await (const e of log.readEntries(idx, idx + 1)) data = e.data;
+        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable (pruned?)`);
+        const proof = await proveInclusion(size, idx, log.hashReader());
+        reply(res, {
+          apiVersion: "kubetrail.dev/v1",
+          kind: "Entry",
+          treeSize: size,
+          index: idx,
+          entry: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"),
+          proof: proof.map(encodeBase64),
+        });
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/history",
+      scope: "read",
+      async handle({ url, res }) {
+        const size = treeSize(url, log);
+        const object = url.searchParams.get("object");
+        if (object === null) throw new HttpError(400, "object: missing (KIND/NAME, e.g. deployment/web)");
+        let kindName;
+        try {
+          kindName = parseKindName(object);
+        } catch (err) {
+          fail(err);
+        }
+        const namespace = url.searchParams.get("namespace");
+        const limit = intParam(url, "limit", 200, MAX_HISTORY);
+        const items = await objectHistory(
+          index,
+          log,
+          {
+            ...kindName,
+            ...(namespace === null || namespace === "" ? {} : { namespace }),
+            limit,
+            logSize: size,
+          },
+          Date.now() * 1000,
+          files,
+          keep,
+        );
+        const withProofs = await proven(
+          log,
+          items.map((i) => i.entry),
+          size,
+        );
+        reply(res, {
+          apiVersion: "kubetrail.dev/v1",
+          kind: "ObjectHistory",
+          treeSize: size,
+          object: { ...kindName.resource, name: kindName.name, ...(namespace ? { namespace } : {}) },
+          items: items.map((item, i) => ({
+            ...withProofs[i],
+            ...(item.body === undefined ? {} : { body: item.body }),
+            ...(item.changes === undefined ? {} : { changes: item.changes }),
+          })),
+        });
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/records",
+      scope: "read",
+      async handle({ url, res }) {
+        const size = treeSize(url, log);
+        const kinds = url.searchParams.getAll("kind");
+        if (kinds.length === 0) throw new HttpError(400, "kind: missing (Alert, AdmissionDecision)");
+        for (const k of kinds)
+          if (!/^[A-Z][A-Za-z]{0,63}$/.test(k)) throw new HttpError(400, `kind: "${k}" is not a record kind`);
+        const limit = intParam(url, "limit", 100, HTTP_MAX_LIMIT);
+        const cursorText = url.searchParams.get("cursor");
+        let cursor;
+        try {
+          cursor = cursorText === null ? undefined : decodeCursor(cursorText);
+        } catch (err) {
+          fail(err);
+        }
+        const found = index.records(kinds, { limit, logSize: size, ...(cursor ? { cursor } : {}) });
+        const entries = await resolveEntries(log, found.rows, files, keep);
+        reply(res, {
+          apiVersion: "kubetrail.dev/v1",
+          kind: "EntryList",
+          treeSize: size,
+          metadata: found.next === undefined ? {} : { continue: encodeCursor(found.next) },
+          items: await proven(log, entries, size),
+        });
+      },
+    },
+  ];
+}
