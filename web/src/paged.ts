@@ -55,7 +55,7 @@ export function usePaged(path: string, params: Params | undefined, trust: Trust,
           cursor,
         });
         if (gen !== generation.current) return;
-        proofs.check(trust, page.items);
+        void proofs.check(trust, page.items);
         setRows((old) => (cursor === undefined ? toRows(page.items) : [...old, ...toRows(page.items)]));
         setNext(page.metadata.continue);
         if (cursor === undefined) setFirstPageMs(performance.now() - started);
@@ -78,7 +78,7 @@ export function usePaged(path: string, params: Params | undefined, trust: Trust,
 
   useEffect(() => {
     // A re-verified checkpoint of the same size (e.g. after pinning) re-checks what is shown.
-    proofs.check(
+    void proofs.check(
       trust,
       rows.map((r) => r.proven),
     );

@@ -30,7 +30,7 @@ export function EventDetail({ index, trust }: { index: number; trust: Trust }) {
     getJson<EntryAnswer>(`/v1/entries/${index}`, { "tree-size": size }).then(
       (e) => {
         setEntry(e);
-        proofs.check(trust, [e]);
+        void proofs.check(trust, [e]);
       },
       (err: Error) => setError(err.message),
     );

@@ -63,7 +63,7 @@ export function History({ loc, trust }: { loc: Location; trust: Trust }) {
       "tree-size": size,
     }).then(
       (a) => {
-        proofs.check(trust, a.items);
+        void proofs.check(trust, a.items);
         const rows = toRows(a.items);
         setItems(a.items.map((item, i) => ({ ...item, row: rows[i] as Row })));
       },

@@ -1,9 +1,20 @@
 // The log's integrity as this browser sees it: the latest checkpoint (origin, size, root, age),
 // the verifier key and whether it is pinned, and checking it all again here on demand.
 import { useState } from "preact/hooks";
+import { getJson } from "../api.js";
+import type { EntryList } from "../paged.js";
 import { pinKey, pinnedKey, unpinKey } from "../trust/pin.js";
-import { establishTrust, type Trust } from "../trust/state.js";
 import { proofs } from "../trust/proofs.js";
+import { establishTrust, type Trust } from "../trust/state.js";
+
+/** Entries "verify in this browser" proves included, besides the checkpoint. */
+const LATEST = 200;
+
+interface Report {
+  checked: number;
+  failed: { index: number; reason: string }[];
+  ms: number;
+}
 
 function age(iso: string | undefined): string {
   if (iso === undefined) return "unknown";
@@ -20,11 +31,26 @@ function hex(bytes: Uint8Array): string {
 export function Integrity({ trust }: { trust: Trust }) {
   const [keyText, setKeyText] = useState(pinnedKey() ?? "");
   const [checking, setChecking] = useState(false);
+  const [report, setReport] = useState<Report | string | undefined>();
   const cp = trust.checkpoint;
+  // The checkpoint (signature, key, growth since last time), then the newest entries' proofs.
   const verifyNow = async (): Promise<void> => {
     setChecking(true);
+    setReport(undefined);
     try {
-      await establishTrust();
+      const t = await establishTrust();
+      if (t.checkpoint === undefined) return;
+      const started = performance.now();
+      const page = await getJson<EntryList>("/v1/entries", { "tree-size": t.checkpoint.size, limit: LATEST });
+      await proofs.check(t, page.items);
+      const indexes = page.items.map((i) => i.index);
+      setReport({
+        checked: indexes.length,
+        failed: proofs.failed(t, indexes),
+        ms: performance.now() - started,
+      });
+    } catch (err) {
+      setReport((err as Error).message);
     } finally {
       setChecking(false);
     }
@@ -76,6 +102,22 @@ export function Integrity({ trust }: { trust: Trust }) {
         <button type="button" onClick={() => void verifyNow()} disabled={checking} data-testid="verify-now">
           {checking ? "Verifying…" : "Verify in this browser"}
         </button>
+        {typeof report === "string" && <p class="error">{report}</p>}
+        {typeof report === "object" && (
+          <p
+            data-testid="verify-report"
+            class={report.failed.length === 0 && trust.state === "verified" ? "ok" : "error"}
+          >
+            {trust.state !== "verified"
+              ? `The newest ${report.checked} entries could not be verified: the checkpoint is refused.`
+              : report.failed.length === 0
+                ? `The newest ${report.checked} requests are in the log: every inclusion proof verified (${Math.round(report.ms)} ms).`
+                : `${report.failed.length} of the newest ${report.checked} entries failed: ${report.failed
+                    .slice(0, 5)
+                    .map((f) => f.reason)
+                    .join("; ")}`}
+          </p>
+        )}
         {rate !== undefined && (
           <p class="muted small" data-testid="proof-rate">
             {proofs.stats.checked.toLocaleString()} inclusion proofs checked in this browser so far,{" "}

@@ -26,6 +26,7 @@ class ProofChecker {
   private readonly verdicts = new Map<string, Verdict>();
   private readonly failures = new Map<string, { index: number; reason: string }>();
   private readonly listeners = new Set<() => void>();
+  private readonly inFlight = new Map<string, Promise<void>>();
   private nextId = 1;
   readonly stats: ProofStats = { checked: 0, failed: 0, workerMs: 0 };
 
@@ -41,7 +42,7 @@ class ProofChecker {
     return this.worker;
   }
 
-  private readonly jobs = new Map<number, { trust: Trust; mismatched: Set<number> }>();
+  private readonly jobs = new Map<number, { trust: Trust; mismatched: Set<number>; done: () => void }>();
 
   private receive(reply: ProofReply): void {
     const job = this.jobs.get(reply.id);
@@ -61,6 +62,7 @@ class ProofChecker {
       this.set(job.trust, r.index, verdict);
     }
     this.notify();
+    job.done();
   }
 
   private set(trust: Trust, index: number, v: Verdict): void {
@@ -73,10 +75,17 @@ class ProofChecker {
     this.listeners.forEach((l) => l());
   }
 
-  /** Queues entries for checking against `trust`'s checkpoint (entries already checked are skipped). */
-  check(trust: Trust, entries: readonly ProvenEntry[]): void {
+  /**
+   * Queues entries for checking against `trust`'s checkpoint (entries already checked or queued
+   * are skipped); resolves when this call's entries have their verdicts.
+   */
+  check(trust: Trust, entries: readonly ProvenEntry[]): Promise<void> {
     const fresh = entries.filter((e) => !this.verdicts.has(this.key(trust, e.index)));
-    if (fresh.length === 0 || trust.state === "checking") return;
+    // Entries another call queued: this call is done when their job is.
+    const queued = entries
+      .map((e) => this.inFlight.get(this.key(trust, e.index)))
+      .filter((p): p is Promise<void> => p !== undefined);
+    if (fresh.length === 0 || trust.state === "checking") return Promise.all(queued).then(() => undefined);
     if (trust.state === "failed" || trust.checkpoint === undefined || trust.rootHash === undefined) {
       for (const e of fresh)
         this.set(trust, e.index, {
@@ -84,19 +93,29 @@ class ProofChecker {
           reason: `entry ${e.index}: not verified — ${trust.error ?? "no verified checkpoint"}`,
         });
       this.notify();
-      return;
+      return Promise.resolve();
     }
     for (const e of fresh) this.verdicts.set(this.key(trust, e.index), PENDING);
     const id = this.nextId++;
-    this.jobs.set(id, { trust, mismatched: new Set(fresh.filter((e) => e.mismatch).map((e) => e.index)) });
+    let done = (): void => undefined;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    this.jobs.set(id, {
+      trust,
+      mismatched: new Set(fresh.filter((e) => e.mismatch).map((e) => e.index)),
+      done,
+    });
     const job: ProofJob = {
       id,
       size: trust.checkpoint.size,
       rootHash: trust.rootHash,
       items: fresh.map(({ index, entry, proof }) => ({ index, entry, proof })),
     };
+    const keys = fresh.map((e) => this.key(trust, e.index));
+    for (const k of keys) this.inFlight.set(k, finished);
+    void finished.then(() => keys.forEach((k) => this.inFlight.delete(k)));
     this.start().postMessage(job);
     this.notify();
+    return Promise.all([finished, ...queued]).then(() => undefined);
   }
 
   verdict(trust: Trust, index: number): Verdict {
