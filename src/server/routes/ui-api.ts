@@ -143,7 +143,8 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
         const top = intParam(url, "top", 10, MAX_TOP);
         let answer;
         try {
-          await stats.refresh();
+          // Once loaded, catch up with the index first; before that, say "loading" at once.
+          if (stats.progress().ready) await stats.refresh();
           answer = stats.query(filter, { nowUs: Date.now() * 1000, buckets, top });
         } catch (err) {
           if (err instanceof StatsLoadingError) throw new HttpError(503, err.message, { "Retry-After": "1" });
