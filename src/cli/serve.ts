@@ -1,4 +1,5 @@
 // `kubetrail serve`: the webhook receiver, health and metrics, over the fs log in --data.
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { pino } from "pino";
@@ -36,8 +37,14 @@ interface ServeFlags {
   config?: string;
 }
 
-/** Where `npm run build` puts the web UI: dist/web beside this file's dist/cli. */
-const UI_ASSETS = fileURLToPath(new URL("../web/", import.meta.url));
+/**
+ * Where `npm run build` puts the web UI: dist/web beside this file's dist/cli; the benches'
+ * compiled copy of the CLI (build/src/cli) uses the same dist/web.
+ */
+const UI_ASSETS =
+  [new URL("../web/", import.meta.url), new URL("../../../dist/web/", import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((dir) => existsSync(`${dir}index.html`)) ?? fileURLToPath(new URL("../web/", import.meta.url));
 
 /** Every setting can also come from KUBETRAIL_<FLAG> and from the --config file. */
 function opt(flags: string, description: string, defaultValue?: string): Option {
@@ -167,10 +174,18 @@ export function registerServe(program: Command): void {
         if (resolved.ui) {
           const statsRows = Number(resolved.uiStatsRows);
           if (!Number.isSafeInteger(statsRows) || statsRows < 1024)
-            throw new ConfigError(`--ui-stats-rows: "${resolved.uiStatsRows}" is not a whole number of at least 1024`);
+            throw new ConfigError(
+              `--ui-stats-rows: "${resolved.uiStatsRows}" is not a whole number of at least 1024`,
+            );
           cfg.sessions = new SessionStore();
           extensions.push(
-            uiServeExtension({ dataDir: cfg.dataDir, assetsDir: UI_ASSETS, sessions: cfg.sessions, statsRows, logger }),
+            uiServeExtension({
+              dataDir: cfg.dataDir,
+              assetsDir: UI_ASSETS,
+              sessions: cfg.sessions,
+              statsRows,
+              logger,
+            }),
           );
         }
         if (resolved.detect) {

@@ -320,6 +320,20 @@ export class QueryIndex {
     return { rows, next: { timeUs: last.timeUs, idx: last.idx } };
   }
 
+  /** The rows of these log indexes, in the order given (indexes without a row are left out). */
+  rowsAt(idxs: readonly number[]): IndexRow[] {
+    if (idxs.length === 0) return [];
+    const found = new Map<number, IndexRow>();
+    for (let i = 0; i < idxs.length; i += 500) {
+      const chunk = idxs.slice(i, i + 500);
+      const sql =
+        `SELECT ${COLUMNS} FROM entries e LEFT JOIN group_sets gs ON gs.id = e.group_set ` +
+        `WHERE e.idx IN (${chunk.map(() => "?").join(", ")})`;
+      for (const r of this.db.prepare<number[], DbRow>(sql).all(...chunk)) found.set(r.idx, fromDb(r));
+    }
+    return idxs.map((i) => found.get(i)).filter((r): r is IndexRow => r !== undefined);
+  }
+
   /**
    * kubetrail's own records of the given kinds (Alert, AdmissionDecision, …), newest first,
    * below `logSize`, continuing after `cursor`; at most `limit`, with the next page's cursor.

@@ -11,7 +11,7 @@ import { FsLayout } from "../../src/store/fs-layout.js";
 import { generateNoteKey } from "../../src/tlog/index.js";
 import { request } from "../fixtures/audit/request.js";
 import { tempDir } from "../fixtures/audit/temp-dir.js";
-import { launchBrowser, type Browser } from "./browser.js";
+import { launchBrowser, type Browser } from "../../bench/lib/browser.js";
 import { sendCorpus } from "./corpus.js";
 import { startUiServer, type UiServer } from "./server.js";
 

@@ -13,12 +13,17 @@ export interface Stats {
   coveredSinceUs?: number;
 }
 
-export function useStats(
-  params: Params | undefined,
-  trust: Trust,
-  top = 8,
-): { stats?: Stats; error?: string; ms?: number } {
-  const [state, setState] = useState<{ stats?: Stats; error?: string; ms?: number }>({});
+export interface StatsState {
+  stats?: Stats;
+  error?: string;
+  /** Time from asking to the answer (ms). */
+  ms?: number;
+  /** The answer shown is for the filter asked (not the previous one, kept while loading). */
+  current: boolean;
+}
+
+export function useStats(params: Params | undefined, trust: Trust, top = 8): StatsState {
+  const [state, setState] = useState<{ stats?: Stats; error?: string; ms?: number; key?: string }>({});
   const size = trust.checkpoint?.size;
   const key = params === undefined || size === undefined ? undefined : JSON.stringify([params, size, top]);
   useEffect(() => {
@@ -30,12 +35,13 @@ export function useStats(
       { ...params, "tree-size": size, buckets: 90, top },
       abort.signal,
     ).then(
-      (stats) => setState({ stats, ms: performance.now() - started }),
+      (stats) => setState({ stats, ms: performance.now() - started, key }),
       (err: Error) => {
-        if (err.name !== "AbortError") setState({ error: err.message });
+        if (err.name !== "AbortError") setState({ error: err.message, key });
       },
     );
     return () => abort.abort();
   }, [key]);
-  return state;
+  const { key: answered, ...rest } = state;
+  return { ...rest, current: answered !== undefined && answered === key };
 }

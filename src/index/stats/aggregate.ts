@@ -5,7 +5,7 @@
 //
 // Facet counts are disjunctive: a facet is counted under every condition except its own, so a
 // selected user's facet still shows the other users one could add to the selection.
-import type { EventFilter } from "../query.js";
+import type { Cursor, EventFilter } from "../query.js";
 import type { Columns, Dictionary, ResourceKey } from "./columns.js";
 
 export const FACETS = ["users", "verbs", "resources", "namespaces", "codes"] as const;
@@ -30,16 +30,20 @@ export interface StatsAnswer {
   facets: Record<Facet, FacetValue[]>;
 }
 
-export interface AggregateOptions {
+/** What matching needs beyond the filter: now (for `since`) and what index.db resolved. */
+export interface MatchOptions {
   nowUs: number;
-  /** Largest number of histogram bars. */
-  buckets: number;
-  /** Values per facet. */
-  top: number;
   /** The group_sets ids holding any of filter.groups (from index.db); required when it has groups. */
   groupSets?: ReadonlySet<number>;
   /** The log indexes of filter.auditIDs' entries (from index.db); required when it has audit IDs. */
   auditIdxs?: ReadonlySet<number>;
+}
+
+export interface AggregateOptions extends MatchOptions {
+  /** Largest number of histogram bars. */
+  buckets: number;
+  /** Values per facet. */
+  top: number;
 }
 
 /** Bar widths a histogram may use, so bars fall on round times. */
@@ -123,19 +127,92 @@ function topOf(counts: Int32Array, none: number, keyOf: (id: number) => string, 
   return out.slice(0, top);
 }
 
+/** The earliest time the filter admits (0: none), as compileWhere computes it. */
+export function lowerBound(filter: EventFilter, nowUs: number): number {
+  return Math.max(filter.sinceUs === undefined ? 0 : nowUs - filter.sinceUs, filter.fromUs ?? 0);
+}
+
 /** The time window a histogram covers: the filter's bounds, else the rows' own. */
 function window(
   c: Columns,
   filter: EventFilter,
   nowUs: number,
 ): { lower: number; upper: number; from: number; to: number } {
-  const lower = Math.max(filter.sinceUs === undefined ? 0 : nowUs - filter.sinceUs, filter.fromUs ?? 0);
+  const lower = lowerBound(filter, nowUs);
   const upper = filter.toUs ?? Infinity;
   const from = lower > 0 ? lower : Number.isFinite(c.minTimeUs) ? c.minTimeUs : nowUs;
   // Open-ended windows reach the newest row (clocks skew: it may be after now), and now for `since`.
   const newest = Number.isFinite(c.maxTimeUs) ? c.maxTimeUs : from;
   const to = Number.isFinite(upper) ? upper : Math.max(newest, filter.sinceUs !== undefined ? nowUs : from);
   return { lower, upper, from, to: Math.max(to, from) };
+}
+
+/** The filter compiled against one state of the columns: a mask per coded field (null: no condition). */
+interface Matcher {
+  c: Columns;
+  lower: number;
+  upper: number;
+  /** Rows [0, stop) are below the filter's log size. */
+  stop: number;
+  stageMask: Uint8Array | null;
+  nameMask: Uint8Array | null;
+  srcMask: Uint8Array | null;
+  decMask: Uint8Array | null;
+  groupMask: Uint8Array | null;
+  auditIdxs: ReadonlySet<number> | null;
+  /** The facets' own conditions, in FACETS order. */
+  facetMasks: (Uint8Array | null)[];
+}
+
+function compile(c: Columns, filter: EventFilter, opts: MatchOptions): Matcher {
+  const stageMask = filter.stages.length === 0 ? null : new Uint8Array(4);
+  for (const s of filter.stages) (stageMask as Uint8Array)[STAGE_RANKS[s] as number] = 1;
+  return {
+    c,
+    lower: lowerBound(filter, opts.nowUs),
+    upper: filter.toUs ?? Infinity,
+    stop: filter.logSize === undefined ? c.length : Math.min(c.length, filter.logSize - c.base),
+    stageMask,
+    nameMask: mask(c.names, filter.names),
+    srcMask: mask(c.sources, filter.sourceIPs),
+    decMask: mask(c.decisions, filter.decisions),
+    groupMask: setMask(opts.groupSets, filter.groups.length > 0),
+    auditIdxs: filter.auditIDs.length > 0 ? (opts.auditIdxs ?? new Set<number>()) : null,
+    facetMasks: [
+      mask(c.users, filter.users),
+      mask(c.verbs, filter.verbs),
+      resourceMask(c.resources, filter),
+      mask(c.namespaces, filter.namespaces),
+      codeMask(filter),
+    ],
+  };
+}
+
+/** Every condition but the facets' own: stage (or final), time, name, source, decision, groups, audit IDs. */
+function restMatches(m: Matcher, i: number): boolean {
+  const c = m.c;
+  if (m.stageMask === null) {
+    if (c.final[i] !== 1) return false;
+  } else {
+    const s = c.stage[i] as number;
+    if (s < 0 || m.stageMask[s] === 0) return false;
+  }
+  const t = c.time[i] as number;
+  if ((m.lower > 0 && t < m.lower) || t > m.upper) return false;
+  if (m.nameMask !== null && !hit(m.nameMask, c.name[i] as number)) return false;
+  if (m.srcMask !== null && !hit(m.srcMask, c.source[i] as number)) return false;
+  if (m.decMask !== null && !hit(m.decMask, c.decision[i] as number)) return false;
+  if (m.groupMask !== null && !hit(m.groupMask, c.groupSet[i] as number)) return false;
+  return m.auditIdxs === null || m.auditIdxs.has(c.base + i);
+}
+
+/** The row's value of each facet, in FACETS order (written into `ids`). */
+function facetIds(c: Columns, i: number, ids: Int32Array): void {
+  ids[0] = c.user[i] as number;
+  ids[1] = c.verb[i] as number;
+  ids[2] = c.resource[i] as number;
+  ids[3] = c.namespace[i] as number;
+  ids[4] = c.code[i] as number;
 }
 
 /** Counts, histogram and facets of the requests matching `filter` among the rows held. */
@@ -145,107 +222,114 @@ export function aggregate(c: Columns, filter: EventFilter, opts: AggregateOption
   const origin = Math.floor(win.from / bucketUs) * bucketUs;
   const nBuckets = Math.max(1, Math.floor((win.to - origin) / bucketUs) + 1);
   const hist = new Float64Array(nBuckets);
-
-  const userMask = mask(c.users, filter.users);
-  const verbMask = mask(c.verbs, filter.verbs);
-  const resMask = resourceMask(c.resources, filter);
-  const nsMask = mask(c.namespaces, filter.namespaces);
-  const cMask = codeMask(filter);
-  const nameMask = mask(c.names, filter.names);
-  const srcMask = mask(c.sources, filter.sourceIPs);
-  const decMask = mask(c.decisions, filter.decisions);
-  const groupMask = setMask(opts.groupSets, filter.groups.length > 0);
-  const stageMask = filter.stages.length === 0 ? null : new Uint8Array(4);
-  for (const s of filter.stages) (stageMask as Uint8Array)[STAGE_RANKS[s] as number] = 1;
-  const auditIdxs = filter.auditIDs.length > 0 ? (opts.auditIdxs ?? new Set<number>()) : null;
-
-  const userCounts = new Int32Array(c.users.size);
-  const verbCounts = new Int32Array(c.verbs.size);
-  const resCounts = new Int32Array(c.resources.size);
-  const nsCounts = new Int32Array(c.namespaces.size);
-  const codeCounts = new Int32Array(1000);
+  const m = compile(c, filter, opts);
+  const counts = [
+    new Int32Array(c.users.size),
+    new Int32Array(c.verbs.size),
+    new Int32Array(c.resources.size),
+    new Int32Array(c.namespaces.size),
+    new Int32Array(1000),
+  ];
   const none = new Int32Array(FACETS.length);
+  const ids = new Int32Array(FACETS.length);
   let total = 0;
 
-  const { time, user, verb, resource, namespace, code, name, source, decision, groupSet, stage, final } = c;
-  const { lower, upper } = win;
-  const stop = filter.logSize === undefined ? c.length : Math.min(c.length, filter.logSize - c.base);
-  for (let i = 0; i < stop; i++) {
-    if (stageMask === null) {
-      if (final[i] !== 1) continue;
-    } else {
-      const s = stage[i] as number;
-      if (s < 0 || stageMask[s] === 0) continue;
-    }
-    const t = time[i] as number;
-    if ((lower > 0 && t < lower) || t > upper) continue;
-    if (nameMask !== null && !hit(nameMask, name[i] as number)) continue;
-    if (srcMask !== null && !hit(srcMask, source[i] as number)) continue;
-    if (decMask !== null && !hit(decMask, decision[i] as number)) continue;
-    if (groupMask !== null && !hit(groupMask, groupSet[i] as number)) continue;
-    if (auditIdxs !== null && !auditIdxs.has(c.base + i)) continue;
-    const u = user[i] as number;
-    const v = verb[i] as number;
-    const r = resource[i] as number;
-    const n = namespace[i] as number;
-    const k = code[i] as number;
+  for (let i = 0; i < m.stop; i++) {
+    if (!restMatches(m, i)) continue;
+    facetIds(c, i, ids);
+    // A row failing two facet conditions counts nowhere; failing one, only in that facet.
     let fails = 0;
     let failed = -1;
-    if (userMask !== null && !hit(userMask, u)) {
-      fails++;
-      failed = 0;
-    }
-    if (verbMask !== null && !hit(verbMask, v)) {
-      fails++;
-      failed = 1;
-    }
-    if (fails > 1) continue;
-    if (resMask !== null && !hit(resMask, r)) {
-      fails++;
-      failed = 2;
-    }
-    if (fails > 1) continue;
-    if (nsMask !== null && !hit(nsMask, n)) {
-      fails++;
-      failed = 3;
-    }
-    if (fails > 1) continue;
-    if (cMask !== null && !hit(cMask, k)) {
-      fails++;
-      failed = 4;
+    for (let f = 0; f < FACETS.length && fails < 2; f++) {
+      const fm = m.facetMasks[f] as Uint8Array | null;
+      if (fm !== null && !hit(fm, ids[f] as number)) {
+        fails++;
+        failed = f;
+      }
     }
     if (fails > 1) continue;
     if (fails === 0) {
       total++;
+      const t = c.time[i] as number;
       if (t >= origin) {
         const b = Math.floor((t - origin) / bucketUs);
         if (b < nBuckets) hist[b] = (hist[b] as number) + 1;
       }
-    }
-    if (fails === 0 || failed === 0) bump(userCounts, none, 0, u);
-    if (fails === 0 || failed === 1) bump(verbCounts, none, 1, v);
-    if (fails === 0 || failed === 2) bump(resCounts, none, 2, r);
-    if (fails === 0 || failed === 3) bump(nsCounts, none, 3, n);
-    if (fails === 0 || failed === 4) bump(codeCounts, none, 4, k);
+      for (let f = 0; f < FACETS.length; f++) bump(counts[f] as Int32Array, none, f, ids[f] as number);
+    } else bump(counts[failed] as Int32Array, none, failed, ids[failed] as number);
   }
 
   const top = opts.top;
+  const keys: ((id: number) => string)[] = [
+    (id) => c.users.values[id] as string,
+    (id) => c.verbs.values[id] as string,
+    (id) => resourceFilterKey(c.resources.values[id] as ResourceKey),
+    (id) => c.namespaces.values[id] as string,
+    (id) => String(id),
+  ];
+  const facets = Object.fromEntries(
+    FACETS.map((f, n) => [
+      f,
+      topOf(counts[n] as Int32Array, none[n] as number, keys[n] as (id: number) => string, top),
+    ]),
+  ) as Record<Facet, FacetValue[]>;
   return {
     total,
     histogram: { fromUs: origin, toUs: origin + nBuckets * bucketUs, bucketUs, counts: Array.from(hist) },
-    facets: {
-      users: topOf(userCounts, none[0] as number, (id) => c.users.values[id] as string, top),
-      verbs: topOf(verbCounts, none[1] as number, (id) => c.verbs.values[id] as string, top),
-      resources: topOf(
-        resCounts,
-        none[2] as number,
-        (id) => resourceFilterKey(c.resources.values[id] as ResourceKey),
-        top,
-      ),
-      namespaces: topOf(nsCounts, none[3] as number, (id) => c.namespaces.values[id] as string, top),
-      codes: topOf(codeCounts, none[4] as number, (id) => String(id), top),
-    },
+    facets,
   };
+}
+
+/**
+ * The log indexes of the newest `limit` matching requests, newest first (time, then index, both
+ * descending: the order of QueryIndex.search), strictly after `cursor`; with the next cursor
+ * when more match. One pass from the newest row, keeping a sorted window of `limit + 1`.
+ */
+export function pickNewest(
+  c: Columns,
+  filter: EventFilter,
+  opts: MatchOptions & { limit: number; cursor?: Cursor },
+): { idxs: number[]; next?: Cursor } {
+  const m = compile(c, filter, opts);
+  const ids = new Int32Array(FACETS.length);
+  const k = opts.limit + 1;
+  const times: number[] = [];
+  const rows: number[] = [];
+  const cursor = opts.cursor;
+  for (let i = m.stop - 1; i >= 0; i--) {
+    const t = c.time[i] as number;
+    const idx = c.base + i;
+    if (cursor !== undefined && (t > cursor.timeUs || (t === cursor.timeUs && idx >= cursor.idx))) continue;
+    // Not better than the worst kept: skip before testing the filter.
+    if (rows.length === k && !newer(t, idx, times[k - 1] as number, rows[k - 1] as number)) continue;
+    if (!restMatches(m, i)) continue;
+    facetIds(c, i, ids);
+    let ok = true;
+    for (let f = 0; f < FACETS.length && ok; f++) {
+      const fm = m.facetMasks[f] as Uint8Array | null;
+      if (fm !== null && !hit(fm, ids[f] as number)) ok = false;
+    }
+    if (!ok) continue;
+    let at = rows.length;
+    while (at > 0 && newer(t, idx, times[at - 1] as number, rows[at - 1] as number)) at--;
+    times.splice(at, 0, t);
+    rows.splice(at, 0, idx);
+    if (rows.length > k) {
+      times.pop();
+      rows.pop();
+    }
+  }
+  if (rows.length < k) return { idxs: rows };
+  rows.pop();
+  times.pop();
+  return {
+    idxs: rows,
+    next: { timeUs: times[times.length - 1] as number, idx: rows[rows.length - 1] as number },
+  };
+}
+
+function newer(t: number, idx: number, t2: number, idx2: number): boolean {
+  return t > t2 || (t === t2 && idx > idx2);
 }
 
 /** Counts one more row for a facet value; id -1 (the field is absent) counts in `none`. */

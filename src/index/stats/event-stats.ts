@@ -4,8 +4,8 @@
 // answered from a part of the log.
 import { setImmediate } from "node:timers/promises";
 import { IndexError } from "../errors.js";
-import type { EventFilter } from "../query.js";
-import { aggregate, type StatsAnswer } from "./aggregate.js";
+import type { Cursor, EventFilter } from "../query.js";
+import { aggregate, lowerBound, pickNewest, type MatchOptions, type StatsAnswer } from "./aggregate.js";
 import { Columns } from "./columns.js";
 import type { StatsSource } from "./source.js";
 
@@ -114,16 +114,8 @@ export class EventStats {
       throw new StatsLoadingError(this.columns.end, this.target);
     }
     const c = this.columns;
-    const answer = aggregate(c, filter, {
-      ...opts,
-      ...(filter.groups.length > 0 ? { groupSets: this.source.groupSets(filter.groups) } : {}),
-      ...(filter.auditIDs.length > 0 ? { auditIdxs: this.source.auditIdxs(filter.auditIDs) } : {}),
-    });
-    const lower = Math.max(
-      filter.sinceUs === undefined ? 0 : opts.nowUs - filter.sinceUs,
-      filter.fromUs ?? 0,
-    );
-    const complete = c.base === 0 || lower > c.droppedMaxTimeUs;
+    const answer = aggregate(c, filter, { ...opts, ...this.resolved(filter) });
+    const complete = this.covers(filter, opts.nowUs);
     return {
       ...answer,
       fromIndex: c.base,
@@ -131,6 +123,34 @@ export class EventStats {
       complete,
       ...(complete ? {} : { coveredSinceUs: c.droppedMaxTimeUs }),
     };
+  }
+
+  /**
+   * A page of the requests matching `filter`, newest first, as QueryIndex.search would give it;
+   * undefined when the columns cannot answer exactly (still loading, oldest rows dropped, or an
+   * ascending order), and the caller asks SQLite instead.
+   */
+  page(filter: EventFilter, nowUs: number): { idxs: number[]; next?: Cursor } | undefined {
+    if (!this.ready || filter.asc || !this.covers(filter, nowUs)) return undefined;
+    return pickNewest(this.columns, filter, {
+      nowUs,
+      limit: filter.limit,
+      ...(filter.cursor === undefined ? {} : { cursor: filter.cursor }),
+      ...this.resolved(filter),
+    });
+  }
+
+  /** What matching needs from index.db beyond the columns: group sets and audit IDs. */
+  private resolved(filter: EventFilter): Omit<MatchOptions, "nowUs"> {
+    return {
+      ...(filter.groups.length > 0 ? { groupSets: this.source.groupSets(filter.groups) } : {}),
+      ...(filter.auditIDs.length > 0 ? { auditIdxs: this.source.auditIdxs(filter.auditIDs) } : {}),
+    };
+  }
+
+  /** True when no dropped row can fall in the filter's window. */
+  private covers(filter: EventFilter, nowUs: number): boolean {
+    return this.columns.base === 0 || lowerBound(filter, nowUs) > this.columns.droppedMaxTimeUs;
   }
 
   close(): void {

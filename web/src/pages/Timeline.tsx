@@ -51,7 +51,7 @@ export function Timeline({ loc, trust }: { loc: Location; trust: Trust }) {
   }, [text]);
 
   const params = useMemo(() => filterParams(pairs), [pairs]);
-  const { stats, error: statsError } = useStats(params, trust);
+  const { stats, error: statsError, current } = useStats(params, trust);
   const paged = usePaged("/v1/entries", params, trust);
   const since = pairs.find(([k]) => k === "since")?.[1];
   const from = pairs.find(([k]) => k === "from")?.[1];
@@ -66,7 +66,11 @@ export function Timeline({ loc, trust }: { loc: Location; trust: Trust }) {
   };
 
   return (
-    <div class="timeline">
+    <div
+      class="timeline"
+      data-filter={paramsFromPairs(pairs).toString()}
+      data-busy={!current || paged.loading || (paged.rows.length === 0 && !paged.done) ? "true" : "false"}
+    >
       <form class="filter-bar" onSubmit={apply} role="search">
         <label for="filter-text">Filter</label>
         <input
