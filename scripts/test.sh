@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
+# A real kube-apiserver, etcd and kubectl for test/kube/ (built once per machine, then cached).
+bash scripts/kube-apiserver.sh >/dev/null
 npm run build
 npm run typecheck
 npm run lint

@@ -58,9 +58,9 @@ function editLines(file: string, edit: (lines: string[]) => string[]): void {
 }
 
 /** Re-signs `dir`'s checkpoint (or a given one) with `skey`, as an operator holding the key could. */
-function resign(dir: string, skey: string, size?: number, rootHash?: Uint8Array): void {
+async function resign(dir: string, skey: string, size?: number, rootHash?: Uint8Array): Promise<void> {
   const cp = parseCheckpoint(readFileSync(path.join(dir, "checkpoint"), "utf8").split("\n\n")[0] + "\n");
-  const signed = signCheckpoint(
+  const signed = await signCheckpoint(
     { ...cp, size: size ?? cp.size, rootHash: rootHash ?? cp.rootHash },
     NoteSigner.fromKey(skey),
   );
@@ -123,10 +123,10 @@ describe("kubetrail verify detects tampering", () => {
     expect(r.out).toMatch(/missing-bundle: entry bundle 2/);
   });
 
-  it("the log truncated and re-signed at the shorter size: shorter than the trusted checkpoint", () => {
+  it("the log truncated and re-signed at the shorter size: shorter than the trusted checkpoint", async () => {
     const { dir } = copy();
     const skey = readFileSync(path.join(dir, "keys", "signing.key"), "utf8").trim();
-    resign(dir, skey, 400);
+    await resign(dir, skey, 400);
     const r = verify("--data", dir, "--key", vkey, "--from", oldCheckpoint);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/log is shorter than the trusted checkpoint: 400 entries, trusted 500/);
@@ -143,9 +143,9 @@ describe("kubetrail verify detects tampering", () => {
     expect(r.out).toMatch(/tile-mismatch: tile\/0\/001 does not match the entries/);
   });
 
-  it("the checkpoint re-signed with another key", () => {
+  it("the checkpoint re-signed with another key", async () => {
     const { dir } = copy();
-    resign(dir, generateNoteKey("example.com/tamper").signerKey);
+    await resign(dir, generateNoteKey("example.com/tamper").signerKey);
     const r = verify("--data", dir, "--key", vkey);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/checkpoint signed by an unknown key/);

@@ -8,7 +8,7 @@ import { createRedactor } from "./redact/redact-event.js";
 import type { RedactionRule } from "./redact/rules.js";
 import { KUBETRAIL_ANNOTATIONS, LEVELS, type AuditEvent, type Level } from "./types.js";
 import { isRecord } from "../json/record.js";
-import { setOwnField } from "./own-field.js";
+import { setOwnField } from "../json/own-field.js";
 
 export interface IngestTransformOptions {
   policy?: Policy;

@@ -16,7 +16,7 @@ const key = generateNoteKey(ORIGIN);
 const data = Array.from({ length: 13 }, (_, i) => Buffer.from(JSON.stringify({ n: i, note: "é" })));
 const leaves = data.map((d) => hashLeaf(d));
 const root = rootFromLeafHashes(leaves);
-const note = signCheckpoint(
+const note = await signCheckpoint(
   { origin: ORIGIN, size: data.length, rootHash: root, extensions: [] },
   NoteSigner.fromKey(key.signerKey),
 );

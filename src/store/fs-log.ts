@@ -451,7 +451,10 @@ class FsLog implements AuditLog, FsLogExtras {
     await batch.commit({ sync: false });
     this.unsyncedTiles.push(...full);
     const rootHash = this.builder.root();
-    const note = signCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }, this.keys.signer);
+    const note = await signCheckpoint(
+      { origin: this.origin, size, rootHash, extensions: [] },
+      this.keys.signer,
+    );
     await writeFileAtomic(this.layout.checkpoint, note);
     this.checkpoint = { origin: this.origin, size, rootHash, note };
     // Before telling anyone: whoever waits for this checkpoint then finds the directory

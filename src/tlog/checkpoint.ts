@@ -4,7 +4,9 @@ import { isSize } from "./arith.js";
 import { decodeBase64, encodeBase64 } from "./base64.js";
 import { TlogError } from "./errors.js";
 import { type Hash, isHash } from "./hash.js";
-import { type Signer, type Verifier, openNote, signNote } from "./note.js";
+import { cosignatureTime, isCosignatureVerifier } from "./cosignature-format.js";
+import { type NoteSignature, type VerifiedSignature, openNote, signatureBytes, signNote } from "./note.js";
+import type { Signer, Verifier } from "./signer.js";
 
 export interface Checkpoint {
   origin: string;
@@ -54,23 +56,64 @@ export function parseCheckpoint(text: string): Checkpoint {
   return { origin, size: Number(sizeText), rootHash, extensions };
 }
 
-/** The signed checkpoint note (C2SP signed-note). */
-export function signCheckpoint(cp: Checkpoint, signer: Signer): string {
+/**
+ * The signed checkpoint note (C2SP signed-note), signed by the log's key. Publishing is this,
+ * then any cosignatures collected from witnesses (attachSignatures), then writing the note.
+ */
+export function signCheckpoint(cp: Checkpoint, signer: Signer): Promise<string> {
   return signNote(formatCheckpoint(cp), [signer]);
 }
 
+/** A witness's cosignature on a checkpoint, checked by a CosignatureVerifier. */
+export interface Cosignature {
+  name: string;
+  keyHash: number;
+  /** When the witness made it (POSIX seconds). */
+  time: number;
+}
+
+export interface OpenedCheckpoint extends Checkpoint {
+  /** Every signature checked: the log's, then witnesses' and any other given key's. */
+  signatures: VerifiedSignature[];
+  /** The checked cosignature/v1 signatures among them. */
+  cosignatures: Cosignature[];
+  /** Signatures by keys not given: not checked, not trusted. */
+  unverified: NoteSignature[];
+}
+
 /**
- * Opens a checkpoint note signed by `verifier` whose key name is the checkpoint's origin.
- * Throws TlogError: note errors from openNote, "malformed-checkpoint", or "origin-mismatch".
+ * Opens a checkpoint note with one or more verifiers: the log's key (a verifier whose name is
+ * the checkpoint's origin; with a rotation, several) and any cosigners. It must carry a valid
+ * signature by a log key; every signature by a given key must verify; the others are returned
+ * unverified. Throws TlogError: note errors from openNote, "malformed-checkpoint", or
+ * "origin-mismatch" (no given verifier is named as the origin, or none of those signed).
  */
-export function openCheckpoint(note: string | Uint8Array, verifier: Verifier): Checkpoint {
-  const { text } = openNote(note, [verifier]);
+export function openCheckpoint(
+  note: string | Uint8Array,
+  verifiers: Verifier | readonly Verifier[],
+): OpenedCheckpoint {
+  const list: readonly Verifier[] = isVerifierList(verifiers) ? verifiers : [verifiers];
+  const { text, signatures, unverified } = openNote(note, list);
   const cp = parseCheckpoint(text);
-  if (cp.origin !== verifier.name) {
+  // A cosignature is a witness's statement, never the log's own signature, whatever its name.
+  if (!signatures.some((s) => s.name === cp.origin && !isCosignatureVerifier(s.verifier))) {
+    const logKeys = list.filter((v) => v.name === cp.origin);
     throw new TlogError(
       "origin-mismatch",
-      `checkpoint origin "${cp.origin}" is not the verifier key's name "${verifier.name}"`,
+      logKeys.length === 0
+        ? `checkpoint origin "${cp.origin}" is not the name of a given verifier key (${list.map((v) => `"${v.name}"`).join(", ")})`
+        : `checkpoint of "${cp.origin}" is not signed by the log's key`,
     );
   }
-  return cp;
+  const cosignatures: Cosignature[] = [];
+  for (const s of signatures) {
+    if (!isCosignatureVerifier(s.verifier)) continue;
+    const time = cosignatureTime(signatureBytes(s));
+    if (time !== null) cosignatures.push({ name: s.name, keyHash: s.keyHash, time });
+  }
+  return { ...cp, signatures, cosignatures, unverified };
+}
+
+function isVerifierList(v: Verifier | readonly Verifier[]): v is readonly Verifier[] {
+  return Array.isArray(v);
 }

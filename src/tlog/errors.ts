@@ -7,18 +7,21 @@ export type TlogErrorCode =
   | "ambiguous-key"
   | "bad-signature"
   | "no-signature"
+  | "sign-failed"
   | "origin-mismatch"
   | "invalid-proof-input"
   | "bad-tile"
   | "bad-path"
   | "bad-hash-reader";
 
+/** Every error kubetrail/tlog throws: a `code` to branch on and, when another error led to it, its `cause`. */
 export class TlogError extends Error {
   constructor(
     readonly code: TlogErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "TlogError";
   }
 }

@@ -41,18 +41,33 @@ export {
   treeTiles,
 } from "./tile.js";
 export { type TileReader, tileHashReader } from "./tile-hash-reader.js";
+export type { Signer, Verifier } from "./signer.js";
+export { newSigner, newVerifier } from "./keys.js";
+export { NoteSigner, NoteVerifier, generateNoteKey } from "./note-key.js";
+export { type KeyText, parseVerifierKey } from "./note-key-text.js";
 export {
   type NoteSignature,
   type OpenedNote,
-  type Signer,
-  type Verifier,
+  type VerifiedSignature,
+  attachSignatures,
+  isValidKeyName,
+  noteKeyHash,
   openNote,
+  parseSignatureLine,
+  signatureBytes,
   signNote,
+  splitNote,
 } from "./note.js";
-export { NoteSigner, NoteVerifier, generateNoteKey } from "./note-key.js";
-export { type VerifierKeyText, isValidKeyName, noteKeyHash, parseVerifierKey } from "./note-key-text.js";
+export {
+  CosignatureSigner,
+  CosignatureVerifier,
+  cosignatureTime,
+  generateCosignatureKey,
+} from "./cosignature.js";
 export {
   type Checkpoint,
+  type Cosignature,
+  type OpenedCheckpoint,
   formatCheckpoint,
   openCheckpoint,
   parseCheckpoint,

@@ -20,6 +20,9 @@ const enoch = { name: "EnochRoot", keyHash: 0xaf0cfe78, base64: enochSig.slice(1
 const peterVerifier = NoteVerifier.fromKey(peterVkey);
 const enochVerifier = NoteVerifier.fromKey(enochVkey);
 
+const peterChecked = { ...peter, verifier: peterVerifier };
+const enochChecked = { ...enoch, verifier: enochVerifier };
+
 const code = (c: string) => expect.objectContaining({ code: c });
 
 describe("keys", () => {
@@ -96,43 +99,49 @@ describe("keys", () => {
 });
 
 describe("signNote", () => {
-  it("produces Go's exact bytes for the published key and text", () => {
-    expect(signNote(text, [NoteSigner.fromKey(peterSkey)])).toBe(`${text}\n${peterSig}`);
+  it("produces Go's exact bytes for the published key and text", async () => {
+    expect(await signNote(text, [NoteSigner.fromKey(peterSkey)])).toBe(`${text}\n${peterSig}`);
   });
 
-  it("keeps existing signatures when cosigning and replaces one by the same key (Go's rules)", () => {
+  it("keeps existing signatures when cosigning and replaces one by the same key (Go's rules)", async () => {
     const signer = NoteSigner.fromKey(peterSkey);
-    expect(signNote(text, [signer], [{ ...peter, base64: "BADSIGN=" }])).toBe(`${text}\n${peterSig}`);
+    expect(await signNote(text, [signer], [{ ...peter, base64: "BADSIGN=" }])).toBe(`${text}\n${peterSig}`);
     const witness = NoteSigner.fromKey(generateNoteKey("witness.example").signerKey);
     const opened = openNote(`${text}\n${peterSig}${enochSig}`, [peterVerifier]);
-    const cosigned = signNote(opened.text, [witness], [...opened.signatures, ...opened.unverified]);
+    const cosigned = await signNote(opened.text, [witness], [...opened.signatures, ...opened.unverified]);
     expect(cosigned.startsWith(`${text}\n${peterSig}${enochSig}— witness.example `)).toBe(true);
     const all = openNote(cosigned, [peterVerifier, enochVerifier, NoteVerifier.fromKey(witness.verifierKey)]);
     expect(all.signatures.map((s) => s.name)).toEqual(["PeterNeumann", "EnochRoot", "witness.example"]);
-    expect(() => signNote(text, [], [{ ...peter, base64: "BADHASH=" }])).toThrow(code("malformed-note"));
-    expect(() => signNote(text, [], [{ ...peter, name: "a+b" }])).toThrow(code("malformed-note"));
-    expect(signNote(text, [], [peter])).toBe(`${text}\n${peterSig}`);
+    await expect(signNote(text, [], [{ ...peter, base64: "BADHASH=" }])).rejects.toThrow(
+      code("malformed-note"),
+    );
+    await expect(signNote(text, [], [{ ...peter, name: "a+b" }])).rejects.toThrow(code("malformed-note"));
+    expect(await signNote(text, [], [peter])).toBe(`${text}\n${peterSig}`);
   });
 
-  it("rejects a text without a final newline or with control characters, and no signers", () => {
+  it("rejects a text without a final newline or with control characters, and no signers", async () => {
     const signer = NoteSigner.fromKey(peterSkey);
-    expect(() => signNote("abc", [signer])).toThrow(code("malformed-note"));
-    expect(() => signNote("a\tb\n", [signer])).toThrow(code("malformed-note"));
-    expect(() => signNote("a\ud800b\n", [signer])).toThrow(code("malformed-note"));
-    expect(() => signNote(text, [])).toThrow(code("no-signature"));
+    await expect(signNote("abc", [signer])).rejects.toThrow(code("malformed-note"));
+    await expect(signNote("a\tb\n", [signer])).rejects.toThrow(code("malformed-note"));
+    await expect(signNote("a\ud800b\n", [signer])).rejects.toThrow(code("malformed-note"));
+    await expect(signNote(text, [])).rejects.toThrow(code("no-signature"));
   });
 });
 
 describe("openNote", () => {
   it("verifies Go's published note, keeping signatures by unknown keys as unverified", () => {
     const note = `${text}\n${peterSig}${enochSig}`;
-    expect(openNote(note, [peterVerifier])).toEqual({ text, signatures: [peter], unverified: [enoch] });
+    expect(openNote(note, [peterVerifier])).toEqual({
+      text,
+      signatures: [peterChecked],
+      unverified: [enoch],
+    });
     expect(openNote(note, [peterVerifier, enochVerifier])).toEqual({
       text,
-      signatures: [peter, enoch],
+      signatures: [peterChecked, enochChecked],
       unverified: [],
     });
-    expect(openNote(new TextEncoder().encode(note), [enochVerifier]).signatures).toEqual([enoch]);
+    expect(openNote(new TextEncoder().encode(note), [enochVerifier]).signatures).toEqual([enochChecked]);
   });
 
   it("needs a signature by a known key and names the keys it saw", () => {
@@ -154,8 +163,14 @@ describe("openNote", () => {
 
   it("ignores repeated signature lines", () => {
     const note = `${text}\n${peterSig}${peterSig}${enochSig}${enochSig}`;
-    expect(openNote(note, [peterVerifier])).toEqual({ text, signatures: [peter], unverified: [enoch] });
-    expect(openNote(`${text}\n${peterSig}`, [peterVerifier, peterVerifier]).signatures).toEqual([peter]);
+    expect(openNote(note, [peterVerifier])).toEqual({
+      text,
+      signatures: [peterChecked],
+      unverified: [enoch],
+    });
+    expect(openNote(`${text}\n${peterSig}`, [peterVerifier, peterVerifier]).signatures).toEqual([
+      peterChecked,
+    ]);
   });
 
   it("rejects a signature by a known key that does not verify", () => {
@@ -175,7 +190,7 @@ describe("openNote", () => {
     }) as NoteVerifier;
     expect(() => openNote(`${text}\n${peterSig}`, [peterVerifier, forged])).toThrow(code("ambiguous-key"));
     expect(openNote(`${text}\n${enochSig}`, [peterVerifier, forged, enochVerifier]).signatures).toEqual([
-      enoch,
+      enochChecked,
     ]);
   });
 
@@ -226,11 +241,11 @@ describe("openNote", () => {
     expect(opened).toEqual([]);
   });
 
-  it("round-trips notes signed by several keys", () => {
+  it("round-trips notes signed by several keys", async () => {
     const a = generateNoteKey("log.example/a");
     const b = generateNoteKey("witness.example/b");
     const signers = [NoteSigner.fromKey(a.signerKey), NoteSigner.fromKey(b.signerKey)];
-    const note = signNote("line one\n\nline three after a blank\n", signers);
+    const note = await signNote("line one\n\nline three after a blank\n", signers);
     const opened = openNote(note, [NoteVerifier.fromKey(b.verifierKey), NoteVerifier.fromKey(a.verifierKey)]);
     expect(opened.text).toBe("line one\n\nline three after a blank\n");
     expect(opened.signatures.map((s) => s.name)).toEqual(["log.example/a", "witness.example/b"]);

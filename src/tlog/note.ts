@@ -1,28 +1,14 @@
 // C2SP signed notes (Go's sumdb/note format): a UTF-8 text ending in "\n", a blank line, then
 // one line per signature: "— <key name> <base64(key hash ‖ signature)>\n" (U+2014 em dash).
+// Signing and checking go through the Signer and Verifier interfaces (signer.ts), so a note
+// can carry the log's signature and witnesses' cosignatures side by side.
 
 import { decodeBase64, encodeBase64 } from "./base64.js";
 import { TlogError } from "./errors.js";
 import { isValidKeyName, keyId } from "./note-key-text.js";
+import type { Signer, Verifier } from "./signer.js";
 
-/** Makes signatures for one key (note-key.ts's NoteSigner is the Ed25519 one). */
-export interface Signer {
-  readonly name: string;
-  readonly keyHash: number;
-  sign(msg: Uint8Array): Uint8Array;
-}
-
-/**
- * Checks signatures of one key, as Go's note.Verifier. note-key.ts's NoteVerifier is the
- * Ed25519 one; the UI's browser build brings one backed by WebCrypto.
- */
-export interface Verifier {
-  readonly name: string;
-  readonly keyHash: number;
-  /** The key in its text form: two verifiers with the same text are the same key. */
-  readonly key: string;
-  verify(msg: Uint8Array, sig: Uint8Array): boolean;
-}
+export { isValidKeyName, noteKeyHash } from "./note-key-text.js";
 
 /** One signature line of a note. */
 export interface NoteSignature {
@@ -32,10 +18,15 @@ export interface NoteSignature {
   base64: string;
 }
 
+/** A signature checked by one of the verifiers given to openNote. */
+export interface VerifiedSignature extends NoteSignature {
+  verifier: Verifier;
+}
+
 export interface OpenedNote {
   text: string;
-  /** Signatures by the given verifiers, all checked. */
-  signatures: NoteSignature[];
+  /** Signatures by the given verifiers, all checked, in the order of their lines. */
+  signatures: VerifiedSignature[];
   /** Signatures by keys the caller did not give (witnesses, rotated keys): not checked. */
   unverified: NoteSignature[];
 }
@@ -64,68 +55,115 @@ function checkNoteChars(text: string): void {
   }
 }
 
+/** The signature bytes of a line: what follows the key hash. */
+export function signatureBytes(sig: NoteSignature): Uint8Array {
+  const raw = decodeBase64(sig.base64);
+  if (!raw || raw.length < 5) throw malformed(`signature by ${JSON.stringify(sig.name)} is not valid base64`);
+  return raw.subarray(4);
+}
+
+function signatureLine(sig: NoteSignature): string {
+  const raw = decodeBase64(sig.base64);
+  if (
+    !isValidKeyName(sig.name) ||
+    !raw ||
+    raw.length < 5 ||
+    new DataView(raw.buffer, raw.byteOffset).getUint32(0) !== sig.keyHash
+  ) {
+    throw malformed(`signature by ${JSON.stringify(sig.name)} is not a valid signature line`);
+  }
+  return `${SIG_PREFIX}${sig.name} ${sig.base64}\n`;
+}
+
+function checkText(text: string): void {
+  if (typeof text !== "string" || !text.endsWith("\n")) throw malformed('text does not end in "\\n"');
+  checkNoteChars(text);
+}
+
+/** One signer's signature line for `msg`; a signer that fails is a TlogError("sign-failed") with its cause. */
+async function signLine(signer: Signer, msg: Uint8Array): Promise<NoteSignature> {
+  if (!isValidKeyName(signer.name)) throw malformed(`signer name ${JSON.stringify(signer.name)} is invalid`);
+  let sig: Uint8Array;
+  try {
+    sig = await signer.sign(msg);
+  } catch (err) {
+    throw new TlogError("sign-failed", `signer ${keyId(signer.name, signer.keyHash)} failed to sign`, {
+      cause: err,
+    });
+  }
+  const line = new Uint8Array(4 + sig.length);
+  new DataView(line.buffer).setUint32(0, signer.keyHash);
+  line.set(sig, 4);
+  return { name: signer.name, keyHash: signer.keyHash, base64: encodeBase64(line) };
+}
+
 /**
  * Signs `text` (which must end in "\n") with each signer, in order, and returns the note.
- * `existing` signatures (from openNote, e.g. to cosign as a witness) are kept, before the new
- * ones, unless a signer has the same key. Throws TlogError("malformed-note") for a bad text or
- * existing signature and ("no-signature") when the note would carry no signature.
+ * `existing` signatures (from openNote or splitNote, e.g. to cosign as a witness) are kept,
+ * before the new ones, unless a signer has the same key. Throws TlogError("malformed-note")
+ * for a bad text or existing signature, ("sign-failed") when a signer fails and
+ * ("no-signature") when the note would carry no signature.
  */
-export function signNote(
+export async function signNote(
   text: string,
   signers: readonly Signer[],
   existing: readonly NoteSignature[] = [],
-): string {
-  if (typeof text !== "string" || !text.endsWith("\n")) throw malformed('text does not end in "\\n"');
-  checkNoteChars(text);
+): Promise<string> {
+  checkText(text);
   const msg = encoder.encode(text);
   const replaced = new Set(signers.map((s) => keyId(s.name, s.keyHash)));
-  const lines: string[] = [];
-  for (const sig of existing) {
-    if (replaced.has(keyId(sig.name, sig.keyHash))) continue;
-    const raw = decodeBase64(sig.base64);
-    if (
-      !isValidKeyName(sig.name) ||
-      !raw ||
-      raw.length < 5 ||
-      new DataView(raw.buffer, raw.byteOffset).getUint32(0) !== sig.keyHash
-    ) {
-      throw malformed(`existing signature by ${JSON.stringify(sig.name)} is not a valid signature line`);
-    }
-    lines.push(`${SIG_PREFIX}${sig.name} ${sig.base64}\n`);
-  }
-  for (const signer of signers) {
-    if (!isValidKeyName(signer.name))
-      throw malformed(`signer name ${JSON.stringify(signer.name)} is invalid`);
-    const sig = signer.sign(msg);
-    const line = new Uint8Array(4 + sig.length);
-    new DataView(line.buffer).setUint32(0, signer.keyHash);
-    line.set(sig, 4);
-    lines.push(`${SIG_PREFIX}${signer.name} ${encodeBase64(line)}\n`);
-  }
+  const lines = existing.filter((s) => !replaced.has(keyId(s.name, s.keyHash))).map(signatureLine);
+  for (const signer of signers) lines.push(signatureLine(await signLine(signer, msg)));
   if (lines.length === 0) throw new TlogError("no-signature", "a note needs at least one signature");
   return `${text}\n${lines.join("")}`;
 }
 
-function verifierIndex(verifiers: readonly Verifier[]): Map<string, Verifier[]> {
-  const byKey = new Map<string, Verifier[]>();
-  for (const v of verifiers) {
-    const id = keyId(v.name, v.keyHash);
-    const list = byKey.get(id) ?? [];
-    // The same key given twice is harmless; two different keys with one name and hash are not.
-    if (!list.some((w) => w.key === v.key)) list.push(v);
-    byKey.set(id, list);
-  }
-  return byKey;
+/**
+ * Adds signature lines made elsewhere (witnesses' cosignatures) to a signed note, after its
+ * own, leaving out any by a key the note already carries. Nothing is verified here: that is
+ * openNote's job, for whoever reads the note.
+ */
+export function attachSignatures(note: string, signatures: readonly NoteSignature[]): string {
+  const { text, signatures: own } = splitNote(note);
+  const present = new Set(own.map((s) => keyId(s.name, s.keyHash)));
+  const added = signatures.filter((s) => {
+    const id = keyId(s.name, s.keyHash);
+    if (present.has(id)) return false;
+    present.add(id);
+    return true;
+  });
+  if (own.length + added.length > MAX_SIGNATURES) throw malformed(`more than ${MAX_SIGNATURES} signatures`);
+  return `${text}\n${[...own, ...added].map(signatureLine).join("")}`;
+}
+
+/** The signature a line holds, or what is wrong with it. */
+function readSignatureLine(line: string): NoteSignature | string {
+  if (!line.startsWith(SIG_PREFIX)) return 'does not start with "— "';
+  const rest = line.slice(SIG_PREFIX.length);
+  const space = rest.indexOf(" ");
+  const name = space < 0 ? rest : rest.slice(0, space);
+  const b64 = space < 0 ? "" : rest.slice(space + 1);
+  if (!isValidKeyName(name)) return "has an invalid key name";
+  const raw = decodeBase64(b64);
+  if (!raw || raw.length < 5) return "is not valid base64 of a key hash and signature";
+  return { name, keyHash: new DataView(raw.buffer, raw.byteOffset).getUint32(0), base64: b64 };
 }
 
 /**
- * Parses a signed note and checks its signatures by the given verifiers, with Go's rules.
- * Throws TlogError: "malformed-note" (bad layout, bad base64, bad key name, over 100 signatures),
- * "bad-signature" (a known key's signature does not verify), "ambiguous-key" (two verifiers
- * share a name and key hash), "unknown-key" (no signature by any given key; the message lists
- * the keys that did sign). Repeated signature lines are ignored.
+ * Parses one signature line ("— <name> <base64>", with or without its newline), e.g. a
+ * witness's answer. Throws TlogError("malformed-note").
  */
-export function openNote(msg: string | Uint8Array, verifiers: readonly Verifier[]): OpenedNote {
+export function parseSignatureLine(line: string): NoteSignature {
+  const sig = readSignatureLine(line.endsWith("\n") ? line.slice(0, -1) : line);
+  if (typeof sig === "string") throw malformed(`signature line ${sig}`);
+  return sig;
+}
+
+/**
+ * A note's text and signature lines, checked for layout only (Go's rules: valid UTF-8, no
+ * control characters, at most 100 signatures), none verified. Throws TlogError("malformed-note").
+ */
+export function splitNote(msg: string | Uint8Array): { text: string; signatures: NoteSignature[] } {
   let note: string;
   if (typeof msg === "string") {
     note = msg;
@@ -143,30 +181,49 @@ export function openNote(msg: string | Uint8Array, verifiers: readonly Verifier[
   const block = note.slice(split + 2);
   if (block === "" || !block.endsWith("\n"))
     throw malformed("signature block is empty or does not end in a newline");
+  const lines = block.slice(0, -1).split("\n");
+  if (lines.length > MAX_SIGNATURES) throw malformed(`more than ${MAX_SIGNATURES} signatures`);
+  const signatures = lines.map((line, i) => {
+    const sig = readSignatureLine(line);
+    if (typeof sig === "string") throw malformed(`signature line ${i + 1} ${sig}`);
+    return sig;
+  });
+  return { text, signatures };
+}
 
+function verifierIndex(verifiers: readonly Verifier[]): Map<string, Verifier[]> {
+  const byKey = new Map<string, Verifier[]>();
+  for (const v of verifiers) {
+    const id = keyId(v.name, v.keyHash);
+    const list = byKey.get(id) ?? [];
+    // The same key given twice is harmless; two different keys with one name and hash are not.
+    if (!list.some((w) => w === v || (w.key !== undefined && w.key === v.key))) list.push(v);
+    byKey.set(id, list);
+  }
+  return byKey;
+}
+
+/**
+ * Parses a signed note and checks its signatures by the given verifiers, with Go's rules.
+ * Throws TlogError: "malformed-note" (bad layout, bad base64, bad key name, over 100 signatures),
+ * "bad-signature" (a known key's signature does not verify), "ambiguous-key" (two verifiers
+ * share a name and key hash), "unknown-key" (no signature by any given key; the message lists
+ * the keys that did sign). Repeated signature lines are ignored.
+ */
+export function openNote(msg: string | Uint8Array, verifiers: readonly Verifier[]): OpenedNote {
+  const { text, signatures: lines } = splitNote(msg);
   const known = verifierIndex(verifiers);
   const textBytes = encoder.encode(text);
-  const signatures: NoteSignature[] = [];
+  const signatures: VerifiedSignature[] = [];
   const unverified: NoteSignature[] = [];
   const seenKnown = new Set<string>();
   const seenLines = new Set<string>();
-  const lines = block.slice(0, -1).split("\n");
-  if (lines.length > MAX_SIGNATURES) throw malformed(`more than ${MAX_SIGNATURES} signatures`);
-  lines.forEach((line, i) => {
-    const where = `signature line ${i + 1}`;
-    if (!line.startsWith(SIG_PREFIX)) throw malformed(`${where} does not start with "— "`);
-    const body = line.slice(SIG_PREFIX.length);
-    const space = body.indexOf(" ");
-    const name = space < 0 ? body : body.slice(0, space);
-    const b64 = space < 0 ? "" : body.slice(space + 1);
-    if (!isValidKeyName(name)) throw malformed(`${where} has an invalid key name`);
-    const raw = decodeBase64(b64);
-    if (!raw || raw.length < 5) throw malformed(`${where} is not valid base64 of a key hash and signature`);
-    const keyHash = new DataView(raw.buffer, raw.byteOffset).getUint32(0);
-    const id = keyId(name, keyHash);
+  lines.forEach((sig, i) => {
+    const id = keyId(sig.name, sig.keyHash);
     const candidates = known.get(id);
     if (!candidates) {
-      if (!seenLines.has(line)) unverified.push({ name, keyHash, base64: b64 });
+      const line = `${id} ${sig.base64}`;
+      if (!seenLines.has(line)) unverified.push(sig);
       seenLines.add(line);
       return;
     }
@@ -174,10 +231,11 @@ export function openNote(msg: string | Uint8Array, verifiers: readonly Verifier[
       throw new TlogError("ambiguous-key", `more than one verifier key is named ${id}`);
     if (seenKnown.has(id)) return;
     seenKnown.add(id);
-    if (!(candidates[0] as Verifier).verify(textBytes, raw.subarray(4))) {
-      throw new TlogError("bad-signature", `invalid signature by key ${id} (${where})`);
+    const verifier = candidates[0]!;
+    if (!verifier.verify(textBytes, signatureBytes(sig))) {
+      throw new TlogError("bad-signature", `invalid signature by key ${id} (signature line ${i + 1})`);
     }
-    signatures.push({ name, keyHash, base64: b64 });
+    signatures.push({ ...sig, verifier });
   });
   if (signatures.length === 0) {
     const seen = unverified.map((s) => keyId(s.name, s.keyHash)).join(", ");

@@ -3,7 +3,7 @@
 // never a TypeError, a RangeError or anything that would surface as a 500.
 // KUBETRAIL_FUZZ_RUNS raises the number of runs per property (default 150).
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml, parse as fromYaml } from "yaml";
 import { generateEvents, toEventList } from "../../bench/gen/events.js";
 import { PolicyError } from "../../src/audit/policy/errors.js";
@@ -194,7 +194,10 @@ describe("fuzz: checkpoints and signed notes (src/tlog)", () => {
     rootHash: new Uint8Array(32).fill(9),
     extensions: [],
   });
-  const note = signNote(text, [signer]);
+  let note = "";
+  beforeAll(async () => {
+    note = await signNote(text, [signer]);
+  });
 
   it("parseCheckpoint gives a checkpoint that formats back to the same text, or a TlogError", () => {
     const lines = fc.array(

@@ -35,8 +35,22 @@ export interface Serve {
   kill(signal: NodeJS.Signals): Promise<number | string>;
 }
 
+export interface StartServeOptions {
+  /**
+   * The CA of the serving certificate given with --tls-cert; default: the one serve generates
+   * into DATA/tls/.
+   */
+  ca?: Buffer;
+  /** host:port to listen on; default: a free loopback port. */
+  listen?: string;
+}
+
 /** Starts `kubetrail serve` on a free port and waits until it reports ready. */
-export async function startServe(dataDir: string, extraArgs: string[] = []): Promise<Serve> {
+export async function startServe(
+  dataDir: string,
+  extraArgs: string[] = [],
+  opts: StartServeOptions = {},
+): Promise<Serve> {
   requireBuiltCli();
   const proc = spawn(
     process.execPath,
@@ -46,7 +60,7 @@ export async function startServe(dataDir: string, extraArgs: string[] = []): Pro
       "--data",
       dataDir,
       "--listen",
-      "127.0.0.1:0",
+      opts.listen ?? "127.0.0.1:0",
       "--integrate-interval",
       "200ms",
       ...extraArgs,
@@ -98,8 +112,11 @@ export async function startServe(dataDir: string, extraArgs: string[] = []): Pro
   const serve: Serve = {
     url: `https://${address}`,
     dataDir,
-    ca: readFileSync(path.join(dataDir, "tls", "ca.crt")),
-    ingestToken: readFileSync(path.join(dataDir, "ingest-token"), "utf8").trim(),
+    ca: opts.ca ?? readFileSync(path.join(dataDir, "tls", "ca.crt")),
+    // With --client-ca and no --token-file, serve generates no ingest token.
+    ingestToken: existsSync(path.join(dataDir, "ingest-token"))
+      ? readFileSync(path.join(dataDir, "ingest-token"), "utf8").trim()
+      : "",
     readToken: readFileSync(path.join(dataDir, "read-token"), "utf8").trim(),
     proc,
     exited,

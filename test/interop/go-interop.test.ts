@@ -13,9 +13,16 @@ import {
   type Hash,
   type Tile,
   type TileReader,
+  CosignatureSigner,
+  CosignatureVerifier,
   NoteSigner,
   NoteVerifier,
+  attachSignatures,
   consistencyProof,
+  generateCosignatureKey,
+  parseCheckpoint,
+  signNote,
+  splitNote,
   formatCheckpoint,
   generateNoteKey,
   hashLeaf,
@@ -109,7 +116,14 @@ describe.skipIf(!haveGo && process.env.CI !== "true")("Go sumdb/note and sumdb/t
     const keys = generateNoteKey(origin);
     const signer = NoteSigner.fromKey(keys.signerKey);
     const root = await treeHash(SIZE, stored);
-    const note = signCheckpoint({ origin, size: SIZE, rootHash: root, extensions: [] }, signer);
+    const note = await signCheckpoint({ origin, size: SIZE, rootHash: root, extensions: [] }, signer);
+    // Published the way the log publishes: signed, then a witness's cosignature/v1 line attached.
+    const witnessKeys = generateCosignatureKey("witness.test/w1");
+    const witness = CosignatureSigner.fromKey(witnessKeys.signerKey, () => 1_700_000_123_456);
+    const cosigned = attachSignatures(
+      note,
+      splitNote(await signNote(splitNote(note).text, [witness])).signatures,
+    );
 
     const tileDir = path.join(work, "kubetrail-tiles");
     for (const tile of treeTiles(SIZE)) {
@@ -190,6 +204,10 @@ describe.skipIf(!haveGo && process.env.CI !== "true")("Go sumdb/note and sumdb/t
       tileRecordProofs: string[][];
       tileTreeProofs: string[][];
       newTiles: string[][];
+      cosignedLogOnly: string[];
+      cosignedUnknown: string[];
+      cosignedWithBoth: string[];
+      cosignatureTime: number;
     }>("check", {
       verifierKey: keys.verifierKey,
       checkpoint: note,
@@ -199,12 +217,30 @@ describe.skipIf(!haveGo && process.env.CI !== "true")("Go sumdb/note and sumdb/t
       proveIndexes: bigIndexes,
       proveSizes: bigSizes,
       newTiles: growth,
+      cosignedCheckpoint: cosigned,
+      witnessKey: witnessKeys.verifierKey,
     });
 
     expect(response.origin).toBe(origin);
     expect(response.size).toBe(SIZE);
     expect(response.root).toBe(b64(root));
-    expect(response.signers).toEqual([keys.verifierKey.split("+").slice(0, 2).join("+")]);
+    const logId = keys.verifierKey.split("+").slice(0, 2).join("+");
+    const witnessId = witnessKeys.verifierKey.split("+").slice(0, 2).join("+");
+    expect(response.signers).toEqual([logId]);
+    // The extra signature line does not stop Go's note.Open: with the log's key alone the
+    // witness's line is left unverified, and Go's own cosignature/v1 verifier accepts it.
+    expect(response.cosignedLogOnly).toEqual([logId]);
+    expect(response.cosignedUnknown).toEqual([witnessId]);
+    expect(response.cosignedWithBoth).toEqual([logId, witnessId]);
+    expect(response.cosignatureTime).toBe(1_700_000_123);
+    // And kubetrail opens the same note with the log's key alone and with both.
+    expect(openCheckpoint(cosigned, NoteVerifier.fromKey(keys.verifierKey)).unverified).toHaveLength(1);
+    expect(
+      openCheckpoint(cosigned, [
+        NoteVerifier.fromKey(keys.verifierKey),
+        CosignatureVerifier.fromKey(witnessKeys.verifierKey),
+      ]).cosignatures,
+    ).toEqual([{ name: "witness.test/w1", keyHash: witness.keyHash, time: 1_700_000_123 }]);
     expect(response.inclusion.slice(0, inclusion.length).every((r) => r === "ok")).toBe(true);
     expect(response.inclusion.slice(inclusion.length).filter((r) => r === "ok")).toEqual([]);
     expect(response.inclusion).toHaveLength(inclusion.length + corruptInclusion.length);
@@ -236,6 +272,7 @@ describe.skipIf(!haveGo && process.env.CI !== "true")("Go sumdb/note and sumdb/t
     const SIZE = 5_000;
     const origin = "go.test/interop";
     const ours = generateNoteKey(origin);
+    const witnessKeys = generateCosignatureKey("go.test/witness");
     const tileDir = path.join(work, "go-tiles");
     const inclusionPairs: [number, number][] = [
       [0, 1],
@@ -259,6 +296,7 @@ describe.skipIf(!haveGo && process.env.CI !== "true")("Go sumdb/note and sumdb/t
       inclusion: string[][];
       consistency: string[][];
       tilePaths: string[];
+      cosignedCheckpoint: string;
     }>("produce", {
       origin,
       entries: Array.from({ length: SIZE }, (_, i) => new TextDecoder().decode(entry(i))),
@@ -266,6 +304,8 @@ describe.skipIf(!haveGo && process.env.CI !== "true")("Go sumdb/note and sumdb/t
       inclusion: inclusionPairs,
       consistency: consistencyPairs,
       tileDir,
+      witnessSignerKey: witnessKeys.signerKey,
+      cosignTime: 1_690_000_000,
     });
 
     const leaves = Array.from({ length: SIZE }, (_, i) => hashLeaf(entry(i)));
@@ -277,14 +317,32 @@ describe.skipIf(!haveGo && process.env.CI !== "true")("Go sumdb/note and sumdb/t
     expect(b64(rootFromLeafHashes(leaves.slice(0, 300)))).toBe(b64(roots[299] as Hash));
 
     const cp = openCheckpoint(response.checkpoint, NoteVerifier.fromKey(response.verifierKey));
-    expect({ ...cp, rootHash: b64(cp.rootHash) }).toEqual({
+    expect({ ...parseCheckpoint(formatCheckpoint(cp)), rootHash: b64(cp.rootHash) }).toEqual({
       origin,
       size: SIZE,
       rootHash: b64(roots[SIZE - 1] as Hash),
       extensions: [],
     });
     // Ed25519 is deterministic: the same key over the same text gives the same note, byte for byte.
-    expect(signCheckpoint(cp, NoteSigner.fromKey(ours.signerKey))).toBe(response.checkpointByGivenKey);
+    expect(await signCheckpoint(cp, NoteSigner.fromKey(ours.signerKey))).toBe(response.checkpointByGivenKey);
+
+    // Go's witness (its own cosignature/v1 code) cosigned Go's checkpoint: kubetrail checks the
+    // cosignature and still opens the note with the log's key alone.
+    const goLog = NoteVerifier.fromKey(response.verifierKey);
+    const cosignedByGo = openCheckpoint(response.cosignedCheckpoint, [
+      goLog,
+      CosignatureVerifier.fromKey(witnessKeys.verifierKey),
+    ]);
+    expect(cosignedByGo.cosignatures).toEqual([
+      {
+        name: "go.test/witness",
+        keyHash: CosignatureVerifier.fromKey(witnessKeys.verifierKey).keyHash,
+        time: 1_690_000_000,
+      },
+    ]);
+    expect(openCheckpoint(response.cosignedCheckpoint, goLog).unverified.map((s) => s.name)).toEqual([
+      "go.test/witness",
+    ]);
     expect(formatCheckpoint(cp)).toBe(response.checkpoint.slice(0, response.checkpoint.indexOf("\n\n") + 1));
 
     for (const [i, [index, size]] of inclusionPairs.entries()) {

@@ -1,4 +1,4 @@
-import { setOwnField } from "../own-field.js";
+import { setOwnField } from "../../json/own-field.js";
 import type { AuditEvent } from "../types.js";
 
 /**

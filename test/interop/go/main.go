@@ -6,7 +6,11 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +50,10 @@ type checkRequest struct {
 	ProveIndexes []int64       `json:"proveIndexes"`
 	ProveSizes   []int64       `json:"proveSizes"`
 	NewTiles     [][2]int64    `json:"newTiles"`
+	// A checkpoint carrying the log's signature and a witness's cosignature/v1 line, and the
+	// witness's verifier key (algorithm 0x04).
+	CosignedCheckpoint string `json:"cosignedCheckpoint"`
+	WitnessKey         string `json:"witnessKey"`
 }
 
 type checkResponse struct {
@@ -59,6 +67,12 @@ type checkResponse struct {
 	TileRecord  [][]tlog.Hash `json:"tileRecordProofs"`
 	TileTree    [][]tlog.Hash `json:"tileTreeProofs"`
 	NewTiles    [][]string    `json:"newTiles"`
+	// Opening the cosigned checkpoint with the log's key alone: the signers Go verified and
+	// the signature lines it left unverified; then with a cosignature/v1 verifier beside it.
+	CosignedLogOnly   []string `json:"cosignedLogOnly"`
+	CosignedUnknown   []string `json:"cosignedUnknown"`
+	CosignedWithBoth  []string `json:"cosignedWithBoth"`
+	CosignatureTime   uint64   `json:"cosignatureTime"`
 }
 
 type produceRequest struct {
@@ -68,6 +82,9 @@ type produceRequest struct {
 	Inclusion   [][2]int64 `json:"inclusion"`
 	Consistency [][2]int64 `json:"consistency"`
 	TileDir     string     `json:"tileDir"`
+	// A cosignature/v1 signer key for Go to cosign its checkpoint with, at CosignTime.
+	WitnessSignerKey string `json:"witnessSignerKey"`
+	CosignTime       uint64 `json:"cosignTime"`
 }
 
 type produceResponse struct {
@@ -78,6 +95,7 @@ type produceResponse struct {
 	Inclusion       [][]tlog.Hash `json:"inclusion"`
 	Consistency     [][]tlog.Hash `json:"consistency"`
 	TilePaths       []string      `json:"tilePaths"`
+	Cosigned        string        `json:"cosignedCheckpoint"`
 }
 
 func main() {
@@ -209,7 +227,43 @@ func check(req checkRequest) (*checkResponse, error) {
 		}
 		resp.NewTiles = append(resp.NewTiles, paths)
 	}
+	if req.CosignedCheckpoint != "" {
+		if err := checkCosigned(req, verifier, resp); err != nil {
+			return nil, err
+		}
+	}
 	return resp, nil
+}
+
+// checkCosigned opens a checkpoint with an extra (witness) signature line as a client that
+// knows only the log's key does, and as one that also knows the witness.
+func checkCosigned(req checkRequest, logKey note.Verifier, resp *checkResponse) error {
+	n, err := note.Open([]byte(req.CosignedCheckpoint), note.VerifierList(logKey))
+	if err != nil {
+		return fmt.Errorf("opening the cosigned checkpoint with the log's key: %v", err)
+	}
+	for _, s := range n.Sigs {
+		resp.CosignedLogOnly = append(resp.CosignedLogOnly, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+	}
+	for _, s := range n.UnverifiedSigs {
+		resp.CosignedUnknown = append(resp.CosignedUnknown, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+	}
+	witness, err := newCosignatureVerifier(req.WitnessKey)
+	if err != nil {
+		return err
+	}
+	n, err = note.Open([]byte(req.CosignedCheckpoint), note.VerifierList(logKey, witness))
+	if err != nil {
+		return fmt.Errorf("opening the cosigned checkpoint with both keys: %v", err)
+	}
+	for _, s := range n.Sigs {
+		resp.CosignedWithBoth = append(resp.CosignedWithBoth, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+		if s.Name == witness.name {
+			sig, _ := base64.StdEncoding.DecodeString(s.Base64)
+			resp.CosignatureTime = binary.BigEndian.Uint64(sig[4:12])
+		}
+	}
+	return nil
 }
 
 func produce(req produceRequest) (*produceResponse, error) {
@@ -271,6 +325,22 @@ func produce(req produceRequest) (*produceResponse, error) {
 		}
 		resp.Consistency = append(resp.Consistency, p)
 	}
+	if req.WitnessSignerKey != "" {
+		witness, err := newCosignatureSigner(req.WitnessSignerKey, req.CosignTime)
+		if err != nil {
+			return nil, err
+		}
+		n, err := note.Open([]byte(resp.Checkpoint), note.VerifierList(mustVerifier(vkey)))
+		if err != nil {
+			return nil, err
+		}
+		// A witness keeps the log's signature and adds its own line.
+		cosigned, err := note.Sign(&note.Note{Text: n.Text, Sigs: n.Sigs}, witness)
+		if err != nil {
+			return nil, err
+		}
+		resp.Cosigned = string(cosigned)
+	}
 	if req.TileDir != "" {
 		for _, t := range tlog.NewTiles(tileHeight, 0, size) {
 			data, err := tlog.ReadTileData(t, hashes)
@@ -297,4 +367,100 @@ func signText(text, skey string) (string, error) {
 	}
 	msg, err := note.Sign(&note.Note{Text: text}, signer)
 	return string(msg), err
+}
+
+func mustVerifier(vkey string) note.Verifier {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		fail(err)
+	}
+	return v
+}
+
+// A C2SP tlog-cosignature Ed25519 cosignature/v1 key (algorithm 0x04), written here from the
+// specification so that it checks kubetrail's implementation rather than sharing its code:
+// the signature is u64 big-endian time ‖ Ed25519 over "cosignature/v1\ntime <t>\n" ‖ note text.
+const algCosignatureV1 = 4
+
+type cosignatureVerifier struct {
+	name string
+	hash uint32
+	key  ed25519.PublicKey
+}
+
+func (v cosignatureVerifier) Name() string    { return v.name }
+func (v cosignatureVerifier) KeyHash() uint32 { return v.hash }
+func (v cosignatureVerifier) Verify(msg, sig []byte) bool {
+	if len(sig) != 8+ed25519.SignatureSize {
+		return false
+	}
+	t := binary.BigEndian.Uint64(sig[:8])
+	return ed25519.Verify(v.key, cosignedMessage(t, msg), sig[8:])
+}
+
+type cosignatureSigner struct {
+	name string
+	hash uint32
+	key  ed25519.PrivateKey
+	time uint64
+}
+
+func (s cosignatureSigner) Name() string    { return s.name }
+func (s cosignatureSigner) KeyHash() uint32 { return s.hash }
+func (s cosignatureSigner) Sign(msg []byte) ([]byte, error) {
+	sig := make([]byte, 8, 8+ed25519.SignatureSize)
+	binary.BigEndian.PutUint64(sig, s.time)
+	return append(sig, ed25519.Sign(s.key, cosignedMessage(s.time, msg))...), nil
+}
+
+func cosignedMessage(t uint64, text []byte) []byte {
+	return append([]byte(fmt.Sprintf("cosignature/v1\ntime %d\n", t)), text...)
+}
+
+func cosignatureKeyHash(name string, pub []byte) uint32 {
+	h := sha256.New()
+	h.Write([]byte(name + "\n"))
+	h.Write([]byte{algCosignatureV1})
+	h.Write(pub)
+	return binary.BigEndian.Uint32(h.Sum(nil))
+}
+
+// splitCosignatureKey parses "<name>+<hash>+<base64(0x04 ‖ 32 bytes)>".
+func splitCosignatureKey(text string) (name string, hash uint32, key []byte, err error) {
+	parts := strings.SplitN(text, "+", 3)
+	if len(parts) != 3 {
+		return "", 0, nil, errors.New("cosignature key is not name+hash+key")
+	}
+	h, err := strconv.ParseUint(parts[1], 16, 32)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 33 || raw[0] != algCosignatureV1 {
+		return "", 0, nil, errors.New("not a cosignature/v1 key")
+	}
+	return parts[0], uint32(h), raw[1:], nil
+}
+
+func newCosignatureVerifier(vkey string) (cosignatureVerifier, error) {
+	name, hash, pub, err := splitCosignatureKey(vkey)
+	if err != nil {
+		return cosignatureVerifier{}, err
+	}
+	if cosignatureKeyHash(name, pub) != hash {
+		return cosignatureVerifier{}, errors.New("cosignature verifier key hash mismatch")
+	}
+	return cosignatureVerifier{name, hash, ed25519.PublicKey(pub)}, nil
+}
+
+func newCosignatureSigner(skey string, t uint64) (cosignatureSigner, error) {
+	name, hash, seed, err := splitCosignatureKey(strings.TrimPrefix(skey, "PRIVATE+KEY+"))
+	if err != nil {
+		return cosignatureSigner{}, err
+	}
+	priv := ed25519.NewKeyFromSeed(seed)
+	if cosignatureKeyHash(name, priv.Public().(ed25519.PublicKey)) != hash {
+		return cosignatureSigner{}, errors.New("cosignature signer key hash mismatch")
+	}
+	return cosignatureSigner{name, hash, priv, t}, nil
 }

@@ -1,11 +1,55 @@
 // The list under the histogram: one request per row, newest first, more rows as it scrolls.
+import { Component } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import { historyLink, personLink, shortTime } from "../event.js";
-import { MAX_ROWS, type Paged } from "../paged.js";
-import { proofs, useVerdicts } from "../trust/proofs.js";
+import { MAX_ROWS, type Paged, type Row } from "../paged.js";
+import { proofs, useVerdicts, type Verdict } from "../trust/proofs.js";
 import type { Trust } from "../trust/state.js";
 import { Link } from "./Link.js";
 import { FailureList, ProofMark } from "./ProofMark.js";
+
+/**
+ * One request. Re-rendered only when its row or its verdict changes: a verdict arriving for
+ * one page must not re-render the thousands of rows above it while the user scrolls.
+ */
+class EventRow extends Component<{ row: Row; verdict: Verdict }> {
+  override shouldComponentUpdate(next: { row: Row; verdict: Verdict }): boolean {
+    return next.row !== this.props.row || next.verdict !== this.props.verdict;
+  }
+
+  override render() {
+    const { row: r, verdict } = this.props;
+    return (
+      <tr class={verdict.state === "failed" ? "row-bad" : ""} data-index={r.index}>
+        <td class="col-mark">
+          <ProofMark verdict={verdict} index={r.index} />
+        </td>
+        <td class="nowrap">
+          <Link to={`/event/${r.index}`} title={`entry ${r.index}`}>
+            {shortTime(r.time)}
+          </Link>
+        </td>
+        <td class="clip">
+          {r.user ? <Link to={personLink(r.user)}>{r.user}</Link> : <span class="muted">—</span>}
+        </td>
+        <td>{r.verb}</td>
+        <td class="clip">{r.resource}</td>
+        <td class="clip">
+          {r.object ? (
+            <Link to={historyLink(r.object)} title="history of this object">
+              {r.namespace ? `${r.namespace}/` : ""}
+              {r.name}
+            </Link>
+          ) : (
+            `${r.namespace}${r.namespace && r.name ? "/" : ""}${r.name}`
+          )}
+        </td>
+        <td class={Number(r.code) >= 400 ? "code-bad" : ""}>{r.code}</td>
+        <td class="clip">{r.source}</td>
+      </tr>
+    );
+  }
+}
 
 export function EventTable({ paged, trust, caption }: { paged: Paged; trust: Trust; caption: string }) {
   useVerdicts();
@@ -49,38 +93,9 @@ export function EventTable({ paged, trust, caption }: { paged: Paged; trust: Tru
           </tr>
         </thead>
         <tbody>
-          {paged.rows.map((r) => {
-            const verdict = proofs.verdict(trust, r.index);
-            return (
-              <tr key={r.index} class={verdict.state === "failed" ? "row-bad" : ""} data-index={r.index}>
-                <td class="col-mark">
-                  <ProofMark verdict={verdict} index={r.index} />
-                </td>
-                <td class="nowrap">
-                  <Link to={`/event/${r.index}`} title={`entry ${r.index}`}>
-                    {shortTime(r.time)}
-                  </Link>
-                </td>
-                <td class="clip">
-                  {r.user ? <Link to={personLink(r.user)}>{r.user}</Link> : <span class="muted">—</span>}
-                </td>
-                <td>{r.verb}</td>
-                <td class="clip">{r.resource}</td>
-                <td class="clip">
-                  {r.object ? (
-                    <Link to={historyLink(r.object)} title="history of this object">
-                      {r.namespace ? `${r.namespace}/` : ""}
-                      {r.name}
-                    </Link>
-                  ) : (
-                    `${r.namespace}${r.namespace && r.name ? "/" : ""}${r.name}`
-                  )}
-                </td>
-                <td class={Number(r.code) >= 400 ? "code-bad" : ""}>{r.code}</td>
-                <td class="clip">{r.source}</td>
-              </tr>
-            );
-          })}
+          {paged.rows.map((r) => (
+            <EventRow key={r.index} row={r} verdict={proofs.verdict(trust, r.index)} />
+          ))}
         </tbody>
       </table>
       <div ref={sentinel} class="sentinel" aria-hidden="true" />

@@ -7,8 +7,8 @@ import { decodeBase64, encodeBase64 } from "../../../src/tlog/base64.js";
 import { openCheckpoint, parseCheckpoint, type Checkpoint } from "../../../src/tlog/checkpoint.js";
 import { verifyConsistency } from "../../../src/tlog/tree.js";
 import { TlogError } from "../../../src/tlog/errors.js";
-import { parseVerifierKey } from "../../../src/tlog/note-key-text.js";
-import type { Verifier } from "../../../src/tlog/note.js";
+import { ALG_ED25519, expectAlg, parseVerifierKey } from "../../../src/tlog/note-key-text.js";
+import type { Verifier } from "../../../src/tlog/signer.js";
 
 export type { Checkpoint };
 
@@ -50,12 +50,13 @@ export async function verifyCheckpoint(note: string, vkey: string): Promise<Chec
   let key;
   try {
     key = parseVerifierKey(vkey.trim());
+    expectAlg(key, ALG_ED25519, "verifier key");
   } catch (err) {
     throw asTrustError(err, "the verifier key");
   }
   const cryptoKey = await crypto.subtle.importKey(
     "raw",
-    new Uint8Array(key.publicKey),
+    new Uint8Array(key.key),
     { name: "Ed25519" },
     false,
     ["verify"],
@@ -63,7 +64,7 @@ export async function verifyCheckpoint(note: string, vkey: string): Promise<Chec
   const asked: { msg: Uint8Array<ArrayBuffer>; sig: Uint8Array<ArrayBuffer> }[] = [];
   const recorder: Verifier = {
     name: key.name,
-    keyHash: key.keyHash,
+    keyHash: key.hash,
     key: vkey,
     verify(msg, sig) {
       asked.push({ msg: new Uint8Array(msg), sig: new Uint8Array(sig) });
@@ -79,7 +80,7 @@ export async function verifyCheckpoint(note: string, vkey: string): Promise<Chec
   for (const a of asked) verdicts.set(encodeBase64(a.sig), await ed25519Verify(cryptoKey, a.sig, a.msg));
   const checker: Verifier = {
     name: key.name,
-    keyHash: key.keyHash,
+    keyHash: key.hash,
     key: vkey,
     verify: (msg, sig) =>
       verdicts.get(encodeBase64(sig)) === true &&

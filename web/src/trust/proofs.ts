@@ -71,8 +71,16 @@ class ProofChecker {
     if (v.state === "failed") this.failures.set(key, { index, reason: v.reason });
   }
 
+  private scheduled = false;
+
+  /** Listeners hear once per animation frame, however many verdicts arrived in it. */
   private notify(): void {
-    this.listeners.forEach((l) => l());
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.listeners.forEach((l) => l());
+    });
   }
 
   /**

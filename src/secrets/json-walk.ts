@@ -1,0 +1,65 @@
+// Walking a parsed JSON value to every string in it, with the name that string is stored under
+// (the context a credential-like name gives): an object's key; for `{name, value}` pairs
+// (container env, Helm-style parameters) the pair's `name`; for a string after a command-line
+// flag in a list (`["--token", "…"]`) the flag; inside any other list, the list's own key.
+import { setOwnField } from "../json/own-field.js";
+import { isRecord } from "../json/record.js";
+
+/** Where a string sits in the walked value, built only when asked for (see pathOf). */
+export interface PathNode {
+  parent: PathNode | undefined;
+  segment: string | number;
+}
+
+/** The path from the root, e.g. ["spec", "containers", 0, "env", 2, "value"]. */
+export function pathOf(node: PathNode | undefined): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (let n = node; n !== undefined; n = n.parent) out.push(n.segment);
+  return out.reverse();
+}
+
+/** Told about each string; returns its replacement, or undefined to keep it. */
+export type StringVisitor = (
+  value: string,
+  key: string | undefined,
+  at: PathNode | undefined,
+) => string | undefined;
+
+const FLAG = /^--?[A-Za-z][A-Za-z0-9_.-]*$/;
+
+/**
+ * Visits every string in `value` (object keys excepted) with its context name, and returns
+ * `value` with the replacements the visitor made: untouched subtrees are shared, the input is
+ * never modified, and `value` itself comes back when nothing was replaced. A value too deeply
+ * nested throws RangeError.
+ */
+export function mapStrings(value: unknown, visit: StringVisitor, key?: string, at?: PathNode): unknown {
+  if (typeof value === "string") return visit(value, key, at) ?? value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const prev = i > 0 ? value[i - 1] : undefined;
+      const itemKey = typeof prev === "string" && FLAG.test(prev) ? prev : key;
+      const item = value[i];
+      const next = mapStrings(item, visit, itemKey, { parent: at, segment: i });
+      if (next !== item) (copy ??= [...value])[i] = next;
+    }
+    return copy ?? value;
+  }
+  if (!isRecord(value)) return value;
+  const pairName = typeof value.name === "string" && typeof value.value === "string" ? value.name : undefined;
+  let copy: Record<string, unknown> | undefined;
+  for (const k of Object.keys(value)) {
+    const child = value[k];
+    const childKey = k === "value" && pairName !== undefined ? pairName : k;
+    const next = mapStrings(child, visit, childKey, { parent: at, segment: k });
+    if (next !== child) {
+      if (copy === undefined) {
+        copy = {};
+        for (const kk of Object.keys(value)) setOwnField(copy, kk, value[kk]);
+      }
+      setOwnField(copy, k, next);
+    }
+  }
+  return copy ?? value;
+}
