@@ -8,7 +8,8 @@ import type { QueryIndex } from "../../index/db.js";
 import { IndexError } from "../../index/errors.js";
 import { objectHistory } from "../../index/history.js";
 import { parseKindName } from "../../index/kinds.js";
-import { decodeCursor, encodeCursor, parseFilter, type EventFilter } from "../../index/query.js";
+import { decodeCursor, encodeCursor, parseFilter, type Cursor, type EventFilter } from "../../index/query.js";
+import type { IndexRow } from "../../index/row.js";
 import { resolveEntries, type BundleFiles, type ResolvedEntry } from "../../index/resolve.js";
 import { StatsLoadingError, type EventStats } from "../../index/stats/event-stats.js";
 import type { LogReader } from "../../store/types.js";
@@ -136,6 +137,22 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
   const { log, index, files, stats } = deps;
   const keep = { keepMismatched: true };
 
+  /** A page of index rows as an EntryList: the log's bytes, each with its proof, and the next cursor. */
+  const replyEntries = async (
+    res: ServerResponse,
+    found: { rows: IndexRow[]; next?: Cursor },
+    size: number,
+  ): Promise<void> => {
+    const entries = await resolveEntries(log, found.rows, files, keep);
+    reply(res, {
+      apiVersion: "kubetrail.dev/v1",
+      kind: "EntryList",
+      treeSize: size,
+      metadata: found.next === undefined ? {} : { continue: encodeCursor(found.next) },
+      items: await proven(log, entries, size),
+    });
+  };
+
   return [
     {
       // Public like /log/checkpoint: what a browser verifies, and the key it may pin.
@@ -198,14 +215,7 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
           picked === undefined
             ? index.search(filter, nowUs)
             : { rows: index.rowsAt(picked.idxs), ...(picked.next ? { next: picked.next } : {}) };
-        const entries = await resolveEntries(log, found.rows, files, keep);
-        reply(res, {
-          apiVersion: "kubetrail.dev/v1",
-          kind: "EntryList",
-          treeSize: size,
-          metadata: found.next === undefined ? {} : { continue: encodeCursor(found.next) },
-          items: await proven(log, entries, size),
-        });
+        await replyEntries(res, found, size);
       },
     },
     {
@@ -299,14 +309,7 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
           fail(err);
         }
         const found = index.records(kinds, { limit, logSize: size, ...(cursor ? { cursor } : {}) });
-        const entries = await resolveEntries(log, found.rows, files, keep);
-        reply(res, {
-          apiVersion: "kubetrail.dev/v1",
-          kind: "EntryList",
-          treeSize: size,
-          metadata: found.next === undefined ? {} : { continue: encodeCursor(found.next) },
-          items: await proven(log, entries, size),
-        });
+        await replyEntries(res, found, size);
       },
     },
   ];
