@@ -136,7 +136,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
             };
           },
         }),
-        auth: { ingestTokens: [TOKEN], readTokens: [], clientCertificates: false },
+        auth: { ingestTokens: [TOKEN], readTokens: [] },
         logger,
         metrics,
         tls: { cert: cert.cert, key: cert.key },

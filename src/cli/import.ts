@@ -87,9 +87,7 @@ export function registerImport(program: Command): void {
         }).finally(() => catchUp.stop());
       } catch (err) {
         if (err instanceof LogError && err.code === "locked") {
-          throw new CliError(
-            `${flags.data} is in use by another kubetrail process (stop serve, or import before starting it)`,
-          );
+          throw new CliError(`${err.message} (stop serve, or import before starting it)`);
         }
         throw err;
       }

@@ -2,6 +2,7 @@
 // checkpoint agree (and, with --from, the log extends the older trusted checkpoint).
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { readTokenFile } from "../server/tokens.js";
 import { readVerifierKey } from "../store/keys.js";
 import { fsLogSource, httpLogSource, type LogSource } from "../verify/log-source.js";
 import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
@@ -15,6 +16,9 @@ interface VerifyFlags {
   from?: string;
   output: string;
   ca?: string;
+  tokenFile?: string;
+  clientCert?: string;
+  clientKey?: string;
   insecureSkipTlsVerify?: boolean;
   workers?: string;
 }
@@ -28,6 +32,9 @@ export function registerVerify(program: Command): void {
     .option("--from <checkpoint-file>", "also prove the log extends this older trusted checkpoint")
     .option("-o, --output <format>", "text or json", "text")
     .option("--ca <file>", "PEM CA bundle for an https URL with a private certificate")
+    .option("--token-file <file>", "read token for a URL (entry bundles need a full-log read credential)")
+    .option("--client-cert <file>", "PEM client certificate for a URL (a server's --read-client-ca)")
+    .option("--client-key <file>", "private key of --client-cert (PEM)")
     .option(
       "--insecure-skip-tls-verify",
       "do not check the server certificate (the checkpoint signature still is)",
@@ -38,7 +45,7 @@ export function registerVerify(program: Command): void {
     )
     .addHelpText(
       "after",
-      '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --from old-checkpoint',
+      '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --token-file read-token --ca ca.crt --from old-checkpoint',
     )
     .action(async (url: string | undefined, o: VerifyFlags) => {
       checkOutput(o.output, ["text", "json"]);
@@ -64,15 +71,33 @@ async function resolveSource(
   if ((url === undefined) === (o.data === undefined))
     throw new CliError("give either --data DIR or a URL", 2);
   if (url !== undefined) {
+    if ((o.clientCert === undefined) !== (o.clientKey === undefined))
+      throw new CliError("--client-cert and --client-key go together", 2);
     if (!o.key) throw new CliError("verifying a URL needs --key: the log's own key proves nothing", 2);
     return {
-      source: await httpLogSource(url, { ca: o.ca, insecure: o.insecureSkipTlsVerify }),
+      source: await httpLogSource(url, {
+        ca: o.ca,
+        insecure: o.insecureSkipTlsVerify,
+        token: o.tokenFile ? await readToken(o.tokenFile) : undefined,
+        clientCert: o.clientCert,
+        clientKey: o.clientKey,
+      }),
       key: o.key,
       pinned: true,
     };
   }
   const key = o.key ?? (await readVerifierKey(o.data!));
   return { source: fsLogSource(o.data!), key, pinned: o.key !== undefined };
+}
+
+/** The first token of a token file (the format serve's --read-token-file reads). */
+async function readToken(file: string): Promise<string> {
+  try {
+    const [token] = await readTokenFile(file);
+    return token!;
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
+  }
 }
 
 function describe(r: VerifyReport, pinned: boolean): string {

@@ -126,7 +126,8 @@ function listOrNull(values: string[]): string | null {
   return values.length === 0 ? null : JSON.stringify(values);
 }
 
-function isCorruption(err: unknown): boolean {
+/** SQLite's verdict that the file is damaged or not a database at all. */
+export function isCorruption(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB";
 }

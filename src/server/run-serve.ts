@@ -7,12 +7,14 @@ import type { Registry } from "prom-client";
 import { followFile } from "../ingest/follow-file.js";
 import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
-import type { AuthConfig } from "./auth.js";
+import { caFingerprints, type AuthConfig, type ClientCaRights } from "./auth.js";
 import { BodyBudget } from "./body.js";
+import type { ConnectionLimits } from "./connection-guard.js";
 import { ConfigError } from "./config.js";
+import type { LineOutput } from "./log-output.js";
 import { createMetrics, type CheckpointStatus, type ServerMetrics } from "./metrics.js";
 import type { Route } from "./route.js";
-import { healthRoutes } from "./routes/health.js";
+import { healthRoutes, type DegradedPart } from "./routes/health.js";
 import { webhookRoutes } from "./routes/webhook.js";
 import { startServer, type RunningServer, type TlsMaterial } from "./server.js";
 import { loadOrCreateServingCert } from "./serving-cert.js";
@@ -26,11 +28,20 @@ export interface ServeConfig extends IngestSetup {
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
+  /** CA bundle whose client certificates may read the whole log (and /metrics). */
+  readClientCa?: string;
   tokenFile?: string;
   readTokenFile?: string;
+  /** /metrics requires a read credential or a metrics token. */
+  metricsAuth?: boolean;
+  metricsTokenFile?: string;
   maxBodyBytes: number;
   maxDecodedBodyBytes: number;
   requestTimeoutMs: number;
+  /** A TLS handshake must complete within this time. */
+  handshakeTimeoutMs?: number;
+  /** Connections held before a credential is shown: in total and per source address. */
+  connectionLimits?: ConnectionLimits;
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
@@ -43,6 +54,8 @@ export interface ServeExtension {
   routes?: (ingest: OpenIngest, ctx: ExtensionContext) => Route[] | Promise<Route[]>;
   /** Started after the log is open; the returned function is awaited on shutdown. */
   start?: (ingest: OpenIngest, ctx: ExtensionContext) => Promise<() => Promise<void>>;
+  /** What of it works below par now, for /readyz. */
+  degraded?: () => DegradedPart[];
 }
 
 /** What serve shares with extensions: the metrics registry (served on /metrics) and the credentials. */
@@ -70,10 +83,12 @@ async function readPem(file: string, what: string): Promise<string> {
 async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMaterial | undefined> {
   if (cfg.insecureHttp) {
     if (cfg.clientCa) throw new ConfigError("--client-ca needs TLS; drop --insecure-http");
+    if (cfg.readClientCa) throw new ConfigError("--read-client-ca needs TLS; drop --insecure-http");
     logger.warn("serving plain HTTP (--insecure-http): credentials and events travel unencrypted");
     return undefined;
   }
   const clientCa = cfg.clientCa ? await readPem(cfg.clientCa, "--client-ca") : undefined;
+  const readClientCa = cfg.readClientCa ? await readPem(cfg.readClientCa, "--read-client-ca") : undefined;
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined))
     throw new ConfigError("--tls-cert and --tls-key go together");
   if (cfg.tlsCert !== undefined && cfg.tlsKey !== undefined) {
@@ -81,6 +96,7 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
       cert: await readPem(cfg.tlsCert, "--tls-cert"),
       key: await readPem(cfg.tlsKey, "--tls-key"),
       clientCa,
+      readClientCa,
     };
   }
   const serving = await loadOrCreateServingCert(cfg.dataDir);
@@ -89,10 +105,31 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
       { caFile: serving.caFile },
       "generated a self-signed serving certificate; clients should trust the CA file",
     );
-  return { cert: serving.cert, key: serving.key, clientCa };
+  return { cert: serving.cert, key: serving.key, clientCa, readClientCa };
 }
 
-async function authConfig(cfg: ServeConfig, logger: Logger): Promise<AuthConfig> {
+/** The CA fingerprints that grant each right, checked here so a bad bundle fails at start. */
+function clientCaRights(tls: TlsMaterial | undefined): ClientCaRights | undefined {
+  if (tls?.clientCa === undefined && tls?.readClientCa === undefined) return undefined;
+  const of = (pem: string | undefined, flag: string): Set<string> => {
+    if (pem === undefined) return new Set();
+    let found: Set<string>;
+    try {
+      found = caFingerprints(pem);
+    } catch (err) {
+      throw new ConfigError(`${flag}: not a PEM certificate bundle: ${(err as Error).message}`);
+    }
+    if (found.size === 0) throw new ConfigError(`${flag}: no certificate in the file`);
+    return found;
+  };
+  return { ingest: of(tls.clientCa, "--client-ca"), read: of(tls.readClientCa, "--read-client-ca") };
+}
+
+async function authConfig(
+  cfg: ServeConfig,
+  tls: TlsMaterial | undefined,
+  logger: Logger,
+): Promise<AuthConfig> {
   let ingestTokens: string[] = [];
   if (cfg.tokenFile) ingestTokens = await readTokenFile(cfg.tokenFile);
   else if (!cfg.clientCa) {
@@ -110,10 +147,15 @@ async function authConfig(cfg: ServeConfig, logger: Logger): Promise<AuthConfig>
     readTokens = [token];
     if (created) logger.info({ tokenFile: file }, "generated a read token");
   }
+  const metricsTokens = cfg.metricsTokenFile ? await readTokenFile(cfg.metricsTokenFile) : [];
+  if (metricsTokens.length > 0 && !cfg.metricsAuth)
+    logger.warn("--metrics-token-file is set but /metrics is public: add --metrics-auth required");
   return {
     ingestTokens,
     readTokens,
-    clientCertificates: cfg.clientCa !== undefined,
+    metricsTokens,
+    metricsAuth: cfg.metricsAuth === true,
+    clientCas: clientCaRights(tls),
     ...(cfg.sessions === undefined ? {} : { sessions: cfg.sessions }),
   };
 }
@@ -131,6 +173,7 @@ function startFollowing(
   const done = followFile(file, ingest.pipeline, {
     stateDir: path.join(dataDir, "follow"),
     signal: controller.signal,
+    onRepair: (message) => logger.warn({ file, repair: message }, "follow position rebuilt"),
     onProgress: (s, note) => {
       metrics.recordIngest("follow", {
         received: s.read - last.read,
@@ -158,13 +201,15 @@ function startFollowing(
   };
 }
 
+/** `output`: where the logger writes, whose dropped lines /metrics counts. */
 export async function runServe(
   cfg: ServeConfig,
   logger: Logger,
   extensions: ServeExtension[] = [],
+  output?: Pick<LineOutput, "dropped">,
 ): Promise<RunningServe> {
   const tls = await tlsMaterial(cfg, logger);
-  const auth = await authConfig(cfg, logger);
+  const auth = await authConfig(cfg, tls, logger);
   let ingest: OpenIngest | undefined;
   const openIngestOrThrow = (): OpenIngest => {
     if (ingest === undefined) throw new Error("ingest used before the log was open");
@@ -172,9 +217,16 @@ export async function runServe(
   };
   let accepting = false;
   let checkpoint: CheckpointStatus | undefined;
-  const metrics = createMetrics(() => checkpoint);
+  const metrics = createMetrics(
+    () => checkpoint,
+    () => output?.dropped ?? 0,
+  );
   const routes: Route[] = [
-    ...healthRoutes({ ready: () => accepting, registry: metrics.registry }),
+    ...healthRoutes({
+      ready: () => accepting,
+      registry: metrics.registry,
+      degraded: () => extensions.flatMap((e) => e.degraded?.() ?? []),
+    }),
     ...webhookRoutes({
       receive: (body) => openIngestOrThrow().receiver.receive(body),
       ingest: (batch) => openIngestOrThrow().pipeline.ingestPrepared(batch),
@@ -197,7 +249,16 @@ export async function runServe(
   try {
     // Listening before the log is open: /healthz answers and /readyz says "not ready" during recovery.
     server = await startServer(
-      { routes, auth, logger, metrics, tls, requestTimeoutMs: cfg.requestTimeoutMs },
+      {
+        routes,
+        auth,
+        logger,
+        metrics,
+        tls,
+        requestTimeoutMs: cfg.requestTimeoutMs,
+        handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+        connectionLimits: cfg.connectionLimits,
+      },
       cfg.listen,
     );
   } catch (err) {

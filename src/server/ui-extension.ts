@@ -3,11 +3,12 @@
 // extension's indexer writes it), and the in-memory stats kept in step with the index.
 import { statSync } from "node:fs";
 import type { Logger } from "pino";
-import { openIndex, type QueryIndex } from "../index/db.js";
 import { EventStats } from "../index/stats/event-stats.js";
 import { StatsSource } from "../index/stats/source.js";
 import { FsLogReader } from "../store/fs-reader.js";
 import { readVerifierKey } from "../store/keys.js";
+import type { AuditLog } from "../store/types.js";
+import type { IndexReads } from "./routes/query.js";
 import type { ServeExtension } from "./run-serve.js";
 import { uiApiRoutes } from "./routes/ui-api.js";
 import { loadUiAssets, readTokenLogin, uiRoutes, type LoginAuthenticator } from "./routes/ui.js";
@@ -20,6 +21,8 @@ export interface UiSetup {
   sessions: SessionStore;
   /** Rows the in-memory stats hold at most. */
   statsRows?: number;
+  /** The query extension's indexer (queryServeExtension(…).indexer): the UI reads through it. */
+  index: (log: AuditLog) => IndexReads;
   /** Authenticators tried at login after the read tokens (a Kubernetes TokenReview, …). */
   logins?: readonly LoginAuthenticator[];
   logger: Logger;
@@ -27,7 +30,6 @@ export interface UiSetup {
 
 export function uiServeExtension(setup: UiSetup): ServeExtension {
   let stats: EventStats | undefined;
-  let index: QueryIndex | undefined;
   let unsubscribe: (() => void) | undefined;
   return {
     routes: async (ingest, ctx) => {
@@ -37,7 +39,6 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
           { dir: setup.assetsDir },
           "the web UI is not built (npm run build); /ui/ answers 503",
         );
-      index = openIndex(setup.dataDir, { origin: ingest.log.origin }).index;
       stats = new EventStats(new StatsSource(setup.dataDir), setup.statsRows);
       const reader = new FsLogReader(setup.dataDir);
       let writtenAt: number | undefined;
@@ -51,7 +52,7 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
       return [
         ...uiApiRoutes({
           log: ingest.log,
-          index,
+          index: setup.index(ingest.log),
           files: reader.layout,
           stats,
           verifierKey: await readVerifierKey(setup.dataDir),
@@ -88,7 +89,6 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
         unsubscribe?.();
         await following?.refresh().catch(() => undefined);
         following?.close();
-        index?.close();
       };
     },
   };

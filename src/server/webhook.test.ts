@@ -53,7 +53,7 @@ describe("webhook route over HTTPS with the real log", () => {
           limits: { maxBytes: 1 << 20, maxDecodedBytes: 4 << 20 },
           accepting: () => true,
         }),
-        auth: { ingestTokens: [TOKEN], readTokens: [], clientCertificates: false },
+        auth: { ingestTokens: [TOKEN], readTokens: [] },
         logger: pino({ level: "silent" }),
         metrics,
         tls: { cert: serving.certPem, key: serving.keyPem },

@@ -32,6 +32,11 @@ export interface HttpSourceOptions {
   ca?: string;
   /** Skip TLS verification (integrity still comes from the signed checkpoint). */
   insecure?: boolean;
+  /** Bearer token sent with every request: entry bundles need a full-log read credential. */
+  token?: string;
+  /** PEM client certificate and key, for a server that takes them as a read credential. */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 /**
@@ -40,8 +45,14 @@ export interface HttpSourceOptions {
  */
 export async function httpLogSource(baseUrl: string, opts: HttpSourceOptions = {}): Promise<LogSource> {
   const base = baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`;
-  const ca = opts.ca ? await readFile(opts.ca, "utf8") : undefined;
-  const get = (path: string) => httpGet(new URL(path, base), ca, opts.insecure === true);
+  const tls: https.RequestOptions = {
+    ca: opts.ca ? await readFile(opts.ca, "utf8") : undefined,
+    cert: opts.clientCert ? await readFile(opts.clientCert, "utf8") : undefined,
+    key: opts.clientKey ? await readFile(opts.clientKey, "utf8") : undefined,
+    rejectUnauthorized: opts.insecure !== true,
+    headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
+  };
+  const get = (path: string) => httpGet(new URL(path, base), tls);
   const withFallback = async (partial: string, full: string, cut: (d: Uint8Array) => Uint8Array | null) => {
     const exact = await get(partial);
     if (exact !== null) return exact;
@@ -62,14 +73,20 @@ export async function httpLogSource(baseUrl: string, opts: HttpSourceOptions = {
   };
 }
 
-function httpGet(url: URL, ca: string | undefined, insecure: boolean): Promise<Buffer | null> {
+function httpGet(url: URL, opts: https.RequestOptions): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === "https:" ? https : http;
-    const req = mod.get(url, { ca, rejectUnauthorized: !insecure, timeout: 30_000 }, (res) => {
+    const req = mod.get(url, { ...opts, timeout: 30_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         if (res.statusCode === 404) resolve(null);
+        else if (res.statusCode === 401 || res.statusCode === 403)
+          reject(
+            new Error(
+              `GET ${url.href}: HTTP ${res.statusCode}: entry bundles need a read credential (--token-file)`,
+            ),
+          );
         else if (res.statusCode !== 200) reject(new Error(`GET ${url.href}: HTTP ${res.statusCode}`));
         else resolve(Buffer.concat(chunks));
       });

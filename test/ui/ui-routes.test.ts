@@ -64,7 +64,6 @@ beforeAll(async () => {
   auth = {
     ingestTokens: ["ingest-token-0123456789"],
     readTokens: [READ_TOKEN],
-    clientCertificates: false,
     sessions,
   };
   server = await startServer(
@@ -72,7 +71,7 @@ beforeAll(async () => {
       routes: [
         ...uiApiRoutes({
           log,
-          index: indexer.index,
+          index: indexer,
           files: log.reader.layout,
           stats,
           verifierKey: log.verifierKey,

@@ -4,7 +4,6 @@
 // can check every row itself. All behind the read credential (a token or a UI session); all
 // bounded: pages of at most HTTP_MAX_LIMIT entries, stats over a bounded in-memory store.
 import type { ServerResponse } from "node:http";
-import type { QueryIndex } from "../../index/db.js";
 import { IndexError } from "../../index/errors.js";
 import { objectHistory } from "../../index/history.js";
 import { parseKindName } from "../../index/kinds.js";
@@ -16,12 +15,13 @@ import type { LogReader } from "../../store/types.js";
 import { encodeBase64, proveInclusion, type Hash, type HashReader } from "../../tlog/index.js";
 import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
-import { HTTP_MAX_LIMIT } from "./query.js";
+import { HTTP_MAX_LIMIT, indexRead, type IndexReads } from "./query.js";
 import { PRIVATE_NO_STORE } from "./ui.js";
 
 export interface UiApiDeps {
   log: LogReader;
-  index: QueryIndex;
+  /** The query extension's indexer: reads answer 503 while index.db is rebuilt. */
+  index: IndexReads;
   files: BundleFiles;
   stats: EventStats;
   /** The log's verifier key, offered to browsers that have not pinned one. */
@@ -213,8 +213,11 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
         const picked = stats.page(filter, nowUs);
         const found =
           picked === undefined
-            ? index.search(filter, nowUs)
-            : { rows: index.rowsAt(picked.idxs), ...(picked.next ? { next: picked.next } : {}) };
+            ? indexRead(index, (i) => i.search(filter, nowUs))
+            : {
+                rows: indexRead(index, (i) => i.rowsAt(picked.idxs)),
+                ...(picked.next ? { next: picked.next } : {}),
+              };
         await replyEntries(res, found, size);
       },
     },
@@ -259,18 +262,20 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
         }
         const namespace = url.searchParams.get("namespace");
         const limit = intParam(url, "limit", 200, MAX_HISTORY);
-        const items = await objectHistory(
-          index,
-          log,
-          {
-            ...kindName,
-            ...(namespace === null || namespace === "" ? {} : { namespace }),
-            limit,
-            logSize: size,
-          },
-          Date.now() * 1000,
-          files,
-          keep,
+        const items = await indexRead(index, (i) =>
+          objectHistory(
+            i,
+            log,
+            {
+              ...kindName,
+              ...(namespace === null || namespace === "" ? {} : { namespace }),
+              limit,
+              logSize: size,
+            },
+            Date.now() * 1000,
+            files,
+            keep,
+          ),
         );
         const withProofs = await proven(
           log,
@@ -308,7 +313,9 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
         } catch (err) {
           fail(err);
         }
-        const found = index.records(kinds, { limit, logSize: size, ...(cursor ? { cursor } : {}) });
+        const found = indexRead(index, (i) =>
+          i.records(kinds, { limit, logSize: size, ...(cursor ? { cursor } : {}) }),
+        );
         await replyEntries(res, found, size);
       },
     },
