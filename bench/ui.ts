@@ -28,8 +28,8 @@ import { parseFilter } from "../src/index/query.js";
 import { FACETS } from "../src/index/stats/aggregate.js";
 import { EventStats } from "../src/index/stats/event-stats.js";
 import { StatsSource } from "../src/index/stats/source.js";
-import { openFsLog } from "../src/store/fs-log.js";
-import { openLogSnapshot } from "../src/store/log-snapshot.js";
+import { fsStorage, openFsLog } from "../src/store/fs/storage.js";
+import { openSnapshot } from "../src/store/storage.js";
 
 const SPAN_S = 7 * 24 * 3600;
 
@@ -72,7 +72,7 @@ async function load(dataDir: string, count: number, nowUs: number): Promise<void
   await Promise.all(inflight);
   await log_.waitIntegrated(count);
   await log_.close();
-  const snapshot = await openLogSnapshot(dataDir);
+  const snapshot = await openSnapshot(fsStorage(dataDir));
   const { index } = openIndexForLog(dataDir, snapshot, { rebuild: true });
   log("ui: indexing");
   await catchUp(index, snapshot);
@@ -114,7 +114,7 @@ export async function main(argv: string[]): Promise<void> {
   await load(dataDir, count, nowUs);
 
   // ---- server side: the same filter changes, in-memory stats against SQLite GROUP BY ----
-  const snapshot = await openLogSnapshot(dataDir);
+  const snapshot = await openSnapshot(fsStorage(dataDir));
   const { index } = openIndexForLog(dataDir, snapshot);
   const stats = new EventStats(new StatsSource(dataDir));
   const loadStart = performance.now();

@@ -15,7 +15,7 @@ import { createMetrics } from "../src/server/metrics.js";
 import { healthRoutes } from "../src/server/routes/health.js";
 import { queryRoutes } from "../src/server/routes/query.js";
 import { startServer, type RunningServer } from "../src/server/server.js";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { makeRng } from "../bench/gen/rng.js";
 import { request } from "./fixtures/audit/request.js";
 
@@ -63,7 +63,7 @@ async function serve(idx: Indexer): Promise<RunningServer> {
           registry: metrics.registry,
           degraded: () => (idx.status().state === "ready" ? [] : [{ part: "index", ...idx.status() }]),
         }),
-        ...queryRoutes({ log, index: idx, files: log.reader }),
+        ...queryRoutes({ log, index: idx }),
       ],
       auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
       logger: pino({ level: "silent" }),

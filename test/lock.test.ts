@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { requireBuiltCli } from "./faults/serve-process.js";
 import { runCli } from "./fixtures/cli.js";
 

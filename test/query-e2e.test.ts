@@ -11,7 +11,7 @@ import { createCa, issueCert, type Issuer, type IssuedPem } from "../src/server/
 import { createMetrics } from "../src/server/metrics.js";
 import { queryRoutes } from "../src/server/routes/query.js";
 import { startServer, type RunningServer } from "../src/server/server.js";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import {
   decodeBase64,
   generateNoteKey,
@@ -254,11 +254,7 @@ describe("HTTP query, proof and static log routes", () => {
     writeFileSync(caFile, ca.certPem);
     server = await startServer(
       {
-        routes: queryRoutes({
-          log,
-          index: indexer,
-          files: log.reader,
-        }),
+        routes: queryRoutes({ log, index: indexer }),
         auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
         logger: pino({ level: "silent" }),
         metrics: createMetrics(),

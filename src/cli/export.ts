@@ -23,14 +23,14 @@ export function registerExport(program: Command): void {
       try {
         filter.logSize = session.log.size();
         const found = session.index.search(filter, Date.now() * 1000);
-        const entries = await resolveEntries(session.log, found.rows, session.log.files.layout);
+        const entries = await resolveEntries(session.log, found.rows);
         const bundle = await buildBundle(session.log, entries, describeQuery(o));
         const text = JSON.stringify(bundle, null, 2) + "\n";
         if (o.output === "-") process.stdout.write(text);
         else {
           await writeFile(o.output, text);
           process.stderr.write(
-            `wrote ${entries.length} entries proven against checkpoint size ${session.log.size()} to ${o.output}` +
+            `wrote ${bundle.entries.length} entries proven against checkpoint size ${session.log.size()} to ${o.output}` +
               (found.next ? ` (more match: raise --limit)` : "") +
               "\n",
           );

@@ -3,8 +3,9 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { readTokenFile } from "../server/tokens.js";
-import { readVerifierKey } from "../store/keys.js";
-import { fsLogSource, httpLogSource, type LogSource } from "../verify/log-source.js";
+import type { LogSource } from "../store/driver.js";
+import { fsStorage } from "../store/fs/storage.js";
+import { httpLogSource } from "../verify/http-source.js";
 import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
@@ -86,8 +87,9 @@ async function resolveSource(
       pinned: true,
     };
   }
-  const key = o.key ?? (await readVerifierKey(o.data!));
-  return { source: fsLogSource(o.data!), key, pinned: o.key !== undefined };
+  const storage = fsStorage(o.data!);
+  const key = o.key ?? (await storage.verifierKey());
+  return { source: storage.source(), key, pinned: o.key !== undefined };
 }
 
 /** The first token of a token file (the format serve's --read-token-file reads). */
@@ -107,6 +109,10 @@ function describe(r: VerifyReport, pinned: boolean): string {
       `OK: ${r.where}: ${r.entries} entries, ${r.tilesChecked} tiles and the checkpoint of size ${r.size} verify`,
     );
     lines.push(`origin ${r.origin}, root ${r.rootHash}`);
+    if (r.pruned + r.erased > 0)
+      lines.push(
+        `${r.pruned} pruned and ${r.erased} erased entries were checked by their published leaf hashes alone`,
+      );
     if (r.trustedSize !== undefined)
       lines.push(`the log extends the trusted checkpoint of size ${r.trustedSize}`);
     if (!pinned)

@@ -47,6 +47,8 @@ export async function positionFromLog(log: Pick<LogReader, "readEntries">, size:
   for (let end = size; end > 0; end -= SCAN_WINDOW) {
     let found: number | undefined;
     for await (const entry of log.readEntries(Math.max(0, end - SCAN_WINDOW), end)) {
+      // A pruned or erased alert no longer names its triggers; an earlier one still bounds the position.
+      if (entry.gone !== undefined) continue;
       const text = Buffer.from(entry.data).toString("utf8");
       if (!text.includes('"Alert"')) continue;
       let rec: { apiVersion?: unknown; kind?: unknown; indexes?: unknown };

@@ -5,13 +5,12 @@ import { setImmediate } from "node:timers/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { readHashesChecked, storedHashIndex } from "../tlog/index.js";
-import { BUNDLE_SIZE } from "../store/fs-layout.js";
 import { followLog, type Follower } from "../store/follow.js";
 import type { AuditLog, LogEntry, LogReader } from "../store/types.js";
 import { INDEX_FILE, isCorruption, openIndex, type OpenIndexOptions, type QueryIndex } from "./db.js";
 import { checkIntegrity } from "./check.js";
 import { IndexError } from "./errors.js";
-import { rowFromEntry, type IndexRow } from "./row.js";
+import { goneRow, rowFromEntry, type IndexRow } from "./row.js";
 
 /** Planner statistics are refreshed after this many newly indexed entries. */
 const OPTIMIZE_EVERY = 250_000;
@@ -31,17 +30,17 @@ const LIVE_INDEX_BATCH = 128;
  * origin, or ahead of the log (which means it was built from a different log).
  */
 export function openIndexForLog(
-  dataDir: string,
+  stateDir: string,
   log: LogReader,
   opts: Omit<OpenIndexOptions, "origin"> = {},
 ): { index: QueryIndex; rebuilt?: string } {
-  const opened = openIndex(dataDir, { ...opts, origin: log.origin });
+  const opened = openIndex(stateDir, { ...opts, origin: log.origin });
   const size = log.latestCheckpoint().size;
   if (opened.index.position() > size) {
     const position = opened.index.position();
     opened.index.close();
     return {
-      ...openIndex(dataDir, { origin: log.origin, rebuild: true }),
+      ...openIndex(stateDir, { origin: log.origin, rebuild: true }),
       rebuilt: `index covers ${position} entries but the log has ${size}`,
     };
   }
@@ -49,62 +48,27 @@ export function openIndexForLog(
 }
 
 /**
- * Byte offsets of entries inside their entry bundles (JSON lines, BUNDLE_SIZE per bundle),
- * carried from one batch to the next; a batch that does not continue the previous one starts
- * by measuring its bundle's prefix.
- */
-export class BundleOffsets {
-  private next: { index: number; offset: number } | undefined;
-
-  constructor(private readonly log: LogReader) {}
-
-  async of(entries: readonly LogEntry[]): Promise<number[]> {
-    const first = entries[0];
-    if (first === undefined) return [];
-    if (this.next?.index !== first.index) {
-      let offset = 0;
-      for await (const e of this.log.readEntries(first.index - (first.index % BUNDLE_SIZE), first.index)) {
-        offset += e.data.length + 1;
-      }
-      this.next = { index: first.index, offset };
-    }
-    let { offset } = this.next;
-    const out: number[] = [];
-    for (const e of entries) {
-      if (e.index % BUNDLE_SIZE === 0) offset = 0;
-      out.push(offset);
-      offset += e.data.length + 1;
-    }
-    this.next = { index: first.index + entries.length, offset };
-    return out;
-  }
-}
-
-/**
  * Index rows for a run of consecutive integrated log entries. Their leaf hashes are read from
  * the log's level-0 tiles, where integration put them, instead of hashing every entry again
  * (a fifth of indexing's parse-and-hash time); a row whose bytes do not match is caught when
- * it is read back (resolveEntries), as before.
+ * it is read back (resolveEntries). An entry whose bytes are gone (pruned, erased) gets a row
+ * holding its place and leaf hash, so a rebuild runs on a log whose old bundles are gone.
  */
 export async function rowsOf(
   log: Pick<LogReader, "hashReader">,
   entries: readonly LogEntry[],
-  offsets: BundleOffsets,
 ): Promise<IndexRow[]> {
-  const [at, leaves] = await Promise.all([
-    offsets.of(entries),
-    readHashesChecked(
-      log.hashReader(),
-      entries.map((e) => storedHashIndex(0, e.index)),
-    ),
-  ]);
-  return entries.map((e, i) => rowFromEntry(e.index, e.data, leaves[i]!, at[i] ?? null));
+  const leaves = await readHashesChecked(
+    log.hashReader(),
+    entries.map((e) => storedHashIndex(0, e.index)),
+  );
+  return entries.map((e, i) =>
+    e.gone === undefined ? rowFromEntry(e.index, e.data, leaves[i]!) : goneRow(e.index, leaves[i]!, e.gone),
+  );
 }
 
 export interface CatchUpOptions {
   onProgress?: (indexed: number, total: number) => void;
-  /** A caller that goes on from `upTo` passes its own, so the next batch need not measure its bundle. */
-  offsets?: BundleOffsets;
   /** Entries per transaction: smaller beside a server, whose requests wait while one runs. */
   batch?: number;
 }
@@ -120,19 +84,19 @@ export async function catchUp(
   upTo: number = log.latestCheckpoint().size,
   opts: CatchUpOptions = {},
 ): Promise<number> {
-  const { onProgress, offsets = new BundleOffsets(log), batch: size = INDEX_BATCH } = opts;
+  const { onProgress, batch: size = INDEX_BATCH } = opts;
   let batch: LogEntry[] = [];
   for await (const entry of log.readEntries(index.position(), upTo)) {
     batch.push(entry);
     if (batch.length >= size) {
-      index.applyBatch(await rowsOf(log, batch, offsets), entry.index + 1);
+      index.applyBatch(await rowsOf(log, batch), entry.index + 1);
       batch = [];
       onProgress?.(entry.index + 1, upTo);
     }
   }
   const last = batch[batch.length - 1];
   if (last !== undefined) {
-    index.applyBatch(await rowsOf(log, batch, offsets), last.index + 1);
+    index.applyBatch(await rowsOf(log, batch), last.index + 1);
     onProgress?.(last.index + 1, upTo);
   }
   return index.position();
@@ -183,20 +147,20 @@ function isDamage(err: unknown): boolean {
 }
 
 /** Removes the index and its WAL; it is derived, and the caller refills it. */
-function removeIndexFiles(dataDir: string): void {
-  const file = join(dataDir, INDEX_FILE);
+function removeIndexFiles(stateDir: string): void {
+  const file = join(stateDir, INDEX_FILE);
   // Main file last: nobody creates a fresh index (and its WAL) until the old one is gone.
   for (const suffix of ["-wal", "-shm", "-journal", ""]) rmSync(file + suffix, { force: true });
 }
 
 /** Opens the index for the log; a file SQLite refuses in any way is replaced by an empty one. */
-function openOrReplace(dataDir: string, log: LogReader): { index: QueryIndex; rebuilt?: string } {
+function openOrReplace(stateDir: string, log: LogReader): { index: QueryIndex; rebuilt?: string } {
   try {
-    return openIndexForLog(dataDir, log);
+    return openIndexForLog(stateDir, log);
   } catch (err) {
     if (!(err instanceof Database.SqliteError) && !isDamage(err)) throw err;
-    removeIndexFiles(dataDir);
-    return { ...openIndexForLog(dataDir, log), rebuilt: `unreadable (${(err as Error).message})` };
+    removeIndexFiles(stateDir);
+    return { ...openIndexForLog(stateDir, log), rebuilt: `unreadable (${(err as Error).message})` };
   }
 }
 
@@ -208,13 +172,12 @@ function openOrReplace(dataDir: string, log: LogReader): { index: QueryIndex; re
  * deleted and refilled from the log in the background while the log goes on taking events;
  * meanwhile reads throw IndexError("rebuilding").
  */
-export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOptions = {}): Indexer {
+export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptions = {}): Indexer {
   let index: QueryIndex;
   let follower: Follower;
   let status: IndexStatus = { state: "ready", indexed: 0 };
   let rebuilding: Promise<void> | undefined;
   let stopped = false;
-  let offsets = new BundleOffsets(log);
   let sinceOptimize = 0;
 
   // Over an empty log there is nothing to refill: a new index is simply ready.
@@ -236,8 +199,8 @@ export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOption
         try {
           // `kubetrail reindex` beside a running server empties the index: refill up to here first.
           if (index.position() < first.index)
-            await catchUp(index, log, first.index, { offsets, batch: LIVE_INDEX_BATCH });
-          const rows = await rowsOf(log, entries, offsets);
+            await catchUp(index, log, first.index, { batch: LIVE_INDEX_BATCH });
+          const rows = await rowsOf(log, entries);
           // Requests that arrived while the rows were read go first.
           await setImmediate();
           sinceOptimize += index.applyBatch(rows, last.index + 1);
@@ -268,21 +231,20 @@ export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOption
       } catch {
         // a damaged file may not even close cleanly; it is deleted next
       }
-      removeIndexFiles(dataDir);
-      index = openIndexForLog(dataDir, log).index;
-      offsets = new BundleOffsets(log);
+      removeIndexFiles(stateDir);
+      index = openIndexForLog(stateDir, log).index;
       follower = follow();
     })().finally(() => (rebuilding = undefined));
     return rebuilding;
   };
 
-  const opened = openOrReplace(dataDir, log);
+  const opened = openOrReplace(stateDir, log);
   index = opened.index;
   status.indexed = index.position();
   if (opened.rebuilt !== undefined) markRebuilding(opened.rebuilt);
   follower = follow();
   if (opts.checkOnStart !== false && opened.rebuilt === undefined) {
-    void checkIntegrity(join(dataDir, INDEX_FILE)).then(
+    void checkIntegrity(join(stateDir, INDEX_FILE)).then(
       (problem) => {
         if (problem !== undefined && !stopped) void rebuild(`quick_check: ${problem}`);
       },

@@ -7,6 +7,8 @@ import type { Registry } from "prom-client";
 import { followFile } from "../ingest/follow-file.js";
 import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
+import { fsStorage } from "../store/fs/storage.js";
+import type { Storage } from "../store/storage.js";
 import { caFingerprints, type AuthConfig, type ClientCaRights } from "./auth.js";
 import { BodyBudget } from "./body.js";
 import type { ConnectionLimits } from "./connection-guard.js";
@@ -22,7 +24,10 @@ import type { SessionStore } from "./session.js";
 import { loadOrCreateToken, readTokenFile } from "./tokens.js";
 
 export interface ServeConfig extends IngestSetup {
+  /** The data directory: the log's storage unless `storage` is given, and serve's own state. */
   dataDir: string;
+  /** Where the log is stored (default: the filesystem driver in dataDir). */
+  storage?: Storage;
   listen: { host: string; port: number };
   insecureHttp: boolean;
   tlsCert?: string;
@@ -268,7 +273,7 @@ export async function runServe(
   }
   logger.info({ address: server.address, url: `${tls ? "https" : "http"}://${server.address}` }, "listening");
   try {
-    ingest = await openIngest(cfg.dataDir, {
+    ingest = await openIngest(cfg.storage ?? fsStorage(cfg.dataDir), {
       ...cfg,
       onRepair: (message) => logger.warn({ repair: message }, "repaired on open"),
       onCatchUp: catchUpLog(logger),

@@ -2,11 +2,10 @@
 // endpoints (routes/ui-api.ts) on read connections of their own to index.db (the query
 // extension's indexer writes it), and the in-memory stats kept in step with the index.
 import { statSync } from "node:fs";
+import path from "node:path";
 import type { Logger } from "pino";
 import { EventStats } from "../index/stats/event-stats.js";
 import { StatsSource } from "../index/stats/source.js";
-import { FsLogReader } from "../store/fs-reader.js";
-import { readVerifierKey } from "../store/keys.js";
 import type { AuditLog } from "../store/types.js";
 import type { IndexReads } from "./routes/query.js";
 import type { ServeExtension } from "./run-serve.js";
@@ -32,7 +31,7 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
   let stats: EventStats | undefined;
   let unsubscribe: (() => void) | undefined;
   return {
-    routes: async (ingest, ctx) => {
+    routes: (ingest, ctx) => {
       const assets = loadUiAssets(setup.assetsDir);
       if (assets === undefined)
         setup.logger.warn(
@@ -40,10 +39,10 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
           "the web UI is not built (npm run build); /ui/ answers 503",
         );
       stats = new EventStats(new StatsSource(setup.dataDir), setup.statsRows);
-      const reader = new FsLogReader(setup.dataDir);
+      // Until the next checkpoint is signed, the file's time (the filesystem driver's) is the best known.
       let writtenAt: number | undefined;
       try {
-        writtenAt = statSync(reader.layout.checkpoint).mtimeMs;
+        writtenAt = statSync(path.join(setup.dataDir, "checkpoint")).mtimeMs;
       } catch {
         writtenAt = undefined;
       }
@@ -53,9 +52,8 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
         ...uiApiRoutes({
           log: ingest.log,
           index: setup.index(ingest.log),
-          files: reader.layout,
           stats,
-          verifierKey: await readVerifierKey(setup.dataDir),
+          verifierKey: ingest.log.verifierKey,
           checkpointWrittenAt: () => writtenAt,
         }),
         ...uiRoutes({

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, openSync, readSync, writeSync, closeSync } fro
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FsLayout } from "../../src/store/fs-layout.js";
+import { FsLayout } from "../../src/store/fs/layout.js";
 import { generateNoteKey } from "../../src/tlog/index.js";
 import { request } from "../fixtures/audit/request.js";
 import { tempDir } from "../fixtures/audit/temp-dir.js";

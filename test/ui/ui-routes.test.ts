@@ -17,7 +17,7 @@ import { uiApiRoutes } from "../../src/server/routes/ui-api.js";
 import { loadUiAssets, readTokenLogin, uiRoutes } from "../../src/server/routes/ui.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { SESSION_COOKIE, SessionStore } from "../../src/server/session.js";
-import { openFsLog } from "../../src/store/fs-log.js";
+import { openFsLog } from "../../src/store/fs/storage.js";
 import {
   decodeBase64,
   hashLeaf,
@@ -72,7 +72,6 @@ beforeAll(async () => {
         ...uiApiRoutes({
           log,
           index: indexer,
-          files: log.reader.layout,
           stats,
           verifierKey: log.verifierKey,
           checkpointWrittenAt: () => Date.now(),

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateEventLines } from "../../../bench/gen/events.js";
 import { makeRng } from "../../../bench/gen/rng.js";
-import { openFsLog } from "../../store/fs-log.js";
+import { openFsLog } from "../../store/fs/storage.js";
 import type { AuditLog } from "../../store/types.js";
 import { TOP_DIMENSIONS, type QueryIndex, type TopDimension } from "../db.js";
 import { startIndexer, type Indexer } from "../indexer.js";

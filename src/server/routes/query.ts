@@ -1,6 +1,7 @@
 // Read endpoints: the query API and proofs (read credential), and the static log in C2SP
 // tlog-tiles layout under /log/: the checkpoint and hash tiles public, so anyone can check
 // the tree; entry bundles, which hold the events, for full-log readers (auditors, mirrors).
+// Everything is read through the log's LogReader, whatever driver stores it.
 import type { ServerResponse } from "node:http";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
@@ -8,7 +9,6 @@ import { startIndexer, type Indexer } from "../../index/indexer.js";
 import { eventList } from "../../index/present.js";
 import { parseFilter, type EventFilter } from "../../index/query.js";
 import { resolveEntries } from "../../index/resolve.js";
-import { FsLogReader } from "../../store/fs-reader.js";
 import type { AuditLog, LogReader, SignedCheckpoint } from "../../store/types.js";
 import {
   encodeBase64,
@@ -23,9 +23,6 @@ import { HttpError, type Route } from "../route.js";
 import type { ServeExtension } from "../run-serve.js";
 import { jsonReply } from "../server.js";
 
-/** The static files of the log, as the fs driver's reader provides them. */
-export type StaticLogFiles = Pick<FsLogReader, "readHashTile" | "readEntryBundle" | "layout">;
-
 /** Reads on the query index: an Indexer, which answers IndexError("rebuilding") while it refills. */
 export interface IndexReads {
   read<T>(query: (index: QueryIndex) => T): T;
@@ -34,7 +31,6 @@ export interface IndexReads {
 export interface QueryRouteDeps {
   log: LogReader;
   index: IndexReads;
-  files: StaticLogFiles;
 }
 
 /** Largest page one HTTP request may ask for; the CLI reads the index directly. */
@@ -97,7 +93,7 @@ function sendBytes(res: ServerResponse, data: Uint8Array, contentType: string, c
 }
 
 export function queryRoutes(deps: QueryRouteDeps): Route[] {
-  const { log, index, files } = deps;
+  const { log, index } = deps;
 
   const eventFilter = (url: URL): EventFilter => {
     let filter: EventFilter;
@@ -127,17 +123,19 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
     if (parsed.kind === "hash") {
       if (leavesCovered(parsed.tile) > size)
         throw new HttpError(404, `${path}: beyond the latest checkpoint`);
-      const data = await files.readHashTile(parsed.tile);
+      const data = await log.readTile(parsed.tile);
       if (data === null) throw new HttpError(404, `${path}: not found`);
       sendBytes(res, data, "application/octet-stream", cache);
     } else {
       if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
         throw new HttpError(404, `${path}: beyond the latest checkpoint`);
       }
-      const data = await files.readEntryBundle(parsed.index, parsed.width);
-      // A pruned bundle is gone on purpose; 404 lets a verifier report it as pruned.
-      if (data === null) throw new HttpError(404, `${path}: not found (pruned?)`);
-      sendBytes(res, data, "application/octet-stream", cache);
+      const bundle = await log.readEntryBundle(parsed.index, parsed.width);
+      if (bundle === null) throw new HttpError(404, `${path}: not found`);
+      // Gone on purpose: 410 tells a verifier or mirror it was pruned, not lost.
+      if (bundle.gone !== undefined)
+        throw new HttpError(410, `${path}: ${bundle.gone.state} (${bundle.gone.reason})`);
+      sendBytes(res, bundle.data, "application/octet-stream", cache);
     }
   };
 
@@ -149,7 +147,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       async handle({ url, res }) {
         const filter = eventFilter(url);
         const found = indexRead(index, (i) => i.search(filter, Date.now() * 1000));
-        const entries = await resolveEntries(log, found.rows, files.layout);
+        const entries = await resolveEntries(log, found.rows);
         jsonReply(res, 200, eventList(entries, found.next));
       },
     },
@@ -165,8 +163,12 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         if (idx >= cp.size)
           throw new HttpError(404, `entry ${idx}: not in the log of size ${cp.size} (latest checkpoint)`);
         let data: Uint8Array | undefined;
-        for await (const e of log.readEntries(idx, idx + 1)) data = e.data;
-        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable (pruned?)`);
+        for await (const e of log.readEntries(idx, idx + 1)) {
+          if (e.gone !== undefined)
+            throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
+          data = e.data;
+        }
+        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
         const proof = await proveInclusion(cp.size, idx, log.hashReader());
         const entry = Buffer.from(data).toString("utf8");
         jsonReply(res, 200, {
@@ -230,18 +232,17 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
  * the same index connection.
  */
 export function queryServeExtension(
-  dataDir: string,
+  stateDir: string,
   hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
 ): ServeExtension & { indexer(log: AuditLog): Indexer } {
   let indexer: Indexer | undefined;
-  const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, dataDir, hooks));
+  const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, stateDir, hooks));
   return {
     start: async (ingest) => {
       const running = open(ingest.log);
       return () => running.stop();
     },
-    routes: (ingest) =>
-      queryRoutes({ log: ingest.log, index: open(ingest.log), files: new FsLogReader(dataDir) }),
+    routes: (ingest) => queryRoutes({ log: ingest.log, index: open(ingest.log) }),
     degraded: () => {
       const status = indexer?.status();
       if (status === undefined || status.state === "ready") return [];

@@ -9,9 +9,9 @@ import { objectHistory } from "../../index/history.js";
 import { parseKindName } from "../../index/kinds.js";
 import { decodeCursor, encodeCursor, parseFilter, type Cursor, type EventFilter } from "../../index/query.js";
 import type { IndexRow } from "../../index/row.js";
-import { resolveEntries, type BundleFiles, type ResolvedEntry } from "../../index/resolve.js";
+import { resolveEntries, type ResolvedEntry } from "../../index/resolve.js";
 import { StatsLoadingError, type EventStats } from "../../index/stats/event-stats.js";
-import type { LogReader } from "../../store/types.js";
+import type { Gone, LogReader } from "../../store/types.js";
 import { encodeBase64, proveInclusion, type Hash, type HashReader } from "../../tlog/index.js";
 import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
@@ -22,7 +22,6 @@ export interface UiApiDeps {
   log: LogReader;
   /** The query extension's indexer: reads answer 503 while index.db is rebuilt. */
   index: IndexReads;
-  files: BundleFiles;
   stats: EventStats;
   /** The log's verifier key, offered to browsers that have not pinned one. */
   verifierKey: string;
@@ -39,6 +38,8 @@ export interface ProvenEntry {
   proof: string[];
   /** The log's bytes do not match the leaf hash the index recorded for this entry. */
   mismatch?: true;
+  /** The entry was pruned or erased: `entry` is empty and only its leaf hash remains in the tree. */
+  gone?: Gone;
 }
 
 const MAX_BUCKETS = 500;
@@ -125,6 +126,7 @@ async function proven(
       entry: Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength).toString("utf8"),
       proof: (await proveInclusion(size, e.row.idx, reader)).map(encodeBase64),
       ...(e.mismatch ? { mismatch: true as const } : {}),
+      ...(e.gone ? { gone: e.gone } : {}),
     })),
   );
 }
@@ -134,7 +136,7 @@ function reply(res: ServerResponse, body: unknown): void {
 }
 
 export function uiApiRoutes(deps: UiApiDeps): Route[] {
-  const { log, index, files, stats } = deps;
+  const { log, index, stats } = deps;
   const keep = { keepMismatched: true };
 
   /** A page of index rows as an EntryList: the log's bytes, each with its proof, and the next cursor. */
@@ -143,7 +145,7 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
     found: { rows: IndexRow[]; next?: Cursor },
     size: number,
   ): Promise<void> => {
-    const entries = await resolveEntries(log, found.rows, files, keep);
+    const entries = await resolveEntries(log, found.rows, keep);
     reply(res, {
       apiVersion: "kubetrail.dev/v1",
       kind: "EntryList",
@@ -273,7 +275,6 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
               logSize: size,
             },
             Date.now() * 1000,
-            files,
             keep,
           ),
         );

@@ -6,6 +6,8 @@ export interface ProofItem {
   entry: string;
   /** base64 hashes */
   proof: string[];
+  /** Pruned or erased: the bytes are gone, only the leaf hash remains in the tree. */
+  gone?: { state: string; reason: string };
 }
 
 export interface ProofJob {

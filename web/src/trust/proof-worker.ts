@@ -13,6 +13,12 @@ self.onmessage = (e: MessageEvent<ProofJob>) => {
   const started = performance.now();
   const root = decodeBase64(rootHash);
   const results: ProofResult[] = items.map((item) => {
+    if (item.gone !== undefined)
+      return {
+        index: item.index,
+        ok: false,
+        reason: `entry ${item.index}: ${item.gone.state} (${item.gone.reason}) — its bytes are no longer in the log to check`,
+      };
     const proof = item.proof.map(decodeBase64);
     if (root === null || proof.some((h) => h === null))
       return {

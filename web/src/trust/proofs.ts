@@ -116,7 +116,12 @@ class ProofChecker {
       id,
       size: trust.checkpoint.size,
       rootHash: trust.rootHash,
-      items: fresh.map(({ index, entry, proof }) => ({ index, entry, proof })),
+      items: fresh.map(({ index, entry, proof, gone }) => ({
+        index,
+        entry,
+        proof,
+        ...(gone ? { gone } : {}),
+      })),
     };
     const keys = fresh.map((e) => this.key(trust, e.index));
     for (const k of keys) this.inFlight.set(k, finished);

@@ -1,31 +1,13 @@
-// Where a verifier reads a log from: a data directory or a tlog-tiles HTTP(S) endpoint.
-// Both are untrusted: the verifier checks everything it reads against the signed checkpoint.
+// A tlog-tiles HTTP(S) endpoint as a LogSource, for `kubetrail verify URL` (and mirrors). Like
+// every LogSource it is untrusted: the verifier checks everything it reads against the
+// signed checkpoint.
 import { readFile } from "node:fs/promises";
 import https from "node:https";
 import http from "node:http";
 import { entryBundlePath, tilePath, TILE_WIDTH, type Tile } from "../tlog/index.js";
 import { bundlePrefix } from "../store/bundle-format.js";
-import { FsLogReader } from "../store/fs-reader.js";
-
-export interface LogSource {
-  /** Where the log is, for messages. */
-  readonly where: string;
-  readCheckpoint(): Promise<string | null>;
-  /** Hash tile data (width × 32 bytes), or null when absent. */
-  readHashTile(tile: Tile): Promise<Uint8Array | null>;
-  /** The first `width` entries of bundle `index` as JSON lines, or null when absent. */
-  readEntryBundle(index: number, width: number): Promise<Uint8Array | null>;
-}
-
-export function fsLogSource(dataDir: string): LogSource {
-  const reader = new FsLogReader(dataDir);
-  return {
-    where: dataDir,
-    readCheckpoint: () => reader.readCheckpointNote(),
-    readHashTile: (tile) => reader.readHashTile(tile),
-    readEntryBundle: (index, width) => reader.readEntryBundle(index, width),
-  };
-}
+import type { LogSource } from "../store/driver.js";
+import type { EntryBundle } from "../store/types.js";
 
 export interface HttpSourceOptions {
   /** PEM CA bundle to trust for a self-signed kubetrail serving certificate. */
@@ -38,6 +20,9 @@ export interface HttpSourceOptions {
   clientCert?: string;
   clientKey?: string;
 }
+
+/** What a GET found: the body, nothing (404), or gone on purpose (410, with the reason given). */
+type Fetched = { body: Buffer } | { gone: string } | null;
 
 /**
  * A tlog-tiles endpoint such as https://host:8443/log/. A partial tile or bundle that is
@@ -53,34 +38,62 @@ export async function httpLogSource(baseUrl: string, opts: HttpSourceOptions = {
     headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
   };
   const get = (path: string) => httpGet(new URL(path, base), tls);
-  const withFallback = async (partial: string, full: string, cut: (d: Uint8Array) => Uint8Array | null) => {
+  const withFallback = async (
+    partial: string,
+    full: string,
+    cut: (d: Uint8Array) => Uint8Array | null,
+  ): Promise<Fetched> => {
     const exact = await get(partial);
     if (exact !== null) return exact;
     const wider = partial === full ? null : await get(full);
-    return wider === null ? null : cut(wider);
+    if (wider === null || !("body" in wider)) return wider;
+    const body = cut(wider.body);
+    return body === null ? null : { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
   };
   return {
     where: base,
-    readCheckpoint: async () => (await get("checkpoint"))?.toString() ?? null,
-    readHashTile: (tile) =>
-      withFallback(tilePath(tile), tilePath({ ...tile, width: TILE_WIDTH }), (d) =>
+    readCheckpoint: async () => {
+      const got = await get("checkpoint");
+      return got !== null && "body" in got ? got.body : null;
+    },
+    readTile: async (tile: Tile) => {
+      const got = await withFallback(tilePath(tile), tilePath({ ...tile, width: TILE_WIDTH }), (d) =>
         d.length >= tile.width * 32 ? d.subarray(0, tile.width * 32) : null,
-      ),
-    readEntryBundle: (index, width) =>
-      withFallback(entryBundlePath(index, width), entryBundlePath(index, TILE_WIDTH), (d) =>
+      );
+      return got !== null && "body" in got ? got.body : null;
+    },
+    readEntryBundle: async (index: number, width: number): Promise<EntryBundle | null> => {
+      const got = await withFallback(entryBundlePath(index, width), entryBundlePath(index, TILE_WIDTH), (d) =>
         bundlePrefix(d, width),
-      ),
+      );
+      if (got === null) return null;
+      return "body" in got ? { data: got.body } : { gone: { state: "pruned", reason: got.gone } };
+    },
   };
 }
 
-function httpGet(url: URL, opts: https.RequestOptions): Promise<Buffer | null> {
+/** The reason a 410 answer gives (kubetrail's JSON error, or plain text), shortened. */
+function goneReason(body: Buffer): string {
+  const text = body.toString("utf8");
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (typeof parsed.error === "string") return parsed.error.slice(0, 200);
+  } catch {
+    // Another server's plain text.
+  }
+  return text.slice(0, 200) || "pruned";
+}
+
+function httpGet(url: URL, opts: https.RequestOptions): Promise<Fetched> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === "https:" ? https : http;
     const req = mod.get(url, { ...opts, timeout: 30_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
+        const body = Buffer.concat(chunks);
         if (res.statusCode === 404) resolve(null);
+        else if (res.statusCode === 410) resolve({ gone: goneReason(body) });
         else if (res.statusCode === 401 || res.statusCode === 403)
           reject(
             new Error(
@@ -88,7 +101,7 @@ function httpGet(url: URL, opts: https.RequestOptions): Promise<Buffer | null> {
             ),
           );
         else if (res.statusCode !== 200) reject(new Error(`GET ${url.href}: HTTP ${res.statusCode}`));
-        else resolve(Buffer.concat(chunks));
+        else resolve({ body });
       });
       res.on("error", reject);
     });
