@@ -1,4 +1,6 @@
 // `kubetrail serve`: the webhook receiver, health and metrics, over the fs log in --data.
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import type { Logger } from "pino";
 import { createSinks, readRulesConfig } from "../detect/index.js";
@@ -10,7 +12,9 @@ import { detectServeExtension } from "../server/detect-extension.js";
 import { guardServeExtension, type GuardExtension } from "../server/guard-extension.js";
 import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output.js";
 import { queryServeExtension } from "../server/routes/query.js";
-import { runServe, type ServeConfig } from "../server/run-serve.js";
+import { runServe, type ServeConfig, type ServeExtension } from "../server/run-serve.js";
+import { SessionStore } from "../server/session.js";
+import { uiServeExtension } from "../server/ui-extension.js";
 import { CliError } from "./errors.js";
 
 interface ServeFlags {
@@ -46,6 +50,8 @@ interface ServeFlags {
   detect: boolean;
   guardPolicies?: string;
   guardBuiltins: boolean;
+  ui: boolean;
+  uiStatsRows: string;
   config?: string;
   kubeAuth?: boolean;
   kubeconfig?: string;
@@ -53,6 +59,15 @@ interface ServeFlags {
   kubeClientCa?: string;
   kubeAuthCacheTtl: string;
 }
+
+/**
+ * Where `npm run build` puts the web UI: dist/web beside this file's dist/cli; the benches'
+ * compiled copy of the CLI (build/src/cli) uses the same dist/web.
+ */
+const UI_ASSETS =
+  [new URL("../web/", import.meta.url), new URL("../../../dist/web/", import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((dir) => existsSync(`${dir}index.html`)) ?? fileURLToPath(new URL("../web/", import.meta.url));
 
 /** Every setting can also come from KUBETRAIL_<FLAG> and from the --config file. */
 function opt(flags: string, description: string, defaultValue?: string): Option {
@@ -275,6 +290,14 @@ export function registerServe(program: Command): void {
         "do not add the built-in admission policies (otherwise on, in audit mode)",
       ).env("KUBETRAIL_NO_GUARD_BUILTINS"),
     )
+    .addOption(new Option("--no-ui", "do not serve the web UI under /ui/").env("KUBETRAIL_NO_UI"))
+    .addOption(
+      opt(
+        "--ui-stats-rows <count>",
+        "log entries the UI's timeline counts keep in memory, about 44 bytes each (older ones are dropped)",
+        "4000000",
+      ),
+    )
     .addOption(opt("--log-level <level>", "log level: fatal, error, warn, info, debug", "info"))
     .addOption(
       opt(
@@ -314,17 +337,33 @@ export function registerServe(program: Command): void {
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
         guard = await guardExtension(cfg.dataDir, resolved, logger);
-        const extensions = [
-          queryServeExtension(cfg.dataDir, {
-            onError: onIndexError,
-            onRebuild: (reason) =>
-              logger.warn(
-                { reason },
-                "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
-              ),
-          }),
-          guard.extension,
-        ];
+        const query = queryServeExtension(cfg.dataDir, {
+          onError: onIndexError,
+          onRebuild: (reason) =>
+            logger.warn(
+              { reason },
+              "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
+            ),
+        });
+        const extensions: ServeExtension[] = [query, guard.extension];
+        if (resolved.ui) {
+          const statsRows = Number(resolved.uiStatsRows);
+          if (!Number.isSafeInteger(statsRows) || statsRows < 1024)
+            throw new ConfigError(
+              `--ui-stats-rows: "${resolved.uiStatsRows}" is not a whole number of at least 1024`,
+            );
+          cfg.sessions = new SessionStore();
+          extensions.push(
+            uiServeExtension({
+              dataDir: cfg.dataDir,
+              assetsDir: UI_ASSETS,
+              sessions: cfg.sessions,
+              index: query.indexer,
+              statsRows,
+              logger,
+            }),
+          );
+        }
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
           extensions.push(
