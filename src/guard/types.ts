@@ -1,5 +1,6 @@
 // The shapes guard's pieces share: an admission request (from an AdmissionReview, a manifest
 // or a stored audit event), what a policy says about it, and the decision over all policies.
+import { CodedError } from "../errors.js";
 
 export type Operation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
 export const OPERATIONS: readonly Operation[] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
@@ -113,13 +114,4 @@ export interface GuardDecision {
   policies: PolicyResult[];
 }
 
-export class GuardError extends Error {
-  constructor(
-    readonly code: "policy" | "review" | "manifest" | "test" | "replay",
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "GuardError";
-  }
-}
+export class GuardError extends CodedError<"policy" | "review" | "manifest" | "test" | "replay"> {}

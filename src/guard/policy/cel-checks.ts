@@ -3,6 +3,7 @@
 // validation once per param object, messages from messageExpression when it yields a string,
 // and auditAnnotations. Shared by kubetrail's GuardPolicy and loaded VAPs.
 import { isCelError, type CelInput, type CelValue } from "@bufbuild/cel";
+import { CodedError } from "../../errors.js";
 import { isRecord } from "../../json/record.js";
 import { CelCompileError, compileCel, type CelProgram, type CompileOptions } from "../cel/compile.js";
 import { toCelInput } from "../cel/values.js";
@@ -132,7 +133,12 @@ export function compileCelChecks(
   return { matchConditions, variables, validations, auditAnnotations };
 }
 
-class PolicyEvalError extends Error {}
+/** A check that could not be evaluated: caught below and reported as the outcome's error. */
+class PolicyEvalError extends CodedError<"policy-eval"> {
+  constructor(message: string) {
+    super("policy-eval", message);
+  }
+}
 
 function failureOf(r: CelValue | Error): string | undefined {
   return isCelError(r) ? r.message : undefined;

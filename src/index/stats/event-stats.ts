@@ -12,14 +12,12 @@ import type { StatsSource } from "./source.js";
 export const DEFAULT_STATS_ROWS = 4_000_000;
 const LOAD_BATCH = 16_384;
 
-export class StatsLoadingError extends Error {
-  readonly code = "loading";
+export class StatsLoadingError extends IndexError {
   constructor(
     readonly loaded: number,
     readonly total: number,
   ) {
-    super(`statistics are still loading from the index (${loaded} of ${total} entries)`);
-    this.name = "StatsLoadingError";
+    super("loading", `statistics are still loading from the index (${loaded} of ${total} entries)`);
   }
 }
 
