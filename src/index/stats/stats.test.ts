@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateEventLines } from "../../../bench/gen/events.js";
 import { makeRng } from "../../../bench/gen/rng.js";
-import { openFsLog } from "../../store/fs/storage.js";
+import { openLogIn } from "../../../test/fixtures/memory-log.js";
 import type { AuditLog } from "../../store/types.js";
 import { TOP_DIMENSIONS, type QueryIndex, type TopDimension } from "../db.js";
 import { startIndexer, type Indexer } from "../indexer.js";
@@ -29,7 +29,7 @@ let lines: string[];
 beforeAll(async () => {
   console.log(`stats test seed ${SEED}`);
   dir = mkdtempSync(join(tmpdir(), "kubetrail-stats-"));
-  log = await openFsLog(dir, { origin: "stats.test/log", integrateIntervalMs: 20 });
+  log = await openLogIn(dir, { origin: "stats.test/log", integrateIntervalMs: 20 });
   lines = [...generateEventLines({ seed: SEED, count: COUNT })];
   // Half now, half after the stats have loaded: later stages then supersede loaded rows.
   await log.append(lines.slice(0, COUNT / 2).map((l) => new TextEncoder().encode(l)));
