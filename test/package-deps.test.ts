@@ -22,7 +22,9 @@ function imported(): Set<string> {
         continue;
       }
       if (!/\.(ts|mjs)$/.test(e.name) || e.name.endsWith(".test.ts") || e.name === "ts-loader.mjs") continue;
-      for (const m of readFileSync(file, "utf8").matchAll(/^(?:import|export)[^"]*?from "([^"./][^"]*)"/gm)) {
+      // `import type` is erased by the compiler: its package (types only) is not a runtime one.
+      const imports = /^(?:import|export)(?! type\b)[^"]*?from "([^"./][^"]*)"/gm;
+      for (const m of readFileSync(file, "utf8").matchAll(imports)) {
         const spec = m[1]!;
         if (spec.startsWith("node:") || builtinModules.includes(spec)) continue;
         found.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!);
