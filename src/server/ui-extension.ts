@@ -1,11 +1,10 @@
 // For `kubetrail serve`: the web UI. Its files and session endpoints (routes/ui.ts), its read
 // endpoints (routes/ui-api.ts) on read connections of their own to index.db (the query
 // extension's indexer writes it), and the in-memory stats kept in step with the index.
-import { statSync } from "node:fs";
-import path from "node:path";
 import type { Logger } from "pino";
 import { EventStats } from "../index/stats/event-stats.js";
 import { StatsSource } from "../index/stats/source.js";
+import type { Storage } from "../store/storage.js";
 import type { AuditLog } from "../store/types.js";
 import type { IndexReads } from "./routes/query.js";
 import type { ServeExtension } from "./run-serve.js";
@@ -14,7 +13,8 @@ import { loadUiAssets, readTokenLogin, uiRoutes, type LoginAuthenticator } from 
 import type { SessionStore } from "./session.js";
 
 export interface UiSetup {
-  dataDir: string;
+  /** The stats read index.db in its stateDir; its checkpointWrittenAt is shown until the next one is signed. */
+  storage: Pick<Storage, "stateDir" | "checkpointWrittenAt">;
   /** The built UI (dist/web). */
   assetsDir: string;
   sessions: SessionStore;
@@ -38,14 +38,9 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
           { dir: setup.assetsDir },
           "the web UI is not built (npm run build); /ui/ answers 503",
         );
-      stats = new EventStats(new StatsSource(setup.dataDir), setup.statsRows);
-      // Until the next checkpoint is signed, the file's time (the filesystem driver's) is the best known.
-      let writtenAt: number | undefined;
-      try {
-        writtenAt = statSync(path.join(setup.dataDir, "checkpoint")).mtimeMs;
-      } catch {
-        writtenAt = undefined;
-      }
+      stats = new EventStats(new StatsSource(setup.storage.stateDir), setup.statsRows);
+      // Until the next checkpoint is signed, the time the storage kept is the best known.
+      let writtenAt = setup.storage.checkpointWrittenAt?.();
       unsubscribe = ingest.log.onIntegrated(() => (writtenAt = Date.now()));
       // The API's /ui/api/ paths first: the app's catch-all /ui/* must not shadow them.
       return [
