@@ -362,6 +362,19 @@ describe("docs/openapi.yaml", () => {
       const validate = ajv.compile(responseSchema("/v1/events", 503) as object);
       expect(validate(body), ajv.errorsText(validate.errors)).toBe(true);
       checked.add("get /v1/events 503");
+      // Nor can a Kubernetes token sign in to the web UI.
+      const login = await request(second.port, {
+        method: "POST",
+        path: "/ui/api/login",
+        ca: ca2,
+        headers: { Origin: `https://127.0.0.1:${second.port}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ token: "some-kubernetes-token-123" }),
+      });
+      expect(login.status).toBe(503);
+      const loginBody = JSON.parse(login.body) as { error: string };
+      expect(loginBody.error).toMatch(/^cannot check a token with the Kubernetes API: cannot reach/);
+      const validateLogin = ajv.compile(responseSchema("/ui/api/login", 503, "post") as object);
+      expect(validateLogin(loginBody), ajv.errorsText(validateLogin.errors)).toBe(true);
       // kubetrail's own read token does not depend on the apiserver.
       const own = readFileSync(join(data2, "read-token"), "utf8").trim();
       expect(

@@ -129,14 +129,32 @@ function withinBudget(entries: readonly ResolvedEntry[]): number {
   return entries.length;
 }
 
-export function queryRoutes(deps: QueryRouteDeps): Route[] {
-  const { log, index } = deps;
+/** The namespaces index.db holds, read again at most every NAMESPACES_TTL_MS. */
+export function knownNamespaces(index: IndexReads): () => string[] {
   let namespaces: { at: number; list: string[] } | undefined;
-  const knownNamespaces = (): string[] => {
+  return () => {
     if (namespaces === undefined || Date.now() - namespaces.at > NAMESPACES_TTL_MS)
       namespaces = { at: Date.now(), list: indexRead(index, (i) => i.namespaces()) };
     return namespaces.list;
   };
+}
+
+/**
+ * Narrows `filter` to what `access` may list: each namespace it names must be allowed (else
+ * 403); without one, a namespace-limited reader gets the allowed namespaces among `known`.
+ */
+export async function narrowToAccess(
+  filter: EventFilter,
+  access: Access,
+  known: () => readonly string[],
+): Promise<void> {
+  const allowed = await access.namespaces("list", filter.namespaces, known);
+  if (allowed !== undefined) filter.allowedNamespaces = allowed;
+}
+
+export function queryRoutes(deps: QueryRouteDeps): Route[] {
+  const { log, index } = deps;
+  const namespaces = knownNamespaces(index);
 
   /** The filter of the query string, pinned to a log size and narrowed to what `access` may list. */
   const eventFilter = async (
@@ -155,8 +173,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
     filter.logSize = filter.cursor?.size ?? size;
     if (filter.logSize > size)
       throw new HttpError(400, `cursor: from a log of ${filter.logSize} entries, but this one has ${size}`);
-    const allowed = await access.namespaces("list", filter.namespaces, knownNamespaces);
-    if (allowed !== undefined) filter.allowedNamespaces = allowed;
+    await narrowToAccess(filter, access, namespaces);
     return filter;
   };
 
