@@ -129,6 +129,31 @@ function withinBudget(entries: readonly ResolvedEntry[]): number {
   return entries.length;
 }
 
+/**
+ * One entry's bytes, parsed, once `access` may `get` it in the namespace they name (the cluster
+ * scope for cluster-scoped events and records): 410 for a pruned or erased entry, told only to a
+ * full-log reader since its namespace went with its bytes.
+ */
+export async function readAuthorized(
+  log: LogReader,
+  idx: number,
+  access: Access,
+): Promise<{ data: Uint8Array; leaf: Hash; value: unknown }> {
+  let data: Uint8Array | undefined;
+  for await (const e of log.readEntries(idx, idx + 1)) {
+    if (e.gone !== undefined) {
+      await access.fullLog("get");
+      throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
+    }
+    data = e.data;
+  }
+  if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
+  const leaf = hashLeaf(data);
+  const { row, value } = parsedEntry(idx, data, leaf);
+  await access.check("get", row.namespace);
+  return { data, leaf, value };
+}
+
 /** The namespaces index.db holds, read again at most every NAMESPACES_TTL_MS. */
 export function knownNamespaces(index: IndexReads): () => string[] {
   let namespaces: { at: number; list: string[] } | undefined;
@@ -283,19 +308,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         const cp = log.latestCheckpoint();
         if (idx >= cp.size)
           throw new HttpError(404, `entry ${idx}: not in the log of size ${cp.size} (latest checkpoint)`);
-        let data: Uint8Array | undefined;
-        for await (const e of log.readEntries(idx, idx + 1)) {
-          if (e.gone !== undefined) {
-            // Its namespace went with its bytes: only a full-log reader may learn it is gone.
-            await access.fullLog("get");
-            throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
-          }
-          data = e.data;
-        }
-        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
-        const leaf = hashLeaf(data);
-        const { row, value } = parsedEntry(idx, data, leaf);
-        await access.check("get", row.namespace);
+        const { data, leaf, value } = await readAuthorized(log, idx, access);
         const proof = await proveInclusion(cp.size, idx, log.hashReader());
         jsonReply(res, 200, {
           index: idx,

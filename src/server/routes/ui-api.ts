@@ -11,11 +11,18 @@ import { decodeCursor, encodeCursor, parseFilter, type Cursor, type EventFilter 
 import { resolveEntries, type ResolvedEntry } from "../../index/resolve.js";
 import { StatsLoadingError, type EventStats } from "../../index/stats/event-stats.js";
 import type { Gone, LogReader } from "../../store/types.js";
-import { parsedEntry, type IndexRow } from "../../index/row.js";
-import { encodeBase64, hashLeaf, proveInclusion, type Hash, type HashReader } from "../../tlog/index.js";
+import type { IndexRow } from "../../index/row.js";
+import { encodeBase64, proveInclusion, type Hash, type HashReader } from "../../tlog/index.js";
 import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
-import { HTTP_MAX_LIMIT, indexRead, knownNamespaces, narrowToAccess, type IndexReads } from "./query.js";
+import {
+  HTTP_MAX_LIMIT,
+  indexRead,
+  knownNamespaces,
+  narrowToAccess,
+  readAuthorized,
+  type IndexReads,
+} from "./query.js";
 import { PRIVATE_NO_STORE } from "./ui.js";
 
 export interface UiApiDeps {
@@ -237,18 +244,7 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
         const idx = Number(text);
         const size = treeSize(url, log);
         if (idx >= size) throw new HttpError(404, `entry ${idx}: not in the tree of size ${size}`);
-        let data: Uint8Array | undefined;
-        for await (const e of log.readEntries(idx, idx + 1)) {
-          if (e.gone !== undefined) {
-            // Its namespace went with its bytes: only a full-log reader may learn it is gone.
-            await access.fullLog("get");
-            throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
-          }
-          data = e.data;
-        }
-        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
-        // Authorized by the namespace its bytes name (cluster scope for cluster-scoped events and records).
-        await access.check("get", parsedEntry(idx, data, hashLeaf(data)).row.namespace);
+        const { data } = await readAuthorized(log, idx, access);
         const proof = await proveInclusion(size, idx, log.hashReader());
         reply(res, {
           apiVersion: "kubetrail.dev/v1",
