@@ -9,7 +9,13 @@ import type { AuditLog } from "../store/types.js";
 import type { IndexReads } from "./routes/query.js";
 import type { ServeExtension } from "./run-serve.js";
 import { uiApiRoutes } from "./routes/ui-api.js";
-import { loadUiAssets, readTokenLogin, uiRoutes, type LoginAuthenticator } from "./routes/ui.js";
+import {
+  kubeTokenLogin,
+  loadUiAssets,
+  readTokenLogin,
+  uiRoutes,
+  type LoginAuthenticator,
+} from "./routes/ui.js";
 import type { SessionStore } from "./session.js";
 
 export interface UiSetup {
@@ -22,7 +28,7 @@ export interface UiSetup {
   statsRows?: number;
   /** The query extension's indexer (queryServeExtension(…).indexer): the UI reads through it. */
   index: (log: AuditLog) => IndexReads;
-  /** Authenticators tried at login after the read tokens (a Kubernetes TokenReview, …). */
+  /** Authenticators tried at login after the read tokens and Kubernetes tokens. */
   logins?: readonly LoginAuthenticator[];
   logger: Logger;
 }
@@ -54,7 +60,12 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
         ...uiRoutes({
           assets,
           sessions: setup.sessions,
-          logins: [readTokenLogin(ctx.auth.readTokens), ...(setup.logins ?? [])],
+          // With --kube-auth, a Kubernetes token signs in as that user (TokenReview), read with RBAC.
+          logins: [
+            readTokenLogin(ctx.auth.readTokens),
+            ...(ctx.auth.kube === undefined ? [] : [kubeTokenLogin(ctx.auth.kube.reviewer)]),
+            ...(setup.logins ?? []),
+          ],
         }),
       ];
     },
