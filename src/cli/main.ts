@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   rules: async () => (await import("./rules.js")).registerRules,
   policy: async () => (await import("./policy.js")).registerPolicy,
   redaction: async () => (await import("./redaction.js")).registerRedaction,
+  witness: async () => (await import("./witness.js")).registerWitness,
 };
 
 const program = new Command("kubetrail")

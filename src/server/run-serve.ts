@@ -63,7 +63,11 @@ async function readPem(file: string, what: string): Promise<string> {
   }
 }
 
-async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMaterial | undefined> {
+/** The serving TLS material from flags, or the self-signed one in DATA/tls/ (also for witness and mirror). */
+export async function tlsMaterial(
+  cfg: Pick<ServeConfig, "insecureHttp" | "clientCa" | "tlsCert" | "tlsKey" | "dataDir">,
+  logger: Logger,
+): Promise<TlsMaterial | undefined> {
   if (cfg.insecureHttp) {
     if (cfg.clientCa) throw new ConfigError("--client-ca needs TLS; drop --insecure-http");
     logger.warn("serving plain HTTP (--insecure-http): credentials and events travel unencrypted");
@@ -88,7 +92,11 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
   return { cert: serving.cert, key: serving.key, clientCa };
 }
 
-async function authConfig(cfg: ServeConfig, logger: Logger): Promise<AuthConfig> {
+/** Ingest and read credentials from flags, or generated into the data directory (also for mirror). */
+export async function authConfig(
+  cfg: Pick<ServeConfig, "tokenFile" | "clientCa" | "dataDir" | "readTokenFile">,
+  logger: Logger,
+): Promise<AuthConfig> {
   let ingestTokens: string[] = [];
   if (cfg.tokenFile) ingestTokens = await readTokenFile(cfg.tokenFile);
   else if (!cfg.clientCa) {

@@ -14,7 +14,14 @@ const entry = (i: number, size = 10): Uint8Array => new TextEncoder().encode(`{"
 const hash = (b: number): Uint8Array => new Uint8Array(32).fill(b);
 
 function body(start: number, end: number, prefix: LengthPrefix, size = 10): Uint8Array[] {
-  const parts = [encodeAddEntriesHeader({ origin: "example.com/log", uploadStart: start, uploadEnd: end, ticket: Uint8Array.of(7, 8) })];
+  const parts = [
+    encodeAddEntriesHeader({
+      origin: "example.com/log",
+      uploadStart: start,
+      uploadEnd: end,
+      ticket: Uint8Array.of(7, 8),
+    }),
+  ];
   for (const r of packageRanges(start, end)) {
     const entries = [];
     for (let i = r.start; i < r.end; i++) entries.push(entry(i, size));
@@ -23,7 +30,10 @@ function body(start: number, end: number, prefix: LengthPrefix, size = 10): Uint
   return parts;
 }
 
-function decodeAll(chunks: Uint8Array[], prefix: LengthPrefix): { packages: EntryPackage[]; decoder: AddEntriesDecoder } {
+function decodeAll(
+  chunks: Uint8Array[],
+  prefix: LengthPrefix,
+): { packages: EntryPackage[]; decoder: AddEntriesDecoder } {
   const decoder = new AddEntriesDecoder(prefix, { maxEntryBytes: 1 << 20, maxPackageBytes: 1 << 25 });
   const packages: EntryPackage[] = [];
   for (const c of chunks) {

@@ -130,7 +130,8 @@ export function encodeEntryPackage(
   if (proof.length > MAX_PROOF_HASHES) throw malformed(`${proof.length} proof hashes`);
   let size = 1 + proof.length * HASH_SIZE;
   for (const e of entries) {
-    if (prefix === 2 && e.length > 0xffff) throw malformed(`an entry of ${e.length} bytes needs uint32 prefixes`);
+    if (prefix === 2 && e.length > 0xffff)
+      throw malformed(`an entry of ${e.length} bytes needs uint32 prefixes`);
     size += prefix + e.length;
   }
   const out = new Uint8Array(size);

@@ -44,7 +44,8 @@ describe("tlog-witness add-checkpoint bodies", () => {
   });
 
   it("parses a request from size 0 with no proof", () => {
-    const body = "old 0\n\nexample.com/log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n— example.com/log AAAAAQ==\n";
+    const body =
+      "old 0\n\nexample.com/log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n— example.com/log AAAAAQ==\n";
     const req = parseAddCheckpointRequest(body);
     expect(req).toMatchObject({ oldSize: 0, proof: [] });
     expect(req.checkpoint.startsWith("example.com/log\n0\n")).toBe(true);
@@ -60,7 +61,9 @@ describe("tlog-witness add-checkpoint bodies", () => {
     ["no checkpoint", "old 1\n\n"],
     ["64 proof lines", `old 1\n${"PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=\n".repeat(64)}\ncp\n`],
   ])("refuses %s", (_what, body) => {
-    expect(() => parseAddCheckpointRequest(body)).toThrow(expect.objectContaining({ code: "malformed-request" }));
+    expect(() => parseAddCheckpointRequest(body)).toThrow(
+      expect.objectContaining({ code: "malformed-request" }),
+    );
   });
 
   it("reads the timestamp of the spec's example cosignature", () => {

@@ -58,7 +58,8 @@ export function parseAddCheckpointRequest(body: string): AddCheckpointRequest {
   if (!oldLine.startsWith("old ")) throw malformed('the first line is not "old <size>"');
   const oldSize = parseDecimal(oldLine.slice(4), "old size");
   const lines = head.slice(1);
-  if (lines.length > MAX_PROOF_LINES) throw malformed(`${lines.length} proof lines (at most ${MAX_PROOF_LINES})`);
+  if (lines.length > MAX_PROOF_LINES)
+    throw malformed(`${lines.length} proof lines (at most ${MAX_PROOF_LINES})`);
   const proof = lines.map((line, i) => {
     const h = decodeBase64(line);
     if (!h || h.length !== 32) throw malformed(`proof line ${i + 1} is not base64 of a 32-byte hash`);
@@ -90,6 +91,7 @@ export function formatCosignatureResponse(signatures: readonly NoteSignature[]):
  * Throws TlogError("malformed-note") or ("malformed-request") for an empty answer.
  */
 export function parseCosignatureResponse(body: string): NoteSignature[] {
-  if (body === "" || !body.endsWith("\n")) throw malformed("the answer is empty or does not end in a newline");
+  if (body === "" || !body.endsWith("\n"))
+    throw malformed("the answer is empty or does not end in a newline");
   return body.slice(0, -1).split("\n").map(parseSignatureLine);
 }
