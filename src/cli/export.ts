@@ -7,6 +7,10 @@ import { resolveEntries } from "../index/resolve.js";
 import { openCliSession } from "./output/session.js";
 import type { RawFilter } from "../index/query.js";
 import { addFilterOptions, filterFromOptions } from "./output/filter-options.js";
+import { addWitnessOptions, witnessPolicyFromOptions } from "./output/witness-options.js";
+import { NoteVerifier } from "../tlog/index.js";
+import { openWitnessedCheckpoint, WitnessPolicyError } from "../verify/witness-policy.js";
+import { CliError } from "./errors.js";
 
 export function registerExport(program: Command): void {
   const cmd = program
@@ -16,11 +20,33 @@ export function registerExport(program: Command): void {
     )
     .requiredOption("--data <dir>", "data directory")
     .requiredOption("-o, --output <file>", "bundle file to write (- for stdout)");
-  addFilterOptions(cmd, { order: false }).action(
-    async (o: Record<string, unknown> & { data: string; output: string }) => {
+  addWitnessOptions(addFilterOptions(cmd, { order: false })).action(
+    async (
+      o: Record<string, unknown> & {
+        data: string;
+        output: string;
+        witness?: string[];
+        minWitnesses?: string;
+      },
+    ) => {
       const filter = filterFromOptions(o, { asc: ["true"] });
+      const policy = await witnessPolicyFromOptions(o);
       const session = await openCliSession(o.data);
       try {
+        if (policy) {
+          // Evidence is only as good as its checkpoint: refuse one the witnesses have not cosigned.
+          const log = session.log;
+          try {
+            openWitnessedCheckpoint(
+              log.latestCheckpoint().note,
+              [NoteVerifier.fromKey(log.verifierKey)],
+              policy,
+            );
+          } catch (err) {
+            if (err instanceof WitnessPolicyError) throw new CliError(`not exporting: ${err.message}`);
+            throw err;
+          }
+        }
         filter.logSize = session.log.size();
         const found = session.index.search(filter, Date.now() * 1000);
         const entries = await resolveEntries(session.log, found.rows, session.log.files.layout);
@@ -46,7 +72,8 @@ export function registerExport(program: Command): void {
 function describeQuery(o: Record<string, unknown>): RawFilter {
   const out: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (k === "data" || k === "output" || v === undefined) continue;
+    if (k === "data" || k === "output" || k === "witness" || k === "minWitnesses" || v === undefined)
+      continue;
     const values = Array.isArray(v) ? v.map(String) : [String(v)];
     if (values.length > 0) out[k] = values;
   }

@@ -8,6 +8,7 @@ import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
 import { progressBar } from "./progress.js";
+import { addWitnessOptions, witnessPolicyFromOptions } from "./output/witness-options.js";
 
 interface VerifyFlags {
   data?: string;
@@ -17,10 +18,12 @@ interface VerifyFlags {
   ca?: string;
   insecureSkipTlsVerify?: boolean;
   workers?: string;
+  witness?: string[];
+  minWitnesses?: string;
 }
 
 export function registerVerify(program: Command): void {
-  program
+  const cmd = program
     .command("verify [url]")
     .description("re-hash every entry and check the tree, the tiles and the signed checkpoint")
     .option("--data <dir>", "verify the log in this data directory")
@@ -38,23 +41,25 @@ export function registerVerify(program: Command): void {
     )
     .addHelpText(
       "after",
-      '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --from old-checkpoint',
-    )
-    .action(async (url: string | undefined, o: VerifyFlags) => {
-      checkOutput(o.output, ["text", "json"]);
-      const { source, key, pinned } = await resolveSource(url, o);
-      const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
-      const progress = progressBar("verify", "entries", o.output !== "json");
-      const report = await verifyLog(source, {
-        verifierKey: key,
-        trustedCheckpoint,
-        workers: o.workers ? Number(o.workers) : undefined,
-        onProgress: (done, total) => progress.update(done, total),
-      }).finally(() => progress.stop());
-      if (o.output === "json") process.stdout.write(JSON.stringify({ ...report, keyPinned: pinned }) + "\n");
-      else process.stdout.write(describe(report, pinned));
-      if (!report.ok) process.exitCode = 1;
-    });
+      '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --from old-checkpoint\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --witness "$W1" --witness "$W2" --min-witnesses 1',
+    );
+  addWitnessOptions(cmd).action(async (url: string | undefined, o: VerifyFlags) => {
+    checkOutput(o.output, ["text", "json"]);
+    const { source, key, pinned } = await resolveSource(url, o);
+    const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
+    const witnesses = await witnessPolicyFromOptions(o);
+    const progress = progressBar("verify", "entries", o.output !== "json");
+    const report = await verifyLog(source, {
+      verifierKey: key,
+      trustedCheckpoint,
+      witnesses,
+      workers: o.workers ? Number(o.workers) : undefined,
+      onProgress: (done, total) => progress.update(done, total),
+    }).finally(() => progress.stop());
+    if (o.output === "json") process.stdout.write(JSON.stringify({ ...report, keyPinned: pinned }) + "\n");
+    else process.stdout.write(describe(report, pinned));
+    if (!report.ok) process.exitCode = 1;
+  });
 }
 
 async function resolveSource(
@@ -82,6 +87,7 @@ function describe(r: VerifyReport, pinned: boolean): string {
       `OK: ${r.where}: ${r.entries} entries, ${r.tilesChecked} tiles and the checkpoint of size ${r.size} verify`,
     );
     lines.push(`origin ${r.origin}, root ${r.rootHash}`);
+    if (r.witnesses !== undefined) lines.push(`cosigned by witnesses: ${r.witnesses.join(", ")}`);
     if (r.trustedSize !== undefined)
       lines.push(`the log extends the trusted checkpoint of size ${r.trustedSize}`);
     if (!pinned)

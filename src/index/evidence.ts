@@ -7,13 +7,13 @@ import {
   encodeBase64,
   hashLeaf,
   NoteVerifier,
-  openCheckpoint,
   proveInclusion,
   verifyInclusion,
   type Hash,
 } from "../tlog/index.js";
 import type { ResolvedEntry } from "./resolve.js";
 import { isRecord } from "../json/record.js";
+import { checkQuorum, openWitnessedCheckpoint, type WitnessPolicy } from "../verify/witness-policy.js";
 
 export const BUNDLE_FORMAT = "kubetrail-evidence-bundle";
 export const BUNDLE_VERSION = 1;
@@ -81,6 +81,8 @@ export interface BundleReport {
   origin?: string;
   treeSize?: number;
   rootHash?: string;
+  /** With a witness policy: the witnesses whose cosignature the checkpoint carries. */
+  witnesses?: string[];
   verified: number;
   failures: BundleFailure[];
 }
@@ -90,7 +92,11 @@ export interface BundleReport {
  * then every entry's bytes against its inclusion proof and the checkpoint's root. Never
  * throws for bad input: every problem is a failure naming the bundle item and log index.
  */
-export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport {
+export function verifyBundle(
+  bundle: unknown,
+  verifierKey: string,
+  opts: { witnesses?: WitnessPolicy | null } = {},
+): BundleReport {
   const fail = (message: string): BundleReport => ({ ok: false, verified: 0, failures: [{ message }] });
   if (!isRecord(bundle)) return fail("not a JSON object");
   if (bundle["format"] !== BUNDLE_FORMAT) return fail(`format is not "${BUNDLE_FORMAT}"`);
@@ -113,10 +119,12 @@ export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport
   if (typeof bundle["checkpoint"] !== "string") return fail("checkpoint is missing");
   let size: number;
   let root: Hash;
+  let witnesses: string[] | undefined;
   try {
-    const cp = openCheckpoint(bundle["checkpoint"], verifier);
+    const cp = openWitnessedCheckpoint(bundle["checkpoint"], [verifier], opts.witnesses ?? null);
     size = cp.size;
     root = cp.rootHash;
+    if (opts.witnesses) witnesses = checkQuorum(cp, opts.witnesses).present;
   } catch (err) {
     return fail(`checkpoint: ${(err as Error).message}`);
   }
@@ -126,6 +134,7 @@ export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport
     origin: verifier.name,
     treeSize: size,
     rootHash: encodeBase64(root),
+    ...(witnesses ? { witnesses } : {}),
     verified: 0,
     failures: [],
   };

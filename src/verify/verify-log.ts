@@ -11,7 +11,10 @@ import {
   tilePath,
   TILE_WIDTH,
   type Checkpoint,
+  type OpenedCheckpoint,
+  type Verifier,
 } from "../tlog/index.js";
+import { checkQuorum, type WitnessPolicy } from "./witness-policy.js";
 import { TileBuilder, type TileData } from "../store/tile-builder.js";
 import { splitBundle } from "../store/bundle-format.js";
 import { LeafHasherPool } from "../store/leaf-hasher.js";
@@ -29,7 +32,8 @@ export type ProblemCode =
   | "entry-mismatch"
   | "tile-mismatch"
   | "missing-tile"
-  | "root-mismatch";
+  | "root-mismatch"
+  | "witness-quorum";
 
 export interface Problem {
   code: ProblemCode;
@@ -50,6 +54,8 @@ export interface VerifyReport {
   bytes: number;
   tilesChecked: number;
   trustedSize?: number;
+  /** With a witness policy: the witnesses whose cosignature the checkpoint carries. */
+  witnesses?: string[];
   problems: Problem[];
 }
 
@@ -58,6 +64,8 @@ export interface VerifyOptions {
   verifierKey: string;
   /** An older checkpoint note the log must extend. */
   trustedCheckpoint?: string;
+  /** Witnesses whose cosignatures the checkpoint must carry (see witness-policy.ts). */
+  witnesses?: WitnessPolicy | null;
   /** Hash on this many worker threads (default: one per core but one). */
   workers?: number;
   onProgress?: (entriesDone: number, total: number) => void;
@@ -79,8 +87,13 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
   const note = await source.readCheckpoint();
   if (note === null)
     return fail(report, { code: "no-checkpoint", message: `${source.where}: no checkpoint` });
-  const cp = openSigned(note, verifier, "checkpoint", report);
+  const cp = openSigned(note, verifier, "checkpoint", report, opts.witnesses?.witnesses);
   if (!cp) return report;
+  if (opts.witnesses) {
+    const quorum = checkQuorum(cp, opts.witnesses);
+    report.witnesses = quorum.present;
+    if (!quorum.ok) return fail(report, { code: "witness-quorum", message: quorum.message! });
+  }
   Object.assign(report, {
     origin: cp.origin,
     size: cp.size,
@@ -265,9 +278,10 @@ function openSigned(
   verifier: NoteVerifier,
   what: string,
   report: VerifyReport,
-): Checkpoint | null {
+  witnesses: readonly Verifier[] = [],
+): OpenedCheckpoint | null {
   try {
-    return openCheckpoint(note, verifier);
+    return openCheckpoint(note, [verifier, ...witnesses]);
   } catch (err) {
     const code = err instanceof TlogError ? err.code : "";
     const problem: Problem =
@@ -277,7 +291,7 @@ function openSigned(
             message: `${what} signed by an unknown key (want ${verifier.name}+${hex(verifier.keyHash)})`,
           }
         : code === "bad-signature"
-          ? { code: "bad-signature", message: `${what}: signature does not verify` }
+          ? { code: "bad-signature", message: `${what}: ${(err as Error).message}` }
           : { code: "bad-checkpoint", message: `${what}: ${(err as Error).message}` };
     fail(report, problem);
     return null;
