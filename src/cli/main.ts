@@ -30,6 +30,8 @@ const program = new Command("kubetrail")
   .description("Tamper-evident audit trail for Kubernetes")
   .version("0.1.0")
   .showHelpAfterError()
+  // Options after a command are that command's (witness and mirror have subcommands of their own).
+  .enablePositionalOptions()
   .exitOverride();
 
 const wanted = process.argv.slice(2).find((a) => !a.startsWith("-"));

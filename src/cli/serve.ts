@@ -5,6 +5,7 @@ import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } f
 import { detectServeExtension } from "../server/detect-extension.js";
 import { queryServeExtension } from "../server/routes/query.js";
 import { runServe, type ServeConfig } from "../server/run-serve.js";
+import { setUpCosigning } from "../publish/serve-cosigning.js";
 import { CliError } from "./errors.js";
 
 interface ServeFlags {
@@ -29,6 +30,7 @@ interface ServeFlags {
   rulesDir?: string;
   detect: boolean;
   config?: string;
+  cosigners?: string;
 }
 
 /** Every setting can also come from KUBETRAIL_<FLAG> and from the --config file. */
@@ -125,6 +127,12 @@ export function registerServe(program: Command): void {
     )
     .addOption(opt("--rules-dir <dirs>", "directories of Sigma rules, comma-separated"))
     .addOption(new Option("--no-detect", "do not run the detector").env("KUBETRAIL_NO_DETECT"))
+    .addOption(
+      opt(
+        "--cosigners <file>",
+        "witnesses (and mirrors) that cosign each checkpoint, the quorum and fail-open/closed (YAML; see docs/witnesses.md)",
+      ),
+    )
     .addOption(opt("--log-level <level>", "log level: fatal, error, warn, info, debug", "info"))
     .addOption(
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
@@ -147,7 +155,12 @@ export function registerServe(program: Command): void {
         const onIndexError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
-        const extensions = [queryServeExtension(cfg.dataDir, onIndexError)];
+        const cosigning = resolved.cosigners
+          ? await setUpCosigning(cfg.dataDir, resolved.cosigners, logger)
+          : undefined;
+        if (cosigning) cfg.cosign = cosigning.cosign;
+        const extensions = [queryServeExtension(cfg.dataDir, onIndexError, cosigning?.published)];
+        if (cosigning) extensions.push(cosigning.extension);
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
           extensions.push(

@@ -10,8 +10,8 @@ import { checkOutput } from "./output/format.js";
 import { untilSignal } from "./signals.js";
 
 interface WitnessFlags {
-  data: string;
-  logs: string;
+  data?: string;
+  logs?: string;
   name?: string;
   listen: string;
   insecureHttp?: boolean;
@@ -23,12 +23,20 @@ interface WitnessFlags {
 export function registerWitness(program: Command): void {
   const cmd = program
     .command("witness")
+    .enablePositionalOptions()
     .description(
       "run a C2SP tlog-witness: cosign checkpoints of the logs in --logs after checking each is consistent with the last one cosigned",
     )
-    .requiredOption("--data <dir>", "the witness's data directory (its key, what it cosigned, evidence)")
-    .requiredOption("--logs <file>", "YAML list of the logs to witness (reloaded when it changes and on SIGHUP)")
-    .option("--name <name>", "the witness's key name, fixed when its key is created (e.g. witness.example.com/w1)")
+    // Not required options: commander would then demand them of `witness key` too.
+    .option("--data <dir>", "the witness's data directory (its key, what it cosigned, evidence); required")
+    .option(
+      "--logs <file>",
+      "YAML list of the logs to witness (reloaded when it changes and on SIGHUP); required",
+    )
+    .option(
+      "--name <name>",
+      "the witness's key name, fixed when its key is created (e.g. witness.example.com/w1)",
+    )
     .option("--listen <addr>", "address to listen on, host:port", ":8444")
     .option("--tls-cert <file>", "serving certificate (PEM); default: a self-signed one in DIR/tls/")
     .option("--tls-key <file>", "private key of --tls-cert (PEM)")
@@ -39,6 +47,7 @@ export function registerWitness(program: Command): void {
       "\nThe logs file:\n  logs:\n    - <verifier key of a log>            # its origin is the key's name\n    - origin: example.com/log\n      keys: [<key>, <key>]              # several during a key rotation\n",
     )
     .action(async (o: WitnessFlags) => {
+      if (!o.data || !o.logs) throw new CliError("--data DIR and --logs FILE are required", 2);
       const logger = pino({ level: o.logLevel, base: { service: "kubetrail-witness" } });
       let running;
       try {

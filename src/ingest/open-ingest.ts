@@ -6,7 +6,7 @@ import path from "node:path";
 import { createIngestTransform } from "../audit/ingest-transform.js";
 import { loadPolicyFile } from "../audit/policy/load.js";
 import { loadRedactionRules } from "../audit/redact/rules.js";
-import { openFsLog } from "../store/fs-log.js";
+import { openFsLog, type Cosign } from "../store/fs-log.js";
 import { loadOrCreateRedactionKey } from "../store/keys.js";
 import type { AuditLog } from "../store/types.js";
 import { Deduper, type CatchUpProgress } from "./dedupe.js";
@@ -19,6 +19,8 @@ export interface IngestSetup {
   /** Extra redaction rules (--redaction-rules); the built-in rules always apply. */
   redactionRulesFile?: string;
   integrateIntervalMs?: number;
+  /** The cosigning step of publishing each checkpoint (witnesses), when configured. */
+  cosign?: Cosign;
   /** Told what was repaired on open: the log's files, or a damaged dedupe store rebuilt. */
   onRepair?: (message: string) => void;
   onError?: (err: unknown) => void;
@@ -46,6 +48,7 @@ export async function openIngest(dataDir: string, setup: IngestSetup = {}): Prom
     setup.redactionRulesFile !== undefined ? loadRedactionRules(setup.redactionRulesFile) : undefined;
   const log = await openFsLog(dataDir, {
     integrateIntervalMs: setup.integrateIntervalMs,
+    cosign: setup.cosign,
     onRepair: setup.onRepair,
     onError: setup.onError,
   });

@@ -19,7 +19,14 @@
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { hashesEqual, openCheckpoint, signCheckpoint, type Hash, type HashReader } from "../tlog/index.js";
+import {
+  hashesEqual,
+  openCheckpoint,
+  signCheckpoint,
+  type Checkpoint,
+  type Hash,
+  type HashReader,
+} from "../tlog/index.js";
 import { checkEntry, joinedSize, joinEntries, splitBundle } from "./bundle-format.js";
 import { CommitBuffers } from "./commit-buffers.js";
 import { BundleFiles } from "./bundle-files.js";
@@ -35,6 +42,13 @@ import { acquireLock, type DirLock } from "./lock.js";
 import { partialWidth, splitTileData, TileBuilder, type TileData } from "./tile-builder.js";
 import { LogError, toLogError, type AuditLog, type LogEntry, type SignedCheckpoint } from "./types.js";
 
+/**
+ * The cosigning step of publishing: given the note the log signed, resolves to the note to
+ * write (with witnesses' cosignatures attached). A failure does not stop the checkpoint: it is
+ * written with the log's signature alone and the error told.
+ */
+export type Cosign = (signed: string, checkpoint: Checkpoint) => Promise<string>;
+
 export interface FsLogOptions {
   /** Origin line for a new log (ignored, but checked, for an existing one). */
   origin?: string;
@@ -45,6 +59,8 @@ export interface FsLogOptions {
   onRepair?: (message: string) => void;
   /** Told when a background integration fails (it is retried at the next interval). */
   onError?: (err: unknown) => void;
+  /** Collects cosignatures for each checkpoint before it is written (none by default). */
+  cosign?: Cosign;
 }
 
 const TILE_WIDTH = BUNDLE_SIZE;
@@ -451,10 +467,8 @@ class FsLog implements AuditLog, FsLogExtras {
     await batch.commit({ sync: false });
     this.unsyncedTiles.push(...full);
     const rootHash = this.builder.root();
-    const note = await signCheckpoint(
-      { origin: this.origin, size, rootHash, extensions: [] },
-      this.keys.signer,
-    );
+    const checkpoint: Checkpoint = { origin: this.origin, size, rootHash, extensions: [] };
+    const note = await this.cosigned(await signCheckpoint(checkpoint, this.keys.signer), checkpoint);
     await writeFileAtomic(this.layout.checkpoint, note);
     this.checkpoint = { origin: this.origin, size, rootHash, note };
     // Before telling anyone: whoever waits for this checkpoint then finds the directory
@@ -462,6 +476,17 @@ class FsLog implements AuditLog, FsLogExtras {
     // partial left behind is harmless, so failing to remove one does not fail the checkpoint.
     await this.removeSupersededPartials().catch((err: unknown) => this.opts.onError?.(err));
     this.notify();
+  }
+
+  /** The note with the cosignatures collected for it; the log's signature alone if that fails. */
+  private async cosigned(signed: string, checkpoint: Checkpoint): Promise<string> {
+    if (!this.opts.cosign) return signed;
+    try {
+      return await this.opts.cosign(signed, checkpoint);
+    } catch (err) {
+      this.opts.onError?.(err);
+      return signed;
+    }
   }
 
   /** Adds the partial tiles and the partial entry bundle of the tree at builder.size. */

@@ -84,7 +84,10 @@ const id = (v: Pick<Verifier, "name" | "keyHash">): string =>
   `${v.name}+${v.keyHash.toString(16).padStart(8, "0")}`;
 
 /** Counts an opened checkpoint's verified cosignatures against the policy. */
-export function checkQuorum(cp: OpenedCheckpoint, policy: WitnessPolicy): QuorumReport {
+export function checkQuorum(
+  cp: Pick<OpenedCheckpoint, "size" | "cosignatures">,
+  policy: WitnessPolicy,
+): QuorumReport {
   const signed = new Set(cp.cosignatures.map(id));
   const present = policy.witnesses.filter((w) => signed.has(id(w))).map((w) => w.name);
   const missing = policy.witnesses.filter((w) => !signed.has(id(w))).map((w) => w.name);

@@ -1,6 +1,7 @@
 // `kubetrail witness`: a C2SP tlog-witness over its own data directory — its cosigner key
 // (DATA/keys/witness.key), what it cosigned per log (DATA/witness/), fork evidence
 // (DATA/evidence/) — serving the logs listed in a file it reloads while it runs.
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import { Counter } from "prom-client";
@@ -37,6 +38,7 @@ export interface RunningWitness {
 }
 
 export async function runWitness(cfg: WitnessConfig, logger: Logger): Promise<RunningWitness> {
+  await mkdir(cfg.dataDir, { recursive: true });
   const lock: DirLock = await acquireLock(path.resolve(cfg.dataDir, "LOCK"));
   const closers: (() => Promise<void> | void)[] = [() => lock.release()];
   const closeAll = async (): Promise<void> => {

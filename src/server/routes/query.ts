@@ -29,6 +29,11 @@ export interface QueryRouteDeps {
   log: LogReader;
   index: QueryIndex;
   files: StaticLogFiles;
+  /**
+   * The checkpoint /log/checkpoint serves when witnesses cosign the log (src/publish/): the
+   * newest one the witness policy accepts, with its cosignatures; null while none is.
+   */
+  publishedCheckpoint?: () => string | null;
 }
 
 /** Largest page one HTTP request may ask for; the CLI reads the index directly. */
@@ -154,7 +159,16 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       pattern: "/log/checkpoint",
       scope: "public",
       async handle({ res }) {
-        const note = Buffer.from(log.latestCheckpoint().note, "utf8");
+        const published = deps.publishedCheckpoint ? deps.publishedCheckpoint() : log.latestCheckpoint().note;
+        if (published === null)
+          throw new HttpError(
+            503,
+            "no checkpoint has the witness cosignatures it needs yet (failMode closed)",
+            {
+              "Retry-After": "5",
+            },
+          );
+        const note = Buffer.from(published, "utf8");
         sendBytes(res, note, "text/plain; charset=utf-8", "no-cache");
       },
     },
@@ -197,7 +211,11 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
  * For `kubetrail serve`: keeps DATA/index.db fed from the open log and mounts queryRoutes on
  * the same index connection.
  */
-export function queryServeExtension(dataDir: string, onError?: (err: unknown) => void): ServeExtension {
+export function queryServeExtension(
+  dataDir: string,
+  onError?: (err: unknown) => void,
+  publishedCheckpoint?: () => string | null,
+): ServeExtension {
   let indexer: ReturnType<typeof startIndexer> | undefined;
   return {
     start: async (ingest) => {
@@ -207,7 +225,12 @@ export function queryServeExtension(dataDir: string, onError?: (err: unknown) =>
     },
     routes: (ingest) => {
       indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
-      return queryRoutes({ log: ingest.log, index: indexer.index, files: new FsLogReader(dataDir) });
+      return queryRoutes({
+        log: ingest.log,
+        index: indexer.index,
+        files: new FsLogReader(dataDir),
+        ...(publishedCheckpoint ? { publishedCheckpoint } : {}),
+      });
     },
   };
 }

@@ -1,0 +1,105 @@
+// The HTTP(S) client that talks to witnesses and mirrors: keep-alive connections (the specs ask
+// for them), a deadline on every request, a bounded answer, and TLS trust from a CA file.
+import http from "node:http";
+import https from "node:https";
+import { Readable } from "node:stream";
+
+export interface HttpClientOptions {
+  /** PEM CA bundle to trust (a self-signed witness or mirror). */
+  ca?: string;
+  /** Skip TLS verification: witnesses' answers are checked by signature anyway. */
+  insecure?: boolean;
+  /** Largest answer body read (a cosignature answer is a few hundred bytes). */
+  maxResponseBytes?: number;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export class HttpClientError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "HttpClientError";
+  }
+}
+
+export class HttpClient {
+  private readonly agent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+
+  constructor(private readonly opts: HttpClientOptions = {}) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 16,
+      ...(opts.ca ? { ca: opts.ca } : {}),
+      rejectUnauthorized: opts.insecure !== true,
+    });
+  }
+
+  /**
+   * Sends one request and reads the whole answer within `timeoutMs`. The body may be a stream
+   * (an add-entries upload). Rejects with HttpClientError for a network failure or timeout.
+   */
+  request(
+    method: "GET" | "POST",
+    url: URL,
+    o: { body?: Uint8Array | string | Readable; headers?: Record<string, string>; timeoutMs: number },
+  ): Promise<HttpAnswer> {
+    const tls = url.protocol === "https:";
+    const mod = tls ? https : http;
+    const max = this.opts.maxResponseBytes ?? 1024 * 1024;
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      let settled = false;
+      const fail = (why: string, cause?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.destroy();
+        reject(new HttpClientError(`${method} ${url.href}: ${why}`, { cause }));
+      };
+      const timer = setTimeout(() => fail(`no answer within ${o.timeoutMs} ms`), o.timeoutMs);
+      const req = mod.request(
+        url,
+        { method, headers: o.headers, agent: tls ? this.httpsAgent : this.agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on("data", (c: Buffer) => {
+            size += c.length;
+            if (size > max) fail(`answer larger than ${max} bytes`);
+            else chunks.push(c);
+          });
+          res.on("end", () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+          });
+          res.on("error", (err) => fail(err.message, err));
+        },
+      );
+      req.on("error", (err) => fail(err.message, err));
+      const body = o.body;
+      if (body instanceof Readable) {
+        body.on("error", (err) => fail(`request body: ${err.message}`, err));
+        body.pipe(req);
+      } else {
+        req.end(body);
+      }
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+/** `prefix` + `path`, keeping the prefix's own path (a witness may live under /witness/). */
+export function joinUrl(prefix: string, path: string): URL {
+  return new URL(path, prefix.endsWith("/") ? prefix : `${prefix}/`);
+}

@@ -1,0 +1,97 @@
+// `serve --cosigners FILE`: the witnesses (and mirrors) of the log wired into serve — the
+// cosigning step the log calls when it publishes a checkpoint, the published checkpoint for
+// /log/checkpoint, and their metrics.
+import path from "node:path";
+import type { Logger } from "pino";
+import { Counter, Gauge } from "prom-client";
+import type { ServeExtension } from "../server/run-serve.js";
+import type { Cosign } from "../store/fs-log.js";
+import { FsLogReader } from "../store/fs-reader.js";
+import { loadOrCreateSigningKey } from "../store/keys.js";
+import { proveConsistency } from "../tlog/index.js";
+import { loadCosignersConfig, type CosignersConfig } from "./cosigners-config.js";
+import { Cosigning } from "./cosigning.js";
+import { HttpClient } from "./http-client.js";
+import type { WitnessOutcome } from "./witness-client.js";
+
+export interface ServeCosigning {
+  config: CosignersConfig;
+  /** For the log: its cosigning step. */
+  cosign: Cosign;
+  /** For /log/checkpoint. */
+  published(): string | null;
+  /** Starts following the open log; stops on shutdown. */
+  extension: ServeExtension;
+}
+
+export async function setUpCosigning(dataDir: string, file: string, logger: Logger): Promise<ServeCosigning> {
+  const config = await loadCosignersConfig(file);
+  const keys = await loadOrCreateSigningKey(dataDir);
+  const files = new FsLogReader(dataDir);
+  const http = new HttpClient({
+    ...(config.ca ? { ca: config.ca } : {}),
+    insecure: config.insecureSkipTlsVerify,
+  });
+  const outcomes: { witness: string; outcome: WitnessOutcome }[] = [];
+  let record: (witness: string, outcome: WitnessOutcome) => void = (witness, outcome) =>
+    outcomes.push({ witness, outcome });
+  const cosigning = await Cosigning.create({
+    config,
+    logKeys: [keys.verifier],
+    // The tiles of the tree being published are written before it is signed.
+    prove: (from, to) => proveConsistency(from, to, files.hashReader(to)),
+    http,
+    publishedFile: path.join(dataDir, "published-checkpoint"),
+    onEvent: (e) => logger[e.level](e.fields, e.message),
+    onOutcome: (witness, outcome) => record(witness, outcome),
+  });
+  logger.info(
+    {
+      witnesses: config.witnesses.map((w) => `${w.name}${w.optional ? " (optional)" : ""}`),
+      quorum: config.quorum,
+      failMode: config.failMode,
+    },
+    "checkpoints are cosigned by witnesses",
+  );
+  return {
+    config,
+    cosign: (signed, cp) => cosigning.cosign(signed, cp),
+    published: () => cosigning.published(),
+    extension: {
+      start: async (ingest, ctx) => {
+        const registers = [ctx.registry];
+        const answers = new Counter({
+          name: "kubetrail_witness_answers_total",
+          help: "Answers of witnesses to add-checkpoint, by witness and outcome",
+          labelNames: ["witness", "outcome"],
+          registers,
+        });
+        record = (witness, outcome) => answers.inc({ witness, outcome: outcome.kind });
+        for (const o of outcomes.splice(0)) record(o.witness, o.outcome);
+        new Gauge({
+          name: "kubetrail_published_checkpoint_size",
+          help: "Tree size of the checkpoint served at /log/checkpoint (with its witness cosignatures)",
+          registers,
+          collect() {
+            this.set(cosigning.publishedSize());
+          },
+        });
+        new Gauge({
+          name: "kubetrail_published_checkpoint_witnesses",
+          help: "Non-optional witnesses whose cosignature the published checkpoint carries",
+          registers,
+          collect() {
+            this.set(cosigning.publishedWitnesses());
+          },
+        });
+        cosigning.written(ingest.log.latestCheckpoint());
+        const unsubscribe = ingest.log.onIntegrated((cp) => cosigning.written(cp));
+        return async () => {
+          unsubscribe();
+          await cosigning.close();
+          http.close();
+        };
+      },
+    },
+  };
+}
