@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   policy: async () => (await import("./policy.js")).registerPolicy,
   redaction: async () => (await import("./redaction.js")).registerRedaction,
   witness: async () => (await import("./witness.js")).registerWitness,
+  mirror: async () => (await import("./mirror.js")).registerMirror,
 };
 
 const program = new Command("kubetrail")

@@ -158,7 +158,10 @@ export function registerServe(program: Command): void {
         const cosigning = resolved.cosigners
           ? await setUpCosigning(cfg.dataDir, resolved.cosigners, logger)
           : undefined;
-        if (cosigning) cfg.cosign = cosigning.cosign;
+        if (cosigning) {
+          cfg.cosign = cosigning.cosign;
+          cfg.ackGate = cosigning.ackGate;
+        }
         const extensions = [queryServeExtension(cfg.dataDir, onIndexError, cosigning?.published)];
         if (cosigning) extensions.push(cosigning.extension);
         if (resolved.detect) {

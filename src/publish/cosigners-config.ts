@@ -16,6 +16,8 @@
 //     - url: https://mirror.example:8445/
 //       key: mirror.example/m1+…
 //   strict: false        # acknowledge events only once a mirror cosigned a checkpoint covering them
+//   strictTimeout: 10s   # …waiting at most this long (then 503: the apiserver sends the batch again)
+//   witnessAfterMirror: true   # witnesses get only checkpoints a mirror holds (default with mirrors)
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { isDocument, parseDocument } from "yaml";
@@ -23,13 +25,8 @@ import { isRecord } from "../json/record.js";
 import { ConfigError, parseDuration } from "../server/config.js";
 import { CosignatureVerifier } from "../tlog/index.js";
 import { documentToJs } from "../yaml/to-js.js";
-import type { RequestTiming, WitnessEndpoint } from "./witness-client.js";
-
-export interface CosignerEndpoint {
-  name: string;
-  url: string;
-  verifier: CosignatureVerifier;
-}
+import type { CosignerEndpoint, RequestTiming } from "./cosigner-client.js";
+import type { WitnessEndpoint } from "./witness-client.js";
 
 export interface CosignersConfig {
   witnesses: WitnessEndpoint[];
@@ -42,6 +39,10 @@ export interface CosignersConfig {
   insecureSkipTlsVerify: boolean;
   mirrors: CosignerEndpoint[];
   strict: boolean;
+  /** Witnesses get only checkpoints a mirror has cosigned (default with mirrors). */
+  witnessAfterMirror: boolean;
+  /** In strict mode, how long an acknowledgement waits for a mirror's cosignature (then 503). */
+  strictTimeoutMs: number;
 }
 
 const FIELDS = [
@@ -55,6 +56,8 @@ const FIELDS = [
   "insecureSkipTlsVerify",
   "mirrors",
   "strict",
+  "witnessAfterMirror",
+  "strictTimeout",
 ];
 
 function endpoint(
@@ -140,6 +143,8 @@ export function parseCosignersConfig(
     insecureSkipTlsVerify: root["insecureSkipTlsVerify"] === true,
     mirrors,
     strict,
+    witnessAfterMirror: root["witnessAfterMirror"] !== false,
+    strictTimeoutMs: duration("strictTimeout", "10s"),
   };
 }
 

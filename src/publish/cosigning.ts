@@ -29,7 +29,9 @@ import type { SignedCheckpoint } from "../store/types.js";
 import { checkQuorum, type WitnessPolicy } from "../verify/witness-policy.js";
 import type { CosignersConfig } from "./cosigners-config.js";
 import type { HttpClient } from "./http-client.js";
-import { WitnessClient, type ProveConsistency, type WitnessOutcome } from "./witness-client.js";
+import type { CosignerClient, CosignOutcome, ProveConsistency } from "./cosigner-client.js";
+import { MirrorClient, type MirrorSource } from "./mirror-client.js";
+import { WitnessClient } from "./witness-client.js";
 
 export interface CosignEvent {
   level: "info" | "warn" | "error";
@@ -42,13 +44,15 @@ export interface CosigningOptions {
   /** The log's verifier keys, to open checkpoints found on disk. */
   logKeys: readonly Verifier[];
   prove: ProveConsistency;
+  /** The log's entries and subtree proofs, for mirrors. */
+  mirrorSource: MirrorSource;
   http: HttpClient;
   /** Where the published checkpoint is kept (DATA/published-checkpoint). */
   publishedFile: string;
   onEvent?: (e: CosignEvent) => void;
   /** Told after every witness answer (for metrics). */
-  onOutcome?: (witness: string, outcome: WitnessOutcome) => void;
-  /** How often witnesses missing from the newest checkpoint are asked again. */
+  onOutcome?: (witness: string, outcome: CosignOutcome) => void;
+  /** How often cosigners missing from the newest checkpoint are asked again. */
   retryIntervalMs?: number;
 }
 
@@ -66,7 +70,8 @@ interface Candidate {
 const MAX_CANDIDATES = 64;
 
 export class Cosigning {
-  readonly clients: WitnessClient[];
+  readonly witnesses: WitnessClient[];
+  readonly mirrors: MirrorClient[];
   /** The non-optional witnesses and the quorum among them. */
   readonly policy: WitnessPolicy;
   private candidates: Candidate[] = [];
@@ -78,7 +83,10 @@ export class Cosigning {
 
   private constructor(private readonly opts: CosigningOptions) {
     const { config } = opts;
-    this.clients = config.witnesses.map((w) => new WitnessClient(w, opts.http, config.timing, opts.prove));
+    this.witnesses = config.witnesses.map((w) => new WitnessClient(w, opts.http, config.timing, opts.prove));
+    this.mirrors = config.mirrors.map(
+      (m) => new MirrorClient(m, opts.http, config.timing, opts.prove, opts.mirrorSource),
+    );
     this.policy = {
       witnesses: config.witnesses.filter((w) => !w.optional).map((w) => w.verifier),
       minWitnesses: config.quorum,
@@ -110,21 +118,61 @@ export class Cosigning {
   }
 
   /**
-   * The log core's cosigning step: asks every witness, waits at most maxWait, and returns the
-   * note with the cosignatures received. Never rejects.
+   * The log core's cosigning step: asks every cosigner, waits at most maxWait, and returns the
+   * note with the cosignatures received. Never rejects. With mirrors and witnessAfterMirror,
+   * witnesses are asked only once a mirror holds the checkpoint: then nothing a witness vouched
+   * for can be lost with the primary (docs/operations.md).
    */
   async cosign(signed: string, cp: Checkpoint): Promise<string> {
     const candidate: Candidate = { cp, signed, cosignatures: new Map(), written: false };
     this.candidates.push(candidate);
     if (this.candidates.length > MAX_CANDIDATES) this.candidates.shift();
-    const asked = this.clients.map((client) => this.ask(client, candidate));
+    const deadline = Date.now() + this.opts.config.maxWaitMs;
+    const mirrored = Promise.all(this.mirrors.map((m) => this.ask(m, candidate)));
+    if (this.ordered()) {
+      await this.within(deadline, this.firstMirror(candidate, mirrored));
+      if (this.mirrorHolds(candidate)) await this.within(deadline, this.askWitnesses(candidate));
+    } else {
+      await this.within(deadline, Promise.all([mirrored, this.askWitnesses(candidate)]));
+    }
+    return this.noteOf(candidate);
+  }
+
+  /** Resolves once a mirror has cosigned a checkpoint of at least `size` (strict mode). */
+  untilMirrored(size: number): Promise<void> {
+    return Promise.race(this.mirrors.map((m) => m.untilCosigned(size)));
+  }
+
+  private ordered(): boolean {
+    return this.mirrors.length > 0 && this.opts.config.witnessAfterMirror;
+  }
+
+  private mirrorHolds(c: Candidate): boolean {
+    return this.mirrors.some((m) => c.cosignatures.has(m.endpoint.name));
+  }
+
+  private askWitnesses(c: Candidate): Promise<void> {
+    return Promise.all(this.witnesses.map((w) => this.ask(w, c))).then(() => undefined);
+  }
+
+  /** Settles when a mirror has cosigned `c` or every mirror has answered. */
+  private firstMirror(c: Candidate, all: Promise<unknown>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (this.mirrorHolds(c)) resolve();
+      };
+      this.mirrors.forEach((m) => void m.untilCosigned(c.cp.size).then(check));
+      void all.then(() => resolve());
+    });
+  }
+
+  private async within(deadline: number, work: Promise<unknown>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(asked),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.config.maxWaitMs))),
+      work,
+      new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),
     ]);
     clearTimeout(timer);
-    return this.noteOf(candidate);
   }
 
   /** Tree size of the published checkpoint (-1: none). */
@@ -192,7 +240,7 @@ export class Cosigning {
     return undefined;
   }
 
-  private async ask(client: WitnessClient, candidate: Candidate): Promise<void> {
+  private async ask(client: CosignerClient, candidate: Candidate): Promise<void> {
     const outcome = await client.cosign(candidate.signed, candidate.cp);
     this.opts.onOutcome?.(client.endpoint.name, outcome);
     this.report(client, candidate, outcome);
@@ -201,13 +249,17 @@ export class Cosigning {
     if (candidate.written) this.refresh();
   }
 
-  /** Asks again the witnesses whose cosignature the newest written checkpoint lacks. */
+  /** Asks again the cosigners whose cosignature the newest written checkpoint lacks. */
   private askMissing(): void {
     const newest = this.candidates.findLast((c) => c.written);
     if (!newest) return;
-    for (const client of this.clients) {
-      if (!newest.cosignatures.has(client.endpoint.name)) void this.ask(client, newest);
-    }
+    for (const m of this.mirrors) if (!newest.cosignatures.has(m.endpoint.name)) void this.ask(m, newest);
+    // Witnesses after a mirror: the newest checkpoint a mirror holds.
+    const target = this.ordered()
+      ? this.candidates.findLast((c) => c.written && this.mirrorHolds(c))
+      : newest;
+    if (!target) return;
+    for (const w of this.witnesses) if (!target.cosignatures.has(w.endpoint.name)) void this.ask(w, target);
   }
 
   private noteOf(c: Candidate): string {
@@ -247,17 +299,18 @@ export class Cosigning {
   }
 
   /** Logs a witness's outcome when it differs from its last one (no line per checkpoint). */
-  private report(client: WitnessClient, c: Candidate, o: WitnessOutcome): void {
+  private report(client: CosignerClient, c: Candidate, o: CosignOutcome): void {
     const name = client.endpoint.name;
     const summary = o.kind === "refused" ? `refused ${o.status}` : o.kind;
     const previous = this.lastOutcome.get(name);
     this.lastOutcome.set(name, summary);
     if (o.kind === "superseded" || summary === previous) return;
-    const fields = { witness: name, url: client.endpoint.url, size: c.cp.size };
-    if (o.kind === "cosigned") this.event("info", "witness cosigns", fields);
-    else if (o.kind === "failed") this.event("warn", "witness unreachable", { ...fields, reason: o.reason });
+    const role = this.mirrors.some((m) => m === client) ? "mirror" : "witness";
+    const fields = { [role]: name, url: client.endpoint.url, size: c.cp.size };
+    if (o.kind === "cosigned") this.event("info", `${role} cosigns`, fields);
+    else if (o.kind === "failed") this.event("warn", `${role} unreachable`, { ...fields, reason: o.reason });
     else if (o.kind === "refused")
-      this.event("error", "witness refused the checkpoint", {
+      this.event("error", `${role} refused the checkpoint`, {
         ...fields,
         status: o.status,
         reason: o.reason,
@@ -265,7 +318,7 @@ export class Cosigning {
     else
       this.event(
         "error",
-        "witness holds a larger tree of this log than its checkpoint: another history of the log exists, or it was rolled back",
+        `${role} holds a larger tree of this log than its checkpoint: another history of the log exists, or it was rolled back`,
         {
           ...fields,
           witnessSize: o.size,

@@ -8,11 +8,13 @@ import type { ServeExtension } from "../server/run-serve.js";
 import type { Cosign } from "../store/fs-log.js";
 import { FsLogReader } from "../store/fs-reader.js";
 import { loadOrCreateSigningKey } from "../store/keys.js";
-import { proveConsistency } from "../tlog/index.js";
+import { proveConsistency, proveSubtreeConsistency } from "../tlog/index.js";
+import { HttpError } from "../server/route.js";
+import type { AuditLog } from "../store/types.js";
 import { loadCosignersConfig, type CosignersConfig } from "./cosigners-config.js";
 import { Cosigning } from "./cosigning.js";
 import { HttpClient } from "./http-client.js";
-import type { WitnessOutcome } from "./witness-client.js";
+import type { CosignOutcome } from "./cosigner-client.js";
 
 export interface ServeCosigning {
   config: CosignersConfig;
@@ -22,6 +24,11 @@ export interface ServeCosigning {
   published(): string | null;
   /** Starts following the open log; stops on shutdown. */
   extension: ServeExtension;
+  /**
+   * Strict mode: resolves once a mirror has cosigned a checkpoint covering everything durable
+   * now; an HttpError 503 after strictTimeout (the apiserver sends the batch again).
+   */
+  ackGate?: (log: AuditLog) => Promise<void>;
 }
 
 export async function setUpCosigning(dataDir: string, file: string, logger: Logger): Promise<ServeCosigning> {
@@ -32,14 +39,22 @@ export async function setUpCosigning(dataDir: string, file: string, logger: Logg
     ...(config.ca ? { ca: config.ca } : {}),
     insecure: config.insecureSkipTlsVerify,
   });
-  const outcomes: { witness: string; outcome: WitnessOutcome }[] = [];
-  let record: (witness: string, outcome: WitnessOutcome) => void = (witness, outcome) =>
+  const outcomes: { witness: string; outcome: CosignOutcome }[] = [];
+  let record: (witness: string, outcome: CosignOutcome) => void = (witness, outcome) =>
     outcomes.push({ witness, outcome });
   const cosigning = await Cosigning.create({
     config,
     logKeys: [keys.verifier],
     // The tiles of the tree being published are written before it is signed.
     prove: (from, to) => proveConsistency(from, to, files.hashReader(to)),
+    mirrorSource: {
+      proveSubtree: (start, end, n) => proveSubtreeConsistency(start, end, n, files.hashReader(n)),
+      entries: async (start, end) => {
+        const out: Uint8Array[] = [];
+        for await (const e of files.readEntries(start, end)) out.push(e.data);
+        return out;
+      },
+    },
     http,
     publishedFile: path.join(dataDir, "published-checkpoint"),
     onEvent: (e) => logger[e.level](e.fields, e.message),
@@ -50,23 +65,50 @@ export async function setUpCosigning(dataDir: string, file: string, logger: Logg
       witnesses: config.witnesses.map((w) => `${w.name}${w.optional ? " (optional)" : ""}`),
       quorum: config.quorum,
       failMode: config.failMode,
+      mirrors: config.mirrors.map((m) => m.name),
+      strict: config.strict,
     },
-    "checkpoints are cosigned by witnesses",
+    "checkpoints are cosigned by witnesses and mirrors",
   );
+  const ackGate = async (log: AuditLog): Promise<void> => {
+    const size = log.size();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new HttpError(
+              503,
+              `no mirror cosigned a checkpoint covering these events within ${config.strictTimeoutMs} ms`,
+              {
+                "Retry-After": "1",
+              },
+            ),
+          ),
+        config.strictTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([log.waitIntegrated(size).then(() => cosigning.untilMirrored(size)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     config,
     cosign: (signed, cp) => cosigning.cosign(signed, cp),
     published: () => cosigning.published(),
+    ...(config.strict ? { ackGate } : {}),
     extension: {
       start: async (ingest, ctx) => {
         const registers = [ctx.registry];
         const answers = new Counter({
-          name: "kubetrail_witness_answers_total",
-          help: "Answers of witnesses to add-checkpoint, by witness and outcome",
-          labelNames: ["witness", "outcome"],
+          name: "kubetrail_cosigner_answers_total",
+          help: "Answers of witnesses and mirrors (add-checkpoint, add-entries), by cosigner and outcome",
+          labelNames: ["cosigner", "outcome"],
           registers,
         });
-        record = (witness, outcome) => answers.inc({ witness, outcome: outcome.kind });
+        record = (cosigner, outcome) => answers.inc({ cosigner, outcome: outcome.kind });
         for (const o of outcomes.splice(0)) record(o.witness, o.outcome);
         new Gauge({
           name: "kubetrail_published_checkpoint_size",

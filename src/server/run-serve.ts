@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import { followFile } from "../ingest/follow-file.js";
 import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
+import type { AuditLog } from "../store/types.js";
 import type { AuthConfig } from "./auth.js";
 import { BodyBudget } from "./body.js";
 import { ConfigError } from "./config.js";
@@ -33,6 +34,11 @@ export interface ServeConfig extends IngestSetup {
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
+  /**
+   * Awaited after a webhook batch is durable and before it is acknowledged (strict mirroring:
+   * a mirror must hold it); an HttpError it throws is the answer.
+   */
+  ackGate?: (log: AuditLog) => Promise<void>;
 }
 
 /** Modules that serve more endpoints or consume the log plug in here once the log is open. */
@@ -176,7 +182,12 @@ export async function runServe(
     ...healthRoutes({ ready: () => accepting, registry: metrics.registry }),
     ...webhookRoutes({
       receive: (body) => openIngestOrThrow().receiver.receive(body),
-      ingest: (batch) => openIngestOrThrow().pipeline.ingestPrepared(batch),
+      ingest: async (batch) => {
+        const opened = openIngestOrThrow();
+        const result = await opened.pipeline.ingestPrepared(batch);
+        if (cfg.ackGate) await cfg.ackGate(opened.log);
+        return result;
+      },
       metrics,
       limits: {
         maxBytes: cfg.maxBodyBytes,

@@ -29,7 +29,7 @@ import {
   verifyConsistency,
   type OpenedCheckpoint,
 } from "../tlog/index.js";
-import type { CheckpointStore } from "./checkpoint-store.js";
+import type { CheckpointStore, StoredCheckpoint } from "./checkpoint-store.js";
 import type { LogConfig } from "./logs-config.js";
 
 export interface WitnessReply {
@@ -52,16 +52,22 @@ export interface WitnessOptions {
   store: CheckpointStore;
   /** The current logs configuration (it may be reloaded between requests). */
   logs: () => ReadonlyMap<string, LogConfig>;
-  signer: CosignatureSigner;
+  /**
+   * The witness's key. Without one (a mirror's pending checkpoints, C2SP tlog-mirror) the
+   * checkpoint is recorded with the log's signatures only and the answer is empty.
+   */
+  signer?: CosignatureSigner;
   /** Told about every contradicting checkpoint; it keeps and reports the evidence. */
   onFork?: (evidence: ForkEvidence) => void;
+  /** Told about every checkpoint recorded (after it is durable). */
+  onRecorded?: (origin: string, record: StoredCheckpoint) => void;
 }
 
 const TEXT = "text/plain; charset=utf-8";
 const reply = (status: number, body: string, contentType = TEXT): WitnessReply => ({
   status,
   contentType,
-  body: body.endsWith("\n") ? body : `${body}\n`,
+  body: body === "" || body.endsWith("\n") ? body : `${body}\n`,
 });
 
 /** The lowercase hex SHA-256 of an origin: its directory under a witness's or mirror's monitoring prefix. */
@@ -71,10 +77,6 @@ export function originHash(origin: string): string {
 
 export class Witness {
   constructor(private readonly opts: WitnessOptions) {}
-
-  get name(): string {
-    return this.opts.signer.name;
-  }
 
   /** Handles one add-checkpoint request body; never throws for bad input (only for a failing disk). */
   async addCheckpoint(body: string): Promise<WitnessReply> {
@@ -109,7 +111,7 @@ export class Witness {
       base64,
     }));
 
-    return this.opts.store.update(origin, async (held) => {
+    const result = await this.opts.store.update(origin, async (held) => {
       const heldSize = held?.size ?? 0;
       if (request.oldSize !== heldSize) {
         return { result: reply(409, formatSizeBody(heldSize), SIZE_CONTENT_TYPE) };
@@ -132,15 +134,19 @@ export class Witness {
       } else if (held && !verifyConsistency(held.size, cp.size, request.proof, held.rootHash, cp.rootHash)) {
         return refuse(`the consistency proof from size ${held.size} to ${cp.size} does not verify`);
       }
-      const note = await signNote(splitNote(request.checkpoint).text, [this.opts.signer], logSignatures);
-      const mine = splitNote(note).signatures.filter(
-        (s) => s.name === this.opts.signer.name && s.keyHash === this.opts.signer.keyHash,
-      );
+      const text = splitNote(request.checkpoint).text;
+      const signer = this.opts.signer;
+      const note = await signNote(text, signer ? [signer] : [], logSignatures);
+      const mine = signer
+        ? splitNote(note).signatures.filter((s) => s.name === signer.name && s.keyHash === signer.keyHash)
+        : [];
       return {
         record: { size: cp.size, rootHash: cp.rootHash, note },
         result: reply(200, formatCosignatureResponse(mine)),
       };
     });
+    if (result.status === 200) this.opts.onRecorded?.(origin, this.opts.store.get(origin)!);
+    return result;
   }
 
   /** The latest cosigned checkpoint of the log whose origin hashes to `hash`, or null. */
