@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   redaction: async () => (await import("./redaction.js")).registerRedaction,
   witness: async () => (await import("./witness.js")).registerWitness,
   mirror: async () => (await import("./mirror.js")).registerMirror,
+  restore: async () => (await import("./restore.js")).registerRestore,
 };
 
 const program = new Command("kubetrail")

@@ -11,6 +11,7 @@ import { CheckpointStore } from "../witness/checkpoint-store.js";
 import { openCosignerBase, type CosignerConfig } from "../witness/cosigner-base.js";
 import { Mirror } from "./mirror.js";
 import { Puller, type PullResult } from "./pull.js";
+import { TilesClient } from "./tiles-client.js";
 import { mirrorRoutes } from "./routes.js";
 
 export interface MirrorConfig extends CosignerConfig {
@@ -53,16 +54,14 @@ export async function runMirror(cfg: MirrorConfig, logger: Logger): Promise<Runn
       insecure: cfg.pullInsecure === true,
     });
     base.onClose(() => http.close());
-    const puller = new Puller(mirror, http, { timeoutMs: 60_000, onFork: (e) => base.report(e) });
+    const puller = new Puller(mirror, { onFork: (e) => base.report(e) });
     const pulled = () => [...base.logs().values()].filter((l) => l.url !== undefined);
     const pullAll = async (): Promise<PullResult[]> => {
       const results: PullResult[] = [];
       for (const log of pulled()) {
         try {
-          const r = await puller.pull(log.origin, {
-            url: log.url!,
-            ...(cfg.pullToken ? { token: cfg.pullToken } : {}),
-          });
+          const source = new TilesClient(http, log.url!, { token: cfg.pullToken, timeoutMs: 60_000 });
+          const r = await puller.pull(log.origin, source);
           if (r.fetched > 0) logger.info(r, "mirrored");
           results.push(r);
         } catch (err) {
