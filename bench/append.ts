@@ -2,7 +2,7 @@
 // checkpoint) against a plain JSON-lines + fdatasync writer and a hash-chained PostgreSQL table,
 // all fed the same generated audit events by the same concurrent appenders.
 import path from "node:path";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { JsonlWriter } from "./baselines/jsonl-writer.js";
 import { createChainTable, insertBatch, PostgresUnavailable, startPostgres } from "./baselines/postgres.js";
 import {

@@ -10,6 +10,7 @@ import { feedDetector, StoredEntries } from "../src/detect/feed.js";
 import { startLiveDetection } from "../src/detect/live.js";
 import { loadRules } from "../src/detect/load-rules.js";
 import { openIngest } from "../src/ingest/open-ingest.js";
+import { fsStorage } from "../src/store/fs/storage.js";
 import { parseEventList, receiveEventList } from "../src/ingest/normalize.js";
 import { followLog, type Follower } from "../src/store/follow.js";
 import {
@@ -65,7 +66,7 @@ export async function main(argv: string[]): Promise<void> {
    */
   const prepare = async (mode: Mode) => {
     const dataDir = tempDir("detect");
-    const opened = await openIngest(dataDir, { integrateIntervalMs: SERVE_INTEGRATE_INTERVAL_MS });
+    const opened = await openIngest(fsStorage(dataDir), { integrateIntervalMs: SERVE_INTEGRATE_INTERVAL_MS });
     const registry = new Registry();
     let follower: Follower | undefined;
     let stop = async (): Promise<void> => {};

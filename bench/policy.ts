@@ -9,7 +9,7 @@ import { loadPolicyFile } from "../src/audit/policy/load.js";
 import type { Policy } from "../src/audit/policy/types.js";
 import type { AuditEvent } from "../src/audit/types.js";
 import { encodeEvent, parseEventLine } from "../src/ingest/normalize.js";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import {
   intOption,
   log,

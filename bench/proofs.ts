@@ -3,7 +3,7 @@
 // The peer is a hash chain (the PostgreSQL baseline): proving one row there means handing
 // over and re-hashing every row after it, so its "proof" grows linearly.
 import path from "node:path";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import {
   type Hash,
   type HashReader,
@@ -171,7 +171,7 @@ async function realLog(size: number): Promise<Subject> {
     reader: log.hashReader(),
     root: cp.rootHash,
     async leafHash(i) {
-      for await (const e of log.readEntries(i, i + 1)) return hashLeaf(e.data);
+      for await (const e of log.readEntries(i, i + 1)) return hashLeaf(e.data!);
       throw new Error(`entry ${i} missing`);
     },
     close: () => log.close(),

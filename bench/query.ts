@@ -15,8 +15,9 @@ import { objectHistory } from "../src/index/history.js";
 import { catchUp, openIndexForLog } from "../src/index/indexer.js";
 import { parseFilter } from "../src/index/query.js";
 import { resolveEntries } from "../src/index/resolve.js";
-import { openLogSnapshot } from "../src/store/log-snapshot.js";
-import { openFsLog } from "../src/store/fs-log.js";
+import { fsStorage } from "../src/store/fs/storage.js";
+import { openSnapshot } from "../src/store/storage.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { formatMicroTime, generateEvents, toLogLine } from "./gen/events.js";
 import {
   intOption,
@@ -186,7 +187,7 @@ export async function main(argv: string[]): Promise<void> {
   const targets = await load(dataDir, jsonl, count, nowUs);
 
   // Indexing from the log, as `kubetrail reindex` and the serve indexer do it.
-  const snapshot = await openLogSnapshot(dataDir);
+  const snapshot = await openSnapshot(fsStorage(dataDir));
   let { index } = openIndexForLog(dataDir, snapshot, { rebuild: true });
   log("query: indexing");
   const indexing = await measure("kubetrail index (from the fs log)", { items: count }, async () => {
@@ -210,7 +211,7 @@ export async function main(argv: string[]): Promise<void> {
     const filter = parseFilter({ ...raw, limit: [String(limit)] });
     filter.logSize = snapshot.size();
     const rows = index.search(filter, nowUs).rows;
-    return (await resolveEntries(snapshot, rows, snapshot.files.layout)).length;
+    return (await resolveEntries(snapshot, rows)).length;
   };
   const questions: Question[] = [
     {
@@ -235,7 +236,6 @@ export async function main(argv: string[]): Promise<void> {
             snapshot,
             { resource: { resource: "deployments", apiGroup: "apps" }, ...deployment, limit },
             nowUs,
-            snapshot.files.layout,
           )
         ).length,
     },

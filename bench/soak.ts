@@ -9,7 +9,7 @@ import { cpSync } from "node:fs";
 import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { generateEventLines } from "./gen/events.js";
 import {
   intOption,

@@ -21,7 +21,8 @@ import { queryServeExtension } from "../src/server/routes/query.js";
 import { runServe } from "../src/server/run-serve.js";
 import { startServer } from "../src/server/server.js";
 import { loadOrCreateServingCert } from "../src/server/serving-cert.js";
-import { openLogSnapshot } from "../src/store/log-snapshot.js";
+import { fsStorage } from "../src/store/fs/storage.js";
+import { openSnapshot } from "../src/store/storage.js";
 import { JsonlWriter } from "./baselines/jsonl-writer.js";
 import {
   createChainTable,
@@ -136,7 +137,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
             };
           },
         }),
-        auth: { ingestTokens: [TOKEN], readTokens: [], clientCertificates: false },
+        auth: { ingestTokens: [TOKEN], readTokens: [] },
         logger,
         metrics,
         tls: { cert: cert.cert, key: cert.key },
@@ -459,7 +460,7 @@ export async function main(argv: string[]): Promise<void> {
     await h.stop();
     if (system.startsWith("kubetrail")) {
       // Every event sent was new (recycled rounds included), so the log holds at least them all.
-      const size = (await openLogSnapshot(dir)).size();
+      const size = (await openSnapshot(fsStorage(dir))).size();
       const sent = sustainedLoad.events + pacedLoad.events;
       if (!(size >= sent))
         throw new Error(`${system}: the log holds ${size} entries after ${sent} events were sent`);

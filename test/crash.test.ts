@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { CLI } from "./fixtures/cli.js";
 import { losePower } from "./fixtures/power-loss.js";
 
@@ -62,7 +62,7 @@ describe("crash safety", () => {
     const found = new Map<number, string>();
     const seen = new Set<string>();
     for await (const e of log.readEntries(0, log.size())) {
-      const id = (JSON.parse(Buffer.from(e.data).toString()) as { auditID: string }).auditID;
+      const id = (JSON.parse(Buffer.from(e.data!).toString()) as { auditID: string }).auditID;
       expect(seen.has(id), `${id} stored twice`).toBe(false);
       seen.add(id);
       found.set(e.index, id);

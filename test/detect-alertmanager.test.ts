@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtinRules } from "../src/detect/builtin/index.js";
 import { createDetector } from "../src/detect/detector.js";
 import { alertmanagerSink } from "../src/detect/sinks/alertmanager.js";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { auditEvent, encode, execInto } from "./detect-helpers.js";
 import { freePort } from "./detect-http.js";
 

@@ -11,7 +11,7 @@ import { createDetector, type Detector } from "../src/detect/detector.js";
 import { stdoutSink } from "../src/detect/sinks/stdout.js";
 import type { Alert } from "../src/detect/types.js";
 import { followLog } from "../src/store/follow.js";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import type { AuditLog } from "../src/store/types.js";
 import { at, auditEvent, encode, execInto } from "./detect-helpers.js";
 import { PassThrough } from "node:stream";
@@ -62,6 +62,7 @@ async function runOnce(log: AuditLog, data: string, lines: string[] = []): Promi
 async function alertsIn(log: AuditLog): Promise<Array<Alert & { index: number }>> {
   const out: Array<Alert & { index: number }> = [];
   for await (const e of log.readEntries(0, log.size())) {
+    if (e.gone !== undefined) continue;
     const v = JSON.parse(new TextDecoder().decode(e.data)) as Alert;
     if (v.kind === "Alert") out.push({ ...v, index: e.index });
   }
@@ -96,6 +97,33 @@ describe("detector on the fs log", () => {
       expect(sent[0]?.alertIndex).toBe(3);
       // The follower delivered the alert entry back to the detector, which skipped it.
       expect(await readFile(join(data, "detect.position"), "utf8")).toBe("4\n");
+    } finally {
+      await log.close();
+    }
+  });
+
+  it("rebuilt from no saved position on a log whose old bundles were pruned, it skips what is gone", async () => {
+    const data = await dataDir();
+    let log = await openFsLog(data, { integrateIntervalMs: 20 });
+    const deleted = (name: string) =>
+      auditEvent({ verb: "delete", objectRef: { resource: "namespaces", name } });
+    await append(log, [
+      deleted("pruned-away"),
+      ...Array.from({ length: 300 }, (_, i) =>
+        auditEvent({ verb: "get", objectRef: { resource: "pods", namespace: "a", name: `p${i}` } }),
+      ),
+      deleted("kept"),
+    ]);
+    await log.close();
+    log = await openFsLog(data, { integrateIntervalMs: 20 });
+    try {
+      await log.driver.pruneBundles(256, "retention: test");
+      const detector = await runOnce(log, data);
+      // Only the deletion still in the log is evaluated; the pruned one is passed over.
+      const namespaceAlerts = (await alertsIn(log)).filter((a) => a.rule === "namespace-deleted");
+      expect(namespaceAlerts.map((a) => a.object.name)).toEqual(["kept"]);
+      expect(detector.stats().position).toBe(log.size());
+      expect(await readFile(join(data, "detect.position"), "utf8")).toBe(`${log.size()}\n`);
     } finally {
       await log.close();
     }

@@ -13,6 +13,7 @@ import { startLiveDetection } from "../src/detect/live.js";
 import { loadRules } from "../src/detect/load-rules.js";
 import type { Alert } from "../src/detect/types.js";
 import { openIngest, type OpenIngest } from "../src/ingest/open-ingest.js";
+import { fsStorage } from "../src/store/fs/storage.js";
 import { packBatch, unpackBatch } from "../src/ingest/receive.js";
 import { followLog, type Follower } from "../src/store/follow.js";
 import { at, auditEvent, encode, execInto } from "./detect-helpers.js";
@@ -36,7 +37,7 @@ async function dataDir(): Promise<string> {
 
 /** Ingest with integration only on demand, so each test decides when the detector runs. */
 async function ingestAt(dir: string): Promise<OpenIngest> {
-  const opened = await openIngest(dir, { integrateIntervalMs: 3_600_000 });
+  const opened = await openIngest(fsStorage(dir), { integrateIntervalMs: 3_600_000 });
   cleanups.push(() => opened.close());
   return opened;
 }
@@ -200,7 +201,7 @@ describe("detector fed by the ingest pipeline", () => {
       return running;
     };
 
-    let ingest = await openIngest(dir, { integrateIntervalMs: 3_600_000 });
+    let ingest = await openIngest(fsStorage(dir), { integrateIntervalMs: 3_600_000 });
     const first = await live(ingest);
     expect(first.from).toBe(0);
     await ingest.pipeline.ingest([exec("before"), ...Array.from({ length: 15 }, (_, i) => denied(i))]);

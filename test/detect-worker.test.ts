@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type * as DetectModule from "../src/detect/index.js";
-import type * as FsLogModule from "../src/store/fs-log.js";
+import type * as FsLogModule from "../src/store/fs/storage.js";
 import { at, auditEvent, encode } from "./detect-helpers.js";
 
 const DIST = join(import.meta.dirname, "../dist");
@@ -19,7 +19,7 @@ let dir: string;
 
 beforeAll(async () => {
   detect = (await import(pathToFileURL(join(DIST, "detect/index.js")).href)) as typeof DetectModule;
-  fsLog = (await import(pathToFileURL(join(DIST, "store/fs-log.js")).href)) as typeof FsLogModule;
+  fsLog = (await import(pathToFileURL(join(DIST, "store/fs/storage.js")).href)) as typeof FsLogModule;
   dir = await mkdtemp(join(tmpdir(), "kubetrail-detect-worker-"));
 });
 afterAll(async () => {
@@ -55,7 +55,7 @@ describe("detector in a worker thread", () => {
         pathToFileURL(join(DIST, "detect/engine.js")).href
       )) as typeof import("../src/detect/engine.js");
       const engine = new inThread.RuleEngine(await detect.loadRules(source));
-      const expected = entries.flatMap((e) => engine.evaluateEntry(e.index, e.data)).map((a) => a.rule);
+      const expected = entries.flatMap((e) => engine.evaluateEntry(e.index, e.data!)).map((a) => a.rule);
 
       const logged = [];
       for await (const e of log.readEntries(events.length, log.size())) {

@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { parsePolicyText } from "../src/audit/policy/load.js";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import { apiserverEvents, eventList, logFileText } from "./fixtures/audit/events.js";
 import { request, type Reply } from "./fixtures/audit/request.js";
 import { runCli } from "./fixtures/cli.js";
@@ -24,7 +24,7 @@ async function entrySet(dir: string, all = false): Promise<string[]> {
   const log = await openFsLog(dir);
   try {
     const out: string[] = [];
-    for await (const e of log.readEntries(0, log.size())) out.push(Buffer.from(e.data).toString("utf8"));
+    for await (const e of log.readEntries(0, log.size())) out.push(Buffer.from(e.data!).toString("utf8"));
     return out.filter((e) => all || e.startsWith('{"kind":"Event","apiVersion":"audit.k8s.io/v1",')).sort();
   } finally {
     await log.close();
@@ -378,7 +378,7 @@ describe("import summary", () => {
     try {
       const inOrder: string[] = [];
       for await (const e of log.readEntries(0, log.size())) {
-        inOrder.push((JSON.parse(Buffer.from(e.data).toString()) as { auditID: string }).auditID);
+        inOrder.push((JSON.parse(Buffer.from(e.data!).toString()) as { auditID: string }).auditID);
       }
       expect(inOrder).toHaveLength(25);
       // The rotated (older) file's events come first.

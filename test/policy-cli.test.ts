@@ -9,7 +9,7 @@ import { createPolicyEvaluator } from "../src/audit/policy/evaluate.js";
 import { loadPolicyFile } from "../src/audit/policy/load.js";
 import { tagValue } from "../src/audit/redact/tag.js";
 import type { AuditEvent } from "../src/audit/types.js";
-import { loadOrCreateRedactionKey } from "../src/store/keys.js";
+import { loadOrCreateRedactionKey } from "../src/store/fs/keys.js";
 import { tempDir } from "./fixtures/audit/temp-dir.js";
 import { CLI as cli } from "./fixtures/cli.js";
 

@@ -11,7 +11,7 @@ import { createCa, issueCert, type Issuer, type IssuedPem } from "../src/server/
 import { createMetrics } from "../src/server/metrics.js";
 import { queryRoutes } from "../src/server/routes/query.js";
 import { startServer, type RunningServer } from "../src/server/server.js";
-import { openFsLog } from "../src/store/fs-log.js";
+import { openFsLog } from "../src/store/fs/storage.js";
 import {
   decodeBase64,
   generateNoteKey,
@@ -254,12 +254,8 @@ describe("HTTP query, proof and static log routes", () => {
     writeFileSync(caFile, ca.certPem);
     server = await startServer(
       {
-        routes: queryRoutes({
-          log,
-          index: indexer.index,
-          files: log.reader,
-        }),
-        auth: { ingestTokens: [], readTokens: [READ_TOKEN], clientCertificates: false },
+        routes: queryRoutes({ log, index: indexer }),
+        auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
         logger: pino({ level: "silent" }),
         metrics: createMetrics(),
         tls: { cert: serving.certPem, key: serving.keyPem },
@@ -281,10 +277,23 @@ describe("HTTP query, proof and static log routes", () => {
       headers: token === null ? {} : { Authorization: `Bearer ${token}` },
     });
 
-  it("needs the read token for queries but not for the static log", async () => {
+  it("needs the read token for queries and entry bundles but not for the checkpoint and hash tiles", async () => {
     expect((await get("/v1/events", null)).status).toBe(401);
     expect((await get("/v1/events", "wrong")).status).toBe(403);
     expect((await get("/log/checkpoint", null)).status).toBe(200);
+    const size = log.latestCheckpoint().size;
+    expect((await get(`/log/tile/0/000.p/${size}`, null)).status).toBe(200);
+    // However the path is spelled, an entry bundle needs the read credential.
+    for (const path of [
+      `/log/tile/entries/000.p/${size}`,
+      `/log/tile//entries/000.p/${size}`,
+      `/log/tile/%65ntries/000.p/${size}`,
+      `/log/tile/0/../entries/000.p/${size}`,
+    ]) {
+      const r = await get(path, null);
+      expect([401, 404], path).toContain(r.status);
+      expect(r.body, path).not.toContain("auditID");
+    }
   });
 
   it("answers the same as the CLI and pages with a cursor", async () => {
@@ -364,10 +373,10 @@ describe("HTTP query, proof and static log routes", () => {
 
   it("serves tiles and entry bundles of the signed tree only, by canonical path", async () => {
     const size = log.latestCheckpoint().size;
-    const bundle = await get(`/log/tile/entries/000.p/${size}`, null);
+    const bundle = await get(`/log/tile/entries/000.p/${size}`);
     expect(bundle.status).toBe(200);
     expect(bundle.body.split("\n").slice(0, -1).length).toBe(size);
-    expect(bundle.headers["cache-control"]).toBe("public, max-age=3600");
+    expect(bundle.headers["cache-control"]).toBe("private, max-age=3600");
     const tile = await request(server.port, { path: `/log/tile/0/000.p/${size}`, ca: ca.certPem });
     expect(tile.status).toBe(200);
     expect(Buffer.byteLength(tile.body, "latin1")).toBeGreaterThan(0);
@@ -378,12 +387,14 @@ describe("HTTP query, proof and static log routes", () => {
       "/log/tile/../keys/signing.key",
       "/log/tile/entries/000.p/0",
     ]) {
-      expect((await get(bad, null)).status, bad).toBe(404);
+      expect((await get(bad)).status, bad).toBe(404);
     }
   });
 
   it("can be verified remotely with kubetrail verify URL", async () => {
-    const r = await verifyRemote(server.port, vkey, caFile);
+    const tokenFile = join(dir, "read-token");
+    writeFileSync(tokenFile, `${READ_TOKEN}\n`);
+    const r = await verifyRemote(server.port, vkey, caFile, tokenFile);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
   });

@@ -84,9 +84,12 @@ describe("queries against a running serve", () => {
     const proof = one.inclusionProof.map((h) => decodeBase64(h) as Uint8Array);
     expect(verifyInclusion(hashLeaf(Buffer.from(one.entry)), index, cp.size, proof, cp.rootHash)).toBe(true);
 
-    const verify = await verifyRemote(serve.port, vkey, join(dir, "tls", "ca.crt"));
+    const verify = await verifyRemote(serve.port, vkey, join(dir, "tls", "ca.crt"), join(dir, "read-token"));
     expect(verify.stderr).toBe("");
     expect(verify.code).toBe(0);
+    const anonymous = await verifyRemote(serve.port, vkey, join(dir, "tls", "ca.crt"));
+    expect(anonymous.code).not.toBe(0);
+    expect(anonymous.stderr).toMatch(/HTTP 401: entry bundles need a read credential \(--token-file\)/);
   });
 
   it("exports a bundle beside the live server that verifies offline", async () => {

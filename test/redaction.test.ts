@@ -9,8 +9,8 @@ import { parsePolicyText } from "../src/audit/policy/load.js";
 import { tagMatches } from "../src/audit/redact/tag.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../src/audit/types.js";
 import { encodeEvent } from "../src/ingest/normalize.js";
-import { openFsLog } from "../src/store/fs-log.js";
-import { loadOrCreateRedactionKey } from "../src/store/keys.js";
+import { openFsLog } from "../src/store/fs/storage.js";
+import { loadOrCreateRedactionKey } from "../src/store/fs/keys.js";
 import { tempDir } from "./fixtures/audit/temp-dir.js";
 import { b64, SECRET_EVENTS, SECRET_VALUES } from "./fixtures/policy/secret-events.js";
 
@@ -57,7 +57,7 @@ describe.each([
       await log.append(stored.map(encodeEvent));
       await log.waitIntegrated(stored.length);
       for await (const e of log.readEntries(0, stored.length)) {
-        entries.push(JSON.parse(Buffer.from(e.data).toString("utf8")) as AuditEvent);
+        entries.push(JSON.parse(Buffer.from(e.data!).toString("utf8")) as AuditEvent);
       }
     } finally {
       await log.close();

@@ -5,8 +5,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openFsLog } from "../src/store/fs-log.js";
-import { FsLayout } from "../src/store/fs-layout.js";
+import { openFsLog } from "../src/store/fs/storage.js";
+import { FsLayout } from "../src/store/fs/layout.js";
 import { generateNoteKey, NoteSigner, parseCheckpoint, signCheckpoint } from "../src/tlog/index.js";
 import { CLI } from "./fixtures/cli.js";
 

@@ -1,6 +1,6 @@
 // Loading the same entries into each system before a read-side benchmark (not measured).
 import path from "node:path";
-import { openFsLog } from "../../src/store/fs-log.js";
+import { openFsLog } from "../../src/store/fs/storage.js";
 import { insertBatch, type PgServer, createChainTable } from "../baselines/postgres.js";
 import type { Entries } from "./workload.js";
 

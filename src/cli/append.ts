@@ -2,7 +2,7 @@
 // stdin and appends them; prints where they landed once a signed checkpoint covers them.
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { openFsLog } from "../store/fs-log.js";
+import { openFsLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
 import { isRecord } from "../json/record.js";

@@ -11,6 +11,7 @@ import { addWitnessOptions, witnessPolicyFromOptions } from "./output/witness-op
 import { NoteVerifier } from "../tlog/index.js";
 import { openWitnessedCheckpoint, WitnessPolicyError } from "../verify/witness-policy.js";
 import { CliError } from "./errors.js";
+import { fsStorage } from "../store/fs/storage.js";
 
 export function registerExport(program: Command): void {
   const cmd = program
@@ -39,7 +40,7 @@ export function registerExport(program: Command): void {
           try {
             openWitnessedCheckpoint(
               log.latestCheckpoint().note,
-              [NoteVerifier.fromKey(log.verifierKey)],
+              [NoteVerifier.fromKey(await fsStorage(o.data).verifierKey())],
               policy,
             );
           } catch (err) {
@@ -49,14 +50,14 @@ export function registerExport(program: Command): void {
         }
         filter.logSize = session.log.size();
         const found = session.index.search(filter, Date.now() * 1000);
-        const entries = await resolveEntries(session.log, found.rows, session.log.files.layout);
+        const entries = await resolveEntries(session.log, found.rows);
         const bundle = await buildBundle(session.log, entries, describeQuery(o));
         const text = JSON.stringify(bundle, null, 2) + "\n";
         if (o.output === "-") process.stdout.write(text);
         else {
           await writeFile(o.output, text);
           process.stderr.write(
-            `wrote ${entries.length} entries proven against checkpoint size ${session.log.size()} to ${o.output}` +
+            `wrote ${bundle.entries.length} entries proven against checkpoint size ${session.log.size()} to ${o.output}` +
               (found.next ? ` (more match: raise --limit)` : "") +
               "\n",
           );

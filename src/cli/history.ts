@@ -48,7 +48,6 @@ export function registerHistory(program: Command): void {
               ...(o.since === undefined ? {} : { since: o.since }),
             },
             Date.now() * 1000,
-            session.log.files.layout,
           ).catch(usageError);
           if (format === "table" || format === "wide") {
             if (items.length === 0) {

@@ -6,6 +6,7 @@ import { orderAuditFiles } from "../ingest/file-order.js";
 import { followFile } from "../ingest/follow-file.js";
 import { importFiles, type ImportSummary } from "../ingest/import-files.js";
 import { openIngest } from "../ingest/open-ingest.js";
+import { fsStorage } from "../store/fs/storage.js";
 import { LogError } from "../store/types.js";
 import { progressBar } from "./progress.js";
 import { CliError } from "./errors.js";
@@ -80,16 +81,14 @@ export function registerImport(program: Command): void {
       // A new dedupe store reads the whole log first: at millions of entries, worth showing.
       const catchUp = progressBar("dedupe", "entries", Boolean(flags.progress));
       try {
-        ingest = await openIngest(flags.data, {
+        ingest = await openIngest(fsStorage(flags.data), {
           policyFile: flags.policy,
           redactionRulesFile: flags.redactionRules,
           onCatchUp: (done, total) => catchUp.update(done, total),
         }).finally(() => catchUp.stop());
       } catch (err) {
         if (err instanceof LogError && err.code === "locked") {
-          throw new CliError(
-            `${flags.data} is in use by another kubetrail process (stop serve, or import before starting it)`,
-          );
+          throw new CliError(`${err.message} (stop serve, or import before starting it)`);
         }
         throw err;
       }

@@ -1,6 +1,6 @@
 // `kubetrail keys`: prints the verifier key auditors pin (creating the log's keys if new).
 import type { Command } from "commander";
-import { loadOrCreateSigningKey } from "../store/keys.js";
+import { loadOrCreateSigningKey } from "../store/fs/keys.js";
 import { checkOutput } from "./output/format.js";
 
 export function registerKeys(program: Command): void {

@@ -19,7 +19,7 @@ export function registerQuery(program: Command): void {
     try {
       filter.logSize = session.log.size();
       const found = session.index.search(filter, Date.now() * 1000);
-      const entries = await resolveEntries(session.log, found.rows, session.log.files.layout);
+      const entries = await resolveEntries(session.log, found.rows);
       process.stdout.write(renderEvents(format, entries, found.next));
     } finally {
       session.close();

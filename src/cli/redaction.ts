@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { tagMatches, TAG_PREFIX } from "../audit/redact/tag.js";
-import { readRedactionKey } from "../store/keys.js";
+import { readRedactionKey } from "../store/fs/keys.js";
 import { CliError } from "./errors.js";
 import { checkOutput, USAGE_EXIT } from "./output/format.js";
 

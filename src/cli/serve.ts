@@ -1,11 +1,13 @@
 // `kubetrail serve`: the webhook receiver, health and metrics, over the fs log in --data.
 import { Command, Option } from "commander";
-import { pino } from "pino";
 import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } from "../server/config.js";
+import { DEFAULT_CONNECTION_LIMITS } from "../server/connection-guard.js";
 import { detectServeExtension } from "../server/detect-extension.js";
+import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output.js";
 import { queryServeExtension } from "../server/routes/query.js";
 import { runServe, type ServeConfig } from "../server/run-serve.js";
 import { setUpCosigning } from "../publish/serve-cosigning.js";
+import { fsStorage } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 
 interface ServeFlags {
@@ -15,16 +17,23 @@ interface ServeFlags {
   tlsKey?: string;
   insecureHttp?: boolean;
   clientCa?: string;
+  readClientCa?: string;
   tokenFile?: string;
   readTokenFile?: string;
+  metricsAuth: string;
+  metricsTokenFile?: string;
   maxBody: string;
   maxDecodedBody: string;
   requestTimeout: string;
+  tlsHandshakeTimeout: string;
+  maxUnauthenticatedConnections: string;
+  maxUnauthenticatedPerAddress: string;
   shutdownGrace: string;
   integrateInterval: string;
   policy?: string;
   redactionRules?: string;
   logLevel: string;
+  logFormat: string;
   followAuditLog?: string;
   rulesConfig?: string;
   rulesDir?: string;
@@ -50,17 +59,41 @@ function toConfig(f: ServeFlags): ServeConfig {
     tlsCert: f.tlsCert,
     tlsKey: f.tlsKey,
     clientCa: f.clientCa,
+    readClientCa: f.readClientCa,
     tokenFile: f.tokenFile,
     readTokenFile: f.readTokenFile,
+    metricsAuth: parseMetricsAuth(f.metricsAuth),
+    metricsTokenFile: f.metricsTokenFile,
     maxBodyBytes,
     maxDecodedBodyBytes: Math.max(maxBodyBytes, parseSize(f.maxDecodedBody, "--max-decoded-body")),
     requestTimeoutMs: parseDuration(f.requestTimeout, "--request-timeout"),
+    handshakeTimeoutMs: parseDuration(f.tlsHandshakeTimeout, "--tls-handshake-timeout"),
+    connectionLimits: {
+      maxUnauthenticated: parseCount(f.maxUnauthenticatedConnections, "--max-unauthenticated-connections"),
+      maxUnauthenticatedPerAddress: parseCount(
+        f.maxUnauthenticatedPerAddress,
+        "--max-unauthenticated-per-address",
+      ),
+    },
     shutdownGraceMs: parseDuration(f.shutdownGrace, "--shutdown-grace"),
     integrateIntervalMs: parseDuration(f.integrateInterval, "--integrate-interval"),
     policyFile: f.policy,
     redactionRulesFile: f.redactionRules,
     followAuditLog: f.followAuditLog,
   };
+}
+
+function parseCount(text: string, where: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || !Number.isSafeInteger(n))
+    throw new ConfigError(`${where}: ${JSON.stringify(text)} is not a positive whole number`);
+  return n;
+}
+
+function parseMetricsAuth(text: string): boolean {
+  if (text === "none") return false;
+  if (text === "required") return true;
+  throw new ConfigError(`--metrics-auth: ${JSON.stringify(text)} is not one of none, required`);
 }
 
 export function registerServe(program: Command): void {
@@ -88,6 +121,12 @@ export function registerServe(program: Command): void {
     )
     .addOption(
       opt(
+        "--read-client-ca <file>",
+        "CA bundle (PEM); clients with a certificate from it may read the whole log (queries, proofs, entry bundles, metrics)",
+      ),
+    )
+    .addOption(
+      opt(
         "--token-file <file>",
         "ingest bearer tokens, one per line; default without --client-ca: DIR/ingest-token, generated",
       ),
@@ -95,7 +134,20 @@ export function registerServe(program: Command): void {
     .addOption(
       opt(
         "--read-token-file <file>",
-        "read bearer tokens (query, proofs), one per line; default: DIR/read-token, generated",
+        "read bearer tokens (queries, proofs, entry bundles, metrics), one per line; default: DIR/read-token, generated",
+      ),
+    )
+    .addOption(
+      opt(
+        "--metrics-auth <mode>",
+        "none: /metrics is public; required: it needs a read credential or a --metrics-token-file token",
+        "none",
+      ),
+    )
+    .addOption(
+      opt(
+        "--metrics-token-file <file>",
+        "bearer tokens that may scrape /metrics and nothing else, one per line",
       ),
     )
     .addOption(opt("--max-body <size>", "largest request body accepted, as sent (413 beyond)", "32Mi"))
@@ -104,6 +156,23 @@ export function registerServe(program: Command): void {
     )
     .addOption(
       opt("--request-timeout <duration>", "a request (headers and body) must arrive within this time", "60s"),
+    )
+    .addOption(
+      opt("--tls-handshake-timeout <duration>", "a TLS handshake must complete within this time", "10s"),
+    )
+    .addOption(
+      opt(
+        "--max-unauthenticated-connections <n>",
+        "connections held before a request shows a credential; beyond it the oldest of the busiest source address is closed",
+        String(DEFAULT_CONNECTION_LIMITS.maxUnauthenticated),
+      ),
+    )
+    .addOption(
+      opt(
+        "--max-unauthenticated-per-address <n>",
+        "of those, from one source address; beyond it new ones are closed at once",
+        String(DEFAULT_CONNECTION_LIMITS.maxUnauthenticatedPerAddress),
+      ),
     )
     .addOption(
       opt("--shutdown-grace <duration>", "on SIGTERM, how long in-flight requests may take to finish", "25s"),
@@ -135,6 +204,13 @@ export function registerServe(program: Command): void {
     )
     .addOption(opt("--log-level <level>", "log level: fatal, error, warn, info, debug", "info"))
     .addOption(
+      opt(
+        "--log-format <format>",
+        "auto: readable lines on a terminal, JSON lines otherwise; json; text",
+        "auto",
+      ),
+    )
+    .addOption(
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
         "KUBETRAIL_CONFIG",
       ),
@@ -149,20 +225,40 @@ export function registerServe(program: Command): void {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);
         throw err;
       }
-      const logger = pino({ level: cmd.opts<ServeFlags>().logLevel, base: { service: "kubetrail" } });
+      const output = new LineOutput(1);
+      let logger;
+      try {
+        const format = resolveLogFormat(cmd.opts<ServeFlags>().logFormat, process.stdout.isTTY === true);
+        logger = createLogger({ level: cmd.opts<ServeFlags>().logLevel, format, output });
+      } catch (err) {
+        throw new CliError((err as Error).message, 2);
+      }
       let running;
       try {
         const onIndexError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
         const cosigning = resolved.cosigners
-          ? await setUpCosigning(cfg.dataDir, resolved.cosigners, logger)
+          ? await setUpCosigning(fsStorage(cfg.dataDir), resolved.cosigners, logger)
           : undefined;
         if (cosigning) {
           cfg.cosign = cosigning.cosign;
           cfg.ackGate = cosigning.ackGate;
         }
-        const extensions = [queryServeExtension(cfg.dataDir, onIndexError, cosigning?.published)];
+        const extensions = [
+          queryServeExtension(
+            cfg.dataDir,
+            {
+              onError: onIndexError,
+              onRebuild: (reason) =>
+                logger.warn(
+                  { reason },
+                  "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
+                ),
+            },
+            cosigning?.published,
+          ),
+        ];
         if (cosigning) extensions.push(cosigning.extension);
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
@@ -172,10 +268,11 @@ export function registerServe(program: Command): void {
               rulesConfig: resolved.rulesConfig,
               rulesDirs,
               logger,
+              stdout: output,
             }),
           );
         }
-        running = await runServe(cfg, logger, extensions);
+        running = await runServe(cfg, logger, extensions, output);
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);
         throw err;

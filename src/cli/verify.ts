@@ -2,8 +2,10 @@
 // checkpoint agree (and, with --from, the log extends the older trusted checkpoint).
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { readVerifierKey } from "../store/keys.js";
-import { fsLogSource, httpLogSource, type LogSource } from "../verify/log-source.js";
+import { readTokenFile } from "../server/tokens.js";
+import type { LogSource } from "../store/driver.js";
+import { fsStorage } from "../store/fs/storage.js";
+import { httpLogSource } from "../verify/http-source.js";
 import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
@@ -16,6 +18,9 @@ interface VerifyFlags {
   from?: string;
   output: string;
   ca?: string;
+  tokenFile?: string;
+  clientCert?: string;
+  clientKey?: string;
   insecureSkipTlsVerify?: boolean;
   workers?: string;
   witness?: string[];
@@ -31,6 +36,9 @@ export function registerVerify(program: Command): void {
     .option("--from <checkpoint-file>", "also prove the log extends this older trusted checkpoint")
     .option("-o, --output <format>", "text or json", "text")
     .option("--ca <file>", "PEM CA bundle for an https URL with a private certificate")
+    .option("--token-file <file>", "read token for a URL (entry bundles need a full-log read credential)")
+    .option("--client-cert <file>", "PEM client certificate for a URL (a server's --read-client-ca)")
+    .option("--client-key <file>", "private key of --client-cert (PEM)")
     .option(
       "--insecure-skip-tls-verify",
       "do not check the server certificate (the checkpoint signature still is)",
@@ -41,7 +49,7 @@ export function registerVerify(program: Command): void {
     )
     .addHelpText(
       "after",
-      '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --from old-checkpoint\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --witness "$W1" --witness "$W2" --min-witnesses 1',
+      '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --token-file read-token --ca ca.crt --from old-checkpoint\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --token-file read-token --witness "$W1" --witness "$W2" --min-witnesses 1',
     );
   addWitnessOptions(cmd).action(async (url: string | undefined, o: VerifyFlags) => {
     checkOutput(o.output, ["text", "json"]);
@@ -69,15 +77,34 @@ async function resolveSource(
   if ((url === undefined) === (o.data === undefined))
     throw new CliError("give either --data DIR or a URL", 2);
   if (url !== undefined) {
+    if ((o.clientCert === undefined) !== (o.clientKey === undefined))
+      throw new CliError("--client-cert and --client-key go together", 2);
     if (!o.key) throw new CliError("verifying a URL needs --key: the log's own key proves nothing", 2);
     return {
-      source: await httpLogSource(url, { ca: o.ca, insecure: o.insecureSkipTlsVerify }),
+      source: await httpLogSource(url, {
+        ca: o.ca,
+        insecure: o.insecureSkipTlsVerify,
+        token: o.tokenFile ? await readToken(o.tokenFile) : undefined,
+        clientCert: o.clientCert,
+        clientKey: o.clientKey,
+      }),
       key: o.key,
       pinned: true,
     };
   }
-  const key = o.key ?? (await readVerifierKey(o.data!));
-  return { source: fsLogSource(o.data!), key, pinned: o.key !== undefined };
+  const storage = fsStorage(o.data!);
+  const key = o.key ?? (await storage.verifierKey());
+  return { source: storage.source(), key, pinned: o.key !== undefined };
+}
+
+/** The first token of a token file (the format serve's --read-token-file reads). */
+async function readToken(file: string): Promise<string> {
+  try {
+    const [token] = await readTokenFile(file);
+    return token!;
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
+  }
 }
 
 function describe(r: VerifyReport, pinned: boolean): string {
@@ -88,6 +115,10 @@ function describe(r: VerifyReport, pinned: boolean): string {
     );
     lines.push(`origin ${r.origin}, root ${r.rootHash}`);
     if (r.witnesses !== undefined) lines.push(`cosigned by witnesses: ${r.witnesses.join(", ")}`);
+    if (r.pruned + r.erased > 0)
+      lines.push(
+        `${r.pruned} pruned and ${r.erased} erased entries were checked by their published leaf hashes alone`,
+      );
     if (r.trustedSize !== undefined)
       lines.push(`the log extends the trusted checkpoint of size ${r.trustedSize}`);
     if (!pinned)

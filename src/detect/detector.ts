@@ -11,7 +11,7 @@ import { SinkDispatcher, type DeliveryOptions } from "./dispatch.js";
 import { emptyStats, type EngineStats } from "./engine.js";
 import { localEvaluator, workerEvaluator, type Evaluator } from "./evaluator.js";
 import type { LoadRulesOptions } from "./load-rules.js";
-import { readPosition, writePosition } from "./position.js";
+import { loadPosition, readPosition, writePosition } from "./position.js";
 import {
   DetectError,
   type Alert,
@@ -35,6 +35,12 @@ export interface DetectorOptions {
   reader?: Pick<LogReader, "readEntries">;
   /** e.g. DATA/detect.position; without it the detector starts at 0 and remembers nothing. */
   positionFile?: string;
+  /**
+   * Entries in the log now: a saved position beyond it is damage. With `reader`, a damaged
+   * position file is rebuilt from the log (see position.ts) and `onRepair` told.
+   */
+  logSize?: () => number;
+  onRepair?: (message: string) => void;
   /** Entries before the saved position replayed (without alerting) to refill windows. */
   lookbackEntries?: number;
   /** Repeats of one rule by one user on one object within this time go to the log but not the sinks. */
@@ -138,7 +144,12 @@ export function createDetector(opts: DetectorOptions): Detector {
   return {
     async start() {
       engine ??= await workerEvaluator(opts.workerRules as LoadRulesOptions);
-      if (opts.positionFile) position = savedPosition = await readPosition(opts.positionFile);
+      if (opts.positionFile) {
+        position = savedPosition =
+          opts.reader && opts.logSize
+            ? await loadPosition(opts.positionFile, opts.reader, opts.logSize(), opts.onRepair)
+            : await readPosition(opts.positionFile);
+      }
       evaluated = position;
       const lookback = opts.lookbackEntries ?? 10_000;
       if (opts.reader && position > 0 && lookback > 0) {

@@ -7,7 +7,14 @@ import { buildAlert, type Trigger } from "./alert-record.js";
 import { isRecord } from "../json/record.js";
 import { globMatcher } from "./glob.js";
 import { SlidingWindows } from "./window.js";
-import type { Alert, AllowList, DetectEntry, Rule, RuleState } from "./types.js";
+import {
+  evaluable,
+  type Alert,
+  type AllowList,
+  type DetectEntry,
+  type Rule,
+  type RuleState,
+} from "./types.js";
 
 // A request appears once per stage; remembering this many (rule, auditID) pairs keeps one
 // alert per request even when ResponseStarted and ResponseComplete both match.
@@ -92,6 +99,7 @@ export class RuleEngine {
 
   /** Evaluates one log entry, whether ingest handed it over parsed or it was read as bytes. */
   evaluate(entry: DetectEntry): Alert[] {
+    if (!evaluable(entry)) return [];
     if ("data" in entry) return this.evaluateEntry(entry.index, entry.data);
     this.stats.entries++;
     return this.evaluateObject(entry.index, entry.parsed);

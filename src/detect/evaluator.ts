@@ -4,10 +4,9 @@
 import { setImmediate } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { WorkerCalls } from "../worker/calls.js";
-import type { LogEntry } from "../store/types.js";
 import { emptyStats, RuleEngine, type EngineStats } from "./engine.js";
 import type { LoadRulesOptions } from "./load-rules.js";
-import { DetectError, type Alert, type DetectEntry, type Rule } from "./types.js";
+import { DetectError, evaluable, type Alert, type DetectEntry, type Rule } from "./types.js";
 
 export interface Evaluator {
   /** Evaluates entries in order; resolves with their alerts in order. */
@@ -109,7 +108,9 @@ export async function workerEvaluator(load: LoadRulesOptions): Promise<Evaluator
 
 const encoder = new TextEncoder();
 
-function pack(entries: readonly DetectEntry[]): PackedEntries {
+function pack(all: readonly DetectEntry[]): PackedEntries {
+  // Pruned or erased entries have nothing to evaluate.
+  const entries = all.filter(evaluable);
   // A parsed entry crosses to the worker as JSON again (cheaper than a structured clone); that
   // encode alone costs more than evaluating the entry here, which is why serve does (live.ts).
   const data = entries.map((e) => ("data" in e ? e.data : encoder.encode(JSON.stringify(e.parsed))));
@@ -126,7 +127,7 @@ function pack(entries: readonly DetectEntry[]): PackedEntries {
   return { indexes: entries.map((e) => e.index), ends, bytes };
 }
 
-export function* unpack(batch: PackedEntries): Generator<LogEntry> {
+export function* unpack(batch: PackedEntries): Generator<{ index: number; data: Uint8Array }> {
   let start = 0;
   for (let i = 0; i < batch.indexes.length; i++) {
     const end = batch.ends[i] as number;

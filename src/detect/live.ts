@@ -26,6 +26,8 @@ export interface LiveDetectionOptions {
   onSinkError?: (sink: string, err: Error) => void;
   /** A failed batch (e.g. the alert append) is retried; told here. */
   onError?: (err: unknown) => void;
+  /** A damaged DATA/detect.position was rebuilt from the log; told what and where. */
+  onRepair?: (message: string) => void;
 }
 
 export interface LiveDetection {
@@ -54,6 +56,8 @@ export async function startLiveDetection(opts: LiveDetectionOptions): Promise<Li
     writer: opts.log,
     reader: opts.log,
     positionFile: path.join(opts.dataDir, "detect.position"),
+    logSize: () => opts.log.size(),
+    onRepair: opts.onRepair,
     registry: opts.registry,
     onSinkError: opts.onSinkError,
     onAppended: held.add,

@@ -65,8 +65,19 @@ export interface ParsedEntry {
   parsed: AuditEvent | Alert;
 }
 
-/** What the detector evaluates: an entry as stored bytes (read from the log) or as ingest parsed it. */
+/**
+ * What the detector is handed: an entry as stored bytes (read from the log), as ingest parsed
+ * it, or gone (pruned or erased: nothing to evaluate, but the detector moves past it).
+ */
 export type DetectEntry = LogEntry | ParsedEntry;
+
+/** An entry with something to evaluate: its bytes or the parsed object. */
+export type EvaluableEntry = Exclude<DetectEntry, { gone: object }>;
+
+/** Whether `e` has content to evaluate (it is not a pruned or erased entry). */
+export function evaluable(e: DetectEntry): e is EvaluableEntry {
+  return !("gone" in e) || e.gone === undefined;
+}
 
 /** Where one triggering event sits: in the log (index) and in the cluster (auditID). */
 export interface EventRef {

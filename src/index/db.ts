@@ -73,7 +73,6 @@ interface DbRow {
   level: string | null;
   request_uri: string | null;
   has_body: number;
-  entry_offset: number | null;
   entry_length: number;
 }
 
@@ -81,7 +80,7 @@ const COLUMNS =
   "e.idx, e.leaf_hash, e.kind, e.time_us, e.time, e.stage_time, e.user, e.uid, gs.groups, e.imp_user, " +
   "e.imp_groups, e.verb, e.resource, e.subresource, e.namespace, e.name, e.api_group, e.api_version, " +
   "e.code, e.source_ip, e.source_ips, e.user_agent, e.decision, e.reason, e.audit_id, e.stage, e.level, " +
-  "e.request_uri, e.has_body, e.entry_offset, e.entry_length";
+  "e.request_uri, e.has_body, e.entry_length";
 
 function list(json: string | null): string[] {
   return json === null ? [] : (JSON.parse(json) as string[]);
@@ -117,7 +116,6 @@ function fromDb(r: DbRow): IndexRow {
     level: r.level,
     requestURI: r.request_uri,
     hasRequestObject: r.has_body === 1,
-    offset: r.entry_offset,
     length: r.entry_length,
   };
 }
@@ -126,7 +124,8 @@ function listOrNull(values: string[]): string | null {
   return values.length === 0 ? null : JSON.stringify(values);
 }
 
-function isCorruption(err: unknown): boolean {
+/** SQLite's verdict that the file is damaged or not a database at all. */
+export function isCorruption(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB";
 }
@@ -169,8 +168,8 @@ export class QueryIndex {
         "INSERT INTO entries (idx, leaf_hash, kind, time_us, time, stage_time, user, uid, group_set, imp_user, " +
           "imp_groups, verb, resource, subresource, namespace, name, api_group, api_version, code, source_ip, source_ips, " +
           "user_agent, decision, reason, audit_id, stage, stage_rank, final, level, request_uri, has_body, " +
-          "entry_offset, entry_length) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          "entry_length) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       generation: db.prepare<[], { generation: string }>("SELECT generation FROM meta"),
       groupSet: db.prepare<[string], { id: number }>("SELECT id FROM group_sets WHERE groups = ?"),
@@ -302,7 +301,6 @@ export class QueryIndex {
       r.level,
       r.requestURI,
       r.hasRequestObject ? 1 : 0,
-      r.offset,
       r.length,
     );
   }

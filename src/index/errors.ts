@@ -1,5 +1,8 @@
-/** What kind of input was rejected; callers map "bad-filter" to exit code 2 / HTTP 400. */
-export type IndexErrorCode = "bad-filter" | "bad-cursor" | "corrupt" | "mismatch";
+/**
+ * What kind of input was rejected; callers map "bad-filter" to exit code 2 / HTTP 400, and
+ * "rebuilding" (the index is being refilled from the log) to HTTP 503.
+ */
+export type IndexErrorCode = "bad-filter" | "bad-cursor" | "corrupt" | "mismatch" | "rebuilding";
 
 /** A typed error from the index or the query language; `field` names the filter or column at fault. */
 export class IndexError extends Error {

@@ -1,36 +1,21 @@
 import { describe, expect, it } from "vitest";
-import type { LogEntry, LogReader } from "../store/types.js";
-import {
-  generateNoteKey,
-  hashLeaf,
-  memoryHashReader,
-  NoteSigner,
-  rootFromLeafHashes,
-  signCheckpoint,
-} from "../tlog/index.js";
+import { MemoryStore } from "../store/memory/driver.js";
+import { openMemoryLog } from "../store/memory/storage.js";
+import { generateNoteKey, hashLeaf } from "../tlog/index.js";
 import { buildBundle, verifyBundle, type EvidenceBundle } from "./evidence.js";
 import { rowFromEntry } from "./row.js";
 
 const ORIGIN = "evidence-test.example/log";
-const key = generateNoteKey(ORIGIN);
 const data = Array.from({ length: 13 }, (_, i) => Buffer.from(JSON.stringify({ n: i, note: "é" })));
 const leaves = data.map((d) => hashLeaf(d));
-const root = rootFromLeafHashes(leaves);
-const note = await signCheckpoint(
-  { origin: ORIGIN, size: data.length, rootHash: root, extensions: [] },
-  NoteSigner.fromKey(key.signerKey),
-);
 
-// An in-memory log of 13 entries signed by a fresh key: buildBundle only reads through LogReader.
-const log: LogReader = {
-  origin: ORIGIN,
-  size: () => data.length,
-  latestCheckpoint: () => ({ origin: ORIGIN, size: data.length, rootHash: root, note }),
-  async *readEntries(start, end): AsyncIterable<LogEntry> {
-    for (let i = start; i < end; i++) yield { index: i, data: data[i] as Buffer };
-  },
-  hashReader: () => memoryHashReader(leaves),
-};
+// A log of 13 entries in memory, signed by a fresh key: buildBundle only reads through LogReader.
+const store = new MemoryStore(ORIGIN);
+const key = { verifierKey: store.verifierKey };
+const log = await openMemoryLog(store);
+await log.append(data);
+await log.waitIntegrated(data.length);
+await log.close();
 
 async function bundleOf(indexes: number[]): Promise<EvidenceBundle> {
   const entries = indexes.map((i) => ({

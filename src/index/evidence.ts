@@ -14,6 +14,7 @@ import {
 import type { ResolvedEntry } from "./resolve.js";
 import { isRecord } from "../json/record.js";
 import { checkQuorum, openWitnessedCheckpoint, type WitnessPolicy } from "../verify/witness-policy.js";
+import { IndexError } from "./errors.js";
 
 export const BUNDLE_FORMAT = "kubetrail-evidence-bundle";
 export const BUNDLE_VERSION = 1;
@@ -39,7 +40,10 @@ export interface EvidenceBundle {
   entries: BundleEntry[];
 }
 
-/** Builds a bundle proving `entries` against the log's latest checkpoint. */
+/**
+ * Builds a bundle proving `entries` against the log's latest checkpoint. Entries whose bytes
+ * were pruned or erased cannot be proven and are left out.
+ */
 export async function buildBundle(
   log: LogReader,
   entries: readonly ResolvedEntry[],
@@ -49,10 +53,11 @@ export async function buildBundle(
   const cp = log.latestCheckpoint();
   const reader = log.hashReader();
   const out: BundleEntry[] = [];
-  for (const { row, data } of entries) {
+  for (const { row, data, gone } of entries) {
+    if (gone !== undefined) continue;
     const text = Buffer.from(data).toString("utf8");
     if (!Buffer.from(text, "utf8").equals(Buffer.from(data))) {
-      throw new Error(`entry ${row.idx}: not valid UTF-8, cannot be carried as text`);
+      throw new IndexError("mismatch", `entry ${row.idx}: not valid UTF-8, cannot be carried as text`);
     }
     const proof = await proveInclusion(cp.size, row.idx, reader);
     out.push({ index: row.idx, entry: text, inclusionProof: proof.map(encodeBase64) });

@@ -4,7 +4,7 @@ import type { LogReader } from "../store/types.js";
 import type { QueryIndex } from "./db.js";
 import { diffBodies, type FieldChange } from "./diff.js";
 import { parseFilter, type ResourceSpec } from "./query.js";
-import { resolveEntries, type BundleFiles, type ResolvedEntry } from "./resolve.js";
+import { resolveEntries, type ResolvedEntry } from "./resolve.js";
 
 export const CHANGE_VERBS = ["create", "update", "patch", "delete", "deletecollection"];
 
@@ -39,7 +39,6 @@ export async function objectHistory(
   log: LogReader,
   q: HistoryQuery,
   nowUs: number,
-  files?: BundleFiles,
 ): Promise<HistoryItem[]> {
   const filter = parseFilter({
     verb: CHANGE_VERBS,
@@ -54,11 +53,12 @@ export async function objectHistory(
   const rows = index
     .search(filter, nowUs)
     .rows.filter((r) => r.subresource === null || !NOT_A_CHANGE.has(r.subresource));
-  const entries = await resolveEntries(log, rows, files);
+  const entries = await resolveEntries(log, rows);
   let baseline: unknown;
   return entries.map((entry): HistoryItem => {
     const { row } = entry;
-    if (!row.hasRequestObject) return { entry };
+    // A pruned or erased entry shows as its index row, without a body to compare.
+    if (!row.hasRequestObject || entry.gone !== undefined) return { entry };
     const body = requestObject(entry.value);
     const succeeded = row.code === null || row.code < 400;
     if (row.verb === "patch") return { entry, body: "patch", changes: diffBodies(undefined, body) };

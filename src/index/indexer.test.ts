@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiserverEvents } from "../../test/fixtures/audit/events.js";
-import { openFsLog } from "../store/fs-log.js";
+import { openLogIn } from "../../test/fixtures/memory-log.js";
 import { INDEX_FILE } from "./db.js";
 import { catchUp, openIndexForLog, startIndexer } from "./indexer.js";
 import { parseFilter } from "./query.js";
@@ -13,12 +13,12 @@ import { resolveEntries } from "./resolve.js";
 // 600 entries: two full entry bundles and a partial one, so both read paths are exercised.
 const COUNT = 600;
 let dir: string;
-let log: Awaited<ReturnType<typeof openFsLog>>;
+let log: Awaited<ReturnType<typeof openLogIn>>;
 let entries: Buffer[];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kubetrail-indexer-"));
-  log = await openFsLog(dir, { origin: "indexer-test.example/log", integrateIntervalMs: 20 });
+  log = await openLogIn(dir, { origin: "indexer-test.example/log", integrateIntervalMs: 20 });
   entries = apiserverEvents(COUNT, { withTypeMeta: true }).map((e) => Buffer.from(JSON.stringify(e)));
   await log.append(entries);
   await log.waitIntegrated(COUNT);
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 describe("catchUp and resolveEntries", () => {
-  it("indexes in two runs that split a bundle and reads every entry back by its offset", async () => {
+  it("indexes in two runs that split a bundle and reads every entry back by its log index", async () => {
     const { index } = openIndexForLog(dir, log, { rebuild: true });
     try {
       expect(await catchUp(index, log, 300)).toBe(300);
@@ -44,13 +44,9 @@ describe("catchUp and resolveEntries", () => {
         0,
       ).rows;
       expect(all).toHaveLength(COUNT);
-      expect(all.every((r) => r.offset !== null && r.length > 0)).toBe(true);
-      const fast = await resolveEntries(log, all, log.reader.layout);
-      const slow = await resolveEntries(log, all);
-      expect(fast.map((e) => Buffer.from(e.data).toString())).toEqual(
-        slow.map((e) => Buffer.from(e.data).toString()),
-      );
-      expect(fast.map((e) => Buffer.from(e.data).toString())).toEqual(
+      expect(all.every((r) => r.length > 0)).toBe(true);
+      const resolved = await resolveEntries(log, all);
+      expect(resolved.map((e) => Buffer.from(e.data).toString())).toEqual(
         all.map((r) => entries[r.idx]?.toString()),
       );
     } finally {
@@ -73,7 +69,7 @@ describe("catchUp and resolveEntries", () => {
         0,
       ).rows;
       expect(rows.map((r) => r.idx)).toContain(5);
-      await expect(resolveEntries(log, rows, log.reader.layout)).rejects.toThrow(
+      await expect(resolveEntries(log, rows)).rejects.toThrow(
         /entry 5: the log's bytes do not match the index/,
       );
     } finally {
@@ -99,10 +95,59 @@ describe("startIndexer", () => {
         parseFilter({ stage: ["RequestReceived", "ResponseStarted", "ResponseComplete"], limit: ["5"] }),
         0,
       ).rows;
-      const resolved = await resolveEntries(log, rows, log.reader.layout);
+      const resolved = await resolveEntries(log, rows);
       expect(resolved.length).toBe(5);
     } finally {
       await indexer.stop();
+    }
+  });
+
+  it("rebuilds on a log whose old bundles were pruned: their places kept from the tiles, rows indexed before shown as gone", async () => {
+    const d = mkdtempSync(join(tmpdir(), "kubetrail-indexer-pruned-"));
+    try {
+      let pruned = await openLogIn(d, { integrateIntervalMs: 20 });
+      await pruned.append(entries);
+      await pruned.waitIntegrated(COUNT);
+      const { index: before } = openIndexForLog(d, pruned, { rebuild: true });
+      await catchUp(before, pruned);
+      const old = before.search(
+        parseFilter({ stage: ["ResponseComplete"], limit: ["1000"], asc: ["true"] }),
+        0,
+      ).rows;
+      before.close();
+      await pruned.close();
+      pruned = await openLogIn(d);
+      pruned.driver.pruneBundles(256, "retention: 30 days");
+      // Rows indexed before the pruning now resolve to "gone", with the index's fields.
+      const { index: kept } = openIndexForLog(d, pruned);
+      const resolved = await resolveEntries(pruned, old);
+      kept.close();
+      const first = resolved.find((r) => r.row.idx < 256)!;
+      expect(first.gone).toEqual({ state: "pruned", reason: "retention: 30 days" });
+      expect(first.row.auditID).toBe(JSON.parse(entries[first.row.idx]!.toString()).auditID);
+      expect(resolved.filter((r) => r.row.idx >= 256).every((r) => r.gone === undefined)).toBe(true);
+      // A rebuild covers every position; pruned ones answer no event query.
+      const { index } = openIndexForLog(d, pruned, { rebuild: true });
+      try {
+        expect(await catchUp(index, pruned)).toBe(COUNT);
+        const rows = index.search(
+          parseFilter({ stage: ["RequestReceived", "ResponseStarted", "ResponseComplete"], limit: ["1000"] }),
+          0,
+        ).rows;
+        expect(rows.map((r) => r.idx).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: COUNT - 256 }, (_, i) => 256 + i),
+        );
+        const db = new Database(join(d, INDEX_FILE), { readonly: true });
+        expect(
+          db.prepare("SELECT kind, count(*) AS n FROM entries WHERE idx < 256 GROUP BY kind").all(),
+        ).toEqual([{ kind: "pruned", n: 256 }]);
+        db.close();
+      } finally {
+        index.close();
+        await pruned.close();
+      }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
     }
   });
 });

@@ -1,14 +1,16 @@
 // Feeds the index from the log: only integrated entries (covered by a signed checkpoint), so
 // every indexed row can be given an inclusion proof. Position and rows commit together.
-import { statSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { setImmediate } from "node:timers/promises";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { readHashesChecked, storedHashIndex } from "../tlog/index.js";
-import { BUNDLE_SIZE } from "../store/fs-layout.js";
-import { followLog } from "../store/follow.js";
+import { followLog, type Follower } from "../store/follow.js";
 import type { AuditLog, LogEntry, LogReader } from "../store/types.js";
-import { INDEX_FILE, openIndex, type OpenIndexOptions, type QueryIndex } from "./db.js";
-import { rowFromEntry, type IndexRow } from "./row.js";
+import { INDEX_FILE, isCorruption, openIndex, type OpenIndexOptions, type QueryIndex } from "./db.js";
+import { checkIntegrity } from "./check.js";
+import { IndexError } from "./errors.js";
+import { goneRow, rowFromEntry, type IndexRow } from "./row.js";
 
 /** Planner statistics are refreshed after this many newly indexed entries. */
 const OPTIMIZE_EVERY = 250_000;
@@ -28,17 +30,17 @@ const LIVE_INDEX_BATCH = 128;
  * origin, or ahead of the log (which means it was built from a different log).
  */
 export function openIndexForLog(
-  dataDir: string,
+  stateDir: string,
   log: LogReader,
   opts: Omit<OpenIndexOptions, "origin"> = {},
 ): { index: QueryIndex; rebuilt?: string } {
-  const opened = openIndex(dataDir, { ...opts, origin: log.origin });
+  const opened = openIndex(stateDir, { ...opts, origin: log.origin });
   const size = log.latestCheckpoint().size;
   if (opened.index.position() > size) {
     const position = opened.index.position();
     opened.index.close();
     return {
-      ...openIndex(dataDir, { origin: log.origin, rebuild: true }),
+      ...openIndex(stateDir, { origin: log.origin, rebuild: true }),
       rebuilt: `index covers ${position} entries but the log has ${size}`,
     };
   }
@@ -46,62 +48,27 @@ export function openIndexForLog(
 }
 
 /**
- * Byte offsets of entries inside their entry bundles (JSON lines, BUNDLE_SIZE per bundle),
- * carried from one batch to the next; a batch that does not continue the previous one starts
- * by measuring its bundle's prefix.
- */
-export class BundleOffsets {
-  private next: { index: number; offset: number } | undefined;
-
-  constructor(private readonly log: LogReader) {}
-
-  async of(entries: readonly LogEntry[]): Promise<number[]> {
-    const first = entries[0];
-    if (first === undefined) return [];
-    if (this.next?.index !== first.index) {
-      let offset = 0;
-      for await (const e of this.log.readEntries(first.index - (first.index % BUNDLE_SIZE), first.index)) {
-        offset += e.data.length + 1;
-      }
-      this.next = { index: first.index, offset };
-    }
-    let { offset } = this.next;
-    const out: number[] = [];
-    for (const e of entries) {
-      if (e.index % BUNDLE_SIZE === 0) offset = 0;
-      out.push(offset);
-      offset += e.data.length + 1;
-    }
-    this.next = { index: first.index + entries.length, offset };
-    return out;
-  }
-}
-
-/**
  * Index rows for a run of consecutive integrated log entries. Their leaf hashes are read from
  * the log's level-0 tiles, where integration put them, instead of hashing every entry again
  * (a fifth of indexing's parse-and-hash time); a row whose bytes do not match is caught when
- * it is read back (resolveEntries), as before.
+ * it is read back (resolveEntries). An entry whose bytes are gone (pruned, erased) gets a row
+ * holding its place and leaf hash, so a rebuild runs on a log whose old bundles are gone.
  */
 export async function rowsOf(
   log: Pick<LogReader, "hashReader">,
   entries: readonly LogEntry[],
-  offsets: BundleOffsets,
 ): Promise<IndexRow[]> {
-  const [at, leaves] = await Promise.all([
-    offsets.of(entries),
-    readHashesChecked(
-      log.hashReader(),
-      entries.map((e) => storedHashIndex(0, e.index)),
-    ),
-  ]);
-  return entries.map((e, i) => rowFromEntry(e.index, e.data, leaves[i]!, at[i] ?? null));
+  const leaves = await readHashesChecked(
+    log.hashReader(),
+    entries.map((e) => storedHashIndex(0, e.index)),
+  );
+  return entries.map((e, i) =>
+    e.gone === undefined ? rowFromEntry(e.index, e.data, leaves[i]!) : goneRow(e.index, leaves[i]!, e.gone),
+  );
 }
 
 export interface CatchUpOptions {
   onProgress?: (indexed: number, total: number) => void;
-  /** A caller that goes on from `upTo` passes its own, so the next batch need not measure its bundle. */
-  offsets?: BundleOffsets;
   /** Entries per transaction: smaller beside a server, whose requests wait while one runs. */
   batch?: number;
 }
@@ -117,93 +84,211 @@ export async function catchUp(
   upTo: number = log.latestCheckpoint().size,
   opts: CatchUpOptions = {},
 ): Promise<number> {
-  const { onProgress, offsets = new BundleOffsets(log), batch: size = INDEX_BATCH } = opts;
+  const { onProgress, batch: size = INDEX_BATCH } = opts;
   let batch: LogEntry[] = [];
   for await (const entry of log.readEntries(index.position(), upTo)) {
     batch.push(entry);
     if (batch.length >= size) {
-      index.applyBatch(await rowsOf(log, batch, offsets), entry.index + 1);
+      index.applyBatch(await rowsOf(log, batch), entry.index + 1);
       batch = [];
       onProgress?.(entry.index + 1, upTo);
     }
   }
   const last = batch[batch.length - 1];
   if (last !== undefined) {
-    index.applyBatch(await rowsOf(log, batch, offsets), last.index + 1);
+    index.applyBatch(await rowsOf(log, batch), last.index + 1);
     onProgress?.(last.index + 1, upTo);
   }
   return index.position();
 }
 
-/**
- * SQLite removes the WAL when the last connection closes cleanly; one left behind means a crash
- * (or another process has the index open). Only then is the whole file checked, which takes
- * seconds at millions of rows.
- */
-function uncleanShutdown(dataDir: string): boolean {
-  try {
-    return statSync(join(dataDir, `${INDEX_FILE}-wal`)).size > 0;
-  } catch {
-    return false;
-  }
+/** What the server says about its index (on /readyz and in a 503). */
+export interface IndexStatus {
+  /** "rebuilding": refilled from the log after damage; queries wait for it. */
+  state: "ready" | "rebuilding";
+  /** Why it is being rebuilt. */
+  reason?: string;
+  /** Entries indexed so far. */
+  indexed: number;
+  /** While rebuilding: the entries it must cover before it answers again. */
+  target?: number;
 }
 
 export interface Indexer {
-  /** The indexer's own connection, for reads in the same process (better-sqlite3 is synchronous). */
+  /** The indexer's own connection, for reads in the same process (better-sqlite3 is synchronous); replaced by a rebuild. */
   readonly index: QueryIndex;
+  /**
+   * Runs a read on the index. While it is rebuilt this throws IndexError("rebuilding"); a read
+   * that finds the file damaged (SQLITE_CORRUPT, SQLITE_NOTADB) starts a rebuild and throws it too.
+   */
+  read<T>(query: (index: QueryIndex) => T): T;
+  status(): IndexStatus;
   /** Number of log entries indexed so far. */
   position(): number;
   /** Resolves once every entry covered by the checkpoint at call time is indexed. */
   caughtUp(): Promise<void>;
+  /** Deletes the index and refills it from the log, in the background; resolves once started. */
+  rebuild(reason: string): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface IndexerOptions {
   /** Called when indexing a batch fails (it is retried); never given secrets. */
   onError?: (err: unknown) => void;
-  /** Called when the index file was rebuilt on start, with the reason. */
+  /** Called when the index is rebuilt (on start or later), with the reason. */
   onRebuild?: (reason: string) => void;
+  /** Run SQLite's integrity check on start, in a worker thread (default true). */
+  checkOnStart?: boolean;
+}
+
+/** A damaged index: SQLite's own verdicts, or a meta row that vanished. */
+function isDamage(err: unknown): boolean {
+  return isCorruption(err) || (err instanceof IndexError && err.code === "corrupt");
+}
+
+/** Removes the index and its WAL; it is derived, and the caller refills it. */
+function removeIndexFiles(stateDir: string): void {
+  const file = join(stateDir, INDEX_FILE);
+  // Main file last: nobody creates a fresh index (and its WAL) until the old one is gone.
+  for (const suffix of ["-wal", "-shm", "-journal", ""]) rmSync(file + suffix, { force: true });
+}
+
+/** Opens the index for the log; a file SQLite refuses in any way is replaced by an empty one. */
+function openOrReplace(stateDir: string, log: LogReader): { index: QueryIndex; rebuilt?: string } {
+  try {
+    return openIndexForLog(stateDir, log);
+  } catch (err) {
+    if (!(err instanceof Database.SqliteError) && !isDamage(err)) throw err;
+    removeIndexFiles(stateDir);
+    return { ...openIndexForLog(stateDir, log), rebuilt: `unreadable (${(err as Error).message})` };
+  }
 }
 
 /**
- * Keeps DATA/index.db up to date with `log`: catches up on start (rebuilding a missing or
- * corrupt index from the log), then indexes each new checkpoint's entries as it is signed, so
- * the index lags the log by about one integration interval.
+ * Keeps DATA/index.db up to date with `log`: catches up on start, then indexes each new
+ * checkpoint's entries as it is signed, so the index lags the log by about one integration
+ * interval. A missing, unreadable or damaged index — found on opening, by SQLite's
+ * quick_check run in a worker thread on start, or by a failed query or write later — is
+ * deleted and refilled from the log in the background while the log goes on taking events;
+ * meanwhile reads throw IndexError("rebuilding").
  */
-export function startIndexer(log: AuditLog, dataDir: string, opts: IndexerOptions = {}): Indexer {
-  const { index, rebuilt } = openIndexForLog(dataDir, log, { check: uncleanShutdown(dataDir) });
-  if (rebuilt !== undefined) opts.onRebuild?.(rebuilt);
-  const offsets = new BundleOffsets(log);
+export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptions = {}): Indexer {
+  let index: QueryIndex;
+  let follower: Follower;
+  let status: IndexStatus = { state: "ready", indexed: 0 };
+  let rebuilding: Promise<void> | undefined;
+  let stopped = false;
   let sinceOptimize = 0;
-  const follower = followLog(log, {
-    from: index.position(),
-    batchSize: LIVE_INDEX_BATCH,
-    onEntries: async (entries) => {
-      const first = entries[0];
-      const last = entries[entries.length - 1];
-      if (first === undefined || last === undefined) return;
-      // `kubetrail reindex` beside a running server empties the index: refill up to here first.
-      if (index.position() < first.index)
-        await catchUp(index, log, first.index, { offsets, batch: LIVE_INDEX_BATCH });
-      const rows = await rowsOf(log, entries, offsets);
-      // Requests that arrived while the rows were read go first.
-      await setImmediate();
-      sinceOptimize += index.applyBatch(rows, last.index + 1);
-      if (sinceOptimize >= OPTIMIZE_EVERY) {
-        index.optimize();
-        sinceOptimize = 0;
+
+  // Over an empty log there is nothing to refill: a new index is simply ready.
+  const markRebuilding = (reason: string): void => {
+    const target = log.latestCheckpoint().size;
+    if (target === 0) return;
+    status = { state: "rebuilding", reason, indexed: 0, target };
+    opts.onRebuild?.(reason);
+  };
+
+  const follow = (): Follower =>
+    followLog(log, {
+      from: index.position(),
+      batchSize: LIVE_INDEX_BATCH,
+      onEntries: async (entries) => {
+        const first = entries[0];
+        const last = entries[entries.length - 1];
+        if (first === undefined || last === undefined) return;
+        try {
+          // `kubetrail reindex` beside a running server empties the index: refill up to here first.
+          if (index.position() < first.index)
+            await catchUp(index, log, first.index, { batch: LIVE_INDEX_BATCH });
+          const rows = await rowsOf(log, entries);
+          // Requests that arrived while the rows were read go first.
+          await setImmediate();
+          sinceOptimize += index.applyBatch(rows, last.index + 1);
+        } catch (err) {
+          // Not from inside the follower, which a rebuild stops and waits for.
+          if (isDamage(err)) setTimeout(() => void rebuild(`writing failed: ${(err as Error).message}`), 0);
+          throw err;
+        }
+        status.indexed = last.index + 1;
+        if (status.state === "rebuilding" && status.indexed >= (status.target ?? 0)) {
+          status = { state: "ready", indexed: status.indexed };
+        }
+        if (sinceOptimize >= OPTIMIZE_EVERY) {
+          index.optimize();
+          sinceOptimize = 0;
+        }
+      },
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    });
+
+  const rebuild = (reason: string): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    rebuilding ??= (async () => {
+      markRebuilding(reason);
+      await follower.stop();
+      try {
+        index.close();
+      } catch {
+        // a damaged file may not even close cleanly; it is deleted next
+      }
+      removeIndexFiles(stateDir);
+      index = openIndexForLog(stateDir, log).index;
+      follower = follow();
+    })().finally(() => (rebuilding = undefined));
+    return rebuilding;
+  };
+
+  const opened = openOrReplace(stateDir, log);
+  index = opened.index;
+  status.indexed = index.position();
+  if (opened.rebuilt !== undefined) markRebuilding(opened.rebuilt);
+  follower = follow();
+  if (opts.checkOnStart !== false && opened.rebuilt === undefined) {
+    void checkIntegrity(join(stateDir, INDEX_FILE)).then(
+      (problem) => {
+        if (problem !== undefined && !stopped) void rebuild(`quick_check: ${problem}`);
+      },
+      (err: unknown) => opts.onError?.(err),
+    );
+  }
+
+  const unavailable = (): IndexError =>
+    new IndexError(
+      "rebuilding",
+      `the query index is being rebuilt from the log (${status.reason ?? "damaged"}): ` +
+        `${status.indexed} of ${status.target ?? "?"} entries so far; retry later`,
+    );
+
+  return {
+    get index() {
+      return index;
+    },
+    read(query) {
+      if (status.state === "rebuilding") throw unavailable();
+      try {
+        return query(index);
+      } catch (err) {
+        if (!isDamage(err)) throw err;
+        void rebuild(`a query failed: ${(err as Error).message}`);
+        throw unavailable();
       }
     },
-    ...(opts.onError ? { onError: opts.onError } : {}),
-  });
-  return {
-    index,
+    status: () => ({ ...status }),
     position: () => index.position(),
-    caughtUp: () => follower.caughtUp(),
+    caughtUp: async () => {
+      await rebuilding;
+      await follower.caughtUp();
+    },
+    rebuild,
     async stop() {
+      stopped = true;
+      await rebuilding;
       await follower.stop();
-      index.optimize();
-      index.close();
+      try {
+        index.optimize();
+      } finally {
+        index.close();
+      }
     },
   };
 }

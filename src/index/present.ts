@@ -7,7 +7,10 @@ import type { IndexRow } from "./row.js";
 
 export interface EventItem {
   index: number;
-  event: unknown;
+  /** The entry as stored; absent when its bytes were pruned or erased after it was indexed. */
+  event?: unknown;
+  /** Why the entry's bytes are gone (then `event` is absent). */
+  gone?: { state: string; reason: string };
 }
 
 export interface EventListJson {
@@ -20,6 +23,7 @@ export interface EventListJson {
 }
 
 export function eventItem(e: ResolvedEntry): EventItem {
+  if (e.gone !== undefined) return { index: e.row.idx, gone: { state: e.gone.state, reason: e.gone.reason } };
   return { index: e.row.idx, event: e.value };
 }
 

@@ -1,24 +1,21 @@
-// Query answers come from the log, not from the index: each row's entry is read back and
-// its leaf hash compared with the row's, so a stale or tampered index cannot invent results.
-import { closeSync, openSync, readSync } from "node:fs";
-import { BUNDLE_SIZE } from "../store/fs-layout.js";
-import type { LogReader } from "../store/types.js";
+// Query answers come from the log, not from the index: each row's entry is read back through
+// the LogReader and its leaf hash compared with the row's, so a stale or tampered index cannot
+// invent results.
+import type { Gone, LogReader } from "../store/types.js";
+import { BUNDLE_SIZE } from "../store/types.js";
 import { hashLeaf, hashesEqual } from "../tlog/index.js";
 import { IndexError } from "./errors.js";
 import { parsedEntry, type IndexRow } from "./row.js";
 
 export interface ResolvedEntry {
-  /** Derived again from the log's bytes, so nothing shown comes from the index alone. */
+  /** Derived again from the log's bytes, so nothing shown comes from the index alone (the index's row when gone). */
   row: IndexRow;
-  /** The entry bytes exactly as stored in the log. */
+  /** The entry bytes exactly as stored in the log (empty when gone). */
   data: Uint8Array;
-  /** The entry parsed (once, for both row and output). */
+  /** The entry parsed (once, for both row and output); undefined when gone. */
   value: unknown;
-}
-
-/** Where full entry bundles live (the fs driver's FsLayout), for reading single entries. */
-export interface BundleFiles {
-  bundle(index: number): string;
+  /** Set when the entry's bytes were pruned or erased after it was indexed: only its row remains. */
+  gone?: Gone;
 }
 
 /** Groups indexes into read ranges, one per entry bundle, so each bundle is read once. */
@@ -35,79 +32,32 @@ export function readRanges(indexes: readonly number[]): { start: number; end: nu
 }
 
 /**
- * Reads entries by their recorded bundle offset with one positioned read each; only full
- * (immutable) bundles. Anything that cannot be read this way, or does not hash to the row's
- * leaf hash, is left for the whole-bundle path. Synchronous on purpose: these are page-cache
- * reads of a few KB, where the thread-pool round trips of async fs would cost more than the read.
- */
-function readByOffset(
-  rows: readonly IndexRow[],
-  files: BundleFiles,
-  fullEntries: number,
-  out: Map<number, Uint8Array>,
-): void {
-  const byBundle = new Map<number, IndexRow[]>();
-  for (const r of rows) {
-    if (r.offset === null || r.idx >= fullEntries) continue;
-    const n = Math.floor(r.idx / BUNDLE_SIZE);
-    const list = byBundle.get(n) ?? [];
-    list.push(r);
-    byBundle.set(n, list);
-  }
-  for (const [n, list] of byBundle) {
-    let fd: number;
-    try {
-      fd = openSync(files.bundle(n), "r");
-    } catch {
-      continue;
-    }
-    try {
-      for (const r of list) {
-        const buf = Buffer.allocUnsafe(r.length);
-        // Checked again with every other row below; a mismatch here just means "read the bundle".
-        if (readSync(fd, buf, 0, r.length, r.offset) === r.length && hashesEqual(hashLeaf(buf), r.leafHash)) {
-          out.set(r.idx, buf);
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
-
-/**
  * The log's bytes for each row, in the rows' order. Throws IndexError("mismatch") naming the
- * entry when the log's bytes do not hash to the leaf hash the index recorded.
+ * entry when the log's bytes do not hash to the leaf hash the index recorded. An entry pruned
+ * or erased since it was indexed comes back with `gone` and its index row.
  */
-export async function resolveEntries(
-  log: LogReader,
-  rows: readonly IndexRow[],
-  files?: BundleFiles,
-): Promise<ResolvedEntry[]> {
-  const bytes = new Map<number, Uint8Array>();
-  if (files !== undefined) {
-    const size = log.latestCheckpoint().size;
-    readByOffset(rows, files, size - (size % BUNDLE_SIZE), bytes);
-  }
-  // Entries read by offset were hashed and matched already.
-  const verified = new Set(bytes.keys());
-  const missing = new Set(rows.map((r) => r.idx).filter((i) => !bytes.has(i)));
-  for (const { start, end } of readRanges([...missing])) {
-    for await (const e of log.readEntries(start, end)) if (missing.has(e.index)) bytes.set(e.index, e.data);
+export async function resolveEntries(log: LogReader, rows: readonly IndexRow[]): Promise<ResolvedEntry[]> {
+  const bytes = new Map<number, Uint8Array | Gone>();
+  const wanted = new Set(rows.map((r) => r.idx));
+  for (const { start, end } of readRanges([...wanted])) {
+    for await (const e of log.readEntries(start, end)) {
+      if (wanted.has(e.index)) bytes.set(e.index, e.gone ?? e.data);
+    }
   }
   return rows.map((row) => {
     const data = bytes.get(row.idx);
     if (data === undefined) {
       throw new IndexError("mismatch", `entry ${row.idx}: in the index but not readable from the log`);
     }
-    const leaf = verified.has(row.idx) ? row.leafHash : hashLeaf(data);
+    if (!(data instanceof Uint8Array)) return { row, data: new Uint8Array(0), value: undefined, gone: data };
+    const leaf = hashLeaf(data);
     if (!hashesEqual(leaf, row.leafHash)) {
       throw new IndexError(
         "mismatch",
         `entry ${row.idx}: the log's bytes do not match the index (run kubetrail reindex)`,
       );
     }
-    const { row: fresh, value } = parsedEntry(row.idx, data, leaf, row.offset);
+    const { row: fresh, value } = parsedEntry(row.idx, data, leaf);
     return { row: fresh, data, value };
   });
 }

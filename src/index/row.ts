@@ -4,6 +4,7 @@ import type { AuditEvent, Stage } from "../audit/types.js";
 import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { rfc3339ToMicros } from "./time.js";
 import { isRecord } from "../json/record.js";
+import type { Gone } from "../store/types.js";
 
 /** Annotations the apiserver's authorizer adds to every event. */
 const DECISION_ANNOTATION = "authorization.k8s.io/decision";
@@ -23,7 +24,10 @@ export const STAGE_RANK: Record<Stage, number> = {
 export interface IndexRow {
   idx: number;
   leafHash: Uint8Array;
-  /** "Event" for audit events; the record kind for kubetrail.dev/v1 records; "unknown" otherwise. */
+  /**
+   * "Event" for audit events; the record kind for kubetrail.dev/v1 records; "pruned" or "erased"
+   * for an entry whose bytes were gone when it was indexed; "unknown" otherwise.
+   */
   kind: string;
   /** requestReceivedTimestamp (or a record's `time`) in microseconds; 0 when absent or malformed. */
   timeUs: number;
@@ -52,8 +56,6 @@ export interface IndexRow {
   level: string | null;
   requestURI: string | null;
   hasRequestObject: boolean;
-  /** Where the entry's line starts in its entry bundle, when the indexer knew it (fast reads). */
-  offset: number | null;
   /** Length of the entry in bytes. */
   length: number;
 }
@@ -100,7 +102,6 @@ function emptyRow(idx: number, leafHash: Uint8Array, kind: string): IndexRow {
     level: null,
     requestURI: null,
     hasRequestObject: false,
-    offset: null,
     length: 0,
   };
 }
@@ -118,13 +119,16 @@ function isStage(v: unknown): v is Stage {
  * row (kind "unknown" or the record kind) so the index covers every log position, but only
  * audit events carry a stage and so only they are returned by event queries.
  */
-export function rowFromEntry(
-  idx: number,
-  data: Uint8Array,
-  leafHash: Uint8Array,
-  offset: number | null = null,
-): IndexRow {
-  return parsedEntry(idx, data, leafHash, offset).row;
+export function rowFromEntry(idx: number, data: Uint8Array, leafHash: Uint8Array): IndexRow {
+  return parsedEntry(idx, data, leafHash).row;
+}
+
+/**
+ * The row of an entry whose bytes are gone (pruned or erased) when it is indexed: it keeps the
+ * entry's place and leaf hash, so the index covers every log position, and answers no query.
+ */
+export function goneRow(idx: number, leafHash: Uint8Array, gone: Gone): IndexRow {
+  return emptyRow(idx, leafHash, gone.state);
 }
 
 /** The row and the parsed entry (undefined when it is not JSON), from one parse of the bytes. */
@@ -132,7 +136,6 @@ export function parsedEntry(
   idx: number,
   data: Uint8Array,
   leafHash: Uint8Array,
-  offset: number | null = null,
 ): { row: IndexRow; value: unknown } {
   let value: unknown;
   try {
@@ -142,7 +145,6 @@ export function parsedEntry(
   }
   const row =
     value === undefined ? emptyRow(idx, leafHash, "unknown") : fieldsFromValue(idx, value, leafHash);
-  row.offset = offset;
   row.length = data.length;
   return { row, value };
 }

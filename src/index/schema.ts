@@ -1,7 +1,7 @@
 // The SQLite schema of DATA/index.db. Bump SCHEMA_VERSION on any change: an index with another
 // version is deleted and rebuilt from the log rather than migrated (it is derived data).
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const SCHEMA_SQL = `
 CREATE TABLE meta (
@@ -49,9 +49,8 @@ CREATE TABLE entries (
   level TEXT,
   request_uri TEXT,
   has_body INTEGER NOT NULL,
-  -- Byte offset of the entry in its entry bundle, and its length: a result is read back with one
-  -- positioned read instead of the whole bundle (then checked against leaf_hash).
-  entry_offset INTEGER,
+  -- The entry's length in bytes (0 when it was pruned or erased before it was indexed). Entries are
+  -- read back from the log by idx, whatever stores it.
   entry_length INTEGER NOT NULL
 );
 

@@ -2,10 +2,11 @@
 // to that checkpoint first, so answers are never behind what the log has signed.
 import { catchUp, openIndexForLog } from "./indexer.js";
 import type { QueryIndex } from "./db.js";
-import { openLogSnapshot, type LogSnapshot } from "../store/log-snapshot.js";
+import { openSnapshot, type Storage } from "../store/storage.js";
+import type { LogReader } from "../store/types.js";
 
 export interface QuerySession {
-  log: LogSnapshot;
+  log: LogReader;
   index: QueryIndex;
   /** Why the index file was recreated, if it was. */
   rebuilt?: string;
@@ -13,11 +14,11 @@ export interface QuerySession {
 }
 
 export async function openQuerySession(
-  dataDir: string,
+  storage: Storage,
   opts: { rebuild?: boolean; onProgress?: (indexed: number, total: number) => void } = {},
 ): Promise<QuerySession> {
-  const log = await openLogSnapshot(dataDir);
-  const { index, rebuilt } = openIndexForLog(dataDir, log, opts.rebuild ? { rebuild: true } : {});
+  const log = await openSnapshot(storage);
+  const { index, rebuilt } = openIndexForLog(storage.stateDir, log, opts.rebuild ? { rebuild: true } : {});
   try {
     await catchUp(index, log, undefined, { onProgress: opts.onProgress });
   } catch (err) {

@@ -191,7 +191,8 @@ export class Deduper {
     // at a time, so memory stays bounded).
     let writing: Promise<void> = Promise.resolve();
     for await (const entry of this.log.readEntries(this.coveredSize, end)) {
-      const record = recordFromEntry(entry.data);
+      // A pruned or erased entry's event cannot be recorded: a repeat of it would be stored again.
+      const record = entry.gone === undefined ? recordFromEntry(entry.data) : undefined;
       if (record !== undefined) {
         batch.add(keyOf(record.auditID, record.stage), record.hash);
       }
@@ -356,7 +357,6 @@ export class Deduper {
 
 /** The dedupe record a stored entry stands for, or undefined when it is not an audit event. */
 export function recordFromEntry(data: Uint8Array): DedupeRecord | undefined {
-  if (data.length === 0) return undefined; // pruned or erased
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(data).toString("utf8"));

@@ -5,6 +5,7 @@ import { apiserverEvents, logFileText } from "../../test/fixtures/audit/events.j
 import type { AuditLog } from "../store/types.js";
 import { followFile } from "./follow-file.js";
 import { openIngest, type OpenIngest } from "./open-ingest.js";
+import { storageIn } from "../../test/fixtures/memory-log.js";
 import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
 
 let ingest: OpenIngest | undefined;
@@ -21,7 +22,7 @@ async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
 async function storedIDs(log: AuditLog): Promise<string[]> {
   const out: string[] = [];
   for await (const e of log.readEntries(0, log.size())) {
-    const ev = JSON.parse(Buffer.from(e.data).toString()) as { auditID: string; stage: string };
+    const ev = JSON.parse(Buffer.from(e.data!).toString()) as { auditID: string; stage: string };
     out.push(`${ev.auditID}/${ev.stage}`);
   }
   return out.sort();
@@ -35,7 +36,7 @@ describe("follow", () => {
     const events = apiserverEvents(100, { seed: 11 });
     const text = (from: number, to: number) => logFileText(events.slice(from, to));
     writeFileSync(live, text(0, 20));
-    ingest = await openIngest(data);
+    ingest = await openIngest(storageIn(data));
     let controller = new AbortController();
     let run = followFile(live, ingest.pipeline, {
       stateDir: path.join(data, "follow"),
@@ -93,7 +94,7 @@ describe("follow", () => {
     const events = apiserverEvents(40, { seed: 12 });
     const text = (from: number, to: number) => logFileText(events.slice(from, to));
     writeFileSync(live, text(0, 10));
-    ingest = await openIngest(data);
+    ingest = await openIngest(storageIn(data));
     const follow = (signal: AbortSignal) =>
       followFile(live, ingest!.pipeline, { stateDir: path.join(data, "follow"), pollMs: 20, signal });
     let controller = new AbortController();

@@ -35,6 +35,8 @@ export interface FollowFileOptions {
   batchSize?: number;
   /** Told after each durable batch (and about rotations), for logs and metrics. */
   onProgress?: (summary: ImportSummary, note?: string) => void;
+  /** Told when a damaged position file was discarded. */
+  onRepair?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -45,13 +47,39 @@ export function positionFile(stateDir: string, file: string): string {
   return path.join(stateDir, `${id}.json`);
 }
 
-async function loadPosition(file: string): Promise<Position | undefined> {
+/**
+ * The saved position, or undefined when there is none. The file is derived: a damaged one is
+ * reported through `onRepair` and treated as absent, so the live file is read from the start
+ * and dedupe drops what was stored already.
+ */
+async function loadPosition(
+  file: string,
+  onRepair?: (message: string) => void,
+): Promise<Position | undefined> {
   const text = await readFileIfExists(file);
   if (text === null) return undefined;
-  const p = JSON.parse(text.toString("utf8")) as Position;
-  if (typeof p.ino !== "number" || typeof p.offset !== "number")
-    throw new Error(`${file}: not a follow position`);
-  return p;
+  let p: Partial<Position> | undefined;
+  try {
+    p = JSON.parse(text.toString("utf8")) as Partial<Position>;
+  } catch {
+    p = undefined;
+  }
+  const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (
+    p !== undefined &&
+    p !== null &&
+    typeof p.path === "string" &&
+    count(p.dev) &&
+    count(p.ino) &&
+    count(p.offset) &&
+    (p.line === undefined || count(p.line))
+  )
+    return p as Position;
+  onRepair?.(
+    `${file}: not a follow position (${JSON.stringify(text.toString("utf8").slice(0, 60))}); ` +
+      "reading the followed file from the beginning (events already stored are dropped as duplicates)",
+  );
+  return undefined;
 }
 
 async function statOrUndefined(file: string): Promise<Stats | undefined> {
@@ -96,7 +124,7 @@ export async function followFile(
   const summary = emptySummary();
   const batchSize = opts.batchSize ?? 400;
   const pollMs = opts.pollMs ?? 250;
-  let pos = await loadPosition(stateFile);
+  let pos = await loadPosition(stateFile, opts.onRepair);
   let fh: FileHandle | undefined;
   let lineNo = 0;
 

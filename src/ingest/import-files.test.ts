@@ -4,6 +4,7 @@ import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { apiserverEvents, logFileText } from "../../test/fixtures/audit/events.js";
 import { openIngest, type OpenIngest } from "./open-ingest.js";
+import { storageIn } from "../../test/fixtures/memory-log.js";
 import { orderAuditFiles, rotationTime, timeKey } from "./file-order.js";
 import { importFiles } from "./import-files.js";
 import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
@@ -57,7 +58,7 @@ describe("import", () => {
       ]),
     );
     writeFileSync(b, gzipSync(logFileText(events.slice(60))));
-    ingest = await openIngest(path.join(dir, "data"));
+    ingest = await openIngest(storageIn(path.join(dir, "data")));
     let bytes = 0;
     const first = await importFiles([a, b], ingest.pipeline, { batchSize: 50, onBytes: (n) => (bytes += n) });
     expect(bytes).toBe(statSync(a).size + statSync(b).size);

@@ -1,4 +1,4 @@
-// Opens everything an ingest path needs over one data directory: the log, the dedupe store
+// Opens everything an ingest path needs over one storage: the log, the dedupe store
 // (caught up with the log), the policy + redaction transform and the pipeline. Shared by
 // `serve` and `import` so both store identical entries for identical input.
 import { rmSync } from "node:fs";
@@ -6,8 +6,8 @@ import path from "node:path";
 import { createIngestTransform } from "../audit/ingest-transform.js";
 import { loadPolicyFile } from "../audit/policy/load.js";
 import { loadRedactionRules } from "../audit/redact/rules.js";
-import { openFsLog, type Cosign } from "../store/fs-log.js";
-import { loadOrCreateRedactionKey } from "../store/keys.js";
+import type { Cosign } from "../store/log-core.js";
+import type { Storage } from "../store/storage.js";
 import type { AuditLog } from "../store/types.js";
 import { Deduper, type CatchUpProgress } from "./dedupe.js";
 import { createPipeline, type IngestPipeline } from "./pipeline.js";
@@ -41,26 +41,29 @@ export interface OpenIngest {
   close(): Promise<void>;
 }
 
-export async function openIngest(dataDir: string, setup: IngestSetup = {}): Promise<OpenIngest> {
+export async function openIngest(storage: Storage, setup: IngestSetup = {}): Promise<OpenIngest> {
   // Config files are read before the log is opened so a typo fails fast without touching the data.
   const policy = setup.policyFile !== undefined ? loadPolicyFile(setup.policyFile) : undefined;
   const extraRules =
     setup.redactionRulesFile !== undefined ? loadRedactionRules(setup.redactionRulesFile) : undefined;
-  const log = await openFsLog(dataDir, {
+  const log = await storage.openLog({
     integrateIntervalMs: setup.integrateIntervalMs,
     cosign: setup.cosign,
     onRepair: setup.onRepair,
     onError: setup.onError,
   });
   try {
-    const key = await loadOrCreateRedactionKey(dataDir);
+    const key = await storage.loadOrCreateRedactionKey();
     const transformOptions = { policy, redaction: { key, extraRules } };
     const transform = createIngestTransform(transformOptions);
     // The SQLite store of earlier versions: its successor is derived from the log in its place.
     for (const suffix of ["", "-wal", "-shm"])
-      rmSync(path.join(dataDir, `dedupe.db${suffix}`), { force: true });
-    const deduper = await Deduper.open(path.join(dataDir, "dedupe"), log, setup.onCatchUp, (reason) =>
-      setup.onRepair?.(`rebuilt from the log: ${reason}`),
+      rmSync(path.join(storage.stateDir, `dedupe.db${suffix}`), { force: true });
+    const deduper = await Deduper.open(
+      path.join(storage.stateDir, "dedupe"),
+      log,
+      setup.onCatchUp,
+      (reason) => setup.onRepair?.(`rebuilt from the log: ${reason}`),
     );
     deduper.onFlushError = setup.onError;
     const pipeline = createPipeline({ log, deduper, transform });

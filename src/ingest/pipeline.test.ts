@@ -3,7 +3,6 @@ import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "no
 import { afterEach, describe, expect, it } from "vitest";
 import { apiserverEvents } from "../../test/fixtures/audit/events.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
-import { openFsLog } from "../store/fs-log.js";
 import type { AuditLog } from "../store/types.js";
 import { conflictAnnotationValue, contentHash, Deduper, keyOf, recordFromEntry } from "./dedupe.js";
 import { encodeEvent, normalizeEvent } from "./normalize.js";
@@ -12,11 +11,12 @@ import { prepareEvents } from "./prepare.js";
 import { RecordTable } from "./record-table.js";
 import { RunStore } from "./run-store/run-store.js";
 import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
+import { openLogIn } from "../../test/fixtures/memory-log.js";
 
 const open: { log: AuditLog; deduper: Deduper }[] = [];
 
 async function setup(dir = tempDir("kt-pipeline-")) {
-  const log = await openFsLog(dir, { integrateIntervalMs: 50 });
+  const log = await openLogIn(dir, { integrateIntervalMs: 50 });
   const deduper = await Deduper.open(path.join(dir, "dedupe"), log);
   const pipeline: IngestPipeline = createPipeline({ log, deduper });
   const handle = { log, deduper };
@@ -48,7 +48,7 @@ function events(count: number, seed = 1): AuditEvent[] {
 
 async function entries(log: AuditLog): Promise<string[]> {
   const out: string[] = [];
-  for await (const e of log.readEntries(0, log.size())) out.push(Buffer.from(e.data).toString("utf8"));
+  for await (const e of log.readEntries(0, log.size())) out.push(Buffer.from(e.data!).toString("utf8"));
   return out;
 }
 
@@ -176,6 +176,23 @@ describe("ingest pipeline", () => {
     expect(await rebuilt.pipeline.ingest(batch)).toMatchObject({ stored: 0, duplicates: 300 });
   });
 
+  it("rebuilds a lost dedupe store on a log whose old bundles were pruned, from what is left", async () => {
+    const s = await setup();
+    const batch = events(600, 5);
+    expect(await s.pipeline.ingest(batch)).toMatchObject({ stored: 600 });
+    await s.log.waitIntegrated(600);
+    await s.close();
+    rmSync(path.join(s.dir, "dedupe"), { recursive: true });
+    const pruning = await openLogIn(s.dir);
+    pruning.driver.pruneBundles(512, "retention");
+    await pruning.close();
+    const rebuilt = await setup(s.dir);
+    expect(rebuilt.deduper.covered()).toBe(600);
+    // The events still in the log are known; those pruned away are not (they would be stored again).
+    expect(await rebuilt.pipeline.ingest(batch.slice(512))).toMatchObject({ stored: 0, duplicates: 88 });
+    expect(await rebuilt.pipeline.ingest(batch.slice(0, 10))).toMatchObject({ stored: 10, duplicates: 0 });
+  });
+
   it("keeps dedupe records whose write to the store failed, still drops their repeats, and writes them later", async () => {
     const s = await setup();
     const batch = events(100, 11);
@@ -207,7 +224,7 @@ describe("ingest pipeline", () => {
     // What a store written before the content hash became the leaf hash holds: the same keys,
     // other hashes, covering the whole log.
     rmSync(path.join(s.dir, "dedupe"), { recursive: true });
-    const log = await openFsLog(s.dir);
+    const log = await openLogIn(s.dir);
     const old = await RunStore.open(path.join(s.dir, "dedupe"), { origin: log.origin, hash: "sha256" });
     const records = new RecordTable();
     for (const e of batch) records.add(keyOf(e.auditID, e.stage), contentHash(Buffer.from(e.auditID)));
@@ -221,7 +238,7 @@ describe("ingest pipeline", () => {
 
   it("tells how far a new dedupe store has caught up with a long log, and nothing for a short one", async () => {
     const dir = tempDir("kt-pipeline-");
-    const log = await openFsLog(dir, { integrateIntervalMs: 50 });
+    const log = await openLogIn(dir, { integrateIntervalMs: 50 });
     const lines = (from: number, n: number) =>
       Array.from({ length: n }, (_, i) => Buffer.from(JSON.stringify({ n: from + i })));
     await log.append(lines(0, 20_000));
@@ -307,7 +324,7 @@ describe("ingest pipeline", () => {
     writeFileSync(path.join(s.dir, "dedupe", "manifest.json"), "this is not a manifest");
     // Said, not silent: an operator sees why a long catch-up runs.
     const told: string[] = [];
-    const probe = await openFsLog(s.dir);
+    const probe = await openLogIn(s.dir);
     await (await Deduper.open(path.join(s.dir, "dedupe"), probe, undefined, (r) => told.push(r))).close();
     await probe.close();
     expect(told).toEqual(["dedupe store manifest.json: not JSON"]);

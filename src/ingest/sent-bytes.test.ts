@@ -5,7 +5,7 @@ import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
 import { SECRET_EVENTS, SECRET_VALUES, b64 } from "../../test/fixtures/policy/secret-events.js";
 import { createIngestTransform } from "../audit/ingest-transform.js";
 import type { AuditEvent } from "../audit/types.js";
-import { openFsLog } from "../store/fs-log.js";
+import { openLogIn } from "../../test/fixtures/memory-log.js";
 import type { AuditLog } from "../store/types.js";
 import { Deduper } from "./dedupe.js";
 import { encodeEvent, receiveEventLine, receiveEventList } from "./normalize.js";
@@ -130,7 +130,7 @@ describe("the pipeline with entries as sent", () => {
 
   async function pipelineWithRedaction() {
     const dir = tempDir("kt-sent-");
-    const log = await openFsLog(dir, { integrateIntervalMs: 50 });
+    const log = await openLogIn(dir, { integrateIntervalMs: 50 });
     const deduper = await Deduper.open(path.join(dir, "dedupe"), log);
     logs.push({ log, deduper });
     const transform = createIngestTransform({ redaction: { key: Buffer.alloc(32, 7) } });
@@ -139,7 +139,7 @@ describe("the pipeline with entries as sent", () => {
 
   async function stored(log: AuditLog): Promise<string[]> {
     const out: string[] = [];
-    for await (const e of log.readEntries(0, log.size())) out.push(Buffer.from(e.data).toString());
+    for await (const e of log.readEntries(0, log.size())) out.push(Buffer.from(e.data!).toString());
     return out;
   }
 

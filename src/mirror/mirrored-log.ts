@@ -11,8 +11,8 @@
 // uploaded again.
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { FsLayout } from "../store/fs-layout.js";
-import { FsLogReader } from "../store/fs-reader.js";
+import { FsLayout } from "../store/fs/layout.js";
+import { FsLogFiles } from "../store/fs/files.js";
 import {
   readFileIfExists,
   settleEach,
@@ -54,7 +54,7 @@ export class MirroredLog {
   readonly dir: string;
   readonly codec: BundleCodec;
   private readonly layout: FsLayout;
-  private readonly files: FsLogReader;
+  private readonly files: FsLogFiles;
   private builder = new TileBuilder();
   private current: MirrorCheckpoint | null = null;
   /** Files written since the last commit (synced by it). */
@@ -70,7 +70,7 @@ export class MirroredLog {
   ) {
     this.dir = path.join(dataDir, "logs", originHash(origin));
     this.layout = new FsLayout(this.dir);
-    this.files = new FsLogReader(this.dir);
+    this.files = new FsLogFiles(this.dir);
     this.codec = bundleCodec(format);
   }
 
@@ -187,12 +187,12 @@ export class MirroredLog {
   async readTile(tile: Tile): Promise<Uint8Array | null> {
     const covered = (tile.index * TILE_WIDTH + tile.width) * TILE_WIDTH ** tile.level;
     if (covered > (this.current?.size ?? 0)) return null;
-    return this.files.readHashTile(tile);
+    return this.files.readTile(tile);
   }
 
   /** Hash tile `tile` as written, also beyond the checkpoint (entries being uploaded). */
   readTileAny(tile: Tile): Promise<Uint8Array | null> {
-    return this.files.readHashTile(tile);
+    return this.files.readTile(tile);
   }
 
   /** The first `width` entries of bundle `index` as stored, or null beyond the checkpoint. */
@@ -262,7 +262,7 @@ export class MirroredLog {
     };
     try {
       this.builder = await rightEdgeAt(cp.size, {
-        readFullTile: (level, index) => this.files.readHashTile({ level, index, width: TILE_WIDTH }),
+        readFullTile: (level, index) => this.files.readTile({ level, index, width: TILE_WIDTH }),
         leafHashes: leavesOf,
       });
     } catch {

@@ -8,8 +8,8 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { readFileIfExists, writeFileAtomic } from "../store/durable-file.js";
-import { FsLogReader } from "../store/fs-reader.js";
-import { openFsLog } from "../store/fs-log.js";
+import { FsLogFiles } from "../store/fs/files.js";
+import { openFsLog } from "../store/fs/storage.js";
 import { splitBundle } from "../store/bundle-format.js";
 import { TileBuilder } from "../store/tile-builder.js";
 import { hashesEqual, hashLeaf, NoteSigner, NoteVerifier, type Checkpoint } from "../tlog/index.js";
@@ -58,7 +58,7 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
     throw fail(`${o.dataDir} already holds a log: restore into a new directory`);
   const note =
     "dir" in o.source
-      ? await new FsLogReader(o.source.dir).readCheckpointNote()
+      ? ((await new FsLogFiles(o.source.dir).readCheckpoint())?.toString() ?? null)
       : await o.source.client.checkpoint();
   if (note === null) throw fail(`${"dir" in o.source ? o.source.dir : o.source.client.url}: no checkpoint`);
   let cp: Checkpoint;
@@ -91,9 +91,12 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
     const read =
       "dir" in source
         ? async (index: number, width: number): Promise<Uint8Array[]> => {
-            const data = await new FsLogReader(source.dir).readEntryBundle(index, width);
-            if (data === null) throw fail(`${source.dir}: entry bundle ${index} is missing`);
-            return splitBundle(data);
+            const bundle = await new FsLogFiles(source.dir).readEntryBundle(index, width);
+            if (bundle === null || bundle.data === undefined)
+              throw fail(
+                `${source.dir}: entry bundle ${index} is ${bundle === null ? "missing" : bundle.gone.state}`,
+              );
+            return splitBundle(bundle.data);
           }
         : (index: number, width: number) => source.client.entries(index, width, bundleCodec("ndjson"));
     await readEntriesInOrder(read, 0, cp.size, async (entries) => {

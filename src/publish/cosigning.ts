@@ -41,8 +41,6 @@ export interface CosignEvent {
 
 export interface CosigningOptions {
   config: CosignersConfig;
-  /** The log's verifier keys, to open checkpoints found on disk. */
-  logKeys: readonly Verifier[];
   prove: ProveConsistency;
   /** The log's entries and subtree proofs, for mirrors. */
   mirrorSource: MirrorSource;
@@ -80,8 +78,10 @@ export class Cosigning {
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private readonly lastOutcome = new Map<string, string>();
+  /** The log's verifier keys (given at start). */
+  private logKeys: readonly Verifier[] = [];
 
-  private constructor(private readonly opts: CosigningOptions) {
+  constructor(private readonly opts: CosigningOptions) {
     const { config } = opts;
     this.witnesses = config.witnesses.map((w) => new WitnessClient(w, opts.http, config.timing, opts.prove));
     this.mirrors = config.mirrors.map(
@@ -93,23 +93,26 @@ export class Cosigning {
     };
   }
 
-  /** Starts from the published checkpoint kept on disk; the log's own is told through written(). */
-  static async create(opts: CosigningOptions): Promise<Cosigning> {
-    const c = new Cosigning(opts);
-    const kept = (await readFileIfExists(opts.publishedFile))?.toString("utf8");
-    if (kept !== undefined) {
+  /**
+   * Once the log is open (cosign() may run before, while it recovers): the log's keys, the
+   * published checkpoint kept on disk, and the log's current checkpoint.
+   */
+  async start(logKeys: readonly Verifier[], current: SignedCheckpoint): Promise<void> {
+    this.logKeys = logKeys;
+    const kept = (await readFileIfExists(this.opts.publishedFile))?.toString("utf8");
+    if (kept !== undefined && this.publishedNote === null) {
       try {
-        c.publishedAt = openCheckpoint(kept, opts.logKeys).size;
-        c.publishedNote = kept;
+        this.publishedAt = openCheckpoint(kept, logKeys).size;
+        this.publishedNote = kept;
       } catch (err) {
-        c.event("warn", "the kept published checkpoint is not the log's; it is replaced", {
+        this.event("warn", "the kept published checkpoint is not the log's; it is replaced", {
           err: String(err),
         });
       }
     }
-    c.timer = setInterval(() => c.askMissing(), opts.retryIntervalMs ?? 5_000);
-    c.timer.unref();
-    return c;
+    this.written(current);
+    this.timer = setInterval(() => this.askMissing(), this.opts.retryIntervalMs ?? 5_000);
+    this.timer.unref();
   }
 
   /** The note /log/checkpoint serves, or null while no checkpoint is acceptable (fail-closed). */
@@ -212,16 +215,13 @@ export class Cosigning {
   private adopt(note: string): void {
     let opened;
     try {
-      opened = openCheckpoint(note, [
-        ...this.opts.logKeys,
-        ...this.opts.config.witnesses.map((w) => w.verifier),
-      ]);
+      opened = openCheckpoint(note, [...this.logKeys, ...this.opts.config.witnesses.map((w) => w.verifier)]);
     } catch (err) {
       this.event("warn", "the log's checkpoint does not open with the configured keys", { err: String(err) });
       return;
     }
     const { text, signatures } = splitNote(note);
-    const own = opened.signatures.filter((s) => this.opts.logKeys.includes(s.verifier));
+    const own = opened.signatures.filter((s) => this.logKeys.includes(s.verifier));
     const signed = `${text}\n${formatCosignatureResponse(own)}`;
     const cosignatures = new Map<string, NoteSignature[]>();
     for (const c of opened.cosignatures) {

@@ -5,10 +5,10 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { Counter, Gauge } from "prom-client";
 import type { ServeExtension } from "../server/run-serve.js";
-import type { Cosign } from "../store/fs-log.js";
-import { FsLogReader } from "../store/fs-reader.js";
-import { loadOrCreateSigningKey } from "../store/keys.js";
-import { proveConsistency, proveSubtreeConsistency } from "../tlog/index.js";
+import type { Cosign } from "../store/log-core.js";
+import { readEntriesFrom, sourceTileReader } from "../store/log-reader.js";
+import type { Storage } from "../store/storage.js";
+import { newVerifier, proveConsistency, proveSubtreeConsistency, tileHashReader } from "../tlog/index.js";
 import { HttpError } from "../server/route.js";
 import type { AuditLog } from "../store/types.js";
 import { loadCosignersConfig, type CosignersConfig } from "./cosigners-config.js";
@@ -31,10 +31,16 @@ export interface ServeCosigning {
   ackGate?: (log: AuditLog) => Promise<void>;
 }
 
-export async function setUpCosigning(dataDir: string, file: string, logger: Logger): Promise<ServeCosigning> {
+export async function setUpCosigning(
+  storage: Storage,
+  file: string,
+  logger: Logger,
+): Promise<ServeCosigning> {
   const config = await loadCosignersConfig(file);
-  const keys = await loadOrCreateSigningKey(dataDir);
-  const files = new FsLogReader(dataDir);
+  // The log's own stored files: the tiles of a tree being published are stored before it is signed.
+  const source = storage.source();
+  const tiles = sourceTileReader((t) => source.readTile(t));
+  const hashes = (size: number) => tileHashReader(size, tiles);
   const http = new HttpClient({
     ...(config.ca ? { ca: config.ca } : {}),
     insecure: config.insecureSkipTlsVerify,
@@ -42,21 +48,24 @@ export async function setUpCosigning(dataDir: string, file: string, logger: Logg
   const outcomes: { witness: string; outcome: CosignOutcome }[] = [];
   let record: (witness: string, outcome: CosignOutcome) => void = (witness, outcome) =>
     outcomes.push({ witness, outcome });
-  const cosigning = await Cosigning.create({
+  const cosigning = new Cosigning({
     config,
-    logKeys: [keys.verifier],
-    // The tiles of the tree being published are written before it is signed.
-    prove: (from, to) => proveConsistency(from, to, files.hashReader(to)),
+    prove: (from, to) => proveConsistency(from, to, hashes(to)),
     mirrorSource: {
-      proveSubtree: (start, end, n) => proveSubtreeConsistency(start, end, n, files.hashReader(n)),
+      proveSubtree: (start, end, n) => proveSubtreeConsistency(start, end, n, hashes(n)),
       entries: async (start, end) => {
         const out: Uint8Array[] = [];
-        for await (const e of files.readEntries(start, end)) out.push(e.data);
+        for await (const e of readEntriesFrom((i, w) => source.readEntryBundle(i, w), start, end)) {
+          // A mirror needs every entry: one pruned before it got it cannot be sent any more.
+          if (e.data === undefined)
+            throw new Error(`entry ${e.index} is ${e.gone.state}: a mirror cannot get it`);
+          out.push(e.data);
+        }
         return out;
       },
     },
     http,
-    publishedFile: path.join(dataDir, "published-checkpoint"),
+    publishedFile: path.join(storage.stateDir, "published-checkpoint"),
     onEvent: (e) => logger[e.level](e.fields, e.message),
     onOutcome: (witness, outcome) => record(witness, outcome),
   });
@@ -126,7 +135,7 @@ export async function setUpCosigning(dataDir: string, file: string, logger: Logg
             this.set(cosigning.publishedWitnesses());
           },
         });
-        cosigning.written(ingest.log.latestCheckpoint());
+        await cosigning.start([newVerifier(ingest.log.verifierKey)], ingest.log.latestCheckpoint());
         const unsubscribe = ingest.log.onIntegrated((cp) => cosigning.written(cp));
         return async () => {
           unsubscribe();

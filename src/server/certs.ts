@@ -76,6 +76,8 @@ export interface LeafRequest {
   organizations?: string[];
   usage: "server" | "client";
   days?: number;
+  /** An explicit validity period instead of `days` from now (tests of expired certificates). */
+  validity?: { notBefore: Date; notAfter: Date };
 }
 
 /** A certificate for `req` signed by `issuer`. */
@@ -105,7 +107,7 @@ export async function issueCert(issuer: Issuer, req: LeafRequest): Promise<Issue
     publicKey: keys.publicKey,
     signingKey: issuer.keys.privateKey,
     signingAlgorithm: ALG,
-    ...validity(req.days ?? 825),
+    ...(req.validity ?? validity(req.days ?? 825)),
     extensions,
   });
   return { certPem: pem(cert.toString("pem")), keyPem: await keyPem(keys) };

@@ -3,6 +3,7 @@
 // the detector keeps its own position (DATA/detect.position), so a restart resumes where it was.
 import type { Logger } from "pino";
 import { createSinks, readRulesConfig, startLiveDetection } from "../detect/index.js";
+import type { StdoutTarget } from "../detect/sinks/stdout.js";
 import type { ServeExtension } from "./run-serve.js";
 
 export interface DetectSetup {
@@ -10,6 +11,8 @@ export interface DetectSetup {
   rulesConfig?: string;
   rulesDirs: string[];
   logger: Logger;
+  /** Where the stdout sink writes (serve's LineOutput, which survives a full disk). */
+  stdout?: StdoutTarget;
 }
 
 export function detectServeExtension(setup: DetectSetup): ServeExtension {
@@ -21,9 +24,10 @@ export function detectServeExtension(setup: DetectSetup): ServeExtension {
         log: ingest.log,
         pipeline: ingest.pipeline,
         rules: { builtins: true, dirs: setup.rulesDirs, config },
-        sinks: await createSinks(config?.sinks ?? [{ type: "stdout" }]),
+        sinks: await createSinks(config?.sinks ?? [{ type: "stdout" }], { stdout: setup.stdout }),
         registry: ctx.registry,
         onSinkError: (sink, err) => setup.logger.warn({ sink, err: err.message }, "alert delivery failed"),
+        onRepair: (message) => setup.logger.warn({ repair: message }, "detector position rebuilt"),
         onError: (err) =>
           setup.logger.error(
             { err: err instanceof Error ? err.message : String(err) },

@@ -25,11 +25,21 @@ export interface ServerMetrics {
   ackSeconds: Histogram;
   requestBytes: Counter;
   storedBytes: Counter<"source">;
+  /** Connections closed by the connection guard before they showed a credential. */
+  connectionsRefused: Counter<"reason">;
+  connectionsUnauthenticated: Gauge;
   /** Records the outcome of one ingest call. */
   recordIngest(source: IngestSource, result: IngestResult): void;
 }
 
-export function createMetrics(checkpoint?: () => CheckpointStatus | undefined): ServerMetrics {
+/**
+ * `logLinesDropped`: how many log lines (and stdout alerts) could not be written so far
+ * (LineOutput.dropped); exported as a counter.
+ */
+export function createMetrics(
+  checkpoint?: () => CheckpointStatus | undefined,
+  logLinesDropped?: () => number,
+): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "kubetrail_" });
   const registers = [registry];
@@ -80,6 +90,16 @@ export function createMetrics(checkpoint?: () => CheckpointStatus | undefined): 
     storedBytes: counter("events_stored_bytes_total", "Bytes of audit events appended to the log", [
       "source",
     ]),
+    connectionsRefused: counter(
+      "connections_refused_total",
+      "Connections closed before showing a credential: beyond the limit per source address or in total",
+      ["reason"],
+    ),
+    connectionsUnauthenticated: new Gauge({
+      name: "kubetrail_connections_unauthenticated",
+      help: "Open connections on which no request has passed authentication yet",
+      registers,
+    }),
     recordIngest(source, r) {
       m.eventsReceived.inc({ source }, r.received);
       m.eventsStored.inc({ source }, r.stored);
@@ -105,6 +125,17 @@ export function createMetrics(checkpoint?: () => CheckpointStatus | undefined): 
     collect() {
       const cp = checkpoint?.();
       if (cp) this.set((Date.now() - cp.writtenAtMs) / 1000);
+    },
+  });
+  let droppedSeen = 0;
+  new Counter({
+    name: "kubetrail_log_lines_dropped_total",
+    help: "Log lines and stdout alerts that could not be written (disk full, closed pipe); serving goes on",
+    registers,
+    collect() {
+      const now = logLinesDropped?.() ?? 0;
+      if (now > droppedSeen) this.inc(now - droppedSeen);
+      droppedSeen = now;
     },
   });
   return m;

@@ -4,11 +4,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /**
- * Who may call a route. "public": anyone (health, static log, UI shell);
+ * Who may call a route. "public": anyone (health, checkpoint and hash tiles, UI shell);
  * "ingest": the apiserver's webhook credential (client cert or ingest token);
- * "read": a read token (query, proofs, evidence); "admission": the admission webhook client.
+ * "read": a full-log read credential (query, proofs, evidence, entry bundles);
+ * "admission": the admission webhook client; "metrics": public unless --metrics-auth
+ * requires a read credential or a metrics token.
  */
-export type AuthScope = "public" | "ingest" | "read" | "admission";
+export type AuthScope = "public" | "ingest" | "read" | "admission" | "metrics";
 
 export interface RouteContext {
   req: IncomingMessage;

@@ -7,30 +7,46 @@ import type { Registry } from "prom-client";
 import { followFile } from "../ingest/follow-file.js";
 import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
+import { fsStorage } from "../store/fs/storage.js";
+import type { Storage } from "../store/storage.js";
 import type { AuditLog } from "../store/types.js";
-import type { AuthConfig } from "./auth.js";
+import { caFingerprints, type AuthConfig, type ClientCaRights } from "./auth.js";
 import { BodyBudget } from "./body.js";
+import type { ConnectionLimits } from "./connection-guard.js";
 import { ConfigError } from "./config.js";
+import type { LineOutput } from "./log-output.js";
 import { createMetrics, type CheckpointStatus, type ServerMetrics } from "./metrics.js";
 import type { Route } from "./route.js";
-import { healthRoutes } from "./routes/health.js";
+import { healthRoutes, type DegradedPart } from "./routes/health.js";
 import { webhookRoutes } from "./routes/webhook.js";
 import { startServer, type RunningServer, type TlsMaterial } from "./server.js";
 import { loadOrCreateServingCert } from "./serving-cert.js";
 import { loadOrCreateToken, readTokenFile } from "./tokens.js";
 
 export interface ServeConfig extends IngestSetup {
+  /** The data directory: the log's storage unless `storage` is given, and serve's own state. */
   dataDir: string;
+  /** Where the log is stored (default: the filesystem driver in dataDir). */
+  storage?: Storage;
   listen: { host: string; port: number };
   insecureHttp: boolean;
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
+  /** CA bundle whose client certificates may read the whole log (and /metrics). */
+  readClientCa?: string;
   tokenFile?: string;
   readTokenFile?: string;
+  /** /metrics requires a read credential or a metrics token. */
+  metricsAuth?: boolean;
+  metricsTokenFile?: string;
   maxBodyBytes: number;
   maxDecodedBodyBytes: number;
   requestTimeoutMs: number;
+  /** A TLS handshake must complete within this time. */
+  handshakeTimeoutMs?: number;
+  /** Connections held before a credential is shown: in total and per source address. */
+  connectionLimits?: ConnectionLimits;
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
@@ -46,6 +62,8 @@ export interface ServeExtension {
   routes?: (ingest: OpenIngest) => Route[] | Promise<Route[]>;
   /** Started after the log is open; the returned function is awaited on shutdown. */
   start?: (ingest: OpenIngest, ctx: ExtensionContext) => Promise<() => Promise<void>>;
+  /** What of it works below par now, for /readyz. */
+  degraded?: () => DegradedPart[];
 }
 
 /** What serve shares with extensions: the metrics registry (served on /metrics). */
@@ -71,15 +89,17 @@ async function readPem(file: string, what: string): Promise<string> {
 
 /** The serving TLS material from flags, or the self-signed one in DATA/tls/ (also for witness and mirror). */
 export async function tlsMaterial(
-  cfg: Pick<ServeConfig, "insecureHttp" | "clientCa" | "tlsCert" | "tlsKey" | "dataDir">,
+  cfg: Pick<ServeConfig, "insecureHttp" | "clientCa" | "readClientCa" | "tlsCert" | "tlsKey" | "dataDir">,
   logger: Logger,
 ): Promise<TlsMaterial | undefined> {
   if (cfg.insecureHttp) {
     if (cfg.clientCa) throw new ConfigError("--client-ca needs TLS; drop --insecure-http");
+    if (cfg.readClientCa) throw new ConfigError("--read-client-ca needs TLS; drop --insecure-http");
     logger.warn("serving plain HTTP (--insecure-http): credentials and events travel unencrypted");
     return undefined;
   }
   const clientCa = cfg.clientCa ? await readPem(cfg.clientCa, "--client-ca") : undefined;
+  const readClientCa = cfg.readClientCa ? await readPem(cfg.readClientCa, "--read-client-ca") : undefined;
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined))
     throw new ConfigError("--tls-cert and --tls-key go together");
   if (cfg.tlsCert !== undefined && cfg.tlsKey !== undefined) {
@@ -87,6 +107,7 @@ export async function tlsMaterial(
       cert: await readPem(cfg.tlsCert, "--tls-cert"),
       key: await readPem(cfg.tlsKey, "--tls-key"),
       clientCa,
+      readClientCa,
     };
   }
   const serving = await loadOrCreateServingCert(cfg.dataDir);
@@ -95,12 +116,29 @@ export async function tlsMaterial(
       { caFile: serving.caFile },
       "generated a self-signed serving certificate; clients should trust the CA file",
     );
-  return { cert: serving.cert, key: serving.key, clientCa };
+  return { cert: serving.cert, key: serving.key, clientCa, readClientCa };
 }
 
-/** Ingest and read credentials from flags, or generated into the data directory (also for mirror). */
-export async function authConfig(
-  cfg: Pick<ServeConfig, "tokenFile" | "clientCa" | "dataDir" | "readTokenFile">,
+/** The CA fingerprints that grant each right, checked here so a bad bundle fails at start. */
+function clientCaRights(tls: TlsMaterial | undefined): ClientCaRights | undefined {
+  if (tls?.clientCa === undefined && tls?.readClientCa === undefined) return undefined;
+  const of = (pem: string | undefined, flag: string): Set<string> => {
+    if (pem === undefined) return new Set();
+    let found: Set<string>;
+    try {
+      found = caFingerprints(pem);
+    } catch (err) {
+      throw new ConfigError(`${flag}: not a PEM certificate bundle: ${(err as Error).message}`);
+    }
+    if (found.size === 0) throw new ConfigError(`${flag}: no certificate in the file`);
+    return found;
+  };
+  return { ingest: of(tls.clientCa, "--client-ca"), read: of(tls.readClientCa, "--read-client-ca") };
+}
+
+async function authConfig(
+  cfg: ServeConfig,
+  tls: TlsMaterial | undefined,
   logger: Logger,
 ): Promise<AuthConfig> {
   let ingestTokens: string[] = [];
@@ -120,7 +158,16 @@ export async function authConfig(
     readTokens = [token];
     if (created) logger.info({ tokenFile: file }, "generated a read token");
   }
-  return { ingestTokens, readTokens, clientCertificates: cfg.clientCa !== undefined };
+  const metricsTokens = cfg.metricsTokenFile ? await readTokenFile(cfg.metricsTokenFile) : [];
+  if (metricsTokens.length > 0 && !cfg.metricsAuth)
+    logger.warn("--metrics-token-file is set but /metrics is public: add --metrics-auth required");
+  return {
+    ingestTokens,
+    readTokens,
+    metricsTokens,
+    metricsAuth: cfg.metricsAuth === true,
+    clientCas: clientCaRights(tls),
+  };
 }
 
 /** Follows the live audit log through the same pipeline as the webhook; returns its stop function. */
@@ -136,6 +183,7 @@ function startFollowing(
   const done = followFile(file, ingest.pipeline, {
     stateDir: path.join(dataDir, "follow"),
     signal: controller.signal,
+    onRepair: (message) => logger.warn({ file, repair: message }, "follow position rebuilt"),
     onProgress: (s, note) => {
       metrics.recordIngest("follow", {
         received: s.read - last.read,
@@ -163,13 +211,15 @@ function startFollowing(
   };
 }
 
+/** `output`: where the logger writes, whose dropped lines /metrics counts. */
 export async function runServe(
   cfg: ServeConfig,
   logger: Logger,
   extensions: ServeExtension[] = [],
+  output?: Pick<LineOutput, "dropped">,
 ): Promise<RunningServe> {
   const tls = await tlsMaterial(cfg, logger);
-  const auth = await authConfig(cfg, logger);
+  const auth = await authConfig(cfg, tls, logger);
   let ingest: OpenIngest | undefined;
   const openIngestOrThrow = (): OpenIngest => {
     if (ingest === undefined) throw new Error("ingest used before the log was open");
@@ -177,9 +227,16 @@ export async function runServe(
   };
   let accepting = false;
   let checkpoint: CheckpointStatus | undefined;
-  const metrics = createMetrics(() => checkpoint);
+  const metrics = createMetrics(
+    () => checkpoint,
+    () => output?.dropped ?? 0,
+  );
   const routes: Route[] = [
-    ...healthRoutes({ ready: () => accepting, registry: metrics.registry }),
+    ...healthRoutes({
+      ready: () => accepting,
+      registry: metrics.registry,
+      degraded: () => extensions.flatMap((e) => e.degraded?.() ?? []),
+    }),
     ...webhookRoutes({
       receive: (body) => openIngestOrThrow().receiver.receive(body),
       ingest: async (batch) => {
@@ -207,7 +264,16 @@ export async function runServe(
   try {
     // Listening before the log is open: /healthz answers and /readyz says "not ready" during recovery.
     server = await startServer(
-      { routes, auth, logger, metrics, tls, requestTimeoutMs: cfg.requestTimeoutMs },
+      {
+        routes,
+        auth,
+        logger,
+        metrics,
+        tls,
+        requestTimeoutMs: cfg.requestTimeoutMs,
+        handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+        connectionLimits: cfg.connectionLimits,
+      },
       cfg.listen,
     );
   } catch (err) {
@@ -217,7 +283,7 @@ export async function runServe(
   }
   logger.info({ address: server.address, url: `${tls ? "https" : "http"}://${server.address}` }, "listening");
   try {
-    ingest = await openIngest(cfg.dataDir, {
+    ingest = await openIngest(cfg.storage ?? fsStorage(cfg.dataDir), {
       ...cfg,
       onRepair: (message) => logger.warn({ repair: message }, "repaired on open"),
       onCatchUp: catchUpLog(logger),

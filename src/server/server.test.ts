@@ -3,6 +3,7 @@ import { connect } from "node:tls";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "../../test/fixtures/audit/request.js";
+import { caFingerprints } from "./auth.js";
 import { BodyBudget, readBody } from "./body.js";
 import { createCa, issueCert, type IssuedPem } from "./certs.js";
 import { createMetrics } from "./metrics.js";
@@ -64,7 +65,11 @@ beforeAll(async () => {
   server = await startServer(
     {
       routes: [echo, budgeted, readRoute, ...healthRoutes({ ready: () => true, registry: metrics.registry })],
-      auth: { ingestTokens: [INGEST_TOKEN], readTokens: [READ_TOKEN], clientCertificates: true },
+      auth: {
+        ingestTokens: [INGEST_TOKEN],
+        readTokens: [READ_TOKEN],
+        clientCas: { ingest: caFingerprints(clientCa.certPem), read: new Set() },
+      },
       logger: pino({ level: "silent" }),
       metrics,
       tls: { cert: serving.certPem, key: serving.keyPem, clientCa: clientCa.certPem },

@@ -1,11 +1,13 @@
 // The HTTP(S) server core: mounts Route[] from every module, authenticates by scope before a
 // handler runs, turns HttpErrors into JSON replies, logs each request (never tokens or bodies),
-// cuts off slow senders, and shuts down gracefully (stop accepting, let in-flight handlers finish).
+// cuts off slow senders and slow handshakes, bounds connections without a credential, and
+// shuts down gracefully (stop accepting, let in-flight handlers finish).
 import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { authenticate, type AuthConfig } from "./auth.js";
+import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./connection-guard.js";
 import type { ServerMetrics } from "./metrics.js";
 import { HttpError, type Route } from "./route.js";
 import { Router } from "./router.js";
@@ -15,7 +17,26 @@ export interface TlsMaterial {
   key: string;
   /** PEM bundle of the CA whose client certificates may ingest (--client-ca). */
   clientCa?: string;
+  /** PEM bundle of the CA whose client certificates may read the whole log (--read-client-ca). */
+  readClientCa?: string;
 }
+
+/**
+ * TLS 1.3 (whose suites are all AEAD), and for TLS 1.2 only ECDHE key exchange with AEAD
+ * ciphers: no CBC, no SHA-1 MAC, no CCM/CCM8, no ARIA or Camellia, no static RSA or DHE.
+ * Every TLS 1.2 client of the last decade, Go's among them, offers one of these.
+ */
+export const TLS_CIPHERS = [
+  "TLS_AES_128_GCM_SHA256",
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
 
 export interface ServerOptions {
   routes: readonly Route[];
@@ -28,6 +49,10 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** A TLS handshake must complete within this time (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Connections held before a credential is shown (see connection-guard.ts). */
+  connectionLimits?: ConnectionLimits;
 }
 
 export interface RunningServer {
@@ -54,6 +79,16 @@ export function jsonReply(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * Client certificates are verified against both CA bundles, but a client without one (or with
+ * a bad one) still reaches auth, which grants by issuing CA or token and says what was wrong.
+ */
+function clientCertificateOptions(tls: TlsMaterial): https.ServerOptions {
+  const cas = [tls.clientCa, tls.readClientCa].filter((c): c is string => c !== undefined);
+  if (cas.length === 0) return {};
+  return { ca: cas.join("\n"), requestCert: true, rejectUnauthorized: false };
 }
 
 export function startServer(
@@ -102,6 +137,7 @@ export function startServer(
       }
       setLabel(found.route.pattern);
       const auth = authenticate(req, found.route.scope, opts.auth);
+      if (auth.ok && auth.via !== "public") guard.trust(req.socket);
       if (!auth.ok) {
         opts.metrics.authFailures.inc({ scope: found.route.scope, code: String(auth.status) });
         const headers: Record<string, string> =
@@ -137,21 +173,26 @@ export function startServer(
   const timing = {
     connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4))),
   };
+  const guard = new ConnectionGuard(opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, {
+    refused: opts.metrics.connectionsRefused,
+    unauthenticated: opts.metrics.connectionsUnauthenticated,
+  });
   const server: http.Server = opts.tls
     ? https.createServer(
         {
           ...timing,
+          handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
           cert: opts.tls.cert,
           key: opts.tls.key,
           minVersion: "TLSv1.2",
-          ...(opts.tls.clientCa
-            ? // Verify client certs against the CA but let token-bearing clients without one through to auth.
-              { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: false }
-            : {}),
+          ciphers: TLS_CIPHERS,
+          honorCipherOrder: true,
+          ...clientCertificateOptions(opts.tls),
         },
         handler,
       )
     : http.createServer(timing, handler);
+  server.on("connection", (socket: Socket) => guard.admit(socket));
   server.requestTimeout = requestTimeout;
   server.headersTimeout = opts.headersTimeoutMs ?? 20_000;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;

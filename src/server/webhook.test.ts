@@ -4,6 +4,7 @@ import { apiserverEvents, eventList } from "../../test/fixtures/audit/events.js"
 import { request } from "../../test/fixtures/audit/request.js";
 import { IngestError } from "../ingest/errors.js";
 import { openIngest, type OpenIngest } from "../ingest/open-ingest.js";
+import { storageIn } from "../../test/fixtures/memory-log.js";
 import { IngestBusyError } from "../ingest/pipeline.js";
 import { LogError } from "../store/types.js";
 import { createCa, issueCert } from "./certs.js";
@@ -35,7 +36,7 @@ describe("webhook route over HTTPS with the real log", () => {
 
   beforeAll(async () => {
     const dir = tempDir("kt-webhook-");
-    ingest = await openIngest(dir);
+    ingest = await openIngest(storageIn(dir));
     const caPem = await createCa("test CA");
     const serving = await issueCert(caPem, {
       commonName: "kubetrail",
@@ -53,7 +54,7 @@ describe("webhook route over HTTPS with the real log", () => {
           limits: { maxBytes: 1 << 20, maxDecodedBytes: 4 << 20 },
           accepting: () => true,
         }),
-        auth: { ingestTokens: [TOKEN], readTokens: [], clientCertificates: false },
+        auth: { ingestTokens: [TOKEN], readTokens: [] },
         logger: pino({ level: "silent" }),
         metrics,
         tls: { cert: serving.certPem, key: serving.keyPem },
@@ -85,7 +86,7 @@ describe("webhook route over HTTPS with the real log", () => {
     expect(r.status).toBe(200);
     const stored: string[] = [];
     for await (const e of ingest.log.readEntries(0, ingest.log.size()))
-      stored.push(Buffer.from(e.data).toString());
+      stored.push(Buffer.from(e.data!).toString());
     expect(stored).toHaveLength(3);
     for (const s of stored) {
       expect(s.startsWith('{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":')).toBe(true);

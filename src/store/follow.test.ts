@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../test/fixtures/audit/temp-dir.js";
 import { followLogWith } from "./follow.js";
-import { openFsLog } from "./fs-log.js";
+import { openLogIn } from "../../test/fixtures/memory-log.js";
 
 const entry = (i: number) => new TextEncoder().encode(JSON.stringify({ i }));
 
 describe("followLogWith", () => {
   it("delivers every integrated index once, in order, from the consumer's reader, and retries a failed batch", async () => {
-    const log = await openFsLog(tempDir("kt-follow-"), { integrateIntervalMs: 3_600_000 });
+    const log = await openLogIn(tempDir("kt-follow-"), { integrateIntervalMs: 3_600_000 });
     try {
       const asked: Array<[number, number]> = [];
       const seen: number[] = [];

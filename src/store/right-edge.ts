@@ -3,9 +3,8 @@
 // the last size whose full tiles are known durable without re-hashing the whole log: at most
 // 255 full tiles per level are read, and at most 255 entries are hashed.
 import { fullTileHash, type Hash } from "../tlog/index.js";
-import { BUNDLE_SIZE } from "./fs-layout.js";
+import { BUNDLE_SIZE, LogError } from "./types.js";
 import { partialWidth, TileBuilder } from "./tile-builder.js";
-import { LogError } from "./types.js";
 
 const TILE_WIDTH = BUNDLE_SIZE;
 

@@ -1,7 +1,10 @@
 // Full verification of a log: re-hash every entry, rebuild the tree, and check it against
 // every hash tile and the signed checkpoint — and, given an older trusted checkpoint, that
 // the log is an append-only extension of it. Memory stays flat: only the right edge of the
-// tree is kept while the entries stream past.
+// tree is kept while the entries stream past. Everything is read through a LogReader pinned
+// at the checkpoint, from a data directory or a tlog-tiles server (a LogSource). Entries
+// pruned or erased on purpose are reported and their leaf hashes taken from the level-0
+// tiles, so the tree and the checkpoint are still checked.
 import os from "node:os";
 import {
   hashesEqual,
@@ -17,8 +20,10 @@ import {
 import { checkQuorum, type WitnessPolicy } from "./witness-policy.js";
 import { TileBuilder, type TileData } from "../store/tile-builder.js";
 import { splitBundle } from "../store/bundle-format.js";
+import type { LogSource } from "../store/driver.js";
 import { LeafHasherPool } from "../store/leaf-hasher.js";
-import type { LogSource } from "./log-source.js";
+import { readerAt } from "../store/log-reader.js";
+import type { Gone, LogReader } from "../store/types.js";
 
 export type ProblemCode =
   | "no-checkpoint"
@@ -53,6 +58,9 @@ export interface VerifyReport {
   entries: number;
   bytes: number;
   tilesChecked: number;
+  /** Entries whose bytes were removed on purpose, checked by their leaf hashes alone. */
+  pruned: number;
+  erased: number;
   trustedSize?: number;
   /** With a witness policy: the witnesses whose cosignature the checkpoint carries. */
   witnesses?: string[];
@@ -81,13 +89,16 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     entries: 0,
     bytes: 0,
     tilesChecked: 0,
+    pruned: 0,
+    erased: 0,
     problems: [],
   };
   const verifier = NoteVerifier.fromKey(opts.verifierKey);
-  const note = await source.readCheckpoint();
-  if (note === null)
+  const noteBytes = await source.readCheckpoint();
+  if (noteBytes === null)
     return fail(report, { code: "no-checkpoint", message: `${source.where}: no checkpoint` });
-  const cp = openSigned(note, verifier, "checkpoint", report, opts.witnesses?.witnesses);
+  const note = Buffer.from(noteBytes).toString("utf8");
+  const cp = openSigned(noteBytes, verifier, "checkpoint", report, opts.witnesses?.witnesses);
   if (!cp) return report;
   if (opts.witnesses) {
     const quorum = checkQuorum(cp, opts.witnesses);
@@ -113,7 +124,8 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     }
   }
 
-  const walk = new TreeWalk(source, report, trusted);
+  const log = readerAt(source, { origin: cp.origin, size: cp.size, rootHash: cp.rootHash, note });
+  const walk = new TreeWalk(log, report, trusted);
   // One core stays with this thread, which reads the bundles and walks the tree: on two cores,
   // two hashing workers beside it were slower than one (bench/README.md, verify).
   const workers = opts.workers ?? Math.max(1, os.availableParallelism() - 1);
@@ -127,18 +139,20 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     const submit = (index: number) => {
       const width = Math.min(TILE_WIDTH, cp.size - index * TILE_WIDTH);
       // The bundle just read is handed to the hashing worker, not copied (hashGiven).
-      const hashed = source
+      const hashed = log
         .readEntryBundle(index, width)
-        .then(async (data): Promise<Omit<BundleRead, "published">> => {
-          if (data === null) return { data, hashes: null };
+        .then(async (got): Promise<Omit<BundleRead, "published">> => {
+          if (got === null) return { data: null, hashes: null };
+          if (got.gone !== undefined) return { data: null, hashes: null, gone: got.gone };
+          const erased = got.erased ?? null;
           try {
-            const { hashes, bytes } = await pool.hashGiven(data);
-            return { data: bytes, hashes };
+            const { hashes, bytes } = await pool.hashGiven(got.data);
+            return { data: bytes, hashes, erased };
           } catch {
-            return { data, hashes: null };
+            return { data: got.data, hashes: null, erased };
           }
         });
-      const ready = Promise.all([hashed, source.readHashTile({ level: 0, index, width })]).then(
+      const ready = Promise.all([hashed, log.readTile({ level: 0, index, width })]).then(
         ([bundle, published]): BundleRead => ({ ...bundle, published }),
       );
       // Awaited in order below; one that fails after the walk stopped must not go unhandled.
@@ -167,6 +181,10 @@ interface BundleRead {
   data: Uint8Array | null;
   hashes: Uint8Array | null;
   published: Uint8Array | null;
+  /** Set when retention removed the bundle on purpose. */
+  gone?: Gone;
+  /** Erased lines of the bundle (empty in `data`), and why. */
+  erased?: ReadonlyMap<number, string> | null;
 }
 
 /** Feeds leaf hashes into the tree in order and compares what it builds with the source. */
@@ -176,14 +194,22 @@ class TreeWalk {
   private firstTileMismatch: Problem | null = null;
 
   constructor(
-    private readonly source: LogSource,
+    private readonly log: LogReader,
     private readonly report: VerifyReport,
     private readonly trusted: Checkpoint | null,
   ) {}
 
   /** Returns false when the walk cannot go on (a bundle is missing). */
-  async bundle(index: number, width: number, { data, hashes, published }: BundleRead): Promise<boolean> {
+  async bundle(index: number, width: number, read: BundleRead): Promise<boolean> {
+    const { data, published, erased } = read;
     const first = index * TILE_WIDTH;
+    // Pruned: the published leaf hashes stand in for the entries (the tree is still checked).
+    if (read.gone !== undefined && published !== null) {
+      this.report.pruned += width;
+      await this.pushLeaves(index, width, published, published);
+      return true;
+    }
+    let hashes = read.hashes;
     if (data === null || hashes === null) {
       this.report.problems.push({
         code: "missing-bundle",
@@ -200,8 +226,32 @@ class TreeWalk {
         message: `entry bundle ${index} holds ${count} entries where the checkpoint needs ${width}: entries were deleted or inserted`,
       });
     }
-    // The level-0 tile holds the leaf hashes the log published; the first difference
-    // names the entry (the final root decides whether the entry or the tile was changed).
+    if (erased && erased.size > 0 && published !== null) {
+      // An erased line has no bytes to hash: its published leaf hash stands in for it.
+      hashes = hashes.slice();
+      for (const i of erased.keys())
+        if (i < count) hashes.set(published.subarray(i * 32, i * 32 + 32), i * 32);
+      this.report.erased += erased.size;
+    }
+    await this.pushLeaves(index, width, hashes, published, data);
+    this.report.bytes += data.length;
+    return true;
+  }
+
+  /**
+   * Pushes a bundle's leaf hashes (`count` of them in `hashes`, missing ones as zeros) into the
+   * tree. The level-0 tile holds the leaf hashes the log published; the first difference names
+   * the entry (the final root decides whether the entry or the tile was changed).
+   */
+  private async pushLeaves(
+    index: number,
+    width: number,
+    hashes: Uint8Array,
+    published: Uint8Array | null,
+    data?: Uint8Array,
+  ): Promise<void> {
+    const first = index * TILE_WIDTH;
+    const count = hashes.length / 32;
     for (let i = 0; i < width; i++) {
       const leaf = i < count ? hashes.subarray(i * 32, i * 32 + 32) : new Uint8Array(32);
       if (
@@ -212,7 +262,7 @@ class TreeWalk {
         this.firstEntryMismatch = {
           code: "entry-mismatch",
           index: first + i,
-          auditID: auditIdOf(data, i),
+          auditID: data === undefined ? undefined : auditIdOf(data, i),
           message: `entry ${first + i} does not match its published leaf hash`,
         };
       }
@@ -224,8 +274,6 @@ class TreeWalk {
       }
       this.report.entries++;
     }
-    this.report.bytes += data.length;
-    return true;
   }
 
   async finish(cp: Checkpoint): Promise<void> {
@@ -263,7 +311,7 @@ class TreeWalk {
 
   /** Compares a tile built from the entries with the published one (read here unless given). */
   private async checkTile(t: TileData, read?: Uint8Array | null): Promise<void> {
-    const published = read !== undefined ? read : await this.source.readHashTile(t.tile);
+    const published = read !== undefined ? read : await this.log.readTile(t.tile);
     this.report.tilesChecked++;
     if (published !== null && Buffer.compare(Buffer.from(published), Buffer.from(t.data)) === 0) return;
     this.firstTileMismatch ??= {
@@ -274,7 +322,7 @@ class TreeWalk {
 }
 
 function openSigned(
-  note: string,
+  note: string | Uint8Array,
   verifier: NoteVerifier,
   what: string,
   report: VerifyReport,

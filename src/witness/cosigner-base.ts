@@ -117,7 +117,7 @@ export async function openCosignerBase(
         const server = await startServer(
           {
             routes: [...healthRoutes({ ready: () => true, registry: metrics.registry }), ...routes],
-            auth: { ingestTokens: [], readTokens: tokens, clientCertificates: false },
+            auth: { ingestTokens: [], readTokens: tokens },
             logger,
             metrics,
             tls,

@@ -38,6 +38,9 @@ const ENDPOINTS: Endpoint[] = [
   { method: "GET", path: "/v1/proof/consistency?from=10&to=20", scope: "read" },
   { method: "GET", path: "/v1/proof/inclusion?index=3&size=20", scope: "read" },
   { method: "GET", path: "/v1/evidence?from=0&to=20", scope: "read" },
+  // Entry bundles hold whole events; only the checkpoint and hash tiles are public.
+  { method: "GET", path: "/log/tile/entries/000.p/1", scope: "read" },
+  { method: "GET", path: "/log/tile//entries/000.p/1", scope: "read" },
   {
     method: "POST",
     path: "/v1/admission/validate",

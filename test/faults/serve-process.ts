@@ -6,7 +6,7 @@ import { request, type Reply } from "../fixtures/audit/request.js";
 import os from "node:os";
 import path from "node:path";
 import { KUBETRAIL_API_VERSION } from "../../src/audit/types.js";
-import { openFsLog } from "../../src/store/fs-log.js";
+import { openFsLog } from "../../src/store/fs/storage.js";
 import { CLI, runCli } from "../fixtures/cli.js";
 
 export function requireBuiltCli(): void {
@@ -183,13 +183,13 @@ export async function readLog(dataDir: string): Promise<StoredEvent[]> {
   try {
     const out: StoredEvent[] = [];
     for await (const e of log.readEntries(0, log.size())) {
-      const obj = JSON.parse(Buffer.from(e.data).toString("utf8")) as {
+      const obj = JSON.parse(Buffer.from(e.data!).toString("utf8")) as {
         apiVersion?: string;
         auditID?: string;
         stage?: string;
       };
       const isAuditEvent = obj.apiVersion !== KUBETRAIL_API_VERSION && obj.auditID !== undefined;
-      out.push({ index: e.index, isAuditEvent, auditID: obj.auditID, stage: obj.stage, bytes: e.data });
+      out.push({ index: e.index, isAuditEvent, auditID: obj.auditID, stage: obj.stage, bytes: e.data! });
     }
     return out;
   } finally {

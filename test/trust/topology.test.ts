@@ -135,6 +135,8 @@ describe("a log, two witnesses and a mirror on loopback", () => {
       logKey,
       "--ca",
       path.join(logDir, "tls", "ca.crt"),
+      "--token-file",
+      path.join(logDir, "read-token"),
       "-o",
       "json",
       ...flags,

@@ -1,5 +1,6 @@
 // Opening the log and index for a query command, telling the user when the index had to be rebuilt.
 import { openQuerySession, type QuerySession } from "../../index/session.js";
+import { fsStorage } from "../../store/fs/storage.js";
 import { progressBar } from "../progress.js";
 
 export async function openCliSession(
@@ -8,7 +9,7 @@ export async function openCliSession(
 ): Promise<QuerySession> {
   // Catching up a large log (a first query, a reindex) takes minutes: show how far it is.
   const progress = progressBar("indexing", "entries");
-  const session = await openQuerySession(dataDir, {
+  const session = await openQuerySession(fsStorage(dataDir), {
     ...opts,
     onProgress: (done, total) => progress.update(done, total),
   }).finally(() => progress.stop());

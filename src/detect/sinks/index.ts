@@ -4,15 +4,18 @@ import type { SinkSpec } from "../rules-config.js";
 import { DetectError, type AlertSink } from "../types.js";
 import { alertmanagerSink } from "./alertmanager.js";
 import { slackSink } from "./slack.js";
-import { stdoutSink } from "./stdout.js";
+import { stdoutSink, type StdoutTarget } from "./stdout.js";
 import { webhookSink } from "./webhook.js";
 
-export async function createSinks(specs: SinkSpec[]): Promise<AlertSink[]> {
+export async function createSinks(
+  specs: SinkSpec[],
+  targets: { stdout?: StdoutTarget } = {},
+): Promise<AlertSink[]> {
   return Promise.all(
     specs.map(async (s): Promise<AlertSink> => {
       switch (s.type) {
         case "stdout":
-          return stdoutSink();
+          return stdoutSink(targets.stdout);
         case "webhook":
           return webhookSink({ url: s.url, tokenFile: s.tokenFile, ca: await readCa(s.caFile) });
         case "slack":

@@ -1,8 +1,12 @@
 // Alerts as JSON lines on a stream (stdout by default), for log shippers and pipes.
-import type { Writable } from "node:stream";
 import type { AlertSink, RecordedAlert } from "../types.js";
 
-export function stdoutSink(out: Writable = process.stdout): AlertSink {
+/** What the sink writes to: process.stdout, or serve's output that survives a full disk. */
+export interface StdoutTarget {
+  write(chunk: string, callback: (err?: Error | null) => void): boolean;
+}
+
+export function stdoutSink(out: StdoutTarget = process.stdout): AlertSink {
   return {
     name: "stdout",
     send: (alert: RecordedAlert) =>

@@ -1,10 +1,26 @@
 // /healthz (the process serves), /readyz (the log is open and recovered, not shutting down),
-// /metrics (Prometheus text format).
+// /metrics (Prometheus text format; a credential when --metrics-auth requires one).
 import type { Registry } from "prom-client";
 import type { Route } from "../route.js";
 import { jsonReply } from "../server.js";
 
-export function healthRoutes(deps: { ready: () => boolean; registry: Registry }): Route[] {
+/** A part of the server that works below par while ingest goes on (e.g. the index, rebuilding). */
+export interface DegradedPart {
+  part: string;
+  state: string;
+  reason?: string;
+  [detail: string]: unknown;
+}
+
+/**
+ * /readyz is 200 while the log takes events, whatever else is degraded: the apiserver's
+ * webhook must keep being served. Its body names each degraded part.
+ */
+export function healthRoutes(deps: {
+  ready: () => boolean;
+  registry: Registry;
+  degraded?: () => DegradedPart[];
+}): Route[] {
   return [
     {
       method: "GET",
@@ -19,14 +35,16 @@ export function healthRoutes(deps: { ready: () => boolean; registry: Registry })
       pattern: "/readyz",
       scope: "public",
       async handle({ res }) {
-        if (deps.ready()) jsonReply(res, 200, { status: "ready" });
-        else jsonReply(res, 503, { status: "not ready" });
+        const degraded = deps.degraded?.() ?? [];
+        const body = degraded.length > 0 ? { degraded } : {};
+        if (deps.ready()) jsonReply(res, 200, { status: "ready", ...body });
+        else jsonReply(res, 503, { status: "not ready", ...body });
       },
     },
     {
       method: "GET",
       pattern: "/metrics",
-      scope: "public",
+      scope: "metrics",
       async handle({ res }) {
         const text = await deps.registry.metrics();
         res.writeHead(200, { "Content-Type": deps.registry.contentType });

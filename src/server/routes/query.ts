@@ -1,14 +1,15 @@
-// Read endpoints: the query API and proofs (read token), and the static log in C2SP
-// tlog-tiles layout under /log/ (public) so anyone can verify or mirror the log.
+// Read endpoints: the query API and proofs (read credential), and the static log in C2SP
+// tlog-tiles layout under /log/: the checkpoint and hash tiles public, so anyone can check
+// the tree; entry bundles, which hold the events, for full-log readers (auditors, mirrors).
+// Everything is read through the log's LogReader, whatever driver stores it.
 import type { ServerResponse } from "node:http";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
-import { startIndexer } from "../../index/indexer.js";
+import { startIndexer, type Indexer } from "../../index/indexer.js";
 import { eventList } from "../../index/present.js";
 import { parseFilter, type EventFilter } from "../../index/query.js";
 import { resolveEntries } from "../../index/resolve.js";
-import { FsLogReader } from "../../store/fs-reader.js";
-import type { LogReader, SignedCheckpoint } from "../../store/types.js";
+import type { AuditLog, LogReader, SignedCheckpoint } from "../../store/types.js";
 import {
   encodeBase64,
   hashLeaf,
@@ -22,13 +23,14 @@ import { HttpError, type Route } from "../route.js";
 import type { ServeExtension } from "../run-serve.js";
 import { jsonReply } from "../server.js";
 
-/** The static files of the log, as the fs driver's reader provides them. */
-export type StaticLogFiles = Pick<FsLogReader, "readHashTile" | "readEntryBundle" | "layout">;
+/** Reads on the query index: an Indexer, which answers IndexError("rebuilding") while it refills. */
+export interface IndexReads {
+  read<T>(query: (index: QueryIndex) => T): T;
+}
 
 export interface QueryRouteDeps {
   log: LogReader;
-  index: QueryIndex;
-  files: StaticLogFiles;
+  index: IndexReads;
   /**
    * The checkpoint /log/checkpoint serves when witnesses cosign the log (src/publish/): the
    * newest one the witness policy accepts, with its cosignatures; null while none is.
@@ -39,15 +41,30 @@ export interface QueryRouteDeps {
 /** Largest page one HTTP request may ask for; the CLI reads the index directly. */
 export const HTTP_MAX_LIMIT = 1000;
 
-const IMMUTABLE = "public, max-age=31536000, immutable";
-// A partial tile of a given width never changes either, but is deleted once the tile fills.
-const PARTIAL = "public, max-age=3600";
+/**
+ * A full tile never changes; a partial tile of a given width never does either, but is deleted
+ * once the tile fills. Entry bundles hold event content: no shared cache may keep them.
+ */
+function cacheControl(full: boolean, shared: boolean): string {
+  return `${shared ? "public" : "private"}, ${full ? "max-age=31536000, immutable" : "max-age=3600"}`;
+}
 
 function badRequest(err: unknown): never {
   if (err instanceof IndexError && (err.code === "bad-filter" || err.code === "bad-cursor")) {
     throw new HttpError(400, err.message);
   }
   throw err;
+}
+
+/** A query on the index; while the index is rebuilt from the log, a 503 that says so. */
+function indexRead<T>(index: IndexReads, query: (i: QueryIndex) => T): T {
+  try {
+    return index.read(query);
+  } catch (err) {
+    if (err instanceof IndexError && err.code === "rebuilding")
+      throw new HttpError(503, err.message, { "Retry-After": "10" });
+    throw err;
+  }
 }
 
 function rawParams(url: URL): Record<string, string[]> {
@@ -81,7 +98,7 @@ function sendBytes(res: ServerResponse, data: Uint8Array, contentType: string, c
 }
 
 export function queryRoutes(deps: QueryRouteDeps): Route[] {
-  const { log, index, files } = deps;
+  const { log, index } = deps;
 
   const eventFilter = (url: URL): EventFilter => {
     let filter: EventFilter;
@@ -96,6 +113,37 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
     return filter;
   };
 
+  /** A tile or bundle of the static log, never beyond the latest checkpoint. */
+  const serveTile = async (path: string, kind: "hash" | "entries", res: ServerResponse): Promise<void> => {
+    let parsed;
+    try {
+      parsed = parseTilePath(path);
+    } catch (err) {
+      throw new HttpError(404, (err as Error).message);
+    }
+    if (parsed.kind !== kind) throw new HttpError(404, `${path}: not found`);
+    const size = BigInt(log.latestCheckpoint().size);
+    const width = parsed.kind === "hash" ? parsed.tile.width : parsed.width;
+    const cache = cacheControl(width === TILE_WIDTH, parsed.kind === "hash");
+    if (parsed.kind === "hash") {
+      if (leavesCovered(parsed.tile) > size)
+        throw new HttpError(404, `${path}: beyond the latest checkpoint`);
+      const data = await log.readTile(parsed.tile);
+      if (data === null) throw new HttpError(404, `${path}: not found`);
+      sendBytes(res, data, "application/octet-stream", cache);
+    } else {
+      if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
+        throw new HttpError(404, `${path}: beyond the latest checkpoint`);
+      }
+      const bundle = await log.readEntryBundle(parsed.index, parsed.width);
+      if (bundle === null) throw new HttpError(404, `${path}: not found`);
+      // Gone on purpose: 410 tells a verifier or mirror it was pruned, not lost.
+      if (bundle.gone !== undefined)
+        throw new HttpError(410, `${path}: ${bundle.gone.state} (${bundle.gone.reason})`);
+      sendBytes(res, bundle.data, "application/octet-stream", cache);
+    }
+  };
+
   return [
     {
       method: "GET",
@@ -103,8 +151,8 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       scope: "read",
       async handle({ url, res }) {
         const filter = eventFilter(url);
-        const found = index.search(filter, Date.now() * 1000);
-        const entries = await resolveEntries(log, found.rows, files.layout);
+        const found = indexRead(index, (i) => i.search(filter, Date.now() * 1000));
+        const entries = await resolveEntries(log, found.rows);
         jsonReply(res, 200, eventList(entries, found.next));
       },
     },
@@ -120,8 +168,12 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         if (idx >= cp.size)
           throw new HttpError(404, `entry ${idx}: not in the log of size ${cp.size} (latest checkpoint)`);
         let data: Uint8Array | undefined;
-        for await (const e of log.readEntries(idx, idx + 1)) data = e.data;
-        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable (pruned?)`);
+        for await (const e of log.readEntries(idx, idx + 1)) {
+          if (e.gone !== undefined)
+            throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
+          data = e.data;
+        }
+        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
         const proof = await proveInclusion(cp.size, idx, log.hashReader());
         const entry = Buffer.from(data).toString("utf8");
         jsonReply(res, 200, {
@@ -172,37 +224,19 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         sendBytes(res, note, "text/plain; charset=utf-8", "no-cache");
       },
     },
+    // Entry bundles hold whole events: a full-log read credential. Matched before the public
+    // tile route, which refuses them too, whatever the spelling of the path.
+    {
+      method: "GET",
+      pattern: "/log/tile/entries/*",
+      scope: "read",
+      handle: ({ params, res }) => serveTile(`tile/entries/${params["*"] ?? ""}`, "entries", res),
+    },
     {
       method: "GET",
       pattern: "/log/tile/*",
       scope: "public",
-      async handle({ params, res }) {
-        const path = `tile/${params["*"] ?? ""}`;
-        let parsed;
-        try {
-          parsed = parseTilePath(path);
-        } catch (err) {
-          throw new HttpError(404, (err as Error).message);
-        }
-        const size = BigInt(log.latestCheckpoint().size);
-        const width = parsed.kind === "hash" ? parsed.tile.width : parsed.width;
-        const cache = width === TILE_WIDTH ? IMMUTABLE : PARTIAL;
-        if (parsed.kind === "hash") {
-          if (leavesCovered(parsed.tile) > size)
-            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
-          const data = await files.readHashTile(parsed.tile);
-          if (data === null) throw new HttpError(404, `${path}: not found`);
-          sendBytes(res, data, "application/octet-stream", cache);
-        } else {
-          if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
-            throw new HttpError(404, `${path}: beyond the latest checkpoint`);
-          }
-          const data = await files.readEntryBundle(parsed.index, parsed.width);
-          // A pruned bundle is gone on purpose; 404 lets a verifier report it as pruned.
-          if (data === null) throw new HttpError(404, `${path}: not found (pruned?)`);
-          sendBytes(res, data, "application/octet-stream", cache);
-        }
-      },
+      handle: ({ params, res }) => serveTile(`tile/${params["*"] ?? ""}`, "hash", res),
     },
   ];
 }
@@ -212,25 +246,27 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
  * the same index connection.
  */
 export function queryServeExtension(
-  dataDir: string,
-  onError?: (err: unknown) => void,
+  stateDir: string,
+  hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
   publishedCheckpoint?: () => string | null,
 ): ServeExtension {
-  let indexer: ReturnType<typeof startIndexer> | undefined;
+  let indexer: Indexer | undefined;
+  const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, stateDir, hooks));
   return {
     start: async (ingest) => {
-      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
-      const running = indexer;
+      const running = open(ingest.log);
       return () => running.stop();
     },
-    routes: (ingest) => {
-      indexer ??= startIndexer(ingest.log, dataDir, onError ? { onError } : {});
-      return queryRoutes({
+    routes: (ingest) =>
+      queryRoutes({
         log: ingest.log,
-        index: indexer.index,
-        files: new FsLogReader(dataDir),
+        index: open(ingest.log),
         ...(publishedCheckpoint ? { publishedCheckpoint } : {}),
-      });
+      }),
+    degraded: () => {
+      const status = indexer?.status();
+      if (status === undefined || status.state === "ready") return [];
+      return [{ part: "index", ...status }];
     },
   };
 }

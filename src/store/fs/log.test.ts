@@ -1,21 +1,14 @@
 import { cpSync, mkdtempSync, promises as fsp, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  hashLeaf,
-  inclusionProof,
-  consistencyProof,
-  proveInclusion,
-  proveConsistency,
-  rootFromLeafHashes,
-  verifyInclusion,
-} from "../tlog/index.js";
-import { losePower } from "../../test/fixtures/power-loss.js";
-import { openFsLog } from "./fs-log.js";
-import { FsLayout } from "./fs-layout.js";
-import { LeafHasherPool } from "./leaf-hasher.js";
-import type { AuditLog, LogEntry } from "./types.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { hashLeaf, parseTilePath, proveInclusion, verifyInclusion } from "../../tlog/index.js";
+import { losePower } from "../../../test/fixtures/power-loss.js";
+import { logConformance } from "../testdata/log-conformance.js";
+import type { AuditLog, LogEntry } from "../types.js";
+import type { FsDriver } from "./driver.js";
+import { FsLayout } from "./layout.js";
+import { fsStorage, openFsLog } from "./storage.js";
 
 const dirs: string[] = [];
 function tmpDir(): string {
@@ -47,96 +40,32 @@ async function readAll(log: AuditLog): Promise<LogEntry[]> {
   return out;
 }
 
+logConformance("filesystem", () => {
+  const dir = tmpDir();
+  return {
+    storage: fsStorage(dir),
+    open: (opts) => openFsLog(dir, opts),
+    prune: (log, before, reason) =>
+      (log as AuditLog & { driver: FsDriver }).driver.pruneBundles(before, reason),
+    loseTiles: async (drop) => {
+      const layout = new FsLayout(dir);
+      rmSync(layout.tilesDurable, { force: true });
+      const files = await fsp.readdir(path.join(dir, "tile"), { recursive: true });
+      for (const f of files) {
+        if (f.startsWith("entries")) continue;
+        let parsed;
+        try {
+          parsed = parseTilePath(`tile/${f}`);
+        } catch {
+          continue; // a directory
+        }
+        if (parsed.kind === "hash" && drop(parsed.tile)) rmSync(path.join(dir, "tile", f));
+      }
+    },
+  };
+});
+
 describe("fs log", () => {
-  it("appends, integrates and reads back the exact bytes; the checkpoint root is the RFC 6962 root", async () => {
-    const dir = tmpDir();
-    const log = await openFsLog(dir, { origin: "example.com/test-log" });
-    const batches = await Promise.all([0, 1, 2, 3].map((b) => log.append(entries(b * 300, 300))));
-    expect(batches.map((b) => b.firstIndex).sort((a, b) => a - b)).toEqual([0, 300, 600, 900]);
-    const cp = await log.waitIntegrated(1200);
-    expect(cp.size).toBe(1200);
-    const stored = await readAll(log);
-    expect(stored.map((e) => e.index)).toEqual(Array.from({ length: 1200 }, (_, i) => i));
-    expect(Buffer.from(cp.rootHash)).toEqual(
-      Buffer.from(rootFromLeafHashes(stored.map((e) => hashLeaf(e.data)))),
-    );
-    expect(cp.note.startsWith("example.com/test-log\n1200\n")).toBe(true);
-    await log.close();
-  });
-
-  it("integrates from the leaf hashes of the write path, never reading fresh entries back from disk", async () => {
-    const reads = vi.spyOn(LeafHasherPool.prototype, "hashGiven");
-    try {
-      // Integration every millisecond while commits keep coming: rounds start while the
-      // hashes of the newest entries are still on their way from the worker.
-      const log = await openFsLog(tmpDir(), { integrateIntervalMs: 1 });
-      let next = 0;
-      for (let round = 0; round < 30; round++) {
-        await Promise.all(
-          Array.from({ length: 4 }, () => {
-            next += 150;
-            return log.append(entries(next - 150, 150));
-          }),
-        );
-      }
-      const cp = await log.waitIntegrated(next);
-      const stored = await readAll(log);
-      expect(Buffer.from(cp.rootHash)).toEqual(
-        Buffer.from(rootFromLeafHashes(stored.map((e) => hashLeaf(e.data)))),
-      );
-      expect(reads).not.toHaveBeenCalled();
-      await log.close();
-    } finally {
-      reads.mockRestore();
-    }
-  });
-
-  it("takes the leaf hashes an appender gives instead of hashing those entries again", async () => {
-    // Entries per commit the worker hashed, counted before their memory goes to the worker.
-    const hashedByWorker: number[] = [];
-    const hashLent = LeafHasherPool.prototype.hashLent;
-    const lent = vi.spyOn(LeafHasherPool.prototype, "hashLent").mockImplementation(function (
-      this: LeafHasherPool,
-      bundle,
-    ) {
-      hashedByWorker.push(bundle.filter((c) => c === 10).length);
-      return hashLent.call(this, bundle);
-    });
-    try {
-      const log = await openFsLog(tmpDir(), { integrateIntervalMs: 1 });
-      let next = 0;
-      // Appends with their hashes, interleaved with appends without (an alert): both kinds
-      // land in one tree, in log order.
-      for (let round = 0; round < 12; round++) {
-        const batch = entries(next, 200);
-        next += 200;
-        const given = log.append(batch, batch.map(hashLeaf));
-        const plain = round % 4 === 3 ? log.append(entries(next, 3)) : null;
-        if (plain) next += 3;
-        await Promise.all([given, plain]);
-      }
-      const cp = await log.waitIntegrated(next);
-      const stored = await readAll(log);
-      expect(stored).toHaveLength(next);
-      expect(Buffer.from(cp.rootHash)).toEqual(
-        Buffer.from(rootFromLeafHashes(stored.map((e) => hashLeaf(e.data)))),
-      );
-      // The worker hashed only the commits without given hashes (some held both kinds).
-      expect(hashedByWorker.length).toBeGreaterThan(0);
-      expect(hashedByWorker.reduce((a, b) => a + b, 0)).toBeLessThan(next / 2);
-      await expect(log.append(entries(0, 2), [hashLeaf(entries(0, 1)[0]!)])).rejects.toMatchObject({
-        code: "invalid",
-        message: "1 leaf hashes given for 2 entries",
-      });
-      await expect(log.append(entries(0, 1), [new Uint8Array(31)])).rejects.toMatchObject({
-        code: "invalid",
-      });
-      await log.close();
-    } finally {
-      lent.mockRestore();
-    }
-  });
-
   it("keeps only the partial files its latest checkpoint names, across bundle and reopen", async () => {
     const dir = tmpDir();
     const layout = new FsLayout(dir);
@@ -215,7 +144,7 @@ describe("fs log", () => {
     expect(readFileSync(tile1)).toEqual(good);
     expect(readFileSync(layout.tilesDurable, "utf8")).toBe("700\n");
     const all = await readAll(reopened);
-    const leaves = all.map((e) => hashLeaf(e.data));
+    const leaves = all.map((e) => hashLeaf(e.data!));
     const reader = reopened.hashReader();
     for (const index of [0, 299, 300, 511, 699]) {
       const proof = await proveInclusion(700, index, reader);
@@ -232,45 +161,6 @@ describe("fs log", () => {
     await expect(openFsLog(dir, { origin: "example.com/b" })).rejects.toThrow(/cannot be changed/);
   });
 
-  it("serves proofs from its tiles that equal the in-memory proofs", async () => {
-    const dir = tmpDir();
-    const log = await openFsLog(dir);
-    await log.append(entries(0, 1000));
-    const cp = await log.waitIntegrated(1000);
-    const leaves = (await readAll(log)).map((e) => hashLeaf(e.data));
-    for (const i of [0, 1, 255, 256, 511, 999]) {
-      const proof = await proveInclusion(cp.size, i, log.hashReader());
-      expect(proof.map((h) => Buffer.from(h).toString("hex"))).toEqual(
-        inclusionProof(i, cp.size, leaves).map((h) => Buffer.from(h).toString("hex")),
-      );
-      expect(verifyInclusion(leaves[i]!, i, cp.size, proof, cp.rootHash)).toBe(true);
-    }
-    for (const old of [1, 256, 700]) {
-      const proof = await proveConsistency(old, cp.size, log.hashReader());
-      expect(proof.map((h) => Buffer.from(h).toString("hex"))).toEqual(
-        consistencyProof(old, cp.size, leaves).map((h) => Buffer.from(h).toString("hex")),
-      );
-    }
-    await log.close();
-  });
-
-  it("refuses entries that would break the line framing, naming the entry", async () => {
-    const log = await openFsLog(tmpDir());
-    await expect(log.append([enc({ a: 1 }), Buffer.from('{"a":\n1}')])).rejects.toThrow(/entry 1 .*newline/);
-    await expect(log.append([Buffer.alloc(0)])).rejects.toThrow(/empty/);
-    expect(log.size()).toBe(0);
-    await log.close();
-  });
-
-  it("refuses a second writer on the same directory", async () => {
-    const dir = tmpDir();
-    const log = await openFsLog(dir);
-    await expect(openFsLog(dir)).rejects.toMatchObject({ code: "locked" });
-    await log.close();
-    const again = await openFsLog(dir);
-    await again.close();
-  });
-
   it("cuts a torn tail on open and keeps everything before it", async () => {
     const dir = tmpDir();
     const log = await openFsLog(dir);
@@ -285,7 +175,7 @@ describe("fs log", () => {
     expect(readFileSync(open)).toEqual(before);
     expect(repairs.join("\n")).toMatch(/cut 116 bytes after the last synced entry/);
     await reopened.append(entries(300, 10));
-    expect((await readAll(reopened)).map((e) => JSON.parse(Buffer.from(e.data).toString()).n)).toEqual(
+    expect((await readAll(reopened)).map((e) => JSON.parse(Buffer.from(e.data!).toString()).n)).toEqual(
       Array.from({ length: 310 }, (_, i) => i),
     );
     await reopened.close();
@@ -321,24 +211,6 @@ describe("fs log", () => {
     );
   });
 
-  it("tells listeners about each checkpoint and resumes appending after reopen", async () => {
-    const dir = tmpDir();
-    const log = await openFsLog(dir, { integrateIntervalMs: 20 });
-    const seen: number[] = [];
-    log.onIntegrated((cp) => seen.push(cp.size));
-    await log.append(entries(0, 5));
-    await log.waitIntegrated(5);
-    await log.append(entries(5, 5));
-    await log.waitIntegrated(10);
-    expect(seen).toContain(5);
-    expect(seen).toContain(10);
-    await log.close();
-    const again = await openFsLog(dir);
-    expect(again.size()).toBe(10);
-    expect((await again.append(entries(10, 1))).firstIndex).toBe(10);
-    await again.close();
-  });
-
   it("restores acknowledged entries from the write-ahead log when a power loss took them from the bundles", async () => {
     const dir = tmpDir();
     // No timer: nothing syncs the bundle files while the entries are appended.
@@ -358,7 +230,7 @@ describe("fs log", () => {
     const reopened = await openFsLog(copy, { onRepair: (m) => repairs.push(m) });
     expect(repairs.join("\n")).toMatch(/restored 300 entries from the write-ahead log/);
     expect(reopened.size()).toBe(300);
-    expect((await readAll(reopened)).map((e) => Buffer.from(e.data).toString())).toEqual(
+    expect((await readAll(reopened)).map((e) => Buffer.from(e.data!).toString())).toEqual(
       entries(0, 300).map((e) => e.toString()),
     );
     // Synced and recorded before the log goes on: a second loss finds them in the bundles.

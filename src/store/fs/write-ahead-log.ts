@@ -14,8 +14,8 @@
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { closeFd, fdatasync, fsyncDir, openFd, settleAll, writevAll, writevAllNow } from "./durable-file.js";
-import { LogError } from "./types.js";
+import { closeFd, fdatasync, fsyncDir, openFd, settleAll, writevAll, writevAllNow } from "../durable-file.js";
+import { LogError } from "../types.js";
 import {
   decodeRecordHeader,
   encodeRecordHeader,
@@ -24,7 +24,7 @@ import {
   replaySteps,
   type RecordHeader,
 } from "./wal-record.js";
-import { bundlePrefix } from "./bundle-format.js";
+import { bundlePrefix } from "../bundle-format.js";
 
 export interface WriteAheadOptions {
   /** Size a slot is filled up to before the writer moves to the next one. */

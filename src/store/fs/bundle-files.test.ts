@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { joinEntries } from "./bundle-format.js";
+import { joinEntries } from "../bundle-format.js";
 import { BundleFiles } from "./bundle-files.js";
-import { FsLayout } from "./fs-layout.js";
+import { FsLayout } from "./layout.js";
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -2,8 +2,8 @@ import { mkdtempSync, promises as fsp, readdirSync, rmSync, statSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { joinEntries, splitBundle } from "./bundle-format.js";
-import { LogError } from "./types.js";
+import { joinEntries, splitBundle } from "../bundle-format.js";
+import { LogError } from "../types.js";
 import { RECORD_HEADER_BYTES } from "./wal-record.js";
 import { WriteAheadLog, type WriteAheadOptions } from "./write-ahead-log.js";
 

@@ -1,9 +1,8 @@
 // Where each part of the log lives in the data directory (see DESIGN.md). Static paths
 // follow C2SP tlog-tiles, so the directory can be served or mirrored as plain files.
 import path from "node:path";
-import { entryBundlePath, tilePath, type Tile } from "../tlog/index.js";
-
-export const BUNDLE_SIZE = 256;
+import { entryBundlePath, tilePath, type Tile } from "../../tlog/index.js";
+import { BUNDLE_SIZE } from "../types.js";
 
 export class FsLayout {
   constructor(readonly dir: string) {}
@@ -21,6 +20,10 @@ export class FsLayout {
   /** The number of entries whose bundle files are synced; the write-ahead log holds the rest. */
   get entriesDurable(): string {
     return path.join(this.dir, "entries-durable");
+  }
+  /** Which entry bundles were removed on purpose, and why (see retention.ts). */
+  get retention(): string {
+    return path.join(this.dir, "retention");
   }
   /** Slots of the write-ahead log (see write-ahead-log.ts). */
   get walDir(): string {

@@ -4,18 +4,11 @@
 import { randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { generateNoteKey, NoteSigner, NoteVerifier } from "../tlog/index.js";
-import { readFileIfExists, writeFileAtomic } from "./durable-file.js";
-import { FsLayout } from "./fs-layout.js";
-import { LogError } from "./types.js";
-
-export interface LogKeys {
-  origin: string;
-  signer: NoteSigner;
-  verifier: NoteVerifier;
-  /** The verifier key string `name+hash+base64` that auditors pin. */
-  verifierKey: string;
-}
+import { generateNoteKey, NoteSigner, NoteVerifier } from "../../tlog/index.js";
+import { readFileIfExists, writeFileAtomic } from "../durable-file.js";
+import { defaultOrigin, type LogKeys } from "../log-core.js";
+import { LogError } from "../types.js";
+import { FsLayout } from "./layout.js";
 
 const SIGNING_KEY = "signing.key";
 const VERIFIER_KEY = "verifier.key";
@@ -23,11 +16,6 @@ const REDACTION_KEY = "redaction.key";
 
 function keyFile(dataDir: string, name: string): string {
   return path.join(new FsLayout(dataDir).keysDir, name);
-}
-
-/** A default origin unique to this installation; C2SP origins carry no spaces or '+'. */
-export function defaultOrigin(): string {
-  return `kubetrail.local/${randomBytes(8).toString("hex")}`;
 }
 
 /**
@@ -56,7 +44,7 @@ export async function loadOrCreateSigningKey(dataDir: string, origin?: string): 
   if (verifierKey !== signer.verifierKey) {
     throw new LogError("corrupt", `${dir}: ${VERIFIER_KEY} does not belong to ${SIGNING_KEY}`);
   }
-  return { origin: signer.name, signer, verifier: NoteVerifier.fromKey(verifierKey), verifierKey };
+  return { origin: signer.name, signer, verifiers: [NoteVerifier.fromKey(verifierKey)], verifierKey };
 }
 
 /** The verifier key string of the log in dataDir (public; safe to print and share). */

@@ -6,8 +6,8 @@
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { isRecord } from "../json/record.js";
-import { splitBundle } from "./bundle-format.js";
+import { isRecord } from "../../json/record.js";
+import { splitBundle } from "../bundle-format.js";
 import {
   closeFd,
   fdatasync,
@@ -20,9 +20,9 @@ import {
   settleEach,
   writeFileAtomic,
   writevAll,
-} from "./durable-file.js";
-import { BUNDLE_SIZE, type FsLayout } from "./fs-layout.js";
-import { LogError, toLogError } from "./types.js";
+} from "../durable-file.js";
+import { BUNDLE_SIZE, LogError, toLogError } from "../types.js";
+import type { FsLayout } from "./layout.js";
 
 interface OpenBundle {
   index: number;

@@ -1,0 +1,67 @@
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { createLogger, formatText, LineOutput, resolveLogFormat } from "./log-output.js";
+
+describe("serve's log output", () => {
+  it("drops and counts lines a full device refuses, without throwing, and goes on", () => {
+    // /dev/full answers every write with ENOSPC: a full disk without filling one.
+    const fd = openSync("/dev/full", "w");
+    try {
+      const output = new LineOutput(fd);
+      const logger = createLogger({ level: "info", format: "json", output });
+      for (let i = 0; i < 5; i++) logger.info({ i }, "request");
+      expect(output.dropped).toBe(5);
+      expect(output.lastError).toBe("ENOSPC");
+      const seen: (Error | null | undefined)[] = [];
+      output.write('{"alert":1}\n', (err) => seen.push(err));
+      expect((seen[0] as NodeJS.ErrnoException).code).toBe("ENOSPC");
+      expect(output.dropped).toBe(6);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("writes JSON lines, or readable text lines", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kubetrail-log-"));
+    try {
+      for (const format of ["json", "text"] as const) {
+        const file = path.join(dir, format);
+        const fd = openSync(file, "w");
+        const logger = createLogger({ level: "info", format, output: new LineOutput(fd) });
+        logger.info({ address: "127.0.0.1:8443", note: "two words" }, "listening");
+        logger.warn({ repair: { cut: 3 } }, "repaired on open");
+        closeSync(fd);
+        const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+        expect(lines).toHaveLength(2);
+        if (format === "json") {
+          const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
+          expect(rec).toMatchObject({
+            level: 30,
+            msg: "listening",
+            address: "127.0.0.1:8443",
+            service: "kubetrail",
+          });
+        } else {
+          expect(lines[0]).toMatch(
+            /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO {2}listening address=127\.0\.0\.1:8443 note="two words"$/,
+          );
+          expect(lines[1]).toMatch(/ WARN {2}repaired on open repair=\{"cut":3\}$/);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("formats what is not a record as it is, and resolves auto by the terminal", () => {
+    expect(formatText("not json")).toBe("not json\n");
+    expect(resolveLogFormat("auto", true)).toBe("text");
+    expect(resolveLogFormat("auto", false)).toBe("json");
+    expect(resolveLogFormat("json", true)).toBe("json");
+    expect(() => resolveLogFormat("yaml", true)).toThrow(
+      /--log-format: "yaml" is not one of auto, json, text/,
+    );
+  });
+});

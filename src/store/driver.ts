@@ -1,0 +1,94 @@
+// What a storage driver is: it stores and reads the log's bytes — entries, hash tiles,
+// checkpoints — and nothing else. Sequencing, group commit, integration into tiles and
+// publishing signed checkpoints are the log core's (log-core.ts), shared by every driver, as
+// in Tessera; reading is log-reader.ts's, over a driver's LogSource. Two drivers exist: the
+// filesystem (the fs/ folder here, the default) and memory (memory/, for tests and tools).
+import type { Tile } from "../tlog/index.js";
+import type { EntryBundle, LogError } from "./types.js";
+import type { TileData } from "./tile-builder.js";
+
+/**
+ * The read half of a log's storage, untrusted as such: whatever it returns is checked against a
+ * signed checkpoint by whoever reads it (log-reader.ts, verify). A driver implements it, and so
+ * does a client of a tlog-tiles server (verify/http-source.ts).
+ */
+export interface LogSource {
+  /** Where the log is, for messages. */
+  readonly where: string;
+  /** The latest checkpoint note as stored, or null for a log that never published one. */
+  readCheckpoint(): Promise<Uint8Array | null>;
+  /**
+   * Hash tile `tile`: exactly tile.width × 32 bytes (a wider version of the tile, which holds
+   * the same hashes first, is cut to the width), or null when it is not there.
+   */
+  readTile(tile: Tile): Promise<Uint8Array | null>;
+  /** The first `width` entries of bundle `index` (see LogReader.readEntryBundle), or null when missing. */
+  readEntryBundle(index: number, width: number): Promise<EntryBundle | null>;
+}
+
+/** What the log core tells a driver at open. */
+export interface DriverHooks {
+  /**
+   * Entries appended at `first` are now readable (readEntryBundle returns them) and the driver
+   * is done with `joined`, their bundle lines, which it was lent by appendEntries. Called in
+   * log order, once per appendEntries.
+   */
+  written(first: number, count: number, joined: Uint8Array): void;
+  /** Told about repairs the driver made (bytes cut after a crash, entries restored, files rebuilt). */
+  repaired(message: string): void;
+  /** Told when background work of the driver fails (it is retried). */
+  failed(err: unknown): void;
+}
+
+export interface StorageDriver extends LogSource {
+  /**
+   * Brings the stored entries to a consistent state after a crash or a clean close and returns
+   * how many there are, all durable. `trustedSize` is the size of the checkpoint the core read
+   * and verified (0 for a new log, `newLog` true).
+   */
+  recover(trustedSize: number, newLog: boolean, hooks: DriverHooks): Promise<number>;
+
+  // ---- sequencing ----
+
+  /** Why the driver takes no entries now (a full disk, a failed sync), or null. */
+  readonly refusal: LogError | null;
+  /** Resolves when the driver has room for another commit (its write-behind queue drained enough). */
+  room(): Promise<void>;
+  /**
+   * Makes entries [first, first + entries.length) durable: once it resolves they survive a
+   * crash. `joined` holds them as bundle lines and is lent to the driver until hooks.written.
+   * On failure nothing needs undoing: the core writes the same indexes again.
+   */
+  appendEntries(first: number, entries: readonly Uint8Array[], joined: Uint8Array): Promise<void>;
+  /** Entries readable now (hooks.written was called for them). */
+  readonly writtenSize: number;
+  /** Resolves once `n` entries are readable; rejects while writing them fails. */
+  untilWritten(n: number): Promise<void>;
+
+  // ---- integration ----
+
+  /**
+   * Stores hash tiles (full and the partial tiles of the tree about to be published). With
+   * `durable` they survive a crash when it resolves; otherwise once syncTiles has run.
+   */
+  writeTiles(tiles: readonly TileData[], opts: { durable: boolean }): Promise<void>;
+  /**
+   * Makes the full tiles written so far durable if it is time (or `force`), and records that
+   * every full tile of the tree of `size` is. Called between publishes, so all of them have
+   * been written.
+   */
+  syncTiles(size: number, force: boolean): Promise<void>;
+  /** The size recorded by syncTiles; null when the log has no record (then every tile was durable). */
+  readTilesDurable(): Promise<number | null>;
+  /**
+   * Publishes the signed checkpoint of the tree of `size`: everything a reader of that
+   * checkpoint needs (its full bundles at their final place, its partial bundle) is in place
+   * before the note is, and the note is durable when it resolves. Idempotent.
+   */
+  publishCheckpoint(size: number, note: string): Promise<void>;
+
+  /** Makes every written entry durable where it is read from (the write-ahead copy can go). */
+  flush(): Promise<void>;
+  /** Releases every resource (files, locks, timers), also after a failed open or flush. */
+  close(): Promise<void>;
+}

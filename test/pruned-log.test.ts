@@ -1,0 +1,110 @@
+// A log whose oldest entry bundles were removed on purpose (retention): everything that reads it
+// says so instead of failing — verify from the directory and over HTTP checks the tree with the
+// pruned entries' published leaf hashes and reports them, the static log answers 410 Gone — while
+// a bundle gone without a record is still reported as missing.
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startIndexer, type Indexer } from "../src/index/indexer.js";
+import { createMetrics } from "../src/server/metrics.js";
+import { queryRoutes } from "../src/server/routes/query.js";
+import { startServer, type RunningServer } from "../src/server/server.js";
+import { FsLayout } from "../src/store/fs/layout.js";
+import { openFsLog } from "../src/store/fs/storage.js";
+import type { AuditLog } from "../src/store/types.js";
+import { runCli } from "./fixtures/cli.js";
+
+const READ_TOKEN = "pruned-log-read-token";
+const SIZE = 700;
+let dir: string;
+let vkey: string;
+let log: AuditLog;
+let indexer: Indexer;
+let server: RunningServer;
+
+const event = (i: number) =>
+  Buffer.from(
+    JSON.stringify({
+      kind: "Event",
+      apiVersion: "audit.k8s.io/v1",
+      level: "Metadata",
+      auditID: `a-${i}`,
+      stage: "ResponseComplete",
+      verb: "get",
+      user: { username: `user-${i % 5}` },
+    }),
+  );
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "kt-pruned-"));
+  const first = await openFsLog(dir, { origin: "example.com/pruned" });
+  await first.append(Array.from({ length: SIZE }, (_, i) => event(i)));
+  await first.waitIntegrated(SIZE);
+  vkey = first.verifierKey;
+  await first.close();
+  const writer = await openFsLog(dir);
+  await writer.driver.pruneBundles(256, "retention: 30 days");
+  log = writer;
+  indexer = startIndexer(log, dir);
+  await indexer.caughtUp();
+  server = await startServer(
+    {
+      routes: queryRoutes({ log, index: indexer }),
+      auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
+      logger: pino({ level: "silent" }),
+      metrics: createMetrics(),
+    },
+    { host: "127.0.0.1", port: 0 },
+  );
+});
+
+afterAll(async () => {
+  await server?.close(1000);
+  await indexer?.stop();
+  await log?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("a pruned log", () => {
+  it("verifies from its directory, naming the pruned entries", async () => {
+    const r = await runCli(["verify", "--data", dir, "--key", vkey, "-o", "json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, entries: SIZE, pruned: 256, erased: 0 });
+  });
+
+  it("answers 410 Gone for a pruned bundle and entry, and verifies over HTTP", async () => {
+    const base = `http://127.0.0.1:${server.port}`;
+    // Entry bundles hold event content: they need the read credential, pruned or not.
+    const headers = { Authorization: `Bearer ${READ_TOKEN}` };
+    const bundle = await fetch(`${base}/log/tile/entries/000`, { headers });
+    expect(bundle.status).toBe(410);
+    expect(await bundle.text()).toMatch(/pruned \(retention: 30 days\)/);
+    expect((await fetch(`${base}/log/tile/entries/001`, { headers })).status).toBe(200);
+    const one = await fetch(`${base}/v1/events/3`, { headers });
+    expect(one.status).toBe(410);
+    const tokenFile = join(dir, "verify-read-token");
+    writeFileSync(tokenFile, `${READ_TOKEN}\n`, { mode: 0o600 });
+    const r = await runCli(["verify", `${base}/log/`, "--key", vkey, "--token-file", tokenFile]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /256 pruned and 0 erased entries were checked by their published leaf hashes alone/,
+    );
+  });
+
+  it("still fails verification for a bundle that is gone without a record", async () => {
+    const copy = mkdtempSync(join(tmpdir(), "kt-pruned-copy-"));
+    try {
+      cpSync(dir, copy, { recursive: true });
+      rmSync(new FsLayout(copy).bundle(1));
+      const r = await runCli(["verify", "--data", copy, "--key", vkey]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/missing-bundle: entry bundle 1 \(entries 256–511\) is missing or damaged/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
