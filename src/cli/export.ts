@@ -12,6 +12,7 @@ import { NoteVerifier } from "../tlog/index.js";
 import { openWitnessedCheckpoint, WitnessPolicyError } from "../verify/witness-policy.js";
 import { CliError } from "./errors.js";
 import { fsStorage } from "../store/fs/storage.js";
+import { readKeyEventIndexes } from "../keys/keyring.js";
 
 export function registerExport(program: Command): void {
   const cmd = program
@@ -51,7 +52,13 @@ export function registerExport(program: Command): void {
         filter.logSize = session.log.size();
         const found = session.index.search(filter, Date.now() * 1000);
         const entries = await resolveEntries(session.log, found.rows);
-        const bundle = await buildBundle(session.log, entries, describeQuery(o));
+        const bundle = await buildBundle(
+          session.log,
+          entries,
+          describeQuery(o),
+          new Date(),
+          await readKeyEventIndexes(o.data),
+        );
         const text = JSON.stringify(bundle, null, 2) + "\n";
         if (o.output === "-") process.stdout.write(text);
         else {

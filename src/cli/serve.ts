@@ -7,6 +7,7 @@ import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output
 import { queryServeExtension } from "../server/routes/query.js";
 import { runServe, type ServeConfig } from "../server/run-serve.js";
 import { setUpCosigning } from "../publish/serve-cosigning.js";
+import { rotationServeExtension } from "../keys/rotation-request.js";
 import { fsStorage } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 
@@ -260,6 +261,7 @@ export function registerServe(program: Command): void {
           ),
         ];
         if (cosigning) extensions.push(cosigning.extension);
+        extensions.push(rotationServeExtension(cfg.dataDir, logger));
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
           extensions.push(

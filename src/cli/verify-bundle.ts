@@ -12,12 +12,18 @@ export function registerVerifyBundle(program: Command): void {
     .command("verify-bundle")
     .argument("<bundle>", "evidence bundle written by kubetrail export")
     .description("check an evidence bundle offline against the log's verifier key")
-    .requiredOption("--key <vkey>", "the log's verifier key (name+hash+base64), or @FILE to read it")
+    .requiredOption(
+      "--key <vkey>",
+      "the log's verifier key (name+hash+base64), or @FILE to read it; repeatable (a key rotation is followed from any of them)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .option("-o, --output <format>", "text or json", "text");
   addWitnessOptions(cmd).action(
-    async (file: string, o: { key: string; output: string; witness?: string[]; minWitnesses?: string }) => {
+    async (file: string, o: { key: string[]; output: string; witness?: string[]; minWitnesses?: string }) => {
       checkOutput(o.output, ["text", "json"]);
-      const key = o.key.startsWith("@") ? (await readFile(o.key.slice(1), "utf8")).trim() : o.key;
+      const key = await Promise.all(
+        o.key.map(async (k) => (k.startsWith("@") ? (await readFile(k.slice(1), "utf8")).trim() : k)),
+      );
       let bundle: unknown;
       try {
         bundle = JSON.parse(await readFile(file, "utf8"));

@@ -14,7 +14,7 @@ import { addWitnessOptions, witnessPolicyFromOptions } from "./output/witness-op
 
 interface VerifyFlags {
   data?: string;
-  key?: string;
+  key?: string[];
   from?: string;
   output: string;
   ca?: string;
@@ -32,7 +32,11 @@ export function registerVerify(program: Command): void {
     .command("verify [url]")
     .description("re-hash every entry and check the tree, the tiles and the signed checkpoint")
     .option("--data <dir>", "verify the log in this data directory")
-    .option("--key <vkey>", "pin the verifier key (name+hash+base64); required for a URL")
+    .option(
+      "--key <vkey>",
+      "pin the log's verifier key (name+hash+base64); required for a URL; repeatable (key rotations in the log are followed from any of them)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .option("--from <checkpoint-file>", "also prove the log extends this older trusted checkpoint")
     .option("-o, --output <format>", "text or json", "text")
     .option("--ca <file>", "PEM CA bundle for an https URL with a private certificate")
@@ -73,7 +77,7 @@ export function registerVerify(program: Command): void {
 async function resolveSource(
   url: string | undefined,
   o: VerifyFlags,
-): Promise<{ source: LogSource; key: string; pinned: boolean }> {
+): Promise<{ source: LogSource; key: string[]; pinned: boolean }> {
   if ((url === undefined) === (o.data === undefined))
     throw new CliError("give either --data DIR or a URL", 2);
   if (url !== undefined) {
@@ -93,7 +97,7 @@ async function resolveSource(
     };
   }
   const storage = fsStorage(o.data!);
-  const key = o.key ?? (await storage.verifierKey());
+  const key = o.key ?? [await storage.verifierKey()];
   return { source: storage.source(), key, pinned: o.key !== undefined };
 }
 

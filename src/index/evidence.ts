@@ -7,13 +7,16 @@ import {
   encodeBase64,
   hashLeaf,
   NoteVerifier,
+  parseCheckpoint,
   proveInclusion,
+  splitNote,
   verifyInclusion,
   type Hash,
 } from "../tlog/index.js";
 import type { ResolvedEntry } from "./resolve.js";
 import { isRecord } from "../json/record.js";
-import { checkQuorum, openWitnessedCheckpoint, type WitnessPolicy } from "../verify/witness-policy.js";
+import { checkQuorum, type WitnessPolicy } from "../verify/witness-policy.js";
+import { KeyHistory } from "../keys/key-history.js";
 import { IndexError } from "./errors.js";
 
 export const BUNDLE_FORMAT = "kubetrail-evidence-bundle";
@@ -38,6 +41,11 @@ export interface EvidenceBundle {
   createdAt: string;
   query: Record<string, string[]>;
   entries: BundleEntry[];
+  /**
+   * The log's KeyEvents up to the checkpoint (key rotations), proven like entries: with them a
+   * verifier who pinned an earlier key of the log follows it to the key that signed.
+   */
+  keyEvents?: BundleEntry[];
 }
 
 /**
@@ -49,9 +57,23 @@ export async function buildBundle(
   entries: readonly ResolvedEntry[],
   query: Record<string, string[]>,
   now = new Date(),
+  keyEventIndexes: readonly number[] = [],
 ): Promise<EvidenceBundle> {
   const cp = log.latestCheckpoint();
   const reader = log.hashReader();
+  const keyEvents: BundleEntry[] = [];
+  for (const index of keyEventIndexes) {
+    if (index >= cp.size) continue;
+    for await (const e of log.readEntries(index, index + 1)) {
+      if (e.data === undefined) continue;
+      const proof = await proveInclusion(cp.size, index, reader);
+      keyEvents.push({
+        index,
+        entry: Buffer.from(e.data).toString("utf8"),
+        inclusionProof: proof.map(encodeBase64),
+      });
+    }
+  }
   const out: BundleEntry[] = [];
   for (const { row, data, gone } of entries) {
     if (gone !== undefined) continue;
@@ -70,6 +92,7 @@ export async function buildBundle(
     createdAt: now.toISOString(),
     query,
     entries: out,
+    ...(keyEvents.length > 0 ? { keyEvents } : {}),
   };
 }
 
@@ -99,7 +122,7 @@ export interface BundleReport {
  */
 export function verifyBundle(
   bundle: unknown,
-  verifierKey: string,
+  verifierKey: string | readonly string[],
   opts: { witnesses?: WitnessPolicy | null } = {},
 ): BundleReport {
   const fail = (message: string): BundleReport => ({ ok: false, verified: 0, failures: [{ message }] });
@@ -110,12 +133,15 @@ export function verifyBundle(
       `version ${JSON.stringify(bundle["version"])} is not supported (this verifier reads ${BUNDLE_VERSION})`,
     );
   }
-  let verifier: NoteVerifier;
+  let pinned: NoteVerifier[];
   try {
-    verifier = NoteVerifier.fromKey(verifierKey);
+    pinned = (typeof verifierKey === "string" ? [verifierKey] : verifierKey).map((k) =>
+      NoteVerifier.fromKey(k),
+    );
   } catch (err) {
     return fail(`verifier key: ${(err as Error).message}`);
   }
+  const verifier = pinned[0]!;
   if (bundle["verifierKeyName"] !== verifier.name) {
     return fail(
       `the bundle is for key "${String(bundle["verifierKeyName"])}" but the given key is "${verifier.name}"`,
@@ -126,10 +152,27 @@ export function verifyBundle(
   let root: Hash;
   let witnesses: string[] | undefined;
   try {
-    const cp = openWitnessedCheckpoint(bundle["checkpoint"], [verifier], opts.witnesses ?? null);
+    // The key history travels in the bundle (keyEvents), each event proven in the checkpoint's
+    // tree: a checkpoint signed by a key added after the one pinned is followed to it.
+    const claimed = parseCheckpoint(splitNote(bundle["checkpoint"]).text);
+    const history = new KeyHistory();
+    const events = bundle["keyEvents"] ?? [];
+    if (!Array.isArray(events)) return fail("keyEvents is not a list");
+    for (const [i, item] of events.entries()) {
+      const problem = checkEntry(item, claimed.size, claimed.rootHash);
+      if (problem !== null) return fail(`keyEvents[${i}]: ${problem}`);
+      const { index, entry } = item as { index: number; entry: string };
+      history.observe(index, Buffer.from(entry, "utf8"));
+    }
+    if (history.problems.length > 0) return fail(`keyEvents: ${history.problems[0]!.message}`);
+    const cp = history.trust(pinned).open(bundle["checkpoint"], opts.witnesses?.witnesses ?? []);
     size = cp.size;
     root = cp.rootHash;
-    if (opts.witnesses) witnesses = checkQuorum(cp, opts.witnesses).present;
+    if (opts.witnesses) {
+      const quorum = checkQuorum(cp, opts.witnesses);
+      if (!quorum.ok) return fail(`checkpoint: ${quorum.message}`);
+      witnesses = quorum.present;
+    }
   } catch (err) {
     return fail(`checkpoint: ${(err as Error).message}`);
   }

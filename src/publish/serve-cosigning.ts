@@ -11,6 +11,7 @@ import type { Storage } from "../store/storage.js";
 import { newVerifier, proveConsistency, proveSubtreeConsistency, tileHashReader } from "../tlog/index.js";
 import { HttpError } from "../server/route.js";
 import type { AuditLog } from "../store/types.js";
+import { Keyring } from "../keys/keyring.js";
 import { loadCosignersConfig, type CosignersConfig } from "./cosigners-config.js";
 import { Cosigning } from "./cosigning.js";
 import { HttpClient } from "./http-client.js";
@@ -135,7 +136,12 @@ export async function setUpCosigning(
             this.set(cosigning.publishedWitnesses());
           },
         });
-        await cosigning.start([newVerifier(ingest.log.verifierKey)], ingest.log.latestCheckpoint());
+        // Every key of the log, retired ones too: a kept checkpoint may predate a key rotation.
+        const keyring = Keyring.opened(path.join(storage.stateDir, "keys"));
+        await cosigning.start(
+          keyring?.verifiers ?? [newVerifier(ingest.log.verifierKey)],
+          ingest.log.latestCheckpoint(),
+        );
         const unsubscribe = ingest.log.onIntegrated((cp) => cosigning.written(cp));
         return async () => {
           unsubscribe();
