@@ -407,35 +407,6 @@ class TreeWalk {
   }
 }
 
-function openSigned(
-  note: string | Uint8Array,
-  verifier: NoteVerifier,
-  what: string,
-  report: VerifyReport,
-  witnesses: readonly Verifier[] = [],
-): OpenedCheckpoint | null {
-  try {
-    return openCheckpoint(note, [verifier, ...witnesses]);
-  } catch (err) {
-    const code = err instanceof TlogError ? err.code : "";
-    const problem: Problem =
-      code === "unknown-key" || code === "no-signature"
-        ? {
-            code: "unknown-key",
-            message: `${what} signed by an unknown key (want ${verifier.name}+${hex(verifier.keyHash)})`,
-          }
-        : code === "bad-signature"
-          ? { code: "bad-signature", message: `${what}: ${(err as Error).message}` }
-          : { code: "bad-checkpoint", message: `${what}: ${(err as Error).message}` };
-    fail(report, problem);
-    return null;
-  }
-}
-
-function hex(keyHash: number): string {
-  return keyHash.toString(16).padStart(8, "0");
-}
-
 function fail(report: VerifyReport, problem: Problem): VerifyReport {
   report.problems.push(problem);
   report.ok = false;

@@ -11,7 +11,7 @@ import { generateEvents, toEventList } from "../../bench/gen/events.js";
 import { CosignatureVerifier, NoteVerifier, openCheckpoint } from "../../src/tlog/index.js";
 import { originHash } from "../../src/witness/witness.js";
 import { runCli } from "../fixtures/cli.js";
-import { cosignerKey, freePort, startCosigner, type Cosigner } from "../fixtures/cosigner-process.js";
+import { cosignerKey, startCosigner, type Cosigner } from "../fixtures/cosigner-process.js";
 import { call, postEvents, requireBuiltCli, sleep, startServe, type Serve } from "../faults/serve-process.js";
 
 const ORIGIN = "dr.test/log";
