@@ -22,6 +22,7 @@ import {
 import { originHash } from "../../src/witness/witness.js";
 import { startReceiver, type Receiver } from "../detect-http.js";
 import { runCli } from "../fixtures/cli.js";
+import { buildGoInterop, runGo, skipGo } from "../interop/go-helper.js";
 import {
   callCosigner,
   cosignerKey,
@@ -182,6 +183,20 @@ describe("a log, two witnesses and a mirror on loopback", () => {
       (c) => c.size >= 40 && c.cosignatures.length === 3,
     );
     expect(cosignerNames(cp)).toEqual(["m1.topology.test/m", "w1.topology.test/w", "w2.topology.test/w"]);
+    // Go's golang.org/x/mod/sumdb/note opens the published checkpoint with the log's key, leaving
+    // the three cosignature lines unverified, and checks a witness's with its cosignature/v1 code.
+    if (!skipGo) {
+      const note = (await call(serve!, { path: "/log/checkpoint" })).body;
+      const go = runGo<{ signers: string[]; cosignedUnknown: string[]; cosignedWithBoth: string[] }>(
+        buildGoInterop(dir),
+        "check",
+        { verifierKey: logKey, checkpoint: note, cosignedCheckpoint: note, witnessKey: keys.w1 },
+      );
+      const idOf = (k: string) => k.split("+").slice(0, 2).join("+");
+      expect(go.signers).toEqual([idOf(logKey)]);
+      expect(go.cosignedUnknown.sort()).toEqual([idOf(keys.m1), idOf(keys.w1), idOf(keys.w2)].sort());
+      expect(go.cosignedWithBoth).toEqual([idOf(logKey), idOf(keys.w1)]);
+    }
     const ok = await verifyUrl(["--witness", keys.w1, "--witness", keys.w2]);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({
