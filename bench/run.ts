@@ -8,7 +8,17 @@ import { log, machineInfo, parseBenchArgs, runIfMain } from "./harness.js";
 import { repoRoot } from "./lib/paths.js";
 
 /** In report order. */
-const BENCHES = ["append", "verify", "proofs", "webhook", "dedupe-store", "query", "policy", "detect"];
+const BENCHES = [
+  "append",
+  "verify",
+  "proofs",
+  "webhook",
+  "dedupe-store",
+  "query",
+  "policy",
+  "detect",
+  "witness",
+];
 /** Flags without a value that some bench reads; any other is a typo (e.g. --quik). */
 const BARE_FLAGS = ["--no-pg"];
 
