@@ -13,10 +13,12 @@ const BENCHES = [
   "verify",
   "proofs",
   "webhook",
+  "secrets",
   "dedupe-store",
   "query",
   "policy",
   "detect",
+  "reach",
   "witness",
 ];
 /** Flags without a value that some bench reads; any other is a typo (e.g. --quik). */

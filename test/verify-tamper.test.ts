@@ -1,7 +1,7 @@
 // The tamper matrix: every way of rewriting history that kubetrail promises to detect,
 // each checked through the real `kubetrail verify` command.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -141,6 +141,19 @@ describe("kubetrail verify detects tampering", () => {
     const r = verify("--data", dir, "--key", vkey);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/tile-mismatch: tile\/0\/001 does not match the entries/);
+  });
+
+  it("a full tile with bytes appended, one or 100 MB of junk: an error naming the tile", () => {
+    for (const extra of [1, 100 * 1024 * 1024]) {
+      const { dir, layout } = copy();
+      // Grown in place (sparse beyond the tile): the verifier must refuse it without reading it.
+      truncateSync(layout.hashTile({ level: 0, index: 1, width: 256 }), 8192 + extra);
+      const r = verify("--data", dir, "--key", vkey);
+      expect(r.code, `${extra} bytes appended`).toBe(1);
+      expect(r.out).toMatch(
+        new RegExp(`unreadable: tile/0/001: ${8192 + extra} bytes, more than the 8192 it can be`),
+      );
+    }
   });
 
   it("the checkpoint re-signed with another key", async () => {

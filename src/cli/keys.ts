@@ -1,41 +1,67 @@
-// `kubetrail keys`: prints the verifier key auditors pin (creating the log's keys if new);
+// `kubetrail keys`: prints the verifier key auditors pin — of the log in --data (creating the
+// signing key on first use), or the key a server states, checked against a pinned one;
 // `kubetrail keys rotate [--finish]`: replaces the log's signing key (src/keys/rotation.ts).
 import type { Command } from "commander";
+import { apiClient } from "../client/connect.js";
+import { remoteSource } from "../client/remote-source.js";
 import { requestRotation } from "../keys/rotation-request.js";
 import { KEY_FILES, Keyring } from "../keys/keyring.js";
 import { RotationError } from "../keys/rotation.js";
 import { loadOrCreateSigningKey } from "../store/fs/keys.js";
 import { CliError } from "./errors.js";
-import { checkOutput } from "./output/format.js";
+import { checkOutput, USAGE_EXIT } from "./output/format.js";
+import { addSourceOptions, remoteSettings, sourceKind, type SourceFlags } from "./output/source-options.js";
 
 export function registerKeys(program: Command): void {
   const cmd = program
     .command("keys")
     .description("print the log's verifier key (name+hash+base64), creating the signing key on first use")
     .enablePositionalOptions()
-    // Not a required option: commander would then demand it of `keys rotate` too.
-    .option("--data <dir>", "data directory (required)")
     .option("--origin <origin>", "origin line for a new log (default: unique per installation)")
-    .option("-o, --output <format>", "text or json", "text")
-    .action(async (o: { data?: string; origin?: string; output: string }) => {
-      checkOutput(o.output, ["text", "json"]);
-      if (!o.data) throw new CliError("--data DIR is required", 2);
-      const keys = await loadOrCreateSigningKey(o.data, o.origin);
-      if (o.output === "json") {
-        const ring = keys instanceof Keyring ? keys : undefined;
-        process.stdout.write(
-          JSON.stringify({
-            origin: keys.origin,
-            verifierKey: keys.verifierKey,
-            rotation: ring?.phase ?? "none",
-            ...(ring?.nextSigner ? { nextKey: ring.nextSigner.verifierKey } : {}),
-            keys: keys.verifiers.map((v) => v.key),
-          }) + "\n",
+    .option("-o, --output <format>", "text or json", "text");
+  addSourceOptions(cmd).action(async (o: SourceFlags & { origin?: string; output: string }) => {
+    checkOutput(o.output, ["text", "json"]);
+    let keys: { origin: string; verifierKey: string };
+    /** Only a local log tells its rotation state. */
+    let rotation: Record<string, unknown> = {};
+    if (sourceKind(o) === "local") {
+      const local = await loadOrCreateSigningKey(o.data as string, o.origin);
+      keys = local;
+      const ring = local instanceof Keyring ? local : undefined;
+      rotation = {
+        rotation: ring?.phase ?? "none",
+        ...(ring?.nextSigner ? { nextKey: ring.nextSigner.verifierKey } : {}),
+        keys: local.verifiers.map((v) => v.key),
+      };
+    } else {
+      if (o.origin !== undefined) throw new CliError("--origin: only with --data, for a new log", USAGE_EXIT);
+      const settings = remoteSettings(o);
+      if (settings === undefined)
+        throw new CliError(
+          "give --data DIR or --server URL (or a context of `kubetrail config`)",
+          USAGE_EXIT,
         );
-      } else {
-        process.stdout.write(keys.verifierKey + "\n");
+      // The key is what is being asked, so none need be pinned; a pinned one must match.
+      const source = remoteSource({ api: apiClient(settings), verifierKey: settings.verifierKey ?? "" });
+      try {
+        keys = await source.verifierKey();
+      } finally {
+        await source.close();
       }
-    });
+      if (settings.verifierKey !== undefined && settings.verifierKey !== keys.verifierKey)
+        throw new CliError(
+          `${settings.server} states the verifier key ${keys.verifierKey}, not the pinned ${settings.verifierKey}: ` +
+            "it serves another log than the one pinned",
+        );
+    }
+    if (o.output === "json") {
+      process.stdout.write(
+        JSON.stringify({ origin: keys.origin, verifierKey: keys.verifierKey, ...rotation }) + "\n",
+      );
+    } else {
+      process.stdout.write(keys.verifierKey + "\n");
+    }
+  });
   cmd
     .command("rotate")
     .description(

@@ -48,6 +48,33 @@ export interface EvidenceBundle {
   keyEvents?: BundleEntry[];
 }
 
+/** Everything in a bundle but its entries: the checkpoint they are proven against and the query. */
+export function bundleHeader(
+  cp: { origin: string; note: string },
+  query: Record<string, string[]>,
+  now = new Date(),
+  keyEvents: readonly BundleEntry[] = [],
+): Omit<EvidenceBundle, "entries"> {
+  return {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    verifierKeyName: cp.origin,
+    checkpoint: cp.note,
+    createdAt: now.toISOString(),
+    query,
+    ...(keyEvents.length > 0 ? { keyEvents: [...keyEvents] } : {}),
+  };
+}
+
+/** One bundle entry; throws when the bytes are not UTF-8 and so cannot travel as JSON text. */
+export function bundleEntry(index: number, data: Uint8Array, proof: readonly Hash[]): BundleEntry {
+  const text = Buffer.from(data).toString("utf8");
+  if (!Buffer.from(text, "utf8").equals(Buffer.from(data))) {
+    throw new IndexError("mismatch", `entry ${index}: not valid UTF-8, cannot be carried as text`);
+  }
+  return { index, entry: text, inclusionProof: proof.map(encodeBase64) };
+}
+
 /**
  * Builds a bundle proving `entries` against the log's latest checkpoint. Entries whose bytes
  * were pruned or erased cannot be proven and are left out.
@@ -66,34 +93,15 @@ export async function buildBundle(
     if (index >= cp.size) continue;
     for await (const e of log.readEntries(index, index + 1)) {
       if (e.data === undefined) continue;
-      const proof = await proveInclusion(cp.size, index, reader);
-      keyEvents.push({
-        index,
-        entry: Buffer.from(e.data).toString("utf8"),
-        inclusionProof: proof.map(encodeBase64),
-      });
+      keyEvents.push(bundleEntry(index, e.data, await proveInclusion(cp.size, index, reader)));
     }
   }
   const out: BundleEntry[] = [];
   for (const { row, data, gone } of entries) {
     if (gone !== undefined) continue;
-    const text = Buffer.from(data).toString("utf8");
-    if (!Buffer.from(text, "utf8").equals(Buffer.from(data))) {
-      throw new IndexError("mismatch", `entry ${row.idx}: not valid UTF-8, cannot be carried as text`);
-    }
-    const proof = await proveInclusion(cp.size, row.idx, reader);
-    out.push({ index: row.idx, entry: text, inclusionProof: proof.map(encodeBase64) });
+    out.push(bundleEntry(row.idx, data, await proveInclusion(cp.size, row.idx, reader)));
   }
-  return {
-    format: BUNDLE_FORMAT,
-    version: BUNDLE_VERSION,
-    verifierKeyName: cp.origin,
-    checkpoint: cp.note,
-    createdAt: now.toISOString(),
-    query,
-    entries: out,
-    ...(keyEvents.length > 0 ? { keyEvents } : {}),
-  };
+  return { ...bundleHeader(cp, query, now, keyEvents), entries: out };
 }
 
 export interface BundleFailure {

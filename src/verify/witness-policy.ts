@@ -7,6 +7,7 @@
 // saw: a log that shows another history to someone else cannot get it cosigned by the same
 // witnesses. So a quorum of witnesses rules out a split view that fools fewer of them.
 import {
+  checkpointCosignatures,
   CosignatureVerifier,
   NoteVerifier,
   openCheckpoint,
@@ -125,4 +126,23 @@ export function openWitnessedCheckpoint(
     if (!q.ok) throw new WitnessPolicyError("quorum", q.message!);
   }
   return cp;
+}
+
+/**
+ * The quorum of a checkpoint whose log signature a read source already checked against the
+ * pinned key (export, the remote read commands). Throws WitnessPolicyError like
+ * openWitnessedCheckpoint.
+ */
+export function requireWitnesses(note: string, policy: WitnessPolicy): QuorumReport {
+  let opened;
+  try {
+    opened = checkpointCosignatures(note, policy.witnesses);
+  } catch (err) {
+    throw new WitnessPolicyError("bad-checkpoint", (err as Error).message, {
+      cause: err instanceof TlogError ? err : undefined,
+    });
+  }
+  const q = checkQuorum({ size: opened.checkpoint.size, cosignatures: opened.cosignatures }, policy);
+  if (!q.ok) throw new WitnessPolicyError("quorum", q.message!);
+  return q;
 }
