@@ -20,6 +20,8 @@ const BENCHES = [
   "detect",
   "reach",
   "witness",
+  "cosign",
+  "mirror",
 ];
 /** Flags without a value that some bench reads; any other is a typo (e.g. --quik). */
 const BARE_FLAGS = ["--no-pg"];

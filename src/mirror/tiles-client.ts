@@ -16,6 +16,14 @@ export class TilesClientError extends Error {
   }
 }
 
+/**
+ * Largest entry bundle read: 256 entries averaging 1 MiB. A kubetrail bundle of audit events is
+ * far smaller, but one entry may be up to 16 MiB, so the answer bound must not be a tile's.
+ */
+export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
+/** Largest other answer (a checkpoint, a hash tile of 256 hashes). */
+const MAX_OTHER_BYTES = 1024 * 1024;
+
 export class TilesClient {
   constructor(
     private readonly http: HttpClient,
@@ -25,12 +33,14 @@ export class TilesClient {
   ) {}
 
   /** The body at `path`, or null for a 404; TilesClientError("unavailable") otherwise. */
-  async get(path: string, auth = false): Promise<Buffer | null> {
+  async get(path: string, entryBundle = false): Promise<Buffer | null> {
     const url = joinUrl(this.url, path);
     const answer = await this.http
       .request("GET", url, {
         timeoutMs: this.opts.timeoutMs,
-        headers: auth && this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {},
+        // Entry bundles are large and hold events: read with the token.
+        maxResponseBytes: entryBundle ? MAX_BUNDLE_BYTES : MAX_OTHER_BYTES,
+        headers: entryBundle && this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {},
       })
       .catch((err: unknown) => {
         throw new TilesClientError("unavailable", (err as Error).message, { cause: err });

@@ -47,11 +47,17 @@ export class HttpClient {
   request(
     method: "GET" | "POST",
     url: URL,
-    o: { body?: Uint8Array | string | Readable; headers?: Record<string, string>; timeoutMs: number },
+    o: {
+      body?: Uint8Array | string | Readable;
+      headers?: Record<string, string>;
+      timeoutMs: number;
+      /** Largest answer body read for this request; default the client's maxResponseBytes. */
+      maxResponseBytes?: number;
+    },
   ): Promise<HttpAnswer> {
     const tls = url.protocol === "https:";
     const mod = tls ? https : http;
-    const max = this.opts.maxResponseBytes ?? 1024 * 1024;
+    const max = o.maxResponseBytes ?? this.opts.maxResponseBytes ?? 1024 * 1024;
     return new Promise<HttpAnswer>((resolve, reject) => {
       let settled = false;
       const fail = (why: string, cause?: unknown): void => {

@@ -3,7 +3,7 @@
 // /log/checkpoint, and their metrics.
 import path from "node:path";
 import type { Logger } from "pino";
-import { Counter, Gauge } from "prom-client";
+import { Counter, Gauge, Summary } from "prom-client";
 import type { ServeExtension } from "../server/run-serve.js";
 import type { Cosign } from "../store/log-core.js";
 import { readEntriesFrom, sourceTileReader } from "../store/log-reader.js";
@@ -80,6 +80,8 @@ export async function setUpCosigning(
     },
     "checkpoints are cosigned by witnesses and mirrors",
   );
+  // Checkpoints published before the metrics registry exists (while the log opens) go uncounted.
+  let observeCosign: (seconds: number) => void = () => undefined;
   const ackGate = async (log: AuditLog): Promise<void> => {
     const size = log.size();
     let timer: NodeJS.Timeout | undefined;
@@ -106,7 +108,14 @@ export async function setUpCosigning(
   };
   return {
     config,
-    cosign: (signed, cp) => cosigning.cosign(signed, cp),
+    cosign: async (signed, cp) => {
+      const started = performance.now();
+      try {
+        return await cosigning.cosign(signed, cp);
+      } finally {
+        observeCosign((performance.now() - started) / 1000);
+      }
+    },
     published: () => cosigning.published(),
     ...(config.strict ? { ackGate } : {}),
     extension: {
@@ -120,6 +129,15 @@ export async function setUpCosigning(
         });
         record = (cosigner, outcome) => answers.inc({ cosigner, outcome: outcome.kind });
         for (const o of outcomes.splice(0)) record(o.witness, o.outcome);
+        const cosignTime = new Summary({
+          name: "kubetrail_checkpoint_cosign_seconds",
+          help: "How long publishing each checkpoint waited for witness and mirror cosignatures (last 10 minutes)",
+          percentiles: [0.5, 0.9, 0.99],
+          maxAgeSeconds: 600,
+          ageBuckets: 5,
+          registers,
+        });
+        observeCosign = (seconds) => cosignTime.observe(seconds);
         new Gauge({
           name: "kubetrail_published_checkpoint_size",
           help: "Tree size of the checkpoint served at /log/checkpoint (with its witness cosignatures)",

@@ -1,0 +1,194 @@
+// What witnesses cost `serve`: the same webhook load sent to a `kubetrail serve` alone and to one
+// whose every checkpoint is cosigned by three `kubetrail witness` processes (quorum 3), all on
+// loopback HTTPS, each with its own data directory. Side by side: ingest throughput and the
+// acknowledgement latency (which must not wait for witnesses), and how long publishing each
+// checkpoint waited for the cosignatures (the server's kubetrail_checkpoint_cosign_seconds).
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import path from "node:path";
+import { eventListBodies } from "./lib/workload.js";
+import {
+  intOption,
+  log,
+  markdownTable,
+  measure,
+  type Measurement,
+  parseBenchArgs,
+  printNote,
+  printTable,
+  runIfMain,
+  tempDir,
+} from "./harness.js";
+import { BENCH_CLI, startCliServer, type CliServer } from "./lib/cli-server.js";
+
+const WITNESSES = 3;
+const BATCH = 200;
+const SENDERS = 8;
+const INTEGRATE = "250ms";
+
+function cli(args: readonly string[]): string {
+  const r = spawnSync(process.execPath, [BENCH_CLI, ...args], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`kubetrail ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+function request(
+  agent: https.Agent,
+  server: CliServer,
+  opts: { method: string; path: string; token?: string; body?: Buffer },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: "127.0.0.1",
+        port: server.port,
+        method: opts.method,
+        path: opts.path,
+        ca: server.ca,
+        servername: "localhost",
+        agent,
+        headers: {
+          ...(opts.token ? { Authorization: `Bearer ${opts.token}` } : {}),
+          ...(opts.body ? { "Content-Type": "application/json", "Content-Length": opts.body.length } : {}),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+/** The quantiles and count of the server's cosign-time summary, from /metrics. */
+function cosignSummary(metrics: string): { count: number; q: Record<string, number> } {
+  const q: Record<string, number> = {};
+  let count = 0;
+  for (const line of metrics.split("\n")) {
+    const m = /^kubetrail_checkpoint_cosign_seconds\{quantile="([0-9.]+)"\} (\S+)$/.exec(line);
+    if (m) q[m[1]!] = Number(m[2]);
+    const c = /^kubetrail_checkpoint_cosign_seconds_count (\S+)$/.exec(line);
+    if (c) count = Number(c[1]);
+  }
+  return { count, q };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseBenchArgs(argv);
+  const events = intOption(args, "events", args.quick ? 40_000 : 200_000);
+  const dir = tempDir("cosign");
+  log(`cosign: generating ${events} events in bodies of ${BATCH}`);
+  const load = eventListBodies(11, events, BATCH);
+
+  // The witnessed log's key first: the witnesses are configured with it.
+  const witnessedDir = path.join(dir, "log-witnessed");
+  const logKey = cli(["keys", "--data", witnessedDir, "--origin", "bench.cosign/log"]);
+  writeFileSync(path.join(dir, "logs.yaml"), `logs:\n  - ${logKey}\n`);
+  const witnesses: CliServer[] = [];
+  const witnessKeys: string[] = [];
+  const rows: Measurement[] = [];
+  const latency: string[][] = [];
+  try {
+    for (let w = 0; w < WITNESSES; w++) {
+      const data = path.join(dir, `witness-${w}`);
+      witnessKeys.push(cli(["witness", "key", "--data", data, "--name", `bench.cosign/w${w}`]));
+      witnesses.push(
+        await startCliServer(["witness", "--data", data, "--logs", path.join(dir, "logs.yaml")], data),
+      );
+    }
+    writeFileSync(path.join(dir, "witnesses-ca.pem"), witnesses.map((w) => w.ca).join("\n"));
+    const cosigners = path.join(dir, "cosigners.yaml");
+    writeFileSync(
+      cosigners,
+      [
+        "witnesses:",
+        ...witnesses.map((w, i) => `  - {url: "${w.url}", key: "${witnessKeys[i]}"}`),
+        `quorum: ${WITNESSES}`,
+        "failMode: open",
+        "timeout: 5s",
+        "maxWait: 5s",
+        `ca: ${path.join(dir, "witnesses-ca.pem")}`,
+      ].join("\n") + "\n",
+    );
+
+    const systems = [
+      { name: "serve alone", data: path.join(dir, "log-alone"), extra: [] as string[] },
+      {
+        name: `serve --cosigners (${WITNESSES} witnesses, quorum ${WITNESSES})`,
+        data: witnessedDir,
+        extra: ["--cosigners", cosigners],
+      },
+    ];
+    for (const system of systems) {
+      log(`cosign: ${system.name}`);
+      const server = await startCliServer(
+        ["serve", "--data", system.data, "--no-detect", "--integrate-interval", INTEGRATE, ...system.extra],
+        system.data,
+        "/readyz",
+      );
+      const token = readFileSync(path.join(system.data, "ingest-token"), "utf8").trim();
+      const agent = new https.Agent({ keepAlive: true, maxSockets: SENDERS });
+      try {
+        let next = 0;
+        const row = await measure(
+          system.name,
+          { items: events, extraPids: () => [server.pid] },
+          async (probe) => {
+            await Promise.all(
+              Array.from({ length: SENDERS }, async () => {
+                for (let i = next++; i < load.bodies.length; i = next++) {
+                  const r = await probe.time(() =>
+                    request(agent, server, {
+                      method: "POST",
+                      path: "/v1/audit/webhook",
+                      token,
+                      body: load.bodies[i]!,
+                    }),
+                  );
+                  if (r.status !== 200) throw new Error(`webhook answered ${r.status}: ${r.body}`);
+                }
+              }),
+            );
+          },
+        );
+        row.note = `acknowledgement latency per ${BATCH}-event body`;
+        rows.push(row);
+        if (system.extra.length > 0) {
+          // A few idle checkpoints too, then the server's own account of each publication.
+          await new Promise((r) => setTimeout(r, 2000));
+          const metrics = await request(agent, server, { method: "GET", path: "/metrics" });
+          const s = cosignSummary(metrics.body);
+          const ms = (k: string) => (s.q[k] === undefined ? "n/a" : (s.q[k]! * 1000).toFixed(1));
+          latency.push([system.name, String(s.count), ms("0.5"), ms("0.9"), ms("0.99")]);
+        }
+      } finally {
+        agent.destroy();
+        await server.stop();
+      }
+    }
+  } finally {
+    for (const w of witnesses) await w.stop();
+  }
+  printTable(
+    `cosign: webhook ingest of ${events} events, ${SENDERS} senders, checkpoints every ${INTEGRATE}, HTTPS on loopback`,
+    rows,
+    { unit: "events" },
+  );
+  console.log(
+    `\n#### cosign: time publishing each checkpoint waited for ${WITNESSES} witnesses (kubetrail_checkpoint_cosign_seconds)\n\n` +
+      markdownTable(["system", "checkpoints", "p50 ms", "p90 ms", "p99 ms"], latency) +
+      "\n",
+  );
+  printNote(
+    "Each witness checks the log's signature and the consistency proof from the size it last cosigned, and makes " +
+      "its journal record durable before it answers. Acknowledgements never wait for a checkpoint, so the ingest " +
+      "rows differ only by the CPU the cosigning takes (log, witnesses and load generator share the machine's cores).",
+  );
+}
+
+runIfMain(import.meta.url, main);
