@@ -120,7 +120,7 @@ export class KeyTrust {
       if (code === "unknown-key" || code === "no-signature" || code === "origin-mismatch")
         throw new KeyProblem(
           "unknown-key",
-          `${what} is not signed by a key of the log (known: ${this.keys.map((k) => id(k.verifier)).join(", ")})`,
+          `${what} signed by an unknown key, not by a key of the log (known: ${this.keys.map((k) => id(k.verifier)).join(", ")})`,
         );
       if (code === "bad-signature")
         throw new KeyProblem("bad-signature", `${what}: ${(err as Error).message}`);
