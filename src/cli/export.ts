@@ -9,11 +9,8 @@ import { bundleEntry, bundleHeader, type BundleEntry } from "../index/evidence.j
 import type { RawFilter } from "../index/query.js";
 import type { Listing, ReadSource, TrustedCheckpoint } from "../client/source.js";
 import { readKeyEventIndexes } from "../keys/keyring.js";
-import { requireWitnesses, WitnessPolicyError, type WitnessPolicy } from "../verify/witness-policy.js";
-import { CliError } from "./errors.js";
 import { addFilterOptions, filterFromOptions, parseTotal } from "./output/filter-options.js";
 import { addSourceOptions, openSource, sourceKind, type SourceFlags } from "./output/source-options.js";
-import { addWitnessOptions, witnessPolicyFromOptions } from "./output/witness-options.js";
 import { writeOut } from "./output/write-out.js";
 
 export function registerExport(program: Command): void {
@@ -23,19 +20,14 @@ export function registerExport(program: Command): void {
       "write an evidence bundle: matching entries, their inclusion proofs and the signed checkpoint",
     )
     .requiredOption("-o, --output <file>", "bundle file to write (- for stdout)");
-  addWitnessOptions(addSourceOptions(addFilterOptions(cmd, { order: false }))).action(
-    async (
-      o: Record<string, unknown> &
-        SourceFlags & { output: string; limit?: string; witness?: string[]; minWitnesses?: string },
-    ) => {
+  addSourceOptions(addFilterOptions(cmd, { order: false })).action(
+    async (o: Record<string, unknown> & SourceFlags & { output: string; limit?: string }) => {
       const filter = filterFromOptions(o, { asc: ["true"] });
       const total = parseTotal(o.limit, 100);
       const local = sourceKind(o) === "local";
-      const witnesses = await witnessPolicyFromOptions(o);
       const source = await openSource(o);
       try {
         await exportBundle(source, filter, o.limit, total, o.output, {
-          witnesses,
           // The log's key history travels in the bundle, for an auditor who pinned an older key.
           keyEventIndexes: local ? await readKeyEventIndexes(o.data as string) : [],
         });
@@ -46,10 +38,8 @@ export function registerExport(program: Command): void {
   );
 }
 
-/** Checks beyond the source's own, and what else a bundle carries. */
+/** What else a bundle carries (the source already refused a checkpoint short of --witness). */
 export interface ExportExtras {
-  /** Refuse to export unless the checkpoint carries this quorum of witness cosignatures. */
-  witnesses?: WitnessPolicy | null;
   /** Log indexes of the log's KeyEvents, proven in the bundle beside the entries. */
   keyEventIndexes?: readonly number[];
 }
@@ -120,25 +110,12 @@ export async function writeBundle(
   return { count, gone };
 }
 
-/**
- * Once the checkpoint is known, before anything is written: the witness quorum it must carry,
- * and the log's KeyEvents proven against it.
- */
+/** The log's KeyEvents proven against the bundle's checkpoint, once it is known. */
 async function bundleExtras(
   source: ReadSource,
   cp: TrustedCheckpoint,
   extras: ExportExtras,
 ): Promise<BundleEntry[]> {
-  if (extras.witnesses) {
-    // Evidence is only as good as its checkpoint: refuse one the witnesses have not cosigned.
-    try {
-      requireWitnesses(cp.note, extras.witnesses);
-    } catch (err) {
-      if (err instanceof WitnessPolicyError)
-        throw new CliError(`not exporting: ${err.message}`, 1, { cause: err });
-      throw err;
-    }
-  }
   const events: BundleEntry[] = [];
   for (const index of extras.keyEventIndexes ?? []) {
     if (index >= cp.size) continue;

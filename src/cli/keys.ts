@@ -19,49 +19,52 @@ export function registerKeys(program: Command): void {
     .enablePositionalOptions()
     .option("--origin <origin>", "origin line for a new log (default: unique per installation)")
     .option("-o, --output <format>", "text or json", "text");
-  addSourceOptions(cmd).action(async (o: SourceFlags & { origin?: string; output: string }) => {
-    checkOutput(o.output, ["text", "json"]);
-    let keys: { origin: string; verifierKey: string };
-    /** Only a local log tells its rotation state. */
-    let rotation: Record<string, unknown> = {};
-    if (sourceKind(o) === "local") {
-      const local = await loadOrCreateSigningKey(o.data as string, o.origin);
-      keys = local;
-      const ring = local instanceof Keyring ? local : undefined;
-      rotation = {
-        rotation: ring?.phase ?? "none",
-        ...(ring?.nextSigner ? { nextKey: ring.nextSigner.verifierKey } : {}),
-        keys: local.verifiers.map((v) => v.key),
-      };
-    } else {
-      if (o.origin !== undefined) throw new CliError("--origin: only with --data, for a new log", USAGE_EXIT);
-      const settings = remoteSettings(o);
-      if (settings === undefined)
-        throw new CliError(
-          "give --data DIR or --server URL (or a context of `kubetrail config`)",
-          USAGE_EXIT,
-        );
-      // The key is what is being asked, so none need be pinned; a pinned one must match.
-      const source = remoteSource({ api: apiClient(settings), verifierKey: settings.verifierKey ?? "" });
-      try {
-        keys = await source.verifierKey();
-      } finally {
-        await source.close();
+  addSourceOptions(cmd, { witnesses: false }).action(
+    async (o: SourceFlags & { origin?: string; output: string }) => {
+      checkOutput(o.output, ["text", "json"]);
+      let keys: { origin: string; verifierKey: string };
+      /** Only a local log tells its rotation state. */
+      let rotation: Record<string, unknown> = {};
+      if (sourceKind(o) === "local") {
+        const local = await loadOrCreateSigningKey(o.data as string, o.origin);
+        keys = local;
+        const ring = local instanceof Keyring ? local : undefined;
+        rotation = {
+          rotation: ring?.phase ?? "none",
+          ...(ring?.nextSigner ? { nextKey: ring.nextSigner.verifierKey } : {}),
+          keys: local.verifiers.map((v) => v.key),
+        };
+      } else {
+        if (o.origin !== undefined)
+          throw new CliError("--origin: only with --data, for a new log", USAGE_EXIT);
+        const settings = remoteSettings(o);
+        if (settings === undefined)
+          throw new CliError(
+            "give --data DIR or --server URL (or a context of `kubetrail config`)",
+            USAGE_EXIT,
+          );
+        // The key is what is being asked, so none need be pinned; a pinned one must match.
+        const source = remoteSource({ api: apiClient(settings), verifierKey: settings.verifierKey ?? "" });
+        try {
+          keys = await source.verifierKey();
+        } finally {
+          await source.close();
+        }
+        if (settings.verifierKey !== undefined && settings.verifierKey !== keys.verifierKey)
+          throw new CliError(
+            `${settings.server} states the verifier key ${keys.verifierKey}, not the pinned ${settings.verifierKey}: ` +
+              "it serves another log than the one pinned",
+          );
       }
-      if (settings.verifierKey !== undefined && settings.verifierKey !== keys.verifierKey)
-        throw new CliError(
-          `${settings.server} states the verifier key ${keys.verifierKey}, not the pinned ${settings.verifierKey}: ` +
-            "it serves another log than the one pinned",
+      if (o.output === "json") {
+        process.stdout.write(
+          JSON.stringify({ origin: keys.origin, verifierKey: keys.verifierKey, ...rotation }) + "\n",
         );
-    }
-    if (o.output === "json") {
-      process.stdout.write(
-        JSON.stringify({ origin: keys.origin, verifierKey: keys.verifierKey, ...rotation }) + "\n",
-      );
-    } else {
-      process.stdout.write(keys.verifierKey + "\n");
-    }
-  });
+      } else {
+        process.stdout.write(keys.verifierKey + "\n");
+      }
+    },
+  );
   cmd
     .command("rotate")
     .description(

@@ -232,6 +232,35 @@ describe("a log, two witnesses and a mirror on loopback", () => {
     });
     const one = await verifyUrl(["--witness", keys.w1, "--witness", keys.w2, "--min-witnesses", "1"]);
     expect(one.code, one.stdout).toBe(0);
+    // The remote read commands and export hold every checkpoint they trust to the same policy.
+    const remote = (args: string[]) =>
+      runCli(
+        [
+          ...args,
+          "--server",
+          serve!.url,
+          "--key",
+          logKey,
+          "--ca",
+          path.join(logDir, "tls", "ca.crt"),
+          "--token-file",
+          path.join(logDir, "read-token"),
+        ],
+        undefined,
+        { XDG_STATE_HOME: path.join(dir, "client-state"), KUBETRAIL_CONFIG: path.join(dir, "client.yaml") },
+      );
+    const bundle = path.join(dir, "short-bundle.json");
+    for (const args of [
+      ["query", "--witness", keys.w1, "--witness", keys.w2],
+      ["export", "-o", bundle, "--witness", keys.w1, "--witness", keys.w2],
+    ]) {
+      const refused = await remote(args);
+      expect(refused.code, `${args[0]}: ${refused.stdout}`).toBe(1);
+      expect(refused.stderr).toContain("missing: w2.topology.test/w");
+    }
+    expect(existsSync(bundle) ? readFileSync(bundle, "utf8") : "").toBe("");
+    const enough = await remote(["query", "-o", "json", "--witness", keys.w1, "--min-witnesses", "1"]);
+    expect(enough.code, enough.stderr).toBe(0);
     w2 = await w2.restart();
   });
 
