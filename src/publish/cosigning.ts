@@ -131,13 +131,23 @@ export class Cosigning {
     this.candidates.push(candidate);
     if (this.candidates.length > MAX_CANDIDATES) this.candidates.shift();
     const deadline = Date.now() + this.opts.config.maxWaitMs;
-    const mirrored = Promise.all(this.mirrors.map((m) => this.ask(m, candidate)));
-    if (this.ordered()) {
-      await this.within(deadline, this.firstMirror(candidate, mirrored));
-      if (this.mirrorHolds(candidate)) await this.within(deadline, this.askWitnesses(candidate));
-    } else {
-      await this.within(deadline, Promise.all([mirrored, this.askWitnesses(candidate)]));
+    const asking = (async () => {
+      const mirrored = Promise.all(this.mirrors.map((m) => this.ask(m, candidate)));
+      if (this.ordered()) {
+        await this.within(deadline, this.firstMirror(candidate, mirrored));
+        if (this.mirrorHolds(candidate)) await this.within(deadline, this.askWitnesses(candidate));
+      } else {
+        await this.within(deadline, Promise.all([mirrored, this.askWitnesses(candidate)]));
+      }
+    })();
+    // While the log opens (before start), nothing waits for cosigners: a hung witness must not
+    // keep serve from taking events. Cosignatures that come later join the checkpoint when it
+    // is published.
+    if (this.timer === null) {
+      asking.catch((err: unknown) => this.event("error", "asking cosigners failed", { err: String(err) }));
+      return this.noteOf(candidate);
     }
+    await asking;
     return this.noteOf(candidate);
   }
 
