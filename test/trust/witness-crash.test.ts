@@ -98,4 +98,30 @@ describe("witness killed with SIGKILL mid-traffic", () => {
     const r = await callCosigner(witness, { path: "/add-checkpoint", body });
     expect(r.status).toBe(422);
   });
+
+  it("takes a log added to its logs file without a restart (on SIGHUP)", async () => {
+    const newcomer = new SignedLog("crash.test/newcomer").append(5);
+    const pid = witness.proc.pid;
+    const before = await callCosigner(witness, {
+      path: "/add-checkpoint",
+      body: await newcomer.addCheckpointBody(0),
+    });
+    expect(before.status).toBe(404);
+    writeFileSync(
+      path.join(dir, "logs.yaml"),
+      `logs:\n${[...logs, newcomer].map((l) => `  - ${l.verifierKey}\n`).join("")}`,
+    );
+    witness.proc.kill("SIGHUP");
+    let after = before;
+    for (let t = 0; after.status === 404 && t < 50; t++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await callCosigner(witness, {
+        path: "/add-checkpoint",
+        body: await newcomer.addCheckpointBody(0),
+      });
+    }
+    expect(after.status, after.body).toBe(200);
+    expect(witness.proc.pid).toBe(pid);
+    expect(witness.proc.exitCode).toBeNull();
+  });
 });
