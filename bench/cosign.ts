@@ -1,8 +1,11 @@
-// What witnesses cost `serve`: the same webhook load sent to a `kubetrail serve` alone and to one
-// whose every checkpoint is cosigned by three `kubetrail witness` processes (quorum 3), all on
-// loopback HTTPS, each with its own data directory. Side by side: ingest throughput and the
-// acknowledgement latency (which must not wait for witnesses), and how long publishing each
-// checkpoint waited for the cosignatures (the server's kubetrail_checkpoint_cosign_seconds).
+// What witnesses and mirrors cost `serve`: the same webhook load sent to a `kubetrail serve`
+// alone, to one whose every checkpoint is cosigned by three `kubetrail witness` processes
+// (quorum 3), and to one in strict mode with a `kubetrail mirror` (an acknowledgement waits
+// until the mirror cosigned a checkpoint covering the batch), all on loopback HTTPS, each with
+// its own data directory. Side by side: ingest throughput and acknowledgement latency (which
+// must not wait for witnesses; in strict mode it waits for the mirror by design), and how long
+// publishing each checkpoint waited for cosignatures (the server's
+// kubetrail_checkpoint_cosign_seconds).
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
@@ -88,8 +91,11 @@ export async function main(argv: string[]): Promise<void> {
   // The witnessed log's key first: the witnesses are configured with it.
   const witnessedDir = path.join(dir, "log-witnessed");
   const logKey = cli(["keys", "--data", witnessedDir, "--origin", "bench.cosign/log"]);
-  writeFileSync(path.join(dir, "logs.yaml"), `logs:\n  - ${logKey}\n`);
+  const strictDir = path.join(dir, "log-strict");
+  const strictKey = cli(["keys", "--data", strictDir, "--origin", "bench.cosign/strict"]);
+  writeFileSync(path.join(dir, "logs.yaml"), `logs:\n  - ${logKey}\n  - ${strictKey}\n`);
   const witnesses: CliServer[] = [];
+  let mirror: CliServer | undefined;
   const witnessKeys: string[] = [];
   const rows: Measurement[] = [];
   const latency: string[][] = [];
@@ -101,7 +107,27 @@ export async function main(argv: string[]): Promise<void> {
         await startCliServer(["witness", "--data", data, "--logs", path.join(dir, "logs.yaml")], data),
       );
     }
+    const mirrorData = path.join(dir, "mirror");
+    const mirrorKey = cli(["mirror", "key", "--data", mirrorData, "--name", "bench.cosign/m"]);
+    mirror = await startCliServer(
+      ["mirror", "--data", mirrorData, "--logs", path.join(dir, "logs.yaml")],
+      mirrorData,
+    );
     writeFileSync(path.join(dir, "witnesses-ca.pem"), witnesses.map((w) => w.ca).join("\n"));
+    writeFileSync(path.join(dir, "mirror-ca.pem"), mirror.ca);
+    const strict = path.join(dir, "strict.yaml");
+    writeFileSync(
+      strict,
+      [
+        "mirrors:",
+        `  - {url: "${mirror.url}", key: "${mirrorKey}"}`,
+        "strict: true",
+        "strictTimeout: 30s",
+        "timeout: 10s",
+        "maxWait: 10s",
+        `ca: ${path.join(dir, "mirror-ca.pem")}`,
+      ].join("\n") + "\n",
+    );
     const cosigners = path.join(dir, "cosigners.yaml");
     writeFileSync(
       cosigners,
@@ -173,6 +199,7 @@ export async function main(argv: string[]): Promise<void> {
     }
   } finally {
     for (const w of witnesses) await w.stop();
+    await mirror?.stop();
   }
   printTable(
     `cosign: webhook ingest of ${events} events, ${SENDERS} senders, checkpoints every ${INTEGRATE}, HTTPS on loopback`,
@@ -180,14 +207,16 @@ export async function main(argv: string[]): Promise<void> {
     { unit: "events" },
   );
   console.log(
-    `\n#### cosign: time publishing each checkpoint waited for ${WITNESSES} witnesses (kubetrail_checkpoint_cosign_seconds)\n\n` +
+    `\n#### cosign: time publishing each checkpoint waited for cosignatures (kubetrail_checkpoint_cosign_seconds)\n\n` +
       markdownTable(["system", "checkpoints", "p50 ms", "p90 ms", "p99 ms"], latency) +
       "\n",
   );
   printNote(
     "Each witness checks the log's signature and the consistency proof from the size it last cosigned, and makes " +
       "its journal record durable before it answers. Acknowledgements never wait for a checkpoint, so the ingest " +
-      "rows differ only by the CPU the cosigning takes (log, witnesses and load generator share the machine's cores).",
+      "rows with witnesses differ only by the CPU the cosigning takes (log, witnesses and load generator share the " +
+      "machine's cores). In strict mode each acknowledgement waits for the next checkpoint (every " +
+      `${INTEGRATE} here), the upload of its entries to the mirror, the mirror's fsync and its cosignature.`,
   );
 }
 
