@@ -57,7 +57,8 @@ export async function startCliServer(
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [BENCH_CLI, ...args, "--listen", `127.0.0.1:${port}`, "--log-level", "warn"],
+    // execArgv passes through, so `node --cpu-prof build/bench/witness.js` profiles the servers too.
+    [...process.execArgv, BENCH_CLI, ...args, "--listen", `127.0.0.1:${port}`, "--log-level", "warn"],
     {
       stdio: ["ignore", "ignore", "inherit"],
     },
