@@ -12,6 +12,7 @@ import https from "node:https";
 import path from "node:path";
 import { eventListBodies } from "./lib/workload.js";
 import {
+  bestOf,
   intOption,
   log,
   markdownTable,
@@ -84,9 +85,8 @@ function cosignSummary(metrics: string): { count: number; q: Record<string, numb
 export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(argv);
   const events = intOption(args, "events", args.quick ? 40_000 : 200_000);
+  const rounds = intOption(args, "rounds", args.quick ? 1 : 2);
   const dir = tempDir("cosign");
-  log(`cosign: generating ${events} events in bodies of ${BATCH}`);
-  const load = eventListBodies(11, events, BATCH);
 
   // The witnessed log's key first: the witnesses are configured with it.
   const witnessedDir = path.join(dir, "log-witnessed");
@@ -149,66 +149,89 @@ export async function main(argv: string[]): Promise<void> {
         data: witnessedDir,
         extra: ["--cosigners", cosigners],
       },
+      {
+        name: "serve --cosigners (1 mirror, strict: acknowledged once mirrored)",
+        data: strictDir,
+        extra: ["--cosigners", strict],
+      },
     ];
-    for (const system of systems) {
-      log(`cosign: ${system.name}`);
-      const server = await startCliServer(
-        ["serve", "--data", system.data, "--no-detect", "--integrate-interval", INTEGRATE, ...system.extra],
-        system.data,
-        "/readyz",
-      );
-      const token = readFileSync(path.join(system.data, "ingest-token"), "utf8").trim();
-      const agent = new https.Agent({ keepAlive: true, maxSockets: SENDERS });
-      try {
-        let next = 0;
-        const row = await measure(
-          system.name,
-          { items: events, extraPids: () => [server.pid] },
-          async (probe) => {
-            await Promise.all(
-              Array.from({ length: SENDERS }, async () => {
-                for (let i = next++; i < load.bodies.length; i = next++) {
-                  const r = await probe.time(() =>
-                    request(agent, server, {
-                      method: "POST",
-                      path: "/v1/audit/webhook",
-                      token,
-                      body: load.bodies[i]!,
-                    }),
-                  );
-                  if (r.status !== 200) throw new Error(`webhook answered ${r.status}: ${r.body}`);
-                }
-              }),
-            );
-          },
+    const runs = new Map<string, Measurement[]>(systems.map((s) => [s.name, []]));
+    const summaries = new Map<string, { count: number; q: Record<string, number> }[]>();
+    // Rounds alternate the systems, so a busy minute on the shared machine hits each of them.
+    for (let round = 0; round < rounds; round++) {
+      log(`cosign: round ${round + 1} of ${rounds}: generating ${events} events in bodies of ${BATCH}`);
+      // New events each round: the logs keep their dedupe stores between rounds.
+      const load = eventListBodies(11 + round, events, BATCH);
+      for (const system of systems) {
+        log(`cosign: ${system.name}`);
+        const server = await startCliServer(
+          ["serve", "--data", system.data, "--no-detect", "--integrate-interval", INTEGRATE, ...system.extra],
+          system.data,
+          "/readyz",
         );
-        row.note = `acknowledgement latency per ${BATCH}-event body`;
-        rows.push(row);
-        if (system.extra.length > 0) {
-          // A few idle checkpoints too, then the server's own account of each publication.
-          await new Promise((r) => setTimeout(r, 2000));
-          const metrics = await request(agent, server, { method: "GET", path: "/metrics" });
-          const s = cosignSummary(metrics.body);
-          const ms = (k: string) => (s.q[k] === undefined ? "n/a" : (s.q[k]! * 1000).toFixed(1));
-          latency.push([system.name, String(s.count), ms("0.5"), ms("0.9"), ms("0.99")]);
+        const token = readFileSync(path.join(system.data, "ingest-token"), "utf8").trim();
+        const agent = new https.Agent({ keepAlive: true, maxSockets: SENDERS });
+        try {
+          let next = 0;
+          const row = await measure(
+            system.name,
+            { items: events, extraPids: () => [server.pid] },
+            async (probe) => {
+              await Promise.all(
+                Array.from({ length: SENDERS }, async () => {
+                  for (let i = next++; i < load.bodies.length; i = next++) {
+                    const r = await probe.time(() =>
+                      request(agent, server, {
+                        method: "POST",
+                        path: "/v1/audit/webhook",
+                        token,
+                        body: load.bodies[i]!,
+                      }),
+                    );
+                    if (r.status !== 200) throw new Error(`webhook answered ${r.status}: ${r.body}`);
+                  }
+                }),
+              );
+            },
+          );
+          row.note = `acknowledgement latency per ${BATCH}-event body`;
+          runs.get(system.name)!.push(row);
+          if (system.extra.length > 0) {
+            // A few idle checkpoints too, then the server's own account of each publication.
+            await new Promise((r) => setTimeout(r, 2000));
+            const metrics = await request(agent, server, { method: "GET", path: "/metrics" });
+            summaries.set(system.name, [...(summaries.get(system.name) ?? []), cosignSummary(metrics.body)]);
+          }
+        } finally {
+          agent.destroy();
+          await server.stop();
         }
-      } finally {
-        agent.destroy();
-        await server.stop();
       }
+    }
+    for (const system of systems) {
+      rows.push(bestOf(runs.get(system.name)!));
+      const s = summaries.get(system.name);
+      if (!s) continue;
+      // Each round's server reports its own quantiles: the worst of them is shown.
+      const worst = (k: string) => {
+        const v = Math.max(...s.map((x) => x.q[k] ?? NaN));
+        return Number.isFinite(v) ? (v * 1000).toFixed(1) : "n/a";
+      };
+      const count = s.reduce((n, x) => n + x.count, 0);
+      latency.push([system.name, String(count), worst("0.5"), worst("0.9"), worst("0.99")]);
     }
   } finally {
     for (const w of witnesses) await w.stop();
     await mirror?.stop();
   }
   printTable(
-    `cosign: webhook ingest of ${events} events, ${SENDERS} senders, checkpoints every ${INTEGRATE}, HTTPS on loopback`,
+    `cosign: webhook ingest of ${events} events, ${SENDERS} senders, checkpoints every ${INTEGRATE}, HTTPS on loopback; best of ${rounds} round(s)`,
     rows,
     { unit: "events" },
   );
   console.log(
     `\n#### cosign: time publishing each checkpoint waited for cosignatures (kubetrail_checkpoint_cosign_seconds)\n\n` +
-      markdownTable(["system", "checkpoints", "p50 ms", "p90 ms", "p99 ms"], latency) +
+      markdownTable(["system", "checkpoints", "p50 ms (worst round)", "p90 ms", "p99 ms"], latency) +
       "\n",
   );
   printNote(
