@@ -3,10 +3,9 @@
 // log under /<origin hash>/ in tlog-tiles layout: the mirror checkpoint and hash tiles are
 // public; entry bundles hold audit events and need a read credential, as on the log itself.
 import type { ServerResponse } from "node:http";
-import { readBody } from "../server/body.js";
 import { HttpError, type Route } from "../server/route.js";
 import { ENTRY_LENGTH_HEADER, parseTilePath, TILE_WIDTH } from "../tlog/index.js";
-import { MAX_ADD_CHECKPOINT_BYTES, sendReply } from "../witness/routes.js";
+import { addCheckpointRoute, sendReply } from "../witness/routes.js";
 import { originHash } from "../witness/witness.js";
 import type { Mirror } from "./mirror.js";
 import type { MirroredLog } from "./mirrored-log.js";
@@ -56,20 +55,10 @@ export function mirrorRoutes(
     }
   };
   return [
-    {
-      method: "POST",
-      pattern: "/add-checkpoint",
-      scope: "public",
-      async handle({ req, res }) {
-        const { body } = await readBody(req, {
-          maxBytes: MAX_ADD_CHECKPOINT_BYTES,
-          maxDecodedBytes: MAX_ADD_CHECKPOINT_BYTES,
-        });
-        const r = await mirror.addCheckpoint(body.toString("utf8"));
-        onReply?.("add-checkpoint", r.status);
-        sendReply(res, r);
-      },
-    },
+    addCheckpointRoute(
+      (body) => mirror.addCheckpoint(body),
+      (status) => onReply?.("add-checkpoint", status),
+    ),
     {
       method: "POST",
       pattern: "/add-entries",

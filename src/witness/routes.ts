@@ -15,22 +15,30 @@ export function sendReply(res: ServerResponse, r: WitnessReply): void {
   res.end(body);
 }
 
+/** POST /add-checkpoint (tlog-witness; the same body for a tlog-mirror): a bounded body in, the reply out. */
+export function addCheckpointRoute(
+  add: (body: string) => Promise<WitnessReply>,
+  onReply?: (status: number) => void,
+): Route {
+  return {
+    method: "POST",
+    pattern: "/add-checkpoint",
+    scope: "public",
+    async handle({ req, res }) {
+      const { body } = await readBody(req, {
+        maxBytes: MAX_ADD_CHECKPOINT_BYTES,
+        maxDecodedBytes: MAX_ADD_CHECKPOINT_BYTES,
+      });
+      const r = await add(body.toString("utf8"));
+      onReply?.(r.status);
+      sendReply(res, r);
+    },
+  };
+}
+
 export function witnessRoutes(witness: Witness, onReply?: (status: number) => void): Route[] {
   return [
-    {
-      method: "POST",
-      pattern: "/add-checkpoint",
-      scope: "public",
-      async handle({ req, res }) {
-        const { body } = await readBody(req, {
-          maxBytes: MAX_ADD_CHECKPOINT_BYTES,
-          maxDecodedBytes: MAX_ADD_CHECKPOINT_BYTES,
-        });
-        const r = await witness.addCheckpoint(body.toString("utf8"));
-        onReply?.(r.status);
-        sendReply(res, r);
-      },
-    },
+    addCheckpointRoute((body) => witness.addCheckpoint(body), onReply),
     {
       method: "GET",
       pattern: "/:hash/checkpoint",

@@ -128,20 +128,17 @@ describe("a log, two witnesses and a mirror on loopback", () => {
     const r = await callCosigner(m1, { path: `/${originHash(ORIGIN)}/checkpoint` });
     return r.status === 200 ? openCheckpoint(r.body, verifiers()) : null;
   };
+  /** What a reader of the log gives: its pinned key, the serving CA and a read token. */
+  const readerFlags = (): string[] => [
+    "--key",
+    logKey,
+    "--ca",
+    path.join(logDir, "tls", "ca.crt"),
+    "--token-file",
+    path.join(logDir, "read-token"),
+  ];
   const verifyUrl = (flags: string[]) =>
-    runCli([
-      "verify",
-      `${serve!.url}/log/`,
-      "--key",
-      logKey,
-      "--ca",
-      path.join(logDir, "tls", "ca.crt"),
-      "--token-file",
-      path.join(logDir, "read-token"),
-      "-o",
-      "json",
-      ...flags,
-    ]);
+    runCli(["verify", `${serve!.url}/log/`, ...readerFlags(), "-o", "json", ...flags]);
 
   beforeAll(async () => {
     requireBuiltCli();
@@ -234,21 +231,10 @@ describe("a log, two witnesses and a mirror on loopback", () => {
     expect(one.code, one.stdout).toBe(0);
     // The remote read commands and export hold every checkpoint they trust to the same policy.
     const remote = (args: string[]) =>
-      runCli(
-        [
-          ...args,
-          "--server",
-          serve!.url,
-          "--key",
-          logKey,
-          "--ca",
-          path.join(logDir, "tls", "ca.crt"),
-          "--token-file",
-          path.join(logDir, "read-token"),
-        ],
-        undefined,
-        { XDG_STATE_HOME: path.join(dir, "client-state"), KUBETRAIL_CONFIG: path.join(dir, "client.yaml") },
-      );
+      runCli([...args, "--server", serve!.url, ...readerFlags()], undefined, {
+        XDG_STATE_HOME: path.join(dir, "client-state"),
+        KUBETRAIL_CONFIG: path.join(dir, "client.yaml"),
+      });
     const bundle = path.join(dir, "short-bundle.json");
     for (const args of [
       ["query", "--witness", keys.w1, "--witness", keys.w2],
