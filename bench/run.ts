@@ -19,6 +19,8 @@ const BENCHES = [
   "policy",
   "detect",
   "reach",
+  "guard",
+  "ui",
   "witness",
   "cosign",
   "mirror",

@@ -16,6 +16,7 @@ import {
   type Verifier,
 } from "../tlog/index.js";
 import { readKeyEvent, type KeyAction } from "./key-event.js";
+import { CodedError } from "../errors.js";
 
 export interface KeyRecord {
   /** The log index of the KeyEvent entry. */
@@ -35,15 +36,9 @@ export interface TrustedKey {
   via: "pinned" | number;
 }
 
-export class KeyProblem extends Error {
-  constructor(
-    readonly code: "unknown-key" | "bad-signature" | "bad-checkpoint" | "retired-key" | "not-yet-valid-key",
-    message: string,
-  ) {
-    super(message);
-    this.name = "KeyProblem";
-  }
-}
+export class KeyProblem extends CodedError<
+  "unknown-key" | "bad-signature" | "bad-checkpoint" | "retired-key" | "not-yet-valid-key"
+> {}
 
 const id = (v: Pick<Verifier, "name" | "keyHash">): string =>
   `${v.name}+${v.keyHash.toString(16).padStart(8, "0")}`;

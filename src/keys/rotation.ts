@@ -15,19 +15,11 @@ import type { AuditLog } from "../store/types.js";
 import { generateNoteKey } from "../tlog/index.js";
 import { encodeKeyEvent, makeKeyEvent } from "./key-event.js";
 import { KEY_FILES, type Keyring } from "./keyring.js";
+import { CodedError } from "../errors.js";
 
 export type RotationAction = "begin" | "finish";
 
-export class RotationError extends Error {
-  constructor(
-    readonly code: "state" | "io",
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "RotationError";
-  }
-}
+export class RotationError extends CodedError<"state" | "io"> {}
 
 async function appendCovered(log: AuditLog, ring: Keyring, entry: Uint8Array): Promise<number> {
   const { firstIndex } = await log.append([entry]);

@@ -16,6 +16,7 @@ import {
 import type { ForkEvidence } from "../witness/witness.js";
 import type { Mirror } from "./mirror.js";
 import { readEntriesInOrder, TilesClient, TilesClientError } from "./tiles-client.js";
+import { CodedError } from "../errors.js";
 
 export interface PullResult {
   origin: string;
@@ -25,16 +26,7 @@ export interface PullResult {
   fetched: number;
 }
 
-export class PullError extends Error {
-  constructor(
-    readonly code: "unavailable" | "bad-log" | "fork",
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "PullError";
-  }
-}
+export class PullError extends CodedError<"unavailable" | "bad-log" | "fork"> {}
 
 export class Puller {
   constructor(

@@ -4,17 +4,9 @@
 import { HttpClient, joinUrl } from "../publish/http-client.js";
 import { entryBundlePath, TILE_WIDTH, tilePath, type Tile } from "../tlog/index.js";
 import type { BundleCodec } from "./bundle-codec.js";
+import { CodedError } from "../errors.js";
 
-export class TilesClientError extends Error {
-  constructor(
-    readonly code: "unavailable" | "missing",
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "TilesClientError";
-  }
-}
+export class TilesClientError extends CodedError<"unavailable" | "missing"> {}
 
 /**
  * Largest entry bundle read: 256 entries averaging 1 MiB. A kubetrail bundle of audit events is

@@ -3,6 +3,7 @@
 import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
+import { CodedError } from "../errors.js";
 
 export interface HttpClientOptions {
   /** PEM CA bundle to trust (a self-signed witness or mirror). */
@@ -19,12 +20,8 @@ export interface HttpAnswer {
   body: Buffer;
 }
 
-export class HttpClientError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "HttpClientError";
-  }
-}
+/** "timeout": no whole answer in time; "network": the connection failed; "too-large": the answer passed its bound. */
+export class HttpClientError extends CodedError<"timeout" | "network" | "too-large"> {}
 
 export class HttpClient {
   private readonly agent: http.Agent;
@@ -60,14 +57,14 @@ export class HttpClient {
     const max = o.maxResponseBytes ?? this.opts.maxResponseBytes ?? 1024 * 1024;
     return new Promise<HttpAnswer>((resolve, reject) => {
       let settled = false;
-      const fail = (why: string, cause?: unknown): void => {
+      const fail = (code: HttpClientError["code"], why: string, cause?: unknown): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         req.destroy();
-        reject(new HttpClientError(`${method} ${url.href}: ${why}`, { cause }));
+        reject(new HttpClientError(code, `${method} ${url.href}: ${why}`, { cause }));
       };
-      const timer = setTimeout(() => fail(`no answer within ${o.timeoutMs} ms`), o.timeoutMs);
+      const timer = setTimeout(() => fail("timeout", `no answer within ${o.timeoutMs} ms`), o.timeoutMs);
       const req = mod.request(
         url,
         { method, headers: o.headers, agent: tls ? this.httpsAgent : this.agent },
@@ -76,7 +73,7 @@ export class HttpClient {
           let size = 0;
           res.on("data", (c: Buffer) => {
             size += c.length;
-            if (size > max) fail(`answer larger than ${max} bytes`);
+            if (size > max) fail("too-large", `answer larger than ${max} bytes`);
             else chunks.push(c);
           });
           res.on("end", () => {
@@ -85,13 +82,13 @@ export class HttpClient {
             clearTimeout(timer);
             resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
           });
-          res.on("error", (err) => fail(err.message, err));
+          res.on("error", (err) => fail("network", err.message, err));
         },
       );
-      req.on("error", (err) => fail(err.message, err));
+      req.on("error", (err) => fail("network", err.message, err));
       const body = o.body;
       if (body instanceof Readable) {
-        body.on("error", (err) => fail(`request body: ${err.message}`, err));
+        body.on("error", (err) => fail("network", `request body: ${err.message}`, err));
         body.pipe(req);
       } else {
         req.end(body);

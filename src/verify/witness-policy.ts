@@ -15,6 +15,7 @@ import {
   type OpenedCheckpoint,
   type Verifier,
 } from "../tlog/index.js";
+import { CodedError } from "../errors.js";
 
 export interface WitnessPolicy {
   witnesses: readonly CosignatureVerifier[];
@@ -22,16 +23,7 @@ export interface WitnessPolicy {
   minWitnesses: number;
 }
 
-export class WitnessPolicyError extends Error {
-  constructor(
-    readonly code: "bad-policy" | "quorum" | "bad-checkpoint",
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "WitnessPolicyError";
-  }
-}
+export class WitnessPolicyError extends CodedError<"bad-policy" | "quorum" | "bad-checkpoint"> {}
 
 /**
  * The policy of `--witness VKEY…` and `--min-witnesses K` (default: all of them). No witness

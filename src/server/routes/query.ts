@@ -64,7 +64,7 @@ function cacheControl(full: boolean, shared: boolean): string {
 }
 
 /** A query on the index; while the index is rebuilt from the log, a 503 that says so. */
-function indexRead<T>(index: IndexReads, query: (i: QueryIndex) => T): T {
+export function indexRead<T>(index: IndexReads, query: (i: QueryIndex) => T): T {
   try {
     return index.read(query);
   } catch (err) {
@@ -393,7 +393,7 @@ export function queryServeExtension(
   stateDir: string,
   hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
   publishedCheckpoint?: () => string | null,
-): ServeExtension {
+): ServeExtension & { indexer(log: AuditLog): Indexer } {
   let indexer: Indexer | undefined;
   const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, stateDir, hooks));
   return {
@@ -413,6 +413,8 @@ export function queryServeExtension(
       if (status === undefined || status.state === "ready") return [];
       return [{ part: "index", ...status }];
     },
+    /** The running indexer, for other extensions' reads (the UI's). */
+    indexer: open,
   };
 }
 
