@@ -47,9 +47,14 @@ describe("error families", () => {
       guard: ["GuardError"],
       index: ["IndexError"],
       ingest: ["IngestError"],
+      keys: ["KeysError"],
+      mirror: ["MirrorError"],
+      publish: ["HttpClientError"],
       secrets: ["SecretsError"],
       server: ["ServerError"],
       store: ["LogError"],
+      verify: ["WitnessPolicyError"],
+      witness: ["WitnessError"],
     });
   });
 

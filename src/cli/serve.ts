@@ -15,6 +15,8 @@ import { queryServeExtension } from "../server/routes/query.js";
 import { runServe, type ServeConfig, type ServeExtension } from "../server/run-serve.js";
 import { SessionStore } from "../server/session.js";
 import { uiServeExtension } from "../server/ui-extension.js";
+import { setUpCosigning } from "../publish/serve-cosigning.js";
+import { rotationServeExtension } from "../keys/rotation-request.js";
 import { fsStorage } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 
@@ -54,6 +56,7 @@ interface ServeFlags {
   ui: boolean;
   uiStatsRows: string;
   config?: string;
+  cosigners?: string;
   kubeAuth?: boolean;
   kubeconfig?: string;
   kubeContext?: string;
@@ -281,6 +284,12 @@ export function registerServe(program: Command): void {
     .addOption(new Option("--no-detect", "do not run the detector").env("KUBETRAIL_NO_DETECT"))
     .addOption(
       opt(
+        "--cosigners <file>",
+        "witnesses (and mirrors) that cosign each checkpoint, the quorum and fail-open/closed (YAML; see docs/witnesses.md)",
+      ),
+    )
+    .addOption(
+      opt(
         "--guard-policies <paths>",
         "admission policies for POST /v1/admission/validate: GuardPolicy and ValidatingAdmissionPolicy files or directories, comma-separated (SIGHUP reloads)",
       ),
@@ -338,16 +347,29 @@ export function registerServe(program: Command): void {
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
         const storage = (cfg.storage ??= fsStorage(cfg.dataDir));
+        const cosigning = resolved.cosigners
+          ? await setUpCosigning(storage, resolved.cosigners, logger)
+          : undefined;
+        if (cosigning) {
+          cfg.cosign = cosigning.cosign;
+          cfg.ackGate = cosigning.ackGate;
+        }
         guard = await guardExtension(cfg.dataDir, resolved, logger);
-        const query = queryServeExtension(storage.stateDir, {
-          onError: onIndexError,
-          onRebuild: (reason) =>
-            logger.warn(
-              { reason },
-              "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
-            ),
-        });
+        const query = queryServeExtension(
+          storage.stateDir,
+          {
+            onError: onIndexError,
+            onRebuild: (reason) =>
+              logger.warn(
+                { reason },
+                "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
+              ),
+          },
+          cosigning?.published,
+        );
         const extensions: ServeExtension[] = [query, guard.extension];
+        if (cosigning) extensions.push(cosigning.extension);
+        extensions.push(rotationServeExtension(cfg.dataDir, logger));
         if (resolved.ui) {
           const statsRows = Number(resolved.uiStatsRows);
           if (!Number.isSafeInteger(statsRows) || statsRows < 1024)

@@ -37,6 +37,11 @@ export interface IndexReads {
 export interface QueryRouteDeps {
   log: LogReader;
   index: IndexReads;
+  /**
+   * The checkpoint /log/checkpoint serves when witnesses cosign the log (src/publish/): the
+   * newest one the witness policy accepts, with its cosignatures; null while none is.
+   */
+  publishedCheckpoint?: () => string | null;
   /** The log's verifier key, served on /v1/keys for clients to compare with the one they pin. */
   verifierKey: string;
 }
@@ -376,7 +381,16 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       pattern: "/log/checkpoint",
       scope: "public",
       async handle({ res }) {
-        const note = Buffer.from(log.latestCheckpoint().note, "utf8");
+        const published = deps.publishedCheckpoint ? deps.publishedCheckpoint() : log.latestCheckpoint().note;
+        if (published === null)
+          throw new HttpError(
+            503,
+            "no checkpoint has the witness cosignatures it needs yet (failMode closed)",
+            {
+              "Retry-After": "5",
+            },
+          );
+        const note = Buffer.from(published, "utf8");
         sendBytes(res, note, "text/plain; charset=utf-8", "no-cache");
       },
     },
@@ -408,6 +422,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
 export function queryServeExtension(
   stateDir: string,
   hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
+  publishedCheckpoint?: () => string | null,
 ): ServeExtension & { indexer(log: AuditLog): Indexer } {
   let indexer: Indexer | undefined;
   const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, stateDir, hooks));
@@ -417,7 +432,12 @@ export function queryServeExtension(
       return () => running.stop();
     },
     routes: (ingest) =>
-      queryRoutes({ log: ingest.log, index: open(ingest.log), verifierKey: ingest.log.verifierKey }),
+      queryRoutes({
+        log: ingest.log,
+        index: open(ingest.log),
+        verifierKey: ingest.log.verifierKey,
+        ...(publishedCheckpoint ? { publishedCheckpoint } : {}),
+      }),
     degraded: () => {
       const status = indexer?.status();
       if (status === undefined || status.state === "ready") return [];
