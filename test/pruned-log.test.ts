@@ -99,7 +99,8 @@ describe("a pruned log", () => {
     const copy = mkdtempSync(join(tmpdir(), "kt-pruned-copy-"));
     try {
       cpSync(dir, copy, { recursive: true });
-      rmSync(new FsLayout(copy).bundle(1));
+      rmSync(new FsLayout(copy).bundle(1), { force: true });
+      rmSync(new FsLayout(copy).compressedBundle(1), { force: true });
       const r = await runCli(["verify", "--data", copy, "--key", vkey]);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/missing-bundle: entry bundle 1 \(entries 256–511\) is missing or damaged/);

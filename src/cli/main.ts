@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   query: async () => (await import("./query.js")).registerQuery,
   top: async () => (await import("./top.js")).registerTop,
   reindex: async () => (await import("./reindex.js")).registerReindex,
+  compact: async () => (await import("./compact.js")).registerCompact,
   history: async () => (await import("./history.js")).registerHistory,
   export: async () => (await import("./export.js")).registerExport,
   "verify-bundle": async () => (await import("./verify-bundle.js")).registerVerifyBundle,

@@ -14,12 +14,13 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { Tile } from "../../tlog/index.js";
 import { splitBundle } from "../bundle-format.js";
-import type { DriverHooks, StorageDriver } from "../driver.js";
+import type { DriverHooks, EncodedBundle, StorageDriver } from "../driver.js";
 import { readCount, syncFiles, writeFileAtomic, WriteOnceFileBatch } from "../durable-file.js";
 import { acquireLock, type DirLock } from "../lock.js";
 import { partialWidth, type TileData } from "../tile-builder.js";
 import { BUNDLE_SIZE, LogError, type EntryBundle } from "../types.js";
 import { BundleFiles } from "./bundle-files.js";
+import { BundleCompactor, type CompactionStats } from "./compactor.js";
 import { FsLogFiles } from "./files.js";
 import { FsLayout } from "./layout.js";
 import { readRetention, writeRetention } from "./retention.js";
@@ -31,6 +32,14 @@ const BUNDLE_SYNC_INTERVAL_MS = 1_000;
 const TILE_SYNC_INTERVAL_MS = 5_000;
 /** ...or once this many wait, which bounds the list and the entries recovery re-hashes. */
 const TILE_SYNC_MAX_FILES = 2_048;
+
+export interface FsDriverOptions {
+  /**
+   * zstd level full bundles are compressed at once sealed (default: bundle-codec's); null keeps
+   * them plain (plain and compressed bundles are read alike, so this can change at any time).
+   */
+  compressLevel?: number | null;
+}
 
 export class FsDriver implements StorageDriver {
   readonly layout: FsLayout;
@@ -49,22 +58,35 @@ export class FsDriver implements StorageDriver {
   /** The partial files the current checkpoint names, removed once superseded. */
   private partials: string[] = [];
 
+  /** Compresses sealed bundles in the background; null when compression is off. */
+  readonly compactor: BundleCompactor | null;
+
   private constructor(
     dataDir: string,
     private readonly lock: DirLock,
+    opts: FsDriverOptions,
   ) {
     this.layout = new FsLayout(dataDir);
     this.files = new FsLogFiles(dataDir);
-    this.bundles = new BundleFiles(this.layout, (first, count, joined) =>
-      this.hooks?.written(first, count, joined),
+    this.compactor =
+      opts.compressLevel === null
+        ? null
+        : new BundleCompactor(this.layout, {
+            level: opts.compressLevel,
+            onError: (err) => this.hooks?.failed(err),
+          });
+    this.bundles = new BundleFiles(
+      this.layout,
+      (first, count, joined) => this.hooks?.written(first, count, joined),
+      (sealed) => this.compactor?.enqueue(sealed),
     );
   }
 
   /** The driver of the log in `dataDir` (created if needed), holding its writer's lock. */
-  static async open(dataDir: string): Promise<FsDriver> {
+  static async open(dataDir: string, opts: FsDriverOptions = {}): Promise<FsDriver> {
     await fsp.mkdir(dataDir, { recursive: true });
     const lock = await acquireLock(path.resolve(new FsLayout(dataDir).lockFile));
-    return new FsDriver(dataDir, lock);
+    return new FsDriver(dataDir, lock, opts);
   }
 
   get where(): string {
@@ -81,6 +103,9 @@ export class FsDriver implements StorageDriver {
   }
   readEntryBundle(index: number, width: number): Promise<EntryBundle | null> {
     return this.files.readEntryBundle(index, width);
+  }
+  readEncodedBundle(index: number): Promise<EncodedBundle | null> {
+    return this.files.readEncodedBundle(index);
   }
 
   // ---- recovery ----
@@ -108,6 +133,9 @@ export class FsDriver implements StorageDriver {
       this.flush().catch((err: unknown) => this.hooks?.failed(err));
     }, BUNDLE_SYNC_INTERVAL_MS / 2);
     this.bundleTimer.unref();
+    // Bundles left plain (by an older version, or a process that stopped first) are compressed
+    // in the background.
+    this.compactor?.scan().catch((err: unknown) => hooks.failed(err));
     return this.appended;
   }
 
@@ -288,11 +316,32 @@ export class FsDriver implements StorageDriver {
     const from = current?.prunedBefore ?? 0;
     if (before <= from) return;
     await writeRetention(this.layout.retention, { prunedBefore: before, reason });
-    for (let b = from / BUNDLE_SIZE; b < before / BUNDLE_SIZE; b++)
-      await fsp.rm(this.layout.bundle(b), { force: true });
+    await this.exclusively(async () => {
+      for (let b = from / BUNDLE_SIZE; b < before / BUNDLE_SIZE; b++) {
+        await fsp.rm(this.layout.compressedBundle(b), { force: true });
+        await fsp.rm(this.layout.bundle(b), { force: true });
+      }
+    });
+  }
+
+  /**
+   * Compresses every full bundle still stored plain (a data directory from before compression,
+   * or bundles a stopped process left) and resolves once done, with what this driver compressed.
+   */
+  async compactAll(): Promise<CompactionStats> {
+    if (this.compactor === null) throw new LogError("invalid", "compression is off for this log");
+    await this.compactor.scan();
+    await this.compactor.idle();
+    return { ...this.compactor.stats };
+  }
+
+  /** Runs `fn`, which rewrites or removes full bundles, while none is being compressed. */
+  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    return this.compactor === null ? fn() : this.compactor.exclusive(fn);
   }
 
   async close(): Promise<void> {
+    await this.compactor?.close();
     if (this.bundleTimer) clearInterval(this.bundleTimer);
     this.bundleTimer = null;
     await this.bundles.close();

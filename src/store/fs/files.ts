@@ -2,10 +2,12 @@
 // files that are complete (renamed into place) or the published prefix of the open bundle.
 import { promises as fsp } from "node:fs";
 import type { Tile } from "../../tlog/index.js";
+import { CONTENT_ENCODING, decompressBundle } from "../bundle-codec.js";
 import { bundlePrefix } from "../bundle-format.js";
-import type { LogSource } from "../driver.js";
+import type { EncodedBundle, LogSource } from "../driver.js";
 import { readFileIfExists } from "../durable-file.js";
 import { BUNDLE_SIZE, type EntryBundle } from "../types.js";
+import { BundleCache, fileIdentity } from "./bundle-cache.js";
 import { FsLayout } from "./layout.js";
 import { readRetention } from "./retention.js";
 
@@ -26,6 +28,7 @@ async function partialWidths(dir: string): Promise<number[]> {
 
 export class FsLogFiles implements LogSource {
   readonly layout: FsLayout;
+  private readonly cache = new BundleCache();
 
   constructor(dataDir: string) {
     this.layout = new FsLayout(dataDir);
@@ -77,8 +80,48 @@ export class FsLogFiles implements LogSource {
     return null;
   }
 
+  /** Full bundle `index` as stored compressed, for serving as it is; null when it is stored plain. */
+  async readEncodedBundle(index: number): Promise<EncodedBundle | null> {
+    const data = await readFileIfExists(this.layout.compressedBundle(index));
+    return data === null ? null : { encoding: CONTENT_ENCODING, data };
+  }
+
+  /**
+   * The bytes of full bundle `index` from its compressed file, or null when there is none, or
+   * when it does not decompress (damage) and the plain file may still be there.
+   */
+  private async readCompressed(index: number): Promise<Buffer | null> {
+    const file = this.layout.compressedBundle(index);
+    let identity: string;
+    try {
+      identity = fileIdentity(await fsp.stat(file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+    const cached = this.cache.get(file, identity);
+    if (cached !== undefined) return cached;
+    // Removed meanwhile (pruned): the caller looks further.
+    const stored = await readFileIfExists(file);
+    if (stored === null) return null;
+    let data: Buffer;
+    try {
+      data = decompressBundle(stored, file);
+    } catch {
+      return null;
+    }
+    this.cache.set(file, identity, data);
+    return data;
+  }
+
   private async findEntryBundle(index: number, width: number): Promise<Buffer | null> {
     const full = this.layout.bundle(index);
+    const compressed = await this.readCompressed(index);
+    if (compressed !== null) {
+      if (width === BUNDLE_SIZE) return compressed;
+      const prefix = bundlePrefix(compressed, width);
+      if (prefix !== null) return Buffer.from(prefix.buffer, prefix.byteOffset, prefix.length);
+    }
     const candidates = [
       full,
       width < BUNDLE_SIZE ? this.layout.partialBundle(index, width) : null,
