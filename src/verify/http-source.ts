@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import https from "node:https";
 import http from "node:http";
 import { entryBundlePath, tilePath, TILE_WIDTH, type Tile } from "../tlog/index.js";
+import { CONTENT_ENCODING, decodeZstdBody } from "../store/bundle-codec.js";
 import { bundlePrefix } from "../store/bundle-format.js";
 import type { LogSource } from "../store/driver.js";
 import type { EntryBundle } from "../store/types.js";
@@ -35,7 +36,11 @@ export async function httpLogSource(baseUrl: string, opts: HttpSourceOptions = {
     cert: opts.clientCert ? await readFile(opts.clientCert, "utf8") : undefined,
     key: opts.clientKey ? await readFile(opts.clientKey, "utf8") : undefined,
     rejectUnauthorized: opts.insecure !== true,
-    headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
+    // Bundles a kubetrail server stores compressed come as stored: decoded here, bounded.
+    headers: {
+      "Accept-Encoding": CONTENT_ENCODING,
+      ...(opts.token ? { Authorization: `Bearer ${opts.token}` } : {}),
+    },
   };
   const get = (path: string) => httpGet(new URL(path, base), tls);
   const withFallback = async (
@@ -91,7 +96,20 @@ function httpGet(url: URL, opts: https.RequestOptions): Promise<Fetched> {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
-        const body = Buffer.concat(chunks);
+        const received = Buffer.concat(chunks);
+        const coding = res.headers["content-encoding"];
+        if (res.statusCode === 200 && coding !== undefined && coding !== "identity") {
+          if (coding !== CONTENT_ENCODING) {
+            reject(new Error(`GET ${url.href}: content encoding "${coding}" was not asked for`));
+            return;
+          }
+          decodeZstdBody(received).then(
+            (body) => resolve({ body }),
+            (err: unknown) => reject(new Error(`GET ${url.href}: ${(err as Error).message}`)),
+          );
+          return;
+        }
+        const body = received;
         if (res.statusCode === 404) resolve(null);
         else if (res.statusCode === 410) resolve({ gone: goneReason(body) });
         else if (res.statusCode === 401 || res.statusCode === 403)
