@@ -31,4 +31,17 @@ export default tseslint.config(
       "no-constant-condition": ["error", { checkLoops: false }],
     },
   },
+  {
+    // Type-aware rules: a promise nobody awaits or handles loses its error (an unhandled
+    // rejection ends the process), and one passed where a plain callback is expected is never
+    // awaited by its caller. `void p` says on purpose that nothing waits.
+    files: ["**/*.ts"],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": "error",
+    },
+  },
 );

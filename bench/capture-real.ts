@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { STARTING_AUDIT_POLICY } from "../src/server/audit-policy-template.js";
+import { startingAuditPolicy } from "../src/audit/policy/starting-policy.js";
 import { request } from "../test/fixtures/audit/request.js";
 import { startCluster, type Cluster } from "../test/kube/cluster.js";
 import { intOption, log, parseBenchArgs, runIfMain } from "./harness.js";
@@ -124,7 +124,7 @@ export async function main(argv: string[]): Promise<void> {
   const scripts = path.join(repoRoot, "build", "scripts");
   if (!existsSync(scripts)) symlinkSync(path.join(repoRoot, "scripts"), scripts);
   const cluster = await startCluster({
-    audit: { policy: STARTING_AUDIT_POLICY, log: true },
+    audit: { policy: startingAuditPolicy({ major: 1, minor: 20 }), log: true },
     tokens: [
       { token: "ci-robot-token-0123456789", user: "ci-robot", groups: ["ci"] },
       ...NODES.map((n) => ({ token: nodeToken(n), user: `system:node:${n}`, groups: ["system:nodes"] })),

@@ -25,6 +25,7 @@ import {
   tempDir,
 } from "./harness.js";
 import { benchFixture } from "./lib/paths.js";
+import { workerEvaluator } from "./lib/worker-evaluator.js";
 import { driveAppenders, eventListBodies } from "./lib/workload.js";
 
 const SIGMA_DIR = benchFixture("sigma");
@@ -35,7 +36,7 @@ const SERVE_INTEGRATE_INTERVAL_MS = 1000;
 /** How detection is wired for one ingest run. */
 const MODES = {
   off: "ingest, detection off",
-  serve: "ingest + detection as serve runs it (ingest thread, events from ingest)",
+  serve: "ingest + detection as serve runs it (ingest thread, entries from ingest)",
   threadLog: "ingest + detection in the ingest thread, re-reading the log",
   workerFed: "ingest + detection in a worker thread, events from ingest (re-encoded to cross)",
   workerLog: "ingest + detection in a worker thread, re-reading the log (before)",
@@ -52,6 +53,12 @@ export async function main(argv: string[]): Promise<void> {
   const rounds = intOption(args, "rounds", args.quick ? 5 : 3);
   const batch = intOption(args, "batch", 400);
   const clients = intOption(args, "concurrency", 8);
+  // serve's webhook parses and prepares bodies on receive worker threads (one per core beyond
+  // the first) and its detector gets their bytes; import parses in its own thread.
+  const receive = args.options.receive ?? "workers";
+  if (receive !== "workers" && receive !== "thread")
+    throw new RangeError("--receive must be workers or thread");
+  const inThread = receive === "thread";
   const ruleSource = { builtins: true, dirs: [SIGMA_DIR] };
   const rules = await loadRules(ruleSource);
   const sigmaCount = rules.filter((r) => r.source !== "builtin").length;
@@ -67,6 +74,8 @@ export async function main(argv: string[]): Promise<void> {
   const prepare = async (mode: Mode) => {
     const dataDir = tempDir("detect");
     const opened = await openIngest(fsStorage(dataDir), { integrateIntervalMs: SERVE_INTEGRATE_INTERVAL_MS });
+    // Workers start on first use: started here, outside the measurement, as serve starts them.
+    if (!inThread) void opened.receiver;
     const registry = new Registry();
     let follower: Follower | undefined;
     let stop = async (): Promise<void> => {};
@@ -88,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
     } else if (mode !== "off") {
       const held = new StoredEntries();
       const detector = createDetector({
-        workerRules: ruleSource,
+        evaluator: () => workerEvaluator(ruleSource),
         sinks: [],
         writer: opened.log,
         reader: opened.log,
@@ -109,9 +118,15 @@ export async function main(argv: string[]): Promise<void> {
     }
     return {
       run: async (): Promise<void> => {
-        await driveAppenders(load.bodies.length, { appenders: clients, batch: 1 }, (i) => {
-          const { events, entries } = receiveEventList(load.bodies[i] as Buffer);
-          return opened.pipeline.ingest(events, entries);
+        await driveAppenders(load.bodies.length, { appenders: clients, batch: 1 }, async (i) => {
+          const body = load.bodies[i] as Buffer;
+          if (inThread) {
+            const { events, entries } = receiveEventList(body);
+            return opened.pipeline.ingest(events, entries);
+          }
+          // As serve's webhook route: a receive worker parses and prepares the body (a copy:
+          // the worker takes its buffer, and the bodies are used again by the next round).
+          return opened.pipeline.ingestPrepared(await opened.receiver.receive(Buffer.from(body)));
         });
         const target = opened.log.size();
         await opened.log.waitIntegrated(target);
@@ -186,12 +201,17 @@ export async function main(argv: string[]): Promise<void> {
       `of ${rounds} rounds, each round running every row once in rotating order after a warm-up round; wall s per round: off ${walls(offRuns)}; on ` +
       `${walls(onRuns)}). The rule engine alone needs ${pct(engine.cpuS / median(offRuns, (m) => m.cpuS).cpuS)} of ` +
       `ingest's CPU (${((engine.cpuS / n) * 1e6).toFixed(1)} µs per event, ${engineAlerts} alerts in generation ` +
-      `order). Ingest rows: ${clients} concurrent clients each parse an EventList body (JSON bytes) and put it ` +
-      `through the ingest pipeline (normalise, policy and redaction, dedupe, append with fsync; checkpoints every ` +
+      `order). Ingest rows: ${clients} concurrent clients each put an EventList body (JSON bytes) ` +
+      (inThread
+        ? `through the ingest pipeline in the bench's thread, as import does (parse, normalise, policy and redaction, `
+        : `through a receive worker (parse, normalise, policy and redaction, the bytes to store; one worker per core beyond the first) and the ingest pipeline, as serve's webhook does (`) +
+      `dedupe, append with fsync; checkpoints every ` +
       `${SERVE_INTEGRATE_INTERVAL_MS} ms as serve does); a row ends when a signed checkpoint covers the last event ` +
       `and the detector has evaluated it; opening the log, loading the rules and shutting down are not timed. ` +
-      `Serve's detector takes each entry as kubetrail parsed it (ingest's events through IngestPipeline.onStored, ` +
-      `its own alerts) and reads only the rest from the log; the worker row given the same events has ` +
+      `Serve's detector takes each entry as ingest handed it over (IngestPipeline.onStored: the event parsed in ` +
+      `this thread, or a receive worker's bytes with the event's digest, from which it parses nothing when no ` +
+      `rule can match, and the event without its bodies when no candidate rule reads them) and its own alerts, ` +
+      `and reads only the rest from the log; the worker row given the same events has ` +
       `to encode each one again to hand it over; the rows that re-read the log parse every event, in the ` +
       `ingest thread or in a worker. Row figures are each row's median round. Alert counts can ` +
       `differ by one or two between rows: concurrent clients interleave batches, so log order differs a little ` +

@@ -197,6 +197,16 @@ export function fromChild(
 // ---- statistics ----
 
 /** Nearest-rank percentile (p in 0..100) of unsorted samples; NaN for none. */
+/**
+ * The least-disturbed run (shortest wall time) with the median CPU seconds of all runs: on a
+ * shared machine the neighbours only ever add time, so the minimum is the best estimate.
+ */
+export function bestOf(runs: Measurement[]): Measurement {
+  const best = [...runs].sort((a, b) => a.wallS - b.wallS)[0]!;
+  const cpu = runs.map((r) => r.cpuS).sort((a, b) => a - b);
+  return { ...best, cpuS: cpu[Math.floor(cpu.length / 2)]! };
+}
+
 export function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) return NaN;
   const sorted = [...samples].sort((a, b) => a - b);

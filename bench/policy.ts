@@ -11,6 +11,7 @@ import type { AuditEvent } from "../src/audit/types.js";
 import { encodeEvent, parseEventLine } from "../src/ingest/normalize.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import {
+  bestOf,
   intOption,
   log,
   measure,
@@ -22,7 +23,7 @@ import {
   tempDir,
 } from "./harness.js";
 import { benchFixture } from "./lib/paths.js";
-import { driveAppenders, generatedEntries } from "./lib/workload.js";
+import { driveAppenders, generatedEntries, type Entries } from "./lib/workload.js";
 
 const POLICY_FILE = benchFixture("policy-gke.yaml");
 
@@ -43,43 +44,38 @@ function keepEverything(p: Policy): Policy {
   };
 }
 
-/** normalise (+ transform) → encode; what the webhook handler does per event before append. */
+/**
+ * normalise (+ transform) → encode; what the webhook handler does per event before append. The
+ * transform is given each line's bytes, as import and the webhook give it the event's bytes.
+ */
 function prepare(
   lines: readonly string[],
   start: number,
   end: number,
   transform?: IngestTransform,
+  raws?: readonly Uint8Array[],
 ): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = start; i < end; i++) {
     let ev: AuditEvent | null = parseEventLine(lines[i]!, `line ${i + 1}`);
-    if (transform) ev = transform(ev);
+    if (transform) ev = transform(ev, raws?.[i]);
     if (ev) out.push(encodeEvent(ev));
   }
   return out;
 }
 
-/**
- * The least-disturbed run (shortest wall time) with the median CPU seconds of all runs: on a
- * shared machine the neighbours only ever add time, so the minimum is the best estimate.
- */
-function bestOf(runs: Measurement[]): Measurement {
-  const best = [...runs].sort((a, b) => a.wallS - b.wallS)[0]!;
-  const cpu = runs.map((r) => r.cpuS).sort((a, b) => a - b);
-  return { ...best, cpuS: cpu[Math.floor(cpu.length / 2)]! };
-}
-
 async function cpuOnly(
   name: string,
   note: string,
-  lines: readonly string[],
+  data: Entries,
   batch: number,
   transform?: IngestTransform,
 ): Promise<Measurement> {
+  const { lines, buffers } = data;
   return measure(name, { items: lines.length, note }, async (probe) => {
     let kept = 0;
     for (let s = 0; s < lines.length; s += batch)
-      kept += prepare(lines, s, Math.min(lines.length, s + batch), transform).length;
+      kept += prepare(lines, s, Math.min(lines.length, s + batch), transform, buffers).length;
     probe.note = `${note}; ${kept} kept`;
   });
 }
@@ -87,10 +83,11 @@ async function cpuOnly(
 async function intoLog(
   name: string,
   note: string,
-  lines: readonly string[],
+  data: Entries,
   shape: { appenders: number; batch: number },
   transform?: IngestTransform,
 ): Promise<Measurement> {
+  const { lines, buffers } = data;
   const dir = tempDir("policy");
   try {
     return await measure(name, { items: lines.length, note }, async (probe) => {
@@ -100,7 +97,7 @@ async function intoLog(
         lines.length,
         shape,
         async (s, e) => {
-          const entries = prepare(lines, s, e, transform);
+          const entries = prepare(lines, s, e, transform, buffers);
           kept += entries.length;
           if (entries.length > 0) await kt.append(entries);
         },
@@ -147,13 +144,10 @@ export async function main(argv: string[]): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     for (let v = 0; v < variants.length; v++) {
       const [name, transform, note] = variants[(v + r) % variants.length]!;
-      cpuRuns.set(name, [
-        ...(cpuRuns.get(name) ?? []),
-        await cpuOnly(name, note, data.lines, batch, transform),
-      ]);
+      cpuRuns.set(name, [...(cpuRuns.get(name) ?? []), await cpuOnly(name, note, data, batch, transform)]);
       logRuns.set(name, [
         ...(logRuns.get(name) ?? []),
-        await intoLog(name, note, data.lines, { appenders, batch }, transform),
+        await intoLog(name, note, data, { appenders, batch }, transform),
       ]);
     }
     log(`policy: round ${r + 1}/${rounds} done`);

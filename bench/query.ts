@@ -237,7 +237,7 @@ export async function main(argv: string[]): Promise<void> {
             { resource: { resource: "deployments", apiGroup: "apps" }, ...deployment, limit },
             nowUs,
           )
-        ).length,
+        ).reduce((n, o) => n + o.items.length, 0),
     },
     {
       title: "query --code 403 --since 1h",

@@ -8,7 +8,18 @@ import { log, machineInfo, parseBenchArgs, runIfMain } from "./harness.js";
 import { repoRoot } from "./lib/paths.js";
 
 /** In report order. */
-const BENCHES = ["append", "verify", "proofs", "webhook", "dedupe-store", "query", "policy", "detect"];
+const BENCHES = [
+  "append",
+  "verify",
+  "proofs",
+  "webhook",
+  "secrets",
+  "dedupe-store",
+  "query",
+  "policy",
+  "detect",
+  "reach",
+];
 /** Flags without a value that some bench reads; any other is a typo (e.g. --quik). */
 const BARE_FLAGS = ["--no-pg"];
 

@@ -52,8 +52,12 @@ const SETTLE_MS = 6_000;
 const TOKEN = "bench-ingest-token-0123456789abcdef";
 const LIMITS = { maxBytes: 64 * 1024 * 1024, maxDecodedBytes: 256 * 1024 * 1024 };
 
-/** "kubetrail-full" is `serve` as shipped: also the index feeder and the detector, competing for CPU. */
-type System = "kubetrail" | "kubetrail-full" | "jsonl" | "postgres";
+/**
+ * "kubetrail-full" is `serve` as shipped: also the index feeder and the detector, competing for
+ * CPU. "kubetrail-novalues" is `serve` with redaction by value (docs/secrets.md) off: its cost
+ * is the difference to "kubetrail".
+ */
+type System = "kubetrail" | "kubetrail-full" | "kubetrail-novalues" | "jsonl" | "postgres";
 
 /** Where a baseline server puts accepted events: durable before the batch is acknowledged. */
 interface BaselineSink {
@@ -85,7 +89,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
   const logger = pino({ level: "warn" });
   let shutdown: () => Promise<void>;
   let port: number;
-  if (system === "kubetrail" || system === "kubetrail-full") {
+  if (system === "kubetrail" || system === "kubetrail-full" || system === "kubetrail-novalues") {
     const { writeFileSync } = await import("node:fs");
     const tokenFile = path.join(dataDir, "bench-token");
     writeFileSync(tokenFile, TOKEN + "\n");
@@ -100,6 +104,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
         requestTimeoutMs: 60_000,
         shutdownGraceMs: 30_000,
         integrateIntervalMs: 1000,
+        valueDetection: system !== "kubetrail-novalues",
       },
       logger,
       system === "kubetrail-full"
@@ -389,6 +394,7 @@ export async function main(argv: string[]): Promise<void> {
   const notes: string[] = [];
   const systems: [System, string][] = [
     ["kubetrail", "kubetrail serve (dedupe, fs log, signed checkpoints)"],
+    ["kubetrail-novalues", "kubetrail serve, redaction by value off"],
     ["jsonl", "same HTTPS server, JSON lines + fdatasync"],
   ];
   try {

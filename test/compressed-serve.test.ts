@@ -72,7 +72,7 @@ beforeAll(async () => {
   await indexer.caughtUp();
   server = await startServer(
     {
-      routes: queryRoutes({ log, index: indexer }),
+      routes: queryRoutes({ log, index: indexer, verifierKey: log.verifierKey }),
       auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
       logger: pino({ level: "silent" }),
       metrics: createMetrics(),

@@ -57,7 +57,7 @@ describe("dedupe store writer thread", () => {
     await (await RunStore.open(dir, ID)).close();
     writeFileSync(join(dir, "manifest.json"), "[]");
     await expect(RunStore.open(dir, ID)).rejects.toMatchObject({
-      code: "DEDUPE_STORE_CORRUPT",
+      code: "store_corrupt",
       message: expect.stringMatching(
         /dedupe store open failed: .*manifest.json: not a kubetrail-dedupe-runs\/1 manifest/,
       ),

@@ -54,7 +54,14 @@ describe("kubetrail rules test", () => {
       .split("\n")
       .map((l) => JSON.parse(l) as Record<string, string>);
     expect(lines).toEqual([
-      { rule: "pod-exec", severity: "medium", auditID: exec.auditID, user: "eve@example.com" },
+      {
+        rule: "pod-exec",
+        severity: "medium",
+        auditID: exec.auditID,
+        user: "eve@example.com",
+        succeeded: true,
+        responseCode: 200,
+      },
       { rule: "forbidden-burst", severity: "medium", auditID: denials[19]?.auditID, user: "scanner" },
       {
         rule: "6f1c2b0e-4a57-4c1e-9a0b-1d2e3f405001",

@@ -1,25 +1,21 @@
-// The detector with its rule engine in a worker thread (an option for entries read from the log;
-// serve evaluates in its own thread, see src/detect/live.ts). Workers load compiled JavaScript,
-// so this test drives the built dist/ (the suite builds first).
+// The detector with its rule engine in a worker thread: the bench's evaluator
+// (bench/lib/worker-evaluator.ts), which bench/detect.ts compares with serve's in-thread
+// detection (src/detect/live.ts). The worker runs from the TypeScript sources.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type * as DetectModule from "../src/detect/index.js";
-import type * as FsLogModule from "../src/store/fs/storage.js";
+import { workerEvaluator } from "../bench/lib/worker-evaluator.js";
+import * as detect from "../src/detect/index.js";
+import { RuleEngine } from "../src/detect/engine.js";
+import * as fsLog from "../src/store/fs/storage.js";
 import { at, auditEvent, encode } from "./detect-helpers.js";
 
-const DIST = join(import.meta.dirname, "../dist");
 const SIGMA = join(import.meta.dirname, "fixtures/sigma");
-let detect: typeof DetectModule;
-let fsLog: typeof FsLogModule;
 let dir: string;
 
 beforeAll(async () => {
-  detect = (await import(pathToFileURL(join(DIST, "detect/index.js")).href)) as typeof DetectModule;
-  fsLog = (await import(pathToFileURL(join(DIST, "store/fs/storage.js")).href)) as typeof FsLogModule;
   dir = await mkdtemp(join(tmpdir(), "kubetrail-detect-worker-"));
 });
 afterAll(async () => {
@@ -43,7 +39,7 @@ describe("detector in a worker thread", () => {
 
       const source = { builtins: true, dirs: [join(SIGMA, "good")] };
       const worker = detect.createDetector({
-        workerRules: source,
+        evaluator: () => workerEvaluator(source),
         sinks: [],
         writer: log,
         registry: new Registry(),
@@ -51,10 +47,7 @@ describe("detector in a worker thread", () => {
       expect(await worker.start()).toBe(0);
       await worker.process(entries);
       await worker.close();
-      const inThread = (await import(
-        pathToFileURL(join(DIST, "detect/engine.js")).href
-      )) as typeof import("../src/detect/engine.js");
-      const engine = new inThread.RuleEngine(await detect.loadRules(source));
+      const engine = new RuleEngine(await detect.loadRules(source));
       const expected = entries.flatMap((e) => engine.evaluateEntry(e.index, e.data!)).map((a) => a.rule);
 
       const logged = [];
@@ -77,7 +70,7 @@ describe("detector in a worker thread", () => {
     const log = await fsLog.openFsLog(join(dir, "b"), { integrateIntervalMs: 20 });
     try {
       const d = detect.createDetector({
-        workerRules: { builtins: true, dirs: [join(SIGMA, "bad")] },
+        evaluator: () => workerEvaluator({ builtins: true, dirs: [join(SIGMA, "bad")] }),
         sinks: [],
         writer: log,
         registry: new Registry(),

@@ -63,7 +63,7 @@ async function serve(idx: Indexer): Promise<RunningServer> {
           registry: metrics.registry,
           degraded: () => (idx.status().state === "ready" ? [] : [{ part: "index", ...idx.status() }]),
         }),
-        ...queryRoutes({ log, index: idx }),
+        ...queryRoutes({ log, index: idx, verifierKey: log.verifierKey }),
       ],
       auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
       logger: pino({ level: "silent" }),

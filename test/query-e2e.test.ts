@@ -254,7 +254,7 @@ describe("HTTP query, proof and static log routes", () => {
     writeFileSync(caFile, ca.certPem);
     server = await startServer(
       {
-        routes: queryRoutes({ log, index: indexer }),
+        routes: queryRoutes({ log, index: indexer, verifierKey: log.verifierKey }),
         auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
         logger: pino({ level: "silent" }),
         metrics: createMetrics(),

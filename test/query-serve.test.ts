@@ -89,7 +89,9 @@ describe("queries against a running serve", () => {
     expect(verify.code).toBe(0);
     const anonymous = await verifyRemote(serve.port, vkey, join(dir, "tls", "ca.crt"));
     expect(anonymous.code).not.toBe(0);
-    expect(anonymous.stderr).toMatch(/HTTP 401: entry bundles need a read credential \(--token-file\)/);
+    expect(anonymous.stdout).toMatch(
+      /unreadable: .*HTTP 401: entry bundles need a read credential \(--token-file\)/,
+    );
   });
 
   it("exports a bundle beside the live server that verifies offline", async () => {

@@ -1,7 +1,6 @@
 // End to end: Secret traffic recorded at RequestResponse goes through the ingest transform
 // into a real log on disk; afterwards no file of the data directory holds a secret value,
 // raw or base64, while the tags in the stored events still confirm each value.
-import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createIngestTransform } from "../src/audit/ingest-transform.js";
@@ -12,25 +11,8 @@ import { encodeEvent } from "../src/ingest/normalize.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { loadOrCreateRedactionKey } from "../src/store/fs/keys.js";
 import { tempDir } from "./fixtures/audit/temp-dir.js";
+import { fileContents, filesUnder, leakForms } from "./fixtures/leaks.js";
 import { b64, SECRET_EVENTS, SECRET_VALUES } from "./fixtures/policy/secret-events.js";
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = path.join(dir, name);
-    return statSync(p).isDirectory() ? filesUnder(p) : [p];
-  });
-}
-
-/** Every form in which a value could leak into a file: raw, base64, base64url, JSON-escaped. */
-function forms(value: string): Buffer[] {
-  const raw = Buffer.from(value);
-  return [
-    raw,
-    Buffer.from(b64(value)),
-    Buffer.from(raw.toString("base64url")),
-    Buffer.from(JSON.stringify(value).slice(1, -1)),
-  ];
-}
 
 const RR_POLICY = parsePolicyText(
   'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n  resources:\n  - group: ""\n- level: Metadata\n',
@@ -67,10 +49,10 @@ describe.each([
     expect(files.length).toBeGreaterThan(3); // keys, checkpoint, tiles, entry bundle
     let entryBytes = 0;
     for (const file of files) {
-      const bytes = readFileSync(file);
+      const bytes = fileContents(file);
       if (file.includes(`${path.sep}entries${path.sep}`)) entryBytes += bytes.length;
       for (const value of SECRET_VALUES) {
-        for (const form of forms(value))
+        for (const [, form] of leakForms(value))
           expect(bytes.includes(form), `${value} in ${path.relative(dir, file)}`).toBe(false);
       }
     }

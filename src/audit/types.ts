@@ -72,8 +72,10 @@ export const AUDIT_API_VERSIONS = ["audit.k8s.io/v1", "audit.k8s.io/v1beta1"] as
 export const KUBETRAIL_ANNOTATIONS = {
   /** Index (0-based) of the ingest policy rule that shaped this event, or "none". */
   policyRule: "kubetrail.dev/policy-rule",
-  /** Comma-separated JSON paths whose values were replaced by HMAC tags. */
+  /** Comma-separated JSON paths whose values were (wholly or in part) replaced by HMAC tags. */
   redacted: "kubetrail.dev/redacted",
+  /** Comma-separated kinds of the credentials recognised by value (docs/secrets.md), sorted. */
+  redactedKinds: "kubetrail.dev/redacted-kinds",
   /** Set when an event with the same (auditID, stage) but different content was already stored. */
   conflict: "kubetrail.dev/duplicate-conflict",
 } as const;

@@ -1,12 +1,16 @@
 // `kubetrail export [filters] -o bundle.json`: matching entries with inclusion proofs against
-// the latest signed checkpoint, for an auditor to check with `verify-bundle`.
-import { writeFile } from "node:fs/promises";
+// one signed checkpoint, for an auditor to check with `verify-bundle`. Streamed: any number of
+// entries is written a page at a time.
+import { createWriteStream } from "node:fs";
+import type { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import type { Command } from "commander";
-import { buildBundle } from "../index/evidence.js";
-import { resolveEntries } from "../index/resolve.js";
-import { openCliSession } from "./output/session.js";
+import { bundleEntry, bundleHeader } from "../index/evidence.js";
 import type { RawFilter } from "../index/query.js";
-import { addFilterOptions, filterFromOptions } from "./output/filter-options.js";
+import type { Listing, ReadSource } from "../client/source.js";
+import { addFilterOptions, filterFromOptions, parseTotal } from "./output/filter-options.js";
+import { addSourceOptions, openSource, sourceKind, type SourceFlags } from "./output/source-options.js";
+import { writeOut } from "./output/write-out.js";
 
 export function registerExport(program: Command): void {
   const cmd = program
@@ -14,41 +18,84 @@ export function registerExport(program: Command): void {
     .description(
       "write an evidence bundle: matching entries, their inclusion proofs and the signed checkpoint",
     )
-    .requiredOption("--data <dir>", "data directory")
     .requiredOption("-o, --output <file>", "bundle file to write (- for stdout)");
-  addFilterOptions(cmd, { order: false }).action(
-    async (o: Record<string, unknown> & { data: string; output: string }) => {
+  addSourceOptions(addFilterOptions(cmd, { order: false })).action(
+    async (o: Record<string, unknown> & SourceFlags & { output: string; limit?: string }) => {
       const filter = filterFromOptions(o, { asc: ["true"] });
-      const session = await openCliSession(o.data);
+      const total = parseTotal(o.limit, 100);
+      sourceKind(o);
+      const source = await openSource(o);
       try {
-        filter.logSize = session.log.size();
-        const found = session.index.search(filter, Date.now() * 1000);
-        const entries = await resolveEntries(session.log, found.rows);
-        const bundle = await buildBundle(session.log, entries, describeQuery(o));
-        const text = JSON.stringify(bundle, null, 2) + "\n";
-        if (o.output === "-") process.stdout.write(text);
-        else {
-          await writeFile(o.output, text);
-          process.stderr.write(
-            `wrote ${bundle.entries.length} entries proven against checkpoint size ${session.log.size()} to ${o.output}` +
-              (found.next ? ` (more match: raise --limit)` : "") +
-              "\n",
-          );
-        }
+        await exportBundle(source, filter, o.limit, total, o.output);
       } finally {
-        session.close();
+        await source.close();
       }
     },
   );
 }
 
-/** The filters as given, recorded in the bundle so a reader knows what was asked. */
-function describeQuery(o: Record<string, unknown>): RawFilter {
-  const out: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (k === "data" || k === "output" || v === undefined) continue;
-    const values = Array.isArray(v) ? v.map(String) : [String(v)];
-    if (values.length > 0) out[k] = values;
+/** Writes the bundle of `filter`'s matches to `output` (a file, or - for stdout); shared with kubectl trail. */
+export async function exportBundle(
+  source: ReadSource,
+  filter: RawFilter,
+  limit: string | undefined,
+  total: number,
+  output: string,
+): Promise<void> {
+  const toFile = output !== "-";
+  const out: Writable = toFile ? createWriteStream(output) : process.stdout;
+  try {
+    const listing = source.list(filter, { total, proofs: true });
+    const { count, gone } = await writeBundle(listing, describeQuery(filter, limit), out);
+    if (toFile) {
+      out.end();
+      await finished(out);
+      process.stderr.write(
+        `wrote ${count} entries proven against checkpoint size ${listing.checkpoint().size} to ${output}` +
+          (gone > 0 ? ` (${gone} pruned or erased entries left out)` : "") +
+          (listing.more() ? ` (more match: raise --limit, or --limit all)` : "") +
+          "\n",
+      );
+    }
+  } finally {
+    if (toFile && !out.writableEnded) out.destroy();
   }
-  return out as RawFilter;
+}
+
+/** Writes the bundle as its pages arrive (same document as JSON.stringify(bundle, null, 2)). */
+export async function writeBundle(
+  listing: Listing,
+  query: RawFilter,
+  out: Writable,
+): Promise<{ count: number; gone: number }> {
+  let count = 0;
+  let gone = 0;
+  let started = false;
+  for await (const page of listing.pages()) {
+    if (!started) {
+      const header = JSON.stringify(bundleHeader(listing.checkpoint(), query), null, 2);
+      await writeOut(out, `${header.slice(0, -2)},\n  "entries": [`);
+      started = true;
+    }
+    let text = "";
+    for (const e of page.entries) {
+      // Pruned or erased entries have no bytes to prove: left out, and counted.
+      if (e.gone !== undefined) {
+        gone++;
+        continue;
+      }
+      if (!("proof" in e)) throw new Error(`entry ${e.row.idx}: no inclusion proof`);
+      const item = JSON.stringify(bundleEntry(e.row.idx, e.data, e.proof), null, 2).replace(/^/gm, "    ");
+      text += (count === 0 ? "\n" : ",\n") + item;
+      count++;
+    }
+    await writeOut(out, text);
+  }
+  await writeOut(out, count === 0 ? "]\n}\n" : "\n  ]\n}\n");
+  return { count, gone };
+}
+
+/** The filters as given (filter names, as the API takes them), recorded in the bundle. */
+export function describeQuery(filter: RawFilter, limit: string | undefined): RawFilter {
+  return { ...filter, ...(limit === undefined ? {} : { limit: [limit] }) };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The kubetrail command line. Each command lives in its own file and registers itself here.
-import { Command, CommanderError } from "commander";
-import { CliError } from "./errors.js";
+import { Command } from "commander";
+import { runProgram } from "./run-program.js";
 
 type Register = (program: Command) => void;
 
@@ -24,6 +24,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   rules: async () => (await import("./rules.js")).registerRules,
   policy: async () => (await import("./policy.js")).registerPolicy,
   redaction: async () => (await import("./redaction.js")).registerRedaction,
+  proof: async () => (await import("./proof.js")).registerProof,
+  config: async () => (await import("./config.js")).registerConfig,
 };
 
 const program = new Command("kubetrail")
@@ -36,22 +38,4 @@ const wanted = process.argv.slice(2).find((a) => !a.startsWith("-"));
 const load = wanted !== undefined && wanted in COMMANDS ? [COMMANDS[wanted]!] : Object.values(COMMANDS);
 for (const register of await Promise.all(load.map((l) => l()))) register(program);
 
-// `kubetrail query … | head` closes stdout early: that is the reader's choice, not an error.
-process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  throw err;
-});
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode;
-  } else if (err instanceof CliError) {
-    process.stderr.write(`kubetrail: ${err.message}\n`);
-    process.exitCode = err.exitCode;
-  } else {
-    process.stderr.write(`kubetrail: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  }
-}
+await runProgram(program, "kubetrail");

@@ -12,6 +12,14 @@ import {
 import { formatProblem, PolicyError } from "../audit/policy/errors.js";
 import { checkPolicyText, loadPolicyFile, readPolicySource } from "../audit/policy/load.js";
 import type { Policy } from "../audit/policy/types.js";
+import {
+  formatVersion,
+  KubernetesVersionError,
+  NEWEST_KUBERNETES,
+  parseKubernetesVersion,
+  checkPolicyVersion,
+  type KubernetesVersion,
+} from "../audit/policy/versions.js";
 import type { AuditEvent } from "../audit/types.js";
 import { IngestError } from "../ingest/errors.js";
 import { parseEventLine, parseEventList } from "../ingest/normalize.js";
@@ -31,8 +39,14 @@ export function registerPolicy(program: Command): void {
     .description(
       "validate a policy as the kube-apiserver does; exit 1 and list every problem if it is invalid",
     )
+    .option(
+      "--kubernetes-version <version>",
+      `the apiserver release the policy is for (e.g. 1.20): what it refuses is an error, what it ignores a warning (default: the newest known, ${formatVersion(NEWEST_KUBERNETES)})`,
+    )
     .option("-o, --output <format>", "text or json", "text")
-    .action((file: string, o: { output: string }) => lint(file, o.output));
+    .action((file: string, o: { output: string; kubernetesVersion?: string }) =>
+      lint(file, o.output, o.kubernetesVersion),
+    );
 
   policy
     .command("test")
@@ -53,13 +67,36 @@ export function registerPolicy(program: Command): void {
     );
 }
 
-function lint(file: string, output: string): void {
+/** Parses --kubernetes-version, as a usage error (exit 2) when it is not a known release. */
+export function kubernetesVersionOption(text: string): KubernetesVersion {
+  try {
+    return parseKubernetesVersion(text);
+  } catch (err) {
+    if (err instanceof KubernetesVersionError) throw new CliError(`--kubernetes-version: ${err.message}`, 2);
+    throw err;
+  }
+}
+
+function lint(file: string, output: string, version: string | undefined): void {
   checkOutput(output, ["text", "json"]);
+  const target = version === undefined ? NEWEST_KUBERNETES : kubernetesVersionOption(version);
   const checked = checkPolicyText(readPolicySource(file));
+  // Version problems only mean something for a policy the newest release accepts.
+  if (checked.errors.length === 0) {
+    const v = checkPolicyVersion(checked.policy, target, version !== undefined);
+    checked.errors.push(...v.errors);
+    checked.warnings.push(...v.warnings);
+  }
   if (output === "json") {
     process.stdout.write(
       JSON.stringify(
-        { file, valid: checked.errors.length === 0, errors: checked.errors, warnings: checked.warnings },
+        {
+          file,
+          kubernetesVersion: formatVersion(target),
+          valid: checked.errors.length === 0,
+          errors: checked.errors,
+          warnings: checked.warnings,
+        },
         null,
         2,
       ) + "\n",
@@ -68,7 +105,9 @@ function lint(file: string, output: string): void {
     for (const e of checked.errors) process.stdout.write(`${file}: error: ${formatProblem(e)}\n`);
     for (const w of checked.warnings) process.stdout.write(`${file}: warning: ${formatProblem(w)}\n`);
     if (checked.errors.length === 0)
-      process.stdout.write(`${file}: valid (${checked.policy.rules.length} rules)\n`);
+      process.stdout.write(
+        `${file}: valid (${checked.policy.rules.length} rules) for Kubernetes ${formatVersion(target)}\n`,
+      );
   }
   if (checked.errors.length > 0) process.exitCode = 1;
 }
@@ -77,7 +116,7 @@ function loadPolicy(file: string): Policy {
   try {
     return loadPolicyFile(file);
   } catch (err) {
-    if (err instanceof PolicyError) throw new CliError(err.message);
+    if (err instanceof PolicyError) throw new CliError(err.message, 1, { cause: err });
     throw err;
   }
 }
@@ -92,9 +131,15 @@ export async function* readEventFiles(files: string[]): AsyncGenerator<AuditEven
     try {
       yield* readEventFile(file);
     } catch (err) {
-      if (err instanceof IngestError) throw new CliError(`${file}: ${err.message}`);
+      if (err instanceof IngestError) throw new CliError(`${file}: ${err.message}`, 1, { cause: err });
       if ((err as NodeJS.ErrnoException).syscall !== undefined) {
-        throw new CliError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        throw new CliError(
+          `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+          1,
+          {
+            cause: err,
+          },
+        );
       }
       throw err;
     }

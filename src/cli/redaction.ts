@@ -44,6 +44,8 @@ function candidateBytes(o: CheckOptions): Buffer {
   } catch (err) {
     throw new CliError(
       `--value-file ${o.valueFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      1,
+      { cause: err },
     );
   }
 }

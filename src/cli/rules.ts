@@ -58,7 +58,7 @@ export function registerRules(program: Command): void {
           }
         }
       } catch (err) {
-        throw err instanceof DetectError ? new CliError(err.message) : err;
+        throw err instanceof DetectError ? new CliError(err.message, 1, { cause: err }) : err;
       }
       if (format === "jsonl") return;
       const summary = summarise(engine, alerts);
@@ -93,6 +93,7 @@ export function registerRules(program: Command): void {
         ...(r.window && {
           window: { by: r.window.by, threshold: r.window.threshold, windowMs: r.window.windowMs },
         }),
+        ...(r.allow && { allow: r.allow }),
       }));
       if (format === "table" || format === "wide") {
         process.stdout.write(
@@ -115,17 +116,26 @@ async function load(o: RuleFlags): Promise<Rule[]> {
     const config = o.rulesConfig ? await readRulesConfig(o.rulesConfig) : undefined;
     return await loadRules({ builtins: o.builtins, dirs: o.rules, config });
   } catch (err) {
-    throw err instanceof DetectError ? new CliError(err.message) : err;
+    throw err instanceof DetectError ? new CliError(err.message, 1, { cause: err }) : err;
   }
 }
 
-function alertLine(a: Alert): { rule: string; severity: string; auditID: string; user: string } {
+function alertLine(a: Alert): {
+  rule: string;
+  severity: string;
+  auditID: string;
+  user: string;
+  succeeded?: boolean;
+  responseCode?: number;
+} {
   // A windowed alert is reported under the event that completed it.
   return {
     rule: a.rule,
     severity: a.severity,
     auditID: a.auditIDs[a.auditIDs.length - 1] ?? "",
     user: a.user,
+    ...(a.succeeded !== undefined && { succeeded: a.succeeded }),
+    ...(a.responseCode !== undefined && { responseCode: a.responseCode }),
   };
 }
 

@@ -30,6 +30,9 @@ interface ServeFlags {
   integrateInterval: string;
   policy?: string;
   redactionRules?: string;
+  secretDetectors?: string;
+  maxItems: string;
+  maxRequestMemory: string;
   logLevel: string;
   logFormat: string;
   followAuditLog?: string;
@@ -37,6 +40,11 @@ interface ServeFlags {
   rulesDir?: string;
   detect: boolean;
   config?: string;
+  kubeAuth?: boolean;
+  kubeconfig?: string;
+  kubeContext?: string;
+  kubeClientCa?: string;
+  kubeAuthCacheTtl: string;
 }
 
 /** Every setting can also come from KUBETRAIL_<FLAG> and from the --config file. */
@@ -76,7 +84,21 @@ function toConfig(f: ServeFlags): ServeConfig {
     integrateIntervalMs: parseDuration(f.integrateInterval, "--integrate-interval"),
     policyFile: f.policy,
     redactionRulesFile: f.redactionRules,
+    secretDetectorsFile: f.secretDetectors,
+    maxItems: parseCount(f.maxItems, "--max-items"),
+    maxRequestMemory: parseSize(f.maxRequestMemory, "--max-request-memory"),
+    maxParseBytes: parseSize(f.maxRequestMemory, "--max-request-memory"),
     followAuditLog: f.followAuditLog,
+    ...(f.kubeAuth || f.kubeconfig !== undefined || f.kubeClientCa !== undefined
+      ? {
+          kubeAuth: {
+            kubeconfig: f.kubeconfig,
+            kubeContext: f.kubeContext,
+            clientCa: f.kubeClientCa,
+            cacheTtlMs: parseDuration(f.kubeAuthCacheTtl, "--kube-auth-cache-ttl"),
+          },
+        }
+      : {}),
   };
 }
 
@@ -147,6 +169,33 @@ export function registerServe(program: Command): void {
         "bearer tokens that may scrape /metrics and nothing else, one per line",
       ),
     )
+    .addOption(
+      opt(
+        "--kube-auth",
+        "accept Kubernetes identities on the read API: bearer tokens checked with TokenReview, RBAC on " +
+          "auditevents.kubetrail.dev decided by SubjectAccessReview (kubetrail's own credentials: in-cluster, or --kubeconfig)",
+      ),
+    )
+    .addOption(
+      opt(
+        "--kubeconfig <file>",
+        "kubeconfig kubetrail uses for TokenReview/SubjectAccessReview (implies --kube-auth)",
+      ),
+    )
+    .addOption(opt("--kube-context <name>", "context of --kubeconfig (default: its current context)"))
+    .addOption(
+      opt(
+        "--kube-client-ca <file>",
+        "the cluster's client CA (PEM): its certificates are users (CN) and groups (O), authorized by RBAC (implies --kube-auth)",
+      ),
+    )
+    .addOption(
+      opt(
+        "--kube-auth-cache-ttl <duration>",
+        "how long accepted tokens and allowed decisions are reused",
+        "60s",
+      ),
+    )
     .addOption(opt("--max-body <size>", "largest request body accepted, as sent (413 beyond)", "32Mi"))
     .addOption(
       opt("--max-decoded-body <size>", "largest gzip request body after decompression (413 beyond)", "128Mi"),
@@ -181,6 +230,20 @@ export function registerServe(program: Command): void {
     .addOption(opt("--redaction-rules <file>", "extra redaction rules (YAML); built-in rules always apply"))
     .addOption(
       opt(
+        "--secret-detectors <file>",
+        "extra credential detectors (YAML, docs/secrets.md); built-in detectors always apply",
+      ),
+    )
+    .addOption(opt("--max-items <n>", "most items in one webhook EventList (413 beyond)", "10000"))
+    .addOption(
+      opt(
+        "--max-request-memory <size>",
+        "memory webhook bodies may hold at once while read and parsed (429 beyond); also the most one body may take to parse (413 beyond)",
+        "256Mi",
+      ),
+    )
+    .addOption(
+      opt(
         "--follow-audit-log <file>",
         "also follow the apiserver's live audit log file (position kept in DIR/follow/)",
       ),
@@ -202,8 +265,9 @@ export function registerServe(program: Command): void {
       ),
     )
     .addOption(
+      // Not KUBETRAIL_CONFIG: that names the client config of the read commands (kubetrail config).
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
-        "KUBETRAIL_CONFIG",
+        "KUBETRAIL_SERVE_CONFIG",
       ),
     )
     .action(async () => {
@@ -213,7 +277,7 @@ export function registerServe(program: Command): void {
         if (flags.config) applyConfigFile(cmd, flags.config);
         cfg = toConfig(cmd.opts<ServeFlags>());
       } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, 2);
+        if (err instanceof ConfigError) throw new CliError(err.message, 2, { cause: err });
         throw err;
       }
       const output = new LineOutput(1);
@@ -253,7 +317,7 @@ export function registerServe(program: Command): void {
         }
         running = await runServe(cfg, logger, extensions, output);
       } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, 2);
+        if (err instanceof ConfigError) throw new CliError(err.message, 2, { cause: err });
         throw err;
       }
       await new Promise<void>((resolve) => {

@@ -1,47 +1,63 @@
-// `kubetrail top users|verbs|…`: request counts by one dimension, largest first.
+// `kubetrail top user|verb|…`: request counts by one dimension, largest first.
 import type { Command } from "commander";
-import { TOP_DIMENSIONS, type TopDimension } from "../index/db.js";
-import { openCliSession } from "./output/session.js";
-import { CliError } from "./errors.js";
-import { addFilterOptions, filterFromOptions } from "./output/filter-options.js";
-import { formatMachine, parseOutputFormat, USAGE_EXIT } from "./output/format.js";
+import { TOP_SPELLINGS, parseTopDimension } from "../index/top-dimension.js";
+import { addFilterOptions, filterFromOptions, parseTotal, usageError } from "./output/filter-options.js";
+import { formatMachine, parseOutputFormat, type OutputFormat } from "./output/format.js";
+import type { TopDimension } from "../index/db.js";
+import type { RawFilter } from "../index/query.js";
+import type { ReadSource } from "../client/source.js";
+import { addSourceOptions, openSource, sourceKind, type SourceFlags } from "./output/source-options.js";
 import { formatTable } from "./output/table.js";
 
 export function registerTop(program: Command): void {
   const cmd = program
     .command("top")
-    .argument("<dimension>", TOP_DIMENSIONS.join("|"))
-    .description("count requests by user, verb, resource, namespace or source IP")
-    .requiredOption("--data <dir>", "data directory")
+    .argument("<dimension>", TOP_SPELLINGS)
+    .description("count requests by user, verb, resource, namespace, source IP, group or response code")
     .option("-o, --output <format>", "table, json, jsonl or yaml", "table")
-    .option("--top <n>", "show this many (default 10)", "10");
-  addFilterOptions(cmd, { limit: false, order: false }).action(
-    async (dimension: string, o: Record<string, unknown> & { data: string; output: string; top: string }) => {
-      if (!(TOP_DIMENSIONS as readonly string[]).includes(dimension)) {
-        throw new CliError(`unknown dimension "${dimension}" (use ${TOP_DIMENSIONS.join(", ")})`, USAGE_EXIT);
+    .option(
+      "--top <n>",
+      "show this many, largest first (default 10; 0 or all: every one, at most 10,000 from a server)",
+      "10",
+    );
+  addSourceOptions(addFilterOptions(cmd, { limit: false, order: false })).action(
+    async (text: string, o: Record<string, unknown> & SourceFlags & { output: string; top: string }) => {
+      let dimension;
+      try {
+        dimension = parseTopDimension(text);
+      } catch (err) {
+        usageError(err);
       }
-      if (!/^[1-9]\d*$/.test(o.top))
-        throw new CliError(`--top: "${o.top}" is not a positive whole number`, USAGE_EXIT);
+      const n = parseTotal(o.top, 10, "--top");
       const format = parseOutputFormat(o.output);
       const filter = filterFromOptions(o);
-      const session = await openCliSession(o.data);
+      sourceKind(o);
+      const source = await openSource(o);
       try {
-        filter.logSize = session.log.size();
-        const counts = session.index.top(dimension as TopDimension, filter, Date.now() * 1000, Number(o.top));
-        if (format === "table" || format === "wide") {
-          const header = dimension.replace(/s$/, "").toUpperCase();
-          process.stdout.write(
-            formatTable(
-              [header, "COUNT"],
-              counts.map((c) => [c.key, String(c.count)]),
-            ),
-          );
-        } else {
-          process.stdout.write(formatMachine(format, { dimension, items: counts }));
-        }
+        process.stdout.write(await topText(source, dimension, filter, n, format));
       } finally {
-        session.close();
+        await source.close();
       }
     },
   );
+}
+
+/** Counts by `dimension` from `source`, rendered; shared with `kubectl trail top`. */
+export async function topText(
+  source: ReadSource,
+  dimension: TopDimension,
+  filter: RawFilter,
+  n: number,
+  format: OutputFormat,
+): Promise<string> {
+  // The index answers "all" with one SQL LIMIT: the largest value SQLite takes.
+  const counts = await source.top(dimension, filter, Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER);
+  if (format === "table" || format === "wide") {
+    const header = dimension.replace(/s$/, "").toUpperCase();
+    return formatTable(
+      [header, "COUNT"],
+      counts.map((c) => [c.key, String(c.count)]),
+    );
+  }
+  return formatMachine(format, { dimension, items: counts });
 }

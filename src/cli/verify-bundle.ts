@@ -20,7 +20,7 @@ export function registerVerifyBundle(program: Command): void {
       try {
         bundle = JSON.parse(await readFile(file, "utf8"));
       } catch (err) {
-        throw new CliError(`${file}: not readable JSON (${(err as Error).message})`);
+        throw new CliError(`${file}: not readable JSON (${(err as Error).message})`, 1, { cause: err });
       }
       const report = verifyBundle(bundle, key);
       if (o.output === "json") process.stdout.write(JSON.stringify(report, null, 2) + "\n");

@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { readTokenFile } from "../server/tokens.js";
 import type { LogSource } from "../store/driver.js";
 import { fsStorage } from "../store/fs/storage.js";
+import { parseDuration } from "../server/config.js";
 import { httpLogSource } from "../verify/http-source.js";
 import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
 import { CliError } from "./errors.js";
@@ -22,6 +23,7 @@ interface VerifyFlags {
   clientKey?: string;
   insecureSkipTlsVerify?: boolean;
   workers?: string;
+  timeout: string;
 }
 
 export function registerVerify(program: Command): void {
@@ -41,6 +43,11 @@ export function registerVerify(program: Command): void {
       "do not check the server certificate (the checkpoint signature still is)",
     )
     .option(
+      "--timeout <duration>",
+      "give up (exit 1, saying how far it got) after this long; every request to a URL also has 60s",
+      "6h",
+    )
+    .option(
       "--workers <n>",
       "hashing threads (default: one per core but one, which reads and checks the tree)",
     )
@@ -50,17 +57,27 @@ export function registerVerify(program: Command): void {
     )
     .action(async (url: string | undefined, o: VerifyFlags) => {
       checkOutput(o.output, ["text", "json"]);
-      const { source, key, pinned } = await resolveSource(url, o);
+      let timeoutMs: number;
+      try {
+        timeoutMs = parseDuration(o.timeout, "--timeout");
+      } catch (err) {
+        throw new CliError((err as Error).message, 2, { cause: err });
+      }
+      const deadline = new AbortController();
+      setTimeout(() => deadline.abort(`--timeout ${o.timeout} passed`), timeoutMs).unref();
+      const signal = deadline.signal;
+      const { source, key, pinned } = await resolveSource(url, o, signal);
       const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
       const progress = progressBar("verify", "entries", o.output !== "json");
       const report = await verifyLog(source, {
         verifierKey: key,
         trustedCheckpoint,
         workers: o.workers ? Number(o.workers) : undefined,
+        signal,
         onProgress: (done, total) => progress.update(done, total),
       }).finally(() => progress.stop());
       if (o.output === "json") process.stdout.write(JSON.stringify({ ...report, keyPinned: pinned }) + "\n");
-      else process.stdout.write(describe(report, pinned));
+      else process.stdout.write(verifyReportText(report, pinned));
       if (!report.ok) process.exitCode = 1;
     });
 }
@@ -68,6 +85,7 @@ export function registerVerify(program: Command): void {
 async function resolveSource(
   url: string | undefined,
   o: VerifyFlags,
+  signal: AbortSignal,
 ): Promise<{ source: LogSource; key: string; pinned: boolean }> {
   if ((url === undefined) === (o.data === undefined))
     throw new CliError("give either --data DIR or a URL", 2);
@@ -82,6 +100,7 @@ async function resolveSource(
         token: o.tokenFile ? await readToken(o.tokenFile) : undefined,
         clientCert: o.clientCert,
         clientKey: o.clientKey,
+        signal,
       }),
       key: o.key,
       pinned: true,
@@ -102,7 +121,8 @@ async function readToken(file: string): Promise<string> {
   }
 }
 
-function describe(r: VerifyReport, pinned: boolean): string {
+/** The report for a person: OK with what was checked, or FAILED with every problem. */
+export function verifyReportText(r: VerifyReport, pinned: boolean): string {
   const lines: string[] = [];
   if (r.ok) {
     lines.push(

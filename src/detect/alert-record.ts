@@ -17,7 +17,7 @@ export function buildAlert(rule: Rule, triggers: Trigger[]): Alert {
   if (rule.window) {
     description += ` (${triggers.length} events by ${rule.window.by} "${rule.window.keyOf(e) ?? ""}" within ${formatMs(rule.window.windowMs)})`;
   }
-  return {
+  const alert: Alert = {
     apiVersion: KUBETRAIL_API_VERSION,
     kind: "Alert",
     rule: rule.id,
@@ -31,6 +31,16 @@ export function buildAlert(rule: Rule, triggers: Trigger[]): Alert {
     indexes: triggers.map((t) => t.index),
     source: rule.source,
   };
+  if (rule.reportsOutcome) {
+    const code = e.responseStatus?.code;
+    alert.succeeded = code === undefined || code < 400;
+    if (code !== undefined) alert.responseCode = code;
+    if (!alert.succeeded) {
+      const why = e.responseStatus?.message;
+      alert.description += ` This attempt did not succeed (${code}${why ? `: ${why}` : ""}).`;
+    }
+  }
+  return alert;
 }
 
 function objectOf(e: AuditEvent): AlertObject {

@@ -9,8 +9,7 @@ import type { LogEntry, LogReader, LogWriter } from "../store/types.js";
 import { alertMetrics, type AlertMetrics } from "./alert-metrics.js";
 import { SinkDispatcher, type DeliveryOptions } from "./dispatch.js";
 import { emptyStats, type EngineStats } from "./engine.js";
-import { localEvaluator, workerEvaluator, type Evaluator } from "./evaluator.js";
-import type { LoadRulesOptions } from "./load-rules.js";
+import { localEvaluator, type Evaluator } from "./evaluator.js";
 import { loadPosition, readPosition, writePosition } from "./position.js";
 import {
   DetectError,
@@ -22,13 +21,13 @@ import {
 } from "./types.js";
 
 export interface DetectorOptions {
-  /** Rules evaluated in this thread (what `serve` uses, see live.ts). Give either rules or workerRules. */
+  /** Rules evaluated in this thread (what `serve` uses, see live.ts). Give either rules or an evaluator. */
   rules?: Rule[];
   /**
-   * Rules loaded and evaluated in a worker thread: parsing and matching entries read from the
-   * log then run beside ingest instead of on its event loop. start() rejects if they do not load.
+   * Starts the evaluator the rules run in instead (the bench's worker-thread evaluator); start()
+   * rejects with its error, e.g. rules that do not load.
    */
-  workerRules?: LoadRulesOptions;
+  evaluator?: () => Promise<Evaluator>;
   sinks: AlertSink[];
   writer: LogWriter;
   /** Needed to rebuild windowed state on start; without it windows start empty. */
@@ -81,8 +80,8 @@ const encoder = new TextEncoder();
 export function createDetector(opts: DetectorOptions): Detector {
   const now = opts.now ?? Date.now;
   const metrics: AlertMetrics = alertMetrics(opts.registry);
-  if (!opts.rules === !opts.workerRules)
-    throw new DetectError("config", "give the detector rules or workerRules");
+  if (!opts.rules === !opts.evaluator)
+    throw new DetectError("config", "give the detector rules or an evaluator");
   let engine: Evaluator | undefined = opts.rules && localEvaluator(opts.rules);
   const dispatchers = opts.sinks.map(
     (s) => new SinkDispatcher(s, metrics, opts.delivery, now, (err) => opts.onSinkError?.(s.name, err)),
@@ -143,7 +142,9 @@ export function createDetector(opts: DetectorOptions): Detector {
 
   return {
     async start() {
-      engine ??= await workerEvaluator(opts.workerRules as LoadRulesOptions);
+      if (!engine && opts.evaluator) engine = await opts.evaluator();
+      const evaluator = engine;
+      if (!evaluator) throw new DetectError("config", "detector: no rules and no evaluator");
       if (opts.positionFile) {
         position = savedPosition =
           opts.reader && opts.logSize
@@ -157,11 +158,11 @@ export function createDetector(opts: DetectorOptions): Detector {
         for await (const entry of opts.reader.readEntries(Math.max(0, position - lookback), position)) {
           batch.push(entry);
           if (batch.length < 1024) continue;
-          await engine.evaluate(batch); // alerts from here were raised before the restart
+          await evaluator.evaluate(batch); // alerts from here were raised before the restart
           batch = [];
         }
-        await engine.evaluate(batch);
-        await engine.resetStats();
+        await evaluator.evaluate(batch);
+        await evaluator.resetStats();
       }
       return position;
     },

@@ -1,6 +1,7 @@
 // Runs the rule set over log entries in order. Pure apart from its in-memory state (windows,
 // learned wildcard roles, recently alerted requests), which is derived from the entries alone,
 // so replaying the same entries always yields the same alerts.
+import type { EventDigest } from "../audit/event-digest.js";
 import type { AuditEvent } from "../audit/types.js";
 import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { buildAlert, type Trigger } from "./alert-record.js";
@@ -100,7 +101,22 @@ export class RuleEngine {
   /** Evaluates one log entry, whether ingest handed it over parsed or it was read as bytes. */
   evaluate(entry: DetectEntry): Alert[] {
     if (!evaluable(entry)) return [];
-    if ("data" in entry) return this.evaluateEntry(entry.index, entry.data);
+    if ("data" in entry) {
+      const d = entry.digest;
+      if (d === undefined) return this.evaluateEntry(entry.index, entry.data);
+      const need = this.need(d);
+      // Most events are reads no rule looks at: their bytes need not be parsed at all.
+      if (need === Need.Nothing) {
+        this.stats.entries++;
+        this.stats.events++;
+        return [];
+      }
+      if (need === Need.WithoutBodies && d.withoutBodies !== undefined) {
+        this.stats.entries++;
+        return this.evaluateObject(entry.index, JSON.parse(d.withoutBodies));
+      }
+      return this.evaluateEntry(entry.index, entry.data);
+    }
     this.stats.entries++;
     return this.evaluateObject(entry.index, entry.parsed);
   }
@@ -157,6 +173,32 @@ export class RuleEngine {
     return alerts;
   }
 
+  /** True unless no rule can match, or learn from, the event with this digest. */
+  mayMatch(d: EventDigest): boolean {
+    return this.need(d) !== Need.Nothing;
+  }
+
+  /**
+   * How much of the event with this digest the rules need, from the engine's candidate lists
+   * by (resource, verb), each rule's own pre-check and the observers' lists.
+   */
+  private need(d: EventDigest): Need {
+    if (d.stage === "RequestReceived") return Need.Nothing;
+    let need = Need.Nothing;
+    for (const { rule } of this.candidates(d.resource, d.verb)) {
+      if (rule.needs && !rule.needs(d)) continue;
+      if (rule.readsBodies) return Need.Everything;
+      need = Need.WithoutBodies;
+    }
+    for (const r of this.observers) {
+      if (r.resources && (d.resource === undefined || !r.resources.has(d.resource))) continue;
+      if (r.verbs && !r.verbs.has(d.verb)) continue;
+      if (r.readsBodies) return Need.Everything;
+      need = Need.WithoutBodies;
+    }
+    return need;
+  }
+
   private firstTime(ruleId: string, auditID: string): boolean {
     const key = `${ruleId}\u0000${auditID}`;
     if (this.recent.has(key)) return false;
@@ -167,6 +209,13 @@ export class RuleEngine {
     }
     return true;
   }
+}
+
+const enum Need {
+  Nothing,
+  /** The event without requestObject and responseObject. */
+  WithoutBodies,
+  Everything,
 }
 
 /** Milliseconds since the epoch of the event's stage; microseconds do not matter for windows. */

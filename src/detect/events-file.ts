@@ -38,7 +38,7 @@ export async function* readEventFile(file: string): AsyncGenerator<FileEvent> {
     }
   } catch (err) {
     if (err instanceof DetectError) throw err;
-    throw new DetectError("events", `${file}: ${(err as Error).message}`);
+    throw new DetectError("events", `${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -50,6 +50,7 @@ async function* wholeDocument(file: string): AsyncGenerator<FileEvent> {
     throw new DetectError(
       "events",
       `${file}: neither JSON lines nor a JSON EventList: ${(err as Error).message}`,
+      { cause: err },
     );
   }
   yield* eventsOf(parsed, file, 1);

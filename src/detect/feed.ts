@@ -5,6 +5,7 @@
 // append`, catch-up after a restart, an entry let go because the detector lagged and the buffer
 // was full) is read from the log.
 import { Counter, type Registry } from "prom-client";
+import type { EventDigest } from "../audit/event-digest.js";
 import type { AuditEvent } from "../audit/types.js";
 import type { IngestPipeline } from "../ingest/pipeline.js";
 import { collect, followLogWith, type Follower } from "../store/follow.js";
@@ -27,7 +28,10 @@ const DEFAULT_CAPACITY = { entries: 65_536, bytes: 64 * 1024 * 1024 };
  * times its JSON): once full, newer entries are not kept — the detector reads those from the log.
  */
 export class StoredEntries {
-  private readonly held = new Map<number, { entry: AuditEvent | Alert | Uint8Array; size: number }>();
+  private readonly held = new Map<
+    number,
+    { entry: AuditEvent | Alert | Uint8Array; size: number; digest?: EventDigest }
+  >();
   private bytes = 0;
   /** Indexes below this were delivered already; late arrivals for them are not kept. */
   private floor = 0;
@@ -44,6 +48,7 @@ export class StoredEntries {
     firstIndex: number,
     entries: readonly (AuditEvent | Alert | Uint8Array)[],
     sizes: readonly number[],
+    digests?: readonly (EventDigest | undefined)[],
   ): void => {
     for (let i = 0; i < entries.length; i++) {
       const index = firstIndex + i;
@@ -53,7 +58,9 @@ export class StoredEntries {
         this.stats.notKept += entries.length - i;
         return;
       }
-      this.held.set(index, { entry: entries[i] as AuditEvent | Alert | Uint8Array, size });
+      const digest = digests?.[i];
+      const entry = entries[i] as AuditEvent | Alert | Uint8Array;
+      this.held.set(index, digest === undefined ? { entry, size } : { entry, size, digest });
       this.bytes += size;
     }
   };
@@ -84,14 +91,15 @@ export class StoredEntries {
       if (held !== undefined) {
         this.forget(index);
         this.stats.fromMemory++;
-        const { entry } = held;
-        out.push(entry instanceof Uint8Array ? { index, data: entry } : { index, parsed: entry });
+        const { entry, digest } = held;
+        if (!(entry instanceof Uint8Array)) out.push({ index, parsed: entry });
+        else out.push(digest === undefined ? { index, data: entry } : { index, data: entry, digest });
         index++;
         continue;
       }
       let gapEnd = index + 1;
       while (gapEnd < end && !this.held.has(gapEnd)) gapEnd++;
-      await collect(log.readEntries(index, gapEnd), out);
+      await collect<DetectEntry>(log.readEntries(index, gapEnd), out);
       this.stats.fromLog += gapEnd - index;
       index = gapEnd;
     }

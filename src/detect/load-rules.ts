@@ -16,7 +16,7 @@ export interface LoadRulesOptions {
 
 export async function loadRules(opts: LoadRulesOptions): Promise<Rule[]> {
   const problems: string[] = [];
-  const rules: Rule[] = opts.builtins ? builtinRules() : [];
+  const rules: Rule[] = opts.builtins ? builtinRules(opts.config?.controlPlane?.users) : [];
   for (const dir of opts.dirs) {
     let files: string[];
     try {
@@ -80,7 +80,7 @@ function applyConfig(rules: Rule[], config: RulesConfig, problems: string[]): Ru
         threshold: s?.threshold ?? r.window.threshold,
         windowMs: s?.windowMs ?? r.window.windowMs,
       };
-      return { ...r, window, allow: mergeAllow(config.allow, s?.allow) };
+      return { ...r, window, allow: mergeAllow(mergeAllow(r.allow, config.allow), s?.allow) };
     });
 }
 

@@ -18,7 +18,7 @@ export async function readPosition(file: string): Promise<number> {
   try {
     data = await readFileIfExists(file);
   } catch (err) {
-    throw new DetectError("position", `${file}: ${(err as Error).message}`);
+    throw new DetectError("position", `${file}: ${(err as Error).message}`, { cause: err });
   }
   if (data === null) return 0;
   const text = data.toString("utf8").trim();

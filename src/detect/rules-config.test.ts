@@ -1,3 +1,4 @@
+import { DEFAULT_CONTROL_PLANE_USERS } from "./builtin/index.js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,6 +72,8 @@ describe("rules config", () => {
     const examples = join(import.meta.dirname, "../../examples/rules");
     const config = await readRulesConfig(join(examples, "rules-config.yaml"));
     expect(config.sinks.map((s) => s.type)).toEqual(["stdout", "alertmanager", "webhook", "slack"]);
+    // The example spells out the default control-plane list.
+    expect(config.controlPlane?.users).toEqual([...DEFAULT_CONTROL_PLANE_USERS]);
     const rules = await loadRules({ builtins: true, dirs: [join(examples, "sigma")], config });
     expect(rules.map((r) => r.id)).not.toContain("impersonation");
     expect(rules.find((r) => r.id === "forbidden-burst")?.window).toMatchObject({

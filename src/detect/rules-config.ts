@@ -22,6 +22,8 @@ export type SinkSpec =
 export interface RulesConfig {
   /** Applies to every rule, in addition to the rule's own list. */
   allow?: AllowList;
+  /** Replaces the control plane's identities the built-in rules exempt (DEFAULT_CONTROL_PLANE_USERS). */
+  controlPlane?: { users: string[] };
   rules: Record<string, RuleSettings>;
   sinks: SinkSpec[];
 }
@@ -31,7 +33,7 @@ export async function readRulesConfig(file: string): Promise<RulesConfig> {
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new DetectError("config", `${file}: ${(err as Error).message}`);
+    throw new DetectError("config", `${file}: ${(err as Error).message}`, { cause: err });
   }
   return parseRulesConfig(text, file);
 }
@@ -46,10 +48,17 @@ export function parseRulesConfig(text: string, file: string): RulesConfig {
   if (!converted.ok) return fail("YAML", converted.error);
   const raw: unknown = converted.value ?? {};
   if (!isRecord(raw)) return fail("top level", "must be a mapping");
-  onlyKeys(raw, ["allow", "rules", "sinks"], "top level", fail);
+  onlyKeys(raw, ["allow", "controlPlane", "rules", "sinks"], "top level", fail);
 
   const config: RulesConfig = { rules: {}, sinks: [] };
   if (raw.allow !== undefined) config.allow = parseAllow(raw.allow, "allow", fail);
+  if (raw.controlPlane !== undefined) {
+    if (!isRecord(raw.controlPlane)) fail("controlPlane", "must be a mapping with users");
+    onlyKeys(raw.controlPlane as Record<string, unknown>, ["users"], "controlPlane", fail);
+    config.controlPlane = {
+      users: stringList((raw.controlPlane as Record<string, unknown>).users, "controlPlane.users", fail),
+    };
+  }
   if (raw.rules !== undefined) {
     if (!isRecord(raw.rules)) fail("rules", "must map rule ids to settings");
     for (const [id, s] of Object.entries(raw.rules as Record<string, unknown>)) {
@@ -93,15 +102,17 @@ function parseSettings(raw: unknown, where: string, fail: Fail): RuleSettings {
 function parseAllow(raw: unknown, where: string, fail: Fail): AllowList {
   if (!isRecord(raw)) return fail(where, "must be a mapping of users, groups, namespaces");
   onlyKeys(raw, ["users", "groups", "namespaces"], where, fail);
-  const list = (key: string): string[] => {
-    const v = raw[key];
-    if (v === undefined) return [];
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && x !== "")) {
-      return fail(`${where}.${key}`, "must be a list of non-empty strings");
-    }
-    return v as string[];
-  };
+  const list = (key: string): string[] => stringList(raw[key], `${where}.${key}`, fail);
   return { users: list("users"), groups: list("groups"), namespaces: list("namespaces") };
+}
+
+/** A list of non-empty strings (globs); absent is empty. */
+function stringList(v: unknown, where: string, fail: Fail): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && x !== "")) {
+    return fail(where, "must be a list of non-empty strings");
+  }
+  return v as string[];
 }
 
 function parseSink(raw: unknown, where: string, fail: Fail): SinkSpec {

@@ -1,6 +1,8 @@
 // Shapes shared by the rule engine, the Sigma loader, the detector and the sinks.
+import type { EventDigest } from "../audit/event-digest.js";
 import type { AuditEvent } from "../audit/types.js";
 import type { LogEntry } from "../store/types.js";
+import { CodedError } from "../errors.js";
 
 /** Sigma's levels, lowest first; built-in rules use the same scale so one threshold fits both. */
 export const SEVERITIES = ["informational", "low", "medium", "high", "critical"] as const;
@@ -29,6 +31,13 @@ export interface Rule {
   source: string;
   /** Stateless predicate over one event; for windowed rules it selects what is counted. */
   match(event: AuditEvent, state: RuleState): boolean;
+  /**
+   * A pre-check on the event's digest (what a receive worker tells with the stored bytes):
+   * false means `match` is false for the event, which then need not be parsed. Must never be
+   * false for an event `match` accepts. Rules with `resources` and `verbs` need it only to
+   * narrow further.
+   */
+  needs?(digest: EventDigest): boolean;
   window?: WindowSpec;
   /**
    * When set, the rule can only match events whose objectRef.resource (lower-cased) is in
@@ -41,6 +50,16 @@ export interface Rule {
   allow?: AllowList;
   /** Lets a rule learn from events it does not alert on (e.g. which roles grant `*`). */
   observe?(event: AuditEvent, state: RuleState): void;
+  /**
+   * The rule matches requests whatever their outcome: its alerts say whether the triggering
+   * request succeeded (and their description, when it did not).
+   */
+  reportsOutcome?: boolean;
+  /**
+   * `match` or `observe` reads requestObject or responseObject. Rules without it are given
+   * the event without its bodies when that is at hand (EventDigest.withoutBodies).
+   */
+  readsBodies?: boolean;
 }
 
 /** Facts shared between rules, rebuilt from the log on start like every other derived state. */
@@ -66,10 +85,12 @@ export interface ParsedEntry {
 }
 
 /**
- * What the detector is handed: an entry as stored bytes (read from the log), as ingest parsed
- * it, or gone (pruned or erased: nothing to evaluate, but the detector moves past it).
+/**
+ * What the detector is handed: an entry as stored bytes (read from the log, or from a receive
+ * worker with its digest), as ingest parsed it, or gone (pruned or erased: nothing to
+ * evaluate, but the detector moves past it).
  */
-export type DetectEntry = LogEntry | ParsedEntry;
+export type DetectEntry = (LogEntry & { digest?: EventDigest }) | ParsedEntry;
 
 /** An entry with something to evaluate: its bytes or the parsed object. */
 export type EvaluableEntry = Exclude<DetectEntry, { gone: object }>;
@@ -109,6 +130,10 @@ export interface Alert {
   /** Log indexes of the triggering entries, so their inclusion proofs can be fetched. */
   indexes: number[];
   source: string;
+  /** For rules that match attempts (Rule.reportsOutcome): did the triggering request succeed? */
+  succeeded?: boolean;
+  /** Its HTTP status, when the event recorded one. */
+  responseCode?: number;
 }
 
 /** An alert after it was appended: its own position in the log is known. */
@@ -127,12 +152,5 @@ export interface AlertSink {
 
 export type DetectErrorCode = "rule" | "config" | "events" | "sink" | "position";
 
-export class DetectError extends Error {
-  constructor(
-    readonly code: DetectErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "DetectError";
-  }
-}
+/** Detection's errors: rules that do not load, bad settings, a sink or the position file failing. */
+export class DetectError extends CodedError<DetectErrorCode> {}

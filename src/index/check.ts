@@ -1,25 +1,10 @@
 // SQLite's own integrity check of DATA/index.db (PRAGMA quick_check), run in a worker thread on
 // its own read-only connection: it reads the whole file, which takes seconds at millions of
-// rows, and the server's event loop must go on answering meanwhile.
-import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
+// rows, and the server's event loop must go on answering meanwhile (check-worker.ts).
+import { startWorker, workerModule } from "../worker/start.js";
+import { IndexError } from "./errors.js";
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const Database = require(workerData.module);
-let db;
-try {
-  db = new Database(workerData.file, { readonly: true, fileMustExist: true });
-  const result = db.pragma("quick_check", { simple: true });
-  parentPort.postMessage({ result: String(result) });
-} catch (err) {
-  parentPort.postMessage({ error: { code: err.code, message: err.message } });
-} finally {
-  if (db) db.close();
-}
-`;
-
-const SQLITE_MODULE = createRequire(import.meta.url).resolve("better-sqlite3");
+const WORKER = workerModule(import.meta.url, "check-worker");
 
 /**
  * Resolves with what is wrong with the index file (quick_check's first finding, or the error
@@ -27,7 +12,7 @@ const SQLITE_MODULE = createRequire(import.meta.url).resolve("better-sqlite3");
  */
 export function checkIntegrity(file: string): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, module: SQLITE_MODULE } });
+    const worker = startWorker(WORKER, { file });
     worker.unref();
     worker.once("message", (m: { result?: string; error?: { code?: string; message: string } }) => {
       void worker.terminate();
@@ -36,7 +21,7 @@ export function checkIntegrity(file: string): Promise<string | undefined> {
         resolve(`${m.error.code}: ${m.error.message}`);
       else if (m.error.code === "SQLITE_CANTOPEN")
         resolve(undefined); // deleted meanwhile: nothing to check
-      else reject(new Error(`index integrity check: ${m.error.message}`));
+      else reject(new IndexError("corrupt", `index integrity check: ${m.error.message}`));
     });
     worker.once("error", reject);
   });

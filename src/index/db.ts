@@ -315,7 +315,32 @@ export class QueryIndex {
     if (rows.length <= filter.limit) return { rows };
     rows.length = filter.limit;
     const last = rows[rows.length - 1] as IndexRow;
-    return { rows, next: { timeUs: last.timeUs, idx: last.idx } };
+    const next: Cursor = { timeUs: last.timeUs, idx: last.idx };
+    if (filter.logSize !== undefined) next.size = filter.logSize;
+    return { rows, next };
+  }
+
+  /**
+   * The namespaces events were recorded in (one request's final row each), sorted. A loose
+   * index scan over (resource, namespace): one seek per distinct pair, not one row per event.
+   */
+  namespaces(): string[] {
+    const firstResource = this.db.prepare<[], { r: string | null }>(
+      "SELECT MIN(resource) AS r FROM entries WHERE final = 1 AND resource IS NOT NULL",
+    );
+    const nextResource = this.db.prepare<[string], { r: string | null }>(
+      "SELECT MIN(resource) AS r FROM entries WHERE final = 1 AND resource > ?",
+    );
+    const nextNamespace = this.db.prepare<[string, string], { n: string | null }>(
+      "SELECT MIN(namespace) AS n FROM entries WHERE final = 1 AND resource = ? AND namespace > ?",
+    );
+    const found = new Set<string>();
+    for (let r = firstResource.get()?.r ?? null; r !== null; r = nextResource.get(r)?.r ?? null) {
+      for (let n = nextNamespace.get(r, "")?.n ?? null; n !== null; n = nextNamespace.get(r, n)?.n ?? null) {
+        found.add(n);
+      }
+    }
+    return [...found].sort();
   }
 
   /** Counts of requests matching the filter, grouped by one dimension, largest first. */

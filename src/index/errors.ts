@@ -1,3 +1,5 @@
+import { CodedError } from "../errors.js";
+
 /**
  * What kind of input was rejected; callers map "bad-filter" to exit code 2 / HTTP 400, and
  * "rebuilding" (the index is being refilled from the log) to HTTP 503.
@@ -5,13 +7,13 @@
 export type IndexErrorCode = "bad-filter" | "bad-cursor" | "corrupt" | "mismatch" | "rebuilding";
 
 /** A typed error from the index or the query language; `field` names the filter or column at fault. */
-export class IndexError extends Error {
+export class IndexError extends CodedError<IndexErrorCode> {
   constructor(
-    readonly code: IndexErrorCode,
+    code: IndexErrorCode,
     message: string,
     readonly field?: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
-    this.name = "IndexError";
+    super(code, message, options);
   }
 }

@@ -40,6 +40,31 @@ export interface EvidenceBundle {
   entries: BundleEntry[];
 }
 
+/** Everything in a bundle but its entries: the checkpoint they are proven against and the query. */
+export function bundleHeader(
+  cp: { origin: string; note: string },
+  query: Record<string, string[]>,
+  now = new Date(),
+): Omit<EvidenceBundle, "entries"> {
+  return {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    verifierKeyName: cp.origin,
+    checkpoint: cp.note,
+    createdAt: now.toISOString(),
+    query,
+  };
+}
+
+/** One bundle entry; throws when the bytes are not UTF-8 and so cannot travel as JSON text. */
+export function bundleEntry(index: number, data: Uint8Array, proof: readonly Hash[]): BundleEntry {
+  const text = Buffer.from(data).toString("utf8");
+  if (!Buffer.from(text, "utf8").equals(Buffer.from(data))) {
+    throw new IndexError("mismatch", `entry ${index}: not valid UTF-8, cannot be carried as text`);
+  }
+  return { index, entry: text, inclusionProof: proof.map(encodeBase64) };
+}
+
 /**
  * Builds a bundle proving `entries` against the log's latest checkpoint. Entries whose bytes
  * were pruned or erased cannot be proven and are left out.
@@ -55,22 +80,9 @@ export async function buildBundle(
   const out: BundleEntry[] = [];
   for (const { row, data, gone } of entries) {
     if (gone !== undefined) continue;
-    const text = Buffer.from(data).toString("utf8");
-    if (!Buffer.from(text, "utf8").equals(Buffer.from(data))) {
-      throw new IndexError("mismatch", `entry ${row.idx}: not valid UTF-8, cannot be carried as text`);
-    }
-    const proof = await proveInclusion(cp.size, row.idx, reader);
-    out.push({ index: row.idx, entry: text, inclusionProof: proof.map(encodeBase64) });
+    out.push(bundleEntry(row.idx, data, await proveInclusion(cp.size, row.idx, reader)));
   }
-  return {
-    format: BUNDLE_FORMAT,
-    version: BUNDLE_VERSION,
-    verifierKeyName: cp.origin,
-    checkpoint: cp.note,
-    createdAt: now.toISOString(),
-    query,
-    entries: out,
-  };
+  return { ...bundleHeader(cp, query, now), entries: out };
 }
 
 export interface BundleFailure {

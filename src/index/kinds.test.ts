@@ -35,3 +35,20 @@ describe("resourceForKind", () => {
     }
   });
 });
+
+describe("kubectl spellings", () => {
+  it("knows short names, the core group spelled empty, and which kinds are cluster-scoped", async () => {
+    const { isClusterScoped } = await import("./kinds.js");
+    expect(resourceForKind("crb")).toEqual({
+      resource: "clusterrolebindings",
+      apiGroup: "rbac.authorization.k8s.io",
+    });
+    expect(resourceForKind("sa")).toEqual({ resource: "serviceaccounts", apiGroup: "" });
+    expect(resourceForKind("pods.")).toEqual({ resource: "pods", apiGroup: "" });
+    expect(resourceForKind("deployments.apps")).toEqual({ resource: "deployments", apiGroup: "apps" });
+    expect(isClusterScoped(resourceForKind("crb"))).toBe(true);
+    expect(isClusterScoped(resourceForKind("ns"))).toBe(true);
+    expect(isClusterScoped(resourceForKind("deploy"))).toBe(false);
+    expect(isClusterScoped(resourceForKind("widget.example.com"))).toBe(false);
+  });
+});

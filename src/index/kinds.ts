@@ -3,7 +3,10 @@
 import { IndexError } from "./errors.js";
 import type { ResourceSpec } from "./query.js";
 
-/** [resource, apiGroup, ...other spellings (singular, short names)] */
+/**
+ * [resource, apiGroup, ...other spellings (singular, kubectl's short names, and a few common
+ * abbreviations kubectl lacks: crb, cr, rb)]. Cluster-scoped resources are listed in CLUSTER_SCOPED.
+ */
 const KNOWN: readonly (readonly string[])[] = [
   ["pods", "", "pod", "po"],
   ["services", "", "service", "svc"],
@@ -19,34 +22,70 @@ const KNOWN: readonly (readonly string[])[] = [
   ["replicationcontrollers", "", "replicationcontroller", "rc"],
   ["limitranges", "", "limitrange", "limits"],
   ["resourcequotas", "", "resourcequota", "quota"],
+  ["podtemplates", "", "podtemplate"],
   ["deployments", "apps", "deployment", "deploy"],
   ["statefulsets", "apps", "statefulset", "sts"],
   ["daemonsets", "apps", "daemonset", "ds"],
   ["replicasets", "apps", "replicaset", "rs"],
+  ["controllerrevisions", "apps", "controllerrevision"],
   ["jobs", "batch", "job"],
   ["cronjobs", "batch", "cronjob", "cj"],
   ["roles", "rbac.authorization.k8s.io", "role"],
-  ["rolebindings", "rbac.authorization.k8s.io", "rolebinding"],
-  ["clusterroles", "rbac.authorization.k8s.io", "clusterrole"],
-  ["clusterrolebindings", "rbac.authorization.k8s.io", "clusterrolebinding"],
+  ["rolebindings", "rbac.authorization.k8s.io", "rolebinding", "rb"],
+  ["clusterroles", "rbac.authorization.k8s.io", "clusterrole", "cr"],
+  ["clusterrolebindings", "rbac.authorization.k8s.io", "clusterrolebinding", "crb"],
   ["ingresses", "networking.k8s.io", "ingress", "ing"],
+  ["ingressclasses", "networking.k8s.io", "ingressclass"],
   ["networkpolicies", "networking.k8s.io", "networkpolicy", "netpol"],
+  ["endpointslices", "discovery.k8s.io", "endpointslice"],
   ["poddisruptionbudgets", "policy", "poddisruptionbudget", "pdb"],
   ["horizontalpodautoscalers", "autoscaling", "horizontalpodautoscaler", "hpa"],
   ["customresourcedefinitions", "apiextensions.k8s.io", "customresourcedefinition", "crd", "crds"],
+  ["apiservices", "apiregistration.k8s.io", "apiservice"],
   ["validatingwebhookconfigurations", "admissionregistration.k8s.io", "validatingwebhookconfiguration"],
   ["mutatingwebhookconfigurations", "admissionregistration.k8s.io", "mutatingwebhookconfiguration"],
   ["storageclasses", "storage.k8s.io", "storageclass", "sc"],
+  ["volumeattachments", "storage.k8s.io", "volumeattachment"],
+  ["csidrivers", "storage.k8s.io", "csidriver"],
+  ["csinodes", "storage.k8s.io", "csinode"],
   ["certificatesigningrequests", "certificates.k8s.io", "certificatesigningrequest", "csr"],
   ["priorityclasses", "scheduling.k8s.io", "priorityclass", "pc"],
+  ["runtimeclasses", "node.k8s.io", "runtimeclass"],
   ["leases", "coordination.k8s.io", "lease"],
 ];
+
+/** Known resources that live outside namespaces (kubectl's api-resources NAMESPACED=false). */
+const CLUSTER_SCOPED = new Set([
+  "namespaces",
+  "nodes",
+  "persistentvolumes",
+  "clusterroles",
+  "clusterrolebindings",
+  "customresourcedefinitions",
+  "apiservices",
+  "validatingwebhookconfigurations",
+  "mutatingwebhookconfigurations",
+  "storageclasses",
+  "volumeattachments",
+  "csidrivers",
+  "csinodes",
+  "certificatesigningrequests",
+  "priorityclasses",
+  "runtimeclasses",
+  "ingressclasses",
+]);
 
 const BY_NAME = new Map<string, ResourceSpec>();
 for (const [resource, apiGroup, ...aliases] of KNOWN) {
   for (const name of [resource as string, ...aliases]) {
     BY_NAME.set(name, { resource: resource as string, apiGroup: apiGroup as string });
   }
+}
+
+/** Whether objects of a known resource live outside namespaces; unknown ones are taken as namespaced. */
+export function isClusterScoped(spec: ResourceSpec): boolean {
+  if (!CLUSTER_SCOPED.has(spec.resource)) return false;
+  return spec.apiGroup === undefined || spec.apiGroup === BY_NAME.get(spec.resource)?.apiGroup;
 }
 
 /** English plural the way Kubernetes derives resource names from kinds (policy → policies). */
@@ -65,7 +104,9 @@ export function resourceForKind(text: string): ResourceSpec {
   const lower = text.toLowerCase();
   const dot = lower.indexOf(".");
   const kind = dot === -1 ? lower : lower.slice(0, dot);
-  const group = dot === -1 ? undefined : lower.slice(dot + 1);
+  // `pods.` (K9s's $RESOURCE_NAME.$RESOURCE_GROUP for the core group) is the core group.
+  const groupText = dot === -1 ? undefined : lower.slice(dot + 1);
+  const group = groupText === "" ? "core" : groupText;
   if (!/^[a-z][a-z0-9-]*$/.test(kind) || (group !== undefined && !/^[a-z0-9.-]+$/.test(group))) {
     throw new IndexError(
       "bad-filter",

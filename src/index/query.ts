@@ -43,12 +43,22 @@ export interface EventFilter {
   cursor?: Cursor;
   /** Only entries below this log index: the size of the checkpoint answers are proven against. */
   logSize?: number;
+  /**
+   * Set by authorization, never by a user's filter: only events in these namespaces (so no
+   * cluster-scoped ones). Undefined: no restriction.
+   */
+  allowedNamespaces?: readonly string[];
 }
 
-/** Keyset position: results continue strictly after (timeUs, idx) in the query's order. */
+/**
+ * Keyset position: results continue strictly after (timeUs, idx) in the query's order. `size`
+ * pins a listing to the log as it was on its first page (only entries below it, proofs against
+ * the tree of that size), so a long listing neither gains entries midway nor changes checkpoint.
+ */
 export interface Cursor {
   timeUs: number;
   idx: number;
+  size?: number;
 }
 
 export const DEFAULT_LIMIT = 100;
@@ -148,15 +158,18 @@ function parseBool(text: string | undefined, field: string): boolean {
 
 /** Encodes a keyset cursor as an opaque URL-safe token. */
 export function encodeCursor(c: Cursor): string {
-  return Buffer.from(`${c.timeUs}:${c.idx}`, "utf8").toString("base64url");
+  const text = `${c.timeUs}:${c.idx}${c.size === undefined ? "" : `:${c.size}`}`;
+  return Buffer.from(text, "utf8").toString("base64url");
 }
 
 export function decodeCursor(token: string): Cursor {
   const text = Buffer.from(token, "base64url").toString("utf8");
-  const m = /^(\d+):(\d+)$/.exec(text);
+  const m = /^(\d{1,16}):(\d{1,16})(?::(\d{1,16}))?$/.exec(text);
   if (!m)
     throw new IndexError("bad-cursor", `cursor: "${token}" is not a cursor this server issued`, "cursor");
-  return { timeUs: Number(m[1]), idx: Number(m[2]) };
+  const cursor: Cursor = { timeUs: Number(m[1]), idx: Number(m[2]) };
+  if (m[3] !== undefined) cursor.size = Number(m[3]);
+  return cursor;
 }
 
 /**
@@ -257,6 +270,10 @@ export function compileWhere(f: EventFilter, nowUs: number): SqlQuery {
     where.push(`(${alternatives.join(" OR ")})`);
   }
   inList("e.namespace", f.namespaces);
+  if (f.allowedNamespaces !== undefined) {
+    if (f.allowedNamespaces.length === 0) where.push("0");
+    else inList("e.namespace", f.allowedNamespaces);
+  }
   inList("e.name", f.names);
   if (f.codes.length > 0) {
     // Exact codes as equality: the (code, time) index then yields rows already in time order.

@@ -11,15 +11,14 @@ import {
   EVENT_TYPE_META,
   eventListItems,
   storableAsSent,
+  TooManyItems,
   type EventListScan,
 } from "./sent-bytes.js";
+import { rfc3339Problem } from "./timestamp.js";
 import { isRecord } from "../json/record.js";
 
 export const V1 = "audit.k8s.io/v1";
 const V1BETA1 = "audit.k8s.io/v1beta1";
-
-// RFC 3339 as Go's MicroTime/Time marshal it (fraction optional, Z or numeric offset).
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 // v1beta1 carried an ObjectMeta and a deprecated `timestamp`; the apiserver's conversion to v1
 // drops both and keeps every other field unchanged.
@@ -42,46 +41,38 @@ function checkApiVersion(apiVersion: unknown, where: string): string {
 function requireString(event: Record<string, unknown>, field: string, where: string): string {
   const value = event[field];
   if (typeof value !== "string" || value === "") {
-    throw new IngestError("invalid_event", `${where}: field ${field} is missing or not a non-empty string`);
+    throw new IngestError("invalid_event", `${where}: field ${field} is missing or not a non-empty string`, {
+      field,
+    });
   }
   return value;
 }
+
+const invalid = (where: string, field: string, what: string): IngestError =>
+  new IngestError("invalid_event", `${where}: field ${field} ${what}`, { field });
 
 /** Checks the fields kubetrail relies on (dedupe key, time order, level); everything else is kept as sent. */
 function validateEvent(event: Record<string, unknown>, where: string): void {
   requireString(event, "auditID", where);
   const stage = requireString(event, "stage", where);
-  if (!(STAGES as readonly string[]).includes(stage)) {
-    throw new IngestError(
-      "invalid_event",
-      `${where}: field stage ${JSON.stringify(stage)} is not one of ${STAGES.join(", ")}`,
-    );
-  }
+  if (!(STAGES as readonly string[]).includes(stage))
+    throw invalid(where, "stage", `${JSON.stringify(stage)} is not one of ${STAGES.join(", ")}`);
   const level = requireString(event, "level", where);
-  if (!(LEVELS as readonly string[]).includes(level)) {
-    throw new IngestError(
-      "invalid_event",
-      `${where}: field level ${JSON.stringify(level)} is not one of ${LEVELS.join(", ")}`,
-    );
-  }
+  if (!(LEVELS as readonly string[]).includes(level))
+    throw invalid(where, "level", `${JSON.stringify(level)} is not one of ${LEVELS.join(", ")}`);
   for (const field of ["requestReceivedTimestamp", "stageTimestamp"]) {
     const ts = requireString(event, field, where);
-    if (!RFC3339.test(ts)) {
-      throw new IngestError(
-        "invalid_event",
-        `${where}: field ${field} ${JSON.stringify(ts)} is not an RFC 3339 timestamp`,
-      );
-    }
+    const problem = rfc3339Problem(ts);
+    if (problem !== undefined)
+      throw invalid(where, field, `${JSON.stringify(ts)} is not an RFC 3339 timestamp: ${problem}`);
   }
   for (const field of OBJECT_FIELDS) {
-    if (event[field] !== undefined && event[field] !== null && !isRecord(event[field])) {
-      throw new IngestError("invalid_event", `${where}: field ${field} is not an object`);
-    }
+    if (event[field] !== undefined && event[field] !== null && !isRecord(event[field]))
+      throw invalid(where, field, "is not an object");
   }
   for (const field of STRING_FIELDS) {
-    if (event[field] !== undefined && typeof event[field] !== "string") {
-      throw new IngestError("invalid_event", `${where}: field ${field} is not a string`);
-    }
+    if (event[field] !== undefined && typeof event[field] !== "string")
+      throw invalid(where, field, "is not a string");
   }
   const ips = event.sourceIPs;
   if (
@@ -89,12 +80,16 @@ function validateEvent(event: Record<string, unknown>, where: string): void {
     ips !== null &&
     !(Array.isArray(ips) && ips.every((ip) => typeof ip === "string"))
   ) {
-    throw new IngestError("invalid_event", `${where}: field sourceIPs is not a list of strings`);
+    throw invalid(where, "sourceIPs", "is not a list of strings");
   }
   if (isRecord(event.annotations)) {
     for (const [key, value] of Object.entries(event.annotations)) {
       if (typeof value !== "string") {
-        throw new IngestError("invalid_event", `${where}: annotation ${JSON.stringify(key)} is not a string`);
+        throw new IngestError(
+          "invalid_event",
+          `${where}: annotation ${JSON.stringify(key)} is not a string`,
+          { field: "annotations" },
+        );
       }
     }
   }
@@ -141,16 +136,164 @@ export function encodeEvent(event: AuditEvent): Uint8Array {
 export interface ReceivedEvents {
   events: AuditEvent[];
   entries: (Uint8Array | undefined)[];
+  /** events[i]'s JSON as received (for the credential pre-filter); undefined where unknown. */
+  raws?: (Uint8Array | undefined)[];
+  /** events[i]'s position in the EventList's items. */
+  indexes?: number[];
+  /** Items refused one by one; the others are stored (see quarantine.ts). */
+  rejected?: RejectedItem[];
+  /** How many items the list had. */
+  items?: number;
 }
 
-/** Parses a webhook body: an EventList of either audit version. Errors name the item index. */
-export function receiveEventList(body: Buffer | string): ReceivedEvents {
+/** An item of an EventList that is not a valid audit event. */
+export interface RejectedItem {
+  index: number;
+  error: IngestError;
+  /** The item's JSON as sent (its bytes in the body), or as parsed and encoded again. */
+  bytes: Uint8Array;
+  /** The item as parsed. */
+  value: unknown;
+}
+
+/** What one body may cost: refused (413) beyond, or deferred (429) while others use the memory. */
+export interface ParseLimits {
+  /** Most items in one EventList. */
+  maxItems: number;
+  /** Most memory parsing one body may take, as estimated from its structure (parseCost). */
+  maxParseBytes: number;
+  /**
+   * Reserves `bytes` of the memory shared by every body being parsed, and returns the function
+   * that gives them back; throws IngestBusyError when there is no room now.
+   */
+  reserve?: (bytes: number) => () => void;
+}
+
+export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxItems: 10_000, maxParseBytes: 256 * 1024 * 1024 };
+
+/** What a JSON text holds that parsing it allocates memory for (see sent-bytes.ts's scans). */
+export interface JsonShape {
+  /** Objects and arrays. */
+  composites: number;
+  /** Strings, member names included, and member names alone. */
+  strings: number;
+  keys: number;
+  /** About one per member or element. */
+  commas: number;
+}
+
+/**
+ * Memory JSON.parse takes for a text of this shape, over-estimated (measured on V8 11): about
+ * 64 bytes for an empty object and 40 for an empty array, a slot (and for a number that is not
+ * small, a box) per member or element, a header per string, a hidden class for each new member
+ * name, and a copy of the text (the item strings parsed).
+ */
+export function parseCost(bytes: number, s: JsonShape): number {
+  return 2 * bytes + 64 * s.composites + 24 * s.strings + 64 * s.keys + 16 * s.commas;
+}
+
+/** parseCost of a body the scan could not lay out: every brace, bracket, quote and comma counted. */
+function roughParseCost(body: Buffer): number {
+  let composites = 0;
+  let quotes = 0;
+  let commas = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === 0x7b || c === 0x5b) composites++;
+    else if (c === 0x22) quotes++;
+    else if (c === 0x2c) commas++;
+  }
+  // Every string may be a member name, and each a new one.
+  return parseCost(body.length, { composites, strings: quotes / 2, keys: quotes / 2, commas });
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Parses a webhook body: an EventList of either audit version. A body that is not an EventList
+ * (not JSON, another kind or version, items not a list, more items than allowed, too costly to
+ * parse) throws IngestError; an item that is not a valid event is returned in `rejected` (its
+ * error names the item and field) and the other items are returned as events.
+ */
+export function receiveEventList(
+  body: Buffer | string,
+  limits: ParseLimits = DEFAULT_PARSE_LIMITS,
+): ReceivedEvents {
   // Invalid bytes would silently become U+FFFD and the stored bytes would differ from those sent.
   if (typeof body !== "string" && !isUtf8(body)) {
     throw new IngestError("bad_encoding", "body is not valid UTF-8");
   }
-  const scan = typeof body === "string" ? undefined : eventListItems(body);
-  const parsed = parseEventListBody(body, scan);
+  const tooMany = (): IngestError =>
+    new IngestError(
+      "too_large",
+      `EventList has more than ${limits.maxItems} items, the limit for one request`,
+    );
+  let scan: EventListScan | undefined;
+  try {
+    scan = typeof body === "string" ? undefined : eventListItems(body, limits.maxItems);
+  } catch (err) {
+    if (err instanceof TooManyItems) throw tooMany();
+    throw err;
+  }
+  // One event may cost half of what a request may: every consumer of the log parses it again.
+  const eventCap = limits.maxParseBytes / 2;
+  const costly = new Map<number, number>();
+  let cost = 0;
+  if (typeof body !== "string" && scan === undefined) cost = roughParseCost(body);
+  else if (scan !== undefined) {
+    // What lies outside the items: the whole body's counts less the items' (no copy per item).
+    const outside = {
+      composites: scan.composites,
+      strings: scan.strings,
+      keys: scan.keys,
+      commas: scan.commas,
+    };
+    let outsideBytes = body.length;
+    for (let i = 0; i < scan.items.length; i++) {
+      const item = scan.items[i]!;
+      outsideBytes -= item.end - item.start;
+      outside.composites -= item.composites;
+      outside.strings -= item.strings;
+      outside.keys -= item.keys;
+      outside.commas -= item.commas;
+      const itemCost = parseCost(item.end - item.start, item);
+      if (itemCost > eventCap) costly.set(i, itemCost);
+      else cost += itemCost;
+    }
+    const listCost = parseCost(outsideBytes, outside);
+    if (listCost > eventCap) {
+      throw new IngestError(
+        "too_large",
+        `parsing the EventList's fields other than items would take about ${mib(listCost)} MiB, over the limit of ${mib(eventCap)} MiB`,
+      );
+    }
+    cost += listCost;
+  }
+  if (cost > limits.maxParseBytes) {
+    throw new IngestError(
+      "too_large",
+      `parsing this body would take about ${mib(cost)} MiB, over the limit of ${mib(limits.maxParseBytes)} MiB for one request`,
+    );
+  }
+  const release = cost > 0 ? limits.reserve?.(cost) : undefined;
+  try {
+    return receiveParsed(body, scan, limits, tooMany, costly, eventCap);
+  } finally {
+    release?.();
+  }
+}
+
+const mib = (bytes: number): number => Math.ceil(bytes / MiB);
+
+function receiveParsed(
+  body: Buffer | string,
+  scan: EventListScan | undefined,
+  limits: ParseLimits,
+  tooMany: () => IngestError,
+  costly: ReadonlyMap<number, number>,
+  eventCap: number,
+): ReceivedEvents {
+  const parsed = parseEventListBody(body, scan, costly);
   if (!isRecord(parsed)) {
     throw new IngestError("not_json", "body is not a JSON object");
   }
@@ -162,12 +305,63 @@ export function receiveEventList(body: Buffer | string): ReceivedEvents {
   if (!Array.isArray(items)) {
     throw new IngestError("invalid_event", "EventList: items is not an array");
   }
+  if (items.length > limits.maxItems) throw tooMany();
+  const rejected: RejectedItem[] = [];
+  const rejectedAt = new Set<number>();
+  const reject = (index: number, error: IngestError): void => {
+    rejectedAt.add(index);
+    const item = scan?.items[index];
+    const bytes =
+      item !== undefined && typeof body !== "string"
+        ? body.subarray(item.start, item.end)
+        : Buffer.from(encodedAgain(items[index]), "utf8");
+    rejected.push({ index, error, bytes, value: items[index] });
+  };
+  // Items too costly to parse were not: they are refused by size, whatever they hold.
+  for (const [i, itemCost] of costly) {
+    reject(
+      i,
+      new IngestError(
+        "too_large",
+        `items[${i}]: parsing this event would take about ${mib(itemCost)} MiB, over the limit of ${mib(eventCap)} MiB for one event`,
+      ),
+    );
+  }
   // v1beta1 items lose fields on the way to v1, so they are always re-encoded. Which items can
   // be stored as sent is told from the items as parsed, before normalising changes them.
-  const entries =
-    scan === undefined || apiVersion !== V1 ? [] : itemEntries(body as Buffer, scan, parsed, items);
-  const events = items.map((item, i) => normalizeEvent(item, `items[${i}]`, apiVersion));
-  return { events, entries };
+  const storable =
+    scan === undefined || apiVersion !== V1 ? undefined : itemStorable(scan, parsed, items, reject);
+  const events: AuditEvent[] = [];
+  const indexes: number[] = [];
+  items.forEach((item, i) => {
+    if (rejectedAt.has(i)) return;
+    try {
+      events.push(normalizeEvent(item, `items[${i}]`, apiVersion));
+      indexes.push(i);
+    } catch (err) {
+      if (!(err instanceof IngestError)) throw err;
+      if (storable !== undefined) storable[i] = false;
+      reject(i, err);
+    }
+  });
+  rejected.sort((a, b) => a.index - b.index);
+  const all = storable === undefined ? [] : entriesOfItems(body as Buffer, scan!.items, storable);
+  const entries = storable === undefined ? [] : indexes.map((i) => all[i]);
+  const raws =
+    scan === undefined || typeof body === "string"
+      ? undefined
+      : indexes.map((i) => body.subarray(scan.items[i]!.start, scan.items[i]!.end));
+  return { events, entries, raws, indexes, rejected, items: items.length };
+}
+
+/** An item JSON.parse gave, as JSON again (for a rejected item whose bytes the scan did not locate). */
+function encodedAgain(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? "null";
+  } catch {
+    // Too deeply nested to encode: what is recorded is that such an item came.
+    return '"(too deeply nested to encode)"';
+  }
 }
 
 /**
@@ -176,13 +370,18 @@ export function receiveEventList(body: Buffer | string): ReceivedEvents {
  * The list with an empty `items` and each item alone are JSON exactly when the whole body is,
  * since the scan accepts nothing but whitespace and commas between the items.
  */
-function parseEventListBody(body: Buffer | string, scan: EventListScan | undefined): unknown {
+function parseEventListBody(
+  body: Buffer | string,
+  scan: EventListScan | undefined,
+  skip: ReadonlyMap<number, unknown>,
+): unknown {
   try {
     if (typeof body === "string") return JSON.parse(body);
     if (scan === undefined) return JSON.parse(body.toString("utf8"));
     const around = `${body.toString("utf8", 0, scan.arrayStart)}[]${body.toString("utf8", scan.arrayEnd)}`;
     const list: unknown = JSON.parse(around);
     const items: unknown[] = scan.items.map((item, i) => {
+      if (skip.has(i)) return undefined;
       try {
         return JSON.parse(body.toString("utf8", item.start, item.end));
       } catch (err) {
@@ -193,24 +392,33 @@ function parseEventListBody(body: Buffer | string, scan: EventListScan | undefin
     if (isRecord(list)) list.items = items;
     return list;
   } catch (err) {
-    throw new IngestError("not_json", `body is not JSON: ${(err as Error).message}`);
+    throw new IngestError("not_json", `body is not JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
-/** The entries of an EventList's items as sent; none when the body's layout is in any doubt. */
-function itemEntries(
-  body: Buffer,
+/**
+ * Which items can be stored as sent (see storableAsSent); none when the body's layout is in any
+ * doubt. An item too deeply nested to look at is rejected through `reject`.
+ */
+function itemStorable(
   scan: EventListScan,
   list: Record<string, unknown>,
   items: unknown[],
-): (Uint8Array | undefined)[] {
+  reject: (index: number, error: IngestError) => void,
+): boolean[] | undefined {
   // An odd body (a top-level name repeated) is re-encoded rather than stored as sent. Its
   // items were parsed from the scan's own extents, so their count is the scan's.
-  if (scan.topLevelKeys !== Object.keys(list).length) return [];
-  const storable = items.map((item, i) =>
-    notTooDeep(`items[${i}]`, () => storableAsSent(scan.items[i]!, item as Record<string, unknown>)),
-  );
-  return entriesOfItems(body, scan.items, storable);
+  if (scan.topLevelKeys !== Object.keys(list).length) return undefined;
+  return items.map((item, i) => {
+    if (item === undefined) return false; // not parsed: too costly
+    try {
+      return notTooDeep(`items[${i}]`, () => isRecord(item) && storableAsSent(scan.items[i]!, item));
+    } catch (err) {
+      if (!(err instanceof IngestError)) throw err;
+      reject(i, err);
+      return false;
+    }
+  });
 }
 
 function notTooDeep<T>(where: string, fn: () => T): T {
@@ -221,9 +429,12 @@ function notTooDeep<T>(where: string, fn: () => T): T {
   }
 }
 
-/** The events of an EventList body (see receiveEventList). */
+/** The events of an EventList body (see receiveEventList); the first rejected item is thrown. */
 export function parseEventList(body: Buffer | string): AuditEvent[] {
-  return receiveEventList(body).events;
+  const received = receiveEventList(body);
+  const [first] = received.rejected ?? [];
+  if (first !== undefined) throw first.error;
+  return received.events;
 }
 
 /**
@@ -239,7 +450,7 @@ export function receiveEventLine(
   try {
     parsed = JSON.parse(line);
   } catch (err) {
-    throw new IngestError("not_json", `${where}: not JSON: ${(err as Error).message}`);
+    throw new IngestError("not_json", `${where}: not JSON: ${(err as Error).message}`, { cause: err });
   }
   if (isRecord(parsed) && parsed.kind === undefined) {
     throw new IngestError("wrong_kind", `${where}: kind is missing (expected Event)`);

@@ -6,9 +6,12 @@ import path from "node:path";
 import { createIngestTransform } from "../audit/ingest-transform.js";
 import { loadPolicyFile } from "../audit/policy/load.js";
 import { loadRedactionRules } from "../audit/redact/rules.js";
+import { readDetectorConfig } from "../secrets/index.js";
 import type { Storage } from "../store/storage.js";
 import type { AuditLog } from "../store/types.js";
 import { Deduper, type CatchUpProgress } from "./dedupe.js";
+import type { MemoryBudget } from "./memory-budget.js";
+import { DEFAULT_PARSE_LIMITS } from "./normalize.js";
 import { createPipeline, type IngestPipeline } from "./pipeline.js";
 import { startReceiver, type Receiver } from "./receive.js";
 
@@ -17,6 +20,16 @@ export interface IngestSetup {
   policyFile?: string;
   /** Extra redaction rules (--redaction-rules); the built-in rules always apply. */
   redactionRulesFile?: string;
+  /** Extra credential detectors (--secret-detectors, docs/secrets.md); the built-in ones always apply. */
+  secretDetectorsFile?: string;
+  /** Most items in one webhook EventList (--max-items). */
+  maxItems?: number;
+  /** Most memory parsing one webhook body may take, as estimated (see parseCost). */
+  maxParseBytes?: number;
+  /** Memory shared by the webhook bodies being read and parsed (see MemoryBudget). */
+  memoryBudget?: MemoryBudget;
+  /** False turns redaction by value off: only for the benchmark's side-by-side baseline. */
+  valueDetection?: boolean;
   integrateIntervalMs?: number;
   /** Told what was repaired on open: the log's files, or a damaged dedupe store rebuilt. */
   onRepair?: (message: string) => void;
@@ -43,6 +56,8 @@ export async function openIngest(storage: Storage, setup: IngestSetup = {}): Pro
   const policy = setup.policyFile !== undefined ? loadPolicyFile(setup.policyFile) : undefined;
   const extraRules =
     setup.redactionRulesFile !== undefined ? loadRedactionRules(setup.redactionRulesFile) : undefined;
+  const detectors =
+    setup.secretDetectorsFile !== undefined ? readDetectorConfig(setup.secretDetectorsFile) : undefined;
   const log = await storage.openLog({
     integrateIntervalMs: setup.integrateIntervalMs,
     onRepair: setup.onRepair,
@@ -50,7 +65,10 @@ export async function openIngest(storage: Storage, setup: IngestSetup = {}): Pro
   });
   try {
     const key = await storage.loadOrCreateRedactionKey();
-    const transformOptions = { policy, redaction: { key, extraRules } };
+    const transformOptions = {
+      policy,
+      redaction: { key, extraRules, detectors, values: setup.valueDetection },
+    };
     const transform = createIngestTransform(transformOptions);
     // The SQLite store of earlier versions: its successor is derived from the log in its place.
     for (const suffix of ["", "-wal", "-shm"])
@@ -71,7 +89,14 @@ export async function openIngest(storage: Storage, setup: IngestSetup = {}): Pro
       pipeline,
       get receiver() {
         if (closed) throw new Error("ingest is closed");
-        return (receiver ??= startReceiver({ transform: transformOptions }));
+        return (receiver ??= startReceiver({
+          transform: transformOptions,
+          limits: {
+            maxItems: setup.maxItems ?? DEFAULT_PARSE_LIMITS.maxItems,
+            maxParseBytes: setup.maxParseBytes ?? DEFAULT_PARSE_LIMITS.maxParseBytes,
+          },
+          budget: setup.memoryBudget,
+        }));
       },
       async close() {
         closed = true;

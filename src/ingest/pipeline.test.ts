@@ -327,7 +327,7 @@ describe("ingest pipeline", () => {
     const probe = await openLogIn(s.dir);
     await (await Deduper.open(path.join(s.dir, "dedupe"), probe, undefined, (r) => told.push(r))).close();
     await probe.close();
-    expect(told).toEqual(["dedupe store manifest.json: not JSON"]);
+    expect(told).toEqual(["dedupe store open failed: dedupe store manifest.json: not JSON"]);
     writeFileSync(path.join(s.dir, "dedupe", "manifest.json"), "this is not a manifest");
     const again = await setup(s.dir);
     expect(again.deduper.covered()).toBe(30);

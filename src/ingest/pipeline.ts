@@ -1,6 +1,7 @@
 // The one path every audit event takes into the log, shared by the webhook and `import`:
 // normalised events → policy/redaction transform, stored bytes, content hash (prepare.ts, in
 // this thread or a receive worker) → dedupe → append → resolve when durable.
+import type { EventDigest } from "../audit/event-digest.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../audit/types.js";
 import type { LogReader, LogWriter } from "../store/types.js";
 import { hashLeaf } from "../tlog/index.js";
@@ -11,8 +12,10 @@ import {
   type Deduper,
   type StoredRecord,
 } from "./dedupe.js";
+import { IngestBusyError } from "./errors.js";
 import { encodeEvent } from "./normalize.js";
 import { prepareEvents, type EventTransform, type PreparedBatch, type PreparedEvent } from "./prepare.js";
+import type { RejectedSummary } from "./quarantine.js";
 
 export interface IngestResult {
   received: number;
@@ -23,17 +26,17 @@ export interface IngestResult {
   conflicts: number;
   /** Dropped by the ingest policy. */
   dropped: number;
+  /** Items refused one by one and recorded as QuarantinedItem entries (see quarantine.ts). */
+  quarantined?: number;
+  /** Why, item by item (the first 20). */
+  rejected?: RejectedSummary[];
   storedBytes: number;
 }
 
-/** Too many events in flight: the caller should answer 429 so the sender backs off and retries. */
-export class IngestBusyError extends Error {
-  readonly code = "busy";
-  constructor(message: string) {
-    super(message);
-    this.name = "IngestBusyError";
-  }
-}
+/** Refused items listed in a result; `quarantined` counts them all. */
+const MAX_REJECTED_LISTED = 20;
+
+export { IngestBusyError };
 
 export interface PipelineOptions {
   log: LogWriter & Pick<LogReader, "size">;
@@ -68,6 +71,8 @@ export type StoredListener = (
   firstIndex: number,
   stored: readonly (AuditEvent | Uint8Array)[],
   sizes: readonly number[],
+  /** For entries given as bytes: what the receive worker that parsed them told (event-digest.ts). */
+  digests: readonly (EventDigest | undefined)[],
 ) => void;
 
 const DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
@@ -91,11 +96,16 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
   const inflight = new Set<Promise<unknown>>();
   const listeners = new Set<StoredListener>();
 
-  const tell = (firstIndex: number, stored: (AuditEvent | Uint8Array)[], entries: Uint8Array[]): void => {
+  const tell = (
+    firstIndex: number,
+    stored: (AuditEvent | Uint8Array)[],
+    entries: Uint8Array[],
+    digests: (EventDigest | undefined)[],
+  ): void => {
     const sizes = entries.map((e) => e.length);
     for (const l of listeners) {
       try {
-        l(firstIndex, stored, sizes);
+        l(firstIndex, stored, sizes, digests);
       } catch {
         // A consumer's bug must not fail an ingest that is already durable.
       }
@@ -109,12 +119,15 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       duplicates: 0,
       conflicts: 0,
       dropped: batch.dropped,
+      quarantined: batch.rejected?.length ?? 0,
       storedBytes: 0,
     };
+    if (batch.rejected !== undefined) result.rejected = batch.rejected.slice(0, MAX_REJECTED_LISTED);
     const entries: Uint8Array[] = [];
     const leaves: Uint8Array[] = [];
     const records: StoredRecord[] = [];
     const stored: (AuditEvent | Uint8Array)[] = [];
+    const digests: (EventDigest | undefined)[] = [];
     const waits: Promise<void>[] = [];
     // Repeats inside this batch, which the deduper cannot see until `begin`.
     // An array, not a Set: nearly every key is seen once, and this runs for every event.
@@ -154,9 +167,19 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       // The dedupe hash is the leaf hash: the log need not hash the entry again.
       leaves.push(leaf);
       stored.push(parsed ?? bytes);
+      // A conflict's flagged copy differs only in its annotations, which no digest holds.
+      digests.push(p.digest);
       // The content hash of the event as received, also when the entry is the flagged copy.
       records.push({ key, hash, leaf: p.leaf });
       result.storedBytes += bytes.length;
+    }
+    result.stored = entries.length;
+    // Refused items are recorded every time they come: nothing identifies a retry of them.
+    for (const q of batch.quarantine ?? []) {
+      entries.push(q.bytes);
+      leaves.push(q.leaf);
+      stored.push(q.bytes);
+      result.storedBytes += q.bytes.length;
     }
 
     if (entries.length > 0) {
@@ -168,7 +191,7 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
       const appended = opts.log.append(entries, leaves);
       if (listeners.size > 0)
         appended.then(
-          ({ firstIndex }) => tell(firstIndex, stored, entries),
+          ({ firstIndex }) => tell(firstIndex, stored, entries, digests),
           () => undefined,
         );
       const durable = opts.deduper.begin(records, sizeAtSubmit, appended);
@@ -179,7 +202,6 @@ export function createPipeline(opts: PipelineOptions): IngestPipeline {
           inflight.delete(durable);
         }),
       );
-      result.stored = entries.length;
     }
     await Promise.all(waits);
     return result;

@@ -1,22 +1,26 @@
 // A receive worker thread (see receive.ts): prepares each body posted to it and posts back the
 // packed batch, its bytes transferred.
 import { parentPort, workerData } from "node:worker_threads";
-import { createIngestTransform, type IngestTransformOptions } from "../audit/ingest-transform.js";
-import { IngestError } from "./errors.js";
-import { packBatch, receiveBody, type PackedBatch } from "./receive.js";
+import { IngestBusyError, IngestError } from "./errors.js";
+import {
+  packBatch,
+  receiveBody,
+  workerContext,
+  type PackedBatch,
+  type ReceiveWorkerData,
+} from "./receive.js";
 
 const port = parentPort;
 if (!port) throw new Error("receive-worker.ts runs only as a worker thread");
-const options = (workerData as { transform?: IngestTransformOptions }).transform;
-const transform = options ? createIngestTransform(options) : undefined;
+const ctx = workerContext(workerData as ReceiveWorkerData);
 
 port.on("message", ({ id, body }: { id: number; body: Uint8Array }) => {
   let reply: PackedBatch;
   try {
-    reply = packBatch(receiveBody(Buffer.from(body.buffer, body.byteOffset, body.byteLength), transform));
+    reply = packBatch(receiveBody(Buffer.from(body.buffer, body.byteOffset, body.byteLength), ctx));
   } catch (err) {
     reply =
-      err instanceof IngestError
+      err instanceof IngestError || err instanceof IngestBusyError
         ? { ok: false, code: err.code, message: err.message }
         : { ok: false, message: (err as Error).message };
   }

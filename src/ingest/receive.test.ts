@@ -1,10 +1,11 @@
-// Receiving webhook bodies in this thread (as under the TypeScript sources) and the packing that
-// carries a prepared batch across from a worker; the workers themselves run in
-// test/receive-workers.test.ts against dist/.
+// Receiving webhook bodies in this thread (what one core does) and the packing that carries a
+// prepared batch across from a worker; the workers run in src/worker/workers.test.ts (from the
+// sources) and test/receive-workers.test.ts (built).
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { apiserverEvents, eventList } from "../../test/fixtures/audit/events.js";
 import { SECRET_EVENTS, SECRET_VALUES } from "../../test/fixtures/policy/secret-events.js";
+import { MAX_ENTRY_BYTES } from "../store/types.js";
 import { hashLeaf } from "../tlog/index.js";
 import { IngestError } from "./errors.js";
 import { createIngestTransform } from "../audit/ingest-transform.js";
@@ -42,18 +43,82 @@ describe("receiving a webhook body", () => {
     for (const secret of SECRET_VALUES) expect(all).not.toContain(secret);
   });
 
-  it("refuses bad bodies with the reason and the item", async () => {
+  it("refuses a body that is not an EventList, naming why", async () => {
     const receiver = startReceiver({ threads: 0 });
     await expect(receiver.receive(Buffer.from("{not json"))).rejects.toMatchObject({
       name: "IngestError",
       code: "not_json",
     });
-    const [good, bad] = apiserverEvents(2, { seed: 4 });
-    const { auditID: _dropped, ...noID } = bad!;
-    await expect(receiver.receive(body([good, noID]))).rejects.toThrow(
-      new IngestError("invalid_event", "items[1]: field auditID is missing or not a non-empty string"),
-    );
+    await expect(receiver.receive(Buffer.from('{"kind":"PodList","items":[]}'))).rejects.toMatchObject({
+      code: "wrong_kind",
+    });
     await receiver.close();
+  });
+
+  it("keeps the valid events of a batch and quarantines each invalid item, credentials masked", async () => {
+    const receiver = startReceiver({ transform: KEY, threads: 0 });
+    const [good, bad, other] = apiserverEvents(3, { seed: 4 });
+    const { auditID: _dropped, ...noID } = bad!;
+    const token = "ghp_" + "aZ3".repeat(12);
+    const badTime = { ...other!, stageTimestamp: "2025-13-45T99:99:99Z", userAgent: `curl ${token}` };
+    const batch = await receiver.receive(body([good, noID, badTime]));
+    await receiver.close();
+    expect(batch.received).toBe(3);
+    expect(batch.events.map((e) => e.auditID)).toEqual([good!.auditID]);
+    expect(batch.rejected).toEqual([
+      {
+        index: 1,
+        code: "invalid_event",
+        field: "auditID",
+        message: "items[1]: field auditID is missing or not a non-empty string",
+      },
+      {
+        index: 2,
+        code: "invalid_event",
+        field: "stageTimestamp",
+        message:
+          'items[2]: field stageTimestamp "2025-13-45T99:99:99Z" is not an RFC 3339 timestamp: month 13 is out of range',
+      },
+    ]);
+    const entries = batch.quarantine!.map((q) => {
+      expect(Buffer.from(q.leaf)).toEqual(Buffer.from(hashLeaf(q.bytes)));
+      return Buffer.from(q.bytes).toString("utf8");
+    });
+    expect(entries).toHaveLength(2);
+    expect(entries.join("\n")).not.toContain(token);
+    const second = JSON.parse(entries[1]!) as Record<string, unknown>;
+    expect(second).toMatchObject({
+      kind: "QuarantinedItem",
+      apiVersion: "kubetrail.dev/v1",
+      source: "webhook",
+      reason: { code: "invalid_event", field: "stageTimestamp" },
+      indexes: [2],
+      count: 1,
+      auditID: other!.auditID,
+      itemBytes: Buffer.byteLength(JSON.stringify(badTime)),
+      redacted: ["item.userAgent"],
+      redactedKinds: ["github-token"],
+    });
+    expect((second.item as { userAgent: string }).userAgent).toMatch(/^curl kubetrail-hmac-sha256:/);
+  });
+
+  it("quarantines an event larger than the log's largest entry instead of failing the batch", async () => {
+    const receiver = startReceiver({ transform: KEY, threads: 0 });
+    const [good, big] = apiserverEvents(2, { seed: 12 });
+    const huge = { ...big!, requestObject: { data: "x".repeat(MAX_ENTRY_BYTES) } };
+    const batch = await receiver.receive(body([good, huge]));
+    await receiver.close();
+    expect(batch.events.map((e) => e.auditID)).toEqual([good!.auditID]);
+    expect(batch.rejected?.map((r) => [r.index, r.code])).toEqual([[1, "too_large"]]);
+    expect(batch.rejected?.[0]?.message).toMatch(
+      /^items\[1\]: \d+ bytes to store, over the log's largest entry/,
+    );
+    const record = JSON.parse(Buffer.from(batch.quarantine![0]!.bytes).toString("utf8")) as Record<
+      string,
+      unknown
+    >;
+    expect(record.item).toBeUndefined(); // over 256 KiB: its tag and size only
+    expect(record.itemBytes).toBeGreaterThan(MAX_ENTRY_BYTES);
   });
 });
 
@@ -95,7 +160,7 @@ describe("a prepared batch packed for the trip from a worker", () => {
       ...apiserverEvents(3, { seed: 6 }),
       ...SECRET_EVENTS.map(({ kind: _k, apiVersion: _v, ...e }) => e),
     ];
-    const prepared = receiveBody(body(items), createIngestTransform(KEY));
+    const prepared = receiveBody(body(items), { transform: createIngestTransform(KEY) });
     const buffers = new Set(prepared.events.map((e) => e.bytes.buffer));
     expect(buffers.size).toBeGreaterThan(1);
     expect(buffers.has(roundTrip(prepared))).toBe(false);

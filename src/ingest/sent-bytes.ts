@@ -9,6 +9,8 @@
 // start and end, not whether the JSON is valid. Any doubt returns undefined, and the caller
 // falls back to encoding the parsed event.
 
+import { IngestError } from "./errors.js";
+
 /** Every audit.k8s.io/v1 Event as the apiserver encodes it alone (a line of its log file) begins so. */
 export const EVENT_TYPE_META = '{"kind":"Event","apiVersion":"audit.k8s.io/v1",';
 const TYPE_META_BYTES = Buffer.from(EVENT_TYPE_META);
@@ -31,6 +33,10 @@ export interface ObjectScan {
   compact: boolean;
   /** Member names, counted at every depth: fewer parsed keys than this means a name repeats. */
   keys: number;
+  /** Objects and arrays inside, itself included, strings (names included) and commas: what parsing allocates. */
+  composites: number;
+  strings: number;
+  commas: number;
 }
 
 /** Index of the quote closing the string that opens at `i`, or -1 past the end. */
@@ -53,7 +59,9 @@ const STRING = 1;
 const OPEN = 2;
 const CLOSE = 3;
 const SPACE = 4;
+const SEPARATOR = 5;
 const CLASS = new Uint8Array(256);
+CLASS[COMMA] = SEPARATOR;
 CLASS[QUOTE] = STRING;
 CLASS[LBRACE] = CLASS[LBRACKET] = OPEN;
 CLASS[RBRACE] = CLASS[RBRACKET] = CLOSE;
@@ -63,6 +71,9 @@ for (const c of [0x20, 0x0a, 0x0d, 0x09]) CLASS[c] = SPACE;
 export function scanComposite(b: Uint8Array, start: number): ObjectScan | undefined {
   let depth = 0;
   let keys = 0;
+  let composites = 0;
+  let strings = 0;
+  let commas = 0;
   let compact = true;
   for (let i = start; i < b.length; i++) {
     const kind = CLASS[b[i]!];
@@ -70,11 +81,15 @@ export function scanComposite(b: Uint8Array, start: number): ObjectScan | undefi
     if (kind === STRING) {
       i = stringEnd(b, i);
       if (i < 0) return undefined;
+      strings++;
       if (b[i + 1] === COLON) keys++;
     } else if (kind === OPEN) {
       depth++;
+      composites++;
     } else if (kind === CLOSE) {
-      if (--depth === 0) return { start, end: i + 1, compact, keys };
+      if (--depth === 0) return { start, end: i + 1, compact, keys, composites, strings, commas };
+    } else if (kind === SEPARATOR) {
+      commas++;
     } else {
       compact = false;
     }
@@ -110,18 +125,36 @@ export interface EventListScan {
   arrayEnd: number;
   /** Names at the top level of the body, repeats included. */
   topLevelKeys: number;
+  /** Objects, arrays, strings, member names and commas in the whole body (see ObjectScan). */
+  composites: number;
+  strings: number;
+  keys: number;
+  commas: number;
+}
+
+/** More items than the caller allows: the scan stopped there. */
+export class TooManyItems extends IngestError {
+  constructor(readonly limit: number) {
+    super("too_large", `more than ${limit} items`);
+  }
 }
 
 /**
  * The extents of the elements of the top-level `items` array of an EventList body. Undefined
  * when they cannot be told apart for certain (an element that is not an object, a name
  * written with escapes) or what lies between them is not exactly JSON's (a trailing comma).
+ * Throws TooManyItems as soon as the array has more than `maxItems` elements, so a body of
+ * millions of tiny items costs no more than the limit's worth.
  */
-export function eventListItems(body: Uint8Array): EventListScan | undefined {
+export function eventListItems(body: Uint8Array, maxItems = Infinity): EventListScan | undefined {
   let i = skipSpace(body, 0);
   if (body[i] !== LBRACE) return undefined;
   let scan: EventListScan | undefined;
   let topLevelKeys = 0;
+  let composites = 1;
+  let strings = 0;
+  let keys = 0;
+  let commas = 0;
   for (i = skipSpace(body, i + 1); body[i] !== RBRACE;) {
     if (body[i] !== QUOTE) return undefined;
     const close = stringEnd(body, i);
@@ -130,6 +163,8 @@ export function eventListItems(body: Uint8Array): EventListScan | undefined {
     // An escaped name may spell "items" for JSON.parse while these bytes do not.
     if (name.includes(BACKSLASH)) return undefined;
     topLevelKeys++;
+    strings++;
+    keys++;
     i = skipSpace(body, close + 1);
     if (body[i] !== COLON) return undefined;
     i = skipSpace(body, i + 1);
@@ -144,7 +179,12 @@ export function eventListItems(body: Uint8Array): EventListScan | undefined {
         if (body[i] !== LBRACE) return undefined;
         const item = scanComposite(body, i);
         if (item === undefined) return undefined;
+        if (items.length === maxItems) throw new TooManyItems(maxItems);
         items.push(item);
+        composites += item.composites;
+        strings += item.strings;
+        keys += item.keys;
+        commas += item.commas + 1;
         i = skipSpace(body, item.end);
         if (body[i] === COMMA) {
           i = skipSpace(body, i + 1);
@@ -152,16 +192,37 @@ export function eventListItems(body: Uint8Array): EventListScan | undefined {
         } else if (body[i] !== RBRACKET) return undefined;
       }
       i++;
-      scan = { items, arrayStart, arrayEnd: i, topLevelKeys: 0 };
+      composites++;
+      scan = {
+        items,
+        arrayStart,
+        arrayEnd: i,
+        topLevelKeys: 0,
+        composites: 0,
+        strings: 0,
+        keys: 0,
+        commas: 0,
+      };
+    } else if (body[i] === LBRACE || body[i] === LBRACKET) {
+      const value = scanComposite(body, i);
+      if (value === undefined) return undefined;
+      composites += value.composites;
+      strings += value.strings;
+      keys += value.keys;
+      commas += value.commas;
+      i = value.end;
     } else {
+      if (body[i] === QUOTE) strings++;
       i = valueEnd(body, i);
       if (i < 0) return undefined;
     }
     i = skipSpace(body, i);
-    if (body[i] === COMMA) i = skipSpace(body, i + 1);
-    else if (body[i] !== RBRACE) return undefined;
+    if (body[i] === COMMA) {
+      commas++;
+      i = skipSpace(body, i + 1);
+    } else if (body[i] !== RBRACE) return undefined;
   }
-  return scan === undefined ? undefined : { ...scan, topLevelKeys };
+  return scan === undefined ? undefined : { ...scan, topLevelKeys, composites, strings, keys, commas };
 }
 
 /** Member names in a parsed JSON value, at every depth (the count `ObjectScan.keys` makes of its bytes). */

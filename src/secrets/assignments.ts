@@ -73,9 +73,15 @@ function valueAfter(text: string, i: number, isFlag: boolean): Span | undefined 
   else if (text[i] === '"' || text[i] === "'") i++;
   const afterName = i;
   while (text[i] === " " || text[i] === "\t") i++;
-  if (text.startsWith(":=", i) || text.startsWith("=>", i)) i += 2;
+  // The name of a {"name": …, "value": …} pair (an env var in a manifest held as JSON text).
+  const pair = /^,[ \t]*(\\?)"value\1"[ \t]*:[ \t]*/.exec(text.slice(i, i + 24));
+  if (pair !== null && afterName > 0 && (text[afterName - 1] === '"' || text[afterName - 1] === "'"))
+    i += pair[0].length;
+  else if (text.startsWith(":=", i) || text.startsWith("=>", i)) i += 2;
   else if (text[i] === "=") i++;
   else if (text[i] === ":" && !text.startsWith("://", i)) i++;
+  else if (isFlag && text[i] === ",")
+    i++; // ["--token", "VALUE"] in JSON text
   else if (!(isFlag && i > afterName)) return undefined; // `--token VALUE`
   while (text[i] === " " || text[i] === "\t") i++;
   const escaped = text[i] === "\\" && (text[i + 1] === '"' || text[i + 1] === "'");

@@ -14,18 +14,17 @@ import { isRecord } from "../json/record.js";
 import { documentToJs } from "../yaml/to-js.js";
 import { BUILTIN_FORMATS, patternDetector, type FormatDetector } from "./formats.js";
 import { MIN_KEYWORD_LENGTH } from "./keywords.js";
+import { SecretsError } from "./errors.js";
 import { SecretScanner, type ScannerOptions } from "./scanner.js";
 
-export class DetectorConfigError extends Error {
-  readonly code = "bad-detector-config";
+export class DetectorConfigError extends SecretsError {
   constructor(
     readonly source: string,
     readonly field: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${source}: ${field}: ${message}`, options);
-    this.name = "DetectorConfigError";
+    super("bad-detector-config", `${source}: ${field}: ${message}`, options);
   }
 }
 
@@ -36,6 +35,8 @@ export interface DetectorConfig {
 
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const WORD = /^[a-z0-9]+$/;
+/** A shorter credential word would match inside too many names. */
+const MIN_WORD_LENGTH = 3;
 
 /** Checks and compiles a parsed config; errors name `source` and the field. */
 export function compileDetectorConfig(doc: unknown, source: string): DetectorConfig {
@@ -99,8 +100,8 @@ export function compileDetectorConfig(doc: unknown, source: string): DetectorCon
   const words = doc.credentialWords ?? [];
   if (!Array.isArray(words)) fail("credentialWords", "expected a list");
   const credentialWords = (words as unknown[]).map((w, i) => {
-    if (typeof w !== "string" || w.length < MIN_KEYWORD_LENGTH || !WORD.test(w))
-      fail(`credentialWords[${i}]`, `must be ${MIN_KEYWORD_LENGTH} or more lowercase letters or digits`);
+    if (typeof w !== "string" || w.length < MIN_WORD_LENGTH || !WORD.test(w))
+      fail(`credentialWords[${i}]`, `must be ${MIN_WORD_LENGTH} or more lowercase letters or digits`);
     return w as string;
   });
   return { formats, credentialWords };

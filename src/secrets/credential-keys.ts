@@ -32,12 +32,76 @@ const KEY_QUALIFIERS = [
 const KEY_SEPARATORS = ["", "_", "-", ".", " "];
 
 /**
- * Keywords every credential-like name contains, folded to lowercase (see keywords.ts): the
- * pre-filter finds them in the raw bytes of an event before anything is parsed.
+ * The words a credential-like name ends with (modulo a plural `s`, digits and trailing
+ * separators; see classifyKey), folded to lowercase: the pre-filter looks for them in the raw
+ * bytes of an event (keywords.ts), and confirmNameKeyword checks that something is assigned.
  */
 export function credentialNameKeywords(extraWords: readonly string[] = []): string[] {
   const compound = KEY_QUALIFIERS.flatMap((q) => KEY_SEPARATORS.map((sep) => `${q}${sep}key`));
-  return [...new Set(["pass", "pwd", "secret", "token", "cred", ...compound, ...extraWords])];
+  const words = [...PASSWORD_WORDS, ...PASSWORD_EXACT, ...CREDENTIAL_WORDS, ...compound, ...extraWords];
+  // Keywords have four characters at least: a shorter word comes with each character that may
+  // follow it where something is assigned to it (see confirmNameKeyword).
+  return [...new Set(words.flatMap((w) => (w.length >= 4 ? [w] : [...AFTER_NAME].map((c) => w + c))))];
+}
+
+/** What follows a name's last word where something is assigned to it: a suffix, or the assignment. */
+const AFTER_NAME = `s0123456789_.-=: "'\\`;
+
+const byte = (c: string): number => c.charCodeAt(0);
+const NAME_BYTE = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") NAME_BYTE[byte(c)] = 1;
+const [QUOTE, APOS, BACKSLASH, COMMA, COLON, EQUALS, SPACE, TAB, DASH] = [..."\"'\\,:= \t-"].map(byte);
+const VALUE_KEY = Buffer.from('"value"');
+const ESCAPED_VALUE_KEY = Buffer.from('\\"value\\"');
+
+function skipBlanks(b: Uint8Array, i: number, to: number): number {
+  while (i < to && (b[i] === SPACE || b[i] === TAB)) i++;
+  return i;
+}
+
+function startsWithAt(b: Uint8Array, i: number, to: number, what: Uint8Array): boolean {
+  if (i + what.length > to) return false;
+  for (let j = 0; j < what.length; j++) if (b[i + j] !== what[j]) return false;
+  return true;
+}
+
+/**
+ * For the raw pre-filter: whether a name keyword found at [start, end) of JSON bytes could be
+ * the end of a name that something is assigned to, the way the scanner finds names: an object
+ * key (`…password":`), a text assignment (`…password=`, `…password: `, `\"password\":`), the
+ * `name` of a `{name, value}` pair (`…PASSWORD","value":`), or a flag (`--token …`,
+ * `"--token","…"`). Most mentions of `secret` or `token` in an event (the `secrets` resource,
+ * `/serviceaccounts/x/token`) are none of these, and need no closer look.
+ */
+export function confirmNameKeyword(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  from: number,
+  to: number,
+): boolean {
+  let j = end;
+  if (j < to && (b[j]! | 0x20) === 0x73) j++; // a plural s
+  while (j < to && b[j]! >= 0x30 && b[j]! <= 0x39) j++;
+  while (j < to && (b[j] === 0x5f || b[j] === 0x2e || b[j] === DASH)) j++;
+  if (j >= to) return false;
+  let nameStart = start;
+  while (nameStart > from && start - nameStart < 64 && NAME_BYTE[b[nameStart - 1]!] === 1) nameStart--;
+  const isFlag = b[nameStart] === DASH;
+  const c = b[j];
+  if (c === EQUALS || c === COLON) return true;
+  if (c === SPACE || c === TAB) {
+    const k = skipBlanks(b, j, to);
+    return b[k] === EQUALS || b[k] === COLON || isFlag;
+  }
+  const escaped = c === BACKSLASH && (b[j + 1] === QUOTE || b[j + 1] === APOS);
+  if (!escaped && c !== QUOTE && c !== APOS) return false;
+  let k = skipBlanks(b, j + (escaped ? 2 : 1), to);
+  if (b[k] === COLON || b[k] === EQUALS) return true;
+  if (b[k] !== COMMA) return false;
+  if (isFlag) return true;
+  k = skipBlanks(b, k + 1, to);
+  return startsWithAt(b, k, to, escaped ? ESCAPED_VALUE_KEY : VALUE_KEY);
 }
 
 /** The words of a name, lowercase: split at non-alphanumerics and camelCase humps. */

@@ -13,6 +13,19 @@ export interface Span {
   end: number;
 }
 
+const ALNUM_LOWER = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * Keywords are at least four characters (see keywords.ts): a three-character marker is given
+ * with each character that can come after it (`sg.` → `sg.a`, `sg.b`, …) or before it.
+ */
+function followedBy(marker: string, chars: string): string[] {
+  return [...chars].map((c) => marker + c);
+}
+function precededBy(chars: string, marker: string): string[] {
+  return [...chars].map((c) => c + marker);
+}
+
 /** A detector that recognises a credential by its format. */
 export interface FormatDetector {
   /** Stable name, reported with every finding (e.g. `aws-access-key-id`). */
@@ -156,7 +169,8 @@ export const BUILTIN_FORMATS: readonly FormatDetector[] = [
   patternDetector({
     id: "url-password",
     description: "password in a URL's user information (scheme://user:password@host)",
-    keywords: ["://"],
+    // The scheme's last character, then "://" (or JSON's escaped ":\/\/").
+    keywords: [...precededBy(`${ALNUM_LOWER}+.-`, "://"), ":\\/\\/", ":\\//"],
     pattern:
       /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}:\/\/[^\s:@/"'<>\\]{1,256}:([^\s@/"'<>\\]{1,256})@/,
     group: 1,
@@ -239,7 +253,7 @@ export const BUILTIN_FORMATS: readonly FormatDetector[] = [
   patternDetector({
     id: "azure-client-secret",
     description: "Microsoft Entra ID (Azure AD) application client secret (…Q~…)",
-    keywords: ["0q~", "1q~", "2q~", "3q~", "4q~", "5q~", "6q~", "7q~", "8q~", "9q~"],
+    keywords: [..."0123456789"].flatMap((d) => followedBy(`${d}q~`, `${ALNUM_LOWER}_~.-`)),
     pattern: /(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])/,
   }),
   patternDetector({
@@ -251,7 +265,7 @@ export const BUILTIN_FORMATS: readonly FormatDetector[] = [
   patternDetector({
     id: "sendgrid-key",
     description: "SendGrid API key (SG.….…)",
-    keywords: ["sg."],
+    keywords: followedBy("sg.", `${ALNUM_LOWER}_-`),
     pattern: /(?<![A-Za-z0-9_-])SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/,
   }),
   patternDetector({
@@ -317,7 +331,7 @@ export const BUILTIN_FORMATS: readonly FormatDetector[] = [
   patternDetector({
     id: "huggingface-token",
     description: "Hugging Face access token (hf_…)",
-    keywords: ["hf_"],
+    keywords: followedBy("hf_", ALNUM_LOWER),
     pattern: /(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{34,64}(?![A-Za-z0-9_])/,
   }),
   patternDetector({
@@ -330,7 +344,7 @@ export const BUILTIN_FORMATS: readonly FormatDetector[] = [
     id: "atlassian-token",
     description: "Atlassian API token (ATATT3…)",
     keywords: ["atatt3"],
-    pattern: /(?<![A-Za-z0-9_=-])ATATT3[A-Za-z0-9_=-]{150,512}/,
+    pattern: /(?<![A-Za-z0-9_-])ATATT3[A-Za-z0-9_=-]{150,512}/,
   }),
   patternDetector({
     id: "grafana-token",
@@ -401,7 +415,7 @@ export const BUILTIN_FORMATS: readonly FormatDetector[] = [
   patternDetector({
     id: "telegram-bot-token",
     description: "Telegram bot token (digits:AA…)",
-    keywords: [":aa"],
+    keywords: precededBy("0123456789", ":aa"),
     pattern: /(?<![A-Za-z0-9])\d{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])/,
   }),
   patternDetector({

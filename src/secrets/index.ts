@@ -58,8 +58,8 @@ export function findSecretsInJson(
   const found: LocatedFinding[] = [];
   mapStrings(
     value,
-    (s, k, at) => {
-      for (const f of scanner.detect(s, { key: k })) found.push({ ...f, path: pathOf(at) });
+    (s, k, parent, segment) => {
+      for (const f of scanner.detect(s, { key: k })) found.push({ ...f, path: pathOf(parent, segment) });
       return undefined;
     },
     key,

@@ -21,6 +21,15 @@ describe("format and name detectors", () => {
     });
   }
 
+  it("find each credential inside a text: after `name=`, in quotes, in a URL query", () => {
+    for (const p of plantedSecrets(5).filter((x) => x.key === undefined)) {
+      for (const text of [`?value=${p.value}&limit=500`, `note: "${p.value}" (copied)`, `x ${p.value}\n`]) {
+        const spans = scanner.detect(text).map((f) => text.slice(f.start, f.end));
+        expect(spans, `${p.kind} in ${JSON.stringify(text.slice(0, 60))}`).toContain(p.secret);
+      }
+    }
+  });
+
   it("have a planted sample for every built-in format", () => {
     const planted = new Set(plantedSecrets(1).map((p) => p.kind));
     expect(BUILTIN_FORMATS.map((f) => f.id).filter((id) => !planted.has(id))).toEqual([]);
@@ -47,6 +56,8 @@ describe("format and name detectors", () => {
     ['{\\"password\\":\\"hunter2\\"}', ["password"]],
     ["Server=db;Database=app;User Id=sa;Password=S3cr3t!;", ["password"]],
     ["/api/v1/pods?access_token=Zx81kq0PqLm2Tt7uVv9w&watch=true", ["credential"]],
+    ['{"env":[{"name":"DB_PASSWORD","value":"hunter22"}]}', ["password"]],
+    ['{\\"args\\":[\\"--token\\",\\"Zx81kq0PqLm2Tt7uVv9wX1\\"]}', ["credential"]],
   ])("%j → %j", (text, kinds) => {
     expect(scanner.detect(text).map((f) => f.kind)).toEqual(kinds);
   });

@@ -5,6 +5,7 @@
 import { findAssignments, foldAscii } from "./assignments.js";
 import {
   classifyKey,
+  confirmNameKeyword,
   credentialNameKeywords,
   isAwsSecretKey,
   isCredentialValue,
@@ -82,7 +83,12 @@ export class SecretScanner {
     const everyFormatHasKeywords = this.formats.every((f) => f.keywords.length > 0);
     if (everyFormatHasKeywords) {
       const escapes = jsonEscapesOf(words);
-      this.rawKeywords = new KeywordSet([...words, ...escapes], [...groups, ...escapes.map(() => 0)]);
+      const confirm = groups.map((g) => (g === this.formats.length ? confirmNameKeyword : undefined));
+      this.rawKeywords = new KeywordSet(
+        [...words, ...escapes],
+        [...groups, ...escapes.map(() => 0)],
+        confirm,
+      );
     }
     this.opaque = opts.opaque;
   }
@@ -178,7 +184,7 @@ function merge(findings: SecretFinding[]): SecretFinding[] {
 /**
  * JSON may spell any character as \u00XX (the apiserver's encoder does so only for <, > and &,
  * which no keyword holds): an item whose bytes spell a keyword's character that way must not
- * pass the raw pre-filter. Likewise `\/` for the slash of "://".
+ * pass the raw pre-filter. (The escaped slash, `\/`, is in the URL detector's own keywords.)
  */
 function jsonEscapesOf(keywords: readonly string[]): string[] {
   const chars = new Set<number>();
@@ -188,7 +194,5 @@ function jsonEscapesOf(keywords: readonly string[]): string[] {
       if (c >= 0x61 && c <= 0x7a) chars.add(c & ~0x20);
     }
   }
-  const escapes = [...chars].map((c) => `\\u00${c.toString(16).padStart(2, "0")}`);
-  if (keywords.some((k) => k.includes("/"))) escapes.push(":\\/");
-  return escapes;
+  return [...chars].map((c) => `\\u00${c.toString(16).padStart(2, "0")}`);
 }

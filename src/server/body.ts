@@ -1,21 +1,20 @@
 // Request bodies are read under limits enforced while streaming: the raw size (--max-body) and,
-// for gzip, the decompressed size, so neither a huge upload nor a zip bomb can exhaust memory.
+// for gzip, the decompressed size, so neither a huge upload nor a zip bomb can exhaust memory;
+// and under a memory budget shared by every request (and by the parsing of their bodies).
 import type { IncomingMessage } from "node:http";
 import { createGunzip } from "node:zlib";
+import type { MemoryBudget } from "../ingest/memory-budget.js";
 import { HttpError } from "./route.js";
 
 export interface BodyLimits {
   maxBytes: number;
   /** Limit on the decompressed size of a gzip body. */
   maxDecodedBytes: number;
-  /** Shared by all requests: bodies being held in memory at once; beyond it, 429 (retry later). */
-  budget?: BodyBudget;
-}
-
-/** A byte budget shared by concurrent requests, so many large bodies at once cannot exhaust memory. */
-export class BodyBudget {
-  used = 0;
-  constructor(readonly maxBytes: number) {}
+  /**
+   * Shared by all requests: bodies held in memory at once, from their first byte until the
+   * caller releases them; beyond it, 429 (retry later). A request alone always proceeds.
+   */
+  budget?: MemoryBudget;
 }
 
 function tooLarge(what: string, limit: number): HttpError {
@@ -27,6 +26,8 @@ export interface ReceivedBody {
   body: Buffer;
   /** Bytes received as sent (before gunzip), for the request-bytes metric. */
   rawBytes: number;
+  /** Gives the body's bytes back to the budget: call once the body is no longer needed. */
+  release(): void;
 }
 
 /** Reads the whole body, decoding `Content-Encoding: gzip`; rejects with HttpError 413/415/400. */
@@ -51,7 +52,7 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Rece
     let done = false;
     let held = 0;
     const releaseBudget = (): void => {
-      if (limits.budget) limits.budget.used -= held;
+      limits.budget?.release(held);
       held = 0;
     };
     const fail = (err: HttpError): void => {
@@ -84,7 +85,8 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Rece
         return;
       }
       if (limits.budget) {
-        if (limits.budget.used + chunk.length > limits.budget.maxBytes && held > 0) {
+        // Twice the chunk: the chunks and the body they are joined into exist together at the end.
+        if (!limits.budget.tryReserve(2 * chunk.length, held)) {
           fail(
             new HttpError(429, "too many request bodies in memory at once; retry later", {
               "Retry-After": "1",
@@ -93,8 +95,7 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Rece
           );
           return;
         }
-        limits.budget.used += chunk.length;
-        held += chunk.length;
+        held += 2 * chunk.length;
       }
       chunks.push(chunk);
     });
@@ -102,9 +103,12 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Rece
       if (done) return;
       done = true;
       const body = Buffer.concat(chunks, decoded);
-      // The budget covers reading; the caller holds the body only briefly after (parse, then drop).
-      releaseBudget();
-      resolve({ body, rawBytes: raw });
+      chunks.length = 0;
+      // The chunks are garbage now; the body is held until the caller is done with it (parsed
+      // and answered), not just read.
+      limits.budget?.release(held - decoded);
+      held = decoded;
+      resolve({ body, rawBytes: raw, release: releaseBudget });
     });
   });
 }

@@ -4,11 +4,12 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
+import { ServerError } from "./route.js";
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
+/** A setting that cannot be used; the message names the flag, variable or file it came from. */
+export class ConfigError extends ServerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("config", message, options);
   }
 }
 
@@ -57,7 +58,7 @@ export function applyConfigFile(cmd: Command, file: string): void {
   try {
     doc = parseYaml(readFileSync(file, "utf8"));
   } catch (err) {
-    throw new ConfigError(`${file}: ${(err as Error).message}`);
+    throw new ConfigError(`${file}: ${(err as Error).message}`, { cause: err });
   }
   if (doc === null || doc === undefined) return;
   if (typeof doc !== "object" || Array.isArray(doc))

@@ -7,10 +7,15 @@ import type { Registry } from "prom-client";
 import { followFile } from "../ingest/follow-file.js";
 import type { CatchUpProgress } from "../ingest/dedupe.js";
 import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-ingest.js";
+import { MemoryBudget } from "../ingest/memory-budget.js";
 import { fsStorage } from "../store/fs/storage.js";
 import type { Storage } from "../store/storage.js";
-import { caFingerprints, type AuthConfig, type ClientCaRights } from "./auth.js";
-import { BodyBudget } from "./body.js";
+import type { AuthConfig } from "./auth/chain.js";
+import { caFingerprints, type ClientCaRights } from "./auth/credentials.js";
+import { KubeReviewer } from "./auth/kube-review.js";
+import { ClientError } from "../client/errors.js";
+import { inClusterContext, kubeApiClient } from "../kube/credentials.js";
+import { loadKubeContext, type KubeContext } from "../kube/kubeconfig.js";
 import type { ConnectionLimits } from "./connection-guard.js";
 import { ConfigError } from "./config.js";
 import type { LineOutput } from "./log-output.js";
@@ -49,6 +54,20 @@ export interface ServeConfig extends IngestSetup {
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
+  /** Memory webhook bodies may hold at once, parsing included (429 beyond); see MemoryBudget. */
+  maxRequestMemory?: number;
+  /** Kubernetes identities on the read API (TokenReview, SubjectAccessReview, x509 users). */
+  kubeAuth?: KubeAuthConfig;
+}
+
+export interface KubeAuthConfig {
+  /** kubetrail's own kubeconfig for the apiserver; undefined: the in-cluster service account. */
+  kubeconfig?: string;
+  kubeContext?: string;
+  /** PEM file of the cluster's client CA: certificates it issued are users (CN) and groups (O). */
+  clientCa?: string;
+  /** How long an allowed decision or accepted token is reused. */
+  cacheTtlMs: number;
 }
 
 /** Modules that serve more endpoints or consume the log plug in here once the log is open. */
@@ -77,6 +96,7 @@ async function readPem(file: string, what: string): Promise<string> {
   } catch (err) {
     throw new ConfigError(
       `${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
     );
   }
 }
@@ -85,11 +105,15 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
   if (cfg.insecureHttp) {
     if (cfg.clientCa) throw new ConfigError("--client-ca needs TLS; drop --insecure-http");
     if (cfg.readClientCa) throw new ConfigError("--read-client-ca needs TLS; drop --insecure-http");
+    if (cfg.kubeAuth?.clientCa) throw new ConfigError("--kube-client-ca needs TLS; drop --insecure-http");
     logger.warn("serving plain HTTP (--insecure-http): credentials and events travel unencrypted");
     return undefined;
   }
   const clientCa = cfg.clientCa ? await readPem(cfg.clientCa, "--client-ca") : undefined;
   const readClientCa = cfg.readClientCa ? await readPem(cfg.readClientCa, "--read-client-ca") : undefined;
+  const kubeClientCa = cfg.kubeAuth?.clientCa
+    ? await readPem(cfg.kubeAuth.clientCa, "--kube-client-ca")
+    : undefined;
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined))
     throw new ConfigError("--tls-cert and --tls-key go together");
   if (cfg.tlsCert !== undefined && cfg.tlsKey !== undefined) {
@@ -98,6 +122,7 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
       key: await readPem(cfg.tlsKey, "--tls-key"),
       clientCa,
       readClientCa,
+      kubeClientCa,
     };
   }
   const serving = await loadOrCreateServingCert(cfg.dataDir);
@@ -106,12 +131,13 @@ async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMateria
       { caFile: serving.caFile },
       "generated a self-signed serving certificate; clients should trust the CA file",
     );
-  return { cert: serving.cert, key: serving.key, clientCa, readClientCa };
+  return { cert: serving.cert, key: serving.key, clientCa, readClientCa, kubeClientCa };
 }
 
 /** The CA fingerprints that grant each right, checked here so a bad bundle fails at start. */
 function clientCaRights(tls: TlsMaterial | undefined): ClientCaRights | undefined {
-  if (tls?.clientCa === undefined && tls?.readClientCa === undefined) return undefined;
+  if (tls?.clientCa === undefined && tls?.readClientCa === undefined && tls?.kubeClientCa === undefined)
+    return undefined;
   const of = (pem: string | undefined, flag: string): Set<string> => {
     if (pem === undefined) return new Set();
     let found: Set<string>;
@@ -123,7 +149,30 @@ function clientCaRights(tls: TlsMaterial | undefined): ClientCaRights | undefine
     if (found.size === 0) throw new ConfigError(`${flag}: no certificate in the file`);
     return found;
   };
-  return { ingest: of(tls.clientCa, "--client-ca"), read: of(tls.readClientCa, "--read-client-ca") };
+  return {
+    ingest: of(tls.clientCa, "--client-ca"),
+    read: of(tls.readClientCa, "--read-client-ca"),
+    kube: of(tls.kubeClientCa, "--kube-client-ca"),
+  };
+}
+
+/** kubetrail's own connection to the apiserver for TokenReview and SubjectAccessReview. */
+function kubeReviewer(k: KubeAuthConfig, logger: Logger): KubeReviewer {
+  let ctx: KubeContext;
+  try {
+    ctx =
+      k.kubeconfig === undefined
+        ? inClusterContext()
+        : loadKubeContext({ kubeconfig: k.kubeconfig, context: k.kubeContext });
+  } catch (err) {
+    if (err instanceof ClientError) throw new ConfigError(`--kube-auth: ${err.message}`);
+    throw err;
+  }
+  logger.info(
+    { apiserver: ctx.server, kubeClientCa: k.clientCa ?? null },
+    "Kubernetes identities accepted on the read API (TokenReview, SubjectAccessReview on auditevents.kubetrail.dev)",
+  );
+  return new KubeReviewer({ client: () => kubeApiClient(ctx), ttlMs: k.cacheTtlMs });
 }
 
 async function authConfig(
@@ -157,6 +206,7 @@ async function authConfig(
     metricsTokens,
     metricsAuth: cfg.metricsAuth === true,
     clientCas: clientCaRights(tls),
+    ...(cfg.kubeAuth === undefined ? {} : { kube: { reviewer: kubeReviewer(cfg.kubeAuth, logger) } }),
   };
 }
 
@@ -221,6 +271,10 @@ export async function runServe(
     () => checkpoint,
     () => output?.dropped ?? 0,
   );
+  // Room for a couple of the largest bodies at once; beyond it senders get 429 and retry.
+  const memoryBudget = new MemoryBudget(
+    cfg.maxRequestMemory ?? Math.max(256 * 1024 * 1024, 2 * cfg.maxDecodedBodyBytes),
+  );
   const routes: Route[] = [
     ...healthRoutes({
       ready: () => accepting,
@@ -231,12 +285,7 @@ export async function runServe(
       receive: (body) => openIngestOrThrow().receiver.receive(body),
       ingest: (batch) => openIngestOrThrow().pipeline.ingestPrepared(batch),
       metrics,
-      limits: {
-        maxBytes: cfg.maxBodyBytes,
-        maxDecodedBytes: cfg.maxDecodedBodyBytes,
-        // Room for a couple of the largest bodies at once; beyond it senders get 429 and retry.
-        budget: new BodyBudget(Math.max(256 * 1024 * 1024, 2 * cfg.maxDecodedBodyBytes)),
-      },
+      limits: { maxBytes: cfg.maxBodyBytes, maxDecodedBytes: cfg.maxDecodedBodyBytes, budget: memoryBudget },
       accepting: () => accepting,
       onUnexpected: (err) =>
         logger.error(
@@ -264,12 +313,14 @@ export async function runServe(
   } catch (err) {
     throw new ConfigError(
       `cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${(err as Error).message}`,
+      { cause: err },
     );
   }
   logger.info({ address: server.address, url: `${tls ? "https" : "http"}://${server.address}` }, "listening");
   try {
     ingest = await openIngest(cfg.storage ?? fsStorage(cfg.dataDir), {
       ...cfg,
+      memoryBudget,
       onRepair: (message) => logger.warn({ repair: message }, "repaired on open"),
       onCatchUp: catchUpLog(logger),
       onError: (err) =>

@@ -3,8 +3,9 @@ import { connect } from "node:tls";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "../../test/fixtures/audit/request.js";
-import { caFingerprints } from "./auth.js";
-import { BodyBudget, readBody } from "./body.js";
+import { MemoryBudget } from "../ingest/memory-budget.js";
+import { caFingerprints } from "./auth/credentials.js";
+import { readBody } from "./body.js";
 import { createCa, issueCert, type IssuedPem } from "./certs.js";
 import { createMetrics } from "./metrics.js";
 import type { Route } from "./route.js";
@@ -25,13 +26,14 @@ const echo: Route = {
   },
 };
 // Bodies read under a shared budget that other requests have (in this test) used up.
-const budget = new BodyBudget(1024);
+const budget = new MemoryBudget(1024);
 const budgeted: Route = {
   method: "POST",
   pattern: "/budgeted",
   scope: "ingest",
   async handle({ req, res }) {
-    const { body } = await readBody(req, { maxBytes: 1 << 20, maxDecodedBytes: 1 << 20, budget });
+    const { body, release } = await readBody(req, { maxBytes: 1 << 20, maxDecodedBytes: 1 << 20, budget });
+    release();
     jsonReply(res, 200, { length: body.length });
   },
 };
@@ -193,7 +195,7 @@ describe("server bodies", () => {
   });
 
   it("answers 429 when bodies in memory exceed the shared budget, and frees it after", async () => {
-    budget.used = budget.maxBytes; // as if other requests held it all
+    budget.tryReserve(budget.maxBytes); // as if other requests held it all
     const big = gzipSync(Buffer.alloc(200_000, 0x61)); // inflates in several chunks
     const r = await request(server.port, {
       method: "POST",
@@ -204,8 +206,8 @@ describe("server bodies", () => {
     });
     expect(r.status).toBe(429);
     expect(r.headers["retry-after"]).toBe("1");
-    expect(budget.used).toBe(budget.maxBytes);
-    budget.used = 0;
+    expect(budget.usedBytes).toBe(budget.maxBytes);
+    budget.release(budget.maxBytes);
     const ok = await request(server.port, {
       method: "POST",
       path: "/budgeted",
@@ -214,7 +216,7 @@ describe("server bodies", () => {
       headers: auth,
     });
     expect(ok.status).toBe(200);
-    expect(budget.used).toBe(0);
+    expect(budget.usedBytes).toBe(0);
   });
 
   it("refuses corrupt gzip and unknown encodings", async () => {

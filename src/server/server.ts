@@ -6,7 +6,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
-import { authenticate, type AuthConfig } from "./auth.js";
+import { authChains, type AuthConfig } from "./auth/chain.js";
 import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./connection-guard.js";
 import type { ServerMetrics } from "./metrics.js";
 import { HttpError, type Route } from "./route.js";
@@ -19,6 +19,8 @@ export interface TlsMaterial {
   clientCa?: string;
   /** PEM bundle of the CA whose client certificates may read the whole log (--read-client-ca). */
   readClientCa?: string;
+  /** PEM bundle of the cluster's client CA, whose certificates are Kubernetes users (--kube-client-ca). */
+  kubeClientCa?: string;
 }
 
 /**
@@ -86,7 +88,7 @@ export function jsonReply(
  * a bad one) still reaches auth, which grants by issuing CA or token and says what was wrong.
  */
 function clientCertificateOptions(tls: TlsMaterial): https.ServerOptions {
-  const cas = [tls.clientCa, tls.readClientCa].filter((c): c is string => c !== undefined);
+  const cas = [tls.clientCa, tls.readClientCa, tls.kubeClientCa].filter((c): c is string => c !== undefined);
   if (cas.length === 0) return {};
   return { ca: cas.join("\n"), requestCert: true, rejectUnauthorized: false };
 }
@@ -99,6 +101,7 @@ export function startServer(
   let router = new Router(allRoutes);
   let inflight = 0;
   let idle: (() => void) | undefined;
+  const authenticate = authChains(opts.auth);
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     inflight++;
@@ -136,15 +139,22 @@ export function startServer(
           : new HttpError(404, "not found");
       }
       setLabel(found.route.pattern);
-      const auth = authenticate(req, found.route.scope, opts.auth);
-      if (auth.ok && auth.via !== "public") guard.trust(req.socket);
+      const auth = await authenticate(req, found.route.scope);
+      if (auth.ok && auth.identity.method !== "anonymous") guard.trust(req.socket);
       if (!auth.ok) {
         opts.metrics.authFailures.inc({ scope: found.route.scope, code: String(auth.status) });
         const headers: Record<string, string> =
           auth.status === 401 ? { "WWW-Authenticate": 'Bearer realm="kubetrail"' } : {};
         throw new HttpError(auth.status, auth.reason, headers);
       }
-      await found.route.handle({ req, res, url, params: found.params });
+      await found.route.handle({
+        req,
+        res,
+        url,
+        params: found.params,
+        identity: auth.identity,
+        access: auth.access,
+      });
     } catch (err) {
       replyError(res, err);
     }

@@ -5,7 +5,7 @@ import { connect, getCiphers } from "node:tls";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "../../test/fixtures/audit/request.js";
-import { caFingerprints } from "./auth.js";
+import { caFingerprints } from "./auth/credentials.js";
 import { createCa, issueCert, type IssuedPem, type Issuer } from "./certs.js";
 import { createMetrics } from "./metrics.js";
 import type { Route } from "./route.js";

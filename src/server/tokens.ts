@@ -13,6 +13,7 @@ export async function readTokenFile(file: string): Promise<string[]> {
   } catch (err) {
     throw new ConfigError(
       `${file}: cannot read token file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
     );
   }
   const tokens = text

@@ -2,6 +2,8 @@
 // (C2SP tlog-tiles length-prefixes entries instead; audit events can exceed 64 KiB and a
 // JSON-lines bundle stays readable with standard tools.)
 
+import { HASH_SIZE, writeLeafHash } from "../tlog/hash.js";
+
 const NL = 0x0a;
 
 /** A Buffer view of the same bytes: its indexOf is memchr, a plain typed array's a slow generic loop. */
@@ -28,6 +30,24 @@ export function splitBundle(bundle: Uint8Array): Uint8Array[] {
     const nl = data.indexOf(NL, start);
     if (nl === -1) throw new Error(`bundle ends without a newline after ${out.length} entries`);
     out.push(data.subarray(start, nl));
+    start = nl + 1;
+  }
+  return out;
+}
+
+/**
+ * The leaf hashes of a bundle's entries, 32 bytes each, concatenated, in memory of their own
+ * (so a worker can transfer it). Throws when the bundle does not end in a newline.
+ */
+export function bundleLeafHashes(bundle: Uint8Array): Buffer {
+  const data = searchable(bundle);
+  if (data.length > 0 && data[data.length - 1] !== NL) throw new Error("bundle ends without a newline");
+  let count = 0;
+  for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, nl + 1)) count++;
+  const out = Buffer.from(new ArrayBuffer(count * HASH_SIZE));
+  for (let i = 0, start = 0; i < count; i++) {
+    const nl = data.indexOf(NL, start);
+    writeLeafHash(out, i * HASH_SIZE, data.subarray(start, nl));
     start = nl + 1;
   }
   return out;

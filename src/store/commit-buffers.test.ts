@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { joinEntries, joinedSize } from "./bundle-format.js";
 import { CommitBuffers } from "./commit-buffers.js";
-import { hashBundleLines, LeafHasherPool } from "./leaf-hasher.js";
+import { bundleLeafHashes } from "./bundle-format.js";
+import { LeafHasherPool } from "./leaf-hasher.js";
 
 const memoryOf = (b: Buffer) => b.buffer as ArrayBuffer;
 
@@ -41,7 +42,7 @@ describe("commit buffers", () => {
       Buffer.from(JSON.stringify({ n: i, pad: "x".repeat(i) })),
     );
     const joined = joinEntries(entries, buffers.take(joinedSize(entries)));
-    const expected = Buffer.from(hashBundleLines(joined));
+    const expected = Buffer.from(bundleLeafHashes(joined));
     const lent = joined.buffer;
     const size = lent.byteLength;
     const length = joined.length;
@@ -67,7 +68,7 @@ describe("commit buffers", () => {
   it("hashes a given bundle by moving its memory when it spans it, by copying a view", async () => {
     const entries = Array.from({ length: 40 }, (_, i) => Buffer.from(JSON.stringify({ n: i })));
     const whole = joinEntries(entries);
-    const expected = Buffer.from(hashBundleLines(whole));
+    const expected = Buffer.from(bundleLeafHashes(whole));
     const view = Buffer.concat([Buffer.from("xx"), whole]).subarray(2);
     const pool = new LeafHasherPool(1);
     try {

@@ -90,8 +90,11 @@ export interface StorageDriver extends LogSource {
    * been written.
    */
   syncTiles(size: number, force: boolean): Promise<void>;
-  /** The size recorded by syncTiles; null when the log has no record (then every tile was durable). */
-  readTilesDurable(): Promise<number | null>;
+  /**
+   * The size recorded by syncTiles, at most `trustedSize` (the checkpoint's); null when the log
+   * has no record (then every tile was durable). A damaged record is repaired, never fatal.
+   */
+  readTilesDurable(trustedSize: number): Promise<number | null>;
   /**
    * Publishes the signed checkpoint of the tree of `size`: everything a reader of that
    * checkpoint needs (its full bundles at their final place, its partial bundle) is in place

@@ -515,7 +515,7 @@ class Log implements AuditLog {
    */
   private async recoverTiles(trusted: SignedCheckpoint): Promise<void> {
     // A log written before the mark existed made every tile durable with its checkpoint.
-    const durable = Math.min(trusted.size, (await this.driver.readTilesDurable()) ?? trusted.size);
+    const durable = (await this.driver.readTilesDurable(trusted.size)) ?? trusted.size;
     if (durable === trusted.size && (await this.loadPartialTiles(trusted))) return;
     try {
       this.builder = await rightEdgeAt(durable, {

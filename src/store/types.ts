@@ -2,6 +2,7 @@
 // core (log-core.ts) implements AuditLog over a storage driver (driver.ts); log-reader.ts
 // implements LogReader over any driver's reads, or over a tlog-tiles server.
 
+import { CodedError } from "../errors.js";
 import type { HashReader, Tile } from "../tlog/index.js";
 import type { EncodedBundle } from "./driver.js";
 
@@ -124,16 +125,7 @@ export const MAX_CHECKPOINT_BYTES = 1024 * 1024;
 export type LogErrorCode = "full" | "busy" | "closed" | "io" | "invalid" | "corrupt" | "locked";
 
 /** Every error of the log and its drivers: a `code` to branch on, the underlying error as `cause`. */
-export class LogError extends Error {
-  constructor(
-    readonly code: LogErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "LogError";
-  }
-}
+export class LogError extends CodedError<LogErrorCode> {}
 
 /** A LogError for any failure of a write: a full disk is "full", anything else "io". */
 export function toLogError(err: unknown): LogError {

@@ -1,7 +1,17 @@
 // kubetrail/tlog: the pure Merkle log library (no I/O). See README.md.
 
 export { TlogError, type TlogErrorCode } from "./errors.js";
-export { type Hash, HASH_SIZE, emptyTreeHash, hashLeaf, hashNode, hashesEqual, isHash } from "./hash.js";
+export {
+  type Hash,
+  HASH_SIZE,
+  emptyTreeHash,
+  hashLeaf,
+  hashNode,
+  hashesEqual,
+  isHash,
+  perfectTreeRoots,
+  writeLeafHash,
+} from "./hash.js";
 export {
   consistencyProof,
   inclusionProof,
@@ -14,6 +24,7 @@ export {
   memoryHashReader,
   proveConsistency,
   proveInclusion,
+  proveInclusions,
   readHashesChecked,
   splitStoredHashIndex,
   storedHashCount,

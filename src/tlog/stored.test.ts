@@ -5,6 +5,7 @@ import {
   memoryHashReader,
   proveConsistency,
   proveInclusion,
+  proveInclusions,
   splitStoredHashIndex,
   storedHashCount,
   storedHashes,
@@ -135,6 +136,16 @@ describe("a 100-million-entry log", () => {
       expect(reader.calls).toBe(1);
       expect(reader.hashes).toBeLessThanOrEqual(40);
     }
+    const indexes = [0, 1, 12_345_678, 67_108_863, SIZE - 1];
+    const batched = countingReader();
+    const proofs = await proveInclusions(SIZE, indexes, batched);
+    expect(batched.calls).toBe(1);
+    for (const [i, index] of indexes.entries()) {
+      expect(proofs[i]?.map(hex)).toEqual((await proveInclusion(SIZE, index, countingReader())).map(hex));
+    }
+    await expect(proveInclusions(SIZE, [SIZE], countingReader())).rejects.toMatchObject({
+      code: "invalid-proof-input",
+    });
     for (const size1 of [1, 1000, 67_108_864, 99_999_999]) {
       const reader = countingReader();
       const proof = await proveConsistency(size1, SIZE, reader);

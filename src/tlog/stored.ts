@@ -185,6 +185,29 @@ export async function proveInclusion(size: number, index: number, reader: HashRe
   return hashRanges(inclusionRanges(index, 0, size), reader);
 }
 
+/**
+ * The inclusion proofs of many leaves in one tree, in the order of `indexes`, with one
+ * reader call for all of them: a page of query answers shares most of its proofs' upper
+ * hashes and tiles, which one call reads (and, for a tile reader, authenticates) once.
+ */
+export async function proveInclusions(
+  size: number,
+  indexes: readonly number[],
+  reader: HashReader,
+): Promise<Hash[][]> {
+  const perIndex = indexes.map((index) => {
+    if (!isSize(size) || !isSize(index) || index >= size) {
+      throw invalid(`leaf index ${String(index)} is not inside a tree of size ${String(size)}`);
+    }
+    return inclusionRanges(index, 0, size).map(([lo, hi]) => subtreeIndexes(lo, hi));
+  });
+  // Neighbouring leaves share their upper proof hashes: each stored hash is read once.
+  const unique = [...new Set(perIndex.flat(2))];
+  const hashes = await readHashesChecked(reader, unique);
+  const byIndex = new Map(unique.map((stored, i) => [stored, hashes[i] as Hash]));
+  return perIndex.map((ranges) => ranges.map((ids) => foldRange(ids.map((id) => byIndex.get(id) as Hash))));
+}
+
 /** Same proof as consistencyProof(size1, size2, leaves), read from stored hashes in one call. */
 export async function proveConsistency(size1: number, size2: number, reader: HashReader): Promise<Hash[]> {
   if (!isSize(size1) || !isSize(size2) || size1 > size2) {

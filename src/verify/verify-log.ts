@@ -34,7 +34,9 @@ export type ProblemCode =
   | "entry-mismatch"
   | "tile-mismatch"
   | "missing-tile"
-  | "root-mismatch";
+  | "root-mismatch"
+  | "unreadable"
+  | "deadline";
 
 export interface Problem {
   code: ProblemCode;
@@ -69,9 +71,13 @@ export interface VerifyOptions {
   /** Hash on this many worker threads (default: one per core but one). */
   workers?: number;
   onProgress?: (entriesDone: number, total: number) => void;
+  /** Stops the verification (a "deadline" problem, saying how far it got) when aborted. */
+  signal?: AbortSignal;
 }
 
 const MAX_IN_FLIGHT = 8;
+/** Bundles read ahead of the walk hold at most about this many bytes (a hostile source's too). */
+const MAX_IN_FLIGHT_BYTES = 256 * 1024 * 1024;
 
 /** Checks everything `source` serves; see the file comment for what ok:true proves. */
 export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise<VerifyReport> {
@@ -86,7 +92,12 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     problems: [],
   };
   const verifier = NoteVerifier.fromKey(opts.verifierKey);
-  const noteBytes = await source.readCheckpoint();
+  let noteBytes: Uint8Array | null;
+  try {
+    noteBytes = await source.readCheckpoint();
+  } catch (err) {
+    return fail(report, unreadable(err, opts.signal));
+  }
   if (noteBytes === null)
     return fail(report, { code: "no-checkpoint", message: `${source.where}: no checkpoint` });
   const note = Buffer.from(noteBytes).toString("utf8");
@@ -113,6 +124,8 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
 
   const log = readerAt(source, { origin: cp.origin, size: cp.size, rootHash: cp.rootHash, note });
   const walk = new TreeWalk(log, report, trusted);
+  /** Set when the walk cannot go on (a read refused or failed, the deadline): nothing to finish. */
+  let stopped = false;
   // One core stays with this thread, which reads the bundles and walks the tree: on two cores,
   // two hashing workers beside it were slower than one (bench/README.md, verify).
   const workers = opts.workers ?? Math.max(1, os.availableParallelism() - 1);
@@ -123,6 +136,7 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     // waits for a read it could have started earlier, which on two cores left this thread
     // idle half the time between a bundle, its tile and the next bundle.
     const inFlight: { index: number; width: number; ready: Promise<BundleRead> }[] = [];
+    let readBytes = 0;
     const submit = (index: number) => {
       const width = Math.min(TILE_WIDTH, cp.size - index * TILE_WIDTH);
       // The bundle just read is handed to the hashing worker, not copied (hashGiven).
@@ -140,7 +154,10 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
           }
         });
       const ready = Promise.all([hashed, log.readTile({ level: 0, index, width })]).then(
-        ([bundle, published]): BundleRead => ({ ...bundle, published }),
+        ([bundle, published]): BundleRead => {
+          readBytes += bundle.data?.length ?? 0;
+          return { ...bundle, published };
+        },
       );
       // Awaited in order below; one that fails after the walk stopped must not go unhandled.
       ready.catch(() => undefined);
@@ -149,18 +166,44 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     let nextSubmit = 0;
     while (nextSubmit < Math.min(bundles, MAX_IN_FLIGHT)) submit(nextSubmit++);
     while (inFlight.length > 0) {
+      if (opts.signal?.aborted) {
+        stopped = true;
+        report.problems.push({
+          code: "deadline",
+          message: `stopped after ${report.entries} of ${cp.size} entries: ${String(opts.signal.reason ?? "the deadline passed")}`,
+        });
+        break;
+      }
       const job = inFlight.shift()!;
-      const read = await job.ready;
-      if (nextSubmit < bundles) submit(nextSubmit++);
+      let read: BundleRead;
+      try {
+        read = await job.ready;
+      } catch (err) {
+        report.problems.push({ ...unreadable(err, opts.signal), index: job.index * TILE_WIDTH });
+        stopped = true;
+        break;
+      }
+      readBytes -= read.data?.length ?? 0;
+      // Read ahead while the bundles waiting here are small; big ones are taken one at a time.
+      if (nextSubmit < bundles && (readBytes < MAX_IN_FLIGHT_BYTES || inFlight.length === 0))
+        submit(nextSubmit++);
       if (!(await walk.bundle(job.index, job.width, read))) break;
       opts.onProgress?.(report.entries, cp.size);
+      while (inFlight.length === 0 && nextSubmit < bundles) submit(nextSubmit++);
     }
   } finally {
     await pool.close();
   }
-  await walk.finish(cp);
+  if (!stopped) await walk.finish(cp);
   report.ok = report.problems.length === 0;
   return report;
+}
+
+/** A read the source refused or that failed (a file of the wrong size or kind, a timeout): the message names it. */
+function unreadable(err: unknown, signal?: AbortSignal): Problem {
+  if (signal?.aborted)
+    return { code: "deadline", message: `stopped: ${String(signal.reason ?? "the deadline passed")}` };
+  return { code: "unreadable", message: err instanceof Error ? err.message : String(err) };
 }
 
 /** One bundle as read ahead of the walk: its bytes, their leaf hashes and its level-0 tile (null: missing). */
@@ -298,7 +341,13 @@ class TreeWalk {
 
   /** Compares a tile built from the entries with the published one (read here unless given). */
   private async checkTile(t: TileData, read?: Uint8Array | null): Promise<void> {
-    const published = read !== undefined ? read : await this.log.readTile(t.tile);
+    let published: Uint8Array | null;
+    try {
+      published = read !== undefined ? read : await this.log.readTile(t.tile);
+    } catch (err) {
+      this.firstTileMismatch ??= unreadable(err);
+      return;
+    }
     this.report.tilesChecked++;
     if (published !== null && Buffer.compare(Buffer.from(published), Buffer.from(t.data)) === 0) return;
     this.firstTileMismatch ??= {

@@ -1,19 +1,13 @@
-import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { WorkerCalls } from "./calls.js";
+import { startWorker, workerModule } from "./start.js";
 
-/** Replies to {wait} after that many ms (so replies overtake each other); {exit} ends the thread. */
-const SOURCE = `
-const { parentPort } = require("node:worker_threads");
-parentPort.on("message", ({ id, wait, exit }) => {
-  if (exit !== undefined) process.exit(exit);
-  setTimeout(() => parentPort.postMessage({ id, waited: wait }), wait);
-});
-`;
+const WAIT_WORKER = workerModule(import.meta.url, "testdata/wait-worker");
+const waitWorker = () => new WorkerCalls<{ waited: number }>(startWorker(WAIT_WORKER), "test worker");
 
 describe("calls to a worker thread", () => {
   it("match each reply to its call, whatever order the replies come in", async () => {
-    const calls = new WorkerCalls<{ waited: number }>(new Worker(SOURCE, { eval: true }), "test worker");
+    const calls = waitWorker();
     const waits = [40, 5, 25, 0, 15];
     const replies = await Promise.all(waits.map((wait) => calls.call({ wait })));
     expect(replies.map((r) => r.waited)).toEqual(waits);
@@ -22,7 +16,7 @@ describe("calls to a worker thread", () => {
   });
 
   it("fail the pending and every later call once the worker dies", async () => {
-    const calls = new WorkerCalls<{ waited: number }>(new Worker(SOURCE, { eval: true }), "test worker");
+    const calls = waitWorker();
     const slow = calls.call({ wait: 10_000 });
     const dying = calls.call({ exit: 3 });
     await expect(slow).rejects.toThrow("test worker stopped (exit code 3)");
@@ -32,7 +26,7 @@ describe("calls to a worker thread", () => {
   });
 
   it("fail calls after terminate instead of leaving them waiting", async () => {
-    const calls = new WorkerCalls<{ waited: number }>(new Worker(SOURCE, { eval: true }), "test worker");
+    const calls = waitWorker();
     const pending = expect(calls.call({ wait: 10_000 })).rejects.toThrow("test worker stopped (closed)");
     await calls.terminate();
     await pending;

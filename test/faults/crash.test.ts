@@ -4,6 +4,7 @@
 // does) and dedupe keeps them single. KUBETRAIL_FAULT_KILLS sets how many kills (default 8).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeRng } from "../../bench/gen/rng.js";
+import { testSeed } from "../fixtures/seed.js";
 import { type Batch, eventKey, makeBatches, sendBatches, type SendOutcome } from "./event-batches.js";
 import {
   readLog,
@@ -31,7 +32,7 @@ describe("SIGKILL during webhook ingest", () => {
     `keeps every acknowledged event exactly once across ${KILLS} kills`,
     { timeout: 60_000 + KILLS * 30_000 },
     async () => {
-      const rng = makeRng(20261121);
+      const rng = makeRng(testSeed(20261121));
       const batches = makeBatches(4242, KILLS * 1600 + 800, PER_BATCH);
       const queue: Batch[] = [...batches];
       const outcome: SendOutcome = { acked: new Set(), statuses: new Map() };

@@ -23,9 +23,11 @@ import {
   signNote,
   TlogError,
 } from "../../src/tlog/index.js";
+import { testSeed } from "../fixtures/seed.js";
 
 const RUNS = Number(process.env.KUBETRAIL_FUZZ_RUNS ?? 150);
-const params = { numRuns: RUNS, seed: 20261121 };
+/** fast-check's settings for one property: its runs and the test's seed (printed if it fails). */
+const params = () => ({ numRuns: RUNS, seed: testSeed(20261121) });
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -126,7 +128,7 @@ describe("fuzz: webhook EventList (src/ingest/normalize parseEventList)", () => 
       fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) =>
         checkResult(onlyThrows(IngestError, () => parseEventList(Buffer.from(bytes)))),
       ),
-      params,
+      params(),
     );
   });
 
@@ -146,7 +148,7 @@ describe("fuzz: webhook EventList (src/ingest/normalize parseEventList)", () => 
       fc.property(envelope, (doc) =>
         checkResult(onlyThrows(IngestError, () => parseEventList(JSON.stringify(doc)))),
       ),
-      params,
+      params(),
     );
   });
 
@@ -155,7 +157,7 @@ describe("fuzz: webhook EventList (src/ingest/normalize parseEventList)", () => 
       fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 4 }), (seed, ms) =>
         checkResult(onlyThrows(IngestError, () => parseEventList(JSON.stringify(applyMutations(seed, ms))))),
       ),
-      params,
+      params(),
     );
   });
 
@@ -166,7 +168,7 @@ describe("fuzz: webhook EventList (src/ingest/normalize parseEventList)", () => 
           onlyThrows(IngestError, () => parseEventList(damage(Buffer.from(JSON.stringify(seed)), edits))),
         ),
       ),
-      params,
+      params(),
     );
   });
 
@@ -179,7 +181,7 @@ describe("fuzz: webhook EventList (src/ingest/normalize parseEventList)", () => 
           list.items.map((e) => `${e.auditID}/${e.stage}`),
         );
       }),
-      { ...params, numRuns: Math.min(RUNS, 50) },
+      { ...params(), numRuns: Math.min(RUNS, 50) },
     );
   });
 });
@@ -218,7 +220,7 @@ describe("fuzz: checkpoints and signed notes (src/tlog)", () => {
           if (cp) expect(formatCheckpoint(cp)).toBe(s);
         },
       ),
-      params,
+      params(),
     );
   });
 
@@ -230,7 +232,7 @@ describe("fuzz: checkpoints and signed notes (src/tlog)", () => {
         );
         if (opened) expect(opened.text).toBe(text);
       }),
-      params,
+      params(),
     );
   });
 
@@ -240,7 +242,7 @@ describe("fuzz: checkpoints and signed notes (src/tlog)", () => {
         const opened = onlyThrows(TlogError, () => openNote(s, [verifier]));
         if (opened) expect(opened.text).toBe(text);
       }),
-      params,
+      params(),
     );
   });
 });
@@ -279,7 +281,7 @@ describe("fuzz: audit Policy (src/audit/policy parsePolicyText)", () => {
         fc.string({ maxLength: 300 }),
         (s) => void onlyThrows(PolicyError, () => parsePolicyText(s, "fuzz.yaml")),
       ),
-      params,
+      params(),
     );
   });
   it("structurally mutated policies give a Policy or a PolicyError", () => {
@@ -287,7 +289,7 @@ describe("fuzz: audit Policy (src/audit/policy parsePolicyText)", () => {
       fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (ms) => {
         void onlyThrows(PolicyError, () => parsePolicyText(toYaml(applyMutations(seedDoc, ms)), "fuzz.yaml"));
       }),
-      params,
+      params(),
     );
   });
   it("byte-damaged policies give a Policy or a PolicyError", () => {
@@ -299,7 +301,7 @@ describe("fuzz: audit Policy (src/audit/policy parsePolicyText)", () => {
             parsePolicyText(damage(Buffer.from(POLICY_SEED), edits).toString("utf8"), "fuzz.yaml"),
           ),
       ),
-      params,
+      params(),
     );
   });
 });
@@ -340,7 +342,7 @@ describe("fuzz: Sigma rules (src/detect/sigma parseSigmaRule)", () => {
         fc.string({ maxLength: 300 }),
         (s) => void onlyThrows(DetectError, () => parseSigmaRule(s, "fuzz.yml")),
       ),
-      params,
+      params(),
     );
   });
   it("structurally mutated rules give a Rule or a DetectError", () => {
@@ -348,7 +350,7 @@ describe("fuzz: Sigma rules (src/detect/sigma parseSigmaRule)", () => {
       fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (ms) => {
         void onlyThrows(DetectError, () => parseSigmaRule(toYaml(applyMutations(seedDoc, ms)), "fuzz.yml"));
       }),
-      params,
+      params(),
     );
   });
   it("condition expressions from the fuzzer give a Rule or a DetectError", () => {
@@ -374,7 +376,7 @@ describe("fuzz: Sigma rules (src/detect/sigma parseSigmaRule)", () => {
         const text = toYaml({ ...doc, detection: { ...doc.detection, condition: toks.join(" ") } });
         void onlyThrows(DetectError, () => parseSigmaRule(text, "fuzz.yml"));
       }),
-      params,
+      params(),
     );
   });
   it("byte-damaged rules give a Rule or a DetectError", () => {
@@ -386,7 +388,7 @@ describe("fuzz: Sigma rules (src/detect/sigma parseSigmaRule)", () => {
             parseSigmaRule(damage(Buffer.from(SIGMA_SEED), edits).toString("utf8"), "fuzz.yml"),
           ),
       ),
-      params,
+      params(),
     );
   });
 });

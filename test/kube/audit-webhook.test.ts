@@ -2,10 +2,8 @@
 // `kubetrail apiserver-config` says (its certificates, webhook kubeconfig, policy and flags),
 // the apiserver's webhook backend delivers every event its log backend wrote, and the
 // resulting log verifies. Also checks the harness itself: x509 and token users, RBAC.
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiserverFlags } from "../../src/cli/apiserver-config.js";
 import { runCli } from "../fixtures/cli.js";
 import {
   call,
@@ -14,51 +12,28 @@ import {
   requireBuiltCli,
   runVerify,
   type Serve,
-  startServe,
   tempDir,
 } from "../faults/serve-process.js";
-import { type AuditLine, type Cluster, freePort, startCluster } from "./cluster.js";
+import { type AuditLine, type Cluster, startCluster } from "./cluster.js";
+import { startPairedServe, type Pairing } from "./kubetrail-pairing.js";
 
 let work: string;
 let cluster: Cluster | undefined;
 let serve: Serve | undefined;
 const bobToken = "bob-token-0123456789";
 
+let pairing: Pairing | undefined;
+
 beforeAll(async () => {
   requireBuiltCli();
   work = tempDir("kube-e2e");
-  const cfg = path.join(work, "apiserver-config");
-  const port = await freePort();
-  const gen = await runCli([
-    "apiserver-config",
-    "--server",
-    `https://127.0.0.1:${port}`,
-    "--out",
-    cfg,
-    "--apiserver-dir",
-    cfg,
-    // The tests' HTTPS client names the host "localhost".
-    "--san",
-    "localhost",
-  ]);
-  expect(gen.code, gen.stderr).toBe(0);
-  serve = await startServe(
-    path.join(work, "data"),
-    [
-      "--tls-cert",
-      path.join(cfg, "kubetrail.crt"),
-      "--tls-key",
-      path.join(cfg, "kubetrail.key"),
-      "--client-ca",
-      path.join(cfg, "ca.crt"),
-    ],
-    { ca: readFileSync(path.join(cfg, "ca.crt")), listen: `127.0.0.1:${port}` },
-  );
+  pairing = await startPairedServe(work);
+  serve = pairing.serve;
   cluster = await startCluster({
     // The policy, webhook kubeconfig and flags exactly as apiserver-config prints them; the
     // log backend (same policy) is the ground truth.
     audit: { log: true },
-    apiserverArgs: apiserverFlags(cfg),
+    apiserverArgs: pairing.apiserverArgs,
     tokens: [{ token: bobToken, user: "bob", groups: ["testers"] }],
   });
 });
@@ -179,11 +154,30 @@ subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: Group, name: testers }]
       `events of the audit log not delivered to kubetrail:\n${s.output().slice(-2000)}`,
     ).toEqual([]);
 
+    // Backfilling the apiserver's own log file into the running server (mutual TLS with the
+    // apiserver's client certificate) adds only what the webhook has not delivered: the same
+    // event by both paths is one entry, never a second, conflicting one (checked below).
+    const imp = await runCli([
+      "import",
+      "--server",
+      s.url,
+      ...pairing!.clientCertArgs,
+      "--state-file",
+      path.join(work, "import-state.json"),
+      "-o",
+      "json",
+      c.auditLogPath!,
+    ]);
+    expect(imp.code, imp.stderr).toBe(0);
+    const imported = JSON.parse(imp.stdout) as { read: number; duplicates: number; rejectedCount: number };
+    expect(imported.rejectedCount).toBe(0);
+    expect(imported.duplicates).toBeGreaterThanOrEqual(expected.length);
+
     await c.stopApiserver();
     expect(await s.kill("SIGTERM")).toBe(0);
     serve = undefined;
     const stored = (await readLog(s.dataDir)).filter((e) => e.isAuditEvent);
-    // Stored once each, JSON-equal to the log backend's line.
+    // Stored once each (webhook and import alike), JSON-equal to the log backend's line.
     const byKey = new Map(
       stored.map((e) => [key(e), JSON.parse(Buffer.from(e.bytes).toString("utf8")) as unknown]),
     );

@@ -5,7 +5,18 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const SCRIPT = fileURLToPath(new URL("../../scripts/kube-apiserver.sh", import.meta.url));
+// From test/kube/ here, or build/test/kube/ when a bench compiles this file: the repository's
+// scripts/ is the first one found walking up.
+function findScript(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "scripts", "kube-apiserver.sh");
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir)
+      return fileURLToPath(new URL("../../scripts/kube-apiserver.sh", import.meta.url));
+  }
+}
+
+const SCRIPT = findScript();
 
 export interface KubeBinaries {
   apiserver: string;

@@ -93,8 +93,8 @@ export interface Cluster {
   can(kubeconfig: string, verb: string, resource: string, namespace?: string): Promise<boolean>;
   /** Waits until RBAC (its informer cache) lets the kubeconfig's user do it. */
   waitUntilAllowed(kubeconfig: string, verb: string, resource: string, namespace?: string): Promise<void>;
-  /** A request to the apiserver as the admin. */
-  get(pathname: string): Promise<Reply>;
+  /** A request to the apiserver as the admin (default timeout 30 s). */
+  get(pathname: string, timeoutMs?: number): Promise<Reply>;
   /** Every event the audit log backend has written so far. */
   auditLog(): AuditLine[];
   /** Stops the apiserver only (its shutdown traffic is audited); `stop` still ends etcd. */
@@ -449,12 +449,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           await sleep(100);
         }
       },
-      get(pathname) {
+      get(pathname, timeoutMs = 30_000) {
         return request(port, {
           path: pathname,
           ca: ca.certPem,
           headers: { Authorization: `Bearer ${adminToken}` },
-          timeoutMs: 30_000,
+          timeoutMs,
         });
       },
       auditLog() {

@@ -1,3 +1,5 @@
+import { AuditError } from "../errors.js";
+
 /** One problem in a policy, located by its field path (e.g. `rules[3].omitStages[0]`). */
 export interface FieldProblem {
   /** Field path in the Kubernetes style: `rules[2].resources[0].group`. */
@@ -13,15 +15,15 @@ export type PolicyErrorCode = "read" | "syntax" | "invalid";
  * A policy that cannot be used. `problems` lists every field problem found (not only the
  * first) so `policy lint` can show them all; the message names the source and each field.
  */
-export class PolicyError extends Error {
+export class PolicyError extends AuditError<PolicyErrorCode> {
   constructor(
-    readonly code: PolicyErrorCode,
+    code: PolicyErrorCode,
     readonly source: string,
     readonly problems: FieldProblem[],
     summary?: string,
+    options?: { cause?: unknown },
   ) {
-    super(summary ?? `${source}: ${problems.map(formatProblem).join("; ")}`);
-    this.name = "PolicyError";
+    super(code, summary ?? `${source}: ${problems.map(formatProblem).join("; ")}`, options);
   }
 }
 

@@ -1,5 +1,5 @@
 // Every case of the apiserver's checker_test.go (TestChecker, TestCheckerPolicyOmitStages,
-// TestUnionStages, TestOmitManagedFields), restated as tables.
+// TestUnionStages, TestOmitManagedFields) as of Kubernetes 1.36, restated as tables.
 import { describe, expect, it } from "vitest";
 import type { Level, Stage } from "../types.js";
 import { createPolicyEvaluator, pathMatches, unionStages } from "./evaluate.js";
@@ -51,6 +51,17 @@ const requests: Record<string, RequestAttributes> = {
     resourceRequest: true,
     path: "/api/v1/namespaces/default/pods/busybox",
   },
+  ClusterRoleUpdate: {
+    ...base,
+    user: tim,
+    verb: "update",
+    apiGroup: "rbac.authorization.k8s.io",
+    resource: "clusterroles",
+    subresource: "status",
+    name: "somerole",
+    resourceRequest: true,
+    path: "/apis/rbac.authorization.k8s.io/v1beta1/clusterroles/somerole",
+  },
 };
 
 const gr = (resources: string[], group = "", resourceNames: string[] = []) => [
@@ -77,6 +88,12 @@ const rules: Record<string, PolicyRule> = {
     verbs: ["get"],
     resources: gr(["clusterroles"], "rbac.authorization.k8s.io"),
     namespaces: [""],
+  }),
+  // Kubernetes 1.36: group "*" matches every API group.
+  getGroupWildCardMatchingWithSubresourceWildcardMatching: makeRule({
+    level: "RequestResponse",
+    verbs: ["update"],
+    resources: gr(["*/status"], "*"),
   }),
   getLogs: makeRule({ level: "RequestResponse", verbs: ["get"], nonResourceURLs: ["/logs*"] }),
   getMetrics: makeRule({ level: "Request", verbs: ["get"], nonResourceURLs: ["/metrics"] }),
@@ -143,6 +160,7 @@ const levelCases: Case[] = [
   ["Unauthorized", "Metadata", "tims", "default"],
   ["Unauthorized", "None", "humans"],
   ["Unauthorized", "Metadata", "humans", "default"],
+  ["ClusterRoleUpdate", "RequestResponse", "getGroupWildCardMatchingWithSubresourceWildcardMatching"],
 ];
 
 function check(request: string, ruleNames: string[], policyStages: Stage[]) {
@@ -299,6 +317,10 @@ describe("resource matching beyond the apiserver tests", () => {
     ["resourceNames matches the name", gr(["pods"], "", ["busybox"]), true],
     ["a group with no resources matches every resource of it", gr([]), true],
     ["another group never matches", gr(["pods"], "apps"), false],
+    ['group "*" matches the core group', gr(["pods"], "*"), true],
+    ['group "*" with no resources matches every resource', gr([], "*"), true],
+    ['group "*" still checks the resource', gr(["deployments"], "*"), false],
+    ['group "*" still checks resourceNames', gr(["*"], "*", ["other"]), false],
   ])("%s", (_name, resources, want) => {
     const got = createPolicyEvaluator(makePolicy([makeRule({ level: "Metadata", resources })])).evaluate(
       pods,

@@ -1,5 +1,6 @@
-// The apiserver's audit policy checker (pkg/audit/policy/checker.go), rule for rule:
-// first matching rule wins, no match means level None with the policy-wide omitStages.
+// The apiserver's audit policy checker (pkg/audit/policy/checker.go) as of Kubernetes 1.36,
+// rule for rule: first matching rule wins, no match means level None with the policy-wide
+// omitStages; a resources entry with group "*" matches every API group.
 import { STAGES, type Stage } from "../types.js";
 import type { AuditDecision, GroupResources, Policy, PolicyRule, RequestAttributes } from "./types.js";
 
@@ -72,6 +73,8 @@ const MAX_CANDIDATE_LISTS = 1024;
  */
 interface CompiledRule extends PolicyRule {
   byGroup: Map<string, CompiledGroup[]>;
+  /** Entries with group "*", which apply whatever the request's group. */
+  anyGroup: CompiledGroup[];
 }
 
 interface CompiledGroup {
@@ -108,9 +111,12 @@ function compileGroup(gr: GroupResources): CompiledGroup {
 
 function compileRule(rule: PolicyRule): CompiledRule {
   const byGroup = new Map<string, CompiledGroup[]>();
-  for (const gr of rule.resources)
-    byGroup.set(gr.group, [...(byGroup.get(gr.group) ?? []), compileGroup(gr)]);
-  return { ...rule, byGroup };
+  const anyGroup: CompiledGroup[] = [];
+  for (const gr of rule.resources) {
+    if (gr.group === "*") anyGroup.push(compileGroup(gr));
+    else byGroup.set(gr.group, [...(byGroup.get(gr.group) ?? []), compileGroup(gr)]);
+  }
+  return { ...rule, byGroup, anyGroup };
 }
 
 const NO_GROUPS: CompiledGroup[] = [];
@@ -148,7 +154,16 @@ function ruleMatchesResource(r: CompiledRule, attrs: RequestAttributes): boolean
 
   const { resource, subresource } = attrs;
   const combined = subresource !== "" ? `${resource}/${subresource}` : resource;
-  for (const g of r.byGroup.get(attrs.apiGroup) ?? NO_GROUPS) {
+  // Entry order does not matter: the rule matches when any entry does.
+  return (
+    groupsMatch(r.byGroup.get(attrs.apiGroup) ?? NO_GROUPS, attrs, combined) ||
+    groupsMatch(r.anyGroup, attrs, combined)
+  );
+}
+
+function groupsMatch(groups: CompiledGroup[], attrs: RequestAttributes, combined: string): boolean {
+  const { resource, subresource } = attrs;
+  for (const g of groups) {
     if (g.all) return true;
     if (g.resourceNames.length > 0 && !g.resourceNames.includes(attrs.name)) continue;
     if (g.any || g.exact.has(combined) || g.withSubresources.has(resource)) return true;

@@ -69,6 +69,6 @@ export function readPolicySource(path: string): string {
     return readFileSync(path, "utf8");
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new PolicyError("read", path, [], `${path}: cannot read policy file (${reason})`);
+    throw new PolicyError("read", path, [], `${path}: cannot read policy file (${reason})`, { cause: err });
   }
 }

@@ -68,8 +68,13 @@ function validateResources(groups: GroupResources[], path: string): FieldProblem
   const errs: FieldProblem[] = [];
   groups.forEach((gr, i) => {
     const p = `${path}[${i}]`;
-    // The empty group is the core API group; any other must be a DNS subdomain (no "/v1").
-    if (gr.group !== "" && (gr.group.length > DNS1123_SUBDOMAIN_MAX || !DNS1123_SUBDOMAIN.test(gr.group))) {
+    // The empty group is the core API group and "*" every group (Kubernetes 1.36; older
+    // releases refuse it, which versions.ts reports); any other must be a DNS subdomain (no "/v1").
+    if (
+      gr.group !== "" &&
+      gr.group !== "*" &&
+      (gr.group.length > DNS1123_SUBDOMAIN_MAX || !DNS1123_SUBDOMAIN.test(gr.group))
+    ) {
       errs.push(
         problem(
           `${p}.group`,

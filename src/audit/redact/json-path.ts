@@ -1,19 +1,18 @@
 // The small JSON path language of redaction rules and of the `kubetrail.dev/redacted`
 // annotation: `data.password`, `data["tls.crt"]`, `items[0].data.*`, `spec.containers[*].env[*].value`.
 // A leading `$.` is accepted. `*` (or `[*]`) matches every key of an object or element of a list.
+import { AuditError } from "../errors.js";
 
 export type PathSegment = string | number;
 export const WILDCARD: unique symbol = Symbol("*");
 export type PatternSegment = PathSegment | typeof WILDCARD;
 
-export class JsonPathError extends Error {
-  readonly code = "bad-path";
+export class JsonPathError extends AuditError<"bad-path"> {
   constructor(
     readonly path: string,
     message: string,
   ) {
-    super(`invalid JSON path ${JSON.stringify(path)}: ${message}`);
-    this.name = "JsonPathError";
+    super("bad-path", `invalid JSON path ${JSON.stringify(path)}: ${message}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { parseDocument } from "yaml";
 import { isRecord } from "../../json/record.js";
 import { JsonPathError, parseJsonPath, type PatternSegment } from "./json-path.js";
 import type { ValueEncoding } from "./tag.js";
+import { AuditError } from "../errors.js";
 
 /** An operator rule as written in configuration. */
 export interface RedactionRule {
@@ -57,15 +58,14 @@ export const KIND_PATHS: ReadonlyMap<string, CompiledPath[]> = new Map([
   ["TokenReview", TOKEN_REVIEW_PATHS],
 ]);
 
-export class RedactionRuleError extends Error {
-  readonly code = "bad-redaction-rule";
+export class RedactionRuleError extends AuditError<"bad-redaction-rule"> {
   constructor(
     readonly source: string,
     readonly field: string,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(`${source}: ${field}: ${message}`);
-    this.name = "RedactionRuleError";
+    super("bad-redaction-rule", `${source}: ${field}: ${message}`, options);
   }
 }
 
@@ -102,7 +102,7 @@ export function compileRules(rules: unknown, source: string): CompiledRule[] {
         return { pattern: parseJsonPath(p), encoding };
       } catch (err) {
         if (err instanceof JsonPathError)
-          throw new RedactionRuleError(source, `${at}.paths[${j}]`, err.message);
+          throw new RedactionRuleError(source, `${at}.paths[${j}]`, err.message, { cause: err });
         throw err;
       }
     });

@@ -7,6 +7,7 @@
 // key nobody can test guesses against a tag; with it, an investigator can confirm a
 // candidate value (`kubetrail redaction check`).
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { AuditError } from "../errors.js";
 
 export const TAG_PREFIX = "kubetrail-hmac-sha256:";
 export const REDACTION_KEY_BYTES = 32;
@@ -14,11 +15,9 @@ export const REDACTION_KEY_BYTES = 32;
 /** How a recorded value maps to the secret bytes the tag is computed over. */
 export type ValueEncoding = "base64" | "text";
 
-export class RedactionKeyError extends Error {
-  readonly code = "bad-key";
+export class RedactionKeyError extends AuditError<"bad-key"> {
   constructor(message: string) {
-    super(message);
-    this.name = "RedactionKeyError";
+    super("bad-key", message);
   }
 }
 

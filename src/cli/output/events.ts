@@ -1,15 +1,20 @@
-// Printing query answers in every -o format.
-import type { Cursor } from "../../index/query.js";
-import { eventList, objectLabel, resourceLabel } from "../../index/present.js";
-import type { ResolvedEntry } from "../../index/resolve.js";
+// The columns of event tables, shared by query (streamed page by page) and history.
+import { objectLabel, resourceLabel } from "../../index/present.js";
 import type { IndexRow } from "../../index/row.js";
-import { formatMachine, type OutputFormat } from "./format.js";
-import { formatTable } from "./table.js";
 
-const NARROW = ["TIME", "USER", "VERB", "RESOURCE", "NAMESPACE/NAME", "CODE"];
-const WIDE = [...NARROW, "STAGE", "DECISION", "SOURCE", "IMPERSONATING", "AUDIT-ID", "INDEX", "USER-AGENT"];
+export const NARROW = ["TIME", "USER", "VERB", "RESOURCE", "NAMESPACE/NAME", "CODE"];
+export const WIDE = [
+  ...NARROW,
+  "STAGE",
+  "DECISION",
+  "SOURCE",
+  "IMPERSONATING",
+  "AUDIT-ID",
+  "INDEX",
+  "USER-AGENT",
+];
 
-function cell(v: string | number | null | undefined): string {
+export function cell(v: string | number | null | undefined): string {
   return v === null || v === undefined || v === "" ? "-" : String(v);
 }
 
@@ -25,7 +30,7 @@ export function narrowCells(r: IndexRow): string[] {
   ];
 }
 
-function wideCells(r: IndexRow): string[] {
+export function wideCells(r: IndexRow): string[] {
   return [
     ...narrowCells(r),
     cell(r.stage),
@@ -36,17 +41,4 @@ function wideCells(r: IndexRow): string[] {
     String(r.idx),
     cell(r.userAgent),
   ];
-}
-
-/** Renders query results; `next` becomes metadata.continue in machine formats and a hint in tables. */
-export function renderEvents(format: OutputFormat, entries: readonly ResolvedEntry[], next?: Cursor): string {
-  if (format === "table" || format === "wide") {
-    if (entries.length === 0) return "No events found.\n";
-    const wide = format === "wide";
-    return formatTable(
-      wide ? WIDE : NARROW,
-      entries.map((e) => (wide ? wideCells(e.row) : narrowCells(e.row))),
-    );
-  }
-  return formatMachine(format, eventList(entries, next));
 }

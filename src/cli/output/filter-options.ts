@@ -2,7 +2,7 @@
 // the filter names of src/index/query.ts, so the CLI and the HTTP API accept the same words.
 import type { Command } from "commander";
 import { IndexError } from "../../index/errors.js";
-import { parseFilter, type EventFilter, type RawFilter } from "../../index/query.js";
+import { parseFilter, type RawFilter } from "../../index/query.js";
 import { CliError } from "../errors.js";
 import { USAGE_EXIT } from "./format.js";
 
@@ -32,7 +32,11 @@ export function addFilterOptions(cmd: Command, opts: { limit?: boolean; order?: 
       [],
     )
     .option("--audit-id <id>", "auditID (repeatable)", collect);
-  if (opts.limit !== false) cmd.option("--limit <n>", "at most this many results (default 100)");
+  if (opts.limit !== false)
+    cmd.option(
+      "--limit <n>",
+      "at most this many results (default 100); 0 or all: every match, streamed page by page",
+    );
   if (opts.order !== false) {
     cmd
       .option("--asc", "oldest first (default: newest first)")
@@ -56,7 +60,6 @@ const FLAG_NAMES: Record<string, keyof RawFilter> = {
   decision: "decision",
   stage: "stage",
   auditId: "audit-id",
-  limit: "limit",
   asc: "asc",
   cursor: "cursor",
 };
@@ -72,8 +75,23 @@ export function usageError(err: unknown): never {
   throw err;
 }
 
-/** The EventFilter the flags describe; bad values exit with a usage error naming the flag. */
-export function filterFromOptions(opts: Record<string, unknown>, overrides: RawFilter = {}): EventFilter {
+/**
+ * `--limit`: a positive whole number, or 0 / "all" for every match (Infinity). No ceiling: the
+ * answer is read and printed a page at a time.
+ */
+export function parseTotal(text: string | undefined, fallback: number, flag = "--limit"): number {
+  if (text === undefined) return fallback;
+  if (text === "0" || text.toLowerCase() === "all") return Infinity;
+  if (!/^[1-9]\d*$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new CliError(`${flag}: "${text}" is not a positive whole number, 0 or all`, USAGE_EXIT);
+  return Number(text);
+}
+
+/**
+ * The filter values the flags describe, checked with the same parser the server uses, so a bad
+ * value exits with a usage error naming the flag before anything is read.
+ */
+export function filterFromOptions(opts: Record<string, unknown>, overrides: RawFilter = {}): RawFilter {
   const raw: RawFilter = {};
   for (const [flag, name] of Object.entries(FLAG_NAMES)) {
     const v = opts[flag];
@@ -82,9 +100,11 @@ export function filterFromOptions(opts: Record<string, unknown>, overrides: RawF
       if (v.length > 0) raw[name] = v.map(String);
     } else raw[name] = [v === true ? "true" : String(v)];
   }
+  const merged = { ...raw, ...overrides };
   try {
-    return parseFilter({ ...raw, ...overrides });
+    parseFilter(merged);
   } catch (err) {
     return usageError(err);
   }
+  return merged;
 }

@@ -2,9 +2,21 @@
 
 const GAP = "   ";
 
+/** Width of each column: its widest cell or header, and at least `atLeast` (earlier pages). */
+export function columnWidths(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  atLeast: readonly number[] = [],
+): number[] {
+  return headers.map((h, c) => Math.max(atLeast[c] ?? 0, h.length, ...rows.map((r) => (r[c] ?? "").length)));
+}
+
 /** The header line then one line per row, columns aligned; the last column is never padded. */
-export function tableLines(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
+export function tableLines(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  widths: readonly number[] = columnWidths(headers, rows),
+): string[] {
   const line = (cells: readonly string[]): string =>
     cells
       .map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c] ?? 0)))

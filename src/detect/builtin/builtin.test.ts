@@ -3,7 +3,9 @@ import { at, auditEvent } from "../../../test/detect-helpers.js";
 import type { AuditEvent } from "../../audit/types.js";
 import { RuleEngine } from "../engine.js";
 import { SEVERITIES } from "../types.js";
-import { builtinRules } from "./index.js";
+import { loadRules } from "../load-rules.js";
+import { parseRulesConfig } from "../rules-config.js";
+import { builtinRules, DEFAULT_CONTROL_PLANE_USERS } from "./index.js";
 
 /** Rule ids that fire when the events are fed, in order, through a fresh engine. */
 function fired(events: AuditEvent[]): string[] {
@@ -263,5 +265,92 @@ describe("built-in rules", () => {
     });
     expect(fired([role, binding])).toEqual(["wildcard-role", "privileged-binding"]);
     expect(fired([role, elsewhere])).toEqual(["wildcard-role"]);
+  });
+});
+
+describe("the control plane's own traffic", () => {
+  // What a fresh etcd makes the apiserver do (seen on a real v1.20.2, test/kube).
+  const bootstrap = [
+    auditEvent({
+      verb: "create",
+      user: { username: "system:apiserver", groups: ["system:masters"] },
+      objectRef: { resource: "clusterroles", apiGroup: "rbac.authorization.k8s.io", name: "cluster-admin" },
+      requestObject: {
+        metadata: { name: "cluster-admin" },
+        rules: [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }],
+      },
+    }),
+    auditEvent({
+      verb: "create",
+      user: { username: "system:apiserver", groups: ["system:masters"] },
+      objectRef: {
+        resource: "clusterrolebindings",
+        apiGroup: "rbac.authorization.k8s.io",
+        name: "cluster-admin",
+      },
+      requestObject: { roleRef: { kind: "ClusterRole", name: "cluster-admin" } },
+    }),
+    auditEvent({
+      verb: "watch",
+      user: { username: "system:kube-controller-manager" },
+      objectRef: { resource: "secrets" },
+      requestURI: "/api/v1/secrets?watch=true",
+    }),
+  ];
+
+  it("raises nothing by default", () => {
+    expect(DEFAULT_CONTROL_PLANE_USERS).toContain("system:apiserver");
+    expect(fired(bootstrap)).toEqual([]);
+  });
+
+  it("still raises on the same actions by anyone else, and learns the roles it creates", () => {
+    const byAdmin = bootstrap.map((e) => ({ ...e, user: admin }));
+    expect(fired(byAdmin)).toEqual(["wildcard-role", "privileged-binding", "secrets-cross-namespace"]);
+  });
+
+  it("controlPlane.users in the rules config replaces the list ([] exempts no one)", async () => {
+    const config = parseRulesConfig("controlPlane:\n  users: []\n", "rules.yaml");
+    const engine = new RuleEngine(await loadRules({ builtins: true, dirs: [], config }));
+    const got = bootstrap.flatMap((e, i) => engine.evaluateObject(i, e).map((a) => a.rule));
+    expect(got).toEqual(["wildcard-role", "privileged-binding", "secrets-cross-namespace"]);
+    expect(() => parseRulesConfig("controlPlane:\n  user: [x]\n", "rules.yaml")).toThrow(
+      /controlPlane: unknown key "user"/,
+    );
+  });
+});
+
+describe("pod-exec reports attempts that passed authorization", () => {
+  const exec = (code: number, annotations?: Record<string, string>) =>
+    auditEvent({
+      verb: "create",
+      objectRef: { resource: "pods", subresource: "exec", namespace: "default", name: "web" },
+      responseStatus: { code },
+      ...(annotations && { annotations }),
+    });
+  const alertsFor = (e: AuditEvent) => new RuleEngine(builtinRules()).evaluateObject(0, e);
+
+  it("alerts on a failed attempt (400: no host), saying it failed", () => {
+    const [alert] = alertsFor(exec(400, { "authorization.k8s.io/decision": "allow" }));
+    expect(alert).toMatchObject({ rule: "pod-exec", succeeded: false, responseCode: 400 });
+    expect(alert!.description).toMatch(/did not succeed \(400\)/);
+  });
+
+  it("alerts on a successful one (101: the stream opened), saying it succeeded", () => {
+    const [alert] = alertsFor(exec(101));
+    expect(alert).toMatchObject({ rule: "pod-exec", succeeded: true, responseCode: 101 });
+  });
+
+  it("leaves forbidden and unauthenticated attempts to the 403 signals", () => {
+    expect(alertsFor(exec(403, { "authorization.k8s.io/decision": "forbid" }))).toEqual([]);
+    expect(alertsFor(exec(401))).toEqual([]);
+    const denied = Array.from({ length: 20 }, (_, i) =>
+      auditEvent({
+        verb: "create",
+        objectRef: { resource: "pods", subresource: "attach", namespace: "default", name: "web" },
+        responseStatus: { code: 403 },
+        stageTimestamp: at(i),
+      }),
+    );
+    expect(fired(denied)).toEqual(["forbidden-burst"]);
   });
 });

@@ -10,6 +10,17 @@ export function succeeded(e: AuditEvent): boolean {
   return code === undefined || code < 400;
 }
 
+/**
+ * The request passed authentication and authorization, whatever happened next: the
+ * authorizer's own annotation when the audit level kept it, else no 401 or 403 answer.
+ */
+export function authorized(e: AuditEvent): boolean {
+  const decision = e.annotations?.["authorization.k8s.io/decision"];
+  if (decision !== undefined) return decision === "allow";
+  const code = e.responseStatus?.code;
+  return code !== 401 && code !== 403;
+}
+
 export function resourceIs(e: AuditEvent, ...resources: string[]): boolean {
   const r = e.objectRef?.resource;
   return r !== undefined && resources.includes(r);

@@ -28,6 +28,7 @@ function roleWrite(e: AuditEvent): boolean {
 export const rbacRules: Rule[] = [
   {
     id: "wildcard-role",
+    readsBodies: true,
     resources: new Set(["roles", "clusterroles"]),
     verbs: ROLE_WRITE_VERBS,
     title: "Role or ClusterRole granting * created",
@@ -49,6 +50,7 @@ export const rbacRules: Rule[] = [
   },
   {
     id: "privileged-binding",
+    readsBodies: true,
     resources: new Set(["rolebindings", "clusterrolebindings"]),
     verbs: BINDING_VERBS,
     title: "Binding to cluster-admin or a * role",
@@ -74,6 +76,7 @@ export const rbacRules: Rule[] = [
     description:
       "A request by system:anonymous succeeded (health and version probes excepted): anonymous access has been granted something.",
     source: "builtin",
+    needs: (d) => d.anonymous && d.code !== undefined && d.code < 400,
     match(e) {
       const anonymous =
         username(e) === "system:anonymous" || (e.user?.groups ?? []).includes("system:unauthenticated");
@@ -87,6 +90,7 @@ export const rbacRules: Rule[] = [
     severity: "medium",
     description: "A user acted as another user or group (impersonation).",
     source: "builtin",
+    needs: (d) => d.impersonated,
     match: (e) => e.impersonatedUser !== undefined && e.impersonatedUser !== null,
   },
   {
@@ -98,6 +102,7 @@ export const rbacRules: Rule[] = [
     description:
       "A non-system user requested a service account token (serviceaccounts/token), which can be used to act as that account.",
     source: "builtin",
+    needs: (d) => d.subresource === "token" && !d.system,
     match: (e) =>
       resourceIs(e, "serviceaccounts") &&
       e.objectRef?.subresource === "token" &&

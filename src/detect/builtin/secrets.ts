@@ -49,6 +49,7 @@ export const secretRules: Rule[] = [
     severity: "medium",
     description: "One user or service account was refused (403) many times within a short window.",
     source: "builtin",
+    needs: (d) => d.code === 403,
     match: (e) => e.responseStatus?.code === 403,
     window: { by: "user.username", keyOf: byUser, ...DEFAULT_FORBIDDEN_BURST },
   },

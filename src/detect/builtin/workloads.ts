@@ -3,7 +3,16 @@
 import type { AuditEvent } from "../../audit/types.js";
 import { isRecord } from "../../json/record.js";
 import type { Rule } from "../types.js";
-import { WRITE_VERBS, get, isSystemUser, records, requestBody, resourceIs, succeeded } from "./facts.js";
+import {
+  WRITE_VERBS,
+  authorized,
+  get,
+  isSystemUser,
+  records,
+  requestBody,
+  resourceIs,
+  succeeded,
+} from "./facts.js";
 
 // Where each workload kind keeps its pod spec, so a privileged Deployment is caught at the
 // source rather than only when its pods appear.
@@ -43,6 +52,7 @@ function podSpecOf(e: AuditEvent): unknown {
 // Each rule's verbs, once: the engine's index and the rule's own check read the same set.
 const DELETE_VERBS = new Set(["delete"]);
 const EXEC_VERBS = new Set(["create", "get"]); // WebSocket clients use GET, SPDY clients POST
+const POD_STREAMS = new Set(["exec", "attach", "portforward"]);
 const EPHEMERAL_VERBS = new Set(["update", "patch"]);
 const POD_WRITE_VERBS = new Set(["create", "update"]);
 const WEBHOOK_CHANGE_VERBS = new Set(["update", "patch", "delete", "deletecollection"]);
@@ -65,13 +75,19 @@ export const workloadRules: Rule[] = [
     verbs: EXEC_VERBS,
     title: "Exec, attach or port-forward into a pod",
     severity: "medium",
-    description: "Someone opened a shell, attached to or port-forwarded into a running pod.",
+    description:
+      "Someone was allowed to open a shell in, attach to or port-forward into a pod (the alert says whether it then succeeded).",
     source: "builtin",
+    // An attempt is what matters, as in Falco: whether the container could then be reached
+    // (the kubelet, the pod's state) does not change what the user set out to do. Refused
+    // attempts are the 403 signals' (forbidden-burst).
+    reportsOutcome: true,
+    needs: (d) => POD_STREAMS.has(d.subresource ?? ""),
     match: (e) =>
       resourceIs(e, "pods") &&
-      ["exec", "attach", "portforward"].includes(e.objectRef?.subresource ?? "") &&
+      POD_STREAMS.has(e.objectRef?.subresource ?? "") &&
       EXEC_VERBS.has(e.verb) &&
-      succeeded(e),
+      authorized(e),
   },
   {
     id: "ephemeral-container",
@@ -89,6 +105,7 @@ export const workloadRules: Rule[] = [
   },
   {
     id: "privileged-pod",
+    readsBodies: true,
     resources: new Set(Object.keys(POD_SPEC_PATHS)),
     verbs: POD_WRITE_VERBS,
     title: "Privileged or host-access pod created",
@@ -123,6 +140,7 @@ export const workloadRules: Rule[] = [
     severity: "medium",
     description: "A person (not a system component) created, changed or deleted an object in kube-system.",
     source: "builtin",
+    needs: (d) => d.namespace === "kube-system" && !d.system,
     match: (e) =>
       e.objectRef?.namespace === "kube-system" && WRITE_VERBS.has(e.verb) && succeeded(e) && !isSystemUser(e),
   },

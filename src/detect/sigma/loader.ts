@@ -79,7 +79,18 @@ export function parseSigmaRule(text: string, file: string): Rule {
     match: compiled.match,
     resources: compiled.resources,
     verbs: compiled.verbs,
+    readsBodies: readsBodies(detection),
   };
+}
+
+/** A field of any selection is in requestObject or responseObject. */
+function readsBodies(detection: Record<string, unknown>): boolean {
+  const fields = (body: unknown): string[] =>
+    Array.isArray(body) ? body.flatMap(fields) : isRecord(body) ? Object.keys(body) : [];
+  return Object.entries(detection)
+    .filter(([name]) => name !== "condition" && name !== "timeframe")
+    .flatMap(([, body]) => fields(body))
+    .some((key) => /^(requestObject|responseObject)(\.|\||$)/.test(key));
 }
 
 function checkLogsource(logsource: unknown, fail: (reason: string) => never): void {
@@ -131,7 +142,8 @@ function compileMap(name: string, body: Record<string, unknown>): Compiled {
         verbs: key === VERB_FIELD ? literals(value) : undefined,
       };
     } catch (err) {
-      if (err instanceof SigmaSyntaxError) throw new SigmaSyntaxError(`selection "${name}": ${err.message}`);
+      if (err instanceof SigmaSyntaxError)
+        throw new SigmaSyntaxError(`selection "${name}": ${err.message}`, { cause: err });
       throw err;
     }
   });

@@ -4,12 +4,17 @@
 import { BlockList, isIP } from "node:net";
 import { fieldGetter } from "../event-fields.js";
 import { parseGlob } from "../glob.js";
+import { DetectError } from "../types.js";
 
 export type EventPredicate = (event: unknown) => boolean;
 type ScalarMatcher = (value: string | number | boolean) => boolean;
 
 /** Thrown for a detection item kubetrail cannot apply exactly; the loader adds file and rule. */
-export class SigmaSyntaxError extends Error {}
+export class SigmaSyntaxError extends DetectError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("rule", message, options);
+  }
+}
 
 const STRING_OPS = ["contains", "startswith", "endswith"] as const;
 const NUMERIC_OPS = ["gt", "gte", "lt", "lte"] as const;
@@ -100,7 +105,9 @@ function compileScalar(key: string, mods: Set<string>, value: unknown): ScalarMa
     try {
       re = new RegExp(value, flags.join(""));
     } catch (err) {
-      throw new SigmaSyntaxError(`"${key}": bad regular expression: ${(err as Error).message}`);
+      throw new SigmaSyntaxError(`"${key}": bad regular expression: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return (v) => re.test(String(v));
   }

@@ -32,7 +32,7 @@ async function readCa(file: string | undefined): Promise<Buffer | undefined> {
   try {
     return await readFile(file);
   } catch (err) {
-    throw new DetectError("config", `CA file ${file}: ${(err as Error).message}`);
+    throw new DetectError("config", `CA file ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -32,6 +32,7 @@ async function readToken(file: string): Promise<string> {
     throw new DetectError(
       "sink",
       `webhook sink: token file ${file}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`,
+      { cause: err },
     );
   }
   if (token === "" || /\s/.test(token)) {

@@ -1,10 +1,10 @@
-/** Code of the error that says a store's files are not what it wrote: it is rebuilt from the log. */
-export const STORE_CORRUPT = "DEDUPE_STORE_CORRUPT";
+import { IngestError } from "../errors.js";
 
-export class StoreCorruptError extends Error {
-  readonly code = STORE_CORRUPT;
+/** Code of the error that says a store's files are not what it wrote: it is rebuilt from the log. */
+export const STORE_CORRUPT = "store_corrupt";
+
+export class StoreCorruptError extends IngestError {
   constructor(where: string, what: string) {
-    super(`dedupe store ${where}: ${what}`);
-    this.name = "StoreCorruptError";
+    super(STORE_CORRUPT, `dedupe store ${where}: ${what}`);
   }
 }

@@ -2,19 +2,21 @@
 // run-reader.ts), written and merged by RunStoreWriter on a worker thread. The writer tells of
 // every change to the set; a run merged away stays open here until the new set is adopted, and
 // only then does the writer remove its file.
-import { Worker } from "node:worker_threads";
 import type { KeyPrint } from "../key-hash.js";
 import type { RecordTable } from "../record-table.js";
 import { WorkerCalls } from "../../worker/calls.js";
+import { startWorker, workerModule } from "../../worker/start.js";
 import { filterMayContain } from "./filter.js";
 import { BLOCK_BYTES } from "./format.js";
 import type { StoreIdentity } from "./manifest.js";
 import { RunReader } from "./run-reader.js";
 import type { RunView } from "./run-view.js";
 import type { StoreMessage, StoreRequest } from "./store-worker.js";
-import { RunStoreWriter, type StoreEvents } from "./store-writer.js";
+import type { StoreEvents } from "./store-writer.js";
+import { IngestError } from "../errors.js";
+import { STORE_CORRUPT } from "./corrupt.js";
 
-/** How the event loop reaches the writer: its own thread, or (from the TypeScript sources) in-thread. */
+/** How the event loop reaches the writer on its thread. */
 interface WriterPort {
   write(rows: Uint8Array, covered: number): Promise<void>;
   release(names: string[]): Promise<void>;
@@ -22,12 +24,7 @@ interface WriterPort {
   close(): Promise<void>;
 }
 
-/**
- * Workers load compiled JavaScript: run from the TypeScript sources (the unit tests), the
- * writer runs on the caller's thread. The worker is tested through dist/
- * (test/dedupe-store-worker.test.ts) and every CLI test.
- */
-const WORKER_URL = import.meta.url.endsWith(".js") ? new URL("./store-worker.js", import.meta.url) : null;
+const WORKER = workerModule(import.meta.url, "store-worker");
 
 export class RunStore {
   private readers = new Map<string, RunReader>();
@@ -42,7 +39,7 @@ export class RunStore {
 
   private constructor(private readonly dir: string) {}
 
-  /** Opens the store in `dir`; throws with code DEDUPE_STORE_CORRUPT when it must be rebuilt. */
+  /** Opens the store in `dir`; throws with code store_corrupt when it must be rebuilt. */
   static async open(dir: string, identity: StoreIdentity): Promise<RunStore> {
     const store = new RunStore(dir);
     const events: StoreEvents = {
@@ -51,21 +48,7 @@ export class RunStore {
       error: (err) => store.onError?.(err),
     };
     try {
-      if (WORKER_URL === null) {
-        const writer = await RunStoreWriter.open(dir, identity, events);
-        store.coveredAtOpen = writer.covered;
-        store.port = {
-          write: (rows, covered) =>
-            writer.write(rows, covered).catch((err: unknown) => {
-              throw failed("write", err);
-            }),
-          release: async (names) => writer.release(names),
-          idle: () => writer.idle(),
-          close: () => writer.close(),
-        };
-      } else {
-        store.port = await openWorker(dir, identity, events, (covered) => (store.coveredAtOpen = covered));
-      }
+      store.port = await openWorker(dir, identity, events, (covered) => (store.coveredAtOpen = covered));
     } catch (err) {
       store.closeReaders();
       throw err;
@@ -134,13 +117,13 @@ async function openWorker(
   opened: (covered: number) => void,
 ): Promise<WriterPort> {
   const calls = new WorkerCalls<Extract<StoreMessage, { id: number }>>(
-    new Worker(WORKER_URL!, { workerData: { dir, identity } }),
+    startWorker(WORKER, { dir, identity }),
     "dedupe store writer",
     (m) => {
       const notice = m as Exclude<StoreMessage, { id: number }>;
       if (notice.notice === "runs") events.runs(notice.runs);
       else if (notice.notice === "filter") events.filter(notice.words);
-      else events.error(new Error(`dedupe store: ${notice.message}`));
+      else events.error(new IngestError("store_failed", `dedupe store: ${notice.message}`));
     },
   );
   const call = async (request: StoreRequest, transfer: ArrayBuffer[] = []) => {
@@ -174,9 +157,15 @@ async function openWorker(
   };
 }
 
-/** The error for a failed request, keeping the code (DEDUPE_STORE_CORRUPT says: rebuild). */
-function failed(op: string, err: unknown): Error {
+/** The error for a failed request, keeping the code (store_corrupt says: rebuild). */
+function failed(op: string, err: unknown): IngestError {
   const e = err as { message?: unknown; error?: unknown; code?: unknown };
   const message = String(e.error ?? e.message ?? err);
-  return Object.assign(new Error(`dedupe store ${op} failed: ${message}`), { code: e.code });
+  return new IngestError(
+    e.code === STORE_CORRUPT ? STORE_CORRUPT : "store_failed",
+    `dedupe store ${op} failed: ${message}`,
+    {
+      cause: err instanceof Error ? err : undefined,
+    },
+  );
 }

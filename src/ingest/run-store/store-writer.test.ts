@@ -9,7 +9,7 @@ import { STORE_CORRUPT } from "./corrupt.js";
 import { HEADER_BYTES } from "./format.js";
 import { RunStore } from "./run-store.js";
 import { runName } from "./manifest.js";
-import { FAN_IN, pickMerge, RETRY_AFTER_MS, TIER_BASE, tierOf } from "./store-writer.js";
+import { FAN_IN, pickMerge, RETRY_AFTER_MS, RunStoreWriter, TIER_BASE, tierOf } from "./store-writer.js";
 import type { RunView } from "./run-view.js";
 
 const ID = { origin: "example.com/log", hash: "rfc6962-leaf" };
@@ -102,10 +102,15 @@ describe("dedupe store: runs and merges", () => {
 
   it("drops a merge cut short by close, keeping its inputs, and finishes it on the next open", async () => {
     const dir = tempDir("kt-runs-");
-    const store = await RunStore.open(dir, ID);
+    // The writer in this thread, so that closing lands while its merge gives way to other work.
+    const writer = await RunStoreWriter.open(dir, ID, {
+      runs: () => undefined,
+      filter: () => undefined,
+      error: () => undefined,
+    });
     // Enough records that the merge gives way to other work before it ends.
-    for (let f = 0; f < FAN_IN; f++) await store.write(table(f * 3000, 3000), (f + 1) * 3000);
-    await store.close();
+    for (let f = 0; f < FAN_IN; f++) await writer.write(table(f * 3000, 3000).toRows(), (f + 1) * 3000);
+    await writer.close();
     expect(manifestOf(dir).runs).toHaveLength(FAN_IN);
     expect(readdirSync(dir)).toHaveLength(FAN_IN + 1);
     const again = await RunStore.open(dir, ID);
@@ -136,29 +141,37 @@ describe("dedupe store: runs and merges", () => {
   });
 
   it("waits RETRY_AFTER_MS before trying a failed merge again, instead of at every flush", async () => {
+    // The writer itself, in this thread, so its clock can be moved on.
     const dir = tempDir("kt-runs-");
-    const store = await RunStore.open(dir, ID);
     const errors: Error[] = [];
-    store.onError = (err) => errors.push(err);
-    for (let f = 0; f < FAN_IN - 1; f++) await store.write(table(f * 100, 100), (f + 1) * 100);
+    let runs: RunView[] = [];
+    const writer = await RunStoreWriter.open(dir, ID, {
+      runs: (views) => (runs = views),
+      filter: () => undefined,
+      error: (err) => errors.push(err),
+    });
+    const write = async (f: number, covered: number) => {
+      await writer.write(table(f * 100, 100).toRows(), covered);
+      await writer.idle();
+    };
+    for (let f = 0; f < FAN_IN - 1; f++) await write(f, (f + 1) * 100);
     // The eighth flush takes the next run number and its merge the one after: that one fails.
     mkdirSync(path.join(dir, runName(manifestOf(dir).next + 1)));
-    for (let f = FAN_IN - 1; f < FAN_IN + 2; f++) {
-      await store.write(table(f * 100, 100), (f + 1) * 100);
-      await store.idle();
-    }
+    for (let f = FAN_IN - 1; f < FAN_IN + 2; f++) await write(f, (f + 1) * 100);
     expect(errors.map(String)).toEqual([expect.stringMatching(/EEXIST/)]);
-    expect(store.runs().count).toBe(FAN_IN + 2);
+    expect(runs).toHaveLength(FAN_IN + 2);
     const now = Date.now();
     vi.spyOn(Date, "now").mockReturnValue(now + RETRY_AFTER_MS);
     try {
-      await store.write(table(5000, 100), 1100);
-      await store.idle();
+      await write(50, 1100);
     } finally {
       vi.restoreAllMocks();
     }
     expect(errors).toHaveLength(1);
-    expect(store.runs()).toMatchObject({ count: 4, records: 1100 });
+    expect(runs).toHaveLength(4);
+    expect(runs.reduce((n, r) => n + r.records, 0)).toBe(1100);
+    await writer.close();
+    const store = await RunStore.open(dir, ID);
     for (const i of [0, 799, 5099]) expect(lookup(store, i)).toEqual([hashOf(i)]);
     await store.close();
   });

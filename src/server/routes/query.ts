@@ -1,14 +1,18 @@
-// Read endpoints: the query API and proofs (read credential), and the static log in C2SP
-// tlog-tiles layout under /log/: the checkpoint and hash tiles public, so anyone can check
-// the tree; entry bundles, which hold the events, for full-log readers (auditors, mirrors).
-// Everything is read through the log's LogReader, whatever driver stores it.
+// Read endpoints: the query API, counts and proofs (read credential, authorized per namespace),
+// the verifier key, and the static log in C2SP tlog-tiles layout under /log/: the checkpoint
+// and hash tiles public, so anyone can check the tree; entry bundles, which hold the events,
+// for full-log readers (auditors, mirrors). Everything is read through the log's LogReader,
+// whatever driver stores it. Documented in docs/api.md and docs/openapi.yaml.
 import type { ServerResponse } from "node:http";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
 import { startIndexer, type Indexer } from "../../index/indexer.js";
-import { eventList } from "../../index/present.js";
-import { parseFilter, type EventFilter } from "../../index/query.js";
-import { resolveEntries } from "../../index/resolve.js";
+import { eventItem } from "../../index/present.js";
+import { encodeCursor, parseFilter, type Cursor, type EventFilter } from "../../index/query.js";
+import { resolveEntries, type ResolvedEntry } from "../../index/resolve.js";
+import { leavesCovered } from "../../store/log-reader.js";
+import { parsedEntry } from "../../index/row.js";
+import { parseTopDimension } from "../../index/top-dimension.js";
 import type { AuditLog, LogReader, SignedCheckpoint } from "../../store/types.js";
 import {
   encodeBase64,
@@ -16,9 +20,11 @@ import {
   parseTilePath,
   proveConsistency,
   proveInclusion,
+  proveInclusions,
+  type Hash,
   TILE_WIDTH,
-  type Tile,
 } from "../../tlog/index.js";
+import type { Access } from "../auth/access.js";
 import { HttpError, type Route } from "../route.js";
 import type { ServeExtension } from "../run-serve.js";
 import { jsonReply } from "../server.js";
@@ -31,10 +37,18 @@ export interface IndexReads {
 export interface QueryRouteDeps {
   log: LogReader;
   index: IndexReads;
+  /** The log's verifier key, served on /v1/keys for clients to compare with the one they pin. */
+  verifierKey: string;
 }
 
-/** Largest page one HTTP request may ask for; the CLI reads the index directly. */
+/** Largest page one HTTP request may ask for; longer answers page with the cursor. */
 export const HTTP_MAX_LIMIT = 1000;
+/** Largest `top` answer. */
+export const HTTP_MAX_TOP = 10_000;
+/** A page stops early once its entries add up to this many bytes (at least one entry is sent). */
+export const PAGE_MAX_BYTES = 16 * 1024 * 1024;
+/** How long the list of namespaces (for narrowing a namespace-limited reader's listing) is reused. */
+const NAMESPACES_TTL_MS = 30_000;
 
 /**
  * A full tile never changes; a partial tile of a given width never does either, but is deleted
@@ -42,13 +56,6 @@ export const HTTP_MAX_LIMIT = 1000;
  */
 function cacheControl(full: boolean, shared: boolean): string {
   return `${shared ? "public" : "private"}, ${full ? "max-age=31536000, immutable" : "max-age=3600"}`;
-}
-
-function badRequest(err: unknown): never {
-  if (err instanceof IndexError && (err.code === "bad-filter" || err.code === "bad-cursor")) {
-    throw new HttpError(400, err.message);
-  }
-  throw err;
 }
 
 /** A query on the index; while the index is rebuilt from the log, a 503 that says so. */
@@ -62,10 +69,34 @@ function indexRead<T>(index: IndexReads, query: (i: QueryIndex) => T): T {
   }
 }
 
-function rawParams(url: URL): Record<string, string[]> {
+function badRequest(err: unknown): never {
+  if (err instanceof IndexError && (err.code === "bad-filter" || err.code === "bad-cursor")) {
+    throw new HttpError(400, err.message);
+  }
+  throw err;
+}
+
+/** The query string by name; `take` names are removed (they are not filters). */
+function rawParams(
+  url: URL,
+  take: readonly string[] = [],
+): { raw: Record<string, string[]>; taken: Record<string, string> } {
   const raw: Record<string, string[]> = {};
-  for (const [k, v] of url.searchParams) (raw[k] ??= []).push(v);
-  return raw;
+  const taken: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) {
+    if (take.includes(k)) {
+      if (k in taken) throw new HttpError(400, `${k}: given twice`);
+      taken[k] = v;
+    } else (raw[k] ??= []).push(v);
+  }
+  return { raw, taken };
+}
+
+function intText(name: string, text: string): number {
+  if (!/^(0|[1-9]\d*)$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new HttpError(400, `${name}: "${text}" is not a non-negative integer`);
+  }
+  return Number(text);
 }
 
 function intParam(url: URL, name: string, fallback?: number): number {
@@ -74,17 +105,13 @@ function intParam(url: URL, name: string, fallback?: number): number {
     if (fallback === undefined) throw new HttpError(400, `${name}: missing`);
     return fallback;
   }
-  if (!/^(0|[1-9]\d*)$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new HttpError(400, `${name}: "${text}" is not a non-negative integer`);
-  }
-  return Number(text);
+  return intText(name, text);
 }
 
-/** Number of leaves a tile's hashes cover: beyond the signed tree size it must not be served. */
-function leavesCovered(tile: Tile): bigint {
-  return (
-    (BigInt(tile.index) * BigInt(TILE_WIDTH) + BigInt(tile.width)) * BigInt(TILE_WIDTH) ** BigInt(tile.level)
-  );
+function boolText(name: string, text: string | undefined): boolean {
+  if (text === undefined || text === "false" || text === "0") return false;
+  if (text === "" || text === "true" || text === "1") return true;
+  throw new HttpError(400, `${name}: "${text}" is not true or false`);
 }
 
 function sendBytes(
@@ -117,19 +144,44 @@ export function acceptsEncoding(header: string | undefined, coding: string): boo
   return star;
 }
 
+/** Keeps entries up to PAGE_MAX_BYTES (at least one); returns how many. */
+function withinBudget(entries: readonly ResolvedEntry[]): number {
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    bytes += (entries[i] as ResolvedEntry).data.length;
+    if (bytes > PAGE_MAX_BYTES && i > 0) return i;
+  }
+  return entries.length;
+}
+
 export function queryRoutes(deps: QueryRouteDeps): Route[] {
   const { log, index } = deps;
+  let namespaces: { at: number; list: string[] } | undefined;
+  const knownNamespaces = (): string[] => {
+    if (namespaces === undefined || Date.now() - namespaces.at > NAMESPACES_TTL_MS)
+      namespaces = { at: Date.now(), list: indexRead(index, (i) => i.namespaces()) };
+    return namespaces.list;
+  };
 
-  const eventFilter = (url: URL): EventFilter => {
+  /** The filter of the query string, pinned to a log size and narrowed to what `access` may list. */
+  const eventFilter = async (
+    raw: Record<string, string[]>,
+    access: Access,
+    size: number,
+  ): Promise<EventFilter> => {
     let filter: EventFilter;
     try {
-      filter = parseFilter(rawParams(url));
+      filter = parseFilter(raw);
     } catch (err) {
       badRequest(err);
     }
     if (filter.limit > HTTP_MAX_LIMIT)
       throw new HttpError(400, `limit: at most ${HTTP_MAX_LIMIT} per page; page with cursor`);
-    filter.logSize = log.latestCheckpoint().size;
+    filter.logSize = filter.cursor?.size ?? size;
+    if (filter.logSize > size)
+      throw new HttpError(400, `cursor: from a log of ${filter.logSize} entries, but this one has ${size}`);
+    const allowed = await access.namespaces("list", filter.namespaces, knownNamespaces);
+    if (allowed !== undefined) filter.allowedNamespaces = allowed;
     return filter;
   };
 
@@ -144,7 +196,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
     try {
       parsed = parseTilePath(path);
     } catch (err) {
-      throw new HttpError(404, (err as Error).message);
+      throw new HttpError(404, (err as Error).message, {}, { cause: err });
     }
     if (parsed.kind !== kind) throw new HttpError(404, `${path}: not found`);
     const size = BigInt(log.latestCheckpoint().size);
@@ -186,18 +238,70 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       method: "GET",
       pattern: "/v1/events",
       scope: "read",
-      async handle({ url, res }) {
-        const filter = eventFilter(url);
+      async handle({ url, res, access }) {
+        const cp = log.latestCheckpoint();
+        const { raw, taken } = rawParams(url, ["proofs", "tree-size"]);
+        const proofs = boolText("proofs", taken["proofs"]);
+        const filter = await eventFilter(raw, access, cp.size);
+        const treeSize =
+          taken["tree-size"] === undefined ? cp.size : intText("tree-size", taken["tree-size"]);
+        if (treeSize > cp.size || treeSize < (filter.logSize ?? 0))
+          throw new HttpError(
+            400,
+            `tree-size: ${treeSize} is not between the listing's log size ${filter.logSize} and the checkpoint's ${cp.size}`,
+          );
         const found = indexRead(index, (i) => i.search(filter, Date.now() * 1000));
-        const entries = await resolveEntries(log, found.rows);
-        jsonReply(res, 200, eventList(entries, found.next));
+        const resolved = await resolveEntries(log, found.rows);
+        const kept = withinBudget(resolved);
+        const entries = resolved.slice(0, kept);
+        let next: Cursor | undefined = found.next;
+        if (kept < resolved.length) {
+          const last = (entries[entries.length - 1] as ResolvedEntry).row;
+          next = { timeUs: last.timeUs, idx: last.idx, size: filter.logSize as number };
+        }
+        const metadata = next === undefined ? {} : { continue: encodeCursor(next) };
+        if (!proofs) {
+          jsonReply(res, 200, {
+            apiVersion: "kubetrail.dev/v1",
+            kind: "EventList",
+            metadata,
+            items: entries.map(eventItem),
+          });
+          return;
+        }
+        // One read of the stored hashes for the whole page: its proofs share most of them. A
+        // pruned or erased entry has no bytes to prove: it says so instead.
+        const present = entries.filter((e) => e.gone === undefined);
+        const inclusion = await proveInclusions(
+          treeSize,
+          present.map((e) => e.row.idx),
+          log.hashReader(),
+        );
+        const proofOf = new Map(present.map((e, i) => [e.row.idx, inclusion[i] as Hash[]]));
+        const items = entries.map((e) =>
+          e.gone !== undefined
+            ? { index: e.row.idx, gone: { state: e.gone.state, reason: e.gone.reason } }
+            : {
+                index: e.row.idx,
+                entry: Buffer.from(e.data).toString("utf8"),
+                inclusionProof: (proofOf.get(e.row.idx) as Hash[]).map(encodeBase64),
+              },
+        );
+        jsonReply(res, 200, {
+          apiVersion: "kubetrail.dev/v1",
+          kind: "EventList",
+          metadata,
+          treeSize,
+          checkpoint: checkpointJson(cp),
+          items,
+        });
       },
     },
     {
       method: "GET",
       pattern: "/v1/events/:index",
       scope: "read",
-      async handle({ params, res }) {
+      async handle({ params, res, access }) {
         const text = params["index"] ?? "";
         if (!/^(0|[1-9]\d*)$/.test(text)) throw new HttpError(400, `index: "${text}" is not a log index`);
         const idx = Number(text);
@@ -206,21 +310,49 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
           throw new HttpError(404, `entry ${idx}: not in the log of size ${cp.size} (latest checkpoint)`);
         let data: Uint8Array | undefined;
         for await (const e of log.readEntries(idx, idx + 1)) {
-          if (e.gone !== undefined)
+          if (e.gone !== undefined) {
+            // Its namespace went with its bytes: only a full-log reader may learn it is gone.
+            await access.fullLog("get");
             throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
+          }
           data = e.data;
         }
         if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
+        const leaf = hashLeaf(data);
+        const { row, value } = parsedEntry(idx, data, leaf);
+        await access.check("get", row.namespace);
         const proof = await proveInclusion(cp.size, idx, log.hashReader());
-        const entry = Buffer.from(data).toString("utf8");
         jsonReply(res, 200, {
           index: idx,
-          entry,
-          event: JSON.parse(entry) as unknown,
-          leafHash: encodeBase64(hashLeaf(data)),
+          entry: Buffer.from(data).toString("utf8"),
+          event: value ?? null,
+          leafHash: encodeBase64(leaf),
           inclusionProof: proof.map(encodeBase64),
           checkpoint: checkpointJson(cp),
         });
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/top/:dimension",
+      scope: "read",
+      async handle({ params, url, res, access }) {
+        let dimension;
+        try {
+          dimension = parseTopDimension(params["dimension"] ?? "");
+        } catch (err) {
+          throw new HttpError(404, (err as Error).message);
+        }
+        const cp = log.latestCheckpoint();
+        const { raw, taken } = rawParams(url, ["top"]);
+        const top = taken["top"] === undefined ? 10 : intText("top", taken["top"]);
+        if (top < 1 || top > HTTP_MAX_TOP)
+          throw new HttpError(400, `top: "${top}" is not from 1 to ${HTTP_MAX_TOP}`);
+        if (raw["limit"] !== undefined || raw["cursor"] !== undefined || raw["asc"] !== undefined)
+          throw new HttpError(400, "limit, cursor and asc do not apply to counts (use top)");
+        const filter = await eventFilter(raw, access, cp.size);
+        const items = indexRead(index, (i) => i.top(dimension, filter, Date.now() * 1000, top));
+        jsonReply(res, 200, { dimension, treeSize: cp.size, items });
       },
     },
     {
@@ -245,6 +377,14 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
     },
     {
       method: "GET",
+      pattern: "/v1/keys",
+      scope: "public",
+      async handle({ res }) {
+        jsonReply(res, 200, { origin: log.origin, verifierKey: deps.verifierKey });
+      },
+    },
+    {
+      method: "GET",
       pattern: "/log/checkpoint",
       scope: "public",
       async handle({ res }) {
@@ -258,8 +398,11 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       method: "GET",
       pattern: "/log/tile/entries/*",
       scope: "read",
-      handle: ({ params, req, res }) =>
-        serveTile(`tile/entries/${params["*"] ?? ""}`, "entries", res, req.headers["accept-encoding"]),
+      async handle({ params, req, res, access }) {
+        // A namespace-limited Kubernetes reader must not read bundles of everyone's events.
+        await access.fullLog("get");
+        await serveTile(`tile/entries/${params["*"] ?? ""}`, "entries", res, req.headers["accept-encoding"]);
+      },
     },
     {
       method: "GET",
@@ -285,7 +428,8 @@ export function queryServeExtension(
       const running = open(ingest.log);
       return () => running.stop();
     },
-    routes: (ingest) => queryRoutes({ log: ingest.log, index: open(ingest.log) }),
+    routes: (ingest) =>
+      queryRoutes({ log: ingest.log, index: open(ingest.log), verifierKey: ingest.log.verifierKey }),
     degraded: () => {
       const status = indexer?.status();
       if (status === undefined || status.state === "ready") return [];

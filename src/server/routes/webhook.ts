@@ -1,7 +1,9 @@
 // POST /v1/audit/webhook: the kube-apiserver's audit webhook backend (batch or blocking mode).
 // Answers 200 only when every event of the batch is durable; any failure makes the apiserver
-// re-send the identical batch, which dedupe then absorbs.
-import { IngestError } from "../../ingest/errors.js";
+// re-send the identical batch, which dedupe then absorbs. An item that is not a valid event is
+// recorded as a QuarantinedItem entry with the batch (see src/ingest/quarantine.ts) and counted
+// in the answer: one bad item must not make the apiserver re-send, then drop, its good ones.
+import { IngestError, isBadInput } from "../../ingest/errors.js";
 import { IngestBusyError, type IngestPipeline } from "../../ingest/pipeline.js";
 import type { Receiver } from "../../ingest/receive.js";
 import { LogError } from "../../store/types.js";
@@ -28,7 +30,7 @@ const RETRY_AFTER = { "Retry-After": "1" };
 /** Maps a failure to the status the apiserver should see: 4xx for bad input, 429/503 to back off. */
 export function ingestFailureStatus(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof IngestError) return new HttpError(err.code === "too_large" ? 413 : 400, err.message);
+  if (isBadInput(err)) return new HttpError(err.code === "too_large" ? 413 : 400, err.message);
   if (err instanceof IngestBusyError) return new HttpError(429, err.message, RETRY_AFTER);
   if (err instanceof LogError) {
     // "full": the disk; "closed": shutting down; "busy": the write backlog. All worth a retry later.
@@ -65,17 +67,29 @@ export function webhookRoutes(deps: WebhookDeps): Route[] {
             .toLowerCase();
           if (type !== "application/json")
             throw new HttpError(415, `Content-Type ${type} is not application/json`);
-          const { body, rawBytes } = await readBody(req, deps.limits);
-          deps.metrics.requestBytes.inc(rawBytes);
-          const batch = await deps.receive(body);
-          deps.metrics.batchSize.observe(batch.received);
-          const result = await deps.ingest(batch);
+          const { body, rawBytes, release } = await readBody(req, deps.limits);
+          let result;
+          try {
+            deps.metrics.requestBytes.inc(rawBytes);
+            const batch = await deps.receive(body);
+            deps.metrics.batchSize.observe(batch.received);
+            result = await deps.ingest(batch);
+          } finally {
+            // The body's memory counts until its events are durable: only then may others use it.
+            release();
+          }
           deps.metrics.recordIngest("webhook", result);
+          if (result.quarantined)
+            deps.metrics.rejected.inc({ reason: "quarantined_item" }, result.quarantined);
           deps.metrics.ackSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
           jsonReply(res, 200, {
             received: result.received,
             stored: result.stored,
             duplicates: result.duplicates,
+            quarantined: result.quarantined ?? 0,
+            ...(result.rejected !== undefined && result.rejected.length > 0
+              ? { rejected: result.rejected }
+              : {}),
           });
         } catch (err) {
           const httpErr = ingestFailureStatus(err);

@@ -276,16 +276,16 @@ export class BundleFiles {
         }
       }
     } catch (err) {
-      this.fail(`cannot roll back a failed bundle write: ${(err as Error).message}`);
+      this.fail(`cannot roll back a failed bundle write: ${(err as Error).message}`, err);
     }
   }
 
   /** Stops the files taking entries until a restart; the first such reason is kept. */
-  private fail(message: string): LogError {
+  private fail(message: string, cause: unknown): LogError {
     const failure = this.failure?.fatal
       ? this.failure
       : {
-          error: new LogError("io", `${message}; restart (the write-ahead log holds the entries)`),
+          error: new LogError("io", `${message}; restart (the write-ahead log holds the entries)`, { cause }),
           fatal: true,
         };
     this.failure = failure;
@@ -387,7 +387,7 @@ export class BundleFiles {
     } catch (err) {
       // After a failed fsync the kernel may have dropped the pages it could not write, so a
       // later sync could "succeed" without them: only recovery from the write-ahead log is safe.
-      throw this.fail(`cannot sync entry bundles: ${(err as Error).message}`);
+      throw this.fail(`cannot sync entry bundles: ${(err as Error).message}`, err);
     }
     const moved = new Set<OpenBundle>();
     try {

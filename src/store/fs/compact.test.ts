@@ -129,7 +129,7 @@ describe("compression at rest", () => {
     expect(await readAll(new FsLogFiles(dir), 256 * 5)).toEqual(want);
   });
 
-  it("takes a damaged compressed bundle as missing, so verify names it", async () => {
+  it("reports a damaged compressed bundle as damaged, naming its file", async () => {
     const { dir, layout, verifierKey } = await plainLog(300);
     const log = await openFsLog(dir);
     await log.driver.compactAll();
@@ -139,7 +139,8 @@ describe("compression at rest", () => {
     writeFileSync(layout.compressedBundle(0), stored);
     const report = await verifyLog(new FsLogFiles(dir), { verifierKey });
     expect(report.ok).toBe(false);
-    expect(report.problems[0]).toMatchObject({ code: "missing-bundle", index: 0 });
+    expect(report.problems[0]).toMatchObject({ code: "unreadable", index: 0 });
+    expect(report.problems[0]!.message).toMatch(/tile\/entries\/000\.zst: /);
   });
 
   it("reads bundles through the log whichever form they are in", async () => {

@@ -15,10 +15,11 @@ import path from "node:path";
 import type { Tile } from "../../tlog/index.js";
 import { splitBundle } from "../bundle-format.js";
 import type { DriverHooks, EncodedBundle, StorageDriver } from "../driver.js";
-import { readCount, syncFiles, writeFileAtomic, WriteOnceFileBatch } from "../durable-file.js";
+import { syncFiles, writeFileAtomic, WriteOnceFileBatch } from "../durable-file.js";
 import { acquireLock, type DirLock } from "../lock.js";
 import { partialWidth, type TileData } from "../tile-builder.js";
 import { BUNDLE_SIZE, LogError, type EntryBundle } from "../types.js";
+import { readRegularFile } from "./bounded-read.js";
 import { BundleFiles } from "./bundle-files.js";
 import { BundleCompactor, type CompactionStats } from "./compactor.js";
 import { FsLogFiles } from "./files.js";
@@ -225,15 +226,31 @@ export class FsDriver implements StorageDriver {
     }
   }
 
-  /** The tree size whose full tiles are synced; null when there is no mark at all. */
-  async readTilesDurable(): Promise<number | null> {
+  /**
+   * The tree size whose full tiles are synced; null when there is no mark at all (a log older
+   * than the mark). The mark is derived: a damaged one (not a count, not a regular file, beyond
+   * the log) is removed with a warning and counts as 0, which only costs re-hashing the entries.
+   */
+  async readTilesDurable(trustedSize: number): Promise<number | null> {
+    const file = this.layout.tilesDurable;
+    let problem: string;
     try {
-      this.tilesMark = await readCount(this.layout.tilesDurable);
-    } catch {
-      // Unreadable, it only costs a longer rebuild.
-      this.tilesMark = 0;
+      const data = await readRegularFile(file, 64, "tiles-durable");
+      if (data === null) return (this.tilesMark = null);
+      const text = data.toString("utf8").trim();
+      const size = Number(text);
+      if (/^\d+$/.test(text) && size <= trustedSize) return (this.tilesMark = size);
+      problem = /^\d+$/.test(text)
+        ? `${size} is beyond the checkpoint's ${trustedSize} entries`
+        : `not a count: ${JSON.stringify(text.slice(0, 40))}`;
+    } catch (err) {
+      problem = (err as Error).message;
     }
-    return this.tilesMark;
+    this.hooks?.repaired(
+      `${file}: ${problem}; re-hashing the entries to rebuild the tiles, and writing it again`,
+    );
+    await fsp.rm(file, { recursive: true, force: true });
+    return (this.tilesMark = 0);
   }
 
   // ---- publishing ----

@@ -1,4 +1,13 @@
-import { cpSync, mkdtempSync, promises as fsp, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  promises as fsp,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -110,6 +119,27 @@ describe("fs log", () => {
     const reopened = await openFsLog(dir, { onRepair: (m) => repairs.push(m) });
     expect(repairs).toEqual([]);
     await reopened.close();
+  });
+
+  it.each([
+    ["not a count", (f: string) => writeFileSync(f, "zzz\n")],
+    ["negative", (f: string) => writeFileSync(f, "-5\n")],
+    ["beyond the log", (f: string) => writeFileSync(f, "99999999\n")],
+    ["a directory", (f: string) => (rmSync(f), mkdirSync(path.join(f, "inside"), { recursive: true }))],
+  ])("repairs a damaged tiles-durable (%s) with a warning and goes on", async (_, damage) => {
+    const { dir, layout } = await closedLog(700);
+    const cp = readFileSync(layout.checkpoint, "utf8");
+    damage(layout.tilesDurable);
+    // The partial tiles lost too: the tiles are rebuilt from the entries, not taken as they are.
+    rmSync(layout.hashTile({ level: 0, index: 2, width: 188 }));
+    const repairs: string[] = [];
+    const log = await openFsLog(dir, { onRepair: (m) => repairs.push(m) });
+    expect(repairs.join("\n")).toMatch(/tiles-durable: .*re-hashing the entries to rebuild the tiles/);
+    expect(log.latestCheckpoint().note).toBe(cp);
+    await log.append(entries(700, 5));
+    await log.waitIntegrated(705);
+    await log.close();
+    expect(readFileSync(layout.tilesDurable, "utf8")).toBe("705\n");
   });
 
   it("reopens a log from before the durable mark (tiles synced with each checkpoint) without re-hashing", async () => {

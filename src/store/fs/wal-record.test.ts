@@ -8,6 +8,7 @@ import {
   replaySteps,
   type RecordHeader,
 } from "./wal-record.js";
+import { reportSeed, seedFromEnv } from "../../../test/fixtures/seed.js";
 
 const bytes = (s: string) => Buffer.from(s);
 
@@ -356,9 +357,17 @@ function checkRecovery(rnd: (n: number) => number, model: Model): void {
   }
 }
 
+/** Seeds 1–2000, or KUBETRAIL_TEST_SEED alone; the one running is printed if the test fails. */
+function* seeds(): Generator<number> {
+  let current = 0;
+  reportSeed(() => current);
+  const only = seedFromEnv();
+  for (current = only ?? 1; current <= (only ?? 2000); current++) yield current;
+}
+
 describe("replaySteps against a model writer", () => {
   it("yields exactly the acknowledged entries after `from`, each from the record that was acknowledged", () => {
-    for (let seed = 1; seed <= 2000; seed++) {
+    for (const seed of seeds()) {
       const rnd = prng(seed);
       checkRecovery(rnd, simulate(rnd, true));
     }
@@ -366,7 +375,7 @@ describe("replaySteps against a model writer", () => {
 
   // Same as above, but a failed write may be followed by a shorter one at the same index.
   it("yields exactly the acknowledged entries also when a rewrite is shorter than the failed write", () => {
-    for (let seed = 1; seed <= 2000; seed++) {
+    for (const seed of seeds()) {
       const rnd = prng(seed);
       checkRecovery(rnd, simulate(rnd, false));
     }

@@ -146,8 +146,8 @@ export class MemoryDriver extends MemorySource implements StorageDriver {
     this.store.tilesDurable = size;
   }
 
-  async readTilesDurable(): Promise<number | null> {
-    return this.store.tilesDurable;
+  async readTilesDurable(trustedSize: number): Promise<number | null> {
+    return this.store.tilesDurable === null ? null : Math.min(trustedSize, this.store.tilesDurable);
   }
 
   async publishCheckpoint(_size: number, note: string): Promise<void> {

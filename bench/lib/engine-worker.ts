@@ -1,9 +1,9 @@
-// The detection worker thread: loads the rules named in workerData and evaluates batches of
-// log entries posted by workerEvaluator (evaluator.ts), replying with the alerts in order.
+// The detection worker thread of bench/lib/worker-evaluator.ts: loads the rules named in
+// workerData and evaluates batches of log entries posted to it, replying with the alerts in order.
 import { parentPort, workerData } from "node:worker_threads";
-import { RuleEngine } from "./engine.js";
-import { unpack, type WorkerReply, type WorkerRequest } from "./evaluator.js";
-import { loadRules, type LoadRulesOptions } from "./load-rules.js";
+import { RuleEngine } from "../../src/detect/engine.js";
+import { unpack, type WorkerReply, type WorkerRequest } from "./worker-evaluator.js";
+import { loadRules, type LoadRulesOptions } from "../../src/detect/load-rules.js";
 
 const port = parentPort;
 if (!port) throw new Error("engine-worker.ts runs only as a worker thread");

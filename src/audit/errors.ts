@@ -1,0 +1,7 @@
+// The audit module's errors: a policy that cannot be used ("read", "syntax", "invalid"), a
+// redaction key ("bad-key"), rule ("bad-redaction-rule") or JSON path ("bad-path") that is wrong.
+import { CodedError } from "../errors.js";
+
+export type AuditErrorCode = "read" | "syntax" | "invalid" | "bad-key" | "bad-redaction-rule" | "bad-path";
+
+export class AuditError<Code extends AuditErrorCode = AuditErrorCode> extends CodedError<Code> {}

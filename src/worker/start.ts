@@ -1,0 +1,23 @@
+// The one way kubetrail starts a worker thread: a module of its own (`<name>-worker.ts`) beside
+// the code that uses it. Built, that is JavaScript in dist/; run from the TypeScript sources (the
+// unit tests), the worker loads the same module through ts-loader.mjs, so tests exercise the
+// real worker, not a stand-in.
+import { Worker, type ResourceLimits } from "node:worker_threads";
+
+/** The worker module `name` (no extension) beside the module whose import.meta.url is `base`. */
+export function workerModule(base: string, name: string): URL {
+  return new URL(`./${name}${base.endsWith(".ts") ? ".ts" : ".js"}`, base);
+}
+
+const TS_LOADER = new URL("./ts-loader.mjs", import.meta.url);
+
+/** Starts a worker thread running `module` with `workerData` (and bounded by `resourceLimits`). */
+export function startWorker(module: URL, workerData?: unknown, resourceLimits?: ResourceLimits): Worker {
+  const fromSources = module.pathname.endsWith(".ts");
+  return new Worker(module, {
+    workerData,
+    resourceLimits,
+    // The loader's hooks are experimental in Node 20: its warning would only be noise in tests.
+    ...(fromSources ? { execArgv: ["--no-warnings", "--experimental-loader", TS_LOADER.href] } : {}),
+  });
+}
