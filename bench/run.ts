@@ -15,6 +15,7 @@ const BENCHES = [
   "webhook",
   "secrets",
   "dedupe-store",
+  "storage",
   "query",
   "policy",
   "detect",
