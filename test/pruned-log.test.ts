@@ -1,7 +1,7 @@
-// A log whose oldest entry bundles were removed on purpose (retention): everything that reads it
-// says so instead of failing — verify from the directory and over HTTP checks the tree with the
-// pruned entries' published leaf hashes and reports them, the static log answers 410 Gone — while
-// a bundle gone without a record is still reported as missing.
+// A log whose oldest entry bundles were removed on purpose (a retention run): everything that
+// reads it says so instead of failing — verify from the directory and over HTTP checks the tree
+// with the pruned entries' published leaf hashes and names the retention record that removed
+// them, the static log answers 410 Gone — while a bundle gone without a record is still an error.
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,8 @@ import { startIndexer, type Indexer } from "../src/index/indexer.js";
 import { createMetrics } from "../src/server/metrics.js";
 import { queryRoutes } from "../src/server/routes/query.js";
 import { startServer, type RunningServer } from "../src/server/server.js";
+import { parseRetentionPolicy } from "../src/retention/policy.js";
+import { runRetention } from "../src/retention/run.js";
 import { FsLayout } from "../src/store/fs/layout.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import type { AuditLog } from "../src/store/types.js";
@@ -24,6 +26,8 @@ let log: AuditLog;
 let indexer: Indexer;
 let server: RunningServer;
 
+const DAY_MS = 86_400_000;
+/** The first bundle's events are 60 days old, the rest from today. */
 const event = (i: number) =>
   Buffer.from(
     JSON.stringify({
@@ -34,8 +38,13 @@ const event = (i: number) =>
       stage: "ResponseComplete",
       verb: "get",
       user: { username: `user-${i % 5}` },
+      stageTimestamp: new Date(Date.now() - (i < 256 ? 60 : 0) * DAY_MS).toISOString(),
     }),
   );
+const POLICY = parseRetentionPolicy(
+  "apiVersion: kubetrail.dev/v1\nkind: RetentionPolicy\nmetadata: { name: thirty-days }\nkeep: 30d\n",
+  "policy.yaml",
+);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kt-pruned-"));
@@ -45,7 +54,8 @@ beforeAll(async () => {
   vkey = first.verifierKey;
   await first.close();
   const writer = await openFsLog(dir);
-  await writer.driver.pruneBundles(256, "retention: 30 days");
+  const run = await runRetention(writer, { policy: POLICY, by: "auditor@example" });
+  expect(run).toMatchObject({ from: 0, before: 256, recordIndex: SIZE });
   log = writer;
   indexer = startIndexer(log, dir);
   await indexer.caughtUp();
@@ -72,7 +82,13 @@ describe("a pruned log", () => {
     const r = await runCli(["verify", "--data", dir, "--key", vkey, "-o", "json"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, entries: SIZE, pruned: 256, erased: 0 });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: true,
+      entries: SIZE + 1,
+      pruned: 256,
+      erased: 0,
+      prunedRanges: [{ from: 0, before: 256, record: SIZE, policy: "thirty-days", by: "auditor@example" }],
+    });
   });
 
   it("answers 410 Gone for a pruned bundle and entry, and verifies over HTTP", async () => {
@@ -81,7 +97,9 @@ describe("a pruned log", () => {
     const headers = { Authorization: `Bearer ${READ_TOKEN}` };
     const bundle = await fetch(`${base}/log/tile/entries/000`, { headers });
     expect(bundle.status).toBe(410);
-    expect(await bundle.text()).toMatch(/pruned \(retention: 30 days\)/);
+    expect(await bundle.text()).toMatch(
+      /pruned \(retention record #700 \(policy thirty-days, by auditor@example\)\)/,
+    );
     expect((await fetch(`${base}/log/tile/entries/001`, { headers })).status).toBe(200);
     const one = await fetch(`${base}/v1/events/3`, { headers });
     expect(one.status).toBe(410);
@@ -92,6 +110,9 @@ describe("a pruned log", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
       /256 pruned and 0 erased entries were checked by their published leaf hashes alone/,
+    );
+    expect(r.stdout).toMatch(
+      /entries 0–255 pruned by retention record #700 \(policy thirty-days, by auditor@example/,
     );
   });
 
@@ -104,6 +125,27 @@ describe("a pruned log", () => {
       const r = await runCli(["verify", "--data", copy, "--key", vkey]);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/missing-bundle: entry bundle 1 \(entries 256–511\) is missing or damaged/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
+  it("fails verification for bundles pruned (DATA/retention) without a retention record in the log", async () => {
+    const copy = mkdtempSync(join(tmpdir(), "kt-pruned-norecord-"));
+    try {
+      const bare = await openFsLog(copy, { origin: "example.com/pruned-bare" });
+      await bare.append(Array.from({ length: 600 }, (_, i) => event(i)));
+      await bare.waitIntegrated(600);
+      const key = bare.verifierKey;
+      await bare.close();
+      const again = await openFsLog(copy);
+      await again.driver.pruneBundles(512, "someone's say-so");
+      await again.close();
+      const r = await runCli(["verify", "--data", copy, "--key", key]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(
+        /pruned-without-record: entries 0–511 were removed, but no retention record in the log covers them/,
+      );
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }

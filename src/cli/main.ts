@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   top: async () => (await import("./top.js")).registerTop,
   reindex: async () => (await import("./reindex.js")).registerReindex,
   compact: async () => (await import("./compact.js")).registerCompact,
+  retention: async () => (await import("./retention.js")).registerRetention,
   history: async () => (await import("./history.js")).registerHistory,
   export: async () => (await import("./export.js")).registerExport,
   "verify-bundle": async () => (await import("./verify-bundle.js")).registerVerifyBundle,

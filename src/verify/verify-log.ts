@@ -21,6 +21,7 @@ import type { LogSource } from "../store/driver.js";
 import { LeafHasherPool } from "../store/leaf-hasher.js";
 import { readerAt } from "../store/log-reader.js";
 import type { Gone, LogReader } from "../store/types.js";
+import { findRetentionRecords, type RetentionRecordEntry } from "../retention/record.js";
 
 export type ProblemCode =
   | "no-checkpoint"
@@ -36,7 +37,8 @@ export type ProblemCode =
   | "missing-tile"
   | "root-mismatch"
   | "unreadable"
-  | "deadline";
+  | "deadline"
+  | "pruned-without-record";
 
 export interface Problem {
   code: ProblemCode;
@@ -58,9 +60,22 @@ export interface VerifyReport {
   tilesChecked: number;
   /** Entries whose bytes were removed on purpose, checked by their leaf hashes alone. */
   pruned: number;
+  /** The pruned ranges, each with the retention record in the log that removed it. */
+  prunedRanges: PrunedRange[];
   erased: number;
   trustedSize?: number;
   problems: Problem[];
+}
+
+/** Entries [from, before) whose bundles are gone, and the retention record covering them. */
+export interface PrunedRange {
+  from: number;
+  before: number;
+  /** Log index of the record, or undefined when no record covers the range (an error). */
+  record?: number;
+  policy?: string;
+  by?: string;
+  time?: string;
 }
 
 export interface VerifyOptions {
@@ -88,6 +103,7 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     bytes: 0,
     tilesChecked: 0,
     pruned: 0,
+    prunedRanges: [],
     erased: 0,
     problems: [],
   };
@@ -222,6 +238,8 @@ class TreeWalk {
   private readonly builder = new TileBuilder();
   private firstEntryMismatch: Problem | null = null;
   private firstTileMismatch: Problem | null = null;
+  /** Retention records read (from entries checked against the tree). */
+  private readonly records: { index: number; record: RetentionRecordEntry }[] = [];
 
   constructor(
     private readonly log: LogReader,
@@ -236,6 +254,9 @@ class TreeWalk {
     // Pruned: the published leaf hashes stand in for the entries (the tree is still checked).
     if (read.gone !== undefined && published !== null) {
       this.report.pruned += width;
+      const last = this.report.prunedRanges[this.report.prunedRanges.length - 1];
+      if (last !== undefined && last.before === first) last.before = first + width;
+      else this.report.prunedRanges.push({ from: first, before: first + width });
       await this.pushLeaves(index, width, published, published);
       return true;
     }
@@ -265,6 +286,7 @@ class TreeWalk {
     }
     await this.pushLeaves(index, width, hashes, published, data);
     this.report.bytes += data.length;
+    this.records.push(...findRetentionRecords(data, first));
     return true;
   }
 
@@ -308,6 +330,7 @@ class TreeWalk {
 
   async finish(cp: Checkpoint): Promise<void> {
     if (this.builder.size !== cp.size) return; // a missing bundle was already reported
+    this.attributePruned();
     if (this.trusted && this.builder.size === this.trusted.size) this.checkTrusted();
     for (const t of this.builder.partialTiles()) await this.checkTile(t);
     const rootOk = hashesEqual(this.builder.root(), cp.rootHash);
@@ -328,6 +351,48 @@ class TreeWalk {
     } else if (this.firstTileMismatch) {
       this.report.problems.push(this.firstTileMismatch);
     }
+  }
+
+  /**
+   * Names the retention record behind each pruned range: the record whose own range holds it,
+   * else the newest record whose `prunedBefore` covers it (older records may be pruned too).
+   * A range no record covers was removed without one: an error, as a missing bundle is.
+   */
+  private attributePruned(): void {
+    const ranges: PrunedRange[] = [];
+    for (const range of this.report.prunedRanges) {
+      let at = range.from;
+      while (at < range.before) {
+        const own = this.records.find((r) => r.record.range?.from <= at && at < r.record.range?.before);
+        const covering = this.records
+          .filter((r) => r.record.prunedBefore > at)
+          .sort((a, b) => b.index - a.index)[0];
+        const by = own ?? covering;
+        const end =
+          by === undefined
+            ? range.before
+            : Math.min(range.before, own ? own.record.range.before : by.record.prunedBefore);
+        if (by === undefined) {
+          this.report.problems.push({
+            code: "pruned-without-record",
+            index: at,
+            message: `entries ${at}–${end - 1} were removed, but no retention record in the log covers them`,
+          });
+          ranges.push({ from: at, before: end });
+        } else {
+          ranges.push({
+            from: at,
+            before: end,
+            record: by.index,
+            policy: by.record.policy?.name,
+            by: by.record.by,
+            time: by.record.time,
+          });
+        }
+        at = end;
+      }
+    }
+    this.report.prunedRanges = ranges;
   }
 
   private checkTrusted(): void {

@@ -24,7 +24,7 @@ import { BundleFiles } from "./bundle-files.js";
 import { BundleCompactor, type CompactionStats } from "./compactor.js";
 import { FsLogFiles } from "./files.js";
 import { FsLayout } from "./layout.js";
-import { readRetention, writeRetention } from "./retention.js";
+import { readRetention, writeRetention, type RetentionRecord } from "./retention.js";
 import { DEFAULT_WAL_OPTIONS, WriteAheadLog } from "./write-ahead-log.js";
 
 /** Bundle files are synced at most this long after their entries were acknowledged (and on close). */
@@ -320,6 +320,17 @@ export class FsDriver implements StorageDriver {
    * whose tiles are durable), recording first that they were pruned and why: readers then report those entries
    * as pruned. Their leaf hashes stay in the tiles, so the tree and every checkpoint still verify.
    */
+  /** Entries before which full bundles can be pruned now: those whose level-0 tiles are durable. */
+  get prunableBefore(): number {
+    const tiled = this.tilesMark ?? 0;
+    return tiled - (tiled % BUNDLE_SIZE);
+  }
+
+  /** What DATA/retention says was pruned, or null when nothing was. */
+  prunedSoFar(): Promise<RetentionRecord | null> {
+    return readRetention(this.layout.retention);
+  }
+
   async pruneBundles(before: number, reason: string): Promise<void> {
     // Only bundles whose level-0 tiles are durable: those keep the leaf hashes.
     const tiled = this.tilesMark ?? 0;
