@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   reindex: async () => (await import("./reindex.js")).registerReindex,
   compact: async () => (await import("./compact.js")).registerCompact,
   retention: async () => (await import("./retention.js")).registerRetention,
+  erase: async () => (await import("./erase.js")).registerErase,
   history: async () => (await import("./history.js")).registerHistory,
   export: async () => (await import("./export.js")).registerExport,
   "verify-bundle": async () => (await import("./verify-bundle.js")).registerVerifyBundle,

@@ -8,7 +8,7 @@ import { statSync } from "node:fs";
 import type { FsDriver } from "../store/fs/driver.js";
 import { BUNDLE_SIZE, type AuditLog } from "../store/types.js";
 import { classify, expired, type RetentionPolicy } from "./policy.js";
-import { retentionRecord } from "./record.js";
+import { retentionRecord } from "../records/retention-record.js";
 
 export interface RetentionRunOptions {
   policy: RetentionPolicy;

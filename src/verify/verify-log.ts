@@ -21,7 +21,8 @@ import type { LogSource } from "../store/driver.js";
 import { LeafHasherPool } from "../store/leaf-hasher.js";
 import { readerAt } from "../store/log-reader.js";
 import type { Gone, LogReader } from "../store/types.js";
-import { findRetentionRecords, type RetentionRecordEntry } from "../retention/record.js";
+import { findErasureRecords, type ErasureRecordEntry } from "../records/erasure-record.js";
+import { findRetentionRecords, type RetentionRecordEntry } from "../records/retention-record.js";
 
 export type ProblemCode =
   | "no-checkpoint"
@@ -38,7 +39,8 @@ export type ProblemCode =
   | "root-mismatch"
   | "unreadable"
   | "deadline"
-  | "pruned-without-record";
+  | "pruned-without-record"
+  | "erased-without-record";
 
 export interface Problem {
   code: ProblemCode;
@@ -63,6 +65,8 @@ export interface VerifyReport {
   /** The pruned ranges, each with the retention record in the log that removed it. */
   prunedRanges: PrunedRange[];
   erased: number;
+  /** The erased entries, counted by the erasure record in the log that lists them. */
+  erasedBy: ErasedBy[];
   trustedSize?: number;
   problems: Problem[];
 }
@@ -76,6 +80,15 @@ export interface PrunedRange {
   policy?: string;
   by?: string;
   time?: string;
+}
+
+/** Entries erased under one erasure record. */
+export interface ErasedBy {
+  record: number;
+  count: number;
+  by: string;
+  reason: string;
+  time: string;
 }
 
 export interface VerifyOptions {
@@ -105,6 +118,7 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     pruned: 0,
     prunedRanges: [],
     erased: 0,
+    erasedBy: [],
     problems: [],
   };
   const verifier = NoteVerifier.fromKey(opts.verifierKey);
@@ -240,6 +254,9 @@ class TreeWalk {
   private firstTileMismatch: Problem | null = null;
   /** Retention records read (from entries checked against the tree). */
   private readonly records: { index: number; record: RetentionRecordEntry }[] = [];
+  private readonly erasures: { index: number; record: ErasureRecordEntry }[] = [];
+  /** Log indexes of the erased entries seen. */
+  private readonly erasedIndexes: number[] = [];
 
   constructor(
     private readonly log: LogReader,
@@ -277,16 +294,19 @@ class TreeWalk {
         message: `entry bundle ${index} holds ${count} entries where the checkpoint needs ${width}: entries were deleted or inserted`,
       });
     }
-    if (erased && erased.size > 0 && published !== null) {
+    // An empty line is an erased entry (no stored entry is empty), whether or not the source says so.
+    const erasedLines = erased && erased.size > 0 ? [...erased.keys()] : emptyLines(data);
+    if (erasedLines.length > 0 && published !== null) {
       // An erased line has no bytes to hash: its published leaf hash stands in for it.
       hashes = hashes.slice();
-      for (const i of erased.keys())
-        if (i < count) hashes.set(published.subarray(i * 32, i * 32 + 32), i * 32);
-      this.report.erased += erased.size;
+      for (const i of erasedLines) if (i < count) hashes.set(published.subarray(i * 32, i * 32 + 32), i * 32);
+      this.report.erased += erasedLines.length;
+      for (const i of erasedLines) this.erasedIndexes.push(first + i);
     }
     await this.pushLeaves(index, width, hashes, published, data);
     this.report.bytes += data.length;
     this.records.push(...findRetentionRecords(data, first));
+    this.erasures.push(...findErasureRecords(data, first));
     return true;
   }
 
@@ -331,6 +351,7 @@ class TreeWalk {
   async finish(cp: Checkpoint): Promise<void> {
     if (this.builder.size !== cp.size) return; // a missing bundle was already reported
     this.attributePruned();
+    this.attributeErased();
     if (this.trusted && this.builder.size === this.trusted.size) this.checkTrusted();
     for (const t of this.builder.partialTiles()) await this.checkTile(t);
     const rootOk = hashesEqual(this.builder.root(), cp.rootHash);
@@ -395,6 +416,30 @@ class TreeWalk {
     this.report.prunedRanges = ranges;
   }
 
+  /** Counts each erased entry under the erasure record listing it; one no record lists is an error. */
+  private attributeErased(): void {
+    const recordOf = new Map<number, number>();
+    for (const [k, e] of this.erasures.entries())
+      for (const i of e.record.entries) if (!recordOf.has(i)) recordOf.set(i, k);
+    const counts = new Map<number, number>();
+    const unlisted: number[] = [];
+    for (const i of this.erasedIndexes) {
+      const k = recordOf.get(i);
+      if (k === undefined) unlisted.push(i);
+      else counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    this.report.erasedBy = [...counts].map(([k, count]) => {
+      const { index, record } = this.erasures[k]!;
+      return { record: index, count, by: record.by, reason: record.reason, time: record.time };
+    });
+    if (unlisted.length > 0)
+      this.report.problems.push({
+        code: "erased-without-record",
+        index: unlisted[0],
+        message: `${unlisted.length} entries are erased but no erasure record in the log lists them (first: ${unlisted.slice(0, 5).join(", ")})`,
+      });
+  }
+
   private checkTrusted(): void {
     const trusted = this.trusted!;
     if (hashesEqual(this.builder.root(), trusted.rootHash)) return;
@@ -454,6 +499,18 @@ function fail(report: VerifyReport, problem: Problem): VerifyReport {
   report.problems.push(problem);
   report.ok = false;
   return report;
+}
+
+/** Positions of the empty lines of a bundle: its erased entries. */
+function emptyLines(bundle: Uint8Array): number[] {
+  const out: number[] = [];
+  let line = 0;
+  for (let i = 0; i < bundle.length; i++) {
+    if (bundle[i] !== 0x0a) continue;
+    if (i === 0 || bundle[i - 1] === 0x0a) out.push(line);
+    line++;
+  }
+  return out;
 }
 
 /** The auditID of line i of a bundle, if that line is an audit event. */

@@ -13,9 +13,10 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { Tile } from "../../tlog/index.js";
+import { compressBundle } from "../bundle-codec.js";
 import { splitBundle } from "../bundle-format.js";
 import type { DriverHooks, EncodedBundle, StorageDriver } from "../driver.js";
-import { syncFiles, writeFileAtomic, WriteOnceFileBatch } from "../durable-file.js";
+import { fsyncDir, syncFiles, writeFileAtomic, WriteOnceFileBatch } from "../durable-file.js";
 import { acquireLock, type DirLock } from "../lock.js";
 import { partialWidth, type TileData } from "../tile-builder.js";
 import { BUNDLE_SIZE, LogError, type EntryBundle } from "../types.js";
@@ -33,6 +34,7 @@ const BUNDLE_SYNC_INTERVAL_MS = 1_000;
 const TILE_SYNC_INTERVAL_MS = 5_000;
 /** ...or once this many wait, which bounds the list and the entries recovery re-hashes. */
 const TILE_SYNC_MAX_FILES = 2_048;
+const NEWLINE = Buffer.from("\n");
 
 export interface FsDriverOptions {
   /**
@@ -116,15 +118,7 @@ export class FsDriver implements StorageDriver {
     // The partial files of the checkpoint on disk, superseded by the next one.
     this.partials = this.partialsOf(trustedSize);
     await this.bundles.recover(trustedSize, newLog, hooks.repaired);
-    this.wal = await WriteAheadLog.open(this.layout.walDir, {
-      ...DEFAULT_WAL_OPTIONS,
-      // Frees every slot: the bundle writer may still hold acknowledged entries in its queue.
-      makeRoom: async () => {
-        await this.bundles.untilWritten(this.appended);
-        await this.flush();
-      },
-      onError: hooks.failed,
-    });
+    this.wal = await this.openWriteAhead(hooks);
     await this.replayWriteAhead(this.wal, hooks);
     this.appended = this.bundles.size;
     await this.flush();
@@ -176,6 +170,84 @@ export class FsDriver implements StorageDriver {
 
   untilWritten(n: number): Promise<void> {
     return this.bundles.untilWritten(n);
+  }
+
+  private openWriteAhead(hooks: DriverHooks): Promise<WriteAheadLog> {
+    return WriteAheadLog.open(this.layout.walDir, {
+      ...DEFAULT_WAL_OPTIONS,
+      // Frees every slot: the bundle writer may still hold acknowledged entries in its queue.
+      makeRoom: async () => {
+        await this.bundles.untilWritten(this.appended);
+        await this.flush();
+      },
+      onError: hooks.failed,
+    });
+  }
+
+  /**
+   * Makes every appended entry durable in its bundle, then replaces the write-ahead log's slot
+   * files with empty ones, so no copy of an entry (an erased one) stays there. Only while
+   * nothing is being appended (erasure runs on a log no one else writes).
+   */
+  async clearWriteAhead(): Promise<void> {
+    const hooks = this.hooks;
+    if (hooks === null) throw new LogError("closed", "the log is not open");
+    await this.bundles.untilWritten(this.appended);
+    await this.flush();
+    await this.writeAhead().close();
+    this.wal = undefined;
+    for (const name of await fsp.readdir(this.layout.walDir))
+      if (name.endsWith(".wal")) await fsp.rm(path.join(this.layout.walDir, name), { force: true });
+    await fsyncDir(this.layout.walDir);
+    this.wal = await this.openWriteAhead(hooks);
+  }
+
+  /**
+   * Replaces entries `indexes` by empty lines (the format's tombstone) in their bundles, which
+   * must be full with durable tiles: their leaf hashes stay in the tiles. Each bundle is
+   * rewritten whole, in the form it is stored (compressed or plain), atomically and durably;
+   * partial versions of it are removed. Returns the bundles rewritten (pruned ones are skipped).
+   */
+  async eraseEntries(indexes: readonly number[]): Promise<number> {
+    const byBundle = new Map<number, Set<number>>();
+    for (const i of indexes) {
+      const b = Math.floor(i / BUNDLE_SIZE);
+      if ((b + 1) * BUNDLE_SIZE > this.prunableBefore)
+        throw new LogError(
+          "invalid",
+          `cannot erase entry ${i}: its bundle is not full with durable tiles yet (entries before ${this.prunableBefore} can be erased)`,
+        );
+      let set = byBundle.get(b);
+      if (set === undefined) byBundle.set(b, (set = new Set()));
+      set.add(i - b * BUNDLE_SIZE);
+    }
+    return this.exclusively(async () => {
+      let rewritten = 0;
+      for (const [b, lines] of [...byBundle].sort((x, y) => x[0] - y[0])) {
+        const got = await this.files.readEntryBundle(b, BUNDLE_SIZE);
+        if (got === null) throw new LogError("corrupt", `entry bundle ${b} is missing`);
+        if (got.gone !== undefined) continue;
+        const entries = splitBundle(got.data);
+        if (entries.length !== BUNDLE_SIZE)
+          throw new LogError("corrupt", `entry bundle ${b} holds ${entries.length} entries`);
+        const kept = entries.map((e, i) => (lines.has(i) ? new Uint8Array(0) : e));
+        const data = Buffer.concat(kept.flatMap((e) => [e, NEWLINE]));
+        const compressed = this.layout.compressedBundle(b);
+        const wasCompressed = await fsp.stat(compressed).then(
+          () => true,
+          () => false,
+        );
+        if (wasCompressed) {
+          await writeFileAtomic(compressed, compressBundle(data));
+          await fsp.rm(this.layout.bundle(b), { force: true });
+        } else {
+          await writeFileAtomic(this.layout.bundle(b), data);
+        }
+        await fsp.rm(this.layout.partialDir(this.layout.bundle(b)), { recursive: true, force: true });
+        rewritten++;
+      }
+      return rewritten;
+    });
   }
 
   private writeAhead(): WriteAheadLog {

@@ -5,6 +5,7 @@
 // older records were pruned themselves. `verify` finds the records as it reads the log and
 // accepts a pruned bundle only when a record it checked covers it.
 import { KUBETRAIL_API_VERSION } from "../audit/types.js";
+import { findRecords } from "./find.js";
 
 export const RETENTION_RECORD_KIND = "RetentionRecord";
 
@@ -28,46 +29,20 @@ export function retentionRecord(
   return { apiVersion: KUBETRAIL_API_VERSION, kind: RETENTION_RECORD_KIND, ...fields };
 }
 
-/** The marker every record's bytes hold, for finding them in a bundle without parsing each line. */
-const MARKER = Buffer.from(`"kind":"${RETENTION_RECORD_KIND}"`);
-
 /** Retention records among the lines of a bundle, with their log index. */
 export function findRetentionRecords(
   bundle: Uint8Array,
   firstIndex: number,
 ): { index: number; record: RetentionRecordEntry }[] {
-  const data = Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength);
-  const out: { index: number; record: RetentionRecordEntry }[] = [];
-  let at = data.indexOf(MARKER);
-  while (at !== -1) {
-    const start = data.lastIndexOf(0x0a, at) + 1;
-    let end = data.indexOf(0x0a, at);
-    if (end === -1) end = data.length;
-    let line = 0;
-    for (let i = data.indexOf(0x0a); i !== -1 && i < start; i = data.indexOf(0x0a, i + 1)) line++;
-    const record = parseRecord(data.subarray(start, end));
-    if (record !== null) out.push({ index: firstIndex + line, record });
-    at = data.indexOf(MARKER, end);
-  }
-  return out;
-}
-
-function parseRecord(line: Buffer): RetentionRecordEntry | null {
-  try {
-    const r = JSON.parse(line.toString("utf8")) as Partial<RetentionRecordEntry>;
-    if (
-      r.apiVersion !== KUBETRAIL_API_VERSION ||
-      r.kind !== RETENTION_RECORD_KIND ||
-      !Number.isSafeInteger(r.prunedBefore) ||
-      typeof r.by !== "string" ||
-      typeof r.time !== "string" ||
-      typeof r.policy?.name !== "string" ||
-      !Number.isSafeInteger(r.range?.from) ||
-      !Number.isSafeInteger(r.range?.before)
-    )
-      return null;
-    return r as RetentionRecordEntry;
-  } catch {
-    return null;
-  }
+  return findRecords(bundle, firstIndex, RETENTION_RECORD_KIND, (doc) => {
+    const r = doc as Partial<RetentionRecordEntry>;
+    const ok =
+      Number.isSafeInteger(r.prunedBefore) &&
+      typeof r.by === "string" &&
+      typeof r.time === "string" &&
+      typeof r.policy?.name === "string" &&
+      Number.isSafeInteger(r.range?.from) &&
+      Number.isSafeInteger(r.range?.before);
+    return ok ? (r as RetentionRecordEntry) : null;
+  });
 }
