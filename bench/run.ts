@@ -16,6 +16,7 @@ const BENCHES = [
   "secrets",
   "dedupe-store",
   "storage",
+  "lifecycle",
   "query",
   "policy",
   "detect",
