@@ -28,7 +28,7 @@ async function timedGet(cluster: Cluster): Promise<number> {
 }
 
 async function run(mode: WebhookMode, requests: number, downRequests: number): Promise<Row[]> {
-  const pairing = await startPairedServe(tempDir(`apiserver-${mode}`), mode);
+  const pairing = await startPairedServe(tempDir(`apiserver-${mode}`), { mode });
   let serve: Serve | undefined = pairing.serve;
   // Started with kubetrail up: in blocking mode with kubetrail down, the apiserver's own
   // bootstrap requests would stall it before it is ever ready.

@@ -1,9 +1,8 @@
 // Retention and erasure at scale: a log of N generated events (1M by default; --events for the
 // issue's 10M), a retention run that removes the oldest 90 % of it under a 30-day policy (the
 // clock set so that they are past it), then an erasure of about 1,000 entries (the user with the
-// count closest to 1,000 among what is left); `kubetrail verify` after each. Baseline: deleting
-// the same bundle files with `rm` (what retention costs without the record and the scan), and
-// `sha256sum` of the remaining bundles (a floor for re-reading what erasure rewrites).
+// count closest to 1,000 among what is left); `kubetrail verify` after each, and `sha256sum`
+// of the bundle files left beside it, as the floor for reading them at all.
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import path from "node:path";

@@ -21,6 +21,8 @@ const BENCHES = [
   "policy",
   "detect",
   "reach",
+  "guard",
+  "ui",
 ];
 /** Flags without a value that some bench reads; any other is a typo (e.g. --quik). */
 const BARE_FLAGS = ["--no-pg"];

@@ -52,11 +52,33 @@ describe("deploy/kubetrail.yaml", () => {
     writeFileSync(mapped("/etc/kubetrail/tls/kubetrail.crt"), serving.certPem);
     writeFileSync(mapped("/etc/kubetrail/tls/kubetrail.key"), serving.keyPem);
     writeFileSync(mapped("/etc/kubetrail/tls/ca.crt"), ca.certPem);
+    // What the kubelet mounts for the pod's service account (read for --kube-auth).
+    const sa = mapped("/var/run/secrets/kubernetes.io/serviceaccount");
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(path.join(sa, "ca.crt"), (await createCa("cluster CA")).certPem);
+    writeFileSync(path.join(sa, "token"), "service-account-token-for-the-deploy-test\n");
+    writeFileSync(path.join(sa, "namespace"), "kubetrail");
+    // Outside a pod there is no in-cluster apiserver: --kube-auth gets a kubeconfig naming one
+    // that is never asked here (test/kube/read-access.test.ts runs these args against a real one).
+    const kubeconfig = path.join(root, "kubeconfig.yaml");
+    writeFileSync(
+      kubeconfig,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]",
+        "users: [{name: u, user: {token: placeholder-token-for-the-deploy-test}}]",
+        "contexts: [{name: c, context: {cluster: c, user: u}}]",
+        "current-context: c",
+        "",
+      ].join("\n"),
+    );
     const scrapeToken = "deploy-test-metrics-token-0123456789";
     writeFileSync(mapped("/etc/kubetrail/metrics/token"), `${scrapeToken}\n`);
 
-    const args = container.args.map((a) => {
+    const args = container.args.flatMap((a) => {
       if (a.startsWith("--listen=")) return "--listen=127.0.0.1:0";
+      if (a === "--kube-auth") return [a, `--kubeconfig=${kubeconfig}`];
       const m = /^(--[a-z-]+=)(\/.*)$/.exec(a);
       return m ? `${m[1]}${mapped(m[2]!)}` : a;
     });

@@ -80,5 +80,8 @@ export const KUBETRAIL_ANNOTATIONS = {
   conflict: "kubetrail.dev/duplicate-conflict",
 } as const;
 
+/** How a masked value starts in a stored event: the tag's format is in redact/tag.ts. */
+export const REDACTION_TAG_PREFIX = "kubetrail-hmac-sha256:";
+
 /** kubetrail's own records share the log with audit events; they carry this apiVersion. */
 export const KUBETRAIL_API_VERSION = "kubetrail.dev/v1";

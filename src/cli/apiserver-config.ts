@@ -35,8 +35,10 @@ import {
 import { CliError } from "./errors.js";
 import { serverUrl } from "./ingest-client.js";
 import { kubernetesVersionOption } from "./policy.js";
+import { ADMISSION_FILES } from "../guard/webhook-config.js";
+import { ADMISSION_OPTIONS, writeAdmission, type AdmissionFlags } from "./guard-webhook-config.js";
 
-interface Flags {
+interface Flags extends AdmissionFlags {
   server: string;
   out: string;
   san: string[];
@@ -376,6 +378,10 @@ export function registerApiserverConfig(program: Command): void {
       "--force",
       "replace the CA, every certificate and key, and the audit policy, saying what was replaced",
     )
+    .addOption(ADMISSION_OPTIONS.failurePolicy)
+    .addOption(ADMISSION_OPTIONS.timeout)
+    .addOption(ADMISSION_OPTIONS.exemptNamespaces)
+    .addOption(ADMISSION_OPTIONS.resources)
     .action(async (flags: Flags) => {
       const server = serverUrl(flags.server, "the apiserver sends audit events over TLS");
       const days = positiveInteger(flags.days, "--days", 1);
@@ -401,6 +407,8 @@ export function registerApiserverConfig(program: Command): void {
       };
       const reports: FileReport[] = [];
       for (const generate of GENERATED) reports.push(await generate(ctx));
+      // Derived from the CA, the client certificate and the --admission-* flags: always rewritten.
+      const admission = await writeAdmission(flags, server, ctx.caCert!.pem, ctx.client!);
       const out = (name: string) => path.join(flags.out, name);
       const dir = flags.apiserverDir;
       const changed = reports.some(
@@ -410,6 +418,7 @@ export function registerApiserverConfig(program: Command): void {
         [
           `${flags.out}/ (for Kubernetes ${formatVersion(target)}):`,
           ...reports.flatMap(formatReport),
+          `  ${ADMISSION_FILES.join(", ")}: written`,
           ...(changed
             ? [
                 "",
@@ -433,6 +442,7 @@ export function registerApiserverConfig(program: Command): void {
             .split("\n")
             .map((l) => `   ${l}`),
           "",
+          ...admission,
         ].join("\n"),
       );
     });

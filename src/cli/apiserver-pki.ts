@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import * as x509 from "@peculiar/x509";
 import type { Issuer } from "../server/certs.js";
+import { CodedError } from "../errors.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -17,15 +18,13 @@ export interface LoadedCert {
   notAfter: Date;
 }
 
-export class PkiFileError extends Error {
-  readonly code = "bad-pki-file";
+export class PkiFileError extends CodedError<"bad-pki-file"> {
   constructor(
     readonly file: string,
     reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`${file}: ${reason}`, options);
-    this.name = "PkiFileError";
+    super("bad-pki-file", `${file}: ${reason}`, options);
   }
 }
 

@@ -7,6 +7,7 @@ import { historyFilter, objectHistories, type ObjectHistory } from "../index/his
 import { parseKindName } from "../index/kinds.js";
 import { eventItem, resourceLabel } from "../index/present.js";
 import type { ResolvedEntry } from "../index/resolve.js";
+import { ADMISSION_DECISION } from "../index/row.js";
 import { parseFilter } from "../index/query.js";
 import { parseTotal, usageError } from "./output/filter-options.js";
 import { formatMachine, parseOutputFormat, type OutputFormat } from "./output/format.js";
@@ -111,7 +112,11 @@ function historyTable(h: ObjectHistory, wide: boolean): string {
       r.user ?? "-",
       r.verb ?? "-",
       r.subresource ?? "-",
-      r.code === null ? "-" : String(r.code),
+      r.kind === ADMISSION_DECISION
+        ? `admission:${r.decision ?? "-"}`
+        : r.code === null
+          ? "-"
+          : String(r.code),
       r.sourceIPs.join(",") || "-",
       r.userAgent ?? "-",
     ]),

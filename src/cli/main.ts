@@ -28,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   redaction: async () => (await import("./redaction.js")).registerRedaction,
   proof: async () => (await import("./proof.js")).registerProof,
   config: async () => (await import("./config.js")).registerConfig,
+  guard: async () => (await import("./guard.js")).registerGuard,
 };
 
 const program = new Command("kubetrail")

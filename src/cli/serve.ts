@@ -1,11 +1,20 @@
 // `kubetrail serve`: the webhook receiver, health and metrics, over the fs log in --data.
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
+import type { Logger } from "pino";
+import { createSinks, readRulesConfig } from "../detect/index.js";
+import { loadPolicies } from "../guard/policy/load.js";
+import { GuardError } from "../guard/types.js";
 import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } from "../server/config.js";
 import { DEFAULT_CONNECTION_LIMITS } from "../server/connection-guard.js";
 import { detectServeExtension } from "../server/detect-extension.js";
+import { guardServeExtension, type GuardExtension } from "../server/guard-extension.js";
 import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output.js";
 import { queryServeExtension } from "../server/routes/query.js";
-import { runServe, type ServeConfig } from "../server/run-serve.js";
+import { runServe, type ServeConfig, type ServeExtension } from "../server/run-serve.js";
+import { SessionStore } from "../server/session.js";
+import { uiServeExtension } from "../server/ui-extension.js";
 import { retentionServeExtension } from "../retention/serve-extension.js";
 import { defaultActor, readRetentionPolicy } from "./retention.js";
 import { CliError } from "./errors.js";
@@ -41,6 +50,10 @@ interface ServeFlags {
   rulesConfig?: string;
   rulesDir?: string;
   detect: boolean;
+  guardPolicies?: string;
+  guardBuiltins: boolean;
+  ui: boolean;
+  uiStatsRows: string;
   config?: string;
   kubeAuth?: boolean;
   kubeconfig?: string;
@@ -50,6 +63,15 @@ interface ServeFlags {
   retentionPolicy?: string;
   retentionInterval: string;
 }
+
+/**
+ * Where `npm run build` puts the web UI: dist/web beside this file's dist/cli; the benches'
+ * compiled copy of the CLI (build/src/cli) uses the same dist/web.
+ */
+const UI_ASSETS =
+  [new URL("../web/", import.meta.url), new URL("../../../dist/web/", import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((dir) => existsSync(`${dir}index.html`)) ?? fileURLToPath(new URL("../web/", import.meta.url));
 
 /** Every setting can also come from KUBETRAIL_<FLAG> and from the --config file. */
 function opt(flags: string, description: string, defaultValue?: string): Option {
@@ -260,6 +282,26 @@ export function registerServe(program: Command): void {
     )
     .addOption(opt("--rules-dir <dirs>", "directories of Sigma rules, comma-separated"))
     .addOption(new Option("--no-detect", "do not run the detector").env("KUBETRAIL_NO_DETECT"))
+    .addOption(
+      opt(
+        "--guard-policies <paths>",
+        "admission policies for POST /v1/admission/validate: GuardPolicy and ValidatingAdmissionPolicy files or directories, comma-separated (SIGHUP reloads)",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--no-guard-builtins",
+        "do not add the built-in admission policies (otherwise on, in audit mode)",
+      ).env("KUBETRAIL_NO_GUARD_BUILTINS"),
+    )
+    .addOption(new Option("--no-ui", "do not serve the web UI under /ui/").env("KUBETRAIL_NO_UI"))
+    .addOption(
+      opt(
+        "--ui-stats-rows <count>",
+        "log entries the UI's timeline counts keep in memory, about 44 bytes each (older ones are dropped)",
+        "4000000",
+      ),
+    )
     .addOption(opt("--log-level <level>", "log level: fatal, error, warn, info, debug", "info"))
     .addOption(
       opt(
@@ -300,20 +342,39 @@ export function registerServe(program: Command): void {
         throw new CliError((err as Error).message, 2);
       }
       let running;
+      let guard: Awaited<ReturnType<typeof guardExtension>>;
       try {
         const onIndexError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
-        const extensions = [
-          queryServeExtension(cfg.dataDir, {
-            onError: onIndexError,
-            onRebuild: (reason) =>
-              logger.warn(
-                { reason },
-                "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
-              ),
-          }),
-        ];
+        guard = await guardExtension(cfg.dataDir, resolved, logger);
+        const query = queryServeExtension(cfg.dataDir, {
+          onError: onIndexError,
+          onRebuild: (reason) =>
+            logger.warn(
+              { reason },
+              "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
+            ),
+        });
+        const extensions: ServeExtension[] = [query, guard.extension];
+        if (resolved.ui) {
+          const statsRows = Number(resolved.uiStatsRows);
+          if (!Number.isSafeInteger(statsRows) || statsRows < 1024)
+            throw new ConfigError(
+              `--ui-stats-rows: "${resolved.uiStatsRows}" is not a whole number of at least 1024`,
+            );
+          cfg.sessions = new SessionStore();
+          extensions.push(
+            uiServeExtension({
+              dataDir: cfg.dataDir,
+              assetsDir: UI_ASSETS,
+              sessions: cfg.sessions,
+              index: query.indexer,
+              statsRows,
+              logger,
+            }),
+          );
+        }
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
           extensions.push(
@@ -350,6 +411,54 @@ export function registerServe(program: Command): void {
         };
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
+        const reload = (): void => guard.reload();
+        process.on("SIGHUP", reload);
       });
     });
+}
+
+/**
+ * The admission webhook's extension. Policies are loaded here, before anything is opened, so
+ * a policy kubetrail cannot evaluate stops serve with the reason instead of being skipped.
+ */
+async function guardExtension(
+  dataDir: string,
+  flags: ServeFlags,
+  logger: Logger,
+): Promise<{ extension: GuardExtension; reload(): void }> {
+  const policyPaths = (flags.guardPolicies ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  let initial;
+  try {
+    initial = loadPolicies(policyPaths, { builtins: flags.guardBuiltins });
+  } catch (err) {
+    if (err instanceof GuardError) throw new ConfigError(`--guard-policies: ${err.message}`);
+    throw err;
+  }
+  const rulesConfig = flags.rulesConfig ? await readRulesConfig(flags.rulesConfig) : undefined;
+  const extension = guardServeExtension({
+    dataDir,
+    policyPaths,
+    builtins: flags.guardBuiltins,
+    initial,
+    sinks: await createSinks(rulesConfig?.sinks ?? [{ type: "stdout" }]),
+    logger,
+  });
+  return {
+    extension,
+    reload() {
+      try {
+        const set = extension.reload();
+        logger.info({ policies: set.policies.length }, "guard policies reloaded");
+        for (const w of set.warnings) logger.warn({ policy: w }, "guard policy warning");
+      } catch (err) {
+        logger.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          "guard policies not reloaded; the previous ones stay in force",
+        );
+      }
+    },
+  };
 }

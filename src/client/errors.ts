@@ -1,3 +1,4 @@
+import { CodedError } from "../errors.js";
 /**
  * What went wrong talking to a kubetrail server, or with the client's own settings:
  * "config": the client config or a flag is wrong; "unreachable": no connection; "tls": the
@@ -10,13 +11,4 @@ export type ClientErrorCode =
   "config" | "unreachable" | "tls" | "refused" | "server" | "junk" | "forged" | "rollback" | "gone";
 
 /** A typed client error; its message is one line meant for the person at the terminal. */
-export class ClientError extends Error {
-  constructor(
-    readonly code: ClientErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "ClientError";
-  }
-}
+export class ClientError extends CodedError<ClientErrorCode> {}

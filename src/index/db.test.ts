@@ -128,6 +128,68 @@ describe("QueryIndex.search", () => {
   });
 });
 
+describe("admission decisions beside events", () => {
+  const decision = (name: string, result: "allow" | "deny" | "warn", minute: number) =>
+    Buffer.from(
+      JSON.stringify({
+        apiVersion: "kubetrail.dev/v1",
+        kind: "AdmissionDecision",
+        time: `2026-11-21T03:${String(minute).padStart(2, "0")}:00.000000Z`,
+        uid: `uid-${name}`,
+        user: { username: "alice", groups: ["devs"] },
+        operation: "CREATE",
+        dryRun: false,
+        object: { apiGroup: "", apiVersion: "v1", kind: "Pod", resource: "pods", namespace: "prod", name },
+        result,
+        allowed: result !== "deny",
+        policies: [],
+      }),
+    );
+  beforeEach(() => {
+    const start = index.position();
+    const entries = [decision("a", "deny", 30), decision("b", "allow", 31), decision("c", "warn", 32)];
+    index.applyBatch(
+      entries.map((data, i) => rowFromEntry(start + i, data, hashLeaf(data))),
+      start + entries.length,
+    );
+  });
+  const names = (raw: RawFilter) =>
+    index.search(parseFilter(raw), NOW).rows.map((r) => `${r.kind}:${r.name}`);
+
+  it("are indexed by user, operation, object and result", () => {
+    const [row] = index.search(parseFilter({ kind: ["decision"], result: ["deny"] }), NOW).rows;
+    expect(row).toMatchObject({
+      kind: "AdmissionDecision",
+      user: "alice",
+      verb: "create",
+      resource: "pods",
+      apiGroup: "",
+      namespace: "prod",
+      name: "a",
+      decision: "deny",
+      groups: ["devs"],
+    });
+  });
+  it("--kind decision --result deny finds only denials; --kind event only events", () => {
+    expect(names({ kind: ["decision"], result: ["deny"] })).toEqual(["AdmissionDecision:a"]);
+    expect(names({ kind: ["decision"] })).toEqual([
+      "AdmissionDecision:c",
+      "AdmissionDecision:b",
+      "AdmissionDecision:a",
+    ]);
+    expect(names({ kind: ["event"], limit: ["100"] }).every((n) => n.startsWith("Event:"))).toBe(true);
+  });
+  it("show up beside events by default, and filter like them", () => {
+    expect(names({ namespace: ["prod"], resource: ["pods"] })).toContain("AdmissionDecision:b");
+    expect(names({ user: ["alice"], verb: ["create"], kind: ["decision"] })).toHaveLength(3);
+  });
+  it("--decision (authorization) never matches an admission result", () => {
+    expect(
+      names({ decision: ["allow"], limit: ["100"] }).some((n) => n.startsWith("AdmissionDecision")),
+    ).toBe(false);
+  });
+});
+
 describe("final stage bookkeeping", () => {
   it("keeps the first of equal stages and lets a later stage win across batches", () => {
     const ev = (stage: string, extra: Record<string, unknown> = {}) =>

@@ -7,7 +7,7 @@ import Database from "better-sqlite3";
 import type { Stage } from "../audit/types.js";
 import { IndexError } from "./errors.js";
 import { compileSearch, compileWhere, type Cursor, type EventFilter } from "./query.js";
-import { STAGE_RANK, type IndexRow } from "./row.js";
+import { ADMISSION_DECISION, STAGE_RANK, type IndexRow } from "./row.js";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
 
 export const INDEX_FILE = "index.db";
@@ -219,7 +219,8 @@ export class QueryIndex {
       }
       const fresh = rows.filter((r) => r.idx >= position);
       const finals = this.finalRows(fresh);
-      for (const r of fresh) this.insertRow(r, finals.has(r));
+      // An admission decision is the one row of its review: queried by default beside events.
+      for (const r of fresh) this.insertRow(r, finals.has(r) || r.kind === ADMISSION_DECISION);
       this.stmts.setPosition.run(newPosition);
       return fresh.length;
     });
@@ -341,6 +342,53 @@ export class QueryIndex {
       }
     }
     return [...found].sort();
+  }
+
+  /** The rows of these log indexes, in the order given (indexes without a row are left out). */
+  rowsAt(idxs: readonly number[]): IndexRow[] {
+    if (idxs.length === 0) return [];
+    const found = new Map<number, IndexRow>();
+    for (let i = 0; i < idxs.length; i += 500) {
+      const chunk = idxs.slice(i, i + 500);
+      const sql =
+        `SELECT ${COLUMNS} FROM entries e LEFT JOIN group_sets gs ON gs.id = e.group_set ` +
+        `WHERE e.idx IN (${chunk.map(() => "?").join(", ")})`;
+      for (const r of this.db.prepare<number[], DbRow>(sql).all(...chunk)) found.set(r.idx, fromDb(r));
+    }
+    return idxs.map((i) => found.get(i)).filter((r): r is IndexRow => r !== undefined);
+  }
+
+  /**
+   * kubetrail's own records of the given kinds (Alert, AdmissionDecision, …), newest first,
+   * below `logSize`, continuing after `cursor`; at most `limit`, with the next page's cursor.
+   */
+  records(
+    kinds: readonly string[],
+    opts: { limit: number; cursor?: Cursor; logSize?: number },
+  ): SearchResult {
+    if (kinds.length === 0) return { rows: [] };
+    // The literal `kind <> 'Event'` lets SQLite use the partial index entries_records.
+    const conds = [`e.kind <> 'Event'`, `e.kind IN (${kinds.map(() => "?").join(", ")})`];
+    const params: (string | number)[] = [...kinds];
+    if (opts.logSize !== undefined) {
+      conds.push("e.idx < ?");
+      params.push(opts.logSize);
+    }
+    if (opts.cursor !== undefined) {
+      conds.push("(e.time_us, e.idx) < (?, ?)");
+      params.push(opts.cursor.timeUs, opts.cursor.idx);
+    }
+    const sql =
+      `SELECT ${COLUMNS} FROM entries e LEFT JOIN group_sets gs ON gs.id = e.group_set ` +
+      `WHERE ${conds.join(" AND ")} ORDER BY e.time_us DESC, e.idx DESC LIMIT ?`;
+    const rows = this.db
+      .prepare<(string | number)[], DbRow>(sql)
+      .all(...params, opts.limit + 1)
+      .map(fromDb);
+    if (rows.length <= opts.limit) return { rows };
+    rows.length = opts.limit;
+    const last = rows[rows.length - 1] as IndexRow;
+    return { rows, next: { timeUs: last.timeUs, idx: last.idx } };
   }
 
   /** Counts of requests matching the filter, grouped by one dimension, largest first. */

@@ -2,9 +2,10 @@ import { CodedError } from "../errors.js";
 
 /**
  * What kind of input was rejected; callers map "bad-filter" to exit code 2 / HTTP 400, and
- * "rebuilding" (the index is being refilled from the log) to HTTP 503.
+ * "rebuilding" (the index is being refilled from the log) and "loading" (the UI's in-memory
+ * statistics are still being read from it) to HTTP 503.
  */
-export type IndexErrorCode = "bad-filter" | "bad-cursor" | "corrupt" | "mismatch" | "rebuilding";
+export type IndexErrorCode = "bad-filter" | "bad-cursor" | "corrupt" | "mismatch" | "rebuilding" | "loading";
 
 /** A typed error from the index or the query language; `field` names the filter or column at fault. */
 export class IndexError extends CodedError<IndexErrorCode> {

@@ -5,7 +5,7 @@ import type { LogReader } from "../store/types.js";
 import type { QueryIndex } from "./db.js";
 import { diffBodies, type FieldChange } from "./diff.js";
 import { parseFilter, type RawFilter, type ResourceSpec } from "./query.js";
-import { resolveEntries, type ResolvedEntry } from "./resolve.js";
+import { resolveEntries, type ResolvedEntry, type ResolveOptions } from "./resolve.js";
 
 export const CHANGE_VERBS = ["create", "update", "patch", "delete", "deletecollection"];
 
@@ -103,11 +103,16 @@ function change(entry: ResolvedEntry, object: { baseline: unknown }): HistoryIte
 export async function objectHistory(
   index: QueryIndex,
   log: LogReader,
-  q: HistoryQuery & { limit: number },
+  q: HistoryQuery & {
+    limit: number;
+    /** Only entries below this log index (a checkpoint's size); default: the log's size. */
+    logSize?: number;
+  },
   nowUs: number,
+  resolve: ResolveOptions = {},
 ): Promise<ObjectHistory[]> {
   const filter = parseFilter({ ...historyFilter(q), limit: [String(q.limit)] });
-  filter.logSize = log.size();
-  const entries = await resolveEntries(log, index.search(filter, nowUs).rows);
+  filter.logSize = q.logSize ?? log.size();
+  const entries = await resolveEntries(log, index.search(filter, nowUs).rows, resolve);
   return objectHistories(entries);
 }

@@ -47,6 +47,8 @@ describe("parseFilter", () => {
       [{ resource: ["Secrets"] }, /^resource: "Secrets" is not a resource/],
       [{ decision: ["deny"] }, /^decision: "deny" is not allow or forbid/],
       [{ stage: ["Done"] }, /^stage: "Done" is not a stage/],
+      [{ kind: ["alert"] }, /^kind: "alert" is not event or decision/],
+      [{ result: ["forbid"] }, /^result: "forbid" is not an admission result/],
       [{ limit: ["0"] }, /^limit: "0" is not a whole number/],
       [{ limit: ["1", "2"] }, /^limit: given 2 times/],
       [{ colour: ["red"] }, /^colour: unknown filter/],

@@ -20,6 +20,12 @@ export interface CodeRange {
 
 export type Decision = "allow" | "forbid";
 
+/** What `kind` selects: audit events, or kubetrail's admission decisions. */
+export const ENTRY_KINDS: Record<string, string> = { event: "Event", decision: "AdmissionDecision" };
+/** An admission decision's result (src/guard): the strongest effect of its policies. */
+export const ADMISSION_RESULTS = ["allow", "deny", "warn", "audit"] as const;
+export type AdmissionResult = (typeof ADMISSION_RESULTS)[number];
+
 /** A parsed query. Lists combine with OR inside one field; fields combine with AND. */
 export interface EventFilter {
   users: string[];
@@ -31,6 +37,10 @@ export interface EventFilter {
   codes: CodeRange[];
   sourceIPs: string[];
   decisions: Decision[];
+  /** Entry kinds as stored (Event, AdmissionDecision); empty: both. */
+  kinds: string[];
+  /** Admission decisions with these results (implies kind AdmissionDecision). */
+  results: AdmissionResult[];
   /** Empty: one row per request, its final stage. */
   stages: Stage[];
   auditIDs: string[];
@@ -78,6 +88,8 @@ export const FILTER_NAMES = [
   "to",
   "source-ip",
   "decision",
+  "kind",
+  "result",
   "stage",
   "audit-id",
   "limit",
@@ -196,6 +208,16 @@ export function parseFilter(raw: Record<string, string[] | undefined>): EventFil
       if (d !== "allow" && d !== "forbid") throw bad("decision", `"${d}" is not allow or forbid`);
       return d;
     }),
+    kinds: splitList(r.kind).map((k) => {
+      const kind = ENTRY_KINDS[k];
+      if (kind === undefined) throw bad("kind", `"${k}" is not ${Object.keys(ENTRY_KINDS).join(" or ")}`);
+      return kind;
+    }),
+    results: splitList(r.result).map((x) => {
+      if (!(ADMISSION_RESULTS as readonly string[]).includes(x))
+        throw bad("result", `"${x}" is not an admission result (${ADMISSION_RESULTS.join(", ")})`);
+      return x as AdmissionResult;
+    }),
     stages: splitList(r.stage).map((s) => {
       if (!(STAGES as readonly string[]).includes(s)) {
         throw bad("stage", `"${s}" is not a stage (${STAGES.join(", ")})`);
@@ -287,7 +309,17 @@ export function compileWhere(f: EventFilter, nowUs: number): SqlQuery {
     params.push(...exact, ...ranges.flatMap((c) => [c.min, c.max]));
   }
   inList("e.source_ip", f.sourceIPs);
-  inList("e.decision", f.decisions);
+  // The decision column holds the authorization decision of events and the result of
+  // admission decisions; each filter keeps to its own kind.
+  if (f.decisions.length > 0) {
+    where.push(`e.kind = 'Event' AND e.decision IN (${placeholders(f.decisions.length)})`);
+    params.push(...f.decisions);
+  }
+  if (f.results.length > 0) {
+    where.push(`e.kind = 'AdmissionDecision' AND e.decision IN (${placeholders(f.results.length)})`);
+    params.push(...f.results);
+  }
+  inList("e.kind", f.kinds);
   inList("e.audit_id", f.auditIDs);
   const lower = Math.max(f.sinceUs === undefined ? 0 : nowUs - f.sinceUs, f.fromUs ?? 0);
   if (lower > 0) {

@@ -16,6 +16,19 @@ export interface ResolvedEntry {
   value: unknown;
   /** Set when the entry's bytes were pruned or erased after it was indexed: only its row remains. */
   gone?: Gone;
+  /**
+   * Only with `keepMismatched`: the log's bytes do not hash to the leaf hash the index
+   * recorded (a damaged or altered entry); `data` and `row` are what the log holds now.
+   */
+  mismatch?: true;
+}
+
+export interface ResolveOptions {
+  /**
+   * Return entries whose bytes do not match the index, flagged, instead of failing the whole
+   * answer: for the UI, which checks each entry's inclusion proof itself and names the bad one.
+   */
+  keepMismatched?: boolean;
 }
 
 /** Groups indexes into read ranges, one per entry bundle, so each bundle is read once. */
@@ -36,7 +49,11 @@ export function readRanges(indexes: readonly number[]): { start: number; end: nu
  * entry when the log's bytes do not hash to the leaf hash the index recorded. An entry pruned
  * or erased since it was indexed comes back with `gone` and its index row.
  */
-export async function resolveEntries(log: LogReader, rows: readonly IndexRow[]): Promise<ResolvedEntry[]> {
+export async function resolveEntries(
+  log: LogReader,
+  rows: readonly IndexRow[],
+  opts: ResolveOptions = {},
+): Promise<ResolvedEntry[]> {
   const bytes = new Map<number, Uint8Array | Gone>();
   const wanted = new Set(rows.map((r) => r.idx));
   for (const { start, end } of readRanges([...wanted])) {
@@ -52,6 +69,10 @@ export async function resolveEntries(log: LogReader, rows: readonly IndexRow[]):
     if (!(data instanceof Uint8Array)) return { row, data: new Uint8Array(0), value: undefined, gone: data };
     const leaf = hashLeaf(data);
     if (!hashesEqual(leaf, row.leafHash)) {
+      if (opts.keepMismatched) {
+        const { row: fresh, value } = parsedEntry(row.idx, data, leaf);
+        return { row: fresh, data, value, mismatch: true };
+      }
       throw new IndexError(
         "mismatch",
         `entry ${row.idx}: the log's bytes do not match the index (run kubetrail reindex)`,

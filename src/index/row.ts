@@ -149,12 +149,33 @@ export function parsedEntry(
   return { row, value };
 }
 
+/** kubetrail.dev/v1 AdmissionDecision (src/guard/decision-record.ts): filtered like the request it judged. */
+export const ADMISSION_DECISION = "AdmissionDecision";
+
+/** Who asked to do what to which object, and the admission result (allow, deny, warn, audit) as its decision. */
+function decisionFields(row: IndexRow, o: Record<string, unknown>): void {
+  const user = obj(o["user"]);
+  const ref = obj(o["object"]);
+  row.user = str(user["username"]);
+  row.uid = str(user["uid"]);
+  row.groups = strList(user["groups"]);
+  row.verb = str(o["operation"])?.toLowerCase() ?? null;
+  row.resource = str(ref["resource"]);
+  row.subresource = str(ref["subresource"]) || null;
+  row.namespace = str(ref["namespace"]);
+  row.name = str(ref["name"]);
+  row.apiGroup = str(ref["apiGroup"]) ?? "";
+  row.apiVersion = str(ref["apiVersion"]);
+  row.decision = str(o["result"]);
+}
+
 function fieldsFromValue(idx: number, parsed: unknown, leafHash: Uint8Array): IndexRow {
   const o = obj(parsed);
   if (o["apiVersion"] === KUBETRAIL_API_VERSION) {
     const row = emptyRow(idx, leafHash, str(o["kind"]) ?? "unknown");
     row.time = str(o["time"]) ?? str(o["timestamp"]);
     row.timeUs = micros(row.time);
+    if (row.kind === ADMISSION_DECISION) decisionFields(row, o);
     return row;
   }
   if (!isStage(o["stage"]) || typeof o["auditID"] !== "string") return emptyRow(idx, leafHash, "unknown");

@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { startWorker } from "../worker/start.js";
 import { describe, expect, it } from "vitest";
 import { MemoryBudget } from "./memory-budget.js";
 
@@ -20,13 +20,11 @@ describe("MemoryBudget", () => {
 
   it("is one budget across threads", async () => {
     const b = new MemoryBudget(1 << 20);
-    const code = `
-      const { workerData, parentPort } = require("node:worker_threads");
-      const used = new BigInt64Array(workerData);
-      for (let i = 0; i < 10000; i++) { Atomics.add(used, 0, 7n); Atomics.sub(used, 0, 7n); }
-      Atomics.add(used, 0, 100n);
-      parentPort.postMessage("done");`;
-    const w = new Worker(code, { eval: true, workerData: b.shared });
+    // The worker reserves and releases through its own MemoryBudget over the same memory.
+    const w = startWorker(new URL("./testdata/budget-worker.ts", import.meta.url), {
+      maxBytes: b.maxBytes,
+      shared: b.shared,
+    });
     await new Promise((r) => w.once("message", r));
     await w.terminate();
     expect(b.usedBytes).toBe(100);

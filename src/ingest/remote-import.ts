@@ -10,6 +10,7 @@ import { IngestError } from "./errors.js";
 import { emptySummary, MAX_REJECTED_LISTED, type ImportSummary } from "./import-files.js";
 import { fileIdentity, type ImportState } from "./import-state.js";
 import { receiveEventLine } from "./normalize.js";
+import { CodedError } from "../errors.js";
 
 export interface PostReply {
   status: number;
@@ -23,16 +24,7 @@ export type PostBatch = (body: Buffer) => Promise<PostReply>;
 
 export type RemoteImportErrorCode = "refused" | "unavailable" | "protocol";
 
-export class RemoteImportError extends Error {
-  constructor(
-    readonly code: RemoteImportErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "RemoteImportError";
-  }
-}
+export class RemoteImportError extends CodedError<RemoteImportErrorCode> {}
 
 export interface RemoteImportOptions {
   /** Events per POST at most. */

@@ -25,6 +25,7 @@ import { healthRoutes, type DegradedPart } from "./routes/health.js";
 import { webhookRoutes } from "./routes/webhook.js";
 import { startServer, type RunningServer, type TlsMaterial } from "./server.js";
 import { loadOrCreateServingCert } from "./serving-cert.js";
+import { sessionAuthenticator, type SessionStore } from "./session.js";
 import { loadOrCreateToken, readTokenFile } from "./tokens.js";
 
 export interface ServeConfig extends IngestSetup {
@@ -58,6 +59,8 @@ export interface ServeConfig extends IngestSetup {
   maxRequestMemory?: number;
   /** Kubernetes identities on the read API (TokenReview, SubjectAccessReview, x509 users). */
   kubeAuth?: KubeAuthConfig;
+  /** The web UI's sessions, accepted as a read credential on GET (absent: no session cookie is). */
+  sessions?: SessionStore;
 }
 
 export interface KubeAuthConfig {
@@ -72,16 +75,17 @@ export interface KubeAuthConfig {
 
 /** Modules that serve more endpoints or consume the log plug in here once the log is open. */
 export interface ServeExtension {
-  routes?: (ingest: OpenIngest) => Route[] | Promise<Route[]>;
+  routes?: (ingest: OpenIngest, ctx: ExtensionContext) => Route[] | Promise<Route[]>;
   /** Started after the log is open; the returned function is awaited on shutdown. */
   start?: (ingest: OpenIngest, ctx: ExtensionContext) => Promise<() => Promise<void>>;
   /** What of it works below par now, for /readyz. */
   degraded?: () => DegradedPart[];
 }
 
-/** What serve shares with extensions: the metrics registry (served on /metrics). */
+/** What serve shares with extensions: the metrics registry (served on /metrics) and the credentials. */
 export interface ExtensionContext {
   registry: Registry;
+  auth: AuthConfig;
 }
 
 export interface RunningServe {
@@ -207,6 +211,7 @@ async function authConfig(
     metricsAuth: cfg.metricsAuth === true,
     clientCas: clientCaRights(tls),
     ...(cfg.kubeAuth === undefined ? {} : { kube: { reviewer: kubeReviewer(cfg.kubeAuth, logger) } }),
+    ...(cfg.sessions === undefined ? {} : { extra: { read: [sessionAuthenticator(cfg.sessions)] } }),
   };
 }
 
@@ -340,9 +345,10 @@ export async function runServe(
   const unsubscribe = log.onIntegrated((c) => (checkpoint = { size: c.size, writtenAtMs: Date.now() }));
   const stops: (() => Promise<void>)[] = [];
   try {
+    const ctx: ExtensionContext = { registry: metrics.registry, auth };
     for (const ext of extensions) {
-      if (ext.routes) server.addRoutes(await ext.routes(opened));
-      if (ext.start) stops.push(await ext.start(opened, { registry: metrics.registry }));
+      if (ext.routes) server.addRoutes(await ext.routes(opened, ctx));
+      if (ext.start) stops.push(await ext.start(opened, ctx));
     }
   } catch (err) {
     for (const stop of stops.reverse()) await stop();

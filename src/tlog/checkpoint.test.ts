@@ -8,7 +8,8 @@ import {
   signCheckpoint,
 } from "./checkpoint.js";
 import { type Hash } from "./hash.js";
-import { NoteSigner, NoteVerifier, generateNoteKey, openNote, signNote } from "./note.js";
+import { NoteSigner, NoteVerifier, generateNoteKey } from "./note-key.js";
+import { openNote, signNote } from "./note.js";
 import { rootFromLeafHashes } from "./tree.js";
 import { testLeaves } from "./testdata/helpers.js";
 

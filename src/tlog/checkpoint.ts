@@ -4,7 +4,7 @@ import { isSize } from "./arith.js";
 import { decodeBase64, encodeBase64 } from "./base64.js";
 import { TlogError } from "./errors.js";
 import { type Hash, isHash } from "./hash.js";
-import { cosignatureTime, CosignatureVerifier } from "./cosignature.js";
+import { cosignatureTime, isCosignatureVerifier } from "./cosignature-format.js";
 import { type NoteSignature, type VerifiedSignature, openNote, signatureBytes, signNote } from "./note.js";
 import type { Signer, Verifier } from "./signer.js";
 
@@ -96,7 +96,7 @@ export function openCheckpoint(
   const { text, signatures, unverified } = openNote(note, list);
   const cp = parseCheckpoint(text);
   // A cosignature is a witness's statement, never the log's own signature, whatever its name.
-  if (!signatures.some((s) => s.name === cp.origin && !(s.verifier instanceof CosignatureVerifier))) {
+  if (!signatures.some((s) => s.name === cp.origin && !isCosignatureVerifier(s.verifier))) {
     const logKeys = list.filter((v) => v.name === cp.origin);
     throw new TlogError(
       "origin-mismatch",
@@ -107,7 +107,7 @@ export function openCheckpoint(
   }
   const cosignatures: Cosignature[] = [];
   for (const s of signatures) {
-    if (!(s.verifier instanceof CosignatureVerifier)) continue;
+    if (!isCosignatureVerifier(s.verifier)) continue;
     const time = cosignatureTime(signatureBytes(s));
     if (time !== null) cosignatures.push({ name: s.name, keyHash: s.keyHash, time });
   }

@@ -9,17 +9,8 @@ import {
   generateCosignatureKey,
 } from "./cosignature.js";
 import { newSigner, newVerifier } from "./keys.js";
-import {
-  attachSignatures,
-  generateNoteKey,
-  NoteSigner,
-  NoteVerifier,
-  noteKeyHash,
-  openNote,
-  signatureBytes,
-  signNote,
-  splitNote,
-} from "./note.js";
+import { generateNoteKey, NoteSigner, NoteVerifier } from "./note-key.js";
+import { attachSignatures, noteKeyHash, openNote, signatureBytes, signNote, splitNote } from "./note.js";
 import { rootFromLeafHashes } from "./tree.js";
 import { testLeaves } from "./testdata/helpers.js";
 

@@ -17,32 +17,18 @@ import {
   parseVerifierKey,
   verifierKeyText,
 } from "./note-key.js";
+import {
+  COSIGNATURE_V1,
+  cosignatureTime,
+  cosignedMessage,
+  MAX_TIMESTAMP,
+  SIGNATURE_BYTES,
+  TIMESTAMP_BYTES,
+} from "./cosignature-format.js";
 import { TlogError } from "./errors.js";
 import type { Signer, Verifier } from "./signer.js";
 
-const TIMESTAMP_BYTES = 8;
-const SIGNATURE_BYTES = TIMESTAMP_BYTES + 64;
-const MAX_TIMESTAMP = 2n ** 63n - 1n;
-const encoder = new TextEncoder();
-
-/** The message a cosignature/v1 signs for a note text and a timestamp (seconds). */
-function cosignedMessage(text: Uint8Array, timestamp: bigint): Uint8Array {
-  const header = encoder.encode(`cosignature/v1\ntime ${timestamp}\n`);
-  const out = new Uint8Array(header.length + text.length);
-  out.set(header);
-  out.set(text, header.length);
-  return out;
-}
-
-/**
- * The time (POSIX seconds) a cosignature/v1 signature says it was made, or null when the bytes
- * are not one. `sig` is the signature after the key hash (NoteSignature.signature).
- */
-export function cosignatureTime(sig: Uint8Array): number | null {
-  if (sig.length !== SIGNATURE_BYTES) return null;
-  const t = new DataView(sig.buffer, sig.byteOffset, TIMESTAMP_BYTES).getBigUint64(0);
-  return t > MAX_TIMESTAMP || t > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(t);
-}
+export { cosignatureTime } from "./cosignature-format.js";
 
 /** Makes cosignature/v1 signatures: what a witness adds to a checkpoint it has checked. */
 export class CosignatureSigner implements Signer {
@@ -86,6 +72,9 @@ export class CosignatureSigner implements Signer {
 
 /** Checks cosignature/v1 signatures of one witness key (algorithm 4). */
 export class CosignatureVerifier implements Verifier {
+  /** Marks a witness's key for openCheckpoint (cosignature-format.ts): never the log's own. */
+  readonly [COSIGNATURE_V1] = true;
+
   private constructor(
     readonly name: string,
     readonly keyHash: number,

@@ -1,23 +1,11 @@
-import { hash } from "node:crypto";
+import { sha256, sha256Into } from "./sha256.js";
 
 /** A SHA-256 Merkle tree hash: always exactly HASH_SIZE bytes. */
 export type Hash = Uint8Array;
 
 export const HASH_SIZE = 32;
 
-// One-shot hashing of a prepared buffer is markedly faster than a streaming Hash object, and
-// proofs and tile checks hash thousands of nodes. Node's "buffer" output costs about a
-// microsecond more per call than a string (it allocates the result through C++), which is most
-// of the cost for an interior node. So the digest comes back as a 32-character "binary"
-// (latin1) string, one character per byte, copied into a fresh array here.
-function sha256(input: Uint8Array): Hash {
-  const digest = hash("sha256", input, "binary");
-  const out = new Uint8Array(HASH_SIZE);
-  for (let i = 0; i < HASH_SIZE; i++) out[i] = digest.charCodeAt(i);
-  return out;
-}
-
-// Leaf input (0x00 ‖ data) is assembled in one reused buffer too: ingest hashes every event,
+// Leaf input (0x00 ‖ data) is assembled in one reused buffer: ingest hashes every event,
 // and a fresh zero-filled copy per call cost more than the hashing of a small one.
 const LEAF_SCRATCH_MAX = 1 << 20;
 let leafInput = new Uint8Array(1 << 16);
@@ -47,8 +35,8 @@ export function hashLeaf(data: Uint8Array): Hash {
  * hashLeaf(data) written into `out` at `at`, with no array per hash: for hashing many leaves
  * into one buffer (a bundle's leaf hashes on a worker thread).
  */
-export function writeLeafHash(out: Buffer, at: number, data: Uint8Array): void {
-  out.write(hash("sha256", leafInputOf(data), "binary"), at, "latin1");
+export function writeLeafHash(out: Uint8Array, at: number, data: Uint8Array): void {
+  sha256Into(leafInputOf(data), out, at);
 }
 
 // Interior nodes are the most frequent hash (one per leaf when building tiles): their input
@@ -75,13 +63,13 @@ export function hashNode(left: Hash, right: Hash): Hash {
  * `width` a power of two, so each run is a perfect tree): the roots of full tiles. Hashes
  * level by level into reused buffers, without an array per node.
  */
-export function perfectTreeRoots(hashes: Uint8Array, width: number): Buffer {
+export function perfectTreeRoots(hashes: Uint8Array, width: number): Uint8Array {
   const runBytes = width * HASH_SIZE;
   if (width < 1 || (width & (width - 1)) !== 0 || hashes.length % runBytes !== 0) {
     throw new RangeError(`${hashes.length} bytes are not whole runs of ${width} hashes (a power of two)`);
   }
-  const roots = Buffer.from(new ArrayBuffer(hashes.length / width));
-  const scratch = Buffer.allocUnsafe(runBytes / 2);
+  const roots = new Uint8Array(hashes.length / width);
+  const scratch = new Uint8Array(runBytes / 2);
   for (let t = 0; t * runBytes < hashes.length; t++) {
     let row = hashes.subarray(t * runBytes, (t + 1) * runBytes);
     if (width === 1) roots.set(row, t * HASH_SIZE);
@@ -91,7 +79,7 @@ export function perfectTreeRoots(hashes: Uint8Array, width: number): Buffer {
         n === 1 ? roots.subarray(t * HASH_SIZE, (t + 1) * HASH_SIZE) : scratch.subarray(0, n * HASH_SIZE);
       for (let i = 0; i < n; i++) {
         nodeInput.set(row.subarray(i * 2 * HASH_SIZE, (i + 1) * 2 * HASH_SIZE), 1);
-        up.write(hash("sha256", nodeInput, "binary"), i * HASH_SIZE, "latin1");
+        sha256Into(nodeInput, up, i * HASH_SIZE);
       }
       row = up;
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { TlogError } from "./errors.js";
-import { NoteSigner, NoteVerifier, generateNoteKey, openNote, signNote } from "./note.js";
+import { NoteSigner, NoteVerifier, generateNoteKey } from "./note-key.js";
+import { openNote, signNote } from "./note.js";
 
 // Known key pair and signed messages from Go's golang.org/x/mod/sumdb/note (note_test.go,
 // example_test.go) — the reference implementation of C2SP signed-note.

@@ -5,10 +5,10 @@
 
 import { decodeBase64, encodeBase64 } from "./base64.js";
 import { TlogError } from "./errors.js";
-import { isValidKeyName, keyId } from "./note-key.js";
+import { isValidKeyName, keyId } from "./note-key-text.js";
 import type { Signer, Verifier } from "./signer.js";
 
-export { generateNoteKey, isValidKeyName, NoteSigner, NoteVerifier, noteKeyHash } from "./note-key.js";
+export { isValidKeyName, noteKeyHash } from "./note-key-text.js";
 
 /** One signature line of a note. */
 export interface NoteSignature {

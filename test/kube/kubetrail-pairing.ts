@@ -23,7 +23,7 @@ export interface Pairing {
  * `work`/apiserver-config (also its --apiserver-dir) and returns that directory. The serving
  * certificate also names localhost, the host the tests' HTTPS client uses.
  */
-export async function apiserverConfig(work: string, port: number): Promise<string> {
+export async function apiserverConfig(work: string, port: number, extraArgs: string[] = []): Promise<string> {
   const configDir = path.join(work, "apiserver-config");
   const gen = await runCli([
     "apiserver-config",
@@ -37,6 +37,7 @@ export async function apiserverConfig(work: string, port: number): Promise<strin
     "localhost",
     "--kubernetes-version",
     "1.20",
+    ...extraArgs,
   ]);
   if (gen.code !== 0) throw new Error(`apiserver-config failed (${gen.code}): ${gen.stderr}`);
   return configDir;
@@ -55,15 +56,29 @@ export function pairedServeFlags(configDir: string): string[] {
   ];
 }
 
+export interface PairingOptions {
+  /** The webhook mode the printed apiserver flags ask for (default batch). */
+  mode?: WebhookMode;
+  /** More apiserver-config options. */
+  configArgs?: string[];
+  /** More serve options. */
+  serveArgs?: string[];
+}
+
 /** apiserver-config into `work`/apiserver-config, then serve with its files in `work`/data. */
-export async function startPairedServe(work: string, mode: WebhookMode = "batch"): Promise<Pairing> {
+export async function startPairedServe(work: string, opts: PairingOptions = {}): Promise<Pairing> {
+  const mode = opts.mode ?? "batch";
   const port = await freePort();
-  const configDir = await apiserverConfig(work, port);
+  const configDir = await apiserverConfig(work, port, opts.configArgs);
   const file = (name: string) => path.join(configDir, name);
-  const serve = await startServe(path.join(work, "data"), pairedServeFlags(configDir), {
-    ca: readFileSync(file("ca.crt")),
-    listen: `127.0.0.1:${port}`,
-  });
+  const serve = await startServe(
+    path.join(work, "data"),
+    [...pairedServeFlags(configDir), ...(opts.serveArgs ?? [])],
+    {
+      ca: readFileSync(file("ca.crt")),
+      listen: `127.0.0.1:${port}`,
+    },
+  );
   return {
     configDir,
     serve,

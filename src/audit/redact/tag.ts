@@ -8,8 +8,9 @@
 // candidate value (`kubetrail redaction check`).
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { AuditError } from "../errors.js";
+import { REDACTION_TAG_PREFIX } from "../types.js";
 
-export const TAG_PREFIX = "kubetrail-hmac-sha256:";
+export const TAG_PREFIX = REDACTION_TAG_PREFIX;
 export const REDACTION_KEY_BYTES = 32;
 
 /** How a recorded value maps to the secret bytes the tag is computed over. */

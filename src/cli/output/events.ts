@@ -1,6 +1,6 @@
 // The columns of event tables, shared by query (streamed page by page) and history.
 import { objectLabel, resourceLabel } from "../../index/present.js";
-import type { IndexRow } from "../../index/row.js";
+import { ADMISSION_DECISION, type IndexRow } from "../../index/row.js";
 
 export const NARROW = ["TIME", "USER", "VERB", "RESOURCE", "NAMESPACE/NAME", "CODE"];
 export const WIDE = [
@@ -26,7 +26,8 @@ export function narrowCells(r: IndexRow): string[] {
     cell(r.verb),
     cell(resourceLabel(r)),
     cell(objectLabel(r)),
-    cell(r.code),
+    // An admission decision has no response code: its result (allow, deny, warn, audit) instead.
+    cell(r.kind === ADMISSION_DECISION ? r.decision : r.code),
   ];
 }
 

@@ -25,6 +25,12 @@ export function addFilterOptions(cmd: Command, opts: { limit?: boolean; order?: 
     .option("--to <time>", "not after this RFC 3339 time")
     .option("--source-ip <ip>", "client address, the first of sourceIPs (repeatable)", collect)
     .option("--decision <decision>", "authorization decision: allow or forbid (repeatable)", collect)
+    .option("--kind <kind>", "event or decision (admission decisions); default: both", collect)
+    .option(
+      "--result <result>",
+      "admission decision result: allow, deny, warn or audit (repeatable)",
+      collect,
+    )
     .option(
       "--stage <stage>",
       "stage (repeatable); default: one row per request, its final stage",
@@ -58,6 +64,8 @@ const FLAG_NAMES: Record<string, keyof RawFilter> = {
   to: "to",
   sourceIp: "source-ip",
   decision: "decision",
+  kind: "kind",
+  result: "result",
   stage: "stage",
   auditId: "audit-id",
   asc: "asc",

@@ -8,6 +8,7 @@ import type { JsonClient } from "../../http/json-client.js";
 import { TtlCache } from "./cache.js";
 import { tokenDigest } from "./credentials.js";
 import { AUDIT_RESOURCE, type AuditVerb, type Authorizer, type Decision, type Identity } from "./identity.js";
+import { CodedError } from "../../errors.js";
 
 export interface KubeReviewOptions {
   /** A client for the apiserver with kubetrail's own credentials; called per review (tokens rotate). */
@@ -26,11 +27,9 @@ export type TokenReviewResult =
   { authenticated: true; identity: Identity } | { authenticated: false; reason: string };
 
 /** The apiserver could not be asked: the request fails with 503, nothing is cached. */
-export class KubeUnavailableError extends Error {
-  readonly code = "kube-unavailable";
+export class KubeUnavailableError extends CodedError<"kube-unavailable"> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "KubeUnavailableError";
+    super("kube-unavailable", message, options);
   }
 }
 

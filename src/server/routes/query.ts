@@ -59,7 +59,7 @@ function cacheControl(full: boolean, shared: boolean): string {
 }
 
 /** A query on the index; while the index is rebuilt from the log, a 503 that says so. */
-function indexRead<T>(index: IndexReads, query: (i: QueryIndex) => T): T {
+export function indexRead<T>(index: IndexReads, query: (i: QueryIndex) => T): T {
   try {
     return index.read(query);
   } catch (err) {
@@ -420,7 +420,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
 export function queryServeExtension(
   stateDir: string,
   hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
-): ServeExtension {
+): ServeExtension & { indexer(log: AuditLog): Indexer } {
   let indexer: Indexer | undefined;
   const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, stateDir, hooks));
   return {
@@ -435,6 +435,8 @@ export function queryServeExtension(
       if (status === undefined || status.state === "ready") return [];
       return [{ part: "index", ...status }];
     },
+    /** The running indexer, for other extensions' reads (the UI's). */
+    indexer: open,
   };
 }
 

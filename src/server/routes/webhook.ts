@@ -7,7 +7,8 @@ import { IngestError, isBadInput } from "../../ingest/errors.js";
 import { IngestBusyError, type IngestPipeline } from "../../ingest/pipeline.js";
 import type { Receiver } from "../../ingest/receive.js";
 import { LogError } from "../../store/types.js";
-import { readBody, type BodyLimits } from "../body.js";
+import type { BodyLimits } from "../body.js";
+import { readJsonBody } from "../json-body.js";
 import type { ServerMetrics } from "../metrics.js";
 import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
@@ -61,13 +62,7 @@ export function webhookRoutes(deps: WebhookDeps): Route[] {
         const started = process.hrtime.bigint();
         try {
           if (!deps.accepting()) throw new HttpError(503, "not ready", RETRY_AFTER);
-          const type = (req.headers["content-type"] ?? "application/json")
-            .split(";")[0]!
-            .trim()
-            .toLowerCase();
-          if (type !== "application/json")
-            throw new HttpError(415, `Content-Type ${type} is not application/json`);
-          const { body, rawBytes, release } = await readBody(req, deps.limits);
+          const { body, rawBytes, release } = await readJsonBody(req, deps.limits);
           let result;
           try {
             deps.metrics.requestBytes.inc(rawBytes);

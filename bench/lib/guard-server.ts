@@ -1,0 +1,64 @@
+// A child process for bench/guard.ts: the admission route on the real HTTPS server core with
+// the real AdmissionReviewer, either appending each decision to an fs log (group commit,
+// fdatasync, as serve does) or answering without logging, so the cost of logging is the only
+// difference between the two rows.
+//
+//   node build/bench/lib/guard-server.js --log=fs|none --data=DIR --policies=DIR
+// prints one line {"port":N,"token":"…"} when ready; SIGTERM stops it.
+import { randomBytes } from "node:crypto";
+import { pino } from "pino";
+import { AdmissionReviewer } from "../../src/guard/admission.js";
+import { NamespaceCache } from "../../src/guard/namespaces.js";
+import { loadPolicies } from "../../src/guard/policy/load.js";
+import { createCa, issueCert } from "../../src/server/certs.js";
+import { createMetrics } from "../../src/server/metrics.js";
+import { admissionRoutes } from "../../src/server/routes/admission.js";
+import { startServer } from "../../src/server/server.js";
+import { openFsLog } from "../../src/store/fs/storage.js";
+import type { LogWriter } from "../../src/store/types.js";
+
+const arg = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+const mode = arg("log") ?? "fs";
+const policies = loadPolicies(arg("policies") ? [arg("policies")!] : [], { builtins: true });
+const log = mode === "fs" ? await openFsLog(arg("data")!) : undefined;
+let next = 0;
+/** Answers at once, as if the decision had been stored: the row without logging. */
+const discard: LogWriter = {
+  append: (entries) => Promise.resolve({ firstIndex: (next += entries.length) - entries.length }),
+};
+const reviewer = new AdmissionReviewer({
+  policies: () => policies,
+  writer: log ?? discard,
+  namespaces: new NamespaceCache(),
+});
+const token = randomBytes(24).toString("base64url");
+const ca = await createCa("bench CA");
+const cert = await issueCert(ca, {
+  commonName: "localhost",
+  hosts: ["localhost", "127.0.0.1"],
+  usage: "server",
+  days: 1,
+});
+const server = await startServer(
+  {
+    routes: admissionRoutes({
+      review: (body) => reviewer.review(body),
+      limits: { maxBytes: 8 << 20, maxDecodedBytes: 8 << 20 },
+      accepting: () => true,
+    }),
+    auth: { ingestTokens: [token], readTokens: [] },
+    logger: pino({ level: "warn" }),
+    metrics: createMetrics(),
+    tls: { cert: cert.certPem, key: cert.keyPem },
+  },
+  { host: "127.0.0.1", port: 0 },
+);
+process.stdout.write(JSON.stringify({ port: server.port, token, ca: ca.certPem }) + "\n");
+process.once("SIGTERM", () => {
+  void server
+    .close(1000)
+    .then(() => log?.close())
+    .then(() => process.exit(0));
+});

@@ -1,0 +1,157 @@
+// Keeps the in-memory columns in step with DATA/index.db and answers stats queries from them.
+// Loading runs in batches that yield to the event loop; until the first full load is done,
+// queries are refused as "loading" (the route says 503 and when to retry) rather than
+// answered from a part of the log.
+import { setImmediate } from "node:timers/promises";
+import { IndexError } from "../errors.js";
+import type { Cursor, EventFilter } from "../query.js";
+import { aggregate, lowerBound, pickNewest, type MatchOptions, type StatsAnswer } from "./aggregate.js";
+import { Columns } from "./columns.js";
+import type { StatsSource } from "./source.js";
+
+export const DEFAULT_STATS_ROWS = 4_000_000;
+const LOAD_BATCH = 16_384;
+
+export class StatsLoadingError extends IndexError {
+  constructor(
+    readonly loaded: number,
+    readonly total: number,
+  ) {
+    super("loading", `statistics are still loading from the index (${loaded} of ${total} entries)`);
+  }
+}
+
+export interface StatsQueryOptions {
+  nowUs: number;
+  buckets: number;
+  top: number;
+}
+
+export interface CoveredStats extends StatsAnswer {
+  /** Entries of the log the counts cover: [fromIndex, toIndex). */
+  fromIndex: number;
+  toIndex: number;
+  /**
+   * False when the window reaches back before the oldest request held in memory (the store is
+   * bounded): the counts then cover only requests since `coveredSinceUs`.
+   */
+  complete: boolean;
+  coveredSinceUs?: number;
+}
+
+export class EventStats {
+  private columns: Columns;
+  private generation: string | undefined;
+  /** The index position when loading began: rows indexed after it may supersede rows read before. */
+  private firstPosition: number | undefined;
+  private ready = false;
+  private loading: Promise<void> | undefined;
+  private target = 0;
+
+  constructor(
+    private readonly source: StatsSource,
+    readonly maxRows: number = DEFAULT_STATS_ROWS,
+  ) {
+    this.columns = new Columns(maxRows);
+  }
+
+  /** Brings the columns up to the index's position (one load at a time; callers share it). */
+  refresh(): Promise<void> {
+    this.loading ??= this.load().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  /** Rows held, and how many the index has. */
+  progress(): { loaded: number; total: number; ready: boolean } {
+    return { loaded: this.columns.end, total: this.target, ready: this.ready };
+  }
+
+  private async load(): Promise<void> {
+    for (;;) {
+      const meta = this.source.meta();
+      if (meta === undefined) return;
+      if (meta.generation !== this.generation || meta.position < this.columns.end) {
+        // The index was rebuilt (`kubetrail reindex`, a damaged file): start over from it.
+        this.columns = new Columns(this.maxRows);
+        this.generation = meta.generation;
+        this.firstPosition = undefined;
+        this.ready = false;
+      }
+      this.target = meta.position;
+      const from = this.columns.end;
+      if (from >= meta.position) {
+        this.ready = true;
+        return;
+      }
+      this.firstPosition ??= meta.position;
+      const to = Math.min(meta.position, from + LOAD_BATCH);
+      for (const row of this.source.rows(from, to)) this.columns.push(row);
+      if (this.columns.end !== to) {
+        throw new IndexError(
+          "corrupt",
+          `index.db has no row for entry ${this.columns.end} below its position ${to}`,
+        );
+      }
+      if (to > this.firstPosition) {
+        for (const idx of this.source.superseded(Math.max(from, this.firstPosition), to, from))
+          this.columns.demote(idx);
+      }
+      await setImmediate();
+    }
+  }
+
+  /**
+   * Histogram, total and facets for `filter` over the rows loaded. Throws StatsLoadingError
+   * until the first load has finished.
+   */
+  query(filter: EventFilter, opts: StatsQueryOptions): CoveredStats {
+    if (!this.ready) {
+      void this.refresh().catch(() => undefined);
+      throw new StatsLoadingError(this.columns.end, this.target);
+    }
+    const c = this.columns;
+    const answer = aggregate(c, filter, { ...opts, ...this.resolved(filter) });
+    const complete = this.covers(filter, opts.nowUs);
+    return {
+      ...answer,
+      fromIndex: c.base,
+      toIndex: filter.logSize === undefined ? c.end : Math.min(c.end, filter.logSize),
+      complete,
+      ...(complete ? {} : { coveredSinceUs: c.droppedMaxTimeUs }),
+    };
+  }
+
+  /**
+   * A page of the requests matching `filter`, newest first, as QueryIndex.search would give it;
+   * undefined when the columns cannot answer exactly (still loading, oldest rows dropped, or an
+   * ascending order), and the caller asks SQLite instead.
+   */
+  page(filter: EventFilter, nowUs: number): { idxs: number[]; next?: Cursor } | undefined {
+    if (!this.ready || filter.asc || !this.covers(filter, nowUs)) return undefined;
+    return pickNewest(this.columns, filter, {
+      nowUs,
+      limit: filter.limit,
+      ...(filter.cursor === undefined ? {} : { cursor: filter.cursor }),
+      ...this.resolved(filter),
+    });
+  }
+
+  /** What matching needs from index.db beyond the columns: group sets and audit IDs. */
+  private resolved(filter: EventFilter): Omit<MatchOptions, "nowUs"> {
+    return {
+      ...(filter.groups.length > 0 ? { groupSets: this.source.groupSets(filter.groups) } : {}),
+      ...(filter.auditIDs.length > 0 ? { auditIdxs: this.source.auditIdxs(filter.auditIDs) } : {}),
+    };
+  }
+
+  /** True when no dropped row can fall in the filter's window. */
+  private covers(filter: EventFilter, nowUs: number): boolean {
+    return this.columns.base === 0 || lowerBound(filter, nowUs) > this.columns.droppedMaxTimeUs;
+  }
+
+  close(): void {
+    this.source.close();
+  }
+}

@@ -1,0 +1,133 @@
+// Reads what the in-memory stats need from DATA/index.db on a read-only connection of its own,
+// beside the indexer that writes it (SQLite WAL: readers never block the writer).
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { INDEX_FILE } from "../db.js";
+import type { StatsRow } from "./columns.js";
+
+type RawRow = [
+  number,
+  number,
+  string | null,
+  number | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  number | null,
+  string | null,
+  string | null,
+  number | null,
+  number,
+];
+
+export class StatsSource {
+  private db!: Database.Database;
+  private stmts!: ReturnType<StatsSource["prepare"]>;
+  /** The inode of the file open: serve's indexer replaces a damaged index.db by a new file. */
+  private inode = -1;
+  private readonly file: string;
+
+  constructor(dataDir: string) {
+    this.file = join(dataDir, INDEX_FILE);
+    this.open();
+  }
+
+  private open(): void {
+    this.db = new Database(this.file, { readonly: true, fileMustExist: true });
+    this.db.pragma("busy_timeout = 10000");
+    this.inode = statSync(this.file).ino;
+    this.stmts = this.prepare(this.db);
+  }
+
+  private prepare(db: Database.Database) {
+    return {
+      meta: db.prepare<[], { position: number; generation: string }>(
+        "SELECT position, generation FROM meta WHERE id = 1",
+      ),
+      rows: db
+        .prepare<[number, number]>(
+          "SELECT idx, time_us, user, group_set, verb, resource, api_group, subresource, namespace, name, " +
+            "code, source_ip, decision, stage_rank, final FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+        )
+        .raw(true),
+      // Earlier rows of the same requests that rows in [from, to) superseded (no longer final).
+      superseded: db
+        .prepare<[number, number, number]>(
+          "SELECT o.idx FROM entries n JOIN entries o ON o.audit_id = n.audit_id " +
+            "WHERE n.idx >= ? AND n.idx < ? AND n.stage_rank > 0 AND o.idx < ? AND o.final = 0",
+        )
+        .pluck(true),
+      groupSets: (n: number) =>
+        db
+          .prepare(
+            `SELECT DISTINCT set_id FROM group_members WHERE grp IN (${new Array(n).fill("?").join(", ")})`,
+          )
+          .pluck(true),
+      auditIdxs: (n: number) =>
+        db
+          .prepare(`SELECT idx FROM entries WHERE audit_id IN (${new Array(n).fill("?").join(", ")})`)
+          .pluck(true),
+    };
+  }
+
+  /**
+   * The index's position and generation (a new generation means it was rebuilt); undefined
+   * while there is no readable index. A file replaced since it was opened is opened anew.
+   */
+  meta(): { position: number; generation: string } | undefined {
+    try {
+      if (statSync(this.file).ino !== this.inode) {
+        this.db.close();
+        this.open();
+      }
+      return this.stmts.meta.get();
+    } catch {
+      // Being replaced or not yet filled (no meta row, no file): nothing to follow yet.
+      return undefined;
+    }
+  }
+
+  /** Rows of log indexes [from, to), in order. */
+  rows(from: number, to: number): StatsRow[] {
+    return (this.stmts.rows.all(from, to) as RawRow[]).map((r) => ({
+      idx: r[0],
+      timeUs: r[1],
+      user: r[2],
+      groupSet: r[3],
+      verb: r[4],
+      resource: r[5],
+      apiGroup: r[6],
+      subresource: r[7],
+      namespace: r[8],
+      name: r[9],
+      code: r[10],
+      sourceIP: r[11],
+      decision: r[12],
+      stageRank: r[13],
+      final: r[14] === 1,
+    }));
+  }
+
+  /** Log indexes below `before` whose rows the rows [from, to) made non-final. */
+  superseded(from: number, to: number, before: number): number[] {
+    return this.stmts.superseded.all(from, to, before) as number[];
+  }
+
+  groupSets(groups: readonly string[]): Set<number> {
+    if (groups.length === 0) return new Set();
+    return new Set(this.stmts.groupSets(groups.length).all(...groups) as number[]);
+  }
+
+  auditIdxs(auditIDs: readonly string[]): Set<number> {
+    if (auditIDs.length === 0) return new Set();
+    return new Set(this.stmts.auditIdxs(auditIDs.length).all(...auditIDs) as number[]);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,213 @@
+// The in-memory stats must count exactly what the SQLite index finds for the same filter (the
+// list below the histogram comes from SQLite): checked on generated events for random filters,
+// including the requests that move from one stage to the next while the stats follow the index.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateEventLines } from "../../../bench/gen/events.js";
+import { makeRng } from "../../../bench/gen/rng.js";
+import { openLogIn } from "../../../test/fixtures/memory-log.js";
+import type { AuditLog } from "../../store/types.js";
+import { TOP_DIMENSIONS, type QueryIndex, type TopDimension } from "../db.js";
+import { startIndexer, type Indexer } from "../indexer.js";
+import { parseFilter, type EventFilter } from "../query.js";
+import { FACETS, type Facet } from "./aggregate.js";
+import { Columns } from "./columns.js";
+import { EventStats, StatsLoadingError } from "./event-stats.js";
+import { StatsSource } from "./source.js";
+
+const SEED = 2601;
+const COUNT = 6000;
+const NOW_US = Date.UTC(2026, 10, 21, 0, 0, 10) * 1000;
+
+let dir: string;
+let log: AuditLog;
+let indexer: Indexer;
+let lines: string[];
+
+beforeAll(async () => {
+  console.log(`stats test seed ${SEED}`);
+  dir = mkdtempSync(join(tmpdir(), "kubetrail-stats-"));
+  log = await openLogIn(dir, { origin: "stats.test/log", integrateIntervalMs: 20 });
+  lines = [...generateEventLines({ seed: SEED, count: COUNT })];
+  // Half now, half after the stats have loaded: later stages then supersede loaded rows.
+  await log.append(lines.slice(0, COUNT / 2).map((l) => new TextEncoder().encode(l)));
+  await log.waitIntegrated(COUNT / 2);
+  indexer = startIndexer(log, dir);
+  await indexer.caughtUp();
+});
+
+afterAll(async () => {
+  await indexer.stop();
+  await log.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const FACET_TOP: Record<Facet, TopDimension> = {
+  users: "users",
+  verbs: "verbs",
+  resources: "resources",
+  namespaces: "namespaces",
+  codes: "codes",
+};
+const FACET_FILTER: Record<Facet, keyof EventFilter> = {
+  users: "users",
+  verbs: "verbs",
+  resources: "resources",
+  namespaces: "namespaces",
+  codes: "codes",
+};
+
+function sqlTotal(index: QueryIndex, filter: EventFilter): number {
+  return index.top("verbs", filter, NOW_US, 100_000).reduce((n, t) => n + t.count, 0);
+}
+
+/** Filters built from values that occur in the data (and some that do not), seeded. */
+function randomFilters(index: QueryIndex, n: number): Record<string, string[]>[] {
+  const rng = makeRng(SEED);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)] as T;
+  const values = Object.fromEntries(
+    TOP_DIMENSIONS.map((d) => [d, index.top(d, parseFilter({}), NOW_US, 50).map((t) => t.key)]),
+  ) as Record<TopDimension, string[]>;
+  const out: Record<string, string[]>[] = [{}];
+  for (let i = 0; i < n; i++) {
+    const raw: Record<string, string[]> = {};
+    if (rng.next() < 0.4)
+      raw["user"] = [pick(values.users), ...(rng.next() < 0.3 ? [pick(values.users)] : [])];
+    if (rng.next() < 0.4) raw["verb"] = [pick(values.verbs)];
+    if (rng.next() < 0.3) raw["resource"] = [pick(values.resources.filter((r) => r !== "<none>"))];
+    if (rng.next() < 0.2) raw["resource"] = [`${pick(["pods", "secrets", "configmaps"])}/*`];
+    if (rng.next() < 0.3) raw["namespace"] = [pick(values.namespaces.filter((v) => v !== "<none>"))];
+    if (rng.next() < 0.3) raw["code"] = [pick(["2xx", "403", "404", "4xx", "5xx", "201"])];
+    if (rng.next() < 0.2) raw["group"] = [pick(values.groups.filter((v) => v !== "<none>"))];
+    if (rng.next() < 0.1) raw["source-ip"] = [pick(values.sources.filter((v) => v !== "<none>"))];
+    if (rng.next() < 0.1) raw["decision"] = [pick(["allow", "forbid"])];
+    if (rng.next() < 0.1) raw["stage"] = [pick(["RequestReceived", "ResponseComplete", "ResponseStarted"])];
+    if (rng.next() < 0.2) raw["since"] = [pick(["3s", "6s", "1h"])];
+    if (rng.next() < 0.05) raw["user"] = ["nobody-at-all"];
+    out.push(raw);
+  }
+  return out;
+}
+
+function compare(stats: EventStats, index: QueryIndex, raw: Record<string, string[]>): void {
+  const filter = parseFilter(raw);
+  const got = stats.query(filter, { nowUs: NOW_US, buckets: 60, top: 1000 });
+  const where = JSON.stringify(raw);
+  expect(got.total, `total for ${where}`).toBe(sqlTotal(index, filter));
+  expect(
+    got.histogram.counts.reduce((a, b) => a + b, 0),
+    `histogram for ${where}`,
+  ).toBe(got.total);
+  for (const facet of FACETS) {
+    // Disjunctive: the facet's own condition is left out of its counts.
+    const without = { ...filter, [FACET_FILTER[facet]]: [] } as EventFilter;
+    const want = index
+      .top(FACET_TOP[facet], without, NOW_US, 1000)
+      .map((t) => ({ key: t.key === "<none>" ? null : t.key, count: t.count }))
+      .sort((a, b) => b.count - a.count || ((a.key ?? "") < (b.key ?? "") ? -1 : 1));
+    expect(got.facets[facet], `${facet} for ${where}`).toEqual(want);
+  }
+}
+
+/** Every page of the filter from the columns equals the page SQLite's search gives, cursor by cursor. */
+function comparePages(stats: EventStats, index: QueryIndex, raw: Record<string, string[]>): void {
+  const where = JSON.stringify(raw);
+  let cursor: EventFilter["cursor"];
+  for (let page = 0; page < 4; page++) {
+    const filter = parseFilter({ ...raw, limit: ["37"] });
+    if (cursor !== undefined) filter.cursor = cursor;
+    const mine = stats.page(filter, NOW_US);
+    const sql = index.search(filter, NOW_US);
+    expect(mine?.idxs, `page ${page} of ${where}`).toEqual(sql.rows.map((r) => r.idx));
+    expect(mine?.next, `cursor after page ${page} of ${where}`).toEqual(sql.next);
+    if (sql.next === undefined) return;
+    cursor = sql.next;
+  }
+}
+
+describe("in-memory stats", () => {
+  it("refuses to answer until loaded, then counts as SQLite does for random filters", async () => {
+    const stats = new EventStats(new StatsSource(dir));
+    expect(() => stats.query(parseFilter({}), { nowUs: NOW_US, buckets: 10, top: 5 })).toThrow(
+      StatsLoadingError,
+    );
+    await stats.refresh();
+    for (const raw of randomFilters(indexer.index, 60)) compare(stats, indexer.index, raw);
+
+    // The rest of the log: requests whose first stage was loaded now complete.
+    await log.append(lines.slice(COUNT / 2).map((l) => new TextEncoder().encode(l)));
+    await log.waitIntegrated(COUNT);
+    await indexer.caughtUp();
+    await stats.refresh();
+    expect(stats.progress()).toEqual({ loaded: COUNT, total: COUNT, ready: true });
+    for (const raw of randomFilters(indexer.index, 60)) {
+      compare(stats, indexer.index, raw);
+      comparePages(stats, indexer.index, raw);
+    }
+    // Ascending order is left to SQLite.
+    expect(stats.page(parseFilter({ asc: ["true"] }), NOW_US)).toBeUndefined();
+
+    // serve replaces a damaged index.db by a new file and refills it: the stats follow the new one.
+    await indexer.rebuild("test: a damaged index");
+    const more = [...generateEventLines({ seed: SEED + 1, count: 500 })];
+    await log.append(more.map((l) => new TextEncoder().encode(l)));
+    await log.waitIntegrated(COUNT + 500);
+    await indexer.caughtUp();
+    await stats.refresh();
+    expect(stats.progress()).toEqual({ loaded: COUNT + 500, total: COUNT + 500, ready: true });
+    for (const raw of randomFilters(indexer.index, 10)) compare(stats, indexer.index, raw);
+    stats.close();
+  });
+
+  it("drops the oldest rows beyond its bound and says what the counts cover", async () => {
+    const stats = new EventStats(new StatsSource(dir), 1000);
+    await stats.refresh();
+    const all = stats.query(parseFilter({}), { nowUs: NOW_US, buckets: 60, top: 5 });
+    expect(all.fromIndex).toBeGreaterThan(0);
+    expect(all.toIndex).toBe(COUNT + 500);
+    expect(all.complete).toBe(false);
+    expect(all.coveredSinceUs).toBeGreaterThan(0);
+    // A window after the dropped rows is complete, and counted as SQLite counts it.
+    const recent = parseFilter({
+      from: [new Date((all.coveredSinceUs as number) / 1000 + 1000).toISOString()],
+    });
+    const got = stats.query(recent, { nowUs: NOW_US, buckets: 60, top: 5 });
+    expect(got.complete).toBe(true);
+    expect(got.total).toBe(sqlTotal(indexer.index, recent));
+    expect(stats.page(parseFilter({}), NOW_US)).toBeUndefined();
+    comparePages(stats, indexer.index, {
+      from: recent.fromUs === undefined ? [] : [new Date(recent.fromUs / 1000).toISOString()],
+    });
+    stats.close();
+  });
+});
+
+describe("columns", () => {
+  it("re-codes dictionaries when dropping rows, keeping the values of the rows left", () => {
+    const c = new Columns(4);
+    const row = (idx: number, user: string) => ({
+      idx,
+      timeUs: 1000 + idx,
+      user,
+      groupSet: null,
+      verb: "get",
+      resource: "pods",
+      apiGroup: "",
+      subresource: null,
+      namespace: "ns",
+      name: null,
+      code: 200,
+      sourceIP: null,
+      decision: "allow",
+      stageRank: 3,
+      final: true,
+    });
+    for (let i = 0; i < 6; i++) c.push(row(i, `u${i}`));
+    expect(c.base).toBe(2);
+    expect(c.users.values).toEqual(["u2", "u3", "u4", "u5"]);
+    expect(Array.from(c.user.subarray(0, c.length))).toEqual([0, 1, 2, 3]);
+    expect(() => c.push(row(9, "x"))).toThrow(/expected entry 6, got 9/);
+  });
+});

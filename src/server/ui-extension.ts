@@ -1,0 +1,93 @@
+// For `kubetrail serve`: the web UI. Its files and session endpoints (routes/ui.ts), its read
+// endpoints (routes/ui-api.ts) on read connections of their own to index.db (the query
+// extension's indexer writes it), and the in-memory stats kept in step with the index.
+import { statSync } from "node:fs";
+import path from "node:path";
+import type { Logger } from "pino";
+import { EventStats } from "../index/stats/event-stats.js";
+import { StatsSource } from "../index/stats/source.js";
+import type { AuditLog } from "../store/types.js";
+import type { IndexReads } from "./routes/query.js";
+import type { ServeExtension } from "./run-serve.js";
+import { uiApiRoutes } from "./routes/ui-api.js";
+import { loadUiAssets, readTokenLogin, uiRoutes, type LoginAuthenticator } from "./routes/ui.js";
+import type { SessionStore } from "./session.js";
+
+export interface UiSetup {
+  dataDir: string;
+  /** The built UI (dist/web). */
+  assetsDir: string;
+  sessions: SessionStore;
+  /** Rows the in-memory stats hold at most. */
+  statsRows?: number;
+  /** The query extension's indexer (queryServeExtension(…).indexer): the UI reads through it. */
+  index: (log: AuditLog) => IndexReads;
+  /** Authenticators tried at login after the read tokens (a Kubernetes TokenReview, …). */
+  logins?: readonly LoginAuthenticator[];
+  logger: Logger;
+}
+
+export function uiServeExtension(setup: UiSetup): ServeExtension {
+  let stats: EventStats | undefined;
+  let unsubscribe: (() => void) | undefined;
+  return {
+    routes: (ingest, ctx) => {
+      const assets = loadUiAssets(setup.assetsDir);
+      if (assets === undefined)
+        setup.logger.warn(
+          { dir: setup.assetsDir },
+          "the web UI is not built (npm run build); /ui/ answers 503",
+        );
+      stats = new EventStats(new StatsSource(setup.dataDir), setup.statsRows);
+      // Until the next checkpoint is signed, the file's time (the filesystem driver's) is the best known.
+      let writtenAt: number | undefined;
+      try {
+        writtenAt = statSync(path.join(setup.dataDir, "checkpoint")).mtimeMs;
+      } catch {
+        writtenAt = undefined;
+      }
+      unsubscribe = ingest.log.onIntegrated(() => (writtenAt = Date.now()));
+      // The API's /ui/api/ paths first: the app's catch-all /ui/* must not shadow them.
+      return [
+        ...uiApiRoutes({
+          log: ingest.log,
+          index: setup.index(ingest.log),
+          stats,
+          verifierKey: ingest.log.verifierKey,
+          checkpointWrittenAt: () => writtenAt,
+        }),
+        ...uiRoutes({
+          assets,
+          sessions: setup.sessions,
+          logins: [readTokenLogin(ctx.auth.readTokens), ...(setup.logins ?? [])],
+        }),
+      ];
+    },
+    start: async () => {
+      const following = stats;
+      let failing = false;
+      // The first load runs in the background; stats queries answer 503 (retry) until it is done.
+      const refresh = (): void =>
+        void following?.refresh().then(
+          () => (failing = false),
+          (err: unknown) => {
+            if (!failing)
+              setup.logger.error(
+                { err: err instanceof Error ? err.message : String(err) },
+                "UI statistics could not follow the index; retrying",
+              );
+            failing = true;
+          },
+        );
+      refresh();
+      const timer = setInterval(refresh, 1000);
+      timer.unref();
+      return async () => {
+        clearInterval(timer);
+        unsubscribe?.();
+        await following?.refresh().catch(() => undefined);
+        following?.close();
+      };
+    },
+  };
+}
