@@ -2,27 +2,23 @@
 // bundle for every client, sent as the stored zstd frame (Content-Encoding: zstd) to one that
 // accepts it, and `kubetrail verify URL` checks it as before.
 import http from "node:http";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startIndexer, type Indexer } from "../src/index/indexer.js";
-import { createMetrics } from "../src/server/metrics.js";
-import { acceptsEncoding, queryRoutes } from "../src/server/routes/query.js";
-import { startServer, type RunningServer } from "../src/server/server.js";
+import { acceptsEncoding } from "../src/server/routes/query.js";
 import { decompressBundle } from "../src/store/bundle-codec.js";
 import { FsLayout } from "../src/store/fs/layout.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import type { AuditLog } from "../src/store/types.js";
 import { runCli } from "./fixtures/cli.js";
+import { startReadServer, type ReadServer } from "./fixtures/read-server.js";
 
 const READ_TOKEN = "compressed-serve-read-token";
 const SIZE = 600;
 let dir: string;
 let log: AuditLog;
-let indexer: Indexer;
-let server: RunningServer;
+let reads: ReadServer;
 
 function get(
   path: string,
@@ -33,7 +29,7 @@ function get(
       .get(
         {
           host: "127.0.0.1",
-          port: server.port,
+          port: reads.server.port,
           path,
           headers: { Authorization: `Bearer ${READ_TOKEN}`, ...headers },
         },
@@ -68,24 +64,11 @@ beforeAll(async () => {
   await writer.waitIntegrated(SIZE);
   await writer.driver.compactAll();
   log = writer;
-  indexer = startIndexer(log, dir);
-  await indexer.caughtUp();
-  server = await startServer(
-    {
-      routes: queryRoutes({ log, index: indexer, verifierKey: log.verifierKey }),
-      auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
-      logger: pino({ level: "silent" }),
-      metrics: createMetrics(),
-    },
-    { host: "127.0.0.1", port: 0 },
-  );
+  reads = await startReadServer(log, dir, READ_TOKEN);
 });
 
 afterAll(async () => {
-  await server?.close(1000);
-  await indexer?.stop();
-  await log?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await reads?.close();
 });
 
 describe("compressed bundles over HTTP", () => {
@@ -111,7 +94,7 @@ describe("compressed bundles over HTTP", () => {
     writeFileSync(tokenFile, `${READ_TOKEN}\n`, { mode: 0o600 });
     const r = await runCli([
       "verify",
-      `http://127.0.0.1:${server.port}/log/`,
+      `http://127.0.0.1:${reads.server.port}/log/`,
       "--key",
       log.verifierKey,
       "--token-file",

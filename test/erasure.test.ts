@@ -35,6 +35,10 @@ function leaks(values: string[]): string[] {
 
 let erinIds: string[] = [];
 
+/** `kubetrail erase --data DIR --user ERIN --reason "GDPR request 17" …more`. */
+const eraseErin = (...more: string[]) =>
+  runCli(["erase", "--data", dir, "--user", ERIN, "--reason", "GDPR request 17", ...more]);
+
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), "kt-erase-"));
   dir = path.join(root, "data");
@@ -82,7 +86,7 @@ describe("kubetrail erase", () => {
 
   it("refuses what it cannot erase yet, changing nothing", async () => {
     // The alert is entry 700, in the open bundle.
-    const r = await runCli(["erase", "--data", dir, "--user", ERIN, "--reason", "GDPR request 17"]);
+    const r = await eraseErin();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/1 matched entries \(from 700\) are in the open bundle/);
   });
@@ -104,33 +108,10 @@ describe("kubetrail erase", () => {
     );
     await log.waitIntegrated(801);
     await log.close();
-    const dry = await runCli([
-      "erase",
-      "--data",
-      dir,
-      "--user",
-      ERIN,
-      "--reason",
-      "GDPR request 17",
-      "--dry-run",
-      "-o",
-      "json",
-    ]);
+    const dry = await eraseErin("--dry-run", "-o", "json");
     expect(JSON.parse(dry.stdout)).toMatchObject({ entries: [...ERIN_AT, 700], records: [] });
 
-    const r = await runCli([
-      "erase",
-      "--data",
-      dir,
-      "--user",
-      ERIN,
-      "--reason",
-      "GDPR request 17",
-      "--by",
-      "dpo@example",
-      "-o",
-      "json",
-    ]);
+    const r = await eraseErin("--by", "dpo@example", "-o", "json");
     expect(r.stderr).toBe("");
     const result = JSON.parse(r.stdout) as { entries: number[]; records: number[] };
     expect(result.entries).toEqual([...ERIN_AT, 700]);

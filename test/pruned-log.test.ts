@@ -5,26 +5,21 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startIndexer, type Indexer } from "../src/index/indexer.js";
-import { createMetrics } from "../src/server/metrics.js";
-import { queryRoutes } from "../src/server/routes/query.js";
-import { startServer, type RunningServer } from "../src/server/server.js";
 import { parseRetentionPolicy } from "../src/retention/policy.js";
 import { runRetention } from "../src/retention/run.js";
 import { FsLayout } from "../src/store/fs/layout.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import type { AuditLog } from "../src/store/types.js";
 import { runCli } from "./fixtures/cli.js";
+import { startReadServer, type ReadServer } from "./fixtures/read-server.js";
 
 const READ_TOKEN = "pruned-log-read-token";
 const SIZE = 700;
 let dir: string;
 let vkey: string;
 let log: AuditLog;
-let indexer: Indexer;
-let server: RunningServer;
+let reads: ReadServer;
 
 const DAY_MS = 86_400_000;
 /** The first bundle's events are 60 days old, the rest from today. */
@@ -57,24 +52,11 @@ beforeAll(async () => {
   const run = await runRetention(writer, { policy: POLICY, by: "auditor@example" });
   expect(run).toMatchObject({ from: 0, before: 256, recordIndex: SIZE });
   log = writer;
-  indexer = startIndexer(log, dir);
-  await indexer.caughtUp();
-  server = await startServer(
-    {
-      routes: queryRoutes({ log, index: indexer, verifierKey: log.verifierKey }),
-      auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
-      logger: pino({ level: "silent" }),
-      metrics: createMetrics(),
-    },
-    { host: "127.0.0.1", port: 0 },
-  );
+  reads = await startReadServer(log, dir, READ_TOKEN);
 });
 
 afterAll(async () => {
-  await server?.close(1000);
-  await indexer?.stop();
-  await log?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await reads?.close();
 });
 
 describe("a pruned log", () => {
@@ -92,7 +74,7 @@ describe("a pruned log", () => {
   });
 
   it("answers 410 Gone for a pruned bundle and entry, and verifies over HTTP", async () => {
-    const base = `http://127.0.0.1:${server.port}`;
+    const base = `http://127.0.0.1:${reads.server.port}`;
     // Entry bundles hold event content: they need the read credential, pruned or not.
     const headers = { Authorization: `Bearer ${READ_TOKEN}` };
     const bundle = await fetch(`${base}/log/tile/entries/000`, { headers });

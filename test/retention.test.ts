@@ -79,32 +79,13 @@ describe("retention run", () => {
     writeFileSync(policyFile, POLICY_TEXT);
     dirs.push(policyFile);
     const diskBefore = bundleBytes(dir);
-    const dry = await runCli([
-      "retention",
-      "run",
-      "--data",
-      dir,
-      "--policy",
-      policyFile,
-      "--dry-run",
-      "-o",
-      "json",
-    ]);
+    const retentionRun = (...more: string[]) =>
+      runCli(["retention", "run", "--data", dir, "--policy", policyFile, ...more]);
+    const dry = await retentionRun("--dry-run", "-o", "json");
     expect(JSON.parse(dry.stdout)).toMatchObject({ from: 0, before: 256, recordIndex: null, dryRun: true });
     expect(bundleBytes(dir)).toBe(diskBefore);
 
-    const r = await runCli([
-      "retention",
-      "run",
-      "--data",
-      dir,
-      "--policy",
-      policyFile,
-      "--by",
-      "ops@example",
-      "-o",
-      "json",
-    ]);
+    const r = await retentionRun("--by", "ops@example", "-o", "json");
     expect(r.stderr).toBe("");
     const run = JSON.parse(r.stdout) as {
       before: number;
