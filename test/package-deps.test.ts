@@ -21,8 +21,11 @@ function imported(): Set<string> {
         if (e.name !== "testdata") walk(file);
         continue;
       }
+      // `import type` is erased from the built program: a types-only package is a dev dependency.
       if (!/\.(ts|mjs)$/.test(e.name) || e.name.endsWith(".test.ts") || e.name === "ts-loader.mjs") continue;
-      for (const m of readFileSync(file, "utf8").matchAll(/^(?:import|export)[^"]*?from "([^"./][^"]*)"/gm)) {
+      for (const m of readFileSync(file, "utf8").matchAll(
+        /^(?:import|export)(?! type )[^"]*?from "([^"./][^"]*)"/gm,
+      )) {
         const spec = m[1]!;
         if (spec.startsWith("node:") || builtinModules.includes(spec)) continue;
         found.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!);
