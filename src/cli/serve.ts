@@ -16,6 +16,7 @@ import { runServe, type ServeConfig, type ServeExtension } from "../server/run-s
 import { SessionStore } from "../server/session.js";
 import { uiServeExtension } from "../server/ui-extension.js";
 import { retentionServeExtension } from "../retention/serve-extension.js";
+import { fsStorage } from "../store/fs/storage.js";
 import { defaultActor, readRetentionPolicy } from "./retention.js";
 import { CliError } from "./errors.js";
 
@@ -347,8 +348,9 @@ export function registerServe(program: Command): void {
         const onIndexError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
+        const storage = (cfg.storage ??= fsStorage(cfg.dataDir));
         guard = await guardExtension(cfg.dataDir, resolved, logger);
-        const query = queryServeExtension(cfg.dataDir, {
+        const query = queryServeExtension(storage.stateDir, {
           onError: onIndexError,
           onRebuild: (reason) =>
             logger.warn(
@@ -366,7 +368,7 @@ export function registerServe(program: Command): void {
           cfg.sessions = new SessionStore();
           extensions.push(
             uiServeExtension({
-              dataDir: cfg.dataDir,
+              storage,
               assetsDir: UI_ASSETS,
               sessions: cfg.sessions,
               index: query.indexer,
@@ -379,7 +381,7 @@ export function registerServe(program: Command): void {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
           extensions.push(
             detectServeExtension({
-              dataDir: cfg.dataDir,
+              stateDir: storage.stateDir,
               rulesConfig: resolved.rulesConfig,
               rulesDirs,
               logger,

@@ -218,7 +218,7 @@ async function authConfig(
 /** Follows the live audit log through the same pipeline as the webhook; returns its stop function. */
 function startFollowing(
   file: string,
-  dataDir: string,
+  stateDir: string,
   ingest: OpenIngest,
   metrics: ServerMetrics,
   logger: Logger,
@@ -226,7 +226,7 @@ function startFollowing(
   const controller = new AbortController();
   let last = { stored: 0, duplicates: 0, conflicts: 0, dropped: 0, read: 0, rejectedCount: 0 };
   const done = followFile(file, ingest.pipeline, {
-    stateDir: path.join(dataDir, "follow"),
+    stateDir: path.join(stateDir, "follow"),
     signal: controller.signal,
     onRepair: (message) => logger.warn({ file, repair: message }, "follow position rebuilt"),
     onProgress: (s, note) => {
@@ -322,8 +322,9 @@ export async function runServe(
     );
   }
   logger.info({ address: server.address, url: `${tls ? "https" : "http"}://${server.address}` }, "listening");
+  const storage = cfg.storage ?? fsStorage(cfg.dataDir);
   try {
-    ingest = await openIngest(cfg.storage ?? fsStorage(cfg.dataDir), {
+    ingest = await openIngest(storage, {
       ...cfg,
       memoryBudget,
       onRepair: (message) => logger.warn({ repair: message }, "repaired on open"),
@@ -357,7 +358,7 @@ export async function runServe(
     throw err;
   }
   if (cfg.followAuditLog)
-    stops.push(startFollowing(cfg.followAuditLog, cfg.dataDir, opened, metrics, logger));
+    stops.push(startFollowing(cfg.followAuditLog, storage.stateDir, opened, metrics, logger));
   accepting = true;
   logger.info({ origin: log.origin, size: log.size() }, "ready");
 
