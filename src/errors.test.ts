@@ -47,6 +47,7 @@ describe("error families", () => {
       guard: ["GuardError"],
       index: ["IndexError"],
       ingest: ["IngestError"],
+      retention: ["RetentionError"],
       secrets: ["SecretsError"],
       server: ["ServerError"],
       store: ["LogError"],
