@@ -15,6 +15,8 @@ const BENCHES = [
   "webhook",
   "secrets",
   "dedupe-store",
+  "storage",
+  "lifecycle",
   "query",
   "policy",
   "detect",

@@ -50,6 +50,7 @@ describe("error families", () => {
       keys: ["KeysError"],
       mirror: ["MirrorError"],
       publish: ["HttpClientError"],
+      retention: ["RetentionError"],
       secrets: ["SecretsError"],
       server: ["ServerError"],
       store: ["LogError"],

@@ -6,7 +6,6 @@
 // dedupe store, detector state, everything) holds any of them raw, base64, base64url, hex or
 // JSON-escaped, nor does serve's own output; the stored events still say what was masked.
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateEvents } from "../bench/gen/events.js";
@@ -15,7 +14,7 @@ import { tagBytes } from "../src/audit/redact/tag.js";
 import { KUBETRAIL_ANNOTATIONS, type AuditEvent } from "../src/audit/types.js";
 import { readRedactionKey } from "../src/store/fs/keys.js";
 import { runCli } from "./fixtures/cli.js";
-import { filesUnder, leakForms } from "./fixtures/leaks.js";
+import { fileContents, filesUnder, leakForms } from "./fixtures/leaks.js";
 import {
   call,
   postEvents,
@@ -183,7 +182,7 @@ describe("redaction by value through a real serve", () => {
       ).toBe(true);
     const leaks: string[] = [];
     for (const file of files) {
-      const bytes = readFileSync(file);
+      const bytes = fileContents(file);
       for (const p of planted)
         for (const [form, needle] of leakForms(p.secret))
           if (bytes.includes(needle)) leaks.push(`${p.kind} (${form}) in ${path.relative(dir, file)}`);

@@ -1,7 +1,6 @@
 // End to end: Secret traffic recorded at RequestResponse goes through the ingest transform
 // into a real log on disk; afterwards no file of the data directory holds a secret value,
 // raw or base64, while the tags in the stored events still confirm each value.
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createIngestTransform } from "../src/audit/ingest-transform.js";
@@ -12,7 +11,7 @@ import { encodeEvent } from "../src/ingest/normalize.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { loadOrCreateRedactionKey } from "../src/store/fs/keys.js";
 import { tempDir } from "./fixtures/audit/temp-dir.js";
-import { filesUnder, leakForms } from "./fixtures/leaks.js";
+import { fileContents, filesUnder, leakForms } from "./fixtures/leaks.js";
 import { b64, SECRET_EVENTS, SECRET_VALUES } from "./fixtures/policy/secret-events.js";
 
 const RR_POLICY = parsePolicyText(
@@ -50,7 +49,7 @@ describe.each([
     expect(files.length).toBeGreaterThan(3); // keys, checkpoint, tiles, entry bundle
     let entryBytes = 0;
     for (const file of files) {
-      const bytes = readFileSync(file);
+      const bytes = fileContents(file);
       if (file.includes(`${path.sep}entries${path.sep}`)) entryBytes += bytes.length;
       for (const value of SECRET_VALUES) {
         for (const [, form] of leakForms(value))

@@ -3,7 +3,7 @@
 // longer than the format allows, a server trickling bytes — each ends in a clear failure naming
 // what was read, within the deadline, instead of a hang or unbounded memory.
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsLayout } from "../src/store/fs/layout.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { runCli, type CliResult } from "./fixtures/cli.js";
+import { serveStaticLog } from "./fixtures/static-log.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "kt-hostile-"));
 const pristine = path.join(root, "pristine");
@@ -78,10 +79,7 @@ describe("verify URL bounds what a server sends and how long it takes", () => {
     server = createServer((req, res) => {
       const rel = decodeURIComponent((req.url ?? "/").replace(/^\/log\//, ""));
       if (answer(rel, res)) return;
-      const file = path.join(pristine, rel);
-      if (!file.startsWith(pristine + path.sep) || !existsSync(file)) return res.writeHead(404).end();
-      const body = readFileSync(file);
-      res.writeHead(200, { "Content-Length": body.length }).end(body);
+      serveStaticLog(pristine, rel, req, res);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     port = (server.address() as { port: number }).port;

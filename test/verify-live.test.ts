@@ -16,6 +16,7 @@ import { readerAt } from "../src/store/log-reader.js";
 import type { SignedCheckpoint } from "../src/store/types.js";
 import { hashLeaf } from "../src/tlog/index.js";
 import { runCli } from "./fixtures/cli.js";
+import { serveStaticLog } from "./fixtures/static-log.js";
 
 const entry = (i: number) => Buffer.from(JSON.stringify({ kind: "Note", n: i }));
 const entries = (from: number, n: number) => Array.from({ length: n }, (_, i) => entry(from + i));
@@ -86,10 +87,7 @@ describe("verify beside a live writer", () => {
     const server: Server = createServer((req, res) => {
       const rel = decodeURIComponent((req.url ?? "/").replace(/^\/log\//, ""));
       if (rel === "checkpoint" && asked++ === 0) return res.writeHead(200).end(at296.note);
-      const file = path.join(dir, rel);
-      if (!file.startsWith(dir + path.sep) || !existsSync(file)) return res.writeHead(404).end();
-      const body = readFileSync(file);
-      res.writeHead(200, { "Content-Length": body.length }).end(body);
+      serveStaticLog(dir, rel, req, res);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {

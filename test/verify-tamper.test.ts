@@ -5,6 +5,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync 
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compressBundle } from "../src/store/bundle-codec.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { FsLayout } from "../src/store/fs/layout.js";
 import { generateNoteKey, NoteSigner, parseCheckpoint, signCheckpoint } from "../src/tlog/index.js";
@@ -28,7 +29,8 @@ const event = (i: number) =>
   });
 
 beforeAll(async () => {
-  const log = await openFsLog(pristine, { origin: "example.com/tamper" });
+  // Bundles stay plain here, so the cases can edit their lines; the compressed cases compress a copy.
+  const log = await openFsLog(pristine, { origin: "example.com/tamper", compressLevel: null });
   await log.append(Array.from({ length: 500 }, (_, i) => Buffer.from(event(i))));
   await log.waitIntegrated(500);
   oldCheckpoint = path.join(root, "checkpoint-500");
@@ -83,6 +85,23 @@ describe("kubetrail verify detects tampering", () => {
     const r = verify("--data", dir, "--key", vkey);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/entry-mismatch: entry 300 .*auditID 00000000-0000-4000-8000-000000000300/);
+  });
+
+  it("one byte changed in a bundle stored compressed, and a compressed bundle damaged", async () => {
+    const { dir, layout } = copy();
+    const plain = readFileSync(layout.bundle(1), "utf8");
+    rmSync(layout.bundle(1));
+    // Whoever can write the directory can compress an edited bundle as kubetrail would.
+    writeFileSync(layout.compressedBundle(1), compressBundle(Buffer.from(plain.replace('"get"', '"gex"'))));
+    const edited = verify("--data", dir, "--key", vkey);
+    expect(edited.code).toBe(1);
+    expect(edited.out).toMatch(/entry-mismatch: entry 25\d /);
+    const stored = compressBundle(Buffer.from(plain));
+    stored[stored.length - 10]! ^= 0xff;
+    writeFileSync(layout.compressedBundle(1), stored);
+    const damaged = verify("--data", dir, "--key", vkey);
+    expect(damaged.code).toBe(1);
+    expect(damaged.out).toMatch(/tile\/entries\/001\.zst: cannot decompress/);
   });
 
   it("an entry deleted", () => {

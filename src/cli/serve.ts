@@ -17,7 +17,9 @@ import { SessionStore } from "../server/session.js";
 import { uiServeExtension } from "../server/ui-extension.js";
 import { setUpCosigning } from "../publish/serve-cosigning.js";
 import { rotationServeExtension } from "../keys/rotation-request.js";
+import { retentionServeExtension } from "../retention/serve-extension.js";
 import { fsStorage } from "../store/fs/storage.js";
+import { defaultActor, readRetentionPolicy } from "./retention.js";
 import { CliError } from "./errors.js";
 
 interface ServeFlags {
@@ -62,6 +64,8 @@ interface ServeFlags {
   kubeContext?: string;
   kubeClientCa?: string;
   kubeAuthCacheTtl: string;
+  retentionPolicy?: string;
+  retentionInterval: string;
 }
 
 /**
@@ -317,6 +321,13 @@ export function registerServe(program: Command): void {
       ),
     )
     .addOption(
+      opt(
+        "--retention-policy <file>",
+        "apply this kubetrail.dev/v1 RetentionPolicy at start and every --retention-interval (see kubetrail retention run)",
+      ),
+    )
+    .addOption(opt("--retention-interval <duration>", "how often the retention policy is applied", "1h"))
+    .addOption(
       // Not KUBETRAIL_CONFIG: that names the client config of the read commands (kubetrail config).
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
         "KUBETRAIL_SERVE_CONFIG",
@@ -400,6 +411,15 @@ export function registerServe(program: Command): void {
             }),
           );
         }
+        if (resolved.retentionPolicy !== undefined)
+          extensions.push(
+            retentionServeExtension({
+              policy: readRetentionPolicy(resolved.retentionPolicy),
+              intervalMs: parseDuration(resolved.retentionInterval, "--retention-interval"),
+              by: `kubetrail serve (${defaultActor()})`,
+              logger,
+            }),
+          );
         running = await runServe(cfg, logger, extensions, output);
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message, 2, { cause: err });

@@ -143,6 +143,12 @@ export function verifyReportText(r: VerifyReport, pinned: boolean): string {
       lines.push(
         `${r.pruned} pruned and ${r.erased} erased entries were checked by their published leaf hashes alone`,
       );
+    for (const e of r.erasedBy)
+      lines.push(`${e.count} entries erased by record #${e.record} (by ${e.by}, ${e.time}: ${e.reason})`);
+    for (const p of r.prunedRanges)
+      lines.push(
+        `entries ${p.from}–${p.before - 1} pruned by retention record #${p.record} (policy ${p.policy}, by ${p.by}, ${p.time})`,
+      );
     if (r.trustedSize !== undefined)
       lines.push(`the log extends the trusted checkpoint of size ${r.trustedSize}`);
     if (!pinned)

@@ -3,6 +3,7 @@
 // allows. Nothing read here is trusted: callers check it against a signed checkpoint.
 import { HttpClient, joinUrl } from "../publish/http-client.js";
 import { entryBundlePath, TILE_WIDTH, tilePath, type Tile } from "../tlog/index.js";
+import { CONTENT_ENCODING, decodeZstdBody } from "../store/bundle-codec.js";
 import type { BundleCodec } from "./bundle-codec.js";
 import { MirrorError } from "./errors.js";
 
@@ -33,7 +34,14 @@ export class TilesClient {
         timeoutMs: this.opts.timeoutMs,
         // Entry bundles are large and hold events: read with the token.
         maxResponseBytes: entryBundle ? MAX_BUNDLE_BYTES : MAX_OTHER_BYTES,
-        headers: entryBundle && this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {},
+        // Bundles may be kept compressed (kubetrail's own at rest): taking them so saves the
+        // server decompressing and the transfer.
+        headers: entryBundle
+          ? {
+              "Accept-Encoding": CONTENT_ENCODING,
+              ...(this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {}),
+            }
+          : {},
       })
       .catch((err: unknown) => {
         throw new TilesClientError("unavailable", (err as Error).message, { cause: err });
@@ -41,7 +49,16 @@ export class TilesClient {
     if (answer.status === 404) return null;
     if (answer.status !== 200)
       throw new TilesClientError("unavailable", `GET ${url.href}: HTTP ${answer.status}`);
-    return answer.body;
+    const coding = answer.headers["content-encoding"];
+    if (coding === undefined || coding === "identity") return answer.body;
+    if (!entryBundle || coding !== CONTENT_ENCODING)
+      throw new TilesClientError(
+        "unavailable",
+        `GET ${url.href}: content encoding "${coding}" was not asked for`,
+      );
+    return decodeZstdBody(answer.body, MAX_BUNDLE_BYTES).catch((err: unknown) => {
+      throw new TilesClientError("unavailable", `GET ${url.href}: ${(err as Error).message}`, { cause: err });
+    });
   }
 
   async checkpoint(): Promise<string> {

@@ -24,6 +24,18 @@ export interface LogSource {
   readTile(tile: Tile): Promise<Uint8Array | null>;
   /** The first `width` entries of bundle `index` (see LogReader.readEntryBundle), or null when missing. */
   readEntryBundle(index: number, width: number): Promise<EntryBundle | null>;
+  /**
+   * Full bundle `index` exactly as stored compressed, or null when it is not stored that way
+   * (a driver without compression need not have this). Served as it is to a client that accepts
+   * the encoding: it decodes to readEntryBundle(index, 256)'s bytes.
+   */
+  readEncodedBundle?(index: number): Promise<EncodedBundle | null>;
+}
+
+/** Bundle bytes as stored in an HTTP content coding (`zstd`). */
+export interface EncodedBundle {
+  encoding: string;
+  data: Uint8Array;
 }
 
 /** What the log core tells a driver at open. */

@@ -32,7 +32,7 @@ import {
 } from "../tlog/index.js";
 import { checkEntry, joinedSize, joinEntries } from "./bundle-format.js";
 import { CommitBuffers } from "./commit-buffers.js";
-import type { DriverHooks, StorageDriver } from "./driver.js";
+import type { DriverHooks, EncodedBundle, StorageDriver } from "./driver.js";
 import { DEFAULT_GROUP_COMMIT_LIMITS, GroupCommitter, type GroupCommitLimits } from "./group-commit.js";
 import { LeafHasherPool } from "./leaf-hasher.js";
 import {
@@ -232,6 +232,11 @@ class Log implements AuditLog {
   readEntryBundle(index: number, width: number): Promise<EntryBundle | null> {
     if (!bundleWithin(index, width, this.checkpoint.size)) return Promise.resolve(null);
     return this.driver.readEntryBundle(index, width);
+  }
+
+  async readEncodedBundle(index: number): Promise<EncodedBundle | null> {
+    if (!bundleWithin(index, BUNDLE_SIZE, this.checkpoint.size)) return null;
+    return (await this.driver.readEncodedBundle?.(index)) ?? null;
   }
 
   hashReader(): HashReader {

@@ -109,6 +109,8 @@ export function readerAt(
     latestCheckpoint: () => checkpoint,
     readTile,
     readEntryBundle,
+    readEncodedBundle: async (index) =>
+      bundleWithin(index, TILE_WIDTH, size) ? ((await source.readEncodedBundle?.(index)) ?? null) : null,
     readEntries(start: number, end: number): AsyncIterable<LogEntry> {
       if (start < 0 || end > size || start > end) {
         throw new LogError("invalid", `entries [${start}, ${end}) are outside the log of ${size}`);

@@ -4,6 +4,7 @@
 
 import { CodedError } from "../errors.js";
 import type { HashReader, Tile } from "../tlog/index.js";
+import type { EncodedBundle } from "./driver.js";
 
 /** A checkpoint as the log signed it: the tree size, its root and the full signed note. */
 export interface SignedCheckpoint {
@@ -79,6 +80,12 @@ export interface LogReader {
    * see a deleted or inserted line.
    */
   readEntryBundle(index: number, width: number): Promise<EntryBundle | null>;
+  /**
+   * Full bundle `index` as the storage keeps it compressed, or null (not stored compressed,
+   * not there, or beyond the checkpoint): for serving the stored bytes as they are to a client
+   * that accepts their encoding. They decode to readEntryBundle(index, 256)'s bytes.
+   */
+  readEncodedBundle(index: number): Promise<EncodedBundle | null>;
   /**
    * Entries [start, end) in order; pruned or erased entries are reported (LogEntry.gone), not
    * skipped. A missing or damaged bundle is a LogError("corrupt").

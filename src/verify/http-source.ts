@@ -8,6 +8,7 @@ import https from "node:https";
 import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { entryBundlePath, parseCheckpoint, tilePath, TILE_WIDTH, type Tile } from "../tlog/index.js";
+import { CONTENT_ENCODING, decodeZstdBody } from "../store/bundle-codec.js";
 import { bundlePrefix } from "../store/bundle-format.js";
 import type { LogSource } from "../store/driver.js";
 import { LogError, MAX_BUNDLE_BYTES, MAX_CHECKPOINT_BYTES, type EntryBundle } from "../store/types.js";
@@ -49,7 +50,11 @@ export async function httpLogSource(baseUrl: string, opts: HttpSourceOptions = {
     cert: opts.pem?.cert ?? (opts.clientCert ? await readFile(opts.clientCert, "utf8") : undefined),
     key: opts.pem?.key ?? (opts.clientKey ? await readFile(opts.clientKey, "utf8") : undefined),
     rejectUnauthorized: opts.insecure !== true,
-    headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {},
+    // Bundles a kubetrail server stores compressed come as stored: decoded here, bounded.
+    headers: {
+      "Accept-Encoding": CONTENT_ENCODING,
+      ...(opts.token ? { Authorization: `Bearer ${opts.token}` } : {}),
+    },
   };
   const get = (path: string, max: number) =>
     httpGet(new URL(path, base), {
@@ -189,7 +194,17 @@ function httpGet(url: URL, o: GetOptions): Promise<Fetched> {
       });
       res.on("end", () => {
         clearTimeout(deadline);
-        const body = Buffer.concat(chunks);
+        const received = Buffer.concat(chunks);
+        const coding = res.headers["content-encoding"];
+        if (res.statusCode === 200 && coding !== undefined && coding !== "identity") {
+          if (coding !== CONTENT_ENCODING) return fail(`content encoding "${coding}" was not asked for`);
+          decodeZstdBody(received, o.max).then(
+            (body) => resolve({ body }),
+            (err: unknown) => fail((err as Error).message, err),
+          );
+          return;
+        }
+        const body = received;
         if (res.statusCode === 404) resolve(null);
         else if (res.statusCode === 410) resolve({ gone: goneReason(body) });
         else if (res.statusCode === 401 || res.statusCode === 403)

@@ -28,6 +28,8 @@ import type { LogSource } from "../store/driver.js";
 import { LeafHasherPool } from "../store/leaf-hasher.js";
 import { readerAt } from "../store/log-reader.js";
 import type { Gone, LogReader } from "../store/types.js";
+import { findErasureRecords, type ErasureRecordEntry } from "../records/erasure-record.js";
+import { findRetentionRecords, type RetentionRecordEntry } from "../records/retention-record.js";
 
 export type ProblemCode =
   | "no-checkpoint"
@@ -47,7 +49,9 @@ export type ProblemCode =
   | "not-yet-valid-key"
   | "key-event"
   | "unreadable"
-  | "deadline";
+  | "deadline"
+  | "pruned-without-record"
+  | "erased-without-record";
 
 export interface Problem {
   code: ProblemCode;
@@ -69,11 +73,35 @@ export interface VerifyReport {
   tilesChecked: number;
   /** Entries whose bytes were removed on purpose, checked by their leaf hashes alone. */
   pruned: number;
+  /** The pruned ranges, each with the retention record in the log that removed it. */
+  prunedRanges: PrunedRange[];
   erased: number;
+  /** The erased entries, counted by the erasure record in the log that lists them. */
+  erasedBy: ErasedBy[];
   trustedSize?: number;
   /** With a witness policy: the witnesses whose cosignature the checkpoint carries. */
   witnesses?: string[];
   problems: Problem[];
+}
+
+/** Entries [from, before) whose bundles are gone, and the retention record covering them. */
+export interface PrunedRange {
+  from: number;
+  before: number;
+  /** Log index of the record, or undefined when no record covers the range (an error). */
+  record?: number;
+  policy?: string;
+  by?: string;
+  time?: string;
+}
+
+/** Entries erased under one erasure record. */
+export interface ErasedBy {
+  record: number;
+  count: number;
+  by: string;
+  reason: string;
+  time: string;
 }
 
 export interface VerifyOptions {
@@ -107,7 +135,9 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     bytes: 0,
     tilesChecked: 0,
     pruned: 0,
+    prunedRanges: [],
     erased: 0,
+    erasedBy: [],
     problems: [],
   };
   const pinned = (typeof opts.verifierKey === "string" ? [opts.verifierKey] : opts.verifierKey).map((k) =>
@@ -317,6 +347,11 @@ class TreeWalk {
   readonly history = new KeyHistory();
   private firstEntryMismatch: Problem | null = null;
   private firstTileMismatch: Problem | null = null;
+  /** Retention records read (from entries checked against the tree). */
+  private readonly records: { index: number; record: RetentionRecordEntry }[] = [];
+  private readonly erasures: { index: number; record: ErasureRecordEntry }[] = [];
+  /** Log indexes of the erased entries seen. */
+  private readonly erasedIndexes: number[] = [];
 
   constructor(
     private readonly log: LogReader,
@@ -331,6 +366,9 @@ class TreeWalk {
     // Pruned: the published leaf hashes stand in for the entries (the tree is still checked).
     if (read.gone !== undefined && published !== null) {
       this.report.pruned += width;
+      const last = this.report.prunedRanges[this.report.prunedRanges.length - 1];
+      if (last !== undefined && last.before === first) last.before = first + width;
+      else this.report.prunedRanges.push({ from: first, before: first + width });
       await this.pushLeaves(index, width, published, published);
       return true;
     }
@@ -351,16 +389,20 @@ class TreeWalk {
         message: `entry bundle ${index} holds ${count} entries where the checkpoint needs ${width}: entries were deleted or inserted`,
       });
     }
-    if (erased && erased.size > 0 && published !== null) {
+    // An empty line is an erased entry (no stored entry is empty), whether or not the source says so.
+    const erasedLines = erased && erased.size > 0 ? [...erased.keys()] : emptyLines(data);
+    if (erasedLines.length > 0 && published !== null) {
       // An erased line has no bytes to hash: its published leaf hash stands in for it.
       hashes = hashes.slice();
-      for (const i of erased.keys())
-        if (i < count) hashes.set(published.subarray(i * 32, i * 32 + 32), i * 32);
-      this.report.erased += erased.size;
+      for (const i of erasedLines) if (i < count) hashes.set(published.subarray(i * 32, i * 32 + 32), i * 32);
+      this.report.erased += erasedLines.length;
+      for (const i of erasedLines) this.erasedIndexes.push(first + i);
     }
     await this.pushLeaves(index, width, hashes, published, data);
     this.report.bytes += data.length;
     if (mayHoldKeyEvent(data)) splitBundle(data).forEach((line, i) => this.history.observe(first + i, line));
+    this.records.push(...findRetentionRecords(data, first));
+    this.erasures.push(...findErasureRecords(data, first));
     return true;
   }
 
@@ -409,6 +451,8 @@ class TreeWalk {
 
   async finish(cp: Checkpoint): Promise<void> {
     if (this.builder.size !== cp.size) return; // a missing bundle was already reported
+    this.attributePruned();
+    this.attributeErased();
     if (this.trusted && this.builder.size === this.trusted.size) this.checkTrusted();
     for (const t of this.builder.partialTiles()) await this.checkTile(t);
     const rootOk = hashesEqual(this.builder.root(), cp.rootHash);
@@ -429,6 +473,72 @@ class TreeWalk {
     } else if (this.firstTileMismatch) {
       this.report.problems.push(this.firstTileMismatch);
     }
+  }
+
+  /**
+   * Names the retention record behind each pruned range: the record whose own range holds it,
+   * else the newest record whose `prunedBefore` covers it (older records may be pruned too).
+   * A range no record covers was removed without one: an error, as a missing bundle is.
+   */
+  private attributePruned(): void {
+    const ranges: PrunedRange[] = [];
+    for (const range of this.report.prunedRanges) {
+      let at = range.from;
+      while (at < range.before) {
+        const own = this.records.find((r) => r.record.range?.from <= at && at < r.record.range?.before);
+        const covering = this.records
+          .filter((r) => r.record.prunedBefore > at)
+          .sort((a, b) => b.index - a.index)[0];
+        const by = own ?? covering;
+        const end =
+          by === undefined
+            ? range.before
+            : Math.min(range.before, own ? own.record.range.before : by.record.prunedBefore);
+        if (by === undefined) {
+          this.report.problems.push({
+            code: "pruned-without-record",
+            index: at,
+            message: `entries ${at}–${end - 1} were removed, but no retention record in the log covers them`,
+          });
+          ranges.push({ from: at, before: end });
+        } else {
+          ranges.push({
+            from: at,
+            before: end,
+            record: by.index,
+            policy: by.record.policy?.name,
+            by: by.record.by,
+            time: by.record.time,
+          });
+        }
+        at = end;
+      }
+    }
+    this.report.prunedRanges = ranges;
+  }
+
+  /** Counts each erased entry under the erasure record listing it; one no record lists is an error. */
+  private attributeErased(): void {
+    const recordOf = new Map<number, number>();
+    for (const [k, e] of this.erasures.entries())
+      for (const i of e.record.entries) if (!recordOf.has(i)) recordOf.set(i, k);
+    const counts = new Map<number, number>();
+    const unlisted: number[] = [];
+    for (const i of this.erasedIndexes) {
+      const k = recordOf.get(i);
+      if (k === undefined) unlisted.push(i);
+      else counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    this.report.erasedBy = [...counts].map(([k, count]) => {
+      const { index, record } = this.erasures[k]!;
+      return { record: index, count, by: record.by, reason: record.reason, time: record.time };
+    });
+    if (unlisted.length > 0)
+      this.report.problems.push({
+        code: "erased-without-record",
+        index: unlisted[0],
+        message: `${unlisted.length} entries are erased but no erasure record in the log lists them (first: ${unlisted.slice(0, 5).join(", ")})`,
+      });
   }
 
   private checkTrusted(): void {
@@ -462,6 +572,18 @@ function fail(report: VerifyReport, problem: Problem): VerifyReport {
   report.problems.push(problem);
   report.ok = false;
   return report;
+}
+
+/** Positions of the empty lines of a bundle: its erased entries. */
+function emptyLines(bundle: Uint8Array): number[] {
+  const out: number[] = [];
+  let line = 0;
+  for (let i = 0; i < bundle.length; i++) {
+    if (bundle[i] !== 0x0a) continue;
+    if (i === 0 || bundle[i - 1] === 0x0a) out.push(line);
+    line++;
+  }
+  return out;
 }
 
 /** The auditID of line i of a bundle, if that line is an audit event. */

@@ -4,6 +4,8 @@
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FsLayout } from "../../src/store/fs/layout.js";
+import { editStoredBundle } from "../fixtures/stored-bundle.js";
 import { makeBatches } from "./event-batches.js";
 import { postEvents, removeDir, requireBuiltCli, runVerify, startServe, tempDir } from "./serve-process.js";
 
@@ -16,7 +18,12 @@ interface TamperCase {
   index?: number;
 }
 
-const bundle = (dir: string, n: string): string => path.join(dir, "tile", "entries", n);
+/** Edits the lines of full bundle `n` as stored (plain, or compressed at rest). */
+function editBundleLines(dir: string, n: number, edit: (lines: string[]) => string[]): void {
+  editStoredBundle(new FsLayout(dir), n, (b) =>
+    Buffer.from(edit(b.toString("utf8").slice(0, -1).split("\n")).join("\n") + "\n"),
+  );
+}
 
 function editLines(file: string, edit: (lines: string[]) => string[]): void {
   const text = readFileSync(file, "utf8");
@@ -43,19 +50,17 @@ const CASES: TamperCase[] = [
     name: "one byte of an entry changed",
     index: 10,
     mutate: (d) =>
-      editLines(bundle(d, "000"), (ls) =>
-        ls.map((l, i) => (i === 10 ? l.replace('"verb":"', '"verb":"x') : l)),
-      ),
+      editBundleLines(d, 0, (ls) => ls.map((l, i) => (i === 10 ? l.replace('"verb":"', '"verb":"x') : l))),
   },
   {
     name: "an entry deleted",
     index: 20,
-    mutate: (d) => editLines(bundle(d, "000"), (ls) => ls.filter((_, i) => i !== 20)),
+    mutate: (d) => editBundleLines(d, 0, (ls) => ls.filter((_, i) => i !== 20)),
   },
   {
     name: "two entries swapped",
     mutate: (d) =>
-      editLines(bundle(d, "000"), (ls) => {
+      editBundleLines(d, 0, (ls) => {
         const out = [...ls];
         [out[3], out[4]] = [out[4] as string, out[3] as string];
         return out;
@@ -63,13 +68,20 @@ const CASES: TamperCase[] = [
   },
   {
     name: "an entry inserted (duplicated)",
-    mutate: (d) => editLines(bundle(d, "001"), (ls) => [ls[0] as string, ...ls]),
+    mutate: (d) => editBundleLines(d, 1, (ls) => [ls[0] as string, ...ls]),
   },
   {
     name: "the newest entry cut from the tail",
     mutate: (d) => tailBundleFiles(d).forEach((f) => editLines(f, (ls) => ls.slice(0, -1))),
   },
-  { name: "a whole bundle removed", mutate: (d) => rmSync(bundle(d, "001")) },
+  {
+    name: "a whole bundle removed",
+    mutate: (d) => {
+      const layout = new FsLayout(d);
+      rmSync(layout.bundle(1), { force: true });
+      rmSync(layout.compressedBundle(1), { force: true });
+    },
+  },
   {
     name: "a hash tile altered",
     mutate: (d) => {
@@ -113,7 +125,8 @@ describe("tampering with a log written by a real server", () => {
       expect((await postEvents(serve, b.body)).status).toBe(200);
     expect(await serve.kill("SIGTERM")).toBe(0);
     verifierKey = readFileSync(path.join(original, "keys", "verifier.key"), "utf8").trim();
-    expect(existsSync(bundle(original, "001"))).toBe(true);
+    const layout = new FsLayout(original);
+    expect(existsSync(layout.bundle(1)) || existsSync(layout.compressedBundle(1))).toBe(true);
   }, 120_000);
   afterAll(() => removeDir(dir));
 

@@ -2,7 +2,7 @@
 // server): entry bundles of large events (over 1 MiB per bundle) are mirrored whole, and the
 // copy verifies. Before the pull read bundles with a bound made for cosignature answers, such
 // a log could never be mirrored.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -32,12 +32,17 @@ describe("mirror pull mode", () => {
     );
     await log.waitIntegrated(ENTRIES);
     await log.close();
-    // The log's files as they lie, over plain HTTP: checkpoint and tile/… are the tlog-tiles paths.
+    // The log's files as they lie, over plain HTTP: checkpoint and tile/… are the tlog-tiles
+    // paths. Full entry bundles are kept compressed (<N>.zst): served as a static server serves
+    // precompressed files, with Content-Encoding to a client that accepts zstd.
     server = http.createServer((req, res) => {
       const rel = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/+/, "");
       if (rel.includes("..")) return void res.writeHead(400).end();
+      const file = path.join(dir, "log", rel);
       try {
-        res.writeHead(200).end(readFileSync(path.join(dir, "log", rel)));
+        if (existsSync(file)) return void res.writeHead(200).end(readFileSync(file));
+        if (!String(req.headers["accept-encoding"] ?? "").includes("zstd")) throw new Error("not found");
+        res.writeHead(200, { "Content-Encoding": "zstd" }).end(readFileSync(`${file}.zst`));
       } catch {
         res.writeHead(404).end();
       }

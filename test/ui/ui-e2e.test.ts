@@ -3,7 +3,7 @@
 // would, and checks what the page shows — including that tampering is named, never verified.
 // Screenshots of each page go to .tmp/ui-screenshots, and to docs/ui with
 // KUBETRAIL_UI_SCREENSHOTS=docs.
-import { copyFileSync, mkdirSync, openSync, readSync, writeSync, closeSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { FsLayout } from "../../src/store/fs/layout.js";
 import { generateNoteKey } from "../../src/tlog/index.js";
 import { request } from "../fixtures/audit/request.js";
 import { tempDir } from "../fixtures/audit/temp-dir.js";
+import { editStoredBundle } from "../fixtures/stored-bundle.js";
 import { launchBrowser, type Browser } from "../../bench/lib/browser.js";
 import { sendCorpus } from "./corpus.js";
 import { startUiServer, type UiServer } from "./server.js";
@@ -272,18 +273,16 @@ describe("web UI", () => {
     expect(victim).toBeDefined();
     const { index } = victim as Proven;
     const user = (JSON.parse((victim as Proven).entry) as { user: { username: string } }).user.username;
-    // One byte of the stored entry, inside its bundle file: "get" becomes "gex".
-    const file = new FsLayout(server.dataDir).bundle(Math.floor(index / 256));
-    const fd = openSync(file, "r+");
-    const bundle = Buffer.alloc(1 << 22);
-    const n = readSync(fd, bundle, 0, bundle.length, 0);
-    let lineStart = 0;
-    for (let line = 0; line < index % 256; line++) lineStart = bundle.indexOf(10, lineStart) + 1;
-    const at = bundle.indexOf('"verb":"get"', lineStart) + '"verb":"ge'.length;
-    expect(at).toBeGreaterThan(lineStart);
-    expect(at).toBeLessThan(bundle.indexOf(10, lineStart));
-    expect(n).toBeGreaterThan(at);
-    writeSync(fd, Buffer.from("x"), 0, 1, at);
+    // One byte of the stored entry, inside its bundle (plain or compressed): "get" becomes "gex".
+    const restore = editStoredBundle(new FsLayout(server.dataDir), Math.floor(index / 256), (bundle) => {
+      let lineStart = 0;
+      for (let line = 0; line < index % 256; line++) lineStart = bundle.indexOf(10, lineStart) + 1;
+      const at = bundle.indexOf('"verb":"get"', lineStart) + '"verb":"ge'.length;
+      expect(at).toBeGreaterThan(lineStart);
+      expect(at).toBeLessThan(bundle.indexOf(10, lineStart));
+      bundle[at] = "x".charCodeAt(0);
+      return bundle;
+    });
     try {
       await open(`/?all=1&user=${encodeURIComponent(user)}&resource=pods`);
       const m = await marks();
@@ -301,8 +300,7 @@ describe("web UI", () => {
       expect(await verdict.innerText()).toContain(`entry ${index}: its bytes are not the leaf`);
       expect(await verdict.innerText()).not.toContain("Verified");
     } finally {
-      writeSync(fd, Buffer.from("t"), 0, 1, at);
-      closeSync(fd);
+      restore();
     }
   });
 

@@ -119,9 +119,34 @@ function boolText(name: string, text: string | undefined): boolean {
   throw new HttpError(400, `${name}: "${text}" is not true or false`);
 }
 
-function sendBytes(res: ServerResponse, data: Uint8Array, contentType: string, cache: string): void {
-  res.writeHead(200, { "Content-Type": contentType, "Content-Length": data.length, "Cache-Control": cache });
+function sendBytes(
+  res: ServerResponse,
+  data: Uint8Array,
+  contentType: string,
+  cache: string,
+  extra: Record<string, string> = {},
+): void {
+  res.writeHead(200, {
+    "Content-Type": contentType,
+    "Content-Length": data.length,
+    "Cache-Control": cache,
+    ...extra,
+  });
   res.end(data);
+}
+
+/** Whether an Accept-Encoding header accepts `coding` (RFC 9110 §12.5.3: listed with q > 0, or `*`). */
+export function acceptsEncoding(header: string | undefined, coding: string): boolean {
+  if (header === undefined) return false;
+  let star = false;
+  for (const part of header.split(",")) {
+    const [name, ...params] = part.trim().toLowerCase().split(";");
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    if (name === coding) return weight > 0;
+    if (name === "*") star = weight > 0;
+  }
+  return star;
 }
 
 /** Keeps entries up to PAGE_MAX_BYTES (at least one); returns how many. */
@@ -208,7 +233,12 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
   };
 
   /** A tile or bundle of the static log, never beyond the latest checkpoint. */
-  const serveTile = async (path: string, kind: "hash" | "entries", res: ServerResponse): Promise<void> => {
+  const serveTile = async (
+    path: string,
+    kind: "hash" | "entries",
+    res: ServerResponse,
+    acceptEncoding?: string,
+  ): Promise<void> => {
     let parsed;
     try {
       parsed = parseTilePath(path);
@@ -229,12 +259,24 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       if (BigInt(parsed.index) * BigInt(TILE_WIDTH) + BigInt(parsed.width) > size) {
         throw new HttpError(404, `${path}: beyond the latest checkpoint`);
       }
+      // A full bundle the log stores compressed goes out as stored to a client that takes the
+      // encoding; every other answer is the bundle bytes themselves.
+      if (parsed.width === TILE_WIDTH) {
+        const encoded = await log.readEncodedBundle(parsed.index);
+        if (encoded !== null && acceptsEncoding(acceptEncoding, encoded.encoding)) {
+          sendBytes(res, encoded.data, "application/octet-stream", cache, {
+            "Content-Encoding": encoded.encoding,
+            Vary: "Accept-Encoding",
+          });
+          return;
+        }
+      }
       const bundle = await log.readEntryBundle(parsed.index, parsed.width);
       if (bundle === null) throw new HttpError(404, `${path}: not found`);
       // Gone on purpose: 410 tells a verifier or mirror it was pruned, not lost.
       if (bundle.gone !== undefined)
         throw new HttpError(410, `${path}: ${bundle.gone.state} (${bundle.gone.reason})`);
-      sendBytes(res, bundle.data, "application/octet-stream", cache);
+      sendBytes(res, bundle.data, "application/octet-stream", cache, { Vary: "Accept-Encoding" });
     }
   };
 
@@ -400,10 +442,10 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       method: "GET",
       pattern: "/log/tile/entries/*",
       scope: "read",
-      async handle({ params, res, access }) {
+      async handle({ params, req, res, access }) {
         // A namespace-limited Kubernetes reader must not read bundles of everyone's events.
         await access.fullLog("get");
-        await serveTile(`tile/entries/${params["*"] ?? ""}`, "entries", res);
+        await serveTile(`tile/entries/${params["*"] ?? ""}`, "entries", res, req.headers["accept-encoding"]);
       },
     },
     {

@@ -71,10 +71,14 @@ export class BundleFiles {
   private nextFresh = 0;
   private closed = false;
 
-  /** `onWritten` is told about each queued batch once it is in the files (in log order). */
+  /**
+   * `onWritten` is told about each queued batch once it is in the files (in log order);
+   * `onSealed` about full bundles once they are synced at their final paths.
+   */
   constructor(
     private readonly layout: FsLayout,
     private readonly onWritten: (first: number, count: number, joined: Uint8Array) => void,
+    private readonly onSealed: (indexes: number[]) => void = () => undefined,
   ) {}
 
   /** Entries in the files, synced or not. */
@@ -102,8 +106,12 @@ export class BundleFiles {
     const trusted = synced ?? Infinity;
     let index = Math.floor(Math.min(hint, trusted) / BUNDLE_SIZE);
     for (; ; index++) {
-      // Full bundles were synced before they were renamed into place.
-      if (await fileExists(this.layout.bundle(index))) continue;
+      // Full bundles were synced before they were renamed into place (and compressed after).
+      if (
+        (await fileExists(this.layout.bundle(index))) ||
+        (await fileExists(this.layout.compressedBundle(index)))
+      )
+        continue;
       const file = this.layout.openBundle(index);
       const data = await readFileIfExists(file);
       if (data === null) break;
@@ -116,6 +124,7 @@ export class BundleFiles {
         if (size < data.length) await fsp.truncate(file, size);
         await fsp.rename(file, this.layout.bundle(index));
         await fsyncDir(path.dirname(file));
+        this.onSealed([index]);
         continue;
       }
       // O_APPEND: every write lands at the end, also after a rollback truncated the file.
@@ -391,6 +400,7 @@ export class BundleFiles {
       }
       await settleEach([...dirs], fsyncDir);
       await synced.set(upTo);
+      if (moved.size > 0) this.onSealed([...moved].map((f) => f.index));
     } catch (err) {
       // Nothing is lost (the write-ahead log keeps the entries): the next sync tries again.
       for (const [f, full] of files) if (!moved.has(f) && !this.unsynced.has(f)) this.unsynced.set(f, full);

@@ -13,17 +13,19 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { Tile } from "../../tlog/index.js";
+import { compressBundle } from "../bundle-codec.js";
 import { splitBundle } from "../bundle-format.js";
-import type { DriverHooks, StorageDriver } from "../driver.js";
-import { syncFiles, writeFileAtomic, WriteOnceFileBatch } from "../durable-file.js";
+import type { DriverHooks, EncodedBundle, StorageDriver } from "../driver.js";
+import { fsyncDir, syncFiles, writeFileAtomic, WriteOnceFileBatch } from "../durable-file.js";
 import { acquireLock, type DirLock } from "../lock.js";
 import { partialWidth, type TileData } from "../tile-builder.js";
 import { BUNDLE_SIZE, LogError, type EntryBundle } from "../types.js";
 import { readRegularFile } from "./bounded-read.js";
 import { BundleFiles } from "./bundle-files.js";
+import { BundleCompactor, type CompactionStats } from "./compactor.js";
 import { FsLogFiles } from "./files.js";
 import { FsLayout } from "./layout.js";
-import { readRetention, writeRetention } from "./retention.js";
+import { readRetention, writeRetention, type RetentionRecord } from "./retention.js";
 import { DEFAULT_WAL_OPTIONS, WriteAheadLog } from "./write-ahead-log.js";
 
 /** Bundle files are synced at most this long after their entries were acknowledged (and on close). */
@@ -32,6 +34,15 @@ const BUNDLE_SYNC_INTERVAL_MS = 1_000;
 const TILE_SYNC_INTERVAL_MS = 5_000;
 /** ...or once this many wait, which bounds the list and the entries recovery re-hashes. */
 const TILE_SYNC_MAX_FILES = 2_048;
+const NEWLINE = Buffer.from("\n");
+
+export interface FsDriverOptions {
+  /**
+   * zstd level full bundles are compressed at once sealed (default: bundle-codec's); null keeps
+   * them plain (plain and compressed bundles are read alike, so this can change at any time).
+   */
+  compressLevel?: number | null;
+}
 
 export class FsDriver implements StorageDriver {
   readonly layout: FsLayout;
@@ -50,22 +61,35 @@ export class FsDriver implements StorageDriver {
   /** The partial files the current checkpoint names, removed once superseded. */
   private partials: string[] = [];
 
+  /** Compresses sealed bundles in the background; null when compression is off. */
+  readonly compactor: BundleCompactor | null;
+
   private constructor(
     dataDir: string,
     private readonly lock: DirLock,
+    opts: FsDriverOptions,
   ) {
     this.layout = new FsLayout(dataDir);
     this.files = new FsLogFiles(dataDir);
-    this.bundles = new BundleFiles(this.layout, (first, count, joined) =>
-      this.hooks?.written(first, count, joined),
+    this.compactor =
+      opts.compressLevel === null
+        ? null
+        : new BundleCompactor(this.layout, {
+            level: opts.compressLevel,
+            onError: (err) => this.hooks?.failed(err),
+          });
+    this.bundles = new BundleFiles(
+      this.layout,
+      (first, count, joined) => this.hooks?.written(first, count, joined),
+      (sealed) => this.compactor?.enqueue(sealed),
     );
   }
 
   /** The driver of the log in `dataDir` (created if needed), holding its writer's lock. */
-  static async open(dataDir: string): Promise<FsDriver> {
+  static async open(dataDir: string, opts: FsDriverOptions = {}): Promise<FsDriver> {
     await fsp.mkdir(dataDir, { recursive: true });
     const lock = await acquireLock(path.resolve(new FsLayout(dataDir).lockFile));
-    return new FsDriver(dataDir, lock);
+    return new FsDriver(dataDir, lock, opts);
   }
 
   get where(): string {
@@ -83,6 +107,9 @@ export class FsDriver implements StorageDriver {
   readEntryBundle(index: number, width: number): Promise<EntryBundle | null> {
     return this.files.readEntryBundle(index, width);
   }
+  readEncodedBundle(index: number): Promise<EncodedBundle | null> {
+    return this.files.readEncodedBundle(index);
+  }
 
   // ---- recovery ----
 
@@ -91,15 +118,7 @@ export class FsDriver implements StorageDriver {
     // The partial files of the checkpoint on disk, superseded by the next one.
     this.partials = this.partialsOf(trustedSize);
     await this.bundles.recover(trustedSize, newLog, hooks.repaired);
-    this.wal = await WriteAheadLog.open(this.layout.walDir, {
-      ...DEFAULT_WAL_OPTIONS,
-      // Frees every slot: the bundle writer may still hold acknowledged entries in its queue.
-      makeRoom: async () => {
-        await this.bundles.untilWritten(this.appended);
-        await this.flush();
-      },
-      onError: hooks.failed,
-    });
+    this.wal = await this.openWriteAhead(hooks);
     await this.replayWriteAhead(this.wal, hooks);
     this.appended = this.bundles.size;
     await this.flush();
@@ -109,6 +128,9 @@ export class FsDriver implements StorageDriver {
       this.flush().catch((err: unknown) => this.hooks?.failed(err));
     }, BUNDLE_SYNC_INTERVAL_MS / 2);
     this.bundleTimer.unref();
+    // Bundles left plain (by an older version, or a process that stopped first) are compressed
+    // in the background.
+    this.compactor?.scan().catch((err: unknown) => hooks.failed(err));
     return this.appended;
   }
 
@@ -148,6 +170,84 @@ export class FsDriver implements StorageDriver {
 
   untilWritten(n: number): Promise<void> {
     return this.bundles.untilWritten(n);
+  }
+
+  private openWriteAhead(hooks: DriverHooks): Promise<WriteAheadLog> {
+    return WriteAheadLog.open(this.layout.walDir, {
+      ...DEFAULT_WAL_OPTIONS,
+      // Frees every slot: the bundle writer may still hold acknowledged entries in its queue.
+      makeRoom: async () => {
+        await this.bundles.untilWritten(this.appended);
+        await this.flush();
+      },
+      onError: hooks.failed,
+    });
+  }
+
+  /**
+   * Makes every appended entry durable in its bundle, then replaces the write-ahead log's slot
+   * files with empty ones, so no copy of an entry (an erased one) stays there. Only while
+   * nothing is being appended (erasure runs on a log no one else writes).
+   */
+  async clearWriteAhead(): Promise<void> {
+    const hooks = this.hooks;
+    if (hooks === null) throw new LogError("closed", "the log is not open");
+    await this.bundles.untilWritten(this.appended);
+    await this.flush();
+    await this.writeAhead().close();
+    this.wal = undefined;
+    for (const name of await fsp.readdir(this.layout.walDir))
+      if (name.endsWith(".wal")) await fsp.rm(path.join(this.layout.walDir, name), { force: true });
+    await fsyncDir(this.layout.walDir);
+    this.wal = await this.openWriteAhead(hooks);
+  }
+
+  /**
+   * Replaces entries `indexes` by empty lines (the format's tombstone) in their bundles, which
+   * must be full with durable tiles: their leaf hashes stay in the tiles. Each bundle is
+   * rewritten whole, in the form it is stored (compressed or plain), atomically and durably;
+   * partial versions of it are removed. Returns the bundles rewritten (pruned ones are skipped).
+   */
+  async eraseEntries(indexes: readonly number[]): Promise<number> {
+    const byBundle = new Map<number, Set<number>>();
+    for (const i of indexes) {
+      const b = Math.floor(i / BUNDLE_SIZE);
+      if ((b + 1) * BUNDLE_SIZE > this.prunableBefore)
+        throw new LogError(
+          "invalid",
+          `cannot erase entry ${i}: its bundle is not full with durable tiles yet (entries before ${this.prunableBefore} can be erased)`,
+        );
+      let set = byBundle.get(b);
+      if (set === undefined) byBundle.set(b, (set = new Set()));
+      set.add(i - b * BUNDLE_SIZE);
+    }
+    return this.exclusively(async () => {
+      let rewritten = 0;
+      for (const [b, lines] of [...byBundle].sort((x, y) => x[0] - y[0])) {
+        const got = await this.files.readEntryBundle(b, BUNDLE_SIZE);
+        if (got === null) throw new LogError("corrupt", `entry bundle ${b} is missing`);
+        if (got.gone !== undefined) continue;
+        const entries = splitBundle(got.data);
+        if (entries.length !== BUNDLE_SIZE)
+          throw new LogError("corrupt", `entry bundle ${b} holds ${entries.length} entries`);
+        const kept = entries.map((e, i) => (lines.has(i) ? new Uint8Array(0) : e));
+        const data = Buffer.concat(kept.flatMap((e) => [e, NEWLINE]));
+        const compressed = this.layout.compressedBundle(b);
+        const wasCompressed = await fsp.stat(compressed).then(
+          () => true,
+          () => false,
+        );
+        if (wasCompressed) {
+          await writeFileAtomic(compressed, compressBundle(data));
+          await fsp.rm(this.layout.bundle(b), { force: true });
+        } else {
+          await writeFileAtomic(this.layout.bundle(b), data);
+        }
+        await fsp.rm(this.layout.partialDir(this.layout.bundle(b)), { recursive: true, force: true });
+        rewritten++;
+      }
+      return rewritten;
+    });
   }
 
   private writeAhead(): WriteAheadLog {
@@ -292,6 +392,17 @@ export class FsDriver implements StorageDriver {
    * whose tiles are durable), recording first that they were pruned and why: readers then report those entries
    * as pruned. Their leaf hashes stay in the tiles, so the tree and every checkpoint still verify.
    */
+  /** Entries before which full bundles can be pruned now: those whose level-0 tiles are durable. */
+  get prunableBefore(): number {
+    const tiled = this.tilesMark ?? 0;
+    return tiled - (tiled % BUNDLE_SIZE);
+  }
+
+  /** What DATA/retention says was pruned, or null when nothing was. */
+  prunedSoFar(): Promise<RetentionRecord | null> {
+    return readRetention(this.layout.retention);
+  }
+
   async pruneBundles(before: number, reason: string): Promise<void> {
     // Only bundles whose level-0 tiles are durable: those keep the leaf hashes.
     const tiled = this.tilesMark ?? 0;
@@ -305,11 +416,32 @@ export class FsDriver implements StorageDriver {
     const from = current?.prunedBefore ?? 0;
     if (before <= from) return;
     await writeRetention(this.layout.retention, { prunedBefore: before, reason });
-    for (let b = from / BUNDLE_SIZE; b < before / BUNDLE_SIZE; b++)
-      await fsp.rm(this.layout.bundle(b), { force: true });
+    await this.exclusively(async () => {
+      for (let b = from / BUNDLE_SIZE; b < before / BUNDLE_SIZE; b++) {
+        await fsp.rm(this.layout.compressedBundle(b), { force: true });
+        await fsp.rm(this.layout.bundle(b), { force: true });
+      }
+    });
+  }
+
+  /**
+   * Compresses every full bundle still stored plain (a data directory from before compression,
+   * or bundles a stopped process left) and resolves once done, with what this driver compressed.
+   */
+  async compactAll(): Promise<CompactionStats> {
+    if (this.compactor === null) throw new LogError("invalid", "compression is off for this log");
+    await this.compactor.scan();
+    await this.compactor.idle();
+    return { ...this.compactor.stats };
+  }
+
+  /** Runs `fn`, which rewrites or removes full bundles, while none is being compressed. */
+  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    return this.compactor === null ? fn() : this.compactor.exclusive(fn);
   }
 
   async close(): Promise<void> {
+    await this.compactor?.close();
     if (this.bundleTimer) clearInterval(this.bundleTimer);
     this.bundleTimer = null;
     await this.bundles.close();

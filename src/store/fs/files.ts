@@ -11,9 +11,11 @@ import { promises as fsp } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tilePath, type Tile } from "../../tlog/index.js";
 import { bundlePrefix } from "../bundle-format.js";
-import type { LogSource } from "../driver.js";
+import { CONTENT_ENCODING, decompressBundle } from "../bundle-codec.js";
+import type { EncodedBundle, LogSource } from "../driver.js";
 import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES, MAX_CHECKPOINT_BYTES, type EntryBundle } from "../types.js";
 import { readRegularFile } from "./bounded-read.js";
+import { BundleCache, fileIdentity } from "./bundle-cache.js";
 import { FsLayout } from "./layout.js";
 import { readRetention, type RetentionRecord } from "./retention.js";
 
@@ -45,6 +47,7 @@ export class FsLogFiles implements LogSource {
   readonly layout: FsLayout;
   /** The retention record as last read: bundles it counts as pruned are not looked for. */
   private retention: RetentionRecord | null = null;
+  private readonly cache = new BundleCache();
 
   constructor(
     dataDir: string,
@@ -137,8 +140,54 @@ export class FsLogFiles implements LogSource {
     return null;
   }
 
+  /** Full bundle `index` as stored compressed, for serving as it is; null when it is stored plain. */
+  async readEncodedBundle(index: number): Promise<EncodedBundle | null> {
+    const file = this.layout.compressedBundle(index);
+    const data = await this.readFile(file, MAX_BUNDLE_BYTES, this.relative(file));
+    return data === null ? null : { encoding: CONTENT_ENCODING, data };
+  }
+
+  private relative(file: string): string {
+    return file.slice(this.layout.dir.length + 1);
+  }
+
+  /**
+   * The bytes of full bundle `index` from its compressed file; null when there is none; the
+   * error when it does not decompress (damage), for the caller to raise unless the plain file
+   * is still there (a conversion that did not finish).
+   */
+  private async readCompressed(index: number): Promise<Buffer | LogError | null> {
+    const file = this.layout.compressedBundle(index);
+    let identity: string;
+    try {
+      identity = fileIdentity(await fsp.stat(file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+    const cached = this.cache.get(file, identity);
+    if (cached !== undefined) return cached;
+    // Removed meanwhile (pruned or erased): the caller looks further.
+    const stored = await this.readFile(file, MAX_BUNDLE_BYTES, this.relative(file));
+    if (stored === null) return null;
+    let data: Buffer;
+    try {
+      data = decompressBundle(stored, this.relative(file));
+    } catch (err) {
+      return err instanceof LogError ? err : new LogError("corrupt", String(err), { cause: err });
+    }
+    this.cache.set(file, identity, data);
+    return data;
+  }
+
   private async findEntryBundle(index: number, width: number): Promise<Buffer | null> {
     const full = this.layout.bundle(index);
+    const compressed = await this.readCompressed(index);
+    if (Buffer.isBuffer(compressed)) {
+      if (width === BUNDLE_SIZE) return compressed;
+      const prefix = bundlePrefix(compressed, width);
+      if (prefix !== null) return Buffer.from(prefix.buffer, prefix.byteOffset, prefix.length);
+    }
     const candidates = [
       full,
       width < BUNDLE_SIZE ? this.layout.partialBundle(index, width) : null,
@@ -149,12 +198,14 @@ export class FsLogFiles implements LogSource {
     ];
     for (const file of candidates) {
       if (file === null) continue;
-      const data = await this.readFile(file, MAX_BUNDLE_BYTES, file.slice(this.layout.dir.length + 1));
+      const data = await this.readFile(file, MAX_BUNDLE_BYTES, this.relative(file));
       // A full bundle is returned whole: a verifier must see a deleted or inserted line.
       if (data !== null && file === full && width === BUNDLE_SIZE) return data;
       const prefix = data === null ? null : bundlePrefix(data, width);
       if (prefix !== null) return Buffer.from(prefix.buffer, prefix.byteOffset, prefix.length);
     }
+    // A damaged compressed bundle with no plain one beside it is damage, not a missing bundle.
+    if (compressed instanceof LogError) throw compressed;
     return null;
   }
 }

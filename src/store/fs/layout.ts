@@ -2,6 +2,7 @@
 // follow C2SP tlog-tiles, so the directory can be served or mirrored as plain files.
 import path from "node:path";
 import { entryBundlePath, tilePath, type Tile } from "../../tlog/index.js";
+import { COMPRESSED_SUFFIX } from "../bundle-codec.js";
 import { BUNDLE_SIZE } from "../types.js";
 
 export class FsLayout {
@@ -43,6 +44,13 @@ export class FsLayout {
   /** A full (immutable) entry bundle of 256 lines. */
   bundle(index: number): string {
     return path.join(this.dir, entryBundlePath(index, BUNDLE_SIZE));
+  }
+  /**
+   * A full bundle stored compressed (bundle-codec.ts): what a full bundle becomes once sealed.
+   * Readers look here first, then at the plain file; either holds the same bytes.
+   */
+  compressedBundle(index: number): string {
+    return this.bundle(index) + COMPRESSED_SUFFIX;
   }
   /** The partial entry bundle published with a checkpoint (first `width` lines). */
   partialBundle(index: number, width: number): string {

@@ -33,10 +33,13 @@ const enc = (o: unknown) => Buffer.from(JSON.stringify(o));
 const entries = (from: number, n: number) =>
   Array.from({ length: n }, (_, i) => enc({ auditID: `id-${from + i}`, n: from + i }));
 
-/** A new log of `n` entries, integrated and closed cleanly; its directory's layout. */
+/** Full bundles kept plain, for the tests that read or damage bundle files directly. */
+const plain = { compressLevel: null };
+
+/** A new log of `n` entries (plain bundles), integrated and closed cleanly; its directory's layout. */
 async function closedLog(n: number): Promise<{ dir: string; layout: FsLayout }> {
   const dir = tmpDir();
-  const log = await openFsLog(dir);
+  const log = await openFsLog(dir, plain);
   await log.append(entries(0, n));
   await log.waitIntegrated(n);
   await log.close();
@@ -85,7 +88,7 @@ describe("fs log", () => {
         .map((f) => `tile/${f}`)
         .sort();
     };
-    let log = await openFsLog(dir);
+    let log = await openFsLog(dir, plain);
     await log.append(entries(0, 250));
     await log.waitIntegrated(250);
     expect(await partials()).toEqual(["tile/0/000.p/250", "tile/entries/000.p/250"]);
@@ -94,7 +97,7 @@ describe("fs log", () => {
     expect(await partials()).toEqual(["tile/0/001.p/44", "tile/1/000.p/1", "tile/entries/001.p/44"]);
     expect(statSync(layout.bundle(0)).isFile()).toBe(true);
     await log.close();
-    log = await openFsLog(dir);
+    log = await openFsLog(dir, plain);
     await log.append(entries(300, 10));
     await log.waitIntegrated(310);
     expect(await partials()).toEqual(["tile/0/001.p/54", "tile/1/000.p/1", "tile/entries/001.p/54"]);
@@ -146,7 +149,7 @@ describe("fs log", () => {
     const bundle = layout.bundle(0);
     const saved = readFileSync(bundle);
     writeFileSync(bundle, "");
-    const reopened = await openFsLog(dir);
+    const reopened = await openFsLog(dir, plain);
     expect(reopened.size()).toBe(700);
     await reopened.close();
     writeFileSync(bundle, saved);
@@ -230,13 +233,13 @@ describe("fs log", () => {
 
   it("rebuilds tiles that are missing or edited, and refuses entries that do not match the checkpoint", async () => {
     const dir = tmpDir();
-    const log = await openFsLog(dir);
+    const log = await openFsLog(dir, plain);
     await log.append(entries(0, 600));
     const cp = await log.waitIntegrated(600);
     await log.close();
     await fsp.rm(path.join(dir, "tile", "0"), { recursive: true });
     const repairs: string[] = [];
-    const reopened = await openFsLog(dir, { onRepair: (m) => repairs.push(m) });
+    const reopened = await openFsLog(dir, { ...plain, onRepair: (m) => repairs.push(m) });
     expect(repairs.join("\n")).toMatch(/rebuilding/);
     expect(Buffer.from(reopened.latestCheckpoint().rootHash)).toEqual(Buffer.from(cp.rootHash));
     expect(statSync(path.join(dir, "tile", "0", "001")).size).toBe(256 * 32);
@@ -247,7 +250,7 @@ describe("fs log", () => {
     data[10] = data[10]! ^ 1;
     writeFileSync(bundle, data);
     await fsp.rm(path.join(dir, "tile", "0"), { recursive: true });
-    await expect(openFsLog(dir)).rejects.toMatchObject({ code: "corrupt" });
+    await expect(openFsLog(dir, plain)).rejects.toMatchObject({ code: "corrupt" });
   });
 
   it("refuses to open when synced entries are gone", async () => {

@@ -5,7 +5,7 @@ import type { LogSource } from "../driver.js";
 import { openLog } from "../log-core.js";
 import type { OpenLogOptions, Storage } from "../storage.js";
 import type { AuditLog } from "../types.js";
-import { FsDriver } from "./driver.js";
+import { FsDriver, type FsDriverOptions } from "./driver.js";
 import { FsLogFiles } from "./files.js";
 import { FsLayout } from "./layout.js";
 import {
@@ -18,9 +18,9 @@ import {
 /** Opens (creating if needed) the log in `dataDir` for writing; one writer per directory. */
 export async function openFsLog(
   dataDir: string,
-  opts: OpenLogOptions = {},
+  opts: OpenLogOptions & FsDriverOptions = {},
 ): Promise<AuditLog & { driver: FsDriver }> {
-  const driver = await FsDriver.open(dataDir);
+  const driver = await FsDriver.open(dataDir, opts);
   let keys;
   try {
     keys = await loadOrCreateSigningKey(dataDir, opts.origin);
@@ -33,11 +33,11 @@ export async function openFsLog(
 }
 
 /** The storage of one data directory. */
-export function fsStorage(dataDir: string): Storage {
+export function fsStorage(dataDir: string, driverOpts: FsDriverOptions = {}): Storage {
   return {
     where: dataDir,
     stateDir: dataDir,
-    openLog: (opts) => openFsLog(dataDir, opts),
+    openLog: (opts) => openFsLog(dataDir, { ...driverOpts, ...opts }),
     source: (): LogSource => new FsLogFiles(dataDir),
     verifierKey: () => readVerifierKey(dataDir),
     redactionKey: () => readRedactionKey(dataDir),

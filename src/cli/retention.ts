@@ -1,0 +1,79 @@
+// `kubetrail retention run`: applies a retention policy to a stopped log (serve applies it
+// itself with --retention-policy). The run appends a retention record to the log, waits for a
+// signed checkpoint over it, and only then removes the bundles wholly outside the policy.
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import type { Command } from "commander";
+import { parseRetentionPolicy, RetentionError, type RetentionPolicy } from "../retention/policy.js";
+import { runRetention } from "../retention/run.js";
+import { openFsLog } from "../store/fs/storage.js";
+import { CliError } from "./errors.js";
+import { checkOutput } from "./output/format.js";
+
+/** The policy in `file`, or a CliError saying what is wrong with it. */
+export function readRetentionPolicy(file: string): RetentionPolicy {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new CliError(`--policy ${file}: ${(err as Error).message}`, 2, { cause: err });
+  }
+  try {
+    return parseRetentionPolicy(text, file);
+  } catch (err) {
+    if (err instanceof RetentionError) throw new CliError(err.message, 2, { cause: err });
+    throw err;
+  }
+}
+
+/** Who a run is recorded as when --by is not given. */
+export function defaultActor(): string {
+  return `${os.userInfo().username}@${os.hostname()}`;
+}
+
+export function registerRetention(program: Command): void {
+  const retention = program
+    .command("retention")
+    .description(
+      "apply a retention policy: remove the oldest entry bundles it no longer keeps, recorded in the log",
+    );
+  retention
+    .command("run")
+    .description(
+      "append a retention record and remove the bundles wholly outside the policy (the tree, every checkpoint and every proof still verify)",
+    )
+    .requiredOption(
+      "--data <dir>",
+      "data directory (the log must not be open for writing elsewhere: serve applies --retention-policy itself)",
+    )
+    .requiredOption("--policy <file>", "a kubetrail.dev/v1 RetentionPolicy (YAML or JSON)")
+    .option("--by <name>", "who runs it, as recorded (default: user@host)")
+    .option("--dry-run", "only say what would be removed")
+    .option("-o, --output <format>", "text or json", "text")
+    .action(async (o: { data: string; policy: string; by?: string; dryRun?: boolean; output: string }) => {
+      checkOutput(o.output, ["text", "json"]);
+      const policy = readRetentionPolicy(o.policy);
+      const started = Date.now();
+      const log = await openFsLog(o.data);
+      let result;
+      try {
+        result = await runRetention(log, { policy, by: o.by ?? defaultActor(), dryRun: o.dryRun === true });
+      } finally {
+        await log.close();
+      }
+      const seconds = (Date.now() - started) / 1000;
+      if (o.output === "json") {
+        process.stdout.write(JSON.stringify({ ...result, dryRun: o.dryRun === true, seconds }) + "\n");
+        return;
+      }
+      const what =
+        result.bundles === 0
+          ? `nothing to remove (${result.stoppedBy})`
+          : `${o.dryRun ? "would remove" : "removed"} entries ${result.from}–${result.before - 1} (${result.bundles} bundles` +
+            (o.dryRun
+              ? ")"
+              : `, ${(result.bytesFreed / 1e6).toFixed(1)} MB) under retention record #${result.recordIndex}`) +
+            `; stopped: ${result.stoppedBy}`;
+      process.stdout.write(`${what} in ${seconds.toFixed(1)}s\n`);
+    });
+}

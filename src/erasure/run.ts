@@ -1,0 +1,109 @@
+// Erasure: the personal data of matched entries removed while the log stays verifiable.
+//
+//   1. find the entries: audit events by user (or the user they impersonated) or by auditID,
+//      and kubetrail's own records (alerts, quarantined items) that quote the value;
+//   2. append an erasure record listing them (the value only as a keyed hash) and wait until a
+//      signed checkpoint covers it;
+//   3. replace each entry by the format's tombstone, an empty line, in its bundle (rewritten
+//      whole, compressed as it was): its leaf hash stays in the level-0 tile, so the tree, every
+//      checkpoint and every proof of another entry still verify;
+//   4. empty the write-ahead log, whose slots may still hold copies; the caller then rebuilds
+//      the derived files (index, dedupe store) from the log, which no longer holds the values.
+//
+// A crash after 2 leaves a record listing entries still present (no error: verify counts only
+// empty lines); running the same erasure again finishes it. Only entries of full bundles whose
+// tiles are durable can be erased; the open bundle's are refused, naming them.
+import { createHmac } from "node:crypto";
+import { erasureRecord } from "../records/erasure-record.js";
+import type { FsDriver } from "../store/fs/driver.js";
+import { BUNDLE_SIZE, LogError, type AuditLog } from "../store/types.js";
+
+export interface ErasureSelector {
+  field: "user" | "auditID";
+  value: string;
+}
+
+export interface ErasureOptions {
+  selector: ErasureSelector;
+  by: string;
+  reason: string;
+  /** The log's redaction key: the record names the value by HMAC under it. */
+  hmacKey: Uint8Array;
+  dryRun?: boolean;
+  /** Records list at most this many entries each (default 10,000); more make several records. */
+  perRecord?: number;
+}
+
+export interface ErasureResult {
+  entries: number[];
+  /** Log indexes of the erasure records appended. */
+  records: number[];
+  bundles: number;
+}
+
+function matcher(selector: ErasureSelector): (entry: Uint8Array) => boolean {
+  const quoted = Buffer.from(JSON.stringify(selector.value));
+  return (entry) => {
+    const bytes = Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);
+    // Cheap first: an entry that does not hold the value in JSON form cannot match.
+    if (!bytes.includes(quoted)) return false;
+    let doc: Record<string, unknown>;
+    try {
+      doc = JSON.parse(bytes.toString("utf8")) as Record<string, unknown>;
+    } catch {
+      return false;
+    }
+    // kubetrail's own records (an alert naming the user) go with the events they quote.
+    if (doc["kind"] !== "Event") return doc["kind"] !== "ErasureRecord" && doc["kind"] !== "RetentionRecord";
+    if (selector.field === "auditID") return doc["auditID"] === selector.value;
+    const user = doc["user"] as { username?: unknown } | undefined;
+    const as = doc["impersonatedUser"] as { username?: unknown } | undefined;
+    return user?.username === selector.value || as?.username === selector.value;
+  };
+}
+
+export async function runErasure(
+  log: AuditLog & { driver: FsDriver },
+  opts: ErasureOptions,
+): Promise<ErasureResult> {
+  const matches = matcher(opts.selector);
+  const size = log.latestCheckpoint().size;
+  const found: number[] = [];
+  for await (const e of log.readEntries(0, size))
+    if (e.data !== undefined && matches(e.data)) found.push(e.index);
+  const result: ErasureResult = { entries: found, records: [], bundles: 0 };
+  if (found.length === 0 || opts.dryRun) return result;
+  const limit = log.driver.prunableBefore;
+  const late = found.filter((i) => i >= limit);
+  if (late.length > 0)
+    throw new LogError(
+      "invalid",
+      `${late.length} matched entries (from ${late[0]}) are in the open bundle: erase again once it is full (every ${BUNDLE_SIZE} entries) and its tiles are synced; nothing was changed`,
+    );
+  const hmac = createHmac("sha256", opts.hmacKey)
+    .update(`${opts.selector.field}:${opts.selector.value}`)
+    .digest("hex");
+  const perRecord = opts.perRecord ?? 10_000;
+  const time = new Date().toISOString();
+  const records: Buffer[] = [];
+  for (let i = 0; i < found.length; i += perRecord)
+    records.push(
+      Buffer.from(
+        JSON.stringify(
+          erasureRecord({
+            time,
+            by: opts.by,
+            reason: opts.reason,
+            selector: { field: opts.selector.field, hmac },
+            entries: found.slice(i, i + perRecord),
+          }),
+        ),
+      ),
+    );
+  const { firstIndex } = await log.append(records);
+  await log.waitIntegrated(firstIndex + records.length);
+  result.records = records.map((_, k) => firstIndex + k);
+  result.bundles = await log.driver.eraseEntries(found);
+  await log.driver.clearWriteAhead();
+  return result;
+}

@@ -1,0 +1,65 @@
+// `serve --retention-policy FILE`: the policy applied by serve itself, once the log is open and
+// then every --retention-interval, the way `kubetrail retention run` applies it to a stopped
+// log. A failed run is logged and tried again at the next interval; nothing is removed unless
+// its retention record is in the log under a signed checkpoint first (run.ts).
+import type { Logger } from "pino";
+import type { ServeExtension } from "../server/run-serve.js";
+import { FsDriver } from "../store/fs/driver.js";
+import type { AuditLog } from "../store/types.js";
+import { RetentionError, type RetentionPolicy } from "./policy.js";
+import { runRetention } from "./run.js";
+
+export interface RetentionServeOptions {
+  policy: RetentionPolicy;
+  intervalMs: number;
+  /** Recorded as who ran it. */
+  by: string;
+  logger: Logger;
+}
+
+export function retentionServeExtension(opts: RetentionServeOptions): ServeExtension {
+  return {
+    start: async ({ log }) => {
+      const driver = (log as AuditLog & { driver?: unknown }).driver;
+      if (!(driver instanceof FsDriver))
+        throw new RetentionError(
+          "refused",
+          "--retention-policy needs the filesystem storage (it removes bundle files)",
+        );
+      const fsLog = log as AuditLog & { driver: FsDriver };
+      let running: Promise<void> = Promise.resolve();
+      const once = (): void => {
+        running = runRetention(fsLog, { policy: opts.policy, by: opts.by }).then(
+          (r) => {
+            if (r.bundles > 0)
+              opts.logger.info(
+                {
+                  from: r.from,
+                  before: r.before,
+                  bundles: r.bundles,
+                  bytesFreed: r.bytesFreed,
+                  record: r.recordIndex,
+                },
+                "retention: bundles removed",
+              );
+            else opts.logger.debug({ stoppedBy: r.stoppedBy }, "retention: nothing to remove");
+          },
+          (err: unknown) =>
+            opts.logger.error(
+              { err: err instanceof Error ? err.message : String(err) },
+              "retention run failed; tried again at the next interval",
+            ),
+        );
+      };
+      once();
+      const timer = setInterval(() => {
+        running.then(once, once);
+      }, opts.intervalMs);
+      timer.unref();
+      return async () => {
+        clearInterval(timer);
+        await running;
+      };
+    },
+  };
+}

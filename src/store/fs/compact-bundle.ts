@@ -1,0 +1,91 @@
+// Turns one full entry bundle file into its compressed form, so that a crash at any point
+// leaves at least one complete copy that readers find:
+//
+//   1. compress the plain file's bytes and check they decompress to the same bytes;
+//   2. write them to a temporary file, fdatasync it, rename it to `<N>.zst`, fsync the directory;
+//   3. remove the plain file.
+//
+// Readers look at `<N>.zst` first and at `<N>` after, so a crash between 2 and 3 leaves both
+// (the same bytes), and the next pass removes the plain file. A `<N>.zst` that is already there
+// and decompresses is the truth (erasure rewrites it before removing the plain file), so the
+// plain file beside it is removed without being compressed again. Synchronous: it runs on the
+// compaction worker thread (compact-worker.ts), or on the caller's in tests.
+import fs from "node:fs";
+import path from "node:path";
+import { compressBundle, decompressBundle } from "../bundle-codec.js";
+import type { FsLayout } from "./layout.js";
+
+export type CompactOutcome =
+  /** The plain file was compressed (or, when a valid compressed file was there, removed). */
+  | { state: "compacted"; plainBytes: number; compressedBytes: number }
+  /** No plain file: already compressed, pruned, or not full yet. */
+  | { state: "absent" };
+
+function readIfExists(file: string): Buffer | null {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+function fsyncDirSync(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Whether a compressed bundle is there and decompresses (its frame checksum included). */
+function validCompressed(file: string): Buffer | null {
+  const data = readIfExists(file);
+  if (data === null) return null;
+  try {
+    decompressBundle(data, file);
+    return data;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes `data` to `file` by way of a temporary file, durably (contents and directory entry). */
+export function replaceFileSync(file: string, data: Uint8Array): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, "w", 0o644);
+  try {
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+    fs.fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDirSync(dir);
+}
+
+/** Compresses full bundle `index` in place (see the file comment); `level` is zstd's. */
+export function compactBundleFile(layout: FsLayout, index: number, level: number): CompactOutcome {
+  const plainFile = layout.bundle(index);
+  const plain = readIfExists(plainFile);
+  if (plain === null) return { state: "absent" };
+  const compressedFile = layout.compressedBundle(index);
+  let compressed = validCompressed(compressedFile);
+  if (compressed === null) {
+    compressed = compressBundle(plain, level);
+    if (!decompressBundle(compressed, compressedFile).equals(plain)) {
+      throw new Error(`${compressedFile}: compressing did not round-trip; the plain bundle is kept`);
+    }
+    replaceFileSync(compressedFile, compressed);
+  }
+  fs.rmSync(plainFile, { force: true });
+  return { state: "compacted", plainBytes: plain.length, compressedBytes: compressed.length };
+}
+
+/** Temporary files a pass left behind when the process died (`.<name>.<pid>.tmp`). */
+export function isLeftoverTemp(name: string): boolean {
+  return name.startsWith(".") && name.endsWith(".tmp");
+}

@@ -1,0 +1,216 @@
+// `kubetrail retention run` on a real data directory: only bundles whose every entry the policy
+// no longer keeps are removed (a Secret read kept for years holds its bundle back), the record
+// is in the log before any file goes, disk use drops, a later run extends the pruned range under
+// a second record, a run that stops between its record and the removal loses nothing, and
+// verify names the record behind every pruned range.
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseRetentionPolicy } from "../src/retention/policy.js";
+import { runRetention } from "../src/retention/run.js";
+import { FsLayout } from "../src/store/fs/layout.js";
+import { openFsLog } from "../src/store/fs/storage.js";
+import { verifyLog } from "../src/verify/verify-log.js";
+import { FsLogFiles } from "../src/store/fs/files.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { runCli } from "./fixtures/cli.js";
+import { startServe } from "./faults/serve-process.js";
+
+const DAY_MS = 86_400_000;
+const NOW = Date.parse("2026-12-01T00:00:00Z");
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const POLICY_TEXT = `apiVersion: kubetrail.dev/v1
+kind: RetentionPolicy
+metadata: { name: ops }
+keep: 30d
+records: 30d
+rules:
+  - { resources: [secrets], keep: 7y }
+`;
+const POLICY = parseRetentionPolicy(POLICY_TEXT, "ops.yaml");
+
+/** Event `i`, `ageDays` old at NOW; a Secret read when `secret`. */
+function event(i: number, ageDays: number, secret = false): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      kind: "Event",
+      apiVersion: "audit.k8s.io/v1",
+      level: "Metadata",
+      auditID: `r-${i}`,
+      stage: "ResponseComplete",
+      verb: "get",
+      user: { username: "alice" },
+      objectRef: { resource: secret ? "secrets" : "pods", namespace: "team-a", name: `x-${i}` },
+      stageTimestamp: new Date(NOW - ageDays * DAY_MS).toISOString(),
+    }),
+  );
+}
+
+/** A log of `ages.length` events (event i is ages[i] days old); secrets at the given indexes. */
+async function makeLog(ages: number[], secrets: number[] = []): Promise<{ dir: string; key: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), "kt-retention-"));
+  dirs.push(dir);
+  const log = await openFsLog(dir, { origin: "example.com/retention" });
+  await log.append(ages.map((age, i) => event(i, age, secrets.includes(i))));
+  await log.waitIntegrated(ages.length);
+  const key = log.verifierKey;
+  await log.close();
+  return { dir, key };
+}
+
+function bundleBytes(dir: string): number {
+  const entries = path.join(dir, "tile", "entries");
+  return readdirSync(entries).reduce((sum, n) => {
+    const st = statSync(path.join(entries, n));
+    return st.isFile() ? sum + st.blocks * 512 : sum;
+  }, 0);
+}
+
+describe("retention run", () => {
+  it("removes only whole bundles past the policy, records it first, and frees the disk", async () => {
+    // Bundles 0 and 1 are 90 days old; a Secret read at entry 300 (kept 7 years) holds bundle 1.
+    const { dir, key } = await makeLog([...Array(600).fill(90), ...Array(100).fill(1)], [300]);
+    const policyFile = path.join(dir, "..", `${path.basename(dir)}-policy.yaml`);
+    writeFileSync(policyFile, POLICY_TEXT);
+    dirs.push(policyFile);
+    const diskBefore = bundleBytes(dir);
+    const retentionRun = (...more: string[]) =>
+      runCli(["retention", "run", "--data", dir, "--policy", policyFile, ...more]);
+    const dry = await retentionRun("--dry-run", "-o", "json");
+    expect(JSON.parse(dry.stdout)).toMatchObject({ from: 0, before: 256, recordIndex: null, dryRun: true });
+    expect(bundleBytes(dir)).toBe(diskBefore);
+
+    const r = await retentionRun("--by", "ops@example", "-o", "json");
+    expect(r.stderr).toBe("");
+    const run = JSON.parse(r.stdout) as {
+      before: number;
+      recordIndex: number;
+      bytesFreed: number;
+      stoppedBy: string;
+    };
+    expect(run).toMatchObject({ from: 0, before: 256, bundles: 1, recordIndex: 700 });
+    expect(run.stoppedBy).toBe("entry 300 is still kept by the policy");
+    expect(run.bytesFreed).toBeGreaterThan(0);
+    expect(bundleBytes(dir)).toBe(diskBefore - run.bytesFreed);
+
+    const v = await runCli(["verify", "--data", dir, "--key", key]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(
+      /entries 0–255 pruned by retention record #700 \(policy ops, by ops@example, 20/,
+    );
+
+    // The record is an entry of the log like any other, under the signed checkpoint.
+    const log = await openFsLog(dir);
+    try {
+      const records: Uint8Array[] = [];
+      for await (const e of log.readEntries(700, 701)) records.push(e.data!);
+      expect(JSON.parse(Buffer.from(records[0]!).toString())).toMatchObject({
+        apiVersion: "kubetrail.dev/v1",
+        kind: "RetentionRecord",
+        by: "ops@example",
+        policy: { name: "ops", sha256: POLICY.digest },
+        range: { from: 0, before: 256 },
+        prunedBefore: 256,
+      });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it("extends the pruned range under a second record, each range named by its record", async () => {
+    const { dir, key } = await makeLog([...Array(300).fill(100), ...Array(600).fill(40)]);
+    const log = await openFsLog(dir);
+    try {
+      // 50 days before NOW only the 100-day-old entries are past 30 days: bundle 0 goes.
+      const first = await runRetention(log, {
+        policy: POLICY,
+        by: "first",
+        nowUs: (NOW - 50 * DAY_MS) * 1000,
+      });
+      expect(first).toMatchObject({ from: 0, before: 256, recordIndex: 900 });
+      // At NOW the 40-day-old ones are too, and the first record itself (dated 50 days ago);
+      // the second run's record covers everything pruned so far.
+      const second = await runRetention(log, { policy: POLICY, by: "second", nowUs: NOW * 1000 });
+      expect(second).toMatchObject({ from: 256, before: 768, recordIndex: 901 });
+    } finally {
+      await log.close();
+    }
+    const report = await verifyLog(new FsLogFiles(dir), { verifierKey: key });
+    expect(report.problems).toEqual([]);
+    expect(report.pruned).toBe(768);
+    expect(report.prunedRanges).toEqual([
+      {
+        from: 0,
+        before: 256,
+        record: 900,
+        policy: "ops",
+        by: "first",
+        time: new Date(NOW - 50 * DAY_MS).toISOString(),
+      },
+      { from: 256, before: 768, record: 901, policy: "ops", by: "second", time: new Date(NOW).toISOString() },
+    ]);
+  });
+
+  it("loses nothing when it stops between its record and the removal; the next run finishes", async () => {
+    const { dir, key } = await makeLog(Array(600).fill(90));
+    const log = await openFsLog(dir);
+    try {
+      const prune = log.driver.pruneBundles.bind(log.driver);
+      log.driver.pruneBundles = () => Promise.reject(new Error("stopped before removing anything"));
+      await expect(runRetention(log, { policy: POLICY, by: "ops", nowUs: NOW * 1000 })).rejects.toThrow(
+        /stopped before removing/,
+      );
+      // The record is in the log and the bundles are all there: a record over present bundles is fine.
+      expect(log.latestCheckpoint().size).toBe(601);
+      const mid = await verifyLog(new FsLogFiles(dir), { verifierKey: key });
+      expect(mid).toMatchObject({ ok: true, pruned: 0, entries: 601 });
+      log.driver.pruneBundles = prune;
+      const again = await runRetention(log, { policy: POLICY, by: "ops", nowUs: NOW * 1000 });
+      expect(again).toMatchObject({ from: 0, before: 512, recordIndex: 601 });
+    } finally {
+      await log.close();
+    }
+    const report = await verifyLog(new FsLogFiles(dir), { verifierKey: key });
+    expect(report).toMatchObject({ ok: true, pruned: 512 });
+    // The first record announced this very range: it is the one named.
+    expect(report.prunedRanges.map((r) => r.record)).toEqual([600]);
+    expect(existsSync(new FsLayout(dir).bundle(1)) || existsSync(new FsLayout(dir).compressedBundle(1))).toBe(
+      false,
+    );
+  });
+
+  it("is applied by serve --retention-policy once the log is open", async () => {
+    const { dir, key } = await makeLog(Array(600).fill(90));
+    const policyFile = `${dir}-policy.yaml`;
+    dirs.push(policyFile);
+    writeFileSync(policyFile, POLICY_TEXT);
+    const serve = await startServe(dir, ["--retention-policy", policyFile, "--no-detect"]);
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!serve.output().includes("retention: bundles removed") && Date.now() < deadline)
+        await sleep(100);
+      expect(serve.output()).toContain("retention: bundles removed");
+    } finally {
+      await serve.kill("SIGTERM");
+    }
+    const v = await runCli(["verify", "--data", dir, "--key", key, "-o", "json"]);
+    const report = JSON.parse(v.stdout) as { ok: boolean; pruned: number; prunedRanges: { by: string }[] };
+    expect(report).toMatchObject({ ok: true, pruned: 512 });
+    expect(report.prunedRanges[0]!.by).toMatch(/^kubetrail serve \(/);
+  });
+
+  it("refuses a policy file with a clear error and changes nothing", async () => {
+    const { dir } = await makeLog(Array(300).fill(90));
+    const policyFile = `${dir}-bad.yaml`;
+    dirs.push(policyFile);
+    writeFileSync(policyFile, "apiVersion: kubetrail.dev/v1\nkind: RetentionPolicy\nkeep: a month\n");
+    const r = await runCli(["retention", "run", "--data", dir, "--policy", policyFile]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.yaml: keep: "a month" is not a duration/);
+  });
+});
