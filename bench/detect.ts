@@ -82,7 +82,7 @@ export async function main(argv: string[]): Promise<void> {
     let seen = (): string => "";
     if (mode === "serve" || mode === "threadLog") {
       const live = await startLiveDetection({
-        dataDir,
+        stateDir: dataDir,
         log: opened.log,
         pipeline: mode === "serve" ? opened.pipeline : undefined,
         rules: ruleSource,

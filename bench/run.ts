@@ -21,6 +21,9 @@ const BENCHES = [
   "reach",
   "guard",
   "ui",
+  "witness",
+  "cosign",
+  "mirror",
 ];
 /** Flags without a value that some bench reads; any other is a typo (e.g. --quik). */
 const BARE_FLAGS = ["--no-pg"];

@@ -181,7 +181,7 @@ export async function main(argv: string[]): Promise<void> {
     const page = browser.page;
     try {
       await page.goto(`${url}/ui/`);
-      await page.getByLabel("Read token").fill(token);
+      await page.getByLabel("Token", { exact: true }).fill(token);
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.getByRole("navigation", { name: "Pages" }).waitFor();
       // The stats finish loading in the background; wait for a first complete page.

@@ -108,7 +108,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
       },
       logger,
       system === "kubetrail-full"
-        ? [queryServeExtension(dataDir), detectServeExtension({ dataDir, rulesDirs: [], logger })]
+        ? [queryServeExtension(dataDir), detectServeExtension({ stateDir: dataDir, rulesDirs: [], logger })]
         : [],
     );
     port = running.server.port;

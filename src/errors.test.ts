@@ -13,23 +13,49 @@ import { ConfigError } from "./server/config.js";
 import { HttpError, ServerError } from "./server/route.js";
 import { LogError, toLogError } from "./store/types.js";
 
+/** Classes declared in src/ (tests aside) that extend `base` directly, by module (top folder). */
+function subclassesOf(base: string): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  const pattern = new RegExp(`class (\\w+)(?:<[^>]*>)? extends ${base}\\b`, "g");
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, e.name);
+      if (e.isDirectory()) walk(file);
+      else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) {
+        const module = path.relative(import.meta.dirname, file).split(path.sep)[0]!;
+        for (const m of readFileSync(file, "utf8").matchAll(pattern)) (found[module] ??= []).push(m[1]!);
+      }
+    }
+  };
+  walk(import.meta.dirname);
+  return found;
+}
+
 describe("error families", () => {
   it("are one base class per module: nothing else extends Error directly", () => {
-    const direct: string[] = [];
-    const walk = (dir: string): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        const file = path.join(dir, e.name);
-        if (e.isDirectory()) walk(file);
-        else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) {
-          for (const m of readFileSync(file, "utf8").matchAll(/class (\w+)(?:<[^>]*>)? extends Error\b/g))
-            direct.push(m[1]!);
-        }
-      }
-    };
-    walk(import.meta.dirname);
+    const direct = Object.values(subclassesOf("Error")).flat();
     // The shared shape, kubetrail/tlog's own (the library imports nothing else), and the CLI's
     // message for the terminal.
     expect(direct.sort()).toEqual(["CliError", "CodedError", "TlogError"]);
+  });
+
+  it("are one per module: every other error class extends its module's family", () => {
+    expect(subclassesOf("CodedError")).toEqual({
+      audit: ["AuditError"],
+      client: ["ClientError"],
+      detect: ["DetectError"],
+      guard: ["GuardError"],
+      index: ["IndexError"],
+      ingest: ["IngestError"],
+      keys: ["KeysError"],
+      mirror: ["MirrorError"],
+      publish: ["HttpClientError"],
+      secrets: ["SecretsError"],
+      server: ["ServerError"],
+      store: ["LogError"],
+      verify: ["WitnessPolicyError"],
+      witness: ["WitnessError"],
+    });
   });
 
   it("keep the error that led to them as their cause", async () => {

@@ -1,6 +1,7 @@
 // docs/openapi.yaml is the contract of the read API: the document must be valid OpenAPI 3.1,
-// cover every route the server mounts for reading, and describe the answers a real
-// `kubetrail serve` gives — each reply below is validated against the schema of its status.
+// cover every route the server mounts for reading (the query API's and the web UI's), and
+// describe the answers a real `kubetrail serve` gives — each reply below is validated against
+// the schema of its status.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { healthRoutes } from "../src/server/routes/health.js";
 import { queryRoutes, type QueryRouteDeps } from "../src/server/routes/query.js";
+import { uiApiRoutes, type UiApiDeps } from "../src/server/routes/ui-api.js";
+import { uiRoutes, type UiRouteDeps } from "../src/server/routes/ui.js";
 import { request } from "./fixtures/audit/request.js";
 import { startServe, type ServeProcess } from "./fixtures/audit/serve-process.js";
 import { requestEvents, SCENARIO } from "./query-fixtures.js";
@@ -21,7 +24,10 @@ type Doc = {
     string,
     Record<
       string,
-      { responses: Record<string, { content?: Record<string, { schema?: unknown }>; $ref?: string }> }
+      {
+        responses: Record<string, { content?: Record<string, { schema?: unknown }>; $ref?: string }>;
+        requestBody?: { content: Record<string, { schema: unknown }> };
+      }
     >
   >;
   components: {
@@ -45,17 +51,24 @@ const ajv = new Ajv2020({ strict: true, allErrors: true });
 formats.default(ajv);
 ajv.addSchema(schemaBundle());
 
-/** The JSON schema the document gives for `status` of GET `path`. */
-function responseSchema(path: string, status: number): unknown {
-  const op = doc.paths[path]?.["get"];
-  if (op === undefined) throw new Error(`${path}: not documented`);
+/** A schema of the document with its refs pointing into the bundle ajv holds. */
+function bundled(schema: unknown): object {
+  return JSON.parse(
+    JSON.stringify(schema).replaceAll("#/components/schemas/", "kubetrail-api#/$defs/"),
+  ) as object;
+}
+
+/** The JSON schema the document gives for `status` of `method path`. */
+function responseSchema(path: string, status: number, method = "get"): unknown {
+  const op = doc.paths[path]?.[method];
+  if (op === undefined) throw new Error(`${method.toUpperCase()} ${path}: not documented`);
   let response = op.responses[String(status)];
-  if (response === undefined) throw new Error(`GET ${path} ${status}: not documented`);
+  if (response === undefined) throw new Error(`${method.toUpperCase()} ${path} ${status}: not documented`);
   if (response.$ref !== undefined)
     response = doc.components.responses[response.$ref.split("/").pop() as string];
   const schema = response?.content?.["application/json"]?.schema;
-  if (schema === undefined) throw new Error(`GET ${path} ${status}: no JSON schema`);
-  return JSON.parse(JSON.stringify(schema).replaceAll("#/components/schemas/", "kubetrail-api#/$defs/"));
+  if (schema === undefined) throw new Error(`${method.toUpperCase()} ${path} ${status}: no JSON schema`);
+  return bundled(schema);
 }
 
 let dir: string;
@@ -65,25 +78,49 @@ let readToken: string;
 let ingestToken: string;
 const checked = new Set<string>();
 
+/** What a check sends: a bearer token (the read token by default), none (null), or other headers. */
+type Credential = string | null | { headers: Record<string, string> };
+
 async function check(
   path: string,
   url: string,
   status: number,
-  token: string | null = readToken,
+  credential: Credential = readToken,
+  post?: { body?: string; headers?: Record<string, string> },
 ): Promise<unknown> {
-  const r = await request(serve.port, {
+  const method = post === undefined ? "get" : "post";
+  const headers =
+    credential === null
+      ? {}
+      : typeof credential === "string"
+        ? { Authorization: `Bearer ${credential}` }
+        : credential.headers;
+  let r = await request(serve.port, {
     path: url,
     ca,
-    headers: token === null ? {} : { Authorization: `Bearer ${token}` },
+    headers: { ...headers, ...post?.headers },
+    ...(post === undefined ? {} : { method: "POST", body: post.body ?? "" }),
   });
+  // The UI's counts load in the background after a start: 503 with Retry-After until then.
+  for (let i = 0; i < 100 && r.status === 503 && status !== 503 && path === "/v1/stats"; i++) {
+    await new Promise((res) => setTimeout(res, 100));
+    r = await request(serve.port, { path: url, ca, headers });
+  }
   expect(r.status, `${url}: ${r.body}`).toBe(status);
   const body = JSON.parse(r.body) as unknown;
-  const validate = ajv.compile(responseSchema(path, status) as object);
+  const validate = ajv.compile(responseSchema(path, status, method) as object);
   if (!validate(body))
     throw new Error(`${url} ${status}: ${ajv.errorsText(validate.errors)}\n${r.body.slice(0, 500)}`);
-  checked.add(`${path} ${status}`);
+  checked.add(`${method} ${path} ${status}`);
+  if (post?.body !== undefined && status === 200) {
+    const requestSchema = doc.paths[path]?.[method]?.requestBody?.content["application/json"]?.schema;
+    expect(ajv.validate(bundled(requestSchema), JSON.parse(post.body)), `${url} request body`).toBe(true);
+  }
+  if (r.headers["set-cookie"] !== undefined) lastCookie = String(r.headers["set-cookie"]).split(";")[0] ?? "";
   return body;
 }
+
+let lastCookie = "";
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kubetrail-openapi-"));
@@ -132,15 +169,24 @@ describe("docs/openapi.yaml", () => {
     expect((doc as unknown as { openapi: string }).openapi).toMatch(/^3\.1\./);
   });
 
-  it("documents every route the server mounts for readers", () => {
-    const patterns = [
+  it("documents every route the server mounts for readers and the web UI", () => {
+    const routes = [
       ...queryRoutes({} as QueryRouteDeps),
       ...healthRoutes({ ready: () => true, registry: {} as never }),
+      ...uiApiRoutes({} as UiApiDeps),
+      ...uiRoutes({} as UiRouteDeps),
     ]
       .filter((r) => r.pattern !== "/metrics")
-      .map((r) => r.pattern.replace(/:(\w+)/g, "{$1}").replace(/\*$/, "{path}"));
-    expect(patterns).toContain("/log/tile/entries/{path}");
-    for (const p of patterns) expect(Object.keys(doc.paths), p).toContain(p);
+      .map((r) => ({
+        method: r.method.toLowerCase(),
+        path: r.pattern.replace(/:(\w+)/g, "{$1}").replace(/\*$/, "{path}"),
+      }));
+    const all = routes.map((r) => `${r.method} ${r.path}`);
+    expect(all).toContain("get /log/tile/entries/{path}");
+    expect(all).toEqual(
+      expect.arrayContaining(["get /v1/stats", "get /v1/entries/{index}", "post /ui/api/login"]),
+    );
+    for (const r of routes) expect(doc.paths[r.path]?.[r.method], `${r.method} ${r.path}`).toBeDefined();
   });
 
   it("describes real answers: listings, pages, proofs and counts", async () => {
@@ -193,6 +239,89 @@ describe("docs/openapi.yaml", () => {
     await check("/log/tile/entries/{path}", "/log/tile/entries/999", 404);
   });
 
+  it("describes the web UI's answers: counts, entries with proofs, history, records, sessions", async () => {
+    const stats = (await check("/v1/stats", "/v1/stats?verb=delete,create&buckets=20&top=3", 200)) as {
+      total: number;
+      facets: { verbs: { key: string }[] };
+    };
+    expect(stats.total).toBeGreaterThan(0);
+    expect(stats.facets.verbs.length).toBeGreaterThan(1);
+    const page = (await check("/v1/entries", "/v1/entries?limit=2&namespace=prod", 200)) as {
+      treeSize: number;
+      metadata: { continue: string };
+      items: { index: number; proof: string[] }[];
+    };
+    expect(page.items).toHaveLength(2);
+    expect(page.items[0]?.proof.length).toBeGreaterThan(0);
+    await check(
+      "/v1/entries",
+      `/v1/entries?limit=2&namespace=prod&cursor=${page.metadata.continue}&tree-size=${page.treeSize}`,
+      200,
+    );
+    await check("/v1/entries/{index}", `/v1/entries/${page.items[0]?.index}?tree-size=${page.treeSize}`, 200);
+    const history = (await check(
+      "/v1/history",
+      "/v1/history?object=configmap/app-config&namespace=prod",
+      200,
+    )) as { items: { changes?: unknown[] }[] };
+    expect(history.items.some((i) => (i.changes ?? []).length > 0)).toBe(true);
+    await check("/v1/records", "/v1/records?kind=Alert&kind=AdmissionDecision&limit=5", 200);
+    await check("/ui/api/log", "/ui/api/log", 200, null);
+    await check("/ui/api/session", "/ui/api/session", 200, null);
+
+    const own = { Origin: `https://127.0.0.1:${serve.port}`, "Content-Type": "application/json" };
+    const signedIn = (await check("/ui/api/login", "/ui/api/login", 200, null, {
+      headers: own,
+      body: JSON.stringify({ token: readToken }),
+    })) as { identity: { via: string } };
+    expect(signedIn.identity.via).toBe("read-token");
+    const session = { headers: { Cookie: lastCookie } };
+    expect(lastCookie).toMatch(/^__Host-kubetrail-session=/);
+    await check("/ui/api/session", "/ui/api/session", 200, session);
+    // The cookie is a read credential for the UI's endpoints.
+    await check("/v1/stats", "/v1/stats?since=3650d", 200, session);
+    await check("/ui/api/logout", "/ui/api/logout", 200, session, { headers: own });
+    await check("/v1/stats", "/v1/stats", 401, session);
+  });
+
+  it("describes the web UI's refusals", async () => {
+    await check("/v1/stats", "/v1/stats?since=5x", 400);
+    await check("/v1/stats", "/v1/stats?buckets=501", 400);
+    await check("/v1/stats", "/v1/stats", 403, ingestToken);
+    await check("/v1/entries", "/v1/entries?limit=5000", 400);
+    await check("/v1/entries", "/v1/entries", 401, null);
+    await check("/v1/entries", "/v1/entries", 403, ingestToken);
+    await check("/v1/entries/{index}", "/v1/entries/x", 400);
+    await check("/v1/entries/{index}", "/v1/entries/99999", 404);
+    await check("/v1/entries/{index}", "/v1/entries/1", 401, null);
+    await check("/v1/entries/{index}", "/v1/entries/1", 403, ingestToken);
+    await check("/v1/history", "/v1/history?object=configmap", 400);
+    await check("/v1/history", "/v1/history?object=configmap/app-config", 401, null);
+    await check("/v1/history", "/v1/history?object=configmap/app-config", 403, ingestToken);
+    await check("/v1/records", "/v1/records", 400);
+    await check("/v1/records", "/v1/records?kind=Alert", 401, null);
+    await check("/v1/records", "/v1/records?kind=Alert", 403, ingestToken);
+    await check("/ui/{path}", "/ui/assets/missing-file.js", 404, null);
+
+    const own = { Origin: `https://127.0.0.1:${serve.port}`, "Content-Type": "application/json" };
+    const elsewhere = { Origin: "https://evil.example", "Content-Type": "application/json" };
+    const body = JSON.stringify({ token: readToken });
+    await check("/ui/api/login", "/ui/api/login", 403, null, { headers: elsewhere, body });
+    await check("/ui/api/logout", "/ui/api/logout", 403, null, { headers: elsewhere });
+    await check("/ui/api/login", "/ui/api/login", 415, null, {
+      headers: { ...own, "Content-Type": "text/plain" },
+      body,
+    });
+    await check("/ui/api/login", "/ui/api/login", 400, null, { headers: own, body: "{" });
+    // Failed sign-ins are counted per address: the tenth failure is followed by 429.
+    for (let i = 0; i < 10; i++)
+      await check("/ui/api/login", "/ui/api/login", 401, null, {
+        headers: own,
+        body: JSON.stringify({ token: `wrong-token-${i}` }),
+      });
+    await check("/ui/api/login", "/ui/api/login", 429, null, { headers: own, body });
+  });
+
   it("describes the answer when the Kubernetes API cannot be asked (503)", async () => {
     // A second server whose apiserver is a closed port: a Kubernetes token cannot be checked.
     const kubeconfig = join(dir, "unreachable.kubeconfig");
@@ -232,7 +361,20 @@ describe("docs/openapi.yaml", () => {
       );
       const validate = ajv.compile(responseSchema("/v1/events", 503) as object);
       expect(validate(body), ajv.errorsText(validate.errors)).toBe(true);
-      checked.add("/v1/events 503");
+      checked.add("get /v1/events 503");
+      // Nor can a Kubernetes token sign in to the web UI.
+      const login = await request(second.port, {
+        method: "POST",
+        path: "/ui/api/login",
+        ca: ca2,
+        headers: { Origin: `https://127.0.0.1:${second.port}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ token: "some-kubernetes-token-123" }),
+      });
+      expect(login.status).toBe(503);
+      const loginBody = JSON.parse(login.body) as { error: string };
+      expect(loginBody.error).toMatch(/^cannot check a token with the Kubernetes API: cannot reach/);
+      const validateLogin = ajv.compile(responseSchema("/ui/api/login", 503, "post") as object);
+      expect(validateLogin(loginBody), ajv.errorsText(validateLogin.errors)).toBe(true);
       // kubetrail's own read token does not depend on the apiserver.
       const own = readFileSync(join(data2, "read-token"), "utf8").trim();
       expect(
@@ -251,12 +393,15 @@ describe("docs/openapi.yaml", () => {
 
   it("has a test answer for every documented JSON response of the read API", () => {
     for (const [path, ops] of Object.entries(doc.paths)) {
-      for (const [status, response] of Object.entries(ops["get"]?.responses ?? {})) {
-        const json = response.$ref !== undefined || response.content?.["application/json"] !== undefined;
-        // One 503 is shown above (the others are the same failure); /readyz answers 503 only while
-        // starting; 410 needs a pruned log (test/pruned-log.test.ts).
-        if (!json || (status === "503" && path !== "/v1/events") || status === "410") continue;
-        expect(checked, `${path} ${status}`).toContain(`${path} ${status}`);
+      for (const [method, op] of Object.entries(ops)) {
+        for (const [status, response] of Object.entries(op.responses)) {
+          const json = response.$ref !== undefined || response.content?.["application/json"] !== undefined;
+          // One 503 is shown above (the others are the same failure, or the UI not built or its
+          // counts still loading); /readyz answers 503 only while starting; 410 needs a pruned log
+          // (test/pruned-log.test.ts).
+          if (!json || (status === "503" && path !== "/v1/events") || status === "410") continue;
+          expect(checked, `${method} ${path} ${status}`).toContain(`${method} ${path} ${status}`);
+        }
       }
     }
   });

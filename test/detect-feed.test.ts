@@ -191,7 +191,7 @@ describe("detector fed by the ingest pipeline", () => {
     const registry = new Registry(); // one /metrics across the restart, as in a reloaded serve
     const live = async (ingest: OpenIngest) => {
       const running = await startLiveDetection({
-        dataDir: dir,
+        stateDir: dir,
         log: ingest.log,
         pipeline: ingest.pipeline,
         rules: RULES,

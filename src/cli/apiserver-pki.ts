@@ -6,7 +6,7 @@ import { createPrivateKey, createPublicKey, webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import * as x509 from "@peculiar/x509";
 import type { Issuer } from "../server/certs.js";
-import { CodedError } from "../errors.js";
+import { CliError } from "./errors.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -18,13 +18,15 @@ export interface LoadedCert {
   notAfter: Date;
 }
 
-export class PkiFileError extends CodedError<"bad-pki-file"> {
+/** A certificate or key file that cannot be used as it is (apiserver-config says how to replace it). */
+export class PkiFileError extends CliError {
   constructor(
     readonly file: string,
     reason: string,
     options?: { cause?: unknown },
   ) {
-    super("bad-pki-file", `${file}: ${reason}`, options);
+    super(`${file}: ${reason}`, 1, options);
+    this.name = "PkiFileError";
   }
 }
 

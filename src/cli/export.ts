@@ -5,9 +5,10 @@ import { createWriteStream } from "node:fs";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { Command } from "commander";
-import { bundleEntry, bundleHeader } from "../index/evidence.js";
+import { bundleEntry, bundleHeader, type BundleEntry } from "../index/evidence.js";
 import type { RawFilter } from "../index/query.js";
-import type { Listing, ReadSource } from "../client/source.js";
+import type { Listing, ReadSource, TrustedCheckpoint } from "../client/source.js";
+import { readKeyEventIndexes } from "../keys/keyring.js";
 import { addFilterOptions, filterFromOptions, parseTotal } from "./output/filter-options.js";
 import { addSourceOptions, openSource, sourceKind, type SourceFlags } from "./output/source-options.js";
 import { writeOut } from "./output/write-out.js";
@@ -23,15 +24,24 @@ export function registerExport(program: Command): void {
     async (o: Record<string, unknown> & SourceFlags & { output: string; limit?: string }) => {
       const filter = filterFromOptions(o, { asc: ["true"] });
       const total = parseTotal(o.limit, 100);
-      sourceKind(o);
+      const local = sourceKind(o) === "local";
       const source = await openSource(o);
       try {
-        await exportBundle(source, filter, o.limit, total, o.output);
+        await exportBundle(source, filter, o.limit, total, o.output, {
+          // The log's key history travels in the bundle, for an auditor who pinned an older key.
+          keyEventIndexes: local ? await readKeyEventIndexes(o.data as string) : [],
+        });
       } finally {
         await source.close();
       }
     },
   );
+}
+
+/** What else a bundle carries (the source already refused a checkpoint short of --witness). */
+export interface ExportExtras {
+  /** Log indexes of the log's KeyEvents, proven in the bundle beside the entries. */
+  keyEventIndexes?: readonly number[];
 }
 
 /** Writes the bundle of `filter`'s matches to `output` (a file, or - for stdout); shared with kubectl trail. */
@@ -41,12 +51,15 @@ export async function exportBundle(
   limit: string | undefined,
   total: number,
   output: string,
+  extras: ExportExtras = {},
 ): Promise<void> {
   const toFile = output !== "-";
   const out: Writable = toFile ? createWriteStream(output) : process.stdout;
   try {
     const listing = source.list(filter, { total, proofs: true });
-    const { count, gone } = await writeBundle(listing, describeQuery(filter, limit), out);
+    const { count, gone } = await writeBundle(listing, describeQuery(filter, limit), out, (cp) =>
+      bundleExtras(source, cp, extras),
+    );
     if (toFile) {
       out.end();
       await finished(out);
@@ -67,13 +80,15 @@ export async function writeBundle(
   listing: Listing,
   query: RawFilter,
   out: Writable,
+  keyEventsFor: (cp: TrustedCheckpoint) => Promise<BundleEntry[]> = async () => [],
 ): Promise<{ count: number; gone: number }> {
   let count = 0;
   let gone = 0;
   let started = false;
   for await (const page of listing.pages()) {
     if (!started) {
-      const header = JSON.stringify(bundleHeader(listing.checkpoint(), query), null, 2);
+      const cp = listing.checkpoint();
+      const header = JSON.stringify(bundleHeader(cp, query, new Date(), await keyEventsFor(cp)), null, 2);
       await writeOut(out, `${header.slice(0, -2)},\n  "entries": [`);
       started = true;
     }
@@ -93,6 +108,23 @@ export async function writeBundle(
   }
   await writeOut(out, count === 0 ? "]\n}\n" : "\n  ]\n}\n");
   return { count, gone };
+}
+
+/** The log's KeyEvents proven against the bundle's checkpoint, once it is known. */
+async function bundleExtras(
+  source: ReadSource,
+  cp: TrustedCheckpoint,
+  extras: ExportExtras,
+): Promise<BundleEntry[]> {
+  const events: BundleEntry[] = [];
+  for (const index of extras.keyEventIndexes ?? []) {
+    if (index >= cp.size) continue;
+    const { entry, checkpoint } = await source.entry(index);
+    // Proven against another checkpoint (the log grew meanwhile), it would not check in this bundle.
+    if (checkpoint.size !== cp.size || entry.gone !== undefined) continue;
+    events.push(bundleEntry(index, entry.data, entry.proof));
+  }
+  return events;
 }
 
 /** The filters as given (filter names, as the API takes them), recorded in the bundle. */

@@ -23,6 +23,9 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   rules: async () => (await import("./rules.js")).registerRules,
   policy: async () => (await import("./policy.js")).registerPolicy,
   redaction: async () => (await import("./redaction.js")).registerRedaction,
+  witness: async () => (await import("./witness.js")).registerWitness,
+  mirror: async () => (await import("./mirror.js")).registerMirror,
+  restore: async () => (await import("./restore.js")).registerRestore,
   proof: async () => (await import("./proof.js")).registerProof,
   config: async () => (await import("./config.js")).registerConfig,
   guard: async () => (await import("./guard.js")).registerGuard,
@@ -32,6 +35,8 @@ const program = new Command("kubetrail")
   .description("Tamper-evident audit trail for Kubernetes")
   .version("0.1.0")
   .showHelpAfterError()
+  // Options after a command are that command's (witness and mirror have subcommands of their own).
+  .enablePositionalOptions()
   .exitOverride();
 
 const wanted = process.argv.slice(2).find((a) => !a.startsWith("-"));

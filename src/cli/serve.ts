@@ -15,6 +15,9 @@ import { queryServeExtension } from "../server/routes/query.js";
 import { runServe, type ServeConfig, type ServeExtension } from "../server/run-serve.js";
 import { SessionStore } from "../server/session.js";
 import { uiServeExtension } from "../server/ui-extension.js";
+import { setUpCosigning } from "../publish/serve-cosigning.js";
+import { rotationServeExtension } from "../keys/rotation-request.js";
+import { fsStorage } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 
 interface ServeFlags {
@@ -53,6 +56,7 @@ interface ServeFlags {
   ui: boolean;
   uiStatsRows: string;
   config?: string;
+  cosigners?: string;
   kubeAuth?: boolean;
   kubeconfig?: string;
   kubeContext?: string;
@@ -280,6 +284,12 @@ export function registerServe(program: Command): void {
     .addOption(new Option("--no-detect", "do not run the detector").env("KUBETRAIL_NO_DETECT"))
     .addOption(
       opt(
+        "--cosigners <file>",
+        "witnesses (and mirrors) that cosign each checkpoint, the quorum and fail-open/closed (YAML; see docs/witnesses.md)",
+      ),
+    )
+    .addOption(
+      opt(
         "--guard-policies <paths>",
         "admission policies for POST /v1/admission/validate: GuardPolicy and ValidatingAdmissionPolicy files or directories, comma-separated (SIGHUP reloads)",
       ),
@@ -336,16 +346,30 @@ export function registerServe(program: Command): void {
         const onIndexError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "index feeder failed");
         const resolved = cmd.opts<ServeFlags>();
+        const storage = (cfg.storage ??= fsStorage(cfg.dataDir));
+        const cosigning = resolved.cosigners
+          ? await setUpCosigning(storage, resolved.cosigners, logger)
+          : undefined;
+        if (cosigning) {
+          cfg.cosign = cosigning.cosign;
+          cfg.ackGate = cosigning.ackGate;
+        }
         guard = await guardExtension(cfg.dataDir, resolved, logger);
-        const query = queryServeExtension(cfg.dataDir, {
-          onError: onIndexError,
-          onRebuild: (reason) =>
-            logger.warn(
-              { reason },
-              "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
-            ),
-        });
+        const query = queryServeExtension(
+          storage.stateDir,
+          {
+            onError: onIndexError,
+            onRebuild: (reason) =>
+              logger.warn(
+                { reason },
+                "query index damaged or missing: rebuilding it from the log; queries answer 503 meanwhile",
+              ),
+          },
+          cosigning?.published,
+        );
         const extensions: ServeExtension[] = [query, guard.extension];
+        if (cosigning) extensions.push(cosigning.extension);
+        extensions.push(rotationServeExtension(cfg.dataDir, logger));
         if (resolved.ui) {
           const statsRows = Number(resolved.uiStatsRows);
           if (!Number.isSafeInteger(statsRows) || statsRows < 1024)
@@ -355,7 +379,7 @@ export function registerServe(program: Command): void {
           cfg.sessions = new SessionStore();
           extensions.push(
             uiServeExtension({
-              dataDir: cfg.dataDir,
+              storage,
               assetsDir: UI_ASSETS,
               sessions: cfg.sessions,
               index: query.indexer,
@@ -368,7 +392,7 @@ export function registerServe(program: Command): void {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
           extensions.push(
             detectServeExtension({
-              dataDir: cfg.dataDir,
+              stateDir: storage.stateDir,
               rulesConfig: resolved.rulesConfig,
               rulesDirs,
               logger,

@@ -5,29 +5,39 @@ import type { Command } from "commander";
 import { verifyBundle } from "../index/evidence.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
+import { addWitnessOptions, witnessPolicyFromOptions } from "./output/witness-options.js";
 
 export function registerVerifyBundle(program: Command): void {
-  program
+  const cmd = program
     .command("verify-bundle")
     .argument("<bundle>", "evidence bundle written by kubetrail export")
     .description("check an evidence bundle offline against the log's verifier key")
-    .requiredOption("--key <vkey>", "the log's verifier key (name+hash+base64), or @FILE to read it")
-    .option("-o, --output <format>", "text or json", "text")
-    .action(async (file: string, o: { key: string; output: string }) => {
+    .requiredOption(
+      "--key <vkey>",
+      "the log's verifier key (name+hash+base64), or @FILE to read it; repeatable (a key rotation is followed from any of them)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option("-o, --output <format>", "text or json", "text");
+  addWitnessOptions(cmd).action(
+    async (file: string, o: { key: string[]; output: string; witness?: string[]; minWitnesses?: string }) => {
       checkOutput(o.output, ["text", "json"]);
-      const key = o.key.startsWith("@") ? (await readFile(o.key.slice(1), "utf8")).trim() : o.key;
+      const key = await Promise.all(
+        o.key.map(async (k) => (k.startsWith("@") ? (await readFile(k.slice(1), "utf8")).trim() : k)),
+      );
       let bundle: unknown;
       try {
         bundle = JSON.parse(await readFile(file, "utf8"));
       } catch (err) {
         throw new CliError(`${file}: not readable JSON (${(err as Error).message})`, 1, { cause: err });
       }
-      const report = verifyBundle(bundle, key);
+      const report = verifyBundle(bundle, key, { witnesses: await witnessPolicyFromOptions(o) });
       if (o.output === "json") process.stdout.write(JSON.stringify(report, null, 2) + "\n");
       else if (report.ok) {
         process.stdout.write(
           `OK: ${report.verified} entries of log "${report.origin}" proven included in the tree of size ` +
-            `${report.treeSize} (root ${report.rootHash}) signed by the given key\n`,
+            `${report.treeSize} (root ${report.rootHash}) signed by the given key` +
+            (report.witnesses ? ` and cosigned by ${report.witnesses.join(", ")}` : "") +
+            "\n",
         );
       }
       if (!report.ok) {
@@ -42,5 +52,6 @@ export function registerVerifyBundle(program: Command): void {
           `${file}: ${report.failures.length} problem(s); ${report.verified} entries verified`,
         );
       }
-    });
+    },
+  );
 }

@@ -11,10 +11,11 @@ import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
 import { progressBar } from "./progress.js";
+import { addWitnessOptions, witnessPolicyFromOptions } from "./output/witness-options.js";
 
 interface VerifyFlags {
   data?: string;
-  key?: string;
+  key?: string[];
   from?: string;
   output: string;
   ca?: string;
@@ -23,15 +24,21 @@ interface VerifyFlags {
   clientKey?: string;
   insecureSkipTlsVerify?: boolean;
   workers?: string;
+  witness?: string[];
+  minWitnesses?: string;
   timeout: string;
 }
 
 export function registerVerify(program: Command): void {
-  program
+  const cmd = program
     .command("verify [url]")
     .description("re-hash every entry and check the tree, the tiles and the signed checkpoint")
     .option("--data <dir>", "verify the log in this data directory")
-    .option("--key <vkey>", "pin the verifier key (name+hash+base64); required for a URL")
+    .option(
+      "--key <vkey>",
+      "pin the log's verifier key (name+hash+base64); required for a URL; repeatable (key rotations in the log are followed from any of them)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .option("--from <checkpoint-file>", "also prove the log extends this older trusted checkpoint")
     .option("-o, --output <format>", "text or json", "text")
     .option("--ca <file>", "PEM CA bundle for an https URL with a private certificate")
@@ -53,40 +60,42 @@ export function registerVerify(program: Command): void {
     )
     .addHelpText(
       "after",
-      '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --token-file read-token --ca ca.crt --from old-checkpoint',
-    )
-    .action(async (url: string | undefined, o: VerifyFlags) => {
-      checkOutput(o.output, ["text", "json"]);
-      let timeoutMs: number;
-      try {
-        timeoutMs = parseDuration(o.timeout, "--timeout");
-      } catch (err) {
-        throw new CliError((err as Error).message, 2, { cause: err });
-      }
-      const deadline = new AbortController();
-      setTimeout(() => deadline.abort(`--timeout ${o.timeout} passed`), timeoutMs).unref();
-      const signal = deadline.signal;
-      const { source, key, pinned } = await resolveSource(url, o, signal);
-      const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
-      const progress = progressBar("verify", "entries", o.output !== "json");
-      const report = await verifyLog(source, {
-        verifierKey: key,
-        trustedCheckpoint,
-        workers: o.workers ? Number(o.workers) : undefined,
-        signal,
-        onProgress: (done, total) => progress.update(done, total),
-      }).finally(() => progress.stop());
-      if (o.output === "json") process.stdout.write(JSON.stringify({ ...report, keyPinned: pinned }) + "\n");
-      else process.stdout.write(verifyReportText(report, pinned));
-      if (!report.ok) process.exitCode = 1;
-    });
+      '\nExamples:\n  kubetrail verify --data ./kubetrail-data --key "$(cat verifier.key)"\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --token-file read-token --ca ca.crt --from old-checkpoint\n  kubetrail verify https://kubetrail:8443/log/ --key "$VKEY" --token-file read-token --witness "$W1" --witness "$W2" --min-witnesses 1',
+    );
+  addWitnessOptions(cmd).action(async (url: string | undefined, o: VerifyFlags) => {
+    checkOutput(o.output, ["text", "json"]);
+    let timeoutMs: number;
+    try {
+      timeoutMs = parseDuration(o.timeout, "--timeout");
+    } catch (err) {
+      throw new CliError((err as Error).message, 2, { cause: err });
+    }
+    const deadline = new AbortController();
+    setTimeout(() => deadline.abort(`--timeout ${o.timeout} passed`), timeoutMs).unref();
+    const signal = deadline.signal;
+    const { source, key, pinned } = await resolveSource(url, o, signal);
+    const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
+    const witnesses = await witnessPolicyFromOptions(o);
+    const progress = progressBar("verify", "entries", o.output !== "json");
+    const report = await verifyLog(source, {
+      verifierKey: key,
+      trustedCheckpoint,
+      witnesses,
+      workers: o.workers ? Number(o.workers) : undefined,
+      signal,
+      onProgress: (done, total) => progress.update(done, total),
+    }).finally(() => progress.stop());
+    if (o.output === "json") process.stdout.write(JSON.stringify({ ...report, keyPinned: pinned }) + "\n");
+    else process.stdout.write(verifyReportText(report, pinned));
+    if (!report.ok) process.exitCode = 1;
+  });
 }
 
 async function resolveSource(
   url: string | undefined,
   o: VerifyFlags,
   signal: AbortSignal,
-): Promise<{ source: LogSource; key: string; pinned: boolean }> {
+): Promise<{ source: LogSource; key: string[]; pinned: boolean }> {
   if ((url === undefined) === (o.data === undefined))
     throw new CliError("give either --data DIR or a URL", 2);
   if (url !== undefined) {
@@ -107,7 +116,7 @@ async function resolveSource(
     };
   }
   const storage = fsStorage(o.data!);
-  const key = o.key ?? (await storage.verifierKey());
+  const key = o.key ?? [await storage.verifierKey()];
   return { source: storage.source(), key, pinned: o.key !== undefined };
 }
 
@@ -129,6 +138,7 @@ export function verifyReportText(r: VerifyReport, pinned: boolean): string {
       `OK: ${r.where}: ${r.entries} entries, ${r.tilesChecked} tiles and the checkpoint of size ${r.size} verify`,
     );
     lines.push(`origin ${r.origin}, root ${r.rootHash}`);
+    if (r.witnesses !== undefined) lines.push(`cosigned by witnesses: ${r.witnesses.join(", ")}`);
     if (r.pruned + r.erased > 0)
       lines.push(
         `${r.pruned} pruned and ${r.erased} erased entries were checked by their published leaf hashes alone`,

@@ -1,6 +1,7 @@
 // From settings (flags, a client-config context, or what the kubectl plugin found) to a
 // remote ReadSource: read the CA, the token and the client key from their files, and refuse to
 // go on without a pinned verifier key, since a key taken from the server would prove nothing.
+import type { WitnessPolicy } from "../verify/witness-policy.js";
 import { readFileSync } from "node:fs";
 import { JsonClient } from "../http/json-client.js";
 import { ClientError } from "./errors.js";
@@ -80,7 +81,11 @@ export function pinnedKey(s: RemoteSettings): string {
   );
 }
 
-export function connectRemote(s: RemoteSettings, seen: SeenCheckpoints = fileSeenCheckpoints()): ReadSource {
+export function connectRemote(
+  s: RemoteSettings,
+  seen: SeenCheckpoints = fileSeenCheckpoints(),
+  witnesses: WitnessPolicy | null = null,
+): ReadSource {
   const verifierKey = pinnedKey(s);
-  return remoteSource({ api: apiClient(s), verifierKey, seen });
+  return remoteSource({ api: apiClient(s), verifierKey, seen, witnesses });
 }

@@ -3,6 +3,7 @@
 // saw before, and every entry must come with an inclusion proof in that checkpoint's tree.
 // The server pages with a cursor that pins the listing to one tree size, so a listing of any
 // length is proven against one checkpoint while neither side holds more than a page.
+import { requireWitnesses, WitnessPolicyError, type WitnessPolicy } from "../verify/witness-policy.js";
 import type { TopCount, TopDimension } from "../index/db.js";
 import type { RawFilter } from "../index/query.js";
 import type { ResolvedEntry } from "../index/resolve.js";
@@ -28,6 +29,8 @@ export interface RemoteSourceOptions {
   /** The verifier key answers must be signed by (pinned by the user, never taken from the server). */
   verifierKey: string;
   seen?: SeenCheckpoints;
+  /** Witnesses whose cosignatures every checkpoint trusted must carry (--witness, --min-witnesses). */
+  witnesses?: WitnessPolicy | null;
 }
 
 /** Reads fields of an answer, turning anything the API does not document into a "junk" error. */
@@ -117,6 +120,7 @@ export function remoteSource(opts: RemoteSourceOptions): ReadSource {
   /** Verifies a checkpoint note and that it extends what this client saw before (once per run). */
   async function trust(note: string, where: string): Promise<TrustedCheckpoint> {
     const cp = trustCheckpoint(note, verifierKey, where);
+    if (opts.witnesses) requireQuorum(note, opts.witnesses, where);
     const earlier = witnessed ?? storedCheckpoint();
     if (earlier !== undefined)
       checkExtends(earlier, cp, earlier.size >= cp.size ? [] : await consistency(earlier.size, cp.size));
@@ -242,4 +246,15 @@ export function remoteSource(opts: RemoteSourceOptions): ReadSource {
       api.close();
     },
   };
+}
+
+/** A checkpoint already signed by the pinned key must also carry the policy's cosignatures. */
+function requireQuorum(note: string, policy: WitnessPolicy, where: string): void {
+  try {
+    requireWitnesses(note, policy);
+  } catch (err) {
+    if (err instanceof WitnessPolicyError)
+      throw new ClientError("witnesses", `${where}: ${err.message}`, { cause: err });
+    throw err;
+  }
 }

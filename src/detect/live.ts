@@ -16,7 +16,8 @@ import { loadRules, type LoadRulesOptions } from "./load-rules.js";
 import type { AlertSink } from "./types.js";
 
 export interface LiveDetectionOptions {
-  dataDir: string;
+  /** Where the detector keeps its position (Storage.stateDir). */
+  stateDir: string;
   log: AuditLog;
   /** Ingest's hook for parsed events (IngestPipeline); without it every entry is read from the log. */
   pipeline?: FeedOptions["pipeline"];
@@ -56,7 +57,7 @@ export async function startLiveDetection(opts: LiveDetectionOptions): Promise<Li
     sinks: opts.sinks,
     writer: opts.log,
     reader: opts.log,
-    positionFile: path.join(opts.dataDir, "detect.position"),
+    positionFile: path.join(opts.stateDir, "detect.position"),
     logSize: () => opts.log.size(),
     onRepair: opts.onRepair,
     registry: opts.registry,

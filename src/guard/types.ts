@@ -114,4 +114,7 @@ export interface GuardDecision {
   policies: PolicyResult[];
 }
 
-export class GuardError extends CodedError<"policy" | "review" | "manifest" | "test" | "replay"> {}
+/** The guard's errors; "cel-compile" is CelCompileError, "policy-eval" a check that could not run. */
+export class GuardError extends CodedError<
+  "policy" | "review" | "manifest" | "test" | "replay" | "cel-compile" | "policy-eval"
+> {}

@@ -7,13 +7,16 @@ import {
   encodeBase64,
   hashLeaf,
   NoteVerifier,
-  openCheckpoint,
+  parseCheckpoint,
   proveInclusion,
+  splitNote,
   verifyInclusion,
   type Hash,
 } from "../tlog/index.js";
 import type { ResolvedEntry } from "./resolve.js";
 import { isRecord } from "../json/record.js";
+import { checkQuorum, type WitnessPolicy } from "../verify/witness-policy.js";
+import { KeyHistory } from "../keys/key-history.js";
 import { IndexError } from "./errors.js";
 
 export const BUNDLE_FORMAT = "kubetrail-evidence-bundle";
@@ -38,6 +41,11 @@ export interface EvidenceBundle {
   createdAt: string;
   query: Record<string, string[]>;
   entries: BundleEntry[];
+  /**
+   * The log's KeyEvents up to the checkpoint (key rotations), proven like entries: with them a
+   * verifier who pinned an earlier key of the log follows it to the key that signed.
+   */
+  keyEvents?: BundleEntry[];
 }
 
 /** Everything in a bundle but its entries: the checkpoint they are proven against and the query. */
@@ -45,6 +53,7 @@ export function bundleHeader(
   cp: { origin: string; note: string },
   query: Record<string, string[]>,
   now = new Date(),
+  keyEvents: readonly BundleEntry[] = [],
 ): Omit<EvidenceBundle, "entries"> {
   return {
     format: BUNDLE_FORMAT,
@@ -53,6 +62,7 @@ export function bundleHeader(
     checkpoint: cp.note,
     createdAt: now.toISOString(),
     query,
+    ...(keyEvents.length > 0 ? { keyEvents: [...keyEvents] } : {}),
   };
 }
 
@@ -74,15 +84,24 @@ export async function buildBundle(
   entries: readonly ResolvedEntry[],
   query: Record<string, string[]>,
   now = new Date(),
+  keyEventIndexes: readonly number[] = [],
 ): Promise<EvidenceBundle> {
   const cp = log.latestCheckpoint();
   const reader = log.hashReader();
+  const keyEvents: BundleEntry[] = [];
+  for (const index of keyEventIndexes) {
+    if (index >= cp.size) continue;
+    for await (const e of log.readEntries(index, index + 1)) {
+      if (e.data === undefined) continue;
+      keyEvents.push(bundleEntry(index, e.data, await proveInclusion(cp.size, index, reader)));
+    }
+  }
   const out: BundleEntry[] = [];
   for (const { row, data, gone } of entries) {
     if (gone !== undefined) continue;
     out.push(bundleEntry(row.idx, data, await proveInclusion(cp.size, row.idx, reader)));
   }
-  return { ...bundleHeader(cp, query, now), entries: out };
+  return { ...bundleHeader(cp, query, now, keyEvents), entries: out };
 }
 
 export interface BundleFailure {
@@ -98,6 +117,8 @@ export interface BundleReport {
   origin?: string;
   treeSize?: number;
   rootHash?: string;
+  /** With a witness policy: the witnesses whose cosignature the checkpoint carries. */
+  witnesses?: string[];
   verified: number;
   failures: BundleFailure[];
 }
@@ -107,7 +128,11 @@ export interface BundleReport {
  * then every entry's bytes against its inclusion proof and the checkpoint's root. Never
  * throws for bad input: every problem is a failure naming the bundle item and log index.
  */
-export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport {
+export function verifyBundle(
+  bundle: unknown,
+  verifierKey: string | readonly string[],
+  opts: { witnesses?: WitnessPolicy | null } = {},
+): BundleReport {
   const fail = (message: string): BundleReport => ({ ok: false, verified: 0, failures: [{ message }] });
   if (!isRecord(bundle)) return fail("not a JSON object");
   if (bundle["format"] !== BUNDLE_FORMAT) return fail(`format is not "${BUNDLE_FORMAT}"`);
@@ -116,12 +141,15 @@ export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport
       `version ${JSON.stringify(bundle["version"])} is not supported (this verifier reads ${BUNDLE_VERSION})`,
     );
   }
-  let verifier: NoteVerifier;
+  let pinned: NoteVerifier[];
   try {
-    verifier = NoteVerifier.fromKey(verifierKey);
+    pinned = (typeof verifierKey === "string" ? [verifierKey] : verifierKey).map((k) =>
+      NoteVerifier.fromKey(k),
+    );
   } catch (err) {
     return fail(`verifier key: ${(err as Error).message}`);
   }
+  const verifier = pinned[0]!;
   if (bundle["verifierKeyName"] !== verifier.name) {
     return fail(
       `the bundle is for key "${String(bundle["verifierKeyName"])}" but the given key is "${verifier.name}"`,
@@ -130,10 +158,29 @@ export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport
   if (typeof bundle["checkpoint"] !== "string") return fail("checkpoint is missing");
   let size: number;
   let root: Hash;
+  let witnesses: string[] | undefined;
   try {
-    const cp = openCheckpoint(bundle["checkpoint"], verifier);
+    // The key history travels in the bundle (keyEvents), each event proven in the checkpoint's
+    // tree: a checkpoint signed by a key added after the one pinned is followed to it.
+    const claimed = parseCheckpoint(splitNote(bundle["checkpoint"]).text);
+    const history = new KeyHistory();
+    const events = bundle["keyEvents"] ?? [];
+    if (!Array.isArray(events)) return fail("keyEvents is not a list");
+    for (const [i, item] of events.entries()) {
+      const problem = checkEntry(item, claimed.size, claimed.rootHash);
+      if (problem !== null) return fail(`keyEvents[${i}]: ${problem}`);
+      const { index, entry } = item as { index: number; entry: string };
+      history.observe(index, Buffer.from(entry, "utf8"));
+    }
+    if (history.problems.length > 0) return fail(`keyEvents: ${history.problems[0]!.message}`);
+    const cp = history.trust(pinned).open(bundle["checkpoint"], opts.witnesses?.witnesses ?? []);
     size = cp.size;
     root = cp.rootHash;
+    if (opts.witnesses) {
+      const quorum = checkQuorum(cp, opts.witnesses);
+      if (!quorum.ok) return fail(`checkpoint: ${quorum.message}`);
+      witnesses = quorum.present;
+    }
   } catch (err) {
     return fail(`checkpoint: ${(err as Error).message}`);
   }
@@ -143,6 +190,7 @@ export function verifyBundle(bundle: unknown, verifierKey: string): BundleReport
     origin: verifier.name,
     treeSize: size,
     rootHash: encodeBase64(root),
+    ...(witnesses ? { witnesses } : {}),
     verified: 0,
     failures: [],
   };

@@ -107,12 +107,15 @@ export async function objectHistory(
     limit: number;
     /** Only entries below this log index (a checkpoint's size); default: the log's size. */
     logSize?: number;
+    /** Set by authorization: only objects in these namespaces (EventFilter.allowedNamespaces). */
+    allowedNamespaces?: readonly string[];
   },
   nowUs: number,
   resolve: ResolveOptions = {},
 ): Promise<ObjectHistory[]> {
   const filter = parseFilter({ ...historyFilter(q), limit: [String(q.limit)] });
   filter.logSize = q.logSize ?? log.size();
+  if (q.allowedNamespaces !== undefined) filter.allowedNamespaces = q.allowedNamespaces;
   const entries = await resolveEntries(log, index.search(filter, nowUs).rows, resolve);
   return objectHistories(entries);
 }

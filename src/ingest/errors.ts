@@ -15,10 +15,15 @@ export type BadInputCode =
 
 /**
  * Ingest's errors: bad input (the sender's fault: 4xx, the item rejected), "busy" (too much in
- * flight: 429, retry later), and the dedupe store's: "store_corrupt" (rebuilt from the log),
- * "store_failed" (its writer failed), "cancelled" (a job stopped because the store closes).
+ * flight: 429, retry later), the dedupe store's: "store_corrupt" (rebuilt from the log),
+ * "store_failed" (its writer failed), "cancelled" (a job stopped because the store closes), and
+ * a backfill into a running server's (RemoteImportError).
  */
-export type IngestErrorCode = BadInputCode | "busy" | "store_corrupt" | "store_failed" | "cancelled";
+export type IngestErrorCode =
+  BadInputCode | "busy" | "store_corrupt" | "store_failed" | "cancelled" | RemoteImportErrorCode;
+
+/** A running server refused a backfill batch, stayed unavailable, or answered what it should not. */
+export type RemoteImportErrorCode = "refused" | "unavailable" | "protocol";
 
 export class IngestError extends CodedError<IngestErrorCode> {
   /** The offending field of an event, when one is to blame (`stageTimestamp`, `auditID`). */

@@ -6,6 +6,7 @@ import path from "node:path";
 import { createIngestTransform } from "../audit/ingest-transform.js";
 import { loadPolicyFile } from "../audit/policy/load.js";
 import { loadRedactionRules } from "../audit/redact/rules.js";
+import type { Cosign } from "../store/log-core.js";
 import { readDetectorConfig } from "../secrets/index.js";
 import type { Storage } from "../store/storage.js";
 import type { AuditLog } from "../store/types.js";
@@ -31,6 +32,8 @@ export interface IngestSetup {
   /** False turns redaction by value off: only for the benchmark's side-by-side baseline. */
   valueDetection?: boolean;
   integrateIntervalMs?: number;
+  /** The cosigning step of publishing each checkpoint (witnesses), when configured. */
+  cosign?: Cosign;
   /** Told what was repaired on open: the log's files, or a damaged dedupe store rebuilt. */
   onRepair?: (message: string) => void;
   onError?: (err: unknown) => void;
@@ -60,6 +63,7 @@ export async function openIngest(storage: Storage, setup: IngestSetup = {}): Pro
     setup.secretDetectorsFile !== undefined ? readDetectorConfig(setup.secretDetectorsFile) : undefined;
   const log = await storage.openLog({
     integrateIntervalMs: setup.integrateIntervalMs,
+    cosign: setup.cosign,
     onRepair: setup.onRepair,
     onError: setup.onError,
   });

@@ -6,11 +6,10 @@
 // conflict. Progress is kept in an ImportState; a rerun skips what the server acknowledged.
 import { EVENT_TYPE_META } from "./sent-bytes.js";
 import { readAuditFileLines } from "./audit-file.js";
-import { IngestError } from "./errors.js";
+import { IngestError, type RemoteImportErrorCode } from "./errors.js";
 import { emptySummary, MAX_REJECTED_LISTED, type ImportSummary } from "./import-files.js";
 import { fileIdentity, type ImportState } from "./import-state.js";
 import { receiveEventLine } from "./normalize.js";
-import { CodedError } from "../errors.js";
 
 export interface PostReply {
   status: number;
@@ -22,9 +21,11 @@ export interface PostReply {
 /** POSTs one EventList body to the server's webhook; rejects only when no reply came. */
 export type PostBatch = (body: Buffer) => Promise<PostReply>;
 
-export type RemoteImportErrorCode = "refused" | "unavailable" | "protocol";
-
-export class RemoteImportError extends CodedError<RemoteImportErrorCode> {}
+export class RemoteImportError extends IngestError {
+  constructor(code: RemoteImportErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
 
 export interface RemoteImportOptions {
   /** Events per POST at most. */

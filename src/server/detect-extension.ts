@@ -1,13 +1,14 @@
 // For `kubetrail serve`: runs the detector over the integrated log (built-in rules, Sigma rules
 // from --rules-dir, settings and sinks from --rules-config). Alerts go into the log and to sinks;
-// the detector keeps its own position (DATA/detect.position), so a restart resumes where it was.
+// the detector keeps its own position (detect.position in the state directory), so a restart resumes where it was.
 import type { Logger } from "pino";
 import { createSinks, readRulesConfig, startLiveDetection } from "../detect/index.js";
 import type { StdoutTarget } from "../detect/sinks/stdout.js";
 import type { ServeExtension } from "./run-serve.js";
 
 export interface DetectSetup {
-  dataDir: string;
+  /** Where the detector keeps its position (Storage.stateDir). */
+  stateDir: string;
   rulesConfig?: string;
   rulesDirs: string[];
   logger: Logger;
@@ -20,7 +21,7 @@ export function detectServeExtension(setup: DetectSetup): ServeExtension {
     start: async (ingest, ctx) => {
       const config = setup.rulesConfig ? await readRulesConfig(setup.rulesConfig) : undefined;
       const live = await startLiveDetection({
-        dataDir: setup.dataDir,
+        stateDir: setup.stateDir,
         log: ingest.log,
         pipeline: ingest.pipeline,
         rules: { builtins: true, dirs: setup.rulesDirs, config },

@@ -37,10 +37,11 @@ export interface Route {
 }
 
 /**
- * The server's errors: "config" (a setting that cannot be used, ConfigError) and "http" (a
- * handler's clean 4xx/5xx reply, HttpError).
+ * The server's errors: "config" (a setting that cannot be used, ConfigError), "http" (a
+ * handler's clean 4xx/5xx reply, HttpError) and "kube-unavailable" (the apiserver could not be
+ * asked to review a credential, KubeUnavailableError).
  */
-export class ServerError extends CodedError<"config" | "http"> {}
+export class ServerError extends CodedError<"config" | "http" | "kube-unavailable"> {}
 
 /** Thrown by handlers for a clean 4xx/5xx reply with a reason the client can act on. */
 export class HttpError extends ServerError {

@@ -10,6 +10,7 @@ import { openIngest, type IngestSetup, type OpenIngest } from "../ingest/open-in
 import { MemoryBudget } from "../ingest/memory-budget.js";
 import { fsStorage } from "../store/fs/storage.js";
 import type { Storage } from "../store/storage.js";
+import type { AuditLog } from "../store/types.js";
 import type { AuthConfig } from "./auth/chain.js";
 import { caFingerprints, type ClientCaRights } from "./auth/credentials.js";
 import { KubeReviewer } from "./auth/kube-review.js";
@@ -55,6 +56,11 @@ export interface ServeConfig extends IngestSetup {
   shutdownGraceMs: number;
   /** The apiserver's live audit log file to follow as well (`import --follow` inside serve). */
   followAuditLog?: string;
+  /**
+   * Awaited after a webhook batch is durable and before it is acknowledged (strict mirroring:
+   * a mirror must hold it); an HttpError it throws is the answer.
+   */
+  ackGate?: (log: AuditLog) => Promise<void>;
   /** Memory webhook bodies may hold at once, parsing included (429 beyond); see MemoryBudget. */
   maxRequestMemory?: number;
   /** Kubernetes identities on the read API (TokenReview, SubjectAccessReview, x509 users). */
@@ -105,7 +111,14 @@ async function readPem(file: string, what: string): Promise<string> {
   }
 }
 
-async function tlsMaterial(cfg: ServeConfig, logger: Logger): Promise<TlsMaterial | undefined> {
+/** The serving TLS material from flags, or the self-signed one in DATA/tls/ (also for witness and mirror). */
+export async function tlsMaterial(
+  cfg: Pick<
+    ServeConfig,
+    "insecureHttp" | "clientCa" | "readClientCa" | "tlsCert" | "tlsKey" | "dataDir" | "kubeAuth"
+  >,
+  logger: Logger,
+): Promise<TlsMaterial | undefined> {
   if (cfg.insecureHttp) {
     if (cfg.clientCa) throw new ConfigError("--client-ca needs TLS; drop --insecure-http");
     if (cfg.readClientCa) throw new ConfigError("--read-client-ca needs TLS; drop --insecure-http");
@@ -218,7 +231,7 @@ async function authConfig(
 /** Follows the live audit log through the same pipeline as the webhook; returns its stop function. */
 function startFollowing(
   file: string,
-  dataDir: string,
+  stateDir: string,
   ingest: OpenIngest,
   metrics: ServerMetrics,
   logger: Logger,
@@ -226,7 +239,7 @@ function startFollowing(
   const controller = new AbortController();
   let last = { stored: 0, duplicates: 0, conflicts: 0, dropped: 0, read: 0, rejectedCount: 0 };
   const done = followFile(file, ingest.pipeline, {
-    stateDir: path.join(dataDir, "follow"),
+    stateDir: path.join(stateDir, "follow"),
     signal: controller.signal,
     onRepair: (message) => logger.warn({ file, repair: message }, "follow position rebuilt"),
     onProgress: (s, note) => {
@@ -288,7 +301,12 @@ export async function runServe(
     }),
     ...webhookRoutes({
       receive: (body) => openIngestOrThrow().receiver.receive(body),
-      ingest: (batch) => openIngestOrThrow().pipeline.ingestPrepared(batch),
+      ingest: async (batch) => {
+        const opened = openIngestOrThrow();
+        const result = await opened.pipeline.ingestPrepared(batch);
+        if (cfg.ackGate) await cfg.ackGate(opened.log);
+        return result;
+      },
       metrics,
       limits: { maxBytes: cfg.maxBodyBytes, maxDecodedBytes: cfg.maxDecodedBodyBytes, budget: memoryBudget },
       accepting: () => accepting,
@@ -322,8 +340,9 @@ export async function runServe(
     );
   }
   logger.info({ address: server.address, url: `${tls ? "https" : "http"}://${server.address}` }, "listening");
+  const storage = cfg.storage ?? fsStorage(cfg.dataDir);
   try {
-    ingest = await openIngest(cfg.storage ?? fsStorage(cfg.dataDir), {
+    ingest = await openIngest(storage, {
       ...cfg,
       memoryBudget,
       onRepair: (message) => logger.warn({ repair: message }, "repaired on open"),
@@ -357,7 +376,7 @@ export async function runServe(
     throw err;
   }
   if (cfg.followAuditLog)
-    stops.push(startFollowing(cfg.followAuditLog, cfg.dataDir, opened, metrics, logger));
+    stops.push(startFollowing(cfg.followAuditLog, storage.stateDir, opened, metrics, logger));
   accepting = true;
   logger.info({ origin: log.origin, size: log.size() }, "ready");
 

@@ -5,6 +5,7 @@ import {
   parseCookies,
   sameOrigin,
   SESSION_COOKIE,
+  sessionAuthenticator,
   sessionCookie,
   SessionStore,
 } from "./session.js";
@@ -70,6 +71,37 @@ describe("SessionStore", () => {
 });
 
 describe("cookies and requests", () => {
+  it("reads a session as the identity that signed in, on GET and HEAD only", async () => {
+    const store = new SessionStore();
+    const { id } = store.create({
+      name: "system:serviceaccount:team-a:auditor",
+      via: "kube-token",
+      scopes: ["read"],
+      groups: ["system:serviceaccounts", "system:authenticated"],
+      uid: "4f1c",
+      extra: { "authentication.kubernetes.io/pod-name": ["web-0"] },
+    });
+    const authenticate = sessionAuthenticator(store);
+    const cookie = { cookie: `${SESSION_COOKIE}=${id}` };
+    // The uid and extra TokenReview returned go on to SubjectAccessReview with the user and groups.
+    expect(await authenticate({ method: "GET", headers: cookie } as unknown as IncomingMessage)).toEqual({
+      kind: "identity",
+      identity: {
+        user: "system:serviceaccount:team-a:auditor",
+        groups: ["system:serviceaccounts", "system:authenticated"],
+        uid: "4f1c",
+        extra: { "authentication.kubernetes.io/pod-name": ["web-0"] },
+        method: "kube-token",
+      },
+    });
+    expect(await authenticate({ method: "POST", headers: cookie } as unknown as IncomingMessage)).toEqual({
+      kind: "none",
+    });
+    expect(await authenticate({ method: "GET", headers: {} } as unknown as IncomingMessage)).toEqual({
+      kind: "none",
+    });
+  });
+
   it("sets the session cookie HttpOnly, Secure, SameSite=Strict, host-only", () => {
     const c = sessionCookie("abc", 3_600_000);
     expect(c).toBe(`${SESSION_COOKIE}=abc; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=3600`);

@@ -1,6 +1,5 @@
-// Browser sessions for the web UI. A login exchanges a credential (a read token today; any
-// authenticator that yields an identity, such as a Kubernetes TokenReview, plugs in the same
-// way) for a random session id carried in a cookie that is HttpOnly, Secure, SameSite=Strict
+// Browser sessions for the web UI. A login exchanges a credential (a read token, or with
+// --kube-auth a Kubernetes token checked by TokenReview) for a random session id carried in a cookie that is HttpOnly, Secure, SameSite=Strict
 // and __Host- prefixed. The server keeps only the SHA-256 of each id, with the identity and
 // its expiry, so a copy of its memory (or a log line) cannot be replayed as a session.
 import { createHash, randomBytes } from "node:crypto";
@@ -12,13 +11,16 @@ export const SESSION_COOKIE = "__Host-kubetrail-session";
 
 /** Who a session stands for, as the authenticator that accepted the login saw it. */
 export interface SessionIdentity {
-  /** Shown in the UI and in logs: never the credential itself. */
+  /** The user: shown in the UI and in logs, never the credential itself. */
   name: string;
-  /** How the login was authenticated, e.g. "read-token". */
+  /** How the login was authenticated ("read-token", "kube-token"): the identity's AuthMethod. */
   via: string;
   /** Scopes the session may use; the UI only ever needs "read". */
   scopes: readonly "read"[];
   groups?: readonly string[];
+  /** What a Kubernetes TokenReview returned besides user and groups, passed on to SubjectAccessReview. */
+  uid?: string;
+  extra?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface Session {
@@ -225,14 +227,24 @@ export function credentialFingerprint(credential: string): string {
 /**
  * The read scope's authenticator for session cookies. Only GET and HEAD take the cookie: reads
  * change nothing, and SameSite=Strict keeps it off cross-site requests. The identity is the one
- * that logged in (a read token's session reads as a read token does).
+ * that logged in: a read token's session reads as a read token does, a Kubernetes token's as
+ * that Kubernetes user, authorized by SubjectAccessReview on each request.
  */
 export function sessionAuthenticator(sessions: Pick<SessionStore, "fromRequest">): Authenticator {
   return (req) => {
     if (req.method !== "GET" && req.method !== "HEAD") return { kind: "none" };
     const found = sessions.fromRequest(req);
     if (found === undefined) return { kind: "none" };
-    const { name, via, groups } = found.session.identity;
-    return { kind: "identity", identity: { user: name, groups: [...(groups ?? [])], method: via } };
+    const { name, via, groups, uid, extra } = found.session.identity;
+    return {
+      kind: "identity",
+      identity: {
+        user: name,
+        groups: [...(groups ?? [])],
+        ...(uid === undefined ? {} : { uid }),
+        ...(extra === undefined ? {} : { extra }),
+        method: via,
+      },
+    };
   };
 }

@@ -1,20 +1,26 @@
 // For `kubetrail serve`: the web UI. Its files and session endpoints (routes/ui.ts), its read
 // endpoints (routes/ui-api.ts) on read connections of their own to index.db (the query
 // extension's indexer writes it), and the in-memory stats kept in step with the index.
-import { statSync } from "node:fs";
-import path from "node:path";
 import type { Logger } from "pino";
 import { EventStats } from "../index/stats/event-stats.js";
 import { StatsSource } from "../index/stats/source.js";
+import type { Storage } from "../store/storage.js";
 import type { AuditLog } from "../store/types.js";
 import type { IndexReads } from "./routes/query.js";
 import type { ServeExtension } from "./run-serve.js";
 import { uiApiRoutes } from "./routes/ui-api.js";
-import { loadUiAssets, readTokenLogin, uiRoutes, type LoginAuthenticator } from "./routes/ui.js";
+import {
+  kubeTokenLogin,
+  loadUiAssets,
+  readTokenLogin,
+  uiRoutes,
+  type LoginAuthenticator,
+} from "./routes/ui.js";
 import type { SessionStore } from "./session.js";
 
 export interface UiSetup {
-  dataDir: string;
+  /** The stats read index.db in its stateDir; its checkpointWrittenAt is shown until the next one is signed. */
+  storage: Pick<Storage, "stateDir" | "checkpointWrittenAt">;
   /** The built UI (dist/web). */
   assetsDir: string;
   sessions: SessionStore;
@@ -22,7 +28,7 @@ export interface UiSetup {
   statsRows?: number;
   /** The query extension's indexer (queryServeExtension(…).indexer): the UI reads through it. */
   index: (log: AuditLog) => IndexReads;
-  /** Authenticators tried at login after the read tokens (a Kubernetes TokenReview, …). */
+  /** Authenticators tried at login after the read tokens and Kubernetes tokens. */
   logins?: readonly LoginAuthenticator[];
   logger: Logger;
 }
@@ -38,14 +44,9 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
           { dir: setup.assetsDir },
           "the web UI is not built (npm run build); /ui/ answers 503",
         );
-      stats = new EventStats(new StatsSource(setup.dataDir), setup.statsRows);
-      // Until the next checkpoint is signed, the file's time (the filesystem driver's) is the best known.
-      let writtenAt: number | undefined;
-      try {
-        writtenAt = statSync(path.join(setup.dataDir, "checkpoint")).mtimeMs;
-      } catch {
-        writtenAt = undefined;
-      }
+      stats = new EventStats(new StatsSource(setup.storage.stateDir), setup.statsRows);
+      // Until the next checkpoint is signed, the time the storage kept is the best known.
+      let writtenAt = setup.storage.checkpointWrittenAt?.();
       unsubscribe = ingest.log.onIntegrated(() => (writtenAt = Date.now()));
       // The API's /ui/api/ paths first: the app's catch-all /ui/* must not shadow them.
       return [
@@ -59,7 +60,12 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
         ...uiRoutes({
           assets,
           sessions: setup.sessions,
-          logins: [readTokenLogin(ctx.auth.readTokens), ...(setup.logins ?? [])],
+          // With --kube-auth, a Kubernetes token signs in as that user (TokenReview), read with RBAC.
+          logins: [
+            readTokenLogin(ctx.auth.readTokens),
+            ...(ctx.auth.kube === undefined ? [] : [kubeTokenLogin(ctx.auth.kube.reviewer)]),
+            ...(setup.logins ?? []),
+          ],
         }),
       ];
     },

@@ -19,8 +19,9 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import {
+  formatCheckpoint,
   hashesEqual,
-  signCheckpoint,
+  signNote,
   tileHashReader,
   type Checkpoint,
   type Hash,
@@ -58,6 +59,11 @@ import {
 export interface LogKeys {
   origin: string;
   signer: Signer;
+  /**
+   * Every key that signs each checkpoint, when that is more than `signer` (the overlap of a key
+   * rotation, see src/keys/): read at each publish, so a rotation needs no restart.
+   */
+  readonly signers?: readonly Signer[];
   /** The log's verifier keys (its key, and during a rotation the previous one). */
   verifiers: readonly Verifier[];
   /** The verifier key text auditors pin. */
@@ -440,7 +446,7 @@ class Log implements AuditLog {
       rootHash: this.builder.root(),
       extensions: [],
     };
-    const signed = await signCheckpoint(checkpoint, this.keys.signer);
+    const signed = await signNote(formatCheckpoint(checkpoint), this.keys.signers ?? [this.keys.signer]);
     const note = await this.cosigned(signed, checkpoint);
     await this.driver.publishCheckpoint(size, note);
     this.checkpoint = { origin: this.origin, size, rootHash: checkpoint.rootHash, note };

@@ -31,6 +31,11 @@ export interface Storage {
   redactionKey(): Promise<Buffer | null>;
   /** The per-log redaction key, created on first use. */
   loadOrCreateRedactionKey(): Promise<Buffer>;
+  /**
+   * When the latest checkpoint was stored (ms since the epoch), if the storage keeps that;
+   * undefined when it does not or there is none yet. A checkpoint carries no time of its own.
+   */
+  checkpointWrittenAt?(): number | undefined;
 }
 
 /**

@@ -5,7 +5,14 @@ import { decodeBase64, encodeBase64 } from "./base64.js";
 import { TlogError } from "./errors.js";
 import { type Hash, isHash } from "./hash.js";
 import { cosignatureTime, isCosignatureVerifier } from "./cosignature-format.js";
-import { type NoteSignature, type VerifiedSignature, openNote, signatureBytes, signNote } from "./note.js";
+import {
+  type NoteSignature,
+  type VerifiedSignature,
+  openNote,
+  signatureBytes,
+  signNote,
+  splitNote,
+} from "./note.js";
 import type { Signer, Verifier } from "./signer.js";
 
 export interface Checkpoint {
@@ -105,13 +112,35 @@ export function openCheckpoint(
         : `checkpoint of "${cp.origin}" is not signed by the log's key`,
     );
   }
-  const cosignatures: Cosignature[] = [];
+  return { ...cp, signatures, cosignatures: cosignaturesOf(signatures), unverified };
+}
+
+function cosignaturesOf(signatures: readonly VerifiedSignature[]): Cosignature[] {
+  const out: Cosignature[] = [];
   for (const s of signatures) {
     if (!isCosignatureVerifier(s.verifier)) continue;
     const time = cosignatureTime(signatureBytes(s));
-    if (time !== null) cosignatures.push({ name: s.name, keyHash: s.keyHash, time });
+    if (time !== null) out.push({ name: s.name, keyHash: s.keyHash, time });
   }
-  return { ...cp, signatures, cosignatures, unverified };
+  return out;
+}
+
+/**
+ * The valid cosignatures by `cosigners` on a checkpoint whose log signature was checked
+ * elsewhere (a read source that pinned the log's key). None is not an error; a bad one is
+ * (TlogError "bad-signature"), as are a malformed note or checkpoint.
+ */
+export function checkpointCosignatures(
+  note: string | Uint8Array,
+  cosigners: readonly Verifier[],
+): { checkpoint: Checkpoint; cosignatures: Cosignature[] } {
+  const checkpoint = parseCheckpoint(splitNote(note).text);
+  try {
+    return { checkpoint, cosignatures: cosignaturesOf(openNote(note, cosigners).signatures) };
+  } catch (err) {
+    if (err instanceof TlogError && err.code === "unknown-key") return { checkpoint, cosignatures: [] };
+    throw err;
+  }
 }
 
 function isVerifierList(v: Verifier | readonly Verifier[]): v is readonly Verifier[] {

@@ -12,7 +12,8 @@ export type TlogErrorCode =
   | "invalid-proof-input"
   | "bad-tile"
   | "bad-path"
-  | "bad-hash-reader";
+  | "bad-hash-reader"
+  | "malformed-request";
 
 /** Every error kubetrail/tlog throws: a `code` to branch on and, when another error led to it, its `cause`. */
 export class TlogError extends Error {

@@ -81,7 +81,45 @@ export {
   type OpenedCheckpoint,
   formatCheckpoint,
   openCheckpoint,
+  checkpointCosignatures,
   parseCheckpoint,
   signCheckpoint,
 } from "./checkpoint.js";
 export { decodeBase64, encodeBase64 } from "./base64.js";
+export {
+  isValidSubtree,
+  proveSubtreeConsistency,
+  storedSubtreeHash,
+  subtreeConsistencyProof,
+  subtreeHashFromLeaves,
+  verifySubtreeConsistency,
+} from "./subtree.js";
+export {
+  type AddCheckpointRequest,
+  MAX_PROOF_LINES,
+  SIZE_CONTENT_TYPE,
+  formatAddCheckpointRequest,
+  formatCosignatureResponse,
+  formatSizeBody,
+  parseAddCheckpointRequest,
+  parseCosignatureResponse,
+  parseSizeBody,
+} from "./witness-protocol.js";
+export {
+  type AddEntriesHeader,
+  type EntryPackage,
+  type LengthPrefix,
+  type MirrorInfo,
+  type PackageRange,
+  AddEntriesDecoder,
+  ENTRY_LENGTH_HEADER,
+  MAX_PACKAGES_PER_REQUEST,
+  MIRROR_INFO_CONTENT_TYPE,
+  PACKAGE_SIZE,
+  encodeAddEntriesHeader,
+  encodeEntryPackage,
+  formatMirrorInfo,
+  lengthPrefixFor,
+  packageRanges,
+  parseMirrorInfo,
+} from "./mirror-protocol.js";

@@ -13,8 +13,15 @@ import {
   TlogError,
   tilePath,
   TILE_WIDTH,
+  parseCheckpoint,
+  splitNote,
   type Checkpoint,
+  type OpenedCheckpoint,
+  type Verifier,
 } from "../tlog/index.js";
+import { mayHoldKeyEvent } from "../keys/key-event.js";
+import { KeyHistory, KeyProblem } from "../keys/key-history.js";
+import { checkQuorum, type WitnessPolicy } from "./witness-policy.js";
 import { TileBuilder, type TileData } from "../store/tile-builder.js";
 import { splitBundle } from "../store/bundle-format.js";
 import type { LogSource } from "../store/driver.js";
@@ -35,6 +42,10 @@ export type ProblemCode =
   | "tile-mismatch"
   | "missing-tile"
   | "root-mismatch"
+  | "witness-quorum"
+  | "retired-key"
+  | "not-yet-valid-key"
+  | "key-event"
   | "unreadable"
   | "deadline";
 
@@ -60,14 +71,22 @@ export interface VerifyReport {
   pruned: number;
   erased: number;
   trustedSize?: number;
+  /** With a witness policy: the witnesses whose cosignature the checkpoint carries. */
+  witnesses?: string[];
   problems: Problem[];
 }
 
 export interface VerifyOptions {
-  /** The verifier key string (`name+hash+base64`) the checkpoint must be signed by. */
-  verifierKey: string;
+  /**
+   * The log's verifier key (`name+hash+base64`) the auditor pinned, or several. Keys the log
+   * added or retired since (KeyEvents in the log, endorsed by a trusted key) are followed: each
+   * checkpoint must be signed by a key valid at its size (src/keys/key-history.ts).
+   */
+  verifierKey: string | readonly string[];
   /** An older checkpoint note the log must extend. */
   trustedCheckpoint?: string;
+  /** Witnesses whose cosignatures the checkpoint must carry (see witness-policy.ts). */
+  witnesses?: WitnessPolicy | null;
   /** Hash on this many worker threads (default: one per core but one). */
   workers?: number;
   onProgress?: (entriesDone: number, total: number) => void;
@@ -91,7 +110,9 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     erased: 0,
     problems: [],
   };
-  const verifier = NoteVerifier.fromKey(opts.verifierKey);
+  const pinned = (typeof opts.verifierKey === "string" ? [opts.verifierKey] : opts.verifierKey).map((k) =>
+    NoteVerifier.fromKey(k),
+  );
   let noteBytes: Uint8Array | null;
   try {
     noteBytes = await source.readCheckpoint();
@@ -101,7 +122,10 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
   if (noteBytes === null)
     return fail(report, { code: "no-checkpoint", message: `${source.where}: no checkpoint` });
   const note = Buffer.from(noteBytes).toString("utf8");
-  const cp = openSigned(noteBytes, verifier, "checkpoint", report);
+  const witnesses = opts.witnesses?.witnesses ?? [];
+  // Signed by a pinned key, it is checked now; signed by a key the log added since, once the
+  // walk has read the log's KeyEvents. A bad signature by a pinned key fails at once.
+  const cp = preliminary(noteBytes, pinned, witnesses, "checkpoint", report);
   if (!cp) return report;
   Object.assign(report, {
     origin: cp.origin,
@@ -111,7 +135,7 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
 
   let trusted: Checkpoint | null = null;
   if (opts.trustedCheckpoint !== undefined) {
-    trusted = openSigned(opts.trustedCheckpoint, verifier, "trusted checkpoint", report);
+    trusted = preliminary(opts.trustedCheckpoint, pinned, [], "trusted checkpoint", report);
     if (!trusted) return report;
     report.trustedSize = trusted.size;
     if (trusted.size > cp.size) {
@@ -194,9 +218,78 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
   } finally {
     await pool.close();
   }
-  if (!stopped) await walk.finish(cp);
+  if (!stopped) {
+    await walk.finish(cp);
+    if (walk.complete) checkSignatures(walk.history, pinned, note, opts, report);
+  }
   report.ok = report.problems.length === 0;
   return report;
+}
+
+/**
+ * The checkpoint's fields: checked now when a pinned key signed it (a bad signature by one fails
+ * here), else read unchecked until the key history is known (checkSignatures). Null on failure.
+ */
+function preliminary(
+  note: string | Uint8Array,
+  pinned: readonly NoteVerifier[],
+  witnesses: readonly Verifier[],
+  what: string,
+  report: VerifyReport,
+): Checkpoint | null {
+  try {
+    return openCheckpoint(note, [...pinned, ...witnesses]);
+  } catch (err) {
+    const code = err instanceof TlogError ? err.code : "";
+    if (code !== "unknown-key" && code !== "origin-mismatch") {
+      fail(report, {
+        code: code === "bad-signature" ? "bad-signature" : "bad-checkpoint",
+        message: `${what}: ${(err as Error).message}`,
+      });
+      return null;
+    }
+  }
+  try {
+    return parseCheckpoint(splitNote(note).text);
+  } catch (err) {
+    fail(report, { code: "bad-checkpoint", message: `${what}: ${(err as Error).message}` });
+    return null;
+  }
+}
+
+/**
+ * After the walk: the checkpoint (and the trusted one) signed by keys valid at their sizes,
+ * following the log's KeyEvents from the pinned keys; then the witness quorum.
+ */
+function checkSignatures(
+  history: KeyHistory,
+  pinned: readonly NoteVerifier[],
+  note: string,
+  opts: VerifyOptions,
+  report: VerifyReport,
+): void {
+  for (const p of history.problems)
+    report.problems.push({ code: "key-event", index: p.index, message: p.message });
+  const trust = history.trust(pinned);
+  const checks: [string, string, readonly Verifier[]][] = [
+    ["checkpoint", note, opts.witnesses?.witnesses ?? []],
+  ];
+  if (opts.trustedCheckpoint !== undefined) checks.push(["trusted checkpoint", opts.trustedCheckpoint, []]);
+  for (const [what, text, cosigners] of checks) {
+    let cp: OpenedCheckpoint;
+    try {
+      cp = trust.open(text, cosigners, what);
+    } catch (err) {
+      if (!(err instanceof KeyProblem)) throw err;
+      report.problems.push({ code: err.code, message: err.message });
+      continue;
+    }
+    if (what === "checkpoint" && opts.witnesses) {
+      const quorum = checkQuorum(cp, opts.witnesses);
+      report.witnesses = quorum.present;
+      if (!quorum.ok) report.problems.push({ code: "witness-quorum", message: quorum.message! });
+    }
+  }
 }
 
 /** A read the source refused or that failed (a file of the wrong size or kind, a timeout): the message names it. */
@@ -220,6 +313,8 @@ interface BundleRead {
 /** Feeds leaf hashes into the tree in order and compares what it builds with the source. */
 class TreeWalk {
   private readonly builder = new TileBuilder();
+  /** The log's KeyEvents, as the walk reads them. */
+  readonly history = new KeyHistory();
   private firstEntryMismatch: Problem | null = null;
   private firstTileMismatch: Problem | null = null;
 
@@ -265,7 +360,13 @@ class TreeWalk {
     }
     await this.pushLeaves(index, width, hashes, published, data);
     this.report.bytes += data.length;
+    if (mayHoldKeyEvent(data)) splitBundle(data).forEach((line, i) => this.history.observe(first + i, line));
     return true;
+  }
+
+  /** True when every entry of the checkpoint's tree was read. */
+  get complete(): boolean {
+    return this.builder.size === Number(this.report.size);
   }
 
   /**
@@ -355,34 +456,6 @@ class TreeWalk {
       message: `${tilePath(t.tile)} ${published === null ? "is missing" : "does not match the entries"}`,
     };
   }
-}
-
-function openSigned(
-  note: string | Uint8Array,
-  verifier: NoteVerifier,
-  what: string,
-  report: VerifyReport,
-): Checkpoint | null {
-  try {
-    return openCheckpoint(note, verifier);
-  } catch (err) {
-    const code = err instanceof TlogError ? err.code : "";
-    const problem: Problem =
-      code === "unknown-key" || code === "no-signature"
-        ? {
-            code: "unknown-key",
-            message: `${what} signed by an unknown key (want ${verifier.name}+${hex(verifier.keyHash)})`,
-          }
-        : code === "bad-signature"
-          ? { code: "bad-signature", message: `${what}: signature does not verify` }
-          : { code: "bad-checkpoint", message: `${what}: ${(err as Error).message}` };
-    fail(report, problem);
-    return null;
-  }
-}
-
-function hex(keyHash: number): string {
-  return keyHash.toString(16).padStart(8, "0");
 }
 
 function fail(report: VerifyReport, problem: Problem): VerifyReport {

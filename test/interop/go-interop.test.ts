@@ -3,11 +3,9 @@
 // checks what Go produces. The Go side (go/main.go) is built here with the Debian packages
 // golang-go and golang-golang-x-mod-dev (GOPATH mode, no network).
 
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Hash,
@@ -42,18 +40,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from "../../src/tlog/index.js";
-
-const GOPATH = "/usr/share/gocode";
-const X_MOD = path.join(GOPATH, "src/golang.org/x/mod/sumdb");
-const goSource = path.join(path.dirname(fileURLToPath(import.meta.url)), "go");
-
-const goVersion = spawnSync("go", ["version"], { encoding: "utf8" });
-const haveGo = goVersion.status === 0;
-if (!haveGo && process.env.CI !== "true") {
-  console.warn(
-    "go-interop: `go` not found; skipping (install golang-go golang-golang-x-mod-dev, see scripts/system-deps.sh)",
-  );
-}
+import { buildGoInterop, runGo as runGoHelper, skipGo } from "./go-helper.js";
 
 const b64 = (h: Uint8Array): string => Buffer.from(h).toString("base64");
 const unb64 = (s: string): Hash => new Uint8Array(Buffer.from(s, "base64"));
@@ -71,37 +58,17 @@ function dirTileReader(dir: string): TileReader {
 }
 
 // Fails (rather than skips) without Go on CI, as the brief for this suite requires.
-describe.skipIf(!haveGo && process.env.CI !== "true")("Go sumdb/note and sumdb/tlog interop", () => {
+describe.skipIf(skipGo)("Go sumdb/note and sumdb/tlog interop", () => {
   let work = "";
   let binary = "";
 
   function runGo<T>(command: "check" | "produce", request: unknown): T {
-    const run = spawnSync(binary, [command], {
-      input: JSON.stringify(request),
-      encoding: "utf8",
-      maxBuffer: 64 << 20,
-    });
-    if (run.status !== 0) throw new Error(`Go interop ${command} failed (${run.status}): ${run.stderr}`);
-    return JSON.parse(run.stdout) as T;
+    return runGoHelper<T>(binary, command, request);
   }
 
   beforeAll(() => {
-    if (!haveGo)
-      throw new Error(
-        `go is required on CI for the interop test: ${goVersion.error?.message ?? goVersion.stderr}`,
-      );
     work = mkdtempSync(path.join(tmpdir(), "kubetrail-go-interop-"));
-    binary = path.join(work, "interop");
-    const build = spawnSync("go", ["build", "-o", binary, "."], {
-      cwd: goSource,
-      encoding: "utf8",
-      env: { ...process.env, GO111MODULE: "off", GOPATH, GOCACHE: path.join(work, "gocache"), GOFLAGS: "" },
-    });
-    if (build.status !== 0) {
-      throw new Error(
-        `building the Go interop helper failed (is golang-golang-x-mod-dev installed at ${X_MOD}?):\n${build.stderr}`,
-      );
-    }
+    binary = buildGoInterop(work);
   });
 
   afterAll(() => {

@@ -359,6 +359,127 @@ describe("the read API under the cluster's RBAC", () => {
   });
 });
 
+/** Signs in to the web UI with a token, as the UI's page does; the session cookie, or the refusal. */
+async function uiLogin(token: string): Promise<{ reply: Reply; cookie: string }> {
+  const reply = await request(port, {
+    method: "POST",
+    path: "/ui/api/login",
+    ca: kubetrailCa,
+    headers: { Origin: `https://127.0.0.1:${port}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
+  const cookie =
+    String(([] as string[]).concat(reply.headers["set-cookie"] ?? [])[0] ?? "").split(";")[0] ?? "";
+  return { reply, cookie };
+}
+
+function asSession(cookie: string, pathname: string): Promise<Reply> {
+  return request(port, { path: pathname, ca: kubetrailCa, headers: { Cookie: cookie } });
+}
+
+interface UiStats {
+  treeSize: number;
+  total: number;
+  facets: { namespaces: { key: string | null; count: number }[] };
+}
+interface UiEntries {
+  items: { index: number; entry: string; proof: string[] }[];
+}
+
+function namespacesOf(list: UiEntries): Set<string> {
+  return new Set(
+    list.items.map(
+      (i) =>
+        (JSON.parse(i.entry) as { objectRef?: { namespace?: string } }).objectRef?.namespace ?? "<cluster>",
+    ),
+  );
+}
+
+describe("the web UI signed in with Kubernetes tokens", () => {
+  it("signs a cluster-wide reader in as that user and shows every namespace and the records", async () => {
+    const { reply, cookie } = await uiLogin(ALICE);
+    expect(reply.status, reply.body).toBe(200);
+    expect(JSON.parse(reply.body)).toMatchObject({ identity: { name: "alice", via: "kube-token" } });
+    expect(cookie).toMatch(/^__Host-kubetrail-session=/);
+    const session = JSON.parse((await asSession(cookie, "/ui/api/session")).body) as { identity: unknown };
+    expect(session.identity).toEqual({ name: "alice", via: "kube-token" });
+    const stats = await asSession(cookie, "/v1/stats?top=100");
+    expect(stats.status, stats.body).toBe(200);
+    const keys = (JSON.parse(stats.body) as UiStats).facets.namespaces.map((f) => f.key);
+    expect(keys).toEqual(expect.arrayContaining(["team-a", "team-b", "kubetrail", null]));
+    const entries = await asSession(cookie, "/v1/entries?verb=create&limit=1000");
+    expect(entries.status, entries.body).toBe(200);
+    expect([...namespacesOf(JSON.parse(entries.body) as UiEntries)]).toEqual(
+      expect.arrayContaining(["team-a", "team-b", "<cluster>"]),
+    );
+    expect((await asSession(cookie, "/v1/records?kind=Alert")).status).toBe(200);
+  });
+
+  it("narrows a namespace-limited service account's timeline, entries and history to its namespace", async () => {
+    const { reply, cookie } = await uiLogin(saToken);
+    expect(reply.status, reply.body).toBe(200);
+    expect(JSON.parse(reply.body)).toMatchObject({
+      identity: { name: "system:serviceaccount:team-a:auditor", via: "kube-token" },
+    });
+    const alice = (await uiLogin(ALICE)).cookie;
+    const mine = await asSession(cookie, "/v1/stats?top=100");
+    expect(mine.status, mine.body).toBe(200);
+    const stats = JSON.parse(mine.body) as UiStats;
+    expect(stats.facets.namespaces.map((f) => f.key)).toEqual(["team-a"]);
+    // The same counts a cluster-wide reader gets for team-a, over the same tree.
+    const all = JSON.parse(
+      (await asSession(alice, `/v1/stats?namespace=team-a&tree-size=${stats.treeSize}`)).body,
+    ) as UiStats;
+    expect(stats.total).toBe(all.total);
+    expect(stats.total).toBeGreaterThan(3);
+
+    const entries = await asSession(cookie, `/v1/entries?limit=1000&tree-size=${stats.treeSize}`);
+    expect(entries.status, entries.body).toBe(200);
+    const list = JSON.parse(entries.body) as UiEntries;
+    expect(list.items).toHaveLength(stats.total);
+    expect(namespacesOf(list)).toEqual(new Set(["team-a"]));
+    expect(list.items.every((i) => i.proof.length > 0)).toBe(true);
+
+    // Deployment "web" exists in team-a and team-b: only team-a's history is shown.
+    const history = await asSession(cookie, "/v1/history?object=deployment/web");
+    expect(history.status, history.body).toBe(200);
+    expect(namespacesOf(JSON.parse(history.body) as UiEntries)).toEqual(new Set(["team-a"]));
+    const both = JSON.parse((await asSession(alice, "/v1/history?object=deployment/web")).body) as UiEntries;
+    expect(namespacesOf(both)).toEqual(new Set(["team-a", "team-b"]));
+
+    // Elsewhere: refused, naming what is missing.
+    const other = await asSession(cookie, "/v1/entries?namespace=team-b");
+    expect(other.status).toBe(403);
+    expect(JSON.parse(other.body)).toEqual({
+      error: expect.stringMatching(
+        /^user "system:serviceaccount:team-a:auditor" \(groups .*\) may not list auditevents\.kubetrail\.dev in namespace "team-b"/,
+      ),
+    });
+    expect((await asSession(cookie, "/v1/history?object=deployment/web&namespace=team-b")).status).toBe(403);
+    const teamB = JSON.parse(
+      (await asSession(alice, "/v1/entries?namespace=team-b&limit=1")).body,
+    ) as UiEntries;
+    const one = await asSession(cookie, `/v1/entries/${teamB.items[0]!.index}`);
+    expect(one.status).toBe(403);
+    expect(one.body).toContain('may not get auditevents.kubetrail.dev in namespace \\"team-b\\"');
+    expect((await asSession(cookie, `/v1/entries/${list.items[0]!.index}`)).status).toBe(200);
+    const records = await asSession(cookie, "/v1/records?kind=Alert");
+    expect(records.status).toBe(403);
+    expect(records.body).toContain("at the cluster scope");
+  });
+
+  it("signs in a user without any grant, whose reads are then refused, and refuses unknown tokens", async () => {
+    const { reply, cookie } = await uiLogin(CAROL);
+    expect(reply.status, reply.body).toBe(200);
+    const stats = await asSession(cookie, "/v1/stats");
+    expect(stats.status).toBe(403);
+    expect(stats.body).toContain('user \\"carol\\" (groups visitors) may not list auditevents.kubetrail.dev');
+    const unknown = await uiLogin("not-a-token-the-apiserver-knows-0123");
+    expect(unknown.reply.status).toBe(401);
+    expect(unknown.cookie).toBe("");
+  });
+});
+
 describe("the CLI with Kubernetes credentials", () => {
   it("gives a namespace-limited client certificate only its namespaces, and refuses carol in one line", async () => {
     const bobCertFile = writeFile("bob.crt", bobCert.cert);

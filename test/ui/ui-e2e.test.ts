@@ -61,7 +61,7 @@ interface Proven {
 
 async function login(on: Page = page): Promise<void> {
   await on.goto(`${server.url}/`);
-  await on.getByLabel("Read token").fill(server.readToken);
+  await on.getByLabel("Token", { exact: true }).fill(server.readToken);
   await on.getByRole("button", { name: "Sign in" }).click();
   await on.getByRole("navigation", { name: "Pages" }).waitFor();
 }
@@ -133,7 +133,7 @@ describe("web UI", () => {
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain("unsafe-inline");
     await shot("login");
-    await page.getByLabel("Read token").fill("not-the-token-at-all");
+    await page.getByLabel("Token", { exact: true }).fill("not-the-token-at-all");
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect(page.getByRole("alert").innerText()).resolves.toContain("not accepted");
     // The refused login's 401 is the one error the console may show.

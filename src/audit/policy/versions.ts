@@ -3,7 +3,7 @@
 // newest release can be refused by an older apiserver, or silently mean less there.
 import { problem, type FieldProblem } from "./errors.js";
 import type { Policy } from "./types.js";
-import { CodedError } from "../../errors.js";
+import { AuditError } from "../errors.js";
 
 /** A Kubernetes minor release, e.g. 1.20. Patch releases never change the audit Policy. */
 export interface KubernetesVersion {
@@ -16,7 +16,7 @@ export const NEWEST_KUBERNETES: KubernetesVersion = { major: 1, minor: 36 };
 /** audit.k8s.io/v1, the API kubetrail writes and reads, is served from 1.12 on. */
 export const OLDEST_KUBERNETES: KubernetesVersion = { major: 1, minor: 12 };
 
-export class KubernetesVersionError extends CodedError<"bad-version"> {
+export class KubernetesVersionError extends AuditError<"bad-version"> {
   constructor(message: string) {
     super("bad-version", message);
   }

@@ -5,8 +5,10 @@ import type { Command } from "commander";
 import { clientConfigPath, findContext, loadClientConfig } from "../../client/client-config.js";
 import { connectRemote, type RemoteSettings } from "../../client/connect.js";
 import type { ReadSource } from "../../client/source.js";
+import { requireWitnesses, WitnessPolicyError } from "../../verify/witness-policy.js";
 import { CliError } from "../errors.js";
 import { USAGE_EXIT } from "./format.js";
+import { addWitnessOptions, witnessPolicyFromOptions } from "./witness-options.js";
 
 export interface SourceFlags {
   data?: string;
@@ -17,6 +19,8 @@ export interface SourceFlags {
   clientCert?: string;
   clientKey?: string;
   key?: string;
+  witness?: string[];
+  minWitnesses?: string;
 }
 
 const REMOTE_ONLY: [keyof SourceFlags, string][] = [
@@ -26,7 +30,9 @@ const REMOTE_ONLY: [keyof SourceFlags, string][] = [
   ["clientKey", "--client-key"],
 ];
 
-export function addSourceOptions(cmd: Command): Command {
+/** The source flags; with `witnesses` (all but `keys`), also --witness and --min-witnesses. */
+export function addSourceOptions(cmd: Command, opts: { witnesses?: boolean } = {}): Command {
+  if (opts.witnesses !== false) addWitnessOptions(cmd);
   return cmd
     .option("--data <dir>", "read the data directory of a log on this machine")
     .option("--server <url>", "read from a running kubetrail server, e.g. https://kubetrail.example:8443")
@@ -91,6 +97,8 @@ function noSource(): CliError {
 
 /** Opens the source the flags name. A local log's own key must match --key when both are given. */
 export async function openSource(o: SourceFlags): Promise<ReadSource> {
+  // Checkpoints short of the witness quorum are refused, naming the missing witnesses.
+  const witnesses = await witnessPolicyFromOptions(o);
   if (sourceKind(o) === "local") {
     const dataDir = o.data as string;
     // Loaded only here: the index (SQLite) is not needed to read from a server.
@@ -105,9 +113,19 @@ export async function openSource(o: SourceFlags): Promise<ReadSource> {
       session.close();
       throw new CliError(`${dataDir}: the log's verifier key is not the one given with --key`);
     }
+    if (witnesses) {
+      try {
+        requireWitnesses(session.log.latestCheckpoint().note, witnesses);
+      } catch (err) {
+        session.close();
+        if (err instanceof WitnessPolicyError)
+          throw new CliError(`${dataDir}: ${err.message}`, 1, { cause: err });
+        throw err;
+      }
+    }
     return localSource(session, dataDir, verifierKey);
   }
   const settings = remoteSettings(o);
   if (settings === undefined) throw noSource();
-  return connectRemote(settings);
+  return connectRemote(settings, undefined, witnesses);
 }

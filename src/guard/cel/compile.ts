@@ -13,7 +13,7 @@ import {
   type CelValue,
 } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
-import { CodedError } from "../../errors.js";
+import { GuardError } from "../types.js";
 import { KUBERNETES_FUNCS, compileRegex } from "./kubernetes-library.js";
 import { KUBERNETES_TYPES } from "./object-types.js";
 
@@ -67,7 +67,7 @@ const REGEX_METHODS = new Set(["matches", "find", "findAll"]);
 export const MAX_COMPREHENSION_DEPTH = 4;
 export const MAX_EXPRESSION_LENGTH = 16 * 1024;
 
-export class CelCompileError extends CodedError<"cel-compile"> {
+export class CelCompileError extends GuardError {
   constructor(
     readonly expression: string,
     readonly reason: string,

@@ -3,11 +3,10 @@
 // validation once per param object, messages from messageExpression when it yields a string,
 // and auditAnnotations. Shared by kubetrail's GuardPolicy and loaded VAPs.
 import { isCelError, type CelInput, type CelValue } from "@bufbuild/cel";
-import { CodedError } from "../../errors.js";
 import { isRecord } from "../../json/record.js";
 import { CelCompileError, compileCel, type CelProgram, type CompileOptions } from "../cel/compile.js";
 import { toCelInput } from "../cel/values.js";
-import type { Violation } from "../types.js";
+import { GuardError, type Violation } from "../types.js";
 import type { FieldErrors } from "./field-errors.js";
 import type { CheckOutcome, EvalInput } from "./policy.js";
 
@@ -134,7 +133,7 @@ export function compileCelChecks(
 }
 
 /** A check that could not be evaluated: caught below and reported as the outcome's error. */
-class PolicyEvalError extends CodedError<"policy-eval"> {
+class PolicyEvalError extends GuardError {
   constructor(message: string) {
     super("policy-eval", message);
   }

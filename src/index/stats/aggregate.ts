@@ -68,6 +68,11 @@ function mask(dict: Dictionary<string>, values: readonly string[]): Uint8Array |
   return m;
 }
 
+/** Like mask(), but an empty list allows nothing (rather than setting no condition). */
+function allowed(dict: Dictionary<string>, values: readonly string[]): Uint8Array {
+  return mask(dict, values) ?? new Uint8Array(dict.size);
+}
+
 function resourceMask(dict: Dictionary<ResourceKey>, filter: EventFilter): Uint8Array | null {
   if (filter.resources.length === 0) return null;
   const m = new Uint8Array(dict.size);
@@ -159,6 +164,8 @@ interface Matcher {
   srcMask: Uint8Array | null;
   decMask: Uint8Array | null;
   groupMask: Uint8Array | null;
+  /** The namespaces authorization allows (filter.allowedNamespaces); rows of no namespace never match it. */
+  allowedMask: Uint8Array | null;
   auditIdxs: ReadonlySet<number> | null;
   /** The facets' own conditions, in FACETS order. */
   facetMasks: (Uint8Array | null)[];
@@ -177,6 +184,8 @@ function compile(c: Columns, filter: EventFilter, opts: MatchOptions): Matcher {
     srcMask: mask(c.sources, filter.sourceIPs),
     decMask: mask(c.decisions, filter.decisions),
     groupMask: setMask(opts.groupSets, filter.groups.length > 0),
+    allowedMask:
+      filter.allowedNamespaces === undefined ? null : allowed(c.namespaces, filter.allowedNamespaces),
     auditIdxs: filter.auditIDs.length > 0 ? (opts.auditIdxs ?? new Set<number>()) : null,
     facetMasks: [
       mask(c.users, filter.users),
@@ -188,7 +197,10 @@ function compile(c: Columns, filter: EventFilter, opts: MatchOptions): Matcher {
   };
 }
 
-/** Every condition but the facets' own: stage (or final), time, name, source, decision, groups, audit IDs. */
+/**
+ * Every condition but the facets' own: stage (or final), time, name, source, decision, groups,
+ * the namespaces authorization allows, audit IDs.
+ */
 function restMatches(m: Matcher, i: number): boolean {
   const c = m.c;
   if (m.stageMask === null) {
@@ -203,6 +215,7 @@ function restMatches(m: Matcher, i: number): boolean {
   if (m.srcMask !== null && !hit(m.srcMask, c.source[i] as number)) return false;
   if (m.decMask !== null && !hit(m.decMask, c.decision[i] as number)) return false;
   if (m.groupMask !== null && !hit(m.groupMask, c.groupSet[i] as number)) return false;
+  if (m.allowedMask !== null && !hit(m.allowedMask, c.namespace[i] as number)) return false;
   return m.auditIdxs === null || m.auditIdxs.has(c.base + i);
 }
 

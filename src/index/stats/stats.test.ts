@@ -86,13 +86,28 @@ function randomFilters(index: QueryIndex, n: number): Record<string, string[]>[]
     if (rng.next() < 0.1) raw["stage"] = [pick(["RequestReceived", "ResponseComplete", "ResponseStarted"])];
     if (rng.next() < 0.2) raw["since"] = [pick(["3s", "6s", "1h"])];
     if (rng.next() < 0.05) raw["user"] = ["nobody-at-all"];
+    // What authorization sets for a namespace-limited reader (never a URL parameter).
+    if (rng.next() < 0.25)
+      raw[ALLOWED] = Array.from({ length: Math.floor(rng.next() * 4) }, () =>
+        pick([...values.namespaces.filter((v) => v !== "<none>"), "no-such-namespace"]),
+      );
     out.push(raw);
   }
   return out;
 }
 
+/** The key randomFilters uses for EventFilter.allowedNamespaces. */
+const ALLOWED = "(allowed namespaces)";
+
+function toFilter(raw: Record<string, string[]>): EventFilter {
+  const { [ALLOWED]: allowed, ...rest } = raw;
+  const filter = parseFilter(rest);
+  if (allowed !== undefined) filter.allowedNamespaces = allowed;
+  return filter;
+}
+
 function compare(stats: EventStats, index: QueryIndex, raw: Record<string, string[]>): void {
-  const filter = parseFilter(raw);
+  const filter = toFilter(raw);
   const got = stats.query(filter, { nowUs: NOW_US, buckets: 60, top: 1000 });
   const where = JSON.stringify(raw);
   expect(got.total, `total for ${where}`).toBe(sqlTotal(index, filter));
@@ -116,7 +131,7 @@ function comparePages(stats: EventStats, index: QueryIndex, raw: Record<string, 
   const where = JSON.stringify(raw);
   let cursor: EventFilter["cursor"];
   for (let page = 0; page < 4; page++) {
-    const filter = parseFilter({ ...raw, limit: ["37"] });
+    const filter = toFilter({ ...raw, limit: ["37"] });
     if (cursor !== undefined) filter.cursor = cursor;
     const mine = stats.page(filter, NOW_US);
     const sql = index.search(filter, NOW_US);

@@ -8,7 +8,7 @@ import type { JsonClient } from "../../http/json-client.js";
 import { TtlCache } from "./cache.js";
 import { tokenDigest } from "./credentials.js";
 import { AUDIT_RESOURCE, type AuditVerb, type Authorizer, type Decision, type Identity } from "./identity.js";
-import { CodedError } from "../../errors.js";
+import { ServerError } from "../route.js";
 
 export interface KubeReviewOptions {
   /** A client for the apiserver with kubetrail's own credentials; called per review (tokens rotate). */
@@ -27,7 +27,7 @@ export type TokenReviewResult =
   { authenticated: true; identity: Identity } | { authenticated: false; reason: string };
 
 /** The apiserver could not be asked: the request fails with 503, nothing is cached. */
-export class KubeUnavailableError extends CodedError<"kube-unavailable"> {
+export class KubeUnavailableError extends ServerError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("kube-unavailable", message, options);
   }

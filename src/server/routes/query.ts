@@ -37,6 +37,11 @@ export interface IndexReads {
 export interface QueryRouteDeps {
   log: LogReader;
   index: IndexReads;
+  /**
+   * The checkpoint /log/checkpoint serves when witnesses cosign the log (src/publish/): the
+   * newest one the witness policy accepts, with its cosignatures; null while none is.
+   */
+  publishedCheckpoint?: () => string | null;
   /** The log's verifier key, served on /v1/keys for clients to compare with the one they pin. */
   verifierKey: string;
 }
@@ -129,14 +134,57 @@ function withinBudget(entries: readonly ResolvedEntry[]): number {
   return entries.length;
 }
 
-export function queryRoutes(deps: QueryRouteDeps): Route[] {
-  const { log, index } = deps;
+/**
+ * One entry's bytes, parsed, once `access` may `get` it in the namespace they name (the cluster
+ * scope for cluster-scoped events and records): 410 for a pruned or erased entry, told only to a
+ * full-log reader since its namespace went with its bytes.
+ */
+export async function readAuthorized(
+  log: LogReader,
+  idx: number,
+  access: Access,
+): Promise<{ data: Uint8Array; leaf: Hash; value: unknown }> {
+  let data: Uint8Array | undefined;
+  for await (const e of log.readEntries(idx, idx + 1)) {
+    if (e.gone !== undefined) {
+      await access.fullLog("get");
+      throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
+    }
+    data = e.data;
+  }
+  if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
+  const leaf = hashLeaf(data);
+  const { row, value } = parsedEntry(idx, data, leaf);
+  await access.check("get", row.namespace);
+  return { data, leaf, value };
+}
+
+/** The namespaces index.db holds, read again at most every NAMESPACES_TTL_MS. */
+export function knownNamespaces(index: IndexReads): () => string[] {
   let namespaces: { at: number; list: string[] } | undefined;
-  const knownNamespaces = (): string[] => {
+  return () => {
     if (namespaces === undefined || Date.now() - namespaces.at > NAMESPACES_TTL_MS)
       namespaces = { at: Date.now(), list: indexRead(index, (i) => i.namespaces()) };
     return namespaces.list;
   };
+}
+
+/**
+ * Narrows `filter` to what `access` may list: each namespace it names must be allowed (else
+ * 403); without one, a namespace-limited reader gets the allowed namespaces among `known`.
+ */
+export async function narrowToAccess(
+  filter: EventFilter,
+  access: Access,
+  known: () => readonly string[],
+): Promise<void> {
+  const allowed = await access.namespaces("list", filter.namespaces, known);
+  if (allowed !== undefined) filter.allowedNamespaces = allowed;
+}
+
+export function queryRoutes(deps: QueryRouteDeps): Route[] {
+  const { log, index } = deps;
+  const namespaces = knownNamespaces(index);
 
   /** The filter of the query string, pinned to a log size and narrowed to what `access` may list. */
   const eventFilter = async (
@@ -155,8 +203,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
     filter.logSize = filter.cursor?.size ?? size;
     if (filter.logSize > size)
       throw new HttpError(400, `cursor: from a log of ${filter.logSize} entries, but this one has ${size}`);
-    const allowed = await access.namespaces("list", filter.namespaces, knownNamespaces);
-    if (allowed !== undefined) filter.allowedNamespaces = allowed;
+    await narrowToAccess(filter, access, namespaces);
     return filter;
   };
 
@@ -266,19 +313,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
         const cp = log.latestCheckpoint();
         if (idx >= cp.size)
           throw new HttpError(404, `entry ${idx}: not in the log of size ${cp.size} (latest checkpoint)`);
-        let data: Uint8Array | undefined;
-        for await (const e of log.readEntries(idx, idx + 1)) {
-          if (e.gone !== undefined) {
-            // Its namespace went with its bytes: only a full-log reader may learn it is gone.
-            await access.fullLog("get");
-            throw new HttpError(410, `entry ${idx}: ${e.gone.state} (${e.gone.reason})`);
-          }
-          data = e.data;
-        }
-        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable`);
-        const leaf = hashLeaf(data);
-        const { row, value } = parsedEntry(idx, data, leaf);
-        await access.check("get", row.namespace);
+        const { data, leaf, value } = await readAuthorized(log, idx, access);
         const proof = await proveInclusion(cp.size, idx, log.hashReader());
         jsonReply(res, 200, {
           index: idx,
@@ -346,7 +381,16 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
       pattern: "/log/checkpoint",
       scope: "public",
       async handle({ res }) {
-        const note = Buffer.from(log.latestCheckpoint().note, "utf8");
+        const published = deps.publishedCheckpoint ? deps.publishedCheckpoint() : log.latestCheckpoint().note;
+        if (published === null)
+          throw new HttpError(
+            503,
+            "no checkpoint has the witness cosignatures it needs yet (failMode closed)",
+            {
+              "Retry-After": "5",
+            },
+          );
+        const note = Buffer.from(published, "utf8");
         sendBytes(res, note, "text/plain; charset=utf-8", "no-cache");
       },
     },
@@ -378,6 +422,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
 export function queryServeExtension(
   stateDir: string,
   hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
+  publishedCheckpoint?: () => string | null,
 ): ServeExtension & { indexer(log: AuditLog): Indexer } {
   let indexer: Indexer | undefined;
   const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, stateDir, hooks));
@@ -387,7 +432,12 @@ export function queryServeExtension(
       return () => running.stop();
     },
     routes: (ingest) =>
-      queryRoutes({ log: ingest.log, index: open(ingest.log), verifierKey: ingest.log.verifierKey }),
+      queryRoutes({
+        log: ingest.log,
+        index: open(ingest.log),
+        verifierKey: ingest.log.verifierKey,
+        ...(publishedCheckpoint ? { publishedCheckpoint } : {}),
+      }),
     degraded: () => {
       const status = indexer?.status();
       if (status === undefined || status.state === "ready") return [];

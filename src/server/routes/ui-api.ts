@@ -1,21 +1,28 @@
 // Read endpoints the web UI needs beyond the query API: counts for the timeline (histogram and
 // facets), and entries exactly as stored with their inclusion proofs against a checkpoint the
 // browser has verified (events, one object's history, kubetrail's own records), so the browser
-// can check every row itself. All behind the read credential (a token or a UI session); all
-// bounded: pages of at most HTTP_MAX_LIMIT entries, stats over a bounded in-memory store.
+// can check every row itself. All behind the read credential (a token or a UI session) and
+// authorized per namespace like the query API (records: the whole log only); all bounded: pages of at most HTTP_MAX_LIMIT entries, stats over a bounded in-memory store.
 import type { ServerResponse } from "node:http";
 import { IndexError } from "../../index/errors.js";
 import { objectHistory } from "../../index/history.js";
 import { parseKindName } from "../../index/kinds.js";
 import { decodeCursor, encodeCursor, parseFilter, type Cursor, type EventFilter } from "../../index/query.js";
-import type { IndexRow } from "../../index/row.js";
 import { resolveEntries, type ResolvedEntry } from "../../index/resolve.js";
 import { StatsLoadingError, type EventStats } from "../../index/stats/event-stats.js";
 import type { Gone, LogReader } from "../../store/types.js";
+import type { IndexRow } from "../../index/row.js";
 import { encodeBase64, proveInclusion, type Hash, type HashReader } from "../../tlog/index.js";
 import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
-import { HTTP_MAX_LIMIT, indexRead, type IndexReads } from "./query.js";
+import {
+  HTTP_MAX_LIMIT,
+  indexRead,
+  knownNamespaces,
+  narrowToAccess,
+  readAuthorized,
+  type IndexReads,
+} from "./query.js";
 import { PRIVATE_NO_STORE } from "./ui.js";
 
 export interface UiApiDeps {
@@ -138,6 +145,7 @@ function reply(res: ServerResponse, body: unknown): void {
 export function uiApiRoutes(deps: UiApiDeps): Route[] {
   const { log, index, stats } = deps;
   const keep = { keepMismatched: true };
+  const namespaces = knownNamespaces(index);
 
   /** A page of index rows as an EntryList: the log's bytes, each with its proof, and the next cursor. */
   const replyEntries = async (
@@ -182,11 +190,10 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
       pattern: "/v1/stats",
       scope: "read",
       async handle({ url, res, access }) {
-        // The UI shows the whole log: its APIs are for cluster-wide readers only.
-        await access.fullLog("list");
         const size = treeSize(url, log);
         const filter = filterOf(url);
         filter.logSize = size;
+        await narrowToAccess(filter, access, namespaces);
         const buckets = intParam(url, "buckets", 60, MAX_BUCKETS);
         const top = intParam(url, "top", 10, MAX_TOP);
         let answer;
@@ -206,13 +213,12 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
       pattern: "/v1/entries",
       scope: "read",
       async handle({ url, res, access }) {
-        // The UI shows the whole log: its APIs are for cluster-wide readers only.
-        await access.fullLog("list");
         const size = treeSize(url, log);
         const filter = filterOf(url);
         if (filter.limit > HTTP_MAX_LIMIT)
           throw new HttpError(400, `limit: at most ${HTTP_MAX_LIMIT} per page; page with cursor`);
         filter.logSize = size;
+        await narrowToAccess(filter, access, namespaces);
         const nowUs = Date.now() * 1000;
         // The in-memory columns find a page in one bounded pass whatever the filter; SQLite's
         // plan for a common value (resource=leases…) sorts every match by time.
@@ -232,17 +238,13 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
       pattern: "/v1/entries/:index",
       scope: "read",
       async handle({ url, params, res, access }) {
-        // The UI shows the whole log: its APIs are for cluster-wide readers only.
-        await access.fullLog("list");
         const text = params["index"] ?? "";
         if (!/^(0|[1-9]\d{0,15})$/.test(text))
           throw new HttpError(400, `index: "${text}" is not a log index`);
         const idx = Number(text);
         const size = treeSize(url, log);
         if (idx >= size) throw new HttpError(404, `entry ${idx}: not in the tree of size ${size}`);
-        let data: Uint8Array | undefined;
-        for await (const e of log.readEntries(idx, idx + 1)) data = e.data;
-        if (data === undefined) throw new HttpError(404, `entry ${idx}: not readable (pruned?)`);
+        const { data } = await readAuthorized(log, idx, access);
         const proof = await proveInclusion(size, idx, log.hashReader());
         reply(res, {
           apiVersion: "kubetrail.dev/v1",
@@ -259,8 +261,6 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
       pattern: "/v1/history",
       scope: "read",
       async handle({ url, res, access }) {
-        // The UI shows the whole log: its APIs are for cluster-wide readers only.
-        await access.fullLog("list");
         const size = treeSize(url, log);
         const object = url.searchParams.get("object");
         if (object === null) throw new HttpError(400, "object: missing (KIND/NAME, e.g. deployment/web)");
@@ -272,6 +272,13 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
         }
         const namespace = url.searchParams.get("namespace");
         const limit = intParam(url, "limit", 200, MAX_HISTORY);
+        // A namespace asked for must be allowed; without one, a namespace-limited reader sees the
+        // object in the namespaces it may list (never a cluster-scoped object of that name).
+        const allowed = await access.namespaces(
+          "list",
+          namespace === null || namespace === "" ? [] : [namespace],
+          namespaces,
+        );
         const items = await indexRead(index, (i) =>
           objectHistory(
             i,
@@ -281,6 +288,7 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
               ...(namespace === null || namespace === "" ? {} : { namespace }),
               limit,
               logSize: size,
+              ...(allowed === undefined ? {} : { allowedNamespaces: allowed }),
             },
             Date.now() * 1000,
             keep,
@@ -309,7 +317,7 @@ export function uiApiRoutes(deps: UiApiDeps): Route[] {
       pattern: "/v1/records",
       scope: "read",
       async handle({ url, res, access }) {
-        // The UI shows the whole log: its APIs are for cluster-wide readers only.
+        // Records (alerts, …) are not all bound to one namespace: a cluster-wide reader only.
         await access.fullLog("list");
         const size = treeSize(url, log);
         const kinds = url.searchParams.getAll("kind");

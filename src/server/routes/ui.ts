@@ -6,6 +6,7 @@ import type { ServerResponse } from "node:http";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { tokenMatches } from "../auth/credentials.js";
+import { KubeUnavailableError, type KubeReviewer } from "../auth/kube-review.js";
 import { readBody } from "../body.js";
 import { HttpError, type Route } from "../route.js";
 import { jsonReply } from "../server.js";
@@ -21,7 +22,7 @@ import {
 
 /**
  * Turns a credential typed into the login form into an identity, or undefined when this
- * authenticator does not accept it. Read tokens are one; a TokenReview-backed one fits the same.
+ * authenticator does not accept it (an HttpError when it cannot tell, e.g. 503).
  */
 export type LoginAuthenticator = (credential: string) => Promise<SessionIdentity | undefined>;
 
@@ -30,6 +31,35 @@ export function readTokenLogin(readTokens: readonly string[]): LoginAuthenticato
     tokenMatches(credential, readTokens)
       ? { name: `read token ${credentialFingerprint(credential)}`, via: "read-token", scopes: ["read"] }
       : undefined;
+}
+
+/**
+ * A Kubernetes bearer token (OIDC, service account, static), checked with TokenReview (serve
+ * --kube-auth). The session carries the identity the apiserver returned, so every read is then
+ * authorized for that user by SubjectAccessReview, as the same token sent as a bearer would be.
+ * The token itself is not kept: revoking it does not end the session (idle and absolute limits
+ * do), but removing the user's RoleBinding takes effect within the decision cache's TTL.
+ */
+export function kubeTokenLogin(reviewer: Pick<KubeReviewer, "reviewToken">): LoginAuthenticator {
+  return async (credential) => {
+    let review;
+    try {
+      review = await reviewer.reviewToken(credential);
+    } catch (err) {
+      if (err instanceof KubeUnavailableError) throw new HttpError(503, err.message, {}, { cause: err });
+      throw err;
+    }
+    if (!review.authenticated) return undefined;
+    const { user, groups, uid, extra } = review.identity;
+    return {
+      name: user,
+      via: "kube-token",
+      scopes: ["read"],
+      groups,
+      ...(uid === undefined ? {} : { uid }),
+      ...(extra === undefined ? {} : { extra }),
+    };
+  };
 }
 
 /**
@@ -207,7 +237,7 @@ export function uiRoutes(deps: UiRouteDeps): Route[] {
           throw new HttpError(400, "login body is not JSON");
         }
         if (typeof token !== "string" || token.trim() === "")
-          throw new HttpError(400, 'login body needs "token": a read token');
+          throw new HttpError(400, 'login body needs "token": a read token or a Kubernetes token');
         let identity: SessionIdentity | undefined;
         for (const login of deps.logins) {
           identity = await login(token.trim());

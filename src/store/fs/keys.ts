@@ -4,7 +4,8 @@
 import { randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { generateNoteKey, NoteSigner, NoteVerifier } from "../../tlog/index.js";
+import { Keyring } from "../../keys/keyring.js";
+import { generateNoteKey } from "../../tlog/index.js";
 import { readFileIfExists, writeFileAtomic } from "../durable-file.js";
 import { defaultOrigin, type LogKeys } from "../log-core.js";
 import { LogError } from "../types.js";
@@ -33,18 +34,15 @@ export async function loadOrCreateSigningKey(dataDir: string, origin?: string): 
     await writeFileAtomic(path.join(dir, VERIFIER_KEY), generated.verifierKey + "\n", 0o644);
     skey = generated.signerKey;
   }
-  const signer = NoteSigner.fromKey(skey);
-  if (origin !== undefined && origin !== signer.name) {
+  // The keyring checks verifier.key against signing.key and follows a key rotation (src/keys/).
+  const keys = await Keyring.load(dir);
+  if (origin !== undefined && origin !== keys.origin) {
     throw new LogError(
       "invalid",
-      `${dataDir}: the log's origin is "${signer.name}"; it cannot be changed to "${origin}"`,
+      `${dataDir}: the log's origin is "${keys.origin}"; it cannot be changed to "${origin}"`,
     );
   }
-  const verifierKey = await readVerifierKey(dataDir);
-  if (verifierKey !== signer.verifierKey) {
-    throw new LogError("corrupt", `${dir}: ${VERIFIER_KEY} does not belong to ${SIGNING_KEY}`);
-  }
-  return { origin: signer.name, signer, verifiers: [NoteVerifier.fromKey(verifierKey)], verifierKey };
+  return keys;
 }
 
 /** The verifier key string of the log in dataDir (public; safe to print and share). */

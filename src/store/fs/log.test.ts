@@ -191,6 +191,23 @@ describe("fs log", () => {
     await expect(openFsLog(dir, { origin: "example.com/b" })).rejects.toThrow(/cannot be changed/);
   });
 
+  it("tells when its latest checkpoint was written, and nothing before there is one", async () => {
+    const dir = tmpDir();
+    const storage = fsStorage(dir);
+    expect(storage.checkpointWrittenAt?.()).toBeUndefined();
+    const log = await openFsLog(dir);
+    await log.append(entries(0, 3));
+    await log.waitIntegrated(3);
+    await log.close();
+    const first = storage.checkpointWrittenAt?.();
+    expect(first).toBeGreaterThan(0);
+    // Dated back, as after a restart: the stored time is what is told, not the time of asking.
+    const back = new Date(Date.now() - 3_600_000);
+    await fsp.utimes(new FsLayout(dir).checkpoint, back, back);
+    // (mtimeMs is a float of nanoseconds: within a millisecond.)
+    expect(Math.abs(storage.checkpointWrittenAt!()! - back.getTime())).toBeLessThan(1);
+  });
+
   it("cuts a torn tail on open and keeps everything before it", async () => {
     const dir = tmpDir();
     const log = await openFsLog(dir);

@@ -1,11 +1,13 @@
 // The default storage: one data directory holding the log (the fs driver), its keys (keys/) and
 // the state derived from it (index.db, dedupe/, …), as docs/DESIGN.md lays out.
+import { statSync } from "node:fs";
 import type { LogSource } from "../driver.js";
 import { openLog } from "../log-core.js";
 import type { OpenLogOptions, Storage } from "../storage.js";
 import type { AuditLog } from "../types.js";
 import { FsDriver } from "./driver.js";
 import { FsLogFiles } from "./files.js";
+import { FsLayout } from "./layout.js";
 import {
   loadOrCreateRedactionKey,
   loadOrCreateSigningKey,
@@ -40,5 +42,12 @@ export function fsStorage(dataDir: string): Storage {
     verifierKey: () => readVerifierKey(dataDir),
     redactionKey: () => readRedactionKey(dataDir),
     loadOrCreateRedactionKey: () => loadOrCreateRedactionKey(dataDir),
+    checkpointWrittenAt: () => {
+      try {
+        return statSync(new FsLayout(dataDir).checkpoint).mtimeMs;
+      } catch {
+        return undefined;
+      }
+    },
   };
 }

@@ -101,7 +101,9 @@ export function EventTable({ paged, trust, caption }: { paged: Paged; trust: Tru
       <div ref={sentinel} class="sentinel" aria-hidden="true" />
       <p class="muted list-status" aria-live="polite">
         {paged.error !== undefined ? (
-          <span class="error">{paged.error}</span>
+          <span class="error" role="alert">
+            {paged.error}
+          </span>
         ) : paged.loading ? (
           "Loading…"
         ) : paged.rows.length === 0 ? (

@@ -36,7 +36,12 @@ export function EventDetail({ index, trust }: { index: number; trust: Trust }) {
     );
   }, [index, size, trust]);
 
-  if (error !== undefined) return <p class="error">{error}</p>;
+  if (error !== undefined)
+    return (
+      <p class="error" role="alert">
+        {error}
+      </p>
+    );
   if (entry === undefined) return <p class="muted">Loading entry {index}…</p>;
   const s = summarize(entry.index, entry.entry);
   const verdict = proofs.verdict(trust, entry.index);

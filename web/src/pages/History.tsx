@@ -94,7 +94,11 @@ export function History({ loc, trust }: { loc: Location; trust: Trust }) {
         </label>
         <button type="submit">Show history</button>
       </form>
-      {error && <p class="error">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
       {items && (
         <FailureList
           failures={proofs.failed(

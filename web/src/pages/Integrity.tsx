@@ -102,7 +102,11 @@ export function Integrity({ trust }: { trust: Trust }) {
         <button type="button" onClick={() => void verifyNow()} disabled={checking} data-testid="verify-now">
           {checking ? "Verifying…" : "Verify in this browser"}
         </button>
-        {typeof report === "string" && <p class="error">{report}</p>}
+        {typeof report === "string" && (
+          <p class="error" role="alert">
+            {report}
+          </p>
+        )}
         {typeof report === "object" && (
           <p
             data-testid="verify-report"

@@ -1,7 +1,10 @@
 import { useState } from "preact/hooks";
 import { ApiError, postJson } from "../api.js";
 
-/** Signs in with a read token; the server answers with a session cookie this page never sees. */
+/**
+ * Signs in with a read token or (serve --kube-auth) a Kubernetes token; the server answers with
+ * a session cookie this page never sees.
+ */
 export function Login({ onLogin }: { onLogin: () => void }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | undefined>();
@@ -26,7 +29,7 @@ export function Login({ onLogin }: { onLogin: () => void }) {
           }
         }}
       >
-        <label for="token">Read token</label>
+        <label for="token">Token</label>
         <input
           id="token"
           name="token"
@@ -37,7 +40,9 @@ export function Login({ onLogin }: { onLogin: () => void }) {
           onInput={(e) => setToken((e.target as HTMLInputElement).value)}
         />
         <p class="muted small">
-          The server's read token (DATA/read-token, or a token from --read-token-file). It is exchanged for a
+          The server's read token (DATA/read-token, or a token from --read-token-file), or, when the server
+          accepts Kubernetes identities (--kube-auth), your Kubernetes token (an OIDC ID token or a
+          service-account token): you then see the namespaces RBAC lets you read. It is exchanged for a
           session cookie; the page never stores it.
         </p>
         <button type="submit" disabled={busy}>

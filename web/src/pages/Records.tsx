@@ -115,7 +115,11 @@ export function Records({ kind, trust }: { kind: "Alert" | "AdmissionDecision"; 
           paged.rows.map((r) => r.index),
         )}
       />
-      {paged.error && <p class="error">{paged.error}</p>}
+      {paged.error && (
+        <p class="error" role="alert">
+          {paged.error}
+        </p>
+      )}
       {!paged.loading && paged.rows.length === 0 && !paged.error && (
         <p class="muted">
           {kind === "Alert"

@@ -140,7 +140,11 @@ export function Timeline({ loc, trust }: { loc: Location; trust: Trust }) {
           {stats ? `${stats.total.toLocaleString()} requests` : statsError ? "" : "counting…"}
         </span>
       </div>
-      {statsError && <p class="error">{statsError}</p>}
+      {statsError && (
+        <p class="error" role="alert">
+          {statsError}
+        </p>
+      )}
       {stats && !stats.complete && (
         <p class="banner warn">
           Counts cover requests since {new Date((stats.coveredSinceUs ?? 0) / 1000).toISOString()} only (older

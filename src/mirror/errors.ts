@@ -1,0 +1,6 @@
+import { CodedError } from "../errors.js";
+
+/** The mirror's errors: reading a log over HTTP ("unavailable", "missing") and following it ("bad-log", "fork"). */
+export type MirrorErrorCode = "unavailable" | "missing" | "bad-log" | "fork";
+
+export class MirrorError extends CodedError<MirrorErrorCode> {}

@@ -1,0 +1,327 @@
+// One log's copy in a mirror: DATA/logs/<origin hash>/ in tlog-tiles layout (checkpoint,
+// tile/<L>/<N>, tile/entries/<N>), the same layout as a kubetrail data directory, so a copy of
+// a kubetrail log can become a new primary (docs/operations.md).
+//
+// Entries arrive in order (pushed by the log with proofs, or pulled from its tiles) and are
+// written to their bundle files at once; their hash tiles are built here from the entries. The
+// mirror checkpoint moves only in commit(): every file written since the last commit is synced
+// first, the tree must give the log's signed root, and only then is the checkpoint — the log's
+// note and the mirror's cosignature — written. So what the mirror cosigned is always on disk.
+// Entries beyond the mirror checkpoint are not trusted after a restart: they are dropped and
+// uploaded again.
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { FsLayout } from "../store/fs/layout.js";
+import { FsLogFiles } from "../store/fs/files.js";
+import {
+  readFileIfExists,
+  settleEach,
+  syncFiles,
+  writeFileAtomic,
+  WriteOnceFileBatch,
+} from "../store/durable-file.js";
+import { rightEdgeAt } from "../store/right-edge.js";
+import { partialWidth, TileBuilder, type TileData } from "../store/tile-builder.js";
+import {
+  type CosignatureSigner,
+  type Hash,
+  type NoteVerifier,
+  hashesEqual,
+  hashLeaf,
+  openCheckpoint,
+  signNote,
+  splitNote,
+  TILE_WIDTH,
+  type NoteSignature,
+  type Tile,
+} from "../tlog/index.js";
+import { WitnessError } from "../witness/errors.js";
+import { originHash } from "../witness/witness.js";
+import { bundleCodec, type BundleCodec } from "./bundle-codec.js";
+import type { BundleFormat } from "../witness/logs-config.js";
+
+export interface MirrorCheckpoint {
+  size: number;
+  rootHash: Hash;
+  /** The log's signed note with the mirror's cosignature. */
+  note: string;
+}
+
+/** Files synced at once when a commit makes the written entries and tiles durable. */
+const SYNC_PARALLEL = 16;
+
+export class MirroredLog {
+  readonly dir: string;
+  readonly codec: BundleCodec;
+  private readonly layout: FsLayout;
+  private readonly files: FsLogFiles;
+  private builder = new TileBuilder();
+  private current: MirrorCheckpoint | null = null;
+  /** Files written since the last commit (synced by it). */
+  private unsynced = new Set<string>();
+  /** Bytes of the bundle being filled (the entries of the partial bundle at `next`). */
+  private openBundle: Uint8Array[] = [];
+
+  private constructor(
+    dataDir: string,
+    readonly origin: string,
+    readonly logKeys: readonly NoteVerifier[],
+    format: BundleFormat,
+  ) {
+    this.dir = path.join(dataDir, "logs", originHash(origin));
+    this.layout = new FsLayout(this.dir);
+    this.files = new FsLogFiles(this.dir);
+    this.codec = bundleCodec(format);
+  }
+
+  /**
+   * Opens the copy of `origin` in dataDir (empty when new): back to its mirror checkpoint, the
+   * tree's right edge rebuilt from its tiles (from every entry when they do not give the root).
+   */
+  static async open(
+    dataDir: string,
+    origin: string,
+    logKeys: readonly NoteVerifier[],
+    format: BundleFormat,
+    onRepair?: (message: string) => void,
+  ): Promise<MirroredLog> {
+    const log = new MirroredLog(dataDir, origin, logKeys, format);
+    await fsp.mkdir(log.dir, { recursive: true });
+    await log.recover(onRepair);
+    return log;
+  }
+
+  /** The first entry the mirror does not hold. */
+  get next(): number {
+    return this.builder.size;
+  }
+
+  checkpoint(): MirrorCheckpoint | null {
+    return this.current;
+  }
+
+  /** Leaf hashes of entries [start, next) of the bundle being filled (start on its boundary or after). */
+  openLeaves(start: number): Hash[] {
+    const first = this.next - this.openBundle.length;
+    if (start < first) throw new WitnessError("corrupt", `entries before ${first} are no longer in memory`);
+    return this.openBundle.slice(start - first).map((e) => hashLeaf(e));
+  }
+
+  /**
+   * Appends entries [next, next + entries.length) — checked by the caller against the log's
+   * checkpoint — to their bundle files and tiles. Not durable until commit().
+   */
+  async append(
+    entries: readonly Uint8Array[],
+    leaves: readonly Hash[] = entries.map((e) => hashLeaf(e)),
+  ): Promise<void> {
+    const batch = new WriteOnceFileBatch();
+    let i = 0;
+    while (i < entries.length) {
+      const room = TILE_WIDTH - this.openBundle.length;
+      const take = entries.slice(i, i + room);
+      for (const e of take) {
+        const problem = this.codec.check(e);
+        if (problem)
+          throw new WitnessError(
+            "config",
+            `entry ${this.next + i}: ${problem} (bundles: ${this.codec.format})`,
+          );
+      }
+      this.openBundle.push(...take);
+      const bundleIndex = Math.floor((this.next + i) / TILE_WIDTH);
+      const full = this.openBundle.length === TILE_WIDTH;
+      const file = full
+        ? this.layout.bundle(bundleIndex)
+        : this.layout.partialBundle(bundleIndex, this.openBundle.length);
+      batch.add(file, this.codec.encode(this.openBundle));
+      const completed: TileData[] = [];
+      for (const leaf of leaves.slice(i, i + take.length)) completed.push(...this.builder.push(leaf));
+      for (const t of completed) batch.add(this.layout.hashTile(t.tile), t.data);
+      if (full) this.openBundle = [];
+      i += take.length;
+    }
+    await batch.commit({ sync: false });
+    for (const f of batch.paths) this.unsynced.add(f);
+  }
+
+  /**
+   * Makes everything written durable and moves the mirror checkpoint to `note` (the log's signed
+   * checkpoint of size `next`), cosigned by the mirror. Returns the mirror's signature lines.
+   * Throws WitnessError("corrupt") when the entries do not give the checkpoint's root.
+   */
+  async commit(note: string, signer: CosignatureSigner): Promise<NoteSignature[]> {
+    const cp = openCheckpoint(note, this.logKeys);
+    if (cp.size !== this.next)
+      throw new WitnessError("corrupt", `commit of size ${cp.size} with ${this.next} entries`);
+    if (!hashesEqual(this.builder.root(), cp.rootHash))
+      throw new WitnessError(
+        "corrupt",
+        `the ${cp.size} entries held do not give the root of the log's checkpoint`,
+      );
+    if (this.current && cp.size < this.current.size)
+      throw new WitnessError("corrupt", "a commit may not go back");
+    const partials = new WriteOnceFileBatch();
+    for (const t of this.builder.partialTiles()) partials.add(this.layout.hashTile(t.tile), t.data);
+    await partials.commit({ sync: false });
+    const files = [...this.unsynced, ...partials.paths];
+    this.unsynced = new Set();
+    try {
+      await syncMany(files);
+    } catch (err) {
+      for (const f of files) this.unsynced.add(f);
+      throw err;
+    }
+    // The note's other lines (the log's, witnesses' cosignatures) travel with the copy; the
+    // mirror vouches only for its own.
+    const { text, signatures } = splitNote(note);
+    const cosigned = await signNote(text, [signer], signatures);
+    await writeFileAtomic(this.layout.checkpoint, cosigned);
+    this.current = { size: cp.size, rootHash: cp.rootHash, note: cosigned };
+    return splitNote(cosigned).signatures.filter(
+      (s) => s.name === signer.name && s.keyHash === signer.keyHash,
+    );
+  }
+
+  /** Hash tile `tile` of the mirror's tree (exactly width × 32 bytes), or null beyond its checkpoint. */
+  async readTile(tile: Tile): Promise<Uint8Array | null> {
+    const covered = (tile.index * TILE_WIDTH + tile.width) * TILE_WIDTH ** tile.level;
+    if (covered > (this.current?.size ?? 0)) return null;
+    return this.files.readTile(tile);
+  }
+
+  /** Hash tile `tile` as written, also beyond the checkpoint (entries being uploaded). */
+  readTileAny(tile: Tile): Promise<Uint8Array | null> {
+    return this.files.readTile(tile);
+  }
+
+  /** The first `width` entries of bundle `index` as stored, or null beyond the checkpoint. */
+  async readBundle(index: number, width: number): Promise<Uint8Array | null> {
+    if (index * TILE_WIDTH + width > (this.current?.size ?? 0)) return null;
+    return this.readStoredBundle(index, width);
+  }
+
+  /** The first `width` entries of bundle `index` from whichever of its files holds them. */
+  private async readStoredBundle(index: number, width: number): Promise<Uint8Array | null> {
+    const full = await readFileIfExists(this.layout.bundle(index));
+    if (full !== null) return width === TILE_WIDTH ? full : this.codec.prefix(full, width);
+    for (const w of await this.partialWidths(index)) {
+      if (w < width) continue;
+      const data = await readFileIfExists(this.layout.partialBundle(index, w));
+      if (data !== null) return this.codec.prefix(data, width);
+    }
+    return null;
+  }
+
+  private async partialWidths(index: number): Promise<number[]> {
+    const names = await fsp
+      .readdir(this.layout.partialDir(this.layout.bundle(index)))
+      .catch(() => [] as string[]);
+    return names
+      .filter((n) => /^[1-9][0-9]*$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  /** Forgets the entries written since the last commit (they did not check out), on disk too. */
+  async discardUncommitted(): Promise<void> {
+    this.builder = new TileBuilder();
+    this.openBundle = [];
+    this.current = null;
+    this.unsynced = new Set();
+    await this.recover();
+  }
+
+  private async recover(onRepair?: (message: string) => void): Promise<void> {
+    const note = (await readFileIfExists(this.layout.checkpoint))?.toString("utf8");
+    if (note === undefined) {
+      await this.dropBeyondCheckpoint(onRepair);
+      return;
+    }
+    let cp;
+    try {
+      cp = openCheckpoint(note, this.logKeys);
+    } catch (err) {
+      throw new WitnessError("corrupt", `${this.layout.checkpoint}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const leavesOf = async (start: number, end: number): Promise<Hash[]> => {
+      const out: Hash[] = [];
+      for (let b = Math.floor(start / TILE_WIDTH); b * TILE_WIDTH < end; b++) {
+        const width = Math.min(TILE_WIDTH, end - b * TILE_WIDTH);
+        const data = await this.readStoredBundle(b, width);
+        if (data === null) throw new WitnessError("corrupt", `${this.dir}: entry bundle ${b} is missing`);
+        const entries = this.codec.decode(data);
+        entries.forEach((e, i) => {
+          const index = b * TILE_WIDTH + i;
+          if (index >= start && index < end) out.push(hashLeaf(e));
+        });
+      }
+      return out;
+    };
+    try {
+      this.builder = await rightEdgeAt(cp.size, {
+        readFullTile: (level, index) => this.files.readTile({ level, index, width: TILE_WIDTH }),
+        leafHashes: leavesOf,
+      });
+    } catch {
+      this.builder = new TileBuilder();
+    }
+    if (this.builder.size !== cp.size || !hashesEqual(this.builder.root(), cp.rootHash)) {
+      onRepair?.(`${this.dir}: tiles do not give the checkpoint's root; rebuilding them from the entries`);
+      this.builder = new TileBuilder();
+      for (let start = 0; start < cp.size; start += 64 * TILE_WIDTH) {
+        const batch = new WriteOnceFileBatch();
+        for (const leaf of await leavesOf(start, Math.min(cp.size, start + 64 * TILE_WIDTH)))
+          for (const t of this.builder.push(leaf)) batch.add(this.layout.hashTile(t.tile), t.data);
+        await batch.commit({ sync: true });
+      }
+      if (!hashesEqual(this.builder.root(), cp.rootHash))
+        throw new WitnessError(
+          "corrupt",
+          `${this.dir}: the entries do not give the root of the mirror checkpoint`,
+        );
+    }
+    const width = partialWidth(cp.size, 0);
+    const open = width === 0 ? null : await this.readStoredBundle(Math.floor(cp.size / TILE_WIDTH), width);
+    this.openBundle = open === null ? [] : this.codec.decode(open);
+    this.current = { size: cp.size, rootHash: cp.rootHash, note };
+    await this.dropBeyondCheckpoint(onRepair);
+  }
+
+  /** Entries written after the checkpoint were never cosigned: their files go, to be uploaded again. */
+  private async dropBeyondCheckpoint(onRepair?: (message: string) => void): Promise<void> {
+    const size = this.current?.size ?? 0;
+    const firstBeyond = Math.ceil(size / TILE_WIDTH);
+    const dir = path.dirname(this.layout.bundle(firstBeyond));
+    const removed: string[] = [];
+    const partialIndex = Math.floor(size / TILE_WIDTH);
+    for (const w of await this.partialWidths(partialIndex)) {
+      if (w > size - partialIndex * TILE_WIDTH) removed.push(this.layout.partialBundle(partialIndex, w));
+    }
+    for (let b = firstBeyond; ; b++) {
+      const file = this.layout.bundle(b);
+      const exists = await fsp.stat(file).then(
+        () => true,
+        () => false,
+      );
+      const partials = await this.partialWidths(b);
+      if (!exists && partials.length === 0) break;
+      if (exists) removed.push(file);
+      removed.push(...partials.map((w) => this.layout.partialBundle(b, w)));
+    }
+    if (removed.length === 0) return;
+    await settleEach(removed, (f) => fsp.rm(f, { force: true }));
+    onRepair?.(
+      `${dir}: dropped ${removed.length} bundle files written after the mirror checkpoint (never cosigned)`,
+    );
+  }
+}
+
+async function syncMany(files: string[]): Promise<void> {
+  // syncFiles syncs two at a time; a commit after a long catch-up has thousands of files.
+  const groups: string[][] = [];
+  for (let i = 0; i < files.length; i += 64) groups.push(files.slice(i, i + 64));
+  await settleEach(groups, (g) => syncFiles(g), SYNC_PARALLEL);
+}

@@ -1,0 +1,96 @@
+// Pull mode: a mirror that follows any tlog-tiles log by reading it, as an auditor keeps a copy
+// of their own. Each round: the log's checkpoint (signed by a configured key), then a proof from
+// the log's own tiles that it extends the checkpoint the mirror holds — authenticated against
+// the new root, so a lying tile server cannot forge it — then the entry bundles the mirror
+// lacks, whose hashes must give the new root before the mirror commits and cosigns. A
+// checkpoint that does not extend the one held is a fork (or a rollback) and is raised as one,
+// naming both checkpoints; nothing is fetched from such a log.
+import {
+  hashesEqual,
+  openCheckpoint,
+  proveConsistency,
+  tileHashReader,
+  verifyConsistency,
+  type Tile,
+} from "../tlog/index.js";
+import type { ForkEvidence } from "../witness/witness.js";
+import type { Mirror } from "./mirror.js";
+import { readEntriesInOrder, TilesClient, TilesClientError } from "./tiles-client.js";
+import { MirrorError } from "./errors.js";
+
+export interface PullResult {
+  origin: string;
+  /** The mirror checkpoint's size after the round. */
+  size: number;
+  /** Entries fetched in this round. */
+  fetched: number;
+}
+
+/** Following a log failed: it could not be read, is not a valid log, or forked from the copy held. */
+export class PullError extends MirrorError {}
+
+export class Puller {
+  constructor(
+    private readonly mirror: Mirror,
+    private readonly opts: { onFork?: (e: ForkEvidence) => void },
+  ) {}
+
+  /** One round for the log `origin` read through `source`; see the file comment. */
+  async pull(origin: string, source: TilesClient): Promise<PullResult> {
+    const state = await this.mirror.state(origin);
+    if (!state) throw new PullError("bad-log", `${origin} is not a log of this mirror`);
+    const note = await source.checkpoint().catch((err: unknown) => {
+      throw new PullError("unavailable", (err as Error).message, { cause: err });
+    });
+    let cp;
+    try {
+      cp = openCheckpoint(note, state.log.logKeys);
+    } catch (err) {
+      throw new PullError("bad-log", `${source.url}checkpoint: ${(err as Error).message}`, { cause: err });
+    }
+    if (cp.origin !== origin)
+      throw new PullError("bad-log", `${source.url} serves the log ${cp.origin}, not ${origin}`);
+    return this.mirror.exclusive(state, async () => {
+      const { log } = state;
+      const held = log.checkpoint();
+      const fork = (reason: string): PullError => {
+        this.opts.onFork?.({ origin, held: held!.note, shown: note, reason });
+        return new PullError("fork", `${origin}: ${reason}`);
+      };
+      if (held && cp.size < held.size)
+        throw fork(`the log serves a checkpoint of size ${cp.size}, smaller than the ${held.size} mirrored`);
+      if (held && cp.size === held.size) {
+        if (!hashesEqual(cp.rootHash, held.rootHash))
+          throw fork(`a different tree of size ${cp.size} than the one mirrored`);
+        return { origin, size: held.size, fetched: 0 };
+      }
+      const start = log.next;
+      try {
+        if (held) {
+          const tiles = tileHashReader(
+            cp.size,
+            { readTiles: (list: Tile[]) => Promise.all(list.map((t) => source.tile(t))) },
+            cp.rootHash,
+          );
+          const proof = await proveConsistency(held.size, cp.size, tiles);
+          if (!verifyConsistency(held.size, cp.size, proof, held.rootHash, cp.rootHash))
+            throw fork(`the checkpoint of size ${cp.size} does not extend the ${held.size} mirrored`);
+        }
+        await readEntriesInOrder(
+          (index, width) => source.entries(index, width, log.codec),
+          start,
+          cp.size,
+          (entries) => log.append(entries),
+        );
+        await log.commit(note, this.mirror.signer);
+      } catch (err) {
+        await log.discardUncommitted();
+        if (err instanceof PullError) throw err;
+        const code =
+          err instanceof TilesClientError && err.code === "unavailable" ? "unavailable" : "bad-log";
+        throw new PullError(code, `${origin}: ${(err as Error).message}`, { cause: err });
+      }
+      return { origin, size: cp.size, fetched: cp.size - start };
+    });
+  }
+}

@@ -1,0 +1,127 @@
+// Disaster recovery: a new primary from a copy of the log (a mirror's, or any tlog-tiles
+// server's). The copy's checkpoint must be signed by the pinned log key (and carry the witness
+// quorum asked for); every entry is read from it, hashed, and appended in order to a new log
+// in DATA, signing with the log's own key restored from its backup. The entries must give the
+// copy's signed root, and the new log's first checkpoint of that size has the same root: it is
+// the same log, continuing, so `verify --from` any older checkpoint passes on it and witnesses
+// holding an older checkpoint keep cosigning it. See docs/operations.md.
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { readFileIfExists, writeFileAtomic } from "../store/durable-file.js";
+import { FsLogFiles } from "../store/fs/files.js";
+import { openFsLog } from "../store/fs/storage.js";
+import { splitBundle } from "../store/bundle-format.js";
+import { TileBuilder } from "../store/tile-builder.js";
+import { hashesEqual, hashLeaf, NoteSigner, NoteVerifier, type Checkpoint } from "../tlog/index.js";
+import { openWitnessedCheckpoint, type WitnessPolicy } from "../verify/witness-policy.js";
+import { WitnessError } from "../witness/errors.js";
+import { bundleCodec } from "./bundle-codec.js";
+import { readEntriesInOrder, type TilesClient } from "./tiles-client.js";
+
+export type RestoreSource = { dir: string } | { client: TilesClient };
+
+export interface RestoreOptions {
+  source: RestoreSource;
+  /** The log's verifier key, pinned by the operator. */
+  verifierKey: string;
+  /** The log's signer key text (the backup of DATA/keys/signing.key). */
+  signerKey: string;
+  /** The backup of DATA/keys/redaction.key, so masked values keep their tags. */
+  redactionKey?: string;
+  dataDir: string;
+  witnesses?: WitnessPolicy | null;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RestoreResult {
+  origin: string;
+  size: number;
+  /** The copy's checkpoint the new log continues from. */
+  from: string;
+  /** The new log's checkpoint of the same tree. */
+  checkpoint: string;
+}
+
+/** Entries appended per commit of the new log. */
+const BATCH = 4096;
+
+function fail(message: string): WitnessError {
+  return new WitnessError("config", message);
+}
+
+export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
+  const verifier = NoteVerifier.fromKey(o.verifierKey);
+  const signer = NoteSigner.fromKey(o.signerKey);
+  if (signer.verifierKey !== verifier.key)
+    throw fail(`the signing key is not the key of ${verifier.name} given with --key`);
+  if ((await readFileIfExists(path.join(o.dataDir, "checkpoint"))) !== null)
+    throw fail(`${o.dataDir} already holds a log: restore into a new directory`);
+  const note =
+    "dir" in o.source
+      ? ((await new FsLogFiles(o.source.dir).readCheckpoint())?.toString() ?? null)
+      : await o.source.client.checkpoint();
+  if (note === null) throw fail(`${"dir" in o.source ? o.source.dir : o.source.client.url}: no checkpoint`);
+  let cp: Checkpoint;
+  try {
+    cp = openWitnessedCheckpoint(note, [verifier], o.witnesses ?? null);
+  } catch (err) {
+    throw fail(`the copy's checkpoint: ${(err as Error).message}`);
+  }
+
+  const keys = path.join(o.dataDir, "keys");
+  await fsp.mkdir(keys, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(path.join(keys, "signing.key"), o.signerKey.trim() + "\n", 0o600);
+  await writeFileAtomic(path.join(keys, "verifier.key"), verifier.key + "\n", 0o644);
+  if (o.redactionKey !== undefined)
+    await writeFileAtomic(path.join(keys, "redaction.key"), o.redactionKey.trim() + "\n", 0o600);
+
+  const log = await openFsLog(o.dataDir, { origin: cp.origin });
+  try {
+    const tree = new TileBuilder();
+    let batch: Uint8Array[] = [];
+    let leaves: Uint8Array[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      await log.append(batch, leaves);
+      batch = [];
+      leaves = [];
+      o.onProgress?.(tree.size, cp.size);
+    };
+    const source = o.source;
+    const read =
+      "dir" in source
+        ? async (index: number, width: number): Promise<Uint8Array[]> => {
+            const bundle = await new FsLogFiles(source.dir).readEntryBundle(index, width);
+            if (bundle === null || bundle.data === undefined)
+              throw fail(
+                `${source.dir}: entry bundle ${index} is ${bundle === null ? "missing" : bundle.gone.state}`,
+              );
+            return splitBundle(bundle.data);
+          }
+        : (index: number, width: number) => source.client.entries(index, width, bundleCodec("ndjson"));
+    await readEntriesInOrder(read, 0, cp.size, async (entries) => {
+      for (const e of entries) {
+        const leaf = hashLeaf(e);
+        tree.push(leaf);
+        batch.push(e);
+        leaves.push(leaf);
+      }
+      if (batch.length >= BATCH) await flush();
+    });
+    await flush();
+    if (tree.size !== cp.size || !hashesEqual(tree.root(), cp.rootHash))
+      throw new WitnessError(
+        "corrupt",
+        `the copy's entries do not give the root of its signed checkpoint of size ${cp.size}`,
+      );
+    const restored = await log.waitIntegrated(cp.size);
+    if (restored.size !== cp.size || !hashesEqual(restored.rootHash, cp.rootHash))
+      throw new WitnessError(
+        "corrupt",
+        `the new log's checkpoint of size ${restored.size} differs from the copy's`,
+      );
+    return { origin: cp.origin, size: cp.size, from: note, checkpoint: restored.note };
+  } finally {
+    await log.close();
+  }
+}

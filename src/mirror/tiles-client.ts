@@ -1,0 +1,118 @@
+// Reading a tlog-tiles log over HTTP(S): its checkpoint, hash tiles and entry bundles, a
+// partial one cut from the wider file when the exact one is gone (superseded), as the spec
+// allows. Nothing read here is trusted: callers check it against a signed checkpoint.
+import { HttpClient, joinUrl } from "../publish/http-client.js";
+import { entryBundlePath, TILE_WIDTH, tilePath, type Tile } from "../tlog/index.js";
+import type { BundleCodec } from "./bundle-codec.js";
+import { MirrorError } from "./errors.js";
+
+/** A checkpoint, tile or bundle could not be read from the log's server. */
+export class TilesClientError extends MirrorError {}
+
+/**
+ * Largest entry bundle read: 256 entries averaging 1 MiB. A kubetrail bundle of audit events is
+ * far smaller, but one entry may be up to 16 MiB, so the answer bound must not be a tile's.
+ */
+export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
+/** Largest other answer (a checkpoint, a hash tile of 256 hashes). */
+const MAX_OTHER_BYTES = 1024 * 1024;
+
+export class TilesClient {
+  constructor(
+    private readonly http: HttpClient,
+    /** The log's prefix: where checkpoint and tile/ are. */
+    readonly url: string,
+    private readonly opts: { token?: string; timeoutMs: number },
+  ) {}
+
+  /** The body at `path`, or null for a 404; TilesClientError("unavailable") otherwise. */
+  async get(path: string, entryBundle = false): Promise<Buffer | null> {
+    const url = joinUrl(this.url, path);
+    const answer = await this.http
+      .request("GET", url, {
+        timeoutMs: this.opts.timeoutMs,
+        // Entry bundles are large and hold events: read with the token.
+        maxResponseBytes: entryBundle ? MAX_BUNDLE_BYTES : MAX_OTHER_BYTES,
+        headers: entryBundle && this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {},
+      })
+      .catch((err: unknown) => {
+        throw new TilesClientError("unavailable", (err as Error).message, { cause: err });
+      });
+    if (answer.status === 404) return null;
+    if (answer.status !== 200)
+      throw new TilesClientError("unavailable", `GET ${url.href}: HTTP ${answer.status}`);
+    return answer.body;
+  }
+
+  async checkpoint(): Promise<string> {
+    const body = await this.get("checkpoint");
+    if (body === null) throw new TilesClientError("missing", `${this.url}: no checkpoint`);
+    return body.toString("utf8");
+  }
+
+  /** Hash tile `tile`: exactly width × 32 bytes. */
+  async tile(tile: Tile): Promise<Uint8Array> {
+    const exact = await this.get(tilePath(tile));
+    const data =
+      exact ?? (tile.width < TILE_WIDTH ? await this.get(tilePath({ ...tile, width: TILE_WIDTH })) : null);
+    if (data === null || data.length < tile.width * 32)
+      throw new TilesClientError("missing", `${this.url}${tilePath(tile)} is missing`);
+    return data.subarray(0, tile.width * 32);
+  }
+
+  /** The first `width` entries of bundle `index`, decoded. */
+  async entries(index: number, width: number, codec: BundleCodec): Promise<Uint8Array[]> {
+    let data = await this.get(entryBundlePath(index, width), true);
+    if (data === null && width < TILE_WIDTH) {
+      const full = await this.get(entryBundlePath(index, TILE_WIDTH), true);
+      const prefix = full === null ? null : codec.prefix(full, width);
+      data = prefix === null ? null : Buffer.from(prefix);
+    }
+    if (data === null)
+      throw new TilesClientError(
+        "missing",
+        `entry bundle ${index} is missing (pruned, or a read token is needed)`,
+      );
+    const entries = codec.decode(data);
+    if (entries.length !== width)
+      throw new TilesClientError(
+        "missing",
+        `entry bundle ${index} holds ${entries.length} entries, not ${width}`,
+      );
+    return entries;
+  }
+}
+
+/** Bundles fetched at once while catching up. */
+const IN_FLIGHT = 8;
+
+/**
+ * Reads entries [start, end) bundle by bundle, several bundles at once, and hands them to
+ * `take` in order (each call one bundle's worth, or less for the first and last).
+ */
+export async function readEntriesInOrder(
+  read: (index: number, width: number) => Promise<Uint8Array[]>,
+  start: number,
+  end: number,
+  take: (entries: Uint8Array[]) => Promise<void>,
+): Promise<void> {
+  const first = Math.floor(start / TILE_WIDTH);
+  const last = Math.ceil(end / TILE_WIDTH);
+  const inFlight: Promise<Uint8Array[]>[] = [];
+  let next = first;
+  const submit = (): void => {
+    const b = next++;
+    const p = read(b, Math.min(TILE_WIDTH, end - b * TILE_WIDTH)).then((entries) =>
+      entries.slice(b === first ? start - b * TILE_WIDTH : 0),
+    );
+    // Awaited in order below; one failing after an earlier failure stopped the loop is not unhandled.
+    p.catch(() => undefined);
+    inFlight.push(p);
+  };
+  while (next < last && inFlight.length < IN_FLIGHT) submit();
+  while (inFlight.length > 0) {
+    const entries = await inFlight.shift()!;
+    if (next < last) submit();
+    await take(entries);
+  }
+}

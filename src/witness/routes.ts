@@ -1,0 +1,56 @@
+// The witness's HTTP endpoints (C2SP tlog-witness): POST /add-checkpoint on the submission
+// prefix and GET /<origin hash>/checkpoint on the monitoring prefix, both public — the
+// checkpoint's signature is the only authentication the protocol has.
+import type { ServerResponse } from "node:http";
+import { readBody } from "../server/body.js";
+import { HttpError, type Route } from "../server/route.js";
+import type { Witness, WitnessReply } from "./witness.js";
+
+/** An add-checkpoint body is a checkpoint and at most 63 hashes; this leaves room for many signatures. */
+export const MAX_ADD_CHECKPOINT_BYTES = 256 * 1024;
+
+export function sendReply(res: ServerResponse, r: WitnessReply): void {
+  const body = Buffer.from(r.body, "utf8");
+  res.writeHead(r.status, { "Content-Type": r.contentType, "Content-Length": body.length });
+  res.end(body);
+}
+
+/** POST /add-checkpoint (tlog-witness; the same body for a tlog-mirror): a bounded body in, the reply out. */
+export function addCheckpointRoute(
+  add: (body: string) => Promise<WitnessReply>,
+  onReply?: (status: number) => void,
+): Route {
+  return {
+    method: "POST",
+    pattern: "/add-checkpoint",
+    scope: "public",
+    async handle({ req, res }) {
+      const { body } = await readBody(req, {
+        maxBytes: MAX_ADD_CHECKPOINT_BYTES,
+        maxDecodedBytes: MAX_ADD_CHECKPOINT_BYTES,
+      });
+      const r = await add(body.toString("utf8"));
+      onReply?.(r.status);
+      sendReply(res, r);
+    },
+  };
+}
+
+export function witnessRoutes(witness: Witness, onReply?: (status: number) => void): Route[] {
+  return [
+    addCheckpointRoute((body) => witness.addCheckpoint(body), onReply),
+    {
+      method: "GET",
+      pattern: "/:hash/checkpoint",
+      scope: "public",
+      async handle({ params, res }) {
+        const hash = params["hash"] ?? "";
+        if (!/^[0-9a-f]{64}$/.test(hash))
+          throw new HttpError(404, "not a lowercase hex SHA-256 of an origin");
+        const note = witness.latest(hash);
+        if (note === null) throw new HttpError(404, "this witness has not cosigned a checkpoint of that log");
+        sendReply(res, { status: 200, contentType: "text/plain; charset=utf-8", body: note });
+      },
+    },
+  ];
+}

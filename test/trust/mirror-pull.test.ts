@@ -1,0 +1,65 @@
+// `kubetrail mirror --from URL --once` following a log served as plain files (any tlog-tiles
+// server): entry bundles of large events (over 1 MiB per bundle) are mirrored whole, and the
+// copy verifies. Before the pull read bundles with a bound made for cosignature answers, such
+// a log could never be mirrored.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openFsLog } from "../../src/store/fs/storage.js";
+import { originHash } from "../../src/witness/witness.js";
+import { runCli } from "../fixtures/cli.js";
+import { requireBuiltCli } from "../faults/serve-process.js";
+
+const ORIGIN = "mirror-pull.test/log";
+const ENTRIES = 300;
+
+describe("mirror pull mode", () => {
+  let dir = "";
+  let server: http.Server;
+  let url = "";
+
+  beforeAll(async () => {
+    requireBuiltCli();
+    dir = mkdtempSync(path.join(os.tmpdir(), "kubetrail-mirror-pull-"));
+    const log = await openFsLog(path.join(dir, "log"), { origin: ORIGIN });
+    // 300 events of about 6 KiB: the first entry bundle holds 256 of them, about 1.5 MiB.
+    const pad = "x".repeat(6000);
+    await log.append(
+      Array.from({ length: ENTRIES }, (_, i) => Buffer.from(JSON.stringify({ auditID: `e-${i}`, pad }))),
+    );
+    await log.waitIntegrated(ENTRIES);
+    await log.close();
+    // The log's files as they lie, over plain HTTP: checkpoint and tile/… are the tlog-tiles paths.
+    server = http.createServer((req, res) => {
+      const rel = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/+/, "");
+      if (rel.includes("..")) return void res.writeHead(400).end();
+      try {
+        res.writeHead(200).end(readFileSync(path.join(dir, "log", rel)));
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("mirrors a log whose entry bundles are larger than 1 MiB, and the copy verifies", async () => {
+    const key = (await runCli(["keys", "--data", path.join(dir, "log")])).stdout.trim();
+    const mirrorDir = path.join(dir, "mirror");
+    const r = await runCli(["mirror", "--data", mirrorDir, "--from", url, "--key", key, "--once"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${ORIGIN}: ${ENTRIES} entries mirrored (${ENTRIES} new)`);
+    const copy = path.join(mirrorDir, "logs", originHash(ORIGIN));
+    const v = await runCli(["verify", "--data", copy, "--key", key, "-o", "json"]);
+    expect(v.code, v.stdout).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, size: ENTRIES });
+  });
+});
