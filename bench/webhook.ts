@@ -332,8 +332,8 @@ async function sustained(
   sends: Sends,
   concurrency: number,
   time: (op: () => Promise<void>) => Promise<void>,
-  /** Told after every `every` batches acknowledged (a long run's trend). */
-  progress?: { every: number; tell(batches: number): void },
+  /** Told the number of batches acknowledged so far, after each. */
+  onAcked?: (acked: number) => void,
 ): Promise<void> {
   let next = 0;
   let acked = 0;
@@ -341,7 +341,7 @@ async function sustained(
     while (next < sends.batches) {
       const body = sends.body(next++);
       await time(() => post(agent, h, body));
-      if (progress && ++acked % progress.every === 0) progress.tell(acked);
+      onAcked?.(++acked);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -377,6 +377,121 @@ function vmKB(pid: number, field: "VmHWM" | "VmRSS"): number {
   }
 }
 
+interface RunSetup {
+  n: number;
+  rate: number;
+  concurrency: number;
+  load: Load;
+  pacedLoad: Load;
+  settleMs: number;
+}
+
+/** One server process: a sustained row, then (after settling) a paced row; the server's CPU per event. */
+async function runSystem(
+  system: System,
+  name: string,
+  { n, rate, concurrency, load, pacedLoad, settleMs }: RunSetup,
+): Promise<{ rows: Measurement[]; note: string; serverUsPerEvent: number; steadyUsPerEvent: number }> {
+  const dir = tempDir(`webhook-${system}`);
+  const h = await startServerProcess(system, dir);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: concurrency });
+  const pid = h.child.pid!;
+  const rssSamples: number[] = [];
+  const sampler = setInterval(() => rssSamples.push(vmKB(pid, "VmRSS") / 1024), 200);
+  log(`webhook: ${system} sustained`);
+  // PostgreSQL runs about 20× slower: it gets a tenth of the events (the same first ones); all
+  // 400,000 took over four minutes.
+  const sustainedLoad =
+    system === "postgres" ? recycled(firstEvents(load, n / 10), n / 10) : recycled(load, n);
+  const events = sustainedLoad.events;
+  // The first fifth of the run also pays for starting up (receive workers loading their code and
+  // building their tables, code not yet optimised): the steady figure leaves it out.
+  const warmBatches = Math.floor(sustainedLoad.batches / 5);
+  let cpuWarm = NaN;
+  const million = perMillion(system, pid);
+  const onAcked = (acked: number) => {
+    if (acked % million.every === 0) million.tell(acked);
+    if (acked === warmBatches) cpuWarm = treeCpuSeconds(pid);
+  };
+  const cpu0 = treeCpuSeconds(pid);
+  const row = await measure(
+    `${name} — sustained, ${concurrency} in flight`,
+    { items: events, bytes: sustainedLoad.bytes, extraPids: () => [pid] },
+    (probe) => sustained(agent, h, sustainedLoad, concurrency, (op) => probe.time(op), onAcked),
+  );
+  clearInterval(sampler);
+  // The server's own CPU per event: steadier than wall time on a shared machine.
+  const cpuEnd = treeCpuSeconds(pid);
+  const serverUsPerEvent = ((cpuEnd - cpu0) / events) * 1e6;
+  const steadyUsPerEvent = ((cpuEnd - cpuWarm) / (events - warmBatches * BATCH)) * 1e6;
+  // The load generator shares the cores: with both saturated, no server could go faster
+  // than cores / (server + generator CPU per event). PostgreSQL's own processes are not the
+  // server's children (pg_ctl detaches them), so for that row neither figure is known.
+  const clientUsPerEvent = Math.max(0, (row.cpuS / events) * 1e6 - serverUsPerEvent);
+  const ceiling = (os.availableParallelism() * 1e6) / (serverUsPerEvent + clientUsPerEvent);
+  const cpu =
+    system === "postgres"
+      ? `server CPU ${serverUsPerEvent.toFixed(0)} µs/event without PostgreSQL's own`
+      : `server CPU ${serverUsPerEvent.toFixed(0)} µs/event (${steadyUsPerEvent.toFixed(0)} after the first fifth), load generator ${clientUsPerEvent.toFixed(0)} µs/event, so at most ${Math.round(ceiling / 100) * 100} events/s on ${os.availableParallelism()} cores`;
+  const half = Math.floor(rssSamples.length / 2);
+  const peak = (xs: number[]) => Math.max(0, ...xs).toFixed(0);
+  row.note = `${cpu}; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
+  // The paced row measures the steady state: it starts once the server has worked off the
+  // sustained burst (integration, the tile sync every 5 s, the dedupe flush). Right after the
+  // burst the first few acks took 100–250 ms while that backlog drained.
+  await new Promise((r) => setTimeout(r, settleMs));
+  log(`webhook: ${system} paced at ${rate} events/s`);
+  const latencies: number[] = [];
+  const pacedRow = await measure(
+    `${name} — paced ${rate} events/s`,
+    { items: pacedLoad.bodies.length * BATCH, bytes: pacedLoad.bytes, extraPids: () => [pid] },
+    async (probe) => {
+      await paced(agent, h, pacedLoad.bodies, rate, latencies);
+      probe.latenciesMs.push(...latencies);
+    },
+  );
+  pacedRow.note = `ack p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`;
+  agent.destroy();
+  await h.stop();
+  if (system.startsWith("kubetrail")) {
+    // Every event sent was new (recycled rounds included), so the log holds at least them all.
+    const size = (await openSnapshot(fsStorage(dir))).size();
+    const sent = sustainedLoad.events + pacedLoad.events;
+    if (!(size >= sent))
+      throw new Error(`${system}: the log holds ${size} entries after ${sent} events were sent`);
+  }
+  return {
+    rows: [row, pacedRow],
+    note: `${row.note}; paced ${pacedRow.note}`,
+    serverUsPerEvent,
+    steadyUsPerEvent,
+  };
+}
+
+/**
+ * What redaction by value adds to the server's CPU per event (sustained rows): the difference
+ * of each round's pair, and their median. A pair ran back to back, so it shares the machine's
+ * load of the moment; the median of the pairs resists the odd disturbed run.
+ */
+function valueDetectionCost(what: string, on: readonly number[], off: readonly number[]): string {
+  const pairs = on
+    .slice(0, off.length)
+    .map((us, i) => ({ us: us - off[i]!, pct: (100 * (us - off[i]!)) / off[i]! }));
+  // Nearest rank: with an even number of rounds, the lower of the middle two.
+  const median = (xs: number[]): number => percentile(xs, 50);
+  const signed = (x: number, digits: number) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
+  return (
+    `Redaction by value, server CPU per event on − off (${what}), by round (pairs in alternating order): ` +
+    pairs
+      .map(
+        (p, i) =>
+          `${on[i]!.toFixed(1)} − ${off[i]!.toFixed(1)} = ${signed(p.us, 1)} µs (${signed(p.pct, 1)} %)`,
+      )
+      .join("; ") +
+    `; median of ${pairs.length} pairs ${signed(median(pairs.map((p) => p.us)), 1)} µs, ${signed(median(pairs.map((p) => p.pct)), 1)} %.`
+  );
+}
+
 export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(argv);
   if (args.options.role === "server") return serveRole(args.options.system as System, args.options.data!);
@@ -409,68 +524,39 @@ export async function main(argv: string[]): Promise<void> {
     systems.splice(1, 0, ["kubetrail-full", "kubetrail serve + index + detector"]);
   // --systems=kubetrail,jsonl: only those rows (e.g. to profile one server with --cpu-prof).
   const only = args.options.systems?.split(",");
-  for (const [system, name] of systems.filter(([s]) => !only || only.includes(s))) {
-    const dir = tempDir(`webhook-${system}`);
-    const h = await startServerProcess(system, dir);
-    const agent = new https.Agent({ keepAlive: true, maxSockets: concurrency });
-    const pid = h.child.pid!;
-    const rssSamples: number[] = [];
-    const sampler = setInterval(() => rssSamples.push(vmKB(pid, "VmRSS") / 1024), 200);
-    log(`webhook: ${system} sustained`);
-    // PostgreSQL runs about 20× slower: it gets a tenth of the events (the same first ones); all
-    // 400,000 took over four minutes.
-    const sustainedLoad =
-      system === "postgres" ? recycled(firstEvents(load, n / 10), n / 10) : recycled(load, n);
-    const events = sustainedLoad.events;
-    const cpu0 = treeCpuSeconds(pid);
-    const row = await measure(
-      `${name} — sustained, ${concurrency} in flight`,
-      { items: events, bytes: sustainedLoad.bytes, extraPids: () => [pid] },
-      (probe) =>
-        sustained(agent, h, sustainedLoad, concurrency, (op) => probe.time(op), perMillion(system, pid)),
-    );
-    clearInterval(sampler);
-    // The server's own CPU per event: steadier than wall time on a shared machine.
-    const serverUsPerEvent = ((treeCpuSeconds(pid) - cpu0) / events) * 1e6;
-    // The load generator shares the cores: with both saturated, no server could go faster
-    // than cores / (server + generator CPU per event). PostgreSQL's own processes are not the
-    // server's children (pg_ctl detaches them), so for that row neither figure is known.
-    const clientUsPerEvent = Math.max(0, (row.cpuS / events) * 1e6 - serverUsPerEvent);
-    const ceiling = (os.availableParallelism() * 1e6) / (serverUsPerEvent + clientUsPerEvent);
-    const cpu =
-      system === "postgres"
-        ? `server CPU ${serverUsPerEvent.toFixed(0)} µs/event without PostgreSQL's own`
-        : `server CPU ${serverUsPerEvent.toFixed(0)} µs/event, load generator ${clientUsPerEvent.toFixed(0)} µs/event, so at most ${Math.round(ceiling / 100) * 100} events/s on ${os.availableParallelism()} cores`;
-    const half = Math.floor(rssSamples.length / 2);
-    const peak = (xs: number[]) => Math.max(0, ...xs).toFixed(0);
-    row.note = `${cpu}; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
-    rows.push(row);
-    // The paced row measures the steady state: it starts once the server has worked off the
-    // sustained burst (integration, the tile sync every 5 s, the dedupe flush). Right after the
-    // burst the first few acks took 100–250 ms while that backlog drained.
-    await new Promise((r) => setTimeout(r, settleMs));
-    log(`webhook: ${system} paced at ${rate} events/s`);
-    const latencies: number[] = [];
-    const pacedRow = await measure(
-      `${name} — paced ${rate} events/s`,
-      { items: pacedLoad.bodies.length * BATCH, bytes: pacedLoad.bytes, extraPids: () => [pid] },
-      async (probe) => {
-        await paced(agent, h, pacedLoad.bodies, rate, latencies);
-        probe.latenciesMs.push(...latencies);
-      },
-    );
-    pacedRow.note = `ack p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`;
-    rows.push(pacedRow);
-    notes.push(`${system}: ${row.note}; paced ${pacedRow.note}`);
-    agent.destroy();
-    await h.stop();
-    if (system.startsWith("kubetrail")) {
-      // Every event sent was new (recycled rounds included), so the log holds at least them all.
-      const size = (await openSnapshot(fsStorage(dir))).size();
-      const sent = sustainedLoad.events + pacedLoad.events;
-      if (!(size >= sent))
-        throw new Error(`${system}: the log holds ${size} entries after ${sent} events were sent`);
+  const chosen = systems.filter(([s]) => !only || only.includes(s));
+  // --rounds=N: every chosen server N times, the order reversed every other round, so on a
+  // busy machine neither server always runs first (after a fresh build) or last.
+  const rounds = intOption(args, "rounds", 1);
+  const serverUs = new Map<System, { all: number; steady: number }[]>();
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 1 ? [...chosen].reverse() : chosen;
+    for (const [system, name] of order) {
+      const label = rounds > 1 ? `${name} [round ${round + 1}]` : name;
+      const run = await runSystem(system, label, { n, rate, concurrency, load, pacedLoad, settleMs });
+      rows.push(...run.rows);
+      notes.push(`${system}${rounds > 1 ? ` (round ${round + 1})` : ""}: ${run.note}`);
+      const us = { all: run.serverUsPerEvent, steady: run.steadyUsPerEvent };
+      serverUs.set(system, [...(serverUs.get(system) ?? []), us]);
     }
+  }
+  const on = serverUs.get("kubetrail");
+  const off = serverUs.get("kubetrail-novalues");
+  if (on && off) {
+    notes.push(
+      valueDetectionCost(
+        "whole sustained run",
+        on.map((u) => u.all),
+        off.map((u) => u.all),
+      ),
+    );
+    notes.push(
+      valueDetectionCost(
+        "after its first fifth",
+        on.map((u) => u.steady),
+        off.map((u) => u.steady),
+      ),
+    );
   }
   printTable("Webhook ingest over HTTPS (batches of 400 generated events, acked = durable)", rows, {
     unit: "events",

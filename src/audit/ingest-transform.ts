@@ -96,12 +96,23 @@ export function createIngestTransform(opts: IngestTransformOptions): IngestTrans
   };
 }
 
+/**
+ * Building a scanner compiles every detector and keyword table (milliseconds of CPU, more while
+ * the code is cold): the transform and the item redactor of one receive context share one.
+ */
+const scanners = new WeakMap<IngestTransformOptions, SecretScanner>();
+
 function scannerFor(opts: IngestTransformOptions): SecretScanner {
-  const config = opts.redaction.detectors;
-  return createScanner(
-    config === undefined ? undefined : compileDetectorConfig(config, "secret detectors"),
-    TAG_PATTERN,
-  );
+  let scanner = scanners.get(opts);
+  if (scanner === undefined) {
+    const config = opts.redaction.detectors;
+    scanner = createScanner(
+      config === undefined ? undefined : compileDetectorConfig(config, "secret detectors"),
+      TAG_PATTERN,
+    );
+    scanners.set(opts, scanner);
+  }
+  return scanner;
 }
 
 /** Masks what was received but not stored as an event (a rejected item), as an event would be. */
@@ -121,7 +132,8 @@ export interface ItemRedactor {
  */
 export function createItemRedactor(opts: IngestTransformOptions): ItemRedactor {
   const redact = createRedactor(opts.redaction);
-  const scanner = scannerFor(opts);
+  // Built when an item is first refused: with detection by value off, most workers never need it.
+  const scanner = (): SecretScanner => scannerFor(opts);
   const key = Uint8Array.from(opts.redaction.key);
   return {
     value(value, root) {
@@ -133,10 +145,10 @@ export function createItemRedactor(opts: IngestTransformOptions): ItemRedactor {
         v = byPath.event;
         for (const p of byPath.paths) paths.push(`${root}.${p}`);
       }
-      v = redactJson(v, root, scanner, key, paths, kinds);
+      v = redactJson(v, root, scanner(), key, paths, kinds);
       return { value: v, paths, kinds: [...kinds].sort() };
     },
-    text: (text) => maskText(text, scanner, key),
+    text: (text) => maskText(text, scanner(), key),
     tag: (bytes) => tagBytes(key, bytes),
   };
 }

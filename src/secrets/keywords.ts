@@ -61,8 +61,16 @@ function anchorOf(k: Uint8Array): number {
  * bytes (raw JSON) or in a string, case-insensitively for ASCII letters.
  */
 export class KeywordSet {
-  /** How far the window may jump for the byte pair ending it (raw bytes, every case variant). */
-  private readonly shift = new Uint8Array(65536);
+  // The search reads these tables at every step, and between two events a receive worker parses
+  // and hashes enough to push them out of the CPU's nearest caches: they are kept small (24 KiB
+  // together), and the large one, `candidates`, is read only where a window may be an anchor.
+  /**
+   * How far the window may jump for the byte pair ending it (every case variant), by pairIndex:
+   * bytes c and c + 0x80 share an entry, which holds the smaller of their shifts.
+   */
+  private readonly shift = new Uint8Array(1 << 14);
+  /** Bit h: some anchor's window hashes to h (see windowHash). */
+  private readonly anchorHashes = new Uint8Array(65536 / 8);
   /** Keywords to compare, by the hash of the window an anchor fills (raw bytes, every case variant). */
   private readonly candidates: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(65536);
   private readonly folded: Uint8Array[];
@@ -100,7 +108,7 @@ export class KeywordSet {
       for (let j = 1; j < M; j++)
         for (const x of chars[j - 1]!)
           for (const y of chars[j]!) {
-            const pair = (x << 8) | y;
+            const pair = pairIndex(x, y);
             this.shift[pair] = Math.min(this.shift[pair]!, M - 1 - j);
           }
       for (const w of chars[0]!)
@@ -113,7 +121,10 @@ export class KeywordSet {
               lists.set(h, list);
             }
     });
-    for (const [h, list] of lists) this.candidates[h] = Int32Array.from(list);
+    for (const [h, list] of lists) {
+      this.candidates[h] = Int32Array.from(list);
+      this.anchorHashes[h >> 3]! |= 1 << (h & 7);
+    }
   }
 
   get size(): number {
@@ -123,21 +134,25 @@ export class KeywordSet {
   /** Whether any keyword occurs in `bytes[start, end)` (and its Confirm, if any, accepts it). */
   anyIn(b: Uint8Array, start = 0, end = b.length): boolean {
     const shift = this.shift;
-    const candidates = this.candidates;
+    const anchorHashes = this.anchorHashes;
     const full = M - 1;
     for (let i = start + full; i < end;) {
-      let s = shift[(b[i - 1]! << 8) | b[i]!]!;
+      let s = shift[pairIndex(b[i - 1]!, b[i]!)]!;
       // Most windows hold no anchor's end: two of them per turn (about 40 % faster).
       if (s === full && i + full < end) {
         i += full;
-        s = shift[(b[i - 1]! << 8) | b[i]!]!;
+        s = shift[pairIndex(b[i - 1]!, b[i]!)]!;
       }
       if (s > 0) {
         i += s;
         continue;
       }
-      const list = candidates[windowHash(b[i - 3]!, b[i - 2]!, b[i - 1]!, b[i]!)];
-      if (list !== undefined && this.confirmedIn(b, i - 3, start, end, list)) return true;
+      const h = windowHash(b[i - 3]!, b[i - 2]!, b[i - 1]!, b[i]!);
+      if (
+        (anchorHashes[h >> 3]! & (1 << (h & 7))) !== 0 &&
+        this.confirmedIn(b, i - 3, start, end, this.candidates[h]!)
+      )
+        return true;
       i++;
     }
     return false;
@@ -171,7 +186,7 @@ export class KeywordSet {
       const x = t.charCodeAt(i - 1);
       const y = t.charCodeAt(i);
       // Characters beyond Latin-1 never take part in a keyword.
-      const s = x > 0xff || y > 0xff ? M - 1 : shift[(x << 8) | y]!;
+      const s = x > 0xff || y > 0xff ? M - 1 : shift[pairIndex(x, y)]!;
       if (s > 0) {
         i += s;
         continue;
@@ -195,6 +210,11 @@ export class KeywordSet {
     }
     return found;
   }
+}
+
+/** Where the pair of bytes x, y is in KeywordSet's shift table (ASCII pairs each have their own). */
+function pairIndex(x: number, y: number): number {
+  return ((x & 0x7f) << 7) | (y & 0x7f);
 }
 
 /** A 16-bit hash of four bytes: where an anchor's window is looked up. */
