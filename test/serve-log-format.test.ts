@@ -1,7 +1,7 @@
 // `serve` on a terminal prints readable lines, and JSON lines when asked or when stdout is not
 // a terminal. The terminal is a real pseudo-terminal: util-linux script(1) runs serve on one.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -12,9 +12,19 @@ const running: ChildProcess[] = [];
 const dirs: string[] = [];
 
 afterEach(() => {
-  // Killing script(1) closes the terminal, and the kernel hangs up serve with it.
   for (const c of running.splice(0)) c.kill("SIGKILL");
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  // serve survives the terminal's hangup (SIGHUP reloads its policies), and script(1) runs it
+  // in a session of its own: it is found by its data directory and killed too.
+  for (const d of dirs.splice(0)) {
+    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(d)) process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // Gone meanwhile, or not ours to read.
+      }
+    }
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 /** Runs serve with `args` under a terminal (or a pipe) until it says it is ready; returns what it printed. */
