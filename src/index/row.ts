@@ -1,5 +1,6 @@
 // What the index keeps about one log entry: the fields people filter on, pulled out of the
 // stored JSON. The entry bytes stay in the log; the row only points back to them.
+import { createHash } from "node:crypto";
 import type { AuditEvent, Stage } from "../audit/types.js";
 import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { rfc3339ToMicros } from "./time.js";
@@ -20,6 +21,26 @@ export const STAGE_RANK: Record<Stage, number> = {
   Panic: 2,
   ResponseComplete: 3,
 };
+
+/** Stages by STAGE_RANK, for rows read back from the index. */
+export const STAGE_OF_RANK: readonly Stage[] = ["RequestReceived", "ResponseStarted", "Panic", "ResponseComplete"];
+
+/** Audit levels as the index stores them (their position here). */
+export const LEVELS = ["None", "Metadata", "Request", "RequestResponse"] as const;
+
+/** The level's code in the index; null for a missing or unknown level. */
+export function levelCode(level: string | null): number | null {
+  const i = (LEVELS as readonly (string | null)[]).indexOf(level);
+  return i < 0 ? null : i;
+}
+
+/**
+ * The index's key for an auditID: the first 8 bytes of its SHA-256 as a signed 64-bit integer.
+ * Fixed size whatever the ID's spelling; two different IDs share a key with odds of 2^-64 a pair.
+ */
+export function auditKey(auditID: string): bigint {
+  return createHash("sha256").update(auditID, "utf8").digest().readBigInt64BE(0);
+}
 
 export interface IndexRow {
   idx: number;
