@@ -565,7 +565,9 @@ function ensureSchema(db: Database.Database, origin: string, opts: OpenIndexOpti
  * so it runs on every open.
  */
 function dictionaryWhole(db: Database.Database): boolean {
-  const r = db.prepare<[], { n: number; top: number | null }>("SELECT COUNT(*) AS n, MAX(id) AS top FROM strings").get();
+  const r = db
+    .prepare<[], { n: number; top: number | null }>("SELECT COUNT(*) AS n, MAX(id) AS top FROM strings")
+    .get();
   return r !== undefined && r.n === (r.top ?? 0);
 }
 

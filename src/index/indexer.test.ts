@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiserverEvents } from "../../test/fixtures/audit/events.js";
 import { openLogIn } from "../../test/fixtures/memory-log.js";
+import { STAGES } from "../audit/types.js";
 import { INDEX_FILE } from "./db.js";
 import { catchUp, openIndexForLog, startIndexer } from "./indexer.js";
 import { parseFilter } from "./query.js";
@@ -78,6 +79,33 @@ describe("catchUp and resolveEntries", () => {
 });
 
 describe("startIndexer", () => {
+  it("rebuilds from the log when a query meets a missing dictionary row, then answers the same", async () => {
+    const d = mkdtempSync(join(tmpdir(), "kubetrail-indexer-dict-"));
+    const filter = parseFilter({ stage: [...STAGES], limit: ["1000"] });
+    let indexer = startIndexer(log, d, { checkOnStart: false });
+    try {
+      await indexer.caughtUp();
+      const before = indexer.read((ix) => ix.search(filter, 0).rows.map((r) => r.idx));
+      await indexer.stop();
+      // The newest string: no gap in the ids shows it on opening, a query meets the hole.
+      const db = new Database(join(d, INDEX_FILE));
+      db.prepare("DELETE FROM strings WHERE id = (SELECT MAX(id) FROM strings)").run();
+      db.close();
+      const rebuilds: string[] = [];
+      indexer = startIndexer(log, d, { checkOnStart: false, onRebuild: (r) => rebuilds.push(r) });
+      await indexer.caughtUp();
+      expect(() => indexer.read((ix) => ix.search(filter, 0))).toThrow(
+        expect.objectContaining({ code: "rebuilding" }),
+      );
+      await indexer.caughtUp();
+      expect(rebuilds).toEqual([expect.stringContaining("missing from the dictionary")]);
+      expect(indexer.read((ix) => ix.search(filter, 0).rows.map((r) => r.idx))).toEqual(before);
+    } finally {
+      await indexer.stop();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it("catches up on start and follows new checkpoints", async () => {
     const indexer = startIndexer(log, dir);
     try {

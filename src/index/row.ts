@@ -23,7 +23,12 @@ export const STAGE_RANK: Record<Stage, number> = {
 };
 
 /** Stages by STAGE_RANK, for rows read back from the index. */
-export const STAGE_OF_RANK: readonly Stage[] = ["RequestReceived", "ResponseStarted", "Panic", "ResponseComplete"];
+export const STAGE_OF_RANK: readonly Stage[] = [
+  "RequestReceived",
+  "ResponseStarted",
+  "Panic",
+  "ResponseComplete",
+];
 
 /** Audit levels as the index stores them (their position here). */
 export const LEVELS = ["None", "Metadata", "Request", "RequestResponse"] as const;
@@ -168,6 +173,16 @@ export function parsedEntry(
     value === undefined ? emptyRow(idx, leafHash, "unknown") : fieldsFromValue(idx, value, leafHash);
   row.length = data.length;
   return { row, value };
+}
+
+/**
+ * The row of an entry from the object it was encoded from (what ingest parsed), sparing a parse
+ * of its bytes; `length` is the entry's stored length.
+ */
+export function rowFromValue(idx: number, value: unknown, leafHash: Uint8Array, length: number): IndexRow {
+  const row = fieldsFromValue(idx, value, leafHash);
+  row.length = length;
+  return row;
 }
 
 /** kubetrail.dev/v1 AdmissionDecision (src/guard/decision-record.ts): filtered like the request it judged. */
