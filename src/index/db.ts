@@ -17,7 +17,7 @@ import {
   STAGE_RANK,
   type IndexRow,
 } from "./row.js";
-import { LEAF_PREFIX, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
+import { dictionaryProblem, LEAF_PREFIX, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
 import { microsToRfc3339 } from "./time.js";
 
 const EVENT_KIND = "Event";
@@ -559,18 +559,6 @@ function ensureSchema(db: Database.Database, origin: string, opts: OpenIndexOpti
   return tx.immediate();
 }
 
-/**
- * Dictionary ids are handed out one after another and never deleted within a generation: fewer
- * rows than the highest id means some were lost. Cheap (the table holds distinct strings only),
- * so it runs on every open.
- */
-function dictionaryWhole(db: Database.Database): boolean {
-  const r = db
-    .prepare<[], { n: number; top: number | null }>("SELECT COUNT(*) AS n, MAX(id) AS top FROM strings")
-    .get();
-  return r !== undefined && r.n === (r.top ?? 0);
-}
-
 /** Synchronous sleep: openIndex is synchronous like the SQLite binding it wraps. */
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -623,16 +611,13 @@ function tryOpen(
   const db = new Database(path);
   try {
     configure(db);
-    let rebuilt = ensureSchema(db, origin, opts);
-    if (rebuilt === undefined && !dictionaryWhole(db)) {
-      rebuilt = "a dictionary row is missing";
-      ensureSchema(db, origin, { ...opts, rebuild: true });
-    }
+    const rebuilt = ensureSchema(db, origin, opts);
     if (opts.check && rebuilt === undefined) {
       const result = db.pragma("quick_check", { simple: true });
-      if (result !== "ok") {
+      const problem = result !== "ok" ? `quick_check: ${String(result)}` : dictionaryProblem(db);
+      if (problem !== undefined) {
         ensureSchema(db, origin, { ...opts, rebuild: true });
-        return { db, rebuilt: `quick_check: ${String(result)}` };
+        return { db, rebuilt: problem };
       }
     }
     return rebuilt === undefined ? { db } : { db, rebuilt };

@@ -92,3 +92,20 @@ CREATE INDEX entries_audit ON entries (audit);
 -- millions of events, which the UI and --kind list without scanning the events.
 CREATE INDEX entries_records ON entries (kind, time_us) WHERE kind IS NOT NULL;
 `;
+
+/** The part of better-sqlite3's Database the dictionary check uses (check-worker.ts has no more). */
+interface Queryable {
+  prepare(sql: string): { get(): unknown };
+}
+
+/**
+ * What is wrong with the strings dictionary, or undefined. Ids are handed out one after another
+ * and never deleted within a generation: fewer rows than the highest id means some were lost.
+ * It reads the whole table, so it runs with SQLite's quick_check, not on every open.
+ */
+export function dictionaryProblem(db: Queryable): string | undefined {
+  const r = db.prepare("SELECT COUNT(*) AS n, MAX(id) AS top FROM strings").get() as
+    { n: number; top: number | null } | undefined;
+  if (r === undefined || r.n === (r.top ?? 0)) return undefined;
+  return `dictionary: ${r.n} strings but ids up to ${r.top}`;
+}
