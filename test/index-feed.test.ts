@@ -134,7 +134,7 @@ describe("the index fed by the ingest pipeline", () => {
     await ingest.log.waitIntegrated(size);
     await indexer.caughtUp();
     expect(indexer.position()).toBe(size);
-    expect(indexer.sources()).toEqual({ fromMemory: size - 1, fromLog: 1 });
+    expect(indexer.sources()).toMatchObject({ fromMemory: size - 1, fromLog: 1 });
     expect(indexer.lag()).toEqual({ entries: 0, seconds: 0 });
 
     const refDir = await tempDir();
@@ -192,7 +192,7 @@ describe("the index fed by the ingest pipeline", () => {
     );
     await second.caughtUp();
     expect(second.position()).toBe(ingest.log.size());
-    expect(second.sources()).toEqual({ fromMemory: 0, fromLog: behind });
+    expect(second.sources()).toMatchObject({ fromMemory: 0, fromLog: behind });
     expect(await registry.getSingleMetricAsString("kubetrail_index_lag_entries")).toContain(
       "kubetrail_index_lag_entries 0",
     );

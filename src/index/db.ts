@@ -300,12 +300,24 @@ export class QueryIndex {
     }
     const finals = new Set<IndexRow>();
     for (const [auditID, r] of best) {
-      const prev = this.stmts.finalOf.get(auditKey(auditID));
+      const prev = this.stmts.finalOf.get(this.auditKeyOf(r, auditID));
       if (prev !== undefined && prev.stage_rank >= STAGE_RANK[r.stage as Stage]) continue;
       if (prev !== undefined) this.stmts.unfinal.run(prev.idx);
       finals.add(r);
     }
     return finals;
+  }
+
+  /** Each row's auditID key, hashed once for both the finality lookup and the insert. */
+  private readonly auditKeys = new WeakMap<IndexRow, bigint>();
+
+  private auditKeyOf(r: IndexRow, auditID: string): bigint {
+    let key = this.auditKeys.get(r);
+    if (key === undefined) {
+      key = auditKey(auditID);
+      this.auditKeys.set(r, key);
+    }
+    return key;
   }
 
   private insertRow(r: IndexRow, isFinal: boolean): void {
@@ -327,7 +339,7 @@ export class QueryIndex {
       s.intern(r.decision),
       this.groupSetId(r.groups),
       r.code,
-      r.auditID === null ? null : auditKey(r.auditID),
+      r.auditID === null ? null : this.auditKeyOf(r, r.auditID),
       r.stage === null ? null : STAGE_RANK[r.stage],
       isFinal ? 1 : 0,
       levelCode(r.level),

@@ -467,7 +467,7 @@ export function queryServeExtension(
   stateDir: string,
   hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
   publishedCheckpoint?: () => string | null,
-): ServeExtension & { indexer(log: AuditLog): Indexer } {
+): ServeExtension & { indexer(log: AuditLog): Indexer; running(): Indexer | undefined } {
   let indexer: Indexer | undefined;
   // Fed from ingest's parsed events when serve's pipeline is at hand (routes and start get it
   // first; other extensions only look the running indexer up).
@@ -493,6 +493,8 @@ export function queryServeExtension(
     },
     /** The running indexer, for other extensions' reads (the UI's). */
     indexer: (log) => open(log),
+    /** The indexer once started, if it was (for benches and status displays). */
+    running: () => indexer,
   };
 }
 
