@@ -1,61 +1,29 @@
 // The index fed with ingest's parsed events (indexer.ts, as `serve` wires it) on a real data
 // directory: every filter answers as an index rebuilt from the log does, other writers' entries
 // are read from the log, a restart catches up from the log, and the lag is on /metrics.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Registry } from "prom-client";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/audit/types.js";
 import { catchUp, openIndexForLog, startIndexer } from "../src/index/indexer.js";
 import { parseFilter, type RawFilter } from "../src/index/query.js";
 import { resolveEntries } from "../src/index/resolve.js";
-import { openIngest, type OpenIngest } from "../src/ingest/open-ingest.js";
 import { packBatch, unpackBatch } from "../src/ingest/receive.js";
 import { registerIndexMetrics } from "../src/server/routes/query.js";
-import { fsStorage } from "../src/store/fs/storage.js";
 import { auditEvent } from "./detect-helpers.js";
+import { makeRng } from "../bench/gen/rng.js";
 import { eventList } from "./fixtures/audit/events.js";
+import { onDemandIngest } from "./fixtures/on-demand-ingest.js";
 
 const SEED = 24_06;
 const NOW_US = Date.parse("2026-11-21T07:00:00Z") * 1000;
 
-const dirs: string[] = [];
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), "kubetrail-index-feed-"));
-  dirs.push(d);
-  return d;
-}
-
-/** Ingest with integration only on demand, so each test decides when the index may move. */
-async function ingestAt(dir: string): Promise<OpenIngest> {
-  const opened = await openIngest(fsStorage(dir), { integrateIntervalMs: 3_600_000 });
-  cleanups.push(() => opened.close());
-  return opened;
-}
-
-/** Small seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { dataDir: tempDir, ingestAt, cleanups } = onDemandIngest("kubetrail-index-feed-");
 
 /** Requests over every field a filter looks at; most as two stages, some only received. */
 function requests(seed: number, count: number): AuditEvent[] {
-  const r = rng(seed);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+  const rng = makeRng(seed);
+  const r = () => rng.next();
+  const pick = <T>(xs: readonly T[]): T => rng.pick(xs);
   const out: AuditEvent[] = [];
   for (let i = 0; i < count; i++) {
     const user = pick(["alice", "bob", "system:serviceaccount:kube-system:deployer", "mallory"]);
