@@ -7,16 +7,16 @@ import Database from "better-sqlite3";
 import type { Stage } from "../audit/types.js";
 import { IndexError } from "./errors.js";
 import { resourceLabel } from "./present.js";
-import { compileSearch, compileWhere, type Cursor, type EventFilter, type SqlParam } from "./query.js";
 import {
-  ADMISSION_DECISION,
-  auditKey,
-  LEVELS,
-  levelCode,
-  STAGE_OF_RANK,
-  STAGE_RANK,
-  type IndexRow,
-} from "./row.js";
+  compileSearch,
+  compileWhere,
+  type Cursor,
+  type EventFilter,
+  type IndexKeys,
+  type SqlParam,
+} from "./query.js";
+import { auditKey } from "./audit-key.js";
+import { ADMISSION_DECISION, LEVELS, levelCode, STAGE_OF_RANK, STAGE_RANK, type IndexRow } from "./row.js";
 import { dictionaryProblem, LEAF_PREFIX, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
 import { microsToRfc3339 } from "./time.js";
 
@@ -186,6 +186,7 @@ export class QueryIndex {
   /** Group list (JSON) → group_sets.id, valid for one generation of the index. */
   private readonly groupSets = new Map<string, number>();
   private readonly strings: StringTable;
+  private readonly keys: IndexKeys;
   private generation: string | undefined;
 
   constructor(
@@ -193,6 +194,7 @@ export class QueryIndex {
     readonly path: string,
   ) {
     this.strings = new StringTable(db, path);
+    this.keys = { id: this.strings.find, auditKey };
     this.stmts = {
       position: db.prepare<[], { position: number; origin: string; generation: string }>(
         "SELECT position, origin, generation FROM meta",
@@ -397,7 +399,7 @@ export class QueryIndex {
   /** Rows matching the filter in its order, at most filter.limit, with the cursor of the next page. */
   search(filter: EventFilter, nowUs: number): SearchResult {
     this.sameGeneration();
-    const q = compileSearch(filter, nowUs, this.strings.find, COLUMNS, GROUPS_JOIN);
+    const q = compileSearch(filter, nowUs, this.keys, COLUMNS, GROUPS_JOIN);
     const rows = this.select(q.sql, q.params);
     if (rows.length <= filter.limit) return { rows };
     rows.length = filter.limit;
@@ -479,7 +481,7 @@ export class QueryIndex {
   /** Counts of requests matching the filter, grouped by one dimension, largest first. */
   top(dimension: TopDimension, filter: EventFilter, nowUs: number, limit: number): TopCount[] {
     this.sameGeneration();
-    const { sql: where, params } = compileWhere(filter, nowUs, this.strings.find);
+    const { sql: where, params } = compileWhere(filter, nowUs, this.keys);
     const columns = TOP_COLUMNS[dimension];
     const sql =
       `SELECT ${columns}, COUNT(*) AS count FROM entries e ${TOP_JOIN[dimension] ?? ""}` +

@@ -80,6 +80,9 @@ describe("parseFilter", () => {
   });
 });
 
+/** An index that has never seen any string. */
+const NO_KEYS = { id: () => undefined, auditKey: () => 0n };
+
 describe("compileSearch", () => {
   it("keeps values out of the SQL text", () => {
     const evil = "x' OR 1=1 --";
@@ -87,7 +90,7 @@ describe("compileSearch", () => {
     const q = compileSearch(
       parseFilter({ user: [evil], group: [evil], since: ["1h"] }),
       10_000_000_000,
-      (v) => ids.get(v),
+      { id: (v) => ids.get(v), auditKey: () => 0n },
       "e.idx",
     );
     expect(q.sql).not.toContain(evil);
@@ -96,12 +99,12 @@ describe("compileSearch", () => {
   });
 
   it("matches nothing for a value the index has never seen", () => {
-    const q = compileSearch(parseFilter({ user: ["nobody"] }), 0, () => undefined, "e.idx");
+    const q = compileSearch(parseFilter({ user: ["nobody"] }), 0, NO_KEYS, "e.idx");
     expect(q.sql).toContain("e.final = 1 AND 0 ORDER BY");
   });
 
   it("defaults to final stages and newest first with one look-ahead row", () => {
-    const q = compileSearch(parseFilter({ limit: ["10"] }), 0, () => undefined, "e.idx");
+    const q = compileSearch(parseFilter({ limit: ["10"] }), 0, NO_KEYS, "e.idx");
     expect(q.sql).toBe(
       "SELECT e.idx FROM entries e WHERE e.final = 1 ORDER BY e.time_us DESC, e.idx DESC LIMIT ?",
     );

@@ -4,7 +4,7 @@
 import { STAGES, type Stage } from "../audit/types.js";
 import { IndexError } from "./errors.js";
 import { parseDuration, parseTimeFilter } from "./time.js";
-import { ADMISSION_DECISION, auditKey, STAGE_RANK } from "./row.js";
+import { ADMISSION_DECISION, STAGE_RANK } from "./row.js";
 
 export interface ResourceSpec {
   resource: string;
@@ -251,11 +251,16 @@ export interface SqlQuery {
   params: SqlParam[];
 }
 
-/**
- * The index's id of a string (schema.ts `strings`), or undefined when no row holds it: a
- * condition on a value the index has never seen matches nothing.
- */
-export type StringIds = (value: string) => number | undefined;
+/** How the index spells a filter's values (db.ts provides it). */
+export interface IndexKeys {
+  /**
+   * The id of a string (schema.ts `strings`), or undefined when no row holds it: a condition on
+   * a value the index has never seen matches nothing.
+   */
+  id(value: string): number | undefined;
+  /** The key an auditID is stored under (audit-key.ts). */
+  auditKey(auditID: string): bigint;
+}
 
 function placeholders(n: number): string {
   return new Array<string>(n).fill("?").join(", ");
@@ -263,10 +268,11 @@ function placeholders(n: number): string {
 
 /**
  * Compiles the filter's conditions (not its order, limit or cursor) to a WHERE clause over
- * `entries` aliased `e`. `nowUs` anchors `since`; `ids` turns the filter's strings into the
+ * `entries` aliased `e`. `nowUs` anchors `since`; `keys` turns the filter's strings into the
  * index's ids, so the SQL compares integers and uses the same indexes as an equality would.
  */
-export function compileWhere(f: EventFilter, nowUs: number, ids: StringIds): SqlQuery {
+export function compileWhere(f: EventFilter, nowUs: number, keys: IndexKeys): SqlQuery {
+  const ids = (value: string): number | undefined => keys.id(value);
   const where: string[] = [];
   const params: SqlParam[] = [];
   const inList = (column: string, values: readonly SqlParam[]): void => {
@@ -352,7 +358,10 @@ export function compileWhere(f: EventFilter, nowUs: number, ids: StringIds): Sql
     params.push(...records);
     where.push(alternatives.length === 0 ? "0" : `(${alternatives.join(" OR ")})`);
   }
-  inList("e.audit", f.auditIDs.map(auditKey));
+  inList(
+    "e.audit",
+    f.auditIDs.map((a) => keys.auditKey(a)),
+  );
   const lower = Math.max(f.sinceUs === undefined ? 0 : nowUs - f.sinceUs, f.fromUs ?? 0);
   if (lower > 0) {
     where.push("e.time_us >= ?");
@@ -373,11 +382,11 @@ export function compileWhere(f: EventFilter, nowUs: number, ids: StringIds): Sql
 export function compileSearch(
   f: EventFilter,
   nowUs: number,
-  ids: StringIds,
+  keys: IndexKeys,
   columns: string,
   joins = "",
 ): SqlQuery {
-  const { sql: where, params } = compileWhere(f, nowUs, ids);
+  const { sql: where, params } = compileWhere(f, nowUs, keys);
   const conds = where === "" ? [] : [where];
   if (f.cursor !== undefined) {
     conds.push(f.asc ? "(e.time_us, e.idx) > (?, ?)" : "(e.time_us, e.idx) < (?, ?)");

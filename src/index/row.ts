@@ -1,6 +1,5 @@
 // What the index keeps about one log entry: the fields people filter on, pulled out of the
 // stored JSON. The entry bytes stay in the log; the row only points back to them.
-import { createHash } from "node:crypto";
 import type { AuditEvent, Stage } from "../audit/types.js";
 import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { rfc3339ToMicros } from "./time.js";
@@ -37,14 +36,6 @@ export const LEVELS = ["None", "Metadata", "Request", "RequestResponse"] as cons
 export function levelCode(level: string | null): number | null {
   const i = (LEVELS as readonly (string | null)[]).indexOf(level);
   return i < 0 ? null : i;
-}
-
-/**
- * The index's key for an auditID: the first 8 bytes of its SHA-256 as a signed 64-bit integer.
- * Fixed size whatever the ID's spelling; two different IDs share a key with odds of 2^-64 a pair.
- */
-export function auditKey(auditID: string): bigint {
-  return createHash("sha256").update(auditID, "utf8").digest().readBigInt64BE(0);
 }
 
 export interface IndexRow {

@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { INDEX_FILE } from "../db.js";
 import type { StatsRow } from "./columns.js";
 import { IndexError } from "../errors.js";
-import { auditKey } from "../row.js";
+import { auditKey } from "../audit-key.js";
 
 /** idx, time_us, then strings ids and numbers as the SELECT below lists them. */
 type RawRow = [
