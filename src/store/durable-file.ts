@@ -16,23 +16,37 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** The steps of writeFileAtomic, in order (for a caller that must observe each, e.g. crash tests). */
+export type AtomicWriteStep = "tmp-written" | "tmp-synced" | "renamed" | "dir-synced";
+
 /**
  * Replaces `file` with `data` atomically: readers see the old or the new content, never a
- * mix, and after it resolves the new content survives a crash.
+ * mix, and after it resolves the new content survives a crash. `onStep` is told as each step
+ * is done.
  */
-export async function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | string,
+  mode = 0o644,
+  onStep?: (step: AtomicWriteStep) => void,
+): Promise<void> {
   const dir = path.dirname(file);
   await fsp.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const fh = await fsp.open(tmp, "w", mode);
   try {
     await fh.writeFile(data);
+    onStep?.("tmp-written");
     await fh.datasync();
+    onStep?.("tmp-synced");
   } finally {
     await fh.close();
   }
   await fsp.rename(tmp, file);
+  onStep?.("renamed");
   await fsyncDir(dir);
+  onStep?.("dir-synced");
 }
 
 /** Reads a file, or returns null when it does not exist (any other error is thrown). */

@@ -32,6 +32,7 @@ import {
   type OpenedCheckpoint,
 } from "../tlog/index.js";
 import type { CheckpointStore, StoredCheckpoint } from "./checkpoint-store.js";
+import { crashPoint } from "./crash-points.js";
 import type { LogConfig } from "./logs-config.js";
 
 export interface WitnessReply {
@@ -87,6 +88,7 @@ export class Witness {
 
   /** Handles one add-checkpoint request body; never throws for bad input (only for a failing disk). */
   async addCheckpoint(body: string): Promise<WitnessReply> {
+    crashPoint("request-read");
     let request;
     try {
       request = parseAddCheckpointRequest(body);
@@ -113,6 +115,7 @@ export class Witness {
         return reply(400, (err as Error).message);
       return reply(403, `checkpoint is not validly signed by a key of ${origin}: ${(err as Error).message}`);
     }
+    crashPoint("signature-verified");
     if (request.oldSize > cp.size)
       return reply(400, `old size ${request.oldSize} is larger than the checkpoint's size ${cp.size}`);
     const logSignatures: NoteSignature[] = cp.signatures.map(({ name, keyHash, base64 }) => ({
@@ -146,6 +149,7 @@ export class Witness {
       }
       const signer = this.signer;
       const { note, added } = await signNoteWith(cp.text, signer ? [signer] : [], logSignatures);
+      crashPoint("cosignature-signed");
       return {
         record: { size: cp.size, rootHash: cp.rootHash, note },
         result: reply(200, formatCosignatureResponse(added)),
