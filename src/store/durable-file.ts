@@ -177,6 +177,12 @@ export async function settleEach<T, R>(
 export class WriteOnceFileBatch {
   private readonly files: { file: string; data: Uint8Array }[] = [];
 
+  /**
+   * `knownDirs`: directories a writer of many batches knows exist (it removes none of them);
+   * they are not created again, and the ones this batch creates are added.
+   */
+  constructor(private readonly knownDirs?: Set<string>) {}
+
   add(file: string, data: Uint8Array): void {
     this.files.push({ file, data });
   }
@@ -188,7 +194,9 @@ export class WriteOnceFileBatch {
   /** Everything runs on the thread pool: creating files waits on the filesystem. */
   async commit(opts: { sync: boolean }): Promise<void> {
     const dirs = [...new Set(this.files.map((f) => path.dirname(f.file)))];
-    await Promise.all(dirs.map((d) => fsp.mkdir(d, { recursive: true })));
+    const missing = this.knownDirs ? dirs.filter((d) => !this.knownDirs!.has(d)) : dirs;
+    await Promise.all(missing.map((d) => fsp.mkdir(d, { recursive: true })));
+    for (const d of missing) this.knownDirs?.add(d);
     // Created one after another: parallel creates in one directory spin on its lock in the
     // kernel (CPU the writer needs); the syncs, which wait on the disk, run in parallel.
     const handles: FileHandle[] = [];
