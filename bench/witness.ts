@@ -129,7 +129,7 @@ export async function main(argv: string[]): Promise<void> {
           await loaded(
             "baseline: bare node:https answering the same bodies with 200",
             dir,
-            { ...common, port: sink.port, method: "POST", path: "/add-checkpoint", bodies },
+            { ...common, port: sink.port, method: "POST", path: "/add-checkpoint", bodies, cycle: true },
             sink.pid,
           )
         ).row,

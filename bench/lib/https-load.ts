@@ -20,6 +20,8 @@ export interface LoadConfig {
   connections: number;
   /** Per connection, the bodies to send in order; a connection stops when it has sent all. Absent: no body. */
   bodies?: string[][];
+  /** Start the bodies again from the first once all were sent (a server that keeps no state). */
+  cycle?: boolean;
 }
 
 export interface LoadResult {
@@ -114,7 +116,7 @@ export async function runLoad(cfg: LoadConfig): Promise<LoadResult> {
       const reader = new AnswerReader(socket);
       const mine = requests[c]!;
       for (let k = 0; performance.now() < until; k++) {
-        const req = cfg.bodies ? mine[k] : mine[0];
+        const req = mine[cfg.cycle || !cfg.bodies ? k % mine.length : k];
         if (req === undefined) break;
         const sent = performance.now();
         const answered = reader.next();
