@@ -5,7 +5,10 @@
 // Kubernetes identities (cached decisions) beside kubetrail's own read token; and the memory of
 // `--limit all` listings beside short ones.
 //
-//   node build/bench/reach.js [--quick] [--events=N] [--runs=N] [--api-runs=N]
+//   node build/bench/reach.js [--quick] [--events=N] [--runs=N] [--api-runs=N] [--data-dir=DIR]
+//
+// --data-dir keeps the generated log in DIR and reuses it next time (bench/lib/event-log.ts;
+// the ui bench reads the same log).
 //
 // Needs the kube-apiserver of scripts/kube-apiserver.sh (npm test builds it once per machine).
 import { spawn, type ChildProcess } from "node:child_process";
@@ -14,12 +17,8 @@ import https from "node:https";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import YAML from "yaml";
-import { catchUp, openIndexForLog } from "../src/index/indexer.js";
-import { openSnapshot } from "../src/store/storage.js";
-import { fsStorage, openFsLog } from "../src/store/fs/storage.js";
 import { startCluster, freePort, type Cluster } from "../test/kube/cluster.js";
 import { serviceAccountToken, tokenKubeconfig } from "../test/kube/service-account.js";
-import { formatMicroTime, generateEvents } from "./gen/events.js";
 import {
   intOption,
   log,
@@ -32,55 +31,11 @@ import {
   tempDir,
   removeTemp,
 } from "./harness.js";
+import { benchEventLog } from "./lib/event-log.js";
 import { kubetrailCli } from "./lib/kubetrail-cli.js";
 import { repoRoot } from "./lib/paths.js";
 
-const SPAN_S = 48 * 3600;
-const CHANGE_VERBS = new Set(["create", "update", "patch", "delete"]);
 const ALICE = "reach-bench-alice-token-0123456789";
-
-/** Fills a log with generated events and builds its index; returns the busiest Deployment. */
-async function load(dataDir: string, count: number): Promise<{ namespace: string; name: string }> {
-  const nowUs = Date.now() * 1000;
-  const log0 = await openFsLog(dataDir, { integrateIntervalMs: 250 });
-  const changes = new Map<string, number>();
-  const inflight: Promise<unknown>[] = [];
-  let batch: Buffer[] = [];
-  for (const ev of generateEvents({
-    seed: 22,
-    count,
-    startTime: formatMicroTime(nowUs - SPAN_S * 1e6),
-    ratePerSecond: count / SPAN_S,
-  })) {
-    const ref = ev.objectRef;
-    if (ref?.resource === "deployments" && ref.namespace && ref.name && CHANGE_VERBS.has(ev.verb)) {
-      const key = `${ref.namespace}/${ref.name}`;
-      changes.set(key, (changes.get(key) ?? 0) + 1);
-    }
-    batch.push(Buffer.from(JSON.stringify({ kind: "Event", apiVersion: "audit.k8s.io/v1", ...ev })));
-    if (batch.length === 1000) {
-      inflight.push(log0.append(batch));
-      batch = [];
-      if (inflight.length >= 8) await Promise.all(inflight.splice(0));
-    }
-  }
-  if (batch.length > 0) inflight.push(log0.append(batch));
-  await Promise.all(inflight);
-  await log0.waitIntegrated(count);
-  await log0.close();
-  const snapshot = await openSnapshot(fsStorage(dataDir));
-  const { index } = openIndexForLog(dataDir, snapshot);
-  await catchUp(index, snapshot);
-  index.optimize();
-  index.close();
-  // A Deployment with a typical history (the median number of changes), not the busiest.
-  const sorted = [...changes].sort((a, b) => a[1] - b[1]);
-  const [namespace, name] = (sorted[Math.floor(sorted.length / 2)]?.[0] ?? "default/web").split("/") as [
-    string,
-    string,
-  ];
-  return { namespace, name };
-}
 
 interface Serve {
   child: ChildProcess;
@@ -142,13 +97,12 @@ export async function main(argv: string[]): Promise<void> {
   const runs = intOption(args, "runs", args.quick ? 7 : 21);
   const apiRuns = intOption(args, "api-runs", args.quick ? 150 : 600);
   const dir = tempDir("reach");
-  const dataDir = path.join(dir, "data");
+  const dataDir = args.options["data-dir"] ?? path.join(dir, "data");
   const cli = kubetrailCli();
   let cluster: Cluster | undefined;
   let serve: Serve | undefined;
   try {
-    log(`reach: generating, appending and indexing ${count} events`);
-    const deployment = await load(dataDir, count);
+    const deployment = (await benchEventLog(dataDir, count)).typicalDeployment;
     log(`reach: history of deployment ${deployment.namespace}/${deployment.name}`);
     cluster = await startCluster({ tokens: [{ token: ALICE, user: "alice", groups: ["security"] }] });
     // deploy/kubetrail.yaml's RBAC and discovery objects, as shipped.

@@ -11,6 +11,8 @@ import { JsonClient } from "../../http/json-client.js";
 import { kubeCredential } from "../../kube/credentials.js";
 import { discoverKubetrail, type Discovered } from "../../kube/discover.js";
 import { loadKubeContext, type KubeContext } from "../../kube/kubeconfig.js";
+import type { WitnessPolicy } from "../../verify/witness-policy.js";
+import { witnessPolicyFromOptions } from "../output/witness-options.js";
 
 export interface KubectlFlags {
   kubeconfig?: string;
@@ -19,12 +21,16 @@ export interface KubectlFlags {
   server?: string;
   ca?: string;
   key?: string;
+  witness?: string[];
+  minWitnesses?: string;
 }
 
 export interface KubectlConnection {
   source: ReadSource;
   kube: KubeContext;
   settings: RemoteSettings;
+  /** The witness policy of --witness/--min-witnesses (null without --witness). */
+  witnesses: WitnessPolicy | null;
 }
 
 function readCa(file: string): string {
@@ -42,6 +48,8 @@ export async function connectKubectl(
   o: KubectlFlags,
   opts: { keyRequired?: boolean } = {},
 ): Promise<KubectlConnection> {
+  // Checkpoints short of the witness quorum are refused, naming the missing witnesses.
+  const witnesses = await witnessPolicyFromOptions(o);
   const kube = loadKubeContext({ kubeconfig: o.kubeconfig, context: o.context });
   const cred = await kubeCredential(kube);
   // The published key and CA are wanted even when --server names another URL (a port-forward):
@@ -85,8 +93,8 @@ export async function connectKubectl(
   const source =
     opts.keyRequired === false
       ? remoteSource({ api: apiClient(settings), verifierKey: settings.verifierKey ?? "" })
-      : connectRemote(settings);
-  return { source, kube, settings };
+      : connectRemote(settings, undefined, witnesses);
+  return { source, kube, settings, witnesses };
 }
 
 /** Runs `use` with a connection, and closes it however `use` ends. */
