@@ -7,7 +7,7 @@
 // command lines run with K9s's variables substituted.
 import { spawn } from "node:child_process";
 import { createSign } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
@@ -100,11 +100,16 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000)
   }
 }
 
-function kubectl(user: keyof typeof kc, args: string[], timeoutMs = 30_000): Promise<CliResult> {
+function kubectl(
+  user: keyof typeof kc,
+  args: string[],
+  timeoutMs = 30_000,
+  extraEnv: Record<string, string> = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     // kubectl takes no flags before a plugin's name: the user's kubeconfig comes from KUBECONFIG.
     const child = spawn(cluster.bin.kubectl, args, {
-      env: { ...process.env, ...env, PATH, KUBECONFIG: kc[user] },
+      env: { ...process.env, ...env, PATH, KUBECONFIG: kc[user], ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -250,6 +255,7 @@ beforeAll(async () => {
   });
   env = {
     XDG_STATE_HOME: path.join(work, "state"),
+    XDG_CACHE_HOME: path.join(work, ".cache"),
     KUBETRAIL_CONFIG: path.join(work, "client.yaml"),
     HOME: work,
   };
@@ -564,6 +570,57 @@ describe("kubectl trail with real kubeconfigs", () => {
     expect(wrongCa.stderr).toMatch(
       /^kubectl trail: https:\/\/127\.0\.0\.1:\d+: the server's certificate is not trusted .*\n$/,
     );
+  });
+
+  it("remembers where kubetrail is per kube context, and asks the cluster again when that is stale", async () => {
+    const publish = (server: string) =>
+      cluster.apply(
+        YAML.stringify({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "kubetrail-client", namespace: "kubetrail" },
+          data: { server, "ca.crt": kubetrailCa, "verifier-key": vkey },
+        }),
+      );
+    const cacheDir = path.join(work, ".cache", "kubetrail", "discovery");
+    rmSync(cacheDir, { recursive: true, force: true });
+    const count = ["trail", "top", "user", "-A", "-o", "json"];
+    expect((await kubectl("alice", count)).code).toBe(0);
+    const [file] = readdirSync(cacheDir);
+    const cached = JSON.parse(readFileSync(path.join(cacheDir, file!), "utf8")) as {
+      found: { server: string };
+    };
+    expect(cached.found.server).toBe(`https://127.0.0.1:${port}`);
+    try {
+      // The cluster now points elsewhere; within the TTL the remembered place is used.
+      await publish("https://127.0.0.1:1");
+      const remembered = await kubectl("alice", count);
+      expect(remembered.stderr).toBe("");
+      expect(remembered.code).toBe(0);
+      // Without the cache the cluster's answer is taken, and fails.
+      const fresh = await kubectl("alice", count, 30_000, { KUBETRAIL_DISCOVERY_TTL: "0" });
+      expect(fresh.stderr).toBe("kubectl trail: cannot reach https://127.0.0.1:1: connection refused\n");
+    } finally {
+      await publish(`https://127.0.0.1:${port}`);
+    }
+    // A remembered place that no longer answers is forgotten, and the cluster asked again.
+    writeFileSync(
+      path.join(cacheDir, file!),
+      JSON.stringify({ ...cached, found: { ...cached.found, server: "https://127.0.0.1:1" } }),
+    );
+    const moved = await kubectl("alice", count);
+    expect(moved.stderr).toBe("");
+    expect(moved.code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(cacheDir, file!), "utf8")).found.server).toBe(
+      `https://127.0.0.1:${port}`,
+    );
+    // So is one whose key the server no longer states (a rotated key).
+    writeFileSync(
+      path.join(cacheDir, file!),
+      JSON.stringify({ ...cached, found: { ...cached.found, verifierKey: "old.example/log+00000000+AAAA" } }),
+    );
+    expect((await kubectl("alice", count)).code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(cacheDir, file!), "utf8")).found.verifierKey).toBe(vkey);
   });
 
   it("shows an object's history with kubectl's short names, and each namespace apart with -A", async () => {
