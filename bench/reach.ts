@@ -136,6 +136,26 @@ export async function main(argv: string[]): Promise<void> {
     const ca = readFileSync(caFile, "utf8");
     const vkey = readFileSync(path.join(dataDir, "keys", "verifier.key"), "utf8").trim();
     const readToken = readFileSync(path.join(dataDir, "read-token"), "utf8").trim();
+    // serve loads the web UI's in-memory stats in the background after it is ready, on the same
+    // thread that answers: time the steady state, after that load (a long-running server's).
+    log("reach: waiting for serve's UI stats to load");
+    for (const deadline = Date.now() + 600_000; ;) {
+      const status = await new Promise<number>((resolve, reject) =>
+        https
+          .get(
+            `${server}/v1/stats?since=1h`,
+            { ca, headers: { Authorization: `Bearer ${readToken}` } },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          )
+          .on("error", reject),
+      );
+      if (status === 200) break;
+      if (status !== 503 || Date.now() > deadline) throw new Error(`/v1/stats answered ${status}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     await cluster.apply(
       YAML.stringify({
         apiVersion: "v1",
