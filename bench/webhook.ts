@@ -18,6 +18,7 @@ import { createMetrics } from "../src/server/metrics.js";
 import { webhookRoutes } from "../src/server/routes/webhook.js";
 import { detectServeExtension } from "../src/server/detect-extension.js";
 import { queryServeExtension } from "../src/server/routes/query.js";
+import type { Indexer } from "../src/index/indexer.js";
 import { runServe } from "../src/server/run-serve.js";
 import { startServer } from "../src/server/server.js";
 import { loadOrCreateServingCert } from "../src/server/serving-cert.js";
@@ -97,6 +98,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
     const { writeFileSync } = await import("node:fs");
     const tokenFile = path.join(dataDir, "bench-token");
     writeFileSync(tokenFile, TOKEN + "\n");
+    const query = isFull(system) ? queryServeExtension(dataDir) : undefined;
     const running = await runServe(
       {
         dataDir,
@@ -111,12 +113,14 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
         valueDetection: !system.endsWith("-novalues"),
       },
       logger,
-      isFull(system)
-        ? [queryServeExtension(dataDir), detectServeExtension({ stateDir: dataDir, rulesDirs: [], logger })]
-        : [],
+      query ? [query, detectServeExtension({ stateDir: dataDir, rulesDirs: [], logger })] : [],
     );
     port = running.server.port;
-    shutdown = () => running.shutdown("bench done");
+    const lag = query ? watchIndexLag(query.running()) : undefined;
+    shutdown = async () => {
+      lag?.report();
+      await running.shutdown("bench done");
+    };
   } else {
     const writer = await openBaselineSink(system, dataDir);
     const receiver = startReceiver();
@@ -173,13 +177,55 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
   process.exit(0);
 }
 
+/**
+ * Samples the index's lag behind the log every 100 ms while the server runs; at shutdown
+ * tells the worst seen and what indexing cost on its own, so the load side can set the rate
+ * the index could sustain beside the rate the webhook sustained in the same run.
+ */
+function watchIndexLag(indexer: Indexer | undefined): { report(): void } {
+  if (indexer === undefined) throw new Error("kubetrail-full: the query extension did not start an indexer");
+  let worst = { entries: 0, seconds: 0 };
+  const sampler = setInterval(() => {
+    const lag = indexer.lag();
+    worst = { entries: Math.max(worst.entries, lag.entries), seconds: Math.max(worst.seconds, lag.seconds) };
+  }, 100);
+  return {
+    report() {
+      clearInterval(sampler);
+      const s = indexer.sources();
+      const indexed = s.fromMemory + s.fromLog;
+      process.stdout.write(
+        JSON.stringify({
+          indexLag: {
+            maxEntries: worst.entries,
+            maxSeconds: worst.seconds,
+            indexed,
+            fromMemory: s.fromMemory,
+            busySeconds: s.busySeconds,
+          },
+        }) + "\n",
+      );
+    },
+  };
+}
+
 // ---- the load generator ----
 
 interface ServerHandle {
   child: ChildProcess;
   port: number;
   ca: string;
+  /** Everything the server wrote to stdout so far (its port, then what it tells at shutdown). */
+  output(): string;
   stop(): Promise<void>;
+}
+
+interface IndexLagReport {
+  maxEntries: number;
+  maxSeconds: number;
+  indexed: number;
+  fromMemory: number;
+  busySeconds: number;
 }
 
 async function startServerProcess(system: System, dataDir: string): Promise<ServerHandle> {
@@ -192,8 +238,8 @@ async function startServerProcess(system: System, dataDir: string): Promise<Serv
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
+  let buf = "";
   const port = await new Promise<number>((resolve, reject) => {
-    let buf = "";
     child.stdout!.on("data", (d: Buffer) => {
       buf += d.toString();
       const line = buf.split("\n").find((l) => l.startsWith('{"port"'));
@@ -207,6 +253,7 @@ async function startServerProcess(system: System, dataDir: string): Promise<Serv
     child,
     port,
     ca,
+    output: () => buf,
     stop: async () => {
       child.kill("SIGTERM");
       await exited;
@@ -457,6 +504,7 @@ async function runSystem(
   pacedRow.note = `ack p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`;
   agent.destroy();
   await h.stop();
+  if (isFull(system)) row.note += "; " + indexNote(h.output(), events / row.wallS);
   if (system.startsWith("kubetrail")) {
     // Every event sent was new (recycled rounds included), so the log holds at least them all.
     const size = (await openSnapshot(fsStorage(dir))).size();
@@ -470,6 +518,24 @@ async function runSystem(
     serverUsPerEvent,
     steadyUsPerEvent,
   };
+}
+
+/**
+ * The index beside the sustained webhook: the rate it could index at on its own (entries over
+ * the seconds it spent making and writing rows) against the rate the webhook sustained in the
+ * same run, and the worst lag behind the log sampled while both ran.
+ */
+function indexNote(output: string, webhookRate: number): string {
+  const line = output.split("\n").find((l) => l.startsWith('{"indexLag"'));
+  if (line === undefined) throw new Error("kubetrail-full: the server told nothing about its index");
+  const r = (JSON.parse(line) as { indexLag: IndexLagReport }).indexLag;
+  const rate = r.indexed / r.busySeconds;
+  return (
+    `index: ${r.indexed.toLocaleString("en-US")} entries (${r.fromMemory.toLocaleString("en-US")} as ingest parsed them) ` +
+    `in ${r.busySeconds.toFixed(1)} s of its own work = ${Math.round(rate).toLocaleString("en-US")} entries/s, ` +
+    `${(rate / webhookRate).toFixed(2)}× the ${Math.round(webhookRate).toLocaleString("en-US")} events/s the webhook sustained; ` +
+    `worst lag behind the log ${r.maxEntries.toLocaleString("en-US")} entries, ${r.maxSeconds.toFixed(1)} s`
+  );
 }
 
 /**

@@ -1,11 +1,9 @@
 // The detector fed with ingest's parsed events (feed.ts, as `serve` wires it) on real data
 // directories: the same alerts at the same log indexes as a detector that re-reads the log,
 // other writers' entries and buffer overflow read from the log, and a restart resumes.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/audit/types.js";
 import { createDetector } from "../src/detect/detector.js";
 import { feedDetector, StoredEntries } from "../src/detect/feed.js";
@@ -18,29 +16,12 @@ import { packBatch, unpackBatch } from "../src/ingest/receive.js";
 import { followLog, type Follower } from "../src/store/follow.js";
 import { at, auditEvent, encode, execInto } from "./detect-helpers.js";
 import { eventList } from "./fixtures/audit/events.js";
+import { onDemandIngest } from "./fixtures/on-demand-ingest.js";
 
 const SIGMA = join(import.meta.dirname, "fixtures/sigma/good");
 const RULES = { builtins: true, dirs: [SIGMA] };
 
-const dirs: string[] = [];
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-async function dataDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), "kubetrail-detect-feed-"));
-  dirs.push(d);
-  return d;
-}
-
-/** Ingest with integration only on demand, so each test decides when the detector runs. */
-async function ingestAt(dir: string): Promise<OpenIngest> {
-  const opened = await openIngest(fsStorage(dir), { integrateIntervalMs: 3_600_000 });
-  cleanups.push(() => opened.close());
-  return opened;
-}
+const { dataDir, ingestAt } = onDemandIngest("kubetrail-detect-feed-");
 
 /** Integrates everything and waits until the detector has seen it, its own alerts included. */
 async function settle(ingest: OpenIngest, follower: Follower): Promise<void> {

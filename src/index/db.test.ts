@@ -23,8 +23,13 @@ function fill(ix: QueryIndex): number {
   return rows.length;
 }
 
+/** The auditID of the entry at a log index (the index keeps only a key of it). */
+function auditIdAt(idx: number): string | null {
+  return rowFromEntry(idx, scenarioEntries()[idx]!, new Uint8Array(32)).auditID;
+}
+
 function ids(raw: RawFilter): string[] {
-  return index.search(parseFilter(raw), NOW).rows.map((r) => `${r.auditID}:${r.stage}`);
+  return index.search(parseFilter(raw), NOW).rows.map((r) => `${auditIdAt(r.idx)}:${r.stage}`);
 }
 
 beforeEach(() => {
@@ -112,7 +117,7 @@ describe("QueryIndex.search", () => {
     let raw: RawFilter = { limit: ["3"] };
     for (let page = 0; page < 5; page++) {
       const res = index.search(parseFilter(raw), NOW);
-      seen.push(...res.rows.map((r) => `${r.auditID}:${r.stage}`));
+      seen.push(...res.rows.map((r) => `${auditIdAt(r.idx)}:${r.stage}`));
       if (res.next === undefined) break;
       raw = {
         limit: ["3"],
@@ -274,5 +279,86 @@ describe("applyBatch and openIndex", () => {
     expect(r.rebuilt).toMatch(/^unreadable/);
     expect(r.index.position()).toBe(0);
     index = r.index;
+  });
+});
+
+describe("the strings dictionary", () => {
+  const count = (ix: string, value: string): number =>
+    (
+      new Database(join(ix, INDEX_FILE), { readonly: true })
+        .prepare("SELECT COUNT(*) AS n FROM strings WHERE value = ?")
+        .get(value) as { n: number }
+    ).n;
+  const event = (auditID: string, user: string) =>
+    Buffer.from(
+      JSON.stringify({
+        auditID,
+        stage: "ResponseComplete",
+        verb: "get",
+        user: { username: user },
+        objectRef: { resource: "pods", namespace: "prod", name: "web" },
+        requestReceivedTimestamp: "2026-11-21T03:40:00.000000Z",
+      }),
+    );
+  const add = (ix: QueryIndex, i: number, data: Buffer) =>
+    ix.applyBatch([rowFromEntry(i, data, hashLeaf(data))], i + 1);
+  const users = (ix: QueryIndex, user: string) =>
+    ix.search(parseFilter({ user: [user] }), NOW).rows.map((r) => r.idx);
+
+  it("is shared by every connection (as by several processes): each string is stored once", () => {
+    const other = openIndex(dir, { origin: "test.example/log" }).index;
+    try {
+      // mallory was interned by `index` (fill); the other connection finds her id, adds zed.
+      add(other, 15, event("m1", "mallory"));
+      add(other, 16, event("z1", "zed"));
+      expect(count(dir, "mallory")).toBe(1);
+      // `index` never saw zed: it looks the new string up and writes with the same id.
+      add(index, 17, event("z2", "zed"));
+      expect(count(dir, "zed")).toBe(1);
+      expect(users(index, "zed")).toEqual([17, 16]);
+      expect(users(other, "mallory")).toContain(15);
+      // A rebuild by another connection starts a new dictionary: cached ids are dropped.
+      other.close();
+      const rebuilt = openIndex(dir, { origin: "test.example/log", rebuild: true }).index;
+      add(rebuilt, 0, event("y1", "yves"));
+      add(index, 1, event("z3", "zed"));
+      expect(users(index, "zed")).toEqual([1]);
+      expect(users(rebuilt, "yves")).toEqual([0]);
+      rebuilt.close();
+    } finally {
+      other.close();
+    }
+  });
+
+  it("a missing dictionary row is damage: found by the check (rebuilt) or by a query (corrupt)", () => {
+    const db = new Database(join(dir, INDEX_FILE));
+    const alice = (db.prepare("SELECT id FROM strings WHERE value = 'alice'").get() as { id: number }).id;
+    db.prepare("DELETE FROM strings WHERE id = ?").run(alice);
+    db.close();
+    // This connection has alice cached from indexing; a fresh one must read the dictionary.
+    index.close();
+    // Opening looks no further than the schema; the check (serve's on start, in a worker) does.
+    index = openIndex(dir, { origin: "test.example/log" }).index;
+    index.close();
+    const fresh = openIndex(dir, { origin: "test.example/log", check: true });
+    index = fresh.index;
+    expect(fresh.rebuilt).toMatch(/^dictionary: \d+ strings but ids up to \d+$/);
+    expect(index.position()).toBe(0);
+    fill(index);
+    // The newest id is not followed by another, so no gap shows: a query meets the hole.
+    const db2 = new Database(join(dir, INDEX_FILE));
+    const top = (db2.prepare("SELECT MAX(id) AS id FROM strings").get() as { id: number }).id;
+    db2.prepare("DELETE FROM strings WHERE id = ?").run(top);
+    db2.close();
+    index.close();
+    index = openIndex(dir, { origin: "test.example/log" }).index;
+    expect(() =>
+      index.search(parseFilter({ limit: ["100"], stage: ["RequestReceived", "ResponseComplete"] }), NOW),
+    ).toThrow(
+      expect.objectContaining({
+        code: "corrupt",
+        message: expect.stringContaining("missing from the dictionary"),
+      }),
+    );
   });
 });

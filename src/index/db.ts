@@ -6,9 +6,21 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Stage } from "../audit/types.js";
 import { IndexError } from "./errors.js";
-import { compileSearch, compileWhere, type Cursor, type EventFilter } from "./query.js";
-import { ADMISSION_DECISION, STAGE_RANK, type IndexRow } from "./row.js";
-import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
+import { resourceLabel } from "./present.js";
+import {
+  compileSearch,
+  compileWhere,
+  type Cursor,
+  type EventFilter,
+  type IndexKeys,
+  type SqlParam,
+} from "./query.js";
+import { auditKey } from "./audit-key.js";
+import { ADMISSION_DECISION, LEVELS, levelCode, STAGE_OF_RANK, STAGE_RANK, type IndexRow } from "./row.js";
+import { dictionaryProblem, LEAF_PREFIX, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
+import { microsToRfc3339 } from "./time.js";
+
+const EVENT_KIND = "Event";
 
 export const INDEX_FILE = "index.db";
 
@@ -45,83 +57,32 @@ export interface TopCount {
 
 interface DbRow {
   idx: number;
-  leaf_hash: Buffer;
-  kind: string;
+  leaf: Buffer;
+  kind: number | null;
   time_us: number;
-  time: string | null;
-  stage_time: string | null;
-  user: string | null;
-  uid: string | null;
+  user: number | null;
   groups: string | null;
-  source_ip: string | null;
-  imp_user: string | null;
-  imp_groups: string | null;
-  verb: string | null;
-  resource: string | null;
-  subresource: string | null;
-  namespace: string | null;
-  name: string | null;
-  api_group: string | null;
-  api_version: string | null;
+  imp_user: number | null;
+  verb: number | null;
+  resource: number | null;
+  subresource: number | null;
+  namespace: number | null;
+  name: number | null;
+  api_group: number | null;
   code: number | null;
-  source_ips: string | null;
-  user_agent: string | null;
-  decision: string | null;
-  reason: string | null;
-  audit_id: string | null;
-  stage: string | null;
-  level: string | null;
-  request_uri: string | null;
-  has_body: number;
-  entry_length: number;
+  source_ip: number | null;
+  decision: number | null;
+  stage_rank: number | null;
+  level: number | null;
 }
 
 const COLUMNS =
-  "e.idx, e.leaf_hash, e.kind, e.time_us, e.time, e.stage_time, e.user, e.uid, gs.groups, e.imp_user, " +
-  "e.imp_groups, e.verb, e.resource, e.subresource, e.namespace, e.name, e.api_group, e.api_version, " +
-  "e.code, e.source_ip, e.source_ips, e.user_agent, e.decision, e.reason, e.audit_id, e.stage, e.level, " +
-  "e.request_uri, e.has_body, e.entry_length";
+  "e.idx, e.leaf, e.kind, e.time_us, e.user, gs.groups, e.imp_user, e.verb, e.resource, e.subresource, " +
+  "e.namespace, e.name, e.api_group, e.code, e.source_ip, e.decision, e.stage_rank, e.level";
+const GROUPS_JOIN = "LEFT JOIN group_sets gs ON gs.id = e.group_set";
 
 function list(json: string | null): string[] {
   return json === null ? [] : (JSON.parse(json) as string[]);
-}
-
-function fromDb(r: DbRow): IndexRow {
-  return {
-    idx: r.idx,
-    leafHash: new Uint8Array(r.leaf_hash),
-    kind: r.kind,
-    timeUs: r.time_us,
-    time: r.time,
-    stageTime: r.stage_time,
-    user: r.user,
-    uid: r.uid,
-    groups: list(r.groups),
-    impersonatedUser: r.imp_user,
-    impersonatedGroups: list(r.imp_groups),
-    verb: r.verb,
-    resource: r.resource,
-    subresource: r.subresource,
-    namespace: r.namespace,
-    name: r.name,
-    apiGroup: r.api_group,
-    apiVersion: r.api_version,
-    code: r.code,
-    sourceIPs: r.source_ips !== null ? list(r.source_ips) : r.source_ip !== null ? [r.source_ip] : [],
-    userAgent: r.user_agent,
-    decision: r.decision,
-    reason: r.reason,
-    auditID: r.audit_id,
-    stage: r.stage as Stage | null,
-    level: r.level,
-    requestURI: r.request_uri,
-    hasRequestObject: r.has_body === 1,
-    length: r.entry_length,
-  };
-}
-
-function listOrNull(values: string[]): string | null {
-  return values.length === 0 ? null : JSON.stringify(values);
 }
 
 /** SQLite's verdict that the file is damaged or not a database at all. */
@@ -130,13 +91,11 @@ export function isCorruption(err: unknown): boolean {
   return code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB";
 }
 
-const TOP_KEY: Record<TopDimension, string> = {
+/** The columns each dimension groups by; their ids are turned into the key afterwards. */
+const TOP_COLUMNS: Record<TopDimension, string> = {
   users: "e.user",
   verbs: "e.verb",
-  // resource[/subresource][.group] in the same spelling --resource accepts.
-  resources:
-    "e.resource || CASE WHEN e.api_group IS NULL OR e.api_group = '' THEN '' ELSE '.' || e.api_group END" +
-    " || CASE WHEN e.subresource IS NULL THEN '' ELSE '/' || e.subresource END",
+  resources: "e.resource, e.api_group, e.subresource",
   namespaces: "e.namespace",
   sources: "e.source_ip",
   groups: "m.grp",
@@ -146,32 +105,110 @@ const TOP_JOIN: Partial<Record<TopDimension, string>> = {
   groups: "JOIN group_members m ON m.set_id = e.group_set",
 };
 
+/** SQLite's order for a GROUP BY key: NULL first, numbers by value, text by its bytes. */
+function compareKeys(a: string | number | null, b: string | number | null): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return Buffer.compare(Buffer.from(String(a)), Buffer.from(String(b)));
+}
+
+/**
+ * The `strings` table as this connection has seen it, both ways, for one generation of the
+ * index: ids are never reused within a generation, so what was read once stays true until a
+ * rebuild (a new generation) empties the caches.
+ */
+class StringTable {
+  private readonly idOf = new Map<string, number>();
+  private readonly valueOf = new Map<number, string>();
+  private readonly stmts;
+
+  constructor(
+    db: Database.Database,
+    private readonly path: string,
+  ) {
+    this.stmts = {
+      find: db.prepare<[string], { id: number }>("SELECT id FROM strings WHERE value = ?"),
+      value: db.prepare<[number], { value: string }>("SELECT value FROM strings WHERE id = ?"),
+      add: db.prepare<[string]>("INSERT INTO strings (value) VALUES (?)"),
+    };
+  }
+
+  clear(): void {
+    this.idOf.clear();
+    this.valueOf.clear();
+  }
+
+  /** The id of `value`, or undefined when the index holds no such string. */
+  readonly find = (value: string): number | undefined => {
+    let id = this.idOf.get(value);
+    if (id === undefined) {
+      id = this.stmts.find.get(value)?.id;
+      if (id !== undefined) this.remember(value, id);
+    }
+    return id;
+  };
+
+  /** The id of `value`, adding it on first sight (inside the caller's write transaction). */
+  intern(value: string | null): number | null {
+    if (value === null) return null;
+    let id = this.find(value);
+    if (id === undefined) {
+      id = Number(this.stmts.add.run(value).lastInsertRowid);
+      this.remember(value, id);
+    }
+    return id;
+  }
+
+  /** The string of an id a row holds; a missing one means the dictionary is damaged. */
+  value(id: number | null): string | null {
+    if (id === null) return null;
+    let value = this.valueOf.get(id);
+    if (value === undefined) {
+      value = this.stmts.value.get(id)?.value;
+      if (value === undefined)
+        throw new IndexError("corrupt", `${this.path}: string ${id} is missing from the dictionary`);
+      this.remember(value, id);
+    }
+    return value;
+  }
+
+  private remember(value: string, id: number): void {
+    this.idOf.set(value, id);
+    this.valueOf.set(id, value);
+  }
+}
+
 /** An open index. One process may write at a time (SQLite locking); any number may read. */
 export class QueryIndex {
   private readonly stmts;
   /** Group list (JSON) → group_sets.id, valid for one generation of the index. */
   private readonly groupSets = new Map<string, number>();
+  private readonly strings: StringTable;
+  private readonly keys: IndexKeys;
   private generation: string | undefined;
 
   constructor(
     private readonly db: Database.Database,
     readonly path: string,
   ) {
+    this.strings = new StringTable(db, path);
+    this.keys = { id: this.strings.find, auditKey };
     this.stmts = {
-      position: db.prepare<[], { position: number; origin: string }>("SELECT position, origin FROM meta"),
-      setPosition: db.prepare<[number]>("UPDATE meta SET position = ?"),
-      finalOf: db.prepare<[string], { idx: number; stage_rank: number }>(
-        "SELECT idx, stage_rank FROM entries WHERE audit_id = ? AND final = 1",
+      position: db.prepare<[], { position: number; origin: string; generation: string }>(
+        "SELECT position, origin, generation FROM meta",
+      ),
+      setPosition: db.prepare<[number, number]>("UPDATE meta SET position = ?, indexed_at = ?"),
+      finalOf: db.prepare<[bigint], { idx: number; stage_rank: number }>(
+        "SELECT idx, stage_rank FROM entries WHERE audit = ? AND final = 1",
       ),
       unfinal: db.prepare<[number]>("UPDATE entries SET final = 0 WHERE idx = ?"),
       insert: db.prepare(
-        "INSERT INTO entries (idx, leaf_hash, kind, time_us, time, stage_time, user, uid, group_set, imp_user, " +
-          "imp_groups, verb, resource, subresource, namespace, name, api_group, api_version, code, source_ip, source_ips, " +
-          "user_agent, decision, reason, audit_id, stage, stage_rank, final, level, request_uri, has_body, " +
-          "entry_length) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO entries (idx, leaf, kind, time_us, user, imp_user, verb, resource, subresource, " +
+          "namespace, name, api_group, source_ip, decision, group_set, code, audit, stage_rank, final, level) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
-      generation: db.prepare<[], { generation: string }>("SELECT generation FROM meta"),
       groupSet: db.prepare<[string], { id: number }>("SELECT id FROM group_sets WHERE groups = ?"),
       addGroupSet: db.prepare<[string]>("INSERT INTO group_sets (groups) VALUES (?)"),
       addMember: db.prepare<[string, number | bigint]>(
@@ -182,17 +219,27 @@ export class QueryIndex {
 
   /** Number of log entries covered: rows exist for exactly the entries [0, position). */
   position(): number {
-    return this.row().position;
+    return this.meta().position;
   }
 
   origin(): string {
-    return this.row().origin;
+    return this.meta().origin;
   }
 
-  private row(): { position: number; origin: string } {
+  private meta(): { position: number; origin: string; generation: string } {
     const r = this.stmts.position.get();
     if (r === undefined) throw new IndexError("corrupt", `${this.path}: meta row missing`);
     return r;
+  }
+
+  /** Empties the caches of ids when the index was rebuilt (by any process) since they were filled. */
+  private sameGeneration(): void {
+    const { generation } = this.meta();
+    if (generation !== this.generation) {
+      this.groupSets.clear();
+      this.strings.clear();
+      this.generation = generation;
+    }
   }
 
   /**
@@ -203,11 +250,7 @@ export class QueryIndex {
    */
   applyBatch(rows: readonly IndexRow[], newPosition: number): number {
     const tx = this.db.transaction((): number => {
-      const generation = this.stmts.generation.get()?.generation;
-      if (generation !== this.generation) {
-        this.groupSets.clear();
-        this.generation = generation;
-      }
+      this.sameGeneration();
       const position = this.position();
       if (position >= newPosition) return 0;
       const first = rows[0]?.idx ?? newPosition;
@@ -221,7 +264,7 @@ export class QueryIndex {
       const finals = this.finalRows(fresh);
       // An admission decision is the one row of its review: queried by default beside events.
       for (const r of fresh) this.insertRow(r, finals.has(r) || r.kind === ADMISSION_DECISION);
-      this.stmts.setPosition.run(newPosition);
+      this.stmts.setPosition.run(newPosition, Date.now());
       return fresh.length;
     });
     return tx.immediate();
@@ -259,7 +302,7 @@ export class QueryIndex {
     }
     const finals = new Set<IndexRow>();
     for (const [auditID, r] of best) {
-      const prev = this.stmts.finalOf.get(auditID);
+      const prev = this.stmts.finalOf.get(this.auditKeyOf(r, auditID));
       if (prev !== undefined && prev.stage_rank >= STAGE_RANK[r.stage as Stage]) continue;
       if (prev !== undefined) this.stmts.unfinal.run(prev.idx);
       finals.add(r);
@@ -267,52 +310,97 @@ export class QueryIndex {
     return finals;
   }
 
+  /** Each row's auditID key, hashed once for both the finality lookup and the insert. */
+  private readonly auditKeys = new WeakMap<IndexRow, bigint>();
+
+  private auditKeyOf(r: IndexRow, auditID: string): bigint {
+    let key = this.auditKeys.get(r);
+    if (key === undefined) {
+      key = auditKey(auditID);
+      this.auditKeys.set(r, key);
+    }
+    return key;
+  }
+
   private insertRow(r: IndexRow, isFinal: boolean): void {
-    const rank = r.stage === null ? null : STAGE_RANK[r.stage];
-    const final = isFinal ? 1 : 0;
+    const s = this.strings;
     this.stmts.insert.run(
       r.idx,
-      Buffer.from(r.leafHash),
-      r.kind,
+      Buffer.from(r.leafHash.subarray(0, LEAF_PREFIX)),
+      r.kind === EVENT_KIND ? null : s.intern(r.kind),
       r.timeUs,
-      r.time,
-      r.stageTime,
-      r.user,
-      r.uid,
+      s.intern(r.user),
+      s.intern(r.impersonatedUser),
+      s.intern(r.verb),
+      s.intern(r.resource),
+      s.intern(r.subresource),
+      s.intern(r.namespace),
+      s.intern(r.name),
+      s.intern(r.apiGroup),
+      s.intern(r.sourceIPs[0] ?? null),
+      s.intern(r.decision),
       this.groupSetId(r.groups),
-      r.impersonatedUser,
-      listOrNull(r.impersonatedGroups),
-      r.verb,
-      r.resource,
-      r.subresource,
-      r.namespace,
-      r.name,
-      r.apiGroup,
-      r.apiVersion,
       r.code,
-      r.sourceIPs[0] ?? null,
-      r.sourceIPs.length > 1 ? JSON.stringify(r.sourceIPs) : null,
-      r.userAgent,
-      r.decision,
-      r.reason,
-      r.auditID,
-      r.stage,
-      rank,
-      final,
-      r.level,
-      r.requestURI,
-      r.hasRequestObject ? 1 : 0,
-      r.length,
+      r.auditID === null ? null : this.auditKeyOf(r, r.auditID),
+      r.stage === null ? null : STAGE_RANK[r.stage],
+      isFinal ? 1 : 0,
+      levelCode(r.level),
     );
+  }
+
+  /**
+   * A row as the index holds it: the fields filters use. Everything else (the original time
+   * strings, uid, user agent, request URI, …) is derived from the entry's bytes when it is
+   * read back from the log (resolve.ts); `leafHash` is the stored prefix.
+   */
+  private fromDb(r: DbRow): IndexRow {
+    const s = this.strings;
+    const level = r.level === null ? null : (LEVELS[r.level] ?? null);
+    return {
+      idx: r.idx,
+      leafHash: new Uint8Array(r.leaf),
+      kind: r.kind === null ? EVENT_KIND : (s.value(r.kind) as string),
+      timeUs: r.time_us,
+      time: r.time_us === 0 ? null : microsToRfc3339(r.time_us),
+      stageTime: null,
+      user: s.value(r.user),
+      uid: null,
+      groups: list(r.groups),
+      impersonatedUser: s.value(r.imp_user),
+      impersonatedGroups: [],
+      verb: s.value(r.verb),
+      resource: s.value(r.resource),
+      subresource: s.value(r.subresource),
+      namespace: s.value(r.namespace),
+      name: s.value(r.name),
+      apiGroup: s.value(r.api_group),
+      apiVersion: null,
+      code: r.code,
+      sourceIPs: r.source_ip === null ? [] : [s.value(r.source_ip) as string],
+      userAgent: null,
+      decision: s.value(r.decision),
+      reason: null,
+      auditID: null,
+      stage: r.stage_rank === null ? null : (STAGE_OF_RANK[r.stage_rank] ?? null),
+      level,
+      requestURI: null,
+      hasRequestObject: level === "Request" || level === "RequestResponse",
+      length: 0,
+    };
+  }
+
+  private select(sql: string, params: readonly SqlParam[]): IndexRow[] {
+    return this.db
+      .prepare<SqlParam[], DbRow>(sql)
+      .all(...params)
+      .map((r) => this.fromDb(r));
   }
 
   /** Rows matching the filter in its order, at most filter.limit, with the cursor of the next page. */
   search(filter: EventFilter, nowUs: number): SearchResult {
-    const q = compileSearch(filter, nowUs, COLUMNS, "LEFT JOIN group_sets gs ON gs.id = e.group_set");
-    const rows = this.db
-      .prepare<(string | number)[], DbRow>(q.sql)
-      .all(...q.params)
-      .map(fromDb);
+    this.sameGeneration();
+    const q = compileSearch(filter, nowUs, this.keys, COLUMNS, GROUPS_JOIN);
+    const rows = this.select(q.sql, q.params);
     if (rows.length <= filter.limit) return { rows };
     rows.length = filter.limit;
     const last = rows[rows.length - 1] as IndexRow;
@@ -326,34 +414,34 @@ export class QueryIndex {
    * index scan over (resource, namespace): one seek per distinct pair, not one row per event.
    */
   namespaces(): string[] {
-    const firstResource = this.db.prepare<[], { r: string | null }>(
+    this.sameGeneration();
+    const firstResource = this.db.prepare<[], { r: number | null }>(
       "SELECT MIN(resource) AS r FROM entries WHERE final = 1 AND resource IS NOT NULL",
     );
-    const nextResource = this.db.prepare<[string], { r: string | null }>(
+    const nextResource = this.db.prepare<[number], { r: number | null }>(
       "SELECT MIN(resource) AS r FROM entries WHERE final = 1 AND resource > ?",
     );
-    const nextNamespace = this.db.prepare<[string, string], { n: string | null }>(
+    const nextNamespace = this.db.prepare<[number, number], { n: number | null }>(
       "SELECT MIN(namespace) AS n FROM entries WHERE final = 1 AND resource = ? AND namespace > ?",
     );
-    const found = new Set<string>();
+    const found = new Set<number>();
     for (let r = firstResource.get()?.r ?? null; r !== null; r = nextResource.get(r)?.r ?? null) {
-      for (let n = nextNamespace.get(r, "")?.n ?? null; n !== null; n = nextNamespace.get(r, n)?.n ?? null) {
+      for (let n = nextNamespace.get(r, -1)?.n ?? null; n !== null; n = nextNamespace.get(r, n)?.n ?? null) {
         found.add(n);
       }
     }
-    return [...found].sort();
+    return [...found].map((id) => this.strings.value(id) as string).sort();
   }
 
   /** The rows of these log indexes, in the order given (indexes without a row are left out). */
   rowsAt(idxs: readonly number[]): IndexRow[] {
     if (idxs.length === 0) return [];
+    this.sameGeneration();
     const found = new Map<number, IndexRow>();
     for (let i = 0; i < idxs.length; i += 500) {
       const chunk = idxs.slice(i, i + 500);
-      const sql =
-        `SELECT ${COLUMNS} FROM entries e LEFT JOIN group_sets gs ON gs.id = e.group_set ` +
-        `WHERE e.idx IN (${chunk.map(() => "?").join(", ")})`;
-      for (const r of this.db.prepare<number[], DbRow>(sql).all(...chunk)) found.set(r.idx, fromDb(r));
+      const sql = `SELECT ${COLUMNS} FROM entries e ${GROUPS_JOIN} WHERE e.idx IN (${chunk.map(() => "?").join(", ")})`;
+      for (const r of this.select(sql, chunk)) found.set(r.idx, r);
     }
     return idxs.map((i) => found.get(i)).filter((r): r is IndexRow => r !== undefined);
   }
@@ -366,10 +454,12 @@ export class QueryIndex {
     kinds: readonly string[],
     opts: { limit: number; cursor?: Cursor; logSize?: number },
   ): SearchResult {
-    if (kinds.length === 0) return { rows: [] };
-    // The literal `kind <> 'Event'` lets SQLite use the partial index entries_records.
-    const conds = [`e.kind <> 'Event'`, `e.kind IN (${kinds.map(() => "?").join(", ")})`];
-    const params: (string | number)[] = [...kinds];
+    this.sameGeneration();
+    const ids = kinds.map(this.strings.find).filter((id): id is number => id !== undefined);
+    if (ids.length === 0) return { rows: [] };
+    // `kind IS NOT NULL` lets SQLite use the partial index entries_records.
+    const conds = [`e.kind IS NOT NULL`, `e.kind IN (${ids.map(() => "?").join(", ")})`];
+    const params: SqlParam[] = [...ids];
     if (opts.logSize !== undefined) {
       conds.push("e.idx < ?");
       params.push(opts.logSize);
@@ -379,12 +469,9 @@ export class QueryIndex {
       params.push(opts.cursor.timeUs, opts.cursor.idx);
     }
     const sql =
-      `SELECT ${COLUMNS} FROM entries e LEFT JOIN group_sets gs ON gs.id = e.group_set ` +
+      `SELECT ${COLUMNS} FROM entries e ${GROUPS_JOIN} ` +
       `WHERE ${conds.join(" AND ")} ORDER BY e.time_us DESC, e.idx DESC LIMIT ?`;
-    const rows = this.db
-      .prepare<(string | number)[], DbRow>(sql)
-      .all(...params, opts.limit + 1)
-      .map(fromDb);
+    const rows = this.select(sql, [...params, opts.limit + 1]);
     if (rows.length <= opts.limit) return { rows };
     rows.length = opts.limit;
     const last = rows[rows.length - 1] as IndexRow;
@@ -393,16 +480,35 @@ export class QueryIndex {
 
   /** Counts of requests matching the filter, grouped by one dimension, largest first. */
   top(dimension: TopDimension, filter: EventFilter, nowUs: number, limit: number): TopCount[] {
-    const { sql: where, params } = compileWhere(filter, nowUs);
-    const key = TOP_KEY[dimension];
+    this.sameGeneration();
+    const { sql: where, params } = compileWhere(filter, nowUs, this.keys);
+    const columns = TOP_COLUMNS[dimension];
     const sql =
-      `SELECT ${key} AS key, COUNT(*) AS count FROM entries e ${TOP_JOIN[dimension] ?? ""}` +
+      `SELECT ${columns}, COUNT(*) AS count FROM entries e ${TOP_JOIN[dimension] ?? ""}` +
       (where === "" ? "" : ` WHERE ${where}`) +
-      ` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`;
-    return this.db
-      .prepare<(string | number)[], { key: string | number | null; count: number }>(sql)
-      .all(...params, limit)
+      ` GROUP BY ${columns}`;
+    const groups = this.db
+      .prepare<SqlParam[], (number | string | null)[]>(sql)
+      .raw(true)
+      .all(...params);
+    const keyed = groups.map((g) => ({ key: this.topKey(dimension, g), count: g[g.length - 1] as number }));
+    keyed.sort((a, b) => b.count - a.count || compareKeys(a.key, b.key));
+    return keyed
+      .slice(0, limit)
       .map((r) => ({ key: r.key === null ? "<none>" : String(r.key), count: r.count }));
+  }
+
+  /** A top group's key as `kubetrail top` prints it: resources in the spelling --resource accepts. */
+  private topKey(dimension: TopDimension, g: readonly (number | string | null)[]): string | number | null {
+    if (dimension === "groups" || dimension === "codes") return g[0] ?? null;
+    if (dimension !== "resources") return this.strings.value(g[0] as number | null);
+    const resource = this.strings.value(g[0] as number | null);
+    if (resource === null) return null;
+    return resourceLabel({
+      resource,
+      apiGroup: this.strings.value(g[1] as number | null),
+      subresource: this.strings.value(g[2] as number | null),
+    });
   }
 
   /** Refreshes planner statistics; worth it after a large batch such as a rebuild. */
@@ -430,7 +536,7 @@ function configure(db: Database.Database): void {
 }
 
 const DROP_SQL =
-  "DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS group_sets; " +
+  "DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS group_sets; DROP TABLE IF EXISTS strings; " +
   "DROP TABLE IF EXISTS group_members; DROP TABLE IF EXISTS meta;";
 
 /**
@@ -522,9 +628,10 @@ function tryOpen(
     const rebuilt = ensureSchema(db, origin, opts);
     if (opts.check && rebuilt === undefined) {
       const result = db.pragma("quick_check", { simple: true });
-      if (result !== "ok") {
+      const problem = result !== "ok" ? `quick_check: ${String(result)}` : dictionaryProblem(db);
+      if (problem !== undefined) {
         ensureSchema(db, origin, { ...opts, rebuild: true });
-        return { db, rebuilt: `quick_check: ${String(result)}` };
+        return { db, rebuilt: problem };
       }
     }
     return rebuilt === undefined ? { db } : { db, rebuilt };

@@ -5,12 +5,16 @@ import { setImmediate } from "node:timers/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { readHashesChecked, storedHashIndex } from "../tlog/index.js";
-import { followLog, type Follower } from "../store/follow.js";
+import { followLogWith, type Follower } from "../store/follow.js";
 import type { AuditLog, LogEntry, LogReader } from "../store/types.js";
 import { INDEX_FILE, isCorruption, openIndex, type OpenIndexOptions, type QueryIndex } from "./db.js";
 import { checkIntegrity } from "./check.js";
 import { IndexError } from "./errors.js";
-import { goneRow, rowFromEntry, type IndexRow } from "./row.js";
+import { goneRow, rowFromEntry, rowFromValue, type IndexRow } from "./row.js";
+import type { EventDigest } from "../audit/event-digest.js";
+import type { ParsedEntry } from "../detect/types.js";
+import { StoredEntries } from "../detect/feed.js";
+import type { IngestPipeline } from "../ingest/pipeline.js";
 
 /** Planner statistics are refreshed after this many newly indexed entries. */
 const OPTIMIZE_EVERY = 250_000;
@@ -24,6 +28,13 @@ export const INDEX_BATCH = 16384;
  * p99 of 170–200 ms while the index kept up.
  */
 const LIVE_INDEX_BATCH = 128;
+/**
+ * Entries per transaction while serving once the index is this far behind the log: each
+ * commit writes every page it dirtied, so larger batches index about a third faster, at the
+ * price of longer pauses for the requests waiting behind them. Catching up comes first then.
+ */
+const BEHIND_INDEX_BATCH = 1024;
+const BEHIND = 4 * BEHIND_INDEX_BATCH;
 
 /**
  * Opens DATA/index.db for this log: rebuilt when missing, corrupt, outdated, built for another
@@ -48,6 +59,22 @@ export function openIndexForLog(
 }
 
 /**
+ * An entry to index: as read from the log (bytes, or gone), as bytes a receive worker parsed
+ * (with its digest), or the very object ingest encoded into the log.
+ */
+export type IndexableEntry = (LogEntry & { digest?: EventDigest }) | ParsedEntry;
+
+function rowOf(e: IndexableEntry, leaf: Uint8Array): IndexRow {
+  if ("parsed" in e) return rowFromValue(e.index, e.parsed, leaf, 0);
+  if (e.gone !== undefined) return goneRow(e.index, leaf, e.gone);
+  // A worker's digest holds the event without its bodies, which are most of the bytes to parse
+  // and which the row does not need.
+  const slim = e.digest?.withoutBodies;
+  if (slim !== undefined) return rowFromValue(e.index, JSON.parse(slim), leaf, e.data.length);
+  return rowFromEntry(e.index, e.data, leaf);
+}
+
+/**
  * Index rows for a run of consecutive integrated log entries. Their leaf hashes are read from
  * the log's level-0 tiles, where integration put them, instead of hashing every entry again
  * (a fifth of indexing's parse-and-hash time); a row whose bytes do not match is caught when
@@ -56,15 +83,18 @@ export function openIndexForLog(
  */
 export async function rowsOf(
   log: Pick<LogReader, "hashReader">,
-  entries: readonly LogEntry[],
+  entries: readonly IndexableEntry[],
+  /** Told the seconds spent making the rows (not waiting for the tiles). */
+  onBusy?: (seconds: number) => void,
 ): Promise<IndexRow[]> {
   const leaves = await readHashesChecked(
     log.hashReader(),
     entries.map((e) => storedHashIndex(0, e.index)),
   );
-  return entries.map((e, i) =>
-    e.gone === undefined ? rowFromEntry(e.index, e.data, leaves[i]!) : goneRow(e.index, leaves[i]!, e.gone),
-  );
+  const started = process.hrtime.bigint();
+  const rows = entries.map((e, i) => rowOf(e, leaves[i]!));
+  onBusy?.(Number(process.hrtime.bigint() - started) / 1e9);
+  return rows;
 }
 
 export interface CatchUpOptions {
@@ -125,6 +155,13 @@ export interface Indexer {
   status(): IndexStatus;
   /** Number of log entries indexed so far. */
   position(): number;
+  /** How far behind the log's latest checkpoint the index is (entries and seconds). */
+  lag(): IndexLag;
+  /**
+   * Since start: entries indexed as ingest held them (memory) or read again from the log, and
+   * the seconds spent turning entries into rows and writing them (what indexing costs on its own).
+   */
+  sources(): { fromMemory: number; fromLog: number; busySeconds: number };
   /** Resolves once every entry covered by the checkpoint at call time is indexed. */
   caughtUp(): Promise<void>;
   /** Deletes the index and refills it from the log, in the background; resolves once started. */
@@ -139,6 +176,43 @@ export interface IndexerOptions {
   onRebuild?: (reason: string) => void;
   /** Run SQLite's integrity check on start, in a worker thread (default true). */
   checkOnStart?: boolean;
+  /**
+   * Ingest's hook (IngestPipeline.onStored): entries are then indexed from the events ingest
+   * parsed, held until a checkpoint covers them, instead of being read and parsed again.
+   */
+  pipeline?: Pick<IngestPipeline, "onStored">;
+}
+
+/** How far the index is behind the log's latest checkpoint. */
+export interface IndexLag {
+  /** Integrated entries not indexed yet. */
+  entries: number;
+  /** How long the oldest of them has been integrated (0 when none is waiting). */
+  seconds: number;
+}
+
+/**
+ * When each checkpoint size was first seen, oldest first, so the lag in seconds is the age of
+ * the oldest integrated entry not yet indexed. Bounded: past `MAX`, the second-oldest mark is
+ * dropped, which only makes later entries look older than they are, never younger.
+ */
+class IntegrationMarks {
+  private static readonly MAX = 4096;
+  private readonly marks: { size: number; at: number }[] = [];
+
+  seen(size: number, at = Date.now()): void {
+    const last = this.marks[this.marks.length - 1];
+    if (last !== undefined && last.size >= size) return;
+    this.marks.push({ size, at });
+    if (this.marks.length > IntegrationMarks.MAX) this.marks.splice(1, 1);
+  }
+
+  lag(indexed: number, now = Date.now()): IndexLag {
+    while (this.marks.length > 0 && this.marks[0]!.size <= indexed) this.marks.shift();
+    const oldest = this.marks[0];
+    const size = this.marks[this.marks.length - 1]?.size ?? indexed;
+    return { entries: size - indexed, seconds: oldest === undefined ? 0 : (now - oldest.at) / 1000 };
+  }
 }
 
 /** A damaged index: SQLite's own verdicts, or a meta row that vanished. */
@@ -179,6 +253,13 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   let rebuilding: Promise<void> | undefined;
   let stopped = false;
   let sinceOptimize = 0;
+  let busySeconds = 0;
+  // Entries ingest stored, held until a checkpoint covers them; the rest are read from the log.
+  const held = new StoredEntries();
+  const unsubscribe = opts.pipeline?.onStored(held.add);
+  const marks = new IntegrationMarks();
+  marks.seen(log.latestCheckpoint().size);
+  const unwatch = log.onIntegrated((cp) => marks.seen(cp.size));
 
   // Over an empty log there is nothing to refill: a new index is simply ready.
   const markRebuilding = (reason: string): void => {
@@ -189,9 +270,10 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   };
 
   const follow = (): Follower =>
-    followLog(log, {
+    followLogWith<IndexableEntry>(log, (start, end) => held.read(log, start, end), {
       from: index.position(),
-      batchSize: LIVE_INDEX_BATCH,
+      batchSize: () =>
+        log.latestCheckpoint().size - status.indexed > BEHIND ? BEHIND_INDEX_BATCH : LIVE_INDEX_BATCH,
       onEntries: async (entries) => {
         const first = entries[0];
         const last = entries[entries.length - 1];
@@ -200,10 +282,12 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
           // `kubetrail reindex` beside a running server empties the index: refill up to here first.
           if (index.position() < first.index)
             await catchUp(index, log, first.index, { batch: LIVE_INDEX_BATCH });
-          const rows = await rowsOf(log, entries);
+          const rows = await rowsOf(log, entries, (s) => (busySeconds += s));
           // Requests that arrived while the rows were read go first.
           await setImmediate();
+          const started = process.hrtime.bigint();
           sinceOptimize += index.applyBatch(rows, last.index + 1);
+          busySeconds += Number(process.hrtime.bigint() - started) / 1e9;
         } catch (err) {
           // Not from inside the follower, which a rebuild stops and waits for.
           if (isDamage(err)) setTimeout(() => void rebuild(`writing failed: ${(err as Error).message}`), 0);
@@ -275,6 +359,8 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     },
     status: () => ({ ...status }),
     position: () => index.position(),
+    lag: () => marks.lag(status.indexed),
+    sources: () => ({ fromMemory: held.stats.fromMemory, fromLog: held.stats.fromLog, busySeconds }),
     caughtUp: async () => {
       await rebuilding;
       await follower.caughtUp();
@@ -282,6 +368,8 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     rebuild,
     async stop() {
       stopped = true;
+      unsubscribe?.();
+      unwatch();
       await rebuilding;
       await follower.stop();
       try {

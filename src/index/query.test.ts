@@ -80,21 +80,31 @@ describe("parseFilter", () => {
   });
 });
 
+/** An index that has never seen any string. */
+const NO_KEYS = { id: () => undefined, auditKey: () => 0n };
+
 describe("compileSearch", () => {
   it("keeps values out of the SQL text", () => {
     const evil = "x' OR 1=1 --";
+    const ids = new Map([[evil, 7]]);
     const q = compileSearch(
-      parseFilter({ user: [evil], name: [evil], since: ["1h"] }),
+      parseFilter({ user: [evil], group: [evil], since: ["1h"] }),
       10_000_000_000,
+      { id: (v) => ids.get(v), auditKey: () => 0n },
       "e.idx",
     );
     expect(q.sql).not.toContain(evil);
-    expect(q.params).toContain(evil);
-    expect(q.params).toContain(10_000_000_000 - 3_600_000_000);
+    // Strings the index interned travel as their ids, the rest (group names) as parameters.
+    expect(q.params).toEqual([7, evil, 10_000_000_000 - 3_600_000_000, 101]);
+  });
+
+  it("matches nothing for a value the index has never seen", () => {
+    const q = compileSearch(parseFilter({ user: ["nobody"] }), 0, NO_KEYS, "e.idx");
+    expect(q.sql).toContain("e.final = 1 AND 0 ORDER BY");
   });
 
   it("defaults to final stages and newest first with one look-ahead row", () => {
-    const q = compileSearch(parseFilter({ limit: ["10"] }), 0, "e.idx");
+    const q = compileSearch(parseFilter({ limit: ["10"] }), 0, NO_KEYS, "e.idx");
     expect(q.sql).toBe(
       "SELECT e.idx FROM entries e WHERE e.final = 1 ORDER BY e.time_us DESC, e.idx DESC LIMIT ?",
     );

@@ -4,6 +4,7 @@
 import { STAGES, type Stage } from "../audit/types.js";
 import { IndexError } from "./errors.js";
 import { parseDuration, parseTimeFilter } from "./time.js";
+import { ADMISSION_DECISION, STAGE_RANK } from "./row.js";
 
 export interface ResourceSpec {
   resource: string;
@@ -22,6 +23,7 @@ export type Decision = "allow" | "forbid";
 
 /** What `kind` selects: audit events, or kubetrail's admission decisions. */
 export const ENTRY_KINDS: Record<string, string> = { event: "Event", decision: "AdmissionDecision" };
+const EVENT_KIND = "Event";
 /** An admission decision's result (src/guard): the strongest effect of its policies. */
 export const ADMISSION_RESULTS = ["allow", "deny", "warn", "audit"] as const;
 export type AdmissionResult = (typeof ADMISSION_RESULTS)[number];
@@ -242,9 +244,22 @@ export function parseFilter(raw: Record<string, string[] | undefined>): EventFil
   return filter;
 }
 
+export type SqlParam = string | number | bigint;
+
 export interface SqlQuery {
   sql: string;
-  params: (string | number)[];
+  params: SqlParam[];
+}
+
+/** How the index spells a filter's values (db.ts provides it). */
+export interface IndexKeys {
+  /**
+   * The id of a string (schema.ts `strings`), or undefined when no row holds it: a condition on
+   * a value the index has never seen matches nothing.
+   */
+  id(value: string): number | undefined;
+  /** The key an auditID is stored under (audit-key.ts). */
+  auditKey(auditID: string): bigint;
 }
 
 function placeholders(n: number): string {
@@ -253,50 +268,65 @@ function placeholders(n: number): string {
 
 /**
  * Compiles the filter's conditions (not its order, limit or cursor) to a WHERE clause over
- * `entries` aliased `e`. `nowUs` anchors `since`.
+ * `entries` aliased `e`. `nowUs` anchors `since`; `keys` turns the filter's strings into the
+ * index's ids, so the SQL compares integers and uses the same indexes as an equality would.
  */
-export function compileWhere(f: EventFilter, nowUs: number): SqlQuery {
+export function compileWhere(f: EventFilter, nowUs: number, keys: IndexKeys): SqlQuery {
+  const ids = (value: string): number | undefined => keys.id(value);
   const where: string[] = [];
-  const params: (string | number)[] = [];
-  const inList = (column: string, values: readonly (string | number)[]): void => {
+  const params: SqlParam[] = [];
+  const inList = (column: string, values: readonly SqlParam[]): void => {
     if (values.length === 0) return;
     where.push(`${column} IN (${placeholders(values.length)})`);
     params.push(...values);
   };
+  const known = (values: readonly string[]): number[] =>
+    values.map(ids).filter((id): id is number => id !== undefined);
+  // Strings the index has never seen match nothing (an empty IN list is "0").
+  const inStrings = (column: string, values: readonly string[]): void => {
+    if (values.length === 0) return;
+    const found = known(values);
+    if (found.length === 0) where.push("0");
+    else inList(column, found);
+  };
 
   if (f.stages.length === 0) where.push("e.final = 1");
-  else inList("e.stage", f.stages);
-  inList("e.user", f.users);
+  else inList("e.stage_rank", [...new Set(f.stages.map((s) => STAGE_RANK[s]))]);
+  inStrings("e.user", f.users);
   if (f.groups.length > 0) {
     where.push(
       `e.group_set IN (SELECT m.set_id FROM group_members m WHERE m.grp IN (${placeholders(f.groups.length)}))`,
     );
     params.push(...f.groups);
   }
-  inList("e.verb", f.verbs);
+  inStrings("e.verb", f.verbs);
   if (f.resources.length > 0) {
     const alternatives = f.resources.map((r) => {
+      const resource = ids(r.resource);
+      const subresource = r.subresource === undefined || r.subresource === "*" ? null : ids(r.subresource);
+      const apiGroup = r.apiGroup === undefined ? null : ids(r.apiGroup);
+      if (resource === undefined || subresource === undefined || apiGroup === undefined) return "0";
       const parts = ["e.resource = ?"];
-      params.push(r.resource);
+      params.push(resource);
       if (r.subresource === undefined) parts.push("e.subresource IS NULL");
-      else if (r.subresource !== "*") {
+      else if (subresource !== null) {
         parts.push("e.subresource = ?");
-        params.push(r.subresource);
+        params.push(subresource);
       }
-      if (r.apiGroup !== undefined) {
+      if (apiGroup !== null) {
         parts.push("e.api_group = ?");
-        params.push(r.apiGroup);
+        params.push(apiGroup);
       }
       return `(${parts.join(" AND ")})`;
     });
     where.push(`(${alternatives.join(" OR ")})`);
   }
-  inList("e.namespace", f.namespaces);
+  inStrings("e.namespace", f.namespaces);
   if (f.allowedNamespaces !== undefined) {
     if (f.allowedNamespaces.length === 0) where.push("0");
-    else inList("e.namespace", f.allowedNamespaces);
+    else inStrings("e.namespace", f.allowedNamespaces);
   }
-  inList("e.name", f.names);
+  inStrings("e.name", f.names);
   if (f.codes.length > 0) {
     // Exact codes as equality: the (code, time) index then yields rows already in time order.
     const exact = f.codes.filter((c) => c.min === c.max).map((c) => c.min);
@@ -308,19 +338,30 @@ export function compileWhere(f: EventFilter, nowUs: number): SqlQuery {
     where.push(alternatives.length === 1 ? (alternatives[0] as string) : `(${alternatives.join(" OR ")})`);
     params.push(...exact, ...ranges.flatMap((c) => [c.min, c.max]));
   }
-  inList("e.source_ip", f.sourceIPs);
-  // The decision column holds the authorization decision of events and the result of
-  // admission decisions; each filter keeps to its own kind.
+  inStrings("e.source_ip", f.sourceIPs);
+  // The decision column holds the authorization decision of events (kind NULL) and the result
+  // of admission decisions; each filter keeps to its own kind.
   if (f.decisions.length > 0) {
-    where.push(`e.kind = 'Event' AND e.decision IN (${placeholders(f.decisions.length)})`);
-    params.push(...f.decisions);
+    where.push("e.kind IS NULL");
+    inStrings("e.decision", f.decisions);
   }
   if (f.results.length > 0) {
-    where.push(`e.kind = 'AdmissionDecision' AND e.decision IN (${placeholders(f.results.length)})`);
-    params.push(...f.results);
+    inStrings("e.kind", [ADMISSION_DECISION]);
+    inStrings("e.decision", f.results);
   }
-  inList("e.kind", f.kinds);
-  inList("e.audit_id", f.auditIDs);
+  if (f.kinds.length > 0) {
+    const records = known(f.kinds.filter((k) => k !== EVENT_KIND));
+    const alternatives = [
+      ...(f.kinds.includes(EVENT_KIND) ? ["e.kind IS NULL"] : []),
+      ...(records.length > 0 ? [`e.kind IN (${placeholders(records.length)})`] : []),
+    ];
+    params.push(...records);
+    where.push(alternatives.length === 0 ? "0" : `(${alternatives.join(" OR ")})`);
+  }
+  inList(
+    "e.audit",
+    f.auditIDs.map((a) => keys.auditKey(a)),
+  );
   const lower = Math.max(f.sinceUs === undefined ? 0 : nowUs - f.sinceUs, f.fromUs ?? 0);
   if (lower > 0) {
     where.push("e.time_us >= ?");
@@ -338,8 +379,14 @@ export function compileWhere(f: EventFilter, nowUs: number): SqlQuery {
 }
 
 /** The full search: conditions, cursor, order and limit (one extra row tells whether a next page exists). */
-export function compileSearch(f: EventFilter, nowUs: number, columns: string, joins = ""): SqlQuery {
-  const { sql: where, params } = compileWhere(f, nowUs);
+export function compileSearch(
+  f: EventFilter,
+  nowUs: number,
+  keys: IndexKeys,
+  columns: string,
+  joins = "",
+): SqlQuery {
+  const { sql: where, params } = compileWhere(f, nowUs, keys);
   const conds = where === "" ? [] : [where];
   if (f.cursor !== undefined) {
     conds.push(f.asc ? "(e.time_us, e.idx) > (?, ?)" : "(e.time_us, e.idx) < (?, ?)");

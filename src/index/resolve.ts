@@ -3,7 +3,8 @@
 // invent results.
 import type { Gone, LogReader } from "../store/types.js";
 import { BUNDLE_SIZE } from "../store/types.js";
-import { hashLeaf, hashesEqual } from "../tlog/index.js";
+import { hashLeaf, type Hash } from "../tlog/index.js";
+import { LEAF_PREFIX } from "./schema.js";
 import { IndexError } from "./errors.js";
 import { parsedEntry, type IndexRow } from "./row.js";
 import { settleEach } from "../store/durable-file.js";
@@ -30,6 +31,15 @@ export interface ResolveOptions {
    * answer: for the UI, which checks each entry's inclusion proof itself and names the bad one.
    */
   keepMismatched?: boolean;
+}
+
+/**
+ * Whether an entry's leaf hash is the one the index recorded: the index keeps a prefix of it
+ * (schema.ts LEAF_PREFIX), a row built in memory the whole hash.
+ */
+export function leafMatches(leaf: Hash, recorded: Uint8Array): boolean {
+  if (recorded.length < LEAF_PREFIX || recorded.length > leaf.length) return false;
+  return Buffer.from(recorded).equals(leaf.subarray(0, recorded.length));
 }
 
 const PARALLEL_BUNDLE_READS = 4;
@@ -77,7 +87,7 @@ export async function resolveEntries(
     }
     if (!(data instanceof Uint8Array)) return { row, data: new Uint8Array(0), value: undefined, gone: data };
     const leaf = hashLeaf(data);
-    if (!hashesEqual(leaf, row.leafHash)) {
+    if (!leafMatches(leaf, row.leafHash)) {
       if (opts.keepMismatched) {
         const { row: fresh, value } = parsedEntry(row.idx, data, leaf);
         return { row: fresh, data, value, mismatch: true };

@@ -21,6 +21,23 @@ export const STAGE_RANK: Record<Stage, number> = {
   ResponseComplete: 3,
 };
 
+/** Stages by STAGE_RANK, for rows read back from the index. */
+export const STAGE_OF_RANK: readonly Stage[] = [
+  "RequestReceived",
+  "ResponseStarted",
+  "Panic",
+  "ResponseComplete",
+];
+
+/** Audit levels as the index stores them (their position here). */
+export const LEVELS = ["None", "Metadata", "Request", "RequestResponse"] as const;
+
+/** The level's code in the index; null for a missing or unknown level. */
+export function levelCode(level: string | null): number | null {
+  const i = (LEVELS as readonly (string | null)[]).indexOf(level);
+  return i < 0 ? null : i;
+}
+
 export interface IndexRow {
   idx: number;
   leafHash: Uint8Array;
@@ -147,6 +164,16 @@ export function parsedEntry(
     value === undefined ? emptyRow(idx, leafHash, "unknown") : fieldsFromValue(idx, value, leafHash);
   row.length = data.length;
   return { row, value };
+}
+
+/**
+ * The row of an entry from the object it was encoded from (what ingest parsed), sparing a parse
+ * of its bytes; `length` is the entry's stored length.
+ */
+export function rowFromValue(idx: number, value: unknown, leafHash: Uint8Array, length: number): IndexRow {
+  const row = fieldsFromValue(idx, value, leafHash);
+  row.length = length;
+  return row;
 }
 
 /** kubetrail.dev/v1 AdmissionDecision (src/guard/decision-record.ts): filtered like the request it judged. */

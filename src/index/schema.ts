@@ -1,57 +1,68 @@
 // The SQLite schema of DATA/index.db. Bump SCHEMA_VERSION on any change: an index with another
 // version is deleted and rebuilt from the log rather than migrated (it is derived data).
+//
+// The index keeps only what filters, ordering and "one row per request" need; everything shown
+// is derived again from the entry's bytes, read back from the log (resolve.ts). Strings are
+// interned: a row holds small integer ids into `strings`, since users, verbs, resources,
+// namespaces and source addresses repeat across millions of events.
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
+
+/** Bytes of the leaf hash a row keeps: enough to catch a stale or foreign index, not a full hash. */
+export const LEAF_PREFIX = 8;
 
 export const SCHEMA_SQL = `
 CREATE TABLE meta (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   schema_version INTEGER NOT NULL,
-  -- Random per (re)build: a process that cached group-set ids notices a rebuild underneath it.
+  -- Random per (re)build: a process that cached dictionary or group-set ids notices a rebuild.
   generation TEXT NOT NULL,
   origin TEXT NOT NULL,
   -- Number of log entries indexed: entries [0, position) have rows. Written in the same
   -- transaction as the rows, so a crash can neither skip nor double-index an entry.
-  position INTEGER NOT NULL
+  position INTEGER NOT NULL,
+  -- When position last moved (milliseconds since the epoch), for status displays.
+  indexed_at INTEGER
+);
+
+-- Every distinct string a row refers to (user, verb, resource, namespace, name, ...), once. Ids are
+-- handed out in order and never reused or deleted within a generation, so a gap means damage.
+CREATE TABLE strings (
+  id INTEGER PRIMARY KEY,
+  value TEXT NOT NULL UNIQUE
 );
 
 CREATE TABLE entries (
   idx INTEGER PRIMARY KEY,
-  leaf_hash BLOB NOT NULL,
-  kind TEXT NOT NULL,
+  -- The first LEAF_PREFIX bytes of the entry's leaf hash: an answer's bytes read back from the
+  -- log must hash to it.
+  leaf BLOB NOT NULL,
+  -- NULL for audit events (nearly every row); else the strings id of a record kind, "pruned",
+  -- "erased" or "unknown".
+  kind INTEGER,
   time_us INTEGER NOT NULL,
-  time TEXT,
-  stage_time TEXT,
-  user TEXT,
-  uid TEXT,
+  -- strings ids:
+  user INTEGER,
+  imp_user INTEGER,
+  verb INTEGER,
+  resource INTEGER,
+  subresource INTEGER,
+  namespace INTEGER,
+  name INTEGER,
+  api_group INTEGER,
+  -- The client address (first of sourceIPs; later ones are proxies).
+  source_ip INTEGER,
+  decision INTEGER,
   group_set INTEGER,
-  imp_user TEXT,
-  imp_groups TEXT,
-  verb TEXT,
-  resource TEXT,
-  subresource TEXT,
-  namespace TEXT,
-  name TEXT,
-  api_group TEXT,
-  api_version TEXT,
   code INTEGER,
-  -- The client address (first of sourceIPs; later ones are proxies), and all of them for display.
-  source_ip TEXT,
-  source_ips TEXT,
-  user_agent TEXT,
-  decision TEXT,
-  reason TEXT,
-  audit_id TEXT,
-  stage TEXT,
+  -- The first 8 bytes of SHA-256(auditID) as a signed integer.
+  audit INTEGER,
+  -- STAGE_RANK of the stage; NULL when the entry is not an audit event.
   stage_rank INTEGER,
   -- 1 on the row that is the furthest stage seen for its auditID: the default "one row per request".
   final INTEGER NOT NULL,
-  level TEXT,
-  request_uri TEXT,
-  has_body INTEGER NOT NULL,
-  -- The entry's length in bytes (0 when it was pruned or erased before it was indexed). Entries are
-  -- read back from the log by idx, whatever stores it.
-  entry_length INTEGER NOT NULL
+  -- 0 None, 1 Metadata, 2 Request, 3 RequestResponse.
+  level INTEGER
 );
 
 -- Users carry the same few group lists over and over: each distinct list is stored once and
@@ -67,8 +78,8 @@ CREATE TABLE group_members (
 ) WITHOUT ROWID;
 
 -- One index per forensic question: who (user), what (verb), which object, which outcome, from
--- where. They cover only final rows (one per request, what queries return by default): half the
--- rows never enter them, which halves their upkeep. --stage queries use the time index.
+-- where. They cover only final rows (one per request, what queries return by default): the
+-- other stages never enter them. --stage queries use the time index.
 CREATE INDEX entries_user_time ON entries (user, time_us) WHERE final = 1;
 CREATE INDEX entries_verb_time ON entries (verb, time_us) WHERE final = 1;
 CREATE INDEX entries_object_time ON entries (resource, namespace, name, time_us) WHERE final = 1;
@@ -76,10 +87,25 @@ CREATE INDEX entries_code_time ON entries (code, time_us) WHERE final = 1;
 CREATE INDEX entries_groups_time ON entries (group_set, time_us) WHERE final = 1;
 CREATE INDEX entries_source_time ON entries (source_ip, time_us) WHERE final = 1;
 CREATE INDEX entries_time ON entries (time_us);
--- Admission decisions are few beside events: --kind decision must not scan every event.
-CREATE INDEX entries_kind_time ON entries (kind, time_us) WHERE final = 1 AND kind <> 'Event';
-CREATE INDEX entries_audit_id ON entries (audit_id);
+CREATE INDEX entries_audit ON entries (audit);
 -- kubetrail's own records (alerts, admission decisions) by kind and time: a few rows among
--- millions of events, which the UI lists without scanning the events.
-CREATE INDEX entries_records ON entries (kind, time_us) WHERE kind <> 'Event';
+-- millions of events, which the UI and --kind list without scanning the events.
+CREATE INDEX entries_records ON entries (kind, time_us) WHERE kind IS NOT NULL;
 `;
+
+/** The part of better-sqlite3's Database the dictionary check uses (check-worker.ts has no more). */
+interface Queryable {
+  prepare(sql: string): { get(): unknown };
+}
+
+/**
+ * What is wrong with the strings dictionary, or undefined. Ids are handed out one after another
+ * and never deleted within a generation: fewer rows than the highest id means some were lost.
+ * It reads the whole table, so it runs with SQLite's quick_check, not on every open.
+ */
+export function dictionaryProblem(db: Queryable): string | undefined {
+  const r = db.prepare("SELECT COUNT(*) AS n, MAX(id) AS top FROM strings").get() as
+    { n: number; top: number | null } | undefined;
+  if (r === undefined || r.n === (r.top ?? 0)) return undefined;
+  return `dictionary: ${r.n} strings but ids up to ${r.top}`;
+}

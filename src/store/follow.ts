@@ -6,8 +6,8 @@ import type { AuditLog, LogEntry } from "./types.js";
 export interface FollowOptions<T = LogEntry> {
   /** Index of the first entry to deliver. */
   from: number;
-  /** Entries per onEntries call (default 1024). */
-  batchSize?: number;
+  /** Entries per onEntries call (default 1024), or a function asked before each call. */
+  batchSize?: number | (() => number);
   /** Called with consecutive entries; the next call waits until this one resolves. */
   onEntries(entries: T[]): Promise<void>;
   /** A failed onEntries is retried at the next checkpoint (or after retryMs); told here. */
@@ -46,7 +46,8 @@ export function followLogWith<T>(
   read: RangeReader<T>,
   opts: FollowOptions<T>,
 ): Follower {
-  const batchSize = opts.batchSize ?? 1024;
+  const size = opts.batchSize ?? 1024;
+  const batchSize = typeof size === "number" ? () => size : size;
   let position = opts.from;
   let stopped = false;
   let running: Promise<void> | null = null;
@@ -58,7 +59,7 @@ export function followLogWith<T>(
       again = false;
       const target = log.latestCheckpoint().size;
       while (!stopped && position < target) {
-        const end = Math.min(target, position + batchSize);
+        const end = Math.min(target, position + batchSize());
         await opts.onEntries(await read(position, end));
         position = end;
       }

@@ -5,21 +5,24 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { INDEX_FILE } from "../db.js";
 import type { StatsRow } from "./columns.js";
+import { IndexError } from "../errors.js";
+import { auditKey } from "../audit-key.js";
 
+/** idx, time_us, then strings ids and numbers as the SELECT below lists them. */
 type RawRow = [
   number,
   number,
-  string | null,
   number | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
   number | null,
-  string | null,
-  string | null,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
   number | null,
   number,
 ];
@@ -30,6 +33,10 @@ export class StatsSource {
   /** The inode of the file open: serve's indexer replaces a damaged index.db by a new file. */
   private inode = -1;
   private readonly file: string;
+  /** index.db's dictionary (strings id → value) as far as read, for the generation `dictionaryOf`. */
+  private dictionary = new Map<number, string>();
+  private dictionaryTop = 0;
+  private dictionaryOf: string | undefined;
 
   constructor(dataDir: string) {
     this.file = join(dataDir, INDEX_FILE);
@@ -54,10 +61,13 @@ export class StatsSource {
             "code, source_ip, decision, stage_rank, final FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
         )
         .raw(true),
+      strings: db
+        .prepare<[number], [number, string]>("SELECT id, value FROM strings WHERE id > ? ORDER BY id")
+        .raw(true),
       // Earlier rows of the same requests that rows in [from, to) superseded (no longer final).
       superseded: db
         .prepare<[number, number, number]>(
-          "SELECT o.idx FROM entries n JOIN entries o ON o.audit_id = n.audit_id " +
+          "SELECT o.idx FROM entries n JOIN entries o ON o.audit = n.audit " +
             "WHERE n.idx >= ? AND n.idx < ? AND n.stage_rank > 0 AND o.idx < ? AND o.final = 0",
         )
         .pluck(true),
@@ -69,7 +79,7 @@ export class StatsSource {
           .pluck(true),
       auditIdxs: (n: number) =>
         db
-          .prepare(`SELECT idx FROM entries WHERE audit_id IN (${new Array(n).fill("?").join(", ")})`)
+          .prepare(`SELECT idx FROM entries WHERE audit IN (${new Array(n).fill("?").join(", ")})`)
           .pluck(true),
     };
   }
@@ -84,7 +94,13 @@ export class StatsSource {
         this.db.close();
         this.open();
       }
-      return this.stmts.meta.get();
+      const meta = this.stmts.meta.get();
+      if (meta !== undefined && meta.generation !== this.dictionaryOf) {
+        this.dictionary = new Map();
+        this.dictionaryTop = 0;
+        this.dictionaryOf = meta.generation;
+      }
+      return meta;
     } catch {
       // Being replaced or not yet filled (no meta row, no file): nothing to follow yet.
       return undefined;
@@ -93,23 +109,39 @@ export class StatsSource {
 
   /** Rows of log indexes [from, to), in order. */
   rows(from: number, to: number): StatsRow[] {
+    const s = (id: number | null): string | null => (id === null ? null : this.string(id));
     return (this.stmts.rows.all(from, to) as RawRow[]).map((r) => ({
       idx: r[0],
       timeUs: r[1],
-      user: r[2],
+      user: s(r[2]),
       groupSet: r[3],
-      verb: r[4],
-      resource: r[5],
-      apiGroup: r[6],
-      subresource: r[7],
-      namespace: r[8],
-      name: r[9],
+      verb: s(r[4]),
+      resource: s(r[5]),
+      apiGroup: s(r[6]),
+      subresource: s(r[7]),
+      namespace: s(r[8]),
+      name: s(r[9]),
       code: r[10],
-      sourceIP: r[11],
-      decision: r[12],
+      sourceIP: s(r[11]),
+      decision: s(r[12]),
       stageRank: r[13],
       final: r[14] === 1,
     }));
+  }
+
+  /** A dictionary string; the ones added since the last read are read in one go. */
+  private string(id: number): string {
+    let value = this.dictionary.get(id);
+    if (value === undefined) {
+      for (const [i, v] of this.stmts.strings.all(this.dictionaryTop) as [number, string][]) {
+        this.dictionary.set(i, v);
+        this.dictionaryTop = i;
+      }
+      value = this.dictionary.get(id);
+      if (value === undefined)
+        throw new IndexError("corrupt", `${this.file}: string ${id} is missing from the dictionary`);
+    }
+    return value;
   }
 
   /** Log indexes below `before` whose rows the rows [from, to) made non-final. */
@@ -124,7 +156,7 @@ export class StatsSource {
 
   auditIdxs(auditIDs: readonly string[]): Set<number> {
     if (auditIDs.length === 0) return new Set();
-    return new Set(this.stmts.auditIdxs(auditIDs.length).all(...auditIDs) as number[]);
+    return new Set(this.stmts.auditIdxs(auditIDs.length).all(...auditIDs.map(auditKey)) as number[]);
   }
 
   close(): void {

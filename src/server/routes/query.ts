@@ -4,6 +4,8 @@
 // for full-log readers (auditors, mirrors). Everything is read through the log's LogReader,
 // whatever driver stores it. Documented in docs/api.md and docs/openapi.yaml.
 import type { ServerResponse } from "node:http";
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { OpenIngest } from "../../ingest/open-ingest.js";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
 import { startIndexer, type Indexer } from "../../index/indexer.js";
@@ -465,18 +467,22 @@ export function queryServeExtension(
   stateDir: string,
   hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
   publishedCheckpoint?: () => string | null,
-): ServeExtension & { indexer(log: AuditLog): Indexer } {
+): ServeExtension & { indexer(log: AuditLog): Indexer; running(): Indexer | undefined } {
   let indexer: Indexer | undefined;
-  const open = (log: AuditLog): Indexer => (indexer ??= startIndexer(log, stateDir, hooks));
+  // Fed from ingest's parsed events when serve's pipeline is at hand (routes and start get it
+  // first; other extensions only look the running indexer up).
+  const open = (log: AuditLog, pipeline?: OpenIngest["pipeline"]): Indexer =>
+    (indexer ??= startIndexer(log, stateDir, { ...hooks, ...(pipeline ? { pipeline } : {}) }));
   return {
-    start: async (ingest) => {
-      const running = open(ingest.log);
+    start: async (ingest, ctx) => {
+      const running = open(ingest.log, ingest.pipeline);
+      registerIndexMetrics(running, ctx.registry);
       return () => running.stop();
     },
     routes: (ingest) =>
       queryRoutes({
         log: ingest.log,
-        index: open(ingest.log),
+        index: open(ingest.log, ingest.pipeline),
         verifierKey: ingest.log.verifierKey,
         ...(publishedCheckpoint ? { publishedCheckpoint } : {}),
       }),
@@ -486,8 +492,48 @@ export function queryServeExtension(
       return [{ part: "index", ...status }];
     },
     /** The running indexer, for other extensions' reads (the UI's). */
-    indexer: open,
+    indexer: (log) => open(log),
+    /** The indexer once started, if it was (for benches and status displays). */
+    running: () => indexer,
   };
+}
+
+/** The index's lag behind the log on /metrics, read on each scrape. */
+export function registerIndexMetrics(indexer: Pick<Indexer, "lag" | "sources">, registry: Registry): void {
+  const names = [
+    "kubetrail_index_lag_entries",
+    "kubetrail_index_lag_seconds",
+    "kubetrail_index_entries_total",
+  ];
+  for (const name of names) registry.removeSingleMetric(name);
+  new Gauge({
+    name: names[0]!,
+    help: "Entries covered by the latest signed checkpoint that the query index has not indexed yet",
+    registers: [registry],
+    collect() {
+      this.set(indexer.lag().entries);
+    },
+  });
+  new Gauge({
+    name: names[1]!,
+    help: "Seconds the oldest integrated entry not yet in the query index has waited (0 when caught up)",
+    registers: [registry],
+    collect() {
+      this.set(indexer.lag().seconds);
+    },
+  });
+  new Counter({
+    name: names[2]!,
+    help: "Entries indexed, by source: memory (as ingest parsed them) or log (read and parsed again)",
+    labelNames: ["source"],
+    registers: [registry],
+    collect() {
+      const s = indexer.sources();
+      this.reset();
+      this.inc({ source: "memory" }, s.fromMemory);
+      this.inc({ source: "log" }, s.fromLog);
+    },
+  });
 }
 
 /** A signed checkpoint as the proof endpoints return it, beside the proof it anchors. */
