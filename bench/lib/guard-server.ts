@@ -3,7 +3,7 @@
 // fdatasync, as serve does) or answering without logging, so the cost of logging is the only
 // difference between the two rows.
 //
-//   node build/bench/lib/guard-server.js --log=fs|none --data=DIR --policies=DIR
+//   node build/bench/lib/guard-server.js --log=fs|none --data=DIR --policies=DIR [--spacing=MS]
 // prints one line {"port":N,"token":"…"} when ready; SIGTERM stops it.
 import { randomBytes } from "node:crypto";
 import { pino } from "pino";
@@ -32,6 +32,8 @@ const reviewer = new AdmissionReviewer({
   policies: () => policies,
   writer: log ?? discard,
   namespaces: new NamespaceCache(),
+  // Without a log there is no commit to share: answered as soon as decided.
+  ...(log ? (arg("spacing") ? { commitSpacingMs: Number(arg("spacing")) } : {}) : { commitSpacingMs: 0 }),
 });
 const token = randomBytes(24).toString("base64url");
 const ca = await createCa("bench CA");
