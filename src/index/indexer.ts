@@ -11,6 +11,7 @@ import { INDEX_FILE, isCorruption, openIndex, type OpenIndexOptions, type QueryI
 import { checkIntegrity } from "./check.js";
 import { IndexError } from "./errors.js";
 import { goneRow, rowFromEntry, type IndexRow } from "./row.js";
+import { startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
 /** Planner statistics are refreshed after this many newly indexed entries. */
 const OPTIMIZE_EVERY = 250_000;
@@ -280,6 +281,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
       }
       removeIndexFiles(stateDir);
       index = openIndexForLog(stateDir, log).index;
+      index.checkpointsItself(checkpointer === undefined);
       follower = follow();
     })().finally(() => (rebuilding = undefined));
     return rebuilding;
@@ -287,6 +289,16 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
 
   const opened = openOrReplace(stateDir, log);
   index = opened.index;
+  let checkpointer: WalCheckpointer | undefined = startWalCheckpointer(join(stateDir, INDEX_FILE), {
+    onStopped: (err) => {
+      // Without the worker, the connection checkpoints for itself again.
+      checkpointer = undefined;
+      opts.onError?.(err);
+      if (!stopped) index.checkpointsItself(true);
+    },
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
+  index.checkpointsItself(false);
   status.indexed = index.position();
   if (opened.rebuilt !== undefined) markRebuilding(opened.rebuilt);
   follower = follow();
@@ -331,6 +343,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
       stopped = true;
       await rebuilding;
       await follower.stop();
+      await checkpointer?.stop();
       try {
         index.optimize();
       } finally {
