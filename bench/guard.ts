@@ -9,8 +9,10 @@
 //
 //   node build/bench/guard.js [--quick] [--rate=1000] [--seconds=N] [--manifests=N] [--events=N]
 //                             [--sections=webhook,check,replay] [--profile=DIR]
-//                             [--targets=serve,logged,unlogged] [--spacing=MS]
+//                             [--targets=serve,logged,plain,unlogged] [--spacing=MS]
 //
+// "plain" (not run by default) is the route appending decisions like a plain log writer:
+// without their leaf hashes and without spacing commits, to show what that saves.
 // --spacing=MS overrides the admission route's commit spacing (see src/guard/decision-writer.ts)
 // in the "decisions logged" row.
 //
@@ -293,7 +295,7 @@ async function startServeTarget(dir: string, policyDir: string, nodeFlags: strin
 async function startBenchServer(
   dir: string,
   policyDir: string,
-  mode: "fs" | "none",
+  mode: "fs" | "fs-plain" | "none",
   nodeFlags: string[],
   extra: string[] = [],
 ): Promise<Target> {
@@ -350,11 +352,15 @@ async function webhookSection(
         ),
     ],
     [
+      "admission route, decisions logged, leaf hashes left to the log, no commit spacing",
+      () => startBenchServer(dir, policyDir, "fs-plain", profileFlags(profileDir, "route-plain")),
+    ],
+    [
       "admission route, answered without logging",
       () => startBenchServer(dir, policyDir, "none", profileFlags(profileDir, "route-unlogged")),
     ],
   ];
-  const targets = all.filter((_, i) => only.includes(["serve", "logged", "unlogged"][i]!));
+  const targets = all.filter((_, i) => only.includes(["serve", "logged", "plain", "unlogged"][i]!));
   for (const [name, start] of targets) {
     log(`guard: webhook ${name}`);
     const t = await start();
@@ -402,7 +408,7 @@ async function webhookSection(
       "\n",
   );
   const logged = results[all[1]![0]];
-  const bare = results[all[2]![0]];
+  const bare = results[all[3]![0]];
   if (logged === undefined || bare === undefined) return;
   printNote(
     `Cost of logging each decision durably: p99 ${(percentile(logged.latenciesMs, 99) - percentile(bare.latenciesMs, 99)).toFixed(2)} ms, ` +
