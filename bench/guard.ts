@@ -308,6 +308,7 @@ async function startBenchServer(
       `--log=${mode}`,
       `--data=${path.join(dir, `bench-${mode}`)}`,
       `--policies=${policyDir}`,
+      ...extra,
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
