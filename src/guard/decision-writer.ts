@@ -7,8 +7,8 @@
 // then go together in the next one, and under load commits start at least `spacingMs` apart so
 // that the next group has time to fill; when reviews come slower than that, an entry is
 // appended at once (in the same turn of the event loop as any decided beside it). Each entry's
-// leaf hash is computed here, a few microseconds for an entry this small, which spares the log
-// a round trip to its hashing worker per commit.
+// leaf hash is computed here, cheap for an entry this small, which spares the log a round trip
+// to its hashing worker per commit.
 import { hashLeaf } from "../tlog/index.js";
 import type { LogWriter } from "../store/types.js";
 
