@@ -8,7 +8,16 @@
 //     creates, updates and patches from the JSON lines.
 //
 //   node build/bench/guard.js [--quick] [--rate=1000] [--seconds=N] [--manifests=N] [--events=N]
-//                             [--sections=webhook,check,replay]
+//                             [--sections=webhook,check,replay] [--profile=DIR]
+//                             [--targets=serve,logged,plain,unlogged] [--spacing=MS]
+//
+// "plain" (not run by default) is the route appending decisions like a plain log writer:
+// without their leaf hashes and without spacing commits, to show what that saves.
+// --spacing=MS overrides the admission route's commit spacing (see src/guard/decision-writer.ts)
+// in the "decisions logged" row.
+//
+// --profile=DIR runs each webhook server under `node --cpu-prof` and leaves its .cpuprofile
+// in DIR (open it in Chrome DevTools or speedscope).
 import { spawn, type ChildProcess } from "node:child_process";
 import {
   closeSync,
@@ -244,11 +253,19 @@ function readLine(proc: ChildProcess, match: (line: string) => unknown): Promise
   });
 }
 
-async function startServeTarget(dir: string, policyDir: string): Promise<Target> {
+/** Node flags for the webhook servers: a CPU profile each when --profile=DIR is given. */
+function profileFlags(profileDir: string | undefined, name: string): string[] {
+  return profileDir === undefined
+    ? []
+    : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`, `--cpu-prof-name=${name}.cpuprofile`];
+}
+
+async function startServeTarget(dir: string, policyDir: string, nodeFlags: string[]): Promise<Target> {
   const data = path.join(dir, "serve-data");
   const proc = spawn(
     process.execPath,
     [
+      ...nodeFlags,
       kubetrailCli(),
       "serve",
       "--data",
@@ -275,11 +292,24 @@ async function startServeTarget(dir: string, policyDir: string): Promise<Target>
   };
 }
 
-async function startBenchServer(dir: string, policyDir: string, mode: "fs" | "none"): Promise<Target> {
+async function startBenchServer(
+  dir: string,
+  policyDir: string,
+  mode: "fs" | "fs-plain" | "none",
+  nodeFlags: string[],
+  extra: string[] = [],
+): Promise<Target> {
   const script = path.join(repoRoot, "build", "bench", "lib", "guard-server.js");
   const proc = spawn(
     process.execPath,
-    [script, `--log=${mode}`, `--data=${path.join(dir, `bench-${mode}`)}`, `--policies=${policyDir}`],
+    [
+      ...nodeFlags,
+      script,
+      `--log=${mode}`,
+      `--data=${path.join(dir, `bench-${mode}`)}`,
+      `--policies=${policyDir}`,
+      ...extra,
+    ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   const ready = (await readLine(proc, (l) =>
@@ -294,18 +324,44 @@ async function stop(t: Target): Promise<void> {
   await exited;
 }
 
-async function webhookSection(dir: string, policyDir: string, rate: number, seconds: number): Promise<void> {
+async function webhookSection(
+  dir: string,
+  policyDir: string,
+  rate: number,
+  seconds: number,
+  profileDir: string | undefined,
+  only: readonly string[],
+  spacing: string | undefined,
+): Promise<void> {
   const bodies = reviewTemplates(4000);
   const rows: string[][] = [];
   const results: Record<string, LoadResult> = {};
-  const targets: [string, () => Promise<Target>][] = [
-    ["kubetrail serve (decisions logged; indexer on)", () => startServeTarget(dir, policyDir)],
+  const all: [string, () => Promise<Target>][] = [
+    [
+      "kubetrail serve (decisions logged; indexer on)",
+      () => startServeTarget(dir, policyDir, profileFlags(profileDir, "serve")),
+    ],
     [
       "admission route, decisions logged (fs log, group commit, fdatasync)",
-      () => startBenchServer(dir, policyDir, "fs"),
+      () =>
+        startBenchServer(
+          dir,
+          policyDir,
+          "fs",
+          profileFlags(profileDir, "route-logged"),
+          spacing === undefined ? [] : [`--spacing=${spacing}`],
+        ),
     ],
-    ["admission route, answered without logging", () => startBenchServer(dir, policyDir, "none")],
+    [
+      "admission route, decisions logged, leaf hashes left to the log, no commit spacing",
+      () => startBenchServer(dir, policyDir, "fs-plain", profileFlags(profileDir, "route-plain")),
+    ],
+    [
+      "admission route, answered without logging",
+      () => startBenchServer(dir, policyDir, "none", profileFlags(profileDir, "route-unlogged")),
+    ],
   ];
+  const targets = all.filter((_, i) => only.includes(["serve", "logged", "plain", "unlogged"][i]!));
   for (const [name, start] of targets) {
     log(`guard: webhook ${name}`);
     const t = await start();
@@ -352,8 +408,9 @@ async function webhookSection(dir: string, policyDir: string, rate: number, seco
       ) +
       "\n",
   );
-  const logged = results[targets[1]![0]]!;
-  const bare = results[targets[2]![0]]!;
+  const logged = results[all[1]![0]];
+  const bare = results[all[3]![0]];
+  if (logged === undefined || bare === undefined) return;
   printNote(
     `Cost of logging each decision durably: p99 ${(percentile(logged.latenciesMs, 99) - percentile(bare.latenciesMs, 99)).toFixed(2)} ms, ` +
       `server CPU ${(((logged.serverCpuS - bare.serverCpuS) / logged.sent) * 1e6).toFixed(0)} µs per review. Latency is measured from when each ` +
@@ -500,7 +557,16 @@ export async function main(argv: string[]): Promise<void> {
   mkdirSync(policyDir);
   copyFileSync(benchFixture("guard-policies.yaml"), path.join(policyDir, "policies.yaml"));
   const sections = (args.options["sections"] ?? "webhook,check,replay").split(",");
-  if (sections.includes("webhook")) await webhookSection(dir, policyDir, rate, seconds);
+  if (sections.includes("webhook"))
+    await webhookSection(
+      dir,
+      policyDir,
+      rate,
+      seconds,
+      args.options["profile"],
+      (args.options["targets"] ?? "serve,logged,unlogged").split(","),
+      args.options["spacing"],
+    );
   if (sections.includes("check")) await checkSection(dir, manifests);
   if (sections.includes("replay")) await replaySection(dir, events);
   removeTemp(dir);

@@ -3,7 +3,11 @@
 // fdatasync, as serve does) or answering without logging, so the cost of logging is the only
 // difference between the two rows.
 //
-//   node build/bench/lib/guard-server.js --log=fs|none --data=DIR --policies=DIR
+//   node build/bench/lib/guard-server.js --log=fs|fs-plain|none --data=DIR --policies=DIR [--spacing=MS]
+//
+// fs-plain appends the way a plain log writer is used: without the entries' leaf hashes (the
+// log hashes each commit on its worker) and without spacing commits (--spacing=0), to show
+// what DecisionWriter's choices save under the same load.
 // prints one line {"port":N,"token":"…"} when ready; SIGTERM stops it.
 import { randomBytes } from "node:crypto";
 import { pino } from "pino";
@@ -22,7 +26,8 @@ const arg = (name: string): string | undefined =>
 
 const mode = arg("log") ?? "fs";
 const policies = loadPolicies(arg("policies") ? [arg("policies")!] : [], { builtins: true });
-const log = mode === "fs" ? await openFsLog(arg("data")!) : undefined;
+const log = mode === "fs" || mode === "fs-plain" ? await openFsLog(arg("data")!) : undefined;
+const plain: LogWriter | undefined = log && { append: (entries) => log.append(entries) };
 let next = 0;
 /** Answers at once, as if the decision had been stored: the row without logging. */
 const discard: LogWriter = {
@@ -30,8 +35,14 @@ const discard: LogWriter = {
 };
 const reviewer = new AdmissionReviewer({
   policies: () => policies,
-  writer: log ?? discard,
+  writer: (mode === "fs-plain" ? plain : log) ?? discard,
   namespaces: new NamespaceCache(),
+  // Without a log there is no commit to share: answered as soon as decided.
+  ...(log && mode === "fs"
+    ? arg("spacing")
+      ? { commitSpacingMs: Number(arg("spacing")) }
+      : {}
+    : { commitSpacingMs: 0 }),
 });
 const token = randomBytes(24).toString("base64url");
 const ca = await createCa("bench CA");

@@ -4,6 +4,7 @@
 // webhook's failurePolicy): no decision is ever answered without being in the log.
 import type { LogWriter } from "../store/types.js";
 import { decisionRecord, encodeDecision, type AdmissionDecisionRecord } from "./decision-record.js";
+import { DecisionWriter } from "./decision-writer.js";
 import { evaluatePolicies } from "./evaluate.js";
 import type { NamespaceCache } from "./namespaces.js";
 import type { PolicySet } from "./policy/load.js";
@@ -15,6 +16,8 @@ export interface AdmissionOptions {
   writer: LogWriter;
   namespaces: NamespaceCache;
   now?: () => number;
+  /** See DecisionWriter: the longest a decision waits for others to share its commit. */
+  commitSpacingMs?: number;
 }
 
 export interface AdmissionOutcome {
@@ -34,9 +37,14 @@ export function annotationKey(text: string): string {
 
 export class AdmissionReviewer {
   private readonly now: () => number;
+  private readonly decisions: DecisionWriter;
 
   constructor(private readonly opts: AdmissionOptions) {
     this.now = opts.now ?? Date.now;
+    this.decisions = new DecisionWriter(
+      opts.writer,
+      opts.commitSpacingMs === undefined ? {} : { spacingMs: opts.commitSpacingMs },
+    );
   }
 
   /**
@@ -52,7 +60,7 @@ export class AdmissionReviewer {
       namespaceObject: this.opts.namespaces.object(r.namespace),
     });
     const record = decisionRecord(r, decision, nowMs);
-    const { firstIndex } = await this.opts.writer.append([encodeDecision(record)]);
+    const firstIndex = await this.decisions.append(encodeDecision(record));
     if (!r.dryRun) this.opts.namespaces.observeAdmission(r, decision.allowed);
     const annotations: Record<string, string> = {
       decision: decision.result,

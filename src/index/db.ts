@@ -511,6 +511,14 @@ export class QueryIndex {
     });
   }
 
+  /**
+   * Whether this connection checkpoints the write-ahead log itself when a commit makes it long
+   * (SQLite's default), or leaves that to another connection (see wal-checkpointer.ts).
+   */
+  checkpointsItself(on: boolean): void {
+    this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
+  }
+
   /** Refreshes planner statistics; worth it after a large batch such as a rebuild. */
   optimize(): void {
     this.db.pragma("optimize");

@@ -7,7 +7,7 @@ import { apiserverEvents } from "../../test/fixtures/audit/events.js";
 import { openLogIn } from "../../test/fixtures/memory-log.js";
 import { STAGES } from "../audit/types.js";
 import { INDEX_FILE } from "./db.js";
-import { catchUp, openIndexForLog, startIndexer } from "./indexer.js";
+import { catchUp, LiveStep, openIndexForLog, startIndexer } from "./indexer.js";
 import { parseFilter } from "./query.js";
 import { resolveEntries } from "./resolve.js";
 
@@ -75,6 +75,22 @@ describe("catchUp and resolveEntries", () => {
     } finally {
       index.close();
     }
+  });
+});
+
+describe("LiveStep", () => {
+  it("sizes live transactions to the time entries took, within bounds", () => {
+    const step = new LiveStep();
+    expect(step.size).toBe(8); // nothing known yet: start small
+    step.took(0.1, 8); // cheap entries (decisions): as many as fit, up to the batch
+    expect(step.size).toBe(128);
+    for (let i = 0; i < 20; i++) step.took(4, 16); // 0.25 ms each: 2 ms holds 8
+    expect(step.size).toBe(8);
+    for (let i = 0; i < 20; i++) step.took(2, 64); // about 0.03 ms each
+    expect(step.size).toBeGreaterThanOrEqual(60);
+    expect(step.size).toBeLessThanOrEqual(68);
+    for (let i = 0; i < 20; i++) step.took(100, 8); // a stall: never below the floor
+    expect(step.size).toBe(8);
   });
 });
 

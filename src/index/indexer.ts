@@ -15,6 +15,7 @@ import type { EventDigest } from "../audit/event-digest.js";
 import type { ParsedEntry } from "../detect/types.js";
 import { StoredEntries } from "../detect/feed.js";
 import type { IngestPipeline } from "../ingest/pipeline.js";
+import { startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
 /** Planner statistics are refreshed after this many newly indexed entries. */
 const OPTIMIZE_EVERY = 250_000;
@@ -35,6 +36,34 @@ const LIVE_INDEX_BATCH = 128;
  */
 const BEHIND_INDEX_BATCH = 1024;
 const BEHIND = 4 * BEHIND_INDEX_BATCH;
+/**
+ * While serving, one transaction (parsing its entries and inserting their rows) is also kept
+ * to about this long: the same work per entry varies tenfold between small admission decisions
+ * and audit events with bodies, and by the machine's load. A webhook answer due meanwhile
+ * waits at most about this long behind the index, instead of behind a whole batch.
+ */
+const LIVE_STEP_MS = 2;
+/** Fewest entries per live transaction, so a slow spell does not turn into a commit per entry. */
+const MIN_LIVE_STEP = 8;
+
+/**
+ * How many entries the next live transaction takes: as many as the last ones took per
+ * LIVE_STEP_MS (a moving average), between MIN_LIVE_STEP and LIVE_INDEX_BATCH.
+ */
+export class LiveStep {
+  private msPerEntry = 0;
+
+  get size(): number {
+    if (this.msPerEntry === 0) return MIN_LIVE_STEP;
+    return Math.max(MIN_LIVE_STEP, Math.min(LIVE_INDEX_BATCH, Math.floor(LIVE_STEP_MS / this.msPerEntry)));
+  }
+
+  /** Tells how long `entries` took. */
+  took(ms: number, entries: number): void {
+    const sample = ms / Math.max(1, entries);
+    this.msPerEntry = this.msPerEntry === 0 ? sample : 0.7 * this.msPerEntry + 0.3 * sample;
+  }
+}
 
 /**
  * Opens DATA/index.db for this log: rebuilt when missing, corrupt, outdated, built for another
@@ -260,6 +289,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   const marks = new IntegrationMarks();
   marks.seen(log.latestCheckpoint().size);
   const unwatch = log.onIntegrated((cp) => marks.seen(cp.size));
+  const step = new LiveStep();
 
   // Over an empty log there is nothing to refill: a new index is simply ready.
   const markRebuilding = (reason: string): void => {
@@ -282,12 +312,22 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
           // `kubetrail reindex` beside a running server empties the index: refill up to here first.
           if (index.position() < first.index)
             await catchUp(index, log, first.index, { batch: LIVE_INDEX_BATCH });
-          const rows = await rowsOf(log, entries, (s) => (busySeconds += s));
-          // Requests that arrived while the rows were read go first.
-          await setImmediate();
-          const started = process.hrtime.bigint();
-          sinceOptimize += index.applyBatch(rows, last.index + 1);
-          busySeconds += Number(process.hrtime.bigint() - started) / 1e9;
+          // Catching up (far behind the log): whole batches, each one transaction, go fastest.
+          // Live: transactions of about LIVE_STEP_MS, so answers due meanwhile do not wait long.
+          const size = entries.length >= BEHIND_INDEX_BATCH ? entries.length : step.size;
+          for (let at = 0; at < entries.length;) {
+            const slice = entries.slice(at, at + size);
+            let busy = 0;
+            const rows = await rowsOf(log, slice, (s) => (busy += s));
+            // Requests that arrived while the rows were read go first.
+            await setImmediate();
+            const started = process.hrtime.bigint();
+            sinceOptimize += index.applyBatch(rows, slice[slice.length - 1]!.index + 1);
+            busy += Number(process.hrtime.bigint() - started) / 1e9;
+            busySeconds += busy;
+            step.took(busy * 1000, slice.length);
+            at += slice.length;
+          }
         } catch (err) {
           // Not from inside the follower, which a rebuild stops and waits for.
           if (isDamage(err)) setTimeout(() => void rebuild(`writing failed: ${(err as Error).message}`), 0);
@@ -317,6 +357,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
       }
       removeIndexFiles(stateDir);
       index = openIndexForLog(stateDir, log).index;
+      index.checkpointsItself(checkpointer === undefined);
       follower = follow();
     })().finally(() => (rebuilding = undefined));
     return rebuilding;
@@ -324,6 +365,16 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
 
   const opened = openOrReplace(stateDir, log);
   index = opened.index;
+  let checkpointer: WalCheckpointer | undefined = startWalCheckpointer(join(stateDir, INDEX_FILE), {
+    onStopped: (err) => {
+      // Without the worker, the connection checkpoints for itself again.
+      checkpointer = undefined;
+      opts.onError?.(err);
+      if (!stopped) index.checkpointsItself(true);
+    },
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
+  index.checkpointsItself(false);
   status.indexed = index.position();
   if (opened.rebuilt !== undefined) markRebuilding(opened.rebuilt);
   follower = follow();
@@ -372,6 +423,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
       unwatch();
       await rebuilding;
       await follower.stop();
+      await checkpointer?.stop();
       try {
         index.optimize();
       } finally {
