@@ -1,6 +1,6 @@
 // The status report as two kubectl-style tables: where each part of the log stands, then the
 // disk it takes. The JSON form (-o json) is the report itself.
-import { formatTable } from "./output/table.js";
+import { formatBytes, formatTable } from "./output/table.js";
 import type { Progress, StatusReport } from "../status/collect.js";
 
 const DASH = "-";
@@ -15,18 +15,6 @@ function seconds(s: number | null | undefined): string {
   if (s < 7200) return `${(s / 60).toFixed(1)}m`;
   if (s < 172_800) return `${(s / 3600).toFixed(1)}h`;
   return `${(s / 86_400).toFixed(1)}d`;
-}
-
-/** Bytes in binary units, as du -h prints them. */
-export function humanBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 function progressRow(part: string, p: Progress): string[] {
@@ -79,8 +67,8 @@ export function statusTable(r: StatusReport): string {
   const disk = formatTable(
     ["DISK", "SIZE", "BYTES", "FILES"],
     [
-      ...r.disk.parts.map((p) => [p.part, humanBytes(p.bytes), String(p.bytes), String(p.files)]),
-      ["total", humanBytes(r.disk.total.bytes), String(r.disk.total.bytes), String(r.disk.total.files)],
+      ...r.disk.parts.map((p) => [p.part, formatBytes(p.bytes), String(p.bytes), String(p.files)]),
+      ["total", formatBytes(r.disk.total.bytes), String(r.disk.total.bytes), String(r.disk.total.files)],
     ],
   );
   return `${status}\n${disk}`;

@@ -4,7 +4,7 @@
 // detector position, dedupe store, guard state) are checked as far as is cheap; a damaged one is
 // reported as "damaged" for its part, never as a failure of the whole report: each is rebuilt
 // from the log by whoever uses it next.
-import { promises as fsp } from "node:fs";
+import { existsSync, promises as fsp } from "node:fs";
 import path from "node:path";
 import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { readPosition } from "../detect/position.js";
@@ -101,7 +101,7 @@ export async function collectStatus(dataDir: string, opts: CollectOptions = {}):
   } else {
     detector = await fromFile(async () => {
       const file = path.join(dataDir, "detect.position");
-      if (!(await exists(file)))
+      if (!existsSync(file))
         return { state: "not-run", message: "no detect.position (written by serve's detector)" };
       return pending(await readPosition(file), { state: "ok" });
     });
@@ -137,15 +137,6 @@ export async function collectStatus(dataDir: string, opts: CollectOptions = {}):
     retention,
     disk: await diskUse(dataDir),
   };
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fsp.access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A part read from its file; whatever reading it throws makes that part "damaged", nothing more. */
@@ -245,7 +236,7 @@ async function entryTime(files: FsLogFiles, index: number, readable: number): Pr
 
 async function guardStatus(dataDir: string): Promise<StatusReport["guard"]> {
   const file = namespaceFile(dataDir);
-  if (!(await exists(file)))
+  if (!existsSync(file))
     return { state: "not-run", message: "no guard state (serve --guard-policies writes it)" };
   let problem: string | undefined;
   try {
