@@ -5,10 +5,14 @@
 // proofs verified per second. On the server, the same filter changes answered by the
 // in-memory stats against the SQLite GROUP BY queries a server without them would run
 // (QueryIndex.top, as `kubetrail top`), on the same index. And the bundle's gzipped size.
+//
+//   node build/bench/ui.js [--quick] [--events=N] [--rounds=N] [--data-dir=DIR]
+//
+// --data-dir keeps the generated log in DIR and reuses it next time (bench/lib/event-log.ts;
+// the reach bench reads the same log).
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { formatMicroTime, generateEvents, toLogLine } from "./gen/events.js";
 import {
   intOption,
   log,
@@ -20,18 +24,17 @@ import {
   tempDir,
 } from "./harness.js";
 import { launchBrowser } from "./lib/browser.js";
+import { benchEventLog } from "./lib/event-log.js";
 import { kubetrailCli } from "./lib/kubetrail-cli.js";
 import { repoRoot } from "./lib/paths.js";
 import { startServeWith } from "./lib/serve-process.js";
-import { catchUp, openIndexForLog } from "../src/index/indexer.js";
+import { openIndexForLog } from "../src/index/indexer.js";
 import { parseFilter } from "../src/index/query.js";
 import { FACETS } from "../src/index/stats/aggregate.js";
 import { EventStats } from "../src/index/stats/event-stats.js";
 import { StatsSource } from "../src/index/stats/source.js";
-import { fsStorage, openFsLog } from "../src/store/fs/storage.js";
+import { fsStorage } from "../src/store/fs/storage.js";
 import { openSnapshot } from "../src/store/storage.js";
-
-const SPAN_S = 7 * 24 * 3600;
 
 // What the functions run inside the page use of the DOM; declared here because the benches
 // compile without the DOM library.
@@ -49,35 +52,6 @@ declare class PerformanceObserver {
   constructor(cb: (list: { getEntries(): unknown[] }) => void);
   observe(opts: { type: string; buffered: boolean }): void;
   disconnect(): void;
-}
-
-/** Generated events over the last week appended to a new log, and indexed as serve would. */
-async function load(dataDir: string, count: number, nowUs: number): Promise<void> {
-  const log_ = await openFsLog(dataDir, { integrateIntervalMs: 250 });
-  const startTime = formatMicroTime(nowUs - SPAN_S * 1e6);
-  let batch: Buffer[] = [];
-  const inflight: Promise<unknown>[] = [];
-  let done = 0;
-  for (const ev of generateEvents({ seed: 26, count, startTime, ratePerSecond: count / SPAN_S })) {
-    batch.push(Buffer.from(toLogLine(ev), "utf8"));
-    if (batch.length === 1000) {
-      inflight.push(log_.append(batch));
-      batch = [];
-      done += 1000;
-      if (inflight.length >= 8) await Promise.all(inflight.splice(0));
-      if (done % 500_000 === 0) log(`ui: appended ${done} events`);
-    }
-  }
-  if (batch.length > 0) inflight.push(log_.append(batch));
-  await Promise.all(inflight);
-  await log_.waitIntegrated(count);
-  await log_.close();
-  const snapshot = await openSnapshot(fsStorage(dataDir));
-  const { index } = openIndexForLog(dataDir, snapshot, { rebuild: true });
-  log("ui: indexing");
-  await catchUp(index, snapshot);
-  index.optimize();
-  index.close();
 }
 
 /** The filter changes both sides answer: facet values one would click, alone and combined. */
@@ -106,12 +80,9 @@ export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(argv);
   const count = intOption(args, "events", args.quick ? 200_000 : 2_000_000);
   const rounds = intOption(args, "rounds", args.quick ? 2 : 3);
-  const dir = tempDir("ui");
-  const dataDir = path.join(dir, "data");
+  const dataDir = args.options["data-dir"] ?? path.join(tempDir("ui"), "data");
+  await benchEventLog(dataDir, count);
   const nowUs = Date.now() * 1000;
-
-  log(`ui: generating, appending and indexing ${count} events`);
-  await load(dataDir, count, nowUs);
 
   // ---- server side: the same filter changes, in-memory stats against SQLite GROUP BY ----
   const snapshot = await openSnapshot(fsStorage(dataDir));

@@ -54,10 +54,14 @@ const LIMITS = { maxBytes: 64 * 1024 * 1024, maxDecodedBytes: 256 * 1024 * 1024 
 
 /**
  * "kubetrail-full" is `serve` as shipped: also the index feeder and the detector, competing for
- * CPU. "kubetrail-novalues" is `serve` with redaction by value (docs/secrets.md) off: its cost
- * is the difference to "kubetrail".
+ * CPU. A "-novalues" system is the same `serve` with redaction by value (docs/secrets.md) off:
+ * its cost is the difference between the two.
  */
-type System = "kubetrail" | "kubetrail-full" | "kubetrail-novalues" | "jsonl" | "postgres";
+type System =
+  "kubetrail" | "kubetrail-full" | "kubetrail-novalues" | "kubetrail-full-novalues" | "jsonl" | "postgres";
+
+const isKubetrail = (s: System): s is Exclude<System, "jsonl" | "postgres"> => s.startsWith("kubetrail");
+const isFull = (s: System): boolean => s.startsWith("kubetrail-full");
 
 /** Where a baseline server puts accepted events: durable before the batch is acknowledged. */
 interface BaselineSink {
@@ -89,7 +93,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
   const logger = pino({ level: "warn" });
   let shutdown: () => Promise<void>;
   let port: number;
-  if (system === "kubetrail" || system === "kubetrail-full" || system === "kubetrail-novalues") {
+  if (isKubetrail(system)) {
     const { writeFileSync } = await import("node:fs");
     const tokenFile = path.join(dataDir, "bench-token");
     writeFileSync(tokenFile, TOKEN + "\n");
@@ -104,10 +108,10 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
         requestTimeoutMs: 60_000,
         shutdownGraceMs: 30_000,
         integrateIntervalMs: 1000,
-        valueDetection: system !== "kubetrail-novalues",
+        valueDetection: !system.endsWith("-novalues"),
       },
       logger,
-      system === "kubetrail-full"
+      isFull(system)
         ? [queryServeExtension(dataDir), detectServeExtension({ stateDir: dataDir, rulesDirs: [], logger })]
         : [],
     );
@@ -521,7 +525,12 @@ export async function main(argv: string[]): Promise<void> {
   }
   // --consumers=1: also `serve` with its index feeder and detector running, as shipped.
   if (args.options.consumers === "1")
-    systems.splice(1, 0, ["kubetrail-full", "kubetrail serve + index + detector"]);
+    systems.splice(
+      1,
+      0,
+      ["kubetrail-full", "kubetrail serve + index + detector"],
+      ["kubetrail-full-novalues", "kubetrail serve + index + detector, redaction by value off"],
+    );
   // --systems=kubetrail,jsonl: only those rows (e.g. to profile one server with --cpu-prof).
   const only = args.options.systems?.split(",");
   const chosen = systems.filter(([s]) => !only || only.includes(s));
@@ -540,23 +549,19 @@ export async function main(argv: string[]): Promise<void> {
       serverUs.set(system, [...(serverUs.get(system) ?? []), us]);
     }
   }
-  const on = serverUs.get("kubetrail");
-  const off = serverUs.get("kubetrail-novalues");
-  if (on && off) {
-    notes.push(
-      valueDetectionCost(
-        "whole sustained run",
-        on.map((u) => u.all),
-        off.map((u) => u.all),
-      ),
-    );
-    notes.push(
-      valueDetectionCost(
-        "after its first fifth",
-        on.map((u) => u.steady),
-        off.map((u) => u.steady),
-      ),
-    );
+  const pairs: [System, System, string][] = [
+    ["kubetrail", "kubetrail-novalues", "serve"],
+    ["kubetrail-full", "kubetrail-full-novalues", "serve + index + detector"],
+  ];
+  for (const [onSystem, offSystem, what] of pairs) {
+    const on = serverUs.get(onSystem);
+    const off = serverUs.get(offSystem);
+    if (!on || !off) continue;
+    for (const [part, pick] of [
+      ["whole sustained run", (u: { all: number }) => u.all],
+      ["after its first fifth", (u: { steady: number }) => u.steady],
+    ] as const)
+      notes.push(valueDetectionCost(`${what}, ${part}`, on.map(pick), off.map(pick)));
   }
   printTable("Webhook ingest over HTTPS (batches of 400 generated events, acked = durable)", rows, {
     unit: "events",

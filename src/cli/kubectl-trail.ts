@@ -13,6 +13,7 @@ import { runProgram } from "./run-program.js";
 import { addFilterOptions, filterFromOptions, parseTotal, usageError } from "./output/filter-options.js";
 import { checkOutput, parseOutputFormat, USAGE_EXIT } from "./output/format.js";
 import { pinnedKey } from "../client/connect.js";
+import { addWitnessOptions } from "./output/witness-options.js";
 import { withKubetrail, type KubectlFlags } from "./kubectl/connect.js";
 
 const program = new Command("kubectl trail")
@@ -24,8 +25,10 @@ const program = new Command("kubectl trail")
   .showHelpAfterError()
   .exitOverride();
 
-/** kubectl's connection flags and kubetrail's overrides, on every subcommand. */
-function connection(cmd: Command): Command {
+/** kubectl's connection flags and kubetrail's overrides, on every subcommand; with `witnesses`
+ * (all but `keys`), also the witness policy every checkpoint trusted must meet. */
+function connection(cmd: Command, opts: { witnesses?: boolean } = {}): Command {
+  if (opts.witnesses !== false) addWitnessOptions(cmd);
   return cmd
     .option("--kubeconfig <file>", "kubeconfig to use (default: KUBECONFIG or ~/.kube/config)")
     .option("--context <name>", "kube context to use (default: the current context)")
@@ -270,7 +273,7 @@ connection(
     .addOption(outputOption("text or json").default("text")),
 ).action(async (o: KubectlFlags & { from?: string; output: string }) => {
   checkOutput(o.output, ["text", "json"]);
-  await withKubetrail(o, async ({ settings }) => {
+  await withKubetrail(o, async ({ settings, witnesses }) => {
     const [{ httpLogSource }, { verifyLog }, { verifyReportText }, { readFile }, { fileSeenCheckpoints }] =
       await Promise.all([
         import("../verify/http-source.js"),
@@ -292,6 +295,7 @@ connection(
     const trusted = o.from !== undefined ? await readFile(o.from, "utf8") : fileSeenCheckpoints().load(key);
     const report = await verifyLog(source, {
       verifierKey: key,
+      witnesses,
       ...(trusted === undefined ? {} : { trustedCheckpoint: trusted }),
     });
     process.stdout.write(
@@ -305,6 +309,7 @@ connection(
 
 connection(
   program.command("keys").description("the verifier key kubetrail states, checked against the pinned one"),
+  { witnesses: false },
 )
   .addOption(outputOption("text or json").default("text"))
   .action(async (o: KubectlFlags & { output: string }) => {

@@ -6,6 +6,7 @@ import { BUNDLE_SIZE } from "../store/types.js";
 import { hashLeaf, hashesEqual } from "../tlog/index.js";
 import { IndexError } from "./errors.js";
 import { parsedEntry, type IndexRow } from "./row.js";
+import { settleEach } from "../store/durable-file.js";
 
 export interface ResolvedEntry {
   /** Derived again from the log's bytes, so nothing shown comes from the index alone (the index's row when gone). */
@@ -30,6 +31,8 @@ export interface ResolveOptions {
    */
   keepMismatched?: boolean;
 }
+
+const PARALLEL_BUNDLE_READS = 4;
 
 /** Groups indexes into read ranges, one per entry bundle, so each bundle is read once. */
 export function readRanges(indexes: readonly number[]): { start: number; end: number }[] {
@@ -56,11 +59,17 @@ export async function resolveEntries(
 ): Promise<ResolvedEntry[]> {
   const bytes = new Map<number, Uint8Array | Gone>();
   const wanted = new Set(rows.map((r) => r.idx));
-  for (const { start, end } of readRanges([...wanted])) {
-    for await (const e of log.readEntries(start, end)) {
-      if (wanted.has(e.index)) bytes.set(e.index, e.gone ?? e.data);
-    }
-  }
+  // An object's history or a narrow listing touches one bundle per entry: read several at a
+  // time, as each read is a few file calls on libuv's pool (four threads) and a decompression.
+  await settleEach(
+    readRanges([...wanted]),
+    async ({ start, end }) => {
+      for await (const e of log.readEntries(start, end)) {
+        if (wanted.has(e.index)) bytes.set(e.index, e.gone ?? e.data);
+      }
+    },
+    PARALLEL_BUNDLE_READS,
+  );
   return rows.map((row) => {
     const data = bytes.get(row.idx);
     if (data === undefined) {

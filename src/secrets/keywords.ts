@@ -61,14 +61,13 @@ function anchorOf(k: Uint8Array): number {
  * bytes (raw JSON) or in a string, case-insensitively for ASCII letters.
  */
 export class KeywordSet {
-  // The search reads these tables at every step, and between two events a receive worker parses
-  // and hashes enough to push them out of the CPU's nearest caches: they are kept small (24 KiB
-  // together), and the large one, `candidates`, is read only where a window may be an anchor.
+  // The search reads `shift` at every step; `candidates`, the large table, only where a window
+  // may be an anchor.
   /**
-   * How far the window may jump for the byte pair ending it (every case variant), by pairIndex:
-   * bytes c and c + 0x80 share an entry, which holds the smaller of their shifts.
+   * How far the window may jump for the byte pair ending it (every case variant), by pairIndex.
+   * A pair with a byte above 0x7f (UTF-8) is never in a keyword: those jump the most.
    */
-  private readonly shift = new Uint8Array(1 << 14);
+  private readonly shift = new Uint8Array(1 << 16);
   /** Bit h: some anchor's window hashes to h (see windowHash). */
   private readonly anchorHashes = new Uint8Array(65536 / 8);
   /** Keywords to compare, by the hash of the window an anchor fills (raw bytes, every case variant). */
@@ -136,12 +135,17 @@ export class KeywordSet {
     const shift = this.shift;
     const anchorHashes = this.anchorHashes;
     const full = M - 1;
+    const last = end - 2 * full;
     for (let i = start + full; i < end;) {
       let s = shift[pairIndex(b[i - 1]!, b[i]!)]!;
-      // Most windows hold no anchor's end: two of them per turn (about 40 % faster).
-      if (s === full && i + full < end) {
+      // Most windows hold no anchor's end: up to three of them per turn.
+      if (s === full && i < last) {
         i += full;
         s = shift[pairIndex(b[i - 1]!, b[i]!)]!;
+        if (s === full) {
+          i += full;
+          s = shift[pairIndex(b[i - 1]!, b[i]!)]!;
+        }
       }
       if (s > 0) {
         i += s;
@@ -212,9 +216,9 @@ export class KeywordSet {
   }
 }
 
-/** Where the pair of bytes x, y is in KeywordSet's shift table (ASCII pairs each have their own). */
+/** Where the pair of bytes (or Latin-1 characters) x, y is in KeywordSet's shift table. */
 function pairIndex(x: number, y: number): number {
-  return ((x & 0x7f) << 7) | (y & 0x7f);
+  return (x << 8) | y;
 }
 
 /** A 16-bit hash of four bytes: where an anchor's window is looked up. */

@@ -1,7 +1,7 @@
 // A real `kubetrail serve` child process over HTTPS (its self-signed CA pinned), plus the client
 // calls and log reads the reliability tests share. Needs `npm run build` (dist/cli/main.js).
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request, type Reply } from "../fixtures/audit/request.js";
 import os from "node:os";
 import path from "node:path";
@@ -216,6 +216,15 @@ export async function runVerify(dataDir: string, extra: string[] = []): Promise<
 }
 
 /** Peak and current RSS of a process in MB, from /proc. */
+/**
+ * Resets the process's peak RSS to what it uses now (Linux clear_refs 5), so a later rssOf's
+ * peak is what happened since; returns that RSS in MiB.
+ */
+export function resetPeak(pid: number): number {
+  writeFileSync(`/proc/${pid}/clear_refs`, "5");
+  return rssOf(pid).nowMB;
+}
+
 export function rssOf(pid: number): { peakMB: number; nowMB: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field: string): number =>

@@ -7,7 +7,7 @@
 // command lines run with K9s's variables substituted.
 import { spawn } from "node:child_process";
 import { createSign } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
@@ -17,6 +17,7 @@ import { runCli, type CliResult } from "../fixtures/cli.js";
 import { apiserverConfig, pairedServeFlags } from "./kubetrail-pairing.js";
 import { serviceAccountToken, tokenKubeconfig } from "./service-account.js";
 import { k9sSubstitute, pluginPath } from "../fixtures/kubectl-plugin.js";
+import { cosignerKey, startCosigner } from "../fixtures/cosigner-process.js";
 import {
   call,
   removeDir,
@@ -43,6 +44,7 @@ let PATH: string;
 const kc: Record<"alice" | "bob" | "carol" | "sa", string> = { alice: "", bob: "", carol: "", sa: "" };
 let saToken: string;
 let bobCert: { cert: string; key: string };
+let kubeAuthFlags: string[];
 
 function writeFile(name: string, text: string): string {
   const file = path.join(work, name);
@@ -98,11 +100,16 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000)
   }
 }
 
-function kubectl(user: keyof typeof kc, args: string[], timeoutMs = 30_000): Promise<CliResult> {
+function kubectl(
+  user: keyof typeof kc,
+  args: string[],
+  timeoutMs = 30_000,
+  extraEnv: Record<string, string> = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     // kubectl takes no flags before a plugin's name: the user's kubeconfig comes from KUBECONFIG.
     const child = spawn(cluster.bin.kubectl, args, {
-      env: { ...process.env, ...env, PATH, KUBECONFIG: kc[user] },
+      env: { ...process.env, ...env, PATH, KUBECONFIG: kc[user], ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -169,7 +176,7 @@ beforeAll(async () => {
   const ktKubeconfig = tokenKubeconfig(cluster, ktToken, path.join(work, "kubetrail.kubeconfig"));
   // Restarted with Kubernetes identities on (the apiserver retries its batches meanwhile).
   expect(await serve.kill("SIGTERM")).toBe(0);
-  serve = await startKubetrail([
+  kubeAuthFlags = [
     "--kube-auth",
     "--kubeconfig",
     ktKubeconfig,
@@ -177,7 +184,8 @@ beforeAll(async () => {
     path.join(cluster.dir, "pki", "ca.crt"),
     "--kube-auth-cache-ttl",
     "2s",
-  ]);
+  ];
+  serve = await startKubetrail(kubeAuthFlags);
   vkey = readFileSync(path.join(work, "data", "keys", "verifier.key"), "utf8").trim();
   // Publish kubetrail for `kubectl trail`, as deploy/README.md tells the operator.
   await cluster.apply(
@@ -247,6 +255,7 @@ beforeAll(async () => {
   });
   env = {
     XDG_STATE_HOME: path.join(work, "state"),
+    XDG_CACHE_HOME: path.join(work, ".cache"),
     KUBETRAIL_CONFIG: path.join(work, "client.yaml"),
     HOME: work,
   };
@@ -563,6 +572,57 @@ describe("kubectl trail with real kubeconfigs", () => {
     );
   });
 
+  it("remembers where kubetrail is per kube context, and asks the cluster again when that is stale", async () => {
+    const publish = (server: string) =>
+      cluster.apply(
+        YAML.stringify({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "kubetrail-client", namespace: "kubetrail" },
+          data: { server, "ca.crt": kubetrailCa, "verifier-key": vkey },
+        }),
+      );
+    const cacheDir = path.join(work, ".cache", "kubetrail", "discovery");
+    rmSync(cacheDir, { recursive: true, force: true });
+    const count = ["trail", "top", "user", "-A", "-o", "json"];
+    expect((await kubectl("alice", count)).code).toBe(0);
+    const [file] = readdirSync(cacheDir);
+    const cached = JSON.parse(readFileSync(path.join(cacheDir, file!), "utf8")) as {
+      found: { server: string };
+    };
+    expect(cached.found.server).toBe(`https://127.0.0.1:${port}`);
+    try {
+      // The cluster now points elsewhere; within the TTL the remembered place is used.
+      await publish("https://127.0.0.1:1");
+      const remembered = await kubectl("alice", count);
+      expect(remembered.stderr).toBe("");
+      expect(remembered.code).toBe(0);
+      // Without the cache the cluster's answer is taken, and fails.
+      const fresh = await kubectl("alice", count, 30_000, { KUBETRAIL_DISCOVERY_TTL: "0" });
+      expect(fresh.stderr).toBe("kubectl trail: cannot reach https://127.0.0.1:1: connection refused\n");
+    } finally {
+      await publish(`https://127.0.0.1:${port}`);
+    }
+    // A remembered place that no longer answers is forgotten, and the cluster asked again.
+    writeFileSync(
+      path.join(cacheDir, file!),
+      JSON.stringify({ ...cached, found: { ...cached.found, server: "https://127.0.0.1:1" } }),
+    );
+    const moved = await kubectl("alice", count);
+    expect(moved.stderr).toBe("");
+    expect(moved.code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(cacheDir, file!), "utf8")).found.server).toBe(
+      `https://127.0.0.1:${port}`,
+    );
+    // So is one whose key the server no longer states (a rotated key).
+    writeFileSync(
+      path.join(cacheDir, file!),
+      JSON.stringify({ ...cached, found: { ...cached.found, verifierKey: "old.example/log+00000000+AAAA" } }),
+    );
+    expect((await kubectl("alice", count)).code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(cacheDir, file!), "utf8")).found.verifierKey).toBe(vkey);
+  });
+
   it("shows an object's history with kubectl's short names, and each namespace apart with -A", async () => {
     const one = await kubectl("alice", ["trail", "history", "deploy/web", "-n", "team-a"]);
     expect(one.stderr).toBe("");
@@ -680,5 +740,93 @@ describe("kubectl trail with real kubeconfigs", () => {
       RESOURCE_GROUP: "",
     });
     expect(user.stdout).toMatch(/kube-harness-admin\s+create\s+deployments\.apps\s+team-a\/web/);
+  });
+});
+
+describe("kubectl trail with a witness policy", () => {
+  // Last: serve is restarted with a witness cosigning its checkpoints.
+  it("refuses a checkpoint short of the quorum, naming the missing witnesses", async () => {
+    const w1Key = await cosignerKey("witness", path.join(work, "w1"), "w1.read-access.test/w");
+    const w2Key = await cosignerKey("witness", path.join(work, "w2"), "w2.read-access.test/w");
+    const logs = writeFile("logs.yaml", `logs:\n  - ${vkey}\n`);
+    const w1 = await startCosigner("witness", path.join(work, "w1"), ["--logs", logs]);
+    try {
+      const cosigners = writeFile(
+        "cosigners.yaml",
+        [
+          "witnesses:",
+          `  - {url: "${w1.url}", key: "${w1Key}"}`,
+          "quorum: 1",
+          "failMode: open",
+          `ca: ${writeFile("witness-ca.pem", w1.ca.toString())}`,
+        ].join("\n") + "\n",
+      );
+      expect(await serve!.kill("SIGTERM")).toBe(0);
+      serve = await startKubetrail([...kubeAuthFlags, "--cosigners", cosigners]);
+      const s = serve;
+      await waitFor("a checkpoint cosigned by w1", async () =>
+        (await call(s, { path: "/log/checkpoint" })).body.includes("\u2014 w1.read-access.test/w "),
+      );
+
+      // The quorum met: the same answers as without a policy.
+      const met = await kubectl("alice", [
+        "trail",
+        "history",
+        "deploy/web",
+        "-n",
+        "team-a",
+        "--witness",
+        w1Key,
+      ]);
+      expect(met.stderr).toBe("");
+      expect(met.stdout).toMatch(/kube-harness-admin\s+create/);
+      const one = await kubectl("alice", [
+        "trail",
+        "query",
+        "-A",
+        "--limit",
+        "5",
+        "--witness",
+        w1Key,
+        "--witness",
+        w2Key,
+        "--min-witnesses",
+        "1",
+      ]);
+      expect(one.stderr).toBe("");
+      expect(one.code).toBe(0);
+
+      // Short of it: one line naming the missing witness, nothing printed as if proven.
+      for (const args of [
+        ["history", "deploy/web", "-n", "team-a"],
+        ["query", "-A"],
+        ["proof", "cm/settings", "-n", "team-b"],
+      ]) {
+        const short = await kubectl("alice", ["trail", ...args, "--witness", w1Key, "--witness", w2Key]);
+        expect(short.code, `${args[0]}: ${short.stdout}`).toBe(1);
+        expect(short.stdout).toBe("");
+        expect(short.stderr).toMatch(/^kubectl trail: .*missing: w2\.read-access\.test\/w.*\n$/);
+      }
+      const verify = await kubectl("alice", ["trail", "verify", "--witness", w1Key, "--witness", w2Key]);
+      expect(verify.code).toBe(1);
+      expect(verify.stdout).toMatch(/^FAILED: /);
+      expect(verify.stdout).toContain("missing: w2.read-access.test/w");
+      expect((await kubectl("alice", ["trail", "verify", "--witness", w1Key])).stdout).toMatch(/^OK: /);
+
+      // A policy that cannot be met is a usage error before anything is read.
+      const bad = await kubectl("alice", [
+        "trail",
+        "query",
+        "-A",
+        "--witness",
+        w1Key,
+        "--min-witnesses",
+        "2",
+      ]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/min-witnesses/);
+    } finally {
+      await w1.kill("SIGKILL");
+    }
   });
 });

@@ -8,9 +8,12 @@ import { ClientError } from "../../client/errors.js";
 import { remoteSource } from "../../client/remote-source.js";
 import type { ReadSource } from "../../client/source.js";
 import { JsonClient } from "../../http/json-client.js";
-import { kubeCredential } from "../../kube/credentials.js";
+import { kubeCredential, type KubeCredential } from "../../kube/credentials.js";
+import { fileDiscoveryCache, type DiscoveryCache } from "../../kube/discovery-cache.js";
 import { discoverKubetrail, type Discovered } from "../../kube/discover.js";
 import { loadKubeContext, type KubeContext } from "../../kube/kubeconfig.js";
+import type { WitnessPolicy } from "../../verify/witness-policy.js";
+import { witnessPolicyFromOptions } from "../output/witness-options.js";
 
 export interface KubectlFlags {
   kubeconfig?: string;
@@ -19,12 +22,16 @@ export interface KubectlFlags {
   server?: string;
   ca?: string;
   key?: string;
+  witness?: string[];
+  minWitnesses?: string;
 }
 
 export interface KubectlConnection {
   source: ReadSource;
   kube: KubeContext;
   settings: RemoteSettings;
+  /** The witness policy of --witness/--min-witnesses (null without --witness). */
+  witnesses: WitnessPolicy | null;
 }
 
 function readCa(file: string): string {
@@ -38,15 +45,12 @@ function readCa(file: string): string {
   }
 }
 
-export async function connectKubectl(
+/** Asks the cluster where kubetrail is; with --server, a cluster that does not say is no error. */
+async function discover(
+  kube: KubeContext,
+  cred: KubeCredential,
   o: KubectlFlags,
-  opts: { keyRequired?: boolean } = {},
-): Promise<KubectlConnection> {
-  const kube = loadKubeContext({ kubeconfig: o.kubeconfig, context: o.context });
-  const cred = await kubeCredential(kube);
-  // The published key and CA are wanted even when --server names another URL (a port-forward):
-  // then a cluster without the ConfigMap is no error.
-  let found: Discovered | undefined;
+): Promise<Discovered | undefined> {
   const api = new JsonClient({
     server: kube.server,
     ...(kube.caData === undefined ? {} : { ca: kube.caData }),
@@ -55,12 +59,25 @@ export async function connectKubectl(
     insecure: kube.insecure,
   });
   try {
-    found = await discoverKubetrail(api, o.kubetrailNamespace);
+    return await discoverKubetrail(api, o.kubetrailNamespace);
   } catch (err) {
     if (o.server === undefined) throw err;
+    return undefined;
   } finally {
     api.close();
   }
+}
+
+function open(
+  kube: KubeContext,
+  cred: KubeCredential,
+  discovered: Discovered | undefined,
+  o: KubectlFlags,
+  opts: { keyRequired?: boolean },
+  witnesses: WitnessPolicy | null,
+): KubectlConnection {
+  // The published key and CA are wanted even when --server names another URL (a port-forward).
+  let found = discovered;
   if (o.server !== undefined)
     found = { ...found, server: o.server, origin: found ? `--server, ${found.origin}` : "--server" };
   if (found === undefined) throw new ClientError("config", "kubetrail not found");
@@ -85,8 +102,43 @@ export async function connectKubectl(
   const source =
     opts.keyRequired === false
       ? remoteSource({ api: apiClient(settings), verifierKey: settings.verifierKey ?? "" })
-      : connectRemote(settings);
-  return { source, kube, settings };
+      : connectRemote(settings, undefined, witnesses);
+  return { source, kube, settings, witnesses };
+}
+
+/** Whether kubetrail still answers where the cache says, with the key it published then. */
+async function stillThere(connection: KubectlConnection, remembered: Discovered): Promise<boolean> {
+  try {
+    const stated = await connection.source.verifierKey();
+    return remembered.verifierKey === undefined || stated.verifierKey === remembered.verifierKey;
+  } catch (err) {
+    if (err instanceof ClientError) return false;
+    throw err;
+  }
+}
+
+export async function connectKubectl(
+  o: KubectlFlags,
+  opts: { keyRequired?: boolean; cache?: DiscoveryCache } = {},
+): Promise<KubectlConnection> {
+  // Checkpoints short of the witness quorum are refused, naming the missing witnesses.
+  const witnesses = await witnessPolicyFromOptions(o);
+  const kube = loadKubeContext({ kubeconfig: o.kubeconfig, context: o.context });
+  const cred = await kubeCredential(kube);
+  const cache = opts.cache ?? fileDiscoveryCache();
+  const key = { apiserver: kube.server, context: kube.contextName, namespace: o.kubetrailNamespace };
+  const remembered = cache.get(key);
+  if (remembered !== undefined) {
+    // One request on the connection the command uses anyway: a moved server, a new CA or a
+    // rotated key sends us back to the cluster rather than failing on a stale answer.
+    const connection = open(kube, cred, remembered, o, opts, witnesses);
+    if (await stillThere(connection, remembered)) return connection;
+    await connection.source.close();
+    cache.drop(key);
+  }
+  const found = await discover(kube, cred, o);
+  if (found !== undefined) cache.put(key, found);
+  return open(kube, cred, found, o, opts, witnesses);
 }
 
 /** Runs `use` with a connection, and closes it however `use` ends. */

@@ -63,6 +63,11 @@ const text = (s: string): string => s;
 const resourceKey = (r: ResourceKey): string =>
   `${r.resource}\u0000${r.apiGroup ?? "\u0001"}\u0000${r.subresource ?? "\u0001"}`;
 
+/** Rows per time block: scans skip blocks wholly outside a filter's time window (log order is
+ * nearly time order, so a block spans a short time). */
+export const TIME_BLOCK = 1024;
+const TIME_BLOCK_BITS = 10;
+
 /** Bytes held per row, for the memory bound in the docs: 8 (time) + 8 × 4 + 2 + 1 + 1. */
 export const BYTES_PER_ROW = 44;
 const INITIAL_CAPACITY = 1 << 16;
@@ -88,6 +93,9 @@ export class Columns {
   code = new Int16Array(INITIAL_CAPACITY);
   stage = new Int8Array(INITIAL_CAPACITY);
   final = new Uint8Array(INITIAL_CAPACITY);
+  /** Earliest and latest time of each TIME_BLOCK rows. */
+  blockMin: number[] = [];
+  blockMax: number[] = [];
 
   users = new Dictionary<string>(text);
   verbs = new Dictionary<string>(text);
@@ -112,6 +120,7 @@ export class Columns {
     if (this.length === this.time.length) this.grow();
     const i = this.length++;
     this.time[i] = r.timeUs;
+    this.noteBlockTime(i, r.timeUs);
     if (r.stageRank !== null && r.timeUs > 0) {
       if (r.timeUs < this.minTimeUs) this.minTimeUs = r.timeUs;
       if (r.timeUs > this.maxTimeUs) this.maxTimeUs = r.timeUs;
@@ -131,6 +140,17 @@ export class Columns {
     this.code[i] = r.code !== null && r.code >= 100 && r.code <= 999 ? r.code : -1;
     this.stage[i] = r.stageRank ?? -1;
     this.final[i] = r.final ? 1 : 0;
+  }
+
+  private noteBlockTime(i: number, t: number): void {
+    const b = i >> TIME_BLOCK_BITS;
+    if ((i & (TIME_BLOCK - 1)) === 0) {
+      this.blockMin[b] = t;
+      this.blockMax[b] = t;
+    } else {
+      if (t < (this.blockMin[b] as number)) this.blockMin[b] = t;
+      if (t > (this.blockMax[b] as number)) this.blockMax[b] = t;
+    }
   }
 
   /** Marks the row of log index `idx` as superseded by a later stage of its request. */
@@ -182,6 +202,9 @@ export class Columns {
     }
     this.base += drop;
     this.length = keep;
+    this.blockMin = [];
+    this.blockMax = [];
+    for (let i = 0; i < keep; i++) this.noteBlockTime(i, this.time[i] as number);
     this.users = recode(this.users, this.user, keep, text);
     this.verbs = recode(this.verbs, this.verb, keep, text);
     this.resources = recode(this.resources, this.resource, keep, resourceKey);
