@@ -67,7 +67,9 @@ export async function main(argv: string[]): Promise<void> {
     await untilSettled(server);
     const caFile = path.join(dir, "serve-ca.pem");
     writeFileSync(caFile, server.ca);
+    // execArgv passes through, so `node --cpu-prof build/bench/mirror.js` profiles the mirror too.
     const pull = await runMeasured(process.execPath, [
+      ...process.execArgv,
       cli,
       "mirror",
       "--data",

@@ -1,10 +1,12 @@
-// Witness throughput: a `kubetrail witness` process (HTTPS on loopback) and, in this process,
-// one client per log sending add-checkpoint requests one after another, as a log does (each
-// builds on the last cosignature). Every answer is a checked signature, a consistency proof and
-// a durable journal record before the reply. The baseline beside it: the same clients asking
-// the same server for /healthz — the HTTPS round trip alone, no crypto, no disk.
+// Witness throughput: a `kubetrail witness` process (HTTPS on loopback) loaded by a separate
+// generator process (bench/lib/https-load.ts) with one kept-alive connection per log sending
+// add-checkpoint requests one after another, as a log does (each builds on the last
+// cosignature). Every answer is a checked signature, a consistency proof and a durable journal
+// record before the reply. Baselines beside it, through the same generator: the same server's
+// /healthz (its HTTPS and routing, no crypto, no disk), and a bare node:https process answering
+// the same bodies with 200 (the HTTPS round trip alone on this machine).
+import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import https from "node:https";
 import path from "node:path";
 import { witnessLoad } from "./gen/witness-load.js";
 import {
@@ -16,62 +18,62 @@ import {
   printNote,
   printTable,
   runIfMain,
+  runMeasured,
   tempDir,
   treeCpuSeconds,
 } from "./harness.js";
-import { startCliServer, BENCH_CLI, type CliServer } from "./lib/cli-server.js";
-import { spawnSync } from "node:child_process";
+import { startCliServer, BENCH_CLI, freePort, type CliServer } from "./lib/cli-server.js";
+import type { LoadConfig, LoadResult } from "./lib/https-load.js";
+import { benchDir } from "./lib/paths.js";
 
-function send(
-  agent: https.Agent,
-  server: CliServer,
-  method: string,
-  pathname: string,
-  body?: string,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: "127.0.0.1",
-        port: server.port,
-        method,
-        path: pathname,
-        ca: server.ca,
-        servername: "localhost",
-        agent,
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
+const LOAD = path.join(benchDir, "lib", "https-load.js");
+const SINK = path.join(benchDir, "lib", "https-sink.js");
+
+/** Runs the generator process on `cfg` and measures it with the server `serverPid`. */
+async function loaded(
+  name: string,
+  dir: string,
+  cfg: LoadConfig,
+  serverPid: number,
+): Promise<{ row: Measurement; result: LoadResult }> {
+  const file = path.join(dir, `load-${cfg.method}-${cfg.port}.json`);
+  writeFileSync(file, JSON.stringify(cfg));
+  let result!: LoadResult;
+  const cpu0 = treeCpuSeconds(serverPid);
+  const row = await measure(name, { items: 0, extraPids: () => [serverPid] }, async (probe) => {
+    const child = await runMeasured(process.execPath, [LOAD, file]);
+    if (child.code !== 0) throw new Error(`load generator failed: ${child.stderr}`);
+    result = JSON.parse(child.stdout) as LoadResult;
+    probe.items = result.ok;
+    for (const ms of result.latenciesMs) probe.latenciesMs.push(ms);
   });
+  const serverCpu = treeCpuSeconds(serverPid) - cpu0;
+  const per = (s: number): string => ((s / Math.max(1, result.ok + result.failed)) * 1e6).toFixed(0);
+  const refused = Object.entries(result.statuses).map(([code, n]) => `${n}× ${code}`);
+  row.note =
+    `${result.failed} not 200${refused.length > 0 ? ` (${refused.join(", ")})` : ""}; ` +
+    `server CPU ${per(serverCpu)} µs, load generator CPU ${per(result.cpuS)} µs per request`;
+  return { row, result };
 }
 
-/** Runs `clients` loops until `seconds` pass; each loop calls `next(i)` for its next request. */
-async function loops(
-  clients: number,
-  seconds: number,
-  request: (client: number, k: number) => Promise<number> | null,
-  time: <T>(op: () => Promise<T>) => Promise<T>,
-): Promise<{ ok: number; failed: number }> {
-  const until = performance.now() + seconds * 1000;
-  let ok = 0;
-  let failed = 0;
-  await Promise.all(
-    Array.from({ length: clients }, async (_, c) => {
-      for (let k = 0; performance.now() < until; k++) {
-        const pending = request(c, k);
-        if (pending === null) return;
-        const status = await time(() => pending);
-        if (status === 200) ok++;
-        else failed++;
-      }
-    }),
-  );
-  return { ok, failed };
+async function startSink(tlsDir: string): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [SINK, tlsDir, String(port)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once("data", () => resolve());
+    child.once("exit", (code) => reject(new Error(`https-sink exited with ${code}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  return {
+    pid: child.pid!,
+    port,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -95,59 +97,57 @@ export async function main(argv: string[]): Promise<void> {
     "bench.witness/w",
   ]);
   if (key.status !== 0) throw new Error(`witness key: ${key.stderr}`);
-  const server = await startCliServer(
+  const server: CliServer = await startCliServer(
     ["witness", "--data", data, "--logs", path.join(dir, "logs.yaml")],
     data,
   );
-  const agent = new https.Agent({ keepAlive: true, maxSockets: logs });
   const rows: Measurement[] = [];
+  const common = { ca: server.ca, seconds, connections: logs };
   try {
-    let counted = { ok: 0, failed: 0 };
-    const cpu0 = treeCpuSeconds(server.pid);
-    const witnessed = await measure(
+    const bodies = load.map((l) => l.bodies);
+    const witnessed = await loaded(
       `kubetrail witness: add-checkpoint, ${logs} logs`,
-      { items: 0, extraPids: () => [server.pid] },
-      async (probe) => {
-        counted = await loops(
-          logs,
-          seconds,
-          (c, k) => {
-            const body = load[c]!.bodies[k];
-            return body === undefined ? null : send(agent, server, "POST", "/add-checkpoint", body);
-          },
-          (op) => probe.time(op),
-        );
-        probe.items = counted.ok;
-      },
+      dir,
+      { ...common, port: server.port, method: "POST", path: "/add-checkpoint", bodies },
+      server.pid,
     );
-    const serverCpu = treeCpuSeconds(server.pid) - cpu0;
-    witnessed.note = `${counted.failed} not 200; witness process CPU ${((serverCpu / Math.max(1, counted.ok)) * 1e6).toFixed(0)} µs per cosignature`;
-    rows.push(witnessed);
-    const transport = await measure(
-      "baseline: GET /healthz, same server and clients",
-      { items: 0, extraPids: () => [server.pid] },
-      async (probe) => {
-        const r = await loops(
-          logs,
-          seconds,
-          () => send(agent, server, "GET", "/healthz"),
-          (op) => probe.time(op),
-        );
-        probe.items = r.ok;
-      },
+    rows.push(witnessed.row);
+    rows.push(
+      (
+        await loaded(
+          "baseline: GET /healthz, same server and generator",
+          dir,
+          { ...common, port: server.port, method: "GET", path: "/healthz" },
+          server.pid,
+        )
+      ).row,
     );
-    rows.push(transport);
+    const sink = await startSink(path.join(data, "tls"));
+    try {
+      rows.push(
+        (
+          await loaded(
+            "baseline: bare node:https answering the same bodies with 200",
+            dir,
+            { ...common, port: sink.port, method: "POST", path: "/add-checkpoint", bodies, cycle: true },
+            sink.pid,
+          )
+        ).row,
+      );
+    } finally {
+      await sink.stop();
+    }
   } finally {
-    agent.destroy();
     await server.stop();
   }
-  printTable(`witness: ${logs} logs, one client each, ${seconds} s, HTTPS on loopback`, rows, {
+  printTable(`witness: ${logs} logs, one connection each, ${seconds} s, HTTPS on loopback`, rows, {
     unit: "requests",
   });
   printNote(
     "Each cosignature: the log's Ed25519 signature checked, the consistency proof from the size held checked, " +
       "a cosignature/v1 signed, and the new checkpoint durable in the witness's journal (one fdatasync per group of " +
-      "concurrent requests) before the answer. The load generator shares the machine's cores with the witness.",
+      "concurrent requests) before the answer. The load generator is a process of its own (its CPU is in the " +
+      "CPU column and the note) on the same cores as the server.",
   );
 }
 

@@ -10,3 +10,6 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export function benchFixture(name: string): string {
   return path.join(repoRoot, "bench", "fixtures", name);
 }
+
+/** The compiled bench directory (build/bench), where helper processes' scripts are. */
+export const benchDir = path.join(repoRoot, "build", "bench");

@@ -77,10 +77,10 @@ export class Puller {
             throw fork(`the checkpoint of size ${cp.size} does not extend the ${held.size} mirrored`);
         }
         await readEntriesInOrder(
-          (index, width) => source.entries(index, width, log.codec),
+          (index, width) => source.bundle(index, width, log.codec),
           start,
           cp.size,
-          (entries) => log.append(entries),
+          (entries, frame) => log.append(entries, undefined, frame),
         );
         await log.commit(note, this.mirror.signer);
       } catch (err) {

@@ -37,9 +37,9 @@ export interface RunningMirror {
 export async function runMirror(cfg: MirrorConfig, logger: Logger): Promise<RunningMirror> {
   const base = await openCosignerBase("mirror", cfg, logger);
   try {
-    const pending = await CheckpointStore.open(path.join(cfg.dataDir, "mirror"), "pending", (m) =>
-      logger.warn({ repair: m }, "repaired on open"),
-    );
+    const pending = await CheckpointStore.open(path.join(cfg.dataDir, "mirror"), "pending", {
+      onRepair: (m) => logger.warn({ repair: m }, "repaired on open"),
+    });
     base.onClose(() => pending.close());
     const mirror = new Mirror({
       dataDir: cfg.dataDir,

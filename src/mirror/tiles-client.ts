@@ -28,6 +28,14 @@ export class TilesClient {
 
   /** The body at `path`, or null for a 404; TilesClientError("unavailable") otherwise. */
   async get(path: string, entryBundle = false): Promise<Buffer | null> {
+    return (await this.getEncoded(path, entryBundle))?.data ?? null;
+  }
+
+  /** get, also giving the zstd frame the body came in, when the server sent it compressed. */
+  private async getEncoded(
+    path: string,
+    entryBundle: boolean,
+  ): Promise<{ data: Buffer; frame?: Buffer } | null> {
     const url = joinUrl(this.url, path);
     const answer = await this.http
       .request("GET", url, {
@@ -50,15 +58,16 @@ export class TilesClient {
     if (answer.status !== 200)
       throw new TilesClientError("unavailable", `GET ${url.href}: HTTP ${answer.status}`);
     const coding = answer.headers["content-encoding"];
-    if (coding === undefined || coding === "identity") return answer.body;
+    if (coding === undefined || coding === "identity") return { data: answer.body };
     if (!entryBundle || coding !== CONTENT_ENCODING)
       throw new TilesClientError(
         "unavailable",
         `GET ${url.href}: content encoding "${coding}" was not asked for`,
       );
-    return decodeZstdBody(answer.body, MAX_BUNDLE_BYTES).catch((err: unknown) => {
+    const data = await decodeZstdBody(answer.body, MAX_BUNDLE_BYTES).catch((err: unknown) => {
       throw new TilesClientError("unavailable", `GET ${url.href}: ${(err as Error).message}`, { cause: err });
     });
+    return { data, frame: answer.body };
   }
 
   async checkpoint(): Promise<string> {
@@ -79,7 +88,17 @@ export class TilesClient {
 
   /** The first `width` entries of bundle `index`, decoded. */
   async entries(index: number, width: number, codec: BundleCodec): Promise<Uint8Array[]> {
-    let data = await this.get(entryBundlePath(index, width), true);
+    return (await this.bundle(index, width, codec)).entries;
+  }
+
+  /**
+   * The first `width` entries of bundle `index`, decoded, and for a full bundle the server sent
+   * compressed, the zstd frame as received (a mirror stores it so; the entries are what is
+   * checked).
+   */
+  async bundle(index: number, width: number, codec: BundleCodec): Promise<FetchedBundle> {
+    const exact = await this.getEncoded(entryBundlePath(index, width), true);
+    let data = exact?.data ?? null;
     if (data === null && width < TILE_WIDTH) {
       const full = await this.get(entryBundlePath(index, TILE_WIDTH), true);
       const prefix = full === null ? null : codec.prefix(full, width);
@@ -96,8 +115,14 @@ export class TilesClient {
         "missing",
         `entry bundle ${index} holds ${entries.length} entries, not ${width}`,
       );
-    return entries;
+    return width === TILE_WIDTH && exact?.frame ? { entries, frame: exact.frame } : { entries };
   }
+}
+
+/** A bundle read from a log: its entries, and the zstd frame of a full bundle sent compressed. */
+export interface FetchedBundle {
+  entries: Uint8Array[];
+  frame?: Uint8Array;
 }
 
 /** Bundles fetched at once while catching up. */
@@ -105,31 +130,36 @@ const IN_FLIGHT = 8;
 
 /**
  * Reads entries [start, end) bundle by bundle, several bundles at once, and hands them to
- * `take` in order (each call one bundle's worth, or less for the first and last).
+ * `take` in order (each call one bundle's worth, or less for the first and last; the frame
+ * only with a whole full bundle).
  */
 export async function readEntriesInOrder(
-  read: (index: number, width: number) => Promise<Uint8Array[]>,
+  read: (index: number, width: number) => Promise<Uint8Array[] | FetchedBundle>,
   start: number,
   end: number,
-  take: (entries: Uint8Array[]) => Promise<void>,
+  take: (entries: Uint8Array[], frame?: Uint8Array) => Promise<void>,
 ): Promise<void> {
   const first = Math.floor(start / TILE_WIDTH);
   const last = Math.ceil(end / TILE_WIDTH);
-  const inFlight: Promise<Uint8Array[]>[] = [];
+  const inFlight: Promise<FetchedBundle>[] = [];
   let next = first;
   const submit = (): void => {
     const b = next++;
-    const p = read(b, Math.min(TILE_WIDTH, end - b * TILE_WIDTH)).then((entries) =>
-      entries.slice(b === first ? start - b * TILE_WIDTH : 0),
-    );
+    const p = read(b, Math.min(TILE_WIDTH, end - b * TILE_WIDTH)).then((got): FetchedBundle => {
+      const { entries, frame } = Array.isArray(got) ? { entries: got, frame: undefined } : got;
+      const skip = b === first ? start - b * TILE_WIDTH : 0;
+      return skip === 0 && frame
+        ? { entries, frame }
+        : { entries: skip === 0 ? entries : entries.slice(skip) };
+    });
     // Awaited in order below; one failing after an earlier failure stopped the loop is not unhandled.
     p.catch(() => undefined);
     inFlight.push(p);
   };
   while (next < last && inFlight.length < IN_FLIGHT) submit();
   while (inFlight.length > 0) {
-    const entries = await inFlight.shift()!;
+    const { entries, frame } = await inFlight.shift()!;
     if (next < last) submit();
-    await take(entries);
+    await take(entries, frame);
   }
 }

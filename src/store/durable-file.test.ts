@@ -1,4 +1,13 @@
-import { mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -78,10 +87,13 @@ describe("durable files", () => {
     expect(readFileSync(path.join(dir, "a", "x"), "utf8")).toBe("one");
     expect(readFileSync(path.join(dir, "a", "y"), "utf8")).toBe("two");
     writeFileSync(path.join(dir, "a", "x"), "onetorn-and-longer");
+    const before = statSync(path.join(dir, "a", "x")).ino;
     const again = new WriteOnceFileBatch();
     again.add(path.join(dir, "a", "x"), b("one"));
     await again.commit({ sync: false });
     expect(readFileSync(path.join(dir, "a", "x"), "utf8")).toBe("one");
+    // Replaced by a rename, never truncated in place: a crash meanwhile leaves the old file whole.
+    expect(statSync(path.join(dir, "a", "x")).ino).not.toBe(before);
     expect(readdirSync(path.join(dir, "a")).sort()).toEqual(["x", "y"]);
     rmSync(dir, { recursive: true });
   });

@@ -16,23 +16,37 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** The steps of writeFileAtomic, in order (for a caller that must observe each, e.g. crash tests). */
+export type AtomicWriteStep = "tmp-written" | "tmp-synced" | "renamed" | "dir-synced";
+
 /**
  * Replaces `file` with `data` atomically: readers see the old or the new content, never a
- * mix, and after it resolves the new content survives a crash.
+ * mix, and after it resolves the new content survives a crash. `onStep` is told as each step
+ * is done.
  */
-export async function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | string,
+  mode = 0o644,
+  onStep?: (step: AtomicWriteStep) => void,
+): Promise<void> {
   const dir = path.dirname(file);
   await fsp.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const fh = await fsp.open(tmp, "w", mode);
   try {
     await fh.writeFile(data);
+    onStep?.("tmp-written");
     await fh.datasync();
+    onStep?.("tmp-synced");
   } finally {
     await fh.close();
   }
   await fsp.rename(tmp, file);
+  onStep?.("renamed");
   await fsyncDir(dir);
+  onStep?.("dir-synced");
 }
 
 /** Reads a file, or returns null when it does not exist (any other error is thrown). */
@@ -155,13 +169,21 @@ export async function settleEach<T, R>(
 
 /**
  * Files written together, each at a path whose content never changes once written (hash
- * tiles and partial bundles: the bytes at a path follow from the log). They are written in
- * place: no temporary name is needed, because nothing refers to them until a checkpoint is
- * published after commit() resolves, and a file torn by a crash is rewritten with the same
- * bytes. With `sync`, they and their directories are also made durable before it resolves.
+ * tiles and partial bundles: the bytes at a path follow from the log). A new file is written
+ * in place: no temporary name is needed, because nothing refers to it until a checkpoint is
+ * published after commit() resolves. A file that is already there (rewritten by recovery after
+ * a crash) may be what a published checkpoint refers to: it is replaced by a rename, so a
+ * crash while rewriting it never leaves it torn. With `sync`, the files and their directories
+ * are also made durable before commit() resolves.
  */
 export class WriteOnceFileBatch {
   private readonly files: { file: string; data: Uint8Array }[] = [];
+
+  /**
+   * `knownDirs`: directories a writer of many batches knows exist (it removes none of them);
+   * they are not created again, and the ones this batch creates are added.
+   */
+  constructor(private readonly knownDirs?: Set<string>) {}
 
   add(file: string, data: Uint8Array): void {
     this.files.push({ file, data });
@@ -174,13 +196,21 @@ export class WriteOnceFileBatch {
   /** Everything runs on the thread pool: creating files waits on the filesystem. */
   async commit(opts: { sync: boolean }): Promise<void> {
     const dirs = [...new Set(this.files.map((f) => path.dirname(f.file)))];
-    await Promise.all(dirs.map((d) => fsp.mkdir(d, { recursive: true })));
+    const missing = this.knownDirs ? dirs.filter((d) => !this.knownDirs!.has(d)) : dirs;
+    await Promise.all(missing.map((d) => fsp.mkdir(d, { recursive: true })));
+    for (const d of missing) this.knownDirs?.add(d);
     // Created one after another: parallel creates in one directory spin on its lock in the
     // kernel (CPU the writer needs); the syncs, which wait on the disk, run in parallel.
     const handles: FileHandle[] = [];
+    const replaced: { file: string; tmp: string }[] = [];
     try {
       for (const { file, data } of this.files) {
-        const fh = await fsp.open(file, "w");
+        let fh = await openNew(file);
+        if (fh === null) {
+          const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+          fh = await fsp.open(tmp, "w");
+          replaced.push({ file, tmp });
+        }
         handles.push(fh);
         await fh.writeFile(data);
       }
@@ -188,7 +218,18 @@ export class WriteOnceFileBatch {
     } finally {
       await Promise.all(handles.map((fh) => fh.close()));
     }
+    for (const { file, tmp } of replaced) await fsp.rename(tmp, file);
     if (opts.sync) await Promise.all(dirs.map((d) => fsyncDir(d)));
+  }
+}
+
+/** `file` created for writing, or null when it is already there. */
+async function openNew(file: string): Promise<FileHandle | null> {
+  try {
+    return await fsp.open(file, "wx");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return null;
+    throw err;
   }
 }
 

@@ -561,7 +561,15 @@ class Log implements AuditLog {
         continue;
       }
       const tile = { level, index: Math.floor(trusted.size / TILE_WIDTH ** (level + 1)), width };
-      const data = await this.driver.readTile(tile);
+      let data: Uint8Array | null;
+      try {
+        data = await this.driver.readTile(tile);
+      } catch (err) {
+        // A damaged partial tile is derived data: the caller rebuilds the tiles from the entries.
+        if (!(err instanceof LogError && err.code === "corrupt")) throw err;
+        this.opts.onRepair?.(`${err.message}; rebuilding the tiles from the entries`);
+        return false;
+      }
       if (data === null) return false;
       rows.push(splitTileData(data));
     }

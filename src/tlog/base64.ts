@@ -1,12 +1,23 @@
 // Standard padded base64 (RFC 4648 section 4), strictly: lenient decoders (Node's Buffer among
 // them) silently skip invalid characters, which would let two different texts carry the same
-// signature or hash. Written over btoa/atob so the same module runs in Node and in browsers.
+// signature or hash. Written over btoa/atob so the same module runs in Node and in browsers;
+// under Node, Buffer's codec does the work (every checkpoint a witness or mirror handles goes
+// through here several times), behind the same strict checks.
 
 const CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 // btoa takes a "binary" string; spreading large arrays into fromCharCode would overflow the stack.
 const CHUNK = 0x8000;
 
+/** The part of Node's Buffer used here; absent in browsers. */
+interface NodeBufferCodec {
+  from(bytes: ArrayBuffer, offset: number, length: number): { toString(encoding: "base64"): string };
+  from(text: string, encoding: "base64"): Uint8Array;
+}
+const nodeBuffer = (globalThis as { Buffer?: NodeBufferCodec }).Buffer;
+
 export function encodeBase64(bytes: Uint8Array): string {
+  if (nodeBuffer)
+    return nodeBuffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length).toString("base64");
   let binary = "";
   for (let i = 0; i < bytes.length; i += CHUNK) {
     binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
@@ -16,6 +27,13 @@ export function encodeBase64(bytes: Uint8Array): string {
 
 /** The decoded bytes, or null unless `s` is the one canonical padded encoding of them. */
 export function decodeBase64(s: string): Uint8Array | null {
+  if (nodeBuffer) {
+    // Buffer decodes leniently (skipping what is not base64, taking base64url), but it encodes
+    // canonically: only the canonical spelling of the bytes survives the round trip. A copy
+    // of its own, as Buffer.from may hand out a slice of a shared pool.
+    const bytes = new Uint8Array(nodeBuffer.from(s, "base64"));
+    return encodeBase64(bytes) === s ? bytes : null;
+  }
   if (!CANONICAL.test(s)) return null;
   const binary = atob(s);
   const bytes = new Uint8Array(binary.length);

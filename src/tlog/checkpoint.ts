@@ -7,8 +7,11 @@ import { type Hash, isHash } from "./hash.js";
 import { cosignatureTime, isCosignatureVerifier } from "./cosignature-format.js";
 import {
   type NoteSignature,
+  type OpenedNote,
+  type SplitNote,
   type VerifiedSignature,
   openNote,
+  openNoteAsync,
   signatureBytes,
   signNote,
   splitNote,
@@ -80,6 +83,8 @@ export interface Cosignature {
 }
 
 export interface OpenedCheckpoint extends Checkpoint {
+  /** The note text that was signed. */
+  text: string;
   /** Every signature checked: the log's, then witnesses' and any other given key's. */
   signatures: VerifiedSignature[];
   /** The checked cosignature/v1 signatures among them. */
@@ -96,11 +101,26 @@ export interface OpenedCheckpoint extends Checkpoint {
  * "origin-mismatch" (no given verifier is named as the origin, or none of those signed).
  */
 export function openCheckpoint(
-  note: string | Uint8Array,
+  note: string | Uint8Array | SplitNote,
   verifiers: Verifier | readonly Verifier[],
 ): OpenedCheckpoint {
   const list: readonly Verifier[] = isVerifierList(verifiers) ? verifiers : [verifiers];
-  const { text, signatures, unverified } = openNote(note, list);
+  return checkpointOf(openNote(note, list), list);
+}
+
+/** openCheckpoint with the signatures checked off this thread where the keys can (openNoteAsync). */
+export async function openCheckpointAsync(
+  note: string | Uint8Array | SplitNote,
+  verifiers: Verifier | readonly Verifier[],
+): Promise<OpenedCheckpoint> {
+  const list: readonly Verifier[] = isVerifierList(verifiers) ? verifiers : [verifiers];
+  return checkpointOf(await openNoteAsync(note, list), list);
+}
+
+function checkpointOf(
+  { text, signatures, unverified }: OpenedNote,
+  list: readonly Verifier[],
+): OpenedCheckpoint {
   const cp = parseCheckpoint(text);
   // A cosignature is a witness's statement, never the log's own signature, whatever its name.
   if (!signatures.some((s) => s.name === cp.origin && !isCosignatureVerifier(s.verifier))) {
@@ -112,7 +132,7 @@ export function openCheckpoint(
         : `checkpoint of "${cp.origin}" is not signed by the log's key`,
     );
   }
-  return { ...cp, signatures, cosignatures: cosignaturesOf(signatures), unverified };
+  return { ...cp, text, signatures, cosignatures: cosignaturesOf(signatures), unverified };
 }
 
 function cosignaturesOf(signatures: readonly VerifiedSignature[]): Cosignature[] {

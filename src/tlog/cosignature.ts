@@ -11,6 +11,7 @@ import {
   ALG_COSIGNATURE_V1,
   ed25519PublicKey,
   ed25519Sign,
+  ed25519SignAsync,
   ed25519Verify,
   generateKeyText,
   parseSignerKey,
@@ -60,12 +61,35 @@ export class CosignatureSigner implements Signer {
 
   /** Timestamp ‖ Ed25519 signature over the cosigned message for the note text `msg`. */
   sign(msg: Uint8Array): Uint8Array {
+    const timestamp = this.timestamp();
+    return this.withTimestamp(timestamp, ed25519Sign(this.privateKey, cosignedMessage(msg, timestamp)));
+  }
+
+  /** sign, on the thread pool (a witness answering many logs at once). */
+  async signAsync(msg: Uint8Array): Promise<Uint8Array> {
+    const timestamp = this.timestamp();
+    return this.withTimestamp(
+      timestamp,
+      await ed25519SignAsync(this.privateKey, cosignedMessage(msg, timestamp)),
+    );
+  }
+
+  /** This signer with signing done on the thread pool. */
+  offThread(): Signer {
+    return { name: this.name, keyHash: this.keyHash, sign: (msg) => this.signAsync(msg) };
+  }
+
+  private timestamp(): bigint {
     const timestamp = BigInt(Math.floor(this.now() / 1000));
     if (timestamp < 0n || timestamp > MAX_TIMESTAMP)
       throw new TlogError("sign-failed", `cosigner "${this.name}": the clock is out of range`);
+    return timestamp;
+  }
+
+  private withTimestamp(timestamp: bigint, sig: Uint8Array): Uint8Array {
     const out = new Uint8Array(SIGNATURE_BYTES);
     new DataView(out.buffer).setBigUint64(0, timestamp);
-    out.set(ed25519Sign(this.privateKey, cosignedMessage(msg, timestamp)), TIMESTAMP_BYTES);
+    out.set(sig, TIMESTAMP_BYTES);
     return out;
   }
 }

@@ -59,14 +59,17 @@ export { type KeyText, parseVerifierKey } from "./note-key-text.js";
 export {
   type NoteSignature,
   type OpenedNote,
+  type SplitNote,
   type VerifiedSignature,
   attachSignatures,
   isValidKeyName,
   noteKeyHash,
   openNote,
+  openNoteAsync,
   parseSignatureLine,
   signatureBytes,
   signNote,
+  signNoteWith,
   splitNote,
 } from "./note.js";
 export {
@@ -81,6 +84,7 @@ export {
   type OpenedCheckpoint,
   formatCheckpoint,
   openCheckpoint,
+  openCheckpointAsync,
   checkpointCosignatures,
   parseCheckpoint,
   signCheckpoint,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { TlogError } from "./errors.js";
 import { NoteSigner, NoteVerifier, generateNoteKey } from "./note-key.js";
-import { openNote, signNote } from "./note.js";
+import { openNote, openNoteAsync, signNote, splitNote } from "./note.js";
 
 // Known key pair and signed messages from Go's golang.org/x/mod/sumdb/note (note_test.go,
 // example_test.go) — the reference implementation of C2SP signed-note.
@@ -249,5 +249,56 @@ describe("openNote", () => {
     const opened = openNote(note, [NoteVerifier.fromKey(b.verifierKey), NoteVerifier.fromKey(a.verifierKey)]);
     expect(opened.text).toBe("line one\n\nline three after a blank\n");
     expect(opened.signatures.map((s) => s.name)).toEqual(["log.example/a", "witness.example/b"]);
+  });
+});
+
+describe("openNoteAsync", () => {
+  const outcome = (run: () => unknown): unknown => {
+    try {
+      return { value: run() };
+    } catch (err) {
+      return { code: (err as TlogError).code, message: (err as Error).message };
+    }
+  };
+  const outcomeAsync = async (run: () => Promise<unknown>): Promise<unknown> => {
+    try {
+      return { value: await run() };
+    } catch (err) {
+      return { code: (err as TlogError).code, message: (err as Error).message };
+    }
+  };
+  const forgedPeter = Object.create(NoteVerifier.prototype, {
+    name: { value: "PeterNeumann" },
+    keyHash: { value: 0xc74f20a3 },
+    key: { value: "forged" },
+  }) as NoteVerifier;
+
+  it.each([
+    ["both keys known", `${text}\n${peterSig}${enochSig}`, [peterVerifier, enochVerifier]],
+    ["one known, one not", `${text}\n${peterSig}${enochSig}`, [enochVerifier]],
+    ["no known key", `${text}\n${peterSig}${enochSig}`, []],
+    [
+      "first signature bad",
+      `${text}\n${peterSig.replace("x08go/", "x08go+")}${enochSig}`,
+      [peterVerifier, enochVerifier],
+    ],
+    [
+      "second signature bad",
+      `${text}\n${peterSig}${enochSig.replace("rwz+", "rwz/")}`,
+      [peterVerifier, enochVerifier],
+    ],
+    ["text changed", `${text.replace("answer", "answre")}\n${peterSig}`, [peterVerifier]],
+    ["ambiguous key", `${text}\n${peterSig}`, [peterVerifier, forgedPeter]],
+    ["malformed", `${text}${peterSig}`, [peterVerifier]],
+  ])("answers as openNote does: %s", async (_, note, verifiers) => {
+    const sync = outcome(() => openNote(note, verifiers));
+    expect(await outcomeAsync(() => openNoteAsync(note, verifiers))).toEqual(sync);
+  });
+
+  it("opens a note already split, without splitting it again", async () => {
+    const note = `${text}\n${peterSig}${enochSig}`;
+    const split = splitNote(note);
+    expect(await openNoteAsync(split, [peterVerifier])).toEqual(openNote(note, [peterVerifier]));
+    expect(openNote(split, [enochVerifier])).toEqual(openNote(note, [enochVerifier]));
   });
 });

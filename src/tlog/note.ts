@@ -109,13 +109,27 @@ export async function signNote(
   signers: readonly Signer[],
   existing: readonly NoteSignature[] = [],
 ): Promise<string> {
+  return (await signNoteWith(text, signers, existing)).note;
+}
+
+/** signNote, also returning the signatures the signers made (a witness answers with its own). */
+export async function signNoteWith(
+  text: string,
+  signers: readonly Signer[],
+  existing: readonly NoteSignature[] = [],
+): Promise<{ note: string; added: NoteSignature[] }> {
   checkText(text);
   const msg = encoder.encode(text);
   const replaced = new Set(signers.map((s) => keyId(s.name, s.keyHash)));
   const lines = existing.filter((s) => !replaced.has(keyId(s.name, s.keyHash))).map(signatureLine);
-  for (const signer of signers) lines.push(signatureLine(await signLine(signer, msg)));
+  const added: NoteSignature[] = [];
+  for (const signer of signers) {
+    const sig = await signLine(signer, msg);
+    added.push(sig);
+    lines.push(signatureLine(sig));
+  }
   if (lines.length === 0) throw new TlogError("no-signature", "a note needs at least one signature");
-  return `${text}\n${lines.join("")}`;
+  return { note: `${text}\n${lines.join("")}`, added };
 }
 
 /**
@@ -203,18 +217,26 @@ function verifierIndex(verifiers: readonly Verifier[]): Map<string, Verifier[]> 
   return byKey;
 }
 
-/**
- * Parses a signed note and checks its signatures by the given verifiers, with Go's rules.
- * Throws TlogError: "malformed-note" (bad layout, bad base64, bad key name, over 100 signatures),
- * "bad-signature" (a known key's signature does not verify), "ambiguous-key" (two verifiers
- * share a name and key hash), "unknown-key" (no signature by any given key; the message lists
- * the keys that did sign). Repeated signature lines are ignored.
- */
-export function openNote(msg: string | Uint8Array, verifiers: readonly Verifier[]): OpenedNote {
-  const { text, signatures: lines } = splitNote(msg);
+/** A note split by splitNote: its text and signature lines, none checked yet. */
+export interface SplitNote {
+  text: string;
+  signatures: NoteSignature[];
+}
+
+interface SignatureCheck {
+  sig: NoteSignature;
+  verifier: Verifier;
+  /** 1-based line in the signature block, for the error. */
+  line: number;
+}
+
+/** Which lines openNote must check (one per known key) and which it leaves unverified. */
+function planChecks(
+  lines: readonly NoteSignature[],
+  verifiers: readonly Verifier[],
+): { checks: SignatureCheck[]; unverified: NoteSignature[]; known: Map<string, Verifier[]> } {
   const known = verifierIndex(verifiers);
-  const textBytes = encoder.encode(text);
-  const signatures: VerifiedSignature[] = [];
+  const checks: SignatureCheck[] = [];
   const unverified: NoteSignature[] = [];
   const seenKnown = new Set<string>();
   const seenLines = new Set<string>();
@@ -231,19 +253,80 @@ export function openNote(msg: string | Uint8Array, verifiers: readonly Verifier[
       throw new TlogError("ambiguous-key", `more than one verifier key is named ${id}`);
     if (seenKnown.has(id)) return;
     seenKnown.add(id);
-    const verifier = candidates[0]!;
-    if (!verifier.verify(textBytes, signatureBytes(sig))) {
-      throw new TlogError("bad-signature", `invalid signature by key ${id} (signature line ${i + 1})`);
+    checks.push({ sig, verifier: candidates[0]!, line: i + 1 });
+  });
+  return { checks, unverified, known };
+}
+
+/** The opened note once every check in `checks` gave `results` (in order). */
+function openedNote(
+  text: string,
+  plan: ReturnType<typeof planChecks>,
+  results: readonly boolean[],
+): OpenedNote {
+  const signatures: VerifiedSignature[] = [];
+  plan.checks.forEach(({ sig, verifier, line }, i) => {
+    if (!results[i]) {
+      throw new TlogError(
+        "bad-signature",
+        `invalid signature by key ${keyId(sig.name, sig.keyHash)} (signature line ${line})`,
+      );
     }
     signatures.push({ ...sig, verifier });
   });
   if (signatures.length === 0) {
-    const seen = unverified.map((s) => keyId(s.name, s.keyHash)).join(", ");
-    const wanted = [...known.keys()].join(", ") || "none";
+    const seen = plan.unverified.map((s) => keyId(s.name, s.keyHash)).join(", ");
+    const wanted = [...plan.known.keys()].join(", ") || "none";
     throw new TlogError(
       "unknown-key",
       `note is not signed by any known key (known: ${wanted}; signed by: ${seen})`,
     );
   }
-  return { text, signatures, unverified };
+  return { text, signatures, unverified: plan.unverified };
+}
+
+const splitOf = (msg: string | Uint8Array | SplitNote): SplitNote =>
+  typeof msg === "string" || msg instanceof Uint8Array ? splitNote(msg) : msg;
+
+/**
+ * Parses a signed note and checks its signatures by the given verifiers, with Go's rules.
+ * Throws TlogError: "malformed-note" (bad layout, bad base64, bad key name, over 100 signatures),
+ * "bad-signature" (a known key's signature does not verify), "ambiguous-key" (two verifiers
+ * share a name and key hash), "unknown-key" (no signature by any given key; the message lists
+ * the keys that did sign). Repeated signature lines are ignored. A note already split by
+ * splitNote is not split again.
+ */
+export function openNote(msg: string | Uint8Array | SplitNote, verifiers: readonly Verifier[]): OpenedNote {
+  const { text, signatures: lines } = splitOf(msg);
+  const plan = planChecks(lines, verifiers);
+  const textBytes = encoder.encode(text);
+  const results: boolean[] = [];
+  // Checked in line order, stopping at the first bad one.
+  for (const { sig, verifier } of plan.checks) {
+    const ok = verifier.verify(textBytes, signatureBytes(sig));
+    results.push(ok);
+    if (!ok) break;
+  }
+  return openedNote(text, plan, results);
+}
+
+/**
+ * openNote with the signatures checked concurrently, off this thread where the verifier can
+ * (Verifier.verifyAsync): the same answers and errors.
+ */
+export async function openNoteAsync(
+  msg: string | Uint8Array | SplitNote,
+  verifiers: readonly Verifier[],
+): Promise<OpenedNote> {
+  const { text, signatures: lines } = splitOf(msg);
+  const plan = planChecks(lines, verifiers);
+  const textBytes = encoder.encode(text);
+  const results = await Promise.all(
+    plan.checks.map(({ sig, verifier }) =>
+      verifier.verifyAsync
+        ? verifier.verifyAsync(textBytes, signatureBytes(sig))
+        : verifier.verify(textBytes, signatureBytes(sig)),
+    ),
+  );
+  return openedNote(text, plan, results);
 }

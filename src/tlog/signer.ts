@@ -19,4 +19,6 @@ export interface Verifier {
   readonly key?: string;
   /** True only if `sig` (the bytes after the key hash) is this key's signature of `msg`. Never throws. */
   verify(msg: Uint8Array, sig: Uint8Array): boolean;
+  /** The same check off the caller's thread, when the key can do that (openNoteAsync uses it). */
+  verifyAsync?(msg: Uint8Array, sig: Uint8Array): Promise<boolean>;
 }

@@ -25,6 +25,7 @@ import {
 } from "../store/durable-file.js";
 import { isRecord } from "../json/record.js";
 import { decodeBase64, encodeBase64, type Hash, hashesEqual } from "../tlog/index.js";
+import { crashPoint } from "./crash-points.js";
 import { WitnessError } from "./errors.js";
 
 export interface StoredCheckpoint {
@@ -34,8 +35,14 @@ export interface StoredCheckpoint {
   note: string;
 }
 
-/** Fold the journal into the snapshot once it is this large. */
+/** Fold the journal into the snapshot once it is this large (unless told otherwise). */
 const COMPACT_BYTES = 4 * 1024 * 1024;
+
+export interface CheckpointStoreOptions {
+  /** Told about a repair made on open (a torn last journal record cut off). */
+  onRepair?: (message: string) => void;
+  compactBytes?: number;
+}
 
 interface Pending {
   key: string;
@@ -79,22 +86,20 @@ export class CheckpointStore {
     private readonly journalFile: string,
     private readonly snapshotFile: string,
     private fd: number,
+    private readonly compactBytes: number,
   ) {}
 
   /**
    * Opens (creating) the store `name` in `dir`: the snapshot, then the journal over it. A torn
    * last journal line is cut off and reported through `onRepair`.
    */
-  static async open(
-    dir: string,
-    name: string,
-    onRepair?: (message: string) => void,
-  ): Promise<CheckpointStore> {
+  static async open(dir: string, name: string, opts: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
+    const { onRepair } = opts;
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const journalFile = path.join(dir, `${name}.journal`);
     const snapshotFile = path.join(dir, `${name}.snapshot`);
     const fd = await openFd(journalFile, "a+");
-    const store = new CheckpointStore(journalFile, snapshotFile, fd);
+    const store = new CheckpointStore(journalFile, snapshotFile, fd, opts.compactBytes ?? COMPACT_BYTES);
     try {
       await store.load(onRepair);
     } catch (err) {
@@ -176,7 +181,9 @@ export class CheckpointStore {
           this.fd,
           batch.map((p) => p.line),
         );
+        crashPoint("journal-written");
         await fdatasync(this.fd);
+        crashPoint("journal-synced");
       } catch (err) {
         await this.cutBackTo(before, err);
         const failure = new WitnessError(
@@ -192,7 +199,7 @@ export class CheckpointStore {
         this.records.set(p.key, p.record);
         p.resolve();
       }
-      if (this.journalBytes >= COMPACT_BYTES) await this.compact().catch(() => undefined);
+      if (this.journalBytes >= this.compactBytes) await this.compact().catch(() => undefined);
     }
   }
 
@@ -210,9 +217,15 @@ export class CheckpointStore {
   private async compact(): Promise<void> {
     const all: Record<string, unknown> = {};
     for (const [key, r] of this.records) all[key] = { s: r.size, r: encodeBase64(r.rootHash), n: r.note };
-    await writeFileAtomic(this.snapshotFile, JSON.stringify({ version: 1, records: all }) + "\n", 0o600);
+    await writeFileAtomic(
+      this.snapshotFile,
+      JSON.stringify({ version: 1, records: all }) + "\n",
+      0o600,
+      (step) => crashPoint(`snapshot-${step}`),
+    );
     await fsp.truncate(this.journalFile, 0);
     await fdatasync(this.fd);
+    crashPoint("journal-truncated");
     this.journalBytes = 0;
   }
 

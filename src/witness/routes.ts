@@ -9,16 +9,18 @@ import type { Witness, WitnessReply } from "./witness.js";
 /** An add-checkpoint body is a checkpoint and at most 63 hashes; this leaves room for many signatures. */
 export const MAX_ADD_CHECKPOINT_BYTES = 256 * 1024;
 
-export function sendReply(res: ServerResponse, r: WitnessReply): void {
+/** Writes the reply; `onSent` runs once it is handed to the kernel. */
+export function sendReply(res: ServerResponse, r: WitnessReply, onSent?: () => void): void {
   const body = Buffer.from(r.body, "utf8");
   res.writeHead(r.status, { "Content-Type": r.contentType, "Content-Length": body.length });
-  res.end(body);
+  res.end(body, onSent);
 }
 
 /** POST /add-checkpoint (tlog-witness; the same body for a tlog-mirror): a bounded body in, the reply out. */
 export function addCheckpointRoute(
   add: (body: string) => Promise<WitnessReply>,
   onReply?: (status: number) => void,
+  onSent?: () => void,
 ): Route {
   return {
     method: "POST",
@@ -31,14 +33,18 @@ export function addCheckpointRoute(
       });
       const r = await add(body.toString("utf8"));
       onReply?.(r.status);
-      sendReply(res, r);
+      sendReply(res, r, onSent);
     },
   };
 }
 
-export function witnessRoutes(witness: Witness, onReply?: (status: number) => void): Route[] {
+export function witnessRoutes(
+  witness: Witness,
+  onReply?: (status: number) => void,
+  onSent?: () => void,
+): Route[] {
   return [
-    addCheckpointRoute((body) => witness.addCheckpoint(body), onReply),
+    addCheckpointRoute((body) => witness.addCheckpoint(body), onReply, onSent),
     {
       method: "GET",
       pattern: "/:hash/checkpoint",

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { Counter } from "prom-client";
 import type { RunningServer } from "../server/server.js";
 import { CheckpointStore } from "./checkpoint-store.js";
+import { checkCrashPoints, crashPoint } from "./crash-points.js";
 import { openCosignerBase, type CosignerConfig } from "./cosigner-base.js";
 import { witnessRoutes } from "./routes.js";
 import { Witness } from "./witness.js";
@@ -19,11 +20,14 @@ export interface RunningWitness {
 }
 
 export async function runWitness(cfg: WitnessConfig, logger: Logger): Promise<RunningWitness> {
+  // Test-only crash points (crash-points.ts): refused unless explicitly enabled.
+  const { compactBytes } = checkCrashPoints();
   const base = await openCosignerBase("witness", cfg, logger);
   try {
-    const store = await CheckpointStore.open(path.join(cfg.dataDir, "witness"), "cosigned", (m) =>
-      logger.warn({ repair: m }, "repaired on open"),
-    );
+    const store = await CheckpointStore.open(path.join(cfg.dataDir, "witness"), "cosigned", {
+      onRepair: (m) => logger.warn({ repair: m }, "repaired on open"),
+      compactBytes,
+    });
     base.onClose(() => store.close());
     const replies = new Counter({
       name: "kubetrail_witness_add_checkpoint_total",
@@ -38,7 +42,11 @@ export async function runWitness(cfg: WitnessConfig, logger: Logger): Promise<Ru
       onFork: (e) => base.report(e),
     });
     const server = await base.serve(
-      witnessRoutes(witness, (status) => replies.inc({ code: String(status) })),
+      witnessRoutes(
+        witness,
+        (status) => replies.inc({ code: String(status) }),
+        () => crashPoint("reply-sent"),
+      ),
       false,
     );
     let stopping: Promise<void> | undefined;

@@ -20,16 +20,19 @@ import {
   formatCosignatureResponse,
   formatSizeBody,
   hashesEqual,
-  openCheckpoint,
+  openCheckpointAsync,
   parseAddCheckpointRequest,
   SIZE_CONTENT_TYPE,
-  signNote,
+  signNoteWith,
+  type Signer,
   splitNote,
+  type SplitNote,
   TlogError,
   verifyConsistency,
   type OpenedCheckpoint,
 } from "../tlog/index.js";
 import type { CheckpointStore, StoredCheckpoint } from "./checkpoint-store.js";
+import { crashPoint } from "./crash-points.js";
 import type { LogConfig } from "./logs-config.js";
 
 export interface WitnessReply {
@@ -76,33 +79,43 @@ export function originHash(origin: string): string {
 }
 
 export class Witness {
-  constructor(private readonly opts: WitnessOptions) {}
+  /** The witness's key, signing on the thread pool. */
+  private readonly signer: Signer | undefined;
+
+  constructor(private readonly opts: WitnessOptions) {
+    this.signer = opts.signer?.offThread();
+  }
 
   /** Handles one add-checkpoint request body; never throws for bad input (only for a failing disk). */
   async addCheckpoint(body: string): Promise<WitnessReply> {
+    crashPoint("request-read");
     let request;
     try {
       request = parseAddCheckpointRequest(body);
     } catch (err) {
       return reply(400, (err as Error).message);
     }
-    let origin: string;
+    let split: SplitNote;
     try {
-      origin = splitNote(request.checkpoint).text.split("\n", 1)[0]!;
+      split = splitNote(request.checkpoint);
     } catch (err) {
       return reply(400, (err as Error).message);
     }
+    const origin = split.text.slice(0, split.text.indexOf("\n"));
     const log = this.opts.logs().get(origin);
     if (!log) return reply(404, `unknown log origin ${JSON.stringify(origin.slice(0, 200))}`);
     let cp: OpenedCheckpoint;
     try {
-      cp = openCheckpoint(request.checkpoint, log.verifiers);
+      // Checked before taking the log's turn, on the thread pool: requests of other logs, and
+      // the event loop's network work, go on meanwhile.
+      cp = await openCheckpointAsync(split, log.verifiers);
     } catch (err) {
       const code = err instanceof TlogError ? err.code : "";
       if (code === "malformed-note" || code === "malformed-checkpoint")
         return reply(400, (err as Error).message);
       return reply(403, `checkpoint is not validly signed by a key of ${origin}: ${(err as Error).message}`);
     }
+    crashPoint("signature-verified");
     if (request.oldSize > cp.size)
       return reply(400, `old size ${request.oldSize} is larger than the checkpoint's size ${cp.size}`);
     const logSignatures: NoteSignature[] = cp.signatures.map(({ name, keyHash, base64 }) => ({
@@ -127,22 +140,19 @@ export class Witness {
       if (held && request.oldSize === cp.size) {
         if (!hashesEqual(held.rootHash, cp.rootHash))
           return refuse(`a different tree of size ${cp.size} than the one this witness cosigned`);
-        if (splitNote(held.note).text !== splitNote(request.checkpoint).text)
+        if (splitNote(held.note).text !== cp.text)
           return refuse(
             `a different checkpoint of size ${cp.size} (extension lines differ) than the one cosigned`,
           );
       } else if (held && !verifyConsistency(held.size, cp.size, request.proof, held.rootHash, cp.rootHash)) {
         return refuse(`the consistency proof from size ${held.size} to ${cp.size} does not verify`);
       }
-      const text = splitNote(request.checkpoint).text;
-      const signer = this.opts.signer;
-      const note = await signNote(text, signer ? [signer] : [], logSignatures);
-      const mine = signer
-        ? splitNote(note).signatures.filter((s) => s.name === signer.name && s.keyHash === signer.keyHash)
-        : [];
+      const signer = this.signer;
+      const { note, added } = await signNoteWith(cp.text, signer ? [signer] : [], logSignatures);
+      crashPoint("cosignature-signed");
       return {
         record: { size: cp.size, rootHash: cp.rootHash, note },
-        result: reply(200, formatCosignatureResponse(mine)),
+        result: reply(200, formatCosignatureResponse(added)),
       };
     });
     if (result.status === 200) this.opts.onRecorded?.(origin, this.opts.store.get(origin)!);

@@ -1,7 +1,7 @@
 // `kubetrail mirror --from URL --once` following a log served as plain files (any tlog-tiles
 // server): entry bundles of large events (over 1 MiB per bundle) are mirrored whole, and the
 // copy verifies. Before the pull read bundles with a bound made for cosignature answers, such
-// a log could never be mirrored.
+// a log could never be mirrored. A bundle sent compressed is stored as sent.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -63,6 +63,16 @@ describe("mirror pull mode", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${ORIGIN}: ${ENTRIES} entries mirrored (${ENTRIES} new)`);
     const copy = path.join(mirrorDir, "logs", originHash(ORIGIN));
+    // The full bundle came compressed: the mirror keeps the frame as it was sent (checked
+    // through its decompressed entries), not the bundle decompressed and written again.
+    const sealed = path.join("tile", "entries", "000.zst");
+    expect(existsSync(path.join(dir, "log", sealed)), "the source keeps its full bundle compressed").toBe(
+      true,
+    );
+    expect(readFileSync(path.join(copy, sealed)).equals(readFileSync(path.join(dir, "log", sealed)))).toBe(
+      true,
+    );
+    expect(existsSync(path.join(copy, "tile", "entries", "000"))).toBe(false);
     const v = await runCli(["verify", "--data", copy, "--key", key, "-o", "json"]);
     expect(v.code, v.stdout).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, size: ENTRIES });

@@ -253,6 +253,24 @@ describe("fs log", () => {
     await expect(openFsLog(dir, plain)).rejects.toMatchObject({ code: "corrupt" });
   });
 
+  it("rebuilds a torn partial tile of its checkpoint on open (a kill while recovery rewrote it)", async () => {
+    const dir = tmpDir();
+    const log = await openFsLog(dir, plain);
+    await log.append(entries(0, 300));
+    const cp = await log.waitIntegrated(300);
+    await log.close();
+    // Size 300: level 1 has a partial tile of width 1, the one a kill tore in the crash test.
+    const torn = path.join(dir, "tile", "1", "000.p", "1");
+    expect(statSync(torn).size).toBe(32);
+    writeFileSync(torn, Buffer.alloc(0));
+    const repairs: string[] = [];
+    const reopened = await openFsLog(dir, { ...plain, onRepair: (m) => repairs.push(m) });
+    expect(repairs.join("\n")).toMatch(/tile\/1\/000\.p\/1: shorter than its width; rebuilding/);
+    expect(Buffer.from(reopened.latestCheckpoint().rootHash)).toEqual(Buffer.from(cp.rootHash));
+    expect(statSync(torn).size).toBe(32);
+    await reopened.close();
+  });
+
   it("refuses to open when synced entries are gone", async () => {
     const { dir, layout } = await closedLog(600);
     await fsp.rm(layout.openBundle(2));
