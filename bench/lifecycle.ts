@@ -13,10 +13,9 @@ import { loadOrCreateRedactionKey } from "../src/store/fs/keys.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { verifyLog } from "../src/verify/verify-log.js";
 import { FsLogFiles } from "../src/store/fs/files.js";
-import { parseMicroTime } from "./gen/events.js";
+import { generateEventLines, parseMicroTime } from "./gen/events.js";
 import { intOption, log, markdownTable, parseBenchArgs, printNote, runIfMain, tempDir } from "./harness.js";
-import { fillFsLog } from "./lib/fill.js";
-import { generatedEntries } from "./lib/workload.js";
+import { fillFsLogFrom } from "./lib/fill.js";
 
 const POLICY = parseRetentionPolicy(
   "apiVersion: kubetrail.dev/v1\nkind: RetentionPolicy\nmetadata: { name: bench-30d }\nkeep: 30d\n",
@@ -44,31 +43,50 @@ async function verifySeconds(
 export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(argv);
   const n = intOption(args, "events", args.quick ? 50_000 : 1_000_000);
-  log(`lifecycle: generating ${n} events`);
-  const data = generatedEntries(11, n);
+  log(`lifecycle: generating and writing ${n} events`);
   const dir = tempDir("lifecycle");
-  log("lifecycle: writing the log");
-  const dataDir = await fillFsLog(dir, data.buffers);
-  // The event 90 % of the way in, and the clock 30 days after it: everything older is past the policy.
-  const cut = JSON.parse(data.lines[Math.floor(n * 0.9)]!) as { stageTimestamp: string };
-  const nowUs = parseMicroTime(cut.stageTimestamp) + 30 * DAY_US;
+  // The event 90 % of the way in, and the clock 30 days after it: everything older is past the
+  // policy. Events stream from the generator into the log (10M of them do not fit in memory);
+  // only the few read back here are parsed.
+  const cutAt = Math.floor(n * 0.9);
+  const usersFrom = Math.floor(n * 0.92);
+  let nowUs = 0;
   const users = new Map<string, number[]>();
-  for (let i = Math.floor(n * 0.92); i < n; i++) {
-    // Erasure by user matches the user and the user impersonated.
-    const e = JSON.parse(data.lines[i]!) as {
-      user?: { username?: string };
-      impersonatedUser?: { username?: string };
-    };
-    for (const u of new Set([e.user?.username, e.impersonatedUser?.username]))
-      if (u) users.set(u, [...(users.get(u) ?? []), i]);
+  function* entries(): Generator<Buffer> {
+    let i = 0;
+    for (const line of generateEventLines({ seed: 11, count: n })) {
+      if (i === cutAt)
+        nowUs = parseMicroTime((JSON.parse(line) as { stageTimestamp: string }).stageTimestamp) + 30 * DAY_US;
+      if (i >= usersFrom) {
+        // Erasure by user matches the user and the user impersonated.
+        const e = JSON.parse(line) as {
+          user?: { username?: string };
+          impersonatedUser?: { username?: string };
+        };
+        for (const u of new Set([e.user?.username, e.impersonatedUser?.username]))
+          if (u) {
+            const at = users.get(u);
+            if (at) at.push(i);
+            else users.set(u, [i]);
+          }
+      }
+      if (i % 1_000_000 === 0 && i > 0) log(`lifecycle: ${i} events written`);
+      i++;
+      yield Buffer.from(line, "utf8");
+    }
   }
-  data.lines.length = 0;
-  data.buffers.length = 0;
-  // Only users with nothing in the open (last, partial) bundle, which erasure refuses.
+  const fillStart = process.hrtime.bigint();
+  const dataDir = await fillFsLogFrom(dir, entries());
+  log(`lifecycle: log written in ${seconds(fillStart).toFixed(0)} s`);
+  // Only users with nothing in the open (last, partial) bundle, which erasure refuses, and at
+  // least 1,000 events where retention leaves them (the issue's 1,000-entry erasure): the one
+  // closest to that.
   const fullEnd = n - (n % 256);
-  const [user, seen] = [...users]
-    .filter(([, at]) => at[at.length - 1]! < fullEnd)
-    .sort((a, b) => Math.abs(a[1].length - 1000) - Math.abs(b[1].length - 1000))[0]!;
+  const candidates = [...users].filter(([, at]) => at[at.length - 1]! < fullEnd);
+  const enough = candidates.filter(([, at]) => at.length >= 1000);
+  const [user, seen] = (enough.length > 0 ? enough : candidates).sort(
+    (a, b) => Math.abs(a[1].length - 1000) - Math.abs(b[1].length - 1000),
+  )[0]!;
 
   log(`lifecycle: erasing user ${user} (${seen.length} events, last at ${seen[seen.length - 1]})`);
   const rows: string[][] = [];

@@ -23,6 +23,7 @@ import { openFsLog } from "../src/store/fs/storage.js";
 import { REAL_FIXTURE } from "./capture-real.js";
 import { intOption, log, markdownTable, parseBenchArgs, printNote, runIfMain, tempDir } from "./harness.js";
 import { benchFixture } from "./lib/paths.js";
+import { postgresDisk } from "./lib/pg-disk.js";
 import { generatedEntries } from "./lib/workload.js";
 
 const BUNDLE = 256;
@@ -154,6 +155,15 @@ async function diskTable(corpus: Corpus): Promise<void> {
   };
   row("raw JSON lines", { bundles: raw }, null);
   row("`gzip -6` of the JSON lines", { bundles: gz }, gzSeconds);
+  log(`storage: ${corpus.name}: PostgreSQL`);
+  const pgDisk = await postgresDisk(corpus.lines);
+  if ("skipped" in pgDisk) printNote(`PostgreSQL row skipped: ${pgDisk.skipped}`);
+  else
+    row(
+      "PostgreSQL, jsonb rows + forensic indexes (table in bundles)",
+      { bundles: pgDisk.table, index: pgDisk.indexes },
+      pgDisk.seconds,
+    );
   for (const compressed of [false, true]) {
     const data = path.join(dir, compressed ? "zstd" : "plain");
     log(`storage: ${corpus.name}: kubetrail, ${compressed ? "compressed" : "plain"} bundles`);
@@ -251,7 +261,11 @@ export async function main(argv: string[]): Promise<void> {
       "The write-ahead log is a fixed set of slots reused round after round (8 slots of 8 MiB at most, " +
       "whatever the log's size), so its share per event falls as the log grows; `other` is keys, checkpoint " +
       "and marks. kubetrail rows include writing " +
-      "(append, integrate, compress, index) in `write s`. Codec speeds are one core, in the bench's thread, the best of 5 passes.",
+      "(append, integrate, compress, index) in `write s`. The PostgreSQL row is the hash-chained jsonb table of the other " +
+      "benches with the query bench's forensic expression indexes, after VACUUM: its `bundles` column is " +
+      "pg_table_size (heap and TOAST, where PostgreSQL compresses large values with pglz), `index` is pg_indexes_size " +
+      "(primary key and forensic indexes), together pg_total_relation_size; the server's own WAL and catalogs are not " +
+      "counted; `write s` is insert + index build + vacuum. Codec speeds are one core, in the bench's thread, the best of 5 passes.",
   );
 }
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { healthRoutes } from "../src/server/routes/health.js";
 import { queryRoutes, type QueryRouteDeps } from "../src/server/routes/query.js";
+import { statusRoutes } from "../src/server/routes/status.js";
 import { uiApiRoutes, type UiApiDeps } from "../src/server/routes/ui-api.js";
 import { uiRoutes, type UiRouteDeps } from "../src/server/routes/ui.js";
 import { request } from "./fixtures/audit/request.js";
@@ -172,6 +173,7 @@ describe("docs/openapi.yaml", () => {
   it("documents every route the server mounts for readers and the web UI", () => {
     const routes = [
       ...queryRoutes({} as QueryRouteDeps),
+      ...statusRoutes({ report: () => Promise.reject(new Error("not asked")) }),
       ...healthRoutes({ ready: () => true, registry: {} as never }),
       ...uiApiRoutes({} as UiApiDeps),
       ...uiRoutes({} as UiRouteDeps),
@@ -183,6 +185,7 @@ describe("docs/openapi.yaml", () => {
       }));
     const all = routes.map((r) => `${r.method} ${r.path}`);
     expect(all).toContain("get /log/tile/entries/{path}");
+    expect(all).toContain("get /v1/status");
     expect(all).toEqual(
       expect.arrayContaining(["get /v1/stats", "get /v1/entries/{index}", "post /ui/api/login"]),
     );
@@ -211,6 +214,8 @@ describe("docs/openapi.yaml", () => {
     await check("/v1/top/{dimension}", "/v1/top/ns?verb=delete", 200);
     await check("/v1/proof/consistency", "/v1/proof/consistency?from=3", 200);
     await check("/v1/keys", "/v1/keys", 200, null);
+    const status = (await check("/v1/status", "/v1/status", 200)) as { log: { entries: number } };
+    expect(status.log.entries).toBeGreaterThanOrEqual(SCENARIO.length);
     await check("/healthz", "/healthz", 200, null);
     await check("/readyz", "/readyz", 200, null);
   });
@@ -222,6 +227,8 @@ describe("docs/openapi.yaml", () => {
     await check("/v1/events", "/v1/events?proofs=true&tree-size=999999", 400);
     await check("/v1/events", "/v1/events", 401, null);
     await check("/v1/events", "/v1/events", 403, ingestToken);
+    await check("/v1/status", "/v1/status", 401, null);
+    await check("/v1/status", "/v1/status", 403, ingestToken);
     await check("/v1/events/{index}", "/v1/events/99999", 404);
     await check("/v1/events/{index}", "/v1/events/x", 400);
     await check("/v1/top/{dimension}", "/v1/top/colours", 404);

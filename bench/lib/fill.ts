@@ -8,15 +8,30 @@ const FILL_BATCH = 1000;
 
 /** Appends all entries to a new fs log under `dir` and waits for a checkpoint covering them. */
 export async function fillFsLog(dir: string, entries: readonly Uint8Array[]): Promise<string> {
+  return fillFsLogFrom(dir, entries);
+}
+
+/**
+ * The same from any iterable, holding only a few batches at a time, so a log far larger than
+ * memory (the 10M-event lifecycle run) can be written from a generator.
+ */
+export async function fillFsLogFrom(dir: string, entries: Iterable<Uint8Array>): Promise<string> {
   const dataDir = path.join(dir, "data");
   const log = await openFsLog(dataDir);
   const pending: Promise<unknown>[] = [];
-  for (let i = 0; i < entries.length; i += FILL_BATCH) {
-    pending.push(log.append(entries.slice(i, i + FILL_BATCH) as Uint8Array[]));
+  let batch: Uint8Array[] = [];
+  let count = 0;
+  for (const e of entries) {
+    batch.push(e);
+    count++;
+    if (batch.length < FILL_BATCH) continue;
+    pending.push(log.append(batch));
+    batch = [];
     if (pending.length >= 8) await Promise.all(pending.splice(0));
   }
+  if (batch.length > 0) pending.push(log.append(batch));
   await Promise.all(pending);
-  await log.waitIntegrated(entries.length);
+  await log.waitIntegrated(count);
   await log.close();
   return dataDir;
 }

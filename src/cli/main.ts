@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   compact: async () => (await import("./compact.js")).registerCompact,
   retention: async () => (await import("./retention.js")).registerRetention,
   erase: async () => (await import("./erase.js")).registerErase,
+  status: async () => (await import("./status.js")).registerStatus,
   history: async () => (await import("./history.js")).registerHistory,
   export: async () => (await import("./export.js")).registerExport,
   "verify-bundle": async () => (await import("./verify-bundle.js")).registerVerifyBundle,

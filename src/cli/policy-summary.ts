@@ -1,18 +1,7 @@
 // The human summary printed at the end of `kubetrail policy test`.
 import type { ImpactSummary, PolicyComparison } from "../audit/policy/impact.js";
 import { LEVELS } from "../audit/types.js";
-import { formatTable } from "./output/table.js";
-
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${units[u]}`;
-}
+import { formatBytes, formatTable } from "./output/table.js";
 
 const pct = (part: number, whole: number) => (whole === 0 ? "0%" : `${((100 * part) / whole).toFixed(1)}%`);
 

@@ -12,6 +12,7 @@ import { detectServeExtension } from "../server/detect-extension.js";
 import { guardServeExtension, type GuardExtension } from "../server/guard-extension.js";
 import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output.js";
 import { queryServeExtension } from "../server/routes/query.js";
+import { statusServeExtension } from "../server/routes/status.js";
 import { runServe, type ServeConfig, type ServeExtension } from "../server/run-serve.js";
 import { SessionStore } from "../server/session.js";
 import { uiServeExtension } from "../server/ui-extension.js";
@@ -399,18 +400,25 @@ export function registerServe(program: Command): void {
             }),
           );
         }
+        let detect: ReturnType<typeof detectServeExtension> | undefined;
         if (resolved.detect) {
           const rulesDirs = (resolved.rulesDir ?? "").split(",").filter((d) => d.trim() !== "");
-          extensions.push(
-            detectServeExtension({
-              stateDir: storage.stateDir,
-              rulesConfig: resolved.rulesConfig,
-              rulesDirs,
-              logger,
-              stdout: output,
-            }),
-          );
+          detect = detectServeExtension({
+            stateDir: storage.stateDir,
+            rulesConfig: resolved.rulesConfig,
+            rulesDirs,
+            logger,
+            stdout: output,
+          });
+          extensions.push(detect);
         }
+        extensions.push(
+          statusServeExtension({
+            stateDir: storage.stateDir,
+            indexer: query.indexer,
+            ...(detect ? { detectorPosition: detect.position } : {}),
+          }),
+        );
         if (resolved.retentionPolicy !== undefined)
           extensions.push(
             retentionServeExtension({

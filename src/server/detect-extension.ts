@@ -16,8 +16,13 @@ export interface DetectSetup {
   stdout?: StdoutTarget;
 }
 
-export function detectServeExtension(setup: DetectSetup): ServeExtension {
+export function detectServeExtension(
+  setup: DetectSetup,
+): ServeExtension & { position(): number | undefined } {
+  let running: { position(): number } | undefined;
   return {
+    /** The running detector's position (entries evaluated, their alerts durable); undefined before it starts. */
+    position: () => running?.position(),
     start: async (ingest, ctx) => {
       const config = setup.rulesConfig ? await readRulesConfig(setup.rulesConfig) : undefined;
       const live = await startLiveDetection({
@@ -36,6 +41,7 @@ export function detectServeExtension(setup: DetectSetup): ServeExtension {
           ),
       });
       setup.logger.info({ from: live.from }, "detector started");
+      running = { position: () => live.detector.stats().position };
       return live.stop;
     },
   };

@@ -87,7 +87,7 @@ export function sourceKind(o: SourceFlags): "local" | "remote" {
   return "remote";
 }
 
-function noSource(): CliError {
+export function noSource(): CliError {
   return new CliError(
     "no source to read: give --data DIR (a data directory on this machine) or --server URL (a running server), " +
       "or add a context with `kubetrail config set-context NAME --server URL --key VKEY`",

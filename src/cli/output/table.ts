@@ -28,3 +28,15 @@ export function tableLines(
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   return tableLines(headers, rows).join("\n") + "\n";
 }
+
+/** Bytes in binary units, as `du -h` and `ls -lh` print them. */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${units[u]}`;
+}

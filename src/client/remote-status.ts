@@ -1,0 +1,63 @@
+// GET /v1/status of a running server: the same report `kubetrail status --data` makes, taken by
+// the server from its own data directory. Sizes and positions are the server's word (they
+// prove nothing); the checkpoint in it is checked against the pinned key when there is one.
+import type { StatusReport } from "../status/collect.js";
+import { apiClient, type RemoteSettings } from "./connect.js";
+import { ClientError } from "./errors.js";
+import { trustCheckpoint } from "./proven.js";
+
+export async function remoteStatus(s: RemoteSettings): Promise<StatusReport> {
+  const api = apiClient(s);
+  const where = `${api.server}/v1/status`;
+  let body: unknown;
+  try {
+    body = await api.get("v1/status");
+  } finally {
+    api.close();
+  }
+  const report = checkShape(body, where);
+  const cp = report.checkpoint;
+  if (s.verifierKey !== undefined && s.verifierKey !== "" && cp.state === "ok") {
+    if (typeof cp.note !== "string") throw junk(where, `"checkpoint.note" is missing`);
+    const trusted = trustCheckpoint(cp.note, s.verifierKey, where);
+    if (trusted.size !== cp.size)
+      throw new ClientError(
+        "forged",
+        `${where}: the report says the checkpoint is of size ${cp.size}, its signed note says ${trusted.size}`,
+      );
+  }
+  return report;
+}
+
+function junk(where: string, what: string): ClientError {
+  return new ClientError("junk", `${where}: ${what} (is this a kubetrail server?)`);
+}
+
+/** The fields the table prints, checked: a report is rendered, never trusted to be well-formed. */
+function checkShape(body: unknown, where: string): StatusReport {
+  const obj = (v: unknown, name: string): Record<string, unknown> => {
+    if (v === null || typeof v !== "object" || Array.isArray(v))
+      throw junk(where, `"${name}" is not an object`);
+    return v as Record<string, unknown>;
+  };
+  const r = obj(body, "the answer");
+  if (r["kind"] !== "Status") throw junk(where, `"kind" is not "Status"`);
+  for (const part of ["log", "checkpoint", "index", "detector", "dedupe", "guard", "retention", "disk"])
+    obj(r[part], part);
+  const disk = obj(r["disk"], "disk");
+  if (!Array.isArray(disk["parts"])) throw junk(where, `"disk.parts" is not a list`);
+  for (const [i, p] of (disk["parts"] as unknown[]).entries()) {
+    const part = obj(p, `disk.parts[${i}]`);
+    if (
+      typeof part["part"] !== "string" ||
+      typeof part["bytes"] !== "number" ||
+      typeof part["files"] !== "number"
+    )
+      throw junk(where, `"disk.parts[${i}]" is not a part with bytes and files`);
+  }
+  const total = obj(disk["total"], "disk.total");
+  if (typeof total["bytes"] !== "number" || typeof total["files"] !== "number")
+    throw junk(where, `"disk.total" has no bytes or files`);
+  if (typeof obj(r["log"], "log")["entries"] !== "number") throw junk(where, `"log.entries" is not a number`);
+  return body as StatusReport;
+}

@@ -1,0 +1,248 @@
+// `kubetrail status`: what a data directory holds and how far each consumer of the log has got,
+// read from its files only — no lock, no write, nothing opened for writing — so it runs on a
+// stopped log and beside a running serve alike, and never slows ingest. Derived files (index,
+// detector position, dedupe store, guard state) are checked as far as is cheap; a damaged one is
+// reported as "damaged" for its part, never as a failure of the whole report: each is rebuilt
+// from the log by whoever uses it next.
+import { existsSync, promises as fsp } from "node:fs";
+import path from "node:path";
+import { KUBETRAIL_API_VERSION } from "../audit/types.js";
+import { readPosition } from "../detect/position.js";
+import { readNamespaceFile, namespaceFile } from "../guard/namespace-file.js";
+import { readManifest } from "../ingest/run-store/manifest.js";
+import { splitBundle } from "../store/bundle-format.js";
+import { FsLogFiles } from "../store/fs/files.js";
+import { readVerifierKey } from "../store/fs/keys.js";
+import { readRetention } from "../store/fs/retention.js";
+import { readSignedCheckpoint } from "../store/log-reader.js";
+import { BUNDLE_SIZE } from "../store/types.js";
+import { encodeBase64, NoteVerifier } from "../tlog/index.js";
+import { diskUse, type DiskReport } from "./disk.js";
+import { readIndexPosition } from "./index-position.js";
+
+export type PartState = "ok" | "missing" | "not-run" | "outdated" | "rebuilding" | "damaged";
+
+/** How far one consumer of the log (index, detector, dedupe store) has got. */
+export interface Progress {
+  state: PartState;
+  /** Entries [0, position) are done. */
+  position?: number;
+  /** Entries of the log not done yet. */
+  lagEntries?: number;
+  /** Age of the first entry not done yet, by its own timestamp (null: none, or it has none). */
+  oldestPendingAgeSeconds?: number | null;
+  message?: string;
+}
+
+export interface StatusReport {
+  apiVersion: typeof KUBETRAIL_API_VERSION;
+  kind: "Status";
+  /** When the report was taken (RFC 3339). */
+  time: string;
+  log: {
+    origin: string | null;
+    /** Entries in the log: the latest checkpoint's size, or what a running serve has appended. */
+    entries: number;
+    from: "checkpoint" | "serve";
+  };
+  checkpoint: {
+    state: "ok" | "missing" | "damaged";
+    size?: number;
+    rootHash?: string;
+    /** When the checkpoint file was written (its modification time), RFC 3339. */
+    writtenAt?: string;
+    ageSeconds?: number;
+    /** The signed note itself, for a remote client to check against the key it pins. */
+    note?: string;
+    message?: string;
+  };
+  index: Progress;
+  detector: Progress;
+  dedupe: Progress;
+  guard: { state: "ok" | "not-run" | "damaged"; message?: string };
+  retention: { state: "ok" | "damaged"; prunedBefore: number; reason?: string; message?: string };
+  disk: DiskReport;
+}
+
+/** What a running serve knows better than its files. */
+export interface LiveStatus {
+  logSize: number;
+  /** The running indexer's position and state (absent: read index.db). */
+  index?: { position: number; state: "ready" | "rebuilding" | "degraded"; message?: string };
+  /** The running detector's position (absent: read detect.position, when there is one). */
+  detectorPosition?: number;
+}
+
+export interface CollectOptions {
+  live?: LiveStatus;
+  now?: () => number;
+}
+
+export async function collectStatus(dataDir: string, opts: CollectOptions = {}): Promise<StatusReport> {
+  const now = (opts.now ?? Date.now)();
+  const files = new FsLogFiles(dataDir);
+  const checkpoint = await readCheckpointStatus(dataDir, files, now);
+  const entries = opts.live?.logSize ?? checkpoint.size ?? 0;
+  const readable = checkpoint.size ?? 0;
+  const pending = (position: number, base: Omit<Progress, "lagEntries" | "position">): Promise<Progress> =>
+    progress(files, position, entries, readable, now, base);
+
+  const live = opts.live?.index;
+  const index: Progress = live
+    ? await pending(live.position, {
+        state: live.state === "rebuilding" ? "rebuilding" : live.state === "degraded" ? "damaged" : "ok",
+        ...(live.message === undefined ? {} : { message: live.message }),
+      })
+    : await fromIndexFile(dataDir, pending);
+
+  let detector: Progress;
+  if (opts.live?.detectorPosition !== undefined) {
+    detector = await pending(opts.live.detectorPosition, { state: "ok" });
+  } else {
+    detector = await fromFile(async () => {
+      const file = path.join(dataDir, "detect.position");
+      if (!existsSync(file))
+        return { state: "not-run", message: "no detect.position (written by serve's detector)" };
+      return pending(await readPosition(file), { state: "ok" });
+    });
+  }
+
+  const dedupe = await fromFile(async () => {
+    const manifest = readManifest(path.join(dataDir, "dedupe"));
+    if (manifest === null) return { state: "missing", message: "no dedupe store (built by import or serve)" };
+    if (manifest.damaged !== undefined)
+      return { state: "damaged", message: `${manifest.damaged}; rebuilt on the next open` };
+    return pending(manifest.covered, { state: "ok" });
+  });
+
+  const guard = await guardStatus(dataDir);
+  let retention: StatusReport["retention"];
+  try {
+    const r = await readRetention(files.layout.retention);
+    retention = { state: "ok", prunedBefore: r?.prunedBefore ?? 0, ...(r ? { reason: r.reason } : {}) };
+  } catch (err) {
+    retention = { state: "damaged", prunedBefore: 0, message: (err as Error).message };
+  }
+
+  return {
+    apiVersion: KUBETRAIL_API_VERSION,
+    kind: "Status",
+    time: new Date(now).toISOString(),
+    log: { origin: checkpoint.origin ?? null, entries, from: opts.live ? "serve" : "checkpoint" },
+    checkpoint: checkpoint.report,
+    index,
+    detector,
+    dedupe,
+    guard,
+    retention,
+    disk: await diskUse(dataDir),
+  };
+}
+
+/** A part read from its file; whatever reading it throws makes that part "damaged", nothing more. */
+async function fromFile(read: () => Promise<Progress>): Promise<Progress> {
+  try {
+    return await read();
+  } catch (err) {
+    return { state: "damaged", message: (err as Error).message };
+  }
+}
+
+async function fromIndexFile(
+  dataDir: string,
+  pending: (position: number, base: Omit<Progress, "lagEntries" | "position">) => Promise<Progress>,
+): Promise<Progress> {
+  const file = readIndexPosition(dataDir);
+  if (file.state === "missing" || file.state === "damaged") return file;
+  return pending(
+    file.position,
+    file.state === "outdated" ? { state: "outdated", message: file.message } : { state: "ok" },
+  );
+}
+
+async function readCheckpointStatus(
+  dataDir: string,
+  files: FsLogFiles,
+  now: number,
+): Promise<{ report: StatusReport["checkpoint"]; size?: number; origin?: string }> {
+  let written: number;
+  try {
+    written = (await fsp.stat(files.layout.checkpoint)).mtimeMs;
+  } catch {
+    return { report: { state: "missing", message: "no checkpoint: the log never signed one" } };
+  }
+  try {
+    const cp = await readSignedCheckpoint(files, NoteVerifier.fromKey(await readVerifierKey(dataDir)));
+    if (cp === null)
+      return { report: { state: "missing", message: "no checkpoint: the log never signed one" } };
+    return {
+      size: cp.size,
+      origin: cp.origin,
+      report: {
+        state: "ok",
+        size: cp.size,
+        rootHash: encodeBase64(cp.rootHash),
+        writtenAt: new Date(written).toISOString(),
+        ageSeconds: Math.max(0, Math.round((now - written) / 100) / 10),
+        note: cp.note,
+      },
+    };
+  } catch (err) {
+    return { report: { state: "damaged", message: (err as Error).message } };
+  }
+}
+
+/**
+ * The progress at `position` of a log of `entries`, with the age of the first pending entry
+ * read from its bundle when it is under the checkpoint (`readable` entries).
+ */
+async function progress(
+  files: FsLogFiles,
+  position: number,
+  entries: number,
+  readable: number,
+  now: number,
+  base: Omit<Progress, "lagEntries" | "position">,
+): Promise<Progress> {
+  if (position > entries)
+    return {
+      state: "damaged",
+      position,
+      message: `position ${position} is beyond the log (${entries} entries); rebuilt from the log on the next start`,
+    };
+  const lag = entries - position;
+  let age: number | null = null;
+  if (lag > 0 && position < readable) {
+    const time = await entryTime(files, position, readable).catch(() => null);
+    if (time !== null) age = Math.max(0, Math.round((now - time) / 100) / 10);
+  }
+  return { ...base, position, lagEntries: lag, oldestPendingAgeSeconds: age };
+}
+
+/** The timestamp of entry `index` (an audit event's stage time, or a record's time), in ms. */
+async function entryTime(files: FsLogFiles, index: number, readable: number): Promise<number | null> {
+  const start = index - (index % BUNDLE_SIZE);
+  const bundle = await files.readEntryBundle(start / BUNDLE_SIZE, Math.min(BUNDLE_SIZE, readable - start));
+  if (bundle?.data === undefined) return null;
+  const line = splitBundle(bundle.data)[index - start];
+  if (line === undefined || line.length === 0) return null;
+  const e = JSON.parse(Buffer.from(line).toString("utf8")) as Record<string, unknown>;
+  for (const field of ["stageTimestamp", "requestReceivedTimestamp", "time"]) {
+    const v = e[field];
+    if (typeof v === "string" && !Number.isNaN(Date.parse(v))) return Date.parse(v);
+  }
+  return null;
+}
+
+async function guardStatus(dataDir: string): Promise<StatusReport["guard"]> {
+  const file = namespaceFile(dataDir);
+  if (!existsSync(file))
+    return { state: "not-run", message: "no guard state (serve --guard-policies writes it)" };
+  let problem: string | undefined;
+  try {
+    await readNamespaceFile(file, (why) => (problem = why));
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  return problem === undefined ? { state: "ok" } : { state: "damaged", message: problem };
+}
