@@ -768,19 +768,24 @@ describe("kubectl trail with a witness policy", () => {
         (await call(s, { path: "/log/checkpoint" })).body.includes("\u2014 w1.read-access.test/w "),
       );
 
-      // The quorum met: the same answers as without a policy.
-      const met = await kubectl("alice", [
-        "trail",
-        "history",
-        "deploy/web",
-        "-n",
-        "team-a",
-        "--witness",
-        w1Key,
-      ]);
+      // The quorum met: the same answers as without a policy. Every kubectl call adds audit
+      // events and so a newer checkpoint, which fail-open publishing may show before w1's
+      // cosignature of it has arrived (a client with a policy must refuse that one): ask until
+      // a checkpoint the witness has caught up with answers.
+      const underQuorum = async (args: string[]): Promise<Awaited<ReturnType<typeof kubectl>>> => {
+        let got = await kubectl("alice", args);
+        await waitFor(`kubectl ${args.join(" ")} under a checkpoint w1 cosigned`, async () => {
+          if (got.stderr === "") return true;
+          expect(got.stderr).toMatch(/missing: w1\.read-access\.test\/w/);
+          got = await kubectl("alice", args);
+          return got.stderr === "";
+        });
+        return got;
+      };
+      const met = await underQuorum(["trail", "history", "deploy/web", "-n", "team-a", "--witness", w1Key]);
       expect(met.stderr).toBe("");
       expect(met.stdout).toMatch(/kube-harness-admin\s+create/);
-      const one = await kubectl("alice", [
+      const one = await underQuorum([
         "trail",
         "query",
         "-A",
@@ -805,13 +810,15 @@ describe("kubectl trail with a witness policy", () => {
         const short = await kubectl("alice", ["trail", ...args, "--witness", w1Key, "--witness", w2Key]);
         expect(short.code, `${args[0]}: ${short.stdout}`).toBe(1);
         expect(short.stdout).toBe("");
-        expect(short.stderr).toMatch(/^kubectl trail: .*missing: w2\.read-access\.test\/w.*\n$/);
+        expect(short.stderr).toMatch(/^kubectl trail: .*missing: .*w2\.read-access\.test\/w.*\n$/);
       }
       const verify = await kubectl("alice", ["trail", "verify", "--witness", w1Key, "--witness", w2Key]);
       expect(verify.code).toBe(1);
       expect(verify.stdout).toMatch(/^FAILED: /);
-      expect(verify.stdout).toContain("missing: w2.read-access.test/w");
-      expect((await kubectl("alice", ["trail", "verify", "--witness", w1Key])).stdout).toMatch(/^OK: /);
+      expect(verify.stdout).toMatch(/missing: .*w2\.read-access\.test\/w/);
+      await waitFor("verify passing with w1's cosignature", async () =>
+        /^OK: /.test((await kubectl("alice", ["trail", "verify", "--witness", w1Key])).stdout),
+      );
 
       // A policy that cannot be met is a usage error before anything is read.
       const bad = await kubectl("alice", [
