@@ -1,6 +1,6 @@
 // GET /v1/status (read credential, the whole log's reader): the report `kubetrail status` prints,
 // taken from serve's own data directory with what the running process knows better (the
-// appended size, the indexer's and detector's positions). And the lag gauges on /metrics.
+// appended size, the indexer's and detector's positions). And the detector's lag on /metrics.
 // Documented in docs/api.md and docs/openapi.yaml.
 import { Gauge, type Registry } from "prom-client";
 import type { Indexer } from "../../index/indexer.js";
@@ -55,11 +55,8 @@ export function statusServeExtension(setup: StatusServeSetup): ServeExtension {
   };
   return {
     start: async (ingest, ctx) => {
-      registerLagGauges(ctx.registry, {
-        logSize: () => ingest.log.size(),
-        indexPosition: setup.indexer ? () => setup.indexer!(ingest.log).position() : undefined,
-        detectorPosition: setup.detectorPosition,
-      });
+      if (setup.detectorPosition)
+        registerDetectorLag(ctx.registry, () => ingest.log.size(), setup.detectorPosition);
       return async () => {};
     },
     routes: (ingest) => statusRoutes({ report: () => report(ingest.log) }),
@@ -82,39 +79,25 @@ export function statusRoutes(deps: { report: () => Promise<StatusReport> }): Rou
   ];
 }
 
-export const INDEX_LAG_GAUGE = "kubetrail_index_lag_entries";
 export const DETECTOR_LAG_GAUGE = "kubetrail_detector_lag_entries";
 
 /**
- * Entries appended but not yet indexed / evaluated by the detector, read at each scrape. A gauge
- * of the same name already registered (by the index feeder itself) is left as it is.
+ * Entries appended but not yet evaluated by the detector, read at each scrape. (The index's lag
+ * gauges belong to the index feeder: registerIndexMetrics.)
  */
-export function registerLagGauges(
+export function registerDetectorLag(
   registry: Registry,
-  at: {
-    logSize: () => number;
-    indexPosition?: () => number;
-    detectorPosition?: () => number | undefined;
-  },
+  logSize: () => number,
+  position: () => number | undefined,
 ): void {
-  const gauge = (name: string, help: string, position: () => number | undefined): void => {
-    if (registry.getSingleMetric(name) !== undefined) return;
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const p = position();
-        if (p !== undefined) this.set(Math.max(0, at.logSize() - p));
-      },
-    });
-  };
-  if (at.indexPosition)
-    gauge(INDEX_LAG_GAUGE, "Log entries appended but not yet in the query index", at.indexPosition);
-  if (at.detectorPosition)
-    gauge(
-      DETECTOR_LAG_GAUGE,
-      "Log entries appended but not yet evaluated by the detector (alerts durable)",
-      at.detectorPosition,
-    );
+  registry.removeSingleMetric(DETECTOR_LAG_GAUGE);
+  new Gauge({
+    name: DETECTOR_LAG_GAUGE,
+    help: "Log entries appended but not yet evaluated by the detector (alerts durable)",
+    registers: [registry],
+    collect() {
+      const p = position();
+      if (p !== undefined) this.set(Math.max(0, logSize() - p));
+    },
+  });
 }
