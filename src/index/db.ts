@@ -578,7 +578,29 @@ function ensureSchema(db: Database.Database, origin: string, opts: OpenIndexOpti
     ).run(SCHEMA_VERSION, randomUUID(), origin);
     return reason;
   });
-  return tx.immediate();
+  const reason = tx.immediate();
+  if (reason !== undefined) reclaimFreePages(db);
+  return reason;
+}
+
+/**
+ * Dropping the tables leaves their pages in the file as free pages: an index rebuilt under a new
+ * schema would keep the old one's size on disk. VACUUM gives them back, quickly while the tables
+ * are empty. Another connection still reading keeps it from running (not waited for): the free
+ * pages are then reused as the index refills.
+ */
+function reclaimFreePages(db: Database.Database): void {
+  if (db.pragma("freelist_count", { simple: true }) === 0) return;
+  const timeout = db.pragma("busy_timeout", { simple: true }) as number;
+  db.pragma("busy_timeout = 0");
+  try {
+    db.exec("VACUUM");
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") throw err;
+  } finally {
+    db.pragma(`busy_timeout = ${timeout}`);
+  }
 }
 
 /** Synchronous sleep: openIndex is synchronous like the SQLite binding it wraps. */
