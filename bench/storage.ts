@@ -19,6 +19,12 @@ import {
 } from "node:zlib";
 import { compress as zstdCompress, decompress as zstdDecompress } from "zstd-napi";
 import { startIndexer } from "../src/index/indexer.js";
+import {
+  bundleFrames,
+  compressBundle,
+  decompressBundle,
+  decompressFrame,
+} from "../src/store/bundle-codec.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { REAL_FIXTURE } from "./capture-real.js";
 import { intOption, log, markdownTable, parseBenchArgs, printNote, runIfMain, tempDir } from "./harness.js";
@@ -239,6 +245,69 @@ function codecTable(corpus: Corpus): void {
   );
 }
 
+/**
+ * How many entries a frame of a stored bundle should hold: bundles stored as kubetrail stores
+ * them (zstd -3, seekable frames) with 256 (one frame, as first stored) down to 4 entries per
+ * frame. Reading one entry decompresses its frame: the cost per entry read is the time to
+ * decompress one frame, and the bytes it decompresses (a figure load does not change).
+ */
+function frameTable(corpus: Corpus): void {
+  const full = bundles(corpus.lines);
+  if (full.length === 0) return;
+  const plain = full.reduce((a, b) => a + b.length, 0);
+  const rows: string[][] = [];
+  for (const perFrame of [256, 64, 32, 16, 8, 4]) {
+    const stored = full.map((b) => compressBundle(b, 3, perFrame));
+    const tables = stored.map((b, i) => bundleFrames(b, `bundle ${i}`));
+    let frames = 0;
+    let oneFrame = Infinity;
+    let whole = Infinity;
+    for (let round = 0; round < ROUNDS; round++) {
+      let t = process.hrtime.bigint();
+      frames = 0;
+      stored.forEach((b, i) =>
+        tables[i]!.frames.forEach((f, k) => {
+          decompressFrame(b, f, `bundle ${i}`, k);
+          frames++;
+        }),
+      );
+      oneFrame = Math.min(oneFrame, Number(process.hrtime.bigint() - t) / 1e3 / frames);
+      t = process.hrtime.bigint();
+      const back = stored.map((b, i) => decompressBundle(b, `bundle ${i}`));
+      whole = Math.min(whole, Number(process.hrtime.bigint() - t) / 1e9);
+      back.forEach((b, i) => {
+        if (!b.equals(full[i]!))
+          throw new Error(`${perFrame} entries per frame: bundle ${i} did not round-trip`);
+      });
+    }
+    const bytes = stored.reduce((a, b) => a + b.length, 0);
+    rows.push([
+      `${perFrame}${perFrame === 256 ? " (one frame, before)" : ""}`,
+      `${(plain / bytes).toFixed(1)}×`,
+      perEvent(bytes, full.length * BUNDLE),
+      (plain / frames / 1024).toFixed(1),
+      oneFrame.toFixed(0),
+      mb(plain, whole),
+    ]);
+  }
+  process.stdout.write(
+    `\n#### Entries per frame: ${corpus.name} (${full.length} full bundles, zstd -3, seek table included)\n\n`,
+  );
+  process.stdout.write(
+    markdownTable(
+      [
+        "entries per frame",
+        "ratio",
+        "B/event",
+        "KiB decompressed per entry read",
+        "µs per entry read",
+        "whole bundle MB/s",
+      ],
+      rows,
+    ) + "\n",
+  );
+}
+
 export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(argv);
   const n = intOption(args, "events", args.quick ? 20_000 : 200_000);
@@ -252,9 +321,11 @@ export async function main(argv: string[]): Promise<void> {
     { name: "real kube-apiserver v1.20.2 output", lines: realLines },
     { name: "generated corpus", lines: generatedEntries(7, n).buffers },
   ];
+  const framesOnly = args.rest.includes("--frames-only");
   for (const corpus of corpora) {
-    await diskTable(corpus);
-    codecTable(corpus);
+    if (!framesOnly) await diskTable(corpus);
+    if (!framesOnly) codecTable(corpus);
+    frameTable(corpus);
   }
   printNote(
     "Disk is allocated blocks (`st_blocks`), so small files count as the filesystem stores them. " +

@@ -1,7 +1,11 @@
 // `kubetrail compact`: compresses the full entry bundles of a data directory that are still
 // stored plain (written before compression existed, or left by a process that stopped before
-// compressing them). `serve` does the same in the background; this is for a stopped log.
+// compressing them), and rewrites bundles compressed in one frame (before bundles were cut into
+// seekable frames) so that reading one entry decompresses only its frame. `serve` compresses
+// plain bundles in the background but leaves single-frame ones (they read correctly, only
+// slower); this is for a stopped log.
 import type { Command } from "commander";
+import { DEFAULT_ENTRIES_PER_FRAME } from "../store/bundle-codec.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
@@ -10,23 +14,33 @@ export function registerCompact(program: Command): void {
   program
     .command("compact")
     .description(
-      "compress the full entry bundles still stored plain (zstd, one frame per bundle); safe to interrupt and re-run",
+      "compress the full entry bundles still stored plain, and rewrite those compressed in one frame " +
+        "into seekable frames (zstd); safe to interrupt and re-run",
     )
     .requiredOption("--data <dir>", "data directory (the log must not be open for writing elsewhere)")
     .option("--level <n>", "zstd level, 1 (fastest) to 19 (smallest)", "3")
+    .option(
+      "--entries-per-frame <n>",
+      "entries per seekable frame: 1, 2, 4 … 256 (fewer: cheaper reads of one entry, larger files)",
+      String(DEFAULT_ENTRIES_PER_FRAME),
+    )
     .option("-o, --output <format>", "text or json", "text")
-    .action(async (o: { data: string; level: string; output: string }) => {
+    .action(async (o: { data: string; level: string; entriesPerFrame: string; output: string }) => {
       checkOutput(o.output, ["text", "json"]);
       const level = Number(o.level);
       if (!Number.isInteger(level) || level < 1 || level > 19)
         throw new CliError(`--level: "${o.level}" is not a whole number from 1 to 19`);
+      const perFrame = Number(o.entriesPerFrame);
+      if (!Number.isInteger(perFrame) || perFrame < 1 || perFrame > 256 || 256 % perFrame !== 0)
+        throw new CliError(`--entries-per-frame: "${o.entriesPerFrame}" is not a power of two from 1 to 256`);
       const started = Date.now();
-      const log = await openFsLog(o.data, { compressLevel: level });
+      const log = await openFsLog(o.data, { compressLevel: level, entriesPerFrame: perFrame });
       try {
-        const stats = await log.driver.compactAll();
+        const stats = await log.driver.compactAll({ reframe: true });
         const seconds = (Date.now() - started) / 1000;
         const summary = {
           bundles: stats.bundles,
+          reframed: stats.reframed,
           plainBytes: stats.plainBytes,
           compressedBytes: stats.compressedBytes,
           seconds,
@@ -34,10 +48,10 @@ export function registerCompact(program: Command): void {
         process.stdout.write(
           o.output === "json"
             ? JSON.stringify(summary) + "\n"
-            : stats.bundles === 0
-              ? "every full bundle is already compressed\n"
-              : `compressed ${stats.bundles} bundles: ${stats.plainBytes} → ${stats.compressedBytes} bytes ` +
-                `(${(stats.plainBytes / Math.max(1, stats.compressedBytes)).toFixed(1)}×) in ${seconds.toFixed(1)}s\n`,
+            : stats.bundles + stats.reframed === 0
+              ? "every full bundle is already compressed in seekable frames\n"
+              : `compressed ${stats.bundles} bundles and reframed ${stats.reframed}: ` +
+                `${stats.plainBytes} → ${stats.compressedBytes} bytes in ${seconds.toFixed(1)}s\n`,
         );
       } finally {
         await log.close();

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Summary } from "prom-client";
 import type { ServeExtension } from "../server/run-serve.js";
 import type { Cosign } from "../store/log-core.js";
-import { readEntriesFrom, sourceTileReader } from "../store/log-reader.js";
+import { entrySpans, readEntriesFrom, sourceTileReader } from "../store/log-reader.js";
 import type { Storage } from "../store/storage.js";
 import { newVerifier, proveConsistency, proveSubtreeConsistency, tileHashReader } from "../tlog/index.js";
 import { HttpError } from "../server/route.js";
@@ -56,7 +56,7 @@ export async function setUpCosigning(
       proveSubtree: (start, end, n) => proveSubtreeConsistency(start, end, n, hashes(n)),
       entries: async (start, end) => {
         const out: Uint8Array[] = [];
-        for await (const e of readEntriesFrom((i, w) => source.readEntryBundle(i, w), start, end)) {
+        for await (const e of readEntriesFrom(entrySpans(source), start, end)) {
           // A mirror needs every entry: one pruned before it got it cannot be sent any more.
           if (e.data === undefined)
             throw new Error(`entry ${e.index} is ${e.gone.state}: a mirror cannot get it`);

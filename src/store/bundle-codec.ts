@@ -1,11 +1,19 @@
-// How full entry bundles are compressed at rest: one Zstandard frame per bundle (RFC 8878),
-// with the bundle's size in the frame header. A bundle compressed whole keeps the repetition
-// between its 256 events, which frames of fewer entries lose (bench/compression.ts compares
-// formats, levels and frame sizes). The frame is a standard `zstd` stream, so the stored bytes
-// are served as they are to a client that accepts `Content-Encoding: zstd`, and `zstd -d`
-// restores the bundle file.
-import { Decompressor, DecompressStream, compress } from "zstd-napi";
-import { LogError, MAX_BUNDLE_BYTES } from "./types.js";
+// How full entry bundles are compressed at rest: the Zstandard seekable format (zstd's
+// contrib/seekable_format): the bundle's entries cut into groups of a fixed number of whole
+// entries, each group one independent zstd frame (RFC 8878) with its size in the header and a
+// checksum, then a skippable frame holding the seek table (each frame's compressed and
+// decompressed size). Reading one entry decompresses only the frame holding it; the file as a
+// whole is still a standard `zstd` stream (frames decode to the concatenation of their
+// contents, skippable frames are ignored), so it is served as it is to a client that accepts
+// `Content-Encoding: zstd`, and `zstd -d` restores the bundle file.
+//
+// Smaller frames lose the repetition between the events of different frames: the number of
+// entries per frame is a trade of ratio against the cost of reading one entry, measured in
+// bench/storage.ts. Which entries a frame holds follows from the number of frames (a power of
+// two dividing 256), so the seek table needs nothing beyond the published format. A file
+// without a seek table is one frame holding the whole bundle (how bundles were stored first).
+import { Compressor, Decompressor, DecompressStream } from "zstd-napi";
+import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES } from "./types.js";
 
 /** The file suffix of a compressed bundle, and its HTTP content coding. */
 export const COMPRESSED_SUFFIX = ".zst";
@@ -18,14 +26,108 @@ export const CONTENT_ENCODING = "zstd";
  */
 export const DEFAULT_LEVEL = 3;
 
-const MAGIC = 0xfd2fb528;
+/**
+ * Entries per frame of a bundle compressed at rest: reading one entry decompresses this many,
+ * for a ratio a little below one frame per bundle (bench/README.md, frames per bundle).
+ */
+export const DEFAULT_ENTRIES_PER_FRAME = 32;
+
+const FRAME_MAGIC = 0xfd2fb528;
+const SKIPPABLE_SEEK_TABLE_MAGIC = 0x184d2a5e;
+const SEEKABLE_MAGIC = 0x8f92eab1;
+/** Number_Of_Frames (4), Seek_Table_Descriptor (1), Seekable_Magic_Number (4). */
+const FOOTER_BYTES = 9;
+/** Skippable_Magic_Number (4) and Frame_Size (4). */
+const SKIPPABLE_HEADER_BYTES = 8;
+const CHECKSUM_FLAG = 0x80;
+const RESERVED_BITS = 0x7c;
+
+/** One zstd frame of a stored bundle: where it is, and which bundle bytes it decompresses to. */
+export interface BundleFrame {
+  /** Offset and size of the frame in the stored file. */
+  offset: number;
+  size: number;
+  /** Offset and size of its contents in the bundle. */
+  contentOffset: number;
+  contentSize: number;
+}
+
+/** The frames of a stored bundle and how many entries each holds (the last may hold fewer). */
+export interface BundleFrames {
+  frames: BundleFrame[];
+  entriesPerFrame: number;
+  /** The size of the whole bundle. */
+  contentSize: number;
+}
+
+function u32(data: Uint8Array, at: number): number {
+  return (data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16) | (data[at + 3]! << 24)) >>> 0;
+}
+
+function putU32(out: Buffer, at: number, value: number): void {
+  out.writeUInt32LE(value >>> 0, at);
+}
+
+let compressors = new Map<number, Compressor>();
+
+function compressor(level: number): Compressor {
+  let c = compressors.get(level);
+  if (c === undefined) {
+    c = new Compressor();
+    c.setParameters({ compressionLevel: level, checksumFlag: true, contentSizeFlag: true });
+    if (compressors.size > 4) compressors = new Map();
+    compressors.set(level, c);
+  }
+  return c;
+}
+
+/** End offsets of the groups of `entriesPerFrame` lines of `raw` (the last group takes the rest). */
+function groupEnds(raw: Uint8Array, entriesPerFrame: number): number[] {
+  const data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const ends: number[] = [];
+  let lines = 0;
+  for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, nl + 1)) {
+    if (++lines % entriesPerFrame === 0) ends.push(nl + 1);
+  }
+  if (ends.length === 0 || ends[ends.length - 1] !== data.length) ends.push(data.length);
+  return ends;
+}
 
 /**
- * Compresses bundle bytes into one zstd frame that records their size and a checksum of them,
- * so damage to the stored file is found when it is read rather than passed on as entries.
+ * Compresses bundle bytes into frames of `entriesPerFrame` entries (a power of two dividing
+ * 256) and a seek table. Each frame records its size and a checksum of its contents, so damage
+ * to the stored file is found when it is read rather than passed on as entries.
  */
-export function compressBundle(raw: Uint8Array, level = DEFAULT_LEVEL): Buffer {
-  return compress(raw, { compressionLevel: level, checksumFlag: true });
+export function compressBundle(
+  raw: Uint8Array,
+  level = DEFAULT_LEVEL,
+  entriesPerFrame = DEFAULT_ENTRIES_PER_FRAME,
+): Buffer {
+  if (!Number.isInteger(entriesPerFrame) || entriesPerFrame < 1 || BUNDLE_SIZE % entriesPerFrame !== 0) {
+    throw new RangeError(`entries per frame must divide ${BUNDLE_SIZE}, not ${entriesPerFrame}`);
+  }
+  const c = compressor(level);
+  const frames: Buffer[] = [];
+  const sizes: [number, number][] = [];
+  let start = 0;
+  for (const end of groupEnds(raw, entriesPerFrame)) {
+    const frame = c.compress(raw.subarray(start, end));
+    frames.push(frame);
+    sizes.push([frame.length, end - start]);
+    start = end;
+  }
+  const tableBytes = SKIPPABLE_HEADER_BYTES + sizes.length * 8 + FOOTER_BYTES;
+  const table = Buffer.alloc(tableBytes);
+  putU32(table, 0, SKIPPABLE_SEEK_TABLE_MAGIC);
+  putU32(table, 4, tableBytes - SKIPPABLE_HEADER_BYTES);
+  sizes.forEach(([compressed, decompressed], i) => {
+    putU32(table, SKIPPABLE_HEADER_BYTES + i * 8, compressed);
+    putU32(table, SKIPPABLE_HEADER_BYTES + i * 8 + 4, decompressed);
+  });
+  putU32(table, tableBytes - FOOTER_BYTES, sizes.length);
+  table[tableBytes - 5] = 0;
+  putU32(table, tableBytes - 4, SEEKABLE_MAGIC);
+  return Buffer.concat([...frames, table]);
 }
 
 /**
@@ -33,30 +135,93 @@ export function compressBundle(raw: Uint8Array, level = DEFAULT_LEVEL): Buffer {
  * (RFC 8878 §3.1.1.1). Throws when `data` does not start with a zstd frame.
  */
 export function frameContentSize(data: Uint8Array): number | null {
+  return frameHeader(data).contentSize;
+}
+
+function frameHeader(data: Uint8Array): {
+  headerBytes: number;
+  contentSize: number | null;
+  checksum: boolean;
+} {
   if (data.length < 6) throw new Error("too short for a zstd frame");
-  const magic = (data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24)) >>> 0;
-  if (magic !== MAGIC) throw new Error("not a zstd frame");
+  if (u32(data, 0) !== FRAME_MAGIC) throw new Error("not a zstd frame");
   const descriptor = data[4]!;
   const fcsFlag = descriptor >> 6;
   const singleSegment = (descriptor >> 5) & 1;
+  const checksum = ((descriptor >> 2) & 1) === 1;
   const dictFlag = descriptor & 3;
   const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
-  if (fcsBytes === 0) return null;
   const at = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][dictFlag]!;
   if (data.length < at + fcsBytes) throw new Error("zstd frame header cut short");
+  if (fcsBytes === 0) return { headerBytes: at, contentSize: null, checksum };
   let size = 0;
   for (let i = fcsBytes - 1; i >= 0; i--) size = size * 256 + data[at + i]!;
-  return fcsBytes === 2 ? size + 256 : size;
+  return { headerBytes: at + fcsBytes, contentSize: fcsBytes === 2 ? size + 256 : size, checksum };
 }
 
-let decompressor: Decompressor | undefined;
+/**
+ * The size of the zstd frame at the start of `data`, found by walking its block headers (RFC
+ * 8878 §3.1.1.2), so that bytes after it (a second frame smuggled into one slot of the seek
+ * table) are seen before anything is decompressed.
+ */
+function frameLength(data: Uint8Array): number {
+  const header = frameHeader(data);
+  let at = header.headerBytes;
+  for (;;) {
+    if (at + 3 > data.length) throw new Error("zstd frame cut short");
+    const block = data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16);
+    const last = block & 1;
+    const type = (block >> 1) & 3;
+    if (type === 3) throw new Error("reserved zstd block type");
+    at += 3 + (type === 1 ? 1 : block >>> 3);
+    if (at > data.length) throw new Error("zstd frame cut short");
+    if (last) break;
+  }
+  return at + (header.checksum ? 4 : 0);
+}
 
 /**
- * The bundle bytes of a stored compressed bundle. The frame must declare its size, at most
- * MAX_BUNDLE_BYTES, so a damaged or hostile file cannot make the reader allocate more.
- * Throws LogError("corrupt") naming `where` when the bytes are not such a frame.
+ * The frames of stored bundle `data` as its seek table lists them, or one frame for a file
+ * without a seek table. Sizes must add up exactly to the file and to at most MAX_BUNDLE_BYTES
+ * of bundle; anything else throws LogError("corrupt") naming `where`.
  */
-export function decompressBundle(data: Uint8Array, where: string): Buffer {
+export function bundleFrames(data: Uint8Array, where: string): BundleFrames {
+  const corrupt = (why: string): LogError => new LogError("corrupt", `${where}: ${why}`);
+  if (data.length >= FOOTER_BYTES && u32(data, data.length - 4) === SEEKABLE_MAGIC) {
+    const count = u32(data, data.length - FOOTER_BYTES);
+    const descriptor = data[data.length - 5]!;
+    if ((descriptor & RESERVED_BITS) !== 0) throw corrupt("the seek table sets reserved bits");
+    if (count < 1 || count > BUNDLE_SIZE || BUNDLE_SIZE % count !== 0) {
+      throw corrupt(
+        `the seek table lists ${count} frames (a bundle is cut into a power of two up to ${BUNDLE_SIZE})`,
+      );
+    }
+    const entryBytes = descriptor & CHECKSUM_FLAG ? 12 : 8;
+    const tableBytes = SKIPPABLE_HEADER_BYTES + count * entryBytes + FOOTER_BYTES;
+    const tableAt = data.length - tableBytes;
+    if (tableAt < 0) throw corrupt("the seek table is larger than the file");
+    if (u32(data, tableAt) !== SKIPPABLE_SEEK_TABLE_MAGIC || u32(data, tableAt + 4) !== tableBytes - 8) {
+      throw corrupt("the seek table's frame header does not match its footer");
+    }
+    const frames: BundleFrame[] = [];
+    let offset = 0;
+    let contentOffset = 0;
+    for (let i = 0; i < count; i++) {
+      const size = u32(data, tableAt + SKIPPABLE_HEADER_BYTES + i * entryBytes);
+      const contentSize = u32(data, tableAt + SKIPPABLE_HEADER_BYTES + i * entryBytes + 4);
+      if (size === 0) throw corrupt(`the seek table lists frame ${i} as empty`);
+      frames.push({ offset, size, contentOffset, contentSize });
+      offset += size;
+      contentOffset += contentSize;
+      if (offset > tableAt) throw corrupt("the seek table's frames run past the seek table");
+      if (contentOffset > MAX_BUNDLE_BYTES) {
+        throw corrupt(`the seek table declares more than a bundle holds (${MAX_BUNDLE_BYTES} bytes)`);
+      }
+    }
+    if (offset !== tableAt)
+      throw corrupt(`the seek table's frames add up to ${offset} bytes, the file holds ${tableAt}`);
+    return { frames, entriesPerFrame: BUNDLE_SIZE / count, contentSize: contentOffset };
+  }
   let size: number | null;
   try {
     size = frameContentSize(data);
@@ -64,19 +229,53 @@ export function decompressBundle(data: Uint8Array, where: string): Buffer {
     throw new LogError("corrupt", `${where}: ${(err as Error).message}`, { cause: err });
   }
   if (size === null || size > MAX_BUNDLE_BYTES) {
-    throw new LogError(
-      "corrupt",
-      `${where}: the zstd frame ${size === null ? "does not declare its size" : `declares ${size} bytes, more than a bundle holds`}`,
+    throw corrupt(
+      `the zstd frame ${size === null ? "does not declare its size" : `declares ${size} bytes, more than a bundle holds`}`,
     );
   }
+  return {
+    frames: [{ offset: 0, size: data.length, contentOffset: 0, contentSize: size }],
+    entriesPerFrame: BUNDLE_SIZE,
+    contentSize: size,
+  };
+}
+
+let decompressor: Decompressor | undefined;
+
+/**
+ * The contents of one frame of stored bundle `data` (as listed by bundleFrames). The frame must
+ * be exactly one zstd frame declaring the size the seek table gives; anything else, or a
+ * checksum that does not match, throws LogError("corrupt") naming `where`.
+ */
+export function decompressFrame(data: Uint8Array, frame: BundleFrame, where: string, index = 0): Buffer {
+  const bytes = data.subarray(frame.offset, frame.offset + frame.size);
   try {
+    const { contentSize } = frameHeader(bytes);
+    if (contentSize !== frame.contentSize) {
+      throw new Error(`declares ${contentSize ?? "no"} bytes, the seek table ${frame.contentSize}`);
+    }
+    if (frameLength(bytes) !== bytes.length) throw new Error("is not one zstd frame");
     decompressor ??= new Decompressor();
-    const out = decompressor.decompress(data);
-    if (out.length !== size) throw new Error(`${out.length} bytes where the frame declares ${size}`);
+    const out = decompressor.decompress(bytes);
+    if (out.length !== frame.contentSize)
+      throw new Error(`gave ${out.length} bytes, it declares ${frame.contentSize}`);
     return out;
   } catch (err) {
-    throw new LogError("corrupt", `${where}: cannot decompress: ${(err as Error).message}`, { cause: err });
+    throw new LogError("corrupt", `${where}: frame ${index}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * The bundle bytes of a stored compressed bundle (every frame). Frames must declare their
+ * sizes, at most MAX_BUNDLE_BYTES together, so a damaged or hostile file cannot make the reader
+ * allocate more. Throws LogError("corrupt") naming `where` when the bytes are not such frames.
+ */
+export function decompressBundle(data: Uint8Array, where: string): Buffer {
+  const { frames, contentSize } = bundleFrames(data, where);
+  if (frames.length === 1) return decompressFrame(data, frames[0]!, where);
+  const out = Buffer.allocUnsafe(contentSize);
+  frames.forEach((frame, i) => decompressFrame(data, frame, where, i).copy(out, frame.contentOffset));
+  return out;
 }
 
 /**

@@ -25,6 +25,13 @@ export interface LogSource {
   /** The first `width` entries of bundle `index` (see LogReader.readEntryBundle), or null when missing. */
   readEntryBundle(index: number, width: number): Promise<EntryBundle | null>;
   /**
+   * Entries [from, width) of bundle `index`: the same lines as readEntryBundle(index, width)
+   * from entry `from` on, with `first` saying where they start (it may start earlier). A source
+   * that stores bundles so that some entries cost less to read than the whole (the file system's
+   * seekable frames) has this; readers fall back to readEntryBundle.
+   */
+  readEntrySpan?(index: number, from: number, width: number): Promise<EntryBundle | null>;
+  /**
    * Full bundle `index` exactly as stored compressed, or null when it is not stored that way
    * (a driver without compression need not have this). Served as it is to a client that accepts
    * the encoding: it decodes to readEntryBundle(index, 256)'s bytes.

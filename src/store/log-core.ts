@@ -37,6 +37,7 @@ import { DEFAULT_GROUP_COMMIT_LIMITS, GroupCommitter, type GroupCommitLimits } f
 import { LeafHasherPool } from "./leaf-hasher.js";
 import {
   bundleWithin,
+  entrySpans,
   leavesCovered,
   readEntriesFrom,
   readSignedCheckpoint,
@@ -221,7 +222,7 @@ class Log implements AuditLog {
   /** Acknowledged entries are readable moments later: reads wait for them. */
   private async *readWritten(start: number, end: number): AsyncIterable<LogEntry> {
     await this.driver.untilWritten(end);
-    yield* readEntriesFrom((index, width) => this.driver.readEntryBundle(index, width), start, end);
+    yield* readEntriesFrom(entrySpans(this.driver), start, end);
   }
 
   readTile(tile: Tile): Promise<Uint8Array | null> {

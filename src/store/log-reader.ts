@@ -16,6 +16,16 @@ import { splitBundle } from "./bundle-format.js";
 import type { LogSource } from "./driver.js";
 import { LogError, type EntryBundle, type LogEntry, type LogReader, type SignedCheckpoint } from "./types.js";
 
+/** Reads entries [from, width) of bundle `index` (LogSource.readEntrySpan). */
+export type ReadEntrySpan = (index: number, from: number, width: number) => Promise<EntryBundle | null>;
+
+/** `source`'s reads of some entries of a bundle: its own, else its whole-bundle reads. */
+export function entrySpans(source: Pick<LogSource, "readEntryBundle" | "readEntrySpan">): ReadEntrySpan {
+  return source.readEntrySpan !== undefined
+    ? (index, from, width) => source.readEntrySpan!(index, from, width)
+    : (index, _from, width) => source.readEntryBundle(index, width);
+}
+
 /** Number of leaves a tile's hashes cover: a tile beyond the checkpoint's tree is not part of it. */
 export function leavesCovered(tile: Tile): bigint {
   return (
@@ -34,14 +44,14 @@ export function bundleWithin(index: number, width: number, size: number): boolea
  * a LogError("corrupt") naming it.
  */
 export async function* readEntriesFrom(
-  read: (index: number, width: number) => Promise<EntryBundle | null>,
+  read: ReadEntrySpan,
   start: number,
   end: number,
 ): AsyncIterable<LogEntry> {
   for (let index = start; index < end;) {
     const bundle = Math.floor(index / TILE_WIDTH);
     const width = Math.min(TILE_WIDTH, end - bundle * TILE_WIDTH);
-    const got = await read(bundle, width);
+    const got = await read(bundle, index - bundle * TILE_WIDTH, width);
     if (got === null) {
       throw new LogError("corrupt", `entry bundle ${bundle} (entries ${bundle * TILE_WIDTH}…) is missing`);
     }
@@ -55,14 +65,15 @@ export async function* readEntriesFrom(
     } catch (err) {
       throw new LogError("corrupt", `entry bundle ${bundle}: ${(err as Error).message}`, { cause: err });
     }
-    if (lines.length !== width) {
+    const first = got.first ?? 0;
+    if (lines.length !== width - first || first > index - bundle * TILE_WIDTH) {
       throw new LogError(
         "corrupt",
-        `entry bundle ${bundle} holds ${lines.length} entries, expected ${width}`,
+        `entry bundle ${bundle} holds ${lines.length} entries from entry ${first}, expected ${width - first}`,
       );
     }
     for (let i = index - bundle * TILE_WIDTH; i < width; i++, index++) {
-      const data = lines[i]!;
+      const data = lines[i - first]!;
       if (data.length > 0) yield { index, data };
       else yield { index, gone: { state: "erased", reason: got.erased?.get(i) ?? "erased" } };
     }
@@ -102,6 +113,9 @@ export function readerAt(
     leavesCovered(tile) > BigInt(size) ? Promise.resolve(null) : source.readTile(tile);
   const readEntryBundle = (index: number, width: number): Promise<EntryBundle | null> =>
     bundleWithin(index, width, size) ? source.readEntryBundle(index, width) : Promise.resolve(null);
+  const spans = entrySpans(source);
+  const readEntrySpan: ReadEntrySpan = (index, from, width) =>
+    bundleWithin(index, width, size) ? spans(index, from, width) : Promise.resolve(null);
   const tiles = sourceTileReader(readTile);
   return {
     origin: checkpoint.origin,
@@ -115,7 +129,7 @@ export function readerAt(
       if (start < 0 || end > size || start > end) {
         throw new LogError("invalid", `entries [${start}, ${end}) are outside the log of ${size}`);
       }
-      return readEntriesFrom(readEntryBundle, start, end);
+      return readEntriesFrom(readEntrySpan, start, end);
     },
     hashReader: (): HashReader =>
       tileHashReader(size, tiles, opts.authenticateTiles ? checkpoint.rootHash : undefined),

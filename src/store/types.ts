@@ -39,10 +39,12 @@ export type LogEntry =
 /**
  * The first `width` entries of an entry bundle as read: bundle bytes (one line per entry, as
  * published under tile/entries/), or the whole bundle gone. Inside `data` an erased entry is an
- * empty line (no stored entry is empty); `erased` gives the reason for each such line.
+ * empty line (no stored entry is empty); `erased` gives the reason for each such line, by its
+ * place in the bundle. `first` > 0 when `data` starts at that entry of the bundle rather than
+ * its first (a read of some entries: LogSource.readEntrySpan).
  */
 export type EntryBundle =
-  | { data: Uint8Array; erased?: ReadonlyMap<number, string>; gone?: undefined }
+  | { data: Uint8Array; erased?: ReadonlyMap<number, string>; first?: number; gone?: undefined }
   | { data?: undefined; gone: Gone };
 
 /** The single write path: everything that adds to the log goes through append. */

@@ -10,14 +10,25 @@
 // and decompresses is the truth (erasure rewrites it before removing the plain file), so the
 // plain file beside it is removed without being compressed again. Synchronous: it runs on the
 // compaction worker thread (compact-worker.ts), or on the caller's in tests.
+//
+// A bundle compressed before bundles were cut into seekable frames (one frame, no seek table)
+// is read as it is; `reframeBundleFile` rewrites it into frames (`kubetrail compact` does, for
+// a stopped log), replacing the file by rename so that either version is there at any moment.
 import fs from "node:fs";
 import path from "node:path";
-import { compressBundle, decompressBundle } from "../bundle-codec.js";
+import {
+  bundleFrames,
+  compressBundle,
+  decompressBundle,
+  DEFAULT_ENTRIES_PER_FRAME,
+} from "../bundle-codec.js";
 import type { FsLayout } from "./layout.js";
 
 export type CompactOutcome =
   /** The plain file was compressed (or, when a valid compressed file was there, removed). */
   | { state: "compacted"; plainBytes: number; compressedBytes: number }
+  /** A compressed bundle of one frame was rewritten in seekable frames. */
+  | { state: "reframed"; plainBytes: number; compressedBytes: number }
   /** No plain file: already compressed, pruned, or not full yet. */
   | { state: "absent" };
 
@@ -67,22 +78,62 @@ export function replaceFileSync(file: string, data: Uint8Array): void {
   fsyncDirSync(dir);
 }
 
+/** `plain` compressed into seekable frames, checked to decompress to the same bytes. */
+function compressChecked(plain: Buffer, level: number, perFrame: number, file: string, kept: string): Buffer {
+  const compressed = compressBundle(plain, level, perFrame);
+  if (!decompressBundle(compressed, file).equals(plain)) {
+    throw new Error(`${file}: compressing did not round-trip; ${kept} is kept`);
+  }
+  return compressed;
+}
+
 /** Compresses full bundle `index` in place (see the file comment); `level` is zstd's. */
-export function compactBundleFile(layout: FsLayout, index: number, level: number): CompactOutcome {
+export function compactBundleFile(
+  layout: FsLayout,
+  index: number,
+  level: number,
+  perFrame = DEFAULT_ENTRIES_PER_FRAME,
+): CompactOutcome {
   const plainFile = layout.bundle(index);
   const plain = readIfExists(plainFile);
   if (plain === null) return { state: "absent" };
   const compressedFile = layout.compressedBundle(index);
   let compressed = validCompressed(compressedFile);
   if (compressed === null) {
-    compressed = compressBundle(plain, level);
-    if (!decompressBundle(compressed, compressedFile).equals(plain)) {
-      throw new Error(`${compressedFile}: compressing did not round-trip; the plain bundle is kept`);
-    }
+    compressed = compressChecked(plain, level, perFrame, compressedFile, "the plain bundle");
     replaceFileSync(compressedFile, compressed);
   }
   fs.rmSync(plainFile, { force: true });
   return { state: "compacted", plainBytes: plain.length, compressedBytes: compressed.length };
+}
+
+/**
+ * Compresses full bundle `index` as compactBundleFile does, and rewrites a compressed bundle cut
+ * otherwise than in frames of `perFrame` entries (one frame without a seek table: as first
+ * stored) into such frames. A compressed bundle that does not decompress is left as it is, for
+ * verify to report.
+ */
+export function reframeBundleFile(
+  layout: FsLayout,
+  index: number,
+  level: number,
+  perFrame = DEFAULT_ENTRIES_PER_FRAME,
+): CompactOutcome {
+  const outcome = compactBundleFile(layout, index, level, perFrame);
+  if (outcome.state !== "absent") return outcome;
+  const file = layout.compressedBundle(index);
+  const stored = readIfExists(file);
+  if (stored === null) return outcome;
+  let plain: Buffer;
+  try {
+    if (bundleFrames(stored, file).entriesPerFrame === perFrame) return outcome;
+    plain = decompressBundle(stored, file);
+  } catch {
+    return outcome;
+  }
+  const compressed = compressChecked(plain, level, perFrame, file, "the single-frame bundle");
+  replaceFileSync(file, compressed);
+  return { state: "reframed", plainBytes: stored.length, compressedBytes: compressed.length };
 }
 
 /** Temporary files a pass left behind when the process died (`.<name>.<pid>.tmp`). */

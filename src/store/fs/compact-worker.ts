@@ -3,10 +3,11 @@
 import { readlinkSync } from "node:fs";
 import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { compactBundleFile, type CompactOutcome } from "./compact-bundle.js";
+import { compactBundleFile, reframeBundleFile, type CompactOutcome } from "./compact-bundle.js";
 import { FsLayout } from "./layout.js";
 
-export type CompactRequest = { index: number; level: number };
+/** `reframe`: rewrite a bundle compressed in one frame too (reframeBundleFile). */
+export type CompactRequest = { index: number; level: number; perFrame: number; reframe: boolean };
 export type CompactReply = { outcome?: CompactOutcome; error?: string };
 
 /** Lowers this thread's priority (Linux: a thread is a task with its own nice value). */
@@ -22,10 +23,10 @@ function niceThisThread(): void {
 niceThisThread();
 const port = parentPort!;
 const layout = new FsLayout((workerData as { dir: string }).dir);
-port.on("message", ({ id, index, level }: CompactRequest & { id: number }) => {
+port.on("message", ({ id, index, level, perFrame, reframe }: CompactRequest & { id: number }) => {
   let reply: CompactReply;
   try {
-    reply = { outcome: compactBundleFile(layout, index, level) };
+    reply = { outcome: (reframe ? reframeBundleFile : compactBundleFile)(layout, index, level, perFrame) };
   } catch (err) {
     reply = { error: (err as Error).message };
   }

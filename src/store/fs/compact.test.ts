@@ -1,13 +1,22 @@
-// Compression at rest: sealed bundles become one zstd frame each, reads give the same bytes
-// whichever form a bundle is in, a directory of plain bundles is converted, and every state a
-// crash can leave mid-conversion still reads and converts.
+// Compression at rest: sealed bundles become seekable zstd frames, reads give the same bytes
+// whichever form a bundle is in (plain, one frame as first stored, seekable frames), reading some
+// entries decompresses only their frames, a directory of plain or single-frame bundles is
+// converted, and every state a crash can leave mid-conversion still reads and converts.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { newVerifier } from "../../tlog/index.js";
 import { verifyLog } from "../../verify/verify-log.js";
-import { compressBundle, decompressBundle } from "../bundle-codec.js";
-import type { LogEntry } from "../types.js";
+import { compress } from "zstd-napi";
+import {
+  bundleFrames,
+  compressBundle,
+  decompressBundle,
+  DEFAULT_ENTRIES_PER_FRAME,
+} from "../bundle-codec.js";
+import { openLogReader } from "../log-reader.js";
+import { LogError, type LogEntry } from "../types.js";
 import { compactBundleFile } from "./compact-bundle.js";
 import { FsLogFiles } from "./files.js";
 import { FsLayout } from "./layout.js";
@@ -74,8 +83,10 @@ describe("compression at rest", () => {
     for (const b of [0, 1, 2]) {
       expect(existsSync(layout.bundle(b)), `bundle ${b} plain`).toBe(false);
       const stored = readFileSync(layout.compressedBundle(b));
-      // A standard zstd frame that declares the bundle's size.
+      // Standard zstd frames that declare their sizes, then the seek table.
       expect(stored.readUInt32LE(0)).toBe(0xfd2fb528);
+      expect(stored.readUInt32LE(stored.length - 4)).toBe(0x8f92eab1);
+      expect(bundleFrames(stored, "test").frames).toHaveLength(256 / DEFAULT_ENTRIES_PER_FRAME);
       expect(decompressBundle(stored, "test").length).toBeGreaterThan(stored.length * 4);
     }
     const after = await readAll(new FsLogFiles(dir), 800);
@@ -152,6 +163,111 @@ describe("compression at rest", () => {
     const read: LogEntry[] = [];
     for await (const e of log.readEntries(250, 520)) read.push(e);
     expect(read.map((e) => Buffer.from(e.data!).toString())).toEqual(events(250, 270).map(String));
+    await log.close();
+  });
+
+  it("reads entries from their frames alone: a damaged frame fails only the entries it holds", async () => {
+    const { dir, layout, verifierKey } = await plainLog(600);
+    const log = await openFsLog(dir);
+    await log.driver.compactAll();
+    await log.close();
+    const stored = readFileSync(layout.compressedBundle(0));
+    const { frames, entriesPerFrame } = bundleFrames(stored, "test");
+    const damaged = 3;
+    const frame = frames[damaged]!;
+    stored[frame.offset + Math.floor(frame.size / 2)] ^= 0x5a;
+    writeFileSync(layout.compressedBundle(0), stored);
+    const reader = await openLogReader(new FsLogFiles(dir), newVerifier(verifierKey));
+    const read = async (start: number, end: number): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const e of reader.readEntries(start, end)) out.push(Buffer.from(e.data!).toString());
+      return out;
+    };
+    // Every entry outside the damaged frame reads (that frame is never decompressed for them).
+    const before = damaged * entriesPerFrame;
+    const after = (damaged + 1) * entriesPerFrame;
+    expect(await read(0, before)).toEqual(events(0, before).map(String));
+    expect(await read(after, 600)).toEqual(events(after, 600 - after).map(String));
+    expect(await read(before - 1, before)).toEqual([String(event(before - 1))]);
+    // An entry inside it is damage naming the file and the frame, never a wrong entry.
+    for (const i of [before, before + 7, after - 1]) {
+      const err = await read(i, i + 1).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LogError);
+      expect((err as LogError).code).toBe("corrupt");
+      expect((err as LogError).message).toContain(`tile/entries/000.zst: frame ${damaged}`);
+    }
+    // A whole-bundle reader (verify) finds it too.
+    const report = await verifyLog(new FsLogFiles(dir), { verifierKey });
+    expect(report.problems[0]).toMatchObject({ code: "unreadable", index: 0 });
+  });
+
+  it("reads a directory mixing plain, single-frame and seekable bundles, entry by entry and whole", async () => {
+    const { dir, layout, verifierKey } = await plainLog(256 * 3 + 40);
+    const want = await readAll(new FsLogFiles(dir), 256 * 3 + 40);
+    // 0: one frame without a seek table (as stored before); 1: plain; 2: seekable frames.
+    writeFileSync(
+      layout.compressedBundle(0),
+      compress(readFileSync(layout.bundle(0)), { checksumFlag: true }),
+    );
+    rmSync(layout.bundle(0));
+    writeFileSync(layout.compressedBundle(2), compressBundle(readFileSync(layout.bundle(2)), 3, 8));
+    rmSync(layout.bundle(2));
+    const files = new FsLogFiles(dir);
+    expect(await readAll(files, 256 * 3 + 40)).toEqual(want);
+    const reader = await openLogReader(files, newVerifier(verifierKey));
+    // Every span shape: inside a frame, across frames and bundles, to the open bundle.
+    const spans: [number, number][] = [
+      [0, 1],
+      [255, 257],
+      [300, 301],
+      [509, 530],
+      [517, 518],
+      [700, 808],
+      [5, 808],
+    ];
+    for (const [start, end] of spans) {
+      const got: string[] = [];
+      for await (const e of reader.readEntries(start, end)) got.push(Buffer.from(e.data!).toString());
+      expect(got, `entries ${start}–${end}`).toEqual(events(start, end - start).map(String));
+    }
+    // And each single entry, read again from the frame cache.
+    for (let i = 0; i < 808; i += 37) {
+      for await (const e of reader.readEntries(i, i + 1))
+        expect(Buffer.from(e.data!).toString()).toBe(String(event(i)));
+    }
+    expect((await verifyLog(new FsLogFiles(dir), { verifierKey })).ok).toBe(true);
+  });
+
+  it("`compact` rewrites single-frame bundles into seekable frames; serve's background pass leaves them", async () => {
+    const { dir, layout, verifierKey } = await plainLog(256 * 3);
+    const want = await readAll(new FsLogFiles(dir), 256 * 3);
+    for (const b of [0, 1]) {
+      writeFileSync(
+        layout.compressedBundle(b),
+        compress(readFileSync(layout.bundle(b)), { checksumFlag: true }),
+      );
+      rmSync(layout.bundle(b));
+    }
+    let log = await openFsLog(dir);
+    const background = await log.driver.compactAll();
+    await log.close();
+    expect(background).toMatchObject({ bundles: 1, reframed: 0 });
+    expect(bundleFrames(readFileSync(layout.compressedBundle(0)), "0").frames).toHaveLength(1);
+
+    log = await openFsLog(dir);
+    const stats = await log.driver.compactAll({ reframe: true });
+    await log.close();
+    expect(stats).toMatchObject({ bundles: 0, reframed: 2 });
+    for (const b of [0, 1, 2]) {
+      expect(bundleFrames(readFileSync(layout.compressedBundle(b)), String(b)).entriesPerFrame).toBe(
+        DEFAULT_ENTRIES_PER_FRAME,
+      );
+    }
+    expect(await readAll(new FsLogFiles(dir), 256 * 3)).toEqual(want);
+    expect((await verifyLog(new FsLogFiles(dir), { verifierKey })).ok).toBe(true);
+    // Nothing left to do: a second run changes nothing.
+    log = await openFsLog(dir);
+    expect(await log.driver.compactAll({ reframe: true })).toMatchObject({ bundles: 0, reframed: 0 });
     await log.close();
   });
 });

@@ -10,8 +10,13 @@ import { setImmediate as turn } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { parseTilePath } from "../../tlog/index.js";
 import { WorkerCalls } from "../../worker/calls.js";
-import { DEFAULT_LEVEL } from "../bundle-codec.js";
-import { compactBundleFile, isLeftoverTemp, type CompactOutcome } from "./compact-bundle.js";
+import { DEFAULT_ENTRIES_PER_FRAME, DEFAULT_LEVEL } from "../bundle-codec.js";
+import {
+  compactBundleFile,
+  isLeftoverTemp,
+  reframeBundleFile,
+  type CompactOutcome,
+} from "./compact-bundle.js";
 import type { CompactReply } from "./compact-worker.js";
 import type { FsLayout } from "./layout.js";
 
@@ -20,6 +25,8 @@ const WORKER_URL = import.meta.url.endsWith(".js") ? new URL("./compact-worker.j
 export interface CompactorOptions {
   /** zstd level (default DEFAULT_LEVEL). */
   level?: number;
+  /** Entries per seekable frame (default DEFAULT_ENTRIES_PER_FRAME). */
+  entriesPerFrame?: number;
   /** Told when compacting a bundle fails; it stays plain and is tried again by the next scan. */
   onError?: (err: unknown) => void;
 }
@@ -27,6 +34,8 @@ export interface CompactorOptions {
 export interface CompactionStats {
   /** Bundles compressed by this process. */
   bundles: number;
+  /** Bundles compressed in one frame rewritten in seekable frames (scan({ reframe })). */
+  reframed: number;
   plainBytes: number;
   compressedBytes: number;
   /** Bundles waiting. */
@@ -34,14 +43,15 @@ export interface CompactionStats {
 }
 
 export class BundleCompactor {
-  private readonly queue = new Set<number>();
+  /** Bundles to compact, each with whether to reframe it (see scan). */
+  private readonly queue = new Map<number, boolean>();
   private running: Promise<void> | null = null;
   private readonly calls: WorkerCalls<CompactReply & { id: number }> | null;
   /** Set while something runs exclusively: no bundle is started meanwhile. */
   private holds = 0;
   private held: Promise<void> = Promise.resolve();
   private closed = false;
-  readonly stats: CompactionStats = { bundles: 0, plainBytes: 0, compressedBytes: 0, queued: 0 };
+  readonly stats: CompactionStats = { bundles: 0, reframed: 0, plainBytes: 0, compressedBytes: 0, queued: 0 };
 
   constructor(
     private readonly layout: FsLayout,
@@ -54,18 +64,20 @@ export class BundleCompactor {
   }
 
   /** Queues full bundles for compression (those sealed just now). */
-  enqueue(indexes: Iterable<number>): void {
+  enqueue(indexes: Iterable<number>, reframe = false): void {
     if (this.closed) return;
-    for (const i of indexes) this.queue.add(i);
+    for (const i of indexes) this.queue.set(i, reframe || (this.queue.get(i) ?? false));
     this.stats.queued = this.queue.size;
     this.kick();
   }
 
   /**
    * Queues every full bundle still stored plain, and removes temporary files a pass that died
-   * left behind. Resolves once queued (not compacted: see idle()).
+   * left behind. With `reframe`, also every compressed bundle, to rewrite those stored in one
+   * frame into seekable frames (reading each: `kubetrail compact` asks for it, serve does not).
+   * Resolves once queued (not compacted: see idle()).
    */
-  async scan(): Promise<void> {
+  async scan(opts: { reframe?: boolean } = {}): Promise<void> {
     const root = path.join(this.layout.dir, "tile", "entries");
     const found: number[] = [];
     const walk = async (dir: string): Promise<void> => {
@@ -82,14 +94,18 @@ export class BundleCompactor {
           if (!d.name.endsWith(".p")) await walk(file);
         } else if (isLeftoverTemp(d.name)) {
           await fsp.rm(file, { force: true });
-        } else if (/^[0-9]{3}$/.test(d.name)) {
-          const parsed = parseTilePath(path.relative(this.layout.dir, file).split(path.sep).join("/"));
+        } else if (/^[0-9]{3}$/.test(d.name) || (opts.reframe === true && /^[0-9]{3}\.zst$/.test(d.name))) {
+          const rel = path.relative(this.layout.dir, file).replace(/\.zst$/, "");
+          const parsed = parseTilePath(rel.split(path.sep).join("/"));
           if (parsed.kind === "entries") found.push(parsed.index);
         }
       }
     };
     await walk(root);
-    this.enqueue(found.sort((a, b) => a - b));
+    this.enqueue(
+      [...new Set(found)].sort((a, b) => a - b),
+      opts.reframe,
+    );
   }
 
   /** Resolves once nothing is queued or being compacted. */
@@ -128,16 +144,17 @@ export class BundleCompactor {
   }
 
   private async drain(): Promise<void> {
-    for (const index of this.queue) {
+    for (const [index, reframe] of this.queue) {
       if (this.holds > 0 || this.closed) return;
       this.queue.delete(index);
       this.stats.queued = this.queue.size;
-      const one = this.compactOne(index);
+      const one = this.compactOne(index, reframe);
       this.current = one.catch(() => undefined);
       try {
         const outcome = await one;
-        if (outcome.state === "compacted") {
-          this.stats.bundles++;
+        if (outcome.state === "reframed") this.stats.reframed++;
+        if (outcome.state === "compacted") this.stats.bundles++;
+        if (outcome.state !== "absent") {
           this.stats.plainBytes += outcome.plainBytes;
           this.stats.compressedBytes += outcome.compressedBytes;
         }
@@ -147,14 +164,15 @@ export class BundleCompactor {
     }
   }
 
-  private async compactOne(index: number): Promise<CompactOutcome> {
+  private async compactOne(index: number, reframe: boolean): Promise<CompactOutcome> {
     const level = this.opts.level ?? DEFAULT_LEVEL;
+    const perFrame = this.opts.entriesPerFrame ?? DEFAULT_ENTRIES_PER_FRAME;
     if (this.calls === null) {
       // A turn of the event loop per bundle, so tests running in-thread stay responsive.
       await turn();
-      return compactBundleFile(this.layout, index, level);
+      return (reframe ? reframeBundleFile : compactBundleFile)(this.layout, index, level, perFrame);
     }
-    const reply = await this.calls.call({ index, level });
+    const reply = await this.calls.call({ index, level, perFrame, reframe });
     if (reply.error !== undefined) throw new Error(`compressing entry bundle ${index}: ${reply.error}`);
     return reply.outcome!;
   }

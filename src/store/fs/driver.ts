@@ -42,6 +42,8 @@ export interface FsDriverOptions {
    * them plain (plain and compressed bundles are read alike, so this can change at any time).
    */
   compressLevel?: number | null;
+  /** Entries per seekable frame of a compressed bundle (default: bundle-codec's). */
+  entriesPerFrame?: number;
 }
 
 export class FsDriver implements StorageDriver {
@@ -76,6 +78,7 @@ export class FsDriver implements StorageDriver {
         ? null
         : new BundleCompactor(this.layout, {
             level: opts.compressLevel,
+            ...(opts.entriesPerFrame !== undefined ? { entriesPerFrame: opts.entriesPerFrame } : {}),
             onError: (err) => this.hooks?.failed(err),
           });
     this.bundles = new BundleFiles(
@@ -106,6 +109,10 @@ export class FsDriver implements StorageDriver {
   }
   readEntryBundle(index: number, width: number): Promise<EntryBundle | null> {
     return this.files.readEntryBundle(index, width);
+  }
+
+  readEntrySpan(index: number, from: number, width: number): Promise<EntryBundle | null> {
+    return this.files.readEntrySpan(index, from, width);
   }
   readEncodedBundle(index: number): Promise<EncodedBundle | null> {
     return this.files.readEncodedBundle(index);
@@ -427,10 +434,11 @@ export class FsDriver implements StorageDriver {
   /**
    * Compresses every full bundle still stored plain (a data directory from before compression,
    * or bundles a stopped process left) and resolves once done, with what this driver compressed.
+   * With `reframe`, also rewrites bundles compressed in one frame into seekable frames.
    */
-  async compactAll(): Promise<CompactionStats> {
+  async compactAll(opts: { reframe?: boolean } = {}): Promise<CompactionStats> {
     if (this.compactor === null) throw new LogError("invalid", "compression is off for this log");
-    await this.compactor.scan();
+    await this.compactor.scan(opts);
     await this.compactor.idle();
     return { ...this.compactor.stats };
   }

@@ -11,7 +11,7 @@ import { promises as fsp } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tilePath, type Tile } from "../../tlog/index.js";
 import { bundlePrefix } from "../bundle-format.js";
-import { CONTENT_ENCODING, decompressBundle } from "../bundle-codec.js";
+import { bundleFrames, CONTENT_ENCODING, decompressFrame } from "../bundle-codec.js";
 import type { EncodedBundle, LogSource } from "../driver.js";
 import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES, MAX_CHECKPOINT_BYTES, type EntryBundle } from "../types.js";
 import { readRegularFile } from "./bounded-read.js";
@@ -43,11 +43,36 @@ async function partialWidths(dir: string): Promise<number[]> {
 /** What one look for a tile or bundle found: it, a version being written (look again), or nothing. */
 type Found<T> = { data: T } | "short" | null;
 
+/** Some entries of a bundle: `data` holds its lines from entry `first` on. */
+interface Span {
+  data: Buffer;
+  first: number;
+}
+
+/** How many stored bundles' frame counts are remembered, so cached frames are found without the file. */
+const MAX_KNOWN_LAYOUTS = 16_384;
+
+/** The number of lines in `data`, and whether it ends with one. */
+function wholeLines(data: Buffer): number | null {
+  if (data.length > 0 && data[data.length - 1] !== 0x0a) return null;
+  let count = 0;
+  for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, nl + 1)) count++;
+  return count;
+}
+
+/** Bytes of `data` after its first `lines` lines (which it has). */
+function lineOffset(data: Buffer, lines: number): number {
+  return bundlePrefix(data, lines)!.length;
+}
+
 export class FsLogFiles implements LogSource {
   readonly layout: FsLayout;
   /** The retention record as last read: bundles it counts as pruned are not looked for. */
   private retention: RetentionRecord | null = null;
+  /** Decompressed frames of compressed bundles, by file and frame. */
   private readonly cache = new BundleCache();
+  /** Entries per frame of the compressed bundles read, by file and file identity. */
+  private readonly layouts = new Map<string, { identity: string; entriesPerFrame: number }>();
 
   constructor(
     dataDir: string,
@@ -118,7 +143,15 @@ export class FsLogFiles implements LogSource {
    * The first `width` entries of bundle `index`, null if not there, or gone when retention
    * removed it. For width 256 the full bundle file is returned as stored, even if damaged.
    */
-  async readEntryBundle(index: number, width: number): Promise<EntryBundle | null> {
+  readEntryBundle(index: number, width: number): Promise<EntryBundle | null> {
+    return this.readEntrySpan(index, 0, width);
+  }
+
+  /**
+   * Entries [from, width) of bundle `index` (LogSource.readEntrySpan): of a compressed bundle
+   * only the frames holding them are decompressed.
+   */
+  async readEntrySpan(index: number, from: number, width: number): Promise<EntryBundle | null> {
     const pruned = (r: RetentionRecord | null): EntryBundle | null =>
       r !== null && (index + 1) * BUNDLE_SIZE <= r.prunedBefore
         ? { gone: { state: "pruned", reason: r.reason } }
@@ -128,8 +161,8 @@ export class FsLogFiles implements LogSource {
     for (const [attempt, delay] of RETRY_DELAYS_MS.entries()) {
       if (delay > 0) await sleep(delay);
       // The writer renames the open bundle to its full path at any moment, too.
-      const data = await this.findEntryBundle(index, width);
-      if (data !== null) return { data };
+      const span = await this.findEntryBundle(index, from, width);
+      if (span !== null) return span.first === 0 ? { data: span.data } : span;
       // Retention only grows: read again, it may have pruned the bundle since.
       if (attempt === 0) {
         this.retention = await readRetention(this.layout.retention);
@@ -152,12 +185,14 @@ export class FsLogFiles implements LogSource {
   }
 
   /**
-   * The bytes of full bundle `index` from its compressed file; null when there is none; the
-   * error when it does not decompress (damage), for the caller to raise unless the plain file
-   * is still there (a conversion that did not finish).
+   * Entries [from, width) of full bundle `index` from its compressed file (all of it, as
+   * stored, for 0 and 256); null when there is none; the error when it does not decompress or
+   * its frames do not hold the entries they should (damage), for the caller to raise unless the
+   * plain file is still there (a conversion that did not finish).
    */
-  private async readCompressed(index: number): Promise<Buffer | LogError | null> {
+  private async readCompressed(index: number, from: number, width: number): Promise<Span | LogError | null> {
     const file = this.layout.compressedBundle(index);
+    const where = this.relative(file);
     let identity: string;
     try {
       identity = fileIdentity(await fsp.stat(file));
@@ -165,29 +200,85 @@ export class FsLogFiles implements LogSource {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw err;
     }
-    const cached = this.cache.get(file, identity);
-    if (cached !== undefined) return cached;
+    const whole = from === 0 && width === BUNDLE_SIZE;
+    const known = this.layouts.get(file);
+    if (known !== undefined && known.identity === identity) {
+      const perFrame = known.entriesPerFrame;
+      const frames: Buffer[] = [];
+      for (let k = Math.floor(from / perFrame); k <= Math.floor((width - 1) / perFrame); k++) {
+        const hit = this.cache.get(`${file}#${k}`, identity);
+        if (hit === undefined) break;
+        frames.push(hit);
+      }
+      if (frames.length === Math.floor((width - 1) / perFrame) - Math.floor(from / perFrame) + 1) {
+        return this.spanOf(frames, perFrame, from, width, whole, where);
+      }
+    }
     // Removed meanwhile (pruned or erased): the caller looks further.
-    const stored = await this.readFile(file, MAX_BUNDLE_BYTES, this.relative(file));
+    const stored = await this.readFile(file, MAX_BUNDLE_BYTES, where);
     if (stored === null) return null;
-    let data: Buffer;
     try {
-      data = decompressBundle(stored, this.relative(file));
+      const table = bundleFrames(stored, where);
+      const perFrame = table.entriesPerFrame;
+      if (this.layouts.size >= MAX_KNOWN_LAYOUTS) this.layouts.clear();
+      this.layouts.set(file, { identity, entriesPerFrame: perFrame });
+      const firstFrame = whole ? 0 : Math.floor(from / perFrame);
+      const lastFrame = whole ? table.frames.length - 1 : Math.floor((width - 1) / perFrame);
+      if (lastFrame >= table.frames.length) {
+        throw new LogError(
+          "corrupt",
+          `${where}: ${table.frames.length} frames of ${perFrame} entries hold no entry ${width - 1}`,
+        );
+      }
+      const frames: Buffer[] = [];
+      for (let k = firstFrame; k <= lastFrame; k++) {
+        let frame = this.cache.get(`${file}#${k}`, identity);
+        if (frame === undefined) {
+          frame = decompressFrame(stored, table.frames[k]!, where, k);
+          this.cache.set(`${file}#${k}`, identity, frame);
+        }
+        frames.push(frame);
+      }
+      return this.spanOf(frames, perFrame, from, width, whole, where);
     } catch (err) {
       return err instanceof LogError ? err : new LogError("corrupt", String(err), { cause: err });
     }
-    this.cache.set(file, identity, data);
-    return data;
   }
 
-  private async findEntryBundle(index: number, width: number): Promise<Buffer | null> {
-    const full = this.layout.bundle(index);
-    const compressed = await this.readCompressed(index);
-    if (Buffer.isBuffer(compressed)) {
-      if (width === BUNDLE_SIZE) return compressed;
-      const prefix = bundlePrefix(compressed, width);
-      if (prefix !== null) return Buffer.from(prefix.buffer, prefix.byteOffset, prefix.length);
+  /**
+   * Entries [from, width) from consecutive decompressed frames of `perFrame` entries each (the
+   * first holding entry `from`). Every frame of a read of some entries must hold exactly its
+   * entries; a whole bundle is returned as it decompressed, for the verifier to judge.
+   */
+  private spanOf(
+    frames: Buffer[],
+    perFrame: number,
+    from: number,
+    width: number,
+    whole: boolean,
+    where: string,
+  ): Span | LogError {
+    const data = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+    if (whole) return { data, first: 0 };
+    const firstFrame = Math.floor(from / perFrame);
+    for (const [i, frame] of frames.entries()) {
+      const lines = wholeLines(frame);
+      if (lines !== perFrame) {
+        return new LogError(
+          "corrupt",
+          `${where}: frame ${firstFrame + i} holds ${lines ?? "a cut"} entries, not ${perFrame}`,
+        );
+      }
     }
+    const skip = from - firstFrame * perFrame;
+    const start = skip === 0 ? 0 : lineOffset(data, skip);
+    return { data: data.subarray(start, lineOffset(data, width - firstFrame * perFrame)), first: from };
+  }
+
+  private async findEntryBundle(index: number, from: number, width: number): Promise<Span | null> {
+    const full = this.layout.bundle(index);
+    const compressed = await this.readCompressed(index, from, width);
+    if (compressed !== null && !(compressed instanceof LogError)) return compressed;
     const candidates = [
       full,
       width < BUNDLE_SIZE ? this.layout.partialBundle(index, width) : null,
@@ -200,9 +291,10 @@ export class FsLogFiles implements LogSource {
       if (file === null) continue;
       const data = await this.readFile(file, MAX_BUNDLE_BYTES, this.relative(file));
       // A full bundle is returned whole: a verifier must see a deleted or inserted line.
-      if (data !== null && file === full && width === BUNDLE_SIZE) return data;
+      if (data !== null && file === full && width === BUNDLE_SIZE) return { data, first: 0 };
       const prefix = data === null ? null : bundlePrefix(data, width);
-      if (prefix !== null) return Buffer.from(prefix.buffer, prefix.byteOffset, prefix.length);
+      if (prefix !== null)
+        return { data: Buffer.from(prefix.buffer, prefix.byteOffset, prefix.length), first: 0 };
     }
     // A damaged compressed bundle with no plain one beside it is damage, not a missing bundle.
     if (compressed instanceof LogError) throw compressed;
