@@ -24,6 +24,7 @@ import {
   compressBundle,
   decompressBundle,
   decompressFrame,
+  DEFAULT_ENTRIES_PER_FRAME,
 } from "../src/store/bundle-codec.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { REAL_FIXTURE } from "./capture-real.js";
@@ -77,10 +78,14 @@ function diskUse(dir: string): DiskUse {
   return { parts };
 }
 
-/** A kubetrail data directory holding `lines` (bundles compressed or not), with its index built. */
-async function kubetrailDir(dir: string, lines: Buffer[], compressed: boolean): Promise<number> {
+/**
+ * A kubetrail data directory holding `lines` (bundles plain, or compressed in frames of
+ * `perFrame` entries), with its index built.
+ */
+async function kubetrailDir(dir: string, lines: Buffer[], perFrame: number | null): Promise<number> {
+  const compressed = perFrame !== null;
   const started = process.hrtime.bigint();
-  const logged = await openFsLog(dir, compressed ? {} : { compressLevel: null });
+  const logged = await openFsLog(dir, compressed ? { entriesPerFrame: perFrame } : { compressLevel: null });
   try {
     for (let i = 0; i < lines.length; i += APPEND_BATCH)
       await logged.append(lines.slice(i, i + APPEND_BATCH));
@@ -170,17 +175,25 @@ async function diskTable(corpus: Corpus): Promise<void> {
       { bundles: pgDisk.table, index: pgDisk.indexes },
       pgDisk.seconds,
     );
-  for (const compressed of [false, true]) {
-    const data = path.join(dir, compressed ? "zstd" : "plain");
-    log(`storage: ${corpus.name}: kubetrail, ${compressed ? "compressed" : "plain"} bundles`);
-    const seconds = await kubetrailDir(data, corpus.lines, compressed);
+  const variants: [string, number | null][] = [
+    ["kubetrail, plain bundles (before compression)", null],
+    ["kubetrail, zstd bundles as one frame each (before seekable frames)", BUNDLE],
+    [
+      `kubetrail, zstd bundles in seekable frames of ${DEFAULT_ENTRIES_PER_FRAME} entries (now)`,
+      DEFAULT_ENTRIES_PER_FRAME,
+    ],
+  ];
+  for (const [name, perFrame] of variants) {
+    const data = path.join(dir, perFrame === null ? "plain" : `zstd-${perFrame}`);
+    log(`storage: ${corpus.name}: ${name}`);
+    const seconds = await kubetrailDir(data, corpus.lines, perFrame);
     const use = diskUse(data);
     const parts = Object.fromEntries([...use.parts].map(([k, v]) => [k, v.disk]));
-    row(compressed ? "kubetrail, zstd bundles (now)" : "kubetrail, plain bundles (before)", parts, seconds);
-    if (compressed) {
+    row(name, parts, seconds);
+    if (perFrame !== null) {
       const without = { ...parts };
       delete without["index"];
-      row("kubetrail, zstd bundles, without the index", without, null);
+      row(`${name.replace(/ \((before|now)[^)]*\)$/, "")}, without the index`, without, null);
     }
   }
   process.stdout.write(

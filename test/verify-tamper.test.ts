@@ -97,11 +97,19 @@ describe("kubetrail verify detects tampering", () => {
     expect(edited.code).toBe(1);
     expect(edited.out).toMatch(/entry-mismatch: entry 25\d /);
     const stored = compressBundle(Buffer.from(plain));
-    stored[stored.length - 10]! ^= 0xff;
+    // A byte inside the first frame's compressed blocks.
+    stored[100]! ^= 0xff;
     writeFileSync(layout.compressedBundle(1), stored);
     const damaged = verify("--data", dir, "--key", vkey);
     expect(damaged.code).toBe(1);
-    expect(damaged.out).toMatch(/tile\/entries\/001\.zst: cannot decompress/);
+    expect(damaged.out).toMatch(/unreadable: tile\/entries\/001\.zst: frame 0: /);
+    // And one in its seek table.
+    const table = compressBundle(Buffer.from(plain));
+    table[table.length - 10]! ^= 0xff;
+    writeFileSync(layout.compressedBundle(1), table);
+    const badTable = verify("--data", dir, "--key", vkey);
+    expect(badTable.code).toBe(1);
+    expect(badTable.out).toMatch(/unreadable: tile\/entries\/001\.zst: /);
   });
 
   it("an entry deleted", () => {

@@ -13,7 +13,7 @@
 // two dividing 256), so the seek table needs nothing beyond the published format. A file
 // without a seek table is one frame holding the whole bundle (how bundles were stored first).
 import { Compressor, Decompressor, DecompressStream } from "zstd-napi";
-import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES } from "./types.js";
+import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES, MAX_ENTRY_BYTES } from "./types.js";
 
 /** The file suffix of a compressed bundle, and its HTTP content coding. */
 export const COMPRESSED_SUFFIX = ".zst";
@@ -204,12 +204,18 @@ export function bundleFrames(data: Uint8Array, where: string): BundleFrames {
       throw corrupt("the seek table's frame header does not match its footer");
     }
     const frames: BundleFrame[] = [];
+    const maxFrame = (BUNDLE_SIZE / count) * (MAX_ENTRY_BYTES + 1);
     let offset = 0;
     let contentOffset = 0;
     for (let i = 0; i < count; i++) {
       const size = u32(data, tableAt + SKIPPABLE_HEADER_BYTES + i * entryBytes);
       const contentSize = u32(data, tableAt + SKIPPABLE_HEADER_BYTES + i * entryBytes + 4);
       if (size === 0) throw corrupt(`the seek table lists frame ${i} as empty`);
+      if (contentSize > maxFrame) {
+        throw corrupt(
+          `the seek table declares ${contentSize} bytes for frame ${i}, more than its entries can hold`,
+        );
+      }
       frames.push({ offset, size, contentOffset, contentSize });
       offset += size;
       contentOffset += contentSize;
@@ -273,6 +279,16 @@ export function decompressFrame(data: Uint8Array, frame: BundleFrame, where: str
 export function decompressBundle(data: Uint8Array, where: string): Buffer {
   const { frames, contentSize } = bundleFrames(data, where);
   if (frames.length === 1) return decompressFrame(data, frames[0]!, where);
+  // Every frame must declare what the table says before the table's total is allocated.
+  frames.forEach((frame, i) => {
+    let declared: number | null = null;
+    try {
+      declared = frameContentSize(data.subarray(frame.offset, frame.offset + frame.size));
+    } catch {
+      // decompressFrame names the damage.
+    }
+    if (declared !== frame.contentSize) decompressFrame(data, frame, where, i);
+  });
   const out = Buffer.allocUnsafe(contentSize);
   frames.forEach((frame, i) => decompressFrame(data, frame, where, i).copy(out, frame.contentOffset));
   return out;

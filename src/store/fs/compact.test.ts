@@ -175,7 +175,7 @@ describe("compression at rest", () => {
     const { frames, entriesPerFrame } = bundleFrames(stored, "test");
     const damaged = 3;
     const frame = frames[damaged]!;
-    stored[frame.offset + Math.floor(frame.size / 2)] ^= 0x5a;
+    stored[frame.offset + Math.floor(frame.size / 2)]! ^= 0x5a;
     writeFileSync(layout.compressedBundle(0), stored);
     const reader = await openLogReader(new FsLogFiles(dir), newVerifier(verifierKey));
     const read = async (start: number, end: number): Promise<string[]> => {

@@ -71,6 +71,8 @@ export class FsLogFiles implements LogSource {
   private retention: RetentionRecord | null = null;
   /** Decompressed frames of compressed bundles, by file and frame. */
   private readonly cache = new BundleCache();
+  /** Frames of compressed bundles this reader decompressed, and the bytes they gave (benches). */
+  readonly decompressed = { frames: 0, bytes: 0 };
   /** Entries per frame of the compressed bundles read, by file and file identity. */
   private readonly layouts = new Map<string, { identity: string; entriesPerFrame: number }>();
 
@@ -235,6 +237,8 @@ export class FsLogFiles implements LogSource {
         let frame = this.cache.get(`${file}#${k}`, identity);
         if (frame === undefined) {
           frame = decompressFrame(stored, table.frames[k]!, where, k);
+          this.decompressed.frames++;
+          this.decompressed.bytes += frame.length;
           this.cache.set(`${file}#${k}`, identity, frame);
         }
         frames.push(frame);
