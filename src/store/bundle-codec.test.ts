@@ -14,6 +14,7 @@ import {
   DEFAULT_ENTRIES_PER_FRAME,
 } from "./bundle-codec.js";
 import { compress } from "zstd-napi";
+import { foreignSeekable } from "../../test/fixtures/foreign-seekable.js";
 import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES } from "./types.js";
 
 /** A seeded generator (mulberry32), so a failure can be replayed. */
@@ -90,6 +91,15 @@ describe("seekable bundles", () => {
         expect(Buffer.from(frame[i % perFrame]!).equals(lines[i]!)).toBe(true);
       }
     }
+  });
+
+  it("reads another writer's seekable file, frames not cut on entries, whole", () => {
+    const raw = bundle();
+    const stored = foreignSeekable(raw, [1000, 50_000]);
+    const table = bundleFrames(stored, "foreign");
+    expect(table).toMatchObject({ entriesPerFrame: 0, contentSize: raw.length });
+    expect(table.frames).toHaveLength(3);
+    expect(decompressBundle(stored, "foreign").equals(raw)).toBe(true);
   });
 
   it("refuses a frame size that does not divide a bundle", () => {

@@ -55,6 +55,10 @@ export interface BundleFrame {
 /** The frames of a stored bundle and how many entries each holds (the last may hold fewer). */
 export interface BundleFrames {
   frames: BundleFrame[];
+  /**
+   * Entries per frame: 256 ÷ the number of frames, or 0 when that is not a whole number (a
+   * seekable file from elsewhere, a mirror's copy of another log's bundle): then only whole reads.
+   */
   entriesPerFrame: number;
   /** The size of the whole bundle. */
   contentSize: number;
@@ -191,20 +195,20 @@ export function bundleFrames(data: Uint8Array, where: string): BundleFrames {
     const count = u32(data, data.length - FOOTER_BYTES);
     const descriptor = data[data.length - 5]!;
     if ((descriptor & RESERVED_BITS) !== 0) throw corrupt("the seek table sets reserved bits");
-    if (count < 1 || count > BUNDLE_SIZE || BUNDLE_SIZE % count !== 0) {
-      throw corrupt(
-        `the seek table lists ${count} frames (a bundle is cut into a power of two up to ${BUNDLE_SIZE})`,
-      );
-    }
     const entryBytes = descriptor & CHECKSUM_FLAG ? 12 : 8;
+    if (count < 1) throw corrupt("the seek table lists no frame");
+    // Each frame takes its table entry and at least a frame header and a block in the file.
+    if (count * (entryBytes + 9) > data.length) {
+      throw corrupt(`the seek table lists ${count} frames, more than the file can hold`);
+    }
     const tableBytes = SKIPPABLE_HEADER_BYTES + count * entryBytes + FOOTER_BYTES;
     const tableAt = data.length - tableBytes;
-    if (tableAt < 0) throw corrupt("the seek table is larger than the file");
     if (u32(data, tableAt) !== SKIPPABLE_SEEK_TABLE_MAGIC || u32(data, tableAt + 4) !== tableBytes - 8) {
       throw corrupt("the seek table's frame header does not match its footer");
     }
     const frames: BundleFrame[] = [];
-    const maxFrame = (BUNDLE_SIZE / count) * (MAX_ENTRY_BYTES + 1);
+    const perFrame = BUNDLE_SIZE % count === 0 ? BUNDLE_SIZE / count : 0;
+    const maxFrame = perFrame > 0 ? perFrame * (MAX_ENTRY_BYTES + 1) : MAX_BUNDLE_BYTES;
     let offset = 0;
     let contentOffset = 0;
     for (let i = 0; i < count; i++) {
@@ -226,7 +230,7 @@ export function bundleFrames(data: Uint8Array, where: string): BundleFrames {
     }
     if (offset !== tableAt)
       throw corrupt(`the seek table's frames add up to ${offset} bytes, the file holds ${tableAt}`);
-    return { frames, entriesPerFrame: BUNDLE_SIZE / count, contentSize: contentOffset };
+    return { frames, entriesPerFrame: perFrame, contentSize: contentOffset };
   }
   let size: number | null;
   try {

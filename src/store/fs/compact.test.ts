@@ -15,6 +15,7 @@ import {
   decompressBundle,
   DEFAULT_ENTRIES_PER_FRAME,
 } from "../bundle-codec.js";
+import { foreignSeekable } from "../../../test/fixtures/foreign-seekable.js";
 import { openLogReader } from "../log-reader.js";
 import { LogError, type LogEntry } from "../types.js";
 import { compactBundleFile } from "./compact-bundle.js";
@@ -202,18 +203,20 @@ describe("compression at rest", () => {
   });
 
   it("reads a directory mixing plain, single-frame and seekable bundles, entry by entry and whole", async () => {
-    const { dir, layout, verifierKey } = await plainLog(256 * 3 + 40);
-    const want = await readAll(new FsLogFiles(dir), 256 * 3 + 40);
-    // 0: one frame without a seek table (as stored before); 1: plain; 2: seekable frames.
-    writeFileSync(
-      layout.compressedBundle(0),
-      compress(readFileSync(layout.bundle(0)), { checksumFlag: true }),
-    );
-    rmSync(layout.bundle(0));
-    writeFileSync(layout.compressedBundle(2), compressBundle(readFileSync(layout.bundle(2)), 3, 8));
-    rmSync(layout.bundle(2));
+    const size = 256 * 4 + 40;
+    const { dir, layout, verifierKey } = await plainLog(size);
+    const want = await readAll(new FsLogFiles(dir), size);
+    const stored = (b: number, data: Buffer): void => {
+      writeFileSync(layout.compressedBundle(b), data);
+      rmSync(layout.bundle(b));
+    };
+    // 0: one frame without a seek table (as stored before); 1: plain; 2: seekable frames;
+    // 3: another writer's seekable file (frames cut anywhere, read whole).
+    stored(0, compress(readFileSync(layout.bundle(0)), { checksumFlag: true }));
+    stored(2, compressBundle(readFileSync(layout.bundle(2)), 3, 8));
+    stored(3, foreignSeekable(readFileSync(layout.bundle(3)), [777, 20_000]));
     const files = new FsLogFiles(dir);
-    expect(await readAll(files, 256 * 3 + 40)).toEqual(want);
+    expect(await readAll(files, size)).toEqual(want);
     const reader = await openLogReader(files, newVerifier(verifierKey));
     // Every span shape: inside a frame, across frames and bundles, to the open bundle.
     const spans: [number, number][] = [
@@ -223,7 +226,9 @@ describe("compression at rest", () => {
       [509, 530],
       [517, 518],
       [700, 808],
-      [5, 808],
+      [790, 1030],
+      [1000, 1064],
+      [5, size],
     ];
     for (const [start, end] of spans) {
       const got: string[] = [];
@@ -231,7 +236,7 @@ describe("compression at rest", () => {
       expect(got, `entries ${start}–${end}`).toEqual(events(start, end - start).map(String));
     }
     // And each single entry, read again from the frame cache.
-    for (let i = 0; i < 808; i += 37) {
+    for (let i = 0; i < size; i += 37) {
       for await (const e of reader.readEntries(i, i + 1))
         expect(Buffer.from(e.data!).toString()).toBe(String(event(i)));
     }

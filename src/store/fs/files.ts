@@ -221,11 +221,13 @@ export class FsLogFiles implements LogSource {
     if (stored === null) return null;
     try {
       const table = bundleFrames(stored, where);
+      // Frames not cut on entries (perFrame 0: another writer's seekable file) are read whole.
       const perFrame = table.entriesPerFrame;
+      const all = whole || perFrame === 0;
       if (this.layouts.size >= MAX_KNOWN_LAYOUTS) this.layouts.clear();
-      this.layouts.set(file, { identity, entriesPerFrame: perFrame });
-      const firstFrame = whole ? 0 : Math.floor(from / perFrame);
-      const lastFrame = whole ? table.frames.length - 1 : Math.floor((width - 1) / perFrame);
+      if (perFrame > 0) this.layouts.set(file, { identity, entriesPerFrame: perFrame });
+      const firstFrame = all ? 0 : Math.floor(from / perFrame);
+      const lastFrame = all ? table.frames.length - 1 : Math.floor((width - 1) / perFrame);
       if (lastFrame >= table.frames.length) {
         throw new LogError(
           "corrupt",
@@ -242,6 +244,11 @@ export class FsLogFiles implements LogSource {
           this.cache.set(`${file}#${k}`, identity, frame);
         }
         frames.push(frame);
+      }
+      if (perFrame === 0 && !whole) {
+        const prefix = bundlePrefix(Buffer.concat(frames), width);
+        if (prefix === null) throw new LogError("corrupt", `${where}: holds fewer than ${width} entries`);
+        return { data: Buffer.from(prefix.buffer, prefix.byteOffset, prefix.length), first: 0 };
       }
       return this.spanOf(frames, perFrame, from, width, whole, where);
     } catch (err) {
