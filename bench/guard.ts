@@ -10,11 +10,15 @@
 //   node build/bench/guard.js [--quick] [--rate=1000] [--seconds=N] [--manifests=N] [--events=N]
 //                             [--sections=webhook,check,replay] [--profile=DIR]
 //                             [--targets=serve,logged,plain,unlogged] [--spacing=MS]
+//                             [--connections=N]
 //
 // "plain" (not run by default) is the route appending decisions like a plain log writer:
 // without their leaf hashes and without spacing commits, to show what that saves.
 // --spacing=MS overrides the admission route's commit spacing (see src/guard/decision-writer.ts)
 // in the "decisions logged" row.
+//
+// The load comes from its own process (bench/lib/admission-load.ts) over --connections kept-alive
+// TLS connections (default 64), all opened and warmed before the clock starts.
 //
 // --profile=DIR runs each webhook server under `node --cpu-prof` and leaves its .cpuprofile
 // in DIR (open it in Chrome DevTools or speedscope).
@@ -28,7 +32,6 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import https from "node:https";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { stringify } from "yaml";
@@ -52,6 +55,7 @@ import {
   tempDir,
   treeCpuSeconds,
 } from "./harness.js";
+import type { AdmissionLoadConfig, AdmissionLoadResult } from "./lib/admission-load.js";
 import { kubetrailCli } from "./lib/kubetrail-cli.js";
 import { benchFixture, repoRoot } from "./lib/paths.js";
 
@@ -162,84 +166,48 @@ interface Target {
   proc: ChildProcess;
 }
 
-interface LoadResult {
-  latenciesMs: number[];
-  sent: number;
-  errors: number;
-  achievedRate: number;
+interface LoadResult extends AdmissionLoadResult {
   serverCpuS: number;
-  decisions: Record<string, number>;
 }
 
-/**
- * Open-loop load: request i is due at start + i/rate; its latency runs from when it was due
- * (not from when it was sent), so a server falling behind cannot hide its queueing.
- */
-async function pacedLoad(t: Target, bodies: string[], rate: number, seconds: number): Promise<LoadResult> {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: t.ca, servername: "localhost" });
-  const total = Math.round(rate * seconds);
-  const latenciesMs: number[] = [];
-  const decisions: Record<string, number> = {};
-  let errors = 0;
-  let sent = 0;
-  const cpu0 = treeCpuSeconds(t.proc.pid!);
-  const start = performance.now();
-  await new Promise<void>((finish) => {
-    let done = 0;
-    const send = (i: number): void => {
-      const due = start + (i * 1000) / rate;
-      const body = bodies[i % bodies.length]!.replace("@UID@", `uid-${i}`);
-      const req = https.request(
-        {
-          host: "127.0.0.1",
-          port: t.port,
-          method: "POST",
-          path: "/v1/admission/validate",
-          agent,
-          headers: { Authorization: `Bearer ${t.token}`, "Content-Type": "application/json" },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            latenciesMs.push(performance.now() - due);
-            if (res.statusCode !== 200) errors++;
-            else {
-              const ann = (
-                JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-                  response: { auditAnnotations?: { decision?: string } };
-                }
-              ).response.auditAnnotations;
-              const d = ann?.decision ?? "?";
-              decisions[d] = (decisions[d] ?? 0) + 1;
-            }
-            if (++done === total) finish();
-          });
-        },
-      );
-      req.on("error", () => {
-        errors++;
-        if (++done === total) finish();
-      });
-      req.end(body);
-    };
-    const tick = (): void => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
-      while (sent < due) send(sent++);
-      if (sent < total) setTimeout(tick, 1);
-    };
-    tick();
-  });
-  const wallS = (performance.now() - start) / 1000;
-  agent.destroy();
-  return {
-    latenciesMs,
-    sent,
-    errors,
-    achievedRate: total / wallS,
-    serverCpuS: treeCpuSeconds(t.proc.pid!) - cpu0,
-    decisions,
+/** Runs the open-loop load (bench/lib/admission-load.ts) in its own process against `t`. */
+async function pacedLoad(
+  t: Target,
+  dir: string,
+  bodies: string[],
+  rate: number,
+  seconds: number,
+  connections: number,
+): Promise<LoadResult> {
+  const config: AdmissionLoadConfig = {
+    port: t.port,
+    ca: t.ca,
+    token: t.token,
+    path: "/v1/admission/validate",
+    bodies,
+    rate,
+    warmupSeconds: Math.min(3, seconds), // JIT, page cache, the log's first bundles
+    seconds,
+    connections,
   };
+  const file = path.join(dir, "admission-load.json");
+  writeFileSync(file, JSON.stringify(config));
+  const gen = spawn(
+    process.execPath,
+    [path.join(repoRoot, "build", "bench", "lib", "admission-load.js"), file],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  let cpu0 = 0;
+  const exited = new Promise<number | null>((r) => gen.once("exit", r));
+  const result = (await readLine(gen, (l) => {
+    if (l === "measuring") cpu0 = treeCpuSeconds(t.proc.pid!);
+    return l.startsWith("{") ? (JSON.parse(l) as AdmissionLoadResult) : undefined;
+  })) as AdmissionLoadResult;
+  const serverCpuS = treeCpuSeconds(t.proc.pid!) - cpu0;
+  if ((await exited) !== 0) throw new Error("the load generator failed");
+  return { ...result, serverCpuS };
 }
 
 function readLine(proc: ChildProcess, match: (line: string) => unknown): Promise<unknown> {
@@ -249,7 +217,7 @@ function readLine(proc: ChildProcess, match: (line: string) => unknown): Promise
       const got = match(l);
       if (got !== undefined) resolve(got);
     });
-    proc.once("exit", (code) => reject(new Error(`server exited with ${code} before it was ready`)));
+    proc.once("exit", (code) => reject(new Error(`process exited with ${code} before its line`)));
   });
 }
 
@@ -332,6 +300,7 @@ async function webhookSection(
   profileDir: string | undefined,
   only: readonly string[],
   spacing: string | undefined,
+  connections: number,
 ): Promise<void> {
   const bodies = reviewTemplates(4000);
   const rows: string[][] = [];
@@ -366,8 +335,7 @@ async function webhookSection(
     log(`guard: webhook ${name}`);
     const t = await start();
     try {
-      await pacedLoad(t, bodies, rate, Math.min(3, seconds)); // warm-up: JIT, TLS sessions, page cache
-      const r = await pacedLoad(t, bodies, rate, seconds);
+      const r = await pacedLoad(t, dir, bodies, rate, seconds, connections);
       results[name] = r;
       const ms = (p: number) => percentile(r.latenciesMs, p).toFixed(2);
       rows.push([
@@ -380,6 +348,7 @@ async function webhookSection(
         Math.max(...r.latenciesMs).toFixed(1),
         String(r.errors),
         ((r.serverCpuS / r.sent) * 1e6).toFixed(0),
+        `${r.generatorCpuUsPerRequest.toFixed(0)} µs, ${r.generatorMaxDelayMs.toFixed(1)} ms`,
         Object.entries(r.decisions)
           .sort()
           .map(([k, v]) => `${k} ${v}`)
@@ -402,6 +371,7 @@ async function webhookSection(
           "max ms",
           "errors",
           "server CPU µs/review",
+          "generator CPU/req, max loop delay",
           "results",
         ],
         rows,
@@ -566,6 +536,7 @@ export async function main(argv: string[]): Promise<void> {
       args.options["profile"],
       (args.options["targets"] ?? "serve,logged,unlogged").split(","),
       args.options["spacing"],
+      intOption(args, "connections", 64),
     );
   if (sections.includes("check")) await checkSection(dir, manifests);
   if (sections.includes("replay")) await replaySection(dir, events);
