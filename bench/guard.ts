@@ -10,7 +10,7 @@
 //   node build/bench/guard.js [--quick] [--rate=1000] [--seconds=N] [--manifests=N] [--events=N]
 //                             [--sections=webhook,check,replay] [--profile=DIR]
 //                             [--targets=serve,logged,plain,unlogged] [--spacing=MS]
-//                             [--connections=N]
+//                             [--connections=N] [--server-node-flags="FLAGS"]
 //
 // "plain" (not run by default) is the route appending decisions like a plain log writer:
 // without their leaf hashes and without spacing commits, to show what that saves.
@@ -164,6 +164,14 @@ interface Target {
   token: string;
   ca: string;
   proc: ChildProcess;
+  /** A bench server (lib/guard-server.ts): counts its own stalls from SIGUSR2 on. */
+  countsStalls?: boolean;
+}
+
+/** What a bench server saw of its own stalls during the measured run. */
+interface Stalls {
+  loopDelayMaxMs: number;
+  gc: { count: number; totalMs: number; maxMs: number; majorCount: number; majorMs: number };
 }
 
 interface LoadResult extends AdmissionLoadResult {
@@ -202,7 +210,10 @@ async function pacedLoad(
   let cpu0 = 0;
   const exited = new Promise<number | null>((r) => gen.once("exit", r));
   const result = (await readLine(gen, (l) => {
-    if (l === "measuring") cpu0 = treeCpuSeconds(t.proc.pid!);
+    if (l === "measuring") {
+      cpu0 = treeCpuSeconds(t.proc.pid!);
+      if (t.countsStalls) t.proc.kill("SIGUSR2");
+    }
     return l.startsWith("{") ? (JSON.parse(l) as AdmissionLoadResult) : undefined;
   })) as AdmissionLoadResult;
   const serverCpuS = treeCpuSeconds(t.proc.pid!) - cpu0;
@@ -221,11 +232,19 @@ function readLine(proc: ChildProcess, match: (line: string) => unknown): Promise
   });
 }
 
-/** Node flags for the webhook servers: a CPU profile each when --profile=DIR is given. */
-function profileFlags(profileDir: string | undefined, name: string): string[] {
+/**
+ * Node flags for the webhook servers: --server-node-flags (space-separated, e.g. GC settings to
+ * compare), and a CPU profile each when --profile=DIR is given.
+ */
+function serverFlags(extra: readonly string[], profileDir: string | undefined, name: string): string[] {
   return profileDir === undefined
-    ? []
-    : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`, `--cpu-prof-name=${name}.cpuprofile`];
+    ? [...extra]
+    : [
+        ...extra,
+        "--cpu-prof",
+        `--cpu-prof-dir=${path.resolve(profileDir)}`,
+        `--cpu-prof-name=${name}.cpuprofile`,
+      ];
 }
 
 async function startServeTarget(dir: string, policyDir: string, nodeFlags: string[]): Promise<Target> {
@@ -283,13 +302,20 @@ async function startBenchServer(
   const ready = (await readLine(proc, (l) =>
     l.startsWith("{") ? (JSON.parse(l) as { port: number; token: string; ca: string }) : undefined,
   )) as { port: number; token: string; ca: string };
-  return { ...ready, proc };
+  return { ...ready, proc, countsStalls: true };
 }
 
-async function stop(t: Target): Promise<void> {
+/** Stops the server; a bench server's stall counts, printed as it stops. */
+async function stop(t: Target): Promise<Stalls | undefined> {
+  let stalls: Stalls | undefined;
+  const lines = createInterface({ input: t.proc.stdout! });
+  lines.on("line", (l) => {
+    if (l.startsWith('{"stalls"')) stalls = (JSON.parse(l) as { stalls: Stalls }).stalls;
+  });
   const exited = new Promise((r) => t.proc.once("exit", r));
   t.proc.kill("SIGTERM");
   await exited;
+  return stalls;
 }
 
 async function webhookSection(
@@ -301,6 +327,7 @@ async function webhookSection(
   only: readonly string[],
   spacing: string | undefined,
   connections: number,
+  nodeFlags: readonly string[],
 ): Promise<void> {
   const bodies = reviewTemplates(4000);
   const rows: string[][] = [];
@@ -308,7 +335,7 @@ async function webhookSection(
   const all: [string, () => Promise<Target>][] = [
     [
       "kubetrail serve (decisions logged; indexer on)",
-      () => startServeTarget(dir, policyDir, profileFlags(profileDir, "serve")),
+      () => startServeTarget(dir, policyDir, serverFlags(nodeFlags, profileDir, "serve")),
     ],
     [
       "admission route, decisions logged (fs log, group commit, fdatasync)",
@@ -317,26 +344,32 @@ async function webhookSection(
           dir,
           policyDir,
           "fs",
-          profileFlags(profileDir, "route-logged"),
+          serverFlags(nodeFlags, profileDir, "route-logged"),
           spacing === undefined ? [] : [`--spacing=${spacing}`],
         ),
     ],
     [
       "admission route, decisions logged, leaf hashes left to the log, no commit spacing",
-      () => startBenchServer(dir, policyDir, "fs-plain", profileFlags(profileDir, "route-plain")),
+      () => startBenchServer(dir, policyDir, "fs-plain", serverFlags(nodeFlags, profileDir, "route-plain")),
     ],
     [
       "admission route, answered without logging",
-      () => startBenchServer(dir, policyDir, "none", profileFlags(profileDir, "route-unlogged")),
+      () => startBenchServer(dir, policyDir, "none", serverFlags(nodeFlags, profileDir, "route-unlogged")),
     ],
   ];
   const targets = all.filter((_, i) => only.includes(["serve", "logged", "plain", "unlogged"][i]!));
   for (const [name, start] of targets) {
     log(`guard: webhook ${name}`);
     const t = await start();
+    let r: LoadResult;
+    let stalls: Stalls | undefined;
     try {
-      const r = await pacedLoad(t, dir, bodies, rate, seconds, connections);
-      results[name] = r;
+      r = await pacedLoad(t, dir, bodies, rate, seconds, connections);
+    } finally {
+      stalls = await stop(t);
+    }
+    results[name] = r;
+    {
       const ms = (p: number) => percentile(r.latenciesMs, p).toFixed(2);
       rows.push([
         name,
@@ -348,14 +381,15 @@ async function webhookSection(
         Math.max(...r.latenciesMs).toFixed(1),
         String(r.errors),
         ((r.serverCpuS / r.sent) * 1e6).toFixed(0),
+        stalls === undefined
+          ? "–"
+          : `${stalls.loopDelayMaxMs.toFixed(1)} / ${stalls.gc.maxMs.toFixed(1)} (${stalls.gc.count}, ${stalls.gc.totalMs.toFixed(0)} ms; major ${stalls.gc.majorCount}, ${stalls.gc.majorMs.toFixed(0)} ms)`,
         `${r.generatorCpuUsPerRequest.toFixed(0)} µs, ${r.generatorMaxDelayMs.toFixed(1)} ms`,
         Object.entries(r.decisions)
           .sort()
           .map(([k, v]) => `${k} ${v}`)
           .join(", "),
       ]);
-    } finally {
-      await stop(t);
     }
   }
   process.stdout.write(
@@ -371,6 +405,7 @@ async function webhookSection(
           "max ms",
           "errors",
           "server CPU µs/review",
+          "server max loop delay / GC pause ms (GCs, total; major)",
           "generator CPU/req, max loop delay",
           "results",
         ],
@@ -537,6 +572,7 @@ export async function main(argv: string[]): Promise<void> {
       (args.options["targets"] ?? "serve,logged,unlogged").split(","),
       args.options["spacing"],
       intOption(args, "connections", 64),
+      (args.options["server-node-flags"] ?? "").split(" ").filter((f) => f !== ""),
     );
   if (sections.includes("check")) await checkSection(dir, manifests);
   if (sections.includes("replay")) await replaySection(dir, events);
