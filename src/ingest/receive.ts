@@ -91,7 +91,7 @@ export function receiveBody(body: Buffer, ctx: ReceiveContext = {}): PreparedBat
       rejected.push({
         index: itemOf(i),
         error,
-        bytes: received.raws?.[i] ?? Buffer.from("null"),
+        bytes: received.raws?.[i]?.bytes ?? Buffer.from("null"),
         value: received.events[i],
       }),
     (i) => `items[${itemOf(i)}]`,
