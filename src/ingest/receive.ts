@@ -112,6 +112,9 @@ function summaryOf(r: RejectedItem): RejectedSummary {
   return { index: r.index, code: r.error.code, message: r.error.message };
 }
 
+/** What a receive worker names its thread (Linux's 15-character limit). */
+export const RECEIVE_THREAD_NAME = "kt-receive";
+
 /** A prepared batch as it crosses from a worker: the stored bytes packed in one transferred buffer. */
 export type PackedBatch =
   | {

@@ -10,10 +10,10 @@ import { mayHoldCredential, redactValues } from "./values.js";
 const scanner = new SecretScanner();
 const key = Buffer.alloc(32, 7);
 
-/** The events of an EventList body as a receive worker sees them: parsed, with their raw bytes and member names. */
-function received(events: AuditEvent[]) {
-  const r = receiveEventList(Buffer.from(JSON.stringify(toEventList(events))));
-  return r.events.map((event, i) => ({ event, raw: r.raws![i]! }));
+/** An event in an EventList body as a receive worker sees it: parsed, with its raw bytes and member names. */
+function received(event: AuditEvent) {
+  const r = receiveEventList(Buffer.from(JSON.stringify(toEventList([event]))));
+  return { event: r.events[0]!, raw: r.raws![0]! };
 }
 
 describe("the pre-filter over the members redaction looks at", () => {
@@ -40,9 +40,9 @@ describe("the pre-filter over the members redaction looks at", () => {
         (which, where, at) => {
           const p = planted[which]!;
           const event = places[where]!(base[at]!, p.key ?? "config", p.value);
-          const [{ event: parsed, raw }] = received([event]);
+          const { event: parsed, raw } = received(event);
           expect(raw.members?.length).toBeGreaterThan(10);
-          if (redactValues(parsed!, scanner, key).paths.length === 0) return;
+          if (redactValues(parsed, scanner, key).paths.length === 0) return;
           masked++;
           expect(mayHoldCredential(scanner, raw.bytes, raw.members)).toBe(true);
         },
@@ -66,14 +66,14 @@ describe("the pre-filter over the members redaction looks at", () => {
       requestObject: undefined,
       responseObject: undefined,
     };
-    const [{ event: parsed, raw }] = received([sent]);
+    const { event: parsed, raw } = received(sent);
     expect(scanner.mayContainSecrets(raw.bytes)).toBe(true);
     expect(mayHoldCredential(scanner, raw.bytes, raw.members)).toBe(false);
-    expect(redactValues(parsed!, scanner, key).paths).toEqual([]);
+    expect(redactValues(parsed, scanner, key).paths).toEqual([]);
     // The same credential in the request URI is looked at, and masked.
-    const [{ event: inUri, raw: uriRaw }] = received([{ ...sent, requestURI: `/api/v1/pods?k=${aws}` }]);
+    const { event: inUri, raw: uriRaw } = received({ ...sent, requestURI: `/api/v1/pods?k=${aws}` });
     expect(mayHoldCredential(scanner, uriRaw.bytes, uriRaw.members)).toBe(true);
-    expect(redactValues(inUri!, scanner, key).paths).toEqual(["requestURI"]);
+    expect(redactValues(inUri, scanner, key).paths).toEqual(["requestURI"]);
   });
 
   it("reads the whole text when the member names are unknown or spelled with escapes", () => {
