@@ -1,11 +1,12 @@
 // `kubetrail compact` killed with SIGKILL at random moments while converting a data directory of
-// plain bundles: after each kill every entry still reads the same and the log verifies, and a
-// later run finishes the conversion.
+// plain bundles, then while rewriting its compressed bundles into other frames: after each kill
+// every entry still reads the same and the log verifies, and a later run finishes the conversion.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleFrames } from "../src/store/bundle-codec.js";
 import { FsLogFiles } from "../src/store/fs/files.js";
 import { FsLayout } from "../src/store/fs/layout.js";
 import { openFsLog } from "../src/store/fs/storage.js";
@@ -102,6 +103,47 @@ describe("compact killed with SIGKILL", () => {
     }
     expect(await everyBundle()).toEqual(before);
     const again = await runCli(["compact", "--data", dir, "-o", "json"]);
-    expect(JSON.parse(again.stdout)).toMatchObject({ bundles: 0 });
+    expect(JSON.parse(again.stdout)).toMatchObject({ bundles: 0, reframed: 0 });
   });
+
+  it(
+    "never loses an entry while rewriting compressed bundles into other frames",
+    { timeout: 180_000 },
+    async () => {
+      const random = rng(seed + 1);
+      const layout = new FsLayout(dir);
+      const perFrame = (b: number) =>
+        bundleFrames(readFileSync(layout.compressedBundle(b)), String(b)).entriesPerFrame;
+      const bad = await runCli(["compact", "--data", dir, "--entries-per-frame", "3"]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain("--entries-per-frame");
+      for (let round = 0; round < 3; round++) {
+        const target = round % 2 === 0 ? "256" : "8";
+        const startedMs = Date.now();
+        const changed = () =>
+          Array.from({ length: BUNDLES }, (_, b) => statSync(layout.compressedBundle(b)).mtimeMs).filter(
+            (m) => m >= startedMs,
+          ).length;
+        const child = spawn(
+          process.execPath,
+          [CLI, "compact", "--data", dir, "--level", "19", "--entries-per-frame", target],
+          { stdio: "ignore" },
+        );
+        const exited = new Promise((r) => child.on("exit", r));
+        const deadline = Date.now() + 30_000;
+        while (changed() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, random() * 300));
+        child.kill("SIGKILL");
+        await exited;
+        expect(await everyBundle(), `round ${round}`).toEqual(before);
+        const report = await verifyLog(new FsLogFiles(dir), { verifierKey });
+        expect(report.problems, `round ${round}`).toEqual([]);
+      }
+      const done = await runCli(["compact", "--data", dir, "--entries-per-frame", "16", "-o", "json"]);
+      expect(done.code).toBe(0);
+      expect(JSON.parse(done.stdout)).toMatchObject({ bundles: 0, reframed: BUNDLES });
+      for (let b = 0; b < BUNDLES; b++) expect(perFrame(b), `bundle ${b}`).toBe(16);
+      expect(await everyBundle()).toEqual(before);
+    },
+  );
 });
