@@ -54,12 +54,8 @@ interface Pending {
 
 function encodeRecord(key: string, r: StoredCheckpoint): Buffer {
   const json = JSON.stringify({ k: key, s: r.size, r: encodeBase64(r.rootHash), n: r.note });
-  const body = Buffer.from(json, "utf8");
-  return Buffer.concat([
-    Buffer.from(`${crc32(body).toString(16).padStart(8, "0")} `),
-    body,
-    Buffer.from("\n"),
-  ]);
+  // crc32 of the string is that of its UTF-8 bytes: the line is encoded once, whole.
+  return Buffer.from(`${crc32(json).toString(16).padStart(8, "0")} ${json}\n`, "utf8");
 }
 
 function decodeRecord(value: unknown): { key: string; record: StoredCheckpoint } | null {
