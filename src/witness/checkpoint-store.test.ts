@@ -23,7 +23,8 @@ describe("CheckpointStore journal", () => {
 
   it("writes one checksummed UTF-8 line per record and reads non-ASCII records back", async () => {
     let store = await CheckpointStore.open(dir, "cosigned");
-    for (const size of [0, 3, 7]) await store.update(key, async () => ({ record: record(size), result: null }));
+    for (const size of [0, 3, 7])
+      await store.update(key, async () => ({ record: record(size), result: null }));
     await store.update("plain.example/log", async () => ({ record: record(5), result: null }));
     await store.close();
 
@@ -37,7 +38,10 @@ describe("CheckpointStore journal", () => {
       at += bytes.length + 1;
       const body = bytes.subarray(9);
       expect(bytes.subarray(0, 9).toString("latin1")).toBe(`${crc32(body).toString(16).padStart(8, "0")} `);
-      expect(JSON.parse(body.toString("utf8"))).toMatchObject({ k: expect.any(String), n: expect.any(String) });
+      expect(JSON.parse(body.toString("utf8"))).toMatchObject({
+        k: expect.any(String),
+        n: expect.any(String),
+      });
     }
 
     store = await CheckpointStore.open(dir, "cosigned");

@@ -14,7 +14,9 @@ describe("sendReply", () => {
     const body = 'unknown log origin "lög.example/日本"\n';
     const sent: string[] = [];
     server = http.createServer((_req, res) =>
-      sendReply(res, { status: 404, contentType: "text/plain; charset=utf-8", body }, () => sent.push("sent")),
+      sendReply(res, { status: 404, contentType: "text/plain; charset=utf-8", body }, () =>
+        sent.push("sent"),
+      ),
     );
     await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
