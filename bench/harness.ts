@@ -395,7 +395,7 @@ function describeDisk(dir: string): string {
 
 const CLK_TCK = 100; // USER_HZ on Linux, fixed at 100 on every mainstream architecture
 
-function procStat(pid: number | "self"): string[] | undefined {
+function procStat(pid: number | "self" | `${number}/task/${string}`): string[] | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name may contain spaces; fields after ")" are positional.
@@ -418,6 +418,32 @@ export function treeCpuSeconds(pid: number): number {
   for (const p of [pid, ...descendants(pid)]) {
     const f = procStat(p);
     if (f) total += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+  }
+  return total;
+}
+
+/**
+ * CPU seconds (user+sys) of the live threads named `comm` in a process and its live descendants
+ * (a thread names itself by writing /proc/thread-self/comm, as serve's receive workers do).
+ */
+export function threadCpuSeconds(pid: number, comm: string): number {
+  let total = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        if (readFileSync(`/proc/${p}/task/${tid}/comm`, "utf8").trim() !== comm) continue;
+      } catch {
+        continue;
+      }
+      const f = procStat(`${p}/task/${tid}`);
+      if (f) total += (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    }
   }
   return total;
 }

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pino } from "pino";
 import { parseEventList } from "../src/ingest/normalize.js";
-import { startReceiver } from "../src/ingest/receive.js";
+import { RECEIVE_THREAD_NAME, startReceiver } from "../src/ingest/receive.js";
 import { createMetrics } from "../src/server/metrics.js";
 import { webhookRoutes } from "../src/server/routes/webhook.js";
 import { detectServeExtension } from "../src/server/detect-extension.js";
@@ -44,6 +44,7 @@ import {
   printTable,
   runIfMain,
   tempDir,
+  threadCpuSeconds,
   treeCpuSeconds,
 } from "./harness.js";
 
@@ -442,7 +443,14 @@ async function runSystem(
   system: System,
   name: string,
   { n, rate, concurrency, load, pacedLoad, settleMs }: RunSetup,
-): Promise<{ rows: Measurement[]; note: string; serverUsPerEvent: number; steadyUsPerEvent: number }> {
+): Promise<{
+  rows: Measurement[];
+  note: string;
+  serverUsPerEvent: number;
+  steadyUsPerEvent: number;
+  receiveUsPerEvent: number;
+  steadyReceiveUsPerEvent: number;
+}> {
   const dir = tempDir(`webhook-${system}`);
   const h = await startServerProcess(system, dir);
   const agent = new https.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -459,12 +467,17 @@ async function runSystem(
   // building their tables, code not yet optimised): the steady figure leaves it out.
   const warmBatches = Math.floor(sustainedLoad.batches / 5);
   let cpuWarm = NaN;
+  let receiveWarm = NaN;
   const million = perMillion(system, pid);
   const onAcked = (acked: number) => {
     if (acked % million.every === 0) million.tell(acked);
-    if (acked === warmBatches) cpuWarm = treeCpuSeconds(pid);
+    if (acked === warmBatches) {
+      cpuWarm = treeCpuSeconds(pid);
+      receiveWarm = threadCpuSeconds(pid, RECEIVE_THREAD_NAME);
+    }
   };
   const cpu0 = treeCpuSeconds(pid);
+  const receive0 = threadCpuSeconds(pid, RECEIVE_THREAD_NAME);
   const row = await measure(
     `${name} — sustained, ${concurrency} in flight`,
     { items: events, bytes: sustainedLoad.bytes, extraPids: () => [pid] },
@@ -474,6 +487,10 @@ async function runSystem(
   // The server's own CPU per event: steadier than wall time on a shared machine.
   const cpuEnd = treeCpuSeconds(pid);
   const serverUsPerEvent = ((cpuEnd - cpu0) / events) * 1e6;
+  // The receive threads parse, redact and hash: where redaction by value adds its work.
+  const receiveEnd = threadCpuSeconds(pid, RECEIVE_THREAD_NAME);
+  const receiveUsPerEvent = ((receiveEnd - receive0) / events) * 1e6;
+  const steadyReceiveUsPerEvent = ((receiveEnd - receiveWarm) / (events - warmBatches * BATCH)) * 1e6;
   const steadyUsPerEvent = ((cpuEnd - cpuWarm) / (events - warmBatches * BATCH)) * 1e6;
   // The load generator shares the cores: with both saturated, no server could go faster
   // than cores / (server + generator CPU per event). PostgreSQL's own processes are not the
@@ -483,7 +500,7 @@ async function runSystem(
   const cpu =
     system === "postgres"
       ? `server CPU ${serverUsPerEvent.toFixed(0)} µs/event without PostgreSQL's own`
-      : `server CPU ${serverUsPerEvent.toFixed(0)} µs/event (${steadyUsPerEvent.toFixed(0)} after the first fifth), load generator ${clientUsPerEvent.toFixed(0)} µs/event, so at most ${Math.round(ceiling / 100) * 100} events/s on ${os.availableParallelism()} cores`;
+      : `server CPU ${serverUsPerEvent.toFixed(0)} µs/event (${steadyUsPerEvent.toFixed(0)} after the first fifth; receive threads ${receiveUsPerEvent.toFixed(1)}, ${steadyReceiveUsPerEvent.toFixed(1)} after the first fifth), load generator ${clientUsPerEvent.toFixed(0)} µs/event, so at most ${Math.round(ceiling / 100) * 100} events/s on ${os.availableParallelism()} cores`;
   const half = Math.floor(rssSamples.length / 2);
   const peak = (xs: number[]) => Math.max(0, ...xs).toFixed(0);
   row.note = `${cpu}; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
@@ -517,6 +534,8 @@ async function runSystem(
     note: `${row.note}; paced ${pacedRow.note}`,
     serverUsPerEvent,
     steadyUsPerEvent,
+    receiveUsPerEvent,
+    steadyReceiveUsPerEvent,
   };
 }
 
@@ -544,22 +563,61 @@ function indexNote(output: string, webhookRate: number): string {
  * load of the moment; the median of the pairs resists the odd disturbed run.
  */
 function valueDetectionCost(what: string, on: readonly number[], off: readonly number[]): string {
-  const pairs = on
-    .slice(0, off.length)
-    .map((us, i) => ({ us: us - off[i]!, pct: (100 * (us - off[i]!)) / off[i]! }));
-  // Nearest rank: with an even number of rounds, the lower of the middle two.
-  const median = (xs: number[]): number => percentile(xs, 50);
+  const pairs = pairedCost(on, off, off);
   const signed = (x: number, digits: number) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
   return (
     `Redaction by value, server CPU per event on − off (${what}), by round (pairs in alternating order): ` +
-    pairs
+    pairs.rounds
       .map(
         (p, i) =>
           `${on[i]!.toFixed(1)} − ${off[i]!.toFixed(1)} = ${signed(p.us, 1)} µs (${signed(p.pct, 1)} %)`,
       )
       .join("; ") +
-    `; median of ${pairs.length} pairs ${signed(median(pairs.map((p) => p.us)), 1)} µs, ${signed(median(pairs.map((p) => p.pct)), 1)} %.`
+    `; median of ${pairs.rounds.length} pairs ${signed(pairs.medianUs, 1)} µs, ${signed(pairs.medianPct, 1)} %.`
   );
+}
+
+/**
+ * The same difference in the receive threads alone, where the detection runs: the rest of the
+ * server (TLS, HTTP, append, fsync, tiles) does the same work on and off, and its noise stays
+ * out. As a share of the whole server's CPU per event with detection off.
+ */
+function receiveThreadCost(
+  what: string,
+  on: readonly number[],
+  off: readonly number[],
+  whole: readonly number[],
+): string {
+  const pairs = pairedCost(on, off, whole);
+  const signed = (x: number, digits: number) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
+  return (
+    `Redaction by value in the receive threads (${what}), on − off per event, as a share of the whole server's CPU per event off: ` +
+    pairs.rounds
+      .map(
+        (p, i) =>
+          `${on[i]!.toFixed(2)} − ${off[i]!.toFixed(2)} = ${signed(p.us, 2)} µs (${signed(p.pct, 1)} %)`,
+      )
+      .join("; ") +
+    `; median of ${pairs.rounds.length} pairs ${signed(pairs.medianUs, 2)} µs, ${signed(pairs.medianPct, 1)} % of serve's CPU per event.`
+  );
+}
+
+/** Each round's on − off, also as a percentage of `base`, and the medians (nearest rank: the lower middle). */
+function pairedCost(on: readonly number[], off: readonly number[], base: readonly number[]) {
+  const rounds = on
+    .slice(0, off.length)
+    .map((us, i) => ({ us: us - off[i]!, pct: (100 * (us - off[i]!)) / base[i]! }));
+  return {
+    rounds,
+    medianUs: percentile(
+      rounds.map((p) => p.us),
+      50,
+    ),
+    medianPct: percentile(
+      rounds.map((p) => p.pct),
+      50,
+    ),
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -603,7 +661,10 @@ export async function main(argv: string[]): Promise<void> {
   // --rounds=N: every chosen server N times, the order reversed every other round, so on a
   // busy machine neither server always runs first (after a fresh build) or last.
   const rounds = intOption(args, "rounds", 1);
-  const serverUs = new Map<System, { all: number; steady: number }[]>();
+  const serverUs = new Map<
+    System,
+    { all: number; steady: number; receive: number; steadyReceive: number }[]
+  >();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 1 ? [...chosen].reverse() : chosen;
     for (const [system, name] of order) {
@@ -611,7 +672,12 @@ export async function main(argv: string[]): Promise<void> {
       const run = await runSystem(system, label, { n, rate, concurrency, load, pacedLoad, settleMs });
       rows.push(...run.rows);
       notes.push(`${system}${rounds > 1 ? ` (round ${round + 1})` : ""}: ${run.note}`);
-      const us = { all: run.serverUsPerEvent, steady: run.steadyUsPerEvent };
+      const us = {
+        all: run.serverUsPerEvent,
+        steady: run.steadyUsPerEvent,
+        receive: run.receiveUsPerEvent,
+        steadyReceive: run.steadyReceiveUsPerEvent,
+      };
       serverUs.set(system, [...(serverUs.get(system) ?? []), us]);
     }
   }
@@ -628,6 +694,15 @@ export async function main(argv: string[]): Promise<void> {
       ["after its first fifth", (u: { steady: number }) => u.steady],
     ] as const)
       notes.push(valueDetectionCost(`${what}, ${part}`, on.map(pick), off.map(pick)));
+    for (const [part, pick, whole] of [
+      ["whole sustained run", (u: { receive: number }) => u.receive, (u: { all: number }) => u.all],
+      [
+        "after its first fifth",
+        (u: { steadyReceive: number }) => u.steadyReceive,
+        (u: { steady: number }) => u.steady,
+      ],
+    ] as const)
+      notes.push(receiveThreadCost(`${what}, ${part}`, on.map(pick), off.map(pick), off.map(whole)));
   }
   printTable("Webhook ingest over HTTPS (batches of 400 generated events, acked = durable)", rows, {
     unit: "events",

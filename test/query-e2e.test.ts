@@ -238,6 +238,7 @@ describe("HTTP query, proof and static log routes", () => {
   let indexer: Indexer;
   let server: RunningServer;
   let ca: Issuer & IssuedPem;
+  let serving: IssuedPem;
   let caFile: string;
 
   beforeAll(async () => {
@@ -245,7 +246,7 @@ describe("HTTP query, proof and static log routes", () => {
     indexer = startIndexer(log, dir);
     await indexer.caughtUp();
     ca = await createCa("query e2e CA");
-    const serving = await issueCert(ca, {
+    serving = await issueCert(ca, {
       commonName: "kubetrail",
       hosts: ["localhost", "127.0.0.1"],
       usage: "server",
@@ -339,6 +340,50 @@ describe("HTTP query, proof and static log routes", () => {
     );
     expect((await get(`/v1/events/${cp.size}`)).status).toBe(404);
     expect((await get("/v1/events/x1")).status).toBe(400);
+  });
+
+  it("carries the published note, cosignatures and all, when it is of the same tree", async () => {
+    const cp = log.latestCheckpoint();
+    // As the publisher serves it once a witness has cosigned: the log's note and one more line.
+    const cosigned = `${cp.note}\u2014 witness.example/w ${Buffer.alloc(72, 5).toString("base64")}\n`;
+    let published: string | null = cosigned;
+    const withWitnesses = await startServer(
+      {
+        routes: queryRoutes({
+          log,
+          index: indexer,
+          verifierKey: log.verifierKey,
+          publishedCheckpoint: () => published,
+        }),
+        auth: { ingestTokens: [], readTokens: [READ_TOKEN] },
+        logger: pino({ level: "silent" }),
+        metrics: createMetrics(),
+        tls: { cert: serving.certPem, key: serving.keyPem },
+      },
+      { host: "127.0.0.1", port: 0 },
+    );
+    try {
+      const noteOf = async (path: string): Promise<string> => {
+        const r = await request(withWitnesses.port, {
+          path,
+          ca: ca.certPem,
+          headers: { Authorization: `Bearer ${READ_TOKEN}` },
+        });
+        expect(r.status, r.body).toBe(200);
+        return (JSON.parse(r.body) as { checkpoint: { note: string } }).checkpoint.note;
+      };
+      expect(await noteOf("/v1/events/3")).toBe(cosigned);
+      expect(await noteOf(`/v1/proof/consistency?from=1&to=${cp.size}`)).toBe(cosigned);
+      // Still the log's own checkpoint: it verifies with the log's key, the extra line ignored.
+      expect(openCheckpoint(cosigned, NoteVerifier.fromKey(vkey)).size).toBe(cp.size);
+      // Published for an older tree (a newer one not cosigned yet): the log's own note.
+      published = cp.note.replace(`\n${cp.size}\n`, `\n${cp.size - 1}\n`) + "\u2014 witness.example/w x\n";
+      expect(await noteOf("/v1/events/3")).toBe(cp.note);
+      published = null;
+      expect(await noteOf("/v1/events/3")).toBe(cp.note);
+    } finally {
+      await withWitnesses.close(1000);
+    }
   });
 
   it("indexes new entries as they are integrated, and proves consistency from an old size", async () => {

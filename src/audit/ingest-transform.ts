@@ -8,7 +8,7 @@ import { copyEvent } from "./redact/copy-event.js";
 import { createRedactor } from "./redact/redact-event.js";
 import type { RedactionRule } from "./redact/rules.js";
 import { tagBytes } from "./redact/tag.js";
-import { maskText, redactJson, redactValues, TAG_PATTERN } from "./redact/values.js";
+import { mayHoldCredential, maskText, redactJson, redactValues, TAG_PATTERN } from "./redact/values.js";
 import { compileDetectorConfig, createScanner, type SecretScanner } from "../secrets/index.js";
 import { KUBETRAIL_ANNOTATIONS, LEVELS, type AuditEvent, type Level } from "./types.js";
 import { isRecord } from "../json/record.js";
@@ -28,10 +28,15 @@ export interface IngestTransformOptions {
 
 /**
  * `raw`, when given, is the event's JSON as received (or a text holding it and nothing else):
- * when its bytes cannot hold a credential the detectors find (SecretScanner.mayContainSecrets),
- * the event's strings are not looked at one by one, and an event sent as stored stays so.
+ * when its bytes cannot hold a credential the detectors find (mayHoldCredential), the event's
+ * strings are not looked at one by one, and an event sent as stored stays so. `members`, where
+ * raw's top-level names start (ObjectScan.members), lets that check skip fields never scanned.
  */
-export type IngestTransform = (event: AuditEvent, raw?: Uint8Array) => AuditEvent | null;
+export type IngestTransform = (
+  event: AuditEvent,
+  raw?: Uint8Array,
+  members?: readonly number[],
+) => AuditEvent | null;
 
 const RANK: Record<string, number> = Object.fromEntries(LEVELS.map((l, i) => [l, i]));
 const REQUEST = RANK.Request!;
@@ -56,7 +61,7 @@ export function createIngestTransform(opts: IngestTransformOptions): IngestTrans
   const evaluator = opts.policy ? createPolicyEvaluator(opts.policy) : undefined;
   const redact = createRedactor(opts.redaction);
   const scanner = opts.redaction.values === false ? undefined : scannerFor(opts);
-  return (input, raw) => {
+  return (input, raw, members) => {
     // Copy-on-write: the input is never modified, and returned as is when nothing changes.
     let event: AuditEvent = input;
     let rule: string | undefined;
@@ -73,7 +78,7 @@ export function createIngestTransform(opts: IngestTransformOptions): IngestTrans
     let paths = redacted.paths;
     let kinds = NO_KINDS;
     // Most events: their bytes cannot hold a credential the detectors find (nothing allocated).
-    if (scanner !== undefined && (raw === undefined || scanner.mayContainSecrets(raw))) {
+    if (scanner !== undefined && (raw === undefined || mayHoldCredential(scanner, raw, members))) {
       const byValue = redactValues(event, scanner, opts.redaction.key);
       if (byValue.paths.length > 0) {
         event = byValue.event;

@@ -137,13 +137,19 @@ export interface ReceivedEvents {
   events: AuditEvent[];
   entries: (Uint8Array | undefined)[];
   /** events[i]'s JSON as received (for the credential pre-filter); undefined where unknown. */
-  raws?: (Uint8Array | undefined)[];
+  raws?: (ReceivedJson | undefined)[];
   /** events[i]'s position in the EventList's items. */
   indexes?: number[];
   /** Items refused one by one; the others are stored (see quarantine.ts). */
   rejected?: RejectedItem[];
   /** How many items the list had. */
   items?: number;
+}
+
+/** An event's JSON as received, and where its top-level member names lie in it (ObjectScan.members). */
+export interface ReceivedJson {
+  bytes: Uint8Array;
+  members?: readonly number[];
 }
 
 /** An item of an EventList that is not a valid audit event. */
@@ -350,7 +356,10 @@ function receiveParsed(
   const raws =
     scan === undefined || typeof body === "string"
       ? undefined
-      : indexes.map((i) => body.subarray(scan.items[i]!.start, scan.items[i]!.end));
+      : indexes.map((i) => {
+          const item = scan.items[i]!;
+          return { bytes: body.subarray(item.start, item.end), members: item.members };
+        });
   return { events, entries, raws, indexes, rejected, items: items.length };
 }
 

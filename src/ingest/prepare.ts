@@ -8,14 +8,19 @@ import { MAX_ENTRY_BYTES } from "../store/types.js";
 import { hashLeaf } from "../tlog/index.js";
 import { contentHashOfLeaf, type ContentHash } from "./dedupe.js";
 import { IngestError, tooDeepAsBadInput } from "./errors.js";
-import { encodeEvent } from "./normalize.js";
+import { encodeEvent, type ReceivedJson } from "./normalize.js";
 import type { RejectedSummary } from "./quarantine.js";
 
 /**
  * Policy + redaction, applied after normalisation; returning null drops the event (level None).
- * `raw` is the event's JSON as received, when known (see IngestTransform).
+ * `raw` is the event's JSON as received, when known, and `members` where its top-level member
+ * names start in it (see IngestTransform).
  */
-export type EventTransform = (event: AuditEvent, raw?: Uint8Array) => AuditEvent | null | undefined;
+export type EventTransform = (
+  event: AuditEvent,
+  raw?: Uint8Array,
+  members?: readonly number[],
+) => AuditEvent | null | undefined;
 
 /** One event ready for dedupe: its key, the bytes to store and their hash. */
 export interface PreparedEvent {
@@ -70,7 +75,7 @@ export function prepareEvents(
   events: readonly AuditEvent[],
   asSent: readonly (Uint8Array | undefined)[] = [],
   transform?: EventTransform,
-  raws: readonly (Uint8Array | undefined)[] = [],
+  raws: readonly (ReceivedJson | undefined)[] = [],
   onRefused?: (i: number, err: IngestError) => void,
   where: (i: number) => string = (i) => `event ${i} (auditID ${events[i]?.auditID})`,
 ): PreparedBatch {
@@ -79,7 +84,8 @@ export function prepareEvents(
     let event: AuditEvent;
     let bytes: Uint8Array;
     try {
-      const transformed = transform ? transform(raw, raws[i] ?? asSent[i]) : raw;
+      const received = raws[i];
+      const transformed = transform ? transform(raw, received?.bytes ?? asSent[i], received?.members) : raw;
       if (transformed === undefined || transformed === null) {
         batch.dropped++;
         continue;

@@ -1,9 +1,11 @@
 // A receive worker thread (see receive.ts): prepares each body posted to it and posts back the
 // packed batch, its bytes transferred.
+import { writeFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { IngestBusyError, IngestError } from "./errors.js";
 import {
   packBatch,
+  RECEIVE_THREAD_NAME,
   receiveBody,
   workerContext,
   type PackedBatch,
@@ -13,6 +15,13 @@ import {
 const port = parentPort;
 if (!port) throw new Error("receive-worker.ts runs only as a worker thread");
 const ctx = workerContext(workerData as ReceiveWorkerData);
+// Named, so `top -H` and `ps -L` (and the webhook bench) tell the receive threads from the rest
+// of serve. Linux only; a sync write runs on this thread, so it names this thread.
+try {
+  writeFileSync("/proc/thread-self/comm", RECEIVE_THREAD_NAME);
+} catch {
+  // Not Linux, or /proc not mounted: the thread keeps its name.
+}
 
 port.on("message", ({ id, body }: { id: number; body: Uint8Array }) => {
   let reply: PackedBatch;

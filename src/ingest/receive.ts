@@ -91,7 +91,7 @@ export function receiveBody(body: Buffer, ctx: ReceiveContext = {}): PreparedBat
       rejected.push({
         index: itemOf(i),
         error,
-        bytes: received.raws?.[i] ?? Buffer.from("null"),
+        bytes: received.raws?.[i]?.bytes ?? Buffer.from("null"),
         value: received.events[i],
       }),
     (i) => `items[${itemOf(i)}]`,
@@ -111,6 +111,9 @@ export function receiveBody(body: Buffer, ctx: ReceiveContext = {}): PreparedBat
 function summaryOf(r: RejectedItem): RejectedSummary {
   return { index: r.index, code: r.error.code, message: r.error.message };
 }
+
+/** What a receive worker names its thread (Linux's 15-character limit). */
+export const RECEIVE_THREAD_NAME = "kt-receive";
 
 /** A prepared batch as it crosses from a worker: the stored bytes packed in one transferred buffer. */
 export type PackedBatch =

@@ -51,6 +51,10 @@ describe("scanning the bytes as sent", () => {
       [false, 2],
     ]);
     expect(countKeys(JSON.parse(tricky))).toBe(4);
+    // Where the top-level names start: only for a compact item, where each name is its member's start.
+    expect(scan.items[0]!.members).toEqual([1, 17, 36]);
+    expect([1, 17, 36].map((at) => tricky.slice(at, at + 3))).toEqual(['"a"', '"b"', '"d"']);
+    expect(scan.items[1]!.members).toBeUndefined();
   });
 
   it("declines layouts it cannot read for certain", () => {

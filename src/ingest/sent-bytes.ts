@@ -37,6 +37,12 @@ export interface ObjectScan {
   composites: number;
   strings: number;
   commas: number;
+  /**
+   * Where each top-level member's name starts (its opening quote), relative to `start`, in
+   * order; only when asked for and the object is compact (so a name is always followed by its
+   * colon and nothing a member holds lies outside [its name, the next name)).
+   */
+  members?: number[];
 }
 
 /** Index of the quote closing the string that opens at `i`, or -1 past the end. */
@@ -67,8 +73,11 @@ CLASS[LBRACE] = CLASS[LBRACKET] = OPEN;
 CLASS[RBRACE] = CLASS[RBRACKET] = CLOSE;
 for (const c of [0x20, 0x0a, 0x0d, 0x09]) CLASS[c] = SPACE;
 
-/** Scans the object or array that opens at `start`; undefined when it does not close. */
-export function scanComposite(b: Uint8Array, start: number): ObjectScan | undefined {
+/**
+ * Scans the object or array that opens at `start`; undefined when it does not close. With
+ * `members`, also says where the top-level member names start (see ObjectScan.members).
+ */
+export function scanComposite(b: Uint8Array, start: number, members?: number[]): ObjectScan | undefined {
   let depth = 0;
   let keys = 0;
   let composites = 0;
@@ -79,15 +88,23 @@ export function scanComposite(b: Uint8Array, start: number): ObjectScan | undefi
     const kind = CLASS[b[i]!];
     if (kind === OTHER) continue;
     if (kind === STRING) {
+      const open = i;
       i = stringEnd(b, i);
       if (i < 0) return undefined;
       strings++;
-      if (b[i + 1] === COLON) keys++;
+      if (b[i + 1] === COLON) {
+        keys++;
+        if (depth === 1) members?.push(open - start);
+      }
     } else if (kind === OPEN) {
       depth++;
       composites++;
     } else if (kind === CLOSE) {
-      if (--depth === 0) return { start, end: i + 1, compact, keys, composites, strings, commas };
+      if (--depth === 0) {
+        const scan: ObjectScan = { start, end: i + 1, compact, keys, composites, strings, commas };
+        if (members !== undefined && compact) scan.members = members;
+        return scan;
+      }
     } else if (kind === SEPARATOR) {
       commas++;
     } else {
@@ -177,7 +194,7 @@ export function eventListItems(body: Uint8Array, maxItems = Infinity): EventList
       const arrayStart = i;
       for (i = skipSpace(body, i + 1); body[i] !== RBRACKET;) {
         if (body[i] !== LBRACE) return undefined;
-        const item = scanComposite(body, i);
+        const item = scanComposite(body, i, []);
         if (item === undefined) return undefined;
         if (items.length === maxItems) throw new TooManyItems(maxItems);
         items.push(item);

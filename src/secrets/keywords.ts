@@ -61,8 +61,8 @@ function anchorOf(k: Uint8Array): number {
  * bytes (raw JSON) or in a string, case-insensitively for ASCII letters.
  */
 export class KeywordSet {
-  // The search reads `shift` at every step; `candidates`, the large table, only where a window
-  // may be an anchor.
+  // The search reads `shift` at every step; the candidate lists only where a window may be an
+  // anchor. Flat typed arrays: nothing for the garbage collector to trace in a worker's heap.
   /**
    * How far the window may jump for the byte pair ending it (every case variant), by pairIndex.
    * A pair with a byte above 0x7f (UTF-8) is never in a keyword: those jump the most.
@@ -70,8 +70,13 @@ export class KeywordSet {
   private readonly shift = new Uint8Array(1 << 16);
   /** Bit h: some anchor's window hashes to h (see windowHash). */
   private readonly anchorHashes = new Uint8Array(65536 / 8);
-  /** Keywords to compare, by the hash of the window an anchor fills (raw bytes, every case variant). */
-  private readonly candidates: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(65536);
+  /**
+   * Keywords to compare, by the hash h of the window an anchor fills (raw bytes, every case
+   * variant): `candidates[listStart[h], listEnd[h])`.
+   */
+  private readonly listStart = new Int32Array(65536 + 1);
+  private readonly listEnd: Int32Array;
+  private readonly candidates: Int32Array;
   private readonly folded: Uint8Array[];
   /** Where each keyword's anchor starts in it. */
   private readonly anchors: Int32Array;
@@ -99,7 +104,9 @@ export class KeywordSet {
     this.groups = [...groups];
     this.confirm = keywords.map((_, i) => confirm[i]);
     this.shift.fill(M - 1);
-    const lists = new Map<number, number[]>();
+    // Each keyword's anchor windows, as (hash, keyword) pairs: counted, then laid out by hash.
+    const hashes: number[] = [];
+    const owners: number[] = [];
     this.folded.forEach((k, index) => {
       const a = this.anchors[index]!;
       const chars = [0, 1, 2, 3].map((j) => cases(k[a + j]!));
@@ -114,16 +121,24 @@ export class KeywordSet {
         for (const x of chars[1]!)
           for (const y of chars[2]!)
             for (const z of chars[3]!) {
-              const h = windowHash(w, x, y, z);
-              const list = lists.get(h) ?? [];
-              if (!list.includes(index)) list.push(index);
-              lists.set(h, list);
+              hashes.push(windowHash(w, x, y, z));
+              owners.push(index);
             }
     });
-    for (const [h, list] of lists) {
-      this.candidates[h] = Int32Array.from(list);
+    const count = new Int32Array(65536);
+    for (const h of hashes) count[h]!++;
+    for (let h = 0; h < 65536; h++) this.listStart[h + 1] = this.listStart[h]! + count[h]!;
+    const fill = this.listStart.slice(0, 65536);
+    const list = new Int32Array(hashes.length);
+    hashes.forEach((h, n) => {
+      // A keyword's case variants may share a hash: it is listed there once (its pairs are consecutive).
+      if (fill[h]! > this.listStart[h]! && list[fill[h]! - 1] === owners[n]) return;
+      list[fill[h]!++] = owners[n]!;
       this.anchorHashes[h >> 3]! |= 1 << (h & 7);
-    }
+    });
+    // A keyword listed once where its variants share a hash leaves slots unused: each list ends where it was filled to.
+    this.candidates = list;
+    this.listEnd = fill;
   }
 
   get size(): number {
@@ -152,19 +167,17 @@ export class KeywordSet {
         continue;
       }
       const h = windowHash(b[i - 3]!, b[i - 2]!, b[i - 1]!, b[i]!);
-      if (
-        (anchorHashes[h >> 3]! & (1 << (h & 7))) !== 0 &&
-        this.confirmedIn(b, i - 3, start, end, this.candidates[h]!)
-      )
+      if ((anchorHashes[h >> 3]! & (1 << (h & 7))) !== 0 && this.confirmedIn(b, i - 3, start, end, h))
         return true;
       i++;
     }
     return false;
   }
 
-  /** Whether a keyword of `list` whose anchor is at `at` occurs there and is confirmed. */
-  private confirmedIn(b: Uint8Array, at: number, from: number, to: number, list: Int32Array): boolean {
-    for (let n = 0; n < list.length; n++) {
+  /** Whether a keyword listed under window hash `h` whose anchor is at `at` occurs there and is confirmed. */
+  private confirmedIn(b: Uint8Array, at: number, from: number, to: number, h: number): boolean {
+    const list = this.candidates;
+    for (let n = this.listStart[h]!, last = this.listEnd[h]!; n < last; n++) {
       const index = list[n]!;
       const k = this.folded[index]!;
       const start = at - this.anchors[index]!;
@@ -184,7 +197,7 @@ export class KeywordSet {
    */
   groupsIn(t: string, hits: Uint8Array): boolean {
     const shift = this.shift;
-    const candidates = this.candidates;
+    const { candidates, listStart, listEnd } = this;
     let found = false;
     for (let i = M - 1; i < t.length;) {
       const x = t.charCodeAt(i - 1);
@@ -197,9 +210,9 @@ export class KeywordSet {
       }
       const v = t.charCodeAt(i - 3);
       const w = t.charCodeAt(i - 2);
-      const list = v > 0xff || w > 0xff ? undefined : candidates[windowHash(v, w, x, y)];
-      for (let n = 0; list !== undefined && n < list.length; n++) {
-        const index = list[n]!;
+      const h = v > 0xff || w > 0xff ? -1 : windowHash(v, w, x, y);
+      for (let n = h < 0 ? 0 : listStart[h]!, last = h < 0 ? 0 : listEnd[h]!; n < last; n++) {
+        const index = candidates[n]!;
         const k = this.folded[index]!;
         const start = i - 3 - this.anchors[index]!;
         if (start < 0 || start + k.length > t.length) continue;

@@ -164,9 +164,11 @@ describe("web UI", () => {
     const verbs = await columnValues(4);
     expect(verbs.length).toBeGreaterThan(0);
     expect(new Set(verbs)).toEqual(new Set(["delete"]));
-    const total = await page.getByTestId("total").innerText();
+    // The total comes with the stats, which may land after the rows: wait for it to settle.
     const fromApi = await api<{ total: number }>("/v1/stats?since=24h&verb=delete");
-    expect(total).toBe(`${fromApi.total.toLocaleString("en-US")} requests`);
+    await expect
+      .poll(() => page.getByTestId("total").innerText(), { timeout: 10_000 })
+      .toBe(`${fromApi.total.toLocaleString("en-US")} requests`);
     // A facet under its own filter still lists the other values (to add them).
     expect(await page.locator("button[data-facet=verb]").count()).toBeGreaterThan(1);
 

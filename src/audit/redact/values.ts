@@ -1,5 +1,5 @@
-// Masks credentials recognised by what they are (src/secrets) anywhere in an audit event: the
-// request URI, request and response bodies, annotations, user info, status messages. Each
+// Masks credentials recognised by what they are (src/secrets) wherever an audit event carries
+// what was sent: the request URI, request and response bodies, annotations, status. Each
 // credential's span is replaced by its HMAC tag, the text around it kept (`Authorization:
 // Bearer kubetrail-hmac-sha256:…`), so an investigator can still read the event and confirm a
 // candidate value with `kubetrail redaction check`.
@@ -13,18 +13,68 @@ import { tagBytes, TAG_PREFIX } from "./tag.js";
 /** A tag in a value: never a finding itself (a value masked by a path rule, or sent masked). */
 export const TAG_PATTERN = new RegExp(`${TAG_PREFIX}[A-Za-z0-9_-]{43}`, "g");
 
-/** Fields kubetrail validates as identifiers, times and enums: nothing there can be a credential. */
-const NOT_SCANNED = new Set([
+/**
+ * Top-level fields not looked at: those kubetrail validates as identifiers, times and enums,
+ * and who sent the request and about which object (user info, user agent, object reference),
+ * which name principals and objects rather than carry what they send. Credentials travel in
+ * the request URI, the bodies, annotations and status messages; those are looked at.
+ */
+const NOT_SCANNED = [
   "kind",
   "apiVersion",
   "level",
   "auditID",
   "stage",
   "verb",
+  "user",
+  "impersonatedUser",
   "sourceIPs",
+  "userAgent",
+  "objectRef",
   "requestReceivedTimestamp",
   "stageTimestamp",
-]);
+];
+const NOT_SCANNED_SET = new Set(NOT_SCANNED);
+/** Each skipped field's name as compact JSON writes it before its value (`"user":`), by its first letter. */
+const NOT_SCANNED_NAMES: Uint8Array[][] = Array.from({ length: 256 }, () => []);
+for (const f of NOT_SCANNED) NOT_SCANNED_NAMES[f.charCodeAt(0)]!.push(Buffer.from(`"${f}":`, "latin1"));
+
+/**
+ * Whether the event's JSON text `raw` may hold a credential in a field redactValues looks at
+ * (see SecretScanner.mayContainSecrets). With `members`, where its top-level names start
+ * (ObjectScan.members: a compact object), only the members redactValues looks at are read; a
+ * name spelled with escapes is not recognised as a field to skip, so it is read too.
+ */
+export function mayHoldCredential(
+  scanner: SecretScanner,
+  raw: Uint8Array,
+  members?: readonly number[],
+): boolean {
+  if (members === undefined || members.length === 0) return scanner.mayContainSecrets(raw);
+  // Runs of members to read, from the first such name to the next name skipped.
+  let from = -1;
+  for (let m = 0; m < members.length; m++) {
+    const at = members[m]!;
+    if (skipped(raw, at)) {
+      if (from >= 0 && scanner.mayContainSecrets(raw, from, at)) return true;
+      from = -1;
+    } else if (from < 0) from = at;
+  }
+  return from >= 0 && scanner.mayContainSecrets(raw, from, raw.length);
+}
+
+/** Whether the member whose name starts at `at` is a field redactValues skips. */
+function skipped(raw: Uint8Array, at: number): boolean {
+  for (const name of NOT_SCANNED_NAMES[raw[at + 1]!]!) {
+    const last = name.length - 1;
+    // The closing quote and colon first: they tell most names of a different length apart.
+    if (at + last >= raw.length || raw[at + last] !== 0x3a || raw[at + last - 1] !== 0x22) continue;
+    let j = 2;
+    while (j < last && raw[at + j] === name[j]) j++;
+    if (j === last) return true;
+  }
+  return false;
+}
 
 export interface ValueRedaction {
   /** The input event itself when nothing was masked, otherwise a copy. */
@@ -89,7 +139,7 @@ export function redactValues(event: AuditEvent, scanner: SecretScanner, key: Uin
   const kinds = new Set<string>();
   let out: AuditEvent | undefined;
   for (const field of Object.keys(event)) {
-    if (NOT_SCANNED.has(field)) continue;
+    if (NOT_SCANNED_SET.has(field)) continue;
     const value = event[field];
     const next = redactJson(value, field, scanner, key, paths, kinds);
     if (next !== value) setOwnField((out ??= copyEvent(event)), field, next);
