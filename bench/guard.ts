@@ -10,11 +10,15 @@
 //   node build/bench/guard.js [--quick] [--rate=1000] [--seconds=N] [--manifests=N] [--events=N]
 //                             [--sections=webhook,check,replay] [--profile=DIR]
 //                             [--targets=serve,logged,plain,unlogged] [--spacing=MS]
+//                             [--connections=N] [--server-node-flags="FLAGS"]
 //
 // "plain" (not run by default) is the route appending decisions like a plain log writer:
 // without their leaf hashes and without spacing commits, to show what that saves.
 // --spacing=MS overrides the admission route's commit spacing (see src/guard/decision-writer.ts)
 // in the "decisions logged" row.
+//
+// The load comes from its own process (bench/lib/admission-load.ts) over --connections kept-alive
+// TLS connections (default 64), all opened and warmed before the clock starts.
 //
 // --profile=DIR runs each webhook server under `node --cpu-prof` and leaves its .cpuprofile
 // in DIR (open it in Chrome DevTools or speedscope).
@@ -28,7 +32,6 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import https from "node:https";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { stringify } from "yaml";
@@ -52,6 +55,7 @@ import {
   tempDir,
   treeCpuSeconds,
 } from "./harness.js";
+import type { AdmissionLoadConfig, AdmissionLoadResult } from "./lib/admission-load.js";
 import { kubetrailCli } from "./lib/kubetrail-cli.js";
 import { benchFixture, repoRoot } from "./lib/paths.js";
 
@@ -160,86 +164,61 @@ interface Target {
   token: string;
   ca: string;
   proc: ChildProcess;
+  /** A bench server (lib/guard-server.ts): counts its own stalls from SIGUSR2 on. */
+  countsStalls?: boolean;
 }
 
-interface LoadResult {
-  latenciesMs: number[];
-  sent: number;
-  errors: number;
-  achievedRate: number;
+/** What a bench server saw of its own stalls during the measured run. */
+interface Stalls {
+  loopDelayMaxMs: number;
+  gc: { count: number; totalMs: number; maxMs: number; majorCount: number; majorMs: number };
+}
+
+interface LoadResult extends AdmissionLoadResult {
   serverCpuS: number;
-  decisions: Record<string, number>;
 }
 
-/**
- * Open-loop load: request i is due at start + i/rate; its latency runs from when it was due
- * (not from when it was sent), so a server falling behind cannot hide its queueing.
- */
-async function pacedLoad(t: Target, bodies: string[], rate: number, seconds: number): Promise<LoadResult> {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: t.ca, servername: "localhost" });
-  const total = Math.round(rate * seconds);
-  const latenciesMs: number[] = [];
-  const decisions: Record<string, number> = {};
-  let errors = 0;
-  let sent = 0;
-  const cpu0 = treeCpuSeconds(t.proc.pid!);
-  const start = performance.now();
-  await new Promise<void>((finish) => {
-    let done = 0;
-    const send = (i: number): void => {
-      const due = start + (i * 1000) / rate;
-      const body = bodies[i % bodies.length]!.replace("@UID@", `uid-${i}`);
-      const req = https.request(
-        {
-          host: "127.0.0.1",
-          port: t.port,
-          method: "POST",
-          path: "/v1/admission/validate",
-          agent,
-          headers: { Authorization: `Bearer ${t.token}`, "Content-Type": "application/json" },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            latenciesMs.push(performance.now() - due);
-            if (res.statusCode !== 200) errors++;
-            else {
-              const ann = (
-                JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-                  response: { auditAnnotations?: { decision?: string } };
-                }
-              ).response.auditAnnotations;
-              const d = ann?.decision ?? "?";
-              decisions[d] = (decisions[d] ?? 0) + 1;
-            }
-            if (++done === total) finish();
-          });
-        },
-      );
-      req.on("error", () => {
-        errors++;
-        if (++done === total) finish();
-      });
-      req.end(body);
-    };
-    const tick = (): void => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
-      while (sent < due) send(sent++);
-      if (sent < total) setTimeout(tick, 1);
-    };
-    tick();
-  });
-  const wallS = (performance.now() - start) / 1000;
-  agent.destroy();
-  return {
-    latenciesMs,
-    sent,
-    errors,
-    achievedRate: total / wallS,
-    serverCpuS: treeCpuSeconds(t.proc.pid!) - cpu0,
-    decisions,
+/** Runs the open-loop load (bench/lib/admission-load.ts) in its own process against `t`. */
+async function pacedLoad(
+  t: Target,
+  dir: string,
+  bodies: string[],
+  rate: number,
+  seconds: number,
+  connections: number,
+): Promise<LoadResult> {
+  const config: AdmissionLoadConfig = {
+    port: t.port,
+    ca: t.ca,
+    token: t.token,
+    path: "/v1/admission/validate",
+    bodies,
+    rate,
+    warmupSeconds: Math.min(3, seconds), // JIT, page cache, the log's first bundles
+    seconds,
+    connections,
   };
+  const file = path.join(dir, "admission-load.json");
+  writeFileSync(file, JSON.stringify(config));
+  const gen = spawn(
+    process.execPath,
+    [path.join(repoRoot, "build", "bench", "lib", "admission-load.js"), file],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  let cpu0 = 0;
+  const exited = new Promise<number | null>((r) => gen.once("exit", r));
+  const result = (await readLine(gen, (l) => {
+    if (l === "measuring") {
+      cpu0 = treeCpuSeconds(t.proc.pid!);
+      if (t.countsStalls) t.proc.kill("SIGUSR2");
+    }
+    return l.startsWith("{") ? (JSON.parse(l) as AdmissionLoadResult) : undefined;
+  })) as AdmissionLoadResult;
+  const serverCpuS = treeCpuSeconds(t.proc.pid!) - cpu0;
+  if ((await exited) !== 0) throw new Error("the load generator failed");
+  return { ...result, serverCpuS };
 }
 
 function readLine(proc: ChildProcess, match: (line: string) => unknown): Promise<unknown> {
@@ -249,15 +228,23 @@ function readLine(proc: ChildProcess, match: (line: string) => unknown): Promise
       const got = match(l);
       if (got !== undefined) resolve(got);
     });
-    proc.once("exit", (code) => reject(new Error(`server exited with ${code} before it was ready`)));
+    proc.once("exit", (code) => reject(new Error(`process exited with ${code} before its line`)));
   });
 }
 
-/** Node flags for the webhook servers: a CPU profile each when --profile=DIR is given. */
-function profileFlags(profileDir: string | undefined, name: string): string[] {
+/**
+ * Node flags for the webhook servers: --server-node-flags (space-separated, e.g. GC settings to
+ * compare), and a CPU profile each when --profile=DIR is given.
+ */
+function serverFlags(extra: readonly string[], profileDir: string | undefined, name: string): string[] {
   return profileDir === undefined
-    ? []
-    : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`, `--cpu-prof-name=${name}.cpuprofile`];
+    ? [...extra]
+    : [
+        ...extra,
+        "--cpu-prof",
+        `--cpu-prof-dir=${path.resolve(profileDir)}`,
+        `--cpu-prof-name=${name}.cpuprofile`,
+      ];
 }
 
 async function startServeTarget(dir: string, policyDir: string, nodeFlags: string[]): Promise<Target> {
@@ -315,13 +302,20 @@ async function startBenchServer(
   const ready = (await readLine(proc, (l) =>
     l.startsWith("{") ? (JSON.parse(l) as { port: number; token: string; ca: string }) : undefined,
   )) as { port: number; token: string; ca: string };
-  return { ...ready, proc };
+  return { ...ready, proc, countsStalls: true };
 }
 
-async function stop(t: Target): Promise<void> {
+/** Stops the server; a bench server's stall counts, printed as it stops. */
+async function stop(t: Target): Promise<Stalls | undefined> {
+  let stalls: Stalls | undefined;
+  const lines = createInterface({ input: t.proc.stdout! });
+  lines.on("line", (l) => {
+    if (l.startsWith('{"stalls"')) stalls = (JSON.parse(l) as { stalls: Stalls }).stalls;
+  });
   const exited = new Promise((r) => t.proc.once("exit", r));
   t.proc.kill("SIGTERM");
   await exited;
+  return stalls;
 }
 
 async function webhookSection(
@@ -332,6 +326,8 @@ async function webhookSection(
   profileDir: string | undefined,
   only: readonly string[],
   spacing: string | undefined,
+  connections: number,
+  nodeFlags: readonly string[],
 ): Promise<void> {
   const bodies = reviewTemplates(4000);
   const rows: string[][] = [];
@@ -339,7 +335,7 @@ async function webhookSection(
   const all: [string, () => Promise<Target>][] = [
     [
       "kubetrail serve (decisions logged; indexer on)",
-      () => startServeTarget(dir, policyDir, profileFlags(profileDir, "serve")),
+      () => startServeTarget(dir, policyDir, serverFlags(nodeFlags, profileDir, "serve")),
     ],
     [
       "admission route, decisions logged (fs log, group commit, fdatasync)",
@@ -348,27 +344,32 @@ async function webhookSection(
           dir,
           policyDir,
           "fs",
-          profileFlags(profileDir, "route-logged"),
+          serverFlags(nodeFlags, profileDir, "route-logged"),
           spacing === undefined ? [] : [`--spacing=${spacing}`],
         ),
     ],
     [
       "admission route, decisions logged, leaf hashes left to the log, no commit spacing",
-      () => startBenchServer(dir, policyDir, "fs-plain", profileFlags(profileDir, "route-plain")),
+      () => startBenchServer(dir, policyDir, "fs-plain", serverFlags(nodeFlags, profileDir, "route-plain")),
     ],
     [
       "admission route, answered without logging",
-      () => startBenchServer(dir, policyDir, "none", profileFlags(profileDir, "route-unlogged")),
+      () => startBenchServer(dir, policyDir, "none", serverFlags(nodeFlags, profileDir, "route-unlogged")),
     ],
   ];
   const targets = all.filter((_, i) => only.includes(["serve", "logged", "plain", "unlogged"][i]!));
   for (const [name, start] of targets) {
     log(`guard: webhook ${name}`);
     const t = await start();
+    let r: LoadResult;
+    let stalls: Stalls | undefined;
     try {
-      await pacedLoad(t, bodies, rate, Math.min(3, seconds)); // warm-up: JIT, TLS sessions, page cache
-      const r = await pacedLoad(t, bodies, rate, seconds);
-      results[name] = r;
+      r = await pacedLoad(t, dir, bodies, rate, seconds, connections);
+    } finally {
+      stalls = await stop(t);
+    }
+    results[name] = r;
+    {
       const ms = (p: number) => percentile(r.latenciesMs, p).toFixed(2);
       rows.push([
         name,
@@ -380,13 +381,15 @@ async function webhookSection(
         Math.max(...r.latenciesMs).toFixed(1),
         String(r.errors),
         ((r.serverCpuS / r.sent) * 1e6).toFixed(0),
+        stalls === undefined
+          ? "–"
+          : `${stalls.loopDelayMaxMs.toFixed(1)} / ${stalls.gc.maxMs.toFixed(1)} (${stalls.gc.count}, ${stalls.gc.totalMs.toFixed(0)} ms; major ${stalls.gc.majorCount}, ${stalls.gc.majorMs.toFixed(0)} ms)`,
+        `${r.generatorCpuUsPerRequest.toFixed(0)} µs, ${r.generatorMaxDelayMs.toFixed(1)} ms`,
         Object.entries(r.decisions)
           .sort()
           .map(([k, v]) => `${k} ${v}`)
           .join(", "),
       ]);
-    } finally {
-      await stop(t);
     }
   }
   process.stdout.write(
@@ -402,6 +405,8 @@ async function webhookSection(
           "max ms",
           "errors",
           "server CPU µs/review",
+          "server max loop delay / GC pause ms (GCs, total; major)",
+          "generator CPU/req, max loop delay",
           "results",
         ],
         rows,
@@ -566,6 +571,8 @@ export async function main(argv: string[]): Promise<void> {
       args.options["profile"],
       (args.options["targets"] ?? "serve,logged,unlogged").split(","),
       args.options["spacing"],
+      intOption(args, "connections", 64),
+      (args.options["server-node-flags"] ?? "").split(" ").filter((f) => f !== ""),
     );
   if (sections.includes("check")) await checkSection(dir, manifests);
   if (sections.includes("replay")) await replaySection(dir, events);

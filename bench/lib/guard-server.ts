@@ -8,8 +8,16 @@
 // fs-plain appends the way a plain log writer is used: without the entries' leaf hashes (the
 // log hashes each commit on its worker) and without spacing commits (--spacing=0), to show
 // what DecisionWriter's choices save under the same load.
-// prints one line {"port":N,"token":"…"} when ready; SIGTERM stops it.
+// prints one line {"port":N,"token":"…"} when ready; SIGTERM stops it. SIGUSR2 starts counting its
+// own stalls (the event loop's worst delay, GC pauses), printed as one line {"stalls":…} at
+// SIGTERM, so a tail in the bench's table can be told apart from the generator's.
 import { randomBytes } from "node:crypto";
+import {
+  constants,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  type PerformanceEntry,
+} from "node:perf_hooks";
 import { pino } from "pino";
 import { AdmissionReviewer } from "../../src/guard/admission.js";
 import { NamespaceCache } from "../../src/guard/namespaces.js";
@@ -67,7 +75,32 @@ const server = await startServer(
   { host: "127.0.0.1", port: 0 },
 );
 process.stdout.write(JSON.stringify({ port: server.port, token, ca: ca.certPem }) + "\n");
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+const gc = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMs: 0 };
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gc.count++;
+    gc.totalMs += e.duration;
+    gc.maxMs = Math.max(gc.maxMs, e.duration);
+    if (
+      (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ===
+      constants.NODE_PERFORMANCE_GC_MAJOR
+    ) {
+      gc.majorCount++;
+      gc.majorMs += e.duration;
+    }
+  }
+});
+process.on("SIGUSR2", () => {
+  loopDelay.reset();
+  loopDelay.enable();
+  Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMs: 0 });
+  gcObserver.observe({ entryTypes: ["gc"] });
+});
 process.once("SIGTERM", () => {
+  gcObserver.disconnect();
+  const stalls = { loopDelayMaxMs: loopDelay.max / 1e6, gc };
+  process.stdout.write(JSON.stringify({ stalls }) + "\n");
   void server
     .close(1000)
     .then(() => log?.close())

@@ -47,8 +47,10 @@ function requestBytes(cfg: LoadConfig, body: string | undefined): Buffer {
 }
 
 /** Reads answers off one socket: resolves each with its status once its body has arrived. */
-class AnswerReader {
+export class AnswerReader {
   private buf: Buffer = Buffer.alloc(0);
+  /** The body of the answer last resolved. */
+  body: Buffer = Buffer.alloc(0);
   private waiting: ((status: number) => void) | null = null;
   private failing: ((err: Error) => void) | null = null;
 
@@ -83,6 +85,7 @@ class AnswerReader {
     }
     const total = end + HEADER_END.length + Number(m[1]);
     if (this.buf.length < total) return;
+    this.body = this.buf.subarray(end + HEADER_END.length, total);
     this.buf = this.buf.subarray(total);
     const done = this.waiting;
     this.waiting = null;
@@ -91,7 +94,8 @@ class AnswerReader {
   }
 }
 
-function connect(cfg: LoadConfig): Promise<tls.TLSSocket> {
+/** A TLS connection to the server of `cfg`, Nagle off. */
+export function connect(cfg: Pick<LoadConfig, "port" | "ca">): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect(
       { host: "127.0.0.1", port: cfg.port, ca: cfg.ca, servername: "localhost" },

@@ -369,14 +369,20 @@ class Log implements AuditLog {
     return this.integrating;
   }
 
-  /** Integrates every acknowledged entry, a bounded slice at a time so memory stays flat. */
+  /**
+   * Integrates every entry acknowledged when the round began, a bounded slice at a time so
+   * memory stays flat. Entries written during the round wait for the next one: chasing them
+   * turned a steady stream of appends into back-to-back publishes (partial tiles, partial
+   * bundle, a signed checkpoint and its syncs, each time), most of the log's CPU per entry.
+   */
   private async integrateOnce(): Promise<void> {
     // What the driver cannot take now (a full disk) waits for a later round.
     await this.driver.untilWritten(this.durable).catch(() => undefined);
     await this.hashed;
-    while (this.builder.size < this.driver.writtenSize) {
+    const target = this.driver.writtenSize;
+    while (this.builder.size < target) {
       const start = this.builder.size;
-      const end = Math.min(this.driver.writtenSize, start + INTEGRATE_SLICE);
+      const end = Math.min(target, start + INTEGRATE_SLICE);
       const leaves = await this.leavesFor(start, end);
       const before = this.builder.clone();
       const completed = await this.fold(leaves);
