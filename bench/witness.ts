@@ -6,7 +6,7 @@
 // /healthz (its HTTPS and routing, no crypto, no disk), and a bare node:https process answering
 // the same bodies with 200 (the HTTPS round trip alone on this machine).
 import { spawn, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { witnessLoad } from "./gen/witness-load.js";
 import {
@@ -29,6 +29,16 @@ import { benchDir } from "./lib/paths.js";
 const LOAD = path.join(benchDir, "lib", "https-load.js");
 const SINK = path.join(benchDir, "lib", "https-sink.js");
 
+/**
+ * CPU seconds of a process's main thread (its event loop) alone: the rest of the process's CPU
+ * is its other threads (libuv's pool — Ed25519, journal writes — and V8's helpers).
+ */
+function mainThreadCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ ticks
+}
+
 /** Runs the generator process on `cfg` and measures it with the server `serverPid`. */
 async function loaded(
   name: string,
@@ -40,6 +50,7 @@ async function loaded(
   writeFileSync(file, JSON.stringify(cfg));
   let result!: LoadResult;
   const cpu0 = treeCpuSeconds(serverPid);
+  const main0 = mainThreadCpuSeconds(serverPid);
   const row = await measure(name, { items: 0, extraPids: () => [serverPid] }, async (probe) => {
     const child = await runMeasured(process.execPath, [LOAD, file]);
     if (child.code !== 0) throw new Error(`load generator failed: ${child.stderr}`);
@@ -48,11 +59,13 @@ async function loaded(
     for (const ms of result.latenciesMs) probe.latenciesMs.push(ms);
   });
   const serverCpu = treeCpuSeconds(serverPid) - cpu0;
+  const mainCpu = mainThreadCpuSeconds(serverPid) - main0;
   const per = (s: number): string => ((s / Math.max(1, result.ok + result.failed)) * 1e6).toFixed(0);
   const refused = Object.entries(result.statuses).map(([code, n]) => `${n}× ${code}`);
   row.note =
     `${result.failed} not 200${refused.length > 0 ? ` (${refused.join(", ")})` : ""}; ` +
-    `server CPU ${per(serverCpu)} µs, load generator CPU ${per(result.cpuS)} µs per request`;
+    `server CPU ${per(serverCpu)} µs (main thread ${per(mainCpu)}, other threads ${per(serverCpu - mainCpu)}), ` +
+    `load generator CPU ${per(result.cpuS)} µs per request`;
   return { row, result };
 }
 
@@ -146,7 +159,7 @@ export async function main(argv: string[]): Promise<void> {
   printNote(
     "Each cosignature: the log's Ed25519 signature checked, the consistency proof from the size held checked, " +
       "a cosignature/v1 signed, and the new checkpoint durable in the witness's journal (one fdatasync per group of " +
-      "concurrent requests) before the answer. The load generator is a process of its own (its CPU is in the " +
+      "concurrent requests, on a thread of its own) before the answer. The load generator is a process of its own (its CPU is in the " +
       "CPU column and the note) on the same cores as the server.",
   );
 }

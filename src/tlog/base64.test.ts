@@ -22,8 +22,35 @@ describe("base64", () => {
       "QQ==QQ==", // padding in the middle
       "Q!Q=", // not base64 at all
       "QQ===",
+      "QUF=", // non-zero padding bits: the same two bytes as "QUE="
+      "QUE", // padding missing
+      "=", // padding alone
     ]) {
       expect(decodeBase64(bad), bad).toBeNull();
+    }
+  });
+
+  it("accepts exactly the spellings that encode back to themselves (seeded)", () => {
+    const seed = Number(process.env["TEST_SEED"] ?? 4242);
+    console.log(`base64 seed ${seed} (TEST_SEED=${seed} to repeat)`);
+    let state = seed;
+    const next = (n: number): number => {
+      state = (state * 1103515245 + 12345) & 0x7fffffff;
+      return state % n;
+    };
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ .\n";
+    for (let i = 0; i < 5_000; i++) {
+      let s = Buffer.from(Array.from({ length: next(40) }, () => next(256))).toString("base64");
+      // Most strings get one character changed, some are left canonical.
+      if (next(4) !== 0 && s.length > 0) {
+        const at = next(s.length);
+        s = s.slice(0, at) + alphabet[next(alphabet.length)]! + s.slice(at + 1);
+      }
+      const lenient = Buffer.from(s, "base64");
+      const canonical = lenient.toString("base64") === s;
+      const decoded = decodeBase64(s);
+      expect(decoded === null, JSON.stringify(s)).toBe(!canonical);
+      if (decoded) expect(Buffer.from(decoded).equals(lenient)).toBe(true);
     }
   });
 

@@ -4,7 +4,9 @@
 //
 // On disk (DIR/<name>.journal, DIR/<name>.snapshot): every update is a line appended to the
 // journal, "<crc32 hex> <json>\n", made durable with one fdatasync per group of updates
-// (concurrent updates of different logs share it). The journal is folded into the snapshot
+// (concurrent updates of different logs share it). A group is written from the event loop (a
+// small copy into the page cache) and synced on a thread of its own (sync-thread.ts), so that
+// durability never waits in libuv's pool behind other requests' signing. The journal is folded into the snapshot
 // (written whole, atomically) once it grows; a crash between the two leaves records in both,
 // which is harmless because a log's records only grow: on open the largest size wins. A torn
 // last line was never acknowledged and is cut off; damage anywhere else stops the open.
@@ -19,7 +21,7 @@ import {
   writeFileAtomic,
   readFileIfExists,
   fdatasync,
-  writevAll,
+  writevAllNow,
   openFd,
   closeFd,
 } from "../store/durable-file.js";
@@ -27,6 +29,7 @@ import { isRecord } from "../json/record.js";
 import { decodeBase64, encodeBase64, type Hash, hashesEqual } from "../tlog/index.js";
 import { crashPoint } from "./crash-points.js";
 import { WitnessError } from "./errors.js";
+import { SyncThread } from "./sync-thread.js";
 
 export interface StoredCheckpoint {
   size: number;
@@ -54,12 +57,8 @@ interface Pending {
 
 function encodeRecord(key: string, r: StoredCheckpoint): Buffer {
   const json = JSON.stringify({ k: key, s: r.size, r: encodeBase64(r.rootHash), n: r.note });
-  const body = Buffer.from(json, "utf8");
-  return Buffer.concat([
-    Buffer.from(`${crc32(body).toString(16).padStart(8, "0")} `),
-    body,
-    Buffer.from("\n"),
-  ]);
+  // crc32 of the string is that of its UTF-8 bytes: the line is encoded once, whole.
+  return Buffer.from(`${crc32(json).toString(16).padStart(8, "0")} ${json}\n`, "utf8");
 }
 
 function decodeRecord(value: unknown): { key: string; record: StoredCheckpoint } | null {
@@ -87,6 +86,7 @@ export class CheckpointStore {
     private readonly snapshotFile: string,
     private fd: number,
     private readonly compactBytes: number,
+    private readonly syncThread: SyncThread,
   ) {}
 
   /**
@@ -99,11 +99,19 @@ export class CheckpointStore {
     const journalFile = path.join(dir, `${name}.journal`);
     const snapshotFile = path.join(dir, `${name}.snapshot`);
     const fd = await openFd(journalFile, "a+");
-    const store = new CheckpointStore(journalFile, snapshotFile, fd, opts.compactBytes ?? COMPACT_BYTES);
+    const syncThread = new SyncThread();
+    const store = new CheckpointStore(
+      journalFile,
+      snapshotFile,
+      fd,
+      opts.compactBytes ?? COMPACT_BYTES,
+      syncThread,
+    );
     try {
       await store.load(onRepair);
     } catch (err) {
       await closeFd(fd);
+      await syncThread.close();
       throw err;
     }
     return store;
@@ -177,12 +185,10 @@ export class CheckpointStore {
       }
       const before = this.journalBytes;
       try {
-        await writevAll(
-          this.fd,
-          batch.map((p) => p.line),
-        );
+        // The journal is opened for appending: the group lands at its end, which is `before`.
+        writevAllNow(this.fd, [Buffer.concat(batch.map((p) => p.line))], before);
         crashPoint("journal-written");
-        await fdatasync(this.fd);
+        await this.syncThread.fdatasync(this.fd);
         crashPoint("journal-synced");
       } catch (err) {
         await this.cutBackTo(before, err);
@@ -301,5 +307,6 @@ export class CheckpointStore {
     this.closed = true;
     await this.flushing;
     await closeFd(this.fd);
+    await this.syncThread.close();
   }
 }

@@ -9,11 +9,14 @@ import type { Witness, WitnessReply } from "./witness.js";
 /** An add-checkpoint body is a checkpoint and at most 63 hashes; this leaves room for many signatures. */
 export const MAX_ADD_CHECKPOINT_BYTES = 256 * 1024;
 
-/** Writes the reply; `onSent` runs once it is handed to the kernel. */
+/**
+ * Writes the reply; `onSent` runs once it is handed to the kernel. The body goes as a string:
+ * node:http then joins it to the headers in one write (one TLS record), where a Buffer body
+ * would be a second chunk and a second record for both ends to seal and open.
+ */
 export function sendReply(res: ServerResponse, r: WitnessReply, onSent?: () => void): void {
-  const body = Buffer.from(r.body, "utf8");
-  res.writeHead(r.status, { "Content-Type": r.contentType, "Content-Length": body.length });
-  res.end(body, onSent);
+  res.writeHead(r.status, { "Content-Type": r.contentType, "Content-Length": Buffer.byteLength(r.body) });
+  res.end(r.body, "utf8", onSent);
 }
 
 /** POST /add-checkpoint (tlog-witness; the same body for a tlog-mirror): a bounded body in, the reply out. */
