@@ -3,7 +3,7 @@
 
 import { isSize, shr } from "./arith.js";
 import { TlogError } from "./errors.js";
-import { type Hash, HASH_SIZE, hashNode } from "./hash.js";
+import { type Hash, HASH_SIZE, perfectTreeRoots } from "./hash.js";
 import { type HashReader, readHashesChecked, splitStoredHashIndex, storedHashIndex } from "./stored.js";
 import { MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, type Tile, tilePath } from "./tile-path.js";
 
@@ -32,11 +32,11 @@ export function tileForStoredHash(storedIndex: number): { tile: Tile; start: num
   };
 }
 
-// The Merkle hash of 2^k consecutive hashes in data[start:end].
+// The Merkle hash of 2^k consecutive hashes in data[start:end]. Level by level in bulk: proofs
+// read many such hashes, and a node-by-node recursion allocated an array per node.
 function hashOfRow(data: Uint8Array, start: number, end: number): Hash {
   if (end - start === HASH_SIZE) return data.slice(start, end);
-  const mid = start + (end - start) / 2;
-  return hashNode(hashOfRow(data, start, mid), hashOfRow(data, mid, end));
+  return perfectTreeRoots(data.subarray(start, end), (end - start) / HASH_SIZE);
 }
 
 /** The Merkle tree hash of a full tile's 256 hashes: the hash it contributes one level up. */
