@@ -19,9 +19,11 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import {
+  cachingHashReader,
   formatCheckpoint,
   hashesEqual,
   signNote,
+  StoredHashCache,
   tileHashReader,
   type Checkpoint,
   type Hash,
@@ -149,6 +151,8 @@ class Log implements AuditLog {
   private timer: NodeJS.Timeout | null = null;
   private integrating: Promise<void> | null = null;
   private readonly listeners = new Set<(cp: SignedCheckpoint) => void>();
+  /** Stored hashes read for proofs (2 MB of hashes at most): they never change. */
+  private readonly storedHashes = new StoredHashCache(65_536);
   private waiters: { size: number; resolve: (cp: SignedCheckpoint) => void }[] = [];
   private closed = false;
   private readonly hooks: DriverHooks;
@@ -241,10 +245,12 @@ class Log implements AuditLog {
   }
 
   hashReader(): HashReader {
-    return tileHashReader(
-      this.checkpoint.size,
+    const size = this.checkpoint.size;
+    const tiles = tileHashReader(
+      size,
       sourceTileReader((t) => this.driver.readTile(t)),
     );
+    return cachingHashReader(tiles, this.storedHashes, size);
   }
 
   waitIntegrated(size: number): Promise<SignedCheckpoint> {

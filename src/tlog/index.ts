@@ -34,6 +34,7 @@ export {
   subtreeIndexes,
   treeHash,
 } from "./stored.js";
+export { cachingHashReader, StoredHashCache } from "./hash-cache.js";
 export {
   type ParsedTilePath,
   type Tile,
