@@ -9,6 +9,7 @@ import { DEFAULT_ENTRIES_PER_FRAME } from "../store/bundle-codec.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
+import { progressBar } from "./progress.js";
 
 export function registerCompact(program: Command): void {
   program
@@ -35,8 +36,10 @@ export function registerCompact(program: Command): void {
         throw new CliError(`--entries-per-frame: "${o.entriesPerFrame}" is not a power of two from 1 to 256`);
       const started = Date.now();
       const log = await openFsLog(o.data, { compressLevel: level, entriesPerFrame: perFrame });
+      const progress = progressBar("compact", "bundles");
       try {
-        const stats = await log.driver.compactAll({ reframe: true });
+        const stats = await log.driver.compactAll({ reframe: true, onProgress: progress.update });
+        progress.stop();
         const seconds = (Date.now() - started) / 1000;
         const summary = {
           bundles: stats.bundles,
@@ -54,6 +57,7 @@ export function registerCompact(program: Command): void {
                 `${stats.plainBytes} → ${stats.compressedBytes} bytes in ${seconds.toFixed(1)}s\n`,
         );
       } finally {
+        progress.stop();
         await log.close();
       }
     });

@@ -24,6 +24,7 @@ export function progressBar(label: string, unit: string, enabled = true): Progre
     },
     stop() {
       if (started) bar.stop();
+      started = false;
     },
   };
 }

@@ -436,11 +436,29 @@ export class FsDriver implements StorageDriver {
    * or bundles a stopped process left) and resolves once done, with what this driver compressed.
    * With `reframe`, also rewrites bundles compressed in one frame into seekable frames.
    */
-  async compactAll(opts: { reframe?: boolean } = {}): Promise<CompactionStats> {
-    if (this.compactor === null) throw new LogError("invalid", "compression is off for this log");
-    await this.compactor.scan(opts);
-    await this.compactor.idle();
-    return { ...this.compactor.stats };
+  /**
+   * Compacts every full bundle still plain (and, with `reframe`, every one not in seekable
+   * frames of this log's size). `onProgress` hears bundles done of those found, a few times a
+   * second: on a large log this takes minutes.
+   */
+  async compactAll(
+    opts: { reframe?: boolean; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<CompactionStats> {
+    const compactor = this.compactor;
+    if (compactor === null) throw new LogError("invalid", "compression is off for this log");
+    const doneSoFar = (): number => compactor.stats.bundles + compactor.stats.reframed;
+    const before = doneSoFar();
+    await compactor.scan({ reframe: opts.reframe === true });
+    const total = compactor.stats.queued;
+    const tell = opts.onProgress && (() => opts.onProgress?.(doneSoFar() - before, total));
+    const ticker = tell && setInterval(tell, 250);
+    try {
+      await compactor.idle();
+    } finally {
+      if (ticker) clearInterval(ticker);
+    }
+    tell?.();
+    return { ...compactor.stats };
   }
 
   /** Runs `fn`, which rewrites or removes full bundles, while none is being compressed. */
