@@ -103,7 +103,7 @@ export class BundleCompactor {
     };
     await walk(root);
     this.enqueue(
-      [...new Set(found)].sort((a, b) => a - b),
+      found.sort((a, b) => a - b),
       opts.reframe,
     );
   }
