@@ -1,7 +1,9 @@
 // GET /v1/status of a running server: the same report `kubetrail status --data` makes, taken by
 // the server from its own data directory. Sizes and positions are the server's word (they
 // prove nothing); the checkpoint in it is checked against the pinned key when there is one.
+import { isRecord } from "../json/record.js";
 import type { StatusReport } from "../status/collect.js";
+import { encodeBase64 } from "../tlog/index.js";
 import { apiClient, type RemoteSettings } from "./connect.js";
 import { ClientError } from "./errors.js";
 import { trustCheckpoint } from "./proven.js";
@@ -25,6 +27,13 @@ export async function remoteStatus(s: RemoteSettings): Promise<StatusReport> {
         "forged",
         `${where}: the report says the checkpoint is of size ${cp.size}, its signed note says ${trusted.size}`,
       );
+    // The table prints the root hash too: it must be the one signed.
+    const root = encodeBase64(trusted.rootHash);
+    if (cp.rootHash !== undefined && cp.rootHash !== root)
+      throw new ClientError(
+        "forged",
+        `${where}: the report says the checkpoint's root hash is ${cp.rootHash}, its signed note says ${root}`,
+      );
   }
   return report;
 }
@@ -36,9 +45,8 @@ function junk(where: string, what: string): ClientError {
 /** The fields the table prints, checked: a report is rendered, never trusted to be well-formed. */
 function checkShape(body: unknown, where: string): StatusReport {
   const obj = (v: unknown, name: string): Record<string, unknown> => {
-    if (v === null || typeof v !== "object" || Array.isArray(v))
-      throw junk(where, `"${name}" is not an object`);
-    return v as Record<string, unknown>;
+    if (!isRecord(v)) throw junk(where, `"${name}" is not an object`);
+    return v;
   };
   const r = obj(body, "the answer");
   if (r["kind"] !== "Status") throw junk(where, `"kind" is not "Status"`);
