@@ -16,7 +16,7 @@ import type { LogWriter } from "../store/types.js";
  * Default minimum time between the starts of two commits while reviews keep coming: the most
  * a review waits for its group to fill, kept well under the webhook's latency budget.
  */
-export const DEFAULT_DECISION_SPACING_MS = 1;
+const DEFAULT_DECISION_SPACING_MS = 1;
 /** Entries per append at most, so that one burst does not become one long write. */
 const MAX_BATCH = 512;
 

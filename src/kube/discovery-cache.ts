@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Discovered } from "./discover.js";
 
-export const DEFAULT_DISCOVERY_TTL_S = 300;
+const DEFAULT_DISCOVERY_TTL_S = 300;
 
 export interface DiscoveryKey {
   apiserver: string;

@@ -5,7 +5,7 @@ import { promises as fsp, type Stats } from "node:fs";
 import path from "node:path";
 
 /** The parts a data directory is made of (docs/operations.md "Status"), in display order. */
-export const DISK_PARTS = [
+const DISK_PARTS = [
   "bundles-compressed",
   "bundles-plain",
   "hash-tiles",
@@ -37,7 +37,7 @@ export interface DiskReport {
  * Which part a file belongs to, by its path relative to the data directory ("/"-separated).
  * Directories themselves (their blocks) are "other": they are overhead of every part.
  */
-export function diskPartOf(rel: string): DiskPart {
+function diskPartOf(rel: string): DiskPart {
   const [top = "", second] = rel.split("/");
   if (top === "tile") {
     if (second === "entries") return rel.endsWith(".zst") ? "bundles-compressed" : "bundles-plain";

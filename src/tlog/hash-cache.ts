@@ -45,12 +45,12 @@ export function cachingHashReader(reader: HashReader, cache: StoredHashCache, si
       const read = missing.length === 0 ? [] : await reader.readHashes(missing);
       let next = 0;
       return indexes.map((x, i) => {
-        let hash = found[i];
-        if (hash === undefined) {
-          hash = read[next++] as Hash;
-          cache.set(x, hash.slice());
-        }
-        return hash.slice();
+        const held = found[i];
+        if (held !== undefined) return held.slice();
+        // Fresh from the reader: the caller may have it, the cache keeps its own copy.
+        const hash = read[next++] as Hash;
+        cache.set(x, hash.slice());
+        return hash;
       });
     },
   };

@@ -79,7 +79,7 @@ export function statusRoutes(deps: { report: () => Promise<StatusReport> }): Rou
   ];
 }
 
-export const DETECTOR_LAG_GAUGE = "kubetrail_detector_lag_entries";
+const DETECTOR_LAG_GAUGE = "kubetrail_detector_lag_entries";
 
 /**
  * Entries appended but not yet evaluated by the detector, read at each scrape. (The index's lag
