@@ -10,6 +10,7 @@ import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { readPosition } from "../detect/position.js";
 import { readNamespaceFile, namespaceFile } from "../guard/namespace-file.js";
 import { readManifest } from "../ingest/run-store/manifest.js";
+import { classify } from "../retention/policy.js";
 import { splitBundle } from "../store/bundle-format.js";
 import { FsLogFiles } from "../store/fs/files.js";
 import { readVerifierKey } from "../store/fs/keys.js";
@@ -226,12 +227,8 @@ async function entryTime(files: FsLogFiles, index: number, readable: number): Pr
   if (bundle?.data === undefined) return null;
   const line = splitBundle(bundle.data)[index - start];
   if (line === undefined || line.length === 0) return null;
-  const e = JSON.parse(Buffer.from(line).toString("utf8")) as Record<string, unknown>;
-  for (const field of ["stageTimestamp", "requestReceivedTimestamp", "time"]) {
-    const v = e[field];
-    if (typeof v === "string" && !Number.isNaN(Date.parse(v))) return Date.parse(v);
-  }
-  return null;
+  const us = classify(line).timeUs;
+  return us === null ? null : us / 1000;
 }
 
 async function guardStatus(dataDir: string): Promise<StatusReport["guard"]> {
