@@ -57,7 +57,7 @@ import {
 } from "./harness.js";
 import type { AdmissionLoadConfig, AdmissionLoadResult } from "./lib/admission-load.js";
 import { kubetrailCli } from "./lib/kubetrail-cli.js";
-import { benchFixture, repoRoot } from "./lib/paths.js";
+import { benchDir, benchFixture, repoRoot } from "./lib/paths.js";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
@@ -200,13 +200,9 @@ async function pacedLoad(
   };
   const file = path.join(dir, "admission-load.json");
   writeFileSync(file, JSON.stringify(config));
-  const gen = spawn(
-    process.execPath,
-    [path.join(repoRoot, "build", "bench", "lib", "admission-load.js"), file],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+  const gen = spawn(process.execPath, [path.join(benchDir, "lib", "admission-load.js"), file], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let cpu0 = 0;
   const exited = new Promise<number | null>((r) => gen.once("exit", r));
   const result = (await readLine(gen, (l) => {
@@ -286,7 +282,7 @@ async function startBenchServer(
   nodeFlags: string[],
   extra: string[] = [],
 ): Promise<Target> {
-  const script = path.join(repoRoot, "build", "bench", "lib", "guard-server.js");
+  const script = path.join(benchDir, "lib", "guard-server.js");
   const proc = spawn(
     process.execPath,
     [

@@ -441,11 +441,16 @@ export function threadCpuSeconds(pid: number, comm: string): number {
       } catch {
         continue;
       }
-      const f = procStat(`${p}/task/${tid}`);
-      if (f) total += (Number(f[11]) + Number(f[12])) / CLK_TCK;
+      total += taskCpuSeconds(p, Number(tid));
     }
   }
   return total;
+}
+
+/** CPU seconds (user+sys) of one thread `tid` of process `pid` (the main thread: tid = pid); 0 once gone. */
+export function taskCpuSeconds(pid: number, tid: number): number {
+  const f = procStat(`${pid}/task/${tid}`);
+  return f ? (Number(f[11]) + Number(f[12])) / CLK_TCK : 0;
 }
 
 function sumCpu(pids: readonly number[]): number {

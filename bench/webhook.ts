@@ -564,7 +564,6 @@ function indexNote(output: string, webhookRate: number): string {
  */
 function valueDetectionCost(what: string, on: readonly number[], off: readonly number[]): string {
   const pairs = pairedCost(on, off, off);
-  const signed = (x: number, digits: number) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
   return (
     `Redaction by value, server CPU per event on − off (${what}), by round (pairs in alternating order): ` +
     pairs.rounds
@@ -589,7 +588,6 @@ function receiveThreadCost(
   whole: readonly number[],
 ): string {
   const pairs = pairedCost(on, off, whole);
-  const signed = (x: number, digits: number) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
   return (
     `Redaction by value in the receive threads (${what}), on − off per event, as a share of the whole server's CPU per event off: ` +
     pairs.rounds
@@ -601,6 +599,9 @@ function receiveThreadCost(
     `; median of ${pairs.rounds.length} pairs ${signed(pairs.medianUs, 2)} µs, ${signed(pairs.medianPct, 1)} % of serve's CPU per event.`
   );
 }
+
+/** `x` with its sign always written: +1.5, -0.3. */
+const signed = (x: number, digits: number): string => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
 
 /** Each round's on − off, also as a percentage of `base`, and the medians (nearest rank: the lower middle). */
 function pairedCost(on: readonly number[], off: readonly number[], base: readonly number[]) {

@@ -6,7 +6,7 @@
 // /healthz (its HTTPS and routing, no crypto, no disk), and a bare node:https process answering
 // the same bodies with 200 (the HTTPS round trip alone on this machine).
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { witnessLoad } from "./gen/witness-load.js";
 import {
@@ -19,6 +19,7 @@ import {
   printTable,
   runIfMain,
   runMeasured,
+  taskCpuSeconds,
   tempDir,
   treeCpuSeconds,
 } from "./harness.js";
@@ -28,16 +29,6 @@ import { benchDir } from "./lib/paths.js";
 
 const LOAD = path.join(benchDir, "lib", "https-load.js");
 const SINK = path.join(benchDir, "lib", "https-sink.js");
-
-/**
- * CPU seconds of a process's main thread (its event loop) alone: the rest of the process's CPU
- * is its other threads (libuv's pool — Ed25519, journal writes — and V8's helpers).
- */
-function mainThreadCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ ticks
-}
 
 /** Runs the generator process on `cfg` and measures it with the server `serverPid`. */
 async function loaded(
@@ -50,7 +41,7 @@ async function loaded(
   writeFileSync(file, JSON.stringify(cfg));
   let result!: LoadResult;
   const cpu0 = treeCpuSeconds(serverPid);
-  const main0 = mainThreadCpuSeconds(serverPid);
+  const main0 = taskCpuSeconds(serverPid, serverPid);
   const row = await measure(name, { items: 0, extraPids: () => [serverPid] }, async (probe) => {
     const child = await runMeasured(process.execPath, [LOAD, file]);
     if (child.code !== 0) throw new Error(`load generator failed: ${child.stderr}`);
@@ -59,7 +50,7 @@ async function loaded(
     for (const ms of result.latenciesMs) probe.latenciesMs.push(ms);
   });
   const serverCpu = treeCpuSeconds(serverPid) - cpu0;
-  const mainCpu = mainThreadCpuSeconds(serverPid) - main0;
+  const mainCpu = taskCpuSeconds(serverPid, serverPid) - main0;
   const per = (s: number): string => ((s / Math.max(1, result.ok + result.failed)) * 1e6).toFixed(0);
   const refused = Object.entries(result.statuses).map(([code, n]) => `${n}× ${code}`);
   row.note =
