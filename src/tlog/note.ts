@@ -72,6 +72,10 @@ function signatureLine(sig: NoteSignature): string {
   ) {
     throw malformed(`signature by ${JSON.stringify(sig.name)} is not a valid signature line`);
   }
+  return formatLine(sig);
+}
+
+function formatLine(sig: NoteSignature): string {
   return `${SIG_PREFIX}${sig.name} ${sig.base64}\n`;
 }
 
@@ -126,7 +130,8 @@ export async function signNoteWith(
   for (const signer of signers) {
     const sig = await signLine(signer, msg);
     added.push(sig);
-    lines.push(signatureLine(sig));
+    // signLine checked the name and built the line from the key hash: nothing to decode again.
+    lines.push(formatLine(sig));
   }
   if (lines.length === 0) throw new TlogError("no-signature", "a note needs at least one signature");
   return { note: `${text}\n${lines.join("")}`, added };
