@@ -25,6 +25,14 @@ export type AtomicWriteStep = "tmp-written" | "tmp-synced" | "renamed" | "dir-sy
  * is done.
  */
 
+/**
+ * Where an atomic replace of `file` writes first: beside it, hidden, named for this process
+ * (`.<name>.<pid>.tmp`, what isLeftoverTemp and the disk report recognise).
+ */
+export function tempPathFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+}
+
 export async function writeFileAtomic(
   file: string,
   data: Uint8Array | string,
@@ -33,7 +41,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const dir = path.dirname(file);
   await fsp.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const tmp = tempPathFor(file);
   const fh = await fsp.open(tmp, "w", mode);
   try {
     await fh.writeFile(data);
@@ -207,7 +215,7 @@ export class WriteOnceFileBatch {
       for (const { file, data } of this.files) {
         let fh = await openNew(file);
         if (fh === null) {
-          const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+          const tmp = tempPathFor(file);
           fh = await fsp.open(tmp, "w");
           replaced.push({ file, tmp });
         }

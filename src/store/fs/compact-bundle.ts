@@ -22,6 +22,7 @@ import {
   decompressBundle,
   DEFAULT_ENTRIES_PER_FRAME,
 } from "../bundle-codec.js";
+import { tempPathFor } from "../durable-file.js";
 import type { FsLayout } from "./layout.js";
 
 export type CompactOutcome =
@@ -65,7 +66,7 @@ function validCompressed(file: string): Buffer | null {
 /** Writes `data` to `file` by way of a temporary file, durably (contents and directory entry). */
 export function replaceFileSync(file: string, data: Uint8Array): void {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const tmp = tempPathFor(file);
   const fd = fs.openSync(tmp, "w", 0o644);
   try {
     let off = 0;
