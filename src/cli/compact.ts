@@ -5,7 +5,7 @@
 // plain bundles in the background but leaves single-frame ones (they read correctly, only
 // slower); this is for a stopped log.
 import type { Command } from "commander";
-import { DEFAULT_ENTRIES_PER_FRAME } from "../store/bundle-codec.js";
+import { DEFAULT_ENTRIES_PER_FRAME, isEntriesPerFrame } from "../store/bundle-codec.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
@@ -32,7 +32,7 @@ export function registerCompact(program: Command): void {
       if (!Number.isInteger(level) || level < 1 || level > 19)
         throw new CliError(`--level: "${o.level}" is not a whole number from 1 to 19`);
       const perFrame = Number(o.entriesPerFrame);
-      if (!Number.isInteger(perFrame) || perFrame < 1 || perFrame > 256 || 256 % perFrame !== 0)
+      if (!isEntriesPerFrame(perFrame))
         throw new CliError(`--entries-per-frame: "${o.entriesPerFrame}" is not a power of two from 1 to 256`);
       const started = Date.now();
       const log = await openFsLog(o.data, { compressLevel: level, entriesPerFrame: perFrame });

@@ -97,6 +97,11 @@ function groupEnds(raw: Uint8Array, entriesPerFrame: number): number[] {
   return ends;
 }
 
+/** Whether `n` entries per frame cut a bundle evenly: a power of two from 1 to the bundle's size. */
+export function isEntriesPerFrame(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= BUNDLE_SIZE && BUNDLE_SIZE % n === 0;
+}
+
 /**
  * Compresses bundle bytes into frames of `entriesPerFrame` entries (a power of two dividing
  * 256) and a seek table. Each frame records its size and a checksum of its contents, so damage
@@ -107,7 +112,7 @@ export function compressBundle(
   level = DEFAULT_LEVEL,
   entriesPerFrame = DEFAULT_ENTRIES_PER_FRAME,
 ): Buffer {
-  if (!Number.isInteger(entriesPerFrame) || entriesPerFrame < 1 || BUNDLE_SIZE % entriesPerFrame !== 0) {
+  if (!isEntriesPerFrame(entriesPerFrame)) {
     throw new RangeError(`entries per frame must divide ${BUNDLE_SIZE}, not ${entriesPerFrame}`);
   }
   const c = compressor(level);
