@@ -25,11 +25,16 @@ export function registerStatus(program: Command): void {
         "(read-only: safe beside a running serve)",
     )
     .option("-o, --output <format>", "table or json", "table");
-  addSourceOptions(cmd, { witnesses: false }).action(async (o: SourceFlags & { output: string }) => {
+  addSourceOptions(cmd, {
+    witnesses: false,
+    trust:
+      "From a server\nthe report is the server's word: only its checkpoint (size and root hash) is checked, against\n--key or the context's pinned key when there is one.",
+  }).action(async (o: SourceFlags & { output: string }) => {
     const format = checkOutput(o.output, ["table", "json"] as const);
     let report: StatusReport;
     if (sourceKind(o) === "local") {
       const dir = o.data as string;
+      if (!existsSync(dir)) throw new CliError(`${dir}: no such directory`);
       // Any directory would give a report of zeros: say so instead.
       if (!existsSync(path.join(dir, "keys")) && !existsSync(path.join(dir, "checkpoint")))
         throw new CliError(`${dir}: not a kubetrail data directory (no keys/, no checkpoint)`);

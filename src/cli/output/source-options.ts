@@ -30,8 +30,15 @@ const REMOTE_ONLY: [keyof SourceFlags, string][] = [
   ["clientKey", "--client-key"],
 ];
 
-/** The source flags; with `witnesses` (all but `keys`), also --witness and --min-witnesses. */
-export function addSourceOptions(cmd: Command, opts: { witnesses?: boolean } = {}): Command {
+/** What a read command checks of a server's answers (the help says it). */
+const PROVEN =
+  "Every entry read\nfrom a server is checked against its signed checkpoint with an inclusion proof.";
+
+/**
+ * The source flags; with `witnesses` (all but `keys`), also --witness and --min-witnesses.
+ * `trust` replaces the help's sentence on what is checked of a server's answers.
+ */
+export function addSourceOptions(cmd: Command, opts: { witnesses?: boolean; trust?: string } = {}): Command {
   if (opts.witnesses !== false) addWitnessOptions(cmd);
   return cmd
     .option("--data <dir>", "read the data directory of a log on this machine")
@@ -45,8 +52,8 @@ export function addSourceOptions(cmd: Command, opts: { witnesses?: boolean } = {
     .addHelpText(
       "after",
       "\nSource: --data DIR, or --server URL (with --key and credentials), or a context from\n" +
-        "`kubetrail config` (file: KUBETRAIL_CONFIG or ~/.config/kubetrail/config.yaml). Every entry read\n" +
-        "from a server is checked against its signed checkpoint with an inclusion proof.",
+        "`kubetrail config` (file: KUBETRAIL_CONFIG or ~/.config/kubetrail/config.yaml). " +
+        (opts.trust ?? PROVEN),
     );
 }
 
