@@ -56,11 +56,18 @@ const LIMITS = { maxBytes: 64 * 1024 * 1024, maxDecodedBytes: 256 * 1024 * 1024 
 
 /**
  * "kubetrail-full" is `serve` as shipped: also the index feeder and the detector, competing for
- * CPU. A "-novalues" system is the same `serve` with redaction by value (docs/secrets.md) off:
+ * CPU. "kubetrail-full-thread-index" is the same with the index written on serve's event loop
+ * (as before its writer worker), to set the two side by side. A "-novalues" system is the same `serve` with redaction by value (docs/secrets.md) off:
  * its cost is the difference between the two.
  */
 type System =
-  "kubetrail" | "kubetrail-full" | "kubetrail-novalues" | "kubetrail-full-novalues" | "jsonl" | "postgres";
+  | "kubetrail"
+  | "kubetrail-full"
+  | "kubetrail-full-thread-index"
+  | "kubetrail-novalues"
+  | "kubetrail-full-novalues"
+  | "jsonl"
+  | "postgres";
 
 const isKubetrail = (s: System): s is Exclude<System, "jsonl" | "postgres"> => s.startsWith("kubetrail");
 const isFull = (s: System): boolean => s.startsWith("kubetrail-full");
@@ -99,7 +106,9 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
     const { writeFileSync } = await import("node:fs");
     const tokenFile = path.join(dataDir, "bench-token");
     writeFileSync(tokenFile, TOKEN + "\n");
-    const query = isFull(system) ? queryServeExtension(dataDir) : undefined;
+    const query = isFull(system)
+      ? queryServeExtension(dataDir, system === "kubetrail-full-thread-index" ? { writeIn: "thread" } : {})
+      : undefined;
     const running = await runServe(
       {
         dataDir,
@@ -654,6 +663,7 @@ export async function main(argv: string[]): Promise<void> {
       1,
       0,
       ["kubetrail-full", "kubetrail serve + index + detector"],
+      ["kubetrail-full-thread-index", "kubetrail serve + index written on serve's event loop + detector"],
       ["kubetrail-full-novalues", "kubetrail serve + index + detector, redaction by value off"],
     );
   // --systems=kubetrail,jsonl: only those rows (e.g. to profile one server with --cpu-prof).

@@ -9,11 +9,13 @@ import { rowsOfBatch, type RowBatch } from "./row-batch.js";
 
 const port = parentPort;
 if (!port) throw new Error("index-writer-worker runs only as a worker thread");
-const { dataDir } = workerData as { dataDir: string };
+const start = workerData as { dataDir: string; checkpointsItself: boolean };
+let checkpointsItself = start.checkpointsItself;
 
 type Request =
   | { id: number; op: "write"; batch: RowBatch; newPosition: number }
   | { id: number; op: "optimize" }
+  | { id: number; op: "checkpoints"; on: boolean }
   | { id: number; op: "close"; optimize: boolean };
 
 let index: QueryIndex | undefined;
@@ -21,13 +23,17 @@ let index: QueryIndex | undefined;
 /** The connection, opened on first use; the server created the file and its schema before starting this thread. */
 function writeConnection(): QueryIndex {
   if (index === undefined) {
-    const opened = openIndex(dataDir);
+    const opened = openIndex(start.dataDir);
     if (opened.rebuilt !== undefined) {
       // Whatever was there is gone now: the server must refill from the start.
       opened.index.close();
-      throw new IndexError("corrupt", `${dataDir}: the index was replaced on opening (${opened.rebuilt})`);
+      throw new IndexError(
+        "corrupt",
+        `${start.dataDir}: the index was replaced on opening (${opened.rebuilt})`,
+      );
     }
     index = opened.index;
+    index.checkpointsItself(checkpointsItself);
   }
   return index;
 }
@@ -41,6 +47,10 @@ function handle(m: Request): Omit<WriterReply, "error"> {
     }
     case "optimize":
       writeConnection().optimize();
+      return {};
+    case "checkpoints":
+      checkpointsItself = m.on;
+      index?.checkpointsItself(m.on);
       return {};
     case "close":
       if (index !== undefined) {

@@ -27,6 +27,8 @@ export interface IndexWriter {
   write(batch: RowBatch, newPosition: number): Promise<WriteResult>;
   /** Refreshes the planner statistics. */
   optimize(): Promise<void>;
+  /** Whether the write connection checkpoints the WAL in its commits (QueryIndex.checkpointsItself). */
+  checkpointsItself(on: boolean): Promise<void>;
   /** Closes the write connection (a worker ends); `optimize` first when asked. */
   close(opts?: { optimize?: boolean }): Promise<void>;
 }
@@ -108,6 +110,9 @@ export function writerInThread(index: QueryIndex, wholeFrom: number): IndexWrite
     async optimize() {
       index.optimize();
     },
+    async checkpointsItself(on) {
+      index.checkpointsItself(on);
+    },
     async close(opts) {
       if (opts?.optimize) index.optimize();
     },
@@ -129,6 +134,8 @@ function replyError(e: NonNullable<WriterReply["error"]>): Error {
 }
 
 export interface WorkerWriterOptions {
+  /** Whether its connection checkpoints the WAL in its commits, or leaves that to another connection. */
+  checkpointsItself: boolean;
   /** Told when the worker dies or is terminated by anything but close(): the caller replaces it. */
   onDied(err: Error): void;
   /** Told the thread once started (diagnostics, and tests that stop it as a crash would). */
@@ -137,7 +144,7 @@ export interface WorkerWriterOptions {
 
 /** Starts a worker thread writing into DATA/index.db (`dataDir`), which must exist already. */
 export function startWorkerWriter(dataDir: string, opts: WorkerWriterOptions): IndexWriter {
-  const worker = startWorker(WORKER, { dataDir });
+  const worker = startWorker(WORKER, { dataDir, checkpointsItself: opts.checkpointsItself });
   let closing = false;
   worker.on("exit", (code) => {
     if (!closing) opts.onDied(new IndexError("writer", `index writer worker stopped (exit code ${code})`));
@@ -157,6 +164,9 @@ export function startWorkerWriter(dataDir: string, opts: WorkerWriterOptions): I
     },
     async optimize() {
       await call({ op: "optimize" });
+    },
+    async checkpointsItself(on) {
+      await call({ op: "checkpoints", on });
     },
     async close(opts) {
       closing = true;

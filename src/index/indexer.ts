@@ -286,6 +286,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     writerDied = undefined;
     if (inThread) return writerInThread(index, BEHIND_INDEX_BATCH);
     const started = startWorkerWriter(stateDir, {
+      checkpointsItself: checkpointer === undefined,
       onDied: (err) => {
         // Reported at once, replaced when the next batch is due (its write failed and is retried).
         if (writer !== started || stopped) return;
@@ -395,10 +396,10 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   index = opened.index;
   let checkpointer: WalCheckpointer | undefined = startWalCheckpointer(join(stateDir, INDEX_FILE), {
     onStopped: (err) => {
-      // Without the worker, the connection checkpoints for itself again.
+      // Without the worker, the writing connection checkpoints for itself again.
       checkpointer = undefined;
       opts.onError?.(err);
-      if (!stopped) index.checkpointsItself(true);
+      if (!stopped) void writer.checkpointsItself(true).catch((e: unknown) => opts.onError?.(e));
     },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
