@@ -31,11 +31,13 @@ export const INDEX_BATCH = 16384;
 const BEHIND_INDEX_BATCH = 1024;
 const BEHIND = 4 * BEHIND_INDEX_BATCH;
 /**
- * Entries per batch handed to the writer worker: its transactions hold up no request of the
- * server, so they are sized for the commit's cost alone; a batch in flight is all the memory
- * the hand-over holds.
+ * Entries per batch handed to the writer worker, one transaction each: they hold up no request
+ * of the server, so they are sized for the commit's cost alone. At most two batches are in
+ * flight (one written, the next waiting): all the memory the hand-over holds.
  */
-const WORKER_BATCH = 2048;
+const WRITE_BATCH = 4096;
+/** Entries per delivery from the follower while a worker writes (several batches). */
+const WORKER_DELIVERY = 4 * WRITE_BATCH;
 /** Writer workers started again after one died, before the indexer writes in its own thread. */
 const WORKER_RESTARTS = 3;
 
@@ -319,8 +321,10 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     return writer;
   };
 
-  /** Hands consecutive entries to the writer; their rows and the position after them commit together. */
-  const write = async (entries: readonly IndexableEntry[]): Promise<void> => {
+  /** Hands one run of consecutive entries to the writer; resolves once they are written. */
+  const handOver = async (
+    entries: readonly IndexableEntry[],
+  ): Promise<{ written: Promise<void>; where: string }> => {
     const last = entries[entries.length - 1]!;
     const leaves = await readHashesChecked(
       log.hashReader(),
@@ -329,10 +333,33 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     const to = await liveWriter();
     const started = process.hrtime.bigint();
     const batch = rowBatch(entries, leaves);
-    const handOver = Number(process.hrtime.bigint() - started) / 1e9;
-    const done = await to.write(batch, last.index + 1);
-    busySeconds += handOver + done.busySeconds;
-    sinceOptimize += done.written;
+    busySeconds += Number(process.hrtime.bigint() - started) / 1e9;
+    const written = to.write(batch, last.index + 1).then((done) => {
+      busySeconds += done.busySeconds;
+      sinceOptimize += done.written;
+      status.indexed = Math.max(status.indexed, last.index + 1);
+    });
+    return { written, where: to.where };
+  };
+
+  /**
+   * Writes consecutive entries, WRITE_BATCH per transaction; their rows and the position after
+   * them commit together. A worker writes one batch while the next is packed and posted, so it
+   * does not wait for this thread's turn between batches. When a batch fails, the one after it
+   * (refused for the gap it would leave) is not the error: the failed one is, and the follower
+   * delivers the range again.
+   */
+  const write = async (entries: readonly IndexableEntry[]): Promise<void> => {
+    let previous: Promise<void> | undefined;
+    for (let at = 0; at < entries.length; at += WRITE_BATCH) {
+      const { written, where } = await handOver(entries.slice(at, at + WRITE_BATCH));
+      written.catch(() => undefined);
+      await previous;
+      previous = written;
+      // In this thread, transactions of two batches would interleave.
+      if (where !== "worker") await written;
+    }
+    await previous;
   };
 
   const follow = (): Follower =>
@@ -340,7 +367,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
       from: index.position(),
       batchSize: () =>
         !inThread
-          ? WORKER_BATCH
+          ? WORKER_DELIVERY
           : log.latestCheckpoint().size - status.indexed > BEHIND
             ? BEHIND_INDEX_BATCH
             : LIVE_INDEX_BATCH,
@@ -352,7 +379,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
           // `kubetrail reindex` beside a running server empties the index: refill up to here first.
           const position = index.position();
           if (position < first.index)
-            await inBatches(log, position, first.index, inThread ? LIVE_INDEX_BATCH : WORKER_BATCH, write);
+            await inBatches(log, position, first.index, inThread ? LIVE_INDEX_BATCH : WORKER_DELIVERY, write);
           await write(entries);
         } catch (err) {
           // Not from inside the follower, which a rebuild stops and waits for.
