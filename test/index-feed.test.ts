@@ -207,6 +207,37 @@ describe("the index written by a worker thread", () => {
     expect(rowsIn(dir)).toHaveLength(ingest.log.size());
   });
 
+  it("a writer worker dying in the middle of a run loses no entry and rebuilds nothing", async () => {
+    const dir = await tempDir();
+    const ingest = await ingestAt(dir);
+    const workers: Worker[] = [];
+    const errors: string[] = [];
+    const rebuilds: string[] = [];
+    const indexer = startIndexer(ingest.log, dir, {
+      pipeline: ingest.pipeline,
+      checkOnStart: false,
+      onWriterStarted: (w) => workers.push(w),
+      onError: (err) => errors.push(String(err)),
+      onRebuild: (r) => rebuilds.push(r),
+    });
+    cleanups.push(() => indexer.stop());
+    // Several batches: one is written, the next waits in the worker, more are to come.
+    await ingest.pipeline.ingest(requests(SEED + 40, 8000));
+    const size = ingest.log.size();
+    await ingest.log.waitIntegrated(size);
+    while (indexer.position() === 0) await new Promise((r) => setTimeout(r, 1));
+    const killedAt = indexer.position();
+    await workers[0]!.terminate();
+    await indexer.caughtUp();
+    expect(killedAt).toBeLessThan(size);
+    expect(errors.some((e) => e.includes("index writer worker stopped"))).toBe(true);
+    expect(rebuilds).toEqual([]);
+    expect(workers).toHaveLength(2);
+    expect((rowsIn(dir) as { idx: number }[]).map((r) => r.idx)).toEqual(
+      Array.from({ length: size }, (_, i) => i),
+    );
+  });
+
   it("stop() while a batch is being written leaves rows and position committed together", async () => {
     const dir = await tempDir();
     const ingest = await ingestAt(dir);

@@ -13,6 +13,8 @@ import { IndexError, type IndexErrorCode } from "./errors.js";
 import { rowsOfBatch, type RowBatch } from "./row-batch.js";
 
 const WORKER = workerModule(import.meta.url, "index-writer-worker");
+/** The writer thread's name (Linux), so `top -H`, `ps -L` and the webhook bench tell it apart. */
+export const INDEX_WRITER_THREAD_NAME = "kt-index-write";
 
 export interface WriteResult {
   /** Rows written (rows another process had written already are skipped). */
