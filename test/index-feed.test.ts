@@ -238,6 +238,36 @@ describe("the index written by a worker thread", () => {
     );
   });
 
+  it("refills an index `kubetrail reindex` emptied beside it, and reads see the strings written again", async () => {
+    const dir = await tempDir();
+    const ingest = await ingestAt(dir);
+    const rebuilds: string[] = [];
+    const indexer = startIndexer(ingest.log, dir, {
+      pipeline: ingest.pipeline,
+      checkOnStart: false,
+      onRebuild: (r) => rebuilds.push(r),
+    });
+    cleanups.push(() => indexer.stop());
+    const alice = () =>
+      indexer.read((ix) => ix.search(parseFilter({ user: ["alice"], limit: ["1000"] }), NOW_US).rows.length);
+    await ingest.pipeline.ingest(requests(SEED + 50, 300));
+    await ingest.log.waitIntegrated(ingest.log.size());
+    await indexer.caughtUp();
+    const before = alice();
+    expect(before).toBeGreaterThan(0);
+    // What `kubetrail reindex` does to the file (a new generation, empty tables), from another connection.
+    openIndexForLog(dir, ingest.log, { rebuild: true }).index.close();
+    expect(alice()).toBe(0);
+    await ingest.pipeline.ingest(requests(SEED + 51, 300));
+    await ingest.log.waitIntegrated(ingest.log.size());
+    await indexer.caughtUp();
+    expect((rowsIn(dir) as { idx: number }[]).map((r) => r.idx)).toEqual(
+      Array.from({ length: ingest.log.size() }, (_, i) => i),
+    );
+    expect(alice()).toBeGreaterThan(before);
+    expect(rebuilds).toEqual([]);
+  });
+
   it("stop() while a batch is being written leaves rows and position committed together", async () => {
     const dir = await tempDir();
     const ingest = await ingestAt(dir);

@@ -12,6 +12,8 @@ export type IndexErrorCode =
   | "mismatch"
   | "rebuilding"
   | "loading"
+  /** Rows that would leave a gap after the index's position: another process emptied it (`kubetrail reindex`). */
+  | "gap"
   /** The thread writing the index stopped; the indexer starts another or writes itself. */
   | "writer";
 
