@@ -14,7 +14,7 @@ import { rowBatch, rowsOfBatch, type IndexableEntry } from "./row-batch.js";
 import { LIVE_INDEX_BATCH, startWorkerWriter, writerInThread, type IndexWriter } from "./index-writer.js";
 import type { Worker } from "node:worker_threads";
 import { StoredEntries } from "../detect/feed.js";
-import type { IngestPipeline } from "../ingest/pipeline.js";
+import type { IngestPipeline, StoredListener } from "../ingest/pipeline.js";
 import { startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
 /** Planner statistics are refreshed after this many newly indexed entries. */
@@ -40,6 +40,34 @@ const WRITE_BATCH = 4096;
 const WORKER_DELIVERY = 4 * WRITE_BATCH;
 /** Writer workers started again after one died, before the indexer writes in its own thread. */
 const WORKER_RESTARTS = 3;
+
+/**
+ * What the indexer holds of ingest's entries until a checkpoint covers them: twice the
+ * detector's count, as it holds only the slim digest of an event with bodies (holdSlim), in
+ * the same bytes; past either bound, entries are read from the log, which costs more.
+ */
+const HELD_CAPACITY = { entries: 131_072, bytes: 64 * 1024 * 1024 };
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Ingest's listener for the indexer's held entries: a receive worker's entry whose digest has
+ * the event without its bodies (all a row needs) is held as that digest alone, its bytes let
+ * go, so the same bytes hold more entries while the index is behind (the row's `length`, which
+ * the index does not store, is then 0).
+ */
+function holdSlim(held: StoredEntries): StoredListener {
+  return (first, stored, sizes, digests) => {
+    const entries = stored.slice();
+    const heldSizes = sizes.slice();
+    for (let i = 0; i < entries.length; i++) {
+      const slim = digests[i]?.withoutBodies;
+      if (slim === undefined || !(entries[i] instanceof Uint8Array)) continue;
+      entries[i] = NO_BYTES;
+      heldSizes[i] = slim.length;
+    }
+    held.add(first, entries, heldSizes, digests);
+  };
+}
 
 export { LiveStep } from "./index-writer.js";
 export type { IndexableEntry } from "./row-batch.js";
@@ -269,8 +297,8 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   let restarts = 0;
   let inThread = opts.writeIn === "thread";
   // Entries ingest stored, held until a checkpoint covers them; the rest are read from the log.
-  const held = new StoredEntries();
-  const unsubscribe = opts.pipeline?.onStored(held.add);
+  const held = new StoredEntries(HELD_CAPACITY);
+  const unsubscribe = opts.pipeline?.onStored(holdSlim(held));
   const marks = new IntegrationMarks();
   marks.seen(log.latestCheckpoint().size);
   const unwatch = log.onIntegrated((cp) => marks.seen(cp.size));
