@@ -393,12 +393,14 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   const follow = (): Follower =>
     followLogWith<IndexableEntry>(log, (start, end) => held.read(log, start, end), {
       from: index.position(),
+      // Far behind: large runs, written fastest. Otherwise small ones: entries not held are read
+      // (and their bundles decompressed) on this thread, in one go per run, between requests.
       batchSize: () =>
-        !inThread
-          ? WORKER_DELIVERY
-          : log.latestCheckpoint().size - status.indexed > BEHIND
+        log.latestCheckpoint().size - status.indexed > BEHIND
+          ? inThread
             ? BEHIND_INDEX_BATCH
-            : LIVE_INDEX_BATCH,
+            : WORKER_DELIVERY
+          : LIVE_INDEX_BATCH,
       onEntries: async (entries) => {
         const first = entries[0];
         const last = entries[entries.length - 1];
