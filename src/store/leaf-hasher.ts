@@ -4,18 +4,28 @@
 import { spansBuffer, WorkerCalls } from "../worker/calls.js";
 import { startWorker, workerModule } from "../worker/start.js";
 import { perfectTreeRoots, TILE_WIDTH, type Hash } from "../tlog/index.js";
+import { decompressBundle } from "./bundle-codec.js";
 import { bundleLeafHashes } from "./bundle-format.js";
 import { splitTileData } from "./tile-builder.js";
+import { LogError } from "./types.js";
 
 const TILE_BYTES = TILE_WIDTH * 32;
 
-/** What the worker (leaf-hash-worker.ts) is asked: a bundle's leaf hashes, or tile roots. */
-export type HashRequest = { data: ArrayBuffer; offset: number; length: number } | { tiles: ArrayBuffer };
+/**
+ * What the worker (leaf-hash-worker.ts) is asked: a bundle's leaf hashes, the same of a bundle
+ * stored compressed (`where` names it in errors), or tile roots.
+ */
+export type HashRequest =
+  | { data: ArrayBuffer; offset: number; length: number; compressed?: { where: string } }
+  | { tiles: ArrayBuffer };
 
-/** Its answer; the bundle's memory comes back with it. */
+/**
+ * Its answer; the bundle's memory comes back with it (of a compressed bundle, the bundle it
+ * decompressed to), or why the bundle could not be hashed.
+ */
 export type HashReply =
   | { ok: true; hashes: Uint8Array; data: ArrayBuffer }
-  | { ok: false; data: ArrayBuffer }
+  | { ok: false; data: ArrayBuffer; error?: string }
   | { ok: true; roots: Uint8Array };
 
 const WORKER = workerModule(import.meta.url, "leaf-hash-worker");
@@ -60,6 +70,31 @@ export class LeafHasherPool {
     if (!spansBuffer(bundle)) return { hashes: await this.hash(bundle), bytes: bundle };
     const { hashes, memory } = await this.hashLent(bundle);
     return { hashes, bytes: new Uint8Array(memory) };
+  }
+
+  /**
+   * Leaf hashes of a bundle stored compressed (bundle-codec.ts), decompressed and hashed on a
+   * worker, with the bundle bytes it decompressed to. `stored` is given up, as in hashGiven.
+   * A file that does not decompress (damage, a hostile file) is a LogError("corrupt") naming
+   * `where`; the worker's memory is bounded as decompressBundle bounds it.
+   */
+  async hashCompressed(
+    stored: Uint8Array,
+    where: string,
+  ): Promise<{ hashes: Uint8Array; bytes: Uint8Array }> {
+    if (this.workers.length === 0) {
+      const bytes = decompressBundle(stored, where);
+      return { hashes: bundleLeafHashes(bytes), bytes };
+    }
+    const owned = spansBuffer(stored) ? stored : stored.slice();
+    const memory = owned.buffer as ArrayBuffer;
+    const reply = await this.worker().call(
+      { data: memory, offset: 0, length: owned.length, compressed: { where } },
+      [memory],
+    );
+    if (!reply.ok) throw new LogError("corrupt", reply.error ?? `${where}: does not decompress to entries`);
+    if (!("hashes" in reply)) throw new Error("the leaf hashing worker did not answer with leaf hashes");
+    return { hashes: reply.hashes, bytes: new Uint8Array(reply.data) };
   }
 
   /**

@@ -23,6 +23,7 @@ import { mayHoldKeyEvent } from "../keys/key-event.js";
 import { KeyHistory, KeyProblem } from "../keys/key-history.js";
 import { checkQuorum, type WitnessPolicy } from "./witness-policy.js";
 import { TileBuilder, type TileData } from "../store/tile-builder.js";
+import { CONTENT_ENCODING } from "../store/bundle-codec.js";
 import { splitBundle } from "../store/bundle-format.js";
 import type { LogSource } from "../store/driver.js";
 import { LeafHasherPool } from "../store/leaf-hasher.js";
@@ -193,26 +194,13 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     let readBytes = 0;
     const submit = (index: number) => {
       const width = Math.min(TILE_WIDTH, cp.size - index * TILE_WIDTH);
-      // The bundle just read is handed to the hashing worker, not copied (hashGiven).
-      const hashed = log
-        .readEntryBundle(index, width)
-        .then(async (got): Promise<Omit<BundleRead, "published">> => {
-          if (got === null) return { data: null, hashes: null };
-          if (got.gone !== undefined) return { data: null, hashes: null, gone: got.gone };
-          const erased = got.erased ?? null;
-          try {
-            const { hashes, bytes } = await pool.hashGiven(got.data);
-            return { data: bytes, hashes, erased };
-          } catch {
-            return { data: got.data, hashes: null, erased };
-          }
-        });
-      const ready = Promise.all([hashed, log.readTile({ level: 0, index, width })]).then(
-        ([bundle, published]): BundleRead => {
-          readBytes += bundle.data?.length ?? 0;
-          return { ...bundle, published };
-        },
-      );
+      const ready = Promise.all([
+        readAndHash(log, pool, index, width),
+        log.readTile({ level: 0, index, width }),
+      ]).then(([bundle, published]): BundleRead => {
+        readBytes += bundle.data?.length ?? 0;
+        return { ...bundle, published };
+      });
       // Awaited in order below; one that fails after the walk stopped must not go unhandled.
       ready.catch(() => undefined);
       inFlight.push({ index, width, ready });
@@ -254,6 +242,43 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
   }
   report.ok = report.problems.length === 0;
   return report;
+}
+
+/**
+ * Bundle `index` (its first `width` entries) and their leaf hashes. A full bundle stored
+ * compressed is handed to the hashing worker as stored, to decompress and hash there: this
+ * thread, which walks the tree, only reads the file. Anything the worker cannot take (damage)
+ * is read again the plain way, which finds a plain copy beside it (a conversion that did not
+ * finish) or raises the reader's error naming the file. A bundle just read is handed to the
+ * worker, not copied (hashGiven).
+ */
+async function readAndHash(
+  log: LogReader,
+  pool: LeafHasherPool,
+  index: number,
+  width: number,
+): Promise<Omit<BundleRead, "published">> {
+  if (width === TILE_WIDTH) {
+    try {
+      const stored = await log.readEncodedBundle(index);
+      if (stored !== null && stored.encoding === CONTENT_ENCODING) {
+        const { hashes, bytes } = await pool.hashCompressed(stored.data, `entry bundle ${index}`);
+        return { data: bytes, hashes, erased: null };
+      }
+    } catch {
+      // Read again below.
+    }
+  }
+  const got = await log.readEntryBundle(index, width);
+  if (got === null) return { data: null, hashes: null };
+  if (got.gone !== undefined) return { data: null, hashes: null, gone: got.gone };
+  const erased = got.erased ?? null;
+  try {
+    const { hashes, bytes } = await pool.hashGiven(got.data);
+    return { data: bytes, hashes, erased };
+  } catch {
+    return { data: got.data, hashes: null, erased };
+  }
 }
 
 /**
@@ -576,11 +601,13 @@ function fail(report: VerifyReport, problem: Problem): VerifyReport {
 
 /** Positions of the empty lines of a bundle: its erased entries. */
 function emptyLines(bundle: Uint8Array): number[] {
+  const data = Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength);
+  // Most bundles have none: two searches for the bytes of an empty line settle it.
+  if (data[0] !== 0x0a && data.indexOf("\n\n") === -1) return [];
   const out: number[] = [];
   let line = 0;
-  for (let i = 0; i < bundle.length; i++) {
-    if (bundle[i] !== 0x0a) continue;
-    if (i === 0 || bundle[i - 1] === 0x0a) out.push(line);
+  for (let start = 0, nl = data.indexOf(0x0a); nl !== -1; start = nl + 1, nl = data.indexOf(0x0a, start)) {
+    if (nl === start) out.push(line);
     line++;
   }
   return out;
