@@ -179,10 +179,11 @@ function frameLength(data: Uint8Array): number {
 }
 
 /**
- * Bytes read from the end of a stored bundle to find its seek table: all of it for up to 256
- * frames (with checksums), the most a bundle of ours has.
+ * Bytes read first from the end of a stored bundle to find its seek table: all of it for a
+ * bundle cut as the writer cuts it by default; a larger table takes a second read.
  */
-export const SEEK_TABLE_READ_BYTES = SKIPPABLE_HEADER_BYTES + BUNDLE_SIZE * 12 + FOOTER_BYTES;
+export const SEEK_TABLE_READ_BYTES =
+  SKIPPABLE_HEADER_BYTES + (BUNDLE_SIZE / DEFAULT_ENTRIES_PER_FRAME) * 8 + FOOTER_BYTES;
 
 /**
  * How many bytes at the end of a stored bundle its seek table takes, from its last bytes

@@ -72,7 +72,14 @@ function lineOffset(data: Buffer, lines: number): number {
 }
 
 /** `length` bytes of `fh` from `offset`, in memory of their own; fewer (the file was cut) is damage. */
-async function readAt(fh: FileHandle, offset: number, length: number, where: string): Promise<Buffer> {
+async function readAt(
+  fh: FileHandle,
+  offset: number,
+  length: number,
+  where: string,
+  counted: { bytes: number },
+): Promise<Buffer> {
+  counted.bytes += length;
   const out = Buffer.allocUnsafeSlow(length);
   let got = 0;
   while (got < length) {
@@ -99,10 +106,11 @@ class StoredBundle {
     /** The whole file, when it is one frame without a seek table (read whole to find its size). */
     private readonly whole: Buffer | null,
     private readonly where: string,
+    private readonly counted: { bytes: number },
   ) {}
 
-  /** Opens `file` and reads its seek table; null when it does not exist. */
-  static async open(file: string, where: string): Promise<StoredBundle | null> {
+  /** Opens `file` and reads its seek table (counting the bytes read in `counted`); null when it does not exist. */
+  static async open(file: string, where: string, counted: { bytes: number }): Promise<StoredBundle | null> {
     let fh: FileHandle;
     try {
       fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -119,17 +127,24 @@ class StoredBundle {
           `${where}: ${st.size} bytes, more than the ${MAX_BUNDLE_BYTES} it can be`,
         );
       const tailBytes = Math.min(st.size, SEEK_TABLE_READ_BYTES);
-      let tail = await readAt(fh, st.size - tailBytes, tailBytes, where);
+      let tail = await readAt(fh, st.size - tailBytes, tailBytes, where, counted);
       const tableBytes = seekTableBytes(tail);
       if (tableBytes === null) {
         // One frame without a seek table (how bundles were stored first): the file is the frame.
-        const whole = tailBytes === st.size ? tail : await readAt(fh, 0, st.size, where);
-        return new StoredBundle(fh, fileIdentity(st), bundleFrames(whole, where), whole, where);
+        const whole = tailBytes === st.size ? tail : await readAt(fh, 0, st.size, where, counted);
+        return new StoredBundle(fh, fileIdentity(st), bundleFrames(whole, where), whole, where, counted);
       }
       // A table larger than the file is damage, which seekTableFrames names.
       if (tableBytes > tail.length && tableBytes <= st.size)
-        tail = await readAt(fh, st.size - tableBytes, tableBytes, where);
-      return new StoredBundle(fh, fileIdentity(st), seekTableFrames(tail, st.size, where), null, where);
+        tail = await readAt(fh, st.size - tableBytes, tableBytes, where, counted);
+      return new StoredBundle(
+        fh,
+        fileIdentity(st),
+        seekTableFrames(tail, st.size, where),
+        null,
+        where,
+        counted,
+      );
     } catch (err) {
       await fh.close();
       throw err;
@@ -145,7 +160,8 @@ class StoredBundle {
     if (this.whole !== null) return decompressFrame(this.whole, frame, this.where, k);
     if (this.span === null || k < this.span.first || k > this.span.last) {
       const end = this.table.frames[last]!;
-      const bytes = await readAt(this.fh, frame.offset, end.offset + end.size - frame.offset, this.where);
+      const length = end.offset + end.size - frame.offset;
+      const bytes = await readAt(this.fh, frame.offset, length, this.where, this.counted);
       this.span = { first: k, last, at: frame.offset, bytes };
     }
     return decompressFrame(this.span.bytes, { ...frame, offset: frame.offset - this.span.at }, this.where, k);
@@ -166,6 +182,8 @@ export class FsLogFiles implements LogSource {
   private readonly cache = new BundleCache();
   /** Frames of compressed bundles this reader decompressed, and the bytes they gave (benches). */
   readonly decompressed = { frames: 0, bytes: 0 };
+  /** Bytes this reader read from compressed bundle files to find entries in them (tests, benches). */
+  readonly compressedRead = { bytes: 0 };
   /** Entries per frame of the compressed bundles read, by file and file identity. */
   private readonly layouts = new Map<string, { identity: string; entriesPerFrame: number }>();
 
@@ -313,7 +331,7 @@ export class FsLogFiles implements LogSource {
       for (;;) {
         if (perFrame === null) {
           // Removed meanwhile (pruned or erased): the caller looks further.
-          stored = await StoredBundle.open(file, where);
+          stored = await StoredBundle.open(file, where, this.compressedRead);
           if (stored === null) return null;
           identity = stored.identity;
           perFrame = stored.table.entriesPerFrame;
@@ -332,7 +350,7 @@ export class FsLogFiles implements LogSource {
           let frame = this.cache.get(key, identity);
           if (frame === undefined) {
             if (stored === null) {
-              stored = await StoredBundle.open(file, where);
+              stored = await StoredBundle.open(file, where, this.compressedRead);
               if (stored === null) return null;
             }
             // Replaced since it was looked at (erasure rewrote it): start again from this file.
