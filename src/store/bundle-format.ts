@@ -37,15 +37,17 @@ export function splitBundle(bundle: Uint8Array): Uint8Array[] {
 
 /**
  * The leaf hashes of a bundle's entries, 32 bytes each, concatenated, in memory of their own
- * (so a worker can transfer it). Throws when the bundle does not end in a newline.
+ * (so a worker can transfer it). Throws when the bundle does not end in a newline. The
+ * positions of empty lines (erased entries) are added to `empty`, when given.
  */
-export function bundleLeafHashes(bundle: Uint8Array): Buffer {
+export function bundleLeafHashes(bundle: Uint8Array, empty?: number[]): Buffer {
   const data = searchable(bundle);
   const count = countLines(data);
   if (count === null) throw new Error("bundle ends without a newline");
   const out = Buffer.from(new ArrayBuffer(count * HASH_SIZE));
   for (let i = 0, start = 0; i < count; i++) {
     const nl = data.indexOf(NL, start);
+    if (nl === start) empty?.push(i);
     writeLeafHash(out, i * HASH_SIZE, data.subarray(start, nl));
     start = nl + 1;
   }
@@ -74,6 +76,15 @@ export function groupEnds(bundle: Uint8Array, lines: number): number[] {
   }
   if (ends.length === 0 || ends[ends.length - 1] !== data.length) ends.push(data.length);
   return ends;
+}
+
+/**
+ * Which of `needles` occur in a bundle: cheap searches a reader makes before it looks closer
+ * (done where the bytes are hashed, so a verifier's main thread need not pass over them again).
+ */
+export function bundleHolds(bundle: Uint8Array, needles: readonly string[]): boolean[] {
+  const data = searchable(bundle);
+  return needles.map((n) => data.indexOf(n) !== -1);
 }
 
 /** The first `count` lines of a bundle, or null when it has fewer. */

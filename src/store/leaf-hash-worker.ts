@@ -8,7 +8,7 @@ import { perfectTreeRoots } from "../tlog/hash.js";
 import { TILE_WIDTH } from "../tlog/tile-path.js";
 import { spansBuffer } from "../worker/calls.js";
 import { decompressBundle } from "./bundle-codec.js";
-import { bundleLeafHashes } from "./bundle-format.js";
+import { bundleHolds, bundleLeafHashes } from "./bundle-format.js";
 import type { HashReply, HashRequest } from "./leaf-hasher.js";
 
 /** The bundle bytes of a request, decompressed when it holds a compressed bundle, in memory of their own. */
@@ -32,9 +32,13 @@ port.on("message", (req: HashRequest & { id: number }) => {
   } else {
     try {
       const bundle = bundleOf(req);
-      const hashes = bundleLeafHashes(bundle);
+      const find = req.find;
+      const empty: number[] = [];
+      const hashes = bundleLeafHashes(bundle, find && empty);
       const data = bundle.buffer as ArrayBuffer;
-      reply = { ok: true, hashes, data };
+      reply = find
+        ? { ok: true, hashes, data, found: bundleHolds(bundle, find), empty }
+        : { ok: true, hashes, data };
       transfer = [hashes.buffer as ArrayBuffer, data];
     } catch (err) {
       reply = { ok: false, data: req.data, error: err instanceof Error ? err.message : String(err) };

@@ -5,7 +5,7 @@ import { spansBuffer, WorkerCalls } from "../worker/calls.js";
 import { startWorker, workerModule } from "../worker/start.js";
 import { perfectTreeRoots, TILE_WIDTH, type Hash } from "../tlog/index.js";
 import { decompressBundle } from "./bundle-codec.js";
-import { bundleLeafHashes } from "./bundle-format.js";
+import { bundleHolds, bundleLeafHashes } from "./bundle-format.js";
 import { splitTileData } from "./tile-builder.js";
 import { LogError } from "./types.js";
 
@@ -16,7 +16,14 @@ const TILE_BYTES = TILE_WIDTH * 32;
  * stored compressed (`where` names it in errors), or tile roots.
  */
 export type HashRequest =
-  | { data: ArrayBuffer; offset: number; length: number; compressed?: { where: string } }
+  | {
+      data: ArrayBuffer;
+      offset: number;
+      length: number;
+      compressed?: { where: string };
+      /** Byte strings to look for (bundleHolds); asked, the reply says too which lines are empty. */
+      find?: string[];
+    }
   | { tiles: ArrayBuffer };
 
 /**
@@ -24,9 +31,17 @@ export type HashRequest =
  * decompressed to), or why the bundle could not be hashed.
  */
 export type HashReply =
-  | { ok: true; hashes: Uint8Array; data: ArrayBuffer }
+  | { ok: true; hashes: Uint8Array; data: ArrayBuffer; found?: boolean[]; empty?: number[] }
   | { ok: false; data: ArrayBuffer; error?: string }
   | { ok: true; roots: Uint8Array };
+
+/** A bundle's leaf hashes, its bytes, which of the byte strings asked for it holds, and its empty lines. */
+export interface Hashed {
+  hashes: Uint8Array;
+  bytes: Uint8Array;
+  found: boolean[];
+  empty: number[];
+}
 
 const WORKER = workerModule(import.meta.url, "leaf-hash-worker");
 
@@ -62,39 +77,53 @@ export class LeafHasherPool {
 
   /**
    * Leaf hashes of a bundle the caller gives up (a read from disk or the network), with its
-   * bytes back for callers that still read them. When the bundle spans all of its memory, that
-   * memory travels to the worker and back (hashLent) instead of being copied; a view into
-   * shared memory (Buffer's pool, a prefix of a larger read) is copied (hash).
+   * bytes back for callers that still read them, and which of `find` it holds (bundleHolds).
+   * When the bundle spans all of its memory, that memory travels to the worker and back
+   * (as hashLent) instead of being copied; a view into shared memory (Buffer's pool, a prefix
+   * of a larger read) is copied.
    */
-  async hashGiven(bundle: Uint8Array): Promise<{ hashes: Uint8Array; bytes: Uint8Array }> {
-    if (!spansBuffer(bundle)) return { hashes: await this.hash(bundle), bytes: bundle };
-    const { hashes, memory } = await this.hashLent(bundle);
-    return { hashes, bytes: new Uint8Array(memory) };
+  async hashGiven(bundle: Uint8Array, find: readonly string[] = []): Promise<Hashed> {
+    if (this.workers.length === 0) return hashedHere(bundle, find);
+    const owned = spansBuffer(bundle) ? bundle : bundle.slice();
+    return this.postGiven(owned, { find: [...find] }, () => new Error("bundle ends without a newline"));
   }
 
   /**
-   * Leaf hashes of a bundle stored compressed (bundle-codec.ts), decompressed and hashed on a
-   * worker, with the bundle bytes it decompressed to. `stored` is given up, as in hashGiven.
-   * A file that does not decompress (damage, a hostile file) is a LogError("corrupt") naming
-   * `where`; the worker's memory is bounded as decompressBundle bounds it.
+   * The same of a bundle stored compressed (bundle-codec.ts): decompressed and hashed on a
+   * worker, with the bundle bytes it decompressed to. A file that does not decompress (damage,
+   * a hostile file) is a LogError("corrupt") naming `where`; the worker's memory is bounded as
+   * decompressBundle bounds it.
    */
-  async hashCompressed(
-    stored: Uint8Array,
-    where: string,
-  ): Promise<{ hashes: Uint8Array; bytes: Uint8Array }> {
+  async hashCompressed(stored: Uint8Array, where: string, find: readonly string[] = []): Promise<Hashed> {
     if (this.workers.length === 0) {
-      const bytes = decompressBundle(stored, where);
-      return { hashes: bundleLeafHashes(bytes), bytes };
+      return hashedHere(decompressBundle(stored, where), find);
     }
     const owned = spansBuffer(stored) ? stored : stored.slice();
-    const memory = owned.buffer as ArrayBuffer;
-    const reply = await this.worker().call(
-      { data: memory, offset: 0, length: owned.length, compressed: { where } },
-      [memory],
+    return this.postGiven(
+      owned,
+      { compressed: { where }, find: [...find] },
+      (error) => new LogError("corrupt", error ?? `${where}: does not decompress to entries`),
     );
-    if (!reply.ok) throw new LogError("corrupt", reply.error ?? `${where}: does not decompress to entries`);
+  }
+
+  /** Transfers `bundle`'s memory to a worker with `extra` asked of it; `failed` makes the error to throw. */
+  private async postGiven(
+    bundle: Uint8Array,
+    extra: { compressed?: { where: string }; find: string[] },
+    failed: (error: string | undefined) => Error,
+  ): Promise<Hashed> {
+    const memory = bundle.buffer as ArrayBuffer;
+    const reply = await this.worker().call({ data: memory, offset: 0, length: bundle.length, ...extra }, [
+      memory,
+    ]);
+    if (!reply.ok) throw failed(reply.error);
     if (!("hashes" in reply)) throw new Error("the leaf hashing worker did not answer with leaf hashes");
-    return { hashes: reply.hashes, bytes: new Uint8Array(reply.data) };
+    return {
+      hashes: reply.hashes,
+      bytes: new Uint8Array(reply.data),
+      found: reply.found ?? [],
+      empty: reply.empty ?? [],
+    };
   }
 
   /**
@@ -153,6 +182,12 @@ export class LeafHasherPool {
     this.closed = true;
     await Promise.all([...this.workers, ...(this.tiles ? [this.tiles] : [])].map((w) => w.terminate()));
   }
+}
+
+/** hashGiven's answer, worked out on this thread (a pool without workers). */
+function hashedHere(bundle: Uint8Array, find: readonly string[]): Hashed {
+  const empty: number[] = [];
+  return { hashes: bundleLeafHashes(bundle, empty), bytes: bundle, found: bundleHolds(bundle, find), empty };
 }
 
 function startHasher(): WorkerCalls<HashReply> {
