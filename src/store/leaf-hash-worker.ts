@@ -16,7 +16,7 @@ function bundleOf(req: Extract<HashRequest, { data: ArrayBuffer }>): Uint8Array 
   const bytes = new Uint8Array(req.data, req.offset, req.length);
   if (req.compressed === undefined) return bytes;
   const out = decompressBundle(bytes, req.compressed.where);
-  return spansBuffer(out) ? out : out.slice();
+  return spansBuffer(out) ? out : new Uint8Array(out);
 }
 
 const port = parentPort;

@@ -84,7 +84,7 @@ export class LeafHasherPool {
    */
   async hashGiven(bundle: Uint8Array, find: readonly string[] = []): Promise<Hashed> {
     if (this.workers.length === 0) return hashedHere(bundle, find);
-    const owned = spansBuffer(bundle) ? bundle : bundle.slice();
+    const owned = spansBuffer(bundle) ? bundle : new Uint8Array(bundle);
     return this.postGiven(owned, { find: [...find] }, () => new Error("bundle ends without a newline"));
   }
 
@@ -98,7 +98,7 @@ export class LeafHasherPool {
     if (this.workers.length === 0) {
       return hashedHere(decompressBundle(stored, where), find);
     }
-    const owned = spansBuffer(stored) ? stored : stored.slice();
+    const owned = spansBuffer(stored) ? stored : new Uint8Array(stored);
     return this.postGiven(
       owned,
       { compressed: { where }, find: [...find] },
@@ -134,7 +134,7 @@ export class LeafHasherPool {
     if (tiles.length % TILE_BYTES !== 0) throw new Error(`${tiles.length} bytes are not whole tiles`);
     if (tiles.length === 0) return [];
     if (this.workers.length === 0) return splitTileData(perfectTreeRoots(tiles, TILE_WIDTH));
-    const memory = (spansBuffer(tiles) ? tiles : tiles.slice()).buffer as ArrayBuffer;
+    const memory = (spansBuffer(tiles) ? tiles : new Uint8Array(tiles)).buffer as ArrayBuffer;
     const reply = await this.tileWorker().call({ tiles: memory }, [memory]);
     if (!("roots" in reply)) throw new Error("the leaf hashing worker did not answer with tile roots");
     return splitTileData(reply.roots);

@@ -36,12 +36,16 @@ const RETRY_DELAYS_MS = [0, 5, 10, 20];
 /** How the files are read: readRegularFile, or a stand-in that changes the directory first (tests). */
 export type ReadFile = (file: string, max: number, what: string) => Promise<Buffer | null>;
 
-/** Widths of the partial versions kept in `dir` (`<full>.p/<W>`), widest first. */
-async function partialWidths(dir: string): Promise<number[]> {
+/**
+ * Widths above `above` of the partial versions kept in `dir` (`<full>.p/<W>`), widest first.
+ * None is wider than a full one: a read of a full tile or bundle looks in no directory.
+ */
+async function partialWidths(dir: string, above: number): Promise<number[]> {
+  if (above >= BUNDLE_SIZE - 1) return [];
   try {
     const names = await fsp.readdir(dir);
     return names
-      .filter((n) => /^[1-9][0-9]*$/.test(n) && Number(n) < BUNDLE_SIZE)
+      .filter((n) => /^[1-9][0-9]*$/.test(n) && Number(n) < BUNDLE_SIZE && Number(n) > above)
       .map(Number)
       .sort((a, b) => b - a);
   } catch {
@@ -223,9 +227,10 @@ export class FsLogFiles implements LogSource {
     const widths = [
       ...(tile.width < BUNDLE_SIZE ? [tile.width] : []),
       BUNDLE_SIZE,
-      ...(
-        await partialWidths(this.layout.partialDir(this.layout.hashTile({ ...tile, width: BUNDLE_SIZE })))
-      ).filter((w) => w > tile.width),
+      ...(await partialWidths(
+        this.layout.partialDir(this.layout.hashTile({ ...tile, width: BUNDLE_SIZE })),
+        tile.width,
+      )),
     ];
     let short = false;
     for (const width of widths) {
@@ -428,9 +433,9 @@ export class FsLogFiles implements LogSource {
       full,
       width < BUNDLE_SIZE ? this.layout.partialBundle(index, width) : null,
       this.layout.openBundle(index),
-      ...(await partialWidths(this.layout.partialDir(full)))
-        .filter((w) => w > width)
-        .map((w) => this.layout.partialBundle(index, w)),
+      ...(await partialWidths(this.layout.partialDir(full), width)).map((w) =>
+        this.layout.partialBundle(index, w),
+      ),
     ];
     for (const file of candidates) {
       if (file === null) continue;
