@@ -83,7 +83,7 @@ const tampering: [string, (layout: FsLayout) => void][] = [
     (layout) =>
       editStoredBundle(layout, 2, (b) => {
         const at = b.indexOf('"a-600"') + 5;
-        b[at] ^= 1;
+        b[at] = b[at]! ^ 1;
         return b;
       }),
   ],
