@@ -12,21 +12,6 @@ import { FsLayout } from "../store/fs/layout.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { verifyLog, type VerifyReport } from "./verify-log.js";
 
-const SEED = Number(process.env.KT_TEST_SEED ?? 5724);
-console.log(`verify-compressed seed ${SEED} (KT_TEST_SEED=${SEED} to replay)`);
-
-/** A small seeded generator (mulberry32): event contents vary, runs repeat. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Five full bundles and a partial one: enough for verify to hash on its worker threads. */
 const SIZE = 256 * 5 + 40;
 
@@ -37,15 +22,18 @@ let verifierKey: string;
 beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), "kt-verify-zst-"));
   base = path.join(root, "plain");
-  const next = random(SEED);
   const events = Array.from({ length: SIZE }, (_, i) =>
     Buffer.from(
       JSON.stringify({
         kind: "Event",
         auditID: `a-${i}`,
-        verb: ["get", "list", "update", "delete"][Math.floor(next() * 4)],
-        user: { username: `user-${Math.floor(next() * 9)}` },
-        objectRef: { resource: "secrets", namespace: `ns-${Math.floor(next() * 5)}`, name: `s-${next()}` },
+        verb: ["get", "list", "update", "delete"][i % 4],
+        user: { username: `user-${(i * 7) % 9}` },
+        objectRef: {
+          resource: "secrets",
+          namespace: `ns-${(i * 3) % 5}`,
+          name: `s-${(i * 2_654_435_761) % 4_294_967_296}`,
+        },
       }),
     ),
   );

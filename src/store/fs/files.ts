@@ -7,7 +7,7 @@
 // is written in place, so it can be seen half written. A tile or bundle only ever grows, so any
 // wider version cut to the width is the same: a miss is looked for again, among the versions
 // there are by then, a few times before it counts as missing.
-import { constants, promises as fsp } from "node:fs";
+import { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tilePath, type Tile } from "../../tlog/index.js";
@@ -23,7 +23,7 @@ import {
 } from "../bundle-codec.js";
 import type { EncodedBundle, LogSource } from "../driver.js";
 import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES, MAX_CHECKPOINT_BYTES, type EntryBundle } from "../types.js";
-import { readRegularFile } from "./bounded-read.js";
+import { openRegularFile, readRegularFile } from "./bounded-read.js";
 import { BundleCache, fileIdentity } from "./bundle-cache.js";
 import { FsLayout } from "./layout.js";
 import { readRetention, type RetentionRecord } from "./retention.js";
@@ -115,21 +115,10 @@ class StoredBundle {
 
   /** Opens `file` and reads its seek table (counting the bytes read in `counted`); null when it does not exist. */
   static async open(file: string, where: string, counted: { bytes: number }): Promise<StoredBundle | null> {
-    let fh: FileHandle;
+    const opened = await openRegularFile(file, MAX_BUNDLE_BYTES, where);
+    if (opened === null) return null;
+    const { fh, stat: st } = opened;
     try {
-      fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw err;
-    }
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new LogError("corrupt", `${where}: not a regular file`);
-      if (st.size > MAX_BUNDLE_BYTES)
-        throw new LogError(
-          "corrupt",
-          `${where}: ${st.size} bytes, more than the ${MAX_BUNDLE_BYTES} it can be`,
-        );
       const tailBytes = Math.min(st.size, SEEK_TABLE_READ_BYTES);
       let tail = await readAt(fh, st.size - tailBytes, tailBytes, where, counted);
       const tableBytes = seekTableBytes(tail);
