@@ -84,8 +84,10 @@ export class LeafHasherPool {
    */
   async hashGiven(bundle: Uint8Array, find: readonly string[] = []): Promise<Hashed> {
     if (this.workers.length === 0) return hashedHere(bundle, find);
-    const owned = spansBuffer(bundle) ? bundle : new Uint8Array(bundle);
-    return this.postGiven(owned, { find: [...find] }, () => new Error("bundle ends without a newline"));
+    const failed = (): Error => new Error("bundle ends without a newline");
+    if (spansBuffer(bundle)) return this.postGiven(bundle, { find: [...find] }, failed);
+    // A copy goes to the worker: the caller's view stays as it is, and is the bytes.
+    return { ...(await this.postGiven(new Uint8Array(bundle), { find: [...find] }, failed)), bytes: bundle };
   }
 
   /**
