@@ -1,10 +1,15 @@
 // The index fed with ingest's parsed events (indexer.ts, as `serve` wires it) on a real data
 // directory: every filter answers as an index rebuilt from the log does, other writers' entries
 // are read from the log, a restart catches up from the log, and the lag is on /metrics.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Worker } from "node:worker_threads";
+import Database from "better-sqlite3";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
+import { INDEX_FILE } from "../src/index/db.js";
 import type { AuditEvent } from "../src/audit/types.js";
-import { catchUp, openIndexForLog, startIndexer } from "../src/index/indexer.js";
+import { catchUp, openIndexForLog, startIndexer, type Indexer } from "../src/index/indexer.js";
 import { parseFilter, type RawFilter } from "../src/index/query.js";
 import { resolveEntries } from "../src/index/resolve.js";
 import { packBatch, unpackBatch } from "../src/ingest/receive.js";
@@ -80,6 +85,210 @@ const FILTERS: RawFilter[] = [
   { "audit-id": [`feed-${SEED}-3`, `feed-${SEED}-7`], stage: ["RequestReceived", "ResponseComplete"] },
   { user: ["nobody-ever"] },
 ];
+
+/** Columns of `entries` holding a string's id: compared by the string, ids depend on the order of writes. */
+const STRING_COLUMNS = [
+  "kind",
+  "user",
+  "imp_user",
+  "verb",
+  "resource",
+  "subresource",
+  "namespace",
+  "name",
+  "api_group",
+  "source_ip",
+  "decision",
+];
+
+/** Every row of an index file as values (strings and group lists, not their ids), in log order. */
+function rowsIn(dir: string): unknown[] {
+  const db = new Database(join(dir, INDEX_FILE), { readonly: true });
+  try {
+    const strings = STRING_COLUMNS.map((c) => `(SELECT value FROM strings WHERE id = e.${c}) AS ${c}`);
+    return db
+      .prepare(
+        `SELECT e.idx, hex(e.leaf) AS leaf, e.time_us, e.code, CAST(e.audit AS TEXT) AS audit, e.stage_rank, ` +
+          `e.final, e.level, ${strings.join(", ")}, ` +
+          `(SELECT groups FROM group_sets WHERE id = e.group_set) AS groups FROM entries e ORDER BY e.idx`,
+      )
+      .all();
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Stores events in every form the indexer is handed them: parsed in this thread, as a receive
+ * worker's bytes and digest, and another writer's entry (read from the log); then integrates.
+ */
+async function ingestEveryForm(
+  ingest: Awaited<ReturnType<typeof ingestAt>>,
+  events: AuditEvent[],
+  tag: string,
+) {
+  const third = Math.floor(events.length / 3);
+  await ingest.pipeline.ingest(structuredClone(events.slice(0, third)));
+  const prepared = await ingest.receiver.receive(Buffer.from(eventList(events.slice(third, 2 * third))));
+  await ingest.pipeline.ingestPrepared(unpackBatch(packBatch(prepared)));
+  await ingest.log.append([Buffer.from(JSON.stringify(auditEvent({ auditID: `other-writer-${tag}` })))]);
+  await ingest.pipeline.ingest(structuredClone(events.slice(2 * third)));
+  await ingest.log.waitIntegrated(ingest.log.size());
+}
+
+describe("the index written by a worker thread", () => {
+  it("holds the same rows as an index written in the server's thread, in every form entries come", async () => {
+    console.log(`index-writer seed ${SEED + 10}`);
+    const dir = await tempDir();
+    const ingest = await ingestAt(dir);
+    const [inWorker, inThread] = [join(dir, "worker"), join(dir, "thread")];
+    for (const d of [inWorker, inThread]) mkdirSync(d);
+    const workers: Worker[] = [];
+    const worker = startIndexer(ingest.log, inWorker, {
+      pipeline: ingest.pipeline,
+      checkOnStart: false,
+      onWriterStarted: (w) => workers.push(w),
+    });
+    const thread = startIndexer(ingest.log, inThread, {
+      pipeline: ingest.pipeline,
+      checkOnStart: false,
+      writeIn: "thread",
+      onWriterStarted: (w) => workers.push(w),
+    });
+    cleanups.push(
+      () => worker.stop(),
+      () => thread.stop(),
+    );
+    await ingestEveryForm(ingest, requests(SEED + 10, 200), "a");
+    await Promise.all([worker.caughtUp(), thread.caughtUp()]);
+    expect(workers).toHaveLength(1); // the thread writer starts none
+    expect(worker.position()).toBe(ingest.log.size());
+    const rows = rowsIn(inWorker);
+    expect(rows).toHaveLength(ingest.log.size());
+    expect(rows).toEqual(rowsIn(inThread));
+    expect(worker.sources().busySeconds).toBeGreaterThan(0);
+  });
+
+  it("restarts a writer worker that died, then writes in the server's thread once they keep dying", async () => {
+    const dir = await tempDir();
+    const ingest = await ingestAt(dir);
+    const workers: Worker[] = [];
+    const errors: string[] = [];
+    const indexer: Indexer = startIndexer(ingest.log, dir, {
+      pipeline: ingest.pipeline,
+      checkOnStart: false,
+      onWriterStarted: (w) => workers.push(w),
+      onError: (err) => errors.push(String(err)),
+    });
+    cleanups.push(() => indexer.stop());
+    const users = (name: string) =>
+      indexer.read((ix) => ix.search(parseFilter({ user: [name], limit: ["1000"] }), NOW_US).rows.length);
+    for (let round = 0; round < 5; round++) {
+      // A string the reading connection looked for in vain is found once the worker wrote it.
+      const user = `late-user-${round}`;
+      expect(users(user), `round ${round}`).toBe(0);
+      await workers[workers.length - 1]!.terminate();
+      const events = requests(SEED + 20 + round, 10).map((e) => ({
+        ...e,
+        user: { ...e.user, username: user },
+      }));
+      await ingest.pipeline.ingest(events);
+      await ingest.log.waitIntegrated(ingest.log.size());
+      await indexer.caughtUp();
+      expect(indexer.position(), `round ${round}`).toBe(ingest.log.size());
+      expect(users(user), `round ${round}`).toBeGreaterThan(0);
+      expect(errors.filter((e) => e.includes("index writer worker stopped"))).toHaveLength(
+        Math.min(round + 1, 4),
+      );
+    }
+    // Three restarts, then no more workers: the fourth death moved writing into this thread.
+    expect(workers).toHaveLength(4);
+    expect(errors.filter((e) => e.includes("writing in this thread"))).toHaveLength(1);
+    expect(rowsIn(dir)).toHaveLength(ingest.log.size());
+  });
+
+  it("a writer worker dying in the middle of a run loses no entry and rebuilds nothing", async () => {
+    const dir = await tempDir();
+    const ingest = await ingestAt(dir);
+    const workers: Worker[] = [];
+    const errors: string[] = [];
+    const rebuilds: string[] = [];
+    const indexer = startIndexer(ingest.log, dir, {
+      pipeline: ingest.pipeline,
+      checkOnStart: false,
+      onWriterStarted: (w) => workers.push(w),
+      onError: (err) => errors.push(String(err)),
+      onRebuild: (r) => rebuilds.push(r),
+    });
+    cleanups.push(() => indexer.stop());
+    // Several batches: one is written, the next waits in the worker, more are to come.
+    await ingest.pipeline.ingest(requests(SEED + 40, 8000));
+    const size = ingest.log.size();
+    await ingest.log.waitIntegrated(size);
+    while (indexer.position() === 0) await new Promise((r) => setTimeout(r, 1));
+    const killedAt = indexer.position();
+    await workers[0]!.terminate();
+    await indexer.caughtUp();
+    expect(killedAt).toBeLessThan(size);
+    expect(errors.some((e) => e.includes("index writer worker stopped"))).toBe(true);
+    expect(rebuilds).toEqual([]);
+    expect(workers).toHaveLength(2);
+    expect((rowsIn(dir) as { idx: number }[]).map((r) => r.idx)).toEqual(
+      Array.from({ length: size }, (_, i) => i),
+    );
+  });
+
+  it("refills an index `kubetrail reindex` emptied beside it, and reads see the strings written again", async () => {
+    const dir = await tempDir();
+    const ingest = await ingestAt(dir);
+    const rebuilds: string[] = [];
+    const indexer = startIndexer(ingest.log, dir, {
+      pipeline: ingest.pipeline,
+      checkOnStart: false,
+      onRebuild: (r) => rebuilds.push(r),
+    });
+    cleanups.push(() => indexer.stop());
+    const alice = () =>
+      indexer.read((ix) => ix.search(parseFilter({ user: ["alice"], limit: ["1000"] }), NOW_US).rows.length);
+    await ingest.pipeline.ingest(requests(SEED + 50, 300));
+    await ingest.log.waitIntegrated(ingest.log.size());
+    await indexer.caughtUp();
+    const before = alice();
+    expect(before).toBeGreaterThan(0);
+    // What `kubetrail reindex` does to the file (a new generation, empty tables), from another connection.
+    openIndexForLog(dir, ingest.log, { rebuild: true }).index.close();
+    expect(alice()).toBe(0);
+    await ingest.pipeline.ingest(requests(SEED + 51, 300));
+    await ingest.log.waitIntegrated(ingest.log.size());
+    await indexer.caughtUp();
+    expect((rowsIn(dir) as { idx: number }[]).map((r) => r.idx)).toEqual(
+      Array.from({ length: ingest.log.size() }, (_, i) => i),
+    );
+    expect(alice()).toBeGreaterThan(before);
+    expect(rebuilds).toEqual([]);
+  });
+
+  it("stop() while a batch is being written leaves rows and position committed together", async () => {
+    const dir = await tempDir();
+    const ingest = await ingestAt(dir);
+    const first = startIndexer(ingest.log, dir, { pipeline: ingest.pipeline, checkOnStart: false });
+    await ingest.pipeline.ingest(requests(SEED + 30, 3000));
+    const size = ingest.log.size();
+    await ingest.log.waitIntegrated(size);
+    // Give the follower a first batch to start on, then stop in the middle of the run.
+    await new Promise((r) => setTimeout(r, 5));
+    await first.stop();
+    const rows = rowsIn(dir) as { idx: number }[];
+    const db = new Database(join(dir, INDEX_FILE), { readonly: true });
+    const { position } = db.prepare("SELECT position FROM meta").get() as { position: number };
+    db.close();
+    expect(rows.map((r) => r.idx)).toEqual(Array.from({ length: position }, (_, i) => i));
+    const second = startIndexer(ingest.log, dir, { pipeline: ingest.pipeline, checkOnStart: false });
+    cleanups.push(() => second.stop());
+    await second.caughtUp();
+    expect(rowsIn(dir)).toHaveLength(size);
+  });
+});
 
 describe("the index fed by the ingest pipeline", () => {
   it("answers every filter as an index rebuilt from the log does, reading only other writers' entries again", async () => {

@@ -245,7 +245,12 @@ describe("applyBatch and openIndex", () => {
     expect(index.applyBatch(rows.slice(10), 15)).toBe(0);
     const extra = rowFromEntry(15, entries[0] as Uint8Array, hashLeaf(entries[0] as Uint8Array));
     const gap = rowFromEntry(17, entries[0] as Uint8Array, hashLeaf(entries[0] as Uint8Array));
-    expect(() => index.applyBatch([gap], 18)).toThrow(/batch starts at entry 17 but the index ends at 15/);
+    expect(() => index.applyBatch([gap], 18)).toThrow(
+      expect.objectContaining({
+        code: "gap",
+        message: expect.stringMatching(/batch starts at entry 17 but the index ends at 15/),
+      }),
+    );
     // An overlapping batch writes only the new row.
     expect(index.applyBatch([...rows.slice(13), extra], 16)).toBe(1);
     expect(index.position()).toBe(16);

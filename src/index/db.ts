@@ -245,8 +245,9 @@ export class QueryIndex {
   /**
    * Adds the rows of entries [first row's index, newPosition) and moves the position, in one
    * transaction. Rows another process already indexed are skipped, so concurrent indexers
-   * never double-index; returns how many rows were written. Throws IndexError("corrupt") when
-   * the rows would leave a gap after the current position.
+   * never double-index; returns how many rows were written. Throws IndexError("gap") when the
+   * rows would leave a gap after the current position (another process emptied the index; the
+   * caller refills from the log).
    */
   applyBatch(rows: readonly IndexRow[], newPosition: number): number {
     const tx = this.db.transaction((): number => {
@@ -256,7 +257,7 @@ export class QueryIndex {
       const first = rows[0]?.idx ?? newPosition;
       if (first > position) {
         throw new IndexError(
-          "corrupt",
+          "gap",
           `${this.path}: batch starts at entry ${first} but the index ends at ${position}`,
         );
       }

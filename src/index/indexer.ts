@@ -1,7 +1,6 @@
 // Feeds the index from the log: only integrated entries (covered by a signed checkpoint), so
 // every indexed row can be given an inclusion proof. Position and rows commit together.
 import { rmSync } from "node:fs";
-import { setImmediate } from "node:timers/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { readHashesChecked, storedHashIndex } from "../tlog/index.js";
@@ -10,11 +9,12 @@ import type { AuditLog, LogEntry, LogReader } from "../store/types.js";
 import { INDEX_FILE, isCorruption, openIndex, type OpenIndexOptions, type QueryIndex } from "./db.js";
 import { checkIntegrity } from "./check.js";
 import { IndexError } from "./errors.js";
-import { goneRow, rowFromEntry, rowFromValue, type IndexRow } from "./row.js";
-import type { EventDigest } from "../audit/event-digest.js";
-import type { ParsedEntry } from "../detect/types.js";
+import type { IndexRow } from "./row.js";
+import { rowBatch, rowsOfBatch, type IndexableEntry } from "./row-batch.js";
+import { LIVE_INDEX_BATCH, startWorkerWriter, writerInThread, type IndexWriter } from "./index-writer.js";
+import type { Worker } from "node:worker_threads";
 import { StoredEntries } from "../detect/feed.js";
-import type { IngestPipeline } from "../ingest/pipeline.js";
+import type { IngestPipeline, StoredListener } from "../ingest/pipeline.js";
 import { startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
 /** Planner statistics are refreshed after this many newly indexed entries. */
@@ -23,47 +23,54 @@ const OPTIMIZE_EVERY = 250_000;
 /** Entries per transaction: large enough to amortise the commit, small enough to stay under a second. */
 export const INDEX_BATCH = 16384;
 /**
- * Entries per transaction while serving: parsing and inserting run on the event loop that
- * also answers the webhook, and every acknowledgement due meanwhile waits behind a batch.
- * 256 entries take about 12 ms here; at 1024 (about 45 ms), acks at 5,000 events/s had a
- * p99 of 170–200 ms while the index kept up.
- */
-const LIVE_INDEX_BATCH = 128;
-/**
- * Entries per transaction while serving once the index is this far behind the log: each
- * commit writes every page it dirtied, so larger batches index about a third faster, at the
- * price of longer pauses for the requests waiting behind them. Catching up comes first then.
+ * Entries per transaction while serving once the index is this far behind the log, written in
+ * the server's thread: each commit writes every page it dirtied, so larger batches index about
+ * a third faster, at the price of longer pauses for the requests waiting behind them. Catching
+ * up comes first then.
  */
 const BEHIND_INDEX_BATCH = 1024;
 const BEHIND = 4 * BEHIND_INDEX_BATCH;
 /**
- * While serving, one transaction (parsing its entries and inserting their rows) is also kept
- * to about this long: the same work per entry varies tenfold between small admission decisions
- * and audit events with bodies, and by the machine's load. A webhook answer due meanwhile
- * waits at most about this long behind the index, instead of behind a whole batch.
+ * Entries per batch handed to the writer worker, one transaction each: they hold up no request
+ * of the server, so they are sized for the commit's cost alone. At most two batches are in
+ * flight (one written, the next waiting): all the memory the hand-over holds.
  */
-const LIVE_STEP_MS = 2;
-/** Fewest entries per live transaction, so a slow spell does not turn into a commit per entry. */
-const MIN_LIVE_STEP = 8;
+const WRITE_BATCH = 4096;
+/** Entries per delivery from the follower while a worker writes (several batches). */
+const WORKER_DELIVERY = 4 * WRITE_BATCH;
+/** Writer workers started again after one died, before the indexer writes in its own thread. */
+const WORKER_RESTARTS = 3;
 
 /**
- * How many entries the next live transaction takes: as many as the last ones took per
- * LIVE_STEP_MS (a moving average), between MIN_LIVE_STEP and LIVE_INDEX_BATCH.
+ * What the indexer holds of ingest's entries until a checkpoint covers them: twice the
+ * detector's count, as it holds only the slim digest of an event with bodies (holdSlim), in
+ * the same bytes; past either bound, entries are read from the log, which costs more.
  */
-export class LiveStep {
-  private msPerEntry = 0;
+const HELD_CAPACITY = { entries: 131_072, bytes: 64 * 1024 * 1024 };
+const NO_BYTES = new Uint8Array(0);
 
-  get size(): number {
-    if (this.msPerEntry === 0) return MIN_LIVE_STEP;
-    return Math.max(MIN_LIVE_STEP, Math.min(LIVE_INDEX_BATCH, Math.floor(LIVE_STEP_MS / this.msPerEntry)));
-  }
-
-  /** Tells how long `entries` took. */
-  took(ms: number, entries: number): void {
-    const sample = ms / Math.max(1, entries);
-    this.msPerEntry = this.msPerEntry === 0 ? sample : 0.7 * this.msPerEntry + 0.3 * sample;
-  }
+/**
+ * Ingest's listener for the indexer's held entries: a receive worker's entry whose digest has
+ * the event without its bodies (all a row needs) is held as that digest alone, its bytes let
+ * go, so the same bytes hold more entries while the index is behind (the row's `length`, which
+ * the index does not store, is then 0).
+ */
+function holdSlim(held: StoredEntries): StoredListener {
+  return (first, stored, sizes, digests) => {
+    const entries = stored.slice();
+    const heldSizes = sizes.slice();
+    for (let i = 0; i < entries.length; i++) {
+      const slim = digests[i]?.withoutBodies;
+      if (slim === undefined || !(entries[i] instanceof Uint8Array)) continue;
+      entries[i] = NO_BYTES;
+      heldSizes[i] = slim.length;
+    }
+    held.add(first, entries, heldSizes, digests);
+  };
 }
+
+export { LiveStep } from "./index-writer.js";
+export type { IndexableEntry } from "./row-batch.js";
 
 /**
  * Opens DATA/index.db for this log: rebuilt when missing, corrupt, outdated, built for another
@@ -88,22 +95,6 @@ export function openIndexForLog(
 }
 
 /**
- * An entry to index: as read from the log (bytes, or gone), as bytes a receive worker parsed
- * (with its digest), or the very object ingest encoded into the log.
- */
-export type IndexableEntry = (LogEntry & { digest?: EventDigest }) | ParsedEntry;
-
-function rowOf(e: IndexableEntry, leaf: Uint8Array): IndexRow {
-  if ("parsed" in e) return rowFromValue(e.index, e.parsed, leaf, 0);
-  if (e.gone !== undefined) return goneRow(e.index, leaf, e.gone);
-  // A worker's digest holds the event without its bodies, which are most of the bytes to parse
-  // and which the row does not need.
-  const slim = e.digest?.withoutBodies;
-  if (slim !== undefined) return rowFromValue(e.index, JSON.parse(slim), leaf, e.data.length);
-  return rowFromEntry(e.index, e.data, leaf);
-}
-
-/**
  * Index rows for a run of consecutive integrated log entries. Their leaf hashes are read from
  * the log's level-0 tiles, where integration put them, instead of hashing every entry again
  * (a fifth of indexing's parse-and-hash time); a row whose bytes do not match is caught when
@@ -121,7 +112,7 @@ export async function rowsOf(
     entries.map((e) => storedHashIndex(0, e.index)),
   );
   const started = process.hrtime.bigint();
-  const rows = entries.map((e, i) => rowOf(e, leaves[i]!));
+  const rows = rowsOfBatch(rowBatch(entries, leaves));
   onBusy?.(Number(process.hrtime.bigint() - started) / 1e9);
   return rows;
 }
@@ -144,21 +135,31 @@ export async function catchUp(
   opts: CatchUpOptions = {},
 ): Promise<number> {
   const { onProgress, batch: size = INDEX_BATCH } = opts;
+  await inBatches(log, index.position(), upTo, size, async (batch) => {
+    const end = batch[batch.length - 1]!.index + 1;
+    index.applyBatch(await rowsOf(log, batch), end);
+    onProgress?.(end, upTo);
+  });
+  return index.position();
+}
+
+/** The log's entries [from, upTo), `size` at a time, each run handled before the next is read. */
+async function inBatches(
+  log: LogReader,
+  from: number,
+  upTo: number,
+  size: number,
+  handle: (batch: LogEntry[]) => Promise<void>,
+): Promise<void> {
   let batch: LogEntry[] = [];
-  for await (const entry of log.readEntries(index.position(), upTo)) {
+  for await (const entry of log.readEntries(from, upTo)) {
     batch.push(entry);
     if (batch.length >= size) {
-      index.applyBatch(await rowsOf(log, batch), entry.index + 1);
+      await handle(batch);
       batch = [];
-      onProgress?.(entry.index + 1, upTo);
     }
   }
-  const last = batch[batch.length - 1];
-  if (last !== undefined) {
-    index.applyBatch(await rowsOf(log, batch), last.index + 1);
-    onProgress?.(last.index + 1, upTo);
-  }
-  return index.position();
+  if (batch.length > 0) await handle(batch);
 }
 
 /** What the server says about its index (on /readyz and in a 503). */
@@ -210,6 +211,13 @@ export interface IndexerOptions {
    * parsed, held until a checkpoint covers them, instead of being read and parsed again.
    */
   pipeline?: Pick<IngestPipeline, "onStored">;
+  /**
+   * Where rows are made and written: "worker" (default), a thread owning a write connection, off
+   * the event loop that answers requests; or "thread", this one, in short transactions.
+   */
+  writeIn?: "worker" | "thread";
+  /** Told each writer worker once started (diagnostics; tests stop it as a crash would). */
+  onWriterStarted?: (worker: Worker) => void;
 }
 
 /** How far the index is behind the log's latest checkpoint. */
@@ -277,19 +285,23 @@ function openOrReplace(stateDir: string, log: LogReader): { index: QueryIndex; r
  */
 export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptions = {}): Indexer {
   let index: QueryIndex;
+  let writer: IndexWriter;
   let follower: Follower;
   let status: IndexStatus = { state: "ready", indexed: 0 };
   let rebuilding: Promise<void> | undefined;
   let stopped = false;
   let sinceOptimize = 0;
   let busySeconds = 0;
+  // Set when the writer worker died: the next batch goes to a new one (or to this thread).
+  let writerDied: Error | undefined;
+  let restarts = 0;
+  let inThread = opts.writeIn === "thread";
   // Entries ingest stored, held until a checkpoint covers them; the rest are read from the log.
-  const held = new StoredEntries();
-  const unsubscribe = opts.pipeline?.onStored(held.add);
+  const held = new StoredEntries(HELD_CAPACITY);
+  const unsubscribe = opts.pipeline?.onStored(holdSlim(held));
   const marks = new IntegrationMarks();
   marks.seen(log.latestCheckpoint().size);
   const unwatch = log.onIntegrated((cp) => marks.seen(cp.size));
-  const step = new LiveStep();
 
   // Over an empty log there is nothing to refill: a new index is simply ready.
   const markRebuilding = (reason: string): void => {
@@ -299,35 +311,106 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     opts.onRebuild?.(reason);
   };
 
+  /** A writer for the index just opened: a worker thread, unless they kept dying or were not wanted. */
+  const startWriter = (): IndexWriter => {
+    writerDied = undefined;
+    if (inThread) return writerInThread(index, BEHIND_INDEX_BATCH);
+    const started = startWorkerWriter(stateDir, {
+      checkpointsItself: checkpointer === undefined,
+      onDied: (err) => {
+        // Reported at once, replaced when the next batch is due (its write failed and is retried).
+        if (writer !== started || stopped) return;
+        writerDied = err;
+        opts.onError?.(err);
+      },
+      ...(opts.onWriterStarted ? { onStarted: opts.onWriterStarted } : {}),
+    });
+    return started;
+  };
+
+  const liveWriter = async (): Promise<IndexWriter> => {
+    if (writerDied === undefined) return writer;
+    const died = writerDied;
+    if (++restarts > WORKER_RESTARTS) {
+      inThread = true;
+      opts.onError?.(
+        new IndexError(
+          "writer",
+          `the index writer worker died ${restarts} times; writing in this thread from now on`,
+          undefined,
+          {
+            cause: died,
+          },
+        ),
+      );
+    }
+    await writer.close().catch(() => undefined);
+    writer = startWriter();
+    return writer;
+  };
+
+  /** Hands one run of consecutive entries to the writer; resolves once they are written. */
+  const handOver = async (
+    entries: readonly IndexableEntry[],
+  ): Promise<{ written: Promise<void>; where: string }> => {
+    const last = entries[entries.length - 1]!;
+    const leaves = await readHashesChecked(
+      log.hashReader(),
+      entries.map((e) => storedHashIndex(0, e.index)),
+    );
+    const to = await liveWriter();
+    const started = process.hrtime.bigint();
+    const batch = rowBatch(entries, leaves);
+    busySeconds += Number(process.hrtime.bigint() - started) / 1e9;
+    const written = to.write(batch, last.index + 1).then((done) => {
+      busySeconds += done.busySeconds;
+      sinceOptimize += done.written;
+      status.indexed = Math.max(status.indexed, last.index + 1);
+    });
+    return { written, where: to.where };
+  };
+
+  /**
+   * Writes consecutive entries, WRITE_BATCH per transaction; their rows and the position after
+   * them commit together. A worker writes one batch while the next is packed and posted, so it
+   * does not wait for this thread's turn between batches. When a batch fails, the one after it
+   * (refused for the gap it would leave) is not the error: the failed one is, and the follower
+   * delivers the range again.
+   */
+  const write = async (entries: readonly IndexableEntry[]): Promise<void> => {
+    let previous: Promise<void> | undefined;
+    for (let at = 0; at < entries.length; at += WRITE_BATCH) {
+      const { written, where } = await handOver(entries.slice(at, at + WRITE_BATCH));
+      written.catch(() => undefined);
+      await previous;
+      previous = written;
+      // In this thread, transactions of two batches would interleave.
+      if (where !== "worker") await written;
+    }
+    await previous;
+  };
+
   const follow = (): Follower =>
     followLogWith<IndexableEntry>(log, (start, end) => held.read(log, start, end), {
       from: index.position(),
+      // Far behind: large runs, written fastest. Otherwise small ones: entries not held are read
+      // (and their bundles decompressed) on this thread, in one go per run, between requests.
       batchSize: () =>
-        log.latestCheckpoint().size - status.indexed > BEHIND ? BEHIND_INDEX_BATCH : LIVE_INDEX_BATCH,
+        log.latestCheckpoint().size - status.indexed > BEHIND
+          ? inThread
+            ? BEHIND_INDEX_BATCH
+            : WORKER_DELIVERY
+          : LIVE_INDEX_BATCH,
       onEntries: async (entries) => {
         const first = entries[0];
         const last = entries[entries.length - 1];
         if (first === undefined || last === undefined) return;
         try {
           // `kubetrail reindex` beside a running server empties the index: refill up to here first.
-          if (index.position() < first.index)
-            await catchUp(index, log, first.index, { batch: LIVE_INDEX_BATCH });
-          // Catching up (far behind the log): whole batches, each one transaction, go fastest.
-          // Live: transactions of about LIVE_STEP_MS, so answers due meanwhile do not wait long.
-          const size = entries.length >= BEHIND_INDEX_BATCH ? entries.length : step.size;
-          for (let at = 0; at < entries.length;) {
-            const slice = entries.slice(at, at + size);
-            let busy = 0;
-            const rows = await rowsOf(log, slice, (s) => (busy += s));
-            // Requests that arrived while the rows were read go first.
-            await setImmediate();
-            const started = process.hrtime.bigint();
-            sinceOptimize += index.applyBatch(rows, slice[slice.length - 1]!.index + 1);
-            busy += Number(process.hrtime.bigint() - started) / 1e9;
-            busySeconds += busy;
-            step.took(busy * 1000, slice.length);
-            at += slice.length;
-          }
+          const position = index.position();
+          if (position < first.index)
+            await inBatches(log, position, first.index, inThread ? LIVE_INDEX_BATCH : WORKER_DELIVERY, write);
+          await write(entries);
         } catch (err) {
           // Not from inside the follower, which a rebuild stops and waits for.
           if (isDamage(err)) setTimeout(() => void rebuild(`writing failed: ${(err as Error).message}`), 0);
@@ -338,7 +421,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
           status = { state: "ready", indexed: status.indexed };
         }
         if (sinceOptimize >= OPTIMIZE_EVERY) {
-          index.optimize();
+          await writer.optimize();
           sinceOptimize = 0;
         }
       },
@@ -350,6 +433,8 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     rebuilding ??= (async () => {
       markRebuilding(reason);
       await follower.stop();
+      // Its connection goes before the files do, so it never writes into a deleted file.
+      await writer.close().catch(() => undefined);
       try {
         index.close();
       } catch {
@@ -358,6 +443,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
       removeIndexFiles(stateDir);
       index = openIndexForLog(stateDir, log).index;
       index.checkpointsItself(checkpointer === undefined);
+      writer = startWriter();
       follower = follow();
     })().finally(() => (rebuilding = undefined));
     return rebuilding;
@@ -367,16 +453,17 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   index = opened.index;
   let checkpointer: WalCheckpointer | undefined = startWalCheckpointer(join(stateDir, INDEX_FILE), {
     onStopped: (err) => {
-      // Without the worker, the connection checkpoints for itself again.
+      // Without the worker, the writing connection checkpoints for itself again.
       checkpointer = undefined;
       opts.onError?.(err);
-      if (!stopped) index.checkpointsItself(true);
+      if (!stopped) void writer.checkpointsItself(true).catch((e: unknown) => opts.onError?.(e));
     },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   index.checkpointsItself(false);
   status.indexed = index.position();
   if (opened.rebuilt !== undefined) markRebuilding(opened.rebuilt);
+  writer = startWriter();
   follower = follow();
   if (opts.checkOnStart !== false && opened.rebuilt === undefined) {
     void checkIntegrity(join(stateDir, INDEX_FILE)).then(
@@ -425,7 +512,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
       await follower.stop();
       await checkpointer?.stop();
       try {
-        index.optimize();
+        await writer.close({ optimize: writerDied === undefined });
       } finally {
         index.close();
       }

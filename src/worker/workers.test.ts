@@ -1,7 +1,7 @@
 // Every worker thread kubetrail starts, started here as it is in `serve` (startWorker) but from
 // the TypeScript sources, each asked one real question and checked against the same work done
 // in this thread: the leaf hasher, the receive workers, the dedupe store writer, the index
-// check. (The bench's detection worker runs from the sources in test/detect-worker.test.ts.)
+// check, the index writer. (The bench's detection worker runs from the sources in test/detect-worker.test.ts.)
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,6 +9,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { apiserverEvents, eventList } from "../../test/fixtures/audit/events.js";
 import { checkIntegrity } from "../index/check.js";
 import { INDEX_FILE, openIndex } from "../index/db.js";
+import { startWorkerWriter } from "../index/index-writer.js";
+import { rowBatch, rowsOfBatch } from "../index/row-batch.js";
 import { keyOf } from "../ingest/dedupe.js";
 import { RecordTable } from "../ingest/record-table.js";
 import { startReceiver } from "../ingest/receive.js";
@@ -83,5 +85,37 @@ describe("worker threads started from the sources", () => {
     expect(await checkIntegrity(file)).toBeUndefined();
     writeFileSync(file, Buffer.alloc(8192, 0x41));
     expect(await checkIntegrity(file)).toMatch(/SQLITE_NOTADB/);
+  });
+
+  it("the index writer writes the rows this thread makes of a batch", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "kt-workers-"));
+    dirs.push(dir);
+    const { index } = openIndex(dir, { origin: "workers.test" });
+    const entries = apiserverEvents(20, { withTypeMeta: true }).map((e, i) => ({
+      index: i,
+      data: Buffer.from(JSON.stringify(e)),
+    }));
+    const batch = rowBatch(
+      entries,
+      entries.map((_, i) => new Uint8Array(32).fill(i)),
+    );
+    const died: Error[] = [];
+    const writer = startWorkerWriter(dir, { checkpointsItself: true, onDied: (err) => died.push(err) });
+    try {
+      expect((await writer.write(batch, 20)).written).toBe(20);
+      expect(index.position()).toBe(20);
+      const fields = (r: {
+        idx: number;
+        user: string | null;
+        verb: string | null;
+        resource: string | null;
+      }) => [r.idx, r.user, r.verb, r.resource];
+      const here = rowsOfBatch(batch);
+      expect(index.rowsAt(here.map((r) => r.idx)).map(fields)).toEqual(here.map(fields));
+      expect(died).toEqual([]);
+    } finally {
+      await writer.close();
+      index.close();
+    }
   });
 });

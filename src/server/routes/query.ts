@@ -8,7 +8,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { OpenIngest } from "../../ingest/open-ingest.js";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
-import { startIndexer, type Indexer } from "../../index/indexer.js";
+import { startIndexer, type Indexer, type IndexerOptions } from "../../index/indexer.js";
 import { eventItem } from "../../index/present.js";
 import { encodeCursor, parseFilter, type Cursor, type EventFilter } from "../../index/query.js";
 import { resolveEntries, type ResolvedEntry } from "../../index/resolve.js";
@@ -465,7 +465,7 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
  */
 export function queryServeExtension(
   stateDir: string,
-  hooks: { onError?: (err: unknown) => void; onRebuild?: (reason: string) => void } = {},
+  hooks: Pick<IndexerOptions, "onError" | "onRebuild" | "writeIn"> = {},
   publishedCheckpoint?: () => string | null,
 ): ServeExtension & { indexer(log: AuditLog): Indexer; running(): Indexer | undefined } {
   let indexer: Indexer | undefined;
