@@ -25,6 +25,9 @@ describe("base64", () => {
       "QUF=", // non-zero padding bits: the same two bytes as "QUE="
       "QUE", // padding missing
       "=", // padding alone
+      "QU\u00c5=", // a letter outside ASCII (its code's low bits are "E")
+      "Q\u0141==", // another, whose low byte is "A"
+      "====", // padding only
     ]) {
       expect(decodeBase64(bad), bad).toBeNull();
     }
@@ -38,7 +41,7 @@ describe("base64", () => {
       state = (state * 1103515245 + 12345) & 0x7fffffff;
       return state % n;
     };
-    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ .\n";
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ .\n\u00c5";
     for (let i = 0; i < 5_000; i++) {
       let s = Buffer.from(Array.from({ length: next(40) }, () => next(256))).toString("base64");
       // Most strings get one character changed, some are left canonical.

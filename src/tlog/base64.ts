@@ -4,7 +4,6 @@
 // under Node, Buffer's codec does the work (every checkpoint a witness or mirror handles goes
 // through here several times), behind the same strict checks.
 
-const CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 // btoa takes a "binary" string; spreading large arrays into fromCharCode would overflow the stack.
 const CHUNK = 0x8000;
 
@@ -25,26 +24,35 @@ export function encodeBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-// The 6-bit value of each character of the alphabet (others are refused by CANONICAL first).
-const SEXTET = new Uint8Array(128);
+// The 6-bit value of each character of the alphabet; NOT_ALPHABET for every other code below 128.
+const NOT_ALPHABET = 0xff;
+const SEXTET = new Uint8Array(128).fill(NOT_ALPHABET);
 for (const [i, c] of [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"].entries())
   SEXTET[c.charCodeAt(0)] = i;
+const PAD = "=".charCodeAt(0);
 
 /**
- * Whether the bits a padded ending leaves unused are zero: "QR==" would decode to the same
- * byte as "QQ==", so only the spelling with zero bits is canonical.
+ * Whether `s` is padded base64 in its one canonical spelling: whole quads of the alphabet, at
+ * most two "=" at the end, and zero bits where a padded ending leaves bits unused ("QR==" would
+ * decode to the same byte as "QQ=="). A loop over the character codes: a witness checks a
+ * dozen strings per request, and a regular expression took several times longer.
  */
-function zeroPaddingBits(s: string): boolean {
-  if (!s.endsWith("=")) return true;
-  const pad = s.endsWith("==") ? 2 : 1;
-  return (SEXTET[s.charCodeAt(s.length - pad - 1)]! & (pad === 2 ? 0x0f : 0x03)) === 0;
+function canonical(s: string): boolean {
+  const n = s.length;
+  if (n % 4 !== 0) return false;
+  const pad = n === 0 || s.charCodeAt(n - 1) !== PAD ? 0 : s.charCodeAt(n - 2) === PAD ? 2 : 1;
+  for (let i = 0; i < n - pad; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || SEXTET[c] === NOT_ALPHABET) return false;
+  }
+  return pad === 0 || (SEXTET[s.charCodeAt(n - pad - 1)]! & (pad === 2 ? 0x0f : 0x03)) === 0;
 }
 
 /** The decoded bytes, or null unless `s` is the one canonical padded encoding of them. */
 export function decodeBase64(s: string): Uint8Array | null {
   // The alphabet, the length and the padding checked here leave one spelling per byte string,
   // so any decoder gives the right bytes after them (Buffer's, lenient otherwise, is fastest).
-  if (!CANONICAL.test(s) || !zeroPaddingBits(s)) return null;
+  if (!canonical(s)) return null;
   // A copy of its own, as Buffer.from may hand out a slice of a shared pool.
   if (nodeBuffer) return new Uint8Array(nodeBuffer.from(s, "base64"));
   const binary = atob(s);

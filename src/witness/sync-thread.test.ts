@@ -2,6 +2,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { WitnessError } from "./errors.js";
 import { SyncThread } from "./sync-thread.js";
 
 describe("SyncThread", () => {
@@ -29,9 +30,11 @@ describe("SyncThread", () => {
     closeSync(fd2);
   });
 
-  it("refuses syncs once its thread is gone", async () => {
+  it("refuses syncs once its thread is gone, as an io error", async () => {
     const thread = new SyncThread();
     await thread.close();
-    await expect(thread.fdatasync(0)).rejects.toThrow(/sync thread exited/);
+    const refused = thread.fdatasync(0);
+    await expect(refused).rejects.toBeInstanceOf(WitnessError);
+    await expect(refused).rejects.toMatchObject({ code: "io", message: "the sync thread stopped (closed)" });
   });
 });
