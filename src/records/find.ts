@@ -3,6 +3,11 @@
 // lines holding it are parsed (and must be such a record at their top level).
 import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 
+/** What every record of `kind` holds, as compact JSON: a bundle without it holds none. */
+export function kindMarker(kind: string): string {
+  return `"kind":"${kind}"`;
+}
+
 /** Records of `kind` in `bundle` (whose first line is entry `firstIndex`) that `accept` takes, with their index. */
 export function findRecords<T>(
   bundle: Uint8Array,
@@ -11,7 +16,7 @@ export function findRecords<T>(
   accept: (doc: Record<string, unknown>) => T | null,
 ): { index: number; record: T }[] {
   const data = Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength);
-  const marker = Buffer.from(`"kind":"${kind}"`);
+  const marker = Buffer.from(kindMarker(kind));
   const out: { index: number; record: T }[] = [];
   let line = 0;
   let lineStart = 0;

@@ -13,6 +13,7 @@
 // two dividing 256), so the seek table needs nothing beyond the published format. A file
 // without a seek table is one frame holding the whole bundle (how bundles were stored first).
 import { Compressor, Decompressor, DecompressStream } from "zstd-napi";
+import { groupEnds } from "./bundle-format.js";
 import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES, MAX_ENTRY_BYTES } from "./types.js";
 
 /** The file suffix of a compressed bundle, and its HTTP content coding. */
@@ -83,18 +84,6 @@ function compressor(level: number): Compressor {
     compressors.set(level, c);
   }
   return c;
-}
-
-/** End offsets of the groups of `entriesPerFrame` lines of `raw` (the last group takes the rest). */
-function groupEnds(raw: Uint8Array, entriesPerFrame: number): number[] {
-  const data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-  const ends: number[] = [];
-  let lines = 0;
-  for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, nl + 1)) {
-    if (++lines % entriesPerFrame === 0) ends.push(nl + 1);
-  }
-  if (ends.length === 0 || ends[ends.length - 1] !== data.length) ends.push(data.length);
-  return ends;
 }
 
 /** Whether `n` entries per frame cut a bundle evenly: a power of two from 1 to the bundle's size. */
@@ -190,53 +179,87 @@ function frameLength(data: Uint8Array): number {
 }
 
 /**
+ * Bytes read first from the end of a stored bundle to find its seek table: all of it for a
+ * bundle cut as the writer cuts it by default; a larger table takes a second read.
+ */
+export const SEEK_TABLE_READ_BYTES =
+  SKIPPABLE_HEADER_BYTES + (BUNDLE_SIZE / DEFAULT_ENTRIES_PER_FRAME) * 8 + FOOTER_BYTES;
+
+/**
+ * How many bytes at the end of a stored bundle its seek table takes, from its last bytes
+ * (`tail`, at least FOOTER_BYTES of them), or null when the file has none (one frame).
+ */
+export function seekTableBytes(tail: Uint8Array): number | null {
+  if (tail.length < FOOTER_BYTES || u32(tail, tail.length - 4) !== SEEKABLE_MAGIC) return null;
+  const count = u32(tail, tail.length - FOOTER_BYTES);
+  const entryBytes = tail[tail.length - 5]! & CHECKSUM_FLAG ? 12 : 8;
+  return SKIPPABLE_HEADER_BYTES + count * entryBytes + FOOTER_BYTES;
+}
+
+/**
+ * The frames a stored bundle's seek table lists, from the file's last bytes (`tail`, holding
+ * at least seekTableBytes of them) and its size, so a reader needs no more of the file than
+ * the frames it decompresses. Sizes must add up exactly to the file and to at most
+ * MAX_BUNDLE_BYTES of bundle; anything else throws LogError("corrupt") naming `where`.
+ */
+export function seekTableFrames(tail: Uint8Array, fileSize: number, where: string): BundleFrames {
+  const corrupt = (why: string): LogError => new LogError("corrupt", `${where}: ${why}`);
+  /** Position in `tail` of file offset `at`. */
+  const base = fileSize - tail.length;
+  if (base < 0 || seekTableBytes(tail) === null) throw corrupt("has no seek table");
+  const count = u32(tail, tail.length - FOOTER_BYTES);
+  const descriptor = tail[tail.length - 5]!;
+  if ((descriptor & RESERVED_BITS) !== 0) throw corrupt("the seek table sets reserved bits");
+  const entryBytes = descriptor & CHECKSUM_FLAG ? 12 : 8;
+  if (count < 1) throw corrupt("the seek table lists no frame");
+  // Each frame takes its table entry and at least a frame header and a block in the file.
+  if (count * (entryBytes + 9) > fileSize) {
+    throw corrupt(`the seek table lists ${count} frames, more than the file can hold`);
+  }
+  const tableBytes = SKIPPABLE_HEADER_BYTES + count * entryBytes + FOOTER_BYTES;
+  const tableAt = fileSize - tableBytes;
+  if (tableAt < 0) throw corrupt(`the seek table takes ${tableBytes} bytes, more than the file holds`);
+  if (tableAt < base)
+    throw new RangeError(`${where}: the seek table starts before the ${tail.length} bytes given`);
+  const t = tableAt - base;
+  if (u32(tail, t) !== SKIPPABLE_SEEK_TABLE_MAGIC || u32(tail, t + 4) !== tableBytes - 8) {
+    throw corrupt("the seek table's frame header does not match its footer");
+  }
+  const frames: BundleFrame[] = [];
+  const perFrame = BUNDLE_SIZE % count === 0 ? BUNDLE_SIZE / count : 0;
+  const maxFrame = perFrame > 0 ? perFrame * (MAX_ENTRY_BYTES + 1) : MAX_BUNDLE_BYTES;
+  let offset = 0;
+  let contentOffset = 0;
+  for (let i = 0; i < count; i++) {
+    const size = u32(tail, t + SKIPPABLE_HEADER_BYTES + i * entryBytes);
+    const contentSize = u32(tail, t + SKIPPABLE_HEADER_BYTES + i * entryBytes + 4);
+    if (size === 0) throw corrupt(`the seek table lists frame ${i} as empty`);
+    if (contentSize > maxFrame) {
+      throw corrupt(
+        `the seek table declares ${contentSize} bytes for frame ${i}, more than its entries can hold`,
+      );
+    }
+    frames.push({ offset, size, contentOffset, contentSize });
+    offset += size;
+    contentOffset += contentSize;
+    if (offset > tableAt) throw corrupt("the seek table's frames run past the seek table");
+    if (contentOffset > MAX_BUNDLE_BYTES) {
+      throw corrupt(`the seek table declares more than a bundle holds (${MAX_BUNDLE_BYTES} bytes)`);
+    }
+  }
+  if (offset !== tableAt)
+    throw corrupt(`the seek table's frames add up to ${offset} bytes, the file holds ${tableAt}`);
+  return { frames, entriesPerFrame: perFrame, contentSize: contentOffset };
+}
+
+/**
  * The frames of stored bundle `data` as its seek table lists them, or one frame for a file
  * without a seek table. Sizes must add up exactly to the file and to at most MAX_BUNDLE_BYTES
  * of bundle; anything else throws LogError("corrupt") naming `where`.
  */
 export function bundleFrames(data: Uint8Array, where: string): BundleFrames {
   const corrupt = (why: string): LogError => new LogError("corrupt", `${where}: ${why}`);
-  if (data.length >= FOOTER_BYTES && u32(data, data.length - 4) === SEEKABLE_MAGIC) {
-    const count = u32(data, data.length - FOOTER_BYTES);
-    const descriptor = data[data.length - 5]!;
-    if ((descriptor & RESERVED_BITS) !== 0) throw corrupt("the seek table sets reserved bits");
-    const entryBytes = descriptor & CHECKSUM_FLAG ? 12 : 8;
-    if (count < 1) throw corrupt("the seek table lists no frame");
-    // Each frame takes its table entry and at least a frame header and a block in the file.
-    if (count * (entryBytes + 9) > data.length) {
-      throw corrupt(`the seek table lists ${count} frames, more than the file can hold`);
-    }
-    const tableBytes = SKIPPABLE_HEADER_BYTES + count * entryBytes + FOOTER_BYTES;
-    const tableAt = data.length - tableBytes;
-    if (u32(data, tableAt) !== SKIPPABLE_SEEK_TABLE_MAGIC || u32(data, tableAt + 4) !== tableBytes - 8) {
-      throw corrupt("the seek table's frame header does not match its footer");
-    }
-    const frames: BundleFrame[] = [];
-    const perFrame = BUNDLE_SIZE % count === 0 ? BUNDLE_SIZE / count : 0;
-    const maxFrame = perFrame > 0 ? perFrame * (MAX_ENTRY_BYTES + 1) : MAX_BUNDLE_BYTES;
-    let offset = 0;
-    let contentOffset = 0;
-    for (let i = 0; i < count; i++) {
-      const size = u32(data, tableAt + SKIPPABLE_HEADER_BYTES + i * entryBytes);
-      const contentSize = u32(data, tableAt + SKIPPABLE_HEADER_BYTES + i * entryBytes + 4);
-      if (size === 0) throw corrupt(`the seek table lists frame ${i} as empty`);
-      if (contentSize > maxFrame) {
-        throw corrupt(
-          `the seek table declares ${contentSize} bytes for frame ${i}, more than its entries can hold`,
-        );
-      }
-      frames.push({ offset, size, contentOffset, contentSize });
-      offset += size;
-      contentOffset += contentSize;
-      if (offset > tableAt) throw corrupt("the seek table's frames run past the seek table");
-      if (contentOffset > MAX_BUNDLE_BYTES) {
-        throw corrupt(`the seek table declares more than a bundle holds (${MAX_BUNDLE_BYTES} bytes)`);
-      }
-    }
-    if (offset !== tableAt)
-      throw corrupt(`the seek table's frames add up to ${offset} bytes, the file holds ${tableAt}`);
-    return { frames, entriesPerFrame: perFrame, contentSize: contentOffset };
-  }
+  if (seekTableBytes(data) !== null) return seekTableFrames(data, data.length, where);
   let size: number | null;
   try {
     size = frameContentSize(data);

@@ -37,20 +37,54 @@ export function splitBundle(bundle: Uint8Array): Uint8Array[] {
 
 /**
  * The leaf hashes of a bundle's entries, 32 bytes each, concatenated, in memory of their own
- * (so a worker can transfer it). Throws when the bundle does not end in a newline.
+ * (so a worker can transfer it). Throws when the bundle does not end in a newline. The
+ * positions of empty lines (erased entries) are added to `empty`, when given.
  */
-export function bundleLeafHashes(bundle: Uint8Array): Buffer {
+export function bundleLeafHashes(bundle: Uint8Array, empty?: number[]): Buffer {
   const data = searchable(bundle);
-  if (data.length > 0 && data[data.length - 1] !== NL) throw new Error("bundle ends without a newline");
-  let count = 0;
-  for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, nl + 1)) count++;
+  const count = countLines(data);
+  if (count === null) throw new Error("bundle ends without a newline");
   const out = Buffer.from(new ArrayBuffer(count * HASH_SIZE));
   for (let i = 0, start = 0; i < count; i++) {
     const nl = data.indexOf(NL, start);
+    if (nl === start) empty?.push(i);
     writeLeafHash(out, i * HASH_SIZE, data.subarray(start, nl));
     start = nl + 1;
   }
   return out;
+}
+
+/** The number of lines of a bundle, or null when it does not end with a newline (it is cut). */
+export function countLines(bundle: Uint8Array): number | null {
+  const data = searchable(bundle);
+  if (data.length > 0 && data[data.length - 1] !== NL) return null;
+  let count = 0;
+  for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, nl + 1)) count++;
+  return count;
+}
+
+/**
+ * Where a bundle cut into groups of `lines` lines ends each group: the offset after every
+ * `lines`-th newline, and the end of the bundle (the last group takes the rest).
+ */
+export function groupEnds(bundle: Uint8Array, lines: number): number[] {
+  const data = searchable(bundle);
+  const ends: number[] = [];
+  let seen = 0;
+  for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, nl + 1)) {
+    if (++seen % lines === 0) ends.push(nl + 1);
+  }
+  if (ends.length === 0 || ends[ends.length - 1] !== data.length) ends.push(data.length);
+  return ends;
+}
+
+/**
+ * Which of `needles` occur in a bundle: cheap searches a reader makes before it looks closer
+ * (done where the bytes are hashed, so a verifier's main thread need not pass over them again).
+ */
+export function bundleHolds(bundle: Uint8Array, needles: readonly string[]): boolean[] {
+  const data = searchable(bundle);
+  return needles.map((n) => data.indexOf(n) !== -1);
 }
 
 /** The first `count` lines of a bundle, or null when it has fewer. */

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { hashLeaf, rootFromLeafHashes, type Hash } from "../tlog/index.js";
 import type { WorkerCalls } from "../worker/calls.js";
+import { compressBundle } from "./bundle-codec.js";
 import { LeafHasherPool } from "./leaf-hasher.js";
+import { LogError } from "./types.js";
 
 const leaf = (i: number): Hash => hashLeaf(new TextEncoder().encode(`entry ${i}`));
 const hex = (hashes: Hash[]) => hashes.map((h) => Buffer.from(h).toString("hex"));
@@ -61,6 +63,53 @@ describe("leaf hasher pool: tile roots", () => {
       expect(dead.every((w) => w.stopped)).toBe(true);
     } finally {
       await pool.close();
+    }
+  });
+});
+
+describe("leaf hasher pool: bundles given up, plain and compressed", () => {
+  const lines = ['{"a":1}', "", '{"kind":"KeyEvent"}', '{"b":2}'];
+  const bundle = Buffer.from(lines.map((l) => `${l}\n`).join(""));
+
+  it("hashes a view into a larger buffer (Buffer's pool) as the bytes it shows, on a worker and in-thread", async () => {
+    for (const size of [1, 0]) {
+      const pool = new LeafHasherPool(size);
+      try {
+        const shared = Buffer.concat([Buffer.from("garbage\n"), bundle, Buffer.from("more\n")]);
+        const view = shared.subarray(8, 8 + bundle.length);
+        const got = await pool.hashGiven(view, ['"kind":"KeyEvent"', '"kind":"ErasureRecord"']);
+        expect(Buffer.from(got.bytes)).toEqual(bundle);
+        expect(got.found).toEqual([true, false]);
+        expect(got.empty).toEqual([1]);
+        expect(shared.length).toBe(bundle.length + 13); // copied, not taken
+        const hashes = Buffer.from(got.hashes);
+        expect(hashes.subarray(0, 32)).toEqual(Buffer.from(hashLeaf(Buffer.from(lines[0]!))));
+        expect(hashes.subarray(96, 128)).toEqual(Buffer.from(hashLeaf(Buffer.from(lines[3]!))));
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
+  it("decompresses a stored bundle where it hashes it; damage is an error naming it", async () => {
+    for (const size of [1, 0]) {
+      const pool = new LeafHasherPool(size);
+      try {
+        const stored = compressBundle(bundle, 3, 2);
+        const got = await pool.hashCompressed(stored, "entry bundle 7", []);
+        expect(Buffer.from(got.bytes)).toEqual(bundle);
+        expect(Buffer.from(got.hashes)).toEqual(
+          Buffer.from((await pool.hashGiven(Buffer.from(bundle))).hashes),
+        );
+        const bad = compressBundle(bundle, 3, 2);
+        bad[6] = bad[6]! ^ 0xff;
+        const err = await pool.hashCompressed(bad, "entry bundle 7", []).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(LogError);
+        expect((err as LogError).code).toBe("corrupt");
+        expect((err as LogError).message).toMatch(/^entry bundle 7: frame 0: /);
+      } finally {
+        await pool.close();
+      }
     }
   });
 });

@@ -4,19 +4,44 @@
 import { spansBuffer, WorkerCalls } from "../worker/calls.js";
 import { startWorker, workerModule } from "../worker/start.js";
 import { perfectTreeRoots, TILE_WIDTH, type Hash } from "../tlog/index.js";
-import { bundleLeafHashes } from "./bundle-format.js";
+import { decompressBundle } from "./bundle-codec.js";
+import { bundleHolds, bundleLeafHashes } from "./bundle-format.js";
 import { splitTileData } from "./tile-builder.js";
+import { LogError } from "./types.js";
 
 const TILE_BYTES = TILE_WIDTH * 32;
 
-/** What the worker (leaf-hash-worker.ts) is asked: a bundle's leaf hashes, or tile roots. */
-export type HashRequest = { data: ArrayBuffer; offset: number; length: number } | { tiles: ArrayBuffer };
+/**
+ * What the worker (leaf-hash-worker.ts) is asked: a bundle's leaf hashes, the same of a bundle
+ * stored compressed (`where` names it in errors), or tile roots.
+ */
+export type HashRequest =
+  | {
+      data: ArrayBuffer;
+      offset: number;
+      length: number;
+      compressed?: { where: string };
+      /** Byte strings to look for (bundleHolds); asked, the reply says too which lines are empty. */
+      find?: string[];
+    }
+  | { tiles: ArrayBuffer };
 
-/** Its answer; the bundle's memory comes back with it. */
+/**
+ * Its answer; the bundle's memory comes back with it (of a compressed bundle, the bundle it
+ * decompressed to), or why the bundle could not be hashed.
+ */
 export type HashReply =
-  | { ok: true; hashes: Uint8Array; data: ArrayBuffer }
-  | { ok: false; data: ArrayBuffer }
+  | { ok: true; hashes: Uint8Array; data: ArrayBuffer; found?: boolean[]; empty?: number[] }
+  | { ok: false; data: ArrayBuffer; error?: string }
   | { ok: true; roots: Uint8Array };
+
+/** A bundle's leaf hashes, its bytes, which of the byte strings asked for it holds, and its empty lines. */
+export interface Hashed {
+  hashes: Uint8Array;
+  bytes: Uint8Array;
+  found: boolean[];
+  empty: number[];
+}
 
 const WORKER = workerModule(import.meta.url, "leaf-hash-worker");
 
@@ -52,14 +77,55 @@ export class LeafHasherPool {
 
   /**
    * Leaf hashes of a bundle the caller gives up (a read from disk or the network), with its
-   * bytes back for callers that still read them. When the bundle spans all of its memory, that
-   * memory travels to the worker and back (hashLent) instead of being copied; a view into
-   * shared memory (Buffer's pool, a prefix of a larger read) is copied (hash).
+   * bytes back for callers that still read them, and which of `find` it holds (bundleHolds).
+   * When the bundle spans all of its memory, that memory travels to the worker and back
+   * (as hashLent) instead of being copied; a view into shared memory (Buffer's pool, a prefix
+   * of a larger read) is copied.
    */
-  async hashGiven(bundle: Uint8Array): Promise<{ hashes: Uint8Array; bytes: Uint8Array }> {
-    if (!spansBuffer(bundle)) return { hashes: await this.hash(bundle), bytes: bundle };
-    const { hashes, memory } = await this.hashLent(bundle);
-    return { hashes, bytes: new Uint8Array(memory) };
+  async hashGiven(bundle: Uint8Array, find: readonly string[] = []): Promise<Hashed> {
+    if (this.workers.length === 0) return hashedHere(bundle, find);
+    const failed = (): Error => new Error("bundle ends without a newline");
+    if (spansBuffer(bundle)) return this.postGiven(bundle, { find: [...find] }, failed);
+    // A copy goes to the worker: the caller's view stays as it is, and is the bytes.
+    return { ...(await this.postGiven(new Uint8Array(bundle), { find: [...find] }, failed)), bytes: bundle };
+  }
+
+  /**
+   * The same of a bundle stored compressed (bundle-codec.ts): decompressed and hashed on a
+   * worker, with the bundle bytes it decompressed to. A file that does not decompress (damage,
+   * a hostile file) is a LogError("corrupt") naming `where`; the worker's memory is bounded as
+   * decompressBundle bounds it.
+   */
+  async hashCompressed(stored: Uint8Array, where: string, find: readonly string[] = []): Promise<Hashed> {
+    if (this.workers.length === 0) {
+      return hashedHere(decompressBundle(stored, where), find);
+    }
+    const owned = spansBuffer(stored) ? stored : new Uint8Array(stored);
+    return this.postGiven(
+      owned,
+      { compressed: { where }, find: [...find] },
+      (error) => new LogError("corrupt", error ?? `${where}: does not decompress to entries`),
+    );
+  }
+
+  /** Transfers `bundle`'s memory to a worker with `extra` asked of it; `failed` makes the error to throw. */
+  private async postGiven(
+    bundle: Uint8Array,
+    extra: { compressed?: { where: string }; find: string[] },
+    failed: (error: string | undefined) => Error,
+  ): Promise<Hashed> {
+    const memory = bundle.buffer as ArrayBuffer;
+    const reply = await this.worker().call({ data: memory, offset: 0, length: bundle.length, ...extra }, [
+      memory,
+    ]);
+    if (!reply.ok) throw failed(reply.error);
+    if (!("hashes" in reply)) throw new Error("the leaf hashing worker did not answer with leaf hashes");
+    return {
+      hashes: reply.hashes,
+      bytes: new Uint8Array(reply.data),
+      found: reply.found ?? [],
+      empty: reply.empty ?? [],
+    };
   }
 
   /**
@@ -70,7 +136,7 @@ export class LeafHasherPool {
     if (tiles.length % TILE_BYTES !== 0) throw new Error(`${tiles.length} bytes are not whole tiles`);
     if (tiles.length === 0) return [];
     if (this.workers.length === 0) return splitTileData(perfectTreeRoots(tiles, TILE_WIDTH));
-    const memory = (spansBuffer(tiles) ? tiles : tiles.slice()).buffer as ArrayBuffer;
+    const memory = (spansBuffer(tiles) ? tiles : new Uint8Array(tiles)).buffer as ArrayBuffer;
     const reply = await this.tileWorker().call({ tiles: memory }, [memory]);
     if (!("roots" in reply)) throw new Error("the leaf hashing worker did not answer with tile roots");
     return splitTileData(reply.roots);
@@ -118,6 +184,12 @@ export class LeafHasherPool {
     this.closed = true;
     await Promise.all([...this.workers, ...(this.tiles ? [this.tiles] : [])].map((w) => w.terminate()));
   }
+}
+
+/** hashGiven's answer, worked out on this thread (a pool without workers). */
+function hashedHere(bundle: Uint8Array, find: readonly string[]): Hashed {
+  const empty: number[] = [];
+  return { hashes: bundleLeafHashes(bundle, empty), bytes: bundle, found: bundleHolds(bundle, find), empty };
 }
 
 function startHasher(): WorkerCalls<HashReply> {

@@ -19,17 +19,27 @@ import {
   type OpenedCheckpoint,
   type Verifier,
 } from "../tlog/index.js";
-import { mayHoldKeyEvent } from "../keys/key-event.js";
+import { KEY_EVENT_KIND } from "../keys/key-event.js";
 import { KeyHistory, KeyProblem } from "../keys/key-history.js";
 import { checkQuorum, type WitnessPolicy } from "./witness-policy.js";
 import { TileBuilder, type TileData } from "../store/tile-builder.js";
+import { CONTENT_ENCODING } from "../store/bundle-codec.js";
 import { splitBundle } from "../store/bundle-format.js";
 import type { LogSource } from "../store/driver.js";
 import { LeafHasherPool } from "../store/leaf-hasher.js";
 import { readerAt } from "../store/log-reader.js";
 import type { Gone, LogReader } from "../store/types.js";
-import { findErasureRecords, type ErasureRecordEntry } from "../records/erasure-record.js";
-import { findRetentionRecords, type RetentionRecordEntry } from "../records/retention-record.js";
+import {
+  ERASURE_RECORD_KIND,
+  findErasureRecords,
+  type ErasureRecordEntry,
+} from "../records/erasure-record.js";
+import { kindMarker } from "../records/find.js";
+import {
+  findRetentionRecords,
+  RETENTION_RECORD_KIND,
+  type RetentionRecordEntry,
+} from "../records/retention-record.js";
 
 export type ProblemCode =
   | "no-checkpoint"
@@ -193,26 +203,13 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     let readBytes = 0;
     const submit = (index: number) => {
       const width = Math.min(TILE_WIDTH, cp.size - index * TILE_WIDTH);
-      // The bundle just read is handed to the hashing worker, not copied (hashGiven).
-      const hashed = log
-        .readEntryBundle(index, width)
-        .then(async (got): Promise<Omit<BundleRead, "published">> => {
-          if (got === null) return { data: null, hashes: null };
-          if (got.gone !== undefined) return { data: null, hashes: null, gone: got.gone };
-          const erased = got.erased ?? null;
-          try {
-            const { hashes, bytes } = await pool.hashGiven(got.data);
-            return { data: bytes, hashes, erased };
-          } catch {
-            return { data: got.data, hashes: null, erased };
-          }
-        });
-      const ready = Promise.all([hashed, log.readTile({ level: 0, index, width })]).then(
-        ([bundle, published]): BundleRead => {
-          readBytes += bundle.data?.length ?? 0;
-          return { ...bundle, published };
-        },
-      );
+      const ready = Promise.all([
+        readAndHash(log, pool, index, width),
+        log.readTile({ level: 0, index, width }),
+      ]).then(([bundle, published]): BundleRead => {
+        readBytes += bundle.data?.length ?? 0;
+        return { ...bundle, published };
+      });
       // Awaited in order below; one that fails after the walk stopped must not go unhandled.
       ready.catch(() => undefined);
       inFlight.push({ index, width, ready });
@@ -254,6 +251,47 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
   }
   report.ok = report.problems.length === 0;
   return report;
+}
+
+/**
+ * Bundle `index` (its first `width` entries) and their leaf hashes. A full bundle stored
+ * compressed is handed to the hashing worker as stored, to decompress and hash there: this
+ * thread, which walks the tree, only reads the file. Anything the worker cannot take (damage)
+ * is read again the plain way, which finds a plain copy beside it (a conversion that did not
+ * finish) or raises the reader's error naming the file. A bundle just read is handed to the
+ * worker, not copied (hashGiven).
+ */
+async function readAndHash(
+  log: LogReader,
+  pool: LeafHasherPool,
+  index: number,
+  width: number,
+): Promise<Omit<BundleRead, "published">> {
+  if (width === TILE_WIDTH) {
+    try {
+      const stored = await log.readEncodedBundle(index);
+      if (stored !== null && stored.encoding === CONTENT_ENCODING) {
+        const { hashes, bytes, found, empty } = await pool.hashCompressed(
+          stored.data,
+          `entry bundle ${index}`,
+          MARKS,
+        );
+        return { data: bytes, hashes, erased: null, found, empty };
+      }
+    } catch {
+      // Read again below.
+    }
+  }
+  const got = await log.readEntryBundle(index, width);
+  if (got === null) return { data: null, hashes: null };
+  if (got.gone !== undefined) return { data: null, hashes: null, gone: got.gone };
+  const erased = got.erased ?? null;
+  try {
+    const { hashes, bytes, found, empty } = await pool.hashGiven(got.data, MARKS);
+    return { data: bytes, hashes, erased, found, empty };
+  } catch {
+    return { data: got.data, hashes: null, erased };
+  }
 }
 
 /**
@@ -329,6 +367,16 @@ function unreadable(err: unknown, signal?: AbortSignal): Problem {
   return { code: "unreadable", message: err instanceof Error ? err.message : String(err) };
 }
 
+/**
+ * What the walk looks for in each bundle, searched where it is hashed (which also finds its
+ * empty lines): a KeyEvent, a retention record, an erasure record.
+ */
+const MARKS = [
+  kindMarker(KEY_EVENT_KIND),
+  kindMarker(RETENTION_RECORD_KIND),
+  kindMarker(ERASURE_RECORD_KIND),
+];
+
 /** One bundle as read ahead of the walk: its bytes, their leaf hashes and its level-0 tile (null: missing). */
 interface BundleRead {
   data: Uint8Array | null;
@@ -338,6 +386,9 @@ interface BundleRead {
   gone?: Gone;
   /** Erased lines of the bundle (empty in `data`), and why. */
   erased?: ReadonlyMap<number, string> | null;
+  /** Which of MARKS the bundle holds, and its empty lines (erased entries), as hashing found them. */
+  found?: boolean[];
+  empty?: number[];
 }
 
 /** Feeds leaf hashes into the tree in order and compares what it builds with the source. */
@@ -389,8 +440,9 @@ class TreeWalk {
         message: `entry bundle ${index} holds ${count} entries where the checkpoint needs ${width}: entries were deleted or inserted`,
       });
     }
+    const [keyEvent, retention, erasure] = read.found ?? [];
     // An empty line is an erased entry (no stored entry is empty), whether or not the source says so.
-    const erasedLines = erased && erased.size > 0 ? [...erased.keys()] : emptyLines(data);
+    const erasedLines = erased && erased.size > 0 ? [...erased.keys()] : (read.empty ?? []);
     if (erasedLines.length > 0 && published !== null) {
       // An erased line has no bytes to hash: its published leaf hash stands in for it.
       hashes = hashes.slice();
@@ -400,9 +452,9 @@ class TreeWalk {
     }
     await this.pushLeaves(index, width, hashes, published, data);
     this.report.bytes += data.length;
-    if (mayHoldKeyEvent(data)) splitBundle(data).forEach((line, i) => this.history.observe(first + i, line));
-    this.records.push(...findRetentionRecords(data, first));
-    this.erasures.push(...findErasureRecords(data, first));
+    if (keyEvent) splitBundle(data).forEach((line, i) => this.history.observe(first + i, line));
+    if (retention) this.records.push(...findRetentionRecords(data, first));
+    if (erasure) this.erasures.push(...findErasureRecords(data, first));
     return true;
   }
 
@@ -572,18 +624,6 @@ function fail(report: VerifyReport, problem: Problem): VerifyReport {
   report.problems.push(problem);
   report.ok = false;
   return report;
-}
-
-/** Positions of the empty lines of a bundle: its erased entries. */
-function emptyLines(bundle: Uint8Array): number[] {
-  const out: number[] = [];
-  let line = 0;
-  for (let i = 0; i < bundle.length; i++) {
-    if (bundle[i] !== 0x0a) continue;
-    if (i === 0 || bundle[i - 1] === 0x0a) out.push(line);
-    line++;
-  }
-  return out;
 }
 
 /** The auditID of line i of a bundle, if that line is an audit event. */

@@ -2,7 +2,7 @@
 // whichever form a bundle is in (plain, one frame as first stored, seekable frames), reading some
 // entries decompresses only their frames, a directory of plain or single-frame bundles is
 // converted, and every state a crash can leave mid-conversion still reads and converts.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,7 +14,9 @@ import {
   compressBundle,
   decompressBundle,
   DEFAULT_ENTRIES_PER_FRAME,
+  SEEK_TABLE_READ_BYTES,
 } from "../bundle-codec.js";
+import { splitBundle } from "../bundle-format.js";
 import { foreignSeekable } from "../../../test/fixtures/foreign-seekable.js";
 import { openLogReader } from "../log-reader.js";
 import { LogError, type LogEntry } from "../types.js";
@@ -200,6 +202,51 @@ describe("compression at rest", () => {
     // A whole-bundle reader (verify) finds it too.
     const report = await verifyLog(new FsLogFiles(dir), { verifierKey });
     expect(report.problems[0]).toMatchObject({ code: "unreadable", index: 0 });
+  });
+
+  it("reads one entry with the seek table and its frame alone, and again from the cache", async () => {
+    const { dir, layout } = await plainLog(600);
+    const log = await openFsLog(dir);
+    await log.driver.compactAll();
+    await log.close();
+    const stored = readFileSync(layout.compressedBundle(1));
+    const { frames, entriesPerFrame } = bundleFrames(stored, "test");
+    const files = new FsLogFiles(dir);
+    const entry = 256 + 5 * entriesPerFrame + 3;
+    const one = await files.readEntrySpan(1, entry - 256, entry - 255);
+    expect(Buffer.from(one!.data!).toString()).toBe(`${String(event(entry))}\n`);
+    // The seek table (read from the end, at most a fixed tail) and frame 5: a fraction of the file.
+    const tableRead = Math.min(stored.length, SEEK_TABLE_READ_BYTES);
+    expect(files.compressedRead.bytes).toBe(tableRead + frames[5]!.size);
+    expect(files.compressedRead.bytes).toBeLessThan(stored.length / 2);
+    expect(files.decompressed.frames).toBe(1);
+    // Read again: the frame is cached and the file is not read at all.
+    await files.readEntrySpan(1, entry - 256, entry - 255);
+    expect(files.compressedRead.bytes).toBe(tableRead + frames[5]!.size);
+    // A span across frames reads the frames it lacks in one read from the first missing one.
+    const span = await files.readEntrySpan(1, 4 * entriesPerFrame, 7 * entriesPerFrame);
+    expect(splitBundle(span!.data!)).toHaveLength(3 * entriesPerFrame);
+    expect(files.decompressed.frames).toBe(3);
+  });
+
+  it("reads a bundle rewritten under a reader (erasure) from the new file, not the cache", async () => {
+    const { dir, layout } = await plainLog(300);
+    const raw = readFileSync(layout.bundle(0));
+    const log = await openFsLog(dir);
+    await log.driver.compactAll();
+    await log.close();
+    const files = new FsLogFiles(dir);
+    const line = (data: Uint8Array, i: number) => Buffer.from(splitBundle(data)[i]!).toString();
+    expect(line((await files.readEntrySpan(0, 40, 41))!.data!, 0)).toBe(String(event(40)));
+    // Another file in its place, cut into frames of another size, entry 40 emptied.
+    const lines = splitBundle(raw).map((l, i) => (i === 40 ? Buffer.alloc(0) : Buffer.from(l)));
+    const rewritten = Buffer.concat(lines.map((l) => Buffer.concat([l, Buffer.from("\n")])));
+    const tmp = `${layout.compressedBundle(0)}.tmp`;
+    writeFileSync(tmp, compressBundle(rewritten, 3, 8));
+    renameSync(tmp, layout.compressedBundle(0));
+    expect((await files.readEntrySpan(0, 40, 41))!.data!.length).toBe(1);
+    expect(line((await files.readEntrySpan(0, 41, 42))!.data!, 0)).toBe(String(event(41)));
+    expect(Buffer.from((await files.readEntryBundle(0, 256))!.data!)).toEqual(rewritten);
   });
 
   it("reads a directory mixing plain, single-frame and seekable bundles, entry by entry and whole", async () => {

@@ -8,13 +8,22 @@
 // wider version cut to the width is the same: a miss is looked for again, among the versions
 // there are by then, a few times before it counts as missing.
 import { promises as fsp } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tilePath, type Tile } from "../../tlog/index.js";
-import { bundlePrefix } from "../bundle-format.js";
-import { bundleFrames, CONTENT_ENCODING, decompressFrame } from "../bundle-codec.js";
+import { bundlePrefix, countLines } from "../bundle-format.js";
+import {
+  bundleFrames,
+  CONTENT_ENCODING,
+  decompressFrame,
+  SEEK_TABLE_READ_BYTES,
+  seekTableBytes,
+  seekTableFrames,
+  type BundleFrames,
+} from "../bundle-codec.js";
 import type { EncodedBundle, LogSource } from "../driver.js";
 import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES, MAX_CHECKPOINT_BYTES, type EntryBundle } from "../types.js";
-import { readRegularFile } from "./bounded-read.js";
+import { openRegularFile, readRegularFile } from "./bounded-read.js";
 import { BundleCache, fileIdentity } from "./bundle-cache.js";
 import { FsLayout } from "./layout.js";
 import { readRetention, type RetentionRecord } from "./retention.js";
@@ -27,12 +36,16 @@ const RETRY_DELAYS_MS = [0, 5, 10, 20];
 /** How the files are read: readRegularFile, or a stand-in that changes the directory first (tests). */
 export type ReadFile = (file: string, max: number, what: string) => Promise<Buffer | null>;
 
-/** Widths of the partial versions kept in `dir` (`<full>.p/<W>`), widest first. */
-async function partialWidths(dir: string): Promise<number[]> {
+/**
+ * Widths above `above` of the partial versions kept in `dir` (`<full>.p/<W>`), widest first.
+ * None is wider than a full one: a read of a full tile or bundle looks in no directory.
+ */
+async function partialWidths(dir: string, above: number): Promise<number[]> {
+  if (above >= BUNDLE_SIZE - 1) return [];
   try {
     const names = await fsp.readdir(dir);
     return names
-      .filter((n) => /^[1-9][0-9]*$/.test(n) && Number(n) < BUNDLE_SIZE)
+      .filter((n) => /^[1-9][0-9]*$/.test(n) && Number(n) < BUNDLE_SIZE && Number(n) > above)
       .map(Number)
       .sort((a, b) => b - a);
   } catch {
@@ -52,12 +65,9 @@ interface Span {
 /** How many stored bundles' frame counts are remembered, so cached frames are found without the file. */
 const MAX_KNOWN_LAYOUTS = 16_384;
 
-/** The number of lines in `data`, and whether it ends with one. */
-function wholeLines(data: Buffer): number | null {
-  if (data.length > 0 && data[data.length - 1] !== 0x0a) return null;
-  let count = 0;
-  for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, nl + 1)) count++;
-  return count;
+/** Whether retention record `r` counts bundle `index` as removed. */
+function prunedBy(r: RetentionRecord | null, index: number): boolean {
+  return r !== null && (index + 1) * BUNDLE_SIZE <= r.prunedBefore;
 }
 
 /** Bytes of `data` after its first `lines` lines (which it has). */
@@ -65,14 +75,108 @@ function lineOffset(data: Buffer, lines: number): number {
   return bundlePrefix(data, lines)!.length;
 }
 
+/** `length` bytes of `fh` from `offset`, in memory of their own; fewer (the file was cut) is damage. */
+async function readAt(
+  fh: FileHandle,
+  offset: number,
+  length: number,
+  where: string,
+  counted: { bytes: number },
+): Promise<Buffer> {
+  counted.bytes += length;
+  const out = Buffer.allocUnsafeSlow(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(out, got, length - got, offset + got);
+    if (bytesRead === 0) throw new LogError("corrupt", `${where}: cut short while it was read`);
+    got += bytesRead;
+  }
+  return out;
+}
+
+/**
+ * A compressed bundle file opened for positional reads: its seek table at once, then only the
+ * frames asked for. Like readRegularFile, it reads only a regular file of a size the format
+ * allows (opened without blocking).
+ */
+class StoredBundle {
+  /** The bytes of the frames last read, and the file offset they start at. */
+  private span: { first: number; last: number; at: number; bytes: Buffer } | null = null;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly identity: string,
+    readonly table: BundleFrames,
+    /** The whole file, when it is one frame without a seek table (read whole to find its size). */
+    private readonly whole: Buffer | null,
+    private readonly where: string,
+    private readonly counted: { bytes: number },
+  ) {}
+
+  /** Opens `file` and reads its seek table (counting the bytes read in `counted`); null when it does not exist. */
+  static async open(file: string, where: string, counted: { bytes: number }): Promise<StoredBundle | null> {
+    const opened = await openRegularFile(file, MAX_BUNDLE_BYTES, where);
+    if (opened === null) return null;
+    const { fh, stat: st } = opened;
+    try {
+      const tailBytes = Math.min(st.size, SEEK_TABLE_READ_BYTES);
+      let tail = await readAt(fh, st.size - tailBytes, tailBytes, where, counted);
+      const tableBytes = seekTableBytes(tail);
+      if (tableBytes === null) {
+        // One frame without a seek table (how bundles were stored first): the file is the frame.
+        const whole = tailBytes === st.size ? tail : await readAt(fh, 0, st.size, where, counted);
+        return new StoredBundle(fh, fileIdentity(st), bundleFrames(whole, where), whole, where, counted);
+      }
+      // A table larger than the file is damage, which seekTableFrames names.
+      if (tableBytes > tail.length && tableBytes <= st.size)
+        tail = await readAt(fh, st.size - tableBytes, tableBytes, where, counted);
+      return new StoredBundle(
+        fh,
+        fileIdentity(st),
+        seekTableFrames(tail, st.size, where),
+        null,
+        where,
+        counted,
+      );
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /**
+   * The contents of frame `k`. The frames up to `last` are read with it in one read, as the
+   * caller goes on to them (those it finds in its cache are read for nothing: at most a bundle).
+   */
+  async frame(k: number, last: number): Promise<Buffer> {
+    const frame = this.table.frames[k]!;
+    if (this.whole !== null) return decompressFrame(this.whole, frame, this.where, k);
+    if (this.span === null || k < this.span.first || k > this.span.last) {
+      const end = this.table.frames[last]!;
+      const length = end.offset + end.size - frame.offset;
+      const bytes = await readAt(this.fh, frame.offset, length, this.where, this.counted);
+      this.span = { first: k, last, at: frame.offset, bytes };
+    }
+    return decompressFrame(this.span.bytes, { ...frame, offset: frame.offset - this.span.at }, this.where, k);
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}
+
 export class FsLogFiles implements LogSource {
   readonly layout: FsLayout;
   /** The retention record as last read: bundles it counts as pruned are not looked for. */
   private retention: RetentionRecord | null = null;
+  /** Whether the retention record was read yet (it is read again when a bundle is not found). */
+  private retentionRead = false;
   /** Decompressed frames of compressed bundles, by file and frame. */
   private readonly cache = new BundleCache();
   /** Frames of compressed bundles this reader decompressed, and the bytes they gave (benches). */
   readonly decompressed = { frames: 0, bytes: 0 };
+  /** Bytes this reader read from compressed bundle files to find entries in them (tests, benches). */
+  readonly compressedRead = { bytes: 0 };
   /** Entries per frame of the compressed bundles read, by file and file identity. */
   private readonly layouts = new Map<string, { identity: string; entriesPerFrame: number }>();
 
@@ -112,9 +216,10 @@ export class FsLogFiles implements LogSource {
     const widths = [
       ...(tile.width < BUNDLE_SIZE ? [tile.width] : []),
       BUNDLE_SIZE,
-      ...(
-        await partialWidths(this.layout.partialDir(this.layout.hashTile({ ...tile, width: BUNDLE_SIZE })))
-      ).filter((w) => w > tile.width),
+      ...(await partialWidths(
+        this.layout.partialDir(this.layout.hashTile({ ...tile, width: BUNDLE_SIZE })),
+        tile.width,
+      )),
     ];
     let short = false;
     for (const width of widths) {
@@ -155,9 +260,7 @@ export class FsLogFiles implements LogSource {
    */
   async readEntrySpan(index: number, from: number, width: number): Promise<EntryBundle | null> {
     const pruned = (r: RetentionRecord | null): EntryBundle | null =>
-      r !== null && (index + 1) * BUNDLE_SIZE <= r.prunedBefore
-        ? { gone: { state: "pruned", reason: r.reason } }
-        : null;
+      prunedBy(r, index) ? { gone: { state: "pruned", reason: r!.reason } } : null;
     const known = pruned(this.retention);
     if (known !== null) return known;
     for (const [attempt, delay] of RETRY_DELAYS_MS.entries()) {
@@ -168,6 +271,7 @@ export class FsLogFiles implements LogSource {
       // Retention only grows: read again, it may have pruned the bundle since.
       if (attempt === 0) {
         this.retention = await readRetention(this.layout.retention);
+        this.retentionRead = true;
         const gone = pruned(this.retention);
         if (gone !== null) return gone;
       }
@@ -175,8 +279,17 @@ export class FsLogFiles implements LogSource {
     return null;
   }
 
-  /** Full bundle `index` as stored compressed, for serving as it is; null when it is stored plain. */
+  /**
+   * Full bundle `index` as stored compressed, for serving as it is; null when it is stored
+   * plain, or when retention removed it (a crash may leave the file of a bundle it counts as
+   * pruned: it is pruned all the same, as readEntryBundle says).
+   */
   async readEncodedBundle(index: number): Promise<EncodedBundle | null> {
+    if (!this.retentionRead) {
+      this.retention = await readRetention(this.layout.retention);
+      this.retentionRead = true;
+    }
+    if (prunedBy(this.retention, index)) return null;
     const file = this.layout.compressedBundle(index);
     const data = await this.readFile(file, MAX_BUNDLE_BYTES, this.relative(file));
     return data === null ? null : { encoding: CONTENT_ENCODING, data };
@@ -190,7 +303,9 @@ export class FsLogFiles implements LogSource {
    * Entries [from, width) of full bundle `index` from its compressed file (all of it, as
    * stored, for 0 and 256); null when there is none; the error when it does not decompress or
    * its frames do not hold the entries they should (damage), for the caller to raise unless the
-   * plain file is still there (a conversion that did not finish).
+   * plain file is still there (a conversion that did not finish). Frames come from the cache
+   * while they can; at the first that is not there the file is opened, and only its seek table
+   * and the frames still needed are read from it.
    */
   private async readCompressed(index: number, from: number, width: number): Promise<Span | LogError | null> {
     const file = this.layout.compressedBundle(index);
@@ -204,55 +319,68 @@ export class FsLogFiles implements LogSource {
     }
     const whole = from === 0 && width === BUNDLE_SIZE;
     const known = this.layouts.get(file);
-    if (known !== undefined && known.identity === identity) {
-      const perFrame = known.entriesPerFrame;
-      const frames: Buffer[] = [];
-      for (let k = Math.floor(from / perFrame); k <= Math.floor((width - 1) / perFrame); k++) {
-        const hit = this.cache.get(`${file}#${k}`, identity);
-        if (hit === undefined) break;
-        frames.push(hit);
-      }
-      if (frames.length === Math.floor((width - 1) / perFrame) - Math.floor(from / perFrame) + 1) {
+    let perFrame = known !== undefined && known.identity === identity ? known.entriesPerFrame : null;
+    let stored: StoredBundle | null = null;
+    try {
+      for (;;) {
+        if (perFrame === null) {
+          // Removed meanwhile (pruned or erased): the caller looks further.
+          stored = await StoredBundle.open(file, where, this.compressedRead);
+          if (stored === null) return null;
+          identity = stored.identity;
+          perFrame = stored.table.entriesPerFrame;
+          if (this.layouts.size >= MAX_KNOWN_LAYOUTS) this.layouts.clear();
+          // Frames not cut on entries (perFrame 0: another writer's seekable file) are read whole.
+          if (perFrame > 0) this.layouts.set(file, { identity, entriesPerFrame: perFrame });
+        }
+        const all = whole || perFrame === 0;
+        const firstFrame = all ? 0 : Math.floor(from / perFrame);
+        const lastFrame = all
+          ? (stored?.table.frames.length ?? BUNDLE_SIZE / perFrame) - 1
+          : Math.floor((width - 1) / perFrame);
+        const frames: Buffer[] = [];
+        for (let k = firstFrame; k <= lastFrame; k++) {
+          const key = `${file}#${k}`;
+          let frame = this.cache.get(key, identity);
+          if (frame === undefined) {
+            if (stored === null) {
+              stored = await StoredBundle.open(file, where, this.compressedRead);
+              if (stored === null) return null;
+            }
+            // Replaced since it was looked at (erasure rewrote it): start again from this file.
+            if (stored.identity !== identity) break;
+            if (lastFrame >= stored.table.frames.length) {
+              throw new LogError(
+                "corrupt",
+                `${where}: ${stored.table.frames.length} frames of ${perFrame} entries hold no entry ${width - 1}`,
+              );
+            }
+            frame = await stored.frame(k, lastFrame);
+            this.decompressed.frames++;
+            this.decompressed.bytes += frame.length;
+            this.cache.set(key, identity, frame);
+          }
+          frames.push(frame);
+        }
+        if (frames.length < lastFrame - firstFrame + 1) {
+          perFrame = null;
+          await stored?.close();
+          stored = null;
+          continue;
+        }
+        if (perFrame === 0 && !whole) {
+          const prefix = bundlePrefix(Buffer.concat(frames), width);
+          if (prefix === null) throw new LogError("corrupt", `${where}: holds fewer than ${width} entries`);
+          return { data: Buffer.from(prefix.buffer, prefix.byteOffset, prefix.length), first: 0 };
+        }
         return this.spanOf(frames, perFrame, from, width, whole, where);
       }
-    }
-    // Removed meanwhile (pruned or erased): the caller looks further.
-    const stored = await this.readFile(file, MAX_BUNDLE_BYTES, where);
-    if (stored === null) return null;
-    try {
-      const table = bundleFrames(stored, where);
-      // Frames not cut on entries (perFrame 0: another writer's seekable file) are read whole.
-      const perFrame = table.entriesPerFrame;
-      const all = whole || perFrame === 0;
-      if (this.layouts.size >= MAX_KNOWN_LAYOUTS) this.layouts.clear();
-      if (perFrame > 0) this.layouts.set(file, { identity, entriesPerFrame: perFrame });
-      const firstFrame = all ? 0 : Math.floor(from / perFrame);
-      const lastFrame = all ? table.frames.length - 1 : Math.floor((width - 1) / perFrame);
-      if (lastFrame >= table.frames.length) {
-        throw new LogError(
-          "corrupt",
-          `${where}: ${table.frames.length} frames of ${perFrame} entries hold no entry ${width - 1}`,
-        );
-      }
-      const frames: Buffer[] = [];
-      for (let k = firstFrame; k <= lastFrame; k++) {
-        let frame = this.cache.get(`${file}#${k}`, identity);
-        if (frame === undefined) {
-          frame = decompressFrame(stored, table.frames[k]!, where, k);
-          this.decompressed.frames++;
-          this.decompressed.bytes += frame.length;
-          this.cache.set(`${file}#${k}`, identity, frame);
-        }
-        frames.push(frame);
-      }
-      if (perFrame === 0 && !whole) {
-        const prefix = bundlePrefix(Buffer.concat(frames), width);
-        if (prefix === null) throw new LogError("corrupt", `${where}: holds fewer than ${width} entries`);
-        return { data: Buffer.from(prefix.buffer, prefix.byteOffset, prefix.length), first: 0 };
-      }
-      return this.spanOf(frames, perFrame, from, width, whole, where);
     } catch (err) {
-      return err instanceof LogError ? err : new LogError("corrupt", String(err), { cause: err });
+      // The file's format and sizes are checked with LogErrors; any other error is the disk's.
+      if (err instanceof LogError) return err;
+      throw err;
+    } finally {
+      await stored?.close();
     }
   }
 
@@ -273,7 +401,7 @@ export class FsLogFiles implements LogSource {
     if (whole) return { data, first: 0 };
     const firstFrame = Math.floor(from / perFrame);
     for (const [i, frame] of frames.entries()) {
-      const lines = wholeLines(frame);
+      const lines = countLines(frame);
       if (lines !== perFrame) {
         return new LogError(
           "corrupt",
@@ -294,9 +422,9 @@ export class FsLogFiles implements LogSource {
       full,
       width < BUNDLE_SIZE ? this.layout.partialBundle(index, width) : null,
       this.layout.openBundle(index),
-      ...(await partialWidths(this.layout.partialDir(full)))
-        .filter((w) => w > width)
-        .map((w) => this.layout.partialBundle(index, w)),
+      ...(await partialWidths(this.layout.partialDir(full), width)).map((w) =>
+        this.layout.partialBundle(index, w),
+      ),
     ];
     for (const file of candidates) {
       if (file === null) continue;
