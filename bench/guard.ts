@@ -14,8 +14,8 @@
 //
 // "plain" (not run by default) is the route appending decisions like a plain log writer:
 // without their leaf hashes and without spacing commits, to show what that saves.
-// --spacing=MS overrides the admission route's commit spacing (see src/guard/decision-writer.ts)
-// in the "decisions logged" row.
+// --spacing=MS sets the log's least time between commit starts (GroupCommitLimits.minSpacingMs,
+// src/store/group-commit.ts) in the "decisions logged" row.
 //
 // The load comes from its own process (bench/lib/admission-load.ts) over --connections kept-alive
 // TLS connections (default 64), all opened and warmed before the clock starts.

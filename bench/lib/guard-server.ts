@@ -6,8 +6,9 @@
 //   node build/bench/lib/guard-server.js --log=fs|fs-plain|none --data=DIR --policies=DIR [--spacing=MS]
 //
 // fs-plain appends the way a plain log writer is used: without the entries' leaf hashes (the
-// log hashes each commit on its worker) and without spacing commits (--spacing=0), to show
-// what DecisionWriter's choices save under the same load.
+// log hashes each commit on its worker) and without spacing commits, to show what the
+// reviewer's choices save under the same load. --spacing=MS sets the fs log's least time
+// between commit starts (GroupCommitLimits.minSpacingMs; default: the log's own).
 // prints one line {"port":N,"token":"…"} when ready; SIGTERM stops it. SIGUSR2 starts counting its
 // own stalls (the event loop's worst delay, GC pauses), printed as one line {"stalls":…} at
 // SIGTERM, so a tail in the bench's table can be told apart from the generator's.
@@ -34,7 +35,14 @@ const arg = (name: string): string | undefined =>
 
 const mode = arg("log") ?? "fs";
 const policies = loadPolicies(arg("policies") ? [arg("policies")!] : [], { builtins: true });
-const log = mode === "fs" || mode === "fs-plain" ? await openFsLog(arg("data")!) : undefined;
+const spacing = mode === "fs-plain" ? "0" : arg("spacing");
+const log =
+  mode === "fs" || mode === "fs-plain"
+    ? await openFsLog(
+        arg("data")!,
+        spacing === undefined ? {} : { limits: { minSpacingMs: Number(spacing) } },
+      )
+    : undefined;
 const plain: LogWriter | undefined = log && { append: (entries) => log.append(entries) };
 let next = 0;
 /** Answers at once, as if the decision had been stored: the row without logging. */
@@ -45,12 +53,6 @@ const reviewer = new AdmissionReviewer({
   policies: () => policies,
   writer: (mode === "fs-plain" ? plain : log) ?? discard,
   namespaces: new NamespaceCache(),
-  // Without a log there is no commit to share: answered as soon as decided.
-  ...(log && mode === "fs"
-    ? arg("spacing")
-      ? { commitSpacingMs: Number(arg("spacing")) }
-      : {}
-    : { commitSpacingMs: 0 }),
 });
 const token = randomBytes(24).toString("base64url");
 const ca = await createCa("bench CA");

@@ -44,7 +44,7 @@ describe("GroupCommitter", () => {
         await gate;
         return 0;
       },
-      { maxPendingBytes: 100, maxCommitBytes: 1000 },
+      { maxPendingBytes: 100, maxCommitBytes: 1000, minSpacingMs: 0 },
     );
     const first = gc.submit([entry("a")], 80);
     await expect(gc.submit([entry("b")], 80)).rejects.toMatchObject({ code: "busy" });
@@ -75,5 +75,42 @@ describe("GroupCommitter", () => {
     // A group where one append gave none: the commit hashes all of it itself.
     await Promise.all([gc.submit([entry("d")], 1, hashed("d")), gc.submit([entry("e")], 1)]);
     expect(seen).toEqual([["h(a)"], ["h(b)", "h(c)"], undefined]);
+  });
+
+  it("spaces commit starts by minSpacingMs while appends keep coming, and not after a quiet spell", async () => {
+    let clock = 0;
+    const starts: number[] = [];
+    let size = 0;
+    const gc = new GroupCommitter(
+      async (entries) => {
+        starts.push(clock);
+        size += entries.length;
+        return size - entries.length;
+      },
+      { maxPendingBytes: 1 << 20, maxCommitBytes: 1 << 20, minSpacingMs: 40 },
+      () => clock,
+    );
+    expect(await gc.submit([entry("a")], 1)).toEqual({ firstIndex: 0 });
+    // 10 ms after the first commit started: held until 40 ms have passed since then.
+    clock = 10;
+    let settled = false;
+    const held = gc.submit([entry("b")], 1).then((r) => ((settled = true), r));
+    await new Promise((r) => setTimeout(r, 15));
+    expect(settled).toBe(false);
+    expect(await held).toEqual({ firstIndex: 1 });
+    expect(starts).toHaveLength(2);
+    // After a quiet spell longer than the spacing: committed at once. With a minute's spacing,
+    // holding it would show as the timeout winning the race.
+    const slow = new GroupCommitter(
+      async () => 0,
+      { maxPendingBytes: 1 << 20, maxCommitBytes: 1 << 20, minSpacingMs: 60_000 },
+      () => clock,
+    );
+    await slow.submit([entry("c")], 1);
+    clock = 120_000;
+    const quiet = slow.submit([entry("d")], 1);
+    expect(await Promise.race([quiet, new Promise((r) => setTimeout(() => r("held"), 20_000))])).toEqual({
+      firstIndex: 0,
+    });
   });
 });

@@ -17,11 +17,19 @@ export interface GroupCommitLimits {
   maxPendingBytes: number;
   /** Upper bound on one commit, so a burst does not become one huge write. */
   maxCommitBytes: number;
+  /**
+   * Least time between the starts of two commits while appends keep coming, so that the next
+   * group has time to fill: fewer, larger commits for small appends that arrive one by one
+   * (admission decisions), at the price of up to this much wait. An append arriving after a
+   * quiet spell is committed at once. 0: each commit starts as soon as the last one ended.
+   */
+  minSpacingMs: number;
 }
 
 export const DEFAULT_GROUP_COMMIT_LIMITS: GroupCommitLimits = {
   maxPendingBytes: 256 * 1024 * 1024,
   maxCommitBytes: 16 * 1024 * 1024,
+  minSpacingMs: 0,
 };
 
 /**
@@ -34,6 +42,7 @@ export class GroupCommitter {
   private pendingBytes = 0;
   private running: Promise<void> | null = null;
   private closed = false;
+  private lastStart = -Infinity;
 
   constructor(
     private readonly commit: (
@@ -41,6 +50,7 @@ export class GroupCommitter {
       leafHashes: readonly Uint8Array[] | undefined,
     ) => Promise<number>,
     private readonly limits: GroupCommitLimits = DEFAULT_GROUP_COMMIT_LIMITS,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Bytes accepted but not yet durable. */
@@ -76,6 +86,9 @@ export class GroupCommitter {
     // Yield once so appends issued in the same tick join the first group.
     await new Promise((r) => setImmediate(r));
     while (this.queue.length > 0) {
+      const wait = this.lastStart + this.limits.minSpacingMs - this.now();
+      if (wait > 0 && !this.closed) await new Promise((r) => setTimeout(r, wait));
+      this.lastStart = this.now();
       const group = this.takeGroup();
       const entries = joined(group, (p) => p.entries);
       const leafHashes = group.every((p) => p.leafHashes !== undefined)
