@@ -1,7 +1,8 @@
-// fdatasync on a thread of its own, for a file whose sync an acknowledgement waits on (the
-// log's write-ahead log, a witness's journal). On libuv's pool such a sync queues behind
-// whatever else is there — tile and bundle writes, checkpoint publishing, other syncs,
-// Ed25519 jobs — one FIFO for all; here it starts as soon as it is asked for.
+// fdatasync on a thread of its own, for a file whose sync an acknowledgement waits on while
+// libuv's pool is kept busy by other work (a witness's journal behind every request's Ed25519
+// jobs): on the pool such a sync queues behind all of it, one FIFO for all; here it starts as
+// soon as it is asked for. It costs a message each way, more than a pool job on a pool that
+// is idle: the log's write-ahead log, whose pool has little else to do, syncs there.
 import { WorkerCalls } from "./calls.js";
 import { startWorker, workerModule } from "./start.js";
 import type { SyncReply } from "./sync-worker.js";

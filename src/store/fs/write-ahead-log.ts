@@ -14,7 +14,6 @@
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { SyncThread } from "../../worker/sync-thread.js";
 import { closeFd, fdatasync, fsyncDir, openFd, settleAll, writevAll, writevAllNow } from "../durable-file.js";
 import { LogError } from "../types.js";
 import {
@@ -87,7 +86,6 @@ export class WriteAheadLog {
   private found: FoundRecord[] = [];
   /** After a failed write the slot may be out of space: the next write looks for another. */
   private moveOn = false;
-  private readonly syncer = new SyncThread("write-ahead log sync thread");
 
   private constructor(
     private readonly dir: string,
@@ -177,9 +175,8 @@ export class WriteAheadLog {
     return { slots };
   }
 
-  /** Syncs on a thread of its own: every acknowledgement waits for it (see SyncThread). */
   async sync(write: WalWrite): Promise<void> {
-    await this.syncer.fdatasync(...[...write.slots].map((s) => s.fd));
+    await settleAll([...write.slots].map((s) => fdatasync(s.fd)));
   }
 
   /** Entries before `upTo` are durable elsewhere: slots holding only those may be reused. */
@@ -188,7 +185,6 @@ export class WriteAheadLog {
   }
 
   async close(): Promise<void> {
-    await this.syncer.close();
     const fds = this.slots.map((s) => s.fd);
     this.slots.length = 0;
     await Promise.all(fds.map((fd) => closeFd(fd)));
