@@ -3,6 +3,7 @@
 // the detector keeps its own position (detect.position in the state directory), so a restart resumes where it was.
 import type { Logger } from "pino";
 import { createSinks, readRulesConfig, startLiveDetection } from "../detect/index.js";
+import { registerDetectorLag } from "../detect/lag-metric.js";
 import type { StdoutTarget } from "../detect/sinks/stdout.js";
 import type { ServeExtension } from "./run-serve.js";
 
@@ -42,6 +43,11 @@ export function detectServeExtension(
       });
       setup.logger.info({ from: live.from }, "detector started");
       running = { position: () => live.detector.stats().position };
+      registerDetectorLag(
+        ctx.registry,
+        () => ingest.log.size(),
+        () => running?.position(),
+      );
       return live.stop;
     },
   };

@@ -2,7 +2,6 @@
 // taken from serve's own data directory with what the running process knows better (the
 // appended size, the indexer's and detector's positions). And the detector's lag on /metrics.
 // Documented in docs/api.md and docs/openapi.yaml.
-import { Gauge, type Registry } from "prom-client";
 import type { Indexer } from "../../index/indexer.js";
 import { collectStatus, type LiveStatus, type StatusReport } from "../../status/collect.js";
 import type { AuditLog } from "../../store/types.js";
@@ -54,11 +53,6 @@ export function statusServeExtension(setup: StatusServeSetup): ServeExtension {
     return last.report;
   };
   return {
-    start: async (ingest, ctx) => {
-      if (setup.detectorPosition)
-        registerDetectorLag(ctx.registry, () => ingest.log.size(), setup.detectorPosition);
-      return async () => {};
-    },
     routes: (ingest) => statusRoutes({ report: () => report(ingest.log) }),
   };
 }
@@ -77,27 +71,4 @@ export function statusRoutes(deps: { report: () => Promise<StatusReport> }): Rou
       },
     },
   ];
-}
-
-const DETECTOR_LAG_GAUGE = "kubetrail_detector_lag_entries";
-
-/**
- * Entries appended but not yet evaluated by the detector, read at each scrape. (The index's lag
- * gauges belong to the index feeder: registerIndexMetrics.)
- */
-export function registerDetectorLag(
-  registry: Registry,
-  logSize: () => number,
-  position: () => number | undefined,
-): void {
-  registry.removeSingleMetric(DETECTOR_LAG_GAUGE);
-  new Gauge({
-    name: DETECTOR_LAG_GAUGE,
-    help: "Log entries appended but not yet evaluated by the detector (alerts durable)",
-    registers: [registry],
-    collect() {
-      const p = position();
-      if (p !== undefined) this.set(Math.max(0, logSize() - p));
-    },
-  });
 }
