@@ -270,9 +270,7 @@ export class FsLogFiles implements LogSource {
       if (span !== null) return span.first === 0 ? { data: span.data } : span;
       // Retention only grows: read again, it may have pruned the bundle since.
       if (attempt === 0) {
-        this.retention = await readRetention(this.layout.retention);
-        this.retentionRead = true;
-        const gone = pruned(this.retention);
+        const gone = pruned(await this.readRetention());
         if (gone !== null) return gone;
       }
     }
@@ -285,11 +283,7 @@ export class FsLogFiles implements LogSource {
    * pruned: it is pruned all the same, as readEntryBundle says).
    */
   async readEncodedBundle(index: number): Promise<EncodedBundle | null> {
-    if (!this.retentionRead) {
-      this.retention = await readRetention(this.layout.retention);
-      this.retentionRead = true;
-    }
-    if (prunedBy(this.retention, index)) return null;
+    if (prunedBy(this.retentionRead ? this.retention : await this.readRetention(), index)) return null;
     const file = this.layout.compressedBundle(index);
     const data = await this.readFile(file, MAX_BUNDLE_BYTES, this.relative(file));
     return data === null ? null : { encoding: CONTENT_ENCODING, data };
@@ -412,6 +406,13 @@ export class FsLogFiles implements LogSource {
     const skip = from - firstFrame * perFrame;
     const start = skip === 0 ? 0 : lineOffset(data, skip);
     return { data: data.subarray(start, lineOffset(data, width - firstFrame * perFrame)), first: from };
+  }
+
+  /** Reads DATA/retention again (it only grows) and keeps it. */
+  private async readRetention(): Promise<RetentionRecord | null> {
+    this.retention = await readRetention(this.layout.retention);
+    this.retentionRead = true;
+    return this.retention;
   }
 
   private async findEntryBundle(index: number, from: number, width: number): Promise<Span | null> {
