@@ -17,15 +17,15 @@ export class SyncThread {
   constructor(private readonly name: string) {}
 
   /**
-   * fdatasync of each of `fds` in turn on the thread; syncs run one after another, in the order
-   * asked. A failed sync rejects with the system's error (its errno code kept); a dead thread
-   * fails this and every later call.
+   * fdatasync(fd) on the thread; syncs run one after another, in the order asked. A failed sync
+   * rejects with the system's error (its errno code kept); a dead thread fails this and every
+   * later call.
    */
-  async fdatasync(...fds: number[]): Promise<void> {
+  async fdatasync(fd: number): Promise<void> {
     if (this.closed) throw new Error(`${this.name} stopped (closed)`);
     // Started at the first sync: a log that is only read never needs the thread.
     this.calls ??= new WorkerCalls<SyncReply>(startWorker(WORKER), this.name);
-    const reply = await this.calls.call({ fds });
+    const reply = await this.calls.call({ fd });
     if (reply.error !== undefined)
       throw Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {});
   }

@@ -1,10 +1,10 @@
-// The sync thread's worker (see sync-thread.ts): fdatasync of each descriptor asked, in order.
+// The sync thread's worker (see sync-thread.ts): one fdatasync per message, answered in order.
 import { fdatasyncSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
 
 export interface SyncRequest {
   id: number;
-  fds: number[];
+  fd: number;
 }
 
 export interface SyncReply {
@@ -13,10 +13,10 @@ export interface SyncReply {
   error?: { message: string; code?: string };
 }
 
-parentPort?.on("message", ({ id, fds }: SyncRequest) => {
+parentPort?.on("message", ({ id, fd }: SyncRequest) => {
   let reply: SyncReply = { id };
   try {
-    for (const fd of fds) fdatasyncSync(fd);
+    fdatasyncSync(fd);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     reply = { id, error: { message: String(e.message), ...(e.code ? { code: e.code } : {}) } };
