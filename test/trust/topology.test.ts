@@ -314,7 +314,10 @@ describe("a log, two witnesses and a mirror on loopback", () => {
       const files = await until(
         `${c.role} evidence`,
         async () =>
-          existsSync(path.join(c.dataDir, "evidence")) ? readdirSync(path.join(c.dataDir, "evidence")) : [],
+          // Not the hidden temporary file of the atomic write still under way.
+          existsSync(path.join(c.dataDir, "evidence"))
+            ? readdirSync(path.join(c.dataDir, "evidence")).filter((n) => !n.startsWith("."))
+            : [],
         (f) => f.length > 0,
         5_000,
       );
