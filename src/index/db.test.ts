@@ -1,6 +1,8 @@
+import { fork } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { scenarioEntries } from "../../test/query-fixtures.js";
@@ -392,4 +394,44 @@ describe("the strings dictionary", () => {
       }),
     );
   });
+});
+
+describe("opening a missing index from several processes at once", () => {
+  it("never fails with 'database is locked'", async () => {
+    const raceDir = mkdtempSync(join(tmpdir(), "kubetrail-index-race-"));
+    const children = Array.from({ length: 6 }, () =>
+      fork(fileURLToPath(new URL("../../test/fixtures/open-index-child.ts", import.meta.url)), {
+        // The child runs the TypeScript sources through the loader worker threads use in tests.
+        execArgv: [
+          "--no-warnings",
+          "--experimental-loader",
+          new URL("../worker/ts-loader.mjs", import.meta.url).href,
+        ],
+      }),
+    );
+    const errors: string[] = [];
+    try {
+      for (let round = 1; round <= 60; round++) {
+        for (const suffix of ["", "-wal", "-shm"])
+          rmSync(join(raceDir, INDEX_FILE + suffix), { force: true });
+        await Promise.all(
+          children.map(
+            (child) =>
+              new Promise<void>((resolve, reject) => {
+                child.once("error", reject);
+                child.once("message", (m: { round: number; error?: string }) => {
+                  if (m.error !== undefined) errors.push(`round ${m.round}: ${m.error}`);
+                  resolve();
+                });
+                child.send({ dir: raceDir, round });
+              }),
+          ),
+        );
+      }
+    } finally {
+      for (const child of children) child.disconnect();
+      rmSync(raceDir, { recursive: true, force: true });
+    }
+    expect(errors).toEqual([]);
+  }, 120_000);
 });

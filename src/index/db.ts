@@ -532,8 +532,8 @@ export class QueryIndex {
 
 function configure(db: Database.Database): void {
   // Set first: the other pragmas may wait for a lock held by another process.
-  db.pragma("busy_timeout = 10000");
-  db.pragma("journal_mode = WAL");
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  enterWalMode(db);
   // Derived data: NORMAL keeps the index consistent after a crash (it may lose the newest
   // batches, which the position makes the indexer redo), at a fraction of FULL's fsyncs.
   db.pragma("synchronous = NORMAL");
@@ -542,6 +542,25 @@ function configure(db: Database.Database): void {
   db.pragma("cache_size = -65536");
   // Planner statistics from a sample: ANALYZE (run by optimize) stays milliseconds at millions of rows.
   db.pragma("analysis_limit = 1000");
+}
+
+const BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * Switching a new file to WAL needs an exclusive lock, and SQLite reports SQLITE_BUSY for it at
+ * once instead of calling the busy handler: several processes opening a just-deleted index at
+ * the same moment would fail. So the switch is retried here, as long as the busy timeout.
+ */
+function enterWalMode(db: Database.Database): void {
+  for (let waited = 0; ; waited += 20) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_BUSY" || waited >= BUSY_TIMEOUT_MS) throw err;
+      sleepSync(20);
+    }
+  }
 }
 
 const DROP_SQL =
