@@ -77,8 +77,8 @@ const writevAsync = promisify(fs.writev);
  * FileHandles: writes go through fs.writev and fdatasync, and a FileHandle dropped by mistake
  * would be closed when garbage collected.
  */
-export function openFd(file: string, flags: string): Promise<number> {
-  return openAsync(file, flags);
+export function openFd(file: string, flags: string | number, mode?: number): Promise<number> {
+  return openAsync(file, flags, mode);
 }
 
 export function closeFd(fd: number): Promise<void> {

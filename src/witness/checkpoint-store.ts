@@ -2,25 +2,40 @@
 // mirror's pending checkpoints). Nothing may roll a record back, across crashes included:
 // a witness that forgot a checkpoint could be made to cosign a fork of it.
 //
-// On disk (DIR/<name>.journal, DIR/<name>.snapshot): every update is a line appended to the
-// journal, "<crc32 hex> <json>\n", made durable with one fdatasync per group of updates
-// (concurrent updates of different logs share it). A group is written from the event loop (a
-// small copy into the page cache) and synced on a thread of its own (sync-thread.ts), so that
-// durability never waits in libuv's pool behind other requests' signing. The journal is folded into the snapshot
-// (written whole, atomically) once it grows; a crash between the two leaves records in both,
-// which is harmless because a log's records only grow: on open the largest size wins. A torn
-// last line was never acknowledged and is cut off; damage anywhere else stops the open.
+// On disk (DIR/<name>.journal, DIR/<name>.snapshot): every update is a line in the journal,
+// "<crc32 hex> <json>\n", made durable with one fdatasync per group of updates (concurrent
+// updates of different logs share it). A group is written from the event loop (a small copy
+// into the page cache) and synced on a thread of its own (sync-thread.ts), so that durability
+// never waits in libuv's pool behind other requests' signing.
+//
+// The journal file is zero-filled ahead of use and written in place, never appended to: an
+// fdatasync of blocks that already exist has no file size or block allocation to commit, so it
+// is a fraction of an append's. Its records therefore end where the data ends, not where the
+// file does, and the file can hold older bytes after them. Each line carries the number of its
+// group (g, rising by at least one per group written); the snapshot records the first group
+// number it does not hold (next). The journal is folded into the snapshot (written whole,
+// atomically) once it grows, and then written again from its start: the older lines left
+// behind have numbers below the snapshot's next and are not records any more. A crash between
+// the two leaves records in both, which is harmless because a log's records only grow: on open
+// the largest size wins.
+//
+// On open the records are the lines from the start with a group number at least next and never
+// falling, up to the first line that is not one (zeros: the end of what was written; an older
+// line; damage). At most one group — the last, written but not yet synced when the process
+// died — can be torn, and only it: a line beyond the end numbered above the group that can be
+// torn means damage in the middle, and the open stops. Everything after the end is zeroed.
 //
 // Updates of one log are serialized (update() holds the log's lock from reading the current
 // record to making the new one durable), so two requests can never both build on the same
 // old state — the race C2SP tlog-witness warns about.
-import { promises as fsp } from "node:fs";
+import { constants, promises as fsp } from "node:fs";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import {
   writeFileAtomic,
   readFileIfExists,
   fdatasync,
+  fsyncDir,
   writevAllNow,
   openFd,
   closeFd,
@@ -40,9 +55,12 @@ export interface StoredCheckpoint {
 
 /** Fold the journal into the snapshot once it is this large (unless told otherwise). */
 const COMPACT_BYTES = 4 * 1024 * 1024;
+/** Zero-filled room beyond the compaction size, for the group that crosses it. */
+const JOURNAL_SLACK = 1024 * 1024;
+const ZEROS = Buffer.alloc(64 * 1024);
 
 export interface CheckpointStoreOptions {
-  /** Told about a repair made on open (a torn last journal record cut off). */
+  /** Told about a repair made on open (a torn last group cut off). */
   onRepair?: (message: string) => void;
   compactBytes?: number;
 }
@@ -50,25 +68,53 @@ export interface CheckpointStoreOptions {
 interface Pending {
   key: string;
   record: StoredCheckpoint;
-  line: Buffer;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
-function encodeRecord(key: string, r: StoredCheckpoint): Buffer {
-  const json = JSON.stringify({ k: key, s: r.size, r: encodeBase64(r.rootHash), n: r.note });
-  // crc32 of the string is that of its UTF-8 bytes: the line is encoded once, whole.
-  return Buffer.from(`${crc32(json).toString(16).padStart(8, "0")} ${json}\n`, "utf8");
+interface Decoded {
+  key: string;
+  record: StoredCheckpoint;
+  /** The line's group number; null for a line written before groups were numbered. */
+  group: number | null;
 }
 
-function decodeRecord(value: unknown): { key: string; record: StoredCheckpoint } | null {
+function encodeRecord(key: string, r: StoredCheckpoint, group: number): string {
+  const json = JSON.stringify({ g: group, k: key, s: r.size, r: encodeBase64(r.rootHash), n: r.note });
+  // crc32 of the string is that of its UTF-8 bytes: the group is encoded once, whole.
+  return `${crc32(json).toString(16).padStart(8, "0")} ${json}\n`;
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function decodeRecord(value: unknown): Decoded | null {
   if (!isRecord(value)) return null;
-  const { k, s, r, n } = value;
+  const { g, k, s, r, n } = value;
   const rootHash = typeof r === "string" ? decodeBase64(r) : null;
-  if (typeof k !== "string" || typeof n !== "string" || !Number.isSafeInteger(s) || (s as number) < 0)
-    return null;
+  if (typeof k !== "string" || typeof n !== "string" || !isCount(s)) return null;
+  if (g !== undefined && !isCount(g)) return null;
   if (!rootHash || rootHash.length !== 32) return null;
-  return { key: k, record: { size: s as number, rootHash, note: n } };
+  return { key: k, record: { size: s, rootHash, note: n }, group: g ?? null };
+}
+
+/** The end of `bytes` after its last byte that is not zero (0 when all are). */
+function dataEnd(bytes: Buffer): number {
+  let end = bytes.length;
+  while (end > 0) {
+    const from = Math.max(0, end - ZEROS.length);
+    if (!bytes.subarray(from, end).equals(ZEROS.subarray(0, end - from))) {
+      while (bytes[end - 1] === 0) end--;
+      return end;
+    }
+    end = from;
+  }
+  return 0;
+}
+
+/** Writes zeros over [from, to) of fd (from the event loop: a copy into the page cache). */
+function zeroRange(fd: number, from: number, to: number): void {
+  for (let at = from; at < to; at += ZEROS.length)
+    writevAllNow(fd, [ZEROS.subarray(0, Math.min(ZEROS.length, to - at))], at);
 }
 
 export class CheckpointStore {
@@ -76,7 +122,10 @@ export class CheckpointStore {
   private readonly locks = new Map<string, Promise<void>>();
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
+  /** Where the next group is written: the end of the journal's records. */
   private journalBytes = 0;
+  /** The number of the last group written (or that the snapshot holds up to). */
+  private group = 0;
   /** Set when the journal could not be brought back to a clean end after a failed write. */
   private broken: Error | null = null;
   private closed = false;
@@ -84,21 +133,22 @@ export class CheckpointStore {
   private constructor(
     private readonly journalFile: string,
     private readonly snapshotFile: string,
-    private fd: number,
+    private readonly fd: number,
     private readonly compactBytes: number,
     private readonly syncThread: SyncThread,
   ) {}
 
   /**
    * Opens (creating) the store `name` in `dir`: the snapshot, then the journal over it. A torn
-   * last journal line is cut off and reported through `onRepair`.
+   * last group is cut off and reported through `onRepair`.
    */
   static async open(dir: string, name: string, opts: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
     const { onRepair } = opts;
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const journalFile = path.join(dir, `${name}.journal`);
     const snapshotFile = path.join(dir, `${name}.snapshot`);
-    const fd = await openFd(journalFile, "a+");
+    // Written at chosen offsets: not opened for appending (which would ignore them).
+    const fd = await openFd(journalFile, constants.O_RDWR | constants.O_CREAT, 0o600);
     const syncThread = new SyncThread();
     const store = new CheckpointStore(
       journalFile,
@@ -109,6 +159,7 @@ export class CheckpointStore {
     );
     try {
       await store.load(onRepair);
+      await fsyncDir(dir);
     } catch (err) {
       await closeFd(fd);
       await syncThread.close();
@@ -166,7 +217,7 @@ export class CheckpointStore {
         new WitnessError("io", `the journal is unusable: ${this.broken.message}`, { cause: this.broken }),
       );
     return new Promise((resolve, reject) => {
-      this.queue.push({ key, record, line: encodeRecord(key, record), resolve, reject });
+      this.queue.push({ key, record, resolve, reject });
       this.flushing ??= this.flushLoop().finally(() => (this.flushing = null));
     });
   }
@@ -183,15 +234,20 @@ export class CheckpointStore {
         for (const p of batch) p.reject(failure);
         continue;
       }
-      const before = this.journalBytes;
+      const at = this.journalBytes;
+      // A failed group's number is not used again: what it left is zeroed, but never numbered
+      // like a later group.
+      const group = ++this.group;
+      let text = "";
+      for (const p of batch) text += encodeRecord(p.key, p.record, group);
+      const bytes = Buffer.from(text, "utf8");
       try {
-        // The journal is opened for appending: the group lands at its end, which is `before`.
-        writevAllNow(this.fd, [Buffer.concat(batch.map((p) => p.line))], before);
+        writevAllNow(this.fd, [bytes], at);
         crashPoint("journal-written");
         await this.syncThread.fdatasync(this.fd);
         crashPoint("journal-synced");
       } catch (err) {
-        await this.cutBackTo(before, err);
+        await this.zeroBack(at, at + bytes.length, err);
         const failure = new WitnessError(
           "io",
           `writing ${this.journalFile} failed: ${(err as Error).message}`,
@@ -200,7 +256,7 @@ export class CheckpointStore {
         for (const p of batch) p.reject(failure);
         continue;
       }
-      this.journalBytes += batch.reduce((n, p) => n + p.line.length, 0);
+      this.journalBytes = at + bytes.length;
       for (const p of batch) {
         this.records.set(p.key, p.record);
         p.resolve();
@@ -210,29 +266,27 @@ export class CheckpointStore {
   }
 
   /** After a failed write: the journal must end cleanly, or no later record could be trusted. */
-  private async cutBackTo(length: number, cause: unknown): Promise<void> {
+  private async zeroBack(from: number, to: number, cause: unknown): Promise<void> {
     try {
-      await fsp.truncate(this.journalFile, length);
+      zeroRange(this.fd, from, to);
       await fdatasync(this.fd);
     } catch {
       this.broken = cause instanceof Error ? cause : new Error(String(cause));
     }
   }
 
-  /** Writes every record to the snapshot, then empties the journal (see the file comment). */
+  /** Writes every record to the snapshot, then starts the journal again from its beginning. */
   private async compact(): Promise<void> {
     const all: Record<string, unknown> = {};
     for (const [key, r] of this.records) all[key] = { s: r.size, r: encodeBase64(r.rootHash), n: r.note };
     await writeFileAtomic(
       this.snapshotFile,
-      JSON.stringify({ version: 1, records: all }) + "\n",
+      JSON.stringify({ version: 2, next: this.group + 1, records: all }) + "\n",
       0o600,
       (step) => crashPoint(`snapshot-${step}`),
     );
-    await fsp.truncate(this.journalFile, 0);
-    await fdatasync(this.fd);
-    crashPoint("journal-truncated");
     this.journalBytes = 0;
+    crashPoint("journal-rewound");
   }
 
   private keep(key: string, record: StoredCheckpoint, where: string): void {
@@ -244,38 +298,119 @@ export class CheckpointStore {
     if (!current || record.size >= current.size) this.records.set(key, record);
   }
 
-  private async load(onRepair?: (message: string) => void): Promise<void> {
+  /** The snapshot's records; returns its next group number (0 for a version 1 snapshot). */
+  private async loadSnapshot(): Promise<number> {
     const snapshot = await readFileIfExists(this.snapshotFile);
-    if (snapshot !== null) {
-      let doc: unknown;
-      try {
-        doc = JSON.parse(snapshot.toString("utf8"));
-      } catch (err) {
-        throw new WitnessError("corrupt", `${this.snapshotFile}: not JSON (${(err as Error).message})`);
-      }
-      if (!isRecord(doc) || doc["version"] !== 1 || !isRecord(doc["records"]))
-        throw new WitnessError("corrupt", `${this.snapshotFile}: not a version 1 snapshot`);
-      for (const [key, value] of Object.entries(doc["records"])) {
-        const decoded = decodeRecord(isRecord(value) ? { ...value, k: key } : null);
-        if (!decoded)
-          throw new WitnessError(
-            "corrupt",
-            `${this.snapshotFile}: record ${JSON.stringify(key)} is malformed`,
-          );
-        this.keep(key, decoded.record, this.snapshotFile);
-      }
+    if (snapshot === null) return 0;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(snapshot.toString("utf8"));
+    } catch (err) {
+      throw new WitnessError("corrupt", `${this.snapshotFile}: not JSON (${(err as Error).message})`);
     }
+    const version = isRecord(doc) ? doc["version"] : undefined;
+    const next = version === 1 ? 0 : isRecord(doc) ? doc["next"] : undefined;
+    if (!isRecord(doc) || (version !== 1 && version !== 2) || !isCount(next) || !isRecord(doc["records"]))
+      throw new WitnessError("corrupt", `${this.snapshotFile}: not a version 1 or 2 snapshot`);
+    for (const [key, value] of Object.entries(doc["records"])) {
+      const decoded = decodeRecord(isRecord(value) ? { ...value, k: key, g: undefined } : null);
+      if (!decoded)
+        throw new WitnessError("corrupt", `${this.snapshotFile}: record ${JSON.stringify(key)} is malformed`);
+      this.keep(key, decoded.record, this.snapshotFile);
+    }
+    return next;
+  }
+
+  private async load(onRepair?: (message: string) => void): Promise<void> {
+    const next = await this.loadSnapshot();
+    this.group = Math.max(0, next - 1);
     const journal = await fsp.readFile(this.journalFile);
+    const first = this.decodeLine(journal, 0);
+    const end =
+      first !== null && first.decoded.group === null
+        ? this.loadUnnumbered(journal, onRepair)
+        : this.loadNumbered(journal, next, onRepair);
+    this.journalBytes = end;
+    if (first !== null && first.decoded.group === null) {
+      // Written before lines were numbered: folded into the snapshot now, then overwritten.
+      await this.compact();
+    }
+    // Nothing after the records but zeros, and room for the journal to grow into in place.
+    const size = Math.max(journal.length, this.compactBytes + JOURNAL_SLACK);
+    if (dataEnd(journal) > this.journalBytes) zeroRange(this.fd, this.journalBytes, journal.length);
+    if (journal.length < size) zeroRange(this.fd, journal.length, size);
+    await fdatasync(this.fd);
+  }
+
+  /** Line `at` of the journal, decoded, and where the next one starts; null if it is not a whole valid line. */
+  private decodeLine(journal: Buffer, at: number): { decoded: Decoded; next: number } | null {
+    const end = journal.indexOf(0x0a, at);
+    if (end < 0) return null;
+    const bytes = journal.subarray(at, end);
+    if (bytes.length < 10 || bytes[8] !== 0x20) return null;
+    const body = bytes.subarray(9);
+    if (crc32(body).toString(16).padStart(8, "0") !== bytes.subarray(0, 8).toString("latin1")) return null;
+    try {
+      const decoded = decodeRecord(JSON.parse(body.toString("utf8")));
+      return decoded && { decoded, next: end + 1 };
+    } catch {
+      return null;
+    }
+  }
+
+  /** The records of a journal of numbered groups (see the file comment); returns where they end. */
+  private loadNumbered(journal: Buffer, next: number, onRepair?: (message: string) => void): number {
+    let at = 0;
+    let line = 0;
+    let last = this.group;
+    while (at < journal.length && journal[at] !== 0) {
+      const got = this.decodeLine(journal, at);
+      const group = got?.decoded.group ?? null;
+      if (got === null || group === null || group < next || group < last) break;
+      line++;
+      this.keep(got.decoded.key, got.decoded.record, this.journalFile);
+      last = group;
+      at = got.next;
+    }
+    this.group = Math.max(this.group, last);
+    // Beyond the end: zeros, older lines (numbered below next), or what is left of the one
+    // group that can be torn (the one after `last`, or `last` cut short). A whole line of a
+    // later group means a record before it is damaged.
+    let torn = false;
+    let older = false;
+    const dataEnds = dataEnd(journal);
+    for (let from = at; from < dataEnds;) {
+      while (journal[from] === 0) from++;
+      const got = this.decodeLine(journal, from);
+      const group = got?.decoded.group ?? null;
+      // (An unnumbered line here: the first of a journal from before numbering is damaged.)
+      if (got !== null && (group === null || group > last + 1))
+        throw new WitnessError(
+          "corrupt",
+          `${this.journalFile}: line ${line + 1} is damaged (checksum or format)`,
+        );
+      if (group !== null && group < next) older = true;
+      else torn = true;
+      const nl = journal.indexOf(0x0a, from);
+      if (nl < 0) break;
+      from = nl + 1;
+    }
+    // After a fold the start of an older line can follow the records: that is no tear.
+    if (torn && !older)
+      onRepair?.(`${this.journalFile}: cut off a torn last group (line ${line + 1} on, never acknowledged)`);
+    return at;
+  }
+
+  /** The records of a journal written before groups were numbered: a torn last line is cut off. */
+  private loadUnnumbered(journal: Buffer, onRepair?: (message: string) => void): number {
     let at = 0;
     let line = 0;
     while (at < journal.length) {
       line++;
-      const end = journal.indexOf(0x0a, at);
-      const decoded = end < 0 ? null : this.decodeLine(journal.subarray(at, end));
-      if (decoded === null) {
+      const got = this.decodeLine(journal, at);
+      if (got === null || got.decoded.group !== null) {
+        const end = journal.indexOf(0x0a, at);
         if (end < 0 || end === journal.length - 1) {
-          // The last line, torn by a crash before its sync: it was never acknowledged.
-          await fsp.truncate(this.journalFile, at);
           onRepair?.(`${this.journalFile}: cut off a torn last record (line ${line}, never acknowledged)`);
           break;
         }
@@ -284,21 +419,10 @@ export class CheckpointStore {
           `${this.journalFile}: line ${line} is damaged (checksum or format)`,
         );
       }
-      this.keep(decoded.key, decoded.record, this.journalFile);
-      at = end + 1;
+      this.keep(got.decoded.key, got.decoded.record, this.journalFile);
+      at = got.next;
     }
-    this.journalBytes = Math.min(at, journal.length);
-  }
-
-  private decodeLine(bytes: Buffer): { key: string; record: StoredCheckpoint } | null {
-    if (bytes.length < 10 || bytes[8] !== 0x20) return null;
-    const body = bytes.subarray(9);
-    if (crc32(body).toString(16).padStart(8, "0") !== bytes.subarray(0, 8).toString("latin1")) return null;
-    try {
-      return decodeRecord(JSON.parse(body.toString("utf8")));
-    } catch {
-      return null;
-    }
+    return at;
   }
 
   /** Waits for queued updates, then closes the journal. */

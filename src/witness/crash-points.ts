@@ -23,7 +23,7 @@ export const CRASH_STEPS = [
   "snapshot-tmp-synced",
   "snapshot-renamed", // the new snapshot in place, its directory not yet synced
   "snapshot-dir-synced",
-  "journal-truncated", // the journal emptied after the snapshot
+  "journal-rewound", // the journal to be written again from its start, the snapshot holding it all
 ] as const;
 export type CrashStep = (typeof CRASH_STEPS)[number];
 

@@ -60,7 +60,7 @@ describe("witness killed at every step of add-checkpoint", () => {
         KUBETRAIL_TEST_CRASH_POINTS: "1",
         KUBETRAIL_CRASH_AT: `${step}@${AT}`,
         // Fold the journal into the snapshot after every record, so the snapshot steps come soon.
-        ...(step.startsWith("snapshot") || step === "journal-truncated"
+        ...(step.startsWith("snapshot") || step === "journal-rewound"
           ? { KUBETRAIL_TEST_COMPACT_BYTES: "1" }
           : {}),
       };
