@@ -19,9 +19,7 @@ import {
   printTable,
   runIfMain,
   runMeasured,
-  taskCpuSeconds,
   tempDir,
-  treeCpuSeconds,
 } from "./harness.js";
 import { startCliServer, BENCH_CLI, freePort, type CliServer } from "./lib/cli-server.js";
 import type { LoadConfig, LoadResult } from "./lib/https-load.js";
@@ -30,7 +28,12 @@ import { benchDir } from "./lib/paths.js";
 const LOAD = path.join(benchDir, "lib", "https-load.js");
 const SINK = path.join(benchDir, "lib", "https-sink.js");
 
-/** Runs the generator process on `cfg` and measures it with the server `serverPid`. */
+/**
+ * Runs the generator process on `cfg` against the server `serverPid`. The row is the timed
+ * window after the generator's warm-up: its requests, wall time and latencies, and as CPU the
+ * server's and the generator's in that window (the processes' start, the TLS handshakes and
+ * the warm-up are left out).
+ */
 async function loaded(
   name: string,
   dir: string,
@@ -38,10 +41,8 @@ async function loaded(
   serverPid: number,
 ): Promise<{ row: Measurement; result: LoadResult }> {
   const file = path.join(dir, `load-${cfg.method}-${cfg.port}.json`);
-  writeFileSync(file, JSON.stringify(cfg));
+  writeFileSync(file, JSON.stringify({ ...cfg, serverPid }));
   let result!: LoadResult;
-  const cpu0 = treeCpuSeconds(serverPid);
-  const main0 = taskCpuSeconds(serverPid, serverPid);
   const row = await measure(name, { items: 0, extraPids: () => [serverPid] }, async (probe) => {
     const child = await runMeasured(process.execPath, [LOAD, file]);
     if (child.code !== 0) throw new Error(`load generator failed: ${child.stderr}`);
@@ -49,14 +50,16 @@ async function loaded(
     probe.items = result.ok;
     for (const ms of result.latenciesMs) probe.latenciesMs.push(ms);
   });
-  const serverCpu = treeCpuSeconds(serverPid) - cpu0;
-  const mainCpu = taskCpuSeconds(serverPid, serverPid) - main0;
+  const server = result.server!;
+  row.wallS = result.wallS;
+  row.cpuS = server.cpuS + result.cpuS;
   const per = (s: number): string => ((s / Math.max(1, result.ok + result.failed)) * 1e6).toFixed(0);
   const refused = Object.entries(result.statuses).map(([code, n]) => `${n}× ${code}`);
   row.note =
     `${result.failed} not 200${refused.length > 0 ? ` (${refused.join(", ")})` : ""}; ` +
-    `server CPU ${per(serverCpu)} µs (main thread ${per(mainCpu)}, other threads ${per(serverCpu - mainCpu)}), ` +
-    `load generator CPU ${per(result.cpuS)} µs per request`;
+    `server CPU ${per(server.cpuS)} µs (main thread ${per(server.mainCpuS)}, other threads ${per(server.cpuS - server.mainCpuS)}), ` +
+    `load generator CPU ${per(result.cpuS)} µs per request; ` +
+    `after a warm-up of ${result.warmup.requests} requests (${result.warmup.failed} not 200)`;
   return { row, result };
 }
 
@@ -83,9 +86,10 @@ async function startSink(tlsDir: string): Promise<{ pid: number; port: number; s
 export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(argv);
   const seconds = intOption(args, "seconds", args.quick ? 3 : 10);
+  const warmupSeconds = intOption(args, "warmup", args.quick ? 1 : 3);
   const logs = intOption(args, "logs", 50);
-  // More bodies than the run can send at 10,000 requests/s.
-  const perLog = Math.ceil((seconds * 10_000) / logs);
+  // More bodies than the warm-up and the run can send at 10,000 requests/s.
+  const perLog = Math.ceil(((warmupSeconds + seconds) * 10_000) / logs);
   const dir = tempDir("witness");
   log(`witness: preparing ${logs} logs × ${perLog} signed checkpoints with proofs`);
   const load = await witnessLoad(7, logs, perLog);
@@ -106,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
     data,
   );
   const rows: Measurement[] = [];
-  const common = { ca: server.ca, seconds, connections: logs };
+  const common = { ca: server.ca, seconds, warmupSeconds, connections: logs };
   try {
     const bodies = load.map((l) => l.bodies);
     const witnessed = await loaded(
@@ -144,14 +148,17 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     await server.stop();
   }
-  printTable(`witness: ${logs} logs, one connection each, ${seconds} s, HTTPS on loopback`, rows, {
-    unit: "requests",
-  });
+  printTable(
+    `witness: ${logs} logs, one connection each, ${seconds} s after ${warmupSeconds} s of warm-up, HTTPS on loopback`,
+    rows,
+    { unit: "requests" },
+  );
   printNote(
     "Each cosignature: the log's Ed25519 signature checked, the consistency proof from the size held checked, " +
       "a cosignature/v1 signed, and the new checkpoint durable in the witness's journal (one fdatasync per group of " +
-      "concurrent requests, on a thread of its own) before the answer. The load generator is a process of its own (its CPU is in the " +
-      "CPU column and the note) on the same cores as the server.",
+      "concurrent requests, on a thread of its own, written in place in a zero-filled journal) before the answer. " +
+      "The load generator is a process of its own on the same cores as the server; each row is its timed window after the " +
+      "warm-up (--warmup=S): requests/s over that window, and the CPU column is the server's and the generator's in it.",
   );
 }
 

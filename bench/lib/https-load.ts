@@ -8,7 +8,7 @@
 //   node build/bench/lib/https-load.js CONFIG.json   → one JSON line on stdout (LoadResult)
 import { readFileSync } from "node:fs";
 import tls from "node:tls";
-import { runIfMain } from "../harness.js";
+import { runIfMain, taskCpuSeconds, treeCpuSeconds } from "../harness.js";
 
 export interface LoadConfig {
   port: number;
@@ -22,6 +22,13 @@ export interface LoadConfig {
   bodies?: string[][];
   /** Start the bodies again from the first once all were sent (a server that keeps no state). */
   cycle?: boolean;
+  /**
+   * Send for this long first, counting nothing (the server's code compiled, its caches filled):
+   * the figures are the steady state after it. The connections carry on with the next bodies.
+   */
+  warmupSeconds?: number;
+  /** The server's process: its CPU in the timed window (after the warm-up) is reported. */
+  serverPid?: number;
 }
 
 export interface LoadResult {
@@ -31,8 +38,12 @@ export interface LoadResult {
   statuses: Record<string, number>;
   latenciesMs: number[];
   wallS: number;
-  /** This process's CPU (user + system) during the run. */
+  /** This process's CPU (user + system) during the timed window. */
   cpuS: number;
+  /** Requests sent during the warm-up (not counted above) and how many of them were not 200. */
+  warmup: { requests: number; failed: number };
+  /** The server's CPU during the timed window: all its threads, and its main thread alone. */
+  server?: { cpuS: number; mainCpuS: number };
 }
 
 const HEADER_END = Buffer.from("\r\n\r\n");
@@ -111,33 +122,61 @@ export async function runLoad(cfg: LoadConfig): Promise<LoadResult> {
   const requests = Array.from({ length: cfg.connections }, (_, c) =>
     cfg.bodies ? cfg.bodies[c]!.map((b) => requestBytes(cfg, b)) : [requestBytes(cfg, undefined)],
   );
-  const result: LoadResult = { ok: 0, failed: 0, statuses: {}, latenciesMs: [], wallS: 0, cpuS: 0 };
+  const readers = sockets.map((s) => new AnswerReader(s));
+  /** Per connection, the index of the next body: the timed window carries on from the warm-up. */
+  const next = sockets.map(() => 0);
+  const result: LoadResult = {
+    ok: 0,
+    failed: 0,
+    statuses: {},
+    latenciesMs: [],
+    wallS: 0,
+    cpuS: 0,
+    warmup: { requests: 0, failed: 0 },
+  };
+  const send = (seconds: number, timed: boolean): Promise<unknown> => {
+    const until = performance.now() + seconds * 1000;
+    return Promise.all(
+      sockets.map(async (socket, c) => {
+        const mine = requests[c]!;
+        while (performance.now() < until) {
+          const k = next[c]!;
+          const req = mine[cfg.cycle || !cfg.bodies ? k % mine.length : k];
+          if (req === undefined) break;
+          next[c] = k + 1;
+          const sent = performance.now();
+          const answered = readers[c]!.next();
+          socket.write(req);
+          const status = await answered;
+          if (!timed) {
+            result.warmup.requests++;
+            if (status !== 200) result.warmup.failed++;
+            continue;
+          }
+          result.latenciesMs.push(performance.now() - sent);
+          if (status === 200) result.ok++;
+          else {
+            result.failed++;
+            result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+          }
+        }
+      }),
+    );
+  };
+  if (cfg.warmupSeconds) await send(cfg.warmupSeconds, false);
+  const pid = cfg.serverPid;
+  const server0 = pid === undefined ? null : { all: treeCpuSeconds(pid), main: taskCpuSeconds(pid, pid) };
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const until = t0 + cfg.seconds * 1000;
-  await Promise.all(
-    sockets.map(async (socket, c) => {
-      const reader = new AnswerReader(socket);
-      const mine = requests[c]!;
-      for (let k = 0; performance.now() < until; k++) {
-        const req = mine[cfg.cycle || !cfg.bodies ? k % mine.length : k];
-        if (req === undefined) break;
-        const sent = performance.now();
-        const answered = reader.next();
-        socket.write(req);
-        const status = await answered;
-        result.latenciesMs.push(performance.now() - sent);
-        if (status === 200) result.ok++;
-        else {
-          result.failed++;
-          result.statuses[status] = (result.statuses[status] ?? 0) + 1;
-        }
-      }
-    }),
-  );
+  await send(cfg.seconds, true);
   result.wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   result.cpuS = (cpu.user + cpu.system) / 1e6;
+  if (pid !== undefined && server0)
+    result.server = {
+      cpuS: treeCpuSeconds(pid) - server0.all,
+      mainCpuS: taskCpuSeconds(pid, pid) - server0.main,
+    };
   for (const s of sockets) s.destroy();
   return result;
 }
