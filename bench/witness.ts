@@ -86,7 +86,7 @@ async function startSink(tlsDir: string): Promise<{ pid: number; port: number; s
 export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(argv);
   const seconds = intOption(args, "seconds", args.quick ? 3 : 10);
-  const warmupSeconds = intOption(args, "warmup", args.quick ? 1 : 3);
+  const warmupSeconds = intOption(args, "warmup", args.quick ? 1 : 5);
   const logs = intOption(args, "logs", 50);
   // More bodies than the warm-up and the run can send at 10,000 requests/s.
   const perLog = Math.ceil(((warmupSeconds + seconds) * 10_000) / logs);
