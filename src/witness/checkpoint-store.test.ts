@@ -74,9 +74,10 @@ describe("CheckpointStore journal", () => {
     const text = JSON.stringify(json);
     return `${crc32(text).toString(16).padStart(8, "0")} ${text}\n`;
   };
-  const lineOf = (key: string, r: StoredCheckpoint, g?: number): string =>
+  /** A journal line: of group g with c lines, or unnumbered (an earlier version's). */
+  const lineOf = (key: string, r: StoredCheckpoint, g?: number, c = 1): string =>
     journalLine({
-      ...(g === undefined ? {} : { g }),
+      ...(g === undefined ? {} : { g, c }),
       k: key,
       s: r.size,
       r: Buffer.from(r.rootHash).toString("base64"),
@@ -129,8 +130,8 @@ describe("CheckpointStore journal", () => {
     const bytes = readFileSync(name);
     const end = bytes.indexOf(0);
     // Group 3, torn: its first line never reached the disk (zeros), its second did, whole.
-    const first = lineOf(key, record(9), 3);
-    const second = lineOf("other.example/log", record(4), 3);
+    const first = lineOf(key, record(9), 3, 2);
+    const second = lineOf("other.example/log", record(4), 3, 2);
     Buffer.from(second, "utf8").copy(bytes, end + Buffer.byteLength(first));
     writeFileSync(name, bytes);
     const repairs: string[] = [];
@@ -191,5 +192,27 @@ describe("CheckpointStore journal", () => {
     expect(store.get(key)).toEqual(record(7));
     expect(store.get("old.example/log")).toEqual(record(2));
     await store.close();
+  });
+
+  it("refuses to open when a group lacks a line and a later group follows", async () => {
+    const store = await CheckpointStore.open(dir, "cosigned");
+    // Three logs at once: the first goes alone (group 1), the two that wait for its sync go
+    // together (group 2, two lines); then one more group.
+    await Promise.all(
+      [key, "other.example/log", "third.example/log"].map((k) =>
+        store.update(k, async () => ({ record: record(3), result: null })),
+      ),
+    );
+    await store.update(key, async () => ({ record: record(5), result: null }));
+    await store.close();
+    const name = path.join(dir, "cosigned.journal");
+    const bytes = readFileSync(name);
+    const text = bytes.subarray(0, bytes.indexOf(0)).toString("utf8");
+    expect(text.match(/"g":2,"c":2/g)).toHaveLength(2);
+    // The second line of group 2 damaged: group 3 after it was acknowledged, so this is no tear.
+    const second = bytes.indexOf(Buffer.from('"g":2,"c":2'), bytes.indexOf(Buffer.from('"g":2,"c":2')) + 1);
+    bytes[second + 4] = 0x37;
+    writeFileSync(name, bytes);
+    await expect(CheckpointStore.open(dir, "cosigned")).rejects.toThrow(/line 3 is damaged/);
   });
 });

@@ -12,8 +12,8 @@
 // fdatasync of blocks that already exist has no file size or block allocation to commit, so it
 // is a fraction of an append's. Its records therefore end where the data ends, not where the
 // file does, and the file can hold older bytes after them. Each line carries the number of its
-// group (g, rising by at least one per group written); the snapshot records the first group
-// number it does not hold (next). The journal is folded into the snapshot (written whole,
+// group (g, rising by at least one per group written) and how many lines that group has (c);
+// the snapshot records the first group number it does not hold (next). The journal is folded into the snapshot (written whole,
 // atomically) once it grows, and then written again from its start: the older lines left
 // behind have numbers below the snapshot's next and are not records any more. A crash between
 // the two leaves records in both, which is harmless because a log's records only grow: on open
@@ -23,7 +23,8 @@
 // falling, up to the first line that is not one (zeros: the end of what was written; an older
 // line; damage). At most one group — the last, written but not yet synced when the process
 // died — can be torn, and only it: a line beyond the end numbered above the group that can be
-// torn means damage in the middle, and the open stops. Everything after the end is zeroed.
+// torn (the last one read when it lacks lines, else the one after it) means damage in the
+// middle, and the open stops. Everything after the end is zeroed.
 //
 // Updates of one log are serialized (update() holds the log's lock from reading the current
 // record to making the new one durable), so two requests can never both build on the same
@@ -77,10 +78,19 @@ interface Decoded {
   record: StoredCheckpoint;
   /** The line's group number; null for a line written before groups were numbered. */
   group: number | null;
+  /** How many lines its group has (0 for an unnumbered line). */
+  lines: number;
 }
 
-function encodeRecord(key: string, r: StoredCheckpoint, group: number): string {
-  const json = JSON.stringify({ g: group, k: key, s: r.size, r: encodeBase64(r.rootHash), n: r.note });
+function encodeRecord(key: string, r: StoredCheckpoint, group: number, lines: number): string {
+  const json = JSON.stringify({
+    g: group,
+    c: lines,
+    k: key,
+    s: r.size,
+    r: encodeBase64(r.rootHash),
+    n: r.note,
+  });
   // crc32 of the string is that of its UTF-8 bytes: the group is encoded once, whole.
   return `${crc32(json).toString(16).padStart(8, "0")} ${json}\n`;
 }
@@ -89,12 +99,17 @@ const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 
 function decodeRecord(value: unknown): Decoded | null {
   if (!isRecord(value)) return null;
-  const { g, k, s, r, n } = value;
+  const { g, c, k, s, r, n } = value;
   const rootHash = typeof r === "string" ? decodeBase64(r) : null;
   if (typeof k !== "string" || typeof n !== "string" || !isCount(s)) return null;
-  if (g !== undefined && !isCount(g)) return null;
+  if (g !== undefined && (!isCount(g) || !isCount(c) || c < 1)) return null;
   if (!rootHash || rootHash.length !== 32) return null;
-  return { key: k, record: { size: s, rootHash, note: n }, group: g ?? null };
+  return {
+    key: k,
+    record: { size: s, rootHash, note: n },
+    group: g ?? null,
+    lines: g === undefined ? 0 : (c as number),
+  };
 }
 
 /** The end of `bytes` after its last byte that is not zero (0 when all are). */
@@ -239,7 +254,7 @@ export class CheckpointStore {
       // like a later group.
       const group = ++this.group;
       let text = "";
-      for (const p of batch) text += encodeRecord(p.key, p.record, group);
+      for (const p of batch) text += encodeRecord(p.key, p.record, group, batch.length);
       const bytes = Buffer.from(text, "utf8");
       try {
         writevAllNow(this.fd, [bytes], at);
@@ -313,7 +328,7 @@ export class CheckpointStore {
     if (!isRecord(doc) || (version !== 1 && version !== 2) || !isCount(next) || !isRecord(doc["records"]))
       throw new WitnessError("corrupt", `${this.snapshotFile}: not a version 1 or 2 snapshot`);
     for (const [key, value] of Object.entries(doc["records"])) {
-      const decoded = decodeRecord(isRecord(value) ? { ...value, k: key, g: undefined } : null);
+      const decoded = decodeRecord(isRecord(value) ? { ...value, k: key, g: undefined, c: undefined } : null);
       if (!decoded)
         throw new WitnessError("corrupt", `${this.snapshotFile}: record ${JSON.stringify(key)} is malformed`);
       this.keep(key, decoded.record, this.snapshotFile);
@@ -363,19 +378,28 @@ export class CheckpointStore {
     let at = 0;
     let line = 0;
     let last = this.group;
+    // Lines of group `last` read, of the `lines` it has (a group before `next` counts as whole).
+    let seen = 0;
+    let lines = 0;
     while (at < journal.length && journal[at] !== 0) {
       const got = this.decodeLine(journal, at);
       const group = got?.decoded.group ?? null;
       if (got === null || group === null || group < next || group < last) break;
+      // A group is written whole, at one place: the next one cannot start inside it.
+      if (group > last && seen < lines) break;
+      if (group > last) seen = 0;
       line++;
       this.keep(got.decoded.key, got.decoded.record, this.journalFile);
       last = group;
+      lines = got.decoded.lines;
+      seen++;
       at = got.next;
     }
     this.group = Math.max(this.group, last);
     // Beyond the end: zeros, older lines (numbered below next), or what is left of the one
-    // group that can be torn (the one after `last`, or `last` cut short). A whole line of a
-    // later group means a record before it is damaged.
+    // group that can be torn — `last` when it ended before its last line, else the one after
+    // it. A whole line of a later group means a record before it is damaged.
+    const tearable = seen < lines ? last : last + 1;
     let torn = false;
     let older = false;
     const dataEnds = dataEnd(journal);
@@ -384,7 +408,7 @@ export class CheckpointStore {
       const got = this.decodeLine(journal, from);
       const group = got?.decoded.group ?? null;
       // (An unnumbered line here: the first of a journal from before numbering is damaged.)
-      if (got !== null && (group === null || group > last + 1))
+      if (got !== null && (group === null || group > tearable))
         throw new WitnessError(
           "corrupt",
           `${this.journalFile}: line ${line + 1} is damaged (checksum or format)`,
