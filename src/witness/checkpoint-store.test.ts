@@ -21,6 +21,15 @@ describe("CheckpointStore journal", () => {
     note: `${key}\n${size}\nroot\n\n— ${key} c2lnbmF0dXJl\n`,
   });
 
+  /** The journal's file and bytes after records of `sizes` for `key`, one update (one group) each. */
+  const journalAfter = async (sizes: number[]): Promise<{ file: string; bytes: Buffer }> => {
+    const store = await CheckpointStore.open(dir, "cosigned");
+    for (const size of sizes) await store.update(key, async () => ({ record: record(size), result: null }));
+    await store.close();
+    const file = path.join(dir, "cosigned.journal");
+    return { file, bytes: readFileSync(file) };
+  };
+
   it("writes one checksummed UTF-8 line per record and reads non-ASCII records back", async () => {
     let store = await CheckpointStore.open(dir, "cosigned");
     for (const size of [0, 3, 7])
@@ -57,13 +66,8 @@ describe("CheckpointStore journal", () => {
   });
 
   it("refuses to open over a damaged record that is not the last", async () => {
-    const store = await CheckpointStore.open(dir, "cosigned");
-    await store.update(key, async () => ({ record: record(3), result: null }));
-    await store.update(key, async () => ({ record: record(7), result: null }));
-    await store.close();
-    const file = path.join(dir, "cosigned.journal");
+    const { file, bytes } = await journalAfter([3, 7]);
     // One byte of the first record's multi-byte origin changed: its checksum no longer matches.
-    const bytes = readFileSync(file);
     const at = bytes.indexOf(Buffer.from("ö"));
     bytes[at + 1] = bytes[at + 1]! ^ 0x01;
     writeFileSync(file, bytes);
@@ -122,12 +126,7 @@ describe("CheckpointStore journal", () => {
   });
 
   it("cuts off a torn last group, holes and all, and zeroes what it left", async () => {
-    let store = await CheckpointStore.open(dir, "cosigned");
-    await store.update(key, async () => ({ record: record(3), result: null }));
-    await store.update(key, async () => ({ record: record(5), result: null }));
-    await store.close();
-    const name = path.join(dir, "cosigned.journal");
-    const bytes = readFileSync(name);
+    const { file: name, bytes } = await journalAfter([3, 5]);
     const end = bytes.indexOf(0);
     // Group 3, torn: its first line never reached the disk (zeros), its second did, whole.
     const first = lineOf(key, record(9), 3, 2);
@@ -135,7 +134,7 @@ describe("CheckpointStore journal", () => {
     Buffer.from(second, "utf8").copy(bytes, end + Buffer.byteLength(first));
     writeFileSync(name, bytes);
     const repairs: string[] = [];
-    store = await CheckpointStore.open(dir, "cosigned", { onRepair: (m) => repairs.push(m) });
+    const store = await CheckpointStore.open(dir, "cosigned", { onRepair: (m) => repairs.push(m) });
     expect(store.get(key)).toEqual(record(5));
     expect(store.get("other.example/log")).toBeUndefined();
     expect(repairs).toEqual([
@@ -147,11 +146,7 @@ describe("CheckpointStore journal", () => {
   });
 
   it("refuses to open when a later group follows a damaged one", async () => {
-    const store = await CheckpointStore.open(dir, "cosigned");
-    for (const size of [3, 5]) await store.update(key, async () => ({ record: record(size), result: null }));
-    await store.close();
-    const name = path.join(dir, "cosigned.journal");
-    const bytes = readFileSync(name);
+    const { file: name, bytes } = await journalAfter([3, 5]);
     const end = bytes.indexOf(0);
     // Group 2 (the last written) damaged and group 3 after it: not a tear.
     bytes[bytes.lastIndexOf(Buffer.from('"s":5'), end) + 4] = 0x36;
