@@ -45,7 +45,9 @@ import {
   printTable,
   runIfMain,
   tempDir,
+  cpuByThreadName,
   threadCpuSeconds,
+  threadsCpuSeconds,
   treeCpuSeconds,
 } from "./harness.js";
 
@@ -493,6 +495,7 @@ async function runSystem(
   };
   const cpu0 = treeCpuSeconds(pid);
   const receive0 = threadCpuSeconds(pid, RECEIVE_THREAD_NAME);
+  const threads0 = threadsCpuSeconds(pid);
   const row = await measure(
     `${name} — sustained, ${concurrency} in flight`,
     { items: events, bytes: sustainedLoad.bytes, extraPids: () => [pid] },
@@ -501,6 +504,10 @@ async function runSystem(
   clearInterval(sampler);
   // The server's own CPU per event: steadier than wall time on a shared machine.
   const cpuEnd = treeCpuSeconds(pid);
+  // Where the server's CPU went, thread by thread ("node": V8's and libuv's helper threads).
+  const byThread = cpuByThreadName(threads0, threadsCpuSeconds(pid))
+    .map(([name, s]) => `${name} ${((s / events) * 1e6).toFixed(1)}`)
+    .join(", ");
   const serverUsPerEvent = ((cpuEnd - cpu0) / events) * 1e6;
   // The receive threads parse, redact and hash: where redaction by value adds its work.
   const receiveEnd = threadCpuSeconds(pid, RECEIVE_THREAD_NAME);
@@ -518,7 +525,7 @@ async function runSystem(
       : `server CPU ${serverUsPerEvent.toFixed(0)} µs/event (${steadyUsPerEvent.toFixed(0)} after the first fifth; receive threads ${receiveUsPerEvent.toFixed(1)}, ${steadyReceiveUsPerEvent.toFixed(1)} after the first fifth), load generator ${clientUsPerEvent.toFixed(0)} µs/event, so at most ${Math.round(ceiling / 100) * 100} events/s on ${os.availableParallelism()} cores`;
   const half = Math.floor(rssSamples.length / 2);
   const peak = (xs: number[]) => Math.max(0, ...xs).toFixed(0);
-  row.note = `${cpu}; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
+  row.note = `${cpu}; server CPU by thread, µs/event: ${byThread}; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
   // The paced row measures the steady state: it starts once the server has worked off the
   // sustained burst (integration, the tile sync every 5 s, the dedupe flush). Right after the
   // burst the first few acks took 100–250 ms while that backlog drained.
