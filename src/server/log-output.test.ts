@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createLogger, formatText, LineOutput, resolveLogFormat } from "./log-output.js";
 
@@ -63,5 +65,66 @@ describe("serve's log output", () => {
     expect(() => resolveLogFormat("yaml", true)).toThrow(
       /--log-format: "yaml" is not one of auto, json, text/,
     );
+  });
+
+  describe("with lines collected (flushMs)", () => {
+    it("writes them together after the interval, in order, and the alert callback after", async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), "kubetrail-log-"));
+      const file = path.join(dir, "out");
+      const fd = openSync(file, "w");
+      try {
+        const output = new LineOutput(fd, { flushMs: 30 });
+        const logger = createLogger({ level: "info", format: "json", output });
+        for (let i = 0; i < 50; i++) logger.info({ i }, "request");
+        const seen: (Error | null | undefined)[] = [];
+        output.write('{"alert":1}\n', (err) => seen.push(err));
+        expect(readFileSync(file, "utf8")).toBe("");
+        expect(seen).toEqual([]);
+        await new Promise((r) => setTimeout(r, 100));
+        const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+        expect(lines.map((l) => (JSON.parse(l) as { i?: number }).i)).toEqual([
+          ...Array.from({ length: 50 }, (_, i) => i),
+          undefined,
+        ]);
+        expect(seen).toEqual([null]);
+        output.close();
+      } finally {
+        closeSync(fd);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("counts every line of a refused write as dropped and tells the alert's callback", () => {
+      const fd = openSync("/dev/full", "w");
+      try {
+        const output = new LineOutput(fd, { flushMs: 60_000 });
+        for (let i = 0; i < 4; i++) output.writeLine(`{"i":${i}}\n`);
+        const seen: (Error | null | undefined)[] = [];
+        output.write('{"alert":1}\n', (err) => seen.push(err));
+        expect(output.dropped).toBe(0);
+        output.close();
+        expect(output.dropped).toBe(5);
+        expect(output.lastError).toBe("ENOSPC");
+        expect((seen[0] as NodeJS.ErrnoException).code).toBe("ENOSPC");
+      } finally {
+        closeSync(fd);
+      }
+    });
+
+    it("writes the lines still waiting when the process ends or exits", () => {
+      const child = fileURLToPath(new URL("../../test/fixtures/line-output-child.ts", import.meta.url));
+      const loader = new URL("../worker/ts-loader.mjs", import.meta.url).href;
+      for (const how of ["ends", "exit"]) {
+        const r = spawnSync(
+          process.execPath,
+          ["--no-warnings", "--experimental-loader", loader, child, how],
+          {
+            encoding: "utf8",
+          },
+        );
+        expect(r.stdout, how).toBe('{"line":0}\n{"line":1}\n{"line":2}\n');
+        expect(r.status).toBe(how === "exit" ? 3 : 0);
+      }
+    });
   });
 });

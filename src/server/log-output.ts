@@ -36,12 +36,78 @@ export class LineOutput {
 
   /** A line was cut short by a failed write: the next one starts on a line of its own. */
   private torn = false;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  /** Callbacks of lines still pending, with the place of their line among them. */
+  private callbacks: { line: number; callback: (err?: Error | null) => void }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private readonly onExit = (): void => this.flush();
 
-  constructor(private readonly fd: number) {}
+  /**
+   * With `flushMs`, lines are collected for up to that long and written together: a line per
+   * request (serve's access log) would otherwise cost a system call per request, a wake-up of
+   * whoever reads the pipe included. Lines still waiting are written when the process exits,
+   * and at once when they reach FLUSH_BYTES.
+   */
+  constructor(
+    private readonly fd: number,
+    private readonly opts: { flushMs?: number } = {},
+  ) {
+    if (opts.flushMs !== undefined) process.on("exit", this.onExit);
+  }
 
-  /** Writes one line; returns the error instead of throwing, after counting the line as dropped. */
+  /**
+   * Writes one line (or queues it, see the constructor); returns the error of an immediate
+   * write instead of throwing, after counting the line as dropped.
+   */
   writeLine(line: string): Error | undefined {
-    const data = Buffer.from(this.torn ? `\n${line}` : line, "utf8");
+    if (this.opts.flushMs === undefined) return this.writeLines([line]).err;
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.opts.flushMs).unref();
+    return undefined;
+  }
+
+  /** The Writable-like face the stdout alert sink uses: the callback gets the error. */
+  write(chunk: string, callback?: (err?: Error | null) => void): boolean {
+    if (this.opts.flushMs === undefined) {
+      const err = this.writeLine(chunk);
+      callback?.(err ?? null);
+    } else {
+      if (callback) this.callbacks.push({ line: this.pending.length, callback });
+      this.writeLine(chunk);
+    }
+    return true;
+  }
+
+  /** Writes the lines collected so far. */
+  flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    const callbacks = this.callbacks;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.callbacks = [];
+    const { err, written } = this.writeLines(lines);
+    for (const { line, callback } of callbacks) callback(line < written ? null : err);
+  }
+
+  /** Writes what is pending and stops writing at exit (the descriptor is the caller's to close). */
+  close(): void {
+    this.flush();
+    process.off("exit", this.onExit);
+  }
+
+  /**
+   * Writes whole lines in one go; on a failure the lines not wholly written are dropped and
+   * counted. Returns the error and how many lines were written.
+   */
+  private writeLines(lines: string[]): { err?: Error; written: number } {
+    const head = this.torn ? "\n" : "";
+    const data = Buffer.from(head + lines.join(""), "utf8");
     let off = 0;
     let waited = 0;
     while (off < data.length) {
@@ -54,25 +120,27 @@ export class LineOutput {
           waited += 5;
           continue;
         }
-        this.dropped++;
+        // Lines wholly out, and whether the write stopped inside a line.
+        let end = head.length;
+        let written = 0;
+        while (written < lines.length && end + Buffer.byteLength(lines[written]!) <= off) {
+          end += Buffer.byteLength(lines[written]!);
+          written++;
+        }
+        this.dropped += lines.length - written;
         this.lastError = code ?? (err as Error).message;
-        // Bytes of the line that did get out need ending; while nothing got out, a newline
-        // still owed from before stays owed.
-        this.torn = off > 0 || this.torn;
-        return err as Error;
+        // While nothing got out, a newline still owed from before stays owed.
+        this.torn = off === 0 ? this.torn : off !== end;
+        return { err: err as Error, written };
       }
     }
     this.torn = false;
-    return undefined;
-  }
-
-  /** The Writable-like face the stdout alert sink uses: the callback gets the error. */
-  write(chunk: string, callback?: (err?: Error | null) => void): boolean {
-    const err = this.writeLine(chunk);
-    callback?.(err ?? null);
-    return true;
+    return { written: lines.length };
   }
 }
+
+/** Collected lines written at once when they reach this many characters. */
+const FLUSH_BYTES = 64 * 1024;
 
 const LEVEL_NAMES: Record<number, string> = {
   10: "TRACE",

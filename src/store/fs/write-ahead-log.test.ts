@@ -1,10 +1,10 @@
 import { mkdtempSync, promises as fsp, readdirSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { joinEntries, splitBundle } from "../bundle-format.js";
 import { LogError } from "../types.js";
-import { RECORD_HEADER_BYTES } from "./wal-record.js";
+import { decodeRecordHeader, RECORD_HEADER_BYTES } from "./wal-record.js";
 import { WriteAheadLog, type WriteAheadOptions } from "./write-ahead-log.js";
 
 const dirs: string[] = [];
@@ -83,6 +83,20 @@ const walFiles = (dir: string) =>
   readdirSync(dir)
     .filter((f) => /^\d+\.wal$/.test(f))
     .sort((a, b) => parseInt(a) - parseInt(b));
+/**
+ * Where the records at the start of a slot file end: the zeros written ahead of the writer
+ * (or stale bytes) follow.
+ */
+async function recordsEnd(file: string): Promise<number> {
+  const bytes = await fsp.readFile(file);
+  let offset = 0;
+  for (;;) {
+    const h = decodeRecordHeader(bytes.subarray(offset));
+    if (h === null) return offset;
+    offset += RECORD_HEADER_BYTES + h.length;
+  }
+}
+
 /** The size of each slot file, in slot order. */
 const walSizes = (dir: string) => walFiles(dir).map((f) => statSync(path.join(dir, f)).size);
 
@@ -177,7 +191,9 @@ describe("write-ahead log", () => {
     // Three 444-byte records in slot 0, then one that does not fit: slot 1.
     for (let c = 0; c < 3; c++) await commit(wal, c * 4, entries(c * 4, 4));
     const slot0 = path.join(dir, "0.wal");
-    expect(statSync(slot0).size).toBe(3 * 444);
+    expect(await recordsEnd(slot0)).toBe(3 * 444);
+    // Written with zeros up to the slot size ahead of the writer.
+    expect(statSync(slot0).size).toBe(4096);
     await commit(wal, 12, [entry(12, 3700)]);
     expect(walFiles(dir)).toEqual(["0.wal", "1.wal"]);
     // [0, 12) is durable elsewhere: slot 0 is reused from offset 0 for a record of the same
@@ -186,7 +202,7 @@ describe("write-ahead log", () => {
     await commit(wal, 13, entries(13, 4));
     await closeWal(wal);
     const bytes = await fsp.readFile(slot0);
-    expect(bytes.length).toBe(3 * 444);
+    expect(await recordsEnd(slot0)).toBe(3 * 444);
     expect(bytes.subarray(RECORD_HEADER_BYTES).toString().startsWith('{"i":13,')).toBe(true);
     expect(
       bytes
@@ -210,7 +226,7 @@ describe("write-ahead log", () => {
       await closeWal(wal);
       const file = path.join(dir, "0.wal");
       const recordBytes = RECORD_HEADER_BYTES + 4 * 101;
-      expect(statSync(file).size).toBe(5 * recordBytes);
+      expect(await recordsEnd(file)).toBe(5 * recordBytes);
       return { dir, file, lastOffset: 4 * recordBytes };
     }
 
@@ -394,6 +410,42 @@ describe("write-ahead log", () => {
     });
   });
 
+  describe("space written ahead of the writer", () => {
+    const MiB = 1024 * 1024;
+
+    it("is zeros a commit overwrites, so the slot does not grow with each commit", async () => {
+      const dir = tmpDir();
+      let wal = await openWal(dir, { slotBytes: 4 * MiB });
+      const file = path.join(dir, "0.wal");
+      await commit(wal, 0, entries(0, 4));
+      // The first commit grew the file; a chunk of zeros follows it.
+      await vi.waitFor(() => expect(statSync(file).size).toBe(444 + MiB));
+      for (let c = 1; c < 100; c++) await commit(wal, c * 4, entries(c * 4, 4));
+      expect(statSync(file).size).toBe(444 + MiB);
+      await closeWal(wal);
+      expect(await recordsEnd(file)).toBe(100 * 444);
+
+      wal = await openWal(dir, { slotBytes: 4 * MiB });
+      expect(flatten(0, await replay(wal, 0))).toEqual(entries(0, 400));
+    });
+
+    it("is never written over a record, also when the writer overtakes the zeros", async () => {
+      const dir = tmpDir();
+      const opts = { slotBytes: 2 * MiB, maxSlots: 8 };
+      let wal = await openWal(dir, opts);
+      // A commit of ten 200 KB entries is five records in a row (at most a quarter slot each):
+      // each next record reaches past the zeros the one before it started.
+      const all = entries(0, 30, 200_000);
+      for (let c = 0; c < 3; c++) await commit(wal, c * 10, all.slice(c * 10, c * 10 + 10));
+      await closeWal(wal);
+      const ends = await Promise.all(walFiles(dir).map((f) => recordsEnd(path.join(dir, f))));
+      expect(ends.reduce((a, b) => a + b, 0)).toBe(15 * RECORD_HEADER_BYTES + 30 * 200_001);
+
+      wal = await openWal(dir, opts);
+      expect(flatten(0, await replay(wal, 0))).toEqual(all);
+    });
+  });
+
   describe("record size", () => {
     it("splits a commit larger than a quarter slot into records of whole entries", async () => {
       const dir = tmpDir();
@@ -402,7 +454,8 @@ describe("write-ahead log", () => {
       await commit(wal, 0, big);
       await commit(wal, 10, entries(10, 2, 300));
       await closeWal(wal);
-      expect(walSizes(dir).reduce((a, b) => a + b, 0)).toBe(5 * RECORD_HEADER_BYTES + 12 * 301);
+      const ends = await Promise.all(walFiles(dir).map((f) => recordsEnd(path.join(dir, f))));
+      expect(ends.reduce((a, b) => a + b, 0)).toBe(5 * RECORD_HEADER_BYTES + 12 * 301);
 
       wal = await openWal(dir);
       const replayed = await replay(wal, 0);

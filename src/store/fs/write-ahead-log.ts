@@ -6,7 +6,10 @@
 // files afterwards, syncs those in batches and then releases the records
 // (FsLog.syncBundles). Slots are reused once released: writing over a slot neither grows
 // the file (so its sync writes no metadata) nor allocates page cache (copying into fresh
-// pages costs several times more than into cached ones).
+// pages costs several times more than into cached ones). A slot not yet filled once is
+// written with zeros and synced a little ahead of the writer (preallocate), so commits into a
+// new log or a new slot are overwrites too: an append's sync also commits the file system's
+// journal (the new size and blocks), which is what made the slowest commits slow.
 //
 // Slots are `wal/<n>.wal`. A record never spans slots. A released slot is written again
 // from offset 0, so records of earlier rounds can follow the newest one in it: recovery
@@ -53,6 +56,10 @@ export const DEFAULT_WAL_OPTIONS = { slotBytes: 8 * 1024 * 1024, maxSlots: 8 };
  */
 const INLINE_WRITE_BYTES = 512 * 1024;
 
+/** Zeros written ahead of the writer at a time; a new chunk is started when half is left. */
+const PREALLOCATE_BYTES = 1024 * 1024;
+let zeros: Buffer | null = null;
+
 interface Slot {
   file: string;
   fd: number;
@@ -62,6 +69,10 @@ interface Slot {
   allocated: number;
   /** Every record in the slot that a recovery could need ends at or before this log index. */
   end: number;
+  /** The sync of zeros written ahead, while it runs. */
+  syncingZeros: Promise<void> | null;
+  /** Cleared when writing zeros failed: the slot grows by appends until it is reused. */
+  preallocate: boolean;
 }
 
 interface FoundRecord extends RecordHeader {
@@ -159,6 +170,7 @@ export class WriteAheadLog {
       const index = first + piece.offset;
       const header = encodeRecordHeader(this.nextSeq++, index, piece.count, piece.bytes);
       const slot = await this.slotFor(header.length + piece.bytes.length);
+      this.spaceFor(slot, slot.pos + header.length + piece.bytes.length);
       try {
         // The write is a copy into a reused slot's cached pages; the ack path waits for it.
         if (piece.bytes.length <= INLINE_WRITE_BYTES) writevAllNow(slot.fd, [header, piece.bytes], slot.pos);
@@ -185,6 +197,7 @@ export class WriteAheadLog {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.syncingZeros));
     const fds = this.slots.map((s) => s.fd);
     this.slots.length = 0;
     await Promise.all(fds.map((fd) => closeFd(fd)));
@@ -196,7 +209,7 @@ export class WriteAheadLog {
     const file = path.join(this.dir, `${id}.wal`);
     const fd = await openFd(file, "r+");
     const size = (await fsp.stat(file)).size;
-    const slot: Slot = { file, fd, pos: 0, allocated: size, end: 0 };
+    const slot: Slot = { file, fd, pos: 0, allocated: size, end: 0, syncingZeros: null, preallocate: true };
     this.slots.push(slot);
     this.nextId = Math.max(this.nextId, id + 1);
     const header = Buffer.alloc(RECORD_HEADER_BYTES);
@@ -237,6 +250,7 @@ export class WriteAheadLog {
     this.moveOn = false;
     next.pos = 0;
     next.end = 0;
+    next.preallocate = true;
     this.current = next;
     // Release before the writer runs out: with half the slots in use, make room now.
     const inUse = this.slots.filter((s) => s.end > this.released).length + 1;
@@ -265,9 +279,30 @@ export class WriteAheadLog {
       await fsp.rm(file, { force: true });
       throw err;
     }
-    const slot: Slot = { file, fd, pos: 0, allocated: 0, end: 0 };
+    const slot: Slot = { file, fd, pos: 0, allocated: 0, end: 0, syncingZeros: null, preallocate: true };
     this.slots.push(slot);
     return slot;
+  }
+
+  /**
+   * Before a record is written up to `end`: when less than half a chunk of zeros is left after
+   * it, writes the next chunk, in this thread so that no record can be written under zeros
+   * still on their way. Only a slot's first fill does this, a chunk at a time. A failed write
+   * is not the commit's: records go on growing the slot as they did before.
+   */
+  private spaceFor(slot: Slot, end: number): void {
+    const from = Math.max(end, slot.allocated);
+    const to = Math.min(this.opts.slotBytes, from + PREALLOCATE_BYTES);
+    if (!slot.preallocate || from >= to || end + PREALLOCATE_BYTES / 2 <= slot.allocated) return;
+    zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
+    try {
+      writevAllNow(slot.fd, [zeros.subarray(0, to - from)], from);
+    } catch {
+      slot.preallocate = false;
+      return;
+    }
+    slot.allocated = to;
+    slot.syncingZeros ??= syncZeros(slot.file).finally(() => (slot.syncingZeros = null));
   }
 }
 
@@ -292,5 +327,24 @@ function* pieces(
     yield { offset, count, bytes: joined.subarray(byteStart, byteStart + bytes) };
     offset += count;
     byteStart += bytes;
+  }
+}
+
+/**
+ * Syncs zeros written ahead, off the commit path, so that the file system's journal commit for
+ * the grown file is not a commit's to wait for. Through a descriptor of its own: a write-back
+ * error is reported once per open descriptor, so one seen here is still reported to the next
+ * commit's sync rather than lost with this one, whose failure is therefore ignored.
+ */
+async function syncZeros(file: string): Promise<void> {
+  try {
+    const fd = await openFd(file, "r");
+    try {
+      await fdatasync(fd);
+    } finally {
+      await closeFd(fd);
+    }
+  } catch {
+    // See above: the commit's own sync reports it.
   }
 }
