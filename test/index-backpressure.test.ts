@@ -2,15 +2,18 @@
 // webhook batch waits for it (at most INDEX_WAIT_MAX_MS) before it is stored; once the index has
 // caught up, batches go straight through. The index is held back for real: the test holds
 // SQLite's write lock on DATA/index.db, so the index writer cannot commit.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INDEX_WAIT_MAX_MS } from "../src/index/lag-gate.js";
 import { request } from "./fixtures/audit/request.js";
-import { startServe, type ServeProcess } from "./fixtures/audit/serve-process.js";
+import {
+  startServeInTempDir,
+  type ServeInTempDir,
+  type ServeProcess,
+} from "./fixtures/audit/serve-process.js";
 
+let running: ServeInTempDir | undefined;
 let dir: string;
 let serve: ServeProcess;
 let ca: string;
@@ -76,26 +79,12 @@ async function indexedAll(): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "kubetrail-index-backpressure-"));
-  serve = await startServe([
-    "--data",
-    dir,
-    "--listen",
-    "127.0.0.1:0",
-    "--integrate-interval",
-    "100ms",
-    "--index-max-lag",
-    "300ms",
-    "--no-detect",
-  ]);
-  ca = readFileSync(join(dir, "tls", "ca.crt"), "utf8");
-  ingestToken = readFileSync(join(dir, "ingest-token"), "utf8").trim();
-  readToken = readFileSync(join(dir, "read-token"), "utf8").trim();
+  running = await startServeInTempDir("kubetrail-index-backpressure-", ["--index-max-lag", "300ms"]);
+  ({ dir, serve, ca, ingestToken, readToken } = running);
 });
 
 afterAll(async () => {
-  if (serve !== undefined && serve.child.exitCode === null) await serve.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await running?.close();
 });
 
 describe("serve --index-max-lag", () => {
