@@ -447,6 +447,45 @@ export function threadCpuSeconds(pid: number, comm: string): number {
   return total;
 }
 
+/**
+ * CPU seconds (user+sys) so far of each live thread of process `pid`, by thread id, with its
+ * name: "main" for the main thread, otherwise its comm (serve's workers name themselves, see
+ * src/worker/thread-name.ts; V8's and libuv's helper threads are all "node").
+ */
+export function threadsCpuSeconds(pid: number): Map<number, { name: string; seconds: number }> {
+  const out = new Map<number, { name: string; seconds: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const name =
+        Number(tid) === pid ? "main" : readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      out.set(Number(tid), { name, seconds: taskCpuSeconds(pid, Number(tid)) });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds per thread name between two threadsCpuSeconds() of one process, largest first.
+ * A thread that ended between the two is missing; one started meanwhile counts from 0.
+ */
+export function cpuByThreadName(
+  before: Map<number, { name: string; seconds: number }>,
+  after: Map<number, { name: string; seconds: number }>,
+): [string, number][] {
+  const sums = new Map<string, number>();
+  for (const [tid, t] of after)
+    sums.set(t.name, (sums.get(t.name) ?? 0) + t.seconds - (before.get(tid)?.seconds ?? 0));
+  return [...sums].sort((a, b) => b[1] - a[1]);
+}
+
 /** CPU seconds (user+sys) of one thread `tid` of process `pid` (the main thread: tid = pid); 0 once gone. */
 export function taskCpuSeconds(pid: number, tid: number): number {
   const f = procStat(`${pid}/task/${tid}`);

@@ -45,7 +45,9 @@ import {
   printTable,
   runIfMain,
   tempDir,
+  cpuByThreadName,
   threadCpuSeconds,
+  threadsCpuSeconds,
   treeCpuSeconds,
 } from "./harness.js";
 
@@ -58,13 +60,15 @@ const LIMITS = { maxBytes: 64 * 1024 * 1024, maxDecodedBytes: 256 * 1024 * 1024 
 /**
  * "kubetrail-full" is `serve` as shipped: also the index feeder and the detector, competing for
  * CPU. "kubetrail-full-thread-index" is the same with the index written on serve's event loop
- * (as before its writer worker), to set the two side by side. A "-novalues" system is the same `serve` with redaction by value (docs/secrets.md) off:
+ * (as before its writer worker), to set the two side by side; "kubetrail-full-unbounded" without
+ * the index's back-pressure on ingest (--index-max-lag 0). A "-novalues" system is the same `serve` with redaction by value (docs/secrets.md) off:
  * its cost is the difference between the two.
  */
 type System =
   | "kubetrail"
   | "kubetrail-full"
   | "kubetrail-full-thread-index"
+  | "kubetrail-full-unbounded"
   | "kubetrail-novalues"
   | "kubetrail-full-novalues"
   | "jsonl"
@@ -108,7 +112,10 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
     const tokenFile = path.join(dataDir, "bench-token");
     writeFileSync(tokenFile, TOKEN + "\n");
     const query = isFull(system)
-      ? queryServeExtension(dataDir, system === "kubetrail-full-thread-index" ? { writeIn: "thread" } : {})
+      ? queryServeExtension(dataDir, {
+          ...(system === "kubetrail-full-thread-index" ? { writeIn: "thread" } : {}),
+          ...(system === "kubetrail-full-unbounded" ? { maxLagMs: 0 } : {}),
+        })
       : undefined;
     const running = await runServe(
       {
@@ -127,7 +134,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
       query ? [query, detectServeExtension({ stateDir: dataDir, rulesDirs: [], logger })] : [],
     );
     port = running.server.port;
-    const lag = query ? watchIndexLag(query.running()) : undefined;
+    const lag = query ? watchIndexLag(query.running(), () => query.lagGate()?.waited()) : undefined;
     shutdown = async () => {
       lag?.report();
       await running.shutdown("bench done");
@@ -193,7 +200,10 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
  * tells the worst seen and what indexing cost on its own, so the load side can set the rate
  * the index could sustain beside the rate the webhook sustained in the same run.
  */
-function watchIndexLag(indexer: Indexer | undefined): { report(): void } {
+function watchIndexLag(
+  indexer: Indexer | undefined,
+  waited: () => { seconds: number; batches: number } | undefined,
+): { report(): void } {
   if (indexer === undefined) throw new Error("kubetrail-full: the query extension did not start an indexer");
   let worst = { entries: 0, seconds: 0 };
   const sampler = setInterval(() => {
@@ -216,6 +226,7 @@ function watchIndexLag(indexer: Indexer | undefined): { report(): void } {
             fromMemory: s.fromMemory,
             busySeconds: s.busySeconds,
             writerCpuSeconds,
+            waited: waited() ?? null,
           },
         }) + "\n",
       );
@@ -242,6 +253,8 @@ interface IndexLagReport {
   busySeconds: number;
   /** CPU seconds of the index writer thread (0 when the index is written on the event loop). */
   writerCpuSeconds: number;
+  /** What webhook batches waited for the index (--index-max-lag); null without a bound. */
+  waited: { seconds: number; batches: number } | null;
 }
 
 async function startServerProcess(system: System, dataDir: string): Promise<ServerHandle> {
@@ -493,6 +506,7 @@ async function runSystem(
   };
   const cpu0 = treeCpuSeconds(pid);
   const receive0 = threadCpuSeconds(pid, RECEIVE_THREAD_NAME);
+  const threads0 = threadsCpuSeconds(pid);
   const row = await measure(
     `${name} — sustained, ${concurrency} in flight`,
     { items: events, bytes: sustainedLoad.bytes, extraPids: () => [pid] },
@@ -501,6 +515,10 @@ async function runSystem(
   clearInterval(sampler);
   // The server's own CPU per event: steadier than wall time on a shared machine.
   const cpuEnd = treeCpuSeconds(pid);
+  // Where the server's CPU went, thread by thread ("node": V8's and libuv's helper threads).
+  const byThread = cpuByThreadName(threads0, threadsCpuSeconds(pid))
+    .map(([name, s]) => `${name} ${((s / events) * 1e6).toFixed(1)}`)
+    .join(", ");
   const serverUsPerEvent = ((cpuEnd - cpu0) / events) * 1e6;
   // The receive threads parse, redact and hash: where redaction by value adds its work.
   const receiveEnd = threadCpuSeconds(pid, RECEIVE_THREAD_NAME);
@@ -518,7 +536,7 @@ async function runSystem(
       : `server CPU ${serverUsPerEvent.toFixed(0)} µs/event (${steadyUsPerEvent.toFixed(0)} after the first fifth; receive threads ${receiveUsPerEvent.toFixed(1)}, ${steadyReceiveUsPerEvent.toFixed(1)} after the first fifth), load generator ${clientUsPerEvent.toFixed(0)} µs/event, so at most ${Math.round(ceiling / 100) * 100} events/s on ${os.availableParallelism()} cores`;
   const half = Math.floor(rssSamples.length / 2);
   const peak = (xs: number[]) => Math.max(0, ...xs).toFixed(0);
-  row.note = `${cpu}; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
+  row.note = `${cpu}; server CPU by thread, µs/event: ${byThread}; server peak RSS ${(vmKB(pid, "VmHWM") / 1024).toFixed(0)} MB (1st half ${peak(rssSamples.slice(0, half))} MB, 2nd half ${peak(rssSamples.slice(half))} MB); latency = per batch of ${BATCH}`;
   // The paced row measures the steady state: it starts once the server has worked off the
   // sustained burst (integration, the tile sync every 5 s, the dedupe flush). Right after the
   // burst the first few acks took 100–250 ms while that backlog drained.
@@ -574,7 +592,10 @@ function indexNote(output: string, webhookRate: number): string {
     `index: ${r.indexed.toLocaleString("en-US")} entries (${r.fromMemory.toLocaleString("en-US")} as ingest parsed them) ` +
     `in ${r.busySeconds.toFixed(1)} s of its own work = ${Math.round(rate).toLocaleString("en-US")} entries/s, ` +
     `${(rate / webhookRate).toFixed(2)}× the ${Math.round(webhookRate).toLocaleString("en-US")} events/s the webhook sustained${cpu}; ` +
-    `worst lag behind the log ${r.maxEntries.toLocaleString("en-US")} entries, ${r.maxSeconds.toFixed(1)} s`
+    `worst lag behind the log ${r.maxEntries.toLocaleString("en-US")} entries, ${r.maxSeconds.toFixed(1)} s` +
+    (r.waited === null
+      ? "; no bound on the lag"
+      : `; ${r.waited.batches.toLocaleString("en-US")} batches waited for the index, ${r.waited.seconds.toFixed(1)} s in all`)
   );
 }
 
@@ -676,6 +697,10 @@ export async function main(argv: string[]): Promise<void> {
       0,
       ["kubetrail-full", "kubetrail serve + index + detector"],
       ["kubetrail-full-thread-index", "kubetrail serve + index written on serve's event loop + detector"],
+      [
+        "kubetrail-full-unbounded",
+        "kubetrail serve + index + detector, --index-max-lag 0 (no back-pressure)",
+      ],
       ["kubetrail-full-novalues", "kubetrail serve + index + detector, redaction by value off"],
     );
   // --systems=kubetrail,jsonl: only those rows (e.g. to profile one server with --cpu-prof).

@@ -2,8 +2,7 @@
 // cover every route the server mounts for reading (the query API's and the web UI's), and
 // describe the answers a real `kubetrail serve` gives — each reply below is validated against
 // the schema of its status.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -16,7 +15,12 @@ import { statusRoutes } from "../src/server/routes/status.js";
 import { uiApiRoutes, type UiApiDeps } from "../src/server/routes/ui-api.js";
 import { uiRoutes, type UiRouteDeps } from "../src/server/routes/ui.js";
 import { request } from "./fixtures/audit/request.js";
-import { startServe, type ServeProcess } from "./fixtures/audit/serve-process.js";
+import {
+  startServe,
+  startServeInTempDir,
+  type ServeInTempDir,
+  type ServeProcess,
+} from "./fixtures/audit/serve-process.js";
 import { requestEvents, SCENARIO } from "./query-fixtures.js";
 
 const SPEC_FILE = new URL("../docs/openapi.yaml", import.meta.url);
@@ -72,6 +76,7 @@ function responseSchema(path: string, status: number, method = "get"): unknown {
   return bundled(schema);
 }
 
+let running: ServeInTempDir | undefined;
 let dir: string;
 let serve: ServeProcess;
 let ca: string;
@@ -124,19 +129,8 @@ async function check(
 let lastCookie = "";
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "kubetrail-openapi-"));
-  serve = await startServe([
-    "--data",
-    dir,
-    "--listen",
-    "127.0.0.1:0",
-    "--integrate-interval",
-    "100ms",
-    "--no-detect",
-  ]);
-  ca = readFileSync(join(dir, "tls", "ca.crt"), "utf8");
-  readToken = readFileSync(join(dir, "read-token"), "utf8").trim();
-  ingestToken = readFileSync(join(dir, "ingest-token"), "utf8").trim();
+  running = await startServeInTempDir("kubetrail-openapi-");
+  ({ dir, serve, ca, readToken, ingestToken } = running);
   const items = SCENARIO.flatMap(requestEvents).map(({ kind: _k, apiVersion: _a, ...rest }) => rest);
   const r = await request(serve.port, {
     method: "POST",
@@ -158,8 +152,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (serve !== undefined && serve.child.exitCode === null) await serve.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await running?.close();
 });
 
 describe("docs/openapi.yaml", () => {

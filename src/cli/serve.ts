@@ -11,6 +11,7 @@ import { DEFAULT_CONNECTION_LIMITS } from "../server/connection-guard.js";
 import { detectServeExtension } from "../server/detect-extension.js";
 import { guardServeExtension, type GuardExtension } from "../server/guard-extension.js";
 import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output.js";
+import { DEFAULT_INDEX_MAX_LAG_MS } from "../index/lag-gate.js";
 import { queryServeExtension } from "../server/routes/query.js";
 import { statusServeExtension } from "../server/routes/status.js";
 import { runServe, type ServeConfig, type ServeExtension } from "../server/run-serve.js";
@@ -43,6 +44,7 @@ interface ServeFlags {
   maxUnauthenticatedPerAddress: string;
   shutdownGrace: string;
   integrateInterval: string;
+  indexMaxLag: string;
   policy?: string;
   redactionRules?: string;
   secretDetectors?: string;
@@ -257,6 +259,13 @@ export function registerServe(program: Command): void {
     .addOption(
       opt("--integrate-interval <duration>", "how often a new signed checkpoint covers new entries", "1s"),
     )
+    .addOption(
+      opt(
+        "--index-max-lag <duration>",
+        "while the query index is further behind the log than this, each webhook batch waits for it (at most 2s) before it is stored; 0: never",
+        `${DEFAULT_INDEX_MAX_LAG_MS / 1000}s`,
+      ),
+    )
     .addOption(opt("--policy <file>", "audit Policy YAML applied at ingest (levels, omitStages)"))
     .addOption(opt("--redaction-rules <file>", "extra redaction rules (YAML); built-in rules always apply"))
     .addOption(
@@ -373,6 +382,7 @@ export function registerServe(program: Command): void {
           storage.stateDir,
           {
             onError: onIndexError,
+            maxLagMs: parseDuration(resolved.indexMaxLag, "--index-max-lag"),
             onRebuild: (reason) =>
               logger.warn(
                 { reason },

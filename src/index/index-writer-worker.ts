@@ -1,8 +1,8 @@
 // The worker thread of index-writer.ts: owns a write connection to DATA/index.db, turns each
 // batch it is sent into rows (parsing digests and bytes here, off the server's event loop) and
 // writes them with the new position in one transaction.
-import { writeFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
+import { nameThisThread } from "../worker/thread-name.js";
 import { openIndex, type QueryIndex } from "./db.js";
 import { IndexError } from "./errors.js";
 import { INDEX_WRITER_THREAD_NAME, type WriterReply } from "./index-writer.js";
@@ -12,11 +12,7 @@ const port = parentPort;
 if (!port) throw new Error("index-writer-worker runs only as a worker thread");
 const start = workerData as { dataDir: string; checkpointsItself: boolean };
 let checkpointsItself = start.checkpointsItself;
-try {
-  writeFileSync("/proc/thread-self/comm", INDEX_WRITER_THREAD_NAME);
-} catch {
-  // Not Linux, or /proc not mounted: the thread keeps its name.
-}
+nameThisThread(INDEX_WRITER_THREAD_NAME);
 
 type Request =
   | { id: number; op: "write"; batch: RowBatch; newPosition: number }

@@ -3,9 +3,11 @@
 // the one checkpointed). PASSIVE never waits for the server's reads or writes.
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { nameThisThread } from "../worker/thread-name.js";
 
 const port = parentPort;
 if (!port) throw new Error("wal-checkpoint-worker runs only as a worker thread");
+nameThisThread("kt-index-ckpt");
 const { file, intervalMs } = workerData as { file: string; intervalMs: number };
 
 /** The last failure told, so a lasting one is told once, not every interval. */

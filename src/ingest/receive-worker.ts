@@ -1,7 +1,7 @@
 // A receive worker thread (see receive.ts): prepares each body posted to it and posts back the
 // packed batch, its bytes transferred.
-import { writeFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
+import { nameThisThread } from "../worker/thread-name.js";
 import { IngestBusyError, IngestError } from "./errors.js";
 import {
   packBatch,
@@ -15,13 +15,7 @@ import {
 const port = parentPort;
 if (!port) throw new Error("receive-worker.ts runs only as a worker thread");
 const ctx = workerContext(workerData as ReceiveWorkerData);
-// Named, so `top -H` and `ps -L` (and the webhook bench) tell the receive threads from the rest
-// of serve. Linux only; a sync write runs on this thread, so it names this thread.
-try {
-  writeFileSync("/proc/thread-self/comm", RECEIVE_THREAD_NAME);
-} catch {
-  // Not Linux, or /proc not mounted: the thread keeps its name.
-}
+nameThisThread(RECEIVE_THREAD_NAME);
 
 port.on("message", ({ id, body }: { id: number; body: Uint8Array }) => {
   let reply: PackedBatch;

@@ -86,6 +86,12 @@ export interface ServeExtension {
   start?: (ingest: OpenIngest, ctx: ExtensionContext) => Promise<() => Promise<void>>;
   /** What of it works below par now, for /readyz. */
   degraded?: () => DegradedPart[];
+  /**
+   * Awaited before a webhook batch is appended: a consumer of the log that is far behind may
+   * slow acceptance this way (for a bounded time per batch; the query index does, see
+   * src/index/lag-gate.ts).
+   */
+  beforeIngest?: () => Promise<void>;
 }
 
 /** What serve shares with extensions: the metrics registry (served on /metrics) and the credentials. */
@@ -303,6 +309,7 @@ export async function runServe(
       receive: (body) => openIngestOrThrow().receiver.receive(body),
       ingest: async (batch) => {
         const opened = openIngestOrThrow();
+        for (const ext of extensions) if (ext.beforeIngest) await ext.beforeIngest();
         const result = await opened.pipeline.ingestPrepared(batch);
         if (cfg.ackGate) await cfg.ackGate(opened.log);
         return result;

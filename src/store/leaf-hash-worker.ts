@@ -7,6 +7,7 @@ import { parentPort } from "node:worker_threads";
 import { perfectTreeRoots } from "../tlog/hash.js";
 import { TILE_WIDTH } from "../tlog/tile-path.js";
 import { spansBuffer } from "../worker/calls.js";
+import { nameThisThread } from "../worker/thread-name.js";
 import { decompressBundle } from "./bundle-codec.js";
 import { bundleHolds, bundleLeafHashes } from "./bundle-format.js";
 import type { HashReply, HashRequest } from "./leaf-hasher.js";
@@ -21,6 +22,7 @@ function bundleOf(req: Extract<HashRequest, { data: ArrayBuffer }>): Uint8Array 
 
 const port = parentPort;
 if (!port) throw new Error("leaf-hash-worker runs only as a worker thread");
+nameThisThread("kt-leaf-hash");
 
 port.on("message", (req: HashRequest & { id: number }) => {
   let reply: HashReply;

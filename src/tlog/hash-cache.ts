@@ -27,7 +27,21 @@ export class StoredHashCache {
   set(index: number, hash: Hash): void {
     this.hashes.delete(index);
     this.hashes.set(index, hash);
-    if (this.hashes.size > this.capacity) this.hashes.delete(this.hashes.keys().next().value as number);
+    if (this.hashes.size > this.capacity) this.evictOldest();
+  }
+
+  /**
+   * Drops the least recently used eighth. Not one at a time: a Map keeps a deleted entry's slot
+   * until it is rebuilt, and each new iterator walks past every such slot from the start, so
+   * evicting the oldest on every set cost a walk over up to `capacity` dead slots each time (a
+   * stream of new hashes, as the indexer reads, made that the main thread's largest cost).
+   */
+  private evictOldest(): void {
+    let drop = this.hashes.size - (this.capacity - (this.capacity >> 3));
+    for (const index of this.hashes.keys()) {
+      if (drop-- <= 0) break;
+      this.hashes.delete(index);
+    }
   }
 }
 

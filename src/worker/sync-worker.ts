@@ -1,6 +1,7 @@
 // The sync thread's worker (see sync-thread.ts): one fdatasync per message, answered in order.
 import { fdatasyncSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
+import { nameThisThread } from "./thread-name.js";
 
 export interface SyncRequest {
   id: number;
@@ -13,6 +14,7 @@ export interface SyncReply {
   error?: { message: string; code?: string };
 }
 
+nameThisThread("kt-sync");
 parentPort?.on("message", ({ id, fd }: SyncRequest) => {
   let reply: SyncReply = { id };
   try {

@@ -1,6 +1,7 @@
 // The dedupe store's writer thread (see run-store.ts): sorting, writing and merging runs here
 // keeps that work off the event loop, which only reads them.
 import { parentPort, workerData } from "node:worker_threads";
+import { nameThisThread } from "../../worker/thread-name.js";
 import type { StoreIdentity } from "./manifest.js";
 import { RunStoreWriter } from "./store-writer.js";
 
@@ -20,6 +21,7 @@ export type StoreMessage =
   | { notice: "error"; message: string };
 
 const port = parentPort!;
+nameThisThread("kt-dedupe-store");
 const { dir, identity } = workerData as { dir: string; identity: StoreIdentity };
 let opened: Promise<RunStoreWriter> | null = null;
 

@@ -9,6 +9,7 @@ import type { OpenIngest } from "../../ingest/open-ingest.js";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
 import { startIndexer, type Indexer, type IndexerOptions } from "../../index/indexer.js";
+import { DEFAULT_INDEX_MAX_LAG_MS, indexLagGate, type IndexLagGate } from "../../index/lag-gate.js";
 import { eventItem } from "../../index/present.js";
 import { encodeCursor, parseFilter, type Cursor, type EventFilter } from "../../index/query.js";
 import { resolveEntries, type ResolvedEntry } from "../../index/resolve.js";
@@ -465,10 +466,22 @@ export function queryRoutes(deps: QueryRouteDeps): Route[] {
  */
 export function queryServeExtension(
   stateDir: string,
-  hooks: Pick<IndexerOptions, "onError" | "onRebuild" | "writeIn"> = {},
+  options: Pick<IndexerOptions, "onError" | "onRebuild" | "writeIn"> & {
+    /**
+     * Webhook batches wait (a bounded time each) while the index is further behind the log than
+     * this (lag-gate.ts); 0: never. Default DEFAULT_INDEX_MAX_LAG_MS.
+     */
+    maxLagMs?: number;
+  } = {},
   publishedCheckpoint?: () => string | null,
-): ServeExtension & { indexer(log: AuditLog): Indexer; running(): Indexer | undefined } {
+): ServeExtension & {
+  indexer(log: AuditLog): Indexer;
+  running(): Indexer | undefined;
+  lagGate(): IndexLagGate | undefined;
+} {
+  const { maxLagMs = DEFAULT_INDEX_MAX_LAG_MS, ...hooks } = options;
   let indexer: Indexer | undefined;
+  let gate: IndexLagGate | undefined;
   // Fed from ingest's parsed events when serve's pipeline is at hand (routes and start get it
   // first; other extensions only look the running indexer up).
   const open = (log: AuditLog, pipeline?: OpenIngest["pipeline"]): Indexer =>
@@ -477,8 +490,14 @@ export function queryServeExtension(
     start: async (ingest, ctx) => {
       const running = open(ingest.log, ingest.pipeline);
       registerIndexMetrics(running, ctx.registry);
+      if (maxLagMs > 0) {
+        const started = indexLagGate(running, maxLagMs);
+        registerIndexWaitMetrics(started, ctx.registry);
+        gate = started;
+      }
       return () => running.stop();
     },
+    beforeIngest: () => gate?.wait() ?? Promise.resolve(),
     routes: (ingest) =>
       queryRoutes({
         log: ingest.log,
@@ -495,6 +514,8 @@ export function queryServeExtension(
     indexer: (log) => open(log),
     /** The indexer once started, if it was (for benches and status displays). */
     running: () => indexer,
+    /** The back-pressure on ingest once started, if a bound is set (for benches). */
+    lagGate: () => gate,
   };
 }
 
@@ -532,6 +553,30 @@ export function registerIndexMetrics(indexer: Pick<Indexer, "lag" | "sources">, 
       this.reset();
       this.inc({ source: "memory" }, s.fromMemory);
       this.inc({ source: "log" }, s.fromLog);
+    },
+  });
+}
+
+/** What the index's back-pressure cost webhook ingest, on /metrics. */
+function registerIndexWaitMetrics(gate: IndexLagGate, registry: Registry): void {
+  const names = ["kubetrail_ingest_index_wait_seconds_total", "kubetrail_ingest_index_waits_total"];
+  for (const name of names) registry.removeSingleMetric(name);
+  new Counter({
+    name: names[0]!,
+    help: "Seconds webhook batches waited for the query index to come back within --index-max-lag",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(gate.waited().seconds);
+    },
+  });
+  new Counter({
+    name: names[1]!,
+    help: "Webhook batches that waited for the query index (--index-max-lag)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(gate.waited().batches);
     },
   });
 }

@@ -3,6 +3,7 @@
 import { readlinkSync } from "node:fs";
 import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { nameThisThread } from "../../worker/thread-name.js";
 import { compactBundleFile, reframeBundleFile, type CompactOutcome } from "./compact-bundle.js";
 import { FsLayout } from "./layout.js";
 
@@ -21,6 +22,7 @@ function niceThisThread(): void {
 }
 
 niceThisThread();
+nameThisThread("kt-compact");
 const port = parentPort!;
 const layout = new FsLayout((workerData as { dir: string }).dir);
 port.on("message", ({ id, index, level, perFrame, reframe }: CompactRequest & { id: number }) => {
