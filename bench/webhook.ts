@@ -60,15 +60,15 @@ const LIMITS = { maxBytes: 64 * 1024 * 1024, maxDecodedBytes: 256 * 1024 * 1024 
 /**
  * "kubetrail-full" is `serve` as shipped: also the index feeder and the detector, competing for
  * CPU. "kubetrail-full-thread-index" is the same with the index written on serve's event loop
- * (as before its writer worker), to set the two side by side; "kubetrail-full-unbounded" without
- * the index's back-pressure on ingest (--index-max-lag 0). A "-novalues" system is the same `serve` with redaction by value (docs/secrets.md) off:
+ * (as before its writer worker), to set the two side by side; "kubetrail-full-bounded" with
+ * the index's back-pressure on ingest (--index-max-lag 2s; off by default). A "-novalues" system is the same `serve` with redaction by value (docs/secrets.md) off:
  * its cost is the difference between the two.
  */
 type System =
   | "kubetrail"
   | "kubetrail-full"
   | "kubetrail-full-thread-index"
-  | "kubetrail-full-unbounded"
+  | "kubetrail-full-bounded"
   | "kubetrail-novalues"
   | "kubetrail-full-novalues"
   | "jsonl"
@@ -114,7 +114,7 @@ async function serveRole(system: System, dataDir: string): Promise<void> {
     const query = isFull(system)
       ? queryServeExtension(dataDir, {
           ...(system === "kubetrail-full-thread-index" ? { writeIn: "thread" } : {}),
-          ...(system === "kubetrail-full-unbounded" ? { maxLagMs: 0 } : {}),
+          ...(system === "kubetrail-full-bounded" ? { maxLagMs: 2_000 } : {}),
         })
       : undefined;
     const running = await runServe(
@@ -697,10 +697,7 @@ export async function main(argv: string[]): Promise<void> {
       0,
       ["kubetrail-full", "kubetrail serve + index + detector"],
       ["kubetrail-full-thread-index", "kubetrail serve + index written on serve's event loop + detector"],
-      [
-        "kubetrail-full-unbounded",
-        "kubetrail serve + index + detector, --index-max-lag 0 (no back-pressure)",
-      ],
+      ["kubetrail-full-bounded", "kubetrail serve + index + detector, --index-max-lag 2s (back-pressure)"],
       ["kubetrail-full-novalues", "kubetrail serve + index + detector, redaction by value off"],
     );
   // --systems=kubetrail,jsonl: only those rows (e.g. to profile one server with --cpu-prof).

@@ -78,26 +78,61 @@ async function indexedAll(): Promise<void> {
   throw new Error(`the index never caught up with ${sent} events`);
 }
 
-beforeAll(async () => {
-  running = await startServeInTempDir("kubetrail-index-backpressure-", ["--index-max-lag", "1s"]);
-  ({ dir, serve, ca, ingestToken, readToken } = running);
-});
+/** Each describe runs its own serve with these flags. */
+function serveWith(flags: string[]): void {
+  beforeAll(async () => {
+    running = await startServeInTempDir("kubetrail-index-backpressure-", flags);
+    ({ dir, serve, ca, ingestToken, readToken } = running);
+    sent = 0;
+  });
+  afterAll(async () => {
+    await running?.close();
+  });
+}
 
-afterAll(async () => {
-  await running?.close();
+/** Holds SQLite's write lock on the index while `during` runs: the index writer cannot commit. */
+async function withIndexHeld<T>(during: () => Promise<T>): Promise<T> {
+  const blocker = new Database(join(dir, "index.db"));
+  try {
+    blocker.exec("BEGIN IMMEDIATE");
+    return await during();
+  } finally {
+    blocker.exec("ROLLBACK");
+    blocker.close();
+  }
+}
+
+describe("serve by default (no --index-max-lag)", () => {
+  serveWith([]);
+
+  it("never holds a webhook batch for the index, however far behind it is", async () => {
+    await post(10);
+    await indexedAll();
+    const waitedMs = await withIndexHeld(async () => {
+      const times: number[] = [];
+      // Well past the 2 s a bound would be set to, were one set.
+      const until = performance.now() + 3_500;
+      while (performance.now() < until) times.push(await post(10));
+      expect(await metric("kubetrail_index_lag_seconds")).toBeGreaterThan(2);
+      return times;
+    });
+    expect(Math.max(...waitedMs)).toBeLessThan(INDEX_WAIT_MAX_MS / 2);
+    expect(await metric("kubetrail_ingest_index_waits_total")).toBe(0);
+    await indexedAll();
+  });
 });
 
 describe("serve --index-max-lag", () => {
+  serveWith(["--index-max-lag", "1s"]);
+
   it("holds webhook batches while the index is behind, and lets them through once it caught up", async () => {
     await post(10);
     await indexedAll();
     expect(await metric("kubetrail_ingest_index_waits_total")).toBe(0);
 
     // Hold the index back: the writer cannot commit while this connection holds the write lock.
-    const blocker = new Database(join(dir, "index.db"));
     let waitedMs: number[] = [];
-    try {
-      blocker.exec("BEGIN IMMEDIATE");
+    await withIndexHeld(async () => {
       // Accepted and durable at once until the index is more than 1 s behind; then each
       // batch waits for it, up to INDEX_WAIT_MAX_MS, and still goes through.
       const deadline = performance.now() + 20_000;
@@ -108,10 +143,7 @@ describe("serve --index-max-lag", () => {
       expect(await metric("kubetrail_ingest_index_wait_seconds_total")).toBeGreaterThanOrEqual(
         (INDEX_WAIT_MAX_MS / 1000) * 0.9,
       );
-    } finally {
-      blocker.exec("ROLLBACK");
-      blocker.close();
-    }
+    });
 
     // Released: the index catches up with every event accepted meanwhile, and new batches no
     // longer wait (the bound leaves a loaded machine's writer a second to keep up).

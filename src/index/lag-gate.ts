@@ -8,8 +8,12 @@
 // rebuild from the log takes minutes and must not throttle ingest) and while it is rebuilt.
 import type { Indexer } from "./indexer.js";
 
-/** `serve --index-max-lag`'s default. */
-export const DEFAULT_INDEX_MAX_LAG_MS = 2_000;
+/**
+ * `serve --index-max-lag`'s default: off. While batches wait, the apiserver buffers audit events
+ * and drops what overflows its buffer; a stale index is repaired by waiting, a dropped event
+ * never. Operators who prefer fresh queries over that risk turn the bound on.
+ */
+export const DEFAULT_INDEX_MAX_LAG_MS = 0;
 /** The longest one webhook batch waits for the index: then it goes ahead anyway. */
 export const INDEX_WAIT_MAX_MS = 2_000;
 /** How often a waiting batch looks at the lag again. */
