@@ -7,6 +7,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { scenarioEntries } from "../../test/query-fixtures.js";
 import { hashLeaf } from "../tlog/hash.js";
+import { TS_SOURCE_EXEC_ARGV } from "../worker/start.js";
 import { INDEX_FILE, openIndex, type QueryIndex } from "./db.js";
 import { parseFilter, type RawFilter } from "./query.js";
 import { rowFromEntry } from "./row.js";
@@ -401,12 +402,7 @@ describe("opening a missing index from several processes at once", () => {
     const raceDir = mkdtempSync(join(tmpdir(), "kubetrail-index-race-"));
     const children = Array.from({ length: 6 }, () =>
       fork(fileURLToPath(new URL("../../test/fixtures/open-index-child.ts", import.meta.url)), {
-        // The child runs the TypeScript sources through the loader worker threads use in tests.
-        execArgv: [
-          "--no-warnings",
-          "--experimental-loader",
-          new URL("../worker/ts-loader.mjs", import.meta.url).href,
-        ],
+        execArgv: [...TS_SOURCE_EXEC_ARGV],
       }),
     );
     const errors: string[] = [];

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { TS_SOURCE_EXEC_ARGV } from "../worker/start.js";
 import { createLogger, formatText, LineOutput, resolveLogFormat } from "./log-output.js";
 
 describe("serve's log output", () => {
@@ -113,15 +114,10 @@ describe("serve's log output", () => {
 
     it("writes the lines still waiting when the process ends or exits", () => {
       const child = fileURLToPath(new URL("../../test/fixtures/line-output-child.ts", import.meta.url));
-      const loader = new URL("../worker/ts-loader.mjs", import.meta.url).href;
       for (const how of ["ends", "exit"]) {
-        const r = spawnSync(
-          process.execPath,
-          ["--no-warnings", "--experimental-loader", loader, child, how],
-          {
-            encoding: "utf8",
-          },
-        );
+        const r = spawnSync(process.execPath, [...TS_SOURCE_EXEC_ARGV, child, how], {
+          encoding: "utf8",
+        });
         expect(r.stdout, how).toBe('{"line":0}\n{"line":1}\n{"line":2}\n');
         expect(r.status).toBe(how === "exit" ? 3 : 0);
       }

@@ -9,7 +9,15 @@ export function workerModule(base: string, name: string): URL {
   return new URL(`./${name}${base.endsWith(".ts") ? ".ts" : ".js"}`, base);
 }
 
-const TS_LOADER = new URL("./ts-loader.mjs", import.meta.url);
+/**
+ * Node flags that run TypeScript sources through ts-loader.mjs: for worker threads started from
+ * the sources, and for child processes the tests fork from them.
+ */
+export const TS_SOURCE_EXEC_ARGV: readonly string[] = [
+  "--no-warnings",
+  "--experimental-loader",
+  new URL("./ts-loader.mjs", import.meta.url).href,
+];
 
 /** Starts a worker thread running `module` with `workerData` (and bounded by `resourceLimits`). */
 export function startWorker(module: URL, workerData?: unknown, resourceLimits?: ResourceLimits): Worker {
@@ -18,6 +26,6 @@ export function startWorker(module: URL, workerData?: unknown, resourceLimits?: 
     workerData,
     resourceLimits,
     // The loader's hooks are experimental in Node 20: its warning would only be noise in tests.
-    ...(fromSources ? { execArgv: ["--no-warnings", "--experimental-loader", TS_LOADER.href] } : {}),
+    ...(fromSources ? { execArgv: [...TS_SOURCE_EXEC_ARGV] } : {}),
   });
 }
