@@ -123,6 +123,27 @@ export function writevAllNow(fd: number, buffers: Uint8Array[], position: number
   }
 }
 
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/**
+ * Writes zeros over [from, to) of `fd` in this thread (a copy into the page cache): space a file
+ * is later written over in place, so that syncing those writes commits no new size or blocks.
+ */
+export function writeZerosNow(fd: number, from: number, to: number): void {
+  for (let at = from; at < to;) {
+    // One chunk many times over, at most the 1024 buffers a vectored write takes.
+    const buffers: Uint8Array[] = [];
+    let end = at;
+    while (end < to && buffers.length < 1024) {
+      const n = Math.min(ZEROS.length, to - end);
+      buffers.push(ZEROS.subarray(0, n));
+      end += n;
+    }
+    writevAllNow(fd, buffers, at);
+    at = end;
+  }
+}
+
 /** What is left of `buffers` after a vectored write took its first `written` bytes. */
 export function unwritten(buffers: Uint8Array[], written: number): Uint8Array[] {
   let i = 0;

@@ -38,6 +38,7 @@ import {
   fdatasync,
   fsyncDir,
   writevAllNow,
+  writeZerosNow,
   openFd,
   closeFd,
 } from "../store/durable-file.js";
@@ -58,6 +59,7 @@ export interface StoredCheckpoint {
 const COMPACT_BYTES = 4 * 1024 * 1024;
 /** Zero-filled room beyond the compaction size, for the group that crosses it. */
 const JOURNAL_SLACK = 1024 * 1024;
+/** What dataEnd compares the journal with, a chunk at a time. */
 const ZEROS = Buffer.alloc(64 * 1024);
 
 export interface CheckpointStoreOptions {
@@ -124,12 +126,6 @@ function dataEnd(bytes: Buffer): number {
     end = from;
   }
   return 0;
-}
-
-/** Writes zeros over [from, to) of fd (from the event loop: a copy into the page cache). */
-function zeroRange(fd: number, from: number, to: number): void {
-  for (let at = from; at < to; at += ZEROS.length)
-    writevAllNow(fd, [ZEROS.subarray(0, Math.min(ZEROS.length, to - at))], at);
 }
 
 export class CheckpointStore {
@@ -283,7 +279,7 @@ export class CheckpointStore {
   /** After a failed write: the journal must end cleanly, or no later record could be trusted. */
   private async zeroBack(from: number, to: number, cause: unknown): Promise<void> {
     try {
-      zeroRange(this.fd, from, to);
+      writeZerosNow(this.fd, from, to);
       await fdatasync(this.fd);
     } catch {
       this.broken = cause instanceof Error ? cause : new Error(String(cause));
@@ -352,8 +348,8 @@ export class CheckpointStore {
     }
     // Nothing after the records but zeros, and room for the journal to grow into in place.
     const size = Math.max(journal.length, this.compactBytes + JOURNAL_SLACK);
-    if (dataEnd(journal) > this.journalBytes) zeroRange(this.fd, this.journalBytes, journal.length);
-    if (journal.length < size) zeroRange(this.fd, journal.length, size);
+    if (dataEnd(journal) > this.journalBytes) writeZerosNow(this.fd, this.journalBytes, journal.length);
+    if (journal.length < size) writeZerosNow(this.fd, journal.length, size);
     await fdatasync(this.fd);
   }
 

@@ -17,7 +17,16 @@
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { closeFd, fdatasync, fsyncDir, openFd, settleAll, writevAll, writevAllNow } from "../durable-file.js";
+import {
+  closeFd,
+  fdatasync,
+  fsyncDir,
+  openFd,
+  settleAll,
+  writevAll,
+  writevAllNow,
+  writeZerosNow,
+} from "../durable-file.js";
 import { LogError } from "../types.js";
 import {
   decodeRecordHeader,
@@ -58,7 +67,6 @@ const INLINE_WRITE_BYTES = 512 * 1024;
 
 /** Zeros written ahead of the writer at a time; a new chunk is started when half is left. */
 const PREALLOCATE_BYTES = 1024 * 1024;
-let zeros: Buffer | null = null;
 
 interface Slot {
   file: string;
@@ -294,9 +302,8 @@ export class WriteAheadLog {
     const from = Math.max(end, slot.allocated);
     const to = Math.min(this.opts.slotBytes, from + PREALLOCATE_BYTES);
     if (!slot.preallocate || from >= to || end + PREALLOCATE_BYTES / 2 <= slot.allocated) return;
-    zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
     try {
-      writevAllNow(slot.fd, [zeros.subarray(0, to - from)], from);
+      writeZerosNow(slot.fd, from, to);
     } catch {
       slot.preallocate = false;
       return;
