@@ -140,3 +140,38 @@ export function createMetrics(
   });
   return m;
 }
+
+/**
+ * A gauge whose value is read at each scrape, replacing a metric of the same name (a part that
+ * restarts registers its gauges again).
+ */
+export function gaugeReadAtScrape(registry: Registry, name: string, help: string, read: () => number): void {
+  registry.removeSingleMetric(name);
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** A counter whose total is kept elsewhere and read at each scrape; replaces one of the same name. */
+export function counterReadAtScrape(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => number,
+): void {
+  registry.removeSingleMetric(name);
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}

@@ -4,7 +4,7 @@
 // for full-log readers (auditors, mirrors). Everything is read through the log's LogReader,
 // whatever driver stores it. Documented in docs/api.md and docs/openapi.yaml.
 import type { ServerResponse } from "node:http";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 import type { OpenIngest } from "../../ingest/open-ingest.js";
 import { IndexError } from "../../index/errors.js";
 import type { QueryIndex } from "../../index/db.js";
@@ -28,6 +28,7 @@ import {
   TILE_WIDTH,
 } from "../../tlog/index.js";
 import type { Access } from "../auth/access.js";
+import { counterReadAtScrape, gaugeReadAtScrape } from "../metrics.js";
 import { HttpError, type Route } from "../route.js";
 import type { ServeExtension } from "../run-serve.js";
 import { jsonReply } from "../server.js";
@@ -521,30 +522,22 @@ export function queryServeExtension(
 
 /** The index's lag behind the log on /metrics, read on each scrape. */
 export function registerIndexMetrics(indexer: Pick<Indexer, "lag" | "sources">, registry: Registry): void {
-  const names = [
+  gaugeReadAtScrape(
+    registry,
     "kubetrail_index_lag_entries",
+    "Entries covered by the latest signed checkpoint that the query index has not indexed yet",
+    () => indexer.lag().entries,
+  );
+  gaugeReadAtScrape(
+    registry,
     "kubetrail_index_lag_seconds",
-    "kubetrail_index_entries_total",
-  ];
-  for (const name of names) registry.removeSingleMetric(name);
-  new Gauge({
-    name: names[0]!,
-    help: "Entries covered by the latest signed checkpoint that the query index has not indexed yet",
-    registers: [registry],
-    collect() {
-      this.set(indexer.lag().entries);
-    },
-  });
-  new Gauge({
-    name: names[1]!,
-    help: "Seconds the oldest integrated entry not yet in the query index has waited (0 when caught up)",
-    registers: [registry],
-    collect() {
-      this.set(indexer.lag().seconds);
-    },
-  });
+    "Seconds the oldest integrated entry not yet in the query index has waited (0 when caught up)",
+    () => indexer.lag().seconds,
+  );
+  const sourced = "kubetrail_index_entries_total";
+  registry.removeSingleMetric(sourced);
   new Counter({
-    name: names[2]!,
+    name: sourced,
     help: "Entries indexed, by source: memory (as ingest parsed them) or log (read and parsed again)",
     labelNames: ["source"],
     registers: [registry],
@@ -559,26 +552,18 @@ export function registerIndexMetrics(indexer: Pick<Indexer, "lag" | "sources">, 
 
 /** What the index's back-pressure cost webhook ingest, on /metrics. */
 function registerIndexWaitMetrics(gate: IndexLagGate, registry: Registry): void {
-  const names = ["kubetrail_ingest_index_wait_seconds_total", "kubetrail_ingest_index_waits_total"];
-  for (const name of names) registry.removeSingleMetric(name);
-  new Counter({
-    name: names[0]!,
-    help: "Seconds webhook batches waited for the query index to come back within --index-max-lag",
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(gate.waited().seconds);
-    },
-  });
-  new Counter({
-    name: names[1]!,
-    help: "Webhook batches that waited for the query index (--index-max-lag)",
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(gate.waited().batches);
-    },
-  });
+  counterReadAtScrape(
+    registry,
+    "kubetrail_ingest_index_wait_seconds_total",
+    "Seconds webhook batches waited for the query index to come back within --index-max-lag",
+    () => gate.waited().seconds,
+  );
+  counterReadAtScrape(
+    registry,
+    "kubetrail_ingest_index_waits_total",
+    "Webhook batches that waited for the query index (--index-max-lag)",
+    () => gate.waited().batches,
+  );
 }
 
 /** A signed checkpoint as the proof endpoints return it, beside the proof it anchors. */
