@@ -424,26 +424,13 @@ export function treeCpuSeconds(pid: number): number {
 
 /**
  * CPU seconds (user+sys) of the live threads named `comm` in a process and its live descendants
- * (a thread names itself by writing /proc/thread-self/comm, as serve's receive workers do).
+ * (a thread names itself by writing /proc/thread-self/comm, as serve's receive workers do; the
+ * main thread is never counted: threadsCpuSeconds calls it "main").
  */
 export function threadCpuSeconds(pid: number, comm: string): number {
   let total = 0;
-  for (const p of [pid, ...descendants(pid)]) {
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${p}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        if (readFileSync(`/proc/${p}/task/${tid}/comm`, "utf8").trim() !== comm) continue;
-      } catch {
-        continue;
-      }
-      total += taskCpuSeconds(p, Number(tid));
-    }
-  }
+  for (const p of [pid, ...descendants(pid)])
+    for (const t of threadsCpuSeconds(p).values()) if (t.name === comm) total += t.seconds;
   return total;
 }
 
