@@ -1,7 +1,8 @@
 // Flags and the `key` subcommand shared by `kubetrail witness` and `kubetrail mirror`.
 import type { Command } from "commander";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { ConfigError, parseListen } from "../server/config.js";
+import { createLogger, stdoutLines } from "../server/log-output.js";
 import { loadOrCreateCosignerKey } from "../witness/cosigner-key.js";
 import type { CosignerConfig } from "../witness/cosigner-base.js";
 import { WitnessError } from "../witness/errors.js";
@@ -60,8 +61,17 @@ export function cosignerConfig(o: CosignerFlags): CosignerConfig {
   };
 }
 
+/**
+ * The witness's or mirror's logger: JSON lines on stdout, as serve writes them (see stdoutLines;
+ * a full disk or a closed pipe drops lines, never stops the server).
+ */
 export function cosignerLogger(role: string, level: string): Logger {
-  return pino({ level, base: { service: `kubetrail-${role}` } });
+  return createLogger({
+    level,
+    format: "json",
+    output: stdoutLines(),
+    service: `kubetrail-${role}`,
+  });
 }
 
 /** Starts a cosigner server, turning configuration mistakes into usage errors, and runs it until a signal. */

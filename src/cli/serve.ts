@@ -10,7 +10,7 @@ import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } f
 import { DEFAULT_CONNECTION_LIMITS } from "../server/connection-guard.js";
 import { detectServeExtension } from "../server/detect-extension.js";
 import { guardServeExtension, type GuardExtension } from "../server/guard-extension.js";
-import { createLogger, LineOutput, resolveLogFormat } from "../server/log-output.js";
+import { createLogger, resolveLogFormat, stdoutLines } from "../server/log-output.js";
 import { DEFAULT_INDEX_MAX_LAG_MS } from "../index/lag-gate.js";
 import { queryServeExtension } from "../server/routes/query.js";
 import { statusServeExtension } from "../server/routes/status.js";
@@ -262,7 +262,7 @@ export function registerServe(program: Command): void {
     .addOption(
       opt(
         "--index-max-lag <duration>",
-        "while the query index is further behind the log than this, each webhook batch waits for it (at most 2s) before it is stored; 0: never (docs/operations.md)",
+        "while the query index is further behind the log than this, each webhook batch waits for it (at most 2s) before it is stored; 0 (the default): never (docs/operations.md)",
         `${DEFAULT_INDEX_MAX_LAG_MS / 1000}s`,
       ),
     )
@@ -353,9 +353,7 @@ export function registerServe(program: Command): void {
         if (err instanceof ConfigError) throw new CliError(err.message, 2, { cause: err });
         throw err;
       }
-      // Lines are written together every 50 ms (and at exit): a line per request under load
-      // would otherwise be a system call per request.
-      const output = new LineOutput(1, { flushMs: 50 });
+      const output = stdoutLines();
       let logger;
       try {
         const format = resolveLogFormat(cmd.opts<ServeFlags>().logFormat, process.stdout.isTTY === true);

@@ -142,6 +142,14 @@ export class LineOutput {
 /** Collected lines written at once when they reach this many characters. */
 const FLUSH_BYTES = 64 * 1024;
 
+/**
+ * A server's stdout (serve, witness, mirror): lines written together every 50 ms and at exit,
+ * since a line per request would otherwise be a system call per request.
+ */
+export function stdoutLines(): LineOutput {
+  return new LineOutput(1, { flushMs: 50 });
+}
+
 const LEVEL_NAMES: Record<number, string> = {
   10: "TRACE",
   20: "DEBUG",
@@ -174,13 +182,21 @@ export function formatText(json: string): string {
   return [time, level, String(rec["msg"] ?? ""), ...fields].join(" ").trimEnd() + "\n";
 }
 
-/** serve's logger: pino records to `output`, as JSON lines or readable text. */
-export function createLogger(opts: { level: string; format: LogFormat; output: LineOutput }): Logger {
+/**
+ * A server's logger (serve, witness, mirror): pino records to `output`, as JSON lines or readable
+ * text, each with `service` (default "kubetrail").
+ */
+export function createLogger(opts: {
+  level: string;
+  format: LogFormat;
+  output: LineOutput;
+  service?: string;
+}): Logger {
   const { output, format } = opts;
   const destination = {
     write(line: string): void {
       output.writeLine(format === "text" ? formatText(line) : line);
     },
   };
-  return pino({ level: opts.level, base: { service: "kubetrail" } }, destination);
+  return pino({ level: opts.level, base: { service: opts.service ?? "kubetrail" } }, destination);
 }
