@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GroupCommitter } from "./group-commit.js";
+import { GroupCommitter, type SplitCommit } from "./group-commit.js";
 import { LogError } from "./types.js";
 
 const entry = (s: string) => new TextEncoder().encode(s);
@@ -112,5 +112,69 @@ describe("GroupCommitter", () => {
     expect(await Promise.race([quiet, new Promise((r) => setTimeout(() => r("held"), 20_000))])).toEqual({
       firstIndex: 0,
     });
+  });
+  it("with a split commit, keeps at most two groups unacknowledged and rewinds only once all failed ones settled", async () => {
+    const events: string[] = [];
+    const gates: ((err?: Error) => void)[] = [];
+    let next = 0;
+    let acked = 0;
+    const split: SplitCommit = {
+      write: async (entries) => {
+        const first = next;
+        const name = new TextDecoder().decode(entries[0]);
+        next += entries.length;
+        events.push(`write ${name}@${first}`);
+        const synced = new Promise<void>((resolve, reject) =>
+          gates.push((err) => (err ? reject(err) : resolve())),
+        );
+        return {
+          first,
+          sync: () => synced,
+          acknowledge: () => {
+            acked = first + entries.length;
+            events.push(`ack ${name}`);
+          },
+          abandon: () => events.push(`abandon ${name}`),
+        };
+      },
+      rewind: () => {
+        events.push(`rewind to ${acked}`);
+        next = acked;
+      },
+    };
+    const gc = new GroupCommitter(split);
+    const tick = () => new Promise((r) => setImmediate(r));
+    const a = gc.submit([entry("a")], 1);
+    await tick();
+    const b = gc.submit([entry("b")], 1);
+    await tick();
+    const c = gc.submit([entry("c")], 1);
+    await tick();
+    await tick();
+    // a and b are written; c waits until a is settled.
+    expect(events).toEqual(["write a@0", "write b@1"]);
+    gates[0]!();
+    expect(await a).toEqual({ firstIndex: 0 });
+    await tick();
+    expect(events).toEqual(["write a@0", "write b@1", "ack a", "write c@2"]);
+    // b fails: c, written after it, fails too although its own sync succeeds first.
+    gates[2]!();
+    gates[1]!(new LogError("io", "b's sync failed"));
+    await expect(b).rejects.toThrow("b's sync failed");
+    await expect(c).rejects.toThrow("b's sync failed");
+    // The next group is written where b began, after a rewind.
+    const d = gc.submit([entry("d")], 1);
+    await tick();
+    gates[3]!();
+    expect(await d).toEqual({ firstIndex: 1 });
+    expect(events.slice(3)).toEqual([
+      "write c@2",
+      "abandon b",
+      "abandon c",
+      "rewind to 1",
+      "write d@1",
+      "ack d",
+    ]);
+    await gc.close();
   });
 });

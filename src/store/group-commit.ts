@@ -1,6 +1,14 @@
 // Group commit: appends that arrive while a commit is in flight wait and are written
 // together by the next one, so one fsync covers many requests. Each caller's promise
 // settles only after the commit that holds its entries has settled.
+//
+// A committer given a two-step commit (write, then sync) overlaps them: the next group is
+// written while the previous group's sync is still running, and its own sync starts at once.
+// An append that arrives during a slow sync then waits for one sync, not for the end of that
+// one and then all of its own. Groups are still acknowledged strictly in order, each only
+// once its own sync and every earlier group's have succeeded; when a sync fails, that group
+// and every group written after it fail, and nothing more is written until they have all
+// settled and the writer has rewound to the last acknowledged entry.
 import { LogError } from "./types.js";
 
 interface Pending {
@@ -33,9 +41,48 @@ export const DEFAULT_GROUP_COMMIT_LIMITS: GroupCommitLimits = {
 };
 
 /**
- * Serialises commits. `commit` receives the concatenated entries of one group, with their
- * leaf hashes when every append of the group gave them, and returns the log index of the
- * first; it must either make them all durable or throw.
+ * Commits one group in one step: returns the log index of its first entry once all of them
+ * are durable, or throws having made none of them durable.
+ */
+export type Commit = (
+  entries: readonly Uint8Array[],
+  leafHashes: readonly Uint8Array[] | undefined,
+) => Promise<number>;
+
+/** A group written but not yet known to be durable (see SplitCommit). */
+export interface WrittenGroup {
+  /** The log index of the group's first entry. */
+  readonly first: number;
+  /** Resolves once the group's entries are durable; started as soon as the write returns. */
+  sync(): Promise<void>;
+  /** The group and every group before it are durable: called in log order. */
+  acknowledge(): void;
+  /** The group will never be acknowledged (its sync or an earlier group's failed). */
+  abandon(): void;
+}
+
+/** A commit in two steps, so that one group's sync can overlap the next group's write. */
+export interface SplitCommit {
+  /**
+   * Writes the group after every group written before it (acknowledged or not); called one at
+   * a time. A failed write has written nothing that needs undoing.
+   */
+  write(entries: readonly Uint8Array[], leafHashes: readonly Uint8Array[] | undefined): Promise<WrittenGroup>;
+  /**
+   * A sync failed: every group written since the last acknowledged one has been abandoned, and
+   * the next write goes right after the last acknowledged group.
+   */
+  rewind(): void;
+}
+
+/** Groups whose syncs may run at once: one syncing while the next is written and syncs. */
+const MAX_UNACKNOWLEDGED = 2;
+
+/**
+ * Serialises commits. A `Commit` (one step) commits one group at a time; a `SplitCommit`
+ * overlaps each group's sync with the next group's write (see the file comment). Either way
+ * the groups' entries are concatenated, with their leaf hashes when every append of the group
+ * gave them.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
@@ -43,15 +90,21 @@ export class GroupCommitter {
   private running: Promise<void> | null = null;
   private closed = false;
   private lastStart = -Infinity;
+  private readonly split: SplitCommit;
+  /** Groups written and not yet settled, oldest first; each settles without rejecting. */
+  private unacknowledged: Promise<void>[] = [];
+  /** Settles with the error that failed the last group written, or null once it is acknowledged. */
+  private tail: Promise<unknown> = Promise.resolve(null);
+  /** A group failed: rewind before writing the next. */
+  private failed = false;
 
   constructor(
-    private readonly commit: (
-      entries: readonly Uint8Array[],
-      leafHashes: readonly Uint8Array[] | undefined,
-    ) => Promise<number>,
+    commit: Commit | SplitCommit,
     private readonly limits: GroupCommitLimits = DEFAULT_GROUP_COMMIT_LIMITS,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.split = typeof commit === "function" ? oneStep(commit) : commit;
+  }
 
   /** Bytes accepted but not yet durable. */
   get backlogBytes(): number {
@@ -80,6 +133,7 @@ export class GroupCommitter {
   async close(): Promise<void> {
     this.closed = true;
     await this.running;
+    await Promise.all(this.unacknowledged);
   }
 
   private async drain(): Promise<void> {
@@ -88,25 +142,66 @@ export class GroupCommitter {
     while (this.queue.length > 0) {
       const wait = this.lastStart + this.limits.minSpacingMs - this.now();
       if (wait > 0 && !this.closed) await new Promise((r) => setTimeout(r, wait));
+      while (this.unacknowledged.length >= MAX_UNACKNOWLEDGED) await this.unacknowledged[0];
+      if (this.failed) {
+        // Groups written after the failed one fail too; once they have, write where it began.
+        await Promise.all(this.unacknowledged);
+        this.split.rewind();
+        this.failed = false;
+        this.tail = Promise.resolve(null);
+      }
       this.lastStart = this.now();
       const group = this.takeGroup();
       const entries = joined(group, (p) => p.entries);
       const leafHashes = group.every((p) => p.leafHashes !== undefined)
         ? joined(group, (p) => p.leafHashes!)
         : undefined;
+      let written: WrittenGroup;
       try {
-        let index = await this.commit(entries, leafHashes);
-        for (const p of group) {
-          p.resolve({ firstIndex: index });
-          index += p.entries.length;
-        }
+        written = await this.split.write(entries, leafHashes);
       } catch (err) {
-        for (const p of group) p.reject(err);
-      } finally {
-        for (const p of group) this.pendingBytes -= p.bytes;
+        this.settle(group, err);
+        continue;
       }
+      this.track(group, written);
     }
     this.running = null;
+  }
+
+  /** Starts the group's sync and acknowledges it after every earlier group, or fails it. */
+  private track(group: Pending[], written: WrittenGroup): void {
+    const synced = written.sync().then(
+      () => null,
+      (err: unknown) => err ?? new LogError("io", "a commit's sync failed"),
+    );
+    const earlier = this.tail;
+    const outcome = (async (): Promise<unknown> => {
+      const failure = (await earlier) ?? (await synced);
+      if (failure === null) {
+        written.acknowledge();
+        this.settle(group, null, written.first);
+      } else {
+        this.failed = true;
+        written.abandon();
+        this.settle(group, failure);
+      }
+      return failure;
+    })();
+    this.tail = outcome;
+    const done = outcome.then(() => {
+      this.unacknowledged = this.unacknowledged.filter((p) => p !== done);
+    });
+    this.unacknowledged.push(done);
+  }
+
+  private settle(group: Pending[], err: unknown, first = 0): void {
+    let index = first;
+    for (const p of group) {
+      this.pendingBytes -= p.bytes;
+      if (err === null) p.resolve({ firstIndex: index });
+      else p.reject(err);
+      index += p.entries.length;
+    }
   }
 
   private takeGroup(): Pending[] {
@@ -118,6 +213,17 @@ export class GroupCommitter {
     }
     return this.queue.splice(0, n);
   }
+}
+
+/** A one-step commit as a split one whose sync has already happened in its write. */
+function oneStep(commit: Commit): SplitCommit {
+  return {
+    write: async (entries, leafHashes) => {
+      const first = await commit(entries, leafHashes);
+      return { first, sync: () => Promise.resolve(), acknowledge: () => {}, abandon: () => {} };
+    },
+    rewind: () => {},
+  };
 }
 
 /** One list of what each append of a group holds, in order (the append's own list when alone). */
