@@ -2,10 +2,11 @@
 // together by the next one, so one fsync covers many requests. Each caller's promise
 // settles only after the commit that holds its entries has settled.
 //
-// A committer given a two-step commit (write, then sync) overlaps them: the next group is
-// written while the previous group's sync is still running, and its own sync starts at once.
-// An append that arrives during a slow sync then waits for one sync, not for the end of that
-// one and then all of its own. Groups are still acknowledged strictly in order, each only
+// A committer given a two-step commit (write, then sync) overlaps them when a sync is late:
+// once it has run twice as long as syncs usually take, the group gathered meanwhile is written
+// beside it and its own sync started at once. An append that arrives during a slow sync then
+// waits for one sync, not for the end of that one and then all of its own; an on-time sync
+// still gathers the next group, so busy writers keep their large groups. Groups are still acknowledged strictly in order, each only
 // once its own sync and every earlier group's have succeeded; when a sync fails, that group
 // and every group written after it fail, and nothing more is written until they have all
 // settled and the writer has rewound to the last acknowledged entry.
@@ -77,6 +78,12 @@ export interface SplitCommit {
 
 /** Groups whose syncs may run at once: one syncing while the next is written and syncs. */
 const MAX_UNACKNOWLEDGED = 2;
+/**
+ * A sync is late once it has run this many times the usual (a moving average): only then is
+ * the next group written beside it. Overlapping every sync would split the groups that
+ * gather during an on-time sync into more, smaller commits, each with its own fdatasync.
+ */
+const LATE_FACTOR = 2;
 
 /**
  * Serialises commits. A `Commit` (one step) commits one group at a time; a `SplitCommit`
@@ -97,6 +104,10 @@ export class GroupCommitter {
   private tail: Promise<unknown> = Promise.resolve(null);
   /** A group failed: rewind before writing the next. */
   private failed = false;
+  /** When the oldest unacknowledged group's sync started. */
+  private syncStarts: number[] = [];
+  /** Moving average of how long a sync takes (ms). */
+  private usualSyncMs = 0;
 
   constructor(
     commit: Commit | SplitCommit,
@@ -142,7 +153,7 @@ export class GroupCommitter {
     while (this.queue.length > 0) {
       const wait = this.lastStart + this.limits.minSpacingMs - this.now();
       if (wait > 0 && !this.closed) await new Promise((r) => setTimeout(r, wait));
-      while (this.unacknowledged.length >= MAX_UNACKNOWLEDGED) await this.unacknowledged[0];
+      await this.untilOverlapAllowed();
       if (this.failed) {
         // Groups written after the failed one fail too; once they have, write where it began.
         await Promise.all(this.unacknowledged);
@@ -168,10 +179,34 @@ export class GroupCommitter {
     this.running = null;
   }
 
+  /**
+   * Waits until the next group may be written: nothing unacknowledged, or one group whose
+   * sync is late (see LATE_FACTOR).
+   */
+  private async untilOverlapAllowed(): Promise<void> {
+    for (;;) {
+      const oldest = this.unacknowledged[0];
+      if (oldest === undefined) return;
+      if (this.unacknowledged.length < MAX_UNACKNOWLEDGED) {
+        const late = this.syncStarts[0]! + LATE_FACTOR * this.usualSyncMs - this.now();
+        if (late <= 0) return;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([oldest, new Promise((r) => (timer = setTimeout(r, late)))]);
+        clearTimeout(timer);
+      } else await oldest;
+    }
+  }
+
   /** Starts the group's sync and acknowledges it after every earlier group, or fails it. */
   private track(group: Pending[], written: WrittenGroup): void {
+    const started = this.now();
+    this.syncStarts.push(started);
     const synced = written.sync().then(
-      () => null,
+      () => {
+        const took = this.now() - started;
+        this.usualSyncMs = this.usualSyncMs === 0 ? took : 0.9 * this.usualSyncMs + 0.1 * took;
+        return null;
+      },
       (err: unknown) => err ?? new LogError("io", "a commit's sync failed"),
     );
     const earlier = this.tail;
@@ -189,7 +224,9 @@ export class GroupCommitter {
     })();
     this.tail = outcome;
     const done = outcome.then(() => {
-      this.unacknowledged = this.unacknowledged.filter((p) => p !== done);
+      const at = this.unacknowledged.indexOf(done);
+      this.unacknowledged = this.unacknowledged.filter((_, i) => i !== at);
+      this.syncStarts = this.syncStarts.filter((_, i) => i !== at);
     });
     this.unacknowledged.push(done);
   }
