@@ -123,7 +123,7 @@ describe("Ed25519Pool", () => {
     await expect(threads.verify(rawPublic(publicKey), ok, sig)).resolves.toBe(true);
     // Both jobs are asked for in one turn, so they go in the batch that kills the thread.
     const lost = [
-      threads.sign(privateKey, Buffer.from("die now")),
+      threads.sign(privateKey, Buffer.from("die-now")),
       threads.verify(rawPublic(publicKey), ok, sig),
     ];
     for (const p of lost) {

@@ -146,15 +146,21 @@ export class Ed25519Pool implements Ed25519Threads {
     }
   }
 
+  /**
+   * Gives the queued jobs to the threads that have none in hand, shared evenly; the rest wait
+   * for a thread to answer. So the busier the threads, the larger each batch, and the fewer
+   * messages each job costs both ends.
+   */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.queue.length === 0 || this.closed) return;
+    const idle = this.slots.map((_, i) => this.slot(i)).filter((s) => s.busy === 0);
+    const parts = Math.min(idle.length, this.queue.length);
+    if (parts === 0) return;
     const jobs = this.queue.splice(0);
-    if (jobs.length === 0 || this.closed) return;
-    const slots = this.slots.map((_, i) => this.slot(i)).sort((a, b) => a.busy - b.busy);
-    const parts = Math.min(slots.length, jobs.length);
     for (let p = 0, from = 0; p < parts; p++) {
       const to = from + Math.ceil((jobs.length - from) / (parts - p));
-      this.send(slots[p]!, jobs.slice(from, to));
+      this.send(idle[p]!, jobs.slice(from, to));
       from = to;
     }
   }
@@ -187,12 +193,14 @@ export class Ed25519Pool implements Ed25519Threads {
     slot.calls.call(batch, [buffer]).then(
       (reply) => {
         slot.busy -= jobs.length;
+        this.flush();
         if ("error" in reply)
           this.failJobs(jobs, new WitnessError("crypto-thread", `Ed25519 thread: ${reply.error}`));
         else settleJobs(jobs, reply.out);
       },
       (err: Error) => {
         slot.busy -= jobs.length;
+        this.flush();
         this.failJobs(
           jobs,
           new WitnessError("crypto-thread", `${err.message}; its Ed25519 jobs failed`, { cause: err }),
