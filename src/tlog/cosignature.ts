@@ -12,7 +12,6 @@ import {
   ed25519PublicKey,
   ed25519Sign,
   ed25519SignAsync,
-  type Ed25519Threads,
   ed25519Verify,
   generateKeyText,
   parseSignerKey,
@@ -66,19 +65,18 @@ export class CosignatureSigner implements Signer {
     return this.withTimestamp(timestamp, ed25519Sign(this.privateKey, cosignedMessage(msg, timestamp)));
   }
 
-  /** sign, on libuv's thread pool or on `threads` (a witness answering many logs at once). */
-  async signAsync(msg: Uint8Array, threads?: Ed25519Threads): Promise<Uint8Array> {
+  /** sign, on the thread pool (a witness answering many logs at once). */
+  async signAsync(msg: Uint8Array): Promise<Uint8Array> {
     const timestamp = this.timestamp();
-    const message = cosignedMessage(msg, timestamp);
     return this.withTimestamp(
       timestamp,
-      await (threads ? threads.sign(this.privateKey, message) : ed25519SignAsync(this.privateKey, message)),
+      await ed25519SignAsync(this.privateKey, cosignedMessage(msg, timestamp)),
     );
   }
 
-  /** This signer with signing done on libuv's thread pool, or on `threads`. */
-  offThread(threads?: Ed25519Threads): Signer {
-    return { name: this.name, keyHash: this.keyHash, sign: (msg) => this.signAsync(msg, threads) };
+  /** This signer with signing done on the thread pool. */
+  offThread(): Signer {
+    return { name: this.name, keyHash: this.keyHash, sign: (msg) => this.signAsync(msg) };
   }
 
   private timestamp(): bigint {

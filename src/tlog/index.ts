@@ -55,7 +55,7 @@ export {
 export { type TileReader, tileHashReader } from "./tile-hash-reader.js";
 export type { Signer, Verifier } from "./signer.js";
 export { newSigner, newVerifier } from "./keys.js";
-export { type Ed25519Threads, NoteSigner, NoteVerifier, generateNoteKey } from "./note-key.js";
+export { NoteSigner, NoteVerifier, generateNoteKey } from "./note-key.js";
 export { type KeyText, parseVerifierKey } from "./note-key-text.js";
 export {
   type NoteSignature,

@@ -108,16 +108,6 @@ export function ed25519VerifyAsync(publicKey: KeyObject, msg: Uint8Array, sig: U
   });
 }
 
-/**
- * Ed25519 done on threads other than libuv's pool (a witness's own, src/witness/ed25519-pool.ts),
- * for NoteVerifier.onThreads and CosignatureSigner.offThread.
- */
-export interface Ed25519Threads {
-  /** Whether sig is a valid signature of msg by the raw 32-byte key; false, never a rejection, for anything malformed. */
-  verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): Promise<boolean>;
-  sign(privateKey: KeyObject, msg: Uint8Array): Promise<Uint8Array>;
-}
-
 /** A fresh Ed25519 key pair for `name` and algorithm `alg`, as signer and verifier key texts. */
 export function generateKeyText(name: string, alg: number): { signerKey: string; verifierKey: string } {
   if (!isValidKeyName(name))
@@ -168,14 +158,13 @@ export class NoteVerifier implements Verifier {
     /** The key in its text form. */
     readonly key: string,
     private readonly publicKey: KeyObject,
-    private readonly rawKey: Uint8Array,
   ) {}
 
   /** Parses a "<name>+<hash>+<key>" Ed25519 verifier key; throws TlogError("malformed-key"). */
   static fromKey(vkey: string): NoteVerifier {
     const parts = parseVerifierKey(vkey);
     expectAlg(parts, ALG_ED25519, "verifier key");
-    return new NoteVerifier(parts.name, parts.hash, vkey, ed25519PublicKey(parts.key), parts.key);
+    return new NoteVerifier(parts.name, parts.hash, vkey, ed25519PublicKey(parts.key));
   }
 
   /** True if sig is a valid Ed25519 signature of msg by this key. */
@@ -186,17 +175,6 @@ export class NoteVerifier implements Verifier {
   /** verify, on the thread pool. */
   verifyAsync(msg: Uint8Array, sig: Uint8Array): Promise<boolean> {
     return ed25519VerifyAsync(this.publicKey, msg, sig);
-  }
-
-  /** This verifier with verifyAsync done on `threads` (a rejection there is the threads' failure, not a bad signature). */
-  onThreads(threads: Ed25519Threads): Verifier {
-    return {
-      name: this.name,
-      keyHash: this.keyHash,
-      key: this.key,
-      verify: (msg, sig) => this.verify(msg, sig),
-      verifyAsync: (msg, sig) => threads.verify(this.rawKey, msg, sig),
-    };
   }
 }
 

@@ -8,7 +8,6 @@ import type { RunningServer } from "../server/server.js";
 import { CheckpointStore } from "./checkpoint-store.js";
 import { checkCrashPoints, crashPoint } from "./crash-points.js";
 import { openCosignerBase, type CosignerConfig } from "./cosigner-base.js";
-import { Ed25519Pool } from "./ed25519-pool.js";
 import { witnessRoutes } from "./routes.js";
 import { Witness } from "./witness.js";
 
@@ -30,8 +29,6 @@ export async function runWitness(cfg: WitnessConfig, logger: Logger): Promise<Ru
       compactBytes,
     });
     base.onClose(() => store.close());
-    const threads = new Ed25519Pool();
-    base.onClose(() => threads.close());
     const replies = new Counter({
       name: "kubetrail_witness_add_checkpoint_total",
       help: "add-checkpoint requests by HTTP status",
@@ -41,7 +38,6 @@ export async function runWitness(cfg: WitnessConfig, logger: Logger): Promise<Ru
     const witness = new Witness({
       store,
       signer: base.signer,
-      threads,
       logs: base.logs,
       onFork: (e) => base.report(e),
     });

@@ -17,8 +17,6 @@ import {
   splitNote,
 } from "../tlog/index.js";
 import { CheckpointStore } from "./checkpoint-store.js";
-import { workerModule } from "../worker/start.js";
-import { Ed25519Pool } from "./ed25519-pool.js";
 import { parseLogsConfig } from "./logs-config.js";
 import { originHash, Witness, type ForkEvidence } from "./witness.js";
 
@@ -30,8 +28,6 @@ describe("witness add-checkpoint (C2SP tlog-witness)", () => {
   const forks: ForkEvidence[] = [];
   const keys = generateCosignatureKey("witness.test/w1");
   const verifier = CosignatureVerifier.fromKey(keys.verifierKey);
-  // As `kubetrail witness` runs it: the Ed25519 work on the witness's own threads.
-  let threads: Ed25519Pool;
 
   const open = async (): Promise<void> => {
     store = await CheckpointStore.open(path.join(dir, "witness"), "cosigned");
@@ -40,7 +36,6 @@ describe("witness add-checkpoint (C2SP tlog-witness)", () => {
       store,
       logs: () => logs,
       signer: CosignatureSigner.fromKey(keys.signerKey),
-      threads,
       onFork: (e) => forks.push(e),
     });
   };
@@ -49,12 +44,10 @@ describe("witness add-checkpoint (C2SP tlog-witness)", () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "kubetrail-witness-"));
     log = new SignedLog("log.test/one").append(10);
     forks.length = 0;
-    threads = new Ed25519Pool({ threads: 2 });
     await open();
   });
   afterEach(async () => {
     await store.close();
-    await threads.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -204,34 +197,5 @@ describe("witness add-checkpoint (C2SP tlog-witness)", () => {
     log.append(1);
     expect((await witness.addCheckpoint(await log.addCheckpointBody(0))).body).toBe("10\n");
     expect((await witness.addCheckpoint(await log.addCheckpointBody(10))).status).toBe(200);
-  });
-
-  it("fails a request whose Ed25519 thread dies (not a 403), records nothing, and serves the next", async () => {
-    // Its checkpoints hold "die-now": the test thread ends itself on their signature check.
-    const doomed = new SignedLog("log.test/die-now").append(5);
-    const logs = parseLogsConfig(
-      `logs:\n  - ${log.verifierKey}\n  - ${doomed.verifierKey}\n`,
-      "logs.yaml",
-    ).logs;
-    const dying = new Ed25519Pool({
-      threads: 1,
-      module: workerModule(import.meta.url, "testdata/ed25519-dying-worker"),
-    });
-    try {
-      const w = new Witness({
-        store,
-        logs: () => logs,
-        signer: CosignatureSigner.fromKey(keys.signerKey),
-        threads: dying,
-      });
-      await expect(w.addCheckpoint(await doomed.addCheckpointBody(0))).rejects.toMatchObject({
-        code: "crypto-thread",
-        message: expect.stringContaining("Ed25519 thread stopped (exit code 7)"),
-      });
-      expect(w.latest(originHash(doomed.origin))).toBeNull();
-      expect((await w.addCheckpoint(await log.addCheckpointBody(0))).status).toBe(200);
-    } finally {
-      await dying.close();
-    }
   });
 });

@@ -24,12 +24,10 @@ import {
   parseAddCheckpointRequest,
   SIZE_CONTENT_TYPE,
   signNoteWith,
-  type Ed25519Threads,
   type Signer,
   splitNote,
   type SplitNote,
   TlogError,
-  type Verifier,
   verifyConsistency,
   type OpenedCheckpoint,
 } from "../tlog/index.js";
@@ -62,11 +60,6 @@ export interface WitnessOptions {
    * checkpoint is recorded with the log's signatures only and the answer is empty.
    */
   signer?: CosignatureSigner;
-  /**
-   * Where the Ed25519 work runs: threads of the witness's own (ed25519-pool.ts), or, without
-   * them, libuv's pool.
-   */
-  threads?: Ed25519Threads;
   /** Told about every contradicting checkpoint; it keeps and reports the evidence. */
   onFork?: (evidence: ForkEvidence) => void;
   /** Told about every checkpoint recorded (after it is durable). */
@@ -86,27 +79,14 @@ export function originHash(origin: string): string {
 }
 
 export class Witness {
-  /** The witness's key, signing off the event loop. */
+  /** The witness's key, signing on the thread pool. */
   private readonly signer: Signer | undefined;
-  /** Each configured log's verifiers on opts.threads, made once per configuration read. */
-  private readonly verifiers = new WeakMap<LogConfig, readonly Verifier[]>();
 
   constructor(private readonly opts: WitnessOptions) {
-    this.signer = opts.signer?.offThread(opts.threads);
+    this.signer = opts.signer?.offThread();
   }
 
-  private verifiersOf(log: LogConfig): readonly Verifier[] {
-    const threads = this.opts.threads;
-    if (!threads) return log.verifiers;
-    let list = this.verifiers.get(log);
-    if (list === undefined) {
-      list = log.verifiers.map((v) => v.onThreads(threads));
-      this.verifiers.set(log, list);
-    }
-    return list;
-  }
-
-  /** Handles one add-checkpoint request body; never throws for bad input (only for a failing disk or Ed25519 thread). */
+  /** Handles one add-checkpoint request body; never throws for bad input (only for a failing disk). */
   async addCheckpoint(body: string): Promise<WitnessReply> {
     crashPoint("request-read");
     let request;
@@ -128,11 +108,9 @@ export class Witness {
     try {
       // Checked before taking the log's turn, on the thread pool: requests of other logs, and
       // the event loop's network work, go on meanwhile.
-      cp = await openCheckpointAsync(split, this.verifiersOf(log));
+      cp = await openCheckpointAsync(split, log.verifiers);
     } catch (err) {
-      // Not a verdict on the checkpoint (the Ed25519 threads failed): the request fails.
-      if (!(err instanceof TlogError)) throw err;
-      const code = err.code;
+      const code = err instanceof TlogError ? err.code : "";
       if (code === "malformed-note" || code === "malformed-checkpoint")
         return reply(400, (err as Error).message);
       return reply(403, `checkpoint is not validly signed by a key of ${origin}: ${(err as Error).message}`);
