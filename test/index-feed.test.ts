@@ -308,11 +308,17 @@ describe("the index fed by the ingest pipeline", () => {
     await ingest.pipeline.ingest(structuredClone(events.slice(2 * third)));
     const size = ingest.log.size();
     expect(indexer.lag()).toEqual({ entries: 0, seconds: 0 }); // nothing integrated yet
+    // ...but all of it acknowledged: the backlog counts from when ingest stored each entry.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const backlog = indexer.backlog();
+    expect(backlog.entries).toBe(size);
+    expect(backlog.seconds).toBeGreaterThanOrEqual(0.05);
     await ingest.log.waitIntegrated(size);
     await indexer.caughtUp();
     expect(indexer.position()).toBe(size);
     expect(indexer.sources()).toMatchObject({ fromMemory: size - 1, fromLog: 1 });
     expect(indexer.lag()).toEqual({ entries: 0, seconds: 0 });
+    expect(indexer.backlog()).toEqual({ entries: 0, seconds: 0 });
 
     const refDir = await tempDir();
     const { index: rebuilt } = openIndexForLog(refDir, ingest.log, { rebuild: true });
@@ -364,6 +370,8 @@ describe("the index fed by the ingest pipeline", () => {
     registerIndexMetrics(second, registry);
     const behind = ingest.log.size() - indexedBefore;
     expect(second.lag().entries).toBe(behind);
+    // Stored before this indexer started: the checkpoint's marks stand for them.
+    expect(second.backlog().entries).toBe(behind);
     expect(await registry.getSingleMetricAsString("kubetrail_index_lag_entries")).toContain(
       `kubetrail_index_lag_entries ${behind}`,
     );
@@ -375,6 +383,9 @@ describe("the index fed by the ingest pipeline", () => {
     );
     expect(await registry.getSingleMetricAsString("kubetrail_index_lag_seconds")).toContain(
       "kubetrail_index_lag_seconds 0",
+    );
+    expect(await registry.getSingleMetricAsString("kubetrail_index_ack_lag_seconds")).toContain(
+      "kubetrail_index_ack_lag_seconds 0",
     );
     expect(await registry.getSingleMetricAsString("kubetrail_index_entries_total")).toContain(
       `kubetrail_index_entries_total{source="log"} ${behind}`,

@@ -262,7 +262,7 @@ export function registerServe(program: Command): void {
     .addOption(
       opt(
         "--index-max-lag <duration>",
-        "while the query index is further behind the log than this, each webhook batch waits for it (at most 2s) before it is stored; 0 (the default): never (docs/operations.md)",
+        "while the query index is further behind what ingest acknowledged than this (beyond --integrate-interval), each webhook batch waits for it (at most 2s) before it is stored; 0: never (docs/operations.md)",
         `${DEFAULT_INDEX_MAX_LAG_MS / 1000}s`,
       ),
     )

@@ -188,6 +188,13 @@ export interface Indexer {
   /** How far behind the log's latest checkpoint the index is (entries and seconds). */
   lag(): IndexLag;
   /**
+   * How far behind what ingest acknowledged the index is: entries stored and not indexed yet,
+   * and how long ago the oldest of them was stored. This includes the wait for the checkpoint
+   * that covers them, so it grows as soon as ingest outruns the index, before integration hands
+   * the entries over (under load, in chunks of many thousands). Never less than lag().
+   */
+  backlog(): IndexLag;
+  /**
    * Since start: entries indexed as ingest held them (memory) or read again from the log, and
    * the seconds spent turning entries into rows and writing them (what indexing costs on its own).
    */
@@ -229,11 +236,12 @@ export interface IndexLag {
 }
 
 /**
- * When each checkpoint size was first seen, oldest first, so the lag in seconds is the age of
- * the oldest integrated entry not yet indexed. Bounded: past `MAX`, the second-oldest mark is
- * dropped, which only makes later entries look older than they are, never younger.
+ * When each log size was first seen (a checkpoint's, or what ingest stored), oldest first, so
+ * the lag in seconds is the age of the oldest of those entries not yet indexed. Bounded: past
+ * `MAX`, the second-oldest mark is dropped, which only makes later entries look older than they
+ * are, never younger.
  */
-class IntegrationMarks {
+class SizeMarks {
   private static readonly MAX = 4096;
   private readonly marks: { size: number; at: number }[] = [];
 
@@ -241,7 +249,7 @@ class IntegrationMarks {
     const last = this.marks[this.marks.length - 1];
     if (last !== undefined && last.size >= size) return;
     this.marks.push({ size, at });
-    if (this.marks.length > IntegrationMarks.MAX) this.marks.splice(1, 1);
+    if (this.marks.length > SizeMarks.MAX) this.marks.splice(1, 1);
   }
 
   lag(indexed: number, now = Date.now()): IndexLag {
@@ -298,8 +306,13 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   let inThread = opts.writeIn === "thread";
   // Entries ingest stored, held until a checkpoint covers them; the rest are read from the log.
   const held = new StoredEntries(HELD_CAPACITY);
-  const unsubscribe = opts.pipeline?.onStored(holdSlim(held));
-  const marks = new IntegrationMarks();
+  const holdStored = holdSlim(held);
+  const storedMarks = opts.pipeline ? new SizeMarks() : null;
+  const unsubscribe = opts.pipeline?.onStored((first, stored, sizes, digests) => {
+    storedMarks?.seen(first + stored.length);
+    holdStored(first, stored, sizes, digests);
+  });
+  const marks = new SizeMarks();
   marks.seen(log.latestCheckpoint().size);
   const unwatch = log.onIntegrated((cp) => marks.seen(cp.size));
 
@@ -498,6 +511,15 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     status: () => ({ ...status }),
     position: () => index.position(),
     lag: () => marks.lag(status.indexed),
+    backlog: () => {
+      // Records the log's writer appends (decisions, alerts) reach the index through checkpoints only.
+      const integrated = marks.lag(status.indexed);
+      const stored = storedMarks?.lag(status.indexed) ?? integrated;
+      return {
+        entries: Math.max(integrated.entries, stored.entries),
+        seconds: Math.max(integrated.seconds, stored.seconds),
+      };
+    },
     sources: () => ({ fromMemory: held.stats.fromMemory, fromLog: held.stats.fromLog, busySeconds }),
     caughtUp: async () => {
       await rebuilding;

@@ -14,7 +14,7 @@ function indexerAt() {
   return {
     state,
     caughtUp: () => caughtUp(),
-    indexer: { lag: () => state.lag, status: () => state.status, caughtUp: () => state.caught },
+    indexer: { backlog: () => state.lag, status: () => state.status, caughtUp: () => state.caught },
   };
 }
 
@@ -61,6 +61,19 @@ describe("the index lag gate", () => {
     await gate.wait();
     expect(gate.waited().batches).toBe(0);
     at.state.status = { state: "ready", indexed: 10 };
+    await gate.wait();
+    expect(gate.waited().batches).toBe(1);
+  });
+
+  it("allows the integration interval on top of the bound", async () => {
+    const at = indexerAt();
+    const gate = indexLagGate(at.indexer, 1_000, { maxWaitMs: 100, pollMs: 5, allowanceMs: 500 });
+    at.caughtUp();
+    await at.state.caught;
+    at.state.lag = { entries: 5_000, seconds: 1.4 };
+    await gate.wait();
+    expect(gate.waited().batches).toBe(0);
+    at.state.lag = { entries: 6_000, seconds: 1.6 };
     await gate.wait();
     expect(gate.waited().batches).toBe(1);
   });

@@ -174,6 +174,9 @@ class Log implements AuditLog {
     });
   }
 
+  get integrateIntervalMs(): number {
+    return this.intervalMs;
+  }
   get origin(): string {
     return this.keys.origin;
   }

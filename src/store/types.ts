@@ -104,6 +104,8 @@ export interface AuditLog extends LogWriter, LogReader {
   waitIntegrated(size: number): Promise<SignedCheckpoint>;
   /** Called after each new checkpoint is published; returns an unsubscribe function. */
   onIntegrated(listener: (checkpoint: SignedCheckpoint) => void): () => void;
+  /** How long new entries wait for the round that signs a checkpoint covering them, at most, when idle. */
+  readonly integrateIntervalMs: number;
   /** Bytes accepted by append but not yet durable. */
   backlogBytes(): number;
   close(): Promise<void>;

@@ -469,8 +469,9 @@ export function queryServeExtension(
   stateDir: string,
   options: Pick<IndexerOptions, "onError" | "onRebuild" | "writeIn"> & {
     /**
-     * Webhook batches wait (a bounded time each) while the index is further behind the log than
-     * this (lag-gate.ts); 0: never. Default DEFAULT_INDEX_MAX_LAG_MS.
+     * Webhook batches wait (a bounded time each) while the index is further behind what ingest
+     * acknowledged than this, beyond the log's integration interval (lag-gate.ts); 0: never.
+     * Default DEFAULT_INDEX_MAX_LAG_MS.
      */
     maxLagMs?: number;
   } = {},
@@ -492,7 +493,7 @@ export function queryServeExtension(
       const running = open(ingest.log, ingest.pipeline);
       registerIndexMetrics(running, ctx.registry);
       if (maxLagMs > 0) {
-        const started = indexLagGate(running, maxLagMs);
+        const started = indexLagGate(running, maxLagMs, { allowanceMs: ingest.log.integrateIntervalMs });
         registerIndexWaitMetrics(started, ctx.registry);
         gate = started;
       }
@@ -521,7 +522,10 @@ export function queryServeExtension(
 }
 
 /** The index's lag behind the log on /metrics, read on each scrape. */
-export function registerIndexMetrics(indexer: Pick<Indexer, "lag" | "sources">, registry: Registry): void {
+export function registerIndexMetrics(
+  indexer: Pick<Indexer, "lag" | "backlog" | "sources">,
+  registry: Registry,
+): void {
   gaugeReadAtScrape(
     registry,
     "kubetrail_index_lag_entries",
@@ -533,6 +537,12 @@ export function registerIndexMetrics(indexer: Pick<Indexer, "lag" | "sources">, 
     "kubetrail_index_lag_seconds",
     "Seconds the oldest integrated entry not yet in the query index has waited (0 when caught up)",
     () => indexer.lag().seconds,
+  );
+  gaugeReadAtScrape(
+    registry,
+    "kubetrail_index_ack_lag_seconds",
+    "Seconds the oldest acknowledged entry not yet in the query index has waited, its checkpoint included (what --index-max-lag bounds)",
+    () => indexer.backlog().seconds,
   );
   const sourced = "kubetrail_index_entries_total";
   registry.removeSingleMetric(sourced);
