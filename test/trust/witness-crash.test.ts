@@ -2,7 +2,7 @@
 // checkpoints: after every restart it still holds at least every checkpoint it answered with a
 // cosignature (never rolls back, so it can never be made to cosign a fork of one), answers the
 // logs from where it was, and refuses a fork of what it holds.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import {
   openCheckpoint,
 } from "../../src/tlog/index.js";
 import { originHash } from "../../src/witness/witness.js";
+import { libuvPoolSize } from "../../src/worker/libuv-pool.js";
 import { callCosigner, cosignerKey, startCosigner, type Cosigner } from "../fixtures/cosigner-process.js";
 import { requireBuiltCli } from "../faults/serve-process.js";
 
@@ -41,6 +42,17 @@ describe("witness killed with SIGKILL mid-traffic", () => {
   afterAll(async () => {
     await witness?.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs libuv's pool (its Ed25519 work) 10 nice levels below its event loop", () => {
+    const pid = witness.proc.pid!;
+    const nice = (tid: string): number => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    };
+    const main = nice(String(pid));
+    const lowered = readdirSync(`/proc/${pid}/task`).filter((t) => nice(t) === Math.min(19, main + 10));
+    expect(lowered).toHaveLength(libuvPoolSize());
   });
 
   it("keeps every checkpoint it cosigned across 8 kills, and never cosigns a fork of one", async () => {
