@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import type { Logger } from "pino";
 import { createSinks, readRulesConfig } from "../detect/index.js";
+import type { StdoutTarget } from "../detect/sinks/stdout.js";
 import { loadPolicies } from "../guard/policy/load.js";
 import { GuardError } from "../guard/types.js";
 import { applyConfigFile, ConfigError, parseDuration, parseListen, parseSize } from "../server/config.js";
@@ -375,7 +376,7 @@ export function registerServe(program: Command): void {
           cfg.cosign = cosigning.cosign;
           cfg.ackGate = cosigning.ackGate;
         }
-        guard = await guardExtension(cfg.dataDir, resolved, logger);
+        guard = await guardExtension(cfg.dataDir, resolved, logger, output);
         const query = queryServeExtension(
           storage.stateDir,
           {
@@ -467,6 +468,7 @@ async function guardExtension(
   dataDir: string,
   flags: ServeFlags,
   logger: Logger,
+  stdout: StdoutTarget,
 ): Promise<{ extension: GuardExtension; reload(): void }> {
   const policyPaths = (flags.guardPolicies ?? "")
     .split(",")
@@ -485,7 +487,9 @@ async function guardExtension(
     policyPaths,
     builtins: flags.guardBuiltins,
     initial,
-    sinks: await createSinks(rulesConfig?.sinks ?? [{ type: "stdout" }]),
+    // Alerts on stdout go through serve's line output, as the detector's do: collected and
+    // written together, and never an error that stops serve (a full disk, a closed pipe).
+    sinks: await createSinks(rulesConfig?.sinks ?? [{ type: "stdout" }], { stdout }),
     logger,
   });
   return {

@@ -49,14 +49,26 @@ export interface EncodedBundle {
 export interface DriverHooks {
   /**
    * Entries appended at `first` are now readable (readEntryBundle returns them) and the driver
-   * is done with `joined`, their bundle lines, which it was lent by appendEntries. Called in
-   * log order, once per appendEntries.
+   * is done with `joined`, their bundle lines, which it was lent by writeEntries. Called in
+   * log order, once per acknowledged write.
    */
   written(first: number, count: number, joined: Uint8Array): void;
   /** Told about repairs the driver made (bytes cut after a crash, entries restored, files rebuilt). */
   repaired(message: string): void;
   /** Told when background work of the driver fails (it is retried). */
   failed(err: unknown): void;
+}
+
+/** Entries a driver has written (see StorageDriver.writeEntries). */
+export interface PendingEntries {
+  /** Resolves once the entries survive a crash; called once, right after the write. */
+  sync(): Promise<void>;
+  /**
+   * The entries are acknowledged: their sync and every earlier write's succeeded. Called in
+   * log order; the driver then makes them readable (hooks.written). Never called for a write
+   * whose sync, or an earlier one's, failed.
+   */
+  acknowledged(): void;
 }
 
 export interface StorageDriver extends LogSource {
@@ -74,11 +86,14 @@ export interface StorageDriver extends LogSource {
   /** Resolves when the driver has room for another commit (its write-behind queue drained enough). */
   room(): Promise<void>;
   /**
-   * Makes entries [first, first + entries.length) durable: once it resolves they survive a
-   * crash. `joined` holds them as bundle lines and is lent to the driver until hooks.written.
-   * On failure nothing needs undoing: the core writes the same indexes again.
+   * Writes entries [first, first + entries.length) where the returned sync makes them durable.
+   * Calls come one at a time in log order, each right after the previous one's entries, but
+   * the next may come while an earlier write's sync still runs (the core overlaps them).
+   * `joined` holds the entries as bundle lines and is lent to the driver until hooks.written.
+   * On failure of the write or of its sync nothing needs undoing: the core writes the same
+   * indexes again, once every earlier write has settled.
    */
-  appendEntries(first: number, entries: readonly Uint8Array[], joined: Uint8Array): Promise<void>;
+  writeEntries(first: number, entries: readonly Uint8Array[], joined: Uint8Array): Promise<PendingEntries>;
   /** Entries readable now (hooks.written was called for them). */
   readonly writtenSize: number;
   /** Resolves once `n` entries are readable; rejects while writing them fails. */

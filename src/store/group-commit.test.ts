@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GroupCommitter } from "./group-commit.js";
+import { GroupCommitter, type SplitCommit } from "./group-commit.js";
 import { LogError } from "./types.js";
 
 const entry = (s: string) => new TextEncoder().encode(s);
@@ -112,5 +112,106 @@ describe("GroupCommitter", () => {
     expect(await Promise.race([quiet, new Promise((r) => setTimeout(() => r("held"), 20_000))])).toEqual({
       firstIndex: 0,
     });
+  });
+  /** A two-step commit whose syncs wait for the test (gates[i] settles the i-th write's sync). */
+  function gatedSplit() {
+    const events: string[] = [];
+    const gates: ((err?: Error) => void)[] = [];
+    let next = 0;
+    let acked = 0;
+    const split: SplitCommit = {
+      write: async (entries) => {
+        const first = next;
+        const name = new TextDecoder().decode(entries[0]);
+        next += entries.length;
+        events.push(`write ${name}@${first}${entries.length > 1 ? `+${entries.length - 1}` : ""}`);
+        const synced = new Promise<void>((resolve, reject) =>
+          gates.push((err) => (err ? reject(err) : resolve())),
+        );
+        return {
+          first,
+          sync: () => synced,
+          acknowledge: () => {
+            acked = first + entries.length;
+            events.push(`ack ${name}`);
+          },
+          abandon: () => events.push(`abandon ${name}`),
+        };
+      },
+      rewind: () => {
+        events.push(`rewind to ${acked}`);
+        next = acked;
+      },
+    };
+    return { events, gates, split };
+  }
+  const tick = () => new Promise((r) => setImmediate(r));
+  const limits = { maxPendingBytes: 1 << 20, maxCommitBytes: 1 << 20, minSpacingMs: 0 };
+
+  it("with a split commit, keeps at most two groups unacknowledged and rewinds only once all failed ones settled", async () => {
+    const { events, gates, split } = gatedSplit();
+    // A clock that stands still: syncs take no time, so any sync in flight is late.
+    const gc = new GroupCommitter(split, limits, () => 0);
+    const a = gc.submit([entry("a")], 1);
+    await tick();
+    const b = gc.submit([entry("b")], 1);
+    await tick();
+    const c = gc.submit([entry("c")], 1);
+    await tick();
+    await tick();
+    // a and b are written; c waits until a is settled.
+    expect(events).toEqual(["write a@0", "write b@1"]);
+    gates[0]!();
+    expect(await a).toEqual({ firstIndex: 0 });
+    await tick();
+    expect(events).toEqual(["write a@0", "write b@1", "ack a", "write c@2"]);
+    // b fails: c, written after it, fails too although its own sync succeeds first.
+    gates[2]!();
+    gates[1]!(new LogError("io", "b's sync failed"));
+    await expect(b).rejects.toThrow("b's sync failed");
+    await expect(c).rejects.toThrow("b's sync failed");
+    // The next group is written where b began, after a rewind.
+    const d = gc.submit([entry("d")], 1);
+    await tick();
+    gates[3]!();
+    expect(await d).toEqual({ firstIndex: 1 });
+    expect(events.slice(3)).toEqual([
+      "write c@2",
+      "abandon b",
+      "abandon c",
+      "rewind to 1",
+      "write d@1",
+      "ack d",
+    ]);
+    await gc.close();
+  });
+
+  it("with a split commit, writes beside a sync only once it is late; until then the next group gathers", async () => {
+    const { events, gates, split } = gatedSplit();
+    let clock = 0;
+    const gc = new GroupCommitter(split, limits, () => clock);
+    // The usual sync: 10 ms.
+    const x = gc.submit([entry("x")], 1);
+    await tick();
+    clock = 10;
+    gates[0]!();
+    await x;
+    // a's sync starts at 100 and is held; b and c arrive while it is on time.
+    clock = 100;
+    const a = gc.submit([entry("a")], 1);
+    await tick();
+    const bc = [gc.submit([entry("b")], 1), gc.submit([entry("c")], 1)];
+    clock = 115;
+    await new Promise((r) => setTimeout(r, 40));
+    expect(events).toEqual(["write x@0", "ack x", "write a@1"]);
+    // Past twice the usual: b and c go together, beside a's sync.
+    clock = 125;
+    for (let i = 0; i < 50 && events.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(events).toEqual(["write x@0", "ack x", "write a@1", "write b@2+1"]);
+    gates[2]!();
+    gates[1]!();
+    expect(await a).toEqual({ firstIndex: 1 });
+    expect(await Promise.all(bc)).toEqual([{ firstIndex: 2 }, { firstIndex: 3 }]);
+    await gc.close();
   });
 });

@@ -1,6 +1,15 @@
 // Group commit: appends that arrive while a commit is in flight wait and are written
 // together by the next one, so one fsync covers many requests. Each caller's promise
 // settles only after the commit that holds its entries has settled.
+//
+// A committer given a two-step commit (write, then sync) overlaps them when a sync is late:
+// once it has run twice as long as syncs usually take, the group gathered meanwhile is written
+// beside it and its own sync started at once. An append that arrives during a slow sync then
+// waits for one sync, not for the end of that one and then all of its own; an on-time sync
+// still gathers the next group, so busy writers keep their large groups. Groups are still acknowledged strictly in order, each only
+// once its own sync and every earlier group's have succeeded; when a sync fails, that group
+// and every group written after it fail, and nothing more is written until they have all
+// settled and the writer has rewound to the last acknowledged entry.
 import { LogError } from "./types.js";
 
 interface Pending {
@@ -33,9 +42,54 @@ export const DEFAULT_GROUP_COMMIT_LIMITS: GroupCommitLimits = {
 };
 
 /**
- * Serialises commits. `commit` receives the concatenated entries of one group, with their
- * leaf hashes when every append of the group gave them, and returns the log index of the
- * first; it must either make them all durable or throw.
+ * Commits one group in one step: returns the log index of its first entry once all of them
+ * are durable, or throws having made none of them durable.
+ */
+export type Commit = (
+  entries: readonly Uint8Array[],
+  leafHashes: readonly Uint8Array[] | undefined,
+) => Promise<number>;
+
+/** A group written but not yet known to be durable (see SplitCommit). */
+export interface WrittenGroup {
+  /** The log index of the group's first entry. */
+  readonly first: number;
+  /** Resolves once the group's entries are durable; started as soon as the write returns. */
+  sync(): Promise<void>;
+  /** The group and every group before it are durable: called in log order. */
+  acknowledge(): void;
+  /** The group will never be acknowledged (its sync or an earlier group's failed). */
+  abandon(): void;
+}
+
+/** A commit in two steps, so that one group's sync can overlap the next group's write. */
+export interface SplitCommit {
+  /**
+   * Writes the group after every group written before it (acknowledged or not); called one at
+   * a time. A failed write has written nothing that needs undoing.
+   */
+  write(entries: readonly Uint8Array[], leafHashes: readonly Uint8Array[] | undefined): Promise<WrittenGroup>;
+  /**
+   * A sync failed: every group written since the last acknowledged one has been abandoned, and
+   * the next write goes right after the last acknowledged group.
+   */
+  rewind(): void;
+}
+
+/** Groups whose syncs may run at once: one syncing while the next is written and syncs. */
+const MAX_UNACKNOWLEDGED = 2;
+/**
+ * A sync is late once it has run this many times the usual (a moving average): only then is
+ * the next group written beside it. Overlapping every sync would split the groups that
+ * gather during an on-time sync into more, smaller commits, each with its own fdatasync.
+ */
+const LATE_FACTOR = 2;
+
+/**
+ * Serialises commits. A `Commit` (one step) commits one group at a time; a `SplitCommit`
+ * overlaps each group's sync with the next group's write (see the file comment). Either way
+ * the groups' entries are concatenated, with their leaf hashes when every append of the group
+ * gave them.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
@@ -43,15 +97,25 @@ export class GroupCommitter {
   private running: Promise<void> | null = null;
   private closed = false;
   private lastStart = -Infinity;
+  private readonly split: SplitCommit;
+  /** Groups written and not yet settled, oldest first; each settles without rejecting. */
+  private unacknowledged: Promise<void>[] = [];
+  /** Settles with the error that failed the last group written, or null once it is acknowledged. */
+  private tail: Promise<unknown> = Promise.resolve(null);
+  /** A group failed: rewind before writing the next. */
+  private failed = false;
+  /** When the oldest unacknowledged group's sync started. */
+  private syncStarts: number[] = [];
+  /** Moving average of how long a sync takes (ms). */
+  private usualSyncMs = 0;
 
   constructor(
-    private readonly commit: (
-      entries: readonly Uint8Array[],
-      leafHashes: readonly Uint8Array[] | undefined,
-    ) => Promise<number>,
+    commit: Commit | SplitCommit,
     private readonly limits: GroupCommitLimits = DEFAULT_GROUP_COMMIT_LIMITS,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.split = typeof commit === "function" ? oneStep(commit) : commit;
+  }
 
   /** Bytes accepted but not yet durable. */
   get backlogBytes(): number {
@@ -80,6 +144,7 @@ export class GroupCommitter {
   async close(): Promise<void> {
     this.closed = true;
     await this.running;
+    await Promise.all(this.unacknowledged);
   }
 
   private async drain(): Promise<void> {
@@ -88,25 +153,92 @@ export class GroupCommitter {
     while (this.queue.length > 0) {
       const wait = this.lastStart + this.limits.minSpacingMs - this.now();
       if (wait > 0 && !this.closed) await new Promise((r) => setTimeout(r, wait));
+      await this.untilOverlapAllowed();
+      if (this.failed) {
+        // Groups written after the failed one fail too; once they have, write where it began.
+        await Promise.all(this.unacknowledged);
+        this.split.rewind();
+        this.failed = false;
+        this.tail = Promise.resolve(null);
+      }
       this.lastStart = this.now();
       const group = this.takeGroup();
       const entries = joined(group, (p) => p.entries);
       const leafHashes = group.every((p) => p.leafHashes !== undefined)
         ? joined(group, (p) => p.leafHashes!)
         : undefined;
+      let written: WrittenGroup;
       try {
-        let index = await this.commit(entries, leafHashes);
-        for (const p of group) {
-          p.resolve({ firstIndex: index });
-          index += p.entries.length;
-        }
+        written = await this.split.write(entries, leafHashes);
       } catch (err) {
-        for (const p of group) p.reject(err);
-      } finally {
-        for (const p of group) this.pendingBytes -= p.bytes;
+        this.settle(group, err);
+        continue;
       }
+      this.track(group, written);
     }
     this.running = null;
+  }
+
+  /**
+   * Waits until the next group may be written: nothing unacknowledged, or one group whose
+   * sync is late (see LATE_FACTOR).
+   */
+  private async untilOverlapAllowed(): Promise<void> {
+    for (;;) {
+      const oldest = this.unacknowledged[0];
+      if (oldest === undefined) return;
+      if (this.unacknowledged.length < MAX_UNACKNOWLEDGED) {
+        const late = this.syncStarts[0]! + LATE_FACTOR * this.usualSyncMs - this.now();
+        if (late <= 0) return;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([oldest, new Promise((r) => (timer = setTimeout(r, late)))]);
+        clearTimeout(timer);
+      } else await oldest;
+    }
+  }
+
+  /** Starts the group's sync and acknowledges it after every earlier group, or fails it. */
+  private track(group: Pending[], written: WrittenGroup): void {
+    const started = this.now();
+    this.syncStarts.push(started);
+    const synced = written.sync().then(
+      () => {
+        const took = this.now() - started;
+        this.usualSyncMs = this.usualSyncMs === 0 ? took : 0.9 * this.usualSyncMs + 0.1 * took;
+        return null;
+      },
+      (err: unknown) => err ?? new LogError("io", "a commit's sync failed"),
+    );
+    const earlier = this.tail;
+    const outcome = (async (): Promise<unknown> => {
+      const failure = (await earlier) ?? (await synced);
+      if (failure === null) {
+        written.acknowledge();
+        this.settle(group, null, written.first);
+      } else {
+        this.failed = true;
+        written.abandon();
+        this.settle(group, failure);
+      }
+      return failure;
+    })();
+    this.tail = outcome;
+    const done = outcome.then(() => {
+      const at = this.unacknowledged.indexOf(done);
+      this.unacknowledged = this.unacknowledged.filter((_, i) => i !== at);
+      this.syncStarts = this.syncStarts.filter((_, i) => i !== at);
+    });
+    this.unacknowledged.push(done);
+  }
+
+  private settle(group: Pending[], err: unknown, first = 0): void {
+    let index = first;
+    for (const p of group) {
+      this.pendingBytes -= p.bytes;
+      if (err === null) p.resolve({ firstIndex: index });
+      else p.reject(err);
+      index += p.entries.length;
+    }
   }
 
   private takeGroup(): Pending[] {
@@ -118,6 +250,17 @@ export class GroupCommitter {
     }
     return this.queue.splice(0, n);
   }
+}
+
+/** A one-step commit as a split one whose sync has already happened in its write. */
+function oneStep(commit: Commit): SplitCommit {
+  return {
+    write: async (entries, leafHashes) => {
+      const first = await commit(entries, leafHashes);
+      return { first, sync: () => Promise.resolve(), acknowledge: () => {}, abandon: () => {} };
+    },
+    rewind: () => {},
+  };
 }
 
 /** One list of what each append of a group holds, in order (the append's own list when alone). */

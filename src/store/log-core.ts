@@ -1,7 +1,9 @@
 // The log itself, over any storage driver (driver.ts): sequencing, group commit, integration
 // into tiles, publishing signed checkpoints, and recovery. A driver only stores and reads bytes.
 //
-// Write path: append → group commit → driver.appendEntries (durable when it resolves) → resolve.
+// Write path: append → group commit → driver.writeEntries, then the write's sync (durable when
+// it resolves) → acknowledged in log order → resolve. One group's sync overlaps the next
+// group's write (group-commit.ts).
 // The driver then makes the entries readable and hands back their bytes (hooks.written), whose
 // leaf hashes are computed on a worker (or taken from the appender) for integration.
 //
@@ -34,8 +36,13 @@ import {
 } from "../tlog/index.js";
 import { checkEntry, joinedSize, joinEntries } from "./bundle-format.js";
 import { CommitBuffers } from "./commit-buffers.js";
-import type { DriverHooks, EncodedBundle, StorageDriver } from "./driver.js";
-import { DEFAULT_GROUP_COMMIT_LIMITS, GroupCommitter, type GroupCommitLimits } from "./group-commit.js";
+import type { DriverHooks, EncodedBundle, PendingEntries, StorageDriver } from "./driver.js";
+import {
+  DEFAULT_GROUP_COMMIT_LIMITS,
+  GroupCommitter,
+  type GroupCommitLimits,
+  type WrittenGroup,
+} from "./group-commit.js";
 import { LeafHasherPool } from "./leaf-hasher.js";
 import {
   bundleWithin,
@@ -130,6 +137,8 @@ class Log implements AuditLog {
   private readonly intervalMs: number;
   /** Acknowledged entries: durable in the driver. */
   private durable = 0;
+  /** Entries handed to the driver: acknowledged, or written and waiting for their sync. */
+  private written = 0;
   /** Leaf hashing runs on worker threads: of each commit's bytes, and of bundles in recovery. */
   private readonly hasher = new LeafHasherPool(Math.max(1, os.availableParallelism() - 1));
   private builder = new TileBuilder();
@@ -168,10 +177,13 @@ class Log implements AuditLog {
       repaired: (message) => opts.onRepair?.(message),
       failed: (err) => opts.onError?.(err),
     };
-    this.committer = new GroupCommitter((entries, leafHashes) => this.commit(entries, leafHashes), {
-      ...DEFAULT_GROUP_COMMIT_LIMITS,
-      ...opts.limits,
-    });
+    this.committer = new GroupCommitter(
+      {
+        write: (entries, leafHashes) => this.write(entries, leafHashes),
+        rewind: () => (this.written = this.durable),
+      },
+      { ...DEFAULT_GROUP_COMMIT_LIMITS, ...opts.limits },
+    );
   }
 
   get integrateIntervalMs(): number {
@@ -303,31 +315,45 @@ class Log implements AuditLog {
   // ---- write path ----
 
   /**
-   * Makes `entries` durable at the end of the log. A failed write leaves nothing to undo: the
-   * next commit writes the same indexes again.
+   * Writes `entries` after everything written so far (acknowledged or not); they are durable
+   * once the returned group's sync resolves, and acknowledged in log order. A failed write or
+   * sync leaves nothing to undo: after a failed sync the committer rewinds, and the next
+   * commit writes the same indexes again.
    */
-  private async commit(
+  private async write(
     entries: readonly Uint8Array[],
     leafHashes: readonly Hash[] | undefined,
-  ): Promise<number> {
+  ): Promise<WrittenGroup> {
     const refused = this.driver.refusal;
     if (refused) throw refused;
     await this.driver.room();
-    const first = this.durable;
+    const first = this.written;
     // One copy of the commit's bytes: the driver, then the worker computing their leaf
     // hashes, take it (see hashWritten).
     const joined = joinEntries(entries, this.buffers.take(joinedSize(entries)));
     // Set before the driver can call back: a driver may hand the entries back at once.
     if (leafHashes !== undefined) this.givenLeaves.set(first, leafHashes);
-    try {
-      await this.driver.appendEntries(first, entries, joined);
-    } catch (err) {
+    const forget = (): void => {
       this.givenLeaves.delete(first);
       this.buffers.give(joined.buffer as ArrayBuffer);
+    };
+    let pending: PendingEntries;
+    try {
+      pending = await this.driver.writeEntries(first, entries, joined);
+    } catch (err) {
+      forget();
       throw toLogError(err);
     }
-    this.durable += entries.length;
-    return first;
+    this.written = first + entries.length;
+    return {
+      first,
+      sync: () => pending.sync().catch((err: unknown) => Promise.reject(toLogError(err))),
+      acknowledge: () => {
+        this.durable = first + entries.length;
+        pending.acknowledged();
+      },
+      abandon: forget,
+    };
   }
 
   /**
@@ -511,6 +537,7 @@ class Log implements AuditLog {
       );
     }
     this.durable = await this.driver.recover(trusted?.size ?? 0, trusted === null, this.hooks);
+    this.written = this.durable;
     if (trusted && this.durable < trusted.size) {
       throw new LogError(
         "corrupt",

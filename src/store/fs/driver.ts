@@ -1,8 +1,8 @@
 // The filesystem driver: one data directory, laid out as C2SP tlog-tiles (layout.ts).
 //
-// Entries: appendEntries writes one record to the write-ahead log and syncs that one file; the
-// entries are then written to their bundle files in log order (bundle-files.ts), which are
-// synced in batches: about every second, when the write-ahead log needs room, before a
+// Entries: writeEntries writes one record to the write-ahead log, whose sync (of that one file)
+// makes them durable; once acknowledged, the entries are written to their bundle files in log
+// order (bundle-files.ts), which are synced in batches: about every second, when the write-ahead log needs room, before a
 // checkpoint names a full bundle, and on close. Recovery cuts the bundle files back to what
 // `entries-durable` says was synced and restores every acknowledged entry after that from the
 // write-ahead log.
@@ -15,7 +15,7 @@ import path from "node:path";
 import type { Tile } from "../../tlog/index.js";
 import { compressBundle } from "../bundle-codec.js";
 import { splitBundle } from "../bundle-format.js";
-import type { DriverHooks, EncodedBundle, StorageDriver } from "../driver.js";
+import type { DriverHooks, EncodedBundle, PendingEntries, StorageDriver } from "../driver.js";
 import { fsyncDir, syncFiles, writeFileAtomic, WriteOnceFileBatch } from "../durable-file.js";
 import { acquireLock, type DirLock } from "../lock.js";
 import { partialWidth, type TileData } from "../tile-builder.js";
@@ -164,11 +164,20 @@ export class FsDriver implements StorageDriver {
     return this.bundles.room();
   }
 
-  async appendEntries(first: number, entries: readonly Uint8Array[], joined: Uint8Array): Promise<void> {
+  async writeEntries(
+    first: number,
+    entries: readonly Uint8Array[],
+    joined: Uint8Array,
+  ): Promise<PendingEntries> {
     const wal = this.writeAhead();
-    await wal.sync(await wal.write(first, entries, joined));
-    this.appended = first + entries.length;
-    this.bundles.enqueue(first, entries, joined);
+    const written = await wal.write(first, entries, joined);
+    return {
+      sync: () => wal.sync(written),
+      acknowledged: () => {
+        this.appended = first + entries.length;
+        this.bundles.enqueue(first, entries, joined);
+      },
+    };
   }
 
   get writtenSize(): number {

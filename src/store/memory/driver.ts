@@ -3,7 +3,7 @@
 // all). For tests of everything above the driver, the log's conformance suite, and tools.
 import { generateNoteKey, NoteSigner, NoteVerifier, tilePath, type Tile } from "../../tlog/index.js";
 import { joinEntries } from "../bundle-format.js";
-import type { DriverHooks, LogSource, StorageDriver } from "../driver.js";
+import type { DriverHooks, LogSource, PendingEntries, StorageDriver } from "../driver.js";
 import { defaultOrigin, type LogKeys } from "../log-core.js";
 import type { TileData } from "../tile-builder.js";
 import { BUNDLE_SIZE, LogError, type EntryBundle, type Gone } from "../types.js";
@@ -120,12 +120,19 @@ export class MemoryDriver extends MemorySource implements StorageDriver {
 
   async room(): Promise<void> {}
 
-  async appendEntries(first: number, entries: readonly Uint8Array[], joined: Uint8Array): Promise<void> {
+  async writeEntries(
+    first: number,
+    entries: readonly Uint8Array[],
+    joined: Uint8Array,
+  ): Promise<PendingEntries> {
     if (first !== this.store.entries.length)
       throw new LogError("io", `entries from ${first} appended to a log of ${this.store.entries.length}`);
     // Copies: the caller's buffers are reused once handed back.
     for (const e of entries) this.store.entries.push(Uint8Array.from(e));
-    this.hooks?.written(first, entries.length, joined);
+    return {
+      sync: () => Promise.resolve(),
+      acknowledged: () => this.hooks?.written(first, entries.length, joined),
+    };
   }
 
   get writtenSize(): number {
