@@ -98,14 +98,15 @@ export class GroupCommitter {
   private closed = false;
   private lastStart = -Infinity;
   private readonly split: SplitCommit;
-  /** Groups written and not yet settled, oldest first; each settles without rejecting. */
-  private unacknowledged: Promise<void>[] = [];
+  /**
+   * Groups written and not yet settled, oldest first: when each one's sync started, and a
+   * promise that settles (never rejecting) once the group is.
+   */
+  private unacknowledged: { started: number; done: Promise<void> }[] = [];
   /** Settles with the error that failed the last group written, or null once it is acknowledged. */
   private tail: Promise<unknown> = Promise.resolve(null);
   /** A group failed: rewind before writing the next. */
   private failed = false;
-  /** When the oldest unacknowledged group's sync started. */
-  private syncStarts: number[] = [];
   /** Moving average of how long a sync takes (ms). */
   private usualSyncMs = 0;
 
@@ -144,7 +145,7 @@ export class GroupCommitter {
   async close(): Promise<void> {
     this.closed = true;
     await this.running;
-    await Promise.all(this.unacknowledged);
+    await this.allSettled();
   }
 
   private async drain(): Promise<void> {
@@ -156,7 +157,7 @@ export class GroupCommitter {
       await this.untilOverlapAllowed();
       if (this.failed) {
         // Groups written after the failed one fail too; once they have, write where it began.
-        await Promise.all(this.unacknowledged);
+        await this.allSettled();
         this.split.rewind();
         this.failed = false;
         this.tail = Promise.resolve(null);
@@ -188,19 +189,18 @@ export class GroupCommitter {
       const oldest = this.unacknowledged[0];
       if (oldest === undefined) return;
       if (this.unacknowledged.length < MAX_UNACKNOWLEDGED) {
-        const late = this.syncStarts[0]! + LATE_FACTOR * this.usualSyncMs - this.now();
+        const late = oldest.started + LATE_FACTOR * this.usualSyncMs - this.now();
         if (late <= 0) return;
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([oldest, new Promise((r) => (timer = setTimeout(r, late)))]);
+        await Promise.race([oldest.done, new Promise((r) => (timer = setTimeout(r, late)))]);
         clearTimeout(timer);
-      } else await oldest;
+      } else await oldest.done;
     }
   }
 
   /** Starts the group's sync and acknowledges it after every earlier group, or fails it. */
   private track(group: Pending[], written: WrittenGroup): void {
     const started = this.now();
-    this.syncStarts.push(started);
     const synced = written.sync().then(
       () => {
         const took = this.now() - started;
@@ -223,12 +223,17 @@ export class GroupCommitter {
       return failure;
     })();
     this.tail = outcome;
-    const done = outcome.then(() => {
-      const at = this.unacknowledged.indexOf(done);
-      this.unacknowledged = this.unacknowledged.filter((_, i) => i !== at);
-      this.syncStarts = this.syncStarts.filter((_, i) => i !== at);
-    });
-    this.unacknowledged.push(done);
+    const entry = {
+      started,
+      done: outcome.then(() => {
+        this.unacknowledged = this.unacknowledged.filter((e) => e !== entry);
+      }),
+    };
+    this.unacknowledged.push(entry);
+  }
+
+  private async allSettled(): Promise<void> {
+    await Promise.all(this.unacknowledged.map((e) => e.done));
   }
 
   private settle(group: Pending[], err: unknown, first = 0): void {
