@@ -134,7 +134,8 @@ export async function openLog(
 
 class Log implements AuditLog {
   private readonly committer: GroupCommitter;
-  private readonly intervalMs: number;
+  /** How long new entries wait, at most when idle, for the round that signs a checkpoint covering them. */
+  readonly integrateIntervalMs: number;
   /** Acknowledged entries: durable in the driver. */
   private durable = 0;
   /** Entries handed to the driver: acknowledged, or written and waiting for their sync. */
@@ -171,7 +172,7 @@ class Log implements AuditLog {
     private readonly keys: LogKeys,
     private readonly opts: LogOptions,
   ) {
-    this.intervalMs = opts.integrateIntervalMs ?? 500;
+    this.integrateIntervalMs = opts.integrateIntervalMs ?? 500;
     this.hooks = {
       written: (first, count, joined) => this.hashWritten(first, count, joined),
       repaired: (message) => opts.onRepair?.(message),
@@ -186,9 +187,6 @@ class Log implements AuditLog {
     );
   }
 
-  get integrateIntervalMs(): number {
-    return this.intervalMs;
-  }
   get origin(): string {
     return this.keys.origin;
   }
@@ -386,7 +384,7 @@ class Log implements AuditLog {
   private startTimer(): void {
     this.timer = setInterval(() => {
       this.integrate().catch((err: unknown) => this.opts.onError?.(err));
-    }, this.intervalMs);
+    }, this.integrateIntervalMs);
     this.timer.unref();
   }
 
