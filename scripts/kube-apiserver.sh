@@ -173,7 +173,10 @@ main() {
   [ "$got" = "Kubernetes $K8S_VERSION" ] || die "built kube-apiserver reports '$got', expected 'Kubernetes $K8S_VERSION'"
   {
     echo "kube-apiserver $K8S_VERSION built from ${orig[0]##*/} in $(($(date +%s) - started)) s on $(date -u +%FT%TZ)"
-    "$WORK/out/etcd" --version | head -1
+    # Not `| head -1`: under pipefail, etcd writing its second line after head exited is a
+    # SIGPIPE that fails the whole build at its last step.
+    etcd_version=$("$WORK/out/etcd" --version)
+    echo "${etcd_version%%$'\n'*}"
     "$WORK/out/kubectl" version --client --short 2>/dev/null || true
   } >"$WORK/VERSIONS"
 
