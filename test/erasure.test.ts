@@ -2,7 +2,7 @@
 // tombstones, an erasure record is appended, verify passes and counts them by record, other
 // entries read as before — and no byte of the erased values is left anywhere in the data
 // directory: bundles (compressed or not), index, dedupe store, write-ahead log.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +19,8 @@ const ERIN_AGENT = "erin-laptop/7.1 (kubectl, private build)";
 const ERIN_AT = [10, 101, 300, 301, 450];
 let root: string;
 let dir: string;
+/** The log before the markers: the alert (entry 700) still in the open bundle. */
+let unfilled: string;
 let key: string;
 
 /** Every erased value's leak forms found in the data directory, as "value (form) in file". */
@@ -42,6 +44,7 @@ const eraseErin = (...more: string[]) =>
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), "kt-erase-"));
   dir = path.join(root, "data");
+  unfilled = path.join(root, "unfilled");
   const events = apiserverEvents(700, { withTypeMeta: true, seed: 24 }) as AuditEvent[];
   for (const [k, i] of ERIN_AT.entries()) {
     const e = events[i]!;
@@ -53,10 +56,14 @@ beforeAll(async () => {
   erinIds = ERIN_AT.map((i) => events[i]!.auditID);
   const file = path.join(root, "audit.log");
   writeFileSync(file, logFileText(events));
-  const imported = await runCli(["import", "--data", dir, file]);
+  const live = path.join(root, "live");
+  const imported = await runCli(["import", "--data", live, file]);
   expect(imported.code, imported.stderr).toBe(0);
-  // A kubetrail record quoting the name, as an alert does.
-  const log = await openFsLog(dir);
+  expect((await runCli(["reindex", "--data", live])).code).toBe(0);
+  // A kubetrail record quoting the name, as an alert does, then markers that fill its bundle.
+  // Each state is taken while the log is open, as a process killed then leaves it: the record
+  // is in the write-ahead log too (a clean close leaves none there).
+  const log = await openFsLog(live);
   await log.append([
     Buffer.from(
       JSON.stringify({
@@ -69,8 +76,22 @@ beforeAll(async () => {
   ]);
   await log.waitIntegrated(701);
   key = log.verifierKey;
+  cpSync(live, unfilled, { recursive: true });
+  await log.append(
+    Array.from({ length: 100 }, (_, i) =>
+      Buffer.from(
+        JSON.stringify({
+          apiVersion: "kubetrail.dev/v1",
+          kind: "Marker",
+          time: "2026-11-21T06:00:00Z",
+          n: i,
+        }),
+      ),
+    ),
+  );
+  await log.waitIntegrated(801);
+  cpSync(live, dir, { recursive: true });
   await log.close();
-  expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -86,28 +107,12 @@ describe("kubetrail erase", () => {
 
   it("refuses what it cannot erase yet, changing nothing", async () => {
     // The alert is entry 700, in the open bundle.
-    const r = await eraseErin();
+    const r = await runCli(["erase", "--data", unfilled, "--user", ERIN, "--reason", "GDPR request 17"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/1 matched entries \(from 700\) are in the open bundle/);
   });
 
   it("erases, records, verifies, and leaves no byte of the values in the data directory", async () => {
-    // Fill the open bundle so that every match is in a full bundle with durable tiles.
-    const log = await openFsLog(dir);
-    await log.append(
-      Array.from({ length: 100 }, (_, i) =>
-        Buffer.from(
-          JSON.stringify({
-            apiVersion: "kubetrail.dev/v1",
-            kind: "Marker",
-            time: "2026-11-21T06:00:00Z",
-            n: i,
-          }),
-        ),
-      ),
-    );
-    await log.waitIntegrated(801);
-    await log.close();
     const dry = await eraseErin("--dry-run", "-o", "json");
     expect(JSON.parse(dry.stdout)).toMatchObject({ entries: [...ERIN_AT, 700], records: [] });
 

@@ -208,6 +208,15 @@ export class FsDriver implements StorageDriver {
   async clearWriteAhead(): Promise<void> {
     const hooks = this.hooks;
     if (hooks === null) throw new LogError("closed", "the log is not open");
+    await this.emptyWriteAhead();
+    this.wal = await this.openWriteAhead(hooks);
+  }
+
+  /**
+   * Makes every acknowledged entry durable in its bundle, closes the write-ahead log and
+   * removes its slot files: nothing in them is needed any more.
+   */
+  private async emptyWriteAhead(): Promise<void> {
     await this.bundles.untilWritten(this.appended);
     await this.flush();
     await this.writeAhead().close();
@@ -215,7 +224,6 @@ export class FsDriver implements StorageDriver {
     for (const name of await fsp.readdir(this.layout.walDir))
       if (name.endsWith(".wal")) await fsp.rm(path.join(this.layout.walDir, name), { force: true });
     await fsyncDir(this.layout.walDir);
-    this.wal = await this.openWriteAhead(hooks);
   }
 
   /**
@@ -479,6 +487,11 @@ export class FsDriver implements StorageDriver {
     await this.compactor?.close();
     if (this.bundleTimer) clearInterval(this.bundleTimer);
     this.bundleTimer = null;
+    // The slots are a ring reused while the log runs (up to maxSlots × slotBytes, allocated
+    // ahead); a stopped log needs none of it. When the bundles cannot be made durable now (a
+    // failing disk), the records stay for the next open to replay.
+    if (this.wal && this.hooks !== null && this.bundles.error === null)
+      await this.emptyWriteAhead().catch((err: unknown) => this.hooks?.failed(err));
     await this.bundles.close();
     await this.wal?.close();
     this.wal = undefined;

@@ -3,6 +3,7 @@ import {
   mkdirSync,
   mkdtempSync,
   promises as fsp,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -304,6 +305,28 @@ describe("fs log", () => {
     // Synced and recorded before the log goes on: a second loss finds them in the bundles.
     expect(readFileSync(copied.entriesDurable, "utf8")).toBe("300\n");
     expect((await reopened.append(entries(300, 1))).firstIndex).toBe(300);
+    await reopened.close();
+  });
+
+  it("leaves no write-ahead slot behind a clean close, and reopens with every entry", async () => {
+    const dir = tmpDir();
+    const layout = new FsLayout(dir);
+    const log = await openFsLog(dir, { integrateIntervalMs: 3_600_000 });
+    for (let b = 0; b < 4; b++) await log.append(entries(b * 50, 50));
+    const slots = () => readdirSync(layout.walDir).filter((n) => n.endsWith(".wal"));
+    expect(slots().length).toBeGreaterThan(0);
+    expect(readFileSync(layout.entriesDurable, "utf8")).toBe("0\n");
+    await log.close();
+    expect(slots()).toEqual([]);
+    // The entries were made durable in their bundles first.
+    expect(readFileSync(layout.entriesDurable, "utf8")).toBe("200\n");
+
+    const reopened = await openFsLog(dir);
+    expect((await readAll(reopened)).map((e) => Buffer.from(e.data!).toString())).toEqual(
+      entries(0, 200).map((e) => e.toString()),
+    );
+    expect((await reopened.append(entries(200, 1))).firstIndex).toBe(200);
+    expect(slots().length).toBeGreaterThan(0);
     await reopened.close();
   });
 
