@@ -30,6 +30,7 @@ function requestVariable(r: AdmissionRequest): Record<string, unknown> {
 
 function evalInput(request: AdmissionRequest, namespaceObject: Record<string, unknown> | null): EvalInput {
   let cel: CelRequestInputs | undefined;
+  let derived: Map<(r: AdmissionRequest) => unknown, unknown> | undefined;
   return {
     request,
     namespaceObject,
@@ -41,6 +42,13 @@ function evalInput(request: AdmissionRequest, namespaceObject: Record<string, un
         namespaceObject: toCelInput(namespaceObject) as CelInput,
       };
       return cel;
+    },
+    shared<T>(derive: (r: AdmissionRequest) => T): T {
+      derived ??= new Map();
+      if (derived.has(derive)) return derived.get(derive) as T;
+      const value = derive(request);
+      derived.set(derive, value);
+      return value;
     },
   };
 }

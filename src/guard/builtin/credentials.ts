@@ -6,7 +6,7 @@
 import { isRecord } from "../../json/record.js";
 import { SecretScanner, type SecretFinding } from "../../secrets/index.js";
 import type { Violation } from "../types.js";
-import { containersOf, type PodTemplate } from "./pod-templates.js";
+import type { PodTemplate } from "./pod-templates.js";
 
 export interface CredentialSettings {
   configMaps: boolean;
@@ -70,7 +70,7 @@ export function checkConfigMapCredentials(
 export function checkEnvCredentials(t: PodTemplate, s: CredentialSettings): Violation[] {
   if (!s.env) return [];
   const out: Violation[] = [];
-  for (const c of containersOf(t)) {
+  for (const c of t.containers) {
     const env = c.container["env"];
     if (!Array.isArray(env)) continue;
     env.forEach((e: unknown, i) => {
