@@ -21,7 +21,8 @@ let scanner: SecretScanner | undefined;
 
 function findings(value: string, key: string, s: CredentialSettings): SecretFinding[] {
   scanner ??= new SecretScanner();
-  return scanner.detect(value, { key }).filter((f) => s.byName || f.basis === "format");
+  const found = scanner.detect(value, { key });
+  return s.byName || found.length === 0 ? found : found.filter((f) => f.basis === "format");
 }
 
 /** `data.KEY`, or `data["app.properties"]` when the key is not an identifier. */

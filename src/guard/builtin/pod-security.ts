@@ -94,6 +94,17 @@ function perContainer(
   for (const c of t.containers) fail(id, c, out);
 }
 
+function hostProcessInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (getPath(c.securityContext, "windowsOptions", "hostProcess") === true)
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.windowsOptions.hostProcess`,
+        `container "${c.name}" must not set securityContext.windowsOptions.hostProcess=true`,
+      ),
+    );
+}
+
 const hostProcess: PssControl = {
   id: "hostProcess",
   level: "baseline",
@@ -107,16 +118,7 @@ const hostProcess: PssControl = {
           "pod must not set securityContext.windowsOptions.hostProcess=true",
         ),
       );
-    perContainer(t, this.id, out, (id, c, o) => {
-      if (getPath(c.securityContext, "windowsOptions", "hostProcess") === true)
-        o.push(
-          v(
-            id,
-            `${c.path}.securityContext.windowsOptions.hostProcess`,
-            `container "${c.name}" must not set securityContext.windowsOptions.hostProcess=true`,
-          ),
-        );
-    });
+    perContainer(t, this.id, out, hostProcessInContainer);
   },
 };
 
@@ -132,21 +134,23 @@ const hostNamespaces: PssControl = {
   },
 };
 
+function privilegedInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (c.securityContext?.["privileged"] === true)
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.privileged`,
+        `container "${c.name}" must not set securityContext.privileged=true`,
+      ),
+    );
+}
+
 const privileged: PssControl = {
   id: "privileged",
   level: "baseline",
   title: "Privileged containers",
   check(t, out) {
-    perContainer(t, this.id, out, (id, c, o) => {
-      if (c.securityContext?.["privileged"] === true)
-        o.push(
-          v(
-            id,
-            `${c.path}.securityContext.privileged`,
-            `container "${c.name}" must not set securityContext.privileged=true`,
-          ),
-        );
-    });
+    perContainer(t, this.id, out, privilegedInContainer);
   },
 };
 
@@ -157,36 +161,36 @@ function capabilityList(s: Record<string, unknown> | undefined, key: "add" | "dr
   return Array.isArray(l) ? l : NONE;
 }
 
+function capabilitiesBaselineInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  const added = capabilityList(c.securityContext, "add");
+  for (let i = 0; i < added.length; i++) {
+    const cap = added[i];
+    if (typeof cap !== "string" || !BASELINE_CAPABILITIES.has(cap))
+      out.push(
+        v(
+          id,
+          `${c.path}.securityContext.capabilities.add[${i}]`,
+          `container "${c.name}" must not add capability ${JSON.stringify(cap)}`,
+        ),
+      );
+  }
+}
+
 const capabilitiesBaseline: PssControl = {
   id: "capabilities",
   level: "baseline",
   title: "Capabilities",
   check(t, out) {
-    perContainer(t, this.id, out, (id, c, o) => {
-      const added = capabilityList(c.securityContext, "add");
-      for (let i = 0; i < added.length; i++) {
-        const cap = added[i];
-        if (typeof cap !== "string" || !BASELINE_CAPABILITIES.has(cap))
-          o.push(
-            v(
-              id,
-              `${c.path}.securityContext.capabilities.add[${i}]`,
-              `container "${c.name}" must not add capability ${JSON.stringify(cap)}`,
-            ),
-          );
-      }
-    });
+    perContainer(t, this.id, out, capabilitiesBaselineInContainer);
   },
 };
 
-/** The pod's volumes, with their indexes, that are objects. */
-function forEachVolume(t: PodTemplate, fn: (vol: Record<string, unknown>, i: number) => void): void {
+const NO_VOLUMES: readonly unknown[] = [];
+
+/** The pod's volumes (entries that are not objects are skipped by the controls). */
+function volumesOf(t: PodTemplate): readonly unknown[] {
   const vols = t.spec["volumes"];
-  if (!Array.isArray(vols)) return;
-  for (let i = 0; i < vols.length; i++) {
-    const vol: unknown = vols[i];
-    if (isRecord(vol)) fn(vol, i);
-  }
+  return Array.isArray(vols) ? vols : NO_VOLUMES;
 }
 
 const hostPathVolumes: PssControl = {
@@ -194,8 +198,10 @@ const hostPathVolumes: PssControl = {
   level: "baseline",
   title: "HostPath volumes",
   check(t, out) {
-    forEachVolume(t, (vol, i) => {
-      if (vol["hostPath"] !== undefined && vol["hostPath"] !== null)
+    const vols = volumesOf(t);
+    for (let i = 0; i < vols.length; i++) {
+      const vol = vols[i];
+      if (isRecord(vol) && vol["hostPath"] !== undefined && vol["hostPath"] !== null)
         out.push(
           v(
             this.id,
@@ -203,31 +209,29 @@ const hostPathVolumes: PssControl = {
             `volume ${JSON.stringify(vol["name"] ?? i)} must not use hostPath`,
           ),
         );
-    });
+    }
   },
 };
+
+function hostPortsInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  const ports = c.container["ports"];
+  if (!Array.isArray(ports)) return;
+  for (let i = 0; i < ports.length; i++) {
+    const p: unknown = ports[i];
+    const hp = isRecord(p) ? p["hostPort"] : undefined;
+    if (hp !== undefined && hp !== null && hp !== 0)
+      out.push(
+        v(id, `${c.path}.ports[${i}].hostPort`, `container "${c.name}" must not use hostPort ${String(hp)}`),
+      );
+  }
+}
 
 const hostPorts: PssControl = {
   id: "hostPorts",
   level: "baseline",
   title: "Host ports",
   check(t, out) {
-    perContainer(t, this.id, out, (id, c, o) => {
-      const ports = c.container["ports"];
-      if (!Array.isArray(ports)) return;
-      for (let i = 0; i < ports.length; i++) {
-        const p: unknown = ports[i];
-        const hp = isRecord(p) ? p["hostPort"] : undefined;
-        if (hp !== undefined && hp !== null && hp !== 0)
-          o.push(
-            v(
-              id,
-              `${c.path}.ports[${i}].hostPort`,
-              `container "${c.name}" must not use hostPort ${String(hp)}`,
-            ),
-          );
-      }
-    });
+    perContainer(t, this.id, out, hostPortsInContainer);
   },
 };
 
@@ -241,33 +245,47 @@ const HANDLERS: readonly (readonly [name: string, parent: string | undefined, ke
 ];
 const HOST_ACTIONS = ["httpGet", "tcpSocket"] as const;
 
+function hostProbesInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  for (const [name, parent, key] of HANDLERS) {
+    const h = parent === undefined ? c.container[key] : getPath(c.container, parent, key);
+    if (!isRecord(h)) continue;
+    for (const action of HOST_ACTIONS) {
+      const host = getPath(h, action, "host");
+      if (typeof host === "string" && host !== "")
+        out.push(
+          v(
+            id,
+            `${c.path}.${name}.${action}.host`,
+            `container "${c.name}" must not set ${name}.${action}.host`,
+          ),
+        );
+    }
+  }
+}
+
 const hostProbes: PssControl = {
   id: "hostProbesAndHostLifecycle",
   level: "baseline",
   title: "Host probes / lifecycle hooks",
   check(t, out) {
-    perContainer(t, this.id, out, (id, c, o) => {
-      for (const [name, parent, key] of HANDLERS) {
-        const h = parent === undefined ? c.container[key] : getPath(c.container, parent, key);
-        if (!isRecord(h)) continue;
-        for (const action of HOST_ACTIONS) {
-          const host = getPath(h, action, "host");
-          if (typeof host === "string" && host !== "")
-            o.push(
-              v(
-                id,
-                `${c.path}.${name}.${action}.host`,
-                `container "${c.name}" must not set ${name}.${action}.host`,
-              ),
-            );
-        }
-      }
-    });
+    perContainer(t, this.id, out, hostProbesInContainer);
   },
 };
 
 function appArmorTypeOk(type: unknown): boolean {
   return type === undefined || type === "RuntimeDefault" || type === "Localhost";
+}
+
+function appArmorInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  const type = getPath(c.securityContext, "appArmorProfile", "type");
+  if (!appArmorTypeOk(type))
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.appArmorProfile.type`,
+        `container "${c.name}" must not set appArmorProfile.type=${JSON.stringify(type)}`,
+      ),
+    );
 }
 
 const appArmor: PssControl = {
@@ -298,24 +316,19 @@ const appArmor: PssControl = {
           `pod must not set appArmorProfile.type=${JSON.stringify(podType)}`,
         ),
       );
-    perContainer(t, this.id, out, (id, c, o) => {
-      const type = getPath(c.securityContext, "appArmorProfile", "type");
-      if (!appArmorTypeOk(type))
-        o.push(
-          v(
-            id,
-            `${c.path}.securityContext.appArmorProfile.type`,
-            `container "${c.name}" must not set appArmorProfile.type=${JSON.stringify(type)}`,
-          ),
-        );
-    });
+    perContainer(t, this.id, out, appArmorInContainer);
   },
 };
 
 const SELINUX_NAMED = ["user", "role"] as const;
 
-function seLinuxViolations(id: string, opts: unknown, at: string, who: string, out: Violation[]): void {
-  if (!isRecord(opts)) return;
+function seLinuxViolations(
+  id: string,
+  opts: Record<string, unknown>,
+  at: string,
+  who: string,
+  out: Violation[],
+): void {
   const type = opts["type"];
   if (type !== undefined && !SELINUX_TYPES.has(type as string))
     out.push(
@@ -326,27 +339,19 @@ function seLinuxViolations(id: string, opts: unknown, at: string, who: string, o
       out.push(v(id, `${at}.seLinuxOptions.${f}`, `${who} must not set seLinuxOptions.${f}`));
 }
 
+function seLinuxInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  const opts = c.securityContext?.["seLinuxOptions"];
+  if (isRecord(opts)) seLinuxViolations(id, opts, `${c.path}.securityContext`, `container "${c.name}"`, out);
+}
+
 const seLinux: PssControl = {
   id: "seLinuxOptions",
   level: "baseline",
   title: "SELinux",
   check(t, out) {
-    seLinuxViolations(
-      this.id,
-      t.securityContext?.["seLinuxOptions"],
-      `${t.specPath}.securityContext`,
-      "pod",
-      out,
-    );
-    perContainer(t, this.id, out, (id, c, o) =>
-      seLinuxViolations(
-        id,
-        c.securityContext?.["seLinuxOptions"],
-        `${c.path}.securityContext`,
-        `container "${c.name}"`,
-        o,
-      ),
-    );
+    const opts = t.securityContext?.["seLinuxOptions"];
+    if (isRecord(opts)) seLinuxViolations(this.id, opts, `${t.specPath}.securityContext`, "pod", out);
+    perContainer(t, this.id, out, seLinuxInContainer);
   },
 };
 
@@ -381,6 +386,17 @@ const procMountRestricted: PssControl = {
   },
 };
 
+function seccompBaselineInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (getPath(c.securityContext, "seccompProfile", "type") === "Unconfined")
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.seccompProfile.type`,
+        `container "${c.name}" must not set seccompProfile.type=Unconfined`,
+      ),
+    );
+}
+
 const seccompBaseline: PssControl = {
   id: "seccompProfile",
   level: "baseline",
@@ -394,16 +410,7 @@ const seccompBaseline: PssControl = {
           "pod must not set seccompProfile.type=Unconfined",
         ),
       );
-    perContainer(t, this.id, out, (id, c, o) => {
-      if (getPath(c.securityContext, "seccompProfile", "type") === "Unconfined")
-        o.push(
-          v(
-            id,
-            `${c.path}.securityContext.seccompProfile.type`,
-            `container "${c.name}" must not set seccompProfile.type=Unconfined`,
-          ),
-        );
-    });
+    perContainer(t, this.id, out, seccompBaselineInContainer);
   },
 };
 
@@ -434,7 +441,10 @@ const volumeTypes: PssControl = {
   level: "restricted",
   title: "Volume types",
   check(t, out) {
-    forEachVolume(t, (vol, i) => {
+    const vols = volumesOf(t);
+    for (let i = 0; i < vols.length; i++) {
+      const vol = vols[i];
+      if (!isRecord(vol)) continue;
       for (const k of Object.keys(vol))
         if (
           !VOLUME_NON_SOURCE.has(k) &&
@@ -449,9 +459,20 @@ const volumeTypes: PssControl = {
               `volume ${JSON.stringify(vol["name"] ?? i)} must not use volume type ${k}`,
             ),
           );
-    });
+    }
   },
 };
+
+function allowPrivilegeEscalationInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (c.securityContext?.["allowPrivilegeEscalation"] !== false)
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.allowPrivilegeEscalation`,
+        `container "${c.name}" must set securityContext.allowPrivilegeEscalation=false`,
+      ),
+    );
+}
 
 const allowPrivilegeEscalation: PssControl = {
   id: "allowPrivilegeEscalation",
@@ -459,16 +480,7 @@ const allowPrivilegeEscalation: PssControl = {
   title: "Privilege escalation",
   check(t, out) {
     if (isWindows(t)) return;
-    perContainer(t, this.id, out, (id, c, o) => {
-      if (c.securityContext?.["allowPrivilegeEscalation"] !== false)
-        o.push(
-          v(
-            id,
-            `${c.path}.securityContext.allowPrivilegeEscalation`,
-            `container "${c.name}" must set securityContext.allowPrivilegeEscalation=false`,
-          ),
-        );
-    });
+    perContainer(t, this.id, out, allowPrivilegeEscalationInContainer);
   },
 };
 
@@ -509,6 +521,11 @@ const runAsNonRoot: PssControl = {
   },
 };
 
+function runAsUserInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (c.securityContext?.["runAsUser"] === 0)
+    out.push(v(id, `${c.path}.securityContext.runAsUser`, `container "${c.name}" must not set runAsUser=0`));
+}
+
 const runAsUser: PssControl = {
   id: "runAsUser",
   level: "restricted",
@@ -517,12 +534,7 @@ const runAsUser: PssControl = {
     if (inUserNamespace(t)) return;
     if (t.securityContext?.["runAsUser"] === 0)
       out.push(v(this.id, `${t.specPath}.securityContext.runAsUser`, "pod must not set runAsUser=0"));
-    perContainer(t, this.id, out, (id, c, o) => {
-      if (c.securityContext?.["runAsUser"] === 0)
-        o.push(
-          v(id, `${c.path}.securityContext.runAsUser`, `container "${c.name}" must not set runAsUser=0`),
-        );
-    });
+    perContainer(t, this.id, out, runAsUserInContainer);
   },
 };
 
@@ -566,6 +578,27 @@ const seccompRestricted: PssControl = {
   },
 };
 
+function capabilitiesRestrictedInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (!capabilityList(c.securityContext, "drop").includes("ALL"))
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.capabilities.drop`,
+        `container "${c.name}" must set securityContext.capabilities.drop=["ALL"]`,
+      ),
+    );
+  const added = capabilityList(c.securityContext, "add");
+  for (let i = 0; i < added.length; i++)
+    if (added[i] !== "NET_BIND_SERVICE")
+      out.push(
+        v(
+          id,
+          `${c.path}.securityContext.capabilities.add[${i}]`,
+          `container "${c.name}" must not add capability ${JSON.stringify(added[i])} (only NET_BIND_SERVICE)`,
+        ),
+      );
+}
+
 const capabilitiesRestricted: PssControl = {
   id: "capabilities",
   level: "restricted",
@@ -573,26 +606,7 @@ const capabilitiesRestricted: PssControl = {
   title: "Capabilities (restricted)",
   check(t, out) {
     if (isWindows(t)) return;
-    perContainer(t, this.id, out, (id, c, o) => {
-      if (!capabilityList(c.securityContext, "drop").includes("ALL"))
-        o.push(
-          v(
-            id,
-            `${c.path}.securityContext.capabilities.drop`,
-            `container "${c.name}" must set securityContext.capabilities.drop=["ALL"]`,
-          ),
-        );
-      const added = capabilityList(c.securityContext, "add");
-      for (let i = 0; i < added.length; i++)
-        if (added[i] !== "NET_BIND_SERVICE")
-          o.push(
-            v(
-              id,
-              `${c.path}.securityContext.capabilities.add[${i}]`,
-              `container "${c.name}" must not add capability ${JSON.stringify(added[i])} (only NET_BIND_SERVICE)`,
-            ),
-          );
-    });
+    perContainer(t, this.id, out, capabilitiesRestrictedInContainer);
   },
 };
 
