@@ -1,8 +1,9 @@
 // A child process for bench/guard.ts's `alloc` section: what one admission review costs the
 // event loop in garbage, independent of the machine's load. It drives the reviews in process
 // through the code serve runs per review — the body decoded as the route decodes it, the real
-// AdmissionReviewer with the real policies, the answer encoded as the route encodes it — with
-// decisions answered without logging (the log path is measured by the webhook section).
+// AdmissionReviewer with the real policies, serve's admission metrics, the answer encoded as
+// the route encodes it — with decisions answered without logging (the log path is measured by
+// the webhook section).
 //
 // The warm-up's decision entries and answers are hashed (the clock fixed), so two builds can
 // be shown to decide alike. Then two passes over further reviews, in the same fresh heap:
@@ -17,9 +18,11 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { constants, PerformanceObserver, type PerformanceEntry } from "node:perf_hooks";
+import { Registry } from "prom-client";
 import { AdmissionReviewer } from "../../src/guard/admission.js";
 import { NamespaceCache } from "../../src/guard/namespaces.js";
 import { loadPolicies } from "../../src/guard/policy/load.js";
+import { AdmissionMetrics } from "../../src/server/admission-metrics.js";
 import type { LogWriter } from "../../src/store/types.js";
 import { runIfMain } from "../harness.js";
 
@@ -83,11 +86,14 @@ async function main(argv: string[]): Promise<void> {
     Array.from({ length: count }, (_, k) =>
       Buffer.from(cfg.bodies[(first + k) % cfg.bodies.length]!.replace("@UID@", `uid-${first + k}`)),
     );
+  const metrics = new AdmissionMetrics(new Registry());
   let answerBytes = 0;
   const run = async (bodies: Buffer[]): Promise<void> => {
     for (const b of bodies) {
       // As the route: the body decoded, reviewed, the answer encoded (and here only counted).
+      const started = process.hrtime.bigint();
       const outcome = await reviewer.review(JSON.parse(b.toString("utf8")));
+      metrics.answered(outcome, Number(process.hrtime.bigint() - started) / 1e9);
       const answer = JSON.stringify(outcome.response) + "\n";
       digest?.update(answer);
       answerBytes += answer.length;
