@@ -5,12 +5,17 @@
 //     answered without logging — the cost of logging;
 //  2. `kubetrail guard check` over 10,000 manifests, beside parsing the same YAML alone;
 //  3. `kubetrail guard replay` over stored events (2M full size), beside jq selecting the same
-//     creates, updates and patches from the JSON lines.
+//     creates, updates and patches from the JSON lines;
+//  4. (`alloc`, run only when named) what one review costs in garbage: bytes allocated per
+//     review, scavenges and major GCs per 10,000 reviews and CPU per review, the reviews driven
+//     in process through serve's per-review code (bench/lib/guard-alloc.ts) — figures that do
+//     not depend on the machine's load, so two builds compare on a busy machine.
 //
 //   node build/bench/guard.js [--quick] [--rate=1000] [--seconds=N] [--manifests=N] [--events=N]
-//                             [--sections=webhook,check,replay] [--profile=DIR]
+//                             [--sections=webhook,check,replay,alloc] [--profile=DIR]
 //                             [--targets=serve,logged,plain,unlogged] [--spacing=MS]
 //                             [--connections=N] [--server-node-flags="FLAGS"]
+//                             [--reviews=N] [--rounds=N] [--alloc-top=N] [--heap-profile=FILE]
 //
 // "plain" (not run by default) is the route appending decisions like a plain log writer:
 // without their leaf hashes and without spacing commits, to show what that saves.
@@ -22,6 +27,12 @@
 //
 // --profile=DIR runs each webhook server under `node --cpu-prof` and leaves its .cpuprofile
 // in DIR (open it in Chrome DevTools or speedscope).
+//
+// alloc: --reviews=N per measured pass (default 10,000), --rounds=N fresh processes (default 3,
+// medians reported), --alloc-top=N allocating functions listed (default 12), and
+// --heap-profile=FILE leaves the first round's sampling heap profile (for Chrome DevTools).
+// --server-node-flags apply to its processes too (e.g. --no-turbo-inlining, so the profile
+// names the inlined functions that allocate instead of their callers).
 import { spawn, type ChildProcess } from "node:child_process";
 import {
   closeSync,
@@ -56,6 +67,7 @@ import {
   treeCpuSeconds,
 } from "./harness.js";
 import type { AdmissionLoadConfig, AdmissionLoadResult } from "./lib/admission-load.js";
+import type { GuardAllocConfig, GuardAllocResult } from "./lib/guard-alloc.js";
 import { kubetrailCli } from "./lib/kubetrail-cli.js";
 import { benchDir, benchFixture, repoRoot } from "./lib/paths.js";
 
@@ -420,6 +432,92 @@ async function webhookSection(
   );
 }
 
+const first12 = (hex: string) => hex.slice(0, 12);
+
+async function allocSection(
+  dir: string,
+  policyDir: string,
+  reviews: number,
+  rounds: number,
+  top: number,
+  heapProfile: string | undefined,
+  nodeFlags: readonly string[],
+): Promise<void> {
+  const results: GuardAllocResult[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const config: GuardAllocConfig = {
+      policyDir,
+      bodies: reviewTemplates(4000),
+      warmup: Math.min(reviews, 5000),
+      reviews,
+      top,
+      ...(round === 0 && heapProfile !== undefined ? { heapProfile: path.resolve(heapProfile) } : {}),
+    };
+    const file = path.join(dir, "guard-alloc.json");
+    writeFileSync(file, JSON.stringify(config));
+    log(`guard: alloc round ${round + 1} of ${rounds} (${reviews.toLocaleString("en-US")} reviews a pass)`);
+    const child = spawn(
+      process.execPath,
+      [...nodeFlags, path.join(benchDir, "lib", "guard-alloc.js"), file],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    const exited = new Promise<number | null>((r) => child.once("exit", r));
+    results.push(
+      (await readLine(child, (l) =>
+        l.startsWith("{") ? (JSON.parse(l) as GuardAllocResult) : undefined,
+      )) as GuardAllocResult,
+    );
+    if ((await exited) !== 0) throw new Error("the allocation probe failed");
+  }
+  const median = (f: (r: GuardAllocResult) => number) => percentile(results.map(f), 50);
+  const per10k = (n: number) => (n * 10_000) / reviews;
+  const each = (f: (r: GuardAllocResult) => number, digits: number) =>
+    results.map((r) => f(r).toFixed(digits)).join(", ");
+  process.stdout.write(
+    `\n#### Garbage per admission review (in process, ${reviews.toLocaleString("en-US")} reviews a pass, ${rounds} fresh processes)\n\n` +
+      markdownTable(
+        ["measure", "median", "each round"],
+        [
+          [
+            "bytes allocated per review",
+            median((r) => r.bytesPerReview).toFixed(0),
+            each((r) => r.bytesPerReview, 0),
+          ],
+          [
+            "scavenges per 10,000 reviews",
+            median((r) => per10k(r.scavenges)).toFixed(1),
+            each((r) => per10k(r.scavenges), 1),
+          ],
+          [
+            "major GCs per 10,000 reviews",
+            median((r) => per10k(r.majorGcs)).toFixed(1),
+            each((r) => per10k(r.majorGcs), 1),
+          ],
+          [
+            "GC ms per 10,000 reviews",
+            median((r) => per10k(r.gcMs)).toFixed(0),
+            each((r) => per10k(r.gcMs), 0),
+          ],
+          ["CPU µs per review", median((r) => r.cpuUsPerReview).toFixed(1), each((r) => r.cpuUsPerReview, 1)],
+          [
+            "decisions (SHA-256 of the warm-up's entries and answers)",
+            first12(results[0]!.decisionsDigest),
+            results.map((r) => first12(r.decisionsDigest)).join(", "),
+          ],
+        ],
+      ) +
+      "\n",
+  );
+  const first = results[0];
+  if (first !== undefined && first.top.length > 0)
+    printNote(
+      `Heaviest allocating functions (round 1, bytes per review): ${first.top.map(([site, b]) => `${site} ${b.toFixed(0)}`).join("; ")}. ` +
+        "The reviews are answered without logging; the mix and policies are the webhook section's.",
+    );
+}
+
 async function checkSection(dir: string, count: number): Promise<void> {
   const rng = makeRng(10);
   const file = path.join(dir, "manifests.yaml");
@@ -558,6 +656,7 @@ export async function main(argv: string[]): Promise<void> {
   mkdirSync(policyDir);
   copyFileSync(benchFixture("guard-policies.yaml"), path.join(policyDir, "policies.yaml"));
   const sections = (args.options["sections"] ?? "webhook,check,replay").split(",");
+  const nodeFlags = (args.options["server-node-flags"] ?? "").split(" ").filter((f) => f !== "");
   if (sections.includes("webhook"))
     await webhookSection(
       dir,
@@ -568,7 +667,17 @@ export async function main(argv: string[]): Promise<void> {
       (args.options["targets"] ?? "serve,logged,unlogged").split(","),
       args.options["spacing"],
       intOption(args, "connections", 64),
-      (args.options["server-node-flags"] ?? "").split(" ").filter((f) => f !== ""),
+      nodeFlags,
+    );
+  if (sections.includes("alloc"))
+    await allocSection(
+      dir,
+      policyDir,
+      intOption(args, "reviews", args.quick ? 2000 : 10_000),
+      intOption(args, "rounds", 3),
+      intOption(args, "alloc-top", 12),
+      args.options["heap-profile"],
+      nodeFlags,
     );
   if (sections.includes("check")) await checkSection(dir, manifests);
   if (sections.includes("replay")) await replaySection(dir, events);

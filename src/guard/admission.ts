@@ -63,8 +63,9 @@ export class AdmissionReviewer {
       "decision-index": String(firstIndex),
     };
     for (const p of decision.policies)
-      for (const [k, v] of Object.entries(p.auditAnnotations ?? {}))
-        annotations[annotationKey(`${p.policy}.${k}`)] = v;
+      if (p.auditAnnotations !== undefined)
+        for (const [k, v] of Object.entries(p.auditAnnotations))
+          annotations[annotationKey(`${p.policy}.${k}`)] = v;
     return { response: reviewResponse(review, decision, annotations), record, index: firstIndex };
   }
 }

@@ -43,6 +43,17 @@ function podRequest(spec: Record<string, unknown>, over: Partial<AdmissionReques
 
 const PRIVILEGED = { containers: [{ name: "c", image: "nginx:1", securityContext: { privileged: true } }] };
 const PLAIN = { containers: [{ name: "c", image: "nginx:1" }] };
+/** Passes every built-in: restricted, pinned by digest, no credentials. */
+const RESTRICTED_SPEC = {
+  securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+  containers: [
+    {
+      name: "c",
+      image: `registry.example.com/app:1@sha256:${"ab".repeat(32)}`,
+      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+    },
+  ],
+};
 const NOW = Date.parse("2026-03-01T00:00:00Z");
 
 function decide(
@@ -320,6 +331,60 @@ describe("exceptions", () => {
       ],
     };
     expect(decide(set, podRequest(both, { namespace: "team-b" })).allowed).toBe(false);
+  });
+});
+
+describe("what policies share of a request", () => {
+  it("is derived once per request and never carried over to the next", () => {
+    const seen: string[] = [];
+    let derivations = 0;
+    const specOf = (r: AdmissionRequest) => {
+      derivations++;
+      return JSON.stringify(r.object?.["spec"]);
+    };
+    const reader = (name: string): LoadedPolicy => ({
+      ...load(NO_PRIVILEGED).policies[0]!,
+      name,
+      check(input) {
+        seen.push(`${name}: ${input.shared(specOf)}`);
+        return { violations: [] };
+      },
+    });
+    const set = [reader("a"), reader("b")];
+    decide(set, podRequest(PRIVILEGED));
+    expect(derivations).toBe(1);
+    decide(set, podRequest(PLAIN));
+    expect(derivations).toBe(2);
+    expect(seen).toEqual([
+      `a: ${JSON.stringify(PRIVILEGED)}`,
+      `b: ${JSON.stringify(PRIVILEGED)}`,
+      `a: ${JSON.stringify(PLAIN)}`,
+      `b: ${JSON.stringify(PLAIN)}`,
+    ]);
+  });
+  it("the built-ins judge each request's own pod template, review after review", () => {
+    const set = load("", true);
+    const bad = decide(set, podRequest(PRIVILEGED));
+    const good = decide(set, podRequest(RESTRICTED_SPEC));
+    const deployment = decide(
+      set,
+      podRequest(
+        {},
+        {
+          kind: { group: "apps", version: "v1", kind: "Deployment" },
+          resource: { group: "apps", version: "v1", resource: "deployments" },
+          object: { kind: "Deployment", spec: { template: { metadata: {}, spec: PRIVILEGED } } },
+        },
+      ),
+    );
+    const failures = (d: ReturnType<typeof decide>) =>
+      d.policies.flatMap((p) => p.violations.map((v) => `${p.policy} ${v.field ?? ""}`));
+    expect(failures(bad)).toContain("pss-baseline spec.containers[0].securityContext.privileged");
+    expect(failures(good)).toEqual([]);
+    expect(failures(deployment)).toContain(
+      "pss-baseline spec.template.spec.containers[0].securityContext.privileged",
+    );
+    expect(failures(deployment).filter((f) => !f.includes(" spec.template.spec."))).toEqual([]);
   });
 });
 

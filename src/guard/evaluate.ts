@@ -18,6 +18,12 @@ export interface EvaluateContext {
 
 const EFFECT: Record<Mode, Effect> = { enforce: "deny", warn: "warn", audit: "audit" };
 
+// A passing result (most of them) shares these: nothing adds to a result's lists.
+const NO_VIOLATIONS = Object.freeze([]) as unknown as Violation[];
+const NO_EFFECTS = Object.freeze([]) as unknown as Effect[];
+
+const effectsOf = (policy: LoadedPolicy): Effect[] => policy.modes.map((m) => EFFECT[m]);
+
 /** kubectl shows warnings one per line; beyond these bounds the decision entry has the rest. */
 export const MAX_WARNINGS = 25;
 export const MAX_MESSAGE_CHARS = 512;
@@ -28,21 +34,33 @@ function requestVariable(r: AdmissionRequest): Record<string, unknown> {
   return rest;
 }
 
-function evalInput(request: AdmissionRequest, namespaceObject: Record<string, unknown> | null): EvalInput {
-  let cel: CelRequestInputs | undefined;
-  return {
-    request,
-    namespaceObject,
-    celInputs() {
-      cel ??= {
-        object: toCelInput(request.object),
-        oldObject: toCelInput(request.oldObject),
-        request: toCelInput(requestVariable(request)),
-        namespaceObject: toCelInput(namespaceObject) as CelInput,
-      };
-      return cel;
-    },
-  };
+/** One request as every policy sees it; what policies derive from it is kept for the others. */
+class RequestInput implements EvalInput {
+  private cel: CelRequestInputs | undefined;
+  private derived: Map<(r: AdmissionRequest) => unknown, unknown> | undefined;
+
+  constructor(
+    readonly request: AdmissionRequest,
+    readonly namespaceObject: Record<string, unknown> | null,
+  ) {}
+
+  celInputs(): CelRequestInputs {
+    this.cel ??= {
+      object: toCelInput(this.request.object),
+      oldObject: toCelInput(this.request.oldObject),
+      request: toCelInput(requestVariable(this.request)),
+      namespaceObject: toCelInput(this.namespaceObject) as CelInput,
+    };
+    return this.cel;
+  }
+
+  shared<T>(derive: (r: AdmissionRequest) => T): T {
+    this.derived ??= new Map();
+    if (this.derived.has(derive)) return this.derived.get(derive) as T;
+    const value = derive(this.request);
+    this.derived.set(derive, value);
+    return value;
+  }
 }
 
 function truncate(text: string, max: number): string {
@@ -67,8 +85,8 @@ export function evaluatePolicy(
     modes: policy.modes,
     failurePolicy: policy.failurePolicy,
     status: "pass",
-    violations: [],
-    effects: [],
+    violations: NO_VIOLATIONS,
+    effects: NO_EFFECTS,
   };
   if (policy.binding !== undefined) base.binding = policy.binding;
   let outcome;
@@ -79,15 +97,15 @@ export function evaluatePolicy(
   }
   if (outcome.notApplicable) return undefined;
   if (outcome.auditAnnotations) base.auditAnnotations = outcome.auditAnnotations;
-  const effects = policy.modes.map((m) => EFFECT[m]);
   if (outcome.error !== undefined) {
     base.status = "error";
     base.error = outcome.error;
     // Fail: the error counts as a failure of the policy; Ignore: the request goes through.
-    if (policy.failurePolicy === "Fail") base.effects = effects;
+    if (policy.failurePolicy === "Fail") base.effects = effectsOf(policy);
     return base;
   }
   if (outcome.violations.length === 0) return base;
+  const effects = effectsOf(policy);
   base.violations = outcome.violations;
   const exception = policy.exceptions.find(
     (e) =>
@@ -132,14 +150,17 @@ export function evaluatePolicies(
   request: AdmissionRequest,
   ctx: EvaluateContext,
 ): GuardDecision {
-  const input = evalInput(request, ctx.namespaceObject);
-  const namespaceLabels = ctx.namespaceObject ? labelsOf(ctx.namespaceObject) : undefined;
+  const input = new RequestInput(request, ctx.namespaceObject);
+  const match = {
+    request,
+    namespaceLabels: ctx.namespaceObject ? labelsOf(ctx.namespaceObject) : undefined,
+  };
   const results: PolicyResult[] = [];
   for (const p of policies) {
     if (p.modes.length === 0) continue;
     let applies: boolean;
     try {
-      applies = p.applies({ request, namespaceLabels });
+      applies = p.applies(match);
     } catch {
       applies = false;
     }
@@ -147,34 +168,47 @@ export function evaluatePolicies(
     const r = evaluatePolicy(p, input, ctx.nowMs);
     if (r) results.push(r);
   }
-  const deny = results.filter((r) => r.effects.includes("deny"));
-  const warnResults = results.filter((r) => r.effects.includes("warn"));
-  const allWarnings = warnResults.flatMap((r) =>
-    r.status === "error"
-      ? [`${warnPrefix(r)}policy could not be evaluated: ${r.error ?? ""}`]
-      : r.violations.map((v) => `${warnPrefix(r)}${violationText(v)}`),
-  );
-  const warnings = allWarnings.slice(0, MAX_WARNINGS).map((w) => truncate(w, MAX_MESSAGE_CHARS));
-  if (allWarnings.length > MAX_WARNINGS)
-    warnings.push(
-      `… and ${allWarnings.length - MAX_WARNINGS} more warnings, recorded in kubetrail's AdmissionDecision for request ${request.uid}`,
-    );
+  // Most reviews pass everything: the lists below are built only when something denies or warns.
+  let denies = false;
+  let warns = false;
+  let audits = false;
+  for (const r of results) {
+    denies ||= r.effects.includes("deny");
+    warns ||= r.effects.includes("warn");
+    audits ||= r.effects.includes("audit");
+  }
   const decision: GuardDecision = {
-    allowed: deny.length === 0,
-    result:
-      deny.length > 0
-        ? "deny"
-        : warnResults.length > 0
-          ? "warn"
-          : results.some((r) => r.effects.includes("audit"))
-            ? "audit"
-            : "allow",
-    warnings,
+    allowed: !denies,
+    result: denies ? "deny" : warns ? "warn" : audits ? "audit" : "allow",
+    warnings: warns ? warningLines(results, request.uid) : [],
     policies: results,
   };
-  if (deny.length > 0)
-    decision.message = truncate(deny.flatMap(denyLines).join("; "), MAX_DENY_MESSAGE_CHARS);
+  if (denies)
+    decision.message = truncate(
+      results
+        .filter((r) => r.effects.includes("deny"))
+        .flatMap(denyLines)
+        .join("; "),
+      MAX_DENY_MESSAGE_CHARS,
+    );
   return decision;
+}
+
+/** The AdmissionReview warnings: a line per violation of a warning policy, within kubectl's bounds. */
+function warningLines(results: readonly PolicyResult[], uid: string): string[] {
+  const all = results
+    .filter((r) => r.effects.includes("warn"))
+    .flatMap((r) =>
+      r.status === "error"
+        ? [`${warnPrefix(r)}policy could not be evaluated: ${r.error ?? ""}`]
+        : r.violations.map((v) => `${warnPrefix(r)}${violationText(v)}`),
+    );
+  const warnings = all.slice(0, MAX_WARNINGS).map((w) => truncate(w, MAX_MESSAGE_CHARS));
+  if (all.length > MAX_WARNINGS)
+    warnings.push(
+      `… and ${all.length - MAX_WARNINGS} more warnings, recorded in kubetrail's AdmissionDecision for request ${uid}`,
+    );
+  return warnings;
 }
 
 /** The HTTP status an AdmissionReview denial carries: from the first denying violation's reason. */

@@ -3,7 +3,6 @@
 // sinks, namespace labels learnt from reviews and from stored audit events, and Prometheus
 // metrics. Policies can be reloaded (SIGHUP) without a restart.
 import type { Logger } from "pino";
-import { Counter, Histogram } from "prom-client";
 import { SinkDispatcher } from "../detect/dispatch.js";
 import { alertMetrics } from "../detect/alert-metrics.js";
 import type { AlertSink } from "../detect/types.js";
@@ -13,6 +12,7 @@ import { namespaceFile, readNamespaceFile, writeNamespaceFile } from "../guard/n
 import { NamespaceCache } from "../guard/namespaces.js";
 import { loadPolicies, type PolicySet } from "../guard/policy/load.js";
 import { MemoryBudget } from "../ingest/memory-budget.js";
+import { AdmissionMetrics } from "./admission-metrics.js";
 import { admissionRoutes } from "./routes/admission.js";
 import type { ServeExtension } from "./run-serve.js";
 
@@ -109,37 +109,7 @@ export function guardServeExtension(setup: GuardSetup): GuardExtension {
       }, NAMESPACE_SAVE_MS);
       timer.unref();
 
-      const registers = [ctx.registry];
-      const reviews = new Counter({
-        name: "kubetrail_admission_reviews_total",
-        help: "Admission reviews answered, by result (allow, audit, warn, deny)",
-        labelNames: ["result"],
-        registers,
-      });
-      const policyResults = new Counter({
-        name: "kubetrail_admission_policy_results_total",
-        help: "Policy results in answered reviews, by policy and status (pass, fail, error, excepted)",
-        labelNames: ["policy", "status"],
-        registers,
-      });
-      const exceptionsUsed = new Counter({
-        name: "kubetrail_admission_exceptions_used_total",
-        help: "Failures waived by a policy exception",
-        labelNames: ["policy", "exception"],
-        registers,
-      });
-      const rejected = new Counter({
-        name: "kubetrail_admission_rejected_total",
-        help: "Admission reviews not answered with a decision: malformed, not_ready, bad_request, unavailable",
-        labelNames: ["reason"],
-        registers,
-      });
-      const seconds = new Histogram({
-        name: "kubetrail_admission_review_seconds",
-        help: "Time from request to answer, the decision entry made durable in between",
-        buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-        registers,
-      });
+      const admission = new AdmissionMetrics(ctx.registry);
       const metrics = alertMetrics(ctx.registry);
       // Labelled apart from the detector's dispatchers; the sinks themselves are closed by serve.
       const dispatchers = setup.sinks.map(
@@ -152,14 +122,9 @@ export function guardServeExtension(setup: GuardSetup): GuardExtension {
             (err) => setup.logger.warn({ sink: s.name, err: err.message }, "admission alert delivery failed"),
           ),
       );
-      onRejected = (reason) => rejected.inc({ reason });
+      onRejected = (reason) => admission.rejected(reason);
       onOutcome = (o, s) => {
-        seconds.observe(s);
-        reviews.inc({ result: o.record.result });
-        for (const p of o.record.policies) {
-          policyResults.inc({ policy: p.policy, status: p.status });
-          if (p.exception) exceptionsUsed.inc({ policy: p.policy, exception: p.exception.name });
-        }
+        admission.answered(o, s);
         for (const alert of decisionAlerts(o.record, o.index)) {
           metrics.raised.inc({ rule: alert.rule, severity: alert.severity });
           for (const d of dispatchers) d.enqueue(alert);

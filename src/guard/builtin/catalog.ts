@@ -5,7 +5,7 @@ import { isRecord } from "../../json/record.js";
 import type { FieldErrors } from "../policy/field-errors.js";
 import type { ResourceRule } from "../policy/match.js";
 import type { EvalInput } from "../policy/policy.js";
-import type { Violation } from "../types.js";
+import type { AdmissionRequest, Violation } from "../types.js";
 import { checkClusterAdminBinding, DEFAULT_CLUSTER_ADMIN_SETTINGS } from "./cluster-admin.js";
 import {
   checkConfigMapCredentials,
@@ -15,7 +15,7 @@ import {
 } from "./credentials.js";
 import { checkImages, DEFAULT_IMAGE_SETTINGS } from "./images.js";
 import { checkPodSecurity } from "./pod-security.js";
-import { podTemplateOf } from "./pod-templates.js";
+import { podTemplateOf, type PodTemplate } from "./pod-templates.js";
 
 /** Bumped whenever a built-in check changes what it reports: recorded with every decision. */
 export const BUILTIN_LIBRARY_VERSION = "builtin/1";
@@ -68,10 +68,16 @@ function boolSetting(
   return v === true;
 }
 
+/** The request's pod template, found once per review for every built-in that reads it. */
+const requestPod = (r: AdmissionRequest): PodTemplate | undefined => podTemplateOf(r.kind.kind, r.object);
+
+/** What a check returns when nothing failed: shared, so never to be added to. */
+const PASSED: Violation[] = Object.freeze([]) as unknown as Violation[];
+
 function podCheck(level: "baseline" | "restricted") {
   return (input: EvalInput): Violation[] => {
-    const t = podTemplateOf(input.request.kind.kind, input.request.object);
-    return t === undefined ? [] : checkPodSecurity(level, t);
+    const t = input.shared(requestPod);
+    return t === undefined ? PASSED : checkPodSecurity(level, t);
   };
 }
 
@@ -108,8 +114,8 @@ export const BUILTINS: readonly BuiltinDefinition[] = [
       };
     },
     check(input, settings) {
-      const t = podTemplateOf(input.request.kind.kind, input.request.object);
-      return t === undefined ? [] : checkImages(t, settings as typeof DEFAULT_IMAGE_SETTINGS);
+      const t = input.shared(requestPod);
+      return t === undefined ? PASSED : checkImages(t, settings as typeof DEFAULT_IMAGE_SETTINGS);
     },
   },
   {
@@ -130,8 +136,8 @@ export const BUILTINS: readonly BuiltinDefinition[] = [
       const r = input.request;
       if (r.resource.group === "" && r.resource.resource === "configmaps")
         return checkConfigMapCredentials(r.object, s);
-      const t = podTemplateOf(r.kind.kind, r.object);
-      return t === undefined ? [] : checkEnvCredentials(t, s);
+      const t = input.shared(requestPod);
+      return t === undefined ? PASSED : checkEnvCredentials(t, s);
     },
   },
   {

@@ -6,7 +6,7 @@
 import { isRecord } from "../../json/record.js";
 import { SecretScanner, type SecretFinding } from "../../secrets/index.js";
 import type { Violation } from "../types.js";
-import { containersOf, type PodTemplate } from "./pod-templates.js";
+import type { PodTemplate } from "./pod-templates.js";
 
 export interface CredentialSettings {
   configMaps: boolean;
@@ -21,7 +21,8 @@ let scanner: SecretScanner | undefined;
 
 function findings(value: string, key: string, s: CredentialSettings): SecretFinding[] {
   scanner ??= new SecretScanner();
-  return scanner.detect(value, { key }).filter((f) => s.byName || f.basis === "format");
+  const found = scanner.detect(value, { key });
+  return s.byName || found.length === 0 ? found : found.filter((f) => f.basis === "format");
 }
 
 /** `data.KEY`, or `data["app.properties"]` when the key is not an identifier. */
@@ -70,7 +71,7 @@ export function checkConfigMapCredentials(
 export function checkEnvCredentials(t: PodTemplate, s: CredentialSettings): Violation[] {
   if (!s.env) return [];
   const out: Violation[] = [];
-  for (const c of containersOf(t)) {
+  for (const c of t.containers) {
     const env = c.container["env"];
     if (!Array.isArray(env)) continue;
     env.forEach((e: unknown, i) => {

@@ -2,7 +2,7 @@
 // means latest), and pinned by digest. Image references are read the way container runtimes
 // read them: "nginx" is docker.io/library/nginx:latest.
 import type { Violation } from "../types.js";
-import { containersOf, type PodTemplate } from "./pod-templates.js";
+import type { PodTemplate } from "./pod-templates.js";
 
 export interface ImageSettings {
   /**
@@ -68,7 +68,7 @@ export function registryAllowed(ref: ImageRef, allowed: string): boolean {
 
 export function checkImages(t: PodTemplate, s: ImageSettings): Violation[] {
   const out: Violation[] = [];
-  for (const c of containersOf(t)) {
+  for (const c of t.containers) {
     const image = c.container["image"];
     const field = `${c.path}.image`;
     if (typeof image !== "string" || image === "") continue;

@@ -2,9 +2,13 @@
 // (kubernetes.io/docs/concepts/security/pod-security-standards): every control, each failure
 // naming the field. Restricted is cumulative: it runs every baseline control, except where a
 // restricted control replaces the baseline one (capabilities, seccomp, /proc mount).
+//
+// Every control runs on every pod review, and almost every pod passes almost every control:
+// the controls read the template's shared container list and add failures to one list, so
+// a control that finds nothing allocates nothing.
 import { isRecord } from "../../json/record.js";
 import type { Violation } from "../types.js";
-import { containersOf, getPath, type ContainerRef, type PodTemplate } from "./pod-templates.js";
+import { getPath, type ContainerRef, type PodTemplate } from "./pod-templates.js";
 
 export type PssLevel = "baseline" | "restricted";
 
@@ -14,7 +18,8 @@ export interface PssControl {
   /** The baseline control this restricted control replaces. */
   replaces?: string;
   title: string;
-  check(t: PodTemplate): Violation[];
+  /** Adds the template's failures of this control to `out`. */
+  check(t: PodTemplate, out: Violation[]): void;
 }
 
 const BASELINE_CAPABILITIES = new Set([
@@ -71,16 +76,6 @@ const VOLUME_NON_SOURCE = new Set(["name"]);
 
 const APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/";
 
-function sc(c: ContainerRef): Record<string, unknown> | undefined {
-  const s = c.container["securityContext"];
-  return isRecord(s) ? s : undefined;
-}
-
-function podSc(t: PodTemplate): Record<string, unknown> | undefined {
-  const s = t.spec["securityContext"];
-  return isRecord(s) ? s : undefined;
-}
-
 const isWindows = (t: PodTemplate) => getPath(t.spec, "os", "name") === "windows";
 /** Pods in a user namespace (hostUsers: false): root inside is not root on the node. */
 const inUserNamespace = (t: PodTemplate) => t.spec["hostUsers"] === false;
@@ -89,20 +84,33 @@ function v(check: string, field: string, message: string): Violation {
   return { check, field, message };
 }
 
+/** `fail(id, c, out)` for every container of the template. */
 function perContainer(
   t: PodTemplate,
-  fn: (c: ContainerRef, s: Record<string, unknown> | undefined) => Violation[] | Violation | undefined,
-): Violation[] {
-  return containersOf(t).flatMap((c) => fn(c, sc(c)) ?? []);
+  id: string,
+  out: Violation[],
+  fail: (id: string, c: ContainerRef, out: Violation[]) => void,
+): void {
+  for (const c of t.containers) fail(id, c, out);
+}
+
+function hostProcessInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (getPath(c.securityContext, "windowsOptions", "hostProcess") === true)
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.windowsOptions.hostProcess`,
+        `container "${c.name}" must not set securityContext.windowsOptions.hostProcess=true`,
+      ),
+    );
 }
 
 const hostProcess: PssControl = {
   id: "hostProcess",
   level: "baseline",
   title: "HostProcess",
-  check(t) {
-    const out: Violation[] = [];
-    if (getPath(podSc(t), "windowsOptions", "hostProcess") === true)
+  check(t, out) {
+    if (getPath(t.securityContext, "windowsOptions", "hostProcess") === true)
       out.push(
         v(
           this.id,
@@ -110,148 +118,157 @@ const hostProcess: PssControl = {
           "pod must not set securityContext.windowsOptions.hostProcess=true",
         ),
       );
-    out.push(
-      ...perContainer(t, (c, s) =>
-        getPath(s, "windowsOptions", "hostProcess") === true
-          ? v(
-              this.id,
-              `${c.path}.securityContext.windowsOptions.hostProcess`,
-              `container "${c.name}" must not set securityContext.windowsOptions.hostProcess=true`,
-            )
-          : undefined,
-      ),
-    );
-    return out;
+    perContainer(t, this.id, out, hostProcessInContainer);
   },
 };
+
+const HOST_NAMESPACES = ["hostNetwork", "hostPID", "hostIPC"] as const;
 
 const hostNamespaces: PssControl = {
   id: "hostNamespaces",
   level: "baseline",
   title: "Host namespaces",
-  check(t) {
-    return (["hostNetwork", "hostPID", "hostIPC"] as const)
-      .filter((f) => t.spec[f] === true)
-      .map((f) => v(this.id, `${t.specPath}.${f}`, `pod must not set ${f}=true`));
+  check(t, out) {
+    for (const f of HOST_NAMESPACES)
+      if (t.spec[f] === true) out.push(v(this.id, `${t.specPath}.${f}`, `pod must not set ${f}=true`));
   },
 };
+
+function privilegedInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (c.securityContext?.["privileged"] === true)
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.privileged`,
+        `container "${c.name}" must not set securityContext.privileged=true`,
+      ),
+    );
+}
 
 const privileged: PssControl = {
   id: "privileged",
   level: "baseline",
   title: "Privileged containers",
-  check(t) {
-    return perContainer(t, (c, s) =>
-      s?.["privileged"] === true
-        ? v(
-            this.id,
-            `${c.path}.securityContext.privileged`,
-            `container "${c.name}" must not set securityContext.privileged=true`,
-          )
-        : undefined,
-    );
+  check(t, out) {
+    perContainer(t, this.id, out, privilegedInContainer);
   },
 };
 
-function capabilityList(s: Record<string, unknown> | undefined, key: "add" | "drop"): unknown[] {
+const NONE: readonly unknown[] = [];
+
+function capabilityList(s: Record<string, unknown> | undefined, key: "add" | "drop"): readonly unknown[] {
   const l = getPath(s, "capabilities", key);
-  return Array.isArray(l) ? l : [];
+  return Array.isArray(l) ? l : NONE;
+}
+
+function capabilitiesBaselineInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  const added = capabilityList(c.securityContext, "add");
+  for (let i = 0; i < added.length; i++) {
+    const cap = added[i];
+    if (typeof cap !== "string" || !BASELINE_CAPABILITIES.has(cap))
+      out.push(
+        v(
+          id,
+          `${c.path}.securityContext.capabilities.add[${i}]`,
+          `container "${c.name}" must not add capability ${JSON.stringify(cap)}`,
+        ),
+      );
+  }
 }
 
 const capabilitiesBaseline: PssControl = {
   id: "capabilities",
   level: "baseline",
   title: "Capabilities",
-  check(t) {
-    return perContainer(t, (c, s) =>
-      capabilityList(s, "add").flatMap((cap, i) =>
-        typeof cap === "string" && BASELINE_CAPABILITIES.has(cap)
-          ? []
-          : [
-              v(
-                this.id,
-                `${c.path}.securityContext.capabilities.add[${i}]`,
-                `container "${c.name}" must not add capability ${JSON.stringify(cap)}`,
-              ),
-            ],
-      ),
-    );
+  check(t, out) {
+    perContainer(t, this.id, out, capabilitiesBaselineInContainer);
   },
 };
+
+const NO_VOLUMES: readonly unknown[] = [];
+
+/** The pod's volumes (entries that are not objects are skipped by the controls). */
+function volumesOf(t: PodTemplate): readonly unknown[] {
+  const vols = t.spec["volumes"];
+  return Array.isArray(vols) ? vols : NO_VOLUMES;
+}
 
 const hostPathVolumes: PssControl = {
   id: "hostPathVolumes",
   level: "baseline",
   title: "HostPath volumes",
-  check(t) {
-    const vols = t.spec["volumes"];
-    if (!Array.isArray(vols)) return [];
-    return vols.flatMap((vol: unknown, i) =>
-      isRecord(vol) && vol["hostPath"] !== undefined && vol["hostPath"] !== null
-        ? [
-            v(
-              this.id,
-              `${t.specPath}.volumes[${i}].hostPath`,
-              `volume ${JSON.stringify(vol["name"] ?? i)} must not use hostPath`,
-            ),
-          ]
-        : [],
-    );
+  check(t, out) {
+    const vols = volumesOf(t);
+    for (let i = 0; i < vols.length; i++) {
+      const vol = vols[i];
+      if (isRecord(vol) && vol["hostPath"] !== undefined && vol["hostPath"] !== null)
+        out.push(
+          v(
+            this.id,
+            `${t.specPath}.volumes[${i}].hostPath`,
+            `volume ${JSON.stringify(vol["name"] ?? i)} must not use hostPath`,
+          ),
+        );
+    }
   },
 };
+
+function hostPortsInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  const ports = c.container["ports"];
+  if (!Array.isArray(ports)) return;
+  for (let i = 0; i < ports.length; i++) {
+    const p: unknown = ports[i];
+    const hp = isRecord(p) ? p["hostPort"] : undefined;
+    if (hp !== undefined && hp !== null && hp !== 0)
+      out.push(
+        v(id, `${c.path}.ports[${i}].hostPort`, `container "${c.name}" must not use hostPort ${String(hp)}`),
+      );
+  }
+}
 
 const hostPorts: PssControl = {
   id: "hostPorts",
   level: "baseline",
   title: "Host ports",
-  check(t) {
-    return perContainer(t, (c) => {
-      const ports = c.container["ports"];
-      if (!Array.isArray(ports)) return [];
-      return ports.flatMap((p: unknown, i) => {
-        const hp = isRecord(p) ? p["hostPort"] : undefined;
-        return hp === undefined || hp === null || hp === 0
-          ? []
-          : [
-              v(
-                this.id,
-                `${c.path}.ports[${i}].hostPort`,
-                `container "${c.name}" must not use hostPort ${String(hp)}`,
-              ),
-            ];
-      });
-    });
+  check(t, out) {
+    perContainer(t, this.id, out, hostPortsInContainer);
   },
 };
+
+/** Probes and lifecycle hooks: the name a failure gives, and where the handler is. */
+const HANDLERS: readonly (readonly [name: string, parent: string | undefined, key: string])[] = [
+  ["livenessProbe", undefined, "livenessProbe"],
+  ["readinessProbe", undefined, "readinessProbe"],
+  ["startupProbe", undefined, "startupProbe"],
+  ["lifecycle.postStart", "lifecycle", "postStart"],
+  ["lifecycle.preStop", "lifecycle", "preStop"],
+];
+const HOST_ACTIONS = ["httpGet", "tcpSocket"] as const;
+
+function hostProbesInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  for (const [name, parent, key] of HANDLERS) {
+    const h = parent === undefined ? c.container[key] : getPath(c.container, parent, key);
+    if (!isRecord(h)) continue;
+    for (const action of HOST_ACTIONS) {
+      const host = getPath(h, action, "host");
+      if (typeof host === "string" && host !== "")
+        out.push(
+          v(
+            id,
+            `${c.path}.${name}.${action}.host`,
+            `container "${c.name}" must not set ${name}.${action}.host`,
+          ),
+        );
+    }
+  }
+}
 
 const hostProbes: PssControl = {
   id: "hostProbesAndHostLifecycle",
   level: "baseline",
   title: "Host probes / lifecycle hooks",
-  check(t) {
-    return perContainer(t, (c) => {
-      const out: Violation[] = [];
-      const handlers: [string, unknown][] = [
-        ["livenessProbe", c.container["livenessProbe"]],
-        ["readinessProbe", c.container["readinessProbe"]],
-        ["startupProbe", c.container["startupProbe"]],
-        ["lifecycle.postStart", getPath(c.container, "lifecycle", "postStart")],
-        ["lifecycle.preStop", getPath(c.container, "lifecycle", "preStop")],
-      ];
-      for (const [name, h] of handlers)
-        for (const action of ["httpGet", "tcpSocket"]) {
-          const host = getPath(h, action, "host");
-          if (typeof host === "string" && host !== "")
-            out.push(
-              v(
-                this.id,
-                `${c.path}.${name}.${action}.host`,
-                `container "${c.name}" must not set ${name}.${action}.host`,
-              ),
-            );
-        }
-      return out;
-    });
+  check(t, out) {
+    perContainer(t, this.id, out, hostProbesInContainer);
   },
 };
 
@@ -259,25 +276,38 @@ function appArmorTypeOk(type: unknown): boolean {
   return type === undefined || type === "RuntimeDefault" || type === "Localhost";
 }
 
+function appArmorInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  const type = getPath(c.securityContext, "appArmorProfile", "type");
+  if (!appArmorTypeOk(type))
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.appArmorProfile.type`,
+        `container "${c.name}" must not set appArmorProfile.type=${JSON.stringify(type)}`,
+      ),
+    );
+}
+
 const appArmor: PssControl = {
   id: "appArmor",
   level: "baseline",
   title: "AppArmor",
-  check(t) {
-    const out: Violation[] = [];
-    const ann = isRecord(t.metadata["annotations"]) ? t.metadata["annotations"] : {};
-    for (const [k, val] of Object.entries(ann)) {
-      if (!k.startsWith(APPARMOR_ANNOTATION)) continue;
-      if (val === "runtime/default" || (typeof val === "string" && val.startsWith("localhost/"))) continue;
-      out.push(
-        v(
-          this.id,
-          `${t.metadataPath}.annotations[${JSON.stringify(k)}]`,
-          `annotation ${k}=${JSON.stringify(val)} must be runtime/default or localhost/*`,
-        ),
-      );
-    }
-    const podType = getPath(podSc(t), "appArmorProfile", "type");
+  check(t, out) {
+    const ann = t.metadata["annotations"];
+    if (isRecord(ann))
+      for (const k of Object.keys(ann)) {
+        if (!k.startsWith(APPARMOR_ANNOTATION)) continue;
+        const val = ann[k];
+        if (val === "runtime/default" || (typeof val === "string" && val.startsWith("localhost/"))) continue;
+        out.push(
+          v(
+            this.id,
+            `${t.metadataPath}.annotations[${JSON.stringify(k)}]`,
+            `annotation ${k}=${JSON.stringify(val)} must be runtime/default or localhost/*`,
+          ),
+        );
+      }
+    const podType = getPath(t.securityContext, "appArmorProfile", "type");
     if (!appArmorTypeOk(podType))
       out.push(
         v(
@@ -286,74 +316,63 @@ const appArmor: PssControl = {
           `pod must not set appArmorProfile.type=${JSON.stringify(podType)}`,
         ),
       );
-    out.push(
-      ...perContainer(t, (c, s) => {
-        const type = getPath(s, "appArmorProfile", "type");
-        return appArmorTypeOk(type)
-          ? undefined
-          : v(
-              this.id,
-              `${c.path}.securityContext.appArmorProfile.type`,
-              `container "${c.name}" must not set appArmorProfile.type=${JSON.stringify(type)}`,
-            );
-      }),
-    );
-    return out;
+    perContainer(t, this.id, out, appArmorInContainer);
   },
 };
 
-function seLinuxViolations(id: string, opts: unknown, at: string, who: string): Violation[] {
-  if (!isRecord(opts)) return [];
-  const out: Violation[] = [];
+const SELINUX_NAMED = ["user", "role"] as const;
+
+function seLinuxViolations(
+  id: string,
+  opts: Record<string, unknown>,
+  at: string,
+  who: string,
+  out: Violation[],
+): void {
   const type = opts["type"];
   if (type !== undefined && !SELINUX_TYPES.has(type as string))
     out.push(
       v(id, `${at}.seLinuxOptions.type`, `${who} must not set seLinuxOptions.type=${JSON.stringify(type)}`),
     );
-  for (const f of ["user", "role"])
+  for (const f of SELINUX_NAMED)
     if (opts[f] !== undefined && opts[f] !== "")
       out.push(v(id, `${at}.seLinuxOptions.${f}`, `${who} must not set seLinuxOptions.${f}`));
-  return out;
+}
+
+function seLinuxInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  const opts = c.securityContext?.["seLinuxOptions"];
+  if (isRecord(opts)) seLinuxViolations(id, opts, `${c.path}.securityContext`, `container "${c.name}"`, out);
 }
 
 const seLinux: PssControl = {
   id: "seLinuxOptions",
   level: "baseline",
   title: "SELinux",
-  check(t) {
-    return [
-      ...seLinuxViolations(this.id, podSc(t)?.["seLinuxOptions"], `${t.specPath}.securityContext`, "pod"),
-      ...perContainer(t, (c, s) =>
-        seLinuxViolations(
-          this.id,
-          s?.["seLinuxOptions"],
-          `${c.path}.securityContext`,
-          `container "${c.name}"`,
-        ),
-      ),
-    ];
+  check(t, out) {
+    const opts = t.securityContext?.["seLinuxOptions"];
+    if (isRecord(opts)) seLinuxViolations(this.id, opts, `${t.specPath}.securityContext`, "pod", out);
+    perContainer(t, this.id, out, seLinuxInContainer);
   },
 };
 
-function procMountViolations(id: string, t: PodTemplate): Violation[] {
-  return perContainer(t, (c, s) => {
-    const pm = s?.["procMount"];
-    return pm === undefined || pm === null || pm === "Default"
-      ? undefined
-      : v(
-          id,
-          `${c.path}.securityContext.procMount`,
-          `container "${c.name}" must not set securityContext.procMount=${JSON.stringify(pm)}`,
-        );
-  });
+function procMountViolation(id: string, c: ContainerRef, out: Violation[]): void {
+  const pm = c.securityContext?.["procMount"];
+  if (pm !== undefined && pm !== null && pm !== "Default")
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.procMount`,
+        `container "${c.name}" must not set securityContext.procMount=${JSON.stringify(pm)}`,
+      ),
+    );
 }
 
 const procMountBaseline: PssControl = {
   id: "procMount",
   level: "baseline",
   title: "/proc mount type",
-  check(t) {
-    return inUserNamespace(t) ? [] : procMountViolations(this.id, t);
+  check(t, out) {
+    if (!inUserNamespace(t)) perContainer(t, this.id, out, procMountViolation);
   },
 };
 
@@ -362,18 +381,28 @@ const procMountRestricted: PssControl = {
   level: "restricted",
   replaces: "procMount",
   title: "/proc mount type",
-  check(t) {
-    return procMountViolations(this.id, t);
+  check(t, out) {
+    perContainer(t, this.id, out, procMountViolation);
   },
 };
+
+function seccompBaselineInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (getPath(c.securityContext, "seccompProfile", "type") === "Unconfined")
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.seccompProfile.type`,
+        `container "${c.name}" must not set seccompProfile.type=Unconfined`,
+      ),
+    );
+}
 
 const seccompBaseline: PssControl = {
   id: "seccompProfile",
   level: "baseline",
   title: "Seccomp",
-  check(t) {
-    const out: Violation[] = [];
-    if (getPath(podSc(t), "seccompProfile", "type") === "Unconfined")
+  check(t, out) {
+    if (getPath(t.securityContext, "seccompProfile", "type") === "Unconfined")
       out.push(
         v(
           this.id,
@@ -381,18 +410,7 @@ const seccompBaseline: PssControl = {
           "pod must not set seccompProfile.type=Unconfined",
         ),
       );
-    out.push(
-      ...perContainer(t, (c, s) =>
-        getPath(s, "seccompProfile", "type") === "Unconfined"
-          ? v(
-              this.id,
-              `${c.path}.securityContext.seccompProfile.type`,
-              `container "${c.name}" must not set seccompProfile.type=Unconfined`,
-            )
-          : undefined,
-      ),
-    );
-    return out;
+    perContainer(t, this.id, out, seccompBaselineInContainer);
   },
 };
 
@@ -400,21 +418,21 @@ const sysctls: PssControl = {
   id: "sysctls",
   level: "baseline",
   title: "Sysctls",
-  check(t) {
-    const list = podSc(t)?.["sysctls"];
-    if (!Array.isArray(list)) return [];
-    return list.flatMap((s: unknown, i) => {
+  check(t, out) {
+    const list = t.securityContext?.["sysctls"];
+    if (!Array.isArray(list)) return;
+    for (let i = 0; i < list.length; i++) {
+      const s: unknown = list[i];
       const name = isRecord(s) ? s["name"] : undefined;
-      return typeof name === "string" && SAFE_SYSCTLS.has(name)
-        ? []
-        : [
-            v(
-              this.id,
-              `${t.specPath}.securityContext.sysctls[${i}].name`,
-              `sysctl ${JSON.stringify(name)} is not in the safe set`,
-            ),
-          ];
-    });
+      if (typeof name !== "string" || !SAFE_SYSCTLS.has(name))
+        out.push(
+          v(
+            this.id,
+            `${t.specPath}.securityContext.sysctls[${i}].name`,
+            `sysctl ${JSON.stringify(name)} is not in the safe set`,
+          ),
+        );
+    }
   },
 };
 
@@ -422,45 +440,47 @@ const volumeTypes: PssControl = {
   id: "restrictedVolumes",
   level: "restricted",
   title: "Volume types",
-  check(t) {
-    const vols = t.spec["volumes"];
-    if (!Array.isArray(vols)) return [];
-    return vols.flatMap((vol: unknown, i) => {
-      if (!isRecord(vol)) return [];
-      return Object.keys(vol)
-        .filter(
-          (k) =>
-            !VOLUME_NON_SOURCE.has(k) &&
-            !RESTRICTED_VOLUMES.has(k) &&
-            vol[k] !== null &&
-            vol[k] !== undefined,
+  check(t, out) {
+    const vols = volumesOf(t);
+    for (let i = 0; i < vols.length; i++) {
+      const vol = vols[i];
+      if (!isRecord(vol)) continue;
+      for (const k of Object.keys(vol))
+        if (
+          !VOLUME_NON_SOURCE.has(k) &&
+          !RESTRICTED_VOLUMES.has(k) &&
+          vol[k] !== null &&
+          vol[k] !== undefined
         )
-        .map((k) =>
-          v(
-            this.id,
-            `${t.specPath}.volumes[${i}].${k}`,
-            `volume ${JSON.stringify(vol["name"] ?? i)} must not use volume type ${k}`,
-          ),
-        );
-    });
+          out.push(
+            v(
+              this.id,
+              `${t.specPath}.volumes[${i}].${k}`,
+              `volume ${JSON.stringify(vol["name"] ?? i)} must not use volume type ${k}`,
+            ),
+          );
+    }
   },
 };
+
+function allowPrivilegeEscalationInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (c.securityContext?.["allowPrivilegeEscalation"] !== false)
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.allowPrivilegeEscalation`,
+        `container "${c.name}" must set securityContext.allowPrivilegeEscalation=false`,
+      ),
+    );
+}
 
 const allowPrivilegeEscalation: PssControl = {
   id: "allowPrivilegeEscalation",
   level: "restricted",
   title: "Privilege escalation",
-  check(t) {
-    if (isWindows(t)) return [];
-    return perContainer(t, (c, s) =>
-      s?.["allowPrivilegeEscalation"] === false
-        ? undefined
-        : v(
-            this.id,
-            `${c.path}.securityContext.allowPrivilegeEscalation`,
-            `container "${c.name}" must set securityContext.allowPrivilegeEscalation=false`,
-          ),
-    );
+  check(t, out) {
+    if (isWindows(t)) return;
+    perContainer(t, this.id, out, allowPrivilegeEscalationInContainer);
   },
 };
 
@@ -468,10 +488,9 @@ const runAsNonRoot: PssControl = {
   id: "runAsNonRoot",
   level: "restricted",
   title: "Running as non-root",
-  check(t) {
-    if (inUserNamespace(t)) return [];
-    const pod = podSc(t)?.["runAsNonRoot"];
-    const out: Violation[] = [];
+  check(t, out) {
+    if (inUserNamespace(t)) return;
+    const pod = t.securityContext?.["runAsNonRoot"];
     if (pod === false)
       out.push(
         v(
@@ -480,48 +499,42 @@ const runAsNonRoot: PssControl = {
           "pod must not set securityContext.runAsNonRoot=false",
         ),
       );
-    out.push(
-      ...perContainer(t, (c, s) => {
-        const own = s?.["runAsNonRoot"];
-        if (own === false)
-          return v(
+    for (const c of t.containers) {
+      const own = c.securityContext?.["runAsNonRoot"];
+      if (own === false)
+        out.push(
+          v(
             this.id,
             `${c.path}.securityContext.runAsNonRoot`,
             `container "${c.name}" must not set securityContext.runAsNonRoot=false`,
-          );
-        if (own === true || pod === true) return undefined;
-        return v(
-          this.id,
-          `${c.path}.securityContext.runAsNonRoot`,
-          `pod or container "${c.name}" must set securityContext.runAsNonRoot=true`,
+          ),
         );
-      }),
-    );
-    return out;
+      else if (own !== true && pod !== true)
+        out.push(
+          v(
+            this.id,
+            `${c.path}.securityContext.runAsNonRoot`,
+            `pod or container "${c.name}" must set securityContext.runAsNonRoot=true`,
+          ),
+        );
+    }
   },
 };
+
+function runAsUserInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (c.securityContext?.["runAsUser"] === 0)
+    out.push(v(id, `${c.path}.securityContext.runAsUser`, `container "${c.name}" must not set runAsUser=0`));
+}
 
 const runAsUser: PssControl = {
   id: "runAsUser",
   level: "restricted",
   title: "Running as non-root user",
-  check(t) {
-    if (inUserNamespace(t)) return [];
-    const out: Violation[] = [];
-    if (podSc(t)?.["runAsUser"] === 0)
+  check(t, out) {
+    if (inUserNamespace(t)) return;
+    if (t.securityContext?.["runAsUser"] === 0)
       out.push(v(this.id, `${t.specPath}.securityContext.runAsUser`, "pod must not set runAsUser=0"));
-    out.push(
-      ...perContainer(t, (c, s) =>
-        s?.["runAsUser"] === 0
-          ? v(
-              this.id,
-              `${c.path}.securityContext.runAsUser`,
-              `container "${c.name}" must not set runAsUser=0`,
-            )
-          : undefined,
-      ),
-    );
-    return out;
+    perContainer(t, this.id, out, runAsUserInContainer);
   },
 };
 
@@ -532,10 +545,9 @@ const seccompRestricted: PssControl = {
   level: "restricted",
   replaces: "seccompProfile",
   title: "Seccomp (restricted)",
-  check(t) {
-    if (isWindows(t)) return [];
-    const out: Violation[] = [];
-    const podType = getPath(podSc(t), "seccompProfile", "type");
+  check(t, out) {
+    if (isWindows(t)) return;
+    const podType = getPath(t.securityContext, "seccompProfile", "type");
     if (podType !== undefined && !seccompTypeOk(podType))
       out.push(
         v(
@@ -544,57 +556,57 @@ const seccompRestricted: PssControl = {
           `pod must not set seccompProfile.type=${JSON.stringify(podType)}`,
         ),
       );
-    out.push(
-      ...perContainer(t, (c, s) => {
-        const type = getPath(s, "seccompProfile", "type");
-        if (type !== undefined && !seccompTypeOk(type))
-          return v(
+    for (const c of t.containers) {
+      const type = getPath(c.securityContext, "seccompProfile", "type");
+      if (type !== undefined && !seccompTypeOk(type))
+        out.push(
+          v(
             this.id,
             `${c.path}.securityContext.seccompProfile.type`,
             `container "${c.name}" must not set seccompProfile.type=${JSON.stringify(type)}`,
-          );
-        if (type === undefined && !seccompTypeOk(podType))
-          return v(
+          ),
+        );
+      else if (type === undefined && !seccompTypeOk(podType))
+        out.push(
+          v(
             this.id,
             `${c.path}.securityContext.seccompProfile.type`,
             `pod or container "${c.name}" must set seccompProfile.type to RuntimeDefault or Localhost`,
-          );
-        return undefined;
-      }),
-    );
-    return out;
+          ),
+        );
+    }
   },
 };
+
+function capabilitiesRestrictedInContainer(id: string, c: ContainerRef, out: Violation[]): void {
+  if (!capabilityList(c.securityContext, "drop").includes("ALL"))
+    out.push(
+      v(
+        id,
+        `${c.path}.securityContext.capabilities.drop`,
+        `container "${c.name}" must set securityContext.capabilities.drop=["ALL"]`,
+      ),
+    );
+  const added = capabilityList(c.securityContext, "add");
+  for (let i = 0; i < added.length; i++)
+    if (added[i] !== "NET_BIND_SERVICE")
+      out.push(
+        v(
+          id,
+          `${c.path}.securityContext.capabilities.add[${i}]`,
+          `container "${c.name}" must not add capability ${JSON.stringify(added[i])} (only NET_BIND_SERVICE)`,
+        ),
+      );
+}
 
 const capabilitiesRestricted: PssControl = {
   id: "capabilities",
   level: "restricted",
   replaces: "capabilities",
   title: "Capabilities (restricted)",
-  check(t) {
-    if (isWindows(t)) return [];
-    return perContainer(t, (c, s) => {
-      const out: Violation[] = [];
-      if (!capabilityList(s, "drop").includes("ALL"))
-        out.push(
-          v(
-            this.id,
-            `${c.path}.securityContext.capabilities.drop`,
-            `container "${c.name}" must set securityContext.capabilities.drop=["ALL"]`,
-          ),
-        );
-      capabilityList(s, "add").forEach((cap, i) => {
-        if (cap !== "NET_BIND_SERVICE")
-          out.push(
-            v(
-              this.id,
-              `${c.path}.securityContext.capabilities.add[${i}]`,
-              `container "${c.name}" must not add capability ${JSON.stringify(cap)} (only NET_BIND_SERVICE)`,
-            ),
-          );
-      });
-      return out;
-    });
+  check(t, out) {
+    if (isWindows(t)) return;
+    perContainer(t, this.id, out, capabilitiesRestrictedInContainer);
   },
 };
 
@@ -623,14 +635,17 @@ const RESTRICTED_ONLY: PssControl[] = [
   procMountRestricted,
 ];
 
+const REPLACED = new Set(RESTRICTED_ONLY.flatMap((c) => (c.replaces ? [c.replaces] : [])));
+const RESTRICTED: PssControl[] = [...BASELINE.filter((c) => !REPLACED.has(c.id)), ...RESTRICTED_ONLY];
+
 /** The controls a level runs, in a stable order. */
-export function pssControls(level: PssLevel): PssControl[] {
-  if (level === "baseline") return BASELINE;
-  const replaced = new Set(RESTRICTED_ONLY.flatMap((c) => (c.replaces ? [c.replaces] : [])));
-  return [...BASELINE.filter((c) => !replaced.has(c.id)), ...RESTRICTED_ONLY];
+export function pssControls(level: PssLevel): readonly PssControl[] {
+  return level === "baseline" ? BASELINE : RESTRICTED;
 }
 
 /** Runs the controls of `level` over one pod template. */
 export function checkPodSecurity(level: PssLevel, t: PodTemplate): Violation[] {
-  return pssControls(level).flatMap((c) => c.check(t));
+  const out: Violation[] = [];
+  for (const c of pssControls(level)) c.check(t, out);
+  return out;
 }

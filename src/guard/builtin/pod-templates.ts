@@ -1,6 +1,8 @@
 // Where the pod lives in each workload kind, with the field path to it, so every built-in pod
 // check covers Pods and the templates of Deployments, StatefulSets, DaemonSets, Jobs,
-// CronJobs, ReplicaSets, ReplicationControllers and PodTemplates alike.
+// CronJobs, ReplicaSets, ReplicationControllers and PodTemplates alike. The containers and
+// security contexts every check reads are found once per template, here, so a review that
+// runs a dozen controls over a pod walks its spec once.
 import { isRecord } from "../../json/record.js";
 
 export interface PodTemplate {
@@ -10,6 +12,10 @@ export interface PodTemplate {
   specPath: string;
   metadata: Record<string, unknown>;
   spec: Record<string, unknown>;
+  /** The pod's securityContext, when it is an object. */
+  securityContext: Record<string, unknown> | undefined;
+  /** Every container of the pod, in spec order (containers, initContainers, ephemeralContainers). */
+  containers: readonly ContainerRef[];
 }
 
 export interface ContainerRef {
@@ -17,6 +23,8 @@ export interface ContainerRef {
   path: string;
   name: string;
   container: Record<string, unknown>;
+  /** The container's securityContext, when it is an object. */
+  securityContext: Record<string, unknown> | undefined;
 }
 
 /** Kind → path of the pod template's parent ("" for a Pod itself). */
@@ -45,40 +53,45 @@ export function podTemplateOf(kind: string, object: unknown): PodTemplate | unde
   if (!isRecord(spec)) return undefined;
   const prefix = path.length === 0 ? "" : `${path.join(".")}.`;
   const metadata = node["metadata"];
+  const specPath = `${prefix}spec`;
   return {
     metadataPath: `${prefix}metadata`,
-    specPath: `${prefix}spec`,
+    specPath,
     metadata: isRecord(metadata) ? metadata : {},
     spec,
+    securityContext: recordOrUndefined(spec["securityContext"]),
+    containers: containersOf(spec, specPath),
   };
 }
 
 const CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"] as const;
 
-/** Every container of the pod, in spec order (containers, initContainers, ephemeralContainers). */
-export function containersOf(t: PodTemplate): ContainerRef[] {
+function containersOf(spec: Record<string, unknown>, specPath: string): ContainerRef[] {
   const out: ContainerRef[] = [];
   for (const list of CONTAINER_LISTS) {
-    const items = t.spec[list];
+    const items = spec[list];
     if (!Array.isArray(items)) continue;
-    items.forEach((c: unknown, i) => {
-      if (!isRecord(c)) return;
+    for (let i = 0; i < items.length; i++) {
+      const c: unknown = items[i];
+      if (!isRecord(c)) continue;
       out.push({
-        path: `${t.specPath}.${list}[${i}]`,
+        path: `${specPath}.${list}[${i}]`,
         name: typeof c["name"] === "string" ? c["name"] : `#${i}`,
         container: c,
+        securityContext: recordOrUndefined(c["securityContext"]),
       });
-    });
+    }
   }
   return out;
 }
 
-/** obj.a.b.c, or undefined at the first missing or non-object step. */
-export function getPath(obj: unknown, ...keys: string[]): unknown {
-  let node = obj;
-  for (const k of keys) {
-    if (!isRecord(node)) return undefined;
-    node = node[k];
-  }
-  return node;
+function recordOrUndefined(v: unknown): Record<string, unknown> | undefined {
+  return isRecord(v) ? v : undefined;
+}
+
+/** obj[a][b], or undefined at the first missing or non-object step. */
+export function getPath(obj: unknown, a: string, b: string): unknown {
+  if (!isRecord(obj)) return undefined;
+  const node = obj[a];
+  return isRecord(node) ? node[b] : undefined;
 }

@@ -35,6 +35,40 @@ const pod = {
   },
 };
 
+describe("objects read as CEL maps", () => {
+  // JSON objects are converted field by field as expressions read them: every way of reading a
+  // map must see what a fully converted map holds.
+  const obj = {
+    metadata: { labels: { app: "web", tier: "front" }, annotations: {}, finalizers: null },
+    spec: { ports: [{ port: 80, extra: { n: 1 } }, { port: 443 }], weights: { a: 1, b: 2.5 } },
+  };
+  it.each([
+    ["size(object.metadata.labels)", 2],
+    ["object.metadata.labels.size()", 2],
+    ["'app' in object.metadata.labels", true],
+    ["'db' in object.metadata.labels", false],
+    ["has(object.metadata.finalizers)", false],
+    ["'finalizers' in object.metadata", false], // a null field counts as absent
+    ["has(object.metadata.annotations)", true],
+    ["size(object.metadata.annotations) == 0", true],
+    ["object.metadata.labels.all(k, k.startsWith('a') || k == 'tier')", true],
+    ["object.metadata.labels.exists(k, object.metadata.labels[k] == 'front')", true],
+    ["object.metadata.labels.map(k, k + '=' + object.metadata.labels[k])", ["app=web", "tier=front"]],
+    ["object.metadata.labels == {'tier': 'front', 'app': 'web'}", true],
+    ["object.metadata.labels == {'app': 'web'}", false],
+    ["object.spec.ports[0].extra == {'n': 1}", true],
+    ["object.spec.ports.map(p, p.port)", [80, 443]],
+    ["object.spec.ports.exists(p, has(p.extra) && p.extra.n == 1)", true],
+    ["object.spec.weights.b > 2.0 && object.spec.weights.a == 1", true],
+    ["object.metadata.labels", { app: "web", tier: "front" }],
+    ["object.spec.ports[1]", { port: 443 }],
+    ["object.metadata.labels[1]", { error: expect.any(String) as unknown }],
+    ["object.metadata.labels['nope']", { error: expect.any(String) as unknown }],
+  ])("%s", (expr, want) => {
+    expect(run(expr, obj)).toEqual(want);
+  });
+});
+
 describe("CEL over Kubernetes objects", () => {
   it("treats JSON whole numbers as int and fractions as double, as Kubernetes' schemas do", () => {
     expect(run("object.spec.replicas + 1 == 4", pod)).toBe(true);

@@ -2,7 +2,11 @@
 // (a plain object with a "$typeName" key would be taken for a protobuf message by the CEL
 // library, and object fields are attacker-controlled), whole numbers become int (bigint) as
 // Kubernetes' integer fields are, other numbers double.
-import { isCelList, isCelMap, isCelUint, type CelInput, type CelValue } from "@bufbuild/cel";
+//
+// A JSON object is converted as the expression reads it, not up front: a policy reading
+// object.metadata.labels of a Deployment should not pay for converting the whole Deployment
+// on every review.
+import { celMap, isCelList, isCelMap, isCelUint, type CelInput, type CelValue } from "@bufbuild/cel";
 
 export function toCelInput(value: unknown): CelInput {
   if (value === null || value === undefined) return null;
@@ -12,14 +16,58 @@ export function toCelInput(value: unknown): CelInput {
       return value;
     case "number":
       return Number.isInteger(value) ? BigInt(value) : value;
-    case "object": {
-      if (Array.isArray(value)) return value.map(toCelInput);
-      const m = new Map<string, CelInput>();
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) m.set(k, toCelInput(v));
-      return m;
-    }
+    case "object":
+      return Array.isArray(value)
+        ? value.map(toCelInput)
+        : celMap(new JsonObjectMap(value as Record<string, unknown>));
     default:
       return null;
+  }
+}
+
+/** A JSON object as a read-only map of CEL inputs, each field converted when it is read. */
+class JsonObjectMap implements ReadonlyMap<string, CelInput> {
+  private names: string[] | undefined;
+
+  constructor(private readonly object: Record<string, unknown>) {}
+
+  private keyList(): string[] {
+    return (this.names ??= Object.keys(this.object));
+  }
+
+  get size(): number {
+    return this.keyList().length;
+  }
+
+  has(key: unknown): boolean {
+    return typeof key === "string" && Object.hasOwn(this.object, key);
+  }
+
+  get(key: unknown): CelInput | undefined {
+    return this.has(key) ? toCelInput(this.object[key as string]) : undefined;
+  }
+
+  keys(): MapIterator<string> {
+    return this.keyList().values();
+  }
+
+  *values(): MapIterator<CelInput> {
+    for (const k of this.keyList()) yield toCelInput(this.object[k]);
+  }
+
+  *entries(): MapIterator<[string, CelInput]> {
+    for (const k of this.keyList()) yield [k, toCelInput(this.object[k])];
+  }
+
+  [Symbol.iterator](): MapIterator<[string, CelInput]> {
+    return this.entries();
+  }
+
+  forEach(
+    fn: (value: CelInput, key: string, map: ReadonlyMap<string, CelInput>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const k of this.keyList()) fn.call(thisArg, toCelInput(this.object[k]), k, this);
   }
 }
 

@@ -55,13 +55,18 @@ function listMatches(list: readonly string[], value: string): boolean {
   return list.includes("*") || list.includes(value);
 }
 
+/** `pattern.slice(from, to)` is "*" or `value`, compared in place (every policy, every review). */
+function partMatches(pattern: string, from: number, to: number, value: string): boolean {
+  if (to - from === 1 && pattern.charCodeAt(from) === 42 /* * */) return true;
+  return to - from === value.length && pattern.startsWith(value, from);
+}
+
 function resourceMatches(patterns: readonly string[], resource: string, sub: string): boolean {
   for (const p of patterns) {
     const slash = p.indexOf("/");
-    const pr = slash === -1 ? p : p.slice(0, slash);
-    const ps = slash === -1 ? undefined : p.slice(slash + 1);
-    if (pr !== "*" && pr !== resource) continue;
-    if (ps === undefined ? sub === "" : ps === "*" || ps === sub) return true;
+    if (slash === -1) {
+      if (sub === "" && partMatches(p, 0, p.length, resource)) return true;
+    } else if (partMatches(p, 0, slash, resource) && partMatches(p, slash + 1, p.length, sub)) return true;
   }
   return false;
 }
@@ -77,6 +82,11 @@ function ruleMatches(rule: ResourceRule, r: AdmissionRequest): boolean {
   if (rule.scope !== "*" && (rule.scope === "Namespaced") !== (r.namespace !== "")) return false;
   if (rule.resourceNames.length > 0 && !rule.resourceNames.includes(r.name)) return false;
   return true;
+}
+
+function anyRuleMatches(rules: readonly ResourceRule[], r: AdmissionRequest): boolean {
+  for (const rule of rules) if (ruleMatches(rule, r)) return true;
+  return false;
 }
 
 function subjectMatches(s: SubjectMatch, r: AdmissionRequest): boolean {
@@ -96,8 +106,7 @@ function subjectMatches(s: SubjectMatch, r: AdmissionRequest): boolean {
  */
 export function matches(m: Matcher, input: MatchInput): boolean {
   const r = input.request;
-  if (!m.rules.some((rule) => ruleMatches(rule, r))) return false;
-  if (m.excludeRules.some((rule) => ruleMatches(rule, r))) return false;
+  if (!anyRuleMatches(m.rules, r) || anyRuleMatches(m.excludeRules, r)) return false;
   const isNamespace = r.resource.group === "" && r.resource.resource === "namespaces";
   const ns = isNamespace ? r.name : r.namespace;
   if (m.namespaces.length > 0 && (ns === "" || !anyOf(m.namespaces, ns))) return false;

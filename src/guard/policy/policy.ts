@@ -11,6 +11,13 @@ export interface EvalInput {
   namespaceObject: Record<string, unknown> | null;
   /** object, oldObject, request and namespaceObject as CEL values (converted on first use). */
   celInputs(): CelRequestInputs;
+  /**
+   * `derive(request)`, computed by the first policy that asks and shared with the others
+   * checking the same request (several built-ins read the same pod template). `derive` is
+   * the key: pass the same module-level function every time, and never one that depends on
+   * a policy's settings.
+   */
+  shared<T>(derive: (request: AdmissionRequest) => T): T;
 }
 
 export interface CelRequestInputs {
