@@ -45,6 +45,15 @@ const readRoute: Route = {
     jsonReply(res, 200, { name: params.name });
   },
 };
+// What a handler sees of its request target: the path as routed and the parsed URL.
+const whereRoute: Route = {
+  method: "GET",
+  pattern: "/v1/where/:name",
+  scope: "public",
+  async handle({ res, params, url }) {
+    jsonReply(res, 200, { name: params.name, pathname: url.pathname, q: url.searchParams.get("q") });
+  },
+};
 
 let server: RunningServer;
 let ca: IssuedPem;
@@ -66,7 +75,13 @@ beforeAll(async () => {
   ca = serverCa;
   server = await startServer(
     {
-      routes: [echo, budgeted, readRoute, ...healthRoutes({ ready: () => true, registry: metrics.registry })],
+      routes: [
+        echo,
+        budgeted,
+        readRoute,
+        whereRoute,
+        ...healthRoutes({ ready: () => true, registry: metrics.registry }),
+      ],
       auth: {
         ingestTokens: [INGEST_TOKEN],
         readTokens: [READ_TOKEN],
@@ -135,6 +150,32 @@ describe("server auth", () => {
       ca: ca.certPem,
     });
     expect(wrong.status).toBe(403);
+  });
+
+  it("routes every request target as URL resolves it, plain paths and others alike", async () => {
+    const get = async (path: string) => {
+      const r = await request(server.port, { path, ca: ca.certPem });
+      return { status: r.status, body: r.status === 200 ? JSON.parse(r.body) : null };
+    };
+    expect(await get("/v1/where/plain")).toEqual({
+      status: 200,
+      body: { name: "plain", pathname: "/v1/where/plain", q: null },
+    });
+    expect(await get("/v1/where/x?q=1")).toEqual({
+      status: 200,
+      body: { name: "x", pathname: "/v1/where/x", q: "1" },
+    });
+    expect(await get("/v1/other/../where/a%20b")).toEqual({
+      status: 200,
+      body: { name: "a b", pathname: "/v1/where/a%20b", q: null },
+    });
+    expect(await get("/v1/where/./dot")).toEqual({
+      status: 200,
+      body: { name: "dot", pathname: "/v1/where/dot", q: null },
+    });
+    expect((await get("/v1//where/x")).body).toMatchObject({ name: "x", pathname: "/v1//where/x" });
+    expect((await get("/v1/where/x/")).body).toMatchObject({ name: "x", pathname: "/v1/where/x/" });
+    expect((await get("/v1/nowhere/x")).status).toBe(404);
   });
 
   it("serves health publicly and tells 404 from 405", async () => {

@@ -68,6 +68,14 @@ export interface RunningServer {
   server: http.Server;
 }
 
+/**
+ * A request target that is a plain absolute path — segments of letters, digits, "-" and "_",
+ * no query, dot segments, escapes or empty segments — is its own pathname, as URL would give it:
+ * most requests (every add-checkpoint a witness answers) are routed without parsing a URL, and
+ * the handlers that read theirs get it parsed when they do.
+ */
+const PLAIN_PATH = /^\/(?:[\w-]+\/)*[\w-]*$/;
+
 export function jsonReply(
   res: http.ServerResponse,
   status: number,
@@ -131,11 +139,14 @@ export function startServer(
     setLabel: (l: string) => void,
   ): Promise<void> {
     try {
-      const url = new URL(req.url ?? "/", "http://kubetrail.invalid");
-      const found = router.match(req.method ?? "GET", url.pathname);
+      const target = req.url ?? "/";
+      let url: URL | undefined;
+      const parsed = (): URL => (url ??= new URL(target, "http://kubetrail.invalid"));
+      const pathname = PLAIN_PATH.test(target) ? target : parsed().pathname;
+      const found = router.match(req.method ?? "GET", pathname);
       if (!("route" in found)) {
         throw found.pathExists
-          ? new HttpError(405, `method ${req.method} not allowed on ${url.pathname}`)
+          ? new HttpError(405, `method ${req.method} not allowed on ${pathname}`)
           : new HttpError(404, "not found");
       }
       setLabel(found.route.pattern);
@@ -150,7 +161,9 @@ export function startServer(
       await found.route.handle({
         req,
         res,
-        url,
+        get url() {
+          return parsed();
+        },
         params: found.params,
         identity: auth.identity,
         access: auth.access,
