@@ -7,7 +7,15 @@ import { toCelInput } from "./cel/values.js";
 import { exceptionApplies, exceptionUse } from "./policy/exceptions.js";
 import type { CelRequestInputs, EvalInput, LoadedPolicy } from "./policy/policy.js";
 import { labelsOf } from "./policy/selector.js";
-import type { AdmissionRequest, Effect, GuardDecision, Mode, PolicyResult, Violation } from "./types.js";
+import {
+  NO_VIOLATIONS,
+  type AdmissionRequest,
+  type Effect,
+  type GuardDecision,
+  type Mode,
+  type PolicyResult,
+  type Violation,
+} from "./types.js";
 
 export interface EvaluateContext {
   /** The clock exceptions are checked against. */
@@ -18,8 +26,7 @@ export interface EvaluateContext {
 
 const EFFECT: Record<Mode, Effect> = { enforce: "deny", warn: "warn", audit: "audit" };
 
-// A passing result (most of them) shares these: nothing adds to a result's lists.
-const NO_VIOLATIONS = Object.freeze([]) as unknown as Violation[];
+// Passing results (most of them) share this and NO_VIOLATIONS: nothing adds to their lists.
 const NO_EFFECTS = Object.freeze([]) as unknown as Effect[];
 
 const effectsOf = (policy: LoadedPolicy): Effect[] => policy.modes.map((m) => EFFECT[m]);

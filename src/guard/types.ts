@@ -60,6 +60,9 @@ export interface Violation {
   reason?: string;
 }
 
+/** No violations: what a passing check or result shares (frozen, so never to be added to). */
+export const NO_VIOLATIONS = Object.freeze([]) as unknown as Violation[];
+
 /** pass; fail (violations); error (could not be evaluated); excepted (failed, but an exception applied). */
 export type PolicyStatus = "pass" | "fail" | "error" | "excepted";
 

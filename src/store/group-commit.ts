@@ -6,10 +6,11 @@
 // once it has run twice as long as syncs usually take, the group gathered meanwhile is written
 // beside it and its own sync started at once. An append that arrives during a slow sync then
 // waits for one sync, not for the end of that one and then all of its own; an on-time sync
-// still gathers the next group, so busy writers keep their large groups. Groups are still acknowledged strictly in order, each only
-// once its own sync and every earlier group's have succeeded; when a sync fails, that group
-// and every group written after it fail, and nothing more is written until they have all
-// settled and the writer has rewound to the last acknowledged entry.
+// still gathers the next group, so busy writers keep their large groups. Groups are still
+// acknowledged strictly in order, each only once its own sync and every earlier group's have
+// succeeded; when a sync fails, that group and every group written after it fail, and nothing
+// more is written until they have all settled and the writer has rewound to the last
+// acknowledged entry.
 import { LogError } from "./types.js";
 
 interface Pending {

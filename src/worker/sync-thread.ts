@@ -45,9 +45,8 @@ function syncError(errno: number): Error {
 
 export class SyncThread {
   private thread: { worker: Worker; control: Int32Array } | undefined;
+  /** Syncs asked for, in order; the first is the one the thread runs. */
   private readonly queue: Pending[] = [];
-  /** The sync the thread runs now (the queue's first), if any. */
-  private running = false;
   private asked = 0;
   /** Set once closed or once the thread died: every pending and later sync fails with it. */
   private failure: Error | null = null;
@@ -63,8 +62,8 @@ export class SyncThread {
   fdatasync(fd: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.queue.push({ fd, resolve, reject });
-      if (!this.running) this.next();
+      // Alone in the queue: nothing runs, so it starts now; else it follows the one before.
+      if (this.queue.push({ fd, resolve, reject }) === 1) this.next();
     });
   }
 
@@ -85,7 +84,6 @@ export class SyncThread {
     if (!first || this.failure) return;
     // Started at the first sync: a log that is only read never needs the thread.
     const { worker, control } = (this.thread ??= this.start());
-    this.running = true;
     // Referenced only while a sync is pending: an idle thread must not keep the process alive.
     worker.ref();
     const asked = ++this.asked;
@@ -95,7 +93,6 @@ export class SyncThread {
     const done = (): void => {
       if (this.failure || this.queue[0] !== first) return;
       this.queue.shift();
-      this.running = false;
       worker.unref();
       const errno = Atomics.load(control, ERRNO);
       if (errno === 0) first.resolve();
@@ -118,7 +115,6 @@ export class SyncThread {
 
   private fail(err: Error): void {
     this.failure ??= err;
-    this.running = false;
     for (const p of this.queue.splice(0)) p.reject(this.failure);
   }
 }

@@ -5,7 +5,7 @@ import { isRecord } from "../../json/record.js";
 import type { FieldErrors } from "../policy/field-errors.js";
 import type { ResourceRule } from "../policy/match.js";
 import type { EvalInput } from "../policy/policy.js";
-import type { AdmissionRequest, Violation } from "../types.js";
+import { NO_VIOLATIONS, type AdmissionRequest, type Violation } from "../types.js";
 import { checkClusterAdminBinding, DEFAULT_CLUSTER_ADMIN_SETTINGS } from "./cluster-admin.js";
 import {
   checkConfigMapCredentials,
@@ -71,13 +71,10 @@ function boolSetting(
 /** The request's pod template, found once per review for every built-in that reads it. */
 const requestPod = (r: AdmissionRequest): PodTemplate | undefined => podTemplateOf(r.kind.kind, r.object);
 
-/** What a check returns when nothing failed: shared, so never to be added to. */
-const PASSED: Violation[] = Object.freeze([]) as unknown as Violation[];
-
 function podCheck(level: "baseline" | "restricted") {
   return (input: EvalInput): Violation[] => {
     const t = input.shared(requestPod);
-    return t === undefined ? PASSED : checkPodSecurity(level, t);
+    return t === undefined ? NO_VIOLATIONS : checkPodSecurity(level, t);
   };
 }
 
@@ -115,7 +112,7 @@ export const BUILTINS: readonly BuiltinDefinition[] = [
     },
     check(input, settings) {
       const t = input.shared(requestPod);
-      return t === undefined ? PASSED : checkImages(t, settings as typeof DEFAULT_IMAGE_SETTINGS);
+      return t === undefined ? NO_VIOLATIONS : checkImages(t, settings as typeof DEFAULT_IMAGE_SETTINGS);
     },
   },
   {
@@ -137,7 +134,7 @@ export const BUILTINS: readonly BuiltinDefinition[] = [
       if (r.resource.group === "" && r.resource.resource === "configmaps")
         return checkConfigMapCredentials(r.object, s);
       const t = input.shared(requestPod);
-      return t === undefined ? PASSED : checkEnvCredentials(t, s);
+      return t === undefined ? NO_VIOLATIONS : checkEnvCredentials(t, s);
     },
   },
   {

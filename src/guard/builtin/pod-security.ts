@@ -154,11 +154,12 @@ const privileged: PssControl = {
   },
 };
 
-const NONE: readonly unknown[] = [];
+/** What a missing list reads as. */
+const EMPTY: readonly unknown[] = [];
 
 function capabilityList(s: Record<string, unknown> | undefined, key: "add" | "drop"): readonly unknown[] {
   const l = getPath(s, "capabilities", key);
-  return Array.isArray(l) ? l : NONE;
+  return Array.isArray(l) ? l : EMPTY;
 }
 
 function capabilitiesBaselineInContainer(id: string, c: ContainerRef, out: Violation[]): void {
@@ -185,12 +186,10 @@ const capabilitiesBaseline: PssControl = {
   },
 };
 
-const NO_VOLUMES: readonly unknown[] = [];
-
 /** The pod's volumes (entries that are not objects are skipped by the controls). */
 function volumesOf(t: PodTemplate): readonly unknown[] {
   const vols = t.spec["volumes"];
-  return Array.isArray(vols) ? vols : NO_VOLUMES;
+  return Array.isArray(vols) ? vols : EMPTY;
 }
 
 const hostPathVolumes: PssControl = {

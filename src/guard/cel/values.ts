@@ -52,7 +52,7 @@ class JsonObjectMap implements ReadonlyMap<string, CelInput> {
   }
 
   *values(): MapIterator<CelInput> {
-    for (const k of this.keyList()) yield toCelInput(this.object[k]);
+    for (const [, value] of this.entries()) yield value;
   }
 
   *entries(): MapIterator<[string, CelInput]> {
@@ -67,7 +67,7 @@ class JsonObjectMap implements ReadonlyMap<string, CelInput> {
     fn: (value: CelInput, key: string, map: ReadonlyMap<string, CelInput>) => void,
     thisArg?: unknown,
   ): void {
-    for (const k of this.keyList()) fn.call(thisArg, toCelInput(this.object[k]), k, this);
+    for (const [k, value] of this.entries()) fn.call(thisArg, value, k, this);
   }
 }
 

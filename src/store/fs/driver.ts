@@ -2,8 +2,9 @@
 //
 // Entries: writeEntries writes one record to the write-ahead log, whose sync (of that one file)
 // makes them durable; once acknowledged, the entries are written to their bundle files in log
-// order (bundle-files.ts), which are synced in batches: about every second, when the write-ahead log needs room, before a
-// checkpoint names a full bundle, and on close. Recovery cuts the bundle files back to what
+// order (bundle-files.ts), which are synced in batches: about every second, when the
+// write-ahead log needs room, before a checkpoint names a full bundle, and on close (which
+// then removes the write-ahead log's slots). Recovery cuts the bundle files back to what
 // `entries-durable` says was synced and restores every acknowledged entry after that from the
 // write-ahead log.
 //
