@@ -8,6 +8,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { ed25519 } from "../src/tlog/ed25519.js";
 import { witnessLoad } from "./gen/witness-load.js";
 import {
   intOption,
@@ -149,7 +150,7 @@ export async function main(argv: string[]): Promise<void> {
     await server.stop();
   }
   printTable(
-    `witness: ${logs} logs, one connection each, ${seconds} s after ${warmupSeconds} s of warm-up, HTTPS on loopback`,
+    `witness: ${logs} logs, one connection each, ${seconds} s after ${warmupSeconds} s of warm-up, HTTPS on loopback, Ed25519 on ${ed25519.name}`,
     rows,
     { unit: "requests" },
   );

@@ -6,13 +6,9 @@
 // So a cosigned checkpoint is opened with openCheckpoint like any other, a CosignatureVerifier
 // beside the log's key (see checkpoint.ts).
 
-import type { KeyObject } from "node:crypto";
+import { ed25519, type Ed25519SigningKey, type Ed25519VerifyingKey } from "./ed25519.js";
 import {
   ALG_COSIGNATURE_V1,
-  ed25519PublicKey,
-  ed25519Sign,
-  ed25519SignAsync,
-  ed25519Verify,
   generateKeyText,
   parseSignerKey,
   parseVerifierKey,
@@ -38,7 +34,7 @@ export class CosignatureSigner implements Signer {
     readonly keyHash: number,
     /** The matching verifier key (algorithm 4), safe to publish. */
     readonly verifierKey: string,
-    private readonly privateKey: KeyObject,
+    private readonly key: Ed25519SigningKey,
     private readonly now: () => number,
   ) {}
 
@@ -54,7 +50,7 @@ export class CosignatureSigner implements Signer {
       parts.name,
       parts.hash,
       verifierKeyText(parts.name, parts.publicKey, ALG_COSIGNATURE_V1),
-      parts.privateKey,
+      parts.signingKey,
       now,
     );
   }
@@ -62,16 +58,13 @@ export class CosignatureSigner implements Signer {
   /** Timestamp ‖ Ed25519 signature over the cosigned message for the note text `msg`. */
   sign(msg: Uint8Array): Uint8Array {
     const timestamp = this.timestamp();
-    return this.withTimestamp(timestamp, ed25519Sign(this.privateKey, cosignedMessage(msg, timestamp)));
+    return this.withTimestamp(timestamp, this.key.sign(cosignedMessage(msg, timestamp)));
   }
 
   /** sign, on the thread pool (a witness answering many logs at once). */
   async signAsync(msg: Uint8Array): Promise<Uint8Array> {
     const timestamp = this.timestamp();
-    return this.withTimestamp(
-      timestamp,
-      await ed25519SignAsync(this.privateKey, cosignedMessage(msg, timestamp)),
-    );
+    return this.withTimestamp(timestamp, await this.key.signAsync(cosignedMessage(msg, timestamp)));
   }
 
   /** This signer with signing done on the thread pool. */
@@ -103,7 +96,7 @@ export class CosignatureVerifier implements Verifier {
     readonly name: string,
     readonly keyHash: number,
     readonly key: string,
-    private readonly publicKey: KeyObject,
+    private readonly publicKey: Ed25519VerifyingKey,
   ) {}
 
   /** Parses a "<name>+<hash>+<base64(0x04 ‖ public key)>" key; throws TlogError("malformed-key"). */
@@ -111,14 +104,14 @@ export class CosignatureVerifier implements Verifier {
     const parts = parseVerifierKey(vkey);
     if (parts.alg !== ALG_COSIGNATURE_V1)
       throw new TlogError("malformed-key", `verifier key for "${parts.name}" is not a cosignature/v1 key`);
-    return new CosignatureVerifier(parts.name, parts.hash, vkey, ed25519PublicKey(parts.key));
+    return new CosignatureVerifier(parts.name, parts.hash, vkey, ed25519.verifyingKey(parts.key));
   }
 
   /** True only if `sig` is this witness's cosignature/v1 of the note text `msg`. */
   verify(msg: Uint8Array, sig: Uint8Array): boolean {
     if (cosignatureTime(sig) === null) return false;
     const timestamp = new DataView(sig.buffer, sig.byteOffset, TIMESTAMP_BYTES).getBigUint64(0);
-    return ed25519Verify(this.publicKey, cosignedMessage(msg, timestamp), sig.subarray(TIMESTAMP_BYTES));
+    return this.publicKey.verify(cosignedMessage(msg, timestamp), sig.subarray(TIMESTAMP_BYTES));
   }
 }
 
