@@ -13,7 +13,7 @@
 //
 //   node build/bench/guard.js [--quick] [--rate=1000] [--seconds=N] [--manifests=N] [--events=N]
 //                             [--sections=webhook,check,replay,alloc] [--profile=DIR]
-//                             [--targets=serve,logged,plain,unlogged] [--spacing=MS]
+//                             [--targets=serve,logged,plain,unlogged,bare] [--spacing=MS]
 //                             [--connections=N] [--server-node-flags="FLAGS"]
 //                             [--reviews=N] [--rounds=N] [--alloc-top=N] [--heap-profile=FILE]
 //
@@ -290,7 +290,7 @@ async function startServeTarget(dir: string, policyDir: string, nodeFlags: strin
 async function startBenchServer(
   dir: string,
   policyDir: string,
-  mode: "fs" | "fs-plain" | "none",
+  mode: "fs" | "fs-plain" | "none" | "bare",
   nodeFlags: string[],
   extra: string[] = [],
 ): Promise<Target> {
@@ -364,8 +364,12 @@ async function webhookSection(
       "admission route, answered without logging",
       () => startBenchServer(dir, policyDir, "none", serverFlags(nodeFlags, profileDir, "route-unlogged")),
     ],
+    [
+      "same server answering a fixed allow: no policy, no log (the floor)",
+      () => startBenchServer(dir, policyDir, "bare", serverFlags(nodeFlags, profileDir, "route-bare")),
+    ],
   ];
-  const targets = all.filter((_, i) => only.includes(["serve", "logged", "plain", "unlogged"][i]!));
+  const targets = all.filter((_, i) => only.includes(["serve", "logged", "plain", "unlogged", "bare"][i]!));
   for (const [name, start] of targets) {
     log(`guard: webhook ${name}`);
     const t = await start();
@@ -422,11 +426,16 @@ async function webhookSection(
       "\n",
   );
   const logged = results[all[1]![0]];
-  const bare = results[all[3]![0]];
-  if (logged === undefined || bare === undefined) return;
+  const unlogged = results[all[3]![0]];
+  const floor = results[all[4]![0]];
+  if (logged === undefined || unlogged === undefined) return;
   printNote(
-    `Cost of logging each decision durably: p99 ${(percentile(logged.latenciesMs, 99) - percentile(bare.latenciesMs, 99)).toFixed(2)} ms, ` +
-      `server CPU ${(((logged.serverCpuS - bare.serverCpuS) / logged.sent) * 1e6).toFixed(0)} µs per review. Latency is measured from when each ` +
+    `Cost of logging each decision durably: p99 ${(percentile(logged.latenciesMs, 99) - percentile(unlogged.latenciesMs, 99)).toFixed(2)} ms, ` +
+      `server CPU ${(((logged.serverCpuS - unlogged.serverCpuS) / logged.sent) * 1e6).toFixed(0)} µs per review. ` +
+      (floor === undefined
+        ? ""
+        : `The floor under any webhook here (same server, fixed answer): p99 ${percentile(floor.latenciesMs, 99).toFixed(2)} ms. `) +
+      "Latency is measured from when each " +
       "request was due (open loop), so queueing behind a slow answer counts. The mix: 55% Pods, 25% Deployments, 13% ConfigMaps, " +
       "7% RoleBindings; policies: pss-baseline enforce, a CEL warn policy, the other built-ins in audit mode.",
   );
@@ -664,7 +673,7 @@ export async function main(argv: string[]): Promise<void> {
       rate,
       seconds,
       args.options["profile"],
-      (args.options["targets"] ?? "serve,logged,unlogged").split(","),
+      (args.options["targets"] ?? "serve,logged,unlogged,bare").split(","),
       args.options["spacing"],
       intOption(args, "connections", 64),
       nodeFlags,

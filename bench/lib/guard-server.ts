@@ -3,8 +3,11 @@
 // fdatasync, as serve does) or answering without logging, so the cost of logging is the only
 // difference between the two rows.
 //
-//   node build/bench/lib/guard-server.js --log=fs|fs-plain|none --data=DIR --policies=DIR [--spacing=MS]
+//   node build/bench/lib/guard-server.js --log=fs|fs-plain|none|bare --data=DIR --policies=DIR [--spacing=MS]
 //
+// bare answers every review with a fixed allow, no policy evaluated and nothing logged: the
+// same server core, TLS and authentication, so its row is the floor this machine and load
+// generator put under any webhook.
 // fs-plain appends the way a plain log writer is used: without the entries' leaf hashes (the
 // log hashes each commit on its worker) and without spacing commits, to show what the
 // reviewer's choices save under the same load. --spacing=MS sets the fs log's least time
@@ -20,7 +23,7 @@ import {
   type PerformanceEntry,
 } from "node:perf_hooks";
 import { pino } from "pino";
-import { AdmissionReviewer } from "../../src/guard/admission.js";
+import { AdmissionReviewer, type AdmissionOutcome } from "../../src/guard/admission.js";
 import { NamespaceCache } from "../../src/guard/namespaces.js";
 import { loadPolicies } from "../../src/guard/policy/load.js";
 import { createCa, issueCert } from "../../src/server/certs.js";
@@ -54,6 +57,16 @@ const reviewer = new AdmissionReviewer({
   writer: (mode === "fs-plain" ? plain : log) ?? discard,
   namespaces: new NamespaceCache(),
 });
+/** The bare row's answer: parsed enough to echo the uid, nothing decided. */
+function allowAll(body: unknown): Promise<AdmissionOutcome> {
+  const uid = (body as { request?: { uid?: string } }).request?.uid ?? "";
+  const response = {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    response: { uid, allowed: true, auditAnnotations: { decision: "fixed" } },
+  };
+  return Promise.resolve({ response, index: 0 } as unknown as AdmissionOutcome);
+}
 const token = randomBytes(24).toString("base64url");
 const ca = await createCa("bench CA");
 const cert = await issueCert(ca, {
@@ -65,7 +78,7 @@ const cert = await issueCert(ca, {
 const server = await startServer(
   {
     routes: admissionRoutes({
-      review: (body) => reviewer.review(body),
+      review: mode === "bare" ? allowAll : (body) => reviewer.review(body),
       limits: { maxBytes: 8 << 20, maxDecodedBytes: 8 << 20 },
       accepting: () => true,
     }),
