@@ -3,8 +3,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadSodiumAddon } from "./ed25519-addon.js";
+import { loadSodiumAddon, type AddonLoad } from "./ed25519-addon.js";
 import {
+  chooseEd25519Backend,
   ed25519,
   nodeCryptoEd25519,
   nodePrivateKey,
@@ -107,6 +108,17 @@ describe("the two backends", () => {
 
   it("the process's choice: libsodium when its addon is built, node:crypto otherwise", () => {
     expect(ed25519.name).toBe(sodium.loaded ? "libsodium" : "node:crypto");
+  });
+
+  it("KUBETRAIL_ED25519 forces a backend, and refuses a missing addon or an unknown name", () => {
+    const missing = (): AddonLoad => ({ loaded: false, reason: "the addon is not built" });
+    expect(chooseEd25519Backend("node-crypto").name).toBe("node:crypto");
+    expect(chooseEd25519Backend(undefined, missing).name).toBe("node:crypto");
+    expect(() => chooseEd25519Backend("libsodium", missing)).toThrow(
+      "KUBETRAIL_ED25519=libsodium, but the addon is not built",
+    );
+    expect(() => chooseEd25519Backend("openssl")).toThrow("expected node-crypto or libsodium");
+    if (sodium.loaded) expect(chooseEd25519Backend("libsodium").name).toBe("libsodium");
   });
 
   it("says how to build the addon when it is not there", () => {

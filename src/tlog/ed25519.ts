@@ -14,8 +14,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from "node:crypto";
-import { loadSodiumAddon, type SodiumAddon } from "./ed25519-addon.js";
-import { TlogError } from "./errors.js";
+import { loadSodiumAddon, type AddonLoad, type SodiumAddon } from "./ed25519-addon.js";
 
 /** A private key that signs; the key itself stays inside the object. */
 export interface Ed25519SigningKey {
@@ -120,15 +119,22 @@ export function sodiumEd25519(addon: SodiumAddon): Ed25519Backend {
   };
 }
 
-function chooseBackend(): Ed25519Backend {
-  const wanted = process.env["KUBETRAIL_ED25519"];
+/**
+ * The backend for a KUBETRAIL_ED25519 setting: "node-crypto", "libsodium" (the addon or an
+ * error) or unset (the addon when it loads). Anything else is an error, not a guess.
+ */
+export function chooseEd25519Backend(
+  wanted: string | undefined,
+  load: () => AddonLoad = loadSodiumAddon,
+): Ed25519Backend {
   if (wanted === "node-crypto") return nodeCryptoEd25519;
-  const addon = loadSodiumAddon();
+  if (wanted !== undefined && wanted !== "" && wanted !== "libsodium")
+    throw new Error(`KUBETRAIL_ED25519=${wanted}: expected node-crypto or libsodium`);
+  const addon = load();
   if (addon.loaded) return sodiumEd25519(addon.addon);
-  if (wanted === "libsodium")
-    throw new TlogError("sign-failed", `KUBETRAIL_ED25519=libsodium, but ${addon.reason}`);
+  if (wanted === "libsodium") throw new Error(`KUBETRAIL_ED25519=libsodium, but ${addon.reason}`);
   return nodeCryptoEd25519;
 }
 
 /** The backend every key in kubetrail uses, chosen once per process. */
-export const ed25519: Ed25519Backend = chooseBackend();
+export const ed25519: Ed25519Backend = chooseEd25519Backend(process.env["KUBETRAIL_ED25519"]);
