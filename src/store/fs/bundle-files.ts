@@ -415,15 +415,19 @@ export class BundleFiles {
     return this.synced?.current ?? 0;
   }
 
-  /** Closes every file (queued entries not yet written stay in the write-ahead log). */
+  /**
+   * Closes every file (queued entries not yet written stay in the write-ahead log) and removes
+   * the unused spares: empty files an operator would otherwise find beside the bundles.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
     await this.draining;
     await this.syncing?.catch(() => undefined);
-    for (const spare of this.spares.values()) {
+    for (const [index, spare] of this.spares) {
       const fd = await spare.catch(() => null);
       if (fd !== null) fs.closeSync(fd);
+      fs.rmSync(this.layout.openBundle(index), { force: true });
     }
     this.spares.clear();
     const fds = new Set([...this.unsynced].filter(([, full]) => full).map(([f]) => f.fd));

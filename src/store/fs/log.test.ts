@@ -316,8 +316,15 @@ describe("fs log", () => {
     const slots = () => readdirSync(layout.walDir).filter((n) => n.endsWith(".wal"));
     expect(slots().length).toBeGreaterThan(0);
     expect(readFileSync(layout.entriesDurable, "utf8")).toBe("0\n");
+    const openFiles = () =>
+      readdirSync(path.join(dir, "tile", "entries"), { recursive: true, encoding: "utf8" }).filter((n) =>
+        n.endsWith(".open"),
+      );
+    expect(openFiles().length).toBeGreaterThan(1); // bundle 0 and the spares made ahead of it
     await log.close();
     expect(slots()).toEqual([]);
+    // Only the bundle still being filled, none of the empty spares.
+    expect(openFiles()).toEqual([path.relative(path.join(dir, "tile", "entries"), layout.openBundle(0))]);
     // The entries were made durable in their bundles first.
     expect(readFileSync(layout.entriesDurable, "utf8")).toBe("200\n");
 
