@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { requireBuiltCli } from "./faults/serve-process.js";
 import { CLI } from "./fixtures/cli.js";
+import { loadSodiumAddon } from "../src/tlog/ed25519-addon.js";
 
 const running: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -84,7 +85,11 @@ describe("serve's log format", () => {
     ] as const) {
       const lines = await serveOutput([...args], terminal);
       for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
-      expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain("listening");
+      const listening = lines
+        .map((l) => JSON.parse(l) as { msg: string; ed25519?: string })
+        .find((r) => r.msg === "listening");
+      // The line says which Ed25519 the checkpoints are signed with (docs/witnesses.md).
+      expect(listening?.ed25519).toBe(loadSodiumAddon().loaded ? "libsodium" : "node:crypto");
     }
   });
 });

@@ -17,6 +17,7 @@ import { KubeReviewer } from "./auth/kube-review.js";
 import { ClientError } from "../client/errors.js";
 import { inClusterContext, kubeApiClient } from "../kube/credentials.js";
 import { loadKubeContext, type KubeContext } from "../kube/kubeconfig.js";
+import { ed25519 } from "../tlog/ed25519.js";
 import type { ConnectionLimits } from "./connection-guard.js";
 import { ConfigError } from "./config.js";
 import type { LineOutput } from "./log-output.js";
@@ -346,7 +347,10 @@ export async function runServe(
       { cause: err },
     );
   }
-  logger.info({ address: server.address, url: `${tls ? "https" : "http"}://${server.address}` }, "listening");
+  logger.info(
+    { address: server.address, url: `${tls ? "https" : "http"}://${server.address}`, ed25519: ed25519.name },
+    "listening",
+  );
   const storage = cfg.storage ?? fsStorage(cfg.dataDir);
   try {
     ingest = await openIngest(storage, {

@@ -15,6 +15,7 @@ import { tlsMaterial } from "../server/run-serve.js";
 import { startServer, type RunningServer } from "../server/server.js";
 import { loadOrCreateToken, readTokenFile } from "../server/tokens.js";
 import { acquireLock } from "../store/lock.js";
+import { ed25519 } from "../tlog/ed25519.js";
 import type { CosignatureSigner } from "../tlog/index.js";
 import { loadOrCreateCosignerKey } from "./cosigner-key.js";
 import { WitnessError } from "./errors.js";
@@ -137,6 +138,8 @@ export async function openCosignerBase(
             name: signer.name,
             verifierKey: signer.verifierKey,
             logs: logs().size,
+            // Which Ed25519 the cosignatures cost (docs/witnesses.md): the addon or node:crypto.
+            ed25519: ed25519.name,
           },
           `${role} ready`,
         );
