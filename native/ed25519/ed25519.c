@@ -175,22 +175,30 @@ static napi_value queue(napi_env env, job_t* j, napi_async_execute_callback exec
   return promise;
 }
 
+/* The `required` arguments of a call (argv has room for one more: the optional `async` flag,
+   whose value goes to *async). False, with a TypeError naming `usage` thrown, when too few. */
+static bool call_args(napi_env env, napi_callback_info info, size_t required, napi_value* argv, bool* async,
+                      const char* usage) {
+  size_t argc = required + 1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < required) {
+    napi_throw_type_error(env, "ED25519_ARG", usage);
+    return false;
+  }
+  *async = false;
+  if (argc > required) napi_get_value_bool(env, argv[required], async);
+  return true;
+}
+
 /* sign(signer, msg[, async]) → Buffer(64), or a Promise of it when async is true. */
 static napi_value sign(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, "ED25519_ARG", "sign(signer, msg[, async])");
-    return NULL;
-  }
+  bool async;
+  if (!call_args(env, info, 2, argv, &async, "sign(signer, msg[, async])")) return NULL;
   signer_t* s = signer_arg(env, argv[0]);
   if (s == NULL) return NULL;
   size_t len;
   unsigned char* msg = bytes_arg(env, argv[1], "msg must be a Uint8Array", -1, &len);
   if (msg == NULL) return NULL;
-  bool async = false;
-  if (argc > 2) napi_get_value_bool(env, argv[2], &async);
   if (!async) {
     unsigned char sig[crypto_sign_BYTES];
     crypto_sign_detached(sig, NULL, msg, len, s->sk);
@@ -209,13 +217,9 @@ static napi_value sign(napi_env env, napi_callback_info info) {
 
 /* verify(publicKey, msg, sig[, async]) → boolean, or a Promise of it when async is true. */
 static napi_value verify(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, "ED25519_ARG", "verify(publicKey, msg, sig[, async])");
-    return NULL;
-  }
+  bool async;
+  if (!call_args(env, info, 3, argv, &async, "verify(publicKey, msg, sig[, async])")) return NULL;
   size_t len, n;
   unsigned char* pk = bytes_arg(env, argv[0], "publicKey must be a 32-byte Uint8Array", crypto_sign_PUBLICKEYBYTES, &n);
   if (pk == NULL) return NULL;
@@ -223,8 +227,6 @@ static napi_value verify(napi_env env, napi_callback_info info) {
   if (msg == NULL) return NULL;
   unsigned char* sig = bytes_arg(env, argv[2], "sig must be a 64-byte Uint8Array", crypto_sign_BYTES, &n);
   if (sig == NULL) return NULL;
-  bool async = false;
-  if (argc > 3) napi_get_value_bool(env, argv[3], &async);
   if (!async) {
     napi_value v;
     CHECK(env, napi_get_boolean(env, crypto_sign_verify_detached(sig, msg, len, pk) == 0, &v));
