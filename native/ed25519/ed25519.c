@@ -85,6 +85,20 @@ static signer_t* signer_arg(napi_env env, napi_value v) {
   return data;
 }
 
+/* publicKey(signer) → Buffer(32): the public key of the signer's seed, kept in its secret key. */
+static napi_value public_key(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  signer_t* s = signer_arg(env, argv[0]);
+  if (s == NULL) return NULL;
+  napi_value buf;
+  void* out;
+  CHECK(env, napi_create_buffer(env, crypto_sign_PUBLICKEYBYTES, &out, &buf));
+  crypto_sign_ed25519_sk_to_pk(out, s->sk);
+  return buf;
+}
+
 /* One job for the thread pool: a signature to make or to check. Inputs are copied, so the
    caller may reuse its buffers at once. */
 typedef struct {
@@ -246,6 +260,7 @@ static napi_value init(napi_env env, napi_value exports) {
   }
   napi_property_descriptor props[] = {
       {"makeSigner", NULL, make_signer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"publicKey", NULL, public_key, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sign", NULL, sign, NULL, NULL, NULL, napi_enumerable, NULL},
       {"verify", NULL, verify, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 /** The addon's functions (native/ed25519/ed25519.c). */
 export interface SodiumAddon {
   makeSigner(seed: Uint8Array): object;
+  publicKey(signer: object): Buffer;
   sign(signer: object, msg: Uint8Array): Buffer;
   sign(signer: object, msg: Uint8Array, async: true): Promise<Buffer>;
   verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean;

@@ -18,6 +18,8 @@ import { loadSodiumAddon, type AddonLoad, type SodiumAddon } from "./ed25519-add
 
 /** A private key that signs; the key itself stays inside the object. */
 export interface Ed25519SigningKey {
+  /** The matching 32-byte public key. */
+  readonly publicKey: Uint8Array;
   /** The 64-byte signature of msg. */
   sign(msg: Uint8Array): Uint8Array;
   /** sign, on libuv's thread pool: a server keeps its event loop for the network. */
@@ -45,7 +47,7 @@ const SPKI_ED25519 = Buffer.from("302a300506032b6570032100", "hex");
 const SIGNATURE_BYTES = 64;
 
 /** node:crypto's private key object of a 32-byte seed. */
-export function nodePrivateKey(seed: Uint8Array): KeyObject {
+function nodePrivateKey(seed: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: "der", type: "pkcs8" });
 }
 
@@ -60,6 +62,7 @@ export const nodeCryptoEd25519: Ed25519Backend = {
   signingKey(seed) {
     const key = nodePrivateKey(seed);
     return {
+      publicKey: rawPublicKey(key),
       sign: (msg) => new Uint8Array(nodeSign(null, msg, key)),
       signAsync: (msg) =>
         new Promise((resolve, reject) =>
@@ -103,12 +106,14 @@ export function sodiumEd25519(addon: SodiumAddon): Ed25519Backend {
     signingKey(seed) {
       const signer = addon.makeSigner(seed);
       return {
+        publicKey: new Uint8Array(addon.publicKey(signer)),
         sign: (msg) => new Uint8Array(addon.sign(signer, msg)),
         signAsync: async (msg) => new Uint8Array(await addon.sign(signer, msg, true)),
       };
     },
     verifyingKey(publicKey) {
-      // A copy: the addon reads the key on the pool while the caller may reuse its buffer.
+      // A copy, as node:crypto's key object is: the key must not change if the caller reuses
+      // its buffer.
       const key = Uint8Array.from(publicKey);
       return {
         verify: (msg, sig) => sig.length === SIGNATURE_BYTES && addon.verify(key, msg, sig),

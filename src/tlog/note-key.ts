@@ -1,16 +1,10 @@
-// Ed25519 note keys (ed25519.ts does the curve arithmetic): signers and verifiers of a log's checkpoints, and the key
-// operations cosignature.ts shares. The key text format is in note-key-text.ts, which the UI's
-// browser build uses alone.
+// Ed25519 note keys (ed25519.ts does the curve arithmetic): signers and verifiers of a log's
+// checkpoints, and the key operations cosignature.ts shares. The key text format is in
+// note-key-text.ts, which the UI's browser build uses alone.
 
 import { generateKeyPairSync } from "node:crypto";
 import { encodeBase64 } from "./base64.js";
-import {
-  ed25519,
-  nodePrivateKey,
-  rawPublicKey,
-  type Ed25519SigningKey,
-  type Ed25519VerifyingKey,
-} from "./ed25519.js";
+import { ed25519, rawPublicKey, type Ed25519SigningKey, type Ed25519VerifyingKey } from "./ed25519.js";
 import {
   ALG_ED25519,
   expectAlg,
@@ -48,10 +42,11 @@ export function parseSignerKey(
     throw malformed('signer key does not start with "PRIVATE+KEY+"');
   }
   const parts = splitKey(skey.slice(SIGNER_PREFIX.length), "signer key");
-  const publicKey = rawPublicKey(nodePrivateKey(parts.key));
+  const signingKey = ed25519.signingKey(parts.key);
+  const publicKey = signingKey.publicKey;
   if (noteKeyHash(parts.name, publicKey, parts.alg) !== parts.hash)
     throw malformed(`signer key for "${parts.name}" has a key hash that does not match its key`);
-  return { ...parts, signingKey: ed25519.signingKey(parts.key), publicKey };
+  return { ...parts, signingKey, publicKey };
 }
 
 /** A fresh Ed25519 key pair for `name` and algorithm `alg`, as signer and verifier key texts. */
