@@ -1,15 +1,14 @@
-import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { makeRng } from "../../bench/gen/rng.js";
+import { testSeed } from "../../test/fixtures/seed.js";
 import { loadSodiumAddon, type AddonLoad } from "./ed25519-addon.js";
 import {
   chooseEd25519Backend,
   ed25519,
   nodeCryptoEd25519,
-  nodePrivateKey,
-  rawPublicKey,
   sodiumEd25519,
   type Ed25519Backend,
 } from "./ed25519.js";
@@ -41,17 +40,6 @@ const backends: Ed25519Backend[] = [
   nodeCryptoEd25519,
   ...(sodium.loaded ? [sodiumEd25519(sodium.addon)] : []),
 ];
-
-/** Deterministic bytes for a seed and a label (SHA-256 in counter mode), so a failure replays. */
-function bytes(seed: number, label: string, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0, block = 0; i < length; block++) {
-    const h = createHash("sha256").update(`${seed}/${label}/${block}`).digest();
-    out.set(h.subarray(0, Math.min(32, length - i)), i);
-    i += 32;
-  }
-  return out;
-}
 
 describe.each(backends.map((b) => [b.name, b] as const))("Ed25519 on %s", (_, backend) => {
   it("signs and verifies RFC 8032's test vectors, synchronously and on the pool", async () => {
@@ -86,15 +74,17 @@ describe.each(backends.map((b) => [b.name, b] as const))("Ed25519 on %s", (_, ba
 
 describe("the two backends", () => {
   it.runIf(sodium.loaded)("make the same signatures and accept each other's (seeded)", async () => {
-    const seed = Number(process.env["TEST_SEED"] ?? 25);
-    console.log(`ed25519 backends seed ${seed} (TEST_SEED=${seed} to repeat)`);
+    const seed = testSeed(25);
+    console.log(`ed25519 backends seed ${seed} (KUBETRAIL_TEST_SEED=${seed} to repeat)`);
+    const rng = makeRng(seed);
+    const bytes = (n: number) => Uint8Array.from({ length: n }, () => rng.int(256));
     const [node, lib] = backends as [Ed25519Backend, Ed25519Backend];
     for (let i = 0; i < 200; i++) {
-      const keySeed = bytes(seed, `key${i}`, 32);
-      const msg = bytes(seed, `msg${i}`, (i * 37) % 2000);
+      const keySeed = bytes(32);
+      const msg = bytes((i * 37) % 2000);
       const sig = node.signingKey(keySeed).sign(msg);
       expect(await lib.signingKey(keySeed).signAsync(msg), `pair ${i}`).toEqual(sig);
-      const vkey = rawPublicKey(nodePrivateKey(keySeed));
+      const vkey = node.signingKey(keySeed).publicKey;
       const flipped = Uint8Array.from(sig);
       flipped[i % 64]! ^= 1 << (i % 8);
       for (const b of backends) {
