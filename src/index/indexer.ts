@@ -191,7 +191,10 @@ export interface Indexer {
    * How far behind what ingest acknowledged the index is: entries stored and not indexed yet,
    * and how long ago the oldest of them was stored. This includes the wait for the checkpoint
    * that covers them, so it grows as soon as ingest outruns the index, before integration hands
-   * the entries over (under load, in chunks of many thousands). Never less than lag().
+   * the entries over (under load, in chunks of many thousands). Not the time the log waited for
+   * cosigners meanwhile: that is no work of this process, and a hung witness must not read as
+   * an index falling behind (which --index-max-lag would answer by holding ingest). Never less
+   * than lag().
    */
   backlog(): IndexLag;
   /**
@@ -245,14 +248,16 @@ class SizeMarks {
   private static readonly MAX = 4096;
   private readonly marks: { size: number; at: number }[] = [];
 
-  seen(size: number, at = Date.now()): void {
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  seen(size: number, at = this.clock()): void {
     const last = this.marks[this.marks.length - 1];
     if (last !== undefined && last.size >= size) return;
     this.marks.push({ size, at });
     if (this.marks.length > SizeMarks.MAX) this.marks.splice(1, 1);
   }
 
-  lag(indexed: number, now = Date.now()): IndexLag {
+  lag(indexed: number, now = this.clock()): IndexLag {
     while (this.marks.length > 0 && this.marks[0]!.size <= indexed) this.marks.shift();
     const oldest = this.marks[0];
     const size = this.marks[this.marks.length - 1]?.size ?? indexed;
@@ -307,7 +312,8 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   // Entries ingest stored, held until a checkpoint covers them; the rest are read from the log.
   const held = new StoredEntries(HELD_CAPACITY);
   const holdStored = holdSlim(held);
-  const storedMarks = opts.pipeline ? new SizeMarks() : null;
+  // Its clock stops while the log waits for cosigners (see backlog()).
+  const storedMarks = opts.pipeline ? new SizeMarks(() => Date.now() - log.cosignerWaitMs()) : null;
   const unsubscribe = opts.pipeline?.onStored((first, stored, sizes, digests) => {
     storedMarks?.seen(first + stored.length);
     holdStored(first, stored, sizes, digests);

@@ -55,4 +55,37 @@ describe("integration rounds", () => {
       await log.close();
     }
   });
+
+  it("count the time they wait for cosigners, and only that", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kt-rounds-"));
+    dirs.push(dir);
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let asked = 0;
+    const log = await openFsLog(dir, {
+      integrateIntervalMs: 3_600_000,
+      // The first checkpoint (opening a new log) passes; the next waits until released.
+      cosign: async (signed) => {
+        if (asked++ > 0) await held;
+        return signed;
+      },
+    });
+    try {
+      await log.append([entry(0)]);
+      const integrated = log.waitIntegrated(1);
+      while (asked < 2) await new Promise((r) => setTimeout(r, 5));
+      const before = log.cosignerWaitMs();
+      await new Promise((r) => setTimeout(r, 150));
+      expect(log.cosignerWaitMs() - before).toBeGreaterThanOrEqual(145);
+      release!();
+      await integrated;
+      const after = log.cosignerWaitMs();
+      await new Promise((r) => setTimeout(r, 100));
+      // The clock stops once the step is over.
+      expect(log.cosignerWaitMs()).toBe(after);
+    } finally {
+      release!();
+      await log.close();
+    }
+  });
 });

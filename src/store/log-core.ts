@@ -166,6 +166,9 @@ class Log implements AuditLog {
   private waiters: { size: number; resolve: (cp: SignedCheckpoint) => void }[] = [];
   private closed = false;
   private readonly hooks: DriverHooks;
+  /** Time spent in finished cosigning steps (ms), and when the one under way began. */
+  private cosignedMs = 0;
+  private cosigningSince: number | null = null;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -202,6 +205,9 @@ class Log implements AuditLog {
   }
   backlogBytes(): number {
     return this.committer.backlogBytes;
+  }
+  cosignerWaitMs(): number {
+    return this.cosignedMs + (this.cosigningSince === null ? 0 : Date.now() - this.cosigningSince);
   }
 
   append(entries: Uint8Array[], leafHashes?: readonly Uint8Array[]): Promise<{ firstIndex: number }> {
@@ -501,11 +507,15 @@ class Log implements AuditLog {
   /** The note with the cosignatures collected for it; the log's signature alone if that fails. */
   private async cosigned(signed: string, checkpoint: Checkpoint): Promise<string> {
     if (!this.opts.cosign) return signed;
+    const since = (this.cosigningSince = Date.now());
     try {
       return await this.opts.cosign(signed, checkpoint);
     } catch (err) {
       this.opts.onError?.(err);
       return signed;
+    } finally {
+      this.cosignedMs += Date.now() - since;
+      this.cosigningSince = null;
     }
   }
 

@@ -108,6 +108,12 @@ export interface AuditLog extends LogWriter, LogReader {
   readonly integrateIntervalMs: number;
   /** Bytes accepted by append but not yet durable. */
   backlogBytes(): number;
+  /**
+   * Milliseconds the log has waited for cosigners since it opened, the wait under way included:
+   * time acknowledged entries spent waiting for a checkpoint on other processes (witnesses,
+   * mirrors), not on this one's work.
+   */
+  cosignerWaitMs(): number;
   close(): Promise<void>;
 }
 

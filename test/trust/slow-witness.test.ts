@@ -62,18 +62,20 @@ describe("a hung witness", () => {
   });
 
   it("does not delay acknowledgements of webhook batches", async () => {
+    // Longer than serve's index lag bound (--index-max-lag, 2 s by default): entries wait for a
+    // checkpoint while the witness holds it, and that wait must not count against the index.
     const waits: number[] = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 14; i++) {
       const body = JSON.stringify(toEventList([...generateEvents({ seed: SEED + i, count: 50 })]));
       const t = Date.now();
       const r = await postEvents(serve!, body);
       waits.push(Date.now() - t);
       expect(r.status, r.body).toBe(200);
-      // Spread over several checkpoints (every 200 ms), each of which waits for the witness.
-      await new Promise((res) => setTimeout(res, 300));
+      // Spread over many checkpoints (every 200 ms), each of which waits for the witness.
+      await new Promise((res) => setTimeout(res, 400));
     }
-    // The witness holds every checkpoint for 30 s; no acknowledgement came near that.
-    expect(Math.max(...waits), `acknowledgement times ${waits.join(", ")} ms`).toBeLessThan(5000);
+    // The witness holds every checkpoint for 30 s; each batch was acknowledged as without it.
+    expect(Math.max(...waits), `acknowledgement times ${waits.join(", ")} ms`).toBeLessThan(1000);
     expect(sockets.size).toBeGreaterThan(0);
   });
 });

@@ -541,7 +541,7 @@ export function registerIndexMetrics(
   gaugeReadAtScrape(
     registry,
     "kubetrail_index_ack_lag_seconds",
-    "Seconds the oldest acknowledged entry not yet in the query index has waited, its checkpoint included (what --index-max-lag bounds)",
+    "Seconds the oldest acknowledged entry not yet in the query index has waited, its checkpoint included but not the log's wait for cosigners (what --index-max-lag bounds)",
     () => indexer.backlog().seconds,
   );
   const sourced = "kubetrail_index_entries_total";
