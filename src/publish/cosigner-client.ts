@@ -54,6 +54,8 @@ export interface CosignJob {
 
 export abstract class CosignerClient {
   private running = false;
+  /** When the exchange under way began (while running). */
+  private exchangeStarted = 0;
   private waiting: { job: CosignJob; resolve: (o: CosignOutcome) => void } | null = null;
   private skipUntil = 0;
   private backoffMs = 0;
@@ -67,6 +69,14 @@ export abstract class CosignerClient {
     protected readonly timing: RequestTiming,
     protected readonly prove: ProveConsistency,
   ) {}
+
+  /**
+   * Whether an exchange has been under way for longer than `ms`: a cosigner stuck like that
+   * (hung, or timing out and retrying) answers nothing new before that exchange ends.
+   */
+  busyLongerThan(ms: number): boolean {
+    return this.running && Date.now() - this.exchangeStarted > ms;
+  }
 
   /** The size this cosigner is known to hold, or null. */
   get heldSize(): number | null {
@@ -98,6 +108,7 @@ export abstract class CosignerClient {
     let next: { job: CosignJob; resolve: (o: CosignOutcome) => void } | null = { job: first, resolve };
     while (next) {
       const { job } = next;
+      this.exchangeStarted = Date.now();
       const outcome = await this.guarded(job);
       this.settled(job, outcome);
       next.resolve(outcome);

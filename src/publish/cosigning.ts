@@ -4,8 +4,9 @@
 // The log core calls cosign() between signing a checkpoint and writing it: every witness is
 // asked at once, and the note is written with the cosignatures that arrived within maxWait
 // (never longer: a slow or dead witness delays a checkpoint by that much at worst, and
-// acknowledgements of events never wait for checkpoints at all). Cosignatures that arrive later
-// are still kept for that checkpoint.
+// acknowledgements of events never wait for checkpoints at all; one whose earlier request has
+// hung past maxWait is not waited for again until it ends). Cosignatures that arrive later are
+// still kept for that checkpoint.
 //
 // The published checkpoint is the newest one the log has written that the policy accepts, with
 // every cosignature collected for it: with failMode "open" any checkpoint (short of the quorum it
@@ -132,7 +133,7 @@ export class Cosigning {
     if (this.candidates.length > MAX_CANDIDATES) this.candidates.shift();
     const deadline = Date.now() + this.opts.config.maxWaitMs;
     const asking = (async () => {
-      const mirrored = Promise.all(this.mirrors.map((m) => this.ask(m, candidate)));
+      const mirrored = this.askAll(this.mirrors, candidate);
       if (this.ordered()) {
         await this.within(deadline, this.firstMirror(candidate, mirrored));
         if (this.mirrorHolds(candidate)) await this.within(deadline, this.askWitnesses(candidate));
@@ -165,7 +166,24 @@ export class Cosigning {
   }
 
   private askWitnesses(c: Candidate): Promise<void> {
-    return Promise.all(this.witnesses.map((w) => this.ask(w, c))).then(() => undefined);
+    return this.askAll(this.witnesses, c);
+  }
+
+  /**
+   * Asks each of `clients` about `c`; settles when those worth waiting for have answered. One
+   * still busy with an earlier checkpoint for longer than maxWait is asked (its cosignature
+   * joins `c` if it comes) but not waited for: a hung cosigner then costs one checkpoint
+   * maxWait, not every checkpoint until its request times out, and what follows the log's
+   * checkpoints (the index, the detector's alerts) stays current.
+   */
+  private async askAll(clients: readonly CosignerClient[], c: Candidate): Promise<void> {
+    const maxWaitMs = this.opts.config.maxWaitMs;
+    const waited = clients.map((x) => {
+      const stuck = x.busyLongerThan(maxWaitMs);
+      const asked = this.ask(x, c);
+      return stuck ? undefined : asked;
+    });
+    await Promise.all(waited);
   }
 
   /** Settles when a mirror has cosigned `c` or every mirror has answered. */
