@@ -54,8 +54,8 @@ export interface CosignJob {
 
 export abstract class CosignerClient {
   private running = false;
-  /** When the exchange under way began (while running). */
-  private exchangeStarted = 0;
+  /** Exchanges begun so far: while one is under way, its number. */
+  private begun = 0;
   private waiting: { job: CosignJob; resolve: (o: CosignOutcome) => void } | null = null;
   private skipUntil = 0;
   private backoffMs = 0;
@@ -70,12 +70,9 @@ export abstract class CosignerClient {
     protected readonly prove: ProveConsistency,
   ) {}
 
-  /**
-   * Whether an exchange has been under way for longer than `ms`: a cosigner stuck like that
-   * (hung, or timing out and retrying) answers nothing new before that exchange ends.
-   */
-  busyLongerThan(ms: number): boolean {
-    return this.running && Date.now() - this.exchangeStarted > ms;
+  /** The number of the exchange under way, or null when idle: nothing new is answered before it ends. */
+  get currentExchange(): number | null {
+    return this.running ? this.begun : null;
   }
 
   /** The size this cosigner is known to hold, or null. */
@@ -108,7 +105,7 @@ export abstract class CosignerClient {
     let next: { job: CosignJob; resolve: (o: CosignOutcome) => void } | null = { job: first, resolve };
     while (next) {
       const { job } = next;
-      this.exchangeStarted = Date.now();
+      this.begun++;
       const outcome = await this.guarded(job);
       this.settled(job, outcome);
       next.resolve(outcome);

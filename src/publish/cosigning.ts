@@ -4,8 +4,8 @@
 // The log core calls cosign() between signing a checkpoint and writing it: every witness is
 // asked at once, and the note is written with the cosignatures that arrived within maxWait
 // (never longer: a slow or dead witness delays a checkpoint by that much at worst, and
-// acknowledgements of events never wait for checkpoints at all; one whose earlier request has
-// hung past maxWait is not waited for again until it ends). Cosignatures that arrive later are
+// acknowledgements of events never wait for checkpoints at all; one that kept a checkpoint
+// waiting that long is not waited for again until that request ends). Cosignatures that arrive later are
 // still kept for that checkpoint.
 //
 // The published checkpoint is the newest one the log has written that the policy accepts, with
@@ -65,6 +65,9 @@ interface Candidate {
   written: boolean;
 }
 
+/** The published checkpoint's file in serve's data directory. */
+export const PUBLISHED_CHECKPOINT_FILE = "published-checkpoint";
+
 /** Candidates kept for late cosignatures: a few minutes of checkpoints at one a second is plenty. */
 const MAX_CANDIDATES = 64;
 
@@ -79,6 +82,8 @@ export class Cosigning {
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private readonly lastOutcome = new Map<string, string>();
+  /** Per cosigner, the exchange a checkpoint gave up waiting for (see askAll). */
+  private readonly givenUp = new Map<CosignerClient, number>();
   /** The log's verifier keys (given at start). */
   private logKeys: readonly Verifier[] = [];
 
@@ -132,13 +137,18 @@ export class Cosigning {
     this.candidates.push(candidate);
     if (this.candidates.length > MAX_CANDIDATES) this.candidates.shift();
     const deadline = Date.now() + this.opts.config.maxWaitMs;
+    const unanswered = new Set<CosignerClient>();
     const asking = (async () => {
-      const mirrored = this.askAll(this.mirrors, candidate);
+      const mirrored = this.askAll(this.mirrors, candidate, unanswered);
       if (this.ordered()) {
         await this.within(deadline, this.firstMirror(candidate, mirrored));
-        if (this.mirrorHolds(candidate)) await this.within(deadline, this.askWitnesses(candidate));
+        if (this.mirrorHolds(candidate))
+          await this.within(deadline, this.askAll(this.witnesses, candidate, unanswered));
       } else {
-        await this.within(deadline, Promise.all([mirrored, this.askWitnesses(candidate)]));
+        await this.within(
+          deadline,
+          Promise.all([mirrored, this.askAll(this.witnesses, candidate, unanswered)]),
+        );
       }
     })();
     // While the log opens (before start), nothing waits for cosigners: a hung witness must not
@@ -149,6 +159,12 @@ export class Cosigning {
       return this.noteOf(candidate);
     }
     await asking;
+    // Still busy in the exchange this checkpoint waited for to its deadline: not waited for
+    // again until that exchange ends.
+    for (const x of unanswered) {
+      const exchange = x.currentExchange;
+      if (exchange !== null) this.givenUp.set(x, exchange);
+    }
     return this.noteOf(candidate);
   }
 
@@ -165,22 +181,23 @@ export class Cosigning {
     return this.mirrors.some((m) => c.cosignatures.has(m.endpoint.name));
   }
 
-  private askWitnesses(c: Candidate): Promise<void> {
-    return this.askAll(this.witnesses, c);
-  }
-
   /**
-   * Asks each of `clients` about `c`; settles when those worth waiting for have answered. One
-   * still busy with an earlier checkpoint for longer than maxWait is asked (its cosignature
-   * joins `c` if it comes) but not waited for: a hung cosigner then costs one checkpoint
-   * maxWait, not every checkpoint until its request times out, and what follows the log's
-   * checkpoints (the index, the detector's alerts) stays current.
+   * Asks each of `clients` about `c`, keeping in `unanswered` those that have not answered
+   * yet; settles when those worth waiting for have. One still in an exchange that an earlier
+   * checkpoint waited for until its deadline is asked (its cosignature joins `c` if it comes)
+   * but not waited for: a hung cosigner then costs one checkpoint maxWait, not every checkpoint
+   * until its request times out, and what follows the log's checkpoints (the index, the
+   * detector's alerts) stays current.
    */
-  private async askAll(clients: readonly CosignerClient[], c: Candidate): Promise<void> {
-    const maxWaitMs = this.opts.config.maxWaitMs;
+  private async askAll(
+    clients: readonly CosignerClient[],
+    c: Candidate,
+    unanswered: Set<CosignerClient>,
+  ): Promise<void> {
     const waited = clients.map((x) => {
-      const stuck = x.busyLongerThan(maxWaitMs);
-      const asked = this.ask(x, c);
+      const stuck = x.currentExchange !== null && this.givenUp.get(x) === x.currentExchange;
+      unanswered.add(x);
+      const asked = this.ask(x, c).finally(() => unanswered.delete(x));
       return stuck ? undefined : asked;
     });
     await Promise.all(waited);
