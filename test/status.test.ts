@@ -18,7 +18,13 @@ import {
 } from "../bench/gen/events.js";
 import type { StatusReport } from "../src/status/collect.js";
 import { FsLogFiles } from "../src/store/fs/files.js";
-import { generateNoteKey } from "../src/tlog/index.js";
+import {
+  CosignatureSigner,
+  generateCosignatureKey,
+  generateNoteKey,
+  signNote,
+  splitNote,
+} from "../src/tlog/index.js";
 import { verifyLog } from "../src/verify/verify-log.js";
 import { request } from "./fixtures/audit/request.js";
 import { startServe, type ServeProcess } from "./fixtures/audit/serve-process.js";
@@ -94,6 +100,7 @@ describe("kubetrail status --data", () => {
     expect(s.detector.state).toBe("not-run");
     expect(s.dedupe.state).toBe("ok");
     expect(s.retention).toEqual({ state: "ok", prunedBefore: 0 });
+    expect(s.published.state).toBe("not-run");
 
     const table = await runCli(["status", "--data", dir]);
     expect(table.code).toBe(0);
@@ -160,6 +167,39 @@ describe("kubetrail status --data", () => {
     // The index is derived: the next reader rebuilds it, and status says so.
     expect((await runCli(["query", "--data", copy, "--limit", "1"])).code).toBe(0);
     expect((await status(["--data", copy])).index).toMatchObject({ state: "ok", lagEntries: 0 });
+  });
+
+  it("reports the checkpoint serve published with cosignatures, how far behind, and by whom", async () => {
+    const copy = join(root, "published");
+    cpSync(dir, copy, { recursive: true });
+    const logNote = readFileSync(join(copy, "checkpoint"), "utf8");
+    const { text, signatures } = splitNote(logNote);
+    // The file serve keeps (DATA/published-checkpoint): the log's checkpoint with a witness's
+    // real cosignature beside the log's own signature.
+    const witness = CosignatureSigner.fromKey(generateCosignatureKey("w1.status.test").signerKey);
+    writeFileSync(join(copy, "published-checkpoint"), await signNote(text, [witness], signatures));
+    const s = await status(["--data", copy]);
+    expect(s.published).toMatchObject({
+      state: "ok",
+      size: FIRST + SECOND,
+      behind: 0,
+      cosigners: ["w1.status.test"],
+    });
+    expect(s.published.ageSeconds).toBeLessThan(600);
+    const table = await runCli(["status", "--data", copy]);
+    expect(table.stdout).toMatch(/^published\s+ok\s+3,700\s+0\s+-\s+age .*, cosigned by w1\.status\.test$/m);
+
+    // Held back at an older size (failMode closed, short of the quorum): the log is ahead of it.
+    const [origin, , rootHash] = text.split("\n");
+    const older = `${origin}\n${FIRST}\n${rootHash}\n`;
+    writeFileSync(join(copy, "published-checkpoint"), await signNote(older, [witness], signatures));
+    expect((await status(["--data", copy])).published).toMatchObject({ size: FIRST, behind: SECOND });
+
+    writeFileSync(join(copy, "published-checkpoint"), "not a note");
+    const damaged = await status(["--data", copy]);
+    expect(damaged.published.state).toBe("damaged");
+    expect(damaged.published.message).toMatch(/published-checkpoint: /);
+    expect(damaged.checkpoint.state).toBe("ok");
   });
 
   it("refuses a directory that is not a log", async () => {

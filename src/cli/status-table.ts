@@ -28,6 +28,14 @@ function progressRow(part: string, p: Progress): string[] {
   ];
 }
 
+function publishedRow(p: StatusReport["published"]): string[] {
+  const detail =
+    p.state === "ok"
+      ? `age ${seconds(p.ageSeconds)}, cosigned by ${p.cosigners?.length ? p.cosigners.join(", ") : "no one"}`
+      : (p.message ?? "");
+  return ["published", p.state, count(p.size), count(p.behind), DASH, detail];
+}
+
 export function statusTable(r: StatusReport): string {
   const cp = r.checkpoint;
   const rows: string[][] = [
@@ -62,6 +70,7 @@ export function statusTable(r: StatusReport): string {
           ? `entries before it pruned: ${r.retention.reason ?? ""}`
           : "nothing pruned"),
     ],
+    publishedRow(r.published),
   ];
   const status = formatTable(["PART", "STATE", "POSITION", "LAG", "OLDEST-PENDING", "DETAIL"], rows);
   const disk = formatTable(

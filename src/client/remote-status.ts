@@ -67,5 +67,11 @@ function checkShape(body: unknown, where: string): StatusReport {
   if (typeof total["bytes"] !== "number" || typeof total["files"] !== "number")
     throw junk(where, `"disk.total" has no bytes or files`);
   if (typeof obj(r["log"], "log")["entries"] !== "number") throw junk(where, `"log.entries" is not a number`);
+  // Newer than the other parts: a server from before it does not send it.
+  if (r["published"] === undefined)
+    r["published"] = { state: "not-run", message: "not reported by this server (an older kubetrail)" };
+  const cosigners = obj(r["published"], "published")["cosigners"];
+  if (cosigners !== undefined && !(Array.isArray(cosigners) && cosigners.every((c) => typeof c === "string")))
+    throw junk(where, `"published.cosigners" is not a list of names`);
   return body as StatusReport;
 }

@@ -13,7 +13,7 @@ import { HttpError } from "../server/route.js";
 import type { AuditLog } from "../store/types.js";
 import { Keyring } from "../keys/keyring.js";
 import { loadCosignersConfig, type CosignersConfig } from "./cosigners-config.js";
-import { Cosigning } from "./cosigning.js";
+import { Cosigning, PUBLISHED_CHECKPOINT_FILE } from "./cosigning.js";
 import { HttpClient } from "./http-client.js";
 import type { CosignOutcome } from "./cosigner-client.js";
 
@@ -66,7 +66,7 @@ export async function setUpCosigning(
       },
     },
     http,
-    publishedFile: path.join(storage.stateDir, "published-checkpoint"),
+    publishedFile: path.join(storage.stateDir, PUBLISHED_CHECKPOINT_FILE),
     onEvent: (e) => logger[e.level](e.fields, e.message),
     onOutcome: (witness, outcome) => record(witness, outcome),
   });

@@ -10,6 +10,7 @@ import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { readPosition } from "../detect/position.js";
 import { readNamespaceFile, namespaceFile } from "../guard/namespace-file.js";
 import { readManifest } from "../ingest/run-store/manifest.js";
+import { PUBLISHED_CHECKPOINT_FILE } from "../publish/cosigning.js";
 import { classify } from "../retention/policy.js";
 import { splitBundle } from "../store/bundle-format.js";
 import { FsLogFiles } from "../store/fs/files.js";
@@ -17,7 +18,7 @@ import { readVerifierKey } from "../store/fs/keys.js";
 import { readRetention } from "../store/fs/retention.js";
 import { readSignedCheckpoint } from "../store/log-reader.js";
 import { BUNDLE_SIZE } from "../store/types.js";
-import { encodeBase64, NoteVerifier } from "../tlog/index.js";
+import { encodeBase64, NoteVerifier, parseCheckpoint, splitNote } from "../tlog/index.js";
 import { diskUse, type DiskReport } from "./disk.js";
 import { readIndexPosition } from "./index-position.js";
 
@@ -62,6 +63,20 @@ export interface StatusReport {
   dedupe: Progress;
   guard: { state: "ok" | "not-run" | "damaged"; message?: string };
   retention: { state: "ok" | "damaged"; prunedBefore: number; reason?: string; message?: string };
+  /**
+   * The checkpoint serve publishes with its witnesses' cosignatures (`serve --cosigners`;
+   * "not-run" without). `behind` is how many entries the log's own checkpoint has beyond it:
+   * held back (failMode closed, short of the quorum) or cosigners lagging. `cosigners` are the
+   * names on its other signature lines, as written; `verify --witness` is what checks them.
+   */
+  published: {
+    state: "ok" | "not-run" | "damaged";
+    size?: number;
+    behind?: number;
+    ageSeconds?: number;
+    cosigners?: string[];
+    message?: string;
+  };
   disk: DiskReport;
 }
 
@@ -136,6 +151,7 @@ export async function collectStatus(dataDir: string, opts: CollectOptions = {}):
     dedupe,
     guard,
     retention,
+    published: await publishedStatus(dataDir, checkpoint.size, now),
     disk: await diskUse(dataDir),
   };
 }
@@ -190,6 +206,37 @@ async function readCheckpointStatus(
     };
   } catch (err) {
     return { report: { state: "damaged", message: (err as Error).message } };
+  }
+}
+
+async function publishedStatus(
+  dataDir: string,
+  logSize: number | undefined,
+  now: number,
+): Promise<StatusReport["published"]> {
+  const file = path.join(dataDir, PUBLISHED_CHECKPOINT_FILE);
+  let note: string;
+  let written: number;
+  try {
+    note = await fsp.readFile(file, "utf8");
+    written = (await fsp.stat(file)).mtimeMs;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      return { state: "not-run", message: "no published checkpoint (serve --cosigners keeps one)" };
+    return { state: "damaged", message: (err as Error).message };
+  }
+  try {
+    const { text, signatures } = splitNote(note);
+    const cp = parseCheckpoint(text);
+    return {
+      state: "ok",
+      size: cp.size,
+      ...(logSize === undefined ? {} : { behind: Math.max(0, logSize - cp.size) }),
+      ageSeconds: Math.max(0, Math.round((now - written) / 100) / 10),
+      cosigners: [...new Set(signatures.filter((s) => s.name !== cp.origin).map((s) => s.name))].sort(),
+    };
+  } catch (err) {
+    return { state: "damaged", message: `${file}: ${(err as Error).message}; serve writes it again` };
   }
 }
 
