@@ -43,7 +43,7 @@ function junk(where: string, what: string): ClientError {
 }
 
 /** The fields the table prints, checked: a report is rendered, never trusted to be well-formed. */
-function checkShape(body: unknown, where: string): StatusReport {
+export function checkShape(body: unknown, where: string): StatusReport {
   const obj = (v: unknown, name: string): Record<string, unknown> => {
     if (!isRecord(v)) throw junk(where, `"${name}" is not an object`);
     return v;
