@@ -200,6 +200,13 @@ describe("kubetrail status --data", () => {
     expect(damaged.published.state).toBe("damaged");
     expect(damaged.published.message).toMatch(/published-checkpoint: /);
     expect(damaged.checkpoint.state).toBe("ok");
+    // A FIFO in its place would block a plain read forever.
+    rmSync(join(copy, "published-checkpoint"));
+    execFileSync("mkfifo", [join(copy, "published-checkpoint")]);
+    expect((await status(["--data", copy])).published).toMatchObject({
+      state: "damaged",
+      message: expect.stringMatching(/not a regular file/),
+    });
   });
 
   it("refuses a directory that is not a log", async () => {

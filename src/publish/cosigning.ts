@@ -5,8 +5,8 @@
 // asked at once, and the note is written with the cosignatures that arrived within maxWait
 // (never longer: a slow or dead witness delays a checkpoint by that much at worst, and
 // acknowledgements of events never wait for checkpoints at all; one that kept a checkpoint
-// waiting that long is not waited for again until that request ends). Cosignatures that arrive later are
-// still kept for that checkpoint.
+// waiting that long is not waited for again until that request ends). Cosignatures that
+// arrive later are still kept for that checkpoint.
 //
 // The published checkpoint is the newest one the log has written that the policy accepts, with
 // every cosignature collected for it: with failMode "open" any checkpoint (short of the quorum it

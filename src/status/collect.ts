@@ -13,11 +13,12 @@ import { readManifest } from "../ingest/run-store/manifest.js";
 import { PUBLISHED_CHECKPOINT_FILE } from "../publish/cosigning.js";
 import { classify } from "../retention/policy.js";
 import { splitBundle } from "../store/bundle-format.js";
+import { readRegularFile } from "../store/fs/bounded-read.js";
 import { FsLogFiles } from "../store/fs/files.js";
 import { readVerifierKey } from "../store/fs/keys.js";
 import { readRetention } from "../store/fs/retention.js";
 import { readSignedCheckpoint } from "../store/log-reader.js";
-import { BUNDLE_SIZE } from "../store/types.js";
+import { BUNDLE_SIZE, MAX_CHECKPOINT_BYTES } from "../store/types.js";
 import { encodeBase64, NoteVerifier, parseCheckpoint, splitNote } from "../tlog/index.js";
 import { diskUse, type DiskReport } from "./disk.js";
 import { readIndexPosition } from "./index-position.js";
@@ -218,11 +219,13 @@ async function publishedStatus(
   let note: string;
   let written: number;
   try {
-    note = await fsp.readFile(file, "utf8");
+    // Bounded, and only a regular file: a FIFO or a huge file there must not hang status.
+    const data = await readRegularFile(file, MAX_CHECKPOINT_BYTES, PUBLISHED_CHECKPOINT_FILE);
+    if (data === null)
+      return { state: "not-run", message: "no published checkpoint (serve --cosigners keeps one)" };
+    note = data.toString("utf8");
     written = (await fsp.stat(file)).mtimeMs;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT")
-      return { state: "not-run", message: "no published checkpoint (serve --cosigners keeps one)" };
     return { state: "damaged", message: (err as Error).message };
   }
   try {
