@@ -54,8 +54,8 @@ export interface CosignJob {
 
 export abstract class CosignerClient {
   private running = false;
-  /** Exchanges begun so far: while one is under way, its number. */
-  private begun = 0;
+  /** A checkpoint stopped waiting for the exchange under way (see giveUp). */
+  private givenUp = false;
   private waiting: { job: CosignJob; resolve: (o: CosignOutcome) => void } | null = null;
   private skipUntil = 0;
   private backoffMs = 0;
@@ -70,9 +70,17 @@ export abstract class CosignerClient {
     protected readonly prove: ProveConsistency,
   ) {}
 
-  /** The number of the exchange under way, or null when idle: nothing new is answered before it ends. */
-  get currentExchange(): number | null {
-    return this.running ? this.begun : null;
+  /**
+   * A checkpoint waited for this cosigner until its deadline: if an exchange is still under way,
+   * later checkpoints need not wait for it either, since nothing new is answered before it ends.
+   */
+  giveUp(): void {
+    if (this.running) this.givenUp = true;
+  }
+
+  /** Whether the exchange under way is one a checkpoint gave up on. */
+  get givenUpOn(): boolean {
+    return this.running && this.givenUp;
   }
 
   /** The size this cosigner is known to hold, or null. */
@@ -105,7 +113,7 @@ export abstract class CosignerClient {
     let next: { job: CosignJob; resolve: (o: CosignOutcome) => void } | null = { job: first, resolve };
     while (next) {
       const { job } = next;
-      this.begun++;
+      this.givenUp = false;
       const outcome = await this.guarded(job);
       this.settled(job, outcome);
       next.resolve(outcome);

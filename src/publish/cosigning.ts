@@ -82,8 +82,6 @@ export class Cosigning {
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private readonly lastOutcome = new Map<string, string>();
-  /** Per cosigner, the exchange a checkpoint gave up waiting for (see askAll). */
-  private readonly givenUp = new Map<CosignerClient, number>();
   /** The log's verifier keys (given at start). */
   private logKeys: readonly Verifier[] = [];
 
@@ -159,12 +157,8 @@ export class Cosigning {
       return this.noteOf(candidate);
     }
     await asking;
-    // Still busy in the exchange this checkpoint waited for to its deadline: not waited for
-    // again until that exchange ends.
-    for (const x of unanswered) {
-      const exchange = x.currentExchange;
-      if (exchange !== null) this.givenUp.set(x, exchange);
-    }
+    // Those still at it when the deadline came are not waited for again in that exchange.
+    for (const x of unanswered) x.giveUp();
     return this.noteOf(candidate);
   }
 
@@ -195,7 +189,7 @@ export class Cosigning {
     unanswered: Set<CosignerClient>,
   ): Promise<void> {
     const waited = clients.map((x) => {
-      const stuck = x.currentExchange !== null && this.givenUp.get(x) === x.currentExchange;
+      const stuck = x.givenUpOn;
       unanswered.add(x);
       const asked = this.ask(x, c).finally(() => unanswered.delete(x));
       return stuck ? undefined : asked;
