@@ -201,13 +201,18 @@ async function readCheckpointStatus(
         size: cp.size,
         rootHash: encodeBase64(cp.rootHash),
         writtenAt: new Date(written).toISOString(),
-        ageSeconds: Math.max(0, Math.round((now - written) / 100) / 10),
+        ageSeconds: ageSeconds(now, written),
         note: cp.note,
       },
     };
   } catch (err) {
     return { report: { state: "damaged", message: (err as Error).message } };
   }
+}
+
+/** Seconds since a file was written (its mtime), to a tenth. */
+function ageSeconds(now: number, writtenMs: number): number {
+  return Math.max(0, Math.round((now - writtenMs) / 100) / 10);
 }
 
 async function publishedStatus(
@@ -235,7 +240,7 @@ async function publishedStatus(
       state: "ok",
       size: cp.size,
       ...(logSize === undefined ? {} : { behind: Math.max(0, logSize - cp.size) }),
-      ageSeconds: Math.max(0, Math.round((now - written) / 100) / 10),
+      ageSeconds: ageSeconds(now, written),
       cosigners: [...new Set(signatures.filter((s) => s.name !== cp.origin).map((s) => s.name))].sort(),
     };
   } catch (err) {
