@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { requireBuiltCli } from "./faults/serve-process.js";
 import { CLI } from "./fixtures/cli.js";
-import { loadSodiumAddon } from "../src/tlog/ed25519-addon.js";
+import { ed25519 } from "../src/tlog/ed25519.js";
 
 const running: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -89,7 +89,8 @@ describe("serve's log format", () => {
         .map((l) => JSON.parse(l) as { msg: string; ed25519?: string })
         .find((r) => r.msg === "listening");
       // The line says which Ed25519 the checkpoints are signed with (docs/witnesses.md).
-      expect(listening?.ed25519).toBe(loadSodiumAddon().loaded ? "libsodium" : "node:crypto");
+      // serve makes the same choice as this process: same addon, same KUBETRAIL_ED25519.
+      expect(listening?.ed25519).toBe(ed25519.name);
     }
   });
 });
