@@ -30,6 +30,7 @@ import { openFsLog } from "../src/store/fs/storage.js";
 import { DEFAULT_WAL_OPTIONS } from "../src/store/fs/write-ahead-log.js";
 import { REAL_FIXTURE } from "./capture-real.js";
 import { intOption, log, markdownTable, parseBenchArgs, printNote, runIfMain, tempDir } from "./harness.js";
+import { kubetrailCli } from "./lib/kubetrail-cli.js";
 import { benchFixture } from "./lib/paths.js";
 import { postgresDisk } from "./lib/pg-disk.js";
 import { generatedEntries } from "./lib/workload.js";
@@ -55,6 +56,7 @@ function partOf(rel: string): string {
   if (rel.startsWith(`tile${path.sep}`)) return "tiles";
   if (rel.startsWith("index.db")) return "index";
   if (rel.startsWith(`wal${path.sep}`)) return "wal";
+  if (rel.startsWith(`dedupe${path.sep}`)) return "dedupe";
   return "other";
 }
 
@@ -108,6 +110,18 @@ async function kubetrailDir(
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, walWhileOpen };
 }
 
+/**
+ * A kubetrail data directory filled the way users fill one: `kubetrail import` (the ingest path
+ * serve shares: normalised entries, the dedupe store) then `kubetrail reindex`.
+ */
+function importedDir(dir: string, jsonl: string): number {
+  const started = process.hrtime.bigint();
+  const cli = kubetrailCli();
+  execFileSync(process.execPath, [cli, "import", "--data", dir, jsonl], { stdio: "ignore" });
+  execFileSync(process.execPath, [cli, "reindex", "--data", dir], { stdio: "ignore" });
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
 interface Codec {
   name: string;
   compress(b: Buffer): Buffer;
@@ -148,6 +162,8 @@ function perEvent(bytes: number, events: number): string {
   return (bytes / events).toFixed(0);
 }
 
+const PARTS = ["bundles", "tiles", "index", "dedupe", "wal", "other"];
+
 async function diskTable(corpus: Corpus): Promise<void> {
   const events = corpus.lines.length;
   const dir = tempDir(`storage-${corpus.name.split(" ")[0]}`);
@@ -164,9 +180,7 @@ async function diskTable(corpus: Corpus): Promise<void> {
     const total = Object.values(parts).reduce((a, b) => a + b, 0);
     rows.push([
       name,
-      ...["bundles", "tiles", "index", "wal", "other"].map((p) =>
-        parts[p] === undefined ? "" : perEvent(parts[p]!, events),
-      ),
+      ...PARTS.map((p) => (parts[p] === undefined ? "" : perEvent(parts[p]!, events))),
       perEvent(total, events),
       `${(raw / total).toFixed(1)}×`,
       seconds === null ? "" : seconds.toFixed(1),
@@ -187,7 +201,7 @@ async function diskTable(corpus: Corpus): Promise<void> {
     ["kubetrail, plain bundles (before compression)", null],
     ["kubetrail, zstd bundles as one frame each (before seekable frames)", BUNDLE],
     [
-      `kubetrail, zstd bundles in seekable frames of ${DEFAULT_ENTRIES_PER_FRAME} entries (now)`,
+      `kubetrail, zstd bundles in seekable frames of ${DEFAULT_ENTRIES_PER_FRAME} entries`,
       DEFAULT_ENTRIES_PER_FRAME,
     ],
   ];
@@ -208,6 +222,13 @@ async function diskTable(corpus: Corpus): Promise<void> {
       row(`${name.replace(/ \((before|now)[^)]*\)$/, "")}, without the index`, without, null);
     }
   }
+  {
+    const name = "kubetrail import, as serve ingests (dedupe store, normalised entries) (now)";
+    log(`storage: ${corpus.name}: ${name}`);
+    const data = path.join(dir, "imported");
+    const seconds = importedDir(data, jsonl);
+    row(name, Object.fromEntries([...diskUse(data).parts].map(([k, v]) => [k, v.disk])), seconds);
+  }
   process.stdout.write(
     `\n#### Disk per event: ${corpus.name} (${events.toLocaleString("en-US")} events, ${perEvent(raw, events)} bytes of JSON each)\n\n`,
   );
@@ -218,6 +239,7 @@ async function diskTable(corpus: Corpus): Promise<void> {
         "bundles B/ev",
         "tiles B/ev",
         "index B/ev",
+        "dedupe B/ev",
         "WAL B/ev",
         "other B/ev",
         "all-in B/ev",

@@ -1,7 +1,7 @@
 // End to end over real processes: `serve` receiving EventLists shaped like the apiserver's webhook
 // backend over HTTPS (token and mutual TLS), `import` of the same events as a log file, and
 // `verify` of both logs.
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -29,6 +29,16 @@ async function entrySet(dir: string, all = false): Promise<string[]> {
   } finally {
     await log.close();
   }
+}
+
+/** Full entry bundles stored plain and compressed (partial bundles, under `.p/`, aside). */
+function bundleFiles(dir: string): { plain: number; compressed: number } {
+  const names = readdirSync(path.join(dir, "tile", "entries"), { recursive: true, encoding: "utf8" });
+  const base = names.filter((n) => !n.includes(".p")).map((n) => path.basename(n));
+  return {
+    plain: base.filter((n) => /^[0-9]{3}$/.test(n)).length,
+    compressed: base.filter((n) => /^[0-9]{3}\.zst$/.test(n)).length,
+  };
 }
 
 function keys(entries: string[]): string[] {
@@ -198,6 +208,8 @@ describe("webhook over HTTPS with the generated certificate and ingest token", (
       duplicates: 0,
       rejectedCount: 0,
     });
+    // A one-shot import leaves its full bundles compressed, as a running serve would.
+    expect(bundleFiles(data)).toEqual({ plain: 0, compressed: Math.floor(1200 / 256) });
     const again = await runCli(["import", "--data", data, file, "-o", "json"]);
     expect(JSON.parse(again.stdout)).toMatchObject({ stored: 0, duplicates: 1200 });
     // The webhook's log already has these events: importing the file there adds nothing either.

@@ -12,6 +12,7 @@ import { openIngest } from "../ingest/open-ingest.js";
 import { importToServer, RemoteImportError } from "../ingest/remote-import.js";
 import { fsStorage } from "../store/fs/storage.js";
 import { LogError } from "../store/types.js";
+import { compactStoppedLog } from "./compact.js";
 import { progressBar } from "./progress.js";
 import { CliError } from "./errors.js";
 import { ingestClient, webhookUrl } from "./ingest-client.js";
@@ -251,5 +252,19 @@ export function registerImport(program: Command): void {
       } finally {
         await ingest.close();
       }
+      if (!flags.follow) await compressImported(data, Boolean(flags.progress));
     });
+}
+
+/**
+ * A running log compresses each bundle in the background once it is full; a one-shot import
+ * stops seconds after its last one, so it finishes the job before it exits. A serve that took
+ * the log in between compresses them itself.
+ */
+async function compressImported(data: string, progress: boolean): Promise<void> {
+  try {
+    await compactStoppedLog(data, { progress: progressBar("compress", "bundles", progress) });
+  } catch (err) {
+    if (!(err instanceof LogError && err.code === "locked")) throw err;
+  }
 }
