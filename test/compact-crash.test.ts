@@ -12,6 +12,7 @@ import { FsLayout } from "../src/store/fs/layout.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { verifyLog } from "../src/verify/verify-log.js";
 import { CLI, runCli } from "./fixtures/cli.js";
+import { seededRandom as rng } from "./fixtures/seed.js";
 
 const BUNDLES = 12;
 const SIZE = BUNDLES * 256 + 17;
@@ -19,17 +20,6 @@ const seed = Number(process.env.KT_TEST_SEED ?? Date.now() % 100_000);
 let dir: string;
 let verifierKey: string;
 let before: Buffer;
-
-/** A small seeded PRNG (mulberry32): the kill times of a failing run can be replayed. */
-function rng(s: number): () => number {
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function everyBundle(): Promise<Buffer> {
   const files = new FsLogFiles(dir);

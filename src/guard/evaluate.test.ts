@@ -560,13 +560,15 @@ spec:
   validations:
     - expression: "authorizer.group('').resource('pods').check('create').allowed()"
     - expression: "object.?spec.?x.orValue(1) == 1"
-    - expression: "ip('10.0.0.1').isLoopback()"
+    - expression: "semver('1.2.3').isGreaterThan(semver('1.0.0'))"
 `);
     expect(msg).toContain(
       "policies.yaml:2: ValidatingAdmissionPolicy uses-authorizer: spec.validations[0].expression: cannot be evaluated: `authorizer`",
     );
     expect(msg).toContain("spec.validations[1].expression: cannot be evaluated: optional syntax");
-    expect(msg).toContain("spec.validations[2].expression: cannot be evaluated: unsupported function ip()");
+    expect(msg).toContain(
+      "spec.validations[2].expression: cannot be evaluated: unsupported function semver()",
+    );
   });
   it("bindings to missing policies, unknown kinds, bad exceptions and modes", () => {
     const msg = refusal(`

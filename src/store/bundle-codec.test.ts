@@ -15,19 +15,8 @@ import {
 } from "./bundle-codec.js";
 import { compress } from "zstd-napi";
 import { foreignSeekable } from "../../test/fixtures/foreign-seekable.js";
+import { seededRandom as rng } from "../../test/fixtures/seed.js";
 import { BUNDLE_SIZE, LogError, MAX_BUNDLE_BYTES } from "./types.js";
-
-/** A seeded generator (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 24_2026;
 console.log(`bundle-codec test seed ${SEED}`);

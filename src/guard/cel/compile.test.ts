@@ -198,6 +198,52 @@ describe("Kubernetes extension libraries", () => {
     expect(run("url('x')")).toEqual({ error: expect.stringContaining("URL parse error") });
     expect(run("url('https://a') == url('https://a')")).toBe(true);
   });
+
+  it("ip", () => {
+    expect(run("ip('10.0.0.1').family()")).toBe(4);
+    expect(run("ip('2001:DB8::0:1').family()")).toBe(6);
+    expect(run("string(ip('2001:DB8:0:0:0:0:0:1'))")).toBe("2001:db8::1");
+    // The standard conversions keep working beside the new overloads.
+    expect(run("string(1) + string(true) + string(ip('::1'))")).toBe("1true::1");
+    expect(run("ip('::1') == ip('0:0:0:0:0:0:0:1')")).toBe(true);
+    expect(run("ip('127.0.0.1').isLoopback() && !ip('10.0.0.1').isLoopback()")).toBe(true);
+    expect(run("ip('10.0.0.1').isGlobalUnicast() && !ip('169.254.169.254').isGlobalUnicast()")).toBe(true);
+    expect(run("ip('169.254.169.254').isLinkLocalUnicast() && ip('fe80::1').isLinkLocalUnicast()")).toBe(
+      true,
+    );
+    expect(run("ip('224.0.0.251').isLinkLocalMulticast() && ip('ff02::fb').isLinkLocalMulticast()")).toBe(
+      true,
+    );
+    expect(run("ip('0.0.0.0').isUnspecified() && ip('::').isUnspecified()")).toBe(true);
+    expect(run("ip.isCanonical('2001:db8::1') && !ip.isCanonical('2001:DB8::1')")).toBe(true);
+    expect(run("isIP('1.2.3.4') && !isIP('1.2.3') && !isIP('01.2.3.4') && !isIP('fe80::1%eth0')")).toBe(true);
+    expect(run("ip('::ffff:1.2.3.4')")).toEqual({ error: expect.stringContaining("IPv4-mapped") });
+    expect(run("ip('fe80::1%eth0')")).toEqual({ error: expect.stringContaining("zone") });
+    expect(run("ip('1.2.3.256')")).toEqual({ error: expect.stringContaining("over 255") });
+    expect(run("ip.isCanonical('x')")).toEqual({ error: expect.stringContaining("not an IP address") });
+  });
+
+  it("cidr", () => {
+    expect(run("cidr('10.0.0.0/8').containsIP(ip('10.1.2.3'))")).toBe(true);
+    expect(run("cidr('10.0.0.0/8').containsIP('11.0.0.1')")).toBe(false);
+    expect(run("cidr('10.0.0.0/8').containsIP('::1')")).toBe(false);
+    expect(run("cidr('10.0.0.0/8').containsCIDR(cidr('10.1.0.0/16'))")).toBe(true);
+    expect(run("cidr('10.1.0.0/16').containsCIDR('10.0.0.0/8')")).toBe(false);
+    expect(run("cidr('2001:db8::/32').containsIP('2001:db8:1::1')")).toBe(true);
+    expect(run("string(cidr('192.168.1.5/24').masked())")).toBe("192.168.1.0/24");
+    expect(run("string(cidr('192.168.1.5/24').ip())")).toBe("192.168.1.5");
+    expect(run("cidr('2001:db8::/48').prefixLength()")).toBe(48);
+    expect(run("cidr('10.0.0.1/8') == cidr('10.0.0.1/8') && cidr('10.0.0.1/8') != cidr('10.0.0.0/8')")).toBe(
+      true,
+    );
+    expect(run("isCIDR('10.0.0.0/8') && !isCIDR('10.0.0.0/33') && !isCIDR('10.0.0.0/08')")).toBe(true);
+    expect(
+      run("object.spec.cidrs.all(c, cidr('10.0.0.0/8').containsCIDR(c))", {
+        spec: { cidrs: ["10.2.0.0/16"] },
+      }),
+    ).toBe(true);
+    expect(run("cidr('10.0.0.0')")).toEqual({ error: expect.stringContaining("not a CIDR") });
+  });
 });
 
 describe("refused at load, with the reason", () => {
@@ -215,7 +261,7 @@ describe("refused at load, with the reason", () => {
   });
   it("an unknown function", () => {
     expect(refused("object.metadata.name.reverseMe()")).toMatch(/unsupported function reverseMe/);
-    expect(refused("ip('1.2.3.4').family() == 4")).toMatch(/unsupported function ip/);
+    expect(refused("semver('1.2.3').major() == 1")).toMatch(/unsupported function semver/);
     expect(refused("math.greatest(1, 2) == 2")).toMatch(/unsupported function math.greatest/);
   });
   it("an invalid constant pattern", () => {

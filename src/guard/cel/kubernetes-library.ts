@@ -1,5 +1,6 @@
 // The Kubernetes CEL extension functions policies use, over @bufbuild/cel: the lists, regex,
-// quantity and URL libraries of k8s.io/apiserver/pkg/cel/library, and cel-go's sets extension.
+// quantity, URL, IP and CIDR libraries of k8s.io/apiserver/pkg/cel/library, and cel-go's sets
+// extension.
 // The strings extension comes from @bufbuild/cel/ext. Each function is written from the
 // Kubernetes documentation of its behaviour; anything else a policy calls is refused at load.
 import {
@@ -21,6 +22,11 @@ import {
 import type { ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { RE2JS } from "re2js";
 import {
+  canonicalText,
+  CIDR_TYPE,
+  cidrValue,
+  IP_TYPE,
+  ipValue,
   KUBERNETES_TYPES,
   QUANTITY_TYPE,
   quantityText,
@@ -42,6 +48,22 @@ import {
   quantitySign,
   type Quantity,
 } from "./quantity.js";
+import {
+  cidrContainsCidr,
+  cidrContainsIp,
+  cidrText,
+  ipText,
+  isGlobalUnicast,
+  isLinkLocalMulticast,
+  isLinkLocalUnicast,
+  isLoopback,
+  isUnspecified,
+  maskedCidr,
+  parseCidr,
+  parseIp,
+  type Cidr,
+  type Ip,
+} from "./ip.js";
 import { parseUrl, queryValues, type ParsedUrl } from "./url.js";
 
 const { BOOL, DYN, INT, STRING, DOUBLE } = CelScalar;
@@ -282,6 +304,70 @@ const urlFuncs: CelFunc[] = [
   }),
 ];
 
+function ipOf(text: string): Ip {
+  const ip = parseIp(text);
+  if (typeof ip === "string") throw new Error(ip);
+  return ip;
+}
+
+function cidrOf(text: string): Cidr {
+  const c = parseCidr(text);
+  if (typeof c === "string") throw new Error(c);
+  return c;
+}
+
+// A value holds its canonical spelling, which parses back without error.
+const ipIn = (v: ReflectMessage): Ip => ipOf(canonicalText(v));
+const cidrIn = (v: ReflectMessage): Cidr => cidrOf(canonicalText(v));
+const toIp = (ip: Ip): ReflectMessage => ipValue(ipText(ip));
+const toCidr = (c: Cidr): ReflectMessage => cidrValue(cidrText(c));
+const ipTest = (name: string, test: (ip: Ip) => boolean): CelFunc =>
+  celMethod(name, IP_TYPE, [], BOOL, function () {
+    return test(ipIn(this));
+  });
+
+const ipFuncs: CelFunc[] = [
+  celFunc("ip", [STRING], IP_TYPE, (s) => toIp(ipOf(s))),
+  celFunc("isIP", [STRING], BOOL, (s) => typeof parseIp(s) !== "string"),
+  celFunc("ip.isCanonical", [STRING], BOOL, (s) => ipText(ipOf(s)) === s),
+  celMethod("family", IP_TYPE, [], INT, function () {
+    return BigInt(ipIn(this).family);
+  }),
+  ipTest("isUnspecified", isUnspecified),
+  ipTest("isLoopback", isLoopback),
+  ipTest("isLinkLocalMulticast", isLinkLocalMulticast),
+  ipTest("isLinkLocalUnicast", isLinkLocalUnicast),
+  ipTest("isGlobalUnicast", isGlobalUnicast),
+  celFunc("string", [IP_TYPE], STRING, (v) => canonicalText(v)),
+];
+
+const cidrFuncs: CelFunc[] = [
+  celFunc("cidr", [STRING], CIDR_TYPE, (s) => toCidr(cidrOf(s))),
+  celFunc("isCIDR", [STRING], BOOL, (s) => typeof parseCidr(s) !== "string"),
+  celMethod("containsIP", CIDR_TYPE, [IP_TYPE], BOOL, function (ip) {
+    return cidrContainsIp(cidrIn(this), ipIn(ip));
+  }),
+  celMethod("containsIP", CIDR_TYPE, [STRING], BOOL, function (ip) {
+    return cidrContainsIp(cidrIn(this), ipOf(ip));
+  }),
+  celMethod("containsCIDR", CIDR_TYPE, [CIDR_TYPE], BOOL, function (other) {
+    return cidrContainsCidr(cidrIn(this), cidrIn(other));
+  }),
+  celMethod("containsCIDR", CIDR_TYPE, [STRING], BOOL, function (other) {
+    return cidrContainsCidr(cidrIn(this), cidrOf(other));
+  }),
+  celMethod("ip", CIDR_TYPE, [], IP_TYPE, function () {
+    return toIp(cidrIn(this).ip);
+  }),
+  celMethod("masked", CIDR_TYPE, [], CIDR_TYPE, function () {
+    return toCidr(maskedCidr(cidrIn(this)));
+  }),
+  celMethod("prefixLength", CIDR_TYPE, [], INT, function () {
+    return BigInt(cidrIn(this).bits);
+  }),
+  celFunc("string", [CIDR_TYPE], STRING, (v) => canonicalText(v)),
+];
+
 /** Every Kubernetes extension function kubetrail evaluates (besides @bufbuild/cel/ext strings). */
 export const KUBERNETES_FUNCS: readonly CelFunc[] = [
   ...listFuncs,
@@ -289,6 +375,8 @@ export const KUBERNETES_FUNCS: readonly CelFunc[] = [
   ...regexFuncs,
   ...quantityFuncs,
   ...urlFuncs,
+  ...ipFuncs,
+  ...cidrFuncs,
 ];
 
 /** For documentation and load-time messages: the library each supported name belongs to. */
@@ -335,4 +423,17 @@ export const SUPPORTED_LIBRARIES = {
     "compareTo",
   ],
   url: ["url", "isURL", "getScheme", "getHost", "getHostname", "getPort", "getEscapedPath", "getQuery"],
+  ip: [
+    "ip",
+    "isIP",
+    "ip.isCanonical",
+    "family",
+    "isUnspecified",
+    "isLoopback",
+    "isLinkLocalMulticast",
+    "isLinkLocalUnicast",
+    "isGlobalUnicast",
+    "string",
+  ],
+  cidr: ["cidr", "isCIDR", "containsIP", "containsCIDR", "ip", "masked", "prefixLength", "string"],
 } as const;

@@ -1,4 +1,4 @@
-// The two opaque types the Kubernetes CEL libraries add (Quantity and URL). The CEL library
+// The opaque types the Kubernetes CEL libraries add (Quantity, URL, IP and CIDR). The CEL library
 // represents non-primitive values as protobuf messages, so each is a one-field message built
 // at start-up; equality of two values is then CEL's own message equality on that field,
 // which is why the field holds a canonical spelling.
@@ -32,6 +32,12 @@ const file = createFileRegistry(
         name: "URL",
         field: [{ name: "href", number: 1, type: STRING_FIELD, label: OPTIONAL_LABEL, jsonName: "href" }],
       },
+      ...["IP", "CIDR"].map((name) => ({
+        name,
+        field: [
+          { name: "canonical", number: 1, type: STRING_FIELD, label: OPTIONAL_LABEL, jsonName: "canonical" },
+        ],
+      })),
     ],
   }),
   () => undefined,
@@ -45,9 +51,13 @@ function message(name: string): DescMessage {
 
 const QUANTITY_DESC = message("kubernetes.Quantity");
 const URL_DESC = message("kubernetes.URL");
+const IP_DESC = message("kubernetes.IP");
+const CIDR_DESC = message("kubernetes.CIDR");
 
 export const QUANTITY_TYPE: CelObjectType = objectType(QUANTITY_DESC);
 export const URL_TYPE: CelObjectType = objectType(URL_DESC);
+export const IP_TYPE: CelObjectType = objectType(IP_DESC);
+export const CIDR_TYPE: CelObjectType = objectType(CIDR_DESC);
 
 /** The registry the CEL environment needs to know these messages. */
 export const KUBERNETES_TYPES: Registry = createRegistry(file);
@@ -67,3 +77,7 @@ export const quantityValue = (canonical: string): ReflectMessage =>
 export const quantityText = (v: ReflectMessage): string => read(v, "canonical");
 export const urlValue = (href: string): ReflectMessage => make(URL_DESC, "href", href);
 export const urlText = (v: ReflectMessage): string => read(v, "href");
+export const ipValue = (canonical: string): ReflectMessage => make(IP_DESC, "canonical", canonical);
+export const cidrValue = (canonical: string): ReflectMessage => make(CIDR_DESC, "canonical", canonical);
+/** The canonical spelling an IP or CIDR value holds. */
+export const canonicalText = (v: ReflectMessage): string => read(v, "canonical");
