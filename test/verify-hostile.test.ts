@@ -136,3 +136,33 @@ describe("verify URL bounds what a server sends and how long it takes", () => {
     expect(r.ms).toBeLessThan(15_000);
   });
 });
+
+describe("verify URL of a log of many bundles", () => {
+  it("keeps its requests in flight without a listener warning on stderr", async () => {
+    // Every request in flight listens for the --timeout deadline: verify keeps more than the ten
+    // Node tolerates before warning of a "memory leak" to a user who did nothing wrong.
+    const dir = path.join(root, "many-bundles");
+    const log = await openFsLog(dir, { origin: "example.com/many" });
+    const size = 16 * 256 + 7;
+    await log.append(
+      Array.from({ length: size }, (_, i) => Buffer.from(JSON.stringify({ kind: "Note", n: i }))),
+    );
+    await log.waitIntegrated(size);
+    const key = log.verifierKey;
+    await log.close();
+    const server = createServer((req, res) =>
+      serveStaticLog(dir, decodeURIComponent((req.url ?? "/").replace(/^\/log\//, "")), req, res),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const r = await runCli(["verify", `http://127.0.0.1:${port}/log/`, "--key", key]);
+      expect(r.stdout).toMatch(new RegExp(`^OK: .* ${size} entries`));
+      expect(r.stderr).not.toMatch(/MaxListenersExceededWarning/);
+      expect(r.code).toBe(0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

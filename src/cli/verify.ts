@@ -1,5 +1,6 @@
 // `kubetrail verify`: the auditor's check. Exit 0 only if every entry, tile and the signed
 // checkpoint agree (and, with --from, the log extends the older trusted checkpoint).
+import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { readTokenFile } from "../server/tokens.js";
@@ -73,6 +74,9 @@ export function registerVerify(program: Command): void {
     const deadline = new AbortController();
     setTimeout(() => deadline.abort(`--timeout ${o.timeout} passed`), timeoutMs).unref();
     const signal = deadline.signal;
+    // Each request in flight listens for the deadline (verify-log bounds how many): more than
+    // ten is no leak, and Node's warning would tell the user it is.
+    setMaxListeners(0, signal);
     const { source, key, pinned } = await resolveSource(url, o, signal);
     const trustedCheckpoint = o.from ? await readFile(o.from, "utf8") : undefined;
     const witnesses = await witnessPolicyFromOptions(o);
