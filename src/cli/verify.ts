@@ -1,11 +1,15 @@
 // `kubetrail verify`: the auditor's check. Exit 0 only if every entry, tile and the signed
 // checkpoint agree (and, with --from, the log extends the older trusted checkpoint).
 import { setMaxListeners } from "node:events";
+import { existsSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import path from "node:path";
 import type { Command } from "commander";
 import { readTokenFile } from "../server/tokens.js";
 import type { LogSource } from "../store/driver.js";
+import { readRegularFile } from "../store/fs/bounded-read.js";
 import { fsStorage } from "../store/fs/storage.js";
+import { MAX_CHECKPOINT_BYTES } from "../store/types.js";
 import { parseDuration } from "../server/config.js";
 import { httpLogSource } from "../verify/http-source.js";
 import { verifyLog, type VerifyReport } from "../verify/verify-log.js";
@@ -119,9 +123,38 @@ async function resolveSource(
       pinned: true,
     };
   }
+  const hint = await mirrorCopies(o.data!);
+  if (hint !== undefined) throw new CliError(hint, 2);
   const storage = fsStorage(o.data!);
   const key = o.key ?? [await storage.verifierKey()];
   return { source: storage.source(), key, pinned: o.key !== undefined };
+}
+
+/**
+ * A mirror keeps each log it copies under DATA/logs/<sha256 of the origin>/, so `--data` of the
+ * mirror's own directory is an easy slip: the answer names the directories to give instead.
+ * Undefined for anything else (a log's directory, or none at all: verify says what is missing).
+ */
+async function mirrorCopies(dir: string): Promise<string | undefined> {
+  if (existsSync(path.join(dir, "checkpoint"))) return undefined;
+  let names: string[];
+  try {
+    names = readdirSync(path.join(dir, "logs"));
+  } catch {
+    return undefined;
+  }
+  const copies: string[] = [];
+  for (const name of names.sort()) {
+    const copy = path.join(dir, "logs", name);
+    const note = await readRegularFile(
+      path.join(copy, "checkpoint"),
+      MAX_CHECKPOINT_BYTES,
+      "checkpoint",
+    ).catch(() => null);
+    if (note !== null) copies.push(`  --data ${copy}   (${note.toString("utf8").split("\n")[0]})`);
+  }
+  if (copies.length === 0) return undefined;
+  return `${dir} is a mirror's data directory; verify the copy of a log it holds:\n${copies.join("\n")}`;
 }
 
 /** The first token of a token file (the format serve's --read-token-file reads). */

@@ -76,5 +76,10 @@ describe("mirror pull mode", () => {
     const v = await runCli(["verify", "--data", copy, "--key", key, "-o", "json"]);
     expect(v.code, v.stdout).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, size: ENTRIES });
+    // The mirror's own directory is not a log: verify names the copies it holds.
+    const slip = await runCli(["verify", "--data", mirrorDir, "--key", key]);
+    expect(slip.code).toBe(2);
+    expect(slip.stderr).toContain(`${mirrorDir} is a mirror's data directory`);
+    expect(slip.stderr).toContain(`--data ${copy}   (${ORIGIN})`);
   });
 });
