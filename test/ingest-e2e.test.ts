@@ -1,7 +1,8 @@
 // End to end over real processes: `serve` receiving EventLists shaped like the apiserver's webhook
 // backend over HTTPS (token and mutual TLS), `import` of the same events as a log file, and
 // `verify` of both logs.
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -217,6 +218,22 @@ describe("webhook over HTTPS with the generated certificate and ingest token", (
     expect(JSON.parse(intoWebhookLog.stdout)).toMatchObject({ stored: 0, duplicates: 1200 });
     expect(await entrySet(data)).toEqual(await entrySet(dir));
     expect((await runCli(["verify", "--data", data])).code).toBe(0);
+  });
+});
+
+describe("import refuses what it cannot read twice", () => {
+  it("a pipe, and `-`, each with a clear error and nothing written", async () => {
+    const work = tempDir("kt-e2e-pipe-");
+    const fifo = path.join(work, "audit.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const data = path.join(work, "data");
+    const piped = await runCli(["import", "--data", data, fifo]);
+    expect(piped.code).toBe(2);
+    expect(piped.stderr).toContain(`${fifo}: not a regular file (a pipe or a device)`);
+    const stdin = await runCli(["import", "--data", data, "-"]);
+    expect(stdin.code).toBe(2);
+    expect(stdin.stderr).toContain("standard input is not read");
+    expect(existsSync(data)).toBe(false);
   });
 });
 

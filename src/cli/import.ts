@@ -177,12 +177,22 @@ export function registerImport(program: Command): void {
         throw new CliError("give either --data DIR (a stopped log) or --server URL (a running serve)", 2);
       for (const f of files) {
         try {
-          statSync(f);
+          // Each file is read twice (its first events order it among the others, then it is
+          // stored) and from an offset when an import resumes: a pipe allows neither.
+          if (!statSync(f).isFile())
+            throw new CliError(
+              `${f}: not a regular file (a pipe or a device): import reads each file twice and ` +
+                `resumes from offsets; write it to a file first (e.g. > audit.log) and import that`,
+              2,
+            );
         } catch (err) {
+          if (err instanceof CliError) throw err;
           const code = (err as NodeJS.ErrnoException).code;
           const why =
             code === "ENOENT"
-              ? "no such file"
+              ? f === "-"
+                ? "no such file (standard input is not read: write it to a file first and import that)"
+                : "no such file"
               : code === "EACCES"
                 ? "permission denied"
                 : (err as Error).message;
