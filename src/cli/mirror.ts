@@ -19,7 +19,7 @@ import { CliError } from "./errors.js";
 
 interface MirrorFlags extends CosignerFlags {
   from?: string;
-  key?: string;
+  key?: string[];
   bundles: string;
   tokenFile?: string;
   readTokenFile?: string;
@@ -32,14 +32,21 @@ interface MirrorFlags extends CosignerFlags {
 function fromLog(o: MirrorFlags): LogConfig[] {
   if (!o.from) return [];
   if (!o.key) throw new CliError("--from URL needs --key VKEY: the log's verifier key", 2);
-  let verifier: NoteVerifier;
-  try {
-    verifier = NoteVerifier.fromKey(o.key.trim());
-  } catch (err) {
-    throw new CliError(`--key: ${(err as Error).message}`, 2);
-  }
+  const verifiers = o.key.map((k) => {
+    try {
+      return NoteVerifier.fromKey(k.trim());
+    } catch (err) {
+      throw new CliError(`--key ${k}: ${(err as Error).message}`, 2);
+    }
+  });
+  const origin = verifiers[0]!.name;
+  if (verifiers.some((v) => v.name !== origin))
+    throw new CliError(
+      `--key: the keys name different logs (${[...new Set(verifiers.map((v) => v.name))].join(", ")}); give the keys of the one log of --from`,
+      2,
+    );
   if (o.bundles !== "ndjson" && o.bundles !== "c2sp") throw new CliError("--bundles: ndjson or c2sp", 2);
-  return [{ origin: verifier.name, verifiers: [verifier], url: o.from, bundles: o.bundles }];
+  return [{ origin, verifiers, url: o.from, bundles: o.bundles }];
 }
 
 function readText(file: string | undefined, flag: string): string | undefined {
@@ -59,7 +66,11 @@ export function registerMirror(program: Command): void {
     );
   addCosignerOptions(cmd, "mirror", 8445)
     .option("--from <url>", "follow this tlog-tiles log (its prefix, where checkpoint and tile/ are)")
-    .option("--key <vkey>", "the verifier key of the log of --from")
+    .option(
+      "--key <vkey>",
+      "the verifier key of the log of --from; repeatable: during and after a key rotation give the old and the new key (the copy's checkpoint is signed by the old one)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .option("--bundles <format>", "entry bundles of --from: ndjson (kubetrail) or c2sp", "ndjson")
     .option("--token-file <file>", "read token for the entry bundles of pulled logs")
     .option("--ca <file>", "CA bundle (PEM) trusted for pulled logs")

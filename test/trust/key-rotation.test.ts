@@ -4,12 +4,16 @@
 // its retirement is rejected; and a running serve rotates without a restart, acknowledging
 // every event meanwhile.
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateEvents, toEventList } from "../../bench/gen/events.js";
 import { NoteSigner, openCheckpoint, NoteVerifier, signNote, splitNote } from "../../src/tlog/index.js";
+import { originHash } from "../../src/witness/witness.js";
 import { runCli } from "../fixtures/cli.js";
+import { serveStaticLog } from "../fixtures/static-log.js";
 import { buildGoInterop, runGo, skipGo } from "../interop/go-helper.js";
 import { call, postEvents, requireBuiltCli, sleep, startServe, type Serve } from "../faults/serve-process.js";
 
@@ -105,6 +109,50 @@ describe("key rotation", () => {
       expect(r.stderr).toContain("retired at entry 26");
     }
     writeFileSync(path.join(log, "checkpoint"), after);
+  });
+
+  it("an auditor's pull mirror goes on across a rotation, given the old and the new key", async () => {
+    const log = path.join(dir, "pulled");
+    const k1 = (await runCli(["keys", "--data", log, "--origin", "rotation.test/pulled"])).stdout.trim();
+    expect((await append(log, 20, "before")).code).toBe(0);
+    const server = createServer((req, res) =>
+      serveStaticLog(log, decodeURIComponent((req.url ?? "/").replace(/^\/log\//, "")), req, res),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/log/`;
+      const mirror = path.join(dir, "auditor-copy");
+      const pull = (...keys: string[]) =>
+        runCli(["mirror", "--data", mirror, "--from", url, ...keys.flatMap((k) => ["--key", k]), "--once"]);
+      expect((await pull(k1)).stdout).toContain("20 entries mirrored (20 new)");
+
+      const k2 = /new key (\S+) added/.exec((await runCli(["keys", "rotate", "--data", log])).stdout)![1]!;
+      await append(log, 5, "overlap");
+      expect((await runCli(["keys", "rotate", "--data", log, "--finish"])).code).toBe(0);
+      await append(log, 10, "after");
+      // The log's checkpoint is now the new key's alone: the old key by itself no longer opens it.
+      const oldOnly = await pull(k1);
+      expect(oldOnly.code).toBe(1);
+      expect(oldOnly.stderr).toContain("not signed by any known key");
+      // The new key alone does not open the checkpoint the copy holds.
+      expect((await pull(k2)).code).toBe(1);
+      const both = await pull(k1, k2);
+      expect(both.code, both.stderr).toBe(0);
+      expect(both.stdout).toContain("37 entries mirrored (17 new)");
+      // The copy verifies from the old key, following the log's KeyEvents.
+      const copy = path.join(mirror, "logs", originHash("rotation.test/pulled"));
+      const v = await runCli(["verify", "--data", copy, "--key", k1, "-o", "json"]);
+      expect(v.code, v.stdout).toBe(0);
+      expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, size: 37 });
+      const other = (await runCli(["keys", "--data", path.join(dir, "other"), "--origin", "other.test/log"]))
+        .stdout;
+      const otherLog = await pull(k1, other.trim());
+      expect(otherLog.code).toBe(2);
+      expect(otherLog.stderr).toContain("the keys name different logs");
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("a running serve rotates without a restart, acknowledging every event meanwhile", async () => {
