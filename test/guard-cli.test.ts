@@ -319,12 +319,15 @@ describe("guard replay", () => {
     };
     expect(report.summary).toMatchObject({ candidates: 6, evaluated: 3, belowRequestLevel: 2, findings: 2 });
     expect(Object.values(report.summary.skipped)).toEqual([1]);
-    expect(report.summary.byPolicy).toEqual({ pss: { deny: 2, warn: 0 } });
+    expect(report.summary.byPolicy).toEqual({ pss: { deny: 2, warn: 0, audit: 0 } });
     expect(report.summary.byNamespace).toEqual({
-      "team-a": { deny: 1, warn: 0 },
-      "team-b": { deny: 1, warn: 0 },
+      "team-a": { deny: 1, warn: 0, audit: 0 },
+      "team-b": { deny: 1, warn: 0, audit: 0 },
     });
-    expect(report.summary.byUser).toEqual({ alice: { deny: 1, warn: 0 }, bob: { deny: 1, warn: 0 } });
+    expect(report.summary.byUser).toEqual({
+      alice: { deny: 1, warn: 0, audit: 0 },
+      bob: { deny: 1, warn: 0, audit: 0 },
+    });
     expect(report.findings.map((f) => [f.index, f.object.name, f.effects])).toEqual([
       [0, "p1", ["deny"]],
       [4, "p4", ["deny"]],
@@ -346,6 +349,23 @@ describe("guard replay", () => {
         ),
       ).toBe(true);
     }
+    // The built-ins run in audit mode: what they would have recorded is listed too, as audit.
+    const withBuiltins = JSON.parse((await replay("--builtins", "-o", "json")).stdout) as typeof report;
+    // p2 is not privileged (the candidate lets it through) but sets none of what the restricted
+    // profile asks and pins no image digest.
+    expect(withBuiltins.findings.map((f) => [f.index, f.object.name, f.effects])).toEqual([
+      [0, "p1", ["deny", "audit"]],
+      [1, "p2", ["audit"]],
+      [4, "p4", ["deny", "audit"]],
+    ]);
+    expect(withBuiltins.summary.byPolicy).toMatchObject({
+      pss: { deny: 2, warn: 0, audit: 0 },
+      "pss-restricted": { deny: 0, warn: 0, audit: 3 },
+    });
+    expect(withBuiltins.summary.byNamespace).toEqual({
+      "team-a": { deny: 1, warn: 0, audit: 1 },
+      "team-b": { deny: 1, warn: 0, audit: 0 },
+    });
     const table = await replay();
     expect(table.stdout).toContain("2 refused: logged below Request level");
     expect(table.stdout).toMatch(

@@ -153,11 +153,15 @@ async function test(paths: string[], o: { output: string }): Promise<void> {
   if (outcomes.some((a) => !a.ok)) process.exitCode = 1;
 }
 
-function tallyLines(title: string, map: Record<string, { deny: number; warn: number }>): string {
+function tallyLines(
+  title: string,
+  map: Record<string, { deny: number; warn: number; audit: number }>,
+): string {
+  const total = (t: { deny: number; warn: number; audit: number }) => t.deny + t.warn + t.audit;
   const rows = Object.entries(map)
-    .sort(([a, x], [b, y]) => y.deny + y.warn - (x.deny + x.warn) || (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, t]) => [k, String(t.deny), String(t.warn)]);
-  return rows.length === 0 ? "" : "\n" + formatTable([title, "DENY", "WARN"], rows);
+    .sort(([a, x], [b, y]) => total(y) - total(x) || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, t]) => [k, String(t.deny), String(t.warn), String(t.audit)]);
+  return rows.length === 0 ? "" : "\n" + formatTable([title, "DENY", "WARN", "AUDIT"], rows);
 }
 
 function replayTable(r: ReplayReport): string {
@@ -169,7 +173,7 @@ function replayTable(r: ReplayReport): string {
       f.operation,
       `${f.object.resource}${f.object.subresource ? `/${f.object.subresource}` : ""} ${[f.object.namespace, f.object.name].filter(Boolean).join("/")}`,
       policyName(p),
-      p.effects.filter((e) => e !== "audit").join(","),
+      p.effects.join(","),
       p.status === "error"
         ? `policy error: ${p.error ?? ""}`
         : p.violations.map((v) => `${v.message}${v.field ? ` (${v.field})` : ""}`).join("; "),
@@ -179,13 +183,13 @@ function replayTable(r: ReplayReport): string {
   const head =
     rows.length > 0
       ? formatTable(["INDEX", "TIME", "USER", "OP", "OBJECT", "POLICY", "EFFECT", "WHY"], rows)
-      : "Nothing would have been denied or warned.\n";
+      : "Nothing would have been denied, warned or recorded.\n";
   const skipped = Object.entries(s.skipped)
     .map(([why, n]) => `  ${n} not evaluated: ${why}\n`)
     .join("");
   return (
     head +
-    `\n${s.candidates} creates, updates and patches since ${r.since ?? "the start"} (log checkpoint size ${s.checkpointSize}); ${s.evaluated} evaluated, ${s.findings} would have been denied or warned; every listed entry's inclusion proof verified.\n` +
+    `\n${s.candidates} creates, updates and patches since ${r.since ?? "the start"} (log checkpoint size ${s.checkpointSize}); ${s.evaluated} evaluated, ${s.findings} would have been denied, warned or recorded (audit mode); every listed entry's inclusion proof verified.\n` +
     (s.belowRequestLevel > 0
       ? `  ${s.belowRequestLevel} refused: logged below Request level, so the log has no request body to evaluate (raise their audit level to Request).\n`
       : "") +
@@ -268,7 +272,7 @@ export function registerGuard(program: Command): void {
   guard
     .command("replay")
     .description(
-      "evaluate candidate policies over the stored creates and updates: what they would have denied or warned, with log index and checked inclusion proof",
+      "evaluate candidate policies over the stored creates and updates: what they would have denied, warned or recorded (audit mode), with log index and checked inclusion proof",
     )
     .requiredOption("--data <dir>", "data directory")
     .requiredOption("--policy <path>", "candidate policy file or directory (repeatable)", collect)

@@ -1,5 +1,6 @@
 // `guard replay`: a candidate policy evaluated over stored history — every create, update and
-// patch whose object the log holds — listing what it would have denied or warned, each with
+// patch whose object the log holds — listing what it would have denied, warned or recorded
+// (a policy in audit mode, as the built-ins are by default), each with
 // the event's log index and an inclusion proof checked against the signed checkpoint, and a
 // summary by policy, namespace and user. Events logged below Request level carry no body and
 // are counted, never guessed at.
@@ -32,9 +33,9 @@ export interface ReplayFinding {
   object: { apiGroup: string; resource: string; subresource?: string; namespace?: string; name?: string };
   /** The response code the request actually got. */
   code?: number;
-  /** deny and/or warn: what the candidate policies would have done. */
+  /** deny, warn and/or audit: what the candidate policies would have done. */
   effects: Effect[];
-  /** The policies that would have denied or warned, with their violations. */
+  /** The policies that would have denied, warned or recorded, with their violations. */
   policies: PolicyResult[];
   /** RFC 9162 inclusion proof of the event in the checkpoint the replay read, base64 hashes. */
   inclusionProof: string[];
@@ -43,6 +44,8 @@ export interface ReplayFinding {
 interface Tally {
   deny: number;
   warn: number;
+  /** Findings whose strongest effect is audit: recorded, the request let through. */
+  audit: number;
 }
 
 export interface ReplaySummary {
@@ -70,6 +73,9 @@ export interface ReplayReport {
   findings: ReplayFinding[];
 }
 
+/** Strongest first: a finding is tallied under the strongest effect it had. */
+const EFFECT_ORDER: readonly Effect[] = ["deny", "warn", "audit"];
+
 /** Evaluates events one by one (in log order); pure, so the CLI and the bench share it. */
 export class ReplayEvaluator {
   readonly namespaces = new NamespaceCache();
@@ -95,7 +101,7 @@ export class ReplayEvaluator {
     this.summary.belowRequestLevel += n;
   }
 
-  /** The finding for one stored event, when a candidate policy would have denied or warned. */
+  /** The finding for one stored event, when a candidate policy would have denied, warned or recorded. */
   add(index: number, event: AuditEvent): Omit<ReplayFinding, "inclusionProof"> | undefined {
     // Namespace labels as they were at this point of history.
     this.namespaces.observeAuditEvent(event);
@@ -115,14 +121,13 @@ export class ReplayEvaluator {
       nowMs: this.nowMs,
       namespaceObject: this.namespaces.object(r.namespace),
     });
-    const hits = d.policies.filter((p) => p.effects.includes("deny") || p.effects.includes("warn"));
+    const hits = d.policies.filter((p) => p.effects.length > 0);
     if (hits.length === 0) return undefined;
-    const effects = [...new Set(hits.flatMap((p) => p.effects.filter((e) => e !== "audit")))];
+    const effects = EFFECT_ORDER.filter((e) => hits.some((p) => p.effects.includes(e)));
     this.summary.findings++;
     const tally = (map: Record<string, Tally>, key: string, e: Effect[]) => {
-      const t = (map[key] ??= { deny: 0, warn: 0 });
-      if (e.includes("deny")) t.deny++;
-      else if (e.includes("warn")) t.warn++;
+      const t = (map[key] ??= { deny: 0, warn: 0, audit: 0 });
+      t[EFFECT_ORDER.find((x) => e.includes(x))!]++;
     };
     for (const p of hits)
       tally(
