@@ -41,7 +41,11 @@ export function registerCompact(program: Command): void {
         "into seekable frames (zstd); safe to interrupt and re-run",
     )
     .requiredOption("--data <dir>", "data directory (the log must not be open for writing elsewhere)")
-    .option("--level <n>", "zstd level, 1 (fastest) to 19 (smallest)", "3")
+    .option(
+      "--level <n>",
+      "zstd level, 1 (fastest) to 19 (smallest), for the bundles it compresses or reframes (those already in seekable frames stay as they are)",
+      "3",
+    )
     .option(
       "--entries-per-frame <n>",
       "entries per seekable frame: 1, 2, 4 … 256 (fewer: cheaper reads of one entry, larger files)",
