@@ -233,6 +233,40 @@ spec:
     ]);
     expect(items[1]!.detail).toContain("checks that did not fail: hostNamespaces");
   });
+
+  it("runs a test kept under the policies it tests, as docs/guardrails.md lays it out", async () => {
+    // policies/tests/ holds the test and its resources; `policies: [..]` reads the whole tree,
+    // whose test documents and resources are not policies.
+    write("colocated/policies.yaml", POLICIES);
+    write("colocated/tests/resources.yaml", MANIFESTS);
+    write(
+      "colocated/tests/kubetrail-test.yaml",
+      `apiVersion: kubetrail.dev/v1
+kind: GuardTest
+metadata: {name: colocated}
+spec:
+  policies: [..]
+  resources: [resources.yaml]
+  results:
+    - {policy: pss, resources: [privileged], result: fail, checks: [privileged]}
+    - {policy: pss, resources: [fine], result: pass}
+`,
+    );
+    const r = await runCli(["guard", "test", path.join(dir, "colocated")]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("2 assertions: 2 passed, 0 failed");
+    expect(r.code).toBe(0);
+    // The same tree loads as policies (guard check, serve --guard-policies): its tests are left out.
+    const manifests = path.join(dir, "manifests");
+    const check = await runCli(["guard", "check", "-f", manifests, "-p", path.join(dir, "colocated")]);
+    expect(check.stderr).toBe("");
+    expect(check.code).toBe(1); // the privileged pod fails the enforce policy
+    // Anything else in the tree that is not a policy is still refused.
+    write("colocated/stray.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stray}\n");
+    const stray = await runCli(["guard", "test", path.join(dir, "colocated")]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain("ConfigMap stray: not a policy");
+  });
 });
 
 function auditEvent(

@@ -8,10 +8,10 @@ import { checkManifests, type CheckedDocument } from "./check.js";
 import { readDocumentFiles, type SourceDocument } from "./documents.js";
 import { DEFAULT_MANIFEST_CONTEXT, type ManifestContext } from "./manifest-request.js";
 import { FieldErrors } from "./policy/field-errors.js";
-import { policiesFromDocuments } from "./policy/load.js";
+import { policiesFromDocuments, readPolicyDocuments } from "./policy/load.js";
+import { isGuardTest } from "./test-documents.js";
 import { GuardError } from "./types.js";
 
-export const GUARD_TEST_KIND = "GuardTest";
 const EXPECTED = ["pass", "fail", "excepted", "error", "skip"] as const;
 type Expected = (typeof EXPECTED)[number];
 
@@ -104,9 +104,7 @@ export function decodeGuardTest(doc: SourceDocument): GuardTestSpec {
 
 /** The GuardTest documents under `paths` (files or directories); other documents are ignored. */
 export function findGuardTests(paths: readonly string[]): GuardTestSpec[] {
-  return readDocumentFiles(paths, "test")
-    .filter((d) => d.value["apiVersion"] === "kubetrail.dev/v1" && d.value["kind"] === GUARD_TEST_KIND)
-    .map(decodeGuardTest);
+  return readDocumentFiles(paths, "test").filter(isGuardTest).map(decodeGuardTest);
 }
 
 function refMatches(ref: string, d: CheckedDocument): boolean {
@@ -119,7 +117,7 @@ function refMatches(ref: string, d: CheckedDocument): boolean {
 /** Runs one test: loads its policies and resources, and compares every expected result. */
 export function runGuardTest(t: GuardTestSpec, nowMs: number): AssertionOutcome[] {
   const resolve = (p: string) => (path.isAbsolute(p) ? p : path.join(t.dir, p));
-  const set = policiesFromDocuments(readDocumentFiles(t.policies.map(resolve), "policy"), {
+  const set = policiesFromDocuments(readPolicyDocuments(t.policies.map(resolve)), {
     builtins: t.builtins,
   });
   const report = checkManifests(readDocumentFiles(t.resources.map(resolve), "test"), set.policies, {

@@ -4,6 +4,7 @@
 // line, if any document cannot be evaluated: a policy is never silently skipped.
 import { BUILTINS } from "../builtin/catalog.js";
 import { readDocumentFiles, type SourceDocument } from "../documents.js";
+import { withoutTests } from "../test-documents.js";
 import { GuardError } from "../types.js";
 import type { FieldErrors } from "./field-errors.js";
 import { decodeGuardPolicy, defaultBuiltin, GUARD_API_VERSION, GUARD_POLICY_KIND } from "./guard-policy.js";
@@ -31,8 +32,9 @@ export interface LoadOptions {
   builtins?: boolean;
 }
 
+/** The policy documents under `paths`: every document but policy unit tests (test-documents.ts). */
 export function readPolicyDocuments(paths: readonly string[]): SourceDocument[] {
-  return readDocumentFiles(paths, "policy");
+  return withoutTests(readDocumentFiles(paths, "policy"));
 }
 
 function describe(doc: SourceDocument): string {
