@@ -2,9 +2,10 @@
 // working (CA and keys kept), only what is missing, expiring or no longer fitting is issued
 // again, --force replaces everything and says so; the policy suits --kubernetes-version.
 import { createHash, X509Certificate } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { tempDir } from "./fixtures/audit/temp-dir.js";
 import { runCli } from "./fixtures/cli.js";
 
@@ -197,5 +198,68 @@ describe("apiserver-config --kubernetes-version", () => {
     const r = await generate(path.join(tempDir("kt-apicfg-"), "out"), "--kubernetes-version", "1.9");
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--kubernetes-version: Kubernetes 1.9 is older than 1.12");
+  });
+});
+
+describe("apiserver-config's admission webhook rules", () => {
+  const work = tempDir("kt-apicfg-rules-");
+  const vap = path.join(work, "services.yaml");
+  writeFileSync(
+    vap,
+    `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: service-external-ips}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: ["v1"], operations: [CREATE, UPDATE], resources: [services]}]
+  validations: [{expression: "!has(object.spec.externalIPs)"}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: service-external-ips}
+spec: {policyName: service-external-ips, validationActions: [Deny]}
+`,
+  );
+  const guard = path.join(work, "netpol.yaml");
+  writeFileSync(
+    guard,
+    `apiVersion: kubetrail.dev/v1
+kind: GuardPolicy
+metadata: {name: netpol-label}
+spec:
+  mode: warn
+  match: {resources: [{apiGroups: [networking.k8s.io], kinds: [NetworkPolicy]}]}
+  validations: [{expression: "has(object.metadata.labels)"}]
+`,
+  );
+  const rulesOf = (dir: string) =>
+    (
+      parseYaml(readFileSync(path.join(dir, "admission-webhook.yaml"), "utf8")) as {
+        webhooks: { rules: { apiGroups: string[]; resources: string[] }[] }[];
+      }
+    ).webhooks[0]!.rules.map((r) => `${r.apiGroups.join(",") || "core"}:${r.resources.join(",")}`);
+
+  it("cover what the built-ins check, and with --admission-policies what those policies check", async () => {
+    const plain = path.join(work, "plain");
+    expect((await generate(plain)).code).toBe(0);
+    const builtin = rulesOf(plain);
+    expect(builtin.join(" ")).not.toContain("services");
+    const withPolicies = path.join(work, "with-policies");
+    const r = await generate(withPolicies, "--admission-policies", `${vap},${guard}`);
+    expect(r.code, r.stderr).toBe(0);
+    // The built-ins' rules, then the policies': a kinds-only rule is sent for its whole group.
+    expect(rulesOf(withPolicies)).toEqual([...builtin, "networking.k8s.io:*", "core:services"]);
+  });
+
+  it("refuses a policy serve would refuse, or a flag that adds nothing, before writing anything", async () => {
+    const missing = path.join(work, "missing");
+    const r = await generate(missing, "--admission-policies", path.join(work, "nope.yaml"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--admission-policies: ");
+    expect(r.stderr).toContain("nope.yaml: cannot read (ENOENT)");
+    const all = await generate(missing, "--admission-resources", "all", "--admission-policies", vap);
+    expect(all.code).toBe(2);
+    expect(all.stderr).toContain("--admission-resources all already sends every resource");
+    expect(existsSync(missing)).toBe(false);
   });
 });

@@ -36,7 +36,12 @@ import { CliError } from "./errors.js";
 import { serverUrl } from "./ingest-client.js";
 import { kubernetesVersionOption } from "./policy.js";
 import { ADMISSION_FILES } from "../guard/webhook-config.js";
-import { ADMISSION_OPTIONS, writeAdmission, type AdmissionFlags } from "./guard-webhook-config.js";
+import {
+  ADMISSION_OPTIONS,
+  admissionPolicies,
+  writeAdmission,
+  type AdmissionFlags,
+} from "./guard-webhook-config.js";
 
 interface Flags extends AdmissionFlags {
   server: string;
@@ -382,8 +387,10 @@ export function registerApiserverConfig(program: Command): void {
     .addOption(ADMISSION_OPTIONS.timeout)
     .addOption(ADMISSION_OPTIONS.exemptNamespaces)
     .addOption(ADMISSION_OPTIONS.resources)
+    .addOption(ADMISSION_OPTIONS.policies)
     .action(async (flags: Flags) => {
       const server = serverUrl(flags.server, "the apiserver sends audit events over TLS");
+      const policies = admissionPolicies(flags);
       const days = positiveInteger(flags.days, "--days", 1);
       const renewBeforeDays = positiveInteger(flags.renewBefore, "--renew-before", 0);
       if (renewBeforeDays >= days)
@@ -408,7 +415,7 @@ export function registerApiserverConfig(program: Command): void {
       const reports: FileReport[] = [];
       for (const generate of GENERATED) reports.push(await generate(ctx));
       // Derived from the CA, the client certificate and the --admission-* flags: always rewritten.
-      const admission = await writeAdmission(flags, server, ctx.caCert!.pem, ctx.client!);
+      const admission = await writeAdmission(flags, server, ctx.caCert!.pem, ctx.client!, policies);
       const out = (name: string) => path.join(flags.out, name);
       const dir = flags.apiserverDir;
       const changed = reports.some(

@@ -2,7 +2,11 @@
 // src/guard/webhook-config.ts) and the steps it prints.
 import path from "node:path";
 import { InvalidArgumentError, Option } from "commander";
+import { loadPolicies } from "../guard/policy/load.js";
+import type { LoadedPolicy } from "../guard/policy/policy.js";
+import { GuardError } from "../guard/types.js";
 import { ADMISSION_FILES, admissionFlags, writeAdmissionFiles } from "../guard/webhook-config.js";
+import { CliError } from "./errors.js";
 
 export interface AdmissionFlags {
   out: string;
@@ -11,6 +15,7 @@ export interface AdmissionFlags {
   admissionTimeout: string;
   admissionExemptNamespaces: string;
   admissionResources: string;
+  admissionPolicies?: string;
 }
 
 /** The admission webhook's flags of apiserver-config. */
@@ -39,7 +44,32 @@ export const ADMISSION_OPTIONS = {
   )
     .choices(["builtin", "all"])
     .default("builtin"),
+  policies: new Option(
+    "--admission-policies <paths>",
+    "the policy files serve loads (its --guard-policies, comma-separated): with builtin, the webhook is also sent what they check",
+  ),
 };
+
+/**
+ * The policies of --admission-policies, loaded as serve loads them and refused with serve's
+ * reasons: called before anything is written.
+ */
+export function admissionPolicies(flags: AdmissionFlags): LoadedPolicy[] | undefined {
+  if (flags.admissionPolicies === undefined) return undefined;
+  if (flags.admissionResources === "all")
+    throw new CliError("--admission-policies: --admission-resources all already sends every resource", 2);
+  const paths = flags.admissionPolicies
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  try {
+    return loadPolicies(paths, { builtins: false }).policies;
+  } catch (err) {
+    if (err instanceof GuardError)
+      throw new CliError(`--admission-policies: ${err.message}`, 2, { cause: err });
+    throw err;
+  }
+}
 
 /** Writes the admission files and returns the instructions to print. */
 export async function writeAdmission(
@@ -47,6 +77,7 @@ export async function writeAdmission(
   server: URL,
   caPem: string,
   client: { certPem: string; keyPem: string },
+  policies: LoadedPolicy[] | undefined,
 ): Promise<string[]> {
   // Checked by the options' parsers before anything is written.
   const failurePolicy = flags.admissionFailurePolicy as "Ignore" | "Fail";
@@ -59,7 +90,15 @@ export async function writeAdmission(
   await writeAdmissionFiles(
     flags.out,
     flags.apiserverDir,
-    { server, caPem, failurePolicy, timeoutSeconds: timeout, exemptNamespaces, resources },
+    {
+      server,
+      caPem,
+      failurePolicy,
+      timeoutSeconds: timeout,
+      exemptNamespaces,
+      resources,
+      ...(policies ? { policies } : {}),
+    },
     client,
   );
   return [

@@ -6,6 +6,8 @@ import path from "node:path";
 import { stringify } from "yaml";
 import { writeFileAtomic } from "../store/durable-file.js";
 import { POD_RULES } from "./builtin/catalog.js";
+import type { ResourceRule } from "./policy/match.js";
+import type { LoadedPolicy } from "./policy/policy.js";
 
 export const WEBHOOK_NAME = "validate.kubetrail.dev";
 export const WEBHOOK_CONFIGURATION_NAME = "kubetrail-guard";
@@ -22,11 +24,34 @@ export interface AdmissionWebhookOptions {
   exemptNamespaces: string[];
   /** "builtin": the resources the built-in policies check; "all": every resource and subresource. */
   resources: "builtin" | "all";
+  /**
+   * With "builtin": the policies serve will load (--guard-policies), whose resources are sent
+   * too; without them a policy on anything the built-ins do not check would never be asked.
+   */
+  policies?: readonly LoadedPolicy[];
 }
 
 const WRITE_OPERATIONS = ["CREATE", "UPDATE"];
 
-function rules(resources: AdmissionWebhookOptions["resources"]): Record<string, unknown>[] {
+/**
+ * A policy's resource rule as a webhook rule. A rule naming kinds (kubetrail's shorthand) is
+ * sent for every resource of its groups: a webhook rule names resources, and guessing a kind's
+ * resource name wrong would leave the policy unasked.
+ */
+function webhookRule(r: ResourceRule): Record<string, unknown> {
+  return {
+    apiGroups: [...r.groups],
+    apiVersions: [...r.versions],
+    operations: [...r.operations],
+    resources: r.kinds.length > 0 ? ["*"] : [...r.resources],
+    scope: r.scope,
+  };
+}
+
+function rules(
+  resources: AdmissionWebhookOptions["resources"],
+  policies: readonly LoadedPolicy[] = [],
+): Record<string, unknown>[] {
   if (resources === "all")
     return [
       {
@@ -42,13 +67,27 @@ function rules(resources: AdmissionWebhookOptions["resources"]): Record<string, 
   for (const r of POD_RULES) for (const g of r.groups) add(g, r.resources);
   add("", ["configmaps", "namespaces"]);
   add("rbac.authorization.k8s.io", ["clusterrolebindings", "rolebindings"]);
-  return [...byGroup].map(([group, res]) => ({
+  const builtin = [...byGroup].map(([group, res]) => ({
     apiGroups: [group],
     apiVersions: ["*"],
     operations: [...WRITE_OPERATIONS],
     resources: res,
     scope: "*",
   }));
+  // The built-ins' default rules are the set above; every other policy's go after it, once each.
+  const seen = new Set(builtin.map((r) => JSON.stringify(r)));
+  const extra: Record<string, unknown>[] = [];
+  for (const p of policies) {
+    if (p.source === "builtin" || p.modes.length === 0) continue;
+    for (const r of p.rules) {
+      const rule = webhookRule(r);
+      const key = JSON.stringify(rule);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      extra.push(rule);
+    }
+  }
+  return [...builtin, ...extra];
 }
 
 export function validatingWebhookConfiguration(o: AdmissionWebhookOptions): string {
@@ -64,7 +103,7 @@ export function validatingWebhookConfiguration(o: AdmissionWebhookOptions): stri
           url: new URL(ADMISSION_PATH, o.server).toString(),
           caBundle: Buffer.from(o.caPem).toString("base64"),
         },
-        rules: rules(o.resources),
+        rules: rules(o.resources, o.policies),
         failurePolicy: o.failurePolicy,
         matchPolicy: "Equivalent",
         sideEffects: "None",

@@ -85,6 +85,7 @@ function builtinPolicy(def: BuiltinDefinition, c: Common, settings: unknown): Lo
     modes: c.modes,
     failurePolicy: c.failurePolicy,
     applies: (input) => matches(c.matcher, input),
+    rules: c.matcher.rules,
     exceptions: c.exceptions,
     check: (input) => ({ violations: def.check(input, settings) }),
   };
@@ -179,6 +180,7 @@ export function decodeGuardPolicy(doc: SourceDocument): DecodedGuardPolicy {
       modes: common.modes,
       failurePolicy: common.failurePolicy,
       applies: (input) => matches(common.matcher, input),
+      rules: common.matcher.rules,
       exceptions: common.exceptions,
       check: (input) => runCelChecks(checks, params, input),
     },

@@ -3,7 +3,7 @@
 import type { CelInput } from "@bufbuild/cel";
 import type { AdmissionRequest, FailurePolicy, Mode, Violation } from "../types.js";
 import type { PolicyException } from "./exceptions.js";
-import type { MatchInput } from "./match.js";
+import type { MatchInput, ResourceRule } from "./match.js";
 
 /** The request as policies see it; CEL inputs are converted once and shared by every policy. */
 export interface EvalInput {
@@ -51,6 +51,11 @@ export interface LoadedPolicy {
   /** For ValidatingAdmissionPolicy messages: the binding's name. */
   binding?: string;
   applies(input: MatchInput): boolean;
+  /**
+   * The resource rules it can apply to (its match; for a VAP, matchConstraints): what an
+   * admission webhook must be sent for the policy to see its requests.
+   */
+  rules: readonly ResourceRule[];
   exceptions: PolicyException[];
   /** May throw; the engine turns a throw into an error result for this policy alone. */
   check(input: EvalInput): CheckOutcome;

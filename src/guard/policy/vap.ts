@@ -192,6 +192,7 @@ export function bindVap(
     modes: binding.modes,
     failurePolicy: vap.failurePolicy,
     applies,
+    rules: vap.matcher.rules,
     exceptions: [],
     check(input) {
       const source: ParamSource = ref
