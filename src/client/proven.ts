@@ -7,6 +7,7 @@ import {
   hashesEqual,
   NoteVerifier,
   openCheckpoint,
+  splitNote,
   verifyConsistency,
   verifyInclusion,
   type Hash,
@@ -28,10 +29,33 @@ export function trustCheckpoint(note: string, verifierKey: string, where: string
   } catch (err) {
     throw new ClientError(
       "forged",
-      `${where}: the checkpoint is not signed by the pinned key "${verifier.name}" (${(err as Error).message})`,
+      `${where}: the checkpoint is not signed by the pinned key "${verifier.name}" (${(err as Error).message})` +
+        rotationHint(note, verifier),
       { cause: err },
     );
   }
+}
+
+/**
+ * After `kubetrail keys rotate --finish` the log's checkpoints carry only the new key, which a
+ * client that pinned the old one refuses, as it must. When the note is signed by another key
+ * of the same name, say what that may mean and how to check it before pinning anything new.
+ */
+function rotationHint(note: string, pinned: NoteVerifier): string {
+  let others: string[];
+  try {
+    others = splitNote(note)
+      .signatures.filter((s) => s.name === pinned.name && s.keyHash !== pinned.keyHash)
+      .map((s) => `${s.name}+${s.keyHash.toString(16).padStart(8, "0")}`);
+  } catch {
+    return "";
+  }
+  if (others.length === 0) return "";
+  return (
+    `; it is signed by another key of the same log, ${others.join(", ")}: if the log rotated its key ` +
+    "(kubetrail keys rotate), `kubetrail verify URL/log/ --key <the key you pinned>` checks the rotation " +
+    "the log records, and then pin the new key (kubetrail keys prints it)"
+  );
 }
 
 /** The entry, parsed, once its bytes are proven included in `cp`'s tree; "forged" otherwise. */
