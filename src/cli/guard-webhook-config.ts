@@ -7,6 +7,7 @@ import type { LoadedPolicy } from "../guard/policy/policy.js";
 import { GuardError } from "../guard/types.js";
 import { ADMISSION_FILES, admissionFlags, writeAdmissionFiles } from "../guard/webhook-config.js";
 import { CliError } from "./errors.js";
+import { commaList } from "./list-options.js";
 
 export interface AdmissionFlags {
   out: string;
@@ -58,10 +59,7 @@ export function admissionPolicies(flags: AdmissionFlags): LoadedPolicy[] | undef
   if (flags.admissionPolicies === undefined) return undefined;
   if (flags.admissionResources === "all")
     throw new CliError("--admission-policies: --admission-resources all already sends every resource", 2);
-  const paths = flags.admissionPolicies
-    .split(",")
-    .map((p) => p.trim())
-    .filter((p) => p !== "");
+  const paths = commaList(flags.admissionPolicies);
   try {
     return loadPolicies(paths, { builtins: false }).policies;
   } catch (err) {
@@ -83,10 +81,7 @@ export async function writeAdmission(
   const failurePolicy = flags.admissionFailurePolicy as "Ignore" | "Fail";
   const timeout = Number(flags.admissionTimeout);
   const resources = flags.admissionResources as "builtin" | "all";
-  const exemptNamespaces = flags.admissionExemptNamespaces
-    .split(",")
-    .map((n) => n.trim())
-    .filter((n) => n !== "");
+  const exemptNamespaces = commaList(flags.admissionExemptNamespaces);
   await writeAdmissionFiles(
     flags.out,
     flags.apiserverDir,

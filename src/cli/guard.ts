@@ -15,12 +15,9 @@ import { CliError } from "./errors.js";
 import { checkOutput, USAGE_EXIT } from "./output/format.js";
 import { openCliSession } from "./output/session.js";
 import { formatTable } from "./output/table.js";
+import { collect } from "./list-options.js";
 
 const VERSION = "0.1.0";
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
 
 /** Bad input (policies, manifests, tests) is a usage error naming file and line. */
 function inputError(err: unknown): never {

@@ -16,6 +16,7 @@ import {
   type CosignerFlags,
 } from "./cosigner-options.js";
 import { CliError } from "./errors.js";
+import { collect } from "./list-options.js";
 
 interface MirrorFlags extends CosignerFlags {
   from?: string;
@@ -69,7 +70,7 @@ export function registerMirror(program: Command): void {
     .option(
       "--key <vkey>",
       "the verifier key of the log of --from; repeatable: during and after a key rotation give the old and the new key (the copy's checkpoint is signed by the old one)",
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      collect,
     )
     .option("--bundles <format>", "entry bundles of --from: ndjson (kubetrail) or c2sp", "ndjson")
     .option("--token-file <file>", "read token for the entry bundles of pulled logs")

@@ -9,6 +9,7 @@ import { DetectError, SEVERITIES, type Alert, type Rule } from "../detect/types.
 import { CliError } from "./errors.js";
 import { formatMachine, parseOutputFormat, USAGE_EXIT } from "./output/format.js";
 import { formatTable } from "./output/table.js";
+import { collect } from "./list-options.js";
 
 interface RuleFlags {
   rules: string[];
@@ -19,10 +20,6 @@ interface RuleFlags {
 
 interface TestFlags extends RuleFlags {
   events: string[];
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function ruleOptions(cmd: Command): Command {

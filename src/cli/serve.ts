@@ -24,6 +24,7 @@ import { retentionServeExtension } from "../retention/serve-extension.js";
 import { fsStorage } from "../store/fs/storage.js";
 import { defaultActor, readRetentionPolicy } from "./retention.js";
 import { CliError } from "./errors.js";
+import { commaList } from "./list-options.js";
 
 interface ServeFlags {
   data?: string;
@@ -470,10 +471,7 @@ async function guardExtension(
   logger: Logger,
   stdout: StdoutTarget,
 ): Promise<{ extension: GuardExtension; reload(): void }> {
-  const policyPaths = (flags.guardPolicies ?? "")
-    .split(",")
-    .map((p) => p.trim())
-    .filter((p) => p !== "");
+  const policyPaths = commaList(flags.guardPolicies);
   let initial;
   try {
     initial = loadPolicies(policyPaths, { builtins: flags.guardBuiltins });

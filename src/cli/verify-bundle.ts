@@ -6,6 +6,7 @@ import { verifyBundle } from "../index/evidence.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
 import { addWitnessOptions, witnessPolicyFromOptions } from "./output/witness-options.js";
+import { collect } from "./list-options.js";
 
 export function registerVerifyBundle(program: Command): void {
   const cmd = program
@@ -15,7 +16,7 @@ export function registerVerifyBundle(program: Command): void {
     .requiredOption(
       "--key <vkey>",
       "the log's verifier key (name+hash+base64), or @FILE to read it; repeatable (a key rotation is followed from any of them)",
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      collect,
     )
     .option("-o, --output <format>", "text or json", "text");
   addWitnessOptions(cmd).action(

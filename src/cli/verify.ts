@@ -17,6 +17,7 @@ import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
 import { progressBar } from "./progress.js";
 import { addWitnessOptions, witnessPolicyFromOptions } from "./output/witness-options.js";
+import { collect } from "./list-options.js";
 
 interface VerifyFlags {
   data?: string;
@@ -42,7 +43,7 @@ export function registerVerify(program: Command): void {
     .option(
       "--key <vkey>",
       "pin the log's verifier key (name+hash+base64); required for a URL; repeatable (key rotations in the log are followed from any of them)",
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      collect,
     )
     .option("--from <checkpoint-file>", "also prove the log extends this older trusted checkpoint")
     .option("-o, --output <format>", "text or json", "text")

@@ -5,10 +5,7 @@ import { IndexError } from "../../index/errors.js";
 import { parseFilter, type RawFilter } from "../../index/query.js";
 import { CliError } from "../errors.js";
 import { USAGE_EXIT } from "./format.js";
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
+import { collect } from "../list-options.js";
 
 /** Adds the filter flags; repeatable ones collect every value (OR). */
 export function addFilterOptions(cmd: Command, opts: { limit?: boolean; order?: boolean } = {}): Command {

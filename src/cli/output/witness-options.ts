@@ -10,10 +10,7 @@ import {
 } from "../../verify/witness-policy.js";
 import { CliError } from "../errors.js";
 import { USAGE_EXIT } from "./format.js";
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
+import { collect } from "../list-options.js";
 
 export function addWitnessOptions(cmd: Command): Command {
   return cmd
