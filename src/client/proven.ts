@@ -5,6 +5,7 @@ import { parsedEntry } from "../index/row.js";
 import {
   hashLeaf,
   hashesEqual,
+  keyId,
   NoteVerifier,
   openCheckpoint,
   splitNote,
@@ -46,7 +47,7 @@ function rotationHint(note: string, pinned: NoteVerifier): string {
   try {
     others = splitNote(note)
       .signatures.filter((s) => s.name === pinned.name && s.keyHash !== pinned.keyHash)
-      .map((s) => `${s.name}+${s.keyHash.toString(16).padStart(8, "0")}`);
+      .map((s) => keyId(s.name, s.keyHash));
   } catch {
     return "";
   }

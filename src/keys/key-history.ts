@@ -9,6 +9,7 @@
 // retired before it: a retired key that signs again has been stolen or misused.
 import {
   CosignatureVerifier,
+  keyId,
   openCheckpoint,
   TlogError,
   type NoteVerifier,
@@ -47,8 +48,7 @@ export class KeyProblem extends KeysError {
   }
 }
 
-const id = (v: Pick<Verifier, "name" | "keyHash">): string =>
-  `${v.name}+${v.keyHash.toString(16).padStart(8, "0")}`;
+const id = (v: Pick<Verifier, "name" | "keyHash">): string => keyId(v.name, v.keyHash);
 
 export class KeyHistory {
   readonly records: KeyRecord[] = [];

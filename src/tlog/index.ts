@@ -56,6 +56,7 @@ export { type TileReader, tileHashReader } from "./tile-hash-reader.js";
 export type { Signer, Verifier } from "./signer.js";
 export { newSigner, newVerifier } from "./keys.js";
 export { NoteSigner, NoteVerifier, generateNoteKey } from "./note-key.js";
+export { keyId } from "./note-key-text.js";
 export { type KeyText, parseVerifierKey } from "./note-key-text.js";
 export {
   type NoteSignature,
