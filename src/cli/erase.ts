@@ -5,6 +5,10 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { runErasure, type ErasureSelector } from "../erasure/run.js";
+import { canonicalEraseFilter, ERASE_FILTER_NAMES, selectByFilter } from "../erasure/select.js";
+import type { RawFilter } from "../index/query.js";
+import { LogError } from "../store/types.js";
+import { collect } from "./list-options.js";
 import { loadOrCreateRedactionKey } from "../store/fs/keys.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
@@ -18,11 +22,38 @@ function removeDerived(dataDir: string): void {
     rmSync(path.join(dataDir, name), { recursive: true, force: true });
 }
 
+/** `--filter name=value` flags as the query's raw filter, checked, with their canonical text. */
+function parseFilterFlags(flags: string[]): { raw: RawFilter; text: string } {
+  const raw: Record<string, string[]> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf("=");
+    if (eq <= 0)
+      throw new CliError(`--filter ${JSON.stringify(flag)}: expected NAME=VALUE, e.g. namespace=team-a`, 2);
+    (raw[flag.slice(0, eq)] ??= []).push(flag.slice(eq + 1));
+  }
+  try {
+    return { raw, text: canonicalEraseFilter(raw) };
+  } catch (err) {
+    if (err instanceof LogError) throw new CliError(`--filter: ${err.message}`, 2);
+    throw err;
+  }
+}
+
+/** The entries the filter selects, found with the index brought up to the log first. */
+async function selectFiltered(dataDir: string, raw: RawFilter) {
+  const session = await openCliSession(dataDir);
+  try {
+    return await selectByFilter(session, raw);
+  } finally {
+    session.close();
+  }
+}
+
 export function registerErase(program: Command): void {
   program
     .command("erase")
     .description(
-      "erase the entries of a user or an auditID: tombstones keep their leaf hashes, an erasure record is appended, the index and dedupe store are rebuilt without them",
+      "erase the entries of a user, an auditID or a query filter: tombstones keep their leaf hashes, an erasure record is appended, the index and dedupe store are rebuilt without them",
     )
     .requiredOption("--data <dir>", "data directory (stop serve first: the log must not be open elsewhere)")
     .option(
@@ -30,6 +61,11 @@ export function registerErase(program: Command): void {
       "every audit event by this user (or impersonating as them), and kubetrail records quoting the name",
     )
     .option("--audit-id <id>", "the audit event(s) with this auditID")
+    .option(
+      "--filter <name=value>",
+      `the requests a query filter matches, every stage of each (repeatable: names AND, a repeated name ORs; names: ${ERASE_FILTER_NAMES.join(", ")}; one of user, group, resource, namespace, name, source-ip or audit-id is required)`,
+      collect,
+    )
     .requiredOption("--reason <text>", "why, as recorded (a request reference)")
     .option("--by <name>", "who runs it, as recorded (default: user@host)")
     .option("--dry-run", "only list the entries that would be erased")
@@ -39,20 +75,27 @@ export function registerErase(program: Command): void {
         data: string;
         user?: string;
         auditId?: string;
+        filter?: string[];
         reason: string;
         by?: string;
         dryRun?: boolean;
         output: string;
       }) => {
         checkOutput(o.output, ["text", "json"]);
-        if ((o.user === undefined) === (o.auditId === undefined))
-          throw new CliError("give exactly one of --user NAME or --audit-id ID", 2);
-        const selector: ErasureSelector =
-          o.user !== undefined ? { field: "user", value: o.user } : { field: "auditID", value: o.auditId! };
-        if (selector.value === "")
+        const given = [o.user, o.auditId, o.filter].filter((v) => v !== undefined).length;
+        if (given !== 1)
+          throw new CliError("give exactly one of --user NAME, --audit-id ID or --filter NAME=VALUE", 2);
+        if (o.user === "" || o.auditId === "")
           throw new CliError(`--${o.user !== undefined ? "user" : "audit-id"}: empty`, 2);
+        const filter = o.filter === undefined ? undefined : parseFilterFlags(o.filter);
         const started = Date.now();
         const hmacKey = await loadOrCreateRedactionKey(o.data);
+        const selector: ErasureSelector =
+          filter !== undefined
+            ? { field: "filter", value: filter.text, ...(await selectFiltered(o.data, filter.raw)) }
+            : o.user !== undefined
+              ? { field: "user", value: o.user }
+              : { field: "auditID", value: o.auditId! };
         const log = await openFsLog(o.data);
         let result;
         try {

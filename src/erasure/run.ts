@@ -1,7 +1,8 @@
 // Erasure: the personal data of matched entries removed while the log stays verifiable.
 //
 //   1. find the entries: audit events by user (or the user they impersonated) or by auditID,
-//      and kubetrail's own records (alerts, quarantined items) that quote the value;
+//      and kubetrail's own records (alerts, quarantined items) that quote the value; or the
+//      entries a query filter matched (select.ts) and the records quoting their auditIDs;
 //   2. append an erasure record listing them (the value only as a keyed hash) and wait until a
 //      signed checkpoint covers it;
 //   3. replace each entry by the format's tombstone, an empty line, in its bundle (rewritten
@@ -17,11 +18,15 @@ import { createHmac } from "node:crypto";
 import { erasureRecord } from "../records/erasure-record.js";
 import type { FsDriver } from "../store/fs/driver.js";
 import { BUNDLE_SIZE, LogError, type AuditLog } from "../store/types.js";
+import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 
-export interface ErasureSelector {
-  field: "user" | "auditID";
-  value: string;
-}
+export type ErasureSelector =
+  | { field: "user" | "auditID"; value: string }
+  /**
+   * A query filter (select.ts): `value` is its canonical text, what the record names by keyed
+   * hash; `indexes` and `auditIDs` what the index matched for it.
+   */
+  | { field: "filter"; value: string; indexes: readonly number[]; auditIDs: readonly string[] };
 
 export interface ErasureOptions {
   selector: ErasureSelector;
@@ -41,25 +46,71 @@ export interface ErasureResult {
   bundles: number;
 }
 
-function matcher(selector: ErasureSelector): (entry: Uint8Array) => boolean {
+/** Records of the log's own that an erasure never takes: they are what makes it checkable. */
+const isLogBookkeeping = (kind: unknown) => kind === "ErasureRecord" || kind === "RetentionRecord";
+
+function parseEntry(bytes: Buffer): Record<string, unknown> | null {
+  try {
+    return JSON.parse(bytes.toString("utf8")) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+const asBuffer = (entry: Uint8Array) => Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);
+
+function valueMatcher(selector: {
+  field: "user" | "auditID";
+  value: string;
+}): (entry: Uint8Array) => boolean {
   const quoted = Buffer.from(JSON.stringify(selector.value));
   return (entry) => {
-    const bytes = Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);
+    const bytes = asBuffer(entry);
     // Cheap first: an entry that does not hold the value in JSON form cannot match.
     if (!bytes.includes(quoted)) return false;
-    let doc: Record<string, unknown>;
-    try {
-      doc = JSON.parse(bytes.toString("utf8")) as Record<string, unknown>;
-    } catch {
-      return false;
-    }
+    const doc = parseEntry(bytes);
+    if (doc === null) return false;
     // kubetrail's own records (an alert naming the user) go with the events they quote.
-    if (doc["kind"] !== "Event") return doc["kind"] !== "ErasureRecord" && doc["kind"] !== "RetentionRecord";
+    if (doc["kind"] !== "Event") return !isLogBookkeeping(doc["kind"]);
     if (selector.field === "auditID") return doc["auditID"] === selector.value;
     const user = doc["user"] as { username?: unknown } | undefined;
     const as = doc["impersonatedUser"] as { username?: unknown } | undefined;
     return user?.username === selector.value || as?.username === selector.value;
   };
+}
+
+/** Whether any string inside `value` (at any depth) is in `wanted`. */
+function quotesAny(value: unknown, wanted: ReadonlySet<string>): boolean {
+  if (typeof value === "string") return wanted.has(value);
+  if (Array.isArray(value)) return value.some((v) => quotesAny(v, wanted));
+  if (value !== null && typeof value === "object")
+    return Object.values(value).some((v) => quotesAny(v, wanted));
+  return false;
+}
+
+const OWN_RECORD = Buffer.from(JSON.stringify(KUBETRAIL_API_VERSION));
+
+function filterMatcher(
+  indexes: readonly number[],
+  auditIDs: readonly string[],
+): (entry: Uint8Array, index: number) => boolean {
+  const wanted = new Set(indexes);
+  const ids = new Set(auditIDs);
+  return (entry, index) => {
+    const bytes = asBuffer(entry);
+    const own = bytes.includes(OWN_RECORD);
+    if (!own) return wanted.has(index);
+    const doc = parseEntry(bytes);
+    if (doc === null || isLogBookkeeping(doc["kind"])) return false;
+    // kubetrail's own records that quote a matched request (an alert lists its events' auditIDs).
+    return wanted.has(index) || (doc["kind"] !== "Event" && quotesAny(doc, ids));
+  };
+}
+
+function matcher(selector: ErasureSelector): (entry: Uint8Array, index: number) => boolean {
+  return selector.field === "filter"
+    ? filterMatcher(selector.indexes, selector.auditIDs)
+    : valueMatcher(selector);
 }
 
 export async function runErasure(
@@ -70,7 +121,7 @@ export async function runErasure(
   const size = log.latestCheckpoint().size;
   const found: number[] = [];
   for await (const e of log.readEntries(0, size))
-    if (e.data !== undefined && matches(e.data)) found.push(e.index);
+    if (e.data !== undefined && matches(e.data, e.index)) found.push(e.index);
   const result: ErasureResult = { entries: found, records: [], bundles: 0 };
   if (found.length === 0 || opts.dryRun) return result;
   const limit = log.driver.prunableBefore;

@@ -17,7 +17,7 @@ export interface ErasureRecordEntry {
   /** Why, as given (a request reference, the law). */
   reason: string;
   /** What matched: the field and the keyed hash of the value. */
-  selector: { field: "user" | "auditID"; hmac: string };
+  selector: { field: "user" | "auditID" | "filter"; hmac: string };
   /** Log indexes of the erased entries, ascending. */
   entries: number[];
 }
