@@ -94,7 +94,10 @@ describe("retention run", () => {
       stoppedBy: string;
     };
     expect(run).toMatchObject({ from: 0, before: 256, bundles: 1, recordIndex: 700 });
-    expect(run.stoppedBy).toBe("entry 300 is still kept by the policy");
+    const until = new Date(NOW - 90 * DAY_MS + 7 * 365 * DAY_MS).toISOString();
+    expect(run.stoppedBy).toBe(
+      `entry 300 is still kept (get secrets in team-a, kept by rule 1 until ${until}); only whole bundles go, oldest first`,
+    );
     expect(run.bytesFreed).toBeGreaterThan(0);
     expect(bundleBytes(dir)).toBe(diskBefore - run.bytesFreed);
 
@@ -154,6 +157,40 @@ describe("retention run", () => {
       },
       { from: 256, before: 768, record: 901, policy: "ops", by: "second", time: new Date(NOW).toISOString() },
     ]);
+  });
+
+  it("is not held back by its own earlier record when records are kept forever", async () => {
+    // The documented example keeps kubetrail's records forever. A run's record is one: were it
+    // kept, every later run would stop at it and the log would grow without bound.
+    const forever = parseRetentionPolicy(POLICY_TEXT.replace("records: 30d", "records: forever"), "f.yaml");
+    const { dir, key } = await makeLog(Array(300).fill(100));
+    let log = await openFsLog(dir);
+    try {
+      const first = await runRetention(log, {
+        policy: forever,
+        by: "first",
+        nowUs: (NOW - 50 * DAY_MS) * 1000,
+      });
+      expect(first).toMatchObject({ from: 0, before: 256, recordIndex: 300 });
+      await log.append(Array.from({ length: 600 }, (_, i) => event(301 + i, 40)));
+      await log.waitIntegrated(901);
+    } finally {
+      await log.close();
+    }
+    // Reopened: closing synced the new tiles, which retention waits for.
+    log = await openFsLog(dir);
+    try {
+      const second = await runRetention(log, { policy: forever, by: "second", nowUs: NOW * 1000 });
+      // Bundle 1 holds the first record (entry 300); bundles 1 and 2 go all the same.
+      expect(second).toMatchObject({ from: 256, before: 768, recordIndex: 901 });
+    } finally {
+      await log.close();
+    }
+    const report = await verifyLog(new FsLogFiles(dir), { verifierKey: key });
+    expect(report.problems).toEqual([]);
+    expect(report.pruned).toBe(768);
+    // One range: the second record covers what the first (now pruned with its bundle) did.
+    expect(report.prunedRanges.map((r) => [r.from, r.before, r.record])).toEqual([[0, 768, 901]]);
   });
 
   it("loses nothing when it stops between its record and the removal; the next run finishes", async () => {

@@ -1,14 +1,16 @@
 // A retention policy: how long each entry of the log is kept, by age, optionally by class of
 // request (resource, verb, namespace). The first rule that matches an audit event decides; an
-// event no rule matches gets `keep`; kubetrail's own records (alerts, retention and erasure
-// records, quarantined items) get `records` (default: `keep`). Durations are whole numbers of
+// event no rule matches gets `keep`; kubetrail's own records (alerts, admission decisions, erasure
+// records, quarantined items) get `records` (default: `keep`). A retention record is never what
+// holds pruning back: each says how far the log is pruned, so the newest covers every range
+// pruned before it (and a run never removes its own). Durations are whole numbers of
 // hours, days, weeks or years (`36h`, `30d`, `12w`, `7y`, a year being 365 days), or `forever`.
 //
 //   apiVersion: kubetrail.dev/v1
 //   kind: RetentionPolicy
 //   metadata: { name: compliance }
 //   keep: 400d
-//   records: forever
+//   records: 400d
 //   rules:
 //     - { resources: [secrets], keep: 7y }
 //     - { resources: [pods], verbs: [get, list, watch], keep: 30d }
@@ -16,6 +18,7 @@
 import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { CodedError } from "../errors.js";
+import { RETENTION_RECORD_KIND } from "../records/retention-record.js";
 
 export type RetentionErrorCode = "invalid" | "io" | "refused";
 
@@ -119,6 +122,8 @@ export interface EntryClass {
   timeUs: number | null;
   /** False for kubetrail's own records. */
   audit: boolean;
+  /** A record's kind (Alert, RetentionRecord, …). */
+  kind?: string;
   resource?: string;
   group?: string;
   verb?: string;
@@ -136,17 +141,34 @@ function matches(rule: RetentionRule, c: EntryClass): boolean {
   return true;
 }
 
-/** How long `c` is kept under `policy`. */
-export function keepOf(policy: RetentionPolicy, c: EntryClass): Keep {
-  if (!c.audit) return policy.records;
-  for (const rule of policy.rules) if (matches(rule, c)) return rule.keep;
-  return policy.keep;
+/** How long `c` is kept under `policy`, and what in the policy says so. */
+export function keepOf(policy: RetentionPolicy, c: EntryClass): { keep: Keep; by: string } {
+  if (!c.audit)
+    return c.kind === RETENTION_RECORD_KIND
+      ? { keep: 0, by: "a newer retention record covers it" }
+      : { keep: policy.records, by: "records" };
+  for (const [i, rule] of policy.rules.entries())
+    if (matches(rule, c)) return { keep: rule.keep, by: `rule ${i + 1}` };
+  return { keep: policy.keep, by: "keep" };
 }
 
 /** Whether an entry of class `c` may be removed at `nowUs`; an undated entry never is. */
 export function expired(policy: RetentionPolicy, c: EntryClass, nowUs: number): boolean {
-  const keep = keepOf(policy, c);
+  const { keep } = keepOf(policy, c);
   return keep !== null && c.timeUs !== null && c.timeUs + keep <= nowUs;
+}
+
+/** Why an entry of class `c` is still kept: its class, the policy's part that keeps it, and until when. */
+export function keptBecause(policy: RetentionPolicy, c: EntryClass): string {
+  const { keep, by } = keepOf(policy, c);
+  const what = c.audit
+    ? [c.verb, c.group ? `${c.group}/${c.resource}` : c.resource, c.namespace && `in ${c.namespace}`]
+        .filter(Boolean)
+        .join(" ") || "an audit event"
+    : `${/^[AEIOU]/.test(c.kind ?? "") ? "an" : "a"} ${c.kind ?? "record"}`;
+  if (c.timeUs === null) return `${what}, undated: never expired`;
+  if (keep === null) return `${what}, kept forever by ${by}`;
+  return `${what}, kept by ${by} until ${new Date((c.timeUs + keep) / 1000).toISOString()}`;
 }
 
 /** RFC 3339 with any fraction → microseconds, or null. */
@@ -171,7 +193,8 @@ export function classify(entry: Uint8Array): EntryClass {
   }
   if (doc["kind"] !== "Event") {
     // Every kubetrail record (Alert, QuarantinedItem, RetentionRecord, …) is dated by `time`.
-    return { timeUs: parseTimeUs(doc["time"]), audit: false };
+    const kind = typeof doc["kind"] === "string" ? doc["kind"] : undefined;
+    return { timeUs: parseTimeUs(doc["time"]), audit: false, ...(kind !== undefined ? { kind } : {}) };
   }
   const ref = (doc["objectRef"] ?? {}) as Record<string, unknown>;
   const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);

@@ -7,7 +7,7 @@
 import { statSync } from "node:fs";
 import type { FsDriver } from "../store/fs/driver.js";
 import { BUNDLE_SIZE, type AuditLog } from "../store/types.js";
-import { classify, expired, type RetentionPolicy } from "./policy.js";
+import { classify, expired, keptBecause, type RetentionPolicy } from "./policy.js";
 import { retentionRecord } from "../records/retention-record.js";
 
 export interface RetentionRunOptions {
@@ -57,8 +57,9 @@ export async function runRetention(
     for await (const entry of log.readEntries(before, before + BUNDLE_SIZE)) {
       // An erased entry holds nothing left to keep.
       if (entry.data === undefined) continue;
-      if (!expired(opts.policy, classify(entry.data), nowUs)) {
-        stoppedBy = `entry ${entry.index} is still kept by the policy`;
+      const c = classify(entry.data);
+      if (!expired(opts.policy, c, nowUs)) {
+        stoppedBy = `entry ${entry.index} is still kept (${keptBecause(opts.policy, c)}); only whole bundles go, oldest first`;
         break scan;
       }
     }
