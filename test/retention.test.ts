@@ -71,6 +71,27 @@ function bundleBytes(dir: string): number {
   }, 0);
 }
 
+/** Opens the log in `dir` for `fn`, then closes it (which syncs the tiles retention waits for). */
+async function withLog<T>(
+  dir: string,
+  fn: (log: Awaited<ReturnType<typeof openFsLog>>) => Promise<T>,
+): Promise<T> {
+  const log = await openFsLog(dir);
+  try {
+    return await fn(log);
+  } finally {
+    await log.close();
+  }
+}
+
+/** verify's report of `dir`, checked to have no problem and `pruned` entries pruned. */
+async function cleanReport(dir: string, key: string, pruned: number) {
+  const report = await verifyLog(new FsLogFiles(dir), { verifierKey: key });
+  expect(report.problems).toEqual([]);
+  expect(report.pruned).toBe(pruned);
+  return report;
+}
+
 describe("retention run", () => {
   it("removes only whole bundles past the policy, records it first, and frees the disk", async () => {
     // Bundles 0 and 1 are 90 days old; a Secret read at entry 300 (kept 7 years) holds bundle 1.
@@ -127,8 +148,7 @@ describe("retention run", () => {
 
   it("extends the pruned range under a second record, each range named by its record", async () => {
     const { dir, key } = await makeLog([...Array(300).fill(100), ...Array(600).fill(40)]);
-    const log = await openFsLog(dir);
-    try {
+    await withLog(dir, async (log) => {
       // 50 days before NOW only the 100-day-old entries are past 30 days: bundle 0 goes.
       const first = await runRetention(log, {
         policy: POLICY,
@@ -140,12 +160,8 @@ describe("retention run", () => {
       // the second run's record covers everything pruned so far.
       const second = await runRetention(log, { policy: POLICY, by: "second", nowUs: NOW * 1000 });
       expect(second).toMatchObject({ from: 256, before: 768, recordIndex: 901 });
-    } finally {
-      await log.close();
-    }
-    const report = await verifyLog(new FsLogFiles(dir), { verifierKey: key });
-    expect(report.problems).toEqual([]);
-    expect(report.pruned).toBe(768);
+    });
+    const report = await cleanReport(dir, key, 768);
     expect(report.prunedRanges).toEqual([
       {
         from: 0,
@@ -164,8 +180,7 @@ describe("retention run", () => {
     // kept, every later run would stop at it and the log would grow without bound.
     const forever = parseRetentionPolicy(POLICY_TEXT.replace("records: 30d", "records: forever"), "f.yaml");
     const { dir, key } = await makeLog(Array(300).fill(100));
-    let log = await openFsLog(dir);
-    try {
+    await withLog(dir, async (log) => {
       const first = await runRetention(log, {
         policy: forever,
         by: "first",
@@ -174,21 +189,13 @@ describe("retention run", () => {
       expect(first).toMatchObject({ from: 0, before: 256, recordIndex: 300 });
       await log.append(Array.from({ length: 600 }, (_, i) => event(301 + i, 40)));
       await log.waitIntegrated(901);
-    } finally {
-      await log.close();
-    }
-    // Reopened: closing synced the new tiles, which retention waits for.
-    log = await openFsLog(dir);
-    try {
-      const second = await runRetention(log, { policy: forever, by: "second", nowUs: NOW * 1000 });
-      // Bundle 1 holds the first record (entry 300); bundles 1 and 2 go all the same.
-      expect(second).toMatchObject({ from: 256, before: 768, recordIndex: 901 });
-    } finally {
-      await log.close();
-    }
-    const report = await verifyLog(new FsLogFiles(dir), { verifierKey: key });
-    expect(report.problems).toEqual([]);
-    expect(report.pruned).toBe(768);
+    });
+    // Bundle 1 holds the first record (entry 300); bundles 1 and 2 go all the same.
+    const second = await withLog(dir, (log) =>
+      runRetention(log, { policy: forever, by: "second", nowUs: NOW * 1000 }),
+    );
+    expect(second).toMatchObject({ from: 256, before: 768, recordIndex: 901 });
+    const report = await cleanReport(dir, key, 768);
     // One range: the second record covers what the first (now pruned with its bundle) did.
     expect(report.prunedRanges.map((r) => [r.from, r.before, r.record])).toEqual([[0, 768, 901]]);
   });
