@@ -323,20 +323,23 @@ describe("guard replay", () => {
     const data = path.join(dir, "data");
     const imp = await runCli(["import", "--data", data, log]);
     expect(imp.code, imp.stderr).toBe(0);
-    const replay = (...extra: string[]) =>
+    const replaySince = (since: string, ...extra: string[]) =>
       runCli([
         "guard",
         "replay",
         "--data",
         data,
         "--since",
-        "30d",
+        since,
         "--policy",
         path.join(dir, "policies"),
         ...extra,
       ]);
+    const replay = (...extra: string[]) => replaySince("30d", ...extra);
     const r = await replay("-o", "json");
     expect(r.code, r.stderr).toBe(0);
+    // Written finding by finding from the spool, yet the same document JSON.stringify makes.
+    expect(r.stdout).toBe(JSON.stringify(JSON.parse(r.stdout), null, 2) + "\n");
     const report = JSON.parse(r.stdout) as {
       summary: {
         candidates: number;
@@ -400,6 +403,12 @@ describe("guard replay", () => {
       "team-a": { deny: 1, warn: 0, audit: 1 },
       "team-b": { deny: 1, warn: 0, audit: 0 },
     });
+    // The events are over an hour old: nothing to list, in either format.
+    const recent = (...extra: string[]) => replaySince("1h", ...extra);
+    const empty = await recent("-o", "json");
+    expect(JSON.parse(empty.stdout)).toMatchObject({ findings: [], summary: { candidates: 0 } });
+    expect(empty.stdout).toBe(JSON.stringify(JSON.parse(empty.stdout), null, 2) + "\n");
+    expect((await recent()).stdout).toMatch(/^Nothing would have been denied, warned or recorded\.\n/);
     const table = await replay();
     expect(table.stdout).toContain("2 refused: logged below Request level");
     expect(table.stdout).toMatch(

@@ -8,13 +8,15 @@ import { readDocumentFiles, readDocuments, type SourceDocument } from "../guard/
 import { DEFAULT_MANIFEST_CONTEXT } from "../guard/manifest-request.js";
 import { loadPolicies, type PolicySet } from "../guard/policy/load.js";
 import { findings, objectLabel, policyName, renderJunit, renderSarif } from "../guard/report/formats.js";
-import { replayHistory, type ReplayReport } from "../guard/replay.js";
+import { replayHistory, type ReplayFinding, type ReplayResult } from "../guard/replay.js";
 import { GuardError } from "../guard/types.js";
 import { findGuardTests, runGuardTest, type AssertionOutcome } from "../guard/unit-tests.js";
 import { CliError } from "./errors.js";
 import { checkOutput, USAGE_EXIT } from "./output/format.js";
 import { openCliSession } from "./output/session.js";
-import { formatTable } from "./output/table.js";
+import { columnWidths, formatTable, tableLines } from "./output/table.js";
+import { JsonLineSpool } from "./output/spool.js";
+import { writeOut } from "./output/write-out.js";
 import { collect } from "./list-options.js";
 
 const VERSION = "0.1.0";
@@ -161,31 +163,30 @@ function tallyLines(
   return rows.length === 0 ? "" : "\n" + formatTable([title, "DENY", "WARN", "AUDIT"], rows);
 }
 
-function replayTable(r: ReplayReport): string {
-  const rows = r.findings.flatMap((f) =>
-    f.policies.map((p) => [
-      String(f.index),
-      f.time,
-      f.user,
-      f.operation,
-      `${f.object.resource}${f.object.subresource ? `/${f.object.subresource}` : ""} ${[f.object.namespace, f.object.name].filter(Boolean).join("/")}`,
-      policyName(p),
-      p.effects.join(","),
-      p.status === "error"
-        ? `policy error: ${p.error ?? ""}`
-        : p.violations.map((v) => `${v.message}${v.field ? ` (${v.field})` : ""}`).join("; "),
-    ]),
-  );
+const REPLAY_HEADERS = ["INDEX", "TIME", "USER", "OP", "OBJECT", "POLICY", "EFFECT", "WHY"];
+
+/** A finding's table rows: one per policy that would have denied, warned or recorded it. */
+function findingRows(f: ReplayFinding): string[][] {
+  return f.policies.map((p) => [
+    String(f.index),
+    f.time,
+    f.user,
+    f.operation,
+    `${f.object.resource}${f.object.subresource ? `/${f.object.subresource}` : ""} ${[f.object.namespace, f.object.name].filter(Boolean).join("/")}`,
+    policyName(p),
+    p.effects.join(","),
+    p.status === "error"
+      ? `policy error: ${p.error ?? ""}`
+      : p.violations.map((v) => `${v.message}${v.field ? ` (${v.field})` : ""}`).join("; "),
+  ]);
+}
+
+function replaySummaryText(r: ReplayResult): string {
   const s = r.summary;
-  const head =
-    rows.length > 0
-      ? formatTable(["INDEX", "TIME", "USER", "OP", "OBJECT", "POLICY", "EFFECT", "WHY"], rows)
-      : "Nothing would have been denied, warned or recorded.\n";
   const skipped = Object.entries(s.skipped)
     .map(([why, n]) => `  ${n} not evaluated: ${why}\n`)
     .join("");
   return (
-    head +
     `\n${s.candidates} creates, updates and patches since ${r.since ?? "the start"} (log checkpoint size ${s.checkpointSize}); ${s.evaluated} evaluated, ${s.findings} would have been denied, warned or recorded (audit mode); every listed entry's inclusion proof verified.\n` +
     (s.belowRequestLevel > 0
       ? `  ${s.belowRequestLevel} refused: logged below Request level, so the log has no request body to evaluate (raise their audit level to Request).\n`
@@ -197,6 +198,39 @@ function replayTable(r: ReplayReport): string {
   );
 }
 
+/** The findings as a table, columns sized on a first pass over the spool, then the summary. */
+async function writeReplayTable(r: ReplayResult, spool: JsonLineSpool<ReplayFinding>): Promise<void> {
+  if (spool.count === 0) {
+    await writeOut(
+      process.stdout,
+      "Nothing would have been denied, warned or recorded.\n" + replaySummaryText(r),
+    );
+    return;
+  }
+  let widths: number[] = [];
+  for await (const f of spool.read()) widths = columnWidths(REPLAY_HEADERS, findingRows(f), widths);
+  await writeOut(process.stdout, tableLines(REPLAY_HEADERS, [], widths)[0] + "\n");
+  for await (const f of spool.read())
+    await writeOut(
+      process.stdout,
+      tableLines(REPLAY_HEADERS, findingRows(f), widths).slice(1).join("\n") + "\n",
+    );
+  await writeOut(process.stdout, replaySummaryText(r));
+}
+
+/** The report as one JSON document (findings last, written from the spool one by one). */
+async function writeReplayJson(r: ReplayResult, spool: JsonLineSpool<ReplayFinding>): Promise<void> {
+  const head = JSON.stringify(r, null, 2);
+  await writeOut(process.stdout, `${head.slice(0, head.lastIndexOf("\n}"))},\n  "findings": [`);
+  let first = true;
+  for await (const f of spool.read()) {
+    const text = JSON.stringify(f, null, 2).replace(/\n/g, "\n    ");
+    await writeOut(process.stdout, `${first ? "" : ","}\n    ${text}`);
+    first = false;
+  }
+  await writeOut(process.stdout, `${first ? "" : "\n  "}]\n}\n`);
+}
+
 async function replay(o: {
   data: string;
   since?: string;
@@ -206,21 +240,28 @@ async function replay(o: {
 }): Promise<void> {
   const format = checkOutput(o.output, ["table", "json"]);
   const set = policies(o.policy, o.builtins);
-  const session = await openCliSession(o.data);
-  let report: ReplayReport;
+  // Findings wait on disk, not in memory, for the summary that comes with them.
+  const spool = new JsonLineSpool<ReplayFinding>();
   try {
-    report = await replayHistory(session.log, session.index, set.policies, {
-      nowMs: Date.now(),
-      ...(o.since === undefined ? {} : { since: o.since }),
-    }).catch((err: unknown) => {
-      if (err instanceof Error && "code" in err && err.code === "bad-filter")
-        throw new CliError(`--since: ${err.message.replace(/^since: /, "")}`, USAGE_EXIT);
-      throw err;
-    });
+    const session = await openCliSession(o.data);
+    let result: ReplayResult;
+    try {
+      result = await replayHistory(session.log, session.index, set.policies, {
+        nowMs: Date.now(),
+        ...(o.since === undefined ? {} : { since: o.since }),
+        onFinding: (f) => spool.add(f),
+      }).catch((err: unknown) => {
+        if (err instanceof Error && "code" in err && err.code === "bad-filter")
+          throw new CliError(`--since: ${err.message.replace(/^since: /, "")}`, USAGE_EXIT);
+        throw err;
+      });
+    } finally {
+      session.close();
+    }
+    await (format === "json" ? writeReplayJson(result, spool) : writeReplayTable(result, spool));
   } finally {
-    session.close();
+    spool.close();
   }
-  process.stdout.write(format === "json" ? JSON.stringify(report, null, 2) + "\n" : replayTable(report));
 }
 
 export function registerGuard(program: Command): void {

@@ -73,6 +73,9 @@ export interface ReplayReport {
   findings: ReplayFinding[];
 }
 
+/** The report less its findings, which replayHistory hands over one at a time as it finds them. */
+export type ReplayResult = Omit<ReplayReport, "findings">;
+
 /** Strongest first: a finding is tallied under the strongest effect it had. */
 const EFFECT_ORDER: readonly Effect[] = ["deny", "warn", "audit"];
 
@@ -182,19 +185,24 @@ function memoHashReader(inner: HashReader, max = 1 << 20): HashReader {
 
 /**
  * Replays `policies` over the creates and updates since `since` (a duration such as 30d) in
- * the log as of its latest checkpoint, reading them through the index. Each finding's
- * inclusion proof is verified before it is reported; a proof that does not verify throws.
+ * the log as of its latest checkpoint, reading them through the index. Each finding goes to
+ * `onFinding` in log order once its inclusion proof is verified (a proof that does not verify
+ * throws); none is kept here, so a replay that flags millions holds only the summary.
  */
 export async function replayHistory(
   log: LogReader,
   index: QueryIndex,
   policies: readonly LoadedPolicy[],
-  opts: { since?: string; nowMs: number; onProgress?: (done: number) => void },
-): Promise<ReplayReport> {
+  opts: {
+    since?: string;
+    nowMs: number;
+    onFinding: (finding: ReplayFinding) => void;
+    onProgress?: (done: number) => void;
+  },
+): Promise<ReplayResult> {
   const cp = log.latestCheckpoint();
   const reader = memoHashReader(log.hashReader());
   const evaluator = new ReplayEvaluator(policies, opts.nowMs);
-  const findings: ReplayFinding[] = [];
   const raw: Record<string, string[]> = {
     verb: REPLAYED_VERBS,
     kind: ["event"],
@@ -218,7 +226,7 @@ export async function replayHistory(
             "replay",
             `entry ${found.index}: its inclusion proof does not verify against the checkpoint of size ${cp.size}`,
           );
-        findings.push({ ...found, inclusionProof: proof.map(encodeBase64) });
+        opts.onFinding({ ...found, inclusionProof: proof.map(encodeBase64) });
       }
       opts.onProgress?.(evaluator.summary.candidates);
     }
@@ -239,6 +247,5 @@ export async function replayHistory(
         modes: p.modes,
       })),
     summary: { checkpointSize: cp.size, ...evaluator.summary },
-    findings,
   };
 }
