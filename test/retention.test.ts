@@ -99,6 +99,14 @@ describe("retention run", () => {
     const policyFile = path.join(dir, "..", `${path.basename(dir)}-policy.yaml`);
     writeFileSync(policyFile, POLICY_TEXT);
     dirs.push(policyFile);
+    expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
+    const listed = async () =>
+      (
+        JSON.parse((await runCli(["query", "--data", dir, "--limit", "all", "-o", "json"])).stdout) as {
+          items: unknown[];
+        }
+      ).items.length;
+    expect(await listed()).toBe(700);
     const diskBefore = bundleBytes(dir);
     const retentionRun = (...more: string[]) =>
       runCli(["retention", "run", "--data", dir, "--policy", policyFile, ...more]);
@@ -114,7 +122,9 @@ describe("retention run", () => {
       bytesFreed: number;
       stoppedBy: string;
     };
-    expect(run).toMatchObject({ from: 0, before: 256, bundles: 1, recordIndex: 700 });
+    expect(run).toMatchObject({ from: 0, before: 256, bundles: 1, recordIndex: 700, indexRowsDropped: 256 });
+    // The pruned events' index rows went with them: who did what to which object is not kept either.
+    expect(await listed()).toBe(700 - 256);
     const until = new Date(NOW - 90 * DAY_MS + 7 * 365 * DAY_MS).toISOString();
     expect(run.stoppedBy).toBe(
       `entry 300 is still kept (get secrets in team-a, kept by rule 1 until ${until}); only whole bundles go, oldest first`,
@@ -233,12 +243,15 @@ describe("retention run", () => {
     const policyFile = `${dir}-policy.yaml`;
     dirs.push(policyFile);
     writeFileSync(policyFile, POLICY_TEXT);
+    // Indexed before serve starts, so its index holds the rows retention is to drop.
+    expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
     const serve = await startServe(dir, ["--retention-policy", policyFile, "--no-detect"]);
     try {
       const deadline = Date.now() + 30_000;
       while (!serve.output().includes("retention: bundles removed") && Date.now() < deadline)
         await sleep(100);
       expect(serve.output()).toContain("retention: bundles removed");
+      expect(serve.output()).toContain('"indexRowsDropped":512');
     } finally {
       await serve.kill("SIGTERM");
     }

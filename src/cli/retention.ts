@@ -6,6 +6,7 @@ import os from "node:os";
 import type { Command } from "commander";
 import { parseRetentionPolicy, RetentionError, type RetentionPolicy } from "../retention/policy.js";
 import { runRetention } from "../retention/run.js";
+import { dropPrunedRows } from "../index/drop-pruned.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
@@ -61,9 +62,13 @@ export function registerRetention(program: Command): void {
       } finally {
         await log.close();
       }
+      // The index rows of what is pruned go too; every run, so none a crash left behind stays.
+      const indexRowsDropped = o.dryRun ? 0 : dropPrunedRows(o.data, result.before);
       const seconds = (Date.now() - started) / 1000;
       if (o.output === "json") {
-        process.stdout.write(JSON.stringify({ ...result, dryRun: o.dryRun === true, seconds }) + "\n");
+        process.stdout.write(
+          JSON.stringify({ ...result, indexRowsDropped, dryRun: o.dryRun === true, seconds }) + "\n",
+        );
         return;
       }
       const what =
@@ -72,7 +77,7 @@ export function registerRetention(program: Command): void {
           : `${o.dryRun ? "would remove" : "removed"} entries ${result.from}–${result.before - 1} (${result.bundles} bundles` +
             (o.dryRun
               ? ")"
-              : `, ${(result.bytesFreed / 1e6).toFixed(1)} MB) under retention record #${result.recordIndex}`) +
+              : `, ${(result.bytesFreed / 1e6).toFixed(1)} MB, ${indexRowsDropped} index rows) under retention record #${result.recordIndex}`) +
             `; stopped: ${result.stoppedBy}`;
       process.stdout.write(`${what} in ${seconds.toFixed(1)}s\n`);
     });

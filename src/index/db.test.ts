@@ -431,3 +431,67 @@ describe("opening a missing index from several processes at once", () => {
     expect(errors).toEqual([]);
   }, 120_000);
 });
+
+describe("QueryIndex.dropBelow", () => {
+  it("deletes the rows of pruned entries, keeps the rest and the position, and shrinks a new file", () => {
+    // A larger index than the scenario's, so the deletes free whole pages.
+    const big = openIndex(join(dir, "big"), { origin: "test.example/big" }).index;
+    try {
+      const entries = scenarioEntries();
+      const rows = Array.from({ length: 30_000 }, (_, i) => {
+        const data = entries[i % entries.length]!;
+        return rowFromEntry(i, data, hashLeaf(data));
+      });
+      big.applyBatch(rows, rows.length);
+      big.checkpointsItself(true);
+      const db = new Database(join(dir, "big", INDEX_FILE), { readonly: true });
+      const pages = () => db.pragma("page_count", { simple: true }) as number;
+      try {
+        expect(db.pragma("auto_vacuum", { simple: true })).toBe(2);
+        const before = pages();
+        expect(big.dropBelow(20_000, 7_000)).toBe(20_000);
+        expect(big.position()).toBe(30_000);
+        const left = db.prepare("SELECT MIN(idx) AS lo, COUNT(*) AS n FROM entries").get();
+        expect(left).toEqual({ lo: 20_000, n: 10_000 });
+        expect(pages()).toBeLessThan(before * 0.6);
+        // Queries see only what is left; a second drop finds nothing.
+        const all = big.search(
+          parseFilter({
+            stage: ["RequestReceived", "ResponseComplete", "ResponseStarted", "Panic"],
+            limit: ["100000"],
+          }),
+          NOW,
+        );
+        expect(all.rows.every((r) => r.idx >= 20_000)).toBe(true);
+        expect(big.dropBelow(20_000)).toBe(0);
+      } finally {
+        db.close();
+      }
+    } finally {
+      big.close();
+    }
+  });
+
+  it("leaves an older file's freed pages in it, for new rows", () => {
+    // Files made before auto_vacuum was set have NONE; reopening does not change that.
+    index.close();
+    const file = join(dir, INDEX_FILE);
+    const raw = new Database(file);
+    raw.pragma("auto_vacuum = 0");
+    raw.exec("VACUUM");
+    raw.close();
+    index = openIndex(dir, { origin: "test.example/log" }).index;
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.pragma("auto_vacuum", { simple: true })).toBe(0);
+      const pages = db.pragma("page_count", { simple: true });
+      expect(index.dropBelow(5)).toBe(5);
+      expect(
+        index.search(parseFilter({ limit: ["1000"], asc: ["true"] }), NOW).rows[0]!.idx,
+      ).toBeGreaterThanOrEqual(5);
+      expect(db.pragma("page_count", { simple: true })).toBe(pages);
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -217,7 +217,7 @@ export class QueryIndex {
     };
   }
 
-  /** Number of log entries covered: rows exist for exactly the entries [0, position). */
+  /** Number of log entries covered: rows exist for the entries [0, position), but those retention pruned. */
   position(): number {
     return this.meta().position;
   }
@@ -261,7 +261,9 @@ export class QueryIndex {
           `${this.path}: batch starts at entry ${first} but the index ends at ${position}`,
         );
       }
-      const fresh = rows.filter((r) => r.idx >= position);
+      // An entry retention pruned before it was indexed (a rebuild of a pruned log) gets no row:
+      // dropBelow deletes the rows of what it prunes, and a placeholder answers no query.
+      const fresh = rows.filter((r) => r.idx >= position && r.kind !== PRUNED_KIND);
       const finals = this.finalRows(fresh);
       // An admission decision is the one row of its review: queried by default beside events.
       for (const r of fresh) this.insertRow(r, finals.has(r) || r.kind === ADMISSION_DECISION);
@@ -516,6 +518,27 @@ export class QueryIndex {
    * Whether this connection checkpoints the write-ahead log itself when a commit makes it long
    * (SQLite's default), or leaves that to another connection (see wal-checkpointer.ts).
    */
+  /**
+   * Deletes the rows of entries below `before` (bundles retention removed): a row keeps who did
+   * what to which object, which the policy said to keep no longer, and most of an event's disk.
+   * A chunk of rows per transaction, so another writer (serve's index writer) waits briefly at
+   * most; then the freed pages go back to the file system where the file allows it (auto_vacuum
+   * INCREMENTAL, as configure() sets for new files; in older ones they are reused by new rows).
+   * Returns how many rows were deleted.
+   */
+  dropBelow(before: number, rowsPerStep = 20_000, pagesPerStep = 2_000): number {
+    const lowest =
+      this.db.prepare<[], { lo: number | null }>("SELECT MIN(idx) AS lo FROM entries").get()?.lo ?? null;
+    const del = this.db.prepare<[number]>("DELETE FROM entries WHERE idx < ?");
+    let deleted = 0;
+    for (let lo = lowest; lo !== null && lo < before; lo = Math.min(before, lo + rowsPerStep))
+      deleted += del.run(Math.min(before, lo + rowsPerStep)).changes;
+    if (deleted > 0 && this.db.pragma("auto_vacuum", { simple: true }) === AUTO_VACUUM_INCREMENTAL)
+      while ((this.db.pragma("freelist_count", { simple: true }) as number) > 0)
+        this.db.pragma(`incremental_vacuum(${pagesPerStep})`);
+    return deleted;
+  }
+
   checkpointsItself(on: boolean): void {
     this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
   }
@@ -530,9 +553,18 @@ export class QueryIndex {
   }
 }
 
+/** The kind of a row made for an entry whose bytes retention removed (row.ts goneRow). */
+const PRUNED_KIND = "pruned";
+
+/** PRAGMA auto_vacuum's value for INCREMENTAL. */
+const AUTO_VACUUM_INCREMENTAL = 2;
+
 function configure(db: Database.Database): void {
   // Set first: the other pragmas may wait for a lock held by another process.
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // Before any table exists (a new file), or applied by the VACUUM after a schema change: what
+  // retention deletes (dropBelow) can then be given back to the file system. No effect otherwise.
+  db.pragma(`auto_vacuum = ${AUTO_VACUUM_INCREMENTAL}`);
   enterWalMode(db);
   // Derived data: NORMAL keeps the index consistent after a crash (it may lose the newest
   // batches, which the position makes the indexer redo), at a fraction of FULL's fsyncs.

@@ -1,6 +1,6 @@
 // `serve --retention-policy FILE`: the policy applied by serve itself, once the log is open and
 // then every --retention-interval, the way `kubetrail retention run` applies it to a stopped
-// log. A failed run is logged and tried again at the next interval; nothing is removed unless
+// log, the index rows of what it removed dropped after it (off the event loop). A failed run is logged and tried again at the next interval; nothing is removed unless
 // its retention record is in the log under a signed checkpoint first (run.ts).
 import type { Logger } from "pino";
 import type { ServeExtension } from "../server/run-serve.js";
@@ -8,6 +8,7 @@ import { FsDriver } from "../store/fs/driver.js";
 import type { AuditLog } from "../store/types.js";
 import { RetentionError, type RetentionPolicy } from "./policy.js";
 import { runRetention } from "./run.js";
+import { dropPrunedRowsOffThread } from "../index/drop-pruned.js";
 
 export interface RetentionServeOptions {
   policy: RetentionPolicy;
@@ -30,8 +31,10 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
       let running: Promise<void> = Promise.resolve();
       const once = (): void => {
         running = runRetention(fsLog, { policy: opts.policy, by: opts.by }).then(
-          (r) => {
-            if (r.bundles > 0)
+          async (r) => {
+            // Every run, so rows a crash or a failed run left behind go at the next.
+            const indexRowsDropped = await dropPrunedRowsOffThread(fsLog.driver.layout.dir, r.before);
+            if (r.bundles > 0 || indexRowsDropped > 0)
               opts.logger.info(
                 {
                   from: r.from,
@@ -39,6 +42,7 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
                   bundles: r.bundles,
                   bytesFreed: r.bytesFreed,
                   record: r.recordIndex,
+                  indexRowsDropped,
                 },
                 "retention: bundles removed",
               );

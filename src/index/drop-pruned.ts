@@ -1,0 +1,36 @@
+// The index rows of entries retention removed go with them (QueryIndex.dropBelow): by the CLI
+// after `retention run`, and by serve after each of its runs on a worker thread of its own, so
+// its event loop never waits for the deletes. Safe beside serve's index writer (SQLite locking,
+// short transactions) and idempotent: every run drops whatever is left below the pruned point.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { startWorker, workerModule } from "../worker/start.js";
+import { INDEX_FILE, openIndex } from "./db.js";
+import { IndexError } from "./errors.js";
+
+const WORKER = workerModule(import.meta.url, "drop-pruned-worker");
+
+/** Deletes the rows below `before` from DATA/index.db, if there is one; returns how many. */
+export function dropPrunedRows(dataDir: string, before: number): number {
+  if (!existsSync(join(dataDir, INDEX_FILE))) return 0;
+  const { index, rebuilt } = openIndex(dataDir);
+  try {
+    // A file replaced on opening (outdated, damaged) is empty; its refill skips nothing.
+    return rebuilt === undefined ? index.dropBelow(before) : 0;
+  } finally {
+    index.close();
+  }
+}
+
+/** dropPrunedRows on a worker thread. */
+export function dropPrunedRowsOffThread(dataDir: string, before: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const worker = startWorker(WORKER, { dataDir, before });
+    worker.once("message", (m: { deleted?: number; error?: string }) => {
+      void worker.terminate();
+      if (m.error === undefined) resolve(m.deleted ?? 0);
+      else reject(new IndexError("writer", `dropping the index rows of pruned entries: ${m.error}`));
+    });
+    worker.once("error", reject);
+  });
+}
