@@ -29,31 +29,34 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
         );
       const fsLog = log as AuditLog & { driver: FsDriver };
       let running: Promise<void> = Promise.resolve();
-      const once = (): void => {
-        running = runRetention(fsLog, { policy: opts.policy, by: opts.by }).then(
-          async (r) => {
-            // Every run, so rows a crash or a failed run left behind go at the next.
-            const indexRowsDropped = await dropPrunedRowsOffThread(fsLog.driver.layout.dir, r.before);
-            if (r.bundles > 0 || indexRowsDropped > 0)
-              opts.logger.info(
-                {
-                  from: r.from,
-                  before: r.before,
-                  bundles: r.bundles,
-                  bytesFreed: r.bytesFreed,
-                  record: r.recordIndex,
-                  indexRowsDropped,
-                },
-                "retention: bundles removed",
-              );
-            else opts.logger.debug({ stoppedBy: r.stoppedBy }, "retention: nothing to remove");
-          },
-          (err: unknown) =>
-            opts.logger.error(
-              { err: err instanceof Error ? err.message : String(err) },
-              "retention run failed; tried again at the next interval",
-            ),
+      const failed = (what: string) => (err: unknown) =>
+        opts.logger.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          `${what}; tried again at the next interval`,
         );
+      const once = (): void => {
+        running = runRetention(fsLog, { policy: opts.policy, by: opts.by }).then(async (r) => {
+          // Every run, so rows a crash or a failed run left behind go at the next.
+          const indexRowsDropped = await dropPrunedRowsOffThread(fsLog.driver.layout.dir, r.before).catch(
+            (err: unknown) => {
+              failed("retention: dropping the pruned entries' index rows failed")(err);
+              return 0;
+            },
+          );
+          if (r.bundles > 0 || indexRowsDropped > 0)
+            opts.logger.info(
+              {
+                from: r.from,
+                before: r.before,
+                bundles: r.bundles,
+                bytesFreed: r.bytesFreed,
+                record: r.recordIndex,
+                indexRowsDropped,
+              },
+              "retention: bundles removed",
+            );
+          else opts.logger.debug({ stoppedBy: r.stoppedBy }, "retention: nothing to remove");
+        }, failed("retention run failed"));
       };
       once();
       const timer = setInterval(() => {
