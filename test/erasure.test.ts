@@ -109,7 +109,57 @@ describe("kubetrail erase", () => {
     // The alert is entry 700, in the open bundle.
     const r = await runCli(["erase", "--data", unfilled, "--user", ERIN, "--reason", "GDPR request 17"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/1 matched entries \(from 700\) are in the open bundle/);
+    expect(r.stderr).toMatch(/1 matched entries \(from 700\) are in the open bundle.*--skip-open-bundle/);
+    const dry = await runCli([
+      "erase",
+      "--data",
+      unfilled,
+      "--user",
+      ERIN,
+      "--reason",
+      "x",
+      "--dry-run",
+      "-o",
+      "json",
+    ]);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ entries: [...ERIN_AT, 700], inOpenBundle: [700] });
+  });
+
+  it("with --skip-open-bundle erases what full bundles hold and names what it left", async () => {
+    const copy = path.join(root, "skip-open");
+    cpSync(unfilled, copy, { recursive: true });
+    const erase = (...more: string[]) =>
+      runCli([
+        "erase",
+        "--data",
+        copy,
+        "--user",
+        ERIN,
+        "--reason",
+        "GDPR request 17",
+        "--skip-open-bundle",
+        ...more,
+      ]);
+    expect(JSON.parse((await erase("--dry-run", "-o", "json")).stdout)).toMatchObject({
+      entries: ERIN_AT,
+      inOpenBundle: [700],
+    });
+    const r = await erase();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^erased 5 entries in \d+ bundles under erasure record #701; .*; 1 matches in the open bundle \(from 700\) left: run again once it has filled\n$/,
+    );
+    const v = await runCli(["verify", "--data", copy, "--key", key, "-o", "json"]);
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, erased: 5 });
+    const reader = await openFsLog(copy);
+    try {
+      const states = new Map<number, string>();
+      for await (const e of reader.readEntries(0, 701)) states.set(e.index, e.gone?.state ?? "present");
+      expect(ERIN_AT.map((i) => states.get(i))).toEqual(Array(5).fill("erased"));
+      expect(states.get(700)).toBe("present");
+    } finally {
+      await reader.close();
+    }
   });
 
   it("erases, records, verifies, and leaves no byte of the values in the data directory", async () => {

@@ -68,6 +68,10 @@ export function registerErase(program: Command): void {
     )
     .requiredOption("--reason <text>", "why, as recorded (a request reference)")
     .option("--by <name>", "who runs it, as recorded (default: user@host)")
+    .option(
+      "--skip-open-bundle",
+      "erase the matches in full bundles now and leave those in the open bundle (the newest, under 256 entries), named, for a run once it has filled",
+    )
     .option("--dry-run", "only list the entries that would be erased")
     .option("-o, --output <format>", "text or json", "text")
     .action(
@@ -79,6 +83,7 @@ export function registerErase(program: Command): void {
         reason: string;
         by?: string;
         dryRun?: boolean;
+        skipOpenBundle?: boolean;
         output: string;
       }) => {
         checkOutput(o.output, ["text", "json"]);
@@ -105,6 +110,7 @@ export function registerErase(program: Command): void {
             reason: o.reason,
             hmacKey,
             dryRun: o.dryRun === true,
+            skipOpenBundle: o.skipOpenBundle === true,
           });
         } finally {
           await log.close();
@@ -118,12 +124,20 @@ export function registerErase(program: Command): void {
           process.stdout.write(JSON.stringify({ ...result, dryRun: o.dryRun === true, seconds }) + "\n");
           return;
         }
+        const left =
+          result.inOpenBundle.length === 0
+            ? ""
+            : `; ${result.inOpenBundle.length} matches in the open bundle (from ${result.inOpenBundle[0]}) ${o.dryRun && !o.skipOpenBundle ? "would refuse the erasure (or be left with --skip-open-bundle)" : "left: run again once it has filled"}`;
         process.stdout.write(
-          result.entries.length === 0
-            ? "no entry matches\n"
+          (result.entries.length === 0
+            ? result.inOpenBundle.length === 0
+              ? "no entry matches"
+              : "nothing to erase in full bundles"
             : o.dryRun
-              ? `would erase ${result.entries.length} entries: ${result.entries.join(", ")}\n`
-              : `erased ${result.entries.length} entries in ${result.bundles} bundles under erasure record ${result.records.map((r) => `#${r}`).join(", ")}; index and dedupe store rebuilt (${seconds.toFixed(1)}s)\n`,
+              ? `would erase ${result.entries.length} entries: ${result.entries.join(", ")}`
+              : `erased ${result.entries.length} entries in ${result.bundles} bundles under erasure record ${result.records.map((r) => `#${r}`).join(", ")}; index and dedupe store rebuilt (${seconds.toFixed(1)}s)`) +
+            left +
+            "\n",
         );
       },
     );

@@ -13,7 +13,8 @@
 //
 // A crash after 2 leaves a record listing entries still present (no error: verify counts only
 // empty lines); running the same erasure again finishes it. Only entries of full bundles whose
-// tiles are durable can be erased; the open bundle's are refused, naming them.
+// tiles are durable can be erased; matches in the open bundle are refused, naming them, or left
+// for a later run (skipOpenBundle).
 import { createHmac } from "node:crypto";
 import { erasureRecord } from "../records/erasure-record.js";
 import type { FsDriver } from "../store/fs/driver.js";
@@ -37,10 +38,19 @@ export interface ErasureOptions {
   dryRun?: boolean;
   /** Records list at most this many entries each (default 10,000); more make several records. */
   perRecord?: number;
+  /**
+   * Erase the matches in full bundles and leave those in the open bundle (ErasureResult
+   * .inOpenBundle) for a run once it has filled, instead of refusing the whole erasure: an
+   * active user or namespace always has some there.
+   */
+  skipOpenBundle?: boolean;
 }
 
 export interface ErasureResult {
+  /** The entries erased (or, on a dry run, that would be). */
   entries: number[];
+  /** Matches in the open bundle, which cannot be erased until it fills: left (skipOpenBundle) or refused. */
+  inOpenBundle: number[];
   /** Log indexes of the erasure records appended. */
   records: number[];
   bundles: number;
@@ -122,22 +132,23 @@ export async function runErasure(
   const found: number[] = [];
   for await (const e of log.readEntries(0, size))
     if (e.data !== undefined && matches(e.data, e.index)) found.push(e.index);
-  const result: ErasureResult = { entries: found, records: [], bundles: 0 };
-  if (found.length === 0 || opts.dryRun) return result;
   const limit = log.driver.prunableBefore;
-  const late = found.filter((i) => i >= limit);
-  if (late.length > 0)
+  const inOpenBundle = found.filter((i) => i >= limit);
+  if (inOpenBundle.length > 0 && !opts.skipOpenBundle && !opts.dryRun)
     throw new LogError(
       "invalid",
-      `${late.length} matched entries (from ${late[0]}) are in the open bundle: erase again once it is full (every ${BUNDLE_SIZE} entries) and its tiles are synced; nothing was changed`,
+      `${inOpenBundle.length} matched entries (from ${inOpenBundle[0]}) are in the open bundle: erase again once it is full (every ${BUNDLE_SIZE} entries) and its tiles are synced, or erase the rest now with --skip-open-bundle; nothing was changed`,
     );
+  const erasing = opts.skipOpenBundle ? found.filter((i) => i < limit) : found;
+  const result: ErasureResult = { entries: erasing, inOpenBundle, records: [], bundles: 0 };
+  if (erasing.length === 0 || opts.dryRun) return result;
   const hmac = createHmac("sha256", opts.hmacKey)
     .update(`${opts.selector.field}:${opts.selector.value}`)
     .digest("hex");
   const perRecord = opts.perRecord ?? 10_000;
   const time = new Date().toISOString();
   const records: Buffer[] = [];
-  for (let i = 0; i < found.length; i += perRecord)
+  for (let i = 0; i < erasing.length; i += perRecord)
     records.push(
       Buffer.from(
         JSON.stringify(
@@ -146,7 +157,7 @@ export async function runErasure(
             by: opts.by,
             reason: opts.reason,
             selector: { field: opts.selector.field, hmac },
-            entries: found.slice(i, i + perRecord),
+            entries: erasing.slice(i, i + perRecord),
           }),
         ),
       ),
@@ -154,7 +165,7 @@ export async function runErasure(
   const { firstIndex } = await log.append(records);
   await log.waitIntegrated(firstIndex + records.length);
   result.records = records.map((_, k) => firstIndex + k);
-  result.bundles = await log.driver.eraseEntries(found);
+  result.bundles = await log.driver.eraseEntries(erasing);
   await log.driver.clearWriteAhead();
   return result;
 }
