@@ -1,6 +1,9 @@
 import { CodedError } from "../errors.js";
 
-/** The mirror's errors: reading a log over HTTP ("unavailable", "missing") and following it ("bad-log", "fork"). */
-export type MirrorErrorCode = "unavailable" | "missing" | "bad-log" | "fork";
+/**
+ * The mirror's errors: reading a log over HTTP ("unavailable", "missing", "pruned": a bundle its
+ * retention removed) and following it ("bad-log", "fork").
+ */
+export type MirrorErrorCode = "unavailable" | "missing" | "pruned" | "bad-log" | "fork";
 
 export class MirrorError extends CodedError<MirrorErrorCode> {}

@@ -12,6 +12,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { FsLayout } from "../store/fs/layout.js";
+import { readRetention, writeRetention, type RetentionRecord } from "../store/fs/retention.js";
 import { FsLogFiles } from "../store/fs/files.js";
 import {
   readFileIfExists,
@@ -64,6 +65,10 @@ export class MirroredLog {
   private openBundle: Uint8Array[] = [];
   /** Directories known to exist, so each batch of files does not create them again. */
   private readonly knownDirs = new Set<string>();
+  /** Which bundles the copy holds as pruned by the log (DATA/retention), as of the last commit. */
+  private retention: RetentionRecord | null = null;
+  /** The same, with the pruned bundles appended since (written by the next commit). */
+  private pendingRetention: RetentionRecord | null = null;
 
   private constructor(
     dataDir: string,
@@ -157,6 +162,32 @@ export class MirroredLog {
   }
 
   /**
+   * Appends the rest of a full bundle the log pruned: its leaf hashes (from the log's level-0
+   * tile; with everything else, checked against the signed root at commit) and no entries. Its
+   * place is recorded as pruned, with the log's reason, as the log's own retention does (a
+   * prefix: DATA/retention), so readers and `verify --data` of the copy report it as pruned,
+   * and the log's retention record, which the copy holds too, says by whom.
+   */
+  async appendPruned(leaves: readonly Hash[], reason: string): Promise<void> {
+    const bundle = Math.floor(this.next / TILE_WIDTH);
+    if (leaves.length !== (bundle + 1) * TILE_WIDTH - this.next)
+      throw new WitnessError("corrupt", `pruned bundle ${bundle}: ${leaves.length} leaf hashes for its rest`);
+    const prunedBefore = (this.pendingRetention ?? this.retention)?.prunedBefore ?? 0;
+    if (bundle * TILE_WIDTH > prunedBefore)
+      throw new WitnessError(
+        "config",
+        `the log pruned entry bundle ${bundle} before this copy fetched it, and the copy holds entries ${prunedBefore}–${bundle * TILE_WIDTH - 1} the log had not pruned yet: a copy can be pruned only from its start. Start a new copy to follow the log; this one still verifies as it is`,
+      );
+    const batch = new WriteOnceFileBatch(this.knownDirs);
+    for (const leaf of leaves)
+      for (const t of this.builder.push(leaf)) batch.add(this.layout.hashTile(t.tile), t.data);
+    await batch.commit({ sync: false });
+    for (const f of batch.paths) this.unsynced.add(f);
+    this.openBundle = [];
+    this.pendingRetention = { prunedBefore: Math.max(prunedBefore, (bundle + 1) * TILE_WIDTH), reason };
+  }
+
+  /**
    * Makes everything written durable and moves the mirror checkpoint to `note` (the log's signed
    * checkpoint of size `next`), cosigned by the mirror. Returns the mirror's signature lines.
    * Throws WitnessError("corrupt") when the entries do not give the checkpoint's root.
@@ -183,6 +214,12 @@ export class MirroredLog {
       for (const f of files) this.unsynced.add(f);
       throw err;
     }
+    // Before the checkpoint that counts the pruned bundles; a crash in between leaves a record
+    // over bundles beyond the checkpoint, which the next round fetches (as pruned) again.
+    if (this.pendingRetention && this.pendingRetention !== this.retention) {
+      await writeRetention(this.layout.retention, this.pendingRetention);
+      this.retention = this.pendingRetention;
+    }
     // The note's other lines (the log's, witnesses' cosignatures) travel with the copy; the
     // mirror vouches only for its own.
     const { text, signatures } = splitNote(note);
@@ -204,6 +241,12 @@ export class MirroredLog {
   /** Hash tile `tile` as written, also beyond the checkpoint (entries being uploaded). */
   readTileAny(tile: Tile): Promise<Uint8Array | null> {
     return this.files.readTile(tile);
+  }
+
+  /** Why entry bundle `index` is not held, when it is one the log pruned before the copy fetched it; else null. */
+  prunedReason(index: number): string | null {
+    const r = this.retention;
+    return r !== null && (index + 1) * TILE_WIDTH <= r.prunedBefore ? r.reason : null;
   }
 
   /** The first `width` entries of bundle `index` as stored, or null beyond the checkpoint. */
@@ -247,6 +290,7 @@ export class MirroredLog {
 
   /** Forgets the entries written since the last commit (they did not check out), on disk too. */
   async discardUncommitted(): Promise<void> {
+    this.pendingRetention = this.retention;
     this.builder = new TileBuilder();
     this.openBundle = [];
     this.current = null;
@@ -255,6 +299,8 @@ export class MirroredLog {
   }
 
   private async recover(onRepair?: (message: string) => void): Promise<void> {
+    this.retention = await readRetention(this.layout.retention);
+    this.pendingRetention = this.retention;
     const note = (await readFileIfExists(this.layout.checkpoint))?.toString("utf8");
     if (note === undefined) {
       await this.dropBeyondCheckpoint(onRepair);

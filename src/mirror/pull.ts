@@ -11,11 +11,12 @@ import {
   proveConsistency,
   tileHashReader,
   verifyConsistency,
+  TILE_WIDTH,
   type Tile,
 } from "../tlog/index.js";
 import type { ForkEvidence } from "../witness/witness.js";
 import type { Mirror } from "./mirror.js";
-import { readEntriesInOrder, TilesClient, TilesClientError } from "./tiles-client.js";
+import { readEntriesInOrder, TilesClient, TilesClientError, type FetchedBundle } from "./tiles-client.js";
 import { MirrorError } from "./errors.js";
 
 export interface PullResult {
@@ -24,6 +25,18 @@ export interface PullResult {
   size: number;
   /** Entries fetched in this round. */
   fetched: number;
+}
+
+/**
+ * A bundle the log's retention removed (HTTP 410): no entries, but their leaf hashes from its
+ * level-0 tile, which the log keeps; commit checks them with the rest against the signed root.
+ * Any other failure is rethrown.
+ */
+async function prunedBundle(source: TilesClient, index: number, err: unknown): Promise<FetchedBundle> {
+  if (!(err instanceof TilesClientError) || err.code !== "pruned") throw err;
+  const tile = await source.tile({ level: 0, index, width: TILE_WIDTH });
+  const leaves = Array.from({ length: TILE_WIDTH }, (_, i) => tile.subarray(i * 32, (i + 1) * 32));
+  return { entries: [], pruned: { leaves, reason: `pruned by the log (${err.message})` } };
 }
 
 /** Following a log failed: it could not be read, is not a valid log, or forked from the copy held. */
@@ -77,10 +90,12 @@ export class Puller {
             throw fork(`the checkpoint of size ${cp.size} does not extend the ${held.size} mirrored`);
         }
         await readEntriesInOrder(
-          (index, width) => source.bundle(index, width, log.codec),
+          (index, width) =>
+            source.bundle(index, width, log.codec).catch((err: unknown) => prunedBundle(source, index, err)),
           start,
           cp.size,
-          (entries, frame) => log.append(entries, undefined, frame),
+          (entries, frame, pruned) =>
+            pruned ? log.appendPruned(pruned.leaves, pruned.reason) : log.append(entries, undefined, frame),
         );
         await log.commit(note, this.mirror.signer);
       } catch (err) {

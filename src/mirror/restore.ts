@@ -94,7 +94,10 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
             const bundle = await new FsLogFiles(source.dir).readEntryBundle(index, width);
             if (bundle === null || bundle.data === undefined)
               throw fail(
-                `${source.dir}: entry bundle ${index} is ${bundle === null ? "missing" : bundle.gone.state}`,
+                `${source.dir}: entry bundle ${index} is ${bundle === null ? "missing" : bundle.gone.state}` +
+                  (bundle?.gone?.state === "pruned"
+                    ? ": restore replays every entry, so a copy whose bundles retention pruned cannot be restored yet (it still verifies and serves as it is)"
+                    : ""),
               );
             return splitBundle(bundle.data);
           }

@@ -49,6 +49,9 @@ export function mirrorRoutes(
       if (data === null) throw new HttpError(404, `${path}: not held (beyond the mirror checkpoint?)`);
       send(res, data, "application/octet-stream", parsed.tile.width === TILE_WIDTH ? IMMUTABLE : PARTIAL);
     } else {
+      const pruned = log.prunedReason(parsed.index);
+      // As the log answers for what its retention removed (tlog-tiles): gone, not missing.
+      if (pruned !== null) throw new HttpError(410, `${path}: ${pruned}`);
       const data = await log.readBundle(parsed.index, parsed.width);
       if (data === null) throw new HttpError(404, `${path}: not held (beyond the mirror checkpoint?)`);
       send(res, data, "application/octet-stream", parsed.width === TILE_WIDTH ? IMMUTABLE : PARTIAL);

@@ -55,6 +55,9 @@ export class TilesClient {
         throw new TilesClientError("unavailable", (err as Error).message, { cause: err });
       });
     if (answer.status === 404) return null;
+    // tlog-tiles: an entry bundle the log's retention removed (its leaf hashes stay in the tiles).
+    if (answer.status === 410 && entryBundle)
+      throw new TilesClientError("pruned", `${path}: gone (HTTP 410)${goneReason(answer.body)}`);
     if (answer.status !== 200)
       throw new TilesClientError("unavailable", `GET ${url.href}: HTTP ${answer.status}`);
     const coding = answer.headers["content-encoding"];
@@ -119,10 +122,28 @@ export class TilesClient {
   }
 }
 
-/** A bundle read from a log: its entries, and the zstd frame of a full bundle sent compressed. */
+/** What a 410 answer says, briefly: kubetrail's JSON error, or the text as sent. */
+function goneReason(body: Buffer): string {
+  const text = body.toString("utf8", 0, 500).trim();
+  if (text === "") return "";
+  try {
+    const error = (JSON.parse(text) as { error?: unknown }).error;
+    if (typeof error === "string") return `: ${error}`;
+  } catch {
+    // not JSON: the text as it is
+  }
+  return `: ${text}`;
+}
+
+/**
+ * A bundle read from a log: its entries, and the zstd frame of a full bundle sent compressed;
+ * or, for a bundle the log pruned, no entries but their leaf hashes (from its level-0 tile) and
+ * the log's reason.
+ */
 export interface FetchedBundle {
   entries: Uint8Array[];
   frame?: Uint8Array;
+  pruned?: { leaves: Uint8Array[]; reason: string };
 }
 
 /** Bundles fetched at once while catching up. */
@@ -137,7 +158,7 @@ export async function readEntriesInOrder(
   read: (index: number, width: number) => Promise<Uint8Array[] | FetchedBundle>,
   start: number,
   end: number,
-  take: (entries: Uint8Array[], frame?: Uint8Array) => Promise<void>,
+  take: (entries: Uint8Array[], frame?: Uint8Array, pruned?: FetchedBundle["pruned"]) => Promise<void>,
 ): Promise<void> {
   const first = Math.floor(start / TILE_WIDTH);
   const last = Math.ceil(end / TILE_WIDTH);
@@ -146,8 +167,9 @@ export async function readEntriesInOrder(
   const submit = (): void => {
     const b = next++;
     const p = read(b, Math.min(TILE_WIDTH, end - b * TILE_WIDTH)).then((got): FetchedBundle => {
-      const { entries, frame } = Array.isArray(got) ? { entries: got, frame: undefined } : got;
+      const { entries, frame, pruned } = Array.isArray(got) ? { entries: got } : got;
       const skip = b === first ? start - b * TILE_WIDTH : 0;
+      if (pruned) return { entries, pruned: { ...pruned, leaves: pruned.leaves.slice(skip) } };
       return skip === 0 && frame
         ? { entries, frame }
         : { entries: skip === 0 ? entries : entries.slice(skip) };
@@ -158,8 +180,8 @@ export async function readEntriesInOrder(
   };
   while (next < last && inFlight.length < IN_FLIGHT) submit();
   while (inFlight.length > 0) {
-    const { entries, frame } = await inFlight.shift()!;
+    const { entries, frame, pruned } = await inFlight.shift()!;
     if (next < last) submit();
-    await take(entries, frame);
+    await take(entries, frame, pruned);
   }
 }

@@ -35,6 +35,18 @@ export interface Serve {
   kill(signal: NodeJS.Signals): Promise<number | string>;
 }
 
+/** The flags a reader of serve's log gives: its pinned key, the serving CA and a read token of DATA. */
+export function readerFlags(dataDir: string, key: string): string[] {
+  return [
+    "--key",
+    key,
+    "--ca",
+    path.join(dataDir, "tls", "ca.crt"),
+    "--token-file",
+    path.join(dataDir, "read-token"),
+  ];
+}
+
 export interface StartServeOptions {
   /**
    * The CA of the serving certificate given with --tls-cert; default: the one serve generates

@@ -36,6 +36,7 @@ import {
   readLog,
   requireBuiltCli,
   sleep,
+  readerFlags as serveReaderFlags,
   startServe,
   type Serve,
 } from "../faults/serve-process.js";
@@ -129,14 +130,7 @@ describe("a log, two witnesses and a mirror on loopback", () => {
     return r.status === 200 ? openCheckpoint(r.body, verifiers()) : null;
   };
   /** What a reader of the log gives: its pinned key, the serving CA and a read token. */
-  const readerFlags = (): string[] => [
-    "--key",
-    logKey,
-    "--ca",
-    path.join(logDir, "tls", "ca.crt"),
-    "--token-file",
-    path.join(logDir, "read-token"),
-  ];
+  const readerFlags = (): string[] => serveReaderFlags(logDir, logKey);
   const verifyUrl = (flags: string[]) =>
     runCli(["verify", `${serve!.url}/log/`, ...readerFlags(), "-o", "json", ...flags]);
 

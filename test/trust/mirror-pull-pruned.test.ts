@@ -1,0 +1,128 @@
+// `kubetrail mirror --from URL --once` following a real serve whose retention pruned its oldest
+// bundles (they answer 410): the copy takes their leaf hashes from the log's tiles, records them
+// as pruned, holds the log's retention record, and verifies. Before, the first 410 ended the
+// pull: an auditor could not keep a copy of any log with retention. A copy that already holds
+// entries the log pruned after it fetched them cannot become prefix-pruned: that pull is refused
+// with the reason, and the copy still verifies as it is.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MirroredLog } from "../../src/mirror/mirrored-log.js";
+import { NoteVerifier } from "../../src/tlog/index.js";
+import { openFsLog } from "../../src/store/fs/storage.js";
+import { originHash } from "../../src/witness/witness.js";
+import { runCli } from "../fixtures/cli.js";
+import { readerFlags, startServe } from "../faults/serve-process.js";
+
+const ORIGIN = "mirror-pull-pruned.test/log";
+const DAY_MS = 86_400_000;
+
+/** `n` events from index `from`, 90 days old (past a 30-day policy). */
+function oldEvents(from: number, n: number): Buffer[] {
+  return Array.from({ length: n }, (_, k) =>
+    Buffer.from(
+      JSON.stringify({
+        kind: "Event",
+        apiVersion: "audit.k8s.io/v1",
+        auditID: `old-${from + k}`,
+        stage: "ResponseComplete",
+        verb: "get",
+        objectRef: { resource: "pods", namespace: "a" },
+        stageTimestamp: new Date(Date.now() - 90 * DAY_MS).toISOString(),
+      }),
+    ),
+  );
+}
+
+describe("mirror pull of a log with retention", () => {
+  let dir = "";
+  let policy = "";
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "kubetrail-mirror-pruned-"));
+    policy = path.join(dir, "policy.yaml");
+    writeFileSync(policy, "apiVersion: kubetrail.dev/v1\nkind: RetentionPolicy\nkeep: 30d\n");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A log of `n` old events in DATA, its verifier key. */
+  async function makeLog(data: string, n: number): Promise<string> {
+    const log = await openFsLog(data, { origin: ORIGIN });
+    await log.append(oldEvents(0, n));
+    await log.waitIntegrated(n);
+    const key = log.verifierKey;
+    await log.close();
+    return key;
+  }
+
+  /** `mirror --once` of the log serve answers for in `data`. */
+  async function pull(data: string, mirrorData: string, key: string) {
+    const serve = await startServe(data, ["--no-detect"]);
+    try {
+      return await runCli([
+        "mirror",
+        "--data",
+        mirrorData,
+        "--from",
+        `${serve.url}/log/`,
+        ...readerFlags(data, key),
+        "--once",
+      ]);
+    } finally {
+      await serve.kill("SIGTERM");
+    }
+  }
+
+  it("copies the rest, takes the pruned bundles' leaf hashes from the tiles, and the copy verifies", async () => {
+    const data = path.join(dir, "pruned");
+    const key = await makeLog(data, 700);
+    const ran = await runCli(["retention", "run", "--data", data, "--policy", policy, "-o", "json"]);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ from: 0, before: 512, recordIndex: 700 });
+
+    const mirrorData = path.join(dir, "mirror");
+    const r = await pull(data, mirrorData, key);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${ORIGIN}: 701 entries mirrored (701 new)`);
+    const copy = path.join(mirrorData, "logs", originHash(ORIGIN));
+    const v = await runCli(["verify", "--data", copy, "--key", key, "-o", "json"]);
+    expect(v.code, v.stdout).toBe(0);
+    const report = JSON.parse(v.stdout) as {
+      ok: boolean;
+      size: number;
+      pruned: number;
+      prunedRanges: unknown[];
+    };
+    expect(report).toMatchObject({ ok: true, size: 701, pruned: 512 });
+    expect(report.prunedRanges).toMatchObject([{ from: 0, before: 512, record: 700 }]);
+    // The mirror answers for them as the log does: gone, with the log's reason.
+    const held = await MirroredLog.open(mirrorData, ORIGIN, [NoteVerifier.fromKey(key)], "ndjson");
+    expect(held.prunedReason(1)).toMatch(
+      /^pruned by the log \(tile\/entries\/001: gone \(HTTP 410\): .*retention record #700/,
+    );
+    expect(held.prunedReason(2)).toBeNull();
+    // Nothing new: the next round fetches nothing.
+    const again = await pull(data, mirrorData, key);
+    expect(again.stdout).toContain(`${ORIGIN}: 701 entries mirrored (0 new)`);
+  });
+
+  it("refuses to leave a gap in a copy that holds what the log pruned later, and the copy still verifies", async () => {
+    const data = path.join(dir, "later");
+    const key = await makeLog(data, 600);
+    const mirrorData = path.join(dir, "mirror-later");
+    expect((await pull(data, mirrorData, key)).code).toBe(0);
+    // The log goes on, then prunes entries 0–767: the copy holds 0–599 and never saw 600–767.
+    const log = await openFsLog(data);
+    await log.append(oldEvents(600, 300));
+    await log.waitIntegrated(900);
+    await log.close();
+    const ran = await runCli(["retention", "run", "--data", data, "--policy", policy, "-o", "json"]);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ from: 0, before: 768 });
+    const r = await pull(data, mirrorData, key);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/a copy can be pruned only from its start/);
+    const copy = path.join(mirrorData, "logs", originHash(ORIGIN));
+    const v = await runCli(["verify", "--data", copy, "--key", key, "-o", "json"]);
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, size: 600, pruned: 0 });
+  });
+});
