@@ -39,6 +39,22 @@ async function prunedBundle(source: TilesClient, index: number, err: unknown): P
   return { entries: [], pruned: { leaves, reason: `pruned by the log (${err.message})` } };
 }
 
+/**
+ * A bundle holding erased entries (tombstones: empty lines, which no entry is) gets the leaf
+ * hashes of its tile, the only place an erased entry's hash is left; checked against the signed
+ * root at commit like everything else. Others are hashed from their bytes as they are appended.
+ */
+async function withTombstoneLeaves(
+  source: TilesClient,
+  index: number,
+  got: FetchedBundle,
+): Promise<FetchedBundle> {
+  if (!got.entries.some((e) => e.length === 0)) return got;
+  const tile = await source.tile({ level: 0, index, width: got.entries.length });
+  const leaves = got.entries.map((_, i) => tile.subarray(i * 32, (i + 1) * 32));
+  return { ...got, leaves };
+}
+
 /** Following a log failed: it could not be read, is not a valid log, or forked from the copy held. */
 export class PullError extends MirrorError {}
 
@@ -91,11 +107,14 @@ export class Puller {
         }
         await readEntriesInOrder(
           (index, width) =>
-            source.bundle(index, width, log.codec).catch((err: unknown) => prunedBundle(source, index, err)),
+            source.bundle(index, width, log.codec).then(
+              (got) => withTombstoneLeaves(source, index, got),
+              (err: unknown) => prunedBundle(source, index, err),
+            ),
           start,
           cp.size,
-          (entries, frame, pruned) =>
-            pruned ? log.appendPruned(pruned.leaves, pruned.reason) : log.append(entries, undefined, frame),
+          ({ entries, frame, leaves, pruned }) =>
+            pruned ? log.appendPruned(pruned.leaves, pruned.reason) : log.append(entries, leaves, frame),
         );
         await log.commit(note, this.mirror.signer);
       } catch (err) {

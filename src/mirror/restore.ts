@@ -102,7 +102,7 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
             return splitBundle(bundle.data);
           }
         : (index: number, width: number) => source.client.entries(index, width, bundleCodec("ndjson"));
-    await readEntriesInOrder(read, 0, cp.size, async (entries) => {
+    await readEntriesInOrder(read, 0, cp.size, async ({ entries }) => {
       for (const e of entries) {
         const leaf = hashLeaf(e);
         tree.push(leaf);

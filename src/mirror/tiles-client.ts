@@ -143,6 +143,11 @@ function goneReason(body: Buffer): string {
 export interface FetchedBundle {
   entries: Uint8Array[];
   frame?: Uint8Array;
+  /**
+   * The entries' leaf hashes as the log's level-0 tile has them, when some cannot be hashed from
+   * the bytes: an erased entry's tombstone (an empty line) keeps its leaf hash only there.
+   */
+  leaves?: Uint8Array[];
   pruned?: { leaves: Uint8Array[]; reason: string };
 }
 
@@ -158,7 +163,7 @@ export async function readEntriesInOrder(
   read: (index: number, width: number) => Promise<Uint8Array[] | FetchedBundle>,
   start: number,
   end: number,
-  take: (entries: Uint8Array[], frame?: Uint8Array, pruned?: FetchedBundle["pruned"]) => Promise<void>,
+  take: (bundle: FetchedBundle) => Promise<void>,
 ): Promise<void> {
   const first = Math.floor(start / TILE_WIDTH);
   const last = Math.ceil(end / TILE_WIDTH);
@@ -167,12 +172,16 @@ export async function readEntriesInOrder(
   const submit = (): void => {
     const b = next++;
     const p = read(b, Math.min(TILE_WIDTH, end - b * TILE_WIDTH)).then((got): FetchedBundle => {
-      const { entries, frame, pruned } = Array.isArray(got) ? { entries: got } : got;
+      const bundle: FetchedBundle = Array.isArray(got) ? { entries: got } : got;
       const skip = b === first ? start - b * TILE_WIDTH : 0;
-      if (pruned) return { entries, pruned: { ...pruned, leaves: pruned.leaves.slice(skip) } };
-      return skip === 0 && frame
-        ? { entries, frame }
-        : { entries: skip === 0 ? entries : entries.slice(skip) };
+      if (skip === 0) return bundle;
+      // The frame is of the whole bundle: not kept for a part of it.
+      const { entries, leaves, pruned } = bundle;
+      return {
+        entries: entries.slice(skip),
+        ...(leaves ? { leaves: leaves.slice(skip) } : {}),
+        ...(pruned ? { pruned: { ...pruned, leaves: pruned.leaves.slice(skip) } } : {}),
+      };
     });
     // Awaited in order below; one failing after an earlier failure stopped the loop is not unhandled.
     p.catch(() => undefined);
@@ -180,8 +189,8 @@ export async function readEntriesInOrder(
   };
   while (next < last && inFlight.length < IN_FLIGHT) submit();
   while (inFlight.length > 0) {
-    const { entries, frame, pruned } = await inFlight.shift()!;
+    const bundle = await inFlight.shift()!;
     if (next < last) submit();
-    await take(entries, frame, pruned);
+    await take(bundle);
   }
 }

@@ -1,7 +1,8 @@
 // `kubetrail mirror --from URL --once` following a real serve whose retention pruned its oldest
-// bundles (they answer 410): the copy takes their leaf hashes from the log's tiles, records them
-// as pruned, holds the log's retention record, and verifies. Before, the first 410 ended the
-// pull: an auditor could not keep a copy of any log with retention. A copy that already holds
+// bundles (they answer 410) and that erased an entry (its tombstone, an empty line, cannot be
+// hashed): the copy takes those leaf hashes from the log's tiles, records the pruned bundles as
+// pruned, holds the log's retention and erasure records, and verifies. Before, the first 410 or
+// empty line ended the pull: an auditor could not keep a copy of a log with either. A copy that already holds
 // entries the log pruned after it fetched them cannot become prefix-pruned: that pull is refused
 // with the reason, and the copy still verifies as it is.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -18,18 +19,18 @@ import { readerFlags, startServe } from "../faults/serve-process.js";
 const ORIGIN = "mirror-pull-pruned.test/log";
 const DAY_MS = 86_400_000;
 
-/** `n` events from index `from`, 90 days old (past a 30-day policy). */
-function oldEvents(from: number, n: number): Buffer[] {
+/** `n` events from index `from`, `ageDays` old (90: past a 30-day policy). */
+function events(from: number, n: number, ageDays = 90): Buffer[] {
   return Array.from({ length: n }, (_, k) =>
     Buffer.from(
       JSON.stringify({
         kind: "Event",
         apiVersion: "audit.k8s.io/v1",
-        auditID: `old-${from + k}`,
+        auditID: `e-${from + k}`,
         stage: "ResponseComplete",
         verb: "get",
         objectRef: { resource: "pods", namespace: "a" },
-        stageTimestamp: new Date(Date.now() - 90 * DAY_MS).toISOString(),
+        stageTimestamp: new Date(Date.now() - ageDays * DAY_MS).toISOString(),
       }),
     ),
   );
@@ -46,11 +47,11 @@ describe("mirror pull of a log with retention", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** A log of `n` old events in DATA, its verifier key. */
-  async function makeLog(data: string, n: number): Promise<string> {
+  /** A log of `old` old events then `recent` of a day ago in DATA, its verifier key. */
+  async function makeLog(data: string, old: number, recent = 0): Promise<string> {
     const log = await openFsLog(data, { origin: ORIGIN });
-    await log.append(oldEvents(0, n));
-    await log.waitIntegrated(n);
+    await log.append([...events(0, old), ...events(old, recent, 1)]);
+    await log.waitIntegrated(old + recent);
     const key = log.verifierKey;
     await log.close();
     return key;
@@ -74,36 +75,45 @@ describe("mirror pull of a log with retention", () => {
     }
   }
 
-  it("copies the rest, takes the pruned bundles' leaf hashes from the tiles, and the copy verifies", async () => {
+  it("copies a log with pruned bundles and an erased entry: hashes from the tiles, and the copy verifies", async () => {
     const data = path.join(dir, "pruned");
-    const key = await makeLog(data, 700);
+    const key = await makeLog(data, 512, 500);
     const ran = await runCli(["retention", "run", "--data", data, "--policy", policy, "-o", "json"]);
-    expect(JSON.parse(ran.stdout)).toMatchObject({ from: 0, before: 512, recordIndex: 700 });
+    expect(JSON.parse(ran.stdout)).toMatchObject({ from: 0, before: 512, recordIndex: 1012 });
+    // A tombstone too: an empty line, whose leaf hash only the log's tile still has.
+    const erased = await runCli([
+      "erase",
+      "--data",
+      data,
+      "--audit-id",
+      "e-600",
+      "--reason",
+      "DSAR 9",
+      "-o",
+      "json",
+    ]);
+    expect(JSON.parse(erased.stdout)).toMatchObject({ entries: [600], records: [1013] });
 
     const mirrorData = path.join(dir, "mirror");
     const r = await pull(data, mirrorData, key);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`${ORIGIN}: 701 entries mirrored (701 new)`);
+    expect(r.stdout).toContain(`${ORIGIN}: 1014 entries mirrored (1014 new)`);
     const copy = path.join(mirrorData, "logs", originHash(ORIGIN));
     const v = await runCli(["verify", "--data", copy, "--key", key, "-o", "json"]);
     expect(v.code, v.stdout).toBe(0);
-    const report = JSON.parse(v.stdout) as {
-      ok: boolean;
-      size: number;
-      pruned: number;
-      prunedRanges: unknown[];
-    };
-    expect(report).toMatchObject({ ok: true, size: 701, pruned: 512 });
-    expect(report.prunedRanges).toMatchObject([{ from: 0, before: 512, record: 700 }]);
-    // The mirror answers for them as the log does: gone, with the log's reason.
+    const report = JSON.parse(v.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({ ok: true, size: 1014, pruned: 512, erased: 1 });
+    expect(report["prunedRanges"]).toMatchObject([{ from: 0, before: 512, record: 1012 }]);
+    expect(report["erasedBy"]).toMatchObject([{ record: 1013, count: 1, reason: "DSAR 9" }]);
+    // The mirror answers for the pruned ones as the log does: gone, with the log's reason.
     const held = await MirroredLog.open(mirrorData, ORIGIN, [NoteVerifier.fromKey(key)], "ndjson");
     expect(held.prunedReason(1)).toMatch(
-      /^pruned by the log \(tile\/entries\/001: gone \(HTTP 410\): .*retention record #700/,
+      /^pruned by the log \(tile\/entries\/001: gone \(HTTP 410\): .*retention record #1012/,
     );
     expect(held.prunedReason(2)).toBeNull();
     // Nothing new: the next round fetches nothing.
     const again = await pull(data, mirrorData, key);
-    expect(again.stdout).toContain(`${ORIGIN}: 701 entries mirrored (0 new)`);
+    expect(again.stdout).toContain(`${ORIGIN}: 1014 entries mirrored (0 new)`);
   });
 
   it("refuses to leave a gap in a copy that holds what the log pruned later, and the copy still verifies", async () => {
@@ -113,7 +123,7 @@ describe("mirror pull of a log with retention", () => {
     expect((await pull(data, mirrorData, key)).code).toBe(0);
     // The log goes on, then prunes entries 0–767: the copy holds 0–599 and never saw 600–767.
     const log = await openFsLog(data);
-    await log.append(oldEvents(600, 300));
+    await log.append(events(600, 300));
     await log.waitIntegrated(900);
     await log.close();
     const ran = await runCli(["retention", "run", "--data", data, "--policy", policy, "-o", "json"]);
