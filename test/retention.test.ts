@@ -261,6 +261,39 @@ describe("retention run", () => {
     expect(report.prunedRanges[0]!.by).toMatch(/^kubetrail serve \(/);
   });
 
+  it("keeps the pruned events' fingerprints: importing their audit file again stores nothing", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "kt-retention-reimport-"));
+    dirs.push(root);
+    const file = path.join(root, "audit.log");
+    // What the apiserver writes has these too; import requires them.
+    const line = (i: number): string => {
+      const e = JSON.parse(event(i, 90).toString()) as { stageTimestamp: string };
+      return JSON.stringify({
+        ...e,
+        requestReceivedTimestamp: e.stageTimestamp,
+        requestURI: `/api/v1/pods/x-${i}`,
+      });
+    };
+    writeFileSync(file, Array.from({ length: 600 }, (_, i) => line(i)).join("\n") + "\n");
+    writeFileSync(path.join(root, "policy.yaml"), POLICY_TEXT);
+    const data = path.join(root, "data");
+    expect((await runCli(["import", "--data", data, file])).code).toBe(0);
+    const run = await runCli([
+      "retention",
+      "run",
+      "--data",
+      data,
+      "--policy",
+      path.join(root, "policy.yaml"),
+      "-o",
+      "json",
+    ]);
+    expect(JSON.parse(run.stdout)).toMatchObject({ from: 0, before: 512 });
+    const again = await runCli(["import", "--data", data, file]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout + again.stderr).toMatch(/stored 0, duplicates 600/);
+  });
+
   it("refuses a policy file with a clear error and changes nothing", async () => {
     const { dir } = await makeLog(Array(300).fill(90));
     const policyFile = `${dir}-bad.yaml`;
