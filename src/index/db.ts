@@ -515,10 +515,6 @@ export class QueryIndex {
   }
 
   /**
-   * Whether this connection checkpoints the write-ahead log itself when a commit makes it long
-   * (SQLite's default), or leaves that to another connection (see wal-checkpointer.ts).
-   */
-  /**
    * Deletes the rows of entries below `before` (bundles retention removed): a row keeps who did
    * what to which object, which the policy said to keep no longer, and most of an event's disk.
    * A chunk of rows per transaction, so another writer (serve's index writer) waits briefly at
@@ -533,12 +529,19 @@ export class QueryIndex {
     let deleted = 0;
     for (let lo = lowest; lo !== null && lo < before; lo = Math.min(before, lo + rowsPerStep))
       deleted += del.run(Math.min(before, lo + rowsPerStep)).changes;
-    if (deleted > 0 && this.db.pragma("auto_vacuum", { simple: true }) === AUTO_VACUUM_INCREMENTAL)
-      while ((this.db.pragma("freelist_count", { simple: true }) as number) > 0)
+    if (deleted > 0 && this.db.pragma("auto_vacuum", { simple: true }) === AUTO_VACUUM_INCREMENTAL) {
+      const free = (): number => this.db.pragma("freelist_count", { simple: true }) as number;
+      // Step by step, each its own short write; stops should a step free nothing.
+      for (let left = free(), was = Infinity; left > 0 && left < was; was = left, left = free())
         this.db.pragma(`incremental_vacuum(${pagesPerStep})`);
+    }
     return deleted;
   }
 
+  /**
+   * Whether this connection checkpoints the write-ahead log itself when a commit makes it long
+   * (SQLite's default), or leaves that to another connection (see wal-checkpointer.ts).
+   */
   checkpointsItself(on: boolean): void {
     this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
   }
