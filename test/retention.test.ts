@@ -261,6 +261,21 @@ describe("retention run", () => {
     expect(report.prunedRanges[0]!.by).toMatch(/^kubetrail serve \(/);
   });
 
+  it("drops the index rows a run left behind (stopped between its two steps) at the next run", async () => {
+    const { dir } = await makeLog(Array(600).fill(90));
+    expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
+    // The library's run removes the bundles only: what a run killed before its second step leaves.
+    const first = await withLog(dir, (log) => runRetention(log, { policy: POLICY, by: "first" }));
+    expect(first).toMatchObject({ before: 512 });
+    const policyFile = `${dir}-policy.yaml`;
+    dirs.push(policyFile);
+    writeFileSync(policyFile, POLICY_TEXT);
+    const r = await runCli(["retention", "run", "--data", dir, "--policy", policyFile]);
+    expect(r.stdout).toMatch(
+      /^nothing to remove \(.*\); 512 index rows of entries pruned earlier dropped in /,
+    );
+  });
+
   it("keeps the pruned events' fingerprints: importing their audit file again stores nothing", async () => {
     const root = mkdtempSync(path.join(tmpdir(), "kt-retention-reimport-"));
     dirs.push(root);

@@ -73,7 +73,8 @@ export function registerRetention(program: Command): void {
       }
       const what =
         result.bundles === 0
-          ? `nothing to remove (${result.stoppedBy})`
+          ? `nothing to remove (${result.stoppedBy})` +
+            (indexRowsDropped > 0 ? `; ${indexRowsDropped} index rows of entries pruned earlier dropped` : "")
           : `${o.dryRun ? "would remove" : "removed"} entries ${result.from}–${result.before - 1} (${result.bundles} bundles` +
             (o.dryRun
               ? ")"
