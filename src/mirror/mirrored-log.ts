@@ -13,6 +13,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { FsLayout } from "../store/fs/layout.js";
 import { readRetention, writeRetention, type RetentionRecord } from "../store/fs/retention.js";
+import { writeVerifierKey } from "../store/fs/keys.js";
 import { FsLogFiles } from "../store/fs/files.js";
 import {
   readFileIfExists,
@@ -69,6 +70,8 @@ export class MirroredLog {
   private retention: RetentionRecord | null = null;
   /** The same, with the pruned bundles appended since (written by the next commit). */
   private pendingRetention: RetentionRecord | null = null;
+  /** The log key written to keys/verifier.key by this process, if any. */
+  private verifierKey: string | undefined;
 
   private constructor(
     dataDir: string,
@@ -218,6 +221,9 @@ export class MirroredLog {
       for (const f of files) this.unsynced.add(f);
       throw err;
     }
+    // A copy of a kubetrail log opens like a log's directory for the read commands (query,
+    // history, status): they find its key where a log keeps it.
+    if (this.codec.format === "ndjson") await this.keepVerifierKey(note);
     // Before the checkpoint that counts the pruned bundles; a crash in between leaves a record
     // over bundles beyond the checkpoint, which the next round fetches (as pruned) again.
     if (this.pendingRetention && this.pendingRetention !== this.retention) {
@@ -233,6 +239,21 @@ export class MirroredLog {
     return splitNote(cosigned).signatures.filter(
       (s) => s.name === signer.name && s.keyHash === signer.keyHash,
     );
+  }
+
+  /** Writes keys/verifier.key: the configured key that verifies `note`, when it is not the one there. */
+  private async keepVerifierKey(note: string): Promise<void> {
+    const key = this.logKeys.find((k) => {
+      try {
+        openCheckpoint(note, [k]);
+        return true;
+      } catch {
+        return false;
+      }
+    })?.key;
+    if (key === undefined || key === this.verifierKey) return;
+    await writeVerifierKey(this.dir, key);
+    this.verifierKey = key;
   }
 
   /** Hash tile `tile` of the mirror's tree (exactly width × 32 bytes), or null beyond its checkpoint. */

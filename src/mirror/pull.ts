@@ -36,7 +36,7 @@ async function prunedBundle(source: TilesClient, index: number, err: unknown): P
   if (!(err instanceof TilesClientError) || err.code !== "pruned") throw err;
   const tile = await source.tile({ level: 0, index, width: TILE_WIDTH });
   const leaves = Array.from({ length: TILE_WIDTH }, (_, i) => tile.subarray(i * 32, (i + 1) * 32));
-  return { entries: [], pruned: { leaves, reason: `pruned by the log (${err.message})` } };
+  return { entries: [], pruned: { leaves, reason: `pruned by the log: ${err.message}` } };
 }
 
 /**

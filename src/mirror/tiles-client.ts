@@ -57,7 +57,7 @@ export class TilesClient {
     if (answer.status === 404) return null;
     // tlog-tiles: an entry bundle the log's retention removed (its leaf hashes stay in the tiles).
     if (answer.status === 410 && entryBundle)
-      throw new TilesClientError("pruned", `${path}: gone (HTTP 410)${goneReason(answer.body)}`);
+      throw new TilesClientError("pruned", `${path}: gone (HTTP 410)${goneReason(answer.body, path)}`);
     if (answer.status !== 200)
       throw new TilesClientError("unavailable", `GET ${url.href}: HTTP ${answer.status}`);
     const coding = answer.headers["content-encoding"];
@@ -122,13 +122,14 @@ export class TilesClient {
   }
 }
 
-/** What a 410 answer says, briefly: kubetrail's JSON error, or the text as sent. */
-function goneReason(body: Buffer): string {
+/** What a 410 answer says, briefly: kubetrail's JSON error (less the path it repeats), or the text as sent. */
+function goneReason(body: Buffer, path: string): string {
   const text = body.toString("utf8", 0, 500).trim();
   if (text === "") return "";
   try {
     const error = (JSON.parse(text) as { error?: unknown }).error;
-    if (typeof error === "string") return `: ${error}`;
+    if (typeof error === "string")
+      return `: ${error.startsWith(`${path}: `) ? error.slice(path.length + 2) : error}`;
   } catch {
     // not JSON: the text as it is
   }

@@ -108,9 +108,13 @@ describe("mirror pull of a log with retention", () => {
     // The mirror answers for the pruned ones as the log does: gone, with the log's reason.
     const held = await MirroredLog.open(mirrorData, ORIGIN, [NoteVerifier.fromKey(key)], "ndjson");
     expect(held.prunedReason(1)).toMatch(
-      /^pruned by the log \(tile\/entries\/001: gone \(HTTP 410\): .*retention record #1012/,
+      /^pruned by the log: tile\/entries\/001: gone \(HTTP 410\): pruned \(retention record #1012 /,
     );
     expect(held.prunedReason(2)).toBeNull();
+    // The copy holds the log's key: the read commands open it like a log's own directory.
+    const q = await runCli(["query", "--data", copy, "--limit", "1", "-o", "json"]);
+    expect(q.code, q.stderr).toBe(0);
+    expect((JSON.parse(q.stdout) as { items: { index: number }[] }).items[0]!.index).toBe(1011);
     // Nothing new: the next round fetches nothing.
     const again = await pull(data, mirrorData, key);
     expect(again.stdout).toContain(`${ORIGIN}: 1014 entries mirrored (0 new)`);

@@ -54,6 +54,15 @@ export async function readVerifierKey(dataDir: string): Promise<string> {
   return text.toString("utf8").trim();
 }
 
+/**
+ * Writes the verifier key of a log whose signing key is elsewhere (a mirror's copy), so the
+ * read commands (query, history, status) open the directory like a log's own.
+ */
+export async function writeVerifierKey(dataDir: string, verifierKey: string): Promise<void> {
+  await fsp.mkdir(new FsLayout(dataDir).keysDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(keyFile(dataDir, VERIFIER_KEY), verifierKey + "\n", 0o644);
+}
+
 /** The per-log redaction key, or null when the log has none (never creates one). */
 export async function readRedactionKey(dataDir: string): Promise<Buffer | null> {
   const file = keyFile(dataDir, REDACTION_KEY);
