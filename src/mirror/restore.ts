@@ -12,11 +12,18 @@ import { FsLogFiles } from "../store/fs/files.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { splitBundle } from "../store/bundle-format.js";
 import { TileBuilder } from "../store/tile-builder.js";
-import { hashesEqual, hashLeaf, NoteSigner, NoteVerifier, type Checkpoint } from "../tlog/index.js";
+import {
+  hashesEqual,
+  hashLeaf,
+  NoteSigner,
+  NoteVerifier,
+  TILE_WIDTH,
+  type Checkpoint,
+} from "../tlog/index.js";
 import { openWitnessedCheckpoint, type WitnessPolicy } from "../verify/witness-policy.js";
 import { WitnessError } from "../witness/errors.js";
 import { bundleCodec } from "./bundle-codec.js";
-import { readEntriesInOrder, type TilesClient } from "./tiles-client.js";
+import { readEntriesInOrder, TilesClientError, type TilesClient } from "./tiles-client.js";
 
 export type RestoreSource = { dir: string } | { client: TilesClient };
 
@@ -45,6 +52,10 @@ export interface RestoreResult {
 /** Entries appended per commit of the new log. */
 const BATCH = 4096;
 
+/** Why a copy with pruned bundles cannot be restored. */
+const PRUNED_HINT =
+  "restore replays every entry, so a copy whose bundles retention pruned cannot be restored yet (it still verifies and serves as it is)";
+
 function fail(message: string): WitnessError {
   return new WitnessError("config", message);
 }
@@ -68,6 +79,28 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
     throw fail(`the copy's checkpoint: ${(err as Error).message}`);
   }
 
+  const source = o.source;
+  const read =
+    "dir" in source
+      ? async (index: number, width: number): Promise<Uint8Array[]> => {
+          const bundle = await new FsLogFiles(source.dir).readEntryBundle(index, width);
+          if (bundle === null || bundle.data === undefined)
+            throw fail(
+              `${source.dir}: entry bundle ${index} is ${bundle === null ? "missing" : bundle.gone.state}` +
+                (bundle?.gone?.state === "pruned" ? `: ${PRUNED_HINT}` : ""),
+            );
+          return splitBundle(bundle.data);
+        }
+      : (index: number, width: number) =>
+          source.client.entries(index, width, bundleCodec("ndjson")).catch((err: unknown) => {
+            if (err instanceof TilesClientError && err.code === "pruned")
+              throw fail(`${source.client.url}${err.message}: ${PRUNED_HINT}`);
+            throw err;
+          });
+  // Before anything is written: a copy that cannot give its first bundle (pruned, missing, no
+  // read token) fails here, leaving no half-made data directory that a second try would refuse.
+  if (cp.size > 0) await read(0, Math.min(TILE_WIDTH, cp.size));
+
   const keys = path.join(o.dataDir, "keys");
   await fsp.mkdir(keys, { recursive: true, mode: 0o700 });
   await writeFileAtomic(path.join(keys, "signing.key"), o.signerKey.trim() + "\n", 0o600);
@@ -87,21 +120,6 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
       leaves = [];
       o.onProgress?.(tree.size, cp.size);
     };
-    const source = o.source;
-    const read =
-      "dir" in source
-        ? async (index: number, width: number): Promise<Uint8Array[]> => {
-            const bundle = await new FsLogFiles(source.dir).readEntryBundle(index, width);
-            if (bundle === null || bundle.data === undefined)
-              throw fail(
-                `${source.dir}: entry bundle ${index} is ${bundle === null ? "missing" : bundle.gone.state}` +
-                  (bundle?.gone?.state === "pruned"
-                    ? ": restore replays every entry, so a copy whose bundles retention pruned cannot be restored yet (it still verifies and serves as it is)"
-                    : ""),
-              );
-            return splitBundle(bundle.data);
-          }
-        : (index: number, width: number) => source.client.entries(index, width, bundleCodec("ndjson"));
     await readEntriesInOrder(read, 0, cp.size, async ({ entries }) => {
       for (const e of entries) {
         const leaf = hashLeaf(e);

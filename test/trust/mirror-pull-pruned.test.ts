@@ -5,7 +5,7 @@
 // empty line ended the pull: an auditor could not keep a copy of a log with either. A copy that already holds
 // entries the log pruned after it fetched them cannot become prefix-pruned: that pull is refused
 // with the reason, and the copy still verifies as it is.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -115,6 +115,23 @@ describe("mirror pull of a log with retention", () => {
     const q = await runCli(["query", "--data", copy, "--limit", "1", "-o", "json"]);
     expect(q.code, q.stderr).toBe(0);
     expect((JSON.parse(q.stdout) as { items: { index: number }[] }).items[0]!.index).toBe(1011);
+    // restore replays every entry: it refuses this copy before writing anything.
+    const target = path.join(dir, "restored");
+    const signingKey = path.join(data, "keys", "signing.key");
+    const restore = await runCli([
+      "restore",
+      "--data",
+      target,
+      "--from",
+      copy,
+      "--key",
+      key,
+      "--signing-key",
+      signingKey,
+    ]);
+    expect(restore.code).not.toBe(0);
+    expect(restore.stderr).toMatch(/entry bundle 0 is pruned: restore replays every entry/);
+    expect(existsSync(target)).toBe(false);
     // Nothing new: the next round fetches nothing.
     const again = await pull(data, mirrorData, key);
     expect(again.stdout).toContain(`${ORIGIN}: 1014 entries mirrored (0 new)`);
