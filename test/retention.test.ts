@@ -252,6 +252,7 @@ describe("retention run", () => {
         await sleep(100);
       expect(serve.output()).toContain("retention: bundles removed");
       expect(serve.output()).toContain('"indexRowsDropped":512');
+      expect(serve.output()).toMatch(/"stoppedBy":"every full bundle with durable tiles was looked at"/);
     } finally {
       await serve.kill("SIGTERM");
     }

@@ -47,6 +47,12 @@ describe("serve --retention-policy", () => {
       while (failures().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(failures().length).toBeGreaterThanOrEqual(2);
       expect(JSON.parse(failures()[0]!)).toMatchObject({ level: 50 });
+      // Why nothing went is said at info, where an operator whose disk does not shrink looks.
+      const nothing = lines.find((l) => l.includes("retention: nothing to remove"));
+      expect(JSON.parse(nothing!)).toMatchObject({
+        level: 30,
+        stoppedBy: expect.stringMatching(/full bundle/),
+      });
     } finally {
       await stop();
       await log.close();

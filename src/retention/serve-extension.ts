@@ -52,10 +52,13 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
                 bytesFreed: r.bytesFreed,
                 record: r.recordIndex,
                 indexRowsDropped,
+                stoppedBy: r.stoppedBy,
               },
               "retention: bundles removed",
             );
-          else opts.logger.debug({ stoppedBy: r.stoppedBy }, "retention: nothing to remove");
+          // Once a run, at info: an operator whose disk does not shrink sees which entry, kept by
+          // which part of the policy until when, holds the bundles back.
+          else opts.logger.info({ stoppedBy: r.stoppedBy }, "retention: nothing to remove");
         }, failed("retention run failed"));
       };
       once();
