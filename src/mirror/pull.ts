@@ -27,6 +27,12 @@ export interface PullResult {
   fetched: number;
 }
 
+/** The first `width` leaf hashes of bundle `index`, from the log's level-0 tile. */
+async function tileLeaves(source: TilesClient, index: number, width: number): Promise<Uint8Array[]> {
+  const tile = await source.tile({ level: 0, index, width });
+  return Array.from({ length: width }, (_, i) => tile.subarray(i * 32, (i + 1) * 32));
+}
+
 /**
  * A bundle the log's retention removed (HTTP 410): no entries, but their leaf hashes from its
  * level-0 tile, which the log keeps; commit checks them with the rest against the signed root.
@@ -34,8 +40,7 @@ export interface PullResult {
  */
 async function prunedBundle(source: TilesClient, index: number, err: unknown): Promise<FetchedBundle> {
   if (!(err instanceof TilesClientError) || err.code !== "pruned") throw err;
-  const tile = await source.tile({ level: 0, index, width: TILE_WIDTH });
-  const leaves = Array.from({ length: TILE_WIDTH }, (_, i) => tile.subarray(i * 32, (i + 1) * 32));
+  const leaves = await tileLeaves(source, index, TILE_WIDTH);
   return { entries: [], pruned: { leaves, reason: `pruned by the log: ${err.message}` } };
 }
 
@@ -50,9 +55,7 @@ async function withTombstoneLeaves(
   got: FetchedBundle,
 ): Promise<FetchedBundle> {
   if (!got.entries.some((e) => e.length === 0)) return got;
-  const tile = await source.tile({ level: 0, index, width: got.entries.length });
-  const leaves = got.entries.map((_, i) => tile.subarray(i * 32, (i + 1) * 32));
-  return { ...got, leaves };
+  return { ...got, leaves: await tileLeaves(source, index, got.entries.length) };
 }
 
 /** Following a log failed: it could not be read, is not a valid log, or forked from the copy held. */

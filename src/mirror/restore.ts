@@ -80,10 +80,11 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
   }
 
   const source = o.source;
+  const files = "dir" in source ? new FsLogFiles(source.dir) : undefined;
   const read =
     "dir" in source
       ? async (index: number, width: number): Promise<Uint8Array[]> => {
-          const bundle = await new FsLogFiles(source.dir).readEntryBundle(index, width);
+          const bundle = await files!.readEntryBundle(index, width);
           if (bundle === null || bundle.data === undefined)
             throw fail(
               `${source.dir}: entry bundle ${index} is ${bundle === null ? "missing" : bundle.gone.state}` +
