@@ -4,7 +4,7 @@
 // short transactions) and idempotent: every run drops whatever is left below the pruned point.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { startWorker, workerModule } from "../worker/start.js";
+import { firstMessage, workerModule } from "../worker/start.js";
 import { INDEX_FILE, openIndex } from "./db.js";
 import { IndexError } from "./errors.js";
 
@@ -23,14 +23,9 @@ export function dropPrunedRows(dataDir: string, before: number): number {
 }
 
 /** dropPrunedRows on a worker thread. */
-export function dropPrunedRowsOffThread(dataDir: string, before: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const worker = startWorker(WORKER, { dataDir, before });
-    worker.once("message", (m: { deleted?: number; error?: string }) => {
-      void worker.terminate();
-      if (m.error === undefined) resolve(m.deleted ?? 0);
-      else reject(new IndexError("writer", `dropping the index rows of pruned entries: ${m.error}`));
-    });
-    worker.once("error", reject);
-  });
+export async function dropPrunedRowsOffThread(dataDir: string, before: number): Promise<number> {
+  const m = await firstMessage<{ deleted?: number; error?: string }>(WORKER, { dataDir, before });
+  if (m.error !== undefined)
+    throw new IndexError("writer", `dropping the index rows of pruned entries: ${m.error}`);
+  return m.deleted ?? 0;
 }

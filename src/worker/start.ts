@@ -29,3 +29,23 @@ export function startWorker(module: URL, workerData?: unknown, resourceLimits?: 
     ...(fromSources ? { execArgv: [...TS_SOURCE_EXEC_ARGV] } : {}),
   });
 }
+
+/**
+ * Runs `module` for one answer: resolves with the first message it posts, then ends it; rejects
+ * when it fails to start or throws. `unref`: it does not keep the process alive meanwhile.
+ */
+export function firstMessage<T>(
+  module: URL,
+  workerData: unknown,
+  opts: { unref?: boolean } = {},
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const worker = startWorker(module, workerData);
+    if (opts.unref) worker.unref();
+    worker.once("message", (m: T) => {
+      void worker.terminate();
+      resolve(m);
+    });
+    worker.once("error", reject);
+  });
+}
