@@ -63,6 +63,14 @@ async function makeLog(ages: number[], secrets: number[] = []): Promise<{ dir: s
   return { dir, key };
 }
 
+/** `<dir>-<name>.yaml` beside the data directory `dir` (removed after the suite), POLICY_TEXT by default. */
+function policyFileBeside(dir: string, name = "policy", text = POLICY_TEXT): string {
+  const file = `${dir}-${name}.yaml`;
+  dirs.push(file);
+  writeFileSync(file, text);
+  return file;
+}
+
 function bundleBytes(dir: string): number {
   const entries = path.join(dir, "tile", "entries");
   return readdirSync(entries).reduce((sum, n) => {
@@ -96,9 +104,7 @@ describe("retention run", () => {
   it("removes only whole bundles past the policy, records it first, and frees the disk", async () => {
     // Bundles 0 and 1 are 90 days old; a Secret read at entry 300 (kept 7 years) holds bundle 1.
     const { dir, key } = await makeLog([...Array(600).fill(90), ...Array(100).fill(1)], [300]);
-    const policyFile = path.join(dir, "..", `${path.basename(dir)}-policy.yaml`);
-    writeFileSync(policyFile, POLICY_TEXT);
-    dirs.push(policyFile);
+    const policyFile = policyFileBeside(dir);
     expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
     const listed = async () =>
       (
@@ -240,9 +246,7 @@ describe("retention run", () => {
 
   it("is applied by serve --retention-policy once the log is open", async () => {
     const { dir, key } = await makeLog(Array(600).fill(90));
-    const policyFile = `${dir}-policy.yaml`;
-    dirs.push(policyFile);
-    writeFileSync(policyFile, POLICY_TEXT);
+    const policyFile = policyFileBeside(dir);
     // Indexed before serve starts, so its index holds the rows retention is to drop.
     expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
     const serve = await startServe(dir, ["--retention-policy", policyFile, "--no-detect"]);
@@ -268,9 +272,7 @@ describe("retention run", () => {
     // The library's run removes the bundles only: what a run killed before its second step leaves.
     const first = await withLog(dir, (log) => runRetention(log, { policy: POLICY, by: "first" }));
     expect(first).toMatchObject({ before: 512 });
-    const policyFile = `${dir}-policy.yaml`;
-    dirs.push(policyFile);
-    writeFileSync(policyFile, POLICY_TEXT);
+    const policyFile = policyFileBeside(dir);
     const r = await runCli(["retention", "run", "--data", dir, "--policy", policyFile]);
     expect(r.stdout).toMatch(
       /^nothing to remove \(.*\); 512 index rows of entries pruned earlier dropped in /,
@@ -312,9 +314,11 @@ describe("retention run", () => {
 
   it("refuses a policy file with a clear error and changes nothing", async () => {
     const { dir } = await makeLog(Array(300).fill(90));
-    const policyFile = `${dir}-bad.yaml`;
-    dirs.push(policyFile);
-    writeFileSync(policyFile, "apiVersion: kubetrail.dev/v1\nkind: RetentionPolicy\nkeep: a month\n");
+    const policyFile = policyFileBeside(
+      dir,
+      "bad",
+      "apiVersion: kubetrail.dev/v1\nkind: RetentionPolicy\nkeep: a month\n",
+    );
     const r = await runCli(["retention", "run", "--data", dir, "--policy", policyFile]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.yaml: keep: "a month" is not a duration/);
