@@ -9,6 +9,7 @@ import { canonicalEraseFilter, ERASE_FILTER_NAMES, selectByFilter } from "../era
 import type { RawFilter } from "../index/query.js";
 import { LogError } from "../store/types.js";
 import { collect } from "./list-options.js";
+import { progressBar } from "./progress.js";
 import { loadOrCreateRedactionKey } from "../store/fs/keys.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
@@ -102,6 +103,8 @@ export function registerErase(program: Command): void {
               ? { field: "user", value: o.user }
               : { field: "auditID", value: o.auditId! };
         const log = await openFsLog(o.data);
+        // A whole-log scan: minutes on a large log.
+        const progress = progressBar("erase: scanning", "entries");
         let result;
         try {
           result = await runErasure(log, {
@@ -111,8 +114,10 @@ export function registerErase(program: Command): void {
             hmacKey,
             dryRun: o.dryRun === true,
             skipOpenBundle: o.skipOpenBundle === true,
+            onProgress: (done, total) => progress.update(done, total),
           });
         } finally {
+          progress.stop();
           await log.close();
         }
         if (!o.dryRun && result.entries.length > 0) {

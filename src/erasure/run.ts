@@ -44,6 +44,8 @@ export interface ErasureOptions {
    * active user or namespace always has some there.
    */
   skipOpenBundle?: boolean;
+  /** Told how far the scan of the log for matches got (entries read, of the log's size). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface ErasureResult {
@@ -130,8 +132,10 @@ export async function runErasure(
   const matches = matcher(opts.selector);
   const size = log.latestCheckpoint().size;
   const found: number[] = [];
-  for await (const e of log.readEntries(0, size))
+  for await (const e of log.readEntries(0, size)) {
     if (e.data !== undefined && matches(e.data, e.index)) found.push(e.index);
+    if (e.index % BUNDLE_SIZE === 0) opts.onProgress?.(e.index, size);
+  }
   const limit = log.driver.prunableBefore;
   const inOpenBundle = found.filter((i) => i >= limit);
   if (inOpenBundle.length > 0 && !opts.skipOpenBundle && !opts.dryRun)
