@@ -100,7 +100,7 @@ export function addKeySubcommand(cmd: Command, role: "witness" | "mirror"): void
     .option("-o, --output <format>", "text or json", "text")
     .action(async (o: { data: string; name?: string; output: string }) => {
       checkOutput(o.output, ["text", "json"]);
-      const signer = await loadOrCreateCosignerKey(o.data, role, o.name);
+      const { signer } = await loadOrCreateCosignerKey(o.data, role, o.name);
       process.stdout.write(
         o.output === "json"
           ? JSON.stringify({ name: signer.name, verifierKey: signer.verifierKey }) + "\n"

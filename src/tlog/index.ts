@@ -102,6 +102,7 @@ export {
 } from "./subtree.js";
 export {
   type AddCheckpointRequest,
+  addCheckpointOrigin,
   MAX_PROOF_LINES,
   SIZE_CONTENT_TYPE,
   formatAddCheckpointRequest,

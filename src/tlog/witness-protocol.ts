@@ -69,6 +69,19 @@ export function parseAddCheckpointRequest(body: string): AddCheckpointRequest {
   return { oldSize, proof, checkpoint };
 }
 
+/**
+ * The origin an add-checkpoint body names (its checkpoint's first line), read without parsing
+ * the rest: what a witness needs to find the log's state before checking the request. For a
+ * body parseAddCheckpointRequest accepts it is the checkpoint's origin; null when there is no
+ * checkpoint to name one.
+ */
+export function addCheckpointOrigin(body: string): string | null {
+  const blank = body.indexOf("\n\n");
+  if (blank < 0) return null;
+  const end = body.indexOf("\n", blank + 2);
+  return end < 0 ? null : body.slice(blank + 2, end);
+}
+
 /** The 409 body: the size of the latest checkpoint the witness cosigned. */
 export function formatSizeBody(size: number): string {
   return `${size}\n`;

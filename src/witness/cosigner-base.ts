@@ -20,7 +20,7 @@ import type { CosignatureSigner } from "../tlog/index.js";
 import { loadOrCreateCosignerKey } from "./cosigner-key.js";
 import { WitnessError } from "./errors.js";
 import { reportContradiction, type Contradiction } from "./evidence.js";
-import { loadLogsConfig, type LogConfig } from "./logs-config.js";
+import { loadLogsConfig, type LogConfig, type LogsConfig } from "./logs-config.js";
 import { reloadingFile } from "./reloading-file.js";
 
 export interface CosignerConfig {
@@ -44,6 +44,8 @@ export interface CosignerConfig {
 
 export interface CosignerBase {
   signer: CosignatureSigner;
+  /** The signer's key text, for threads that sign with it (check-thread.ts); never logged. */
+  signerKey: string;
   logs: () => ReadonlyMap<string, LogConfig>;
   metrics: ServerMetrics;
   /** Keeps the evidence of a contradicting checkpoint and raises the split-view alert. */
@@ -68,7 +70,7 @@ export async function openCosignerBase(
     for (const c of closers.splice(0).reverse()) await c();
   };
   try {
-    const signer = await loadOrCreateCosignerKey(cfg.dataDir, role, cfg.name);
+    const { signer, signerKey } = await loadOrCreateCosignerKey(cfg.dataDir, role, cfg.name);
     const extra = new Map((cfg.extraLogs ?? []).map((l) => [l.origin, l] as const));
     let logs: () => ReadonlyMap<string, LogConfig> = () => extra;
     if (cfg.logsFile) {
@@ -82,7 +84,18 @@ export async function openCosignerBase(
           ),
       });
       closers.push(() => file.close());
-      logs = () => (extra.size === 0 ? file.current().logs : new Map([...file.current().logs, ...extra]));
+      // The same map until the file is reloaded: check threads (check-thread.ts) are sent the
+      // keys again only when it changes.
+      let merged: { from: LogsConfig; logs: ReadonlyMap<string, LogConfig> } | undefined;
+      logs = () => {
+        const current = file.current();
+        if (merged?.from !== current)
+          merged = {
+            from: current,
+            logs: extra.size === 0 ? current.logs : new Map([...current.logs, ...extra]),
+          };
+        return merged.logs;
+      };
     }
     const sinks: AlertSink[] = cfg.rulesConfig
       ? await createSinks((await readRulesConfig(cfg.rulesConfig)).sinks)
@@ -98,6 +111,7 @@ export async function openCosignerBase(
     });
     const base: CosignerBase = {
       signer,
+      signerKey,
       logs,
       metrics,
       report: (c) =>

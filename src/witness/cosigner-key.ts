@@ -9,13 +9,14 @@ import { WitnessError } from "./errors.js";
 
 /**
  * Loads the cosigner key `<role>.key` in DATA/keys/, creating it on first use named `name`
- * (default: a unique `<role>.kubetrail.local/<hex>`). The name is fixed at creation.
+ * (default: a unique `<role>.kubetrail.local/<hex>`). The name is fixed at creation. Returns
+ * the signer and its key text (for threads that sign too; never to be logged).
  */
 export async function loadOrCreateCosignerKey(
   dataDir: string,
   role: "witness" | "mirror",
   name?: string,
-): Promise<CosignatureSigner> {
+): Promise<{ signer: CosignatureSigner; signerKey: string }> {
   const dir = path.join(dataDir, "keys");
   const file = path.join(dir, `${role}.key`);
   let skey = (await readFileIfExists(file))?.toString("utf8").trim();
@@ -42,5 +43,5 @@ export async function loadOrCreateCosignerKey(
       "config",
       `${file}: this ${role} is named "${signer.name}"; it cannot be renamed "${name}"`,
     );
-  return signer;
+  return { signer, signerKey: skey };
 }

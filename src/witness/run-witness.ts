@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { Counter } from "prom-client";
 import type { RunningServer } from "../server/server.js";
-import { lowerLibuvPool } from "../worker/libuv-pool.js";
+import { CheckThreads } from "./check-thread.js";
 import { CheckpointStore } from "./checkpoint-store.js";
 import { checkCrashPoints, crashPoint } from "./crash-points.js";
 import { openCosignerBase, type CosignerConfig } from "./cosigner-base.js";
@@ -13,9 +13,6 @@ import { witnessRoutes } from "./routes.js";
 import { Witness } from "./witness.js";
 
 export type WitnessConfig = CosignerConfig;
-
-/** How far below the event loop libuv's pool runs: far enough that a woken pool thread never preempts it. */
-const POOL_NICE_LEVELS = 10;
 
 export interface RunningWitness {
   server: RunningServer;
@@ -33,12 +30,8 @@ export async function runWitness(cfg: WitnessConfig, logger: Logger): Promise<Ru
       compactBytes,
     });
     base.onClose(() => store.close());
-    // The Ed25519 work of every request runs on libuv's pool (node:crypto with callbacks):
-    // below the event loop, so that it never takes the core from it (libuv-pool.ts).
-    const pool = await lowerLibuvPool(POOL_NICE_LEVELS);
-    if ("threads" in pool)
-      logger.debug({ threads: pool.threads.length, nice: pool.nice }, "thread pool lowered");
-    else logger.warn({ reason: pool.unchanged }, "thread pool left at the event loop's priority");
+    const checker = new CheckThreads({ signerKey: base.signerKey });
+    base.onClose(() => checker.close());
     const replies = new Counter({
       name: "kubetrail_witness_add_checkpoint_total",
       help: "add-checkpoint requests by HTTP status",
@@ -48,6 +41,7 @@ export async function runWitness(cfg: WitnessConfig, logger: Logger): Promise<Ru
     const witness = new Witness({
       store,
       signer: base.signer,
+      checker,
       logs: base.logs,
       onFork: (e) => base.report(e),
     });

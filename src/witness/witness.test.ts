@@ -16,26 +16,37 @@ import {
   signatureBytes,
   splitNote,
 } from "../tlog/index.js";
+import { CheckThreads } from "./check-thread.js";
 import { CheckpointStore } from "./checkpoint-store.js";
-import { parseLogsConfig } from "./logs-config.js";
+import { type LogConfig, parseLogsConfig } from "./logs-config.js";
 import { originHash, Witness, type ForkEvidence } from "./witness.js";
 
-describe("witness add-checkpoint (C2SP tlog-witness)", () => {
+// Every case runs with the checks on this thread (as a mirror runs them) and on check threads
+// (as `kubetrail witness` does); two threads, so that requests alternate between them.
+describe.each([
+  ["on this thread", 0],
+  ["on check threads", 2],
+])("witness add-checkpoint (C2SP tlog-witness), checked %s", (_where, threads) => {
   let dir = "";
   let store: CheckpointStore;
   let witness: Witness;
   let log: SignedLog;
+  let logs: ReadonlyMap<string, LogConfig>;
+  const checkers: CheckThreads[] = [];
   const forks: ForkEvidence[] = [];
   const keys = generateCosignatureKey("witness.test/w1");
   const verifier = CosignatureVerifier.fromKey(keys.verifierKey);
 
   const open = async (): Promise<void> => {
     store = await CheckpointStore.open(path.join(dir, "witness"), "cosigned");
-    const logs = parseLogsConfig(`logs:\n  - ${log.verifierKey}\n`, "logs.yaml").logs;
+    logs = parseLogsConfig(`logs:\n  - ${log.verifierKey}\n`, "logs.yaml").logs;
+    const checker = threads > 0 ? new CheckThreads({ signerKey: keys.signerKey }, threads) : undefined;
+    if (checker) checkers.push(checker);
     witness = new Witness({
       store,
       logs: () => logs,
       signer: CosignatureSigner.fromKey(keys.signerKey),
+      checker,
       onFork: (e) => forks.push(e),
     });
   };
@@ -48,6 +59,7 @@ describe("witness add-checkpoint (C2SP tlog-witness)", () => {
   });
   afterEach(async () => {
     await store.close();
+    await Promise.all(checkers.splice(0).map((c) => c.close()));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -96,6 +108,17 @@ describe("witness add-checkpoint (C2SP tlog-witness)", () => {
     const body = formatAddCheckpointRequest({ oldSize: 0, proof: [], checkpoint: bad });
     expect((await witness.addCheckpoint(body)).status).toBe(403);
     expect(witness.latest(originHash(log.origin))).toBeNull();
+  });
+
+  it("follows a reloaded logs configuration: a log added is witnessed, a log removed is unknown", async () => {
+    const second = new SignedLog("log.test/two").append(4);
+    expect((await witness.addCheckpoint(await second.addCheckpointBody(0))).status).toBe(404);
+    logs = parseLogsConfig(`logs:\n  - ${log.verifierKey}\n  - ${second.verifierKey}\n`, "logs.yaml").logs;
+    expect((await witness.addCheckpoint(await second.addCheckpointBody(0))).status).toBe(200);
+    expect((await witness.addCheckpoint(await log.addCheckpointBody(0))).status).toBe(200);
+    logs = parseLogsConfig(`logs:\n  - ${second.verifierKey}\n`, "logs.yaml").logs;
+    log.append(2);
+    expect((await witness.addCheckpoint(await log.addCheckpointBody(10))).status).toBe(404);
   });
 
   it("answers 400 for a malformed body and an old size beyond the checkpoint", async () => {

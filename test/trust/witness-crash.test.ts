@@ -14,8 +14,8 @@ import {
   NoteVerifier,
   openCheckpoint,
 } from "../../src/tlog/index.js";
+import { defaultCheckThreads } from "../../src/witness/check-thread.js";
 import { originHash } from "../../src/witness/witness.js";
-import { libuvPoolSize } from "../../src/worker/libuv-pool.js";
 import { callCosigner, cosignerKey, startCosigner, type Cosigner } from "../fixtures/cosigner-process.js";
 import { requireBuiltCli } from "../faults/serve-process.js";
 
@@ -44,15 +44,12 @@ describe("witness killed with SIGKILL mid-traffic", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("runs libuv's pool (its Ed25519 work) 10 nice levels below its event loop", () => {
+  it("checks requests on threads of their own, beside its event loop", () => {
     const pid = witness.proc.pid!;
-    const nice = (tid: string): number => {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-    };
-    const main = nice(String(pid));
-    const lowered = readdirSync(`/proc/${pid}/task`).filter((t) => nice(t) === Math.min(19, main + 10));
-    expect(lowered).toHaveLength(libuvPoolSize());
+    const names = readdirSync(`/proc/${pid}/task`).map((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim(),
+    );
+    expect(names.filter((n) => n === "kt-wit-check")).toHaveLength(defaultCheckThreads());
   });
 
   it("keeps every checkpoint it cosigned across 8 kills, and never cosigns a fork of one", async () => {
