@@ -32,16 +32,23 @@ export function defaultCheckThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
 
-export class CheckThreads implements Checker {
-  private readonly threads: { worker: Worker; calls: WorkerCalls<CheckReply> }[] = [];
-  private logs: ReadonlyMap<string, LogConfig> | undefined;
-  private turn = 0;
+interface Thread {
+  worker: Worker;
+  calls: WorkerCalls<CheckReply>;
+  /** The logs whose keys it was last sent. */
+  logs?: ReadonlyMap<string, LogConfig>;
+}
 
-  constructor(data: CheckThreadData, threads = defaultCheckThreads()) {
-    for (let i = 0; i < threads; i++) {
-      const worker = startWorker(WORKER, data);
-      this.threads.push({ worker, calls: new WorkerCalls(worker, "add-checkpoint check thread") });
-    }
+export class CheckThreads implements Checker {
+  private readonly threads: Thread[] = [];
+  private turn = 0;
+  private closed = false;
+
+  constructor(
+    private readonly data: CheckThreadData,
+    threads = defaultCheckThreads(),
+  ) {
+    for (let i = 0; i < threads; i++) this.threads.push(this.start());
   }
 
   async check(
@@ -49,14 +56,14 @@ export class CheckThreads implements Checker {
     held: StoredCheckpoint | undefined,
     logs: ReadonlyMap<string, LogConfig>,
   ): Promise<CheckOutcome> {
-    if (logs !== this.logs) {
-      this.logs = logs;
+    const thread = this.next();
+    if (thread.logs !== logs) {
+      thread.logs = logs;
       const keys: CheckRequest = {
         logs: [...logs].map(([origin, log]) => [origin, log.verifiers.map((v) => v.key)]),
       };
-      for (const { worker } of this.threads) worker.postMessage(keys);
+      thread.worker.postMessage(keys);
     }
-    const thread = this.threads[this.turn++ % this.threads.length]!;
     const request: CheckRequest = { body, held };
     const reply = await thread.calls.call(request);
     if (reply.error !== undefined) throw new Error(`add-checkpoint check failed: ${reply.error}`);
@@ -64,6 +71,23 @@ export class CheckThreads implements Checker {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.threads.map(({ calls }) => calls.terminate()));
+  }
+
+  /**
+   * The next thread in turn. One that died is replaced: the requests it held have failed (500),
+   * but the witness must not answer 500 to every later one.
+   */
+  private next(): Thread {
+    const i = this.turn++ % this.threads.length;
+    const thread = this.threads[i]!;
+    if (!thread.calls.stopped || this.closed) return thread;
+    return (this.threads[i] = this.start());
+  }
+
+  private start(): Thread {
+    const worker = startWorker(WORKER, this.data);
+    return { worker, calls: new WorkerCalls(worker, "add-checkpoint check thread") };
   }
 }
