@@ -22,11 +22,18 @@ import { fillFsLog } from "./lib/fill.js";
 import { kubetrailCli } from "./lib/kubetrail-cli.js";
 import { generatedEntries } from "./lib/workload.js";
 
-function get(server: CliServer, pathname: string): Promise<{ status: number; body: string }> {
+function get(server: CliServer, pathname: string, token?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     https
       .get(
-        { host: "127.0.0.1", port: server.port, path: pathname, ca: server.ca, servername: "localhost" },
+        {
+          host: "127.0.0.1",
+          port: server.port,
+          path: pathname,
+          ca: server.ca,
+          servername: "localhost",
+          headers: token === undefined ? {} : { Authorization: `Bearer ${token}` },
+        },
         (res) => {
           let body = "";
           res.setEncoding("utf8");
@@ -38,13 +45,22 @@ function get(server: CliServer, pathname: string): Promise<{ status: number; bod
   });
 }
 
-/** Waits until serve's index has caught up with the log, so it takes no CPU during the pull. */
-async function untilSettled(server: CliServer): Promise<void> {
+/**
+ * Waits until serve's index has caught up with the log and the UI's statistics have loaded
+ * what it indexed (they follow the index, and answer 503 until loaded), so that serve's own
+ * catching up takes no CPU during the pull.
+ */
+async function untilSettled(server: CliServer, readToken: string): Promise<void> {
   const deadline = Date.now() + 600_000;
   for (;;) {
-    const r = await get(server, "/readyz");
-    if (r.status === 200 && !r.body.includes("degraded")) return;
-    if (Date.now() > deadline) throw new Error(`serve not settled: ${r.status} ${r.body}`);
+    const ready = await get(server, "/readyz");
+    const stats =
+      ready.status === 200 && !ready.body.includes("degraded")
+        ? await get(server, "/v1/stats", readToken)
+        : undefined;
+    if (stats?.status === 200) return;
+    if (Date.now() > deadline)
+      throw new Error(`serve not settled: /readyz ${ready.status} ${ready.body}; /v1/stats ${stats?.status}`);
     await new Promise((res) => setTimeout(res, 500));
   }
 }
@@ -63,8 +79,8 @@ export async function main(argv: string[]): Promise<void> {
   const rows: Measurement[] = [];
   const server = await startCliServer(["serve", "--data", dataDir, "--no-detect"], dataDir, "/readyz");
   try {
-    log("mirror: waiting for serve's index to catch up");
-    await untilSettled(server);
+    log("mirror: waiting for serve's index and statistics to catch up");
+    await untilSettled(server, readFileSync(path.join(dataDir, "read-token"), "utf8").trim());
     const caFile = path.join(dir, "serve-ca.pem");
     writeFileSync(caFile, server.ca);
     // execArgv passes through, so `node --cpu-prof build/bench/mirror.js` profiles the mirror too.
