@@ -117,6 +117,25 @@ describe("seekable bundles", () => {
     expect(execFileSync("zstd", ["-t", "-q"], { input: stored })).toBeDefined();
   });
 
+  it("decodes an HTTP body of sized frames at once, and any other zstd body through a stream, bounded alike", async () => {
+    const raw = bundle();
+    // kubetrail's own: frames that declare their sizes, and a seek table (a skippable frame).
+    const stored = compressBundle(raw, 3, DEFAULT_ENTRIES_PER_FRAME);
+    expect((await decodeZstdBody(stored)).equals(raw)).toBe(true);
+    await expect(decodeZstdBody(stored, raw.length - 1)).rejects.toThrow(/more than/);
+    // Frames made from a pipe (Debian's zstd reading stdin) declare no size: the streaming path.
+    const piped = execFileSync("sh", ["-c", "cat | zstd -q -c"], { input: raw, maxBuffer: 64 << 20 });
+    expect((await decodeZstdBody(Buffer.concat([piped, piped]))).equals(Buffer.concat([raw, raw]))).toBe(
+      true,
+    );
+    await expect(decodeZstdBody(piped, raw.length - 1)).rejects.toThrow(/more than/);
+    // A frame whose blocks are damaged, or trailing bytes that are no frame: an error, never a partial body.
+    const bad = Buffer.from(stored);
+    bad[40] = bad[40]! ^ 0x5a;
+    await expect(decodeZstdBody(bad)).rejects.toThrow();
+    await expect(decodeZstdBody(Buffer.concat([stored, Buffer.from("garbage!")]))).rejects.toThrow();
+  });
+
   it("finds damage to any frame, naming the file and the frame", () => {
     const raw = bundle();
     const stored = compressBundle(raw, 3, DEFAULT_ENTRIES_PER_FRAME);

@@ -40,6 +40,8 @@ const SEEKABLE_MAGIC = 0x8f92eab1;
 const FOOTER_BYTES = 9;
 /** Skippable_Magic_Number (4) and Frame_Size (4). */
 const SKIPPABLE_HEADER_BYTES = 8;
+/** Skippable frames' magic numbers are this with any low nibble (RFC 8878 §3.1.2). */
+const SKIPPABLE_MAGIC_BASE = 0x184d2a50;
 const CHECKSUM_FLAG = 0x80;
 const RESERVED_BITS = 0x7c;
 
@@ -322,6 +324,14 @@ export function decompressBundle(data: Uint8Array, where: string): Buffer {
  * frames, with or without declared sizes, stopping with an error past `maxBytes` of output.
  */
 export function decodeZstdBody(body: Uint8Array, maxBytes = MAX_BUNDLE_BYTES): Promise<Buffer> {
+  const frames = sizedFrames(body, maxBytes);
+  if (frames !== null) {
+    try {
+      return Promise.resolve(decodeSizedFrames(frames));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
   return new Promise((resolve, reject) => {
     const stream = new DecompressStream();
     const chunks: Buffer[] = [];
@@ -338,4 +348,47 @@ export function decodeZstdBody(body: Uint8Array, maxBytes = MAX_BUNDLE_BYTES): P
     stream.on("end", () => resolve(Buffer.concat(chunks, total)));
     stream.end(body);
   });
+}
+
+/**
+ * The frames of `body` when each declares its decompressed size and together they declare at
+ * most `maxBytes` (skippable frames, such as a seek table, left out); null for anything else,
+ * which the streaming decoder then reads and bounds as it goes. kubetrail's own bundles are
+ * such frames: decoded one-shot, a frame costs no stream and no chunks to join.
+ */
+function sizedFrames(body: Uint8Array, maxBytes: number): { bytes: Uint8Array; size: number }[] | null {
+  const frames: { bytes: Uint8Array; size: number }[] = [];
+  let total = 0;
+  for (let at = 0; at < body.length;) {
+    const rest = body.subarray(at);
+    if (rest.length >= SKIPPABLE_HEADER_BYTES && (u32(rest, 0) & 0xfffffff0) === SKIPPABLE_MAGIC_BASE) {
+      at += SKIPPABLE_HEADER_BYTES + u32(rest, 4);
+      if (at > body.length) return null;
+      continue;
+    }
+    let size: number | null;
+    let length: number;
+    try {
+      size = frameHeader(rest).contentSize;
+      length = frameLength(rest);
+    } catch {
+      return null;
+    }
+    total += size ?? Infinity;
+    if (total > maxBytes) return null;
+    frames.push({ bytes: rest.subarray(0, length), size: size! });
+    at += length;
+  }
+  return frames.length > 0 ? frames : null;
+}
+
+/** The frames' contents, one after another; throws when a frame does not give the size it declares. */
+function decodeSizedFrames(frames: readonly { bytes: Uint8Array; size: number }[]): Buffer {
+  decompressor ??= new Decompressor();
+  const parts = frames.map(({ bytes, size }, i) => {
+    const out = decompressor!.decompress(bytes);
+    if (out.length !== size) throw new Error(`zstd frame ${i} gave ${out.length} bytes, it declares ${size}`);
+    return out;
+  });
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
