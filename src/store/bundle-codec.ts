@@ -311,10 +311,15 @@ export function decompressFrame(data: Uint8Array, frame: BundleFrame, where: str
  * allocate more. Throws LogError("corrupt") naming `where` when the bytes are not such frames.
  */
 export function decompressBundle(data: Uint8Array, where: string): Buffer {
-  const { frames, contentSize } = bundleFrames(data, where);
-  if (frames.length === 1) return decompressFrame(data, frames[0]!, where);
   // bundleFrames bounds the total; each frame is checked against the table as it is decoded.
-  const out = Buffer.allocUnsafe(contentSize);
+  return decompressFrames(data, bundleFrames(data, where).frames, where);
+}
+
+/** The contents of `frames` of `data`, one after another (decompressFrame, each checked). */
+function decompressFrames(data: Uint8Array, frames: readonly BundleFrame[], where: string): Buffer {
+  if (frames.length === 1) return decompressFrame(data, frames[0]!, where);
+  const last = frames[frames.length - 1]!;
+  const out = Buffer.allocUnsafe(last.contentOffset + last.contentSize);
   frames.forEach((frame, i) => decompressFrame(data, frame, where, i).copy(out, frame.contentOffset));
   return out;
 }
@@ -327,7 +332,7 @@ export function decodeZstdBody(body: Uint8Array, maxBytes = MAX_BUNDLE_BYTES): P
   const frames = sizedFrames(body, maxBytes);
   if (frames !== null) {
     try {
-      return Promise.resolve(decodeSizedFrames(frames));
+      return Promise.resolve(decompressFrames(body, frames, "zstd body"));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -354,41 +359,30 @@ export function decodeZstdBody(body: Uint8Array, maxBytes = MAX_BUNDLE_BYTES): P
  * The frames of `body` when each declares its decompressed size and together they declare at
  * most `maxBytes` (skippable frames, such as a seek table, left out); null for anything else,
  * which the streaming decoder then reads and bounds as it goes. kubetrail's own bundles are
- * such frames: decoded one-shot, a frame costs no stream and no chunks to join.
+ * such frames: decoded one call per frame, they cost no stream and no chunks to join.
  */
-function sizedFrames(body: Uint8Array, maxBytes: number): { bytes: Uint8Array; size: number }[] | null {
-  const frames: { bytes: Uint8Array; size: number }[] = [];
-  let total = 0;
-  for (let at = 0; at < body.length;) {
-    const rest = body.subarray(at);
+function sizedFrames(body: Uint8Array, maxBytes: number): BundleFrame[] | null {
+  const frames: BundleFrame[] = [];
+  let contentOffset = 0;
+  for (let offset = 0; offset < body.length;) {
+    const rest = body.subarray(offset);
     if (rest.length >= SKIPPABLE_HEADER_BYTES && (u32(rest, 0) & 0xfffffff0) === SKIPPABLE_MAGIC_BASE) {
-      at += SKIPPABLE_HEADER_BYTES + u32(rest, 4);
-      if (at > body.length) return null;
+      offset += SKIPPABLE_HEADER_BYTES + u32(rest, 4);
+      if (offset > body.length) return null;
       continue;
     }
-    let size: number | null;
-    let length: number;
+    let contentSize: number | null;
+    let size: number;
     try {
-      size = frameHeader(rest).contentSize;
-      length = frameLength(rest);
+      contentSize = frameHeader(rest).contentSize;
+      size = frameLength(rest);
     } catch {
       return null;
     }
-    total += size ?? Infinity;
-    if (total > maxBytes) return null;
-    frames.push({ bytes: rest.subarray(0, length), size: size! });
-    at += length;
+    if (contentSize === null || contentOffset + contentSize > maxBytes) return null;
+    frames.push({ offset, size, contentOffset, contentSize });
+    offset += size;
+    contentOffset += contentSize;
   }
   return frames.length > 0 ? frames : null;
-}
-
-/** The frames' contents, one after another; throws when a frame does not give the size it declares. */
-function decodeSizedFrames(frames: readonly { bytes: Uint8Array; size: number }[]): Buffer {
-  decompressor ??= new Decompressor();
-  const parts = frames.map(({ bytes, size }, i) => {
-    const out = decompressor!.decompress(bytes);
-    if (out.length !== size) throw new Error(`zstd frame ${i} gave ${out.length} bytes, it declares ${size}`);
-    return out;
-  });
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
