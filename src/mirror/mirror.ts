@@ -29,6 +29,7 @@ import {
 } from "../tlog/index.js";
 import type { CheckpointStore, StoredCheckpoint } from "../witness/checkpoint-store.js";
 import type { LogConfig } from "../witness/logs-config.js";
+import { inlineChecker } from "../witness/check.js";
 import { Witness, type ForkEvidence, type WitnessReply } from "../witness/witness.js";
 import { MirroredLog } from "./mirrored-log.js";
 
@@ -81,6 +82,8 @@ export class Mirror {
     this.limits = opts.limits ?? DEFAULT_MIRROR_LIMITS;
     this.pendingWitness = new Witness({
       store: opts.pending,
+      // Pending checkpoints are recorded with the log's signatures only: no key of its own.
+      checker: inlineChecker(),
       logs: opts.logs,
       onFork: opts.onFork,
       onRecorded: (origin, record) => void this.recordPending(origin, record),

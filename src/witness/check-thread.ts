@@ -8,10 +8,9 @@ import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import { WorkerCalls } from "../worker/calls.js";
 import { startWorker, workerModule } from "../worker/start.js";
-import type { CheckOutcome } from "./check.js";
+import type { CheckOutcome, Checker } from "./check.js";
 import type { StoredCheckpoint } from "./checkpoint-store.js";
 import type { LogConfig } from "./logs-config.js";
-import type { Checker } from "./witness.js";
 
 const WORKER = workerModule(import.meta.url, "check-worker");
 

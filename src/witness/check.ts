@@ -9,17 +9,19 @@
 // the size it holds (text/x.tlog.size) when the old size is not that; 422 a size-0 checkpoint
 // without the empty root, a proof where none belongs, a proof that does not verify, or a
 // different tree of the size it holds. A checkpoint that fails a consistency check while
-// validly signed is evidence of a fork (outcome "fork").
+// validly signed is evidence of a fork (the outcome's `fork`).
 //
 // It never cosigns two different checkpoints of one size: a request for the size it holds
 // must carry the same checkpoint text (extension lines included), which is stricter than the
 // spec's "same root".
 import {
+  type CosignatureSigner,
   emptyTreeHash,
   formatCosignatureResponse,
   formatSizeBody,
   hashesEqual,
   type NoteSignature,
+  openCheckpointAsync,
   type OpenedCheckpoint,
   parseAddCheckpointRequest,
   SIZE_CONTENT_TYPE,
@@ -32,6 +34,7 @@ import {
   verifyConsistency,
 } from "../tlog/index.js";
 import type { StoredCheckpoint } from "./checkpoint-store.js";
+import type { LogConfig } from "./logs-config.js";
 
 export interface WitnessReply {
   status: number;
@@ -42,10 +45,19 @@ export interface WitnessReply {
 export type CheckOutcome =
   /** An answer that does not depend on the record held (400, 403, 404): final as it is. */
   | { kind: "answer"; reply: WitnessReply }
-  /** An answer decided against the record held (409, 422 without a fork, or a fork's 422). */
-  | { kind: "held"; reply: WitnessReply; fork?: string }
+  /** An answer decided against the record held (409, 422; a fork's 422 says why and what it was shown). */
+  | { kind: "held"; reply: WitnessReply; fork?: { reason: string; shown: string } }
   /** Every check passed: the record to keep before answering with the cosignature. */
   | { kind: "cosign"; reply: WitnessReply; record: StoredCheckpoint };
+
+/** Decides add-checkpoint requests against the record held and the current logs configuration. */
+export interface Checker {
+  check(
+    body: string,
+    held: StoredCheckpoint | undefined,
+    logs: ReadonlyMap<string, LogConfig>,
+  ): Promise<CheckOutcome>;
+}
 
 export interface CheckContext {
   /** The verifier keys of each configured log, by origin. */
@@ -58,7 +70,7 @@ export interface CheckContext {
 
 const TEXT = "text/plain; charset=utf-8";
 
-export const reply = (status: number, body: string, contentType = TEXT): WitnessReply => ({
+const reply = (status: number, body: string, contentType = TEXT): WitnessReply => ({
   status,
   contentType,
   body: body === "" || body.endsWith("\n") ? body : `${body}\n`,
@@ -104,7 +116,7 @@ export async function checkAddCheckpoint(
   const refuse = (why: string): CheckOutcome => ({
     kind: "held",
     reply: reply(422, why),
-    ...(held ? { fork: why } : {}),
+    ...(held ? { fork: { reason: why, shown: request.checkpoint } } : {}),
   });
   if (cp.size === 0 && !hashesEqual(cp.rootHash, emptyTreeHash()))
     return { kind: "held", reply: reply(422, "a checkpoint of size 0 must have the root of the empty tree") };
@@ -130,5 +142,25 @@ export async function checkAddCheckpoint(
     kind: "cosign",
     record: { size: cp.size, rootHash: cp.rootHash, note },
     reply: reply(200, formatCosignatureResponse(added)),
+  };
+}
+
+/**
+ * The checks on this thread, the signatures checked and made on libuv's pool (a mirror's
+ * pending checkpoints; the witness runs them on check threads, check-thread.ts). Without a
+ * signer the record carries the log's signatures only and the answer is empty.
+ */
+export function inlineChecker(signer?: CosignatureSigner): Checker {
+  const offThread = signer?.offThread();
+  let logs: ReadonlyMap<string, LogConfig> | undefined;
+  let verifiers = new Map<string, LogConfig["verifiers"]>();
+  return {
+    check(body, held, current) {
+      if (current !== logs) {
+        logs = current;
+        verifiers = new Map([...current].map(([origin, log]) => [origin, log.verifiers]));
+      }
+      return checkAddCheckpoint(body, held, { verifiers, signer: offThread, open: openCheckpointAsync });
+    },
   };
 }

@@ -40,7 +40,6 @@ export async function runWitness(cfg: WitnessConfig, logger: Logger): Promise<Ru
     });
     const witness = new Witness({
       store,
-      signer: base.signer,
       checker,
       logs: base.logs,
       onFork: (e) => base.report(e),

@@ -16,6 +16,7 @@ import {
   signatureBytes,
   splitNote,
 } from "../tlog/index.js";
+import { inlineChecker, type Checker } from "./check.js";
 import { CheckThreads } from "./check-thread.js";
 import { CheckpointStore } from "./checkpoint-store.js";
 import { type LogConfig, parseLogsConfig } from "./logs-config.js";
@@ -40,12 +41,15 @@ describe.each([
   const open = async (): Promise<void> => {
     store = await CheckpointStore.open(path.join(dir, "witness"), "cosigned");
     logs = parseLogsConfig(`logs:\n  - ${log.verifierKey}\n`, "logs.yaml").logs;
-    const checker = threads > 0 ? new CheckThreads({ signerKey: keys.signerKey }, threads) : undefined;
-    if (checker) checkers.push(checker);
+    let checker: Checker = inlineChecker(CosignatureSigner.fromKey(keys.signerKey));
+    if (threads > 0) {
+      const onThreads = new CheckThreads({ signerKey: keys.signerKey }, threads);
+      checkers.push(onThreads);
+      checker = onThreads;
+    }
     witness = new Witness({
       store,
       logs: () => logs,
-      signer: CosignatureSigner.fromKey(keys.signerKey),
       checker,
       onFork: (e) => forks.push(e),
     });

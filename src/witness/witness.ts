@@ -10,13 +10,8 @@
 // the one held when the log's turn comes; otherwise (two requests of one log at once) the
 // request is checked again during its turn, where the record cannot change.
 import { createHash } from "node:crypto";
-import {
-  addCheckpointOrigin,
-  openCheckpointAsync,
-  type CosignatureSigner,
-  type Signer,
-} from "../tlog/index.js";
-import { checkAddCheckpoint, type CheckOutcome, type WitnessReply } from "./check.js";
+import { addCheckpointOrigin } from "../tlog/index.js";
+import type { CheckOutcome, Checker, WitnessReply } from "./check.js";
 import type { CheckpointStore, StoredCheckpoint } from "./checkpoint-store.js";
 import { crashPoint } from "./crash-points.js";
 import type { LogConfig } from "./logs-config.js";
@@ -33,46 +28,16 @@ export interface ForkEvidence {
   reason: string;
 }
 
-/** Decides add-checkpoint requests (check.ts), here or elsewhere. */
-export interface Checker {
-  check(
-    body: string,
-    held: StoredCheckpoint | undefined,
-    logs: ReadonlyMap<string, LogConfig>,
-  ): Promise<CheckOutcome>;
-}
-
 export interface WitnessOptions {
   store: CheckpointStore;
   /** The current logs configuration (it may be reloaded between requests). */
   logs: () => ReadonlyMap<string, LogConfig>;
-  /**
-   * The witness's key. Without one (a mirror's pending checkpoints, C2SP tlog-mirror) the
-   * checkpoint is recorded with the log's signatures only and the answer is empty.
-   */
-  signer?: CosignatureSigner;
-  /** Where the checks run (the signer's key is then the checker's); on this thread and libuv's pool unless given. */
-  checker?: Checker;
+  /** The checks, with the witness's key if it cosigns (check.ts, check-thread.ts). */
+  checker: Checker;
   /** Told about every contradicting checkpoint; it keeps and reports the evidence. */
   onFork?: (evidence: ForkEvidence) => void;
   /** Told about every checkpoint recorded (after it is durable). */
   onRecorded?: (origin: string, record: StoredCheckpoint) => void;
-}
-
-/** Checks on this thread, the signatures checked and made on libuv's pool. */
-export function inlineChecker(signer?: CosignatureSigner): Checker {
-  const offThread: Signer | undefined = signer?.offThread();
-  let logs: ReadonlyMap<string, LogConfig> | undefined;
-  let verifiers = new Map<string, LogConfig["verifiers"]>();
-  return {
-    check(body, held, current) {
-      if (current !== logs) {
-        logs = current;
-        verifiers = new Map([...current].map(([origin, log]) => [origin, log.verifiers]));
-      }
-      return checkAddCheckpoint(body, held, { verifiers, signer: offThread, open: openCheckpointAsync });
-    },
-  };
 }
 
 /** The lowercase hex SHA-256 of an origin: its directory under a witness's or mirror's monitoring prefix. */
@@ -81,30 +46,22 @@ export function originHash(origin: string): string {
 }
 
 export class Witness {
-  private readonly checker: Checker;
-
-  constructor(private readonly opts: WitnessOptions) {
-    this.checker = opts.checker ?? inlineChecker(opts.signer);
-  }
+  constructor(private readonly opts: WitnessOptions) {}
 
   /** Handles one add-checkpoint request body; never throws for bad input (only for a failing disk). */
   async addCheckpoint(body: string): Promise<WitnessReply> {
     crashPoint("request-read");
-    const { store } = this.opts;
+    const { store, checker, logs } = this.opts;
     const origin = addCheckpointOrigin(body);
     const held = origin === null ? undefined : store.get(origin);
-    const first = await this.checker.check(body, held, this.opts.logs());
+    const first = await checker.check(body, held, logs());
     crashPoint("signature-verified");
     if (first.kind === "answer" || origin === null) return first.reply;
     const outcome = await store.update<CheckOutcome>(origin, async (current) => {
-      const outcome = current === held ? first : await this.checker.check(body, current, this.opts.logs());
-      if (outcome.kind === "held" && outcome.fork !== undefined && current)
-        this.opts.onFork?.({
-          origin,
-          held: current.note,
-          shown: body.slice(body.indexOf("\n\n") + 2),
-          reason: outcome.fork,
-        });
+      const outcome = current === held ? first : await checker.check(body, current, logs());
+      // A fork is only ever found against a record held.
+      if (outcome.kind === "held" && outcome.fork && current)
+        this.opts.onFork?.({ origin, held: current.note, ...outcome.fork });
       if (outcome.kind !== "cosign") return { result: outcome };
       crashPoint("cosignature-signed");
       return { record: outcome.record, result: outcome };
