@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { runMirror } from "../mirror/run-mirror.js";
+import { progressBar, type Progress } from "./progress.js";
 import { ConfigError, parseDuration } from "../server/config.js";
 import { NoteVerifier } from "../tlog/index.js";
 import { readTokenFile } from "../server/tokens.js";
@@ -118,7 +119,16 @@ export function registerMirror(program: Command): void {
       };
       const logger = cosignerLogger("mirror", o.logLevel);
       if (cfg.once) {
-        const r = await runMirror(cfg, logger);
+        // A bar per log, on a terminal: catching up a large log takes minutes.
+        let bar: { origin: string; progress: Progress } | undefined;
+        const onProgress = (origin: string, done: number, total: number): void => {
+          if (bar?.origin !== origin) {
+            bar?.progress.stop();
+            bar = { origin, progress: progressBar(`mirror ${origin}`, "entries") };
+          }
+          bar.progress.update(done, total);
+        };
+        const r = await runMirror({ ...cfg, onProgress }, logger).finally(() => bar?.progress.stop());
         for (const p of r.pulled)
           process.stdout.write(`${p.origin}: ${p.size} entries mirrored (${p.fetched} new)\n`);
         return;

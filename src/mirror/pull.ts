@@ -67,8 +67,15 @@ export class Puller {
     private readonly opts: { onFork?: (e: ForkEvidence) => void },
   ) {}
 
-  /** One round for the log `origin` read through `source`; see the file comment. */
-  async pull(origin: string, source: TilesClient): Promise<PullResult> {
+  /**
+   * One round for the log `origin` read through `source`; see the file comment. `onProgress`
+   * hears the entries held (checked, not yet durable) of the checkpoint's size as bundles come in.
+   */
+  async pull(
+    origin: string,
+    source: TilesClient,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<PullResult> {
     const state = await this.mirror.state(origin);
     if (!state) throw new PullError("bad-log", `${origin} is not a log of this mirror`);
     const note = await source.checkpoint().catch((err: unknown) => {
@@ -116,8 +123,11 @@ export class Puller {
             ),
           start,
           cp.size,
-          ({ entries, frame, leaves, pruned }) =>
-            pruned ? log.appendPruned(pruned.leaves, pruned.reason) : log.append(entries, leaves, frame),
+          async ({ entries, frame, leaves, pruned }) => {
+            if (pruned) await log.appendPruned(pruned.leaves, pruned.reason);
+            else await log.append(entries, leaves, frame);
+            onProgress?.(log.next, cp.size);
+          },
         );
         await log.commit(note, this.mirror.signer);
       } catch (err) {

@@ -24,6 +24,8 @@ export interface MirrorConfig extends CosignerConfig {
   pullInsecure?: boolean;
   /** Pull every pulled log once, then stop (no server). */
   once: boolean;
+  /** Told how far each pull has come: entries held of the log's checkpoint size. */
+  onProgress?: (origin: string, done: number, total: number) => void;
 }
 
 export interface RunningMirror {
@@ -61,7 +63,9 @@ export async function runMirror(cfg: MirrorConfig, logger: Logger): Promise<Runn
       for (const log of pulled()) {
         try {
           const source = new TilesClient(http, log.url!, { token: cfg.pullToken, timeoutMs: 60_000 });
-          const r = await puller.pull(log.origin, source);
+          const r = await puller.pull(log.origin, source, (done, total) =>
+            cfg.onProgress?.(log.origin, done, total),
+          );
           if (r.fetched > 0) logger.info(r, "mirrored");
           results.push(r);
         } catch (err) {

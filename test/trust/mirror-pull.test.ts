@@ -2,15 +2,17 @@
 // server): entry bundles of large events (over 1 MiB per bundle) are mirrored whole, and the
 // copy verifies. Before the pull read bundles with a bound made for cosignature answers, such
 // a log could never be mirrored. A bundle sent compressed is stored as sent.
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openFsLog } from "../../src/store/fs/storage.js";
 import { originHash } from "../../src/witness/witness.js";
-import { runCli } from "../fixtures/cli.js";
+import { CLI, runCli } from "../fixtures/cli.js";
 import { requireBuiltCli } from "../faults/serve-process.js";
 
 const ORIGIN = "mirror-pull.test/log";
@@ -81,5 +83,18 @@ describe("mirror pull mode", () => {
     expect(slip.code).toBe(2);
     expect(slip.stderr).toContain(`${mirrorDir} is a mirror's data directory`);
     expect(slip.stderr).toContain(`--data ${copy}   (${ORIGIN})`);
+  });
+
+  it("shows how far a pull has come on a terminal, and nothing on a pipe", async () => {
+    const key = (await runCli(["keys", "--data", path.join(dir, "log")])).stdout.trim();
+    const args = ["--from", url, "--key", key, "--once"];
+    // script(1) (util-linux, in every Debian) gives the CLI a terminal for stderr.
+    const command = [process.execPath, CLI, "mirror", "--data", path.join(dir, "tty"), ...args].join(" ");
+    const onTerminal = await promisify(execFile)("script", ["-qec", command, "/dev/null"]);
+    expect(onTerminal.stdout).toContain(`mirror ${ORIGIN} [`);
+    expect(onTerminal.stdout).toContain(`${ENTRIES}/${ENTRIES} entries`);
+    const onPipe = await runCli(["mirror", "--data", path.join(dir, "pipe"), ...args]);
+    expect(onPipe.code, onPipe.stderr).toBe(0);
+    expect(onPipe.stderr).not.toContain("entries");
   });
 });
