@@ -108,9 +108,8 @@ export async function loadLogsConfig(file: string): Promise<LogsConfig> {
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new WitnessError("config", `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      cause: err,
-    });
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new WitnessError("config", `${file}: cannot read the logs file (${reason})`, { cause: err });
   }
   return parseLogsConfig(text, file);
 }
