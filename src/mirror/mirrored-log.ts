@@ -223,7 +223,7 @@ export class MirroredLog {
     }
     // A copy of a kubetrail log opens like a log's directory for the read commands (query,
     // history, status): they find its key where a log keeps it.
-    if (this.codec.format === "ndjson") await this.keepVerifierKey(note);
+    if (this.codec.format === "ndjson") await this.keepVerifierKey(cp.signatures);
     // Before the checkpoint that counts the pruned bundles; a crash in between leaves a record
     // over bundles beyond the checkpoint, which the next round fetches (as pruned) again.
     if (this.pendingRetention && this.pendingRetention !== this.retention) {
@@ -241,16 +241,14 @@ export class MirroredLog {
     );
   }
 
-  /** Writes keys/verifier.key: the configured key that verifies `note`, when it is not the one there. */
-  private async keepVerifierKey(note: string): Promise<void> {
-    const key = this.logKeys.find((k) => {
-      try {
-        openCheckpoint(note, [k]);
-        return true;
-      } catch {
-        return false;
-      }
-    })?.key;
+  /**
+   * Writes keys/verifier.key: the configured key whose signature the commit's checkpoint carries
+   * (`signatures`, as openCheckpoint verified them), when it is not the one there.
+   */
+  private async keepVerifierKey(signatures: readonly NoteSignature[]): Promise<void> {
+    const key = this.logKeys.find((k) =>
+      signatures.some((s) => s.name === k.name && s.keyHash === k.keyHash),
+    )?.key;
     if (key === undefined || key === this.verifierKey) return;
     await writeVerifierKey(this.dir, key);
     this.verifierKey = key;
