@@ -221,7 +221,7 @@ describe("kubetrail erase", () => {
     const v = await runCli(["verify", "--data", copy, "--key", k]);
     expect(v.code).toBe(1);
     expect(v.stdout).toMatch(
-      /erased-without-record: 1 entries are erased but no erasure record in the log lists them \(first: 7\)/,
+      /erased-without-record: 1 entries are erased but no erasure or retention record in the log lists them \(first: 7\)/,
     );
   });
 });

@@ -91,7 +91,7 @@ describe("a pruned log", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /256 pruned and 0 erased entries were checked by their published leaf hashes alone/,
+      /256 pruned, 0 thinned and 0 erased entries were checked by their published leaf hashes alone/,
     );
     expect(r.stdout).toMatch(
       /entries 0–255 pruned by retention record #700 \(policy thirty-days, by auditor@example/,

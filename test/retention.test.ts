@@ -2,7 +2,8 @@
 // no longer keeps are removed (a Secret read kept for years holds its bundle back), the record
 // is in the log before any file goes, disk use drops, a later run extends the pruned range under
 // a second record, a run that stops between its record and the removal loses nothing, and
-// verify names the record behind every pruned range.
+// verify names the record behind every pruned range. With --thin, the entries past the policy
+// go one by one from the bundles kept, listed in a record first, and verify names it too.
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -71,12 +72,19 @@ function policyFileBeside(dir: string, name = "policy", text = POLICY_TEXT): str
   return file;
 }
 
-function bundleBytes(dir: string): number {
+/** Disk the bundle files take, or with `apparent` the bytes they hold (what a small test log changes). */
+function bundleBytes(dir: string, apparent = false): number {
   const entries = path.join(dir, "tile", "entries");
   return readdirSync(entries).reduce((sum, n) => {
     const st = statSync(path.join(entries, n));
-    return st.isFile() ? sum + st.blocks * 512 : sum;
+    return st.isFile() ? sum + (apparent ? st.size : st.blocks * 512) : sum;
   }, 0);
+}
+
+/** How many events `kubetrail query` lists in `dir` (from the index). */
+async function listed(dir: string): Promise<number> {
+  const r = await runCli(["query", "--data", dir, "--limit", "all", "-o", "json"]);
+  return (JSON.parse(r.stdout) as { items: unknown[] }).items.length;
 }
 
 /** Opens the log in `dir` for `fn`, then closes it (which syncs the tiles retention waits for). */
@@ -106,13 +114,7 @@ describe("retention run", () => {
     const { dir, key } = await makeLog([...Array(600).fill(90), ...Array(100).fill(1)], [300]);
     const policyFile = policyFileBeside(dir);
     expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
-    const listed = async () =>
-      (
-        JSON.parse((await runCli(["query", "--data", dir, "--limit", "all", "-o", "json"])).stdout) as {
-          items: unknown[];
-        }
-      ).items.length;
-    expect(await listed()).toBe(700);
+    expect(await listed(dir)).toBe(700);
     const diskBefore = bundleBytes(dir);
     const retentionRun = (...more: string[]) =>
       runCli(["retention", "run", "--data", dir, "--policy", policyFile, ...more]);
@@ -130,7 +132,7 @@ describe("retention run", () => {
     };
     expect(run).toMatchObject({ from: 0, before: 256, bundles: 1, recordIndex: 700, indexRowsDropped: 256 });
     // The pruned events' index rows went with them: who did what to which object is not kept either.
-    expect(await listed()).toBe(700 - 256);
+    expect(await listed(dir)).toBe(700 - 256);
     const until = new Date(NOW - 90 * DAY_MS + 7 * 365 * DAY_MS).toISOString();
     expect(run.stoppedBy).toBe(
       `entry 300 is still kept (get secrets in team-a, kept by rule 1 until ${until}); only whole bundles go, oldest first`,
@@ -310,6 +312,101 @@ describe("retention run", () => {
     const again = await runCli(["import", "--data", data, file]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout + again.stderr).toMatch(/stored 0, duplicates 600/);
+  });
+
+  it("thins kept bundles: the entries past the policy go one by one, listed first, and verify names the record", async () => {
+    // A Secret read every 50 entries (kept 7 years) holds every bundle back from whole pruning.
+    const secrets = Array.from({ length: 12 }, (_, k) => k * 50);
+    const { dir, key } = await makeLog([...Array(600).fill(90), ...Array(100).fill(1)], secrets);
+    const policyFile = policyFileBeside(dir);
+    expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
+    const bytesBefore = bundleBytes(dir, true);
+    const retentionRun = (...more: string[]) =>
+      runCli(["retention", "run", "--data", dir, "--policy", policyFile, "--thin", ...more]);
+
+    const dry = JSON.parse((await retentionRun("--dry-run", "-o", "json")).stdout) as {
+      thinned: { entries: number };
+    };
+    // Full bundles 0 and 1 (entries 0–511) hold 11 of the Secret reads; the rest is 90 days old.
+    expect(dry).toMatchObject({ bundles: 0, thinned: { entries: 501, bundles: 2, records: [] } });
+    expect(bundleBytes(dir, true)).toBe(bytesBefore);
+
+    const r = await retentionRun("--by", "ops@example");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(
+      /^nothing to remove \(entry 0 is still kept .*\); thinned 501 entries from 2 kept bundles \([0-9.]+ MB, 501 index rows\) under retention record #700 in /,
+    );
+    expect(bundleBytes(dir, true)).toBeLessThan(bytesBefore);
+    // Their index rows went with them; the Secret reads and the young entries stay.
+    expect(await listed(dir)).toBe(700 - 501);
+
+    const v = await runCli(["verify", "--data", dir, "--key", key]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.stdout).toContain("0 pruned, 501 thinned and 0 erased entries were checked");
+    expect(v.stdout).toMatch(/501 entries thinned by retention record #700 \(policy ops, by ops@example, 20/);
+    const report = await cleanReport(dir, key, 0);
+    expect(report).toMatchObject({ thinned: 501, erased: 0, erasedBy: [] });
+    expect(report.thinnedBy).toEqual([
+      { record: 700, count: 501, policy: "ops", by: "ops@example", time: expect.any(String) },
+    ]);
+
+    // What is thinned stays thinned: a second run finds nothing and appends nothing.
+    const again = await retentionRun("-o", "json");
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      thinned: { entries: 0, records: [] },
+      recordIndex: null,
+    });
+    await withLog(dir, async (log) => expect(log.latestCheckpoint().size).toBe(701));
+
+    // An entry emptied without a record is still an error: the Secret read at 50.
+    await withLog(dir, (log) => log.driver.eraseEntries([50]));
+    const forged = await verifyLog(new FsLogFiles(dir), { verifierKey: key });
+    expect(forged.ok).toBe(false);
+    expect(forged.problems).toEqual([expect.objectContaining({ code: "erased-without-record", index: 50 })]);
+  });
+
+  it("never thins the log's own records, and a run stopped before tombstoning is finished by the next", async () => {
+    const { dir, key } = await makeLog(Array(600).fill(1), [0]);
+    await withLog(dir, async (log) => {
+      // 60 days on, every event but the Secret read is past 30 days.
+      const later = (NOW + 60 * DAY_MS) * 1000;
+      const erase = log.driver.eraseEntries.bind(log.driver);
+      log.driver.eraseEntries = () => Promise.reject(new Error("stopped before tombstoning"));
+      await expect(
+        runRetention(log, { policy: POLICY, by: "first", nowUs: later, thin: true }),
+      ).rejects.toThrow(/stopped before tombstoning/);
+      // Its record lists entries still present: no error, nothing counted.
+      expect(await verifyLog(new FsLogFiles(dir), { verifierKey: key })).toMatchObject({
+        ok: true,
+        thinned: 0,
+      });
+      log.driver.eraseEntries = erase;
+      const second = await runRetention(log, { policy: POLICY, by: "second", nowUs: later, thin: true });
+      expect(second.thinned).toMatchObject({ entries: 511, bundles: 2, records: [601] });
+      // Fill bundle 2, which holds both records.
+      await log.append(Array.from({ length: 200 }, (_, i) => event(700 + i, 1)));
+      await log.waitIntegrated(802);
+    });
+    // Reopened, so bundle 2's tiles are durable; a year on, everything but the Secret read is past.
+    await withLog(dir, async (log) => {
+      const third = await runRetention(log, {
+        policy: POLICY,
+        by: "third",
+        nowUs: (NOW + 365 * DAY_MS) * 1000,
+        thin: true,
+      });
+      // Bundle 2: entries 512–599 and 602–767; the records at 600 and 601 are kept.
+      expect(third.thinned).toMatchObject({ entries: 88 + 166, bundles: 1, records: [802] });
+      const kept: number[] = [];
+      for await (const e of log.readEntries(512, 768)) if (e.data !== undefined) kept.push(e.index);
+      expect(kept).toEqual([600, 601]);
+    });
+    const report = await cleanReport(dir, key, 0);
+    // The first record listed the same entries as the second: the first in the log is named.
+    expect(report.thinnedBy.map((t) => [t.record, t.by, t.count])).toEqual([
+      [600, "first", 511],
+      [802, "third", 254],
+    ]);
   });
 
   it("refuses a policy file with a clear error and changes nothing", async () => {

@@ -1,15 +1,17 @@
 // `kubetrail retention run`: applies a retention policy to a stopped log (serve applies it
 // itself with --retention-policy). The run appends a retention record to the log, waits for a
-// signed checkpoint over it, and only then removes the bundles wholly outside the policy.
+// signed checkpoint over it, and only then removes the bundles wholly outside the policy (and,
+// with --thin, each entry past it in the bundles kept, listed in records first).
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import type { Command } from "commander";
 import { parseRetentionPolicy, RetentionError, type RetentionPolicy } from "../retention/policy.js";
 import { runRetention } from "../retention/run.js";
-import { dropPrunedRows } from "../index/drop-pruned.js";
+import { dropPrunedRows, dropThinnedRows } from "../index/drop-pruned.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
+import { progressBar } from "./progress.js";
 
 /** The policy in `file`, or a CliError saying what is wrong with it. */
 export function readRetentionPolicy(file: string): RetentionPolicy {
@@ -41,7 +43,7 @@ export function registerRetention(program: Command): void {
   retention
     .command("run")
     .description(
-      "append a retention record and remove the bundles wholly outside the policy (the tree, every checkpoint and every proof still verify)",
+      "append a retention record and remove the bundles wholly outside the policy, and with --thin each entry past it in the bundles kept (the tree, every checkpoint and every proof still verify)",
     )
     .requiredOption(
       "--data <dir>",
@@ -49,37 +51,69 @@ export function registerRetention(program: Command): void {
     )
     .requiredOption("--policy <file>", "a kubetrail.dev/v1 RetentionPolicy (YAML or JSON)")
     .option("--by <name>", "who runs it, as recorded (default: user@host)")
+    .option(
+      "--thin",
+      "also remove, one by one, the entries the policy no longer keeps from the bundles it keeps (reads every full bundle)",
+    )
     .option("--dry-run", "only say what would be removed")
     .option("-o, --output <format>", "text or json", "text")
-    .action(async (o: { data: string; policy: string; by?: string; dryRun?: boolean; output: string }) => {
-      checkOutput(o.output, ["text", "json"]);
-      const policy = readRetentionPolicy(o.policy);
-      const started = Date.now();
-      const log = await openFsLog(o.data);
-      let result;
-      try {
-        result = await runRetention(log, { policy, by: o.by ?? defaultActor(), dryRun: o.dryRun === true });
-      } finally {
-        await log.close();
-      }
-      // The index rows of what is pruned go too; every run, so none a crash left behind stays.
-      const indexRowsDropped = o.dryRun ? 0 : dropPrunedRows(o.data, result.before);
-      const seconds = (Date.now() - started) / 1000;
-      if (o.output === "json") {
-        process.stdout.write(
-          JSON.stringify({ ...result, indexRowsDropped, dryRun: o.dryRun === true, seconds }) + "\n",
-        );
-        return;
-      }
-      const what =
-        result.bundles === 0
-          ? `nothing to remove (${result.stoppedBy})` +
-            (indexRowsDropped > 0 ? `; ${indexRowsDropped} index rows of entries pruned earlier dropped` : "")
-          : `${o.dryRun ? "would remove" : "removed"} entries ${result.from}–${result.before - 1} (${result.bundles} bundles` +
-            (o.dryRun
-              ? ")"
-              : `, ${(result.bytesFreed / 1e6).toFixed(1)} MB, ${indexRowsDropped} index rows) under retention record #${result.recordIndex}`) +
-            `; stopped: ${result.stoppedBy}`;
-      process.stdout.write(`${what} in ${seconds.toFixed(1)}s\n`);
-    });
+    .action(
+      async (o: {
+        data: string;
+        policy: string;
+        by?: string;
+        thin?: boolean;
+        dryRun?: boolean;
+        output: string;
+      }) => {
+        checkOutput(o.output, ["text", "json"]);
+        const policy = readRetentionPolicy(o.policy);
+        const started = Date.now();
+        const log = await openFsLog(o.data);
+        let result;
+        let thinnedRows = 0;
+        const progress = progressBar("retention: looking for entries to thin", "entries", o.thin === true);
+        try {
+          result = await runRetention(log, {
+            policy,
+            by: o.by ?? defaultActor(),
+            dryRun: o.dryRun === true,
+            thin: o.thin === true,
+            onProgress: (done, total) => progress.update(done, total),
+            onThinned: (indexes) => (thinnedRows += dropThinnedRows(o.data, indexes)),
+          });
+        } finally {
+          progress.stop();
+          await log.close();
+        }
+        // The index rows of what is pruned go too; every run, so none a crash left behind stays.
+        const prunedRows = o.dryRun ? 0 : dropPrunedRows(o.data, result.before);
+        const indexRowsDropped = prunedRows + thinnedRows;
+        const seconds = (Date.now() - started) / 1000;
+        if (o.output === "json") {
+          process.stdout.write(
+            JSON.stringify({ ...result, indexRowsDropped, dryRun: o.dryRun === true, seconds }) + "\n",
+          );
+          return;
+        }
+        const what =
+          result.bundles === 0
+            ? `nothing to remove (${result.stoppedBy})` +
+              (prunedRows > 0 ? `; ${prunedRows} index rows of entries pruned earlier dropped` : "")
+            : `${o.dryRun ? "would remove" : "removed"} entries ${result.from}–${result.before - 1} (${result.bundles} bundles` +
+              (o.dryRun
+                ? ")"
+                : `, ${(result.bytesFreed / 1e6).toFixed(1)} MB, ${prunedRows} index rows) under retention record #${result.recordIndex}`) +
+              `; stopped: ${result.stoppedBy}`;
+        const t = result.thinned;
+        const thinned = !o.thin
+          ? ""
+          : t.entries === 0
+            ? "; no entry to thin in the bundles kept"
+            : o.dryRun
+              ? `; would thin ${t.entries} entries from ${t.bundles} kept bundles`
+              : `; thinned ${t.entries} entries from ${t.bundles} kept bundles (${(t.bytesFreed / 1e6).toFixed(1)} MB, ${thinnedRows} index rows) under retention record${t.records.length > 1 ? "s" : ""} #${t.records.join(", #")}`;
+        process.stdout.write(`${what}${thinned} in ${seconds.toFixed(1)}s\n`);
+      },
+    );
 }

@@ -177,12 +177,16 @@ export function verifyReportText(r: VerifyReport, pinned: boolean): string {
     );
     lines.push(`origin ${r.origin}, root ${r.rootHash}`);
     if (r.witnesses !== undefined) lines.push(`cosigned by witnesses: ${r.witnesses.join(", ")}`);
-    if (r.pruned + r.erased > 0)
+    if (r.pruned + r.erased + r.thinned > 0)
       lines.push(
-        `${r.pruned} pruned and ${r.erased} erased entries were checked by their published leaf hashes alone`,
+        `${r.pruned} pruned, ${r.thinned} thinned and ${r.erased} erased entries were checked by their published leaf hashes alone`,
       );
     for (const e of r.erasedBy)
       lines.push(`${e.count} entries erased by record #${e.record} (by ${e.by}, ${e.time}: ${e.reason})`);
+    for (const t of r.thinnedBy)
+      lines.push(
+        `${t.count} entries thinned by retention record #${t.record} (policy ${t.policy}, by ${t.by}, ${t.time})`,
+      );
     for (const p of r.prunedRanges)
       lines.push(
         `entries ${p.from}–${p.before - 1} pruned by retention record #${p.record} (policy ${p.policy}, by ${p.by}, ${p.time})`,

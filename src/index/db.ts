@@ -529,13 +529,34 @@ export class QueryIndex {
     let deleted = 0;
     for (let lo = lowest; lo !== null && lo < before; lo = Math.min(before, lo + rowsPerStep))
       deleted += del.run(Math.min(before, lo + rowsPerStep)).changes;
-    if (deleted > 0 && this.db.pragma("auto_vacuum", { simple: true }) === AUTO_VACUUM_INCREMENTAL) {
+    if (deleted > 0) this.reclaim(pagesPerStep);
+    return deleted;
+  }
+
+  /**
+   * Deletes the rows of the entries `indexes` (a retention run thinned them from the bundles it
+   * kept), as dropBelow does for whole ranges. Returns how many rows were deleted.
+   */
+  dropEntries(indexes: readonly number[], rowsPerStep = 20_000, pagesPerStep = 2_000): number {
+    const del = this.db.prepare<[number]>("DELETE FROM entries WHERE idx = ?");
+    const step = this.db.transaction((part: readonly number[]) =>
+      part.reduce((n, i) => n + del.run(i).changes, 0),
+    );
+    let deleted = 0;
+    for (let at = 0; at < indexes.length; at += rowsPerStep)
+      deleted += step.immediate(indexes.slice(at, at + rowsPerStep));
+    if (deleted > 0) this.reclaim(pagesPerStep);
+    return deleted;
+  }
+
+  /** Gives freed pages back to the file system where the file allows it (see dropBelow). */
+  private reclaim(pagesPerStep: number): void {
+    if (this.db.pragma("auto_vacuum", { simple: true }) === AUTO_VACUUM_INCREMENTAL) {
       const free = (): number => this.db.pragma("freelist_count", { simple: true }) as number;
       // Step by step, each its own short write; stops should a step free nothing.
       for (let left = free(), was = Infinity; left > 0 && left < was; was = left, left = free())
         this.db.pragma(`incremental_vacuum(${pagesPerStep})`);
     }
-    return deleted;
   }
 
   /**

@@ -1,25 +1,35 @@
-// The index rows of entries retention removed go with them (QueryIndex.dropBelow): by the CLI
+// The index rows of entries retention removed go with them (QueryIndex.dropBelow, and
+// dropEntries for the entries a run thinned from the bundles it kept): by the CLI
 // after `retention run`, and by serve after each of its runs on a worker thread of its own, so
 // its event loop never waits for the deletes. Safe beside serve's index writer (SQLite locking,
 // short transactions) and idempotent: every run drops whatever is left below the pruned point.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { firstMessage, workerModule } from "../worker/start.js";
-import { INDEX_FILE, openIndex } from "./db.js";
+import { INDEX_FILE, openIndex, type QueryIndex } from "./db.js";
 import { IndexError } from "./errors.js";
 
 const WORKER = workerModule(import.meta.url, "drop-pruned-worker");
 
-/** Deletes the rows below `before` from DATA/index.db, if there is one; returns how many. */
-export function dropPrunedRows(dataDir: string, before: number): number {
+/** Runs `drop` on DATA/index.db, if there is one; a file replaced on opening (outdated, damaged) is empty, and its refill skips nothing. */
+function dropFromIndex(dataDir: string, drop: (index: QueryIndex) => number): number {
   if (!existsSync(join(dataDir, INDEX_FILE))) return 0;
   const { index, rebuilt } = openIndex(dataDir);
   try {
-    // A file replaced on opening (outdated, damaged) is empty; its refill skips nothing.
-    return rebuilt === undefined ? index.dropBelow(before) : 0;
+    return rebuilt === undefined ? drop(index) : 0;
   } finally {
     index.close();
   }
+}
+
+/** Deletes the rows below `before` from DATA/index.db, if there is one; returns how many. */
+export function dropPrunedRows(dataDir: string, before: number): number {
+  return dropFromIndex(dataDir, (index) => index.dropBelow(before));
+}
+
+/** Deletes the rows of the entries `indexes` (thinned by retention) from DATA/index.db, if there is one. */
+export function dropThinnedRows(dataDir: string, indexes: readonly number[]): number {
+  return indexes.length === 0 ? 0 : dropFromIndex(dataDir, (index) => index.dropEntries(indexes));
 }
 
 /** dropPrunedRows on a worker thread. */

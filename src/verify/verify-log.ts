@@ -36,6 +36,7 @@ import {
 } from "../records/erasure-record.js";
 import { kindMarker } from "../records/find.js";
 import {
+  decodeLines,
   findRetentionRecords,
   RETENTION_RECORD_KIND,
   type RetentionRecordEntry,
@@ -88,6 +89,10 @@ export interface VerifyReport {
   erased: number;
   /** The erased entries, counted by the erasure record in the log that lists them. */
   erasedBy: ErasedBy[];
+  /** Entries a retention run removed one by one from bundles it kept. */
+  thinned: number;
+  /** The thinned entries, counted by the retention record in the log that lists them. */
+  thinnedBy: ThinnedBy[];
   trustedSize?: number;
   /** With a witness policy: the witnesses whose cosignature the checkpoint carries. */
   witnesses?: string[];
@@ -103,6 +108,15 @@ export interface PrunedRange {
   policy?: string;
   by?: string;
   time?: string;
+}
+
+/** Entries thinned under one retention record. */
+export interface ThinnedBy {
+  record: number;
+  count: number;
+  policy: string;
+  by: string;
+  time: string;
 }
 
 /** Entries erased under one erasure record. */
@@ -148,6 +162,8 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     prunedRanges: [],
     erased: 0,
     erasedBy: [],
+    thinned: 0,
+    thinnedBy: [],
     problems: [],
   };
   const pinned = (typeof opts.verifierKey === "string" ? [opts.verifierKey] : opts.verifierKey).map((k) =>
@@ -401,8 +417,8 @@ class TreeWalk {
   /** Retention records read (from entries checked against the tree). */
   private readonly records: { index: number; record: RetentionRecordEntry }[] = [];
   private readonly erasures: { index: number; record: ErasureRecordEntry }[] = [];
-  /** Log indexes of the erased entries seen. */
-  private readonly erasedIndexes: number[] = [];
+  /** The empty lines seen (erased or thinned entries): a bitmap of its lines per bundle. */
+  private readonly emptyLines = new Map<number, Uint8Array>();
 
   constructor(
     private readonly log: LogReader,
@@ -448,7 +464,9 @@ class TreeWalk {
       hashes = hashes.slice();
       for (const i of erasedLines) if (i < count) hashes.set(published.subarray(i * 32, i * 32 + 32), i * 32);
       this.report.erased += erasedLines.length;
-      for (const i of erasedLines) this.erasedIndexes.push(first + i);
+      const bits = new Uint8Array(TILE_WIDTH / 8);
+      for (const i of erasedLines) bits[i >> 3]! |= 1 << (i & 7);
+      this.emptyLines.set(index, bits);
     }
     await this.pushLeaves(index, width, hashes, published, data);
     this.report.bytes += data.length;
@@ -504,7 +522,7 @@ class TreeWalk {
   async finish(cp: Checkpoint): Promise<void> {
     if (this.builder.size !== cp.size) return; // a missing bundle was already reported
     this.attributePruned();
-    this.attributeErased();
+    this.attributeEmpty();
     if (this.trusted && this.builder.size === this.trusted.size) this.checkTrusted();
     for (const t of this.builder.partialTiles()) await this.checkTile(t);
     const rootOk = hashesEqual(this.builder.root(), cp.rootHash);
@@ -569,27 +587,55 @@ class TreeWalk {
     this.report.prunedRanges = ranges;
   }
 
-  /** Counts each erased entry under the erasure record listing it; one no record lists is an error. */
-  private attributeErased(): void {
-    const recordOf = new Map<number, number>();
-    for (const [k, e] of this.erasures.entries())
-      for (const i of e.record.entries) if (!recordOf.has(i)) recordOf.set(i, k);
-    const counts = new Map<number, number>();
-    const unlisted: number[] = [];
-    for (const i of this.erasedIndexes) {
-      const k = recordOf.get(i);
-      if (k === undefined) unlisted.push(i);
-      else counts.set(k, (counts.get(k) ?? 0) + 1);
+  /**
+   * Counts each empty line under the record listing it: an erasure record (by log index) or a
+   * retention record that thinned its bundle (by line); the first in the log wins. An empty line
+   * no record lists is an error.
+   */
+  private attributeEmpty(): void {
+    /** Clears entry `i`'s bit if it is set, telling whether it was. */
+    const take = (bundle: number, line: number): boolean => {
+      const bits = this.emptyLines.get(bundle);
+      if (bits === undefined || !(bits[line >> 3]! & (1 << (line & 7)))) return false;
+      bits[line >> 3]! &= ~(1 << (line & 7));
+      return true;
+    };
+    for (const { index, record } of this.erasures) {
+      let count = 0;
+      for (const i of record.entries) if (take(Math.floor(i / TILE_WIDTH), i % TILE_WIDTH)) count++;
+      if (count > 0)
+        this.report.erasedBy.push({
+          record: index,
+          count,
+          by: record.by,
+          reason: record.reason,
+          time: record.time,
+        });
     }
-    this.report.erasedBy = [...counts].map(([k, count]) => {
-      const { index, record } = this.erasures[k]!;
-      return { record: index, count, by: record.by, reason: record.reason, time: record.time };
-    });
+    for (const { index, record } of this.records) {
+      let count = 0;
+      for (const t of record.thinned ?? [])
+        for (const line of decodeLines(t.lines) ?? []) if (take(t.bundle, line)) count++;
+      if (count === 0) continue;
+      this.report.thinnedBy.push({
+        record: index,
+        count,
+        policy: record.policy.name,
+        by: record.by,
+        time: record.time,
+      });
+      this.report.thinned += count;
+      this.report.erased -= count;
+    }
+    const unlisted: number[] = [];
+    for (const [bundle, bits] of this.emptyLines)
+      for (let line = 0; line < TILE_WIDTH; line++)
+        if (bits[line >> 3]! & (1 << (line & 7))) unlisted.push(bundle * TILE_WIDTH + line);
     if (unlisted.length > 0)
       this.report.problems.push({
         code: "erased-without-record",
         index: unlisted[0],
-        message: `${unlisted.length} entries are erased but no erasure record in the log lists them (first: ${unlisted.slice(0, 5).join(", ")})`,
+        message: `${unlisted.length} entries are erased but no erasure or retention record in the log lists them (first: ${unlisted.slice(0, 5).join(", ")})`,
       });
   }
 
