@@ -1,14 +1,16 @@
 // Retention and erasure at scale: a log of N generated events (1M by default; --events for the
 // issue's 10M), a retention run that removes the oldest 90 % of it under a 30-day policy (the
 // clock set so that they are past it), then an erasure of about 1,000 entries (the user with the
-// count closest to 1,000 among what is left); `kubetrail verify` after each, and `sha256sum`
-// of the bundle files left beside it, as the floor for reading them at all.
+// count closest to 1,000 among what is left), then a run that thins what is left a year on
+// (every entry but the Secrets reads, kept 7 years, goes from the bundles kept); `kubetrail
+// verify` after each, and `sha256sum` of the bundle files left beside it, as the floor for
+// reading them at all.
 import { execFileSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { runErasure } from "../src/erasure/run.js";
 import { INDEX_FILE } from "../src/index/db.js";
-import { dropPrunedRows } from "../src/index/drop-pruned.js";
+import { dropPrunedRows, dropThinnedRows } from "../src/index/drop-pruned.js";
 import { catchUp, openIndexForLog } from "../src/index/indexer.js";
 import { openSnapshot } from "../src/store/storage.js";
 import { fsStorage } from "../src/store/fs/storage.js";
@@ -26,6 +28,11 @@ const POLICY = parseRetentionPolicy(
   "apiVersion: kubetrail.dev/v1\nkind: RetentionPolicy\nmetadata: { name: bench-30d }\nkeep: 30d\n",
   "bench",
 );
+const THIN_POLICY = parseRetentionPolicy(
+  "apiVersion: kubetrail.dev/v1\nkind: RetentionPolicy\nmetadata: { name: bench-thin }\nkeep: 30d\n" +
+    "records: 30d\nrules:\n  - { resources: [secrets], keep: 7y }\n",
+  "bench",
+);
 const DAY_US = 86_400e6;
 
 function seconds(since: bigint): number {
@@ -41,7 +48,7 @@ async function verifySeconds(
   return {
     s: seconds(t),
     ok: r.ok,
-    note: `${r.entries} entries, ${r.pruned} pruned, ${r.erased} erased${r.ok ? "" : `: ${r.problems[0]?.message}`}`,
+    note: `${r.entries} entries, ${r.pruned} pruned, ${r.thinned} thinned, ${r.erased} erased${r.ok ? "" : `: ${r.problems[0]?.message}`}`,
   };
 }
 
@@ -158,6 +165,34 @@ export async function main(argv: string[]): Promise<void> {
     `${afterErasure.ok ? "OK" : "FAILED"}: ${afterErasure.note}`,
   ]);
 
+  const thinner = await openFsLog(dataDir);
+  const entriesBefore = indexMB();
+  let thinnedRows = 0;
+  t = process.hrtime.bigint();
+  let thin;
+  try {
+    thin = await runRetention(thinner, {
+      policy: THIN_POLICY,
+      by: "bench",
+      nowUs: nowUs + 365 * DAY_US,
+      thin: true,
+      onThinned: (indexes) => (thinnedRows += dropThinnedRows(dataDir, indexes)),
+    });
+  } finally {
+    await thinner.close();
+  }
+  rows.push([
+    `retention run --thin a year on (${thin.thinned.entries.toLocaleString("en-US")} entries from ${thin.thinned.bundles.toLocaleString("en-US")} bundles kept for their Secrets reads, ${thin.bundles} whole bundles), index rows included`,
+    seconds(t).toFixed(1),
+    `${((thin.thinned.bytesFreed + thin.bytesFreed) / 1e6).toFixed(0)} MB of bundles freed; index.db ${entriesBefore} → ${indexMB()} MB (${thinnedRows.toLocaleString("en-US")} rows)`,
+  ]);
+  const afterThin = await verifySeconds(dataDir, key);
+  rows.push([
+    "verify after it",
+    afterThin.s.toFixed(1),
+    `${afterThin.ok ? "OK" : "FAILED"}: ${afterThin.note}`,
+  ]);
+
   // The floor for reading what is left: hashing the bundle files as they are.
   const entriesDir = path.join(dataDir, "tile", "entries");
   const files = readdirSync(entriesDir, { recursive: true, withFileTypes: true })
@@ -174,7 +209,8 @@ export async function main(argv: string[]): Promise<void> {
       "appends its record, waits for a checkpoint over it and removes the files; then the index rows of what it " +
       "removed are deleted and their pages given back (the index was built, untimed, before the run). The erasure scans the whole log " +
       "for matches, appends its record, rewrites the bundles that hold them and empties the write-ahead log; the " +
-      "CLI then rebuilds the index (not timed here).",
+      "CLI then rebuilds the index (not timed here). The thinning run reads every full bundle left, appends records " +
+      "listing the entries past the policy, rewrites the bundles that held them and deletes their index rows.",
   );
 }
 
