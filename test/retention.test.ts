@@ -365,6 +365,49 @@ describe("retention run", () => {
     expect(forged.problems).toEqual([expect.objectContaining({ code: "erased-without-record", index: 50 })]);
   });
 
+  it("a thinned log is restored from its directory and from serve's URL: tombstones kept, same root", async () => {
+    const { dir, key } = await makeLog(Array(600).fill(90), [0, 300]);
+    const policyFile = policyFileBeside(dir);
+    expect((await runCli(["retention", "run", "--data", dir, "--policy", policyFile, "--thin"])).code).toBe(
+      0,
+    );
+    const thinned = await cleanReport(dir, key, 0);
+    expect(thinned.thinned).toBe(510);
+    const restoreFrom = async (from: string, ...more: string[]) => {
+      const into = `${dir}-restored-${dirs.length}`;
+      dirs.push(into);
+      const r = await runCli([
+        "restore",
+        "--data",
+        into,
+        "--from",
+        from,
+        "--key",
+        key,
+        "--signing-key",
+        path.join(dir, "keys", "signing.key"),
+        ...more,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const report = await cleanReport(into, key, 0);
+      expect(report).toMatchObject({ rootHash: thinned.rootHash, size: thinned.size, thinned: 510 });
+      expect(report.thinnedBy).toEqual(thinned.thinnedBy);
+    };
+    await restoreFrom(dir);
+    const serve = await startServe(dir, ["--no-detect"]);
+    try {
+      await restoreFrom(
+        `${serve.url}/log/`,
+        "--ca",
+        path.join(dir, "tls", "ca.crt"),
+        "--token-file",
+        path.join(dir, "read-token"),
+      );
+    } finally {
+      await serve.kill("SIGTERM");
+    }
+  });
+
   it("never thins the log's own records, and a run stopped before tombstoning is finished by the next", async () => {
     const { dir, key } = await makeLog(Array(600).fill(1), [0]);
     await withLog(dir, async (log) => {

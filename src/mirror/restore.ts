@@ -1,7 +1,9 @@
 // Disaster recovery: a new primary from a copy of the log (a mirror's, or any tlog-tiles
 // server's). The copy's checkpoint must be signed by the pinned log key (and carry the witness
 // quorum asked for); every entry is read from it, hashed, and appended in order to a new log
-// in DATA, signing with the log's own key restored from its backup. The entries must give the
+// in DATA, signing with the log's own key restored from its backup. An entry erased or thinned
+// there (an empty line) is appended as the same tombstone with the leaf hash the copy's tile
+// publishes for it. The entries must give the
 // copy's signed root, and the new log's first checkpoint of that size has the same root: it is
 // the same log, continuing, so `verify --from` any older checkpoint passes on it and witnesses
 // holding an older checkpoint keep cosigning it. See docs/operations.md.
@@ -23,7 +25,12 @@ import {
 import { openWitnessedCheckpoint, type WitnessPolicy } from "../verify/witness-policy.js";
 import { WitnessError } from "../witness/errors.js";
 import { bundleCodec } from "./bundle-codec.js";
-import { readEntriesInOrder, TilesClientError, type TilesClient } from "./tiles-client.js";
+import {
+  readEntriesInOrder,
+  TilesClientError,
+  type FetchedBundle,
+  type TilesClient,
+} from "./tiles-client.js";
 
 export type RestoreSource = { dir: string } | { client: TilesClient };
 
@@ -81,7 +88,7 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
 
   const source = o.source;
   const files = "dir" in source ? new FsLogFiles(source.dir) : undefined;
-  const read =
+  const entriesOf =
     "dir" in source
       ? async (index: number, width: number): Promise<Uint8Array[]> => {
           const bundle = await files!.readEntryBundle(index, width);
@@ -98,6 +105,26 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
               throw fail(`${source.client.url}${err.message}: ${PRUNED_HINT}`);
             throw err;
           });
+  const levelZero = async (index: number, width: number): Promise<Uint8Array> => {
+    const tile = { level: 0, index, width };
+    const data = files
+      ? await files.readTile(tile)
+      : await (source as { client: TilesClient }).client.tile(tile);
+    if (data === null || data.length < width * 32)
+      throw fail(`the copy's level-0 tile ${index} is missing: its erased entries have no leaf hash`);
+    return data;
+  };
+  // An erased or thinned entry is an empty line: its leaf hash is the one the copy published
+  // (checked with the rest against the signed root below), and it is copied as a tombstone.
+  const read = async (index: number, width: number): Promise<FetchedBundle> => {
+    const entries = await entriesOf(index, width);
+    if (!entries.some((e) => e.length === 0)) return { entries };
+    const published = await levelZero(index, width);
+    return {
+      entries,
+      leaves: entries.map((e, i) => (e.length === 0 ? published.subarray(i * 32, i * 32 + 32) : hashLeaf(e))),
+    };
+  };
   // Before anything is written: a copy that cannot give its first bundle (pruned, missing, no
   // read token) fails here, leaving no half-made data directory that a second try would refuse.
   if (cp.size > 0) await read(0, Math.min(TILE_WIDTH, cp.size));
@@ -116,14 +143,14 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
     let leaves: Uint8Array[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      await log.append(batch, leaves);
+      await log.append(batch, leaves, { tombstones: true });
       batch = [];
       leaves = [];
       o.onProgress?.(tree.size, cp.size);
     };
-    await readEntriesInOrder(read, 0, cp.size, async ({ entries }) => {
-      for (const e of entries) {
-        const leaf = hashLeaf(e);
+    await readEntriesInOrder(read, 0, cp.size, async ({ entries, leaves: given }) => {
+      for (const [i, e] of entries.entries()) {
+        const leaf = given?.[i] ?? hashLeaf(e);
         tree.push(leaf);
         batch.push(e);
         leaves.push(leaf);

@@ -59,6 +59,7 @@ import {
   LogError,
   MAX_ENTRY_BYTES,
   toLogError,
+  type AppendOptions,
   type AuditLog,
   type EntryBundle,
   type LogEntry,
@@ -210,7 +211,11 @@ class Log implements AuditLog {
     return this.cosignedMs + (this.cosigningSince === null ? 0 : Date.now() - this.cosigningSince);
   }
 
-  append(entries: Uint8Array[], leafHashes?: readonly Uint8Array[]): Promise<{ firstIndex: number }> {
+  append(
+    entries: Uint8Array[],
+    leafHashes?: readonly Uint8Array[],
+    opts: AppendOptions = {},
+  ): Promise<{ firstIndex: number }> {
     const refused = this.driver.refusal;
     if (refused) return Promise.reject(refused);
     if (entries.length === 0) return Promise.resolve({ firstIndex: this.durable });
@@ -222,10 +227,13 @@ class Log implements AuditLog {
     let bytes = 0;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
+      const tombstone = entry.length === 0 && opts.tombstones === true && leafHashes !== undefined;
       const problem =
         entry.length > MAX_ENTRY_BYTES
           ? `entry of ${entry.length} bytes is larger than the log's maximum (${MAX_ENTRY_BYTES})`
-          : checkEntry(entry);
+          : tombstone
+            ? null
+            : checkEntry(entry);
       if (problem) return Promise.reject(new LogError("invalid", `entry ${i} of the batch: ${problem}`));
       if (leafHashes !== undefined && leafHashes[i]!.length !== 32) {
         return Promise.reject(new LogError("invalid", `leaf hash ${i} of the batch is not 32 bytes`));

@@ -51,7 +51,8 @@ export type EntryBundle =
 export interface LogWriter {
   /**
    * Appends entries in order and resolves once they are durable. Concurrent calls are grouped
-   * into one commit. Entries must be non-empty JSON without a newline byte, at most
+   * into one commit. Entries must be non-empty JSON without a newline byte (tombstones aside, see
+   * AppendOptions), at most
    * MAX_ENTRY_BYTES each. Rejects with a LogError ("full", "busy", "closed", "io", "invalid").
    *
    * `leafHashes[i]`, when given, must be hashLeaf(entries[i]): a caller that has hashed the
@@ -59,7 +60,20 @@ export interface LogWriter {
    * again. A wrong one is not noticed here; `kubetrail verify`, which re-hashes every entry,
    * would report the log as altered.
    */
-  append(entries: Uint8Array[], leafHashes?: readonly Uint8Array[]): Promise<{ firstIndex: number }>;
+  append(
+    entries: Uint8Array[],
+    leafHashes?: readonly Uint8Array[],
+    opts?: AppendOptions,
+  ): Promise<{ firstIndex: number }>;
+}
+
+export interface AppendOptions {
+  /**
+   * Accept empty entries whose leaf hash is given: tombstones, the place of an entry erasure
+   * or retention removed from the log being copied (restore), with the leaf hash that log
+   * published. Nothing else ever stores an empty entry.
+   */
+  tombstones?: boolean;
 }
 
 /**

@@ -229,6 +229,23 @@ export function logConformance(driver: string, make: () => LogUnderTest): void {
       expect(log.size()).toBe(0);
     });
 
+    it("stores a tombstone only when asked and given its leaf hash, read back as erased and proven by that hash", async () => {
+      fresh();
+      const log = await open();
+      const published = hashLeaf(enc({ erased: "elsewhere" }));
+      const empty = Buffer.alloc(0);
+      await expect(log.append([empty], [published])).rejects.toThrow(/entry 0 .*empty/);
+      await expect(log.append([empty], undefined, { tombstones: true })).rejects.toThrow(/empty/);
+      const one = enc({ a: 1 });
+      await log.append([one, empty], [hashLeaf(one), published], { tombstones: true });
+      const cp = await log.waitIntegrated(2);
+      expect(hex(cp.rootHash)).toBe(hex(rootFromLeafHashes([hashLeaf(one), published])));
+      expect((await readAll(log, 0, 2)).map((e) => e.gone?.state ?? "present")).toEqual([
+        "present",
+        "erased",
+      ]);
+    });
+
     it("refuses a second writer", async () => {
       fresh();
       const log = await open();
