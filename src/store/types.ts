@@ -52,8 +52,8 @@ export interface LogWriter {
   /**
    * Appends entries in order and resolves once they are durable. Concurrent calls are grouped
    * into one commit. Entries must be non-empty JSON without a newline byte (tombstones aside, see
-   * AppendOptions), at most
-   * MAX_ENTRY_BYTES each. Rejects with a LogError ("full", "busy", "closed", "io", "invalid").
+   * AppendOptions), at most MAX_ENTRY_BYTES each. Rejects with a LogError ("full", "busy",
+   * "closed", "io", "invalid").
    *
    * `leafHashes[i]`, when given, must be hashLeaf(entries[i]): a caller that has hashed the
    * entries already (ingest, whose dedupe hash is the leaf hash) spares the log hashing them
