@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseRetentionPolicy } from "../src/retention/policy.js";
-import { runRetention } from "../src/retention/run.js";
+import { runRetention, ThinCursors } from "../src/retention/run.js";
 import { FsLayout } from "../src/store/fs/layout.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { verifyLog } from "../src/verify/verify-log.js";
@@ -363,6 +363,57 @@ describe("retention run", () => {
     const forged = await verifyLog(new FsLogFiles(dir), { verifierKey: key });
     expect(forged.ok).toBe(false);
     expect(forged.problems).toEqual([expect.objectContaining({ code: "erased-without-record", index: 50 })]);
+  });
+
+  it("thins again only what expired since the last run when given cursors (serve's runs)", async () => {
+    const { dir, key } = await makeLog(Array(600).fill(90), [0, 300]);
+    const cursors = new ThinCursors();
+    const thin = (by: string) => (log: Awaited<ReturnType<typeof openFsLog>>) =>
+      runRetention(log, { policy: POLICY, by, nowUs: NOW * 1000, thin: true, cursors });
+    const first = await withLog(dir, thin("first"));
+    // The 30-day walk reads bundles 0 and 1 to their end; the 7-year one stops at entry 0.
+    expect(first.thinned).toMatchObject({ entries: 510, bundles: 2, read: 513 });
+    const second = await withLog(dir, thin("second"));
+    expect(second.thinned).toMatchObject({ entries: 0, read: 1 });
+    // 600 more, 40 days old: only they are read (bundle 2 onwards), and thinned.
+    await withLog(dir, async (log) => {
+      await log.append(Array.from({ length: 600 }, (_, i) => event(700 + i, 40)));
+      await log.waitIntegrated(1201);
+    });
+    const third = await withLog(dir, thin("third"));
+    // Full bundles 2–3 (entries 512–1023): all but the record at 600 go.
+    expect(third.thinned).toMatchObject({ entries: 511, bundles: 2, read: 512 + 1 });
+    const report = await cleanReport(dir, key, 0);
+    expect(report.thinnedBy.map((t) => [t.by, t.count])).toEqual([
+      ["first", 510],
+      ["third", 511],
+    ]);
+  });
+
+  it("is thinned by serve --retention-thin", async () => {
+    const { dir, key } = await makeLog(Array(600).fill(90), [0, 300]);
+    const policyFile = policyFileBeside(dir);
+    expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
+    const serve = await startServe(dir, [
+      "--retention-policy",
+      policyFile,
+      "--retention-thin",
+      "--no-detect",
+    ]);
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!serve.output().includes("retention: entries thinned") && Date.now() < deadline)
+        await sleep(100);
+      expect(serve.output()).toContain("retention: entries thinned");
+      expect(serve.output()).toContain('"thinned":510');
+      expect(serve.output()).toContain('"thinnedIndexRows":510');
+    } finally {
+      await serve.kill("SIGTERM");
+    }
+    expect(await listed(dir)).toBe(600 + 1 - 510 - 1);
+    const report = await cleanReport(dir, key, 0);
+    expect(report.thinned).toBe(510);
+    expect(report.thinnedBy[0]!.by).toMatch(/^kubetrail serve \(/);
   });
 
   it("a thinned log is restored from its directory and from serve's URL: tombstones kept, same root", async () => {

@@ -71,6 +71,7 @@ interface ServeFlags {
   kubeAuthCacheTtl: string;
   retentionPolicy?: string;
   retentionInterval: string;
+  retentionThin?: boolean;
 }
 
 /**
@@ -340,6 +341,12 @@ export function registerServe(program: Command): void {
     )
     .addOption(opt("--retention-interval <duration>", "how often the retention policy is applied", "1h"))
     .addOption(
+      opt(
+        "--retention-thin",
+        "also remove each entry past the retention policy from the bundles it keeps (retention run --thin), looking only at what expired since the last run",
+      ),
+    )
+    .addOption(
       // Not KUBETRAIL_CONFIG: that names the client config of the read commands (kubetrail config).
       new Option("--config <file>", "YAML file of settings, keyed by flag name (e.g. max-body: 64Mi)").env(
         "KUBETRAIL_SERVE_CONFIG",
@@ -436,6 +443,7 @@ export function registerServe(program: Command): void {
             retentionServeExtension({
               policy: readRetentionPolicy(resolved.retentionPolicy),
               intervalMs: parseDuration(resolved.retentionInterval, "--retention-interval"),
+              thin: resolved.retentionThin === true,
               by: `kubetrail serve (${defaultActor()})`,
               logger,
             }),

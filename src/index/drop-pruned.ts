@@ -32,10 +32,13 @@ export function dropThinnedRows(dataDir: string, indexes: readonly number[]): nu
   return indexes.length === 0 ? 0 : dropFromIndex(dataDir, (index) => index.dropEntries(indexes));
 }
 
-/** dropPrunedRows on a worker thread. */
-export async function dropPrunedRowsOffThread(dataDir: string, before: number): Promise<number> {
-  const m = await firstMessage<{ deleted?: number; error?: string }>(WORKER, { dataDir, before });
+/** dropPrunedRows (`before`) or dropThinnedRows (`indexes`) on a worker thread. */
+export async function dropRowsOffThread(
+  dataDir: string,
+  rows: { before: number } | { indexes: readonly number[] },
+): Promise<number> {
+  const m = await firstMessage<{ deleted?: number; error?: string }>(WORKER, { dataDir, ...rows });
   if (m.error !== undefined)
-    throw new IndexError("writer", `dropping the index rows of pruned entries: ${m.error}`);
+    throw new IndexError("writer", `dropping the index rows of entries retention removed: ${m.error}`);
   return m.deleted ?? 0;
 }

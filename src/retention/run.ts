@@ -10,10 +10,16 @@
 // every pod read beside it): they are listed in retention records first, then tombstoned as
 // erasure does (FsDriver.eraseEntries), their leaf hashes staying in the tiles. The log's own
 // bookkeeping (retention and erasure records, key events) is never thinned: verify needs it.
+//
+// A thinning run reads every full bundle after the pruned point. serve's runs, hourly, read
+// only what can have expired since the last (ThinCursors): per keep period of the policy, from
+// the bundle of the first entry of that period the last run still kept, up to the next such
+// entry. Entries of one period expire in log order but for small disorder, so an entry older
+// than one kept before it (an old audit file imported late) waits until that one expires.
 import { statSync } from "node:fs";
 import type { FsDriver } from "../store/fs/driver.js";
 import { BUNDLE_SIZE, type AuditLog } from "../store/types.js";
-import { classify, expired, keptBecause, type EntryClass, type RetentionPolicy } from "./policy.js";
+import { classify, expired, keepOf, keptBecause, type EntryClass, type RetentionPolicy } from "./policy.js";
 import {
   encodeLines,
   RETENTION_RECORD_KIND,
@@ -33,6 +39,8 @@ export interface RetentionRunOptions {
   dryRun?: boolean;
   /** Also remove expired entries one by one from the bundles kept (see the file comment). */
   thin?: boolean;
+  /** Thin only what can have expired since the run that left these (serve's runs). */
+  cursors?: ThinCursors;
   /** Thinned bundles listed per retention record (default 2,048: records of about 150 KB). */
   bundlesPerRecord?: number;
   /** Told how far the scan for entries to thin got (entries read, of those to read). */
@@ -52,15 +60,39 @@ export interface RetentionRunResult {
   recordIndex: number | null;
   /** Why the run stopped where it did. */
   stoppedBy: string;
-  /** With `thin`: entries removed from kept bundles, how many bundles held them, and the records listing them. */
-  thinned: { entries: number; bundles: number; bytesFreed: number; records: number[] };
+  /** With `thin`: entries removed from kept bundles, how many bundles held them, the records listing them, and the entries read to find them. */
+  thinned: { entries: number; bundles: number; bytesFreed: number; records: number[]; read: number };
 }
 
 /** Records of the log's own that verify reads: never thinned. */
 const BOOKKEEPING = new Set([RETENTION_RECORD_KIND, ERASURE_RECORD_KIND, KEY_EVENT_KIND]);
 
+const isBookkeeping = (c: EntryClass): boolean => !c.audit && BOOKKEEPING.has(c.kind ?? "");
+
 function thinnable(policy: RetentionPolicy, c: EntryClass, nowUs: number): boolean {
-  return (c.audit || !BOOKKEEPING.has(c.kind ?? "")) && expired(policy, c, nowUs);
+  return !isBookkeeping(c) && expired(policy, c, nowUs);
+}
+
+/**
+ * Where serve's thinning runs go on from, per keep period (µs): the first entry to look at
+ * again. Kept in memory: after a restart the first run looks from the pruned point again.
+ */
+export class ThinCursors {
+  private readonly at = new Map<number, number>();
+
+  from(keep: number, floor: number): number {
+    return Math.max(floor, this.at.get(keep) ?? floor);
+  }
+
+  set(keep: number, index: number): void {
+    this.at.set(keep, index);
+  }
+}
+
+/** The policy's finite keep periods: what a thinning run walks the log for, one by one. */
+function keepPeriods(policy: RetentionPolicy): number[] {
+  const all = [policy.keep, policy.records, ...policy.rules.map((r) => r.keep)];
+  return [...new Set(all.filter((k): k is number => k !== null))];
 }
 
 function fileBytes(file: string): number {
@@ -103,12 +135,23 @@ export async function runRetention(
     bytesFreed: 0,
     recordIndex: null,
     stoppedBy,
-    thinned: { entries: 0, bundles: 0, bytesFreed: 0, records: [] },
+    thinned: { entries: 0, bundles: 0, bytesFreed: 0, records: [], read: 0 },
   };
-  const thin = opts.thin ? await findThinnable(log, opts, before, limit, nowUs) : new Map<number, number[]>();
+  const thin = new Map<number, number[]>();
+  // Where the cursors go once this run has thinned what it found (not before: a run that fails
+  // leaves them, and the next looks again).
+  const moves: [keep: number, index: number][] = [];
+  if (opts.thin) result.thinned.read = await findThinnable(log, opts, before, limit, nowUs, thin, moves);
   result.thinned.bundles = thin.size;
   for (const lines of thin.values()) result.thinned.entries += lines.length;
-  if ((before === from && thin.size === 0) || opts.dryRun) return result;
+  if (opts.dryRun) return result;
+  const advance = (): void => {
+    for (const [keep, index] of moves) opts.cursors?.set(keep, index);
+  };
+  if (before === from && thin.size === 0) {
+    advance();
+    return result;
+  }
   const bundleBytes = (b: number) =>
     fileBytes(driver.layout.bundle(b)) + fileBytes(driver.layout.compressedBundle(b));
   for (let b = from / BUNDLE_SIZE; b < before / BUNDLE_SIZE; b++) result.bytesFreed += bundleBytes(b);
@@ -121,7 +164,9 @@ export async function runRetention(
   };
   const records = [];
   if (before > from) records.push(retentionRecord(fields));
-  const thinned: ThinnedBundle[] = [...thin].map(([bundle, lines]) => ({
+  // In log order (cursors' walks may find bundles out of it).
+  const bundles = [...thin].sort((a, b) => a[0] - b[0]);
+  const thinned: ThinnedBundle[] = bundles.map(([bundle, lines]) => ({
     bundle,
     lines: encodeLines(lines),
   }));
@@ -145,7 +190,6 @@ export async function runRetention(
   }
   if (thin.size > 0) {
     result.thinned.records = records.map((_, k) => firstIndex + k).slice(before > from ? 1 : 0);
-    const bundles = [...thin];
     // A few hundred bundles at a time: what a rewrite holds stays small on a large log.
     for (let i = 0; i < bundles.length; i += 256) {
       const chunk = bundles.slice(i, i + 256);
@@ -156,26 +200,57 @@ export async function runRetention(
       opts.onThinned?.(indexes);
     }
   }
+  advance();
   return result;
 }
 
-/** Expired entries in the full bundles of [from, limit), by bundle: the lines of each to thin. */
+/**
+ * Puts in `found` the expired entries of the full bundles of [from, limit), by bundle: the lines
+ * of each to thin. Reads them all, or with cursors what can have expired since (see the file
+ * comment), saying in `moves` where each cursor goes next. Returns the number of entries read.
+ */
 async function findThinnable(
   log: AuditLog,
   opts: RetentionRunOptions,
   from: number,
   limit: number,
   nowUs: number,
-): Promise<Map<number, number[]>> {
-  const found = new Map<number, number[]>();
-  for await (const entry of log.readEntries(from, Math.max(from, limit))) {
-    if (entry.index % BUNDLE_SIZE === 0) opts.onProgress?.(entry.index - from, limit - from);
-    // An erased (or already thinned) entry holds nothing left to remove.
-    if (entry.data === undefined || !thinnable(opts.policy, classify(entry.data), nowUs)) continue;
-    const bundle = Math.floor(entry.index / BUNDLE_SIZE);
+  found: Map<number, number[]>,
+  moves: [keep: number, index: number][],
+): Promise<number> {
+  const add = (index: number): void => {
+    const bundle = Math.floor(index / BUNDLE_SIZE);
     let lines = found.get(bundle);
     if (lines === undefined) found.set(bundle, (lines = []));
-    lines.push(entry.index % BUNDLE_SIZE);
+    if (!lines.includes(index % BUNDLE_SIZE)) lines.push(index % BUNDLE_SIZE);
+  };
+  let read = 0;
+  const cursors = opts.cursors;
+  if (cursors === undefined) {
+    for await (const entry of log.readEntries(from, Math.max(from, limit))) {
+      if (entry.index % BUNDLE_SIZE === 0) opts.onProgress?.(entry.index - from, limit - from);
+      read++;
+      // An erased (or already thinned) entry holds nothing left to remove.
+      if (entry.data !== undefined && thinnable(opts.policy, classify(entry.data), nowUs)) add(entry.index);
+    }
+    return read;
   }
-  return found;
+  for (const keep of keepPeriods(opts.policy)) {
+    const start = cursors.from(keep, from);
+    let next = Math.max(start, limit);
+    for await (const entry of log.readEntries(start, Math.max(start, limit))) {
+      read++;
+      if (entry.data === undefined) continue;
+      const c = classify(entry.data);
+      if (isBookkeeping(c) || c.timeUs === null || keepOf(opts.policy, c).keep !== keep) continue;
+      if (!expired(opts.policy, c, nowUs)) {
+        next = entry.index - (entry.index % BUNDLE_SIZE);
+        break;
+      }
+      add(entry.index);
+    }
+    moves.push([keep, next]);
+  }
+  for (const lines of found.values()) lines.sort((a, b) => a - b);
+  return read;
 }

@@ -1,18 +1,23 @@
 // `serve --retention-policy FILE`: the policy applied by serve itself, once the log is open and
 // then every --retention-interval, the way `kubetrail retention run` applies it to a stopped
-// log, the index rows of what it removed dropped after it (off the event loop). A failed run is logged and tried again at the next interval; nothing is removed unless
-// its retention record is in the log under a signed checkpoint first (run.ts).
+// log, the index rows of what it removed dropped after it (off the event loop). With
+// --retention-thin each run also thins the bundles it keeps, looking only at what can have
+// expired since the last (ThinCursors, in memory: the first run after a start looks at
+// everything). A failed run is logged and tried again at the next interval; nothing is
+// removed unless its retention record is in the log under a signed checkpoint first (run.ts).
 import type { Logger } from "pino";
 import type { ServeExtension } from "../server/run-serve.js";
 import { FsDriver } from "../store/fs/driver.js";
 import type { AuditLog } from "../store/types.js";
 import { RetentionError, type RetentionPolicy } from "./policy.js";
-import { runRetention } from "./run.js";
-import { dropPrunedRowsOffThread } from "../index/drop-pruned.js";
+import { runRetention, ThinCursors } from "./run.js";
+import { dropRowsOffThread } from "../index/drop-pruned.js";
 
 export interface RetentionServeOptions {
   policy: RetentionPolicy;
   intervalMs: number;
+  /** Also thin the bundles kept (retention run --thin). */
+  thin?: boolean;
   /** Recorded as who ran it. */
   by: string;
   logger: Logger;
@@ -29,21 +34,50 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
         );
       const fsLog = log as AuditLog & { driver: FsDriver };
       let running: Promise<void> = Promise.resolve();
+      const cursors = new ThinCursors();
+      const dir = fsLog.driver.layout.dir;
       const failed = (what: string) => (err: unknown) =>
         opts.logger.error(
           { err: err instanceof Error ? err.message : String(err) },
           `${what}; tried again at the next interval`,
         );
       const once = (): void => {
-        running = runRetention(fsLog, { policy: opts.policy, by: opts.by }).then(async (r) => {
+        // The thinned entries' rows go a few hundred bundles' worth at a time, in the background.
+        let thinnedRows = Promise.resolve(0);
+        const dropThinned = (indexes: number[]): void => {
+          thinnedRows = thinnedRows.then((n) =>
+            dropRowsOffThread(dir, { indexes }).then(
+              (m) => n + m,
+              (err: unknown) => {
+                failed("retention: dropping the thinned entries' index rows failed")(err);
+                return n;
+              },
+            ),
+          );
+        };
+        running = runRetention(fsLog, {
+          policy: opts.policy,
+          by: opts.by,
+          ...(opts.thin ? { thin: true, cursors, onThinned: dropThinned } : {}),
+        }).then(async (r) => {
           // Every run, so rows a crash or a failed run left behind go at the next.
-          const indexRowsDropped = await dropPrunedRowsOffThread(fsLog.driver.layout.dir, r.before).catch(
+          const indexRowsDropped = await dropRowsOffThread(dir, { before: r.before }).catch(
             (err: unknown) => {
               failed("retention: dropping the pruned entries' index rows failed")(err);
               return 0;
             },
           );
-          if (r.bundles > 0 || indexRowsDropped > 0)
+          const thinned = opts.thin
+            ? {
+                thinned: r.thinned.entries,
+                thinnedBundles: r.thinned.bundles,
+                thinnedBytesFreed: r.thinned.bytesFreed,
+                thinRecords: r.thinned.records,
+                thinRead: r.thinned.read,
+                thinnedIndexRows: await thinnedRows,
+              }
+            : {};
+          if (r.bundles > 0 || indexRowsDropped > 0 || r.thinned.entries > 0)
             opts.logger.info(
               {
                 from: r.from,
@@ -53,12 +87,15 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
                 record: r.recordIndex,
                 indexRowsDropped,
                 stoppedBy: r.stoppedBy,
+                ...thinned,
               },
-              "retention: bundles removed",
+              r.bundles > 0 || indexRowsDropped > 0
+                ? "retention: bundles removed"
+                : "retention: entries thinned",
             );
           // Once a run, at info: an operator whose disk does not shrink sees which entry, kept by
           // which part of the policy until when, holds the bundles back.
-          else opts.logger.info({ stoppedBy: r.stoppedBy }, "retention: nothing to remove");
+          else opts.logger.info({ stoppedBy: r.stoppedBy, ...thinned }, "retention: nothing to remove");
         }, failed("retention run failed"));
       };
       once();
