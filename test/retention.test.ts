@@ -87,6 +87,13 @@ async function listed(dir: string): Promise<number> {
   return (JSON.parse(r.stdout) as { items: unknown[] }).items.length;
 }
 
+/** Waits (30 s at most) until serve has printed `text`, and fails if it has not. */
+async function untilPrinted(serve: { output(): string }, text: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!serve.output().includes(text) && Date.now() < deadline) await sleep(100);
+  expect(serve.output()).toContain(text);
+}
+
 /** Opens the log in `dir` for `fn`, then closes it (which syncs the tiles retention waits for). */
 async function withLog<T>(
   dir: string,
@@ -253,10 +260,7 @@ describe("retention run", () => {
     expect((await runCli(["reindex", "--data", dir])).code).toBe(0);
     const serve = await startServe(dir, ["--retention-policy", policyFile, "--no-detect"]);
     try {
-      const deadline = Date.now() + 30_000;
-      while (!serve.output().includes("retention: bundles removed") && Date.now() < deadline)
-        await sleep(100);
-      expect(serve.output()).toContain("retention: bundles removed");
+      await untilPrinted(serve, "retention: bundles removed");
       expect(serve.output()).toContain('"indexRowsDropped":512');
       expect(serve.output()).toMatch(/"stoppedBy":"every full bundle with durable tiles was looked at"/);
     } finally {
@@ -401,10 +405,7 @@ describe("retention run", () => {
       "--no-detect",
     ]);
     try {
-      const deadline = Date.now() + 30_000;
-      while (!serve.output().includes("retention: entries thinned") && Date.now() < deadline)
-        await sleep(100);
-      expect(serve.output()).toContain("retention: entries thinned");
+      await untilPrinted(serve, "retention: entries thinned");
       expect(serve.output()).toContain('"thinned":510');
       expect(serve.output()).toContain('"thinnedIndexRows":510');
     } finally {
