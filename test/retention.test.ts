@@ -394,6 +394,20 @@ describe("retention run", () => {
     ]);
   });
 
+  it("keeps the cursors for one policy: another policy, or a damaged file, starts from the pruned point", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "kt-thin-cursors-"));
+    dirs.push(dir);
+    const file = path.join(dir, "retention-thin.json");
+    const saved = new ThinCursors();
+    saved.set(30 * DAY_MS * 1000, 4096);
+    await saved.save(file, POLICY.digest);
+    expect((await ThinCursors.load(file, POLICY.digest)).from(30 * DAY_MS * 1000, 0)).toBe(4096);
+    expect((await ThinCursors.load(file, "another policy")).from(30 * DAY_MS * 1000, 0)).toBe(0);
+    writeFileSync(file, '{"policy":');
+    expect((await ThinCursors.load(file, POLICY.digest)).from(30 * DAY_MS * 1000, 256)).toBe(256);
+    expect((await ThinCursors.load(path.join(dir, "none.json"), POLICY.digest)).from(1, 7)).toBe(7);
+  });
+
   it("is thinned by serve --retention-thin", async () => {
     const { dir, key } = await makeLog(Array(600).fill(90), [0, 300]);
     const policyFile = policyFileBeside(dir);
@@ -410,6 +424,19 @@ describe("retention run", () => {
       expect(serve.output()).toContain('"thinnedIndexRows":510');
     } finally {
       await serve.kill("SIGTERM");
+    }
+    // Where the walks got to is kept: started again, serve reads one entry (the Secret read at 0).
+    const again = await startServe(dir, [
+      "--retention-policy",
+      policyFile,
+      "--retention-thin",
+      "--no-detect",
+    ]);
+    try {
+      await untilPrinted(again, "retention: nothing to remove");
+      expect(again.output()).toMatch(/"thinned":0,.*"thinRead":1\b/);
+    } finally {
+      await again.kill("SIGTERM");
     }
     expect(await listed(dir)).toBe(600 + 1 - 510 - 1);
     const report = await cleanReport(dir, key, 0);

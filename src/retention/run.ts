@@ -14,9 +14,11 @@
 // A thinning run reads every full bundle after the pruned point. serve's runs, hourly, read
 // only what can have expired since the last (ThinCursors): per keep period of the policy, from
 // the bundle of the first entry of that period the last run still kept, up to the next such
-// entry. Entries of one period expire in log order but for small disorder, so an entry older
-// than one kept before it (an old audit file imported late) waits until that one expires.
+// entry (saved beside the log by the serve extension). Entries of one period expire in log
+// order but for small disorder, so an entry older than one kept before it (an old audit file
+// imported late) waits until that one expires.
 import { statSync } from "node:fs";
+import { readFileIfExists, writeFileAtomic } from "../store/durable-file.js";
 import type { FsDriver } from "../store/fs/driver.js";
 import { BUNDLE_SIZE, type AuditLog } from "../store/types.js";
 import { classify, expired, keepOf, keptBecause, type EntryClass, type RetentionPolicy } from "./policy.js";
@@ -75,7 +77,8 @@ function thinnable(policy: RetentionPolicy, c: EntryClass, nowUs: number): boole
 
 /**
  * Where serve's thinning runs go on from, per keep period (µs): the first entry to look at
- * again. Kept in memory: after a restart the first run looks from the pruned point again.
+ * again. Saved beside the log (save/load) for one policy: after a restart, or under another
+ * policy, runs look from the pruned point again; a file that cannot be read is only that.
  */
 export class ThinCursors {
   private readonly at = new Map<number, number>();
@@ -86,6 +89,28 @@ export class ThinCursors {
 
   set(keep: number, index: number): void {
     this.at.set(keep, index);
+  }
+
+  /** The cursors `file` holds for the policy of digest `policy` (none for another policy, or a damaged file). */
+  static async load(file: string, policy: string): Promise<ThinCursors> {
+    const cursors = new ThinCursors();
+    try {
+      const saved = JSON.parse((await readFileIfExists(file))?.toString("utf8") ?? "null") as {
+        policy?: unknown;
+        cursors?: Record<string, unknown>;
+      } | null;
+      if (saved?.policy !== policy) return cursors;
+      for (const [keep, index] of Object.entries(saved.cursors ?? {}))
+        if (Number.isSafeInteger(Number(keep)) && Number.isSafeInteger(index) && (index as number) >= 0)
+          cursors.set(Number(keep), index as number);
+    } catch {
+      // Derived: without it the next run reads every full bundle once.
+    }
+    return cursors;
+  }
+
+  async save(file: string, policy: string): Promise<void> {
+    await writeFileAtomic(file, JSON.stringify({ policy, cursors: Object.fromEntries(this.at) }) + "\n");
   }
 }
 

@@ -2,9 +2,10 @@
 // then every --retention-interval, the way `kubetrail retention run` applies it to a stopped
 // log, the index rows of what it removed dropped after it (off the event loop). With
 // --retention-thin each run also thins the bundles it keeps, looking only at what can have
-// expired since the last (ThinCursors, in memory: the first run after a start looks at
-// everything). A failed run is logged and tried again at the next interval; nothing is
+// expired since the last (ThinCursors, saved in DATA/retention-thin.json for the policy in
+// force: the first run under a new policy, or without the file, looks at everything). A failed run is logged and tried again at the next interval; nothing is
 // removed unless its retention record is in the log under a signed checkpoint first (run.ts).
+import path from "node:path";
 import type { Logger } from "pino";
 import type { ServeExtension } from "../server/run-serve.js";
 import { FsDriver } from "../store/fs/driver.js";
@@ -12,6 +13,9 @@ import type { AuditLog } from "../store/types.js";
 import { RetentionError, type RetentionPolicy } from "./policy.js";
 import { runRetention, ThinCursors } from "./run.js";
 import { dropRowsOffThread } from "../index/drop-pruned.js";
+
+/** Where serve's thinning runs got to (derived: without it the next run reads every full bundle once). */
+export const THIN_CURSORS_FILE = "retention-thin.json";
 
 export interface RetentionServeOptions {
   policy: RetentionPolicy;
@@ -34,8 +38,9 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
         );
       const fsLog = log as AuditLog & { driver: FsDriver };
       let running: Promise<void> = Promise.resolve();
-      const cursors = new ThinCursors();
       const dir = fsLog.driver.layout.dir;
+      const cursorsFile = path.join(dir, THIN_CURSORS_FILE);
+      const cursors = await ThinCursors.load(cursorsFile, opts.policy.digest);
       const failed = (what: string) => (err: unknown) =>
         opts.logger.error(
           { err: err instanceof Error ? err.message : String(err) },
@@ -60,6 +65,10 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
           by: opts.by,
           ...(opts.thin ? { thin: true, cursors, onThinned: dropThinned } : {}),
         }).then(async (r) => {
+          if (opts.thin)
+            await cursors
+              .save(cursorsFile, opts.policy.digest)
+              .catch(failed("retention: saving where thinning got to failed"));
           // Every run, so rows a crash or a failed run left behind go at the next.
           const indexRowsDropped = await dropRowsOffThread(dir, { before: r.before }).catch(
             (err: unknown) => {
