@@ -11,25 +11,14 @@
 // erasure does (FsDriver.eraseEntries), their leaf hashes staying in the tiles. The log's own
 // bookkeeping (retention and erasure records, key events) is never thinned: verify needs it.
 //
-// A thinning run reads every full bundle after the pruned point. serve's runs, hourly, read
-// only what can have expired since the last (ThinCursors): per keep period of the policy, from
-// the bundle of the first entry of that period the last run still kept, up to the next such
-// entry (saved beside the log by the serve extension). Entries of one period expire in log
-// order but for small disorder, so an entry older than one kept before it (an old audit file
-// imported late) waits until that one expires.
+// A thinning run (thin.ts) reads every full bundle after the pruned point, or with cursors only
+// what can have expired since the last run.
 import { statSync } from "node:fs";
-import { readFileIfExists, writeFileAtomic } from "../store/durable-file.js";
 import type { FsDriver } from "../store/fs/driver.js";
 import { BUNDLE_SIZE, type AuditLog } from "../store/types.js";
-import { classify, expired, keepOf, keptBecause, type EntryClass, type RetentionPolicy } from "./policy.js";
-import {
-  encodeLines,
-  RETENTION_RECORD_KIND,
-  retentionRecord,
-  type ThinnedBundle,
-} from "../records/retention-record.js";
-import { ERASURE_RECORD_KIND } from "../records/erasure-record.js";
-import { KEY_EVENT_KIND } from "../keys/key-event.js";
+import { classify, expired, keptBecause, type RetentionPolicy } from "./policy.js";
+import { findThinnable, type ThinCursors } from "./thin.js";
+import { encodeLines, retentionRecord, type ThinnedBundle } from "../records/retention-record.js";
 
 export interface RetentionRunOptions {
   policy: RetentionPolicy;
@@ -64,60 +53,6 @@ export interface RetentionRunResult {
   stoppedBy: string;
   /** With `thin`: entries removed from kept bundles, how many bundles held them, the records listing them, and the entries read to find them. */
   thinned: { entries: number; bundles: number; bytesFreed: number; records: number[]; read: number };
-}
-
-/** Records of the log's own that verify reads: never thinned. */
-const BOOKKEEPING = new Set([RETENTION_RECORD_KIND, ERASURE_RECORD_KIND, KEY_EVENT_KIND]);
-
-const isBookkeeping = (c: EntryClass): boolean => !c.audit && BOOKKEEPING.has(c.kind ?? "");
-
-function thinnable(policy: RetentionPolicy, c: EntryClass, nowUs: number): boolean {
-  return !isBookkeeping(c) && expired(policy, c, nowUs);
-}
-
-/**
- * Where serve's thinning runs go on from, per keep period (µs): the first entry to look at
- * again. Saved beside the log (save/load) for one policy: after a restart, or under another
- * policy, runs look from the pruned point again; a file that cannot be read is only that.
- */
-export class ThinCursors {
-  private readonly at = new Map<number, number>();
-
-  from(keep: number, floor: number): number {
-    return Math.max(floor, this.at.get(keep) ?? floor);
-  }
-
-  set(keep: number, index: number): void {
-    this.at.set(keep, index);
-  }
-
-  /** The cursors `file` holds for the policy of digest `policy` (none for another policy, or a damaged file). */
-  static async load(file: string, policy: string): Promise<ThinCursors> {
-    const cursors = new ThinCursors();
-    try {
-      const saved = JSON.parse((await readFileIfExists(file))?.toString("utf8") ?? "null") as {
-        policy?: unknown;
-        cursors?: Record<string, unknown>;
-      } | null;
-      if (saved?.policy !== policy) return cursors;
-      for (const [keep, index] of Object.entries(saved.cursors ?? {}))
-        if (Number.isSafeInteger(Number(keep)) && Number.isSafeInteger(index) && (index as number) >= 0)
-          cursors.set(Number(keep), index as number);
-    } catch {
-      // Derived: without it the next run reads every full bundle once.
-    }
-    return cursors;
-  }
-
-  async save(file: string, policy: string): Promise<void> {
-    await writeFileAtomic(file, JSON.stringify({ policy, cursors: Object.fromEntries(this.at) }) + "\n");
-  }
-}
-
-/** The policy's finite keep periods: what a thinning run walks the log for, one by one. */
-function keepPeriods(policy: RetentionPolicy): number[] {
-  const all = [policy.keep, policy.records, ...policy.rules.map((r) => r.keep)];
-  return [...new Set(all.filter((k): k is number => k !== null))];
 }
 
 function fileBytes(file: string): number {
@@ -166,7 +101,8 @@ export async function runRetention(
   // Where the cursors go once this run has thinned what it found (not before: a run that fails
   // leaves them, and the next looks again).
   const moves: [keep: number, index: number][] = [];
-  if (opts.thin) result.thinned.read = await findThinnable(log, opts, before, limit, nowUs, thin, moves);
+  if (opts.thin)
+    result.thinned.read = await findThinnable(log, { ...opts, from: before, limit, nowUs }, thin, moves);
   result.thinned.bundles = thin.size;
   for (const lines of thin.values()) result.thinned.entries += lines.length;
   if (opts.dryRun) return result;
@@ -227,55 +163,4 @@ export async function runRetention(
   }
   advance();
   return result;
-}
-
-/**
- * Puts in `found` the expired entries of the full bundles of [from, limit), by bundle: the lines
- * of each to thin. Reads them all, or with cursors what can have expired since (see the file
- * comment), saying in `moves` where each cursor goes next. Returns the number of entries read.
- */
-async function findThinnable(
-  log: AuditLog,
-  opts: RetentionRunOptions,
-  from: number,
-  limit: number,
-  nowUs: number,
-  found: Map<number, number[]>,
-  moves: [keep: number, index: number][],
-): Promise<number> {
-  const add = (index: number): void => {
-    const bundle = Math.floor(index / BUNDLE_SIZE);
-    let lines = found.get(bundle);
-    if (lines === undefined) found.set(bundle, (lines = []));
-    if (!lines.includes(index % BUNDLE_SIZE)) lines.push(index % BUNDLE_SIZE);
-  };
-  let read = 0;
-  const cursors = opts.cursors;
-  if (cursors === undefined) {
-    for await (const entry of log.readEntries(from, Math.max(from, limit))) {
-      if (entry.index % BUNDLE_SIZE === 0) opts.onProgress?.(entry.index - from, limit - from);
-      read++;
-      // An erased (or already thinned) entry holds nothing left to remove.
-      if (entry.data !== undefined && thinnable(opts.policy, classify(entry.data), nowUs)) add(entry.index);
-    }
-    return read;
-  }
-  for (const keep of keepPeriods(opts.policy)) {
-    const start = cursors.from(keep, from);
-    let next = Math.max(start, limit);
-    for await (const entry of log.readEntries(start, Math.max(start, limit))) {
-      read++;
-      if (entry.data === undefined) continue;
-      const c = classify(entry.data);
-      if (isBookkeeping(c) || c.timeUs === null || keepOf(opts.policy, c).keep !== keep) continue;
-      if (!expired(opts.policy, c, nowUs)) {
-        next = entry.index - (entry.index % BUNDLE_SIZE);
-        break;
-      }
-      add(entry.index);
-    }
-    moves.push([keep, next]);
-  }
-  for (const lines of found.values()) lines.sort((a, b) => a - b);
-  return read;
 }

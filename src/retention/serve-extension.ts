@@ -11,7 +11,8 @@ import type { ServeExtension } from "../server/run-serve.js";
 import { FsDriver } from "../store/fs/driver.js";
 import type { AuditLog } from "../store/types.js";
 import { RetentionError, type RetentionPolicy } from "./policy.js";
-import { runRetention, ThinCursors } from "./run.js";
+import { runRetention } from "./run.js";
+import { ThinCursors } from "./thin.js";
 import { dropRowsOffThread } from "../index/drop-pruned.js";
 
 /** Where serve's thinning runs got to (derived: without it the next run reads every full bundle once). */
