@@ -588,12 +588,12 @@ class TreeWalk {
   }
 
   /**
-   * Counts each empty line under the record listing it: an erasure record (by log index) or a
-   * retention record that thinned its bundle (by line); the first in the log wins. An empty line
-   * no record lists is an error.
+   * Counts each empty line under a record listing it: an erasure record (by log index), else a
+   * retention record that thinned its bundle (by line); of several of a kind, the first in the
+   * log. An empty line no record lists is an error.
    */
   private attributeEmpty(): void {
-    /** Clears entry `i`'s bit if it is set, telling whether it was. */
+    /** Clears the bit of `line` of `bundle` if it is set, telling whether it was. */
     const take = (bundle: number, line: number): boolean => {
       const bits = this.emptyLines.get(bundle);
       if (bits === undefined || !(bits[line >> 3]! & (1 << (line & 7)))) return false;
