@@ -532,6 +532,14 @@ describe("retention run", () => {
     ]);
   });
 
+  it("refuses --retention-thin without a policy to apply", async () => {
+    const r = await runCli(["serve", "--data", path.join(tmpdir(), "kt-never-created"), "--retention-thin"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /--retention-thin applies the policy of --retention-policy FILE, which is missing/,
+    );
+  });
+
   it("refuses a policy file with a clear error and changes nothing", async () => {
     const { dir } = await makeLog(Array(300).fill(90));
     const policyFile = policyFileBeside(

@@ -92,6 +92,8 @@ function opt(flags: string, description: string, defaultValue?: string): Option 
 
 function toConfig(f: ServeFlags): ServeConfig {
   if (!f.data) throw new ConfigError("--data DIR is required (or KUBETRAIL_DATA, or data: in --config)");
+  if (f.retentionThin && f.retentionPolicy === undefined)
+    throw new ConfigError("--retention-thin applies the policy of --retention-policy FILE, which is missing");
   const maxBodyBytes = parseSize(f.maxBody, "--max-body");
   return {
     dataDir: f.data,
