@@ -6,7 +6,7 @@ import { setImmediate } from "node:timers/promises";
 import { IndexError } from "../errors.js";
 import type { Cursor, EventFilter } from "../query.js";
 import { aggregate, lowerBound, pickNewest, type MatchOptions, type StatsAnswer } from "./aggregate.js";
-import { Columns } from "./columns.js";
+import { Columns, type StatsRow } from "./columns.js";
 import type { StatsSource } from "./source.js";
 
 export const DEFAULT_STATS_ROWS = 4_000_000;
@@ -37,6 +37,27 @@ export interface CoveredStats extends StatsAnswer {
    */
   complete: boolean;
   coveredSinceUs?: number;
+}
+
+/** The place of an entry whose row retention deleted: what an erased entry's row holds. */
+function removedRow(idx: number): StatsRow {
+  return {
+    idx,
+    timeUs: 0,
+    user: null,
+    groupSet: null,
+    verb: null,
+    resource: null,
+    apiGroup: null,
+    subresource: null,
+    namespace: null,
+    name: null,
+    code: null,
+    sourceIP: null,
+    decision: null,
+    stageRank: null,
+    final: false,
+  };
 }
 
 export class EventStats {
@@ -87,13 +108,15 @@ export class EventStats {
       }
       this.firstPosition ??= meta.position;
       const to = Math.min(meta.position, from + LOAD_BATCH);
-      for (const row of this.source.rows(from, to)) this.columns.push(row);
-      if (this.columns.end !== to) {
-        throw new IndexError(
-          "corrupt",
-          `index.db has no row for entry ${this.columns.end} below its position ${to}`,
-        );
+      const rows = this.source.rows(from, to);
+      // Retention deletes the rows of what it removes: the pruned head is skipped, and an entry
+      // thinned from a kept bundle holds its place as an erased one does (it counts nowhere).
+      if (this.columns.length === 0) this.columns.base = rows[0]?.idx ?? to;
+      for (const row of rows) {
+        while (this.columns.end < row.idx) this.columns.push(removedRow(this.columns.end));
+        this.columns.push(row);
       }
+      while (this.columns.end < to) this.columns.push(removedRow(this.columns.end));
       if (to > this.firstPosition) {
         for (const idx of this.source.superseded(Math.max(from, this.firstPosition), to, from))
           this.columns.demote(idx);

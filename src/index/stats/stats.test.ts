@@ -1,6 +1,7 @@
 // The in-memory stats must count exactly what the SQLite index finds for the same filter (the
 // list below the histogram comes from SQLite): checked on generated events for random filters,
-// including the requests that move from one stage to the next while the stats follow the index.
+// including the requests that move from one stage to the next while the stats follow the index,
+// and an index whose rows retention deleted.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -195,6 +196,25 @@ describe("in-memory stats", () => {
     comparePages(stats, indexer.index, {
       from: recent.fromUs === undefined ? [] : [new Date(recent.fromUs / 1000).toISOString()],
     });
+    stats.close();
+  });
+});
+
+describe("in-memory stats after retention", () => {
+  it("loads an index whose head was pruned and rows thinned, counting as SQLite does", async () => {
+    const rng = makeRng(SEED + 2);
+    const thinned = [...new Set(Array.from({ length: 400 }, () => 1000 + Math.floor(rng.next() * 5000)))];
+    // The log's last entries too, so a batch's end has no row.
+    thinned.push(COUNT + 498, COUNT + 499);
+    expect(indexer.index.dropBelow(1000)).toBe(1000);
+    expect(indexer.index.dropEntries(thinned)).toBe(thinned.length);
+    const stats = new EventStats(new StatsSource(dir));
+    await stats.refresh();
+    expect(stats.progress()).toEqual({ loaded: COUNT + 500, total: COUNT + 500, ready: true });
+    for (const raw of randomFilters(indexer.index, 40)) {
+      compare(stats, indexer.index, raw);
+      comparePages(stats, indexer.index, raw);
+    }
     stats.close();
   });
 });
