@@ -529,7 +529,7 @@ export class QueryIndex {
     let deleted = 0;
     for (let lo = lowest; lo !== null && lo < before; lo = Math.min(before, lo + rowsPerStep))
       deleted += del.run(Math.min(before, lo + rowsPerStep)).changes;
-    if (deleted > 0) this.reclaim(pagesPerStep);
+    if (deleted > 0) this.rowsDeleted(pagesPerStep);
     return deleted;
   }
 
@@ -545,12 +545,16 @@ export class QueryIndex {
     let deleted = 0;
     for (let at = 0; at < indexes.length; at += rowsPerStep)
       deleted += step.immediate(indexes.slice(at, at + rowsPerStep));
-    if (deleted > 0) this.reclaim(pagesPerStep);
+    if (deleted > 0) this.rowsDeleted(pagesPerStep);
     return deleted;
   }
 
-  /** Gives freed pages back to the file system where the file allows it (see dropBelow). */
-  private reclaim(pagesPerStep: number): void {
+  /**
+   * After rows were deleted: a new generation, so readers that hold rows (the web UI's stats)
+   * read them again, and the freed pages go back to the file system where the file allows it.
+   */
+  private rowsDeleted(pagesPerStep: number): void {
+    this.db.prepare("UPDATE meta SET generation = ? WHERE id = 1").run(randomUUID());
     if (this.db.pragma("auto_vacuum", { simple: true }) === AUTO_VACUUM_INCREMENTAL) {
       const free = (): number => this.db.pragma("freelist_count", { simple: true }) as number;
       // Step by step, each its own short write; stops should a step free nothing.

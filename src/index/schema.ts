@@ -15,7 +15,8 @@ export const SCHEMA_SQL = `
 CREATE TABLE meta (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   schema_version INTEGER NOT NULL,
-  -- Random per (re)build: a process that cached dictionary or group-set ids notices a rebuild.
+  -- Random per (re)build, and new when retention deletes rows: a process that cached dictionary
+  -- or group-set ids, or rows (the web UI's stats), notices and reads them again.
   generation TEXT NOT NULL,
   origin TEXT NOT NULL,
   -- Number of log entries indexed: entries [0, position) have rows. Written in the same
