@@ -92,11 +92,12 @@ export async function findThinnable(
   moves: [keep: number, index: number][],
 ): Promise<number> {
   const { from, limit, nowUs } = opts;
+  // Each entry has one keep period, so no walk finds an entry another found.
   const add = (index: number): void => {
     const bundle = Math.floor(index / BUNDLE_SIZE);
     let lines = found.get(bundle);
     if (lines === undefined) found.set(bundle, (lines = []));
-    if (!lines.includes(index % BUNDLE_SIZE)) lines.push(index % BUNDLE_SIZE);
+    lines.push(index % BUNDLE_SIZE);
   };
   let read = 0;
   const cursors = opts.cursors;
@@ -125,6 +126,7 @@ export async function findThinnable(
     }
     moves.push([keep, next]);
   }
+  // Walks of different periods meet in a bundle out of line order.
   for (const lines of found.values()) lines.sort((a, b) => a - b);
   return read;
 }
