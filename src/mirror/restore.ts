@@ -107,9 +107,7 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
           });
   const levelZero = async (index: number, width: number): Promise<Uint8Array> => {
     const tile = { level: 0, index, width };
-    const data = files
-      ? await files.readTile(tile)
-      : await (source as { client: TilesClient }).client.tile(tile);
+    const data = "dir" in source ? await files!.readTile(tile) : await source.client.tile(tile);
     if (data === null || data.length < width * 32)
       throw fail(`the copy's level-0 tile ${index} is missing: its erased entries have no leaf hash`);
     return data;
