@@ -73,6 +73,7 @@ export function registerRetention(program: Command): void {
         let result;
         let thinnedRows = 0;
         const progress = progressBar("retention: looking for entries to thin", "entries", o.thin === true);
+        const rewriting = progressBar("retention: thinning", "bundles", o.thin === true);
         try {
           result = await runRetention(log, {
             policy,
@@ -80,10 +81,15 @@ export function registerRetention(program: Command): void {
             dryRun: o.dryRun === true,
             thin: o.thin === true,
             onProgress: (done, total) => progress.update(done, total),
-            onThinned: (indexes) => (thinnedRows += dropThinnedRows(o.data, indexes)),
+            onThinned: (indexes, done, total) => {
+              thinnedRows += dropThinnedRows(o.data, indexes);
+              progress.stop();
+              rewriting.update(done, total);
+            },
           });
         } finally {
           progress.stop();
+          rewriting.stop();
           await log.close();
         }
         // The index rows of what is pruned go too; every run, so none a crash left behind stays.

@@ -36,8 +36,11 @@ export interface RetentionRunOptions {
   bundlesPerRecord?: number;
   /** Told how far the scan for entries to thin got (entries read, of those to read). */
   onProgress?: (done: number, total: number) => void;
-  /** Told the log indexes of entries just thinned, a few hundred bundles' worth at a time. */
-  onThinned?: (indexes: number[]) => void;
+  /**
+   * Told the log indexes of entries just thinned, a few hundred bundles' worth at a time, and
+   * how many of the bundles to rewrite are done.
+   */
+  onThinned?: (indexes: number[], bundlesDone: number, bundlesTotal: number) => void;
 }
 
 export interface RetentionRunResult {
@@ -158,7 +161,7 @@ export async function runRetention(
       const indexes = chunk.flatMap(([b, lines]) => lines.map((l) => b * BUNDLE_SIZE + l));
       await driver.eraseEntries(indexes);
       result.thinned.bytesFreed += Math.max(0, was - chunk.reduce((n, [b]) => n + bundleBytes(b), 0));
-      opts.onThinned?.(indexes);
+      opts.onThinned?.(indexes, i + chunk.length, bundles.length);
     }
   }
   advance();
