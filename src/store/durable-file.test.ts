@@ -98,6 +98,32 @@ describe("durable files", () => {
     rmSync(dir, { recursive: true });
   });
 
+  it("never shows a reader a file of the batch part-written", async () => {
+    // The writer's full tile appears beside the partial a reader holding an older checkpoint
+    // wants, and a static file server serves whatever is at a path: both must find it whole.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kt-df-"));
+    const file = path.join(dir, "t", "022");
+    const data = Buffer.alloc(32 * 1024 * 1024, 7);
+    const batch = new WriteOnceFileBatch();
+    batch.add(file, data);
+    const seen = new Set<number>();
+    let done = false;
+    const committing = batch.commit({ sync: false }).finally(() => (done = true));
+    while (!done) {
+      try {
+        seen.add(statSync(file).size);
+      } catch {
+        seen.add(-1);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await committing;
+    seen.add(statSync(file).size);
+    expect([...seen].filter((n) => n !== -1 && n !== data.length)).toEqual([]);
+    expect(seen.has(-1)).toBe(true); // the poll did run while the batch was being written
+    rmSync(dir, { recursive: true });
+  });
+
   it("settleAll waits for every promise and then throws the first failure", async () => {
     let slowDone = false;
     const slow = new Promise<void>((r) => setTimeout(() => ((slowDone = true), r()), 30));

@@ -198,12 +198,13 @@ export async function settleEach<T, R>(
 
 /**
  * Files written together, each at a path whose content never changes once written (hash
- * tiles and partial bundles: the bytes at a path follow from the log). A new file is written
- * in place: no temporary name is needed, because nothing refers to it until a checkpoint is
- * published after commit() resolves. A file that is already there (rewritten by recovery after
- * a crash) may be what a published checkpoint refers to: it is replaced by a rename, so a
- * crash while rewriting it never leaves it torn. With `sync`, the files and their directories
- * are also made durable before commit() resolves.
+ * tiles and partial bundles: the bytes at a path follow from the log). Each is written under a
+ * temporary name and renamed into place, so no reader ever sees one part-written: readers
+ * holding an older checkpoint fall back to wider versions of a tile (a full tile being written
+ * beside the partial they wanted), and a static file server serves whatever is at a path. A
+ * file already there (rewritten by recovery after a crash) is replaced the same way, so a crash
+ * never leaves it torn. With `sync`, the files and their directories are also made durable
+ * before commit() resolves.
  */
 export class WriteOnceFileBatch {
   private readonly files: { file: string; data: Uint8Array }[] = [];
@@ -231,15 +232,9 @@ export class WriteOnceFileBatch {
     // Created one after another: parallel creates in one directory spin on its lock in the
     // kernel (CPU the writer needs); the syncs, which wait on the disk, run in parallel.
     const handles: FileHandle[] = [];
-    const replaced: { file: string; tmp: string }[] = [];
     try {
       for (const { file, data } of this.files) {
-        let fh = await openNew(file);
-        if (fh === null) {
-          const tmp = tempPathFor(file);
-          fh = await fsp.open(tmp, "w");
-          replaced.push({ file, tmp });
-        }
+        const fh = await fsp.open(tempPathFor(file), "w");
         handles.push(fh);
         await fh.writeFile(data);
       }
@@ -247,18 +242,8 @@ export class WriteOnceFileBatch {
     } finally {
       await Promise.all(handles.map((fh) => fh.close()));
     }
-    for (const { file, tmp } of replaced) await fsp.rename(tmp, file);
+    for (const { file } of this.files) await fsp.rename(tempPathFor(file), file);
     if (opts.sync) await Promise.all(dirs.map((d) => fsyncDir(d)));
-  }
-}
-
-/** `file` created for writing, or null when it is already there. */
-async function openNew(file: string): Promise<FileHandle | null> {
-  try {
-    return await fsp.open(file, "wx");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return null;
-    throw err;
   }
 }
 
