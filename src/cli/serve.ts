@@ -448,6 +448,7 @@ export function registerServe(program: Command): void {
               thin: resolved.retentionThin === true,
               by: `kubetrail serve (${defaultActor()})`,
               logger,
+              indexer: () => query.running(),
             }),
           );
         running = await runServe(cfg, logger, extensions, output);

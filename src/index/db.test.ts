@@ -449,7 +449,7 @@ describe("QueryIndex.dropBelow", () => {
       try {
         expect(db.pragma("auto_vacuum", { simple: true })).toBe(2);
         const before = pages();
-        expect(big.dropBelow(20_000, 7_000)).toBe(20_000);
+        expect(big.dropBelow(20_000, { rowsPerStep: 7_000 })).toBe(20_000);
         expect(big.position()).toBe(30_000);
         const left = db.prepare("SELECT MIN(idx) AS lo, COUNT(*) AS n FROM entries").get();
         expect(left).toEqual({ lo: 20_000, n: 10_000 });

@@ -180,6 +180,21 @@ class StringTable {
   }
 }
 
+/** Rows retention removed the entries of: those below a pruned point, or thinned ones. */
+export type DroppedRows = { before: number } | { indexes: readonly number[] };
+
+export interface DropOptions {
+  /** Rows deleted per statement or transaction. */
+  rowsPerStep?: number;
+  /** Free pages given back per incremental vacuum step. */
+  pagesPerStep?: number;
+  /**
+   * The readers holding rows learn of the deletion otherwise (serve's stats, from its indexer):
+   * the index keeps its generation, which would have them read every row again.
+   */
+  readersTold?: boolean;
+}
+
 /** An open index. One process may write at a time (SQLite locking); any number may read. */
 export class QueryIndex {
   private readonly stmts;
@@ -514,6 +529,11 @@ export class QueryIndex {
     });
   }
 
+  /** The log index of the first row, null when there is none. */
+  lowestRow(): number | null {
+    return this.db.prepare<[], { lo: number | null }>("SELECT MIN(idx) AS lo FROM entries").get()?.lo ?? null;
+  }
+
   /**
    * Deletes the rows of entries below `before` (bundles retention removed): a row keeps who did
    * what to which object, which the policy said to keep no longer, and most of an event's disk.
@@ -522,14 +542,14 @@ export class QueryIndex {
    * INCREMENTAL, as configure() sets for new files; in older ones they are reused by new rows).
    * Returns how many rows were deleted.
    */
-  dropBelow(before: number, rowsPerStep = 20_000, pagesPerStep = 2_000): number {
-    const lowest =
-      this.db.prepare<[], { lo: number | null }>("SELECT MIN(idx) AS lo FROM entries").get()?.lo ?? null;
+  dropBelow(before: number, opts: DropOptions = {}): number {
+    const { rowsPerStep = 20_000 } = opts;
+    const lowest = this.lowestRow();
     const del = this.db.prepare<[number]>("DELETE FROM entries WHERE idx < ?");
     let deleted = 0;
     for (let lo = lowest; lo !== null && lo < before; lo = Math.min(before, lo + rowsPerStep))
       deleted += del.run(Math.min(before, lo + rowsPerStep)).changes;
-    if (deleted > 0) this.rowsDeleted(pagesPerStep);
+    if (deleted > 0) this.rowsDeleted(opts);
     return deleted;
   }
 
@@ -537,7 +557,8 @@ export class QueryIndex {
    * Deletes the rows of the entries `indexes` (a retention run thinned them from the bundles it
    * kept), as dropBelow does for whole ranges. Returns how many rows were deleted.
    */
-  dropEntries(indexes: readonly number[], rowsPerStep = 20_000, pagesPerStep = 2_000): number {
+  dropEntries(indexes: readonly number[], opts: DropOptions = {}): number {
+    const { rowsPerStep = 20_000 } = opts;
     const del = this.db.prepare<[number]>("DELETE FROM entries WHERE idx = ?");
     const step = this.db.transaction((part: readonly number[]) =>
       part.reduce((n, i) => n + del.run(i).changes, 0),
@@ -545,16 +566,22 @@ export class QueryIndex {
     let deleted = 0;
     for (let at = 0; at < indexes.length; at += rowsPerStep)
       deleted += step.immediate(indexes.slice(at, at + rowsPerStep));
-    if (deleted > 0) this.rowsDeleted(pagesPerStep);
+    if (deleted > 0) this.rowsDeleted(opts);
     return deleted;
   }
 
+  /** dropBelow or dropEntries. */
+  dropRows(rows: DroppedRows, opts: DropOptions = {}): number {
+    return "before" in rows ? this.dropBelow(rows.before, opts) : this.dropEntries(rows.indexes, opts);
+  }
+
   /**
-   * After rows were deleted: a new generation, so readers that hold rows (the web UI's stats)
-   * read them again, and the freed pages go back to the file system where the file allows it.
+   * After rows were deleted: unless the readers that hold rows (the web UI's stats) are told
+   * otherwise, a new generation, so they read them again; and the freed pages go back to the
+   * file system where the file allows it.
    */
-  private rowsDeleted(pagesPerStep: number): void {
-    this.db.prepare("UPDATE meta SET generation = ? WHERE id = 1").run(randomUUID());
+  private rowsDeleted({ pagesPerStep = 2_000, readersTold = false }: DropOptions): void {
+    if (!readersTold) this.db.prepare("UPDATE meta SET generation = ? WHERE id = 1").run(randomUUID());
     if (this.db.pragma("auto_vacuum", { simple: true }) === AUTO_VACUUM_INCREMENTAL) {
       const free = (): number => this.db.pragma("freelist_count", { simple: true }) as number;
       // Step by step, each its own short write; stops should a step free nothing.

@@ -1,9 +1,10 @@
 // The worker thread of index-writer.ts: owns a write connection to DATA/index.db, turns each
 // batch it is sent into rows (parsing digests and bytes here, off the server's event loop) and
-// writes them with the new position in one transaction.
+// writes them with the new position in one transaction; and deletes the rows of entries
+// retention removed, so that serve's index has one writer.
 import { parentPort, workerData } from "node:worker_threads";
 import { nameThisThread } from "../worker/thread-name.js";
-import { openIndex, type QueryIndex } from "./db.js";
+import { openIndex, type DroppedRows, type QueryIndex } from "./db.js";
 import { IndexError } from "./errors.js";
 import { INDEX_WRITER_THREAD_NAME, type WriterReply } from "./index-writer.js";
 import { rowsOfBatch, type RowBatch } from "./row-batch.js";
@@ -16,6 +17,7 @@ nameThisThread(INDEX_WRITER_THREAD_NAME);
 
 type Request =
   | { id: number; op: "write"; batch: RowBatch; newPosition: number }
+  | { id: number; op: "drop"; rows: DroppedRows }
   | { id: number; op: "optimize" }
   | { id: number; op: "checkpoints"; on: boolean }
   | { id: number; op: "close"; optimize: boolean };
@@ -47,6 +49,8 @@ function handle(m: Request): Omit<WriterReply, "error"> {
       const written = writeConnection().applyBatch(rowsOfBatch(m.batch), m.newPosition);
       return { written, busySeconds: Number(process.hrtime.bigint() - started) / 1e9 };
     }
+    case "drop":
+      return { deleted: writeConnection().dropRows(m.rows, { readersTold: true }) };
     case "optimize":
       writeConnection().optimize();
       return {};

@@ -8,7 +8,7 @@ import { setImmediate } from "node:timers/promises";
 import type { Worker } from "node:worker_threads";
 import { WorkerCalls } from "../worker/calls.js";
 import { startWorker, workerModule } from "../worker/start.js";
-import type { QueryIndex } from "./db.js";
+import type { DroppedRows, QueryIndex } from "./db.js";
 import { IndexError, type IndexErrorCode } from "./errors.js";
 import { rowsOfBatch, type RowBatch } from "./row-batch.js";
 
@@ -27,6 +27,8 @@ export interface IndexWriter {
   readonly where: "worker" | "thread";
   /** Writes the batch's rows and moves the position to `newPosition`, in one transaction or several. */
   write(batch: RowBatch, newPosition: number): Promise<WriteResult>;
+  /** Deletes rows (QueryIndex.dropRows, its readers told by the caller); returns how many. */
+  drop(rows: DroppedRows): Promise<number>;
   /** Refreshes the planner statistics. */
   optimize(): Promise<void>;
   /** Whether the write connection checkpoints the WAL in its commits (QueryIndex.checkpointsItself). */
@@ -109,6 +111,10 @@ export function writerInThread(index: QueryIndex, wholeFrom: number): IndexWrite
       }
       return { written, busySeconds };
     },
+    async drop(rows) {
+      await setImmediate();
+      return index.dropRows(rows, { readersTold: true });
+    },
     async optimize() {
       index.optimize();
     },
@@ -124,6 +130,8 @@ export function writerInThread(index: QueryIndex, wholeFrom: number): IndexWrite
 /** What the writer worker answers. */
 export interface WriterReply {
   written?: number;
+  /** Rows a drop deleted. */
+  deleted?: number;
   busySeconds?: number;
   /** A failure, as much of it as crosses threads: an IndexError or a SQLite error keeps its code. */
   error?: { name: string; code?: string; message: string };
@@ -163,6 +171,9 @@ export function startWorkerWriter(dataDir: string, opts: WorkerWriterOptions): I
     async write(batch, newPosition) {
       const reply = await call({ op: "write", batch, newPosition });
       return { written: reply.written ?? 0, busySeconds: reply.busySeconds ?? 0 };
+    },
+    async drop(rows) {
+      return (await call({ op: "drop", rows })).deleted ?? 0;
     },
     async optimize() {
       await call({ op: "optimize" });

@@ -145,6 +145,45 @@ describe("startIndexer", () => {
     }
   });
 
+  it("drops retention's rows through its one writer, and thinned entries not indexed yet once they are", async () => {
+    const d = mkdtempSync(join(tmpdir(), "kubetrail-indexer-drop-"));
+    const own = await openLogIn(d, { integrateIntervalMs: 3_600_000 });
+    const indexer = startIndexer(own, d, { checkOnStart: false });
+    const rows = (): number[] => {
+      const db = new Database(join(d, INDEX_FILE), { readonly: true });
+      try {
+        return db
+          .prepare<[], { idx: number }>("SELECT idx FROM entries ORDER BY idx")
+          .all()
+          .map((r) => r.idx);
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      await own.append(entries);
+      await own.waitIntegrated(COUNT);
+      await indexer.caughtUp();
+      expect(await indexer.dropRows({ indexes: [3, 300, 599] })).toBe(3);
+      expect(await indexer.dropRows({ before: 100 })).toBe(99);
+      const left = rows();
+      expect(left[0]).toBe(100);
+      expect(left).toHaveLength(COUNT - 100 - 2);
+      expect(left).not.toContain(300);
+      // Entries past what the index holds (no checkpoint covers them yet): their rows go once written.
+      await own.append(entries.slice(0, 10));
+      expect(await indexer.dropRows({ indexes: [COUNT + 2, COUNT + 7] })).toBe(0);
+      await own.waitIntegrated(COUNT + 10);
+      await indexer.caughtUp();
+      const after = rows();
+      expect(after.filter((i) => i >= COUNT)).toEqual([600, 601, 603, 604, 605, 606, 608, 609]);
+    } finally {
+      await indexer.stop();
+      await own.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it("rebuilds on a log whose old bundles were pruned: past them, with no rows for them; rows indexed before shown as gone", async () => {
     const d = mkdtempSync(join(tmpdir(), "kubetrail-indexer-pruned-"));
     try {

@@ -6,7 +6,14 @@ import Database from "better-sqlite3";
 import { readHashesChecked, storedHashIndex } from "../tlog/index.js";
 import { followLogWith, type Follower } from "../store/follow.js";
 import type { AuditLog, LogEntry, LogReader } from "../store/types.js";
-import { INDEX_FILE, isCorruption, openIndex, type OpenIndexOptions, type QueryIndex } from "./db.js";
+import {
+  INDEX_FILE,
+  isCorruption,
+  openIndex,
+  type DroppedRows,
+  type OpenIndexOptions,
+  type QueryIndex,
+} from "./db.js";
 import { checkIntegrity } from "./check.js";
 import { IndexError } from "./errors.js";
 import type { IndexRow } from "./row.js";
@@ -40,6 +47,11 @@ const WRITE_BATCH = 4096;
 const WORKER_DELIVERY = 4 * WRITE_BATCH;
 /** Writer workers started again after one died, before the indexer writes in its own thread. */
 const WORKER_RESTARTS = 3;
+/**
+ * Rows deleted per call to the writer when retention drops rows: indexing waits behind one
+ * such call at most (a thousand rows take tens of milliseconds, each touching every index).
+ */
+const DROP_STEP = { worker: 4096, thread: 512 };
 
 /**
  * What the indexer holds of ingest's entries until a checkpoint covers them: twice the
@@ -206,6 +218,18 @@ export interface Indexer {
   caughtUp(): Promise<void>;
   /** Deletes the index and refills it from the log, in the background; resolves once started. */
   rebuild(reason: string): Promise<void>;
+  /**
+   * Deletes the rows of entries retention removed, through the index's one writer (a second
+   * writer on the file would starve the feeder, or be starved, in SQLite's busy waits), in
+   * steps that indexing goes on between. Thinned entries not indexed yet (a rebuild behind
+   * them) are dropped once indexed. Returns the rows deleted now.
+   */
+  dropRows(rows: DroppedRows): Promise<number>;
+  /**
+   * Tells `listener` about each step of rows dropRows deleted, once deleted (readers holding
+   * rows forget them instead of reading every row again); returns the unsubscribe.
+   */
+  onDropped(listener: (rows: DroppedRows) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -309,6 +333,9 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   let writerDied: Error | undefined;
   let restarts = 0;
   let inThread = opts.writeIn === "thread";
+  // Thinned entries that were not indexed yet when their rows were dropped.
+  let pendingDrops: number[] = [];
+  const dropListeners = new Set<(rows: DroppedRows) => void>();
   // Entries ingest stored, held until a checkpoint covers them; the rest are read from the log.
   const held = new StoredEntries(HELD_CAPACITY);
   const holdStored = holdSlim(held);
@@ -409,6 +436,35 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     await previous;
   };
 
+  /** Deletes `rows` in steps of DROP_STEP rows, one call to the writer each. */
+  const dropInSteps = async (rows: DroppedRows): Promise<number> => {
+    let deleted = 0;
+    const step = (): number => DROP_STEP[inThread ? "thread" : "worker"];
+    const drop = async (part: DroppedRows): Promise<void> => {
+      deleted += await (await liveWriter()).drop(part);
+      for (const listener of dropListeners) listener(part);
+    };
+    if ("indexes" in rows) {
+      for (let at = 0; at < rows.indexes.length; at += step())
+        await drop({ indexes: rows.indexes.slice(at, at + step()) });
+      return deleted;
+    }
+    for (let lo = index.lowestRow() ?? rows.before; lo < rows.before;) {
+      const to = Math.min(rows.before, lo + step());
+      await drop({ before: to });
+      lo = to;
+    }
+    return deleted;
+  };
+
+  /** The thinned entries dropped while not yet indexed, once they are. */
+  const dropPending = async (): Promise<void> => {
+    if (pendingDrops.length === 0 || pendingDrops[0]! >= status.indexed) return;
+    const due = pendingDrops.filter((i) => i < status.indexed);
+    pendingDrops = pendingDrops.filter((i) => i >= status.indexed);
+    await dropInSteps({ indexes: due });
+  };
+
   const follow = (): Follower =>
     followLogWith<IndexableEntry>(log, (start, end) => held.read(log, start, end), {
       from: index.position(),
@@ -439,6 +495,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
         if (status.state === "rebuilding" && status.indexed >= (status.target ?? 0)) {
           status = { state: "ready", indexed: status.indexed };
         }
+        await dropPending();
         if (sinceOptimize >= OPTIMIZE_EVERY) {
           await writer.optimize();
           sinceOptimize = 0;
@@ -532,6 +589,18 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
       await follower.caughtUp();
     },
     rebuild,
+    async dropRows(rows) {
+      await rebuilding;
+      if ("before" in rows) return dropInSteps(rows);
+      const now = rows.indexes.filter((i) => i < status.indexed);
+      const later = rows.indexes.filter((i) => i >= status.indexed);
+      if (later.length > 0) pendingDrops = [...pendingDrops, ...later].sort((a, b) => a - b);
+      return dropInSteps({ indexes: now });
+    },
+    onDropped(listener) {
+      dropListeners.add(listener);
+      return () => dropListeners.delete(listener);
+    },
     async stop() {
       stopped = true;
       unsubscribe?.();

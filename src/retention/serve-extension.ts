@@ -1,11 +1,11 @@
 // `serve --retention-policy FILE`: the policy applied by serve itself, once the log is open and
 // then every --retention-interval, the way `kubetrail retention run` applies it to a stopped
-// log, the index rows of what it removed dropped after it (off the event loop). With
-// --retention-thin each run also thins the bundles it keeps, looking only at what can have
-// expired since the last (ThinCursors, saved in DATA/retention-thin.json for the policy in
-// force: the first run under a new policy, or without the file, looks at everything). A failed
-// run is logged and tried again at the next interval; nothing is removed unless its retention
-// record is in the log under a signed checkpoint first (run.ts).
+// log, the index rows of what it removed dropped after it by the index's own writer (off the
+// event loop). With --retention-thin each run also thins the bundles it keeps, looking only at
+// what can have expired since the last (ThinCursors, saved in DATA/retention-thin.json for the
+// policy in force: the first run under a new policy, or without the file, looks at
+// everything). A failed run is logged and tried again at the next interval; nothing is removed
+// unless its retention record is in the log under a signed checkpoint first (run.ts).
 import path from "node:path";
 import type { Logger } from "pino";
 import type { ServeExtension } from "../server/run-serve.js";
@@ -15,6 +15,8 @@ import { RetentionError, type RetentionPolicy } from "./policy.js";
 import { runRetention } from "./run.js";
 import { ThinCursors } from "./thin.js";
 import { dropRowsOffThread } from "../index/drop-pruned.js";
+import type { DroppedRows } from "../index/db.js";
+import type { Indexer } from "../index/indexer.js";
 
 /** Where serve's thinning runs got to (derived: without it the next run reads every full bundle once). */
 export const THIN_CURSORS_FILE = "retention-thin.json";
@@ -27,6 +29,11 @@ export interface RetentionServeOptions {
   /** Recorded as who ran it. */
   by: string;
   logger: Logger;
+  /**
+   * serve's running index, if any: the rows of what retention removed are dropped through its
+   * writer. Without one, a thread of their own opens the file.
+   */
+  indexer?: () => Pick<Indexer, "dropRows"> | undefined;
 }
 
 export function retentionServeExtension(opts: RetentionServeOptions): ServeExtension {
@@ -43,6 +50,8 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
       const dir = fsLog.driver.layout.dir;
       const cursorsFile = path.join(dir, THIN_CURSORS_FILE);
       const cursors = await ThinCursors.load(cursorsFile, opts.policy.digest);
+      const dropRows = (rows: DroppedRows): Promise<number> =>
+        opts.indexer?.()?.dropRows(rows) ?? dropRowsOffThread(dir, rows);
       const failed = (what: string) => (err: unknown) =>
         opts.logger.error(
           { err: err instanceof Error ? err.message : String(err) },
@@ -53,7 +62,7 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
         let thinnedRows = Promise.resolve(0);
         const dropThinned = (indexes: number[]): void => {
           thinnedRows = thinnedRows.then((n) =>
-            dropRowsOffThread(dir, { indexes }).then(
+            dropRows({ indexes }).then(
               (m) => n + m,
               (err: unknown) => {
                 // Not retried: the next run does not look at these entries again.
@@ -76,12 +85,10 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
               .save(cursorsFile, opts.policy.digest)
               .catch(failed("retention: saving where thinning got to failed"));
           // Every run, so rows a crash or a failed run left behind go at the next.
-          const indexRowsDropped = await dropRowsOffThread(dir, { before: r.before }).catch(
-            (err: unknown) => {
-              failed("retention: dropping the pruned entries' index rows failed")(err);
-              return 0;
-            },
-          );
+          const indexRowsDropped = await dropRows({ before: r.before }).catch((err: unknown) => {
+            failed("retention: dropping the pruned entries' index rows failed")(err);
+            return 0;
+          });
           const thinned = opts.thin
             ? {
                 thinned: r.thinned.entries,

@@ -6,6 +6,7 @@ import { EventStats } from "../index/stats/event-stats.js";
 import { StatsSource } from "../index/stats/source.js";
 import type { Storage } from "../store/storage.js";
 import type { AuditLog } from "../store/types.js";
+import type { Indexer } from "../index/indexer.js";
 import type { IndexReads } from "./routes/query.js";
 import type { ServeExtension } from "./run-serve.js";
 import { uiApiRoutes } from "./routes/ui-api.js";
@@ -26,8 +27,11 @@ export interface UiSetup {
   sessions: SessionStore;
   /** Rows the in-memory stats hold at most. */
   statsRows?: number;
-  /** The query extension's indexer (queryServeExtension(…).indexer): the UI reads through it. */
-  index: (log: AuditLog) => IndexReads;
+  /**
+   * The query extension's indexer (queryServeExtension(…).indexer): the UI reads through it,
+   * and the stats forget the rows retention has it delete.
+   */
+  index: (log: AuditLog) => IndexReads & Pick<Indexer, "onDropped">;
   /** Authenticators tried at login after the read tokens and Kubernetes tokens. */
   logins?: readonly LoginAuthenticator[];
   logger: Logger;
@@ -35,7 +39,7 @@ export interface UiSetup {
 
 export function uiServeExtension(setup: UiSetup): ServeExtension {
   let stats: EventStats | undefined;
-  let unsubscribe: (() => void) | undefined;
+  const unsubscribe: (() => void)[] = [];
   return {
     routes: (ingest, ctx) => {
       const assets = loadUiAssets(setup.assetsDir);
@@ -44,16 +48,19 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
           { dir: setup.assetsDir },
           "the web UI is not built (npm run build); /ui/ answers 503",
         );
-      stats = new EventStats(new StatsSource(setup.storage.stateDir), setup.statsRows);
+      const index = setup.index(ingest.log);
+      const following = new EventStats(new StatsSource(setup.storage.stateDir), setup.statsRows);
+      stats = following;
+      unsubscribe.push(index.onDropped((rows) => following.forget(rows)));
       // Until the next checkpoint is signed, the time the storage kept is the best known.
       let writtenAt = setup.storage.checkpointWrittenAt?.();
-      unsubscribe = ingest.log.onIntegrated(() => (writtenAt = Date.now()));
+      unsubscribe.push(ingest.log.onIntegrated(() => (writtenAt = Date.now())));
       // The API's /ui/api/ paths first: the app's catch-all /ui/* must not shadow them.
       return [
         ...uiApiRoutes({
           log: ingest.log,
-          index: setup.index(ingest.log),
-          stats,
+          index,
+          stats: following,
           verifierKey: ingest.log.verifierKey,
           checkpointWrittenAt: () => writtenAt,
         }),
@@ -90,7 +97,7 @@ export function uiServeExtension(setup: UiSetup): ServeExtension {
       timer.unref();
       return async () => {
         clearInterval(timer);
-        unsubscribe?.();
+        for (const off of unsubscribe) off();
         await following?.refresh().catch(() => undefined);
         following?.close();
       };

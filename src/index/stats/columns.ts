@@ -159,6 +159,15 @@ export class Columns {
     if (i >= 0 && i < this.length) this.final[i] = 0;
   }
 
+  /** Counts the row of `idx` nowhere from now on (retention deleted it), as an erased entry's. */
+  forget(idx: number): void {
+    const i = idx - this.base;
+    if (i >= 0 && i < this.length) {
+      this.stage[i] = -1;
+      this.final[i] = 0;
+    }
+  }
+
   private grow(): void {
     const capacity = Math.min(this.maxRows, this.time.length * 2);
     const widen = <A extends Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array>(

@@ -3,6 +3,7 @@
 // queries are refused as "loading" (the route says 503 and when to retry) rather than
 // answered from a part of the log.
 import { setImmediate } from "node:timers/promises";
+import type { DroppedRows } from "../db.js";
 import { IndexError } from "../errors.js";
 import type { Cursor, EventFilter } from "../query.js";
 import { aggregate, lowerBound, pickNewest, type MatchOptions, type StatsAnswer } from "./aggregate.js";
@@ -10,7 +11,9 @@ import { Columns, type StatsRow } from "./columns.js";
 import type { StatsSource } from "./source.js";
 
 export const DEFAULT_STATS_ROWS = 4_000_000;
-const LOAD_BATCH = 16_384;
+// Rows read per turn of the event loop: a batch (rows, their strings, superseded rows) holds
+// webhook answers back while it runs.
+const LOAD_BATCH = 4096;
 
 export class StatsLoadingError extends IndexError {
   constructor(
@@ -123,6 +126,16 @@ export class EventStats {
       }
       await setImmediate();
     }
+  }
+
+  /**
+   * Rows retention deleted from the index (the indexer says which, as it deletes them): those
+   * loaded count nowhere from now on; later loads find them gone.
+   */
+  forget(rows: DroppedRows): void {
+    const c = this.columns;
+    if ("indexes" in rows) for (const idx of rows.indexes) c.forget(idx);
+    else for (let idx = c.base; idx < Math.min(rows.before, c.end); idx++) c.forget(idx);
   }
 
   /**

@@ -35,7 +35,6 @@ export class StatsSource {
   private readonly file: string;
   /** index.db's dictionary (strings id → value) as far as read, for the generation `dictionaryOf`. */
   private dictionary = new Map<number, string>();
-  private dictionaryTop = 0;
   private dictionaryOf: string | undefined;
 
   constructor(dataDir: string) {
@@ -61,9 +60,7 @@ export class StatsSource {
             "code, source_ip, decision, stage_rank, final FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
         )
         .raw(true),
-      strings: db
-        .prepare<[number], [number, string]>("SELECT id, value FROM strings WHERE id > ? ORDER BY id")
-        .raw(true),
+      string: db.prepare<[number], string>("SELECT value FROM strings WHERE id = ?").pluck(true),
       // Earlier rows of the same requests that rows in [from, to) superseded (no longer final).
       superseded: db
         .prepare<[number, number, number]>(
@@ -97,7 +94,6 @@ export class StatsSource {
       const meta = this.stmts.meta.get();
       if (meta !== undefined && meta.generation !== this.dictionaryOf) {
         this.dictionary = new Map();
-        this.dictionaryTop = 0;
         this.dictionaryOf = meta.generation;
       }
       return meta;
@@ -129,17 +125,18 @@ export class StatsSource {
     }));
   }
 
-  /** A dictionary string; the ones added since the last read are read in one go. */
+  /**
+   * A dictionary string, read from index.db the first time it is met: one row at a time, so a
+   * batch of rows costs the strings it uses, never the whole table (a first load after a
+   * rebuild would otherwise read it all in one turn of the event loop).
+   */
   private string(id: number): string {
     let value = this.dictionary.get(id);
     if (value === undefined) {
-      for (const [i, v] of this.stmts.strings.all(this.dictionaryTop) as [number, string][]) {
-        this.dictionary.set(i, v);
-        this.dictionaryTop = i;
-      }
-      value = this.dictionary.get(id);
+      value = this.stmts.string.get(id);
       if (value === undefined)
         throw new IndexError("corrupt", `${this.file}: string ${id} is missing from the dictionary`);
+      this.dictionary.set(id, value);
     }
     return value;
   }

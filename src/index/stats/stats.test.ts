@@ -225,6 +225,41 @@ describe("in-memory stats after retention", () => {
   });
 });
 
+describe("in-memory stats told of the rows serve's indexer drops", () => {
+  it("forgets them without loading again, counting as SQLite does", async () => {
+    const told = new EventStats(new StatsSource(dir));
+    const untold = new EventStats(new StatsSource(dir));
+    await told.refresh();
+    await untold.refresh();
+    const generation = new StatsSource(dir).meta()?.generation;
+    const off = indexer.onDropped((rows) => told.forget(rows));
+    try {
+      const rng = makeRng(SEED + 3);
+      const thinned = [...new Set(Array.from({ length: 300 }, () => 1500 + Math.floor(rng.next() * 4500)))];
+      // Some were thinned by the test above already.
+      expect(await indexer.dropRows({ indexes: thinned })).toBeGreaterThan(thinned.length / 2);
+      expect(await indexer.dropRows({ before: 1500 })).toBeGreaterThan(0);
+    } finally {
+      off();
+    }
+    // No new generation: the stats keep their rows, and a refresh does not start over.
+    expect(new StatsSource(dir).meta()?.generation).toBe(generation);
+    await told.refresh();
+    await untold.refresh();
+    expect(told.progress()).toEqual({ loaded: COUNT + 500, total: COUNT + 500, ready: true });
+    for (const raw of randomFilters(indexer.index, 30)) {
+      compare(told, indexer.index, raw);
+      comparePages(told, indexer.index, raw);
+    }
+    // Stats not told keep counting what is gone.
+    const all = parseFilter({});
+    const opts = { nowUs: NOW_US, buckets: 60, top: 5 };
+    expect(untold.query(all, opts).total).toBeGreaterThan(told.query(all, opts).total);
+    told.close();
+    untold.close();
+  });
+});
+
 describe("columns", () => {
   it("re-codes dictionaries when dropping rows, keeping the values of the rows left", () => {
     const c = new Columns(4);
