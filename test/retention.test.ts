@@ -10,7 +10,9 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseRetentionPolicy } from "../src/retention/policy.js";
 import { runRetention } from "../src/retention/run.js";
-import { ThinCursors } from "../src/retention/thin.js";
+import { scanOffThread } from "../src/retention/scan-thread.js";
+import { findThinnable, ThinCursors, type FindThinnable } from "../src/retention/thin.js";
+import { makeRng } from "../bench/gen/rng.js";
 import { FsLayout } from "../src/store/fs/layout.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { verifyLog } from "../src/verify/verify-log.js";
@@ -393,6 +395,49 @@ describe("retention run", () => {
       ["first", 510],
       ["third", 511],
     ]);
+  });
+
+  it("finds on a thread of its own (serve's scan) what it finds in line, with and without cursors", async () => {
+    const seed = 4107;
+    console.log(`thinning scan seed ${seed}`);
+    const rng = makeRng(seed);
+    const ages = Array.from({ length: 1400 }, () => Math.floor(rng.next() * 60));
+    const secrets = ages.map((_, i) => i).filter(() => rng.next() < 0.05);
+    const { dir } = await makeLog(ages, secrets);
+    const scan = async (find: FindThinnable, cursors?: ThinCursors) => {
+      const found = new Map<number, number[]>();
+      const moves: [number, number][] = [];
+      const read = await withLog(dir, (log) =>
+        find(
+          log,
+          { policy: POLICY, from: 0, limit: 1280, nowUs: NOW * 1000, ...(cursors ? { cursors } : {}) },
+          found,
+          moves,
+        ),
+      );
+      return { read, found: [...found].sort((a, b) => a[0] - b[0]), moves };
+    };
+    const inLine = await scan(findThinnable);
+    expect(inLine.found.length).toBe(5);
+    expect(await scan(scanOffThread(dir))).toEqual(inLine);
+    const cursors = ThinCursors.of([
+      [30 * DAY_MS * 1000, 300],
+      [7 * 365 * DAY_MS * 1000, 40],
+    ]);
+    const walked = await scan(findThinnable, cursors);
+    expect(walked.moves.length).toBe(2);
+    expect(await scan(scanOffThread(dir), cursors)).toEqual(walked);
+    // A directory it cannot read is a clear error, not a crash.
+    await expect(
+      withLog(dir, (log) =>
+        scanOffThread(`${dir}-missing`)(
+          log,
+          { policy: POLICY, from: 0, limit: 256, nowUs: 0 },
+          new Map(),
+          [],
+        ),
+      ),
+    ).rejects.toThrow(/the thinning scan failed: .*missing/);
   });
 
   it("keeps the cursors for one policy: another policy, or a damaged file, starts from the pruned point", async () => {

@@ -17,7 +17,7 @@ import { statSync } from "node:fs";
 import type { FsDriver } from "../store/fs/driver.js";
 import { BUNDLE_SIZE, type AuditLog } from "../store/types.js";
 import { classify, expired, keptBecause, type RetentionPolicy } from "./policy.js";
-import { findThinnable, type ThinCursors } from "./thin.js";
+import { findThinnable, type FindThinnable, type ThinCursors } from "./thin.js";
 import { encodeLines, retentionRecord, type ThinnedBundle } from "../records/retention-record.js";
 
 export interface RetentionRunOptions {
@@ -32,6 +32,8 @@ export interface RetentionRunOptions {
   thin?: boolean;
   /** Thin only what can have expired since the run that left these (serve's runs). */
   cursors?: ThinCursors;
+  /** How the entries to thin are found: findThinnable here (the default), or off the event loop. */
+  findThinnable?: FindThinnable;
   /** Thinned bundles listed per retention record (default 2,048: records of about 150 KB). */
   bundlesPerRecord?: number;
   /** Told how far the scan for entries to thin got (entries read, of those to read). */
@@ -105,7 +107,12 @@ export async function runRetention(
   // leaves them, and the next looks again).
   const moves: [keep: number, index: number][] = [];
   if (opts.thin)
-    result.thinned.read = await findThinnable(log, { ...opts, from: before, limit, nowUs }, thin, moves);
+    result.thinned.read = await (opts.findThinnable ?? findThinnable)(
+      log,
+      { ...opts, from: before, limit, nowUs },
+      thin,
+      moves,
+    );
   result.thinned.bundles = thin.size;
   for (const lines of thin.values()) result.thinned.entries += lines.length;
   if (opts.dryRun) return result;

@@ -1,11 +1,12 @@
 // `serve --retention-policy FILE`: the policy applied by serve itself, once the log is open and
 // then every --retention-interval, the way `kubetrail retention run` applies it to a stopped
 // log, the index rows of what it removed dropped after it by the index's own writer (off the
-// event loop). With --retention-thin each run also thins the bundles it keeps, looking only at
-// what can have expired since the last (ThinCursors, saved in DATA/retention-thin.json for the
-// policy in force: the first run under a new policy, or without the file, looks at
-// everything). A failed run is logged and tried again at the next interval; nothing is removed
-// unless its retention record is in the log under a signed checkpoint first (run.ts).
+// event loop). With --retention-thin each run also thins the bundles it keeps, looking (on a
+// thread of its own, scan-thread.ts) only at what can have expired since the last (ThinCursors,
+// saved in DATA/retention-thin.json for the policy in force: the first run under a new policy,
+// or without the file, looks at everything). A failed run is logged and tried again at the
+// next interval; nothing is removed unless its retention record is in the log under a signed
+// checkpoint first (run.ts).
 import path from "node:path";
 import type { Logger } from "pino";
 import type { ServeExtension } from "../server/run-serve.js";
@@ -13,6 +14,7 @@ import { FsDriver } from "../store/fs/driver.js";
 import type { AuditLog } from "../store/types.js";
 import { RetentionError, type RetentionPolicy } from "./policy.js";
 import { runRetention } from "./run.js";
+import { scanOffThread } from "./scan-thread.js";
 import { ThinCursors } from "./thin.js";
 import { dropRowsOffThread } from "../index/drop-pruned.js";
 import type { DroppedRows } from "../index/db.js";
@@ -78,7 +80,9 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
         running = runRetention(fsLog, {
           policy: opts.policy,
           by: opts.by,
-          ...(opts.thin ? { thin: true, cursors, onThinned: dropThinned } : {}),
+          ...(opts.thin
+            ? { thin: true, cursors, onThinned: dropThinned, findThinnable: scanOffThread(dir) }
+            : {}),
         }).then(async (r) => {
           if (opts.thin)
             await cursors

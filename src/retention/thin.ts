@@ -40,6 +40,17 @@ export class ThinCursors {
     this.at.set(keep, index);
   }
 
+  /** The cursors as [keep, index] pairs (for a thread of their own, ThinCursors.of). */
+  entries(): [keep: number, index: number][] {
+    return [...this.at];
+  }
+
+  static of(entries: readonly (readonly [keep: number, index: number])[]): ThinCursors {
+    const cursors = new ThinCursors();
+    for (const [keep, index] of entries) cursors.set(keep, index);
+    return cursors;
+  }
+
   /** The cursors `file` holds for the policy of digest `policy` (none for another policy, or a damaged file). */
   static async load(file: string, policy: string): Promise<ThinCursors> {
     const cursors = new ThinCursors();
@@ -130,3 +141,6 @@ export async function findThinnable(
   for (const lines of found.values()) lines.sort((a, b) => a - b);
   return read;
 }
+
+/** findThinnable, here or on a thread of its own (scan-thread.ts). */
+export type FindThinnable = typeof findThinnable;

@@ -1,25 +1,13 @@
 // The compaction thread (compactor.ts): compresses sealed entry bundles at the lowest CPU
 // priority, so on a busy machine ingest keeps the cores and compression takes what is left.
-import { readlinkSync } from "node:fs";
-import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { nameThisThread } from "../../worker/thread-name.js";
+import { nameThisThread, niceThisThread } from "../../worker/thread-name.js";
 import { compactBundleFile, reframeBundleFile, type CompactOutcome } from "./compact-bundle.js";
 import { FsLayout } from "./layout.js";
 
 /** `reframe`: rewrite a bundle compressed in one frame too (reframeBundleFile). */
 export type CompactRequest = { index: number; level: number; perFrame: number; reframe: boolean };
 export type CompactReply = { outcome?: CompactOutcome; error?: string };
-
-/** Lowers this thread's priority (Linux: a thread is a task with its own nice value). */
-function niceThisThread(): void {
-  try {
-    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    if (Number.isSafeInteger(tid)) os.setPriority(tid, 19);
-  } catch {
-    // Elsewhere the thread keeps the process's priority.
-  }
-}
 
 niceThisThread();
 nameThisThread("kt-compact");
