@@ -460,8 +460,9 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   /** The thinned entries dropped while not yet indexed, once they are. */
   const dropPending = async (): Promise<void> => {
     if (pendingDrops.length === 0 || pendingDrops[0]! >= status.indexed) return;
-    const due = pendingDrops.filter((i) => i < status.indexed);
-    pendingDrops = pendingDrops.filter((i) => i >= status.indexed);
+    let k = 0;
+    while (k < pendingDrops.length && pendingDrops[k]! < status.indexed) k++;
+    const due = pendingDrops.splice(0, k);
     await dropInSteps({ indexes: due });
   };
 
@@ -593,8 +594,14 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
       await rebuilding;
       if ("before" in rows) return dropInSteps(rows);
       const now = rows.indexes.filter((i) => i < status.indexed);
-      const later = rows.indexes.filter((i) => i >= status.indexed);
-      if (later.length > 0) pendingDrops = [...pendingDrops, ...later].sort((a, b) => a - b);
+      // Runs hand entries over in log order: the pending ones stay sorted without sorting, as a rule.
+      let sorted = true;
+      for (const i of rows.indexes) {
+        if (i < status.indexed) continue;
+        if (pendingDrops.length > 0 && i < pendingDrops[pendingDrops.length - 1]!) sorted = false;
+        pendingDrops.push(i);
+      }
+      if (!sorted) pendingDrops.sort((a, b) => a - b);
       return dropInSteps({ indexes: now });
     },
     onDropped(listener) {
