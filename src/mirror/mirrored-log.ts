@@ -41,6 +41,8 @@ import {
 import { WitnessError } from "../witness/errors.js";
 import { originHash } from "../witness/witness.js";
 import { bundleCodec, type BundleCodec } from "./bundle-codec.js";
+import { Removals } from "./removals.js";
+import { tombstoneLines } from "../store/fs/tombstone.js";
 import type { BundleFormat } from "../witness/logs-config.js";
 
 export interface MirrorCheckpoint {
@@ -49,6 +51,12 @@ export interface MirrorCheckpoint {
   /** The log's signed note with the mirror's cosignature. */
   note: string;
 }
+
+/**
+ * DATA/logs/<origin hash>/removals-applied: the entries whose records the copy has applied
+ * (removals.ts). Derived: lost, the records after the last one known are read again.
+ */
+const REMOVALS_FILE = "removals-applied";
 
 /** Files synced at once when a commit makes the written entries and tiles durable. */
 const SYNC_PARALLEL = 16;
@@ -72,6 +80,8 @@ export class MirroredLog {
   private pendingRetention: RetentionRecord | null = null;
   /** The log key written to keys/verifier.key by this process, if any. */
   private verifierKey: string | undefined;
+  /** What the log's records among the entries appended remove, applied after each commit. */
+  private readonly removals = new Removals();
 
   private constructor(
     dataDir: string,
@@ -147,6 +157,7 @@ export class MirroredLog {
             `entry ${this.next + i}: ${problem} (bundles: ${this.codec.format})`,
           );
       }
+      if (this.codec.format === "ndjson") take.forEach((e, k) => this.removals.note(e, this.next + i + k));
       this.openBundle.push(...take);
       const bundleIndex = Math.floor((this.next + i) / TILE_WIDTH);
       const full = this.openBundle.length === TILE_WIDTH;
@@ -236,6 +247,7 @@ export class MirroredLog {
     const cosigned = await signNote(text, [signer], signatures);
     await writeFileAtomic(this.layout.checkpoint, cosigned);
     this.current = { size: cp.size, rootHash: cp.rootHash, note: cosigned };
+    await this.applyRemovals(cp.size);
     return splitNote(cosigned).signatures.filter(
       (s) => s.name === signer.name && s.keyHash === signer.keyHash,
     );
@@ -252,6 +264,48 @@ export class MirroredLog {
     if (key === undefined || key === this.verifierKey) return;
     await writeVerifierKey(this.dir, key);
     this.verifierKey = key;
+  }
+
+  /**
+   * Applies what the log's records held under the mirror checkpoint of `size` remove
+   * (removals.ts): pruned bundles deleted, listed entries tombstoned. Then records how far the
+   * records were applied, so that a crash before this is made good on opening.
+   */
+  private async applyRemovals(size: number): Promise<void> {
+    if (this.codec.format !== "ndjson") return;
+    const { thin, prune } = this.removals.take(size);
+    if (prune !== null && prune.before > (this.retention?.prunedBefore ?? 0)) {
+      const from = this.retention?.prunedBefore ?? 0;
+      this.retention = this.pendingRetention = { prunedBefore: prune.before, reason: prune.reason };
+      await writeRetention(this.layout.retention, this.retention);
+      for (let b = from / TILE_WIDTH; b < prune.before / TILE_WIDTH; b++) {
+        await fsp.rm(this.layout.compressedBundle(b), { force: true });
+        await fsp.rm(this.layout.bundle(b), { force: true });
+      }
+    }
+    const prunedBefore = this.retention?.prunedBefore ?? 0;
+    for (const [bundle, lines] of [...thin].sort((a, b) => a[0] - b[0]))
+      if ((bundle + 1) * TILE_WIDTH > prunedBefore)
+        await tombstoneLines(this.layout, this.files, bundle, lines);
+    // Where entries beyond the bundles full within `size` were noted, they are read again then.
+    const applied = this.removals.empty ? size : size - (size % TILE_WIDTH);
+    await fsp.writeFile(path.join(this.dir, REMOVALS_FILE), `${applied}\n`);
+  }
+
+  /** After a crash between a commit and applying its removals: the records since are read again. */
+  private async catchUpRemovals(size: number): Promise<void> {
+    if (this.codec.format !== "ndjson") return;
+    const text = (await readFileIfExists(path.join(this.dir, REMOVALS_FILE)))?.toString("utf8").trim();
+    const applied = text !== undefined && /^\d+$/.test(text) ? Math.min(Number(text), size) : 0;
+    if (applied >= size) return;
+    const prunedBefore = this.retention?.prunedBefore ?? 0;
+    for (let b = Math.floor(Math.max(applied, prunedBefore) / TILE_WIDTH); b * TILE_WIDTH < size; b++) {
+      const width = Math.min(TILE_WIDTH, size - b * TILE_WIDTH);
+      const data = await this.readStoredBundle(b, width);
+      if (data === null) continue;
+      this.codec.decode(data).forEach((e, i) => this.removals.note(e, b * TILE_WIDTH + i));
+    }
+    await this.applyRemovals(size);
   }
 
   /** Hash tile `tile` of the mirror's tree (exactly width × 32 bytes), or null beyond its checkpoint. */
@@ -379,6 +433,7 @@ export class MirroredLog {
     this.openBundle = open === null ? [] : this.codec.decode(open);
     this.current = { size: cp.size, rootHash: cp.rootHash, note };
     await this.dropBeyondCheckpoint(onRepair);
+    await this.catchUpRemovals(cp.size);
   }
 
   /** Entries written after the checkpoint were never cosigned: their files go, to be uploaded again. */

@@ -4,12 +4,16 @@
 // pruned, holds the log's retention and erasure records, and verifies. Before, the first 410 or
 // empty line ended the pull: an auditor could not keep a copy of a log with either. A copy that already holds
 // entries the log pruned after it fetched them cannot become prefix-pruned: that pull is refused
-// with the reason, and the copy still verifies as it is.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// with the reason, and the copy still verifies as it is. A copy that held entries before the log
+// erased or thinned them, or pruned their bundles, does the same to its own files once it holds
+// the records, also when it crashed in between.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MirroredLog } from "../../src/mirror/mirrored-log.js";
+import { splitBundle } from "../../src/store/bundle-format.js";
+import { FsLogFiles } from "../../src/store/fs/files.js";
 import { NoteVerifier } from "../../src/tlog/index.js";
 import { openFsLog } from "../../src/store/fs/storage.js";
 import { originHash } from "../../src/witness/witness.js";
@@ -135,6 +139,67 @@ describe("mirror pull of a log with retention", () => {
     // Nothing new: the next round fetches nothing.
     const again = await pull(data, mirrorData, key);
     expect(again.stdout).toContain(`${ORIGIN}: 1014 entries mirrored (0 new)`);
+  });
+
+  it("follows, in a copy that held them, what the log's erasure and retention remove later, also after a crash", async () => {
+    const data = path.join(dir, "follow");
+    // 0–599 past the policy, 600–899 a day old: bundles 0–2 full, 3 open.
+    const key = await makeLog(data, 600, 300);
+    const mirrorData = path.join(dir, "mirror-follow");
+    expect((await pull(data, mirrorData, key)).code).toBe(0);
+    const copy = path.join(mirrorData, "logs", originHash(ORIGIN));
+    const bundle2 = readdirSync(path.join(copy, "tile", "entries")).find((n) => /^002(\.zst)?$/.test(n))!;
+    const heldBefore = readFileSync(path.join(copy, "tile", "entries", bundle2));
+
+    const erased = await runCli([
+      "erase",
+      "--data",
+      data,
+      "--audit-id",
+      "e-650",
+      "--reason",
+      "DSAR 12",
+      "-o",
+      "json",
+    ]);
+    expect(JSON.parse(erased.stdout)).toMatchObject({ entries: [650] });
+    const ran = await runCli([
+      "retention",
+      "run",
+      "--data",
+      data,
+      "--policy",
+      policy,
+      "--thin",
+      "-o",
+      "json",
+    ]);
+    // Bundles 0–1 go whole; 512–599, past the policy in bundle 2, one by one.
+    expect(JSON.parse(ran.stdout)).toMatchObject({ before: 512, thinned: { entries: 88 } });
+    const r = await pull(data, mirrorData, key);
+    expect(r.code, r.stderr).toBe(0);
+
+    const lines = async (): Promise<Buffer[]> => {
+      const got = await new FsLogFiles(copy).readEntryBundle(2, 256);
+      return splitBundle(got!.data!).map((l) => Buffer.from(l));
+    };
+    const emptied = (all: Buffer[]) => all.flatMap((l, i) => (l.length === 0 ? [512 + i] : []));
+    const removed = [...Array.from({ length: 88 }, (_, i) => 512 + i), 650];
+    expect(emptied(await lines())).toEqual(removed);
+    expect(existsSync(path.join(copy, "tile", "entries", "000.zst"))).toBe(false);
+    expect(existsSync(path.join(copy, "tile", "entries", "001"))).toBe(false);
+    const v = await runCli(["verify", "--data", copy, "--key", key, "-o", "json"]);
+    expect(v.code, v.stdout).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, pruned: 512, erased: 1, thinned: 88 });
+
+    // A crash between the commit and the removals: the bundle as it was, the mark gone. Opening
+    // the copy reads the records since and applies them.
+    for (const name of ["002", "002.zst"]) rmSync(path.join(copy, "tile", "entries", name), { force: true });
+    writeFileSync(path.join(copy, "tile", "entries", bundle2), heldBefore);
+    rmSync(path.join(copy, "removals-applied"));
+    expect(emptied(await lines())).toEqual([]);
+    await MirroredLog.open(mirrorData, ORIGIN, [NoteVerifier.fromKey(key)], "ndjson");
+    expect(emptied(await lines())).toEqual(removed);
   });
 
   it("refuses to leave a gap in a copy that holds what the log pruned later, and the copy still verifies", async () => {

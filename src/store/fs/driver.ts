@@ -14,7 +14,6 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { Tile } from "../../tlog/index.js";
-import { compressBundle } from "../bundle-codec.js";
 import { splitBundle } from "../bundle-format.js";
 import type { DriverHooks, EncodedBundle, PendingEntries, StorageDriver } from "../driver.js";
 import { fsyncDir, syncFiles, writeFileAtomic, WriteOnceFileBatch } from "../durable-file.js";
@@ -27,6 +26,7 @@ import { BundleCompactor, type CompactionStats } from "./compactor.js";
 import { FsLogFiles } from "./files.js";
 import { FsLayout } from "./layout.js";
 import { readRetention, writeRetention, type RetentionRecord } from "./retention.js";
+import { tombstoneLines } from "./tombstone.js";
 import { DEFAULT_WAL_OPTIONS, WriteAheadLog } from "./write-ahead-log.js";
 
 /** Bundle files are synced at most this long after their entries were acknowledged (and on close). */
@@ -35,7 +35,6 @@ const BUNDLE_SYNC_INTERVAL_MS = 1_000;
 const TILE_SYNC_INTERVAL_MS = 5_000;
 /** ...or once this many wait, which bounds the list and the entries recovery re-hashes. */
 const TILE_SYNC_MAX_FILES = 2_048;
-const NEWLINE = Buffer.from("\n");
 
 export interface FsDriverOptions {
   /**
@@ -248,29 +247,8 @@ export class FsDriver implements StorageDriver {
     }
     return this.exclusively(async () => {
       let rewritten = 0;
-      for (const [b, lines] of [...byBundle].sort((x, y) => x[0] - y[0])) {
-        const got = await this.files.readEntryBundle(b, BUNDLE_SIZE);
-        if (got === null) throw new LogError("corrupt", `entry bundle ${b} is missing`);
-        if (got.gone !== undefined) continue;
-        const entries = splitBundle(got.data);
-        if (entries.length !== BUNDLE_SIZE)
-          throw new LogError("corrupt", `entry bundle ${b} holds ${entries.length} entries`);
-        const kept = entries.map((e, i) => (lines.has(i) ? new Uint8Array(0) : e));
-        const data = Buffer.concat(kept.flatMap((e) => [e, NEWLINE]));
-        const compressed = this.layout.compressedBundle(b);
-        const wasCompressed = await fsp.stat(compressed).then(
-          () => true,
-          () => false,
-        );
-        if (wasCompressed) {
-          await writeFileAtomic(compressed, compressBundle(data));
-          await fsp.rm(this.layout.bundle(b), { force: true });
-        } else {
-          await writeFileAtomic(this.layout.bundle(b), data);
-        }
-        await fsp.rm(this.layout.partialDir(this.layout.bundle(b)), { recursive: true, force: true });
-        rewritten++;
-      }
+      for (const [b, lines] of [...byBundle].sort((x, y) => x[0] - y[0]))
+        if (await tombstoneLines(this.layout, this.files, b, lines)) rewritten++;
       return rewritten;
     });
   }
