@@ -69,6 +69,8 @@ export class EventStats {
   /** The index position when loading began: rows indexed after it may supersede rows read before. */
   private firstPosition: number | undefined;
   private ready = false;
+  /** The rows of these columns below `at` were forgotten (a pruned head, see forget). */
+  private forgottenBelow: { columns: Columns | undefined; at: number } = { columns: undefined, at: 0 };
   private loading: Promise<void> | undefined;
   private target = 0;
 
@@ -134,8 +136,15 @@ export class EventStats {
    */
   forget(rows: DroppedRows): void {
     const c = this.columns;
-    if ("indexes" in rows) for (const idx of rows.indexes) c.forget(idx);
-    else for (let idx = c.base; idx < Math.min(rows.before, c.end); idx++) c.forget(idx);
+    if ("indexes" in rows) {
+      for (const idx of rows.indexes) c.forget(idx);
+      return;
+    }
+    // A pruned head comes in steps from its start: each goes on from where the last stopped.
+    const done = this.forgottenBelow.columns === c ? this.forgottenBelow.at : 0;
+    const to = Math.min(rows.before, c.end);
+    for (let idx = Math.max(c.base, done); idx < to; idx++) c.forget(idx);
+    this.forgottenBelow = { columns: c, at: Math.max(done, to) };
   }
 
   /**
