@@ -293,11 +293,16 @@ export class MirroredLog {
   }
 
   /** After a crash between a commit and applying its removals: the records since are read again. */
-  private async catchUpRemovals(size: number): Promise<void> {
+  private async catchUpRemovals(size: number, onRepair?: (message: string) => void): Promise<void> {
     if (this.codec.format !== "ndjson") return;
     const text = (await readFileIfExists(path.join(this.dir, REMOVALS_FILE)))?.toString("utf8").trim();
     const applied = text !== undefined && /^\d+$/.test(text) ? Math.min(Number(text), size) : 0;
     if (applied >= size) return;
+    // Once for a copy made before copies followed the log's removals: every entry is read.
+    if (size - applied > TILE_WIDTH)
+      onRepair?.(
+        `${this.dir}: reading entries ${applied}–${size - 1} for the log's erasure and retention records`,
+      );
     const prunedBefore = this.retention?.prunedBefore ?? 0;
     for (let b = Math.floor(Math.max(applied, prunedBefore) / TILE_WIDTH); b * TILE_WIDTH < size; b++) {
       const width = Math.min(TILE_WIDTH, size - b * TILE_WIDTH);
@@ -433,7 +438,7 @@ export class MirroredLog {
     this.openBundle = open === null ? [] : this.codec.decode(open);
     this.current = { size: cp.size, rootHash: cp.rootHash, note };
     await this.dropBeyondCheckpoint(onRepair);
-    await this.catchUpRemovals(cp.size);
+    await this.catchUpRemovals(cp.size, onRepair);
   }
 
   /** Entries written after the checkpoint were never cosigned: their files go, to be uploaded again. */
