@@ -334,7 +334,7 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
   let restarts = 0;
   let inThread = opts.writeIn === "thread";
   // Thinned entries that were not indexed yet when their rows were dropped.
-  let pendingDrops: number[] = [];
+  const pendingDrops: number[] = [];
   const dropListeners = new Set<(rows: DroppedRows) => void>();
   // Entries ingest stored, held until a checkpoint covers them; the rest are read from the log.
   const held = new StoredEntries(HELD_CAPACITY);
