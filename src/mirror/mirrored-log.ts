@@ -12,7 +12,12 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { FsLayout } from "../store/fs/layout.js";
-import { readRetention, writeRetention, type RetentionRecord } from "../store/fs/retention.js";
+import {
+  readRetention,
+  removeBundleFiles,
+  writeRetention,
+  type RetentionRecord,
+} from "../store/fs/retention.js";
 import { writeVerifierKey } from "../store/fs/keys.js";
 import { FsLogFiles } from "../store/fs/files.js";
 import {
@@ -278,10 +283,7 @@ export class MirroredLog {
       const from = this.retention?.prunedBefore ?? 0;
       this.retention = this.pendingRetention = { prunedBefore: prune.before, reason: prune.reason };
       await writeRetention(this.layout.retention, this.retention);
-      for (let b = from / TILE_WIDTH; b < prune.before / TILE_WIDTH; b++) {
-        await fsp.rm(this.layout.compressedBundle(b), { force: true });
-        await fsp.rm(this.layout.bundle(b), { force: true });
-      }
+      await removeBundleFiles(this.layout, from, prune.before);
     }
     const prunedBefore = this.retention?.prunedBefore ?? 0;
     for (const [bundle, lines] of [...thin].sort((a, b) => a[0] - b[0]))

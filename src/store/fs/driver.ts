@@ -25,7 +25,7 @@ import { BundleFiles } from "./bundle-files.js";
 import { BundleCompactor, type CompactionStats } from "./compactor.js";
 import { FsLogFiles } from "./files.js";
 import { FsLayout } from "./layout.js";
-import { readRetention, writeRetention, type RetentionRecord } from "./retention.js";
+import { readRetention, removeBundleFiles, writeRetention, type RetentionRecord } from "./retention.js";
 import { tombstoneLines } from "./tombstone.js";
 import { DEFAULT_WAL_OPTIONS, WriteAheadLog } from "./write-ahead-log.js";
 
@@ -419,12 +419,7 @@ export class FsDriver implements StorageDriver {
     const from = current?.prunedBefore ?? 0;
     if (before <= from) return;
     await writeRetention(this.layout.retention, { prunedBefore: before, reason });
-    await this.exclusively(async () => {
-      for (let b = from / BUNDLE_SIZE; b < before / BUNDLE_SIZE; b++) {
-        await fsp.rm(this.layout.compressedBundle(b), { force: true });
-        await fsp.rm(this.layout.bundle(b), { force: true });
-      }
-    });
+    await this.exclusively(() => removeBundleFiles(this.layout, from, before));
   }
 
   /**

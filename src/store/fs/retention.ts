@@ -2,8 +2,10 @@
 // whole bundles from the oldest on, so one number says which: every bundle wholly below
 // `prunedBefore`. It is written (durably) before any bundle is removed, so a crash in between
 // leaves bundles the record already counts as pruned, never a gap it does not explain.
+import { promises as fsp } from "node:fs";
 import { readFileIfExists, writeFileAtomic } from "../durable-file.js";
-import { LogError } from "../types.js";
+import { BUNDLE_SIZE, LogError } from "../types.js";
+import type { FsLayout } from "./layout.js";
 
 export interface RetentionRecord {
   /** Entries before this index (a multiple of 256) have no bundle any more. */
@@ -35,4 +37,12 @@ export async function readRetention(file: string): Promise<RetentionRecord | nul
 
 export function writeRetention(file: string, record: RetentionRecord): Promise<void> {
   return writeFileAtomic(file, JSON.stringify(record) + "\n");
+}
+
+/** Deletes the files of the full bundles holding entries [from, before) (both multiples of 256). */
+export async function removeBundleFiles(layout: FsLayout, from: number, before: number): Promise<void> {
+  for (let b = from / BUNDLE_SIZE; b < before / BUNDLE_SIZE; b++) {
+    await fsp.rm(layout.compressedBundle(b), { force: true });
+    await fsp.rm(layout.bundle(b), { force: true });
+  }
 }

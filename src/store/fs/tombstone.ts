@@ -5,13 +5,11 @@
 // follows the log's records (mirror/removals.ts).
 import { promises as fsp } from "node:fs";
 import { compressBundle } from "../bundle-codec.js";
-import { splitBundle } from "../bundle-format.js";
+import { joinEntries, splitBundle } from "../bundle-format.js";
 import { writeFileAtomic } from "../durable-file.js";
 import { BUNDLE_SIZE, LogError } from "../types.js";
 import type { FsLogFiles } from "./files.js";
 import type { FsLayout } from "./layout.js";
-
-const NEWLINE = new Uint8Array([0x0a]);
 
 /**
  * Empties lines `lines` (positions in the bundle) of full bundle `index`. Returns false when the
@@ -29,8 +27,7 @@ export async function tombstoneLines(
   const entries = splitBundle(got.data);
   if (entries.length !== BUNDLE_SIZE)
     throw new LogError("corrupt", `entry bundle ${index} holds ${entries.length} entries`);
-  const kept = entries.map((e, i) => (lines.has(i) ? new Uint8Array(0) : e));
-  const data = Buffer.concat(kept.flatMap((e) => [e, NEWLINE]));
+  const data = joinEntries(entries.map((e, i) => (lines.has(i) ? new Uint8Array(0) : e)));
   const compressed = layout.compressedBundle(index);
   const wasCompressed = await fsp.stat(compressed).then(
     () => true,
