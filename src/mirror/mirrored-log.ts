@@ -21,6 +21,7 @@ import {
 import { writeVerifierKey } from "../store/fs/keys.js";
 import { FsLogFiles } from "../store/fs/files.js";
 import {
+  readCount,
   readFileIfExists,
   settleEach,
   syncFiles,
@@ -297,8 +298,9 @@ export class MirroredLog {
   /** After a crash between a commit and applying its removals: the records since are read again. */
   private async catchUpRemovals(size: number, onRepair?: (message: string) => void): Promise<void> {
     if (this.codec.format !== "ndjson") return;
-    const text = (await readFileIfExists(path.join(this.dir, REMOVALS_FILE)))?.toString("utf8").trim();
-    const applied = text !== undefined && /^\d+$/.test(text) ? Math.min(Number(text), size) : 0;
+    // Derived: a mark that is not a count is read as none.
+    const mark = await readCount(path.join(this.dir, REMOVALS_FILE)).catch(() => null);
+    const applied = Math.min(mark ?? 0, size);
     if (applied >= size) return;
     // Once for a copy made before copies followed the log's removals: every entry is read.
     if (size - applied > TILE_WIDTH)

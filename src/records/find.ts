@@ -8,6 +8,9 @@ export function kindMarker(kind: string): string {
   return `"kind":"${kind}"`;
 }
 
+/** kindMarker's bytes, made once per kind: a mirror looks for records in every entry it takes. */
+const MARKERS = new Map<string, Buffer>();
+
 /** Records of `kind` in `bundle` (whose first line is entry `firstIndex`) that `accept` takes, with their index. */
 export function findRecords<T>(
   bundle: Uint8Array,
@@ -16,7 +19,8 @@ export function findRecords<T>(
   accept: (doc: Record<string, unknown>) => T | null,
 ): { index: number; record: T }[] {
   const data = Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength);
-  const marker = Buffer.from(kindMarker(kind));
+  let marker = MARKERS.get(kind);
+  if (marker === undefined) MARKERS.set(kind, (marker = Buffer.from(kindMarker(kind))));
   const out: { index: number; record: T }[] = [];
   let line = 0;
   let lineStart = 0;
