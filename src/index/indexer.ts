@@ -593,13 +593,15 @@ export function startIndexer(log: AuditLog, stateDir: string, opts: IndexerOptio
     async dropRows(rows) {
       await rebuilding;
       if ("before" in rows) return dropInSteps(rows);
-      const now = rows.indexes.filter((i) => i < status.indexed);
+      const now: number[] = [];
       // Runs hand entries over in log order: the pending ones stay sorted without sorting, as a rule.
       let sorted = true;
       for (const i of rows.indexes) {
-        if (i < status.indexed) continue;
-        if (pendingDrops.length > 0 && i < pendingDrops[pendingDrops.length - 1]!) sorted = false;
-        pendingDrops.push(i);
+        if (i < status.indexed) now.push(i);
+        else {
+          if (i < (pendingDrops[pendingDrops.length - 1] ?? -1)) sorted = false;
+          pendingDrops.push(i);
+        }
       }
       if (!sorted) pendingDrops.sort((a, b) => a - b);
       return dropInSteps({ indexes: now });

@@ -69,8 +69,8 @@ export class EventStats {
   /** The index position when loading began: rows indexed after it may supersede rows read before. */
   private firstPosition: number | undefined;
   private ready = false;
-  /** The rows of these columns below `at` were forgotten (a pruned head, see forget). */
-  private forgottenBelow: { columns: Columns | undefined; at: number } = { columns: undefined, at: 0 };
+  /** The rows of the columns below this were forgotten (a pruned head, see forget). */
+  private forgottenBelow = 0;
   private loading: Promise<void> | undefined;
   private target = 0;
 
@@ -101,6 +101,7 @@ export class EventStats {
       if (meta.generation !== this.generation || meta.position < this.columns.end) {
         // The index was rebuilt (`kubetrail reindex`, a damaged file): start over from it.
         this.columns = new Columns(this.maxRows);
+        this.forgottenBelow = 0;
         this.generation = meta.generation;
         this.firstPosition = undefined;
         this.ready = false;
@@ -141,10 +142,9 @@ export class EventStats {
       return;
     }
     // A pruned head comes in steps from its start: each goes on from where the last stopped.
-    const done = this.forgottenBelow.columns === c ? this.forgottenBelow.at : 0;
     const to = Math.min(rows.before, c.end);
-    for (let idx = Math.max(c.base, done); idx < to; idx++) c.forget(idx);
-    this.forgottenBelow = { columns: c, at: Math.max(done, to) };
+    for (let idx = Math.max(c.base, this.forgottenBelow); idx < to; idx++) c.forget(idx);
+    this.forgottenBelow = Math.max(this.forgottenBelow, to);
   }
 
   /**
