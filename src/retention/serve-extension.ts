@@ -48,7 +48,9 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
           "--retention-policy needs the filesystem storage (it removes bundle files)",
         );
       const fsLog = log as AuditLog & { driver: FsDriver };
-      let running: Promise<void> = Promise.resolve();
+      // One run at a time: a tick while one runs is skipped; none starts once stopping began.
+      let running: Promise<void> | undefined;
+      let stopped = false;
       const dir = fsLog.driver.layout.dir;
       const cursorsFile = path.join(dir, THIN_CURSORS_FILE);
       const cursors = await ThinCursors.load(cursorsFile, opts.policy.digest);
@@ -59,7 +61,7 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
           { err: err instanceof Error ? err.message : String(err) },
           `${what}; tried again at the next interval`,
         );
-      const once = (): void => {
+      const once = (): Promise<void> => {
         // The thinned entries' rows go a few hundred bundles' worth at a time, in the background.
         let thinnedRows = Promise.resolve(0);
         const dropThinned = (indexes: number[]): void => {
@@ -77,7 +79,7 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
             ),
           );
         };
-        running = runRetention(fsLog, {
+        return runRetention(fsLog, {
           policy: opts.policy,
           by: opts.by,
           ...(opts.thin
@@ -124,12 +126,15 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
           else opts.logger.info({ stoppedBy: r.stoppedBy, ...thinned }, "retention: nothing to remove");
         }, failed("retention run failed"));
       };
-      once();
-      const timer = setInterval(() => {
-        running.then(once, once);
-      }, opts.intervalMs);
+      const tick = (): void => {
+        if (stopped || running !== undefined) return;
+        running = once().finally(() => (running = undefined));
+      };
+      tick();
+      const timer = setInterval(tick, opts.intervalMs);
       timer.unref();
       return async () => {
+        stopped = true;
         clearInterval(timer);
         await running;
       };
