@@ -19,7 +19,7 @@ import { verifyLog } from "../src/verify/verify-log.js";
 import { FsLogFiles } from "../src/store/fs/files.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runCli } from "./fixtures/cli.js";
-import { startServe } from "./faults/serve-process.js";
+import { readerTlsFlags, startServe } from "./faults/serve-process.js";
 
 const DAY_MS = 86_400_000;
 const NOW = Date.parse("2026-12-01T00:00:00Z");
@@ -521,13 +521,7 @@ describe("retention run", () => {
     await restoreFrom(dir);
     const serve = await startServe(dir, ["--no-detect"]);
     try {
-      await restoreFrom(
-        `${serve.url}/log/`,
-        "--ca",
-        path.join(dir, "tls", "ca.crt"),
-        "--token-file",
-        path.join(dir, "read-token"),
-      );
+      await restoreFrom(`${serve.url}/log/`, ...readerTlsFlags(dir));
     } finally {
       await serve.kill("SIGTERM");
     }

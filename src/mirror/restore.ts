@@ -3,7 +3,9 @@
 // quorum asked for); every entry is read from it, hashed, and appended in order to a new log
 // in DATA, signing with the log's own key restored from its backup. An entry erased or thinned
 // there (an empty line) is appended as the same tombstone with the leaf hash the copy's tile
-// publishes for it. The entries must give the
+// publishes for it. The bundles retention pruned (a prefix of the log) are appended as
+// tombstones the same way and, once in the new tree, pruned again with the copy's reason: the
+// retention records that pruned them are entries like any other. The entries must give the
 // copy's signed root, and the new log's first checkpoint of that size has the same root: it is
 // the same log, continuing, so `verify --from` any older checkpoint passes on it and witnesses
 // holding an older checkpoint keep cosigning it. See docs/operations.md.
@@ -59,9 +61,10 @@ export interface RestoreResult {
 /** Entries appended per commit of the new log. */
 const BATCH = 4096;
 
-/** Why a copy with pruned bundles cannot be restored. */
-const PRUNED_HINT =
-  "restore replays every entry, so a copy whose bundles retention pruned cannot be restored yet (it still verifies and serves as it is)";
+/** A bundle of the copy: its entries, or why retention removed it. */
+type CopyBundle = { entries: Uint8Array[] } | { prunedBy: string };
+
+const TOMBSTONE = new Uint8Array(0);
 
 function fail(message: string): WitnessError {
   return new WitnessError("config", message);
@@ -88,43 +91,50 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
 
   const source = o.source;
   const files = "dir" in source ? new FsLogFiles(source.dir) : undefined;
-  const entriesOf =
+  const bundleOf =
     "dir" in source
-      ? async (index: number, width: number): Promise<Uint8Array[]> => {
+      ? async (index: number, width: number): Promise<CopyBundle> => {
           const bundle = await files!.readEntryBundle(index, width);
+          if (bundle?.gone?.state === "pruned") return { prunedBy: bundle.gone.reason };
           if (bundle === null || bundle.data === undefined)
             throw fail(
-              `${source.dir}: entry bundle ${index} is ${bundle === null ? "missing" : bundle.gone.state}` +
-                (bundle?.gone?.state === "pruned" ? `: ${PRUNED_HINT}` : ""),
+              `${source.dir}: entry bundle ${index} is ${bundle === null ? "missing" : bundle.gone.state}`,
             );
-          return splitBundle(bundle.data);
+          return { entries: splitBundle(bundle.data) };
         }
-      : (index: number, width: number) =>
-          source.client.entries(index, width, bundleCodec("ndjson")).catch((err: unknown) => {
-            if (err instanceof TilesClientError && err.code === "pruned")
-              throw fail(`${source.client.url}${err.message}: ${PRUNED_HINT}`);
-            throw err;
-          });
-  const levelZero = async (index: number, width: number): Promise<Uint8Array> => {
+      : (index: number, width: number): Promise<CopyBundle> =>
+          source.client.entries(index, width, bundleCodec("ndjson")).then(
+            (entries) => ({ entries }),
+            (err: unknown) => {
+              if (err instanceof TilesClientError && err.code === "pruned") return { prunedBy: err.message };
+              throw err;
+            },
+          );
+  const levelZero = async (index: number, width: number, why: string): Promise<Uint8Array[]> => {
     const tile = { level: 0, index, width };
     const data = "dir" in source ? await files!.readTile(tile) : await source.client.tile(tile);
     if (data === null || data.length < width * 32)
-      throw fail(`the copy's level-0 tile ${index} is missing: its erased entries have no leaf hash`);
-    return data;
+      throw fail(`the copy's level-0 tile ${index} is missing: ${why}`);
+    return Array.from({ length: width }, (_, i) => data.subarray(i * 32, i * 32 + 32));
   };
-  // An erased or thinned entry is an empty line: its leaf hash is the one the copy published
-  // (checked with the rest against the signed root below), and it is copied as a tombstone.
+  // An erased or thinned entry is an empty line, and a pruned bundle has none: their leaf
+  // hashes are those the copy published (checked with the rest against the signed root below),
+  // and each is copied as a tombstone.
   const read = async (index: number, width: number): Promise<FetchedBundle> => {
-    const entries = await entriesOf(index, width);
+    const got = await bundleOf(index, width);
+    if ("prunedBy" in got) {
+      if (width < TILE_WIDTH)
+        throw fail(`the copy says its partial entry bundle ${index} was pruned: only full bundles are`);
+      const leaves = await levelZero(index, width, "its pruned entries have no leaf hash");
+      return { entries: leaves.map(() => TOMBSTONE), leaves, pruned: { leaves, reason: got.prunedBy } };
+    }
+    const { entries } = got;
     if (!entries.some((e) => e.length === 0)) return { entries };
-    const published = await levelZero(index, width);
-    return {
-      entries,
-      leaves: entries.map((e, i) => (e.length === 0 ? published.subarray(i * 32, i * 32 + 32) : hashLeaf(e))),
-    };
+    const published = await levelZero(index, width, "its erased entries have no leaf hash");
+    return { entries, leaves: entries.map((e, i) => (e.length === 0 ? published[i]! : hashLeaf(e))) };
   };
-  // Before anything is written: a copy that cannot give its first bundle (pruned, missing, no
-  // read token) fails here, leaving no half-made data directory that a second try would refuse.
+  // Before anything is written: a copy that cannot give its first bundle (missing, no read
+  // token) fails here, leaving no half-made data directory that a second try would refuse.
   if (cp.size > 0) await read(0, Math.min(TILE_WIDTH, cp.size));
 
   const keys = path.join(o.dataDir, "keys");
@@ -134,6 +144,8 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
   if (o.redactionKey !== undefined)
     await writeFileAtomic(path.join(keys, "redaction.key"), o.redactionKey.trim() + "\n", 0o600);
 
+  // How far the copy's bundles are pruned, and why (the reason its retention gave).
+  let pruned = { before: 0, reason: "" };
   const log = await openFsLog(o.dataDir, { origin: cp.origin });
   try {
     const tree = new TileBuilder();
@@ -146,7 +158,14 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
       leaves = [];
       o.onProgress?.(tree.size, cp.size);
     };
-    await readEntriesInOrder(read, 0, cp.size, async ({ entries, leaves: given }) => {
+    await readEntriesInOrder(read, 0, cp.size, async ({ entries, leaves: given, pruned: gone }) => {
+      if (gone) {
+        if (pruned.before !== tree.size)
+          throw fail(
+            `the copy's entry bundle ${tree.size / TILE_WIDTH} is pruned after bundles it holds: retention prunes only from the start`,
+          );
+        pruned = { before: tree.size + entries.length, reason: gone.reason };
+      }
       for (const [i, e] of entries.entries()) {
         const leaf = given?.[i] ?? hashLeaf(e);
         tree.push(leaf);
@@ -167,7 +186,20 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
         "corrupt",
         `the new log's checkpoint of size ${restored.size} differs from the copy's`,
       );
+    // Closed first: pruning needs the tiles of those bundles durable, which closing makes them.
+    await log.close();
+    if (pruned.before > 0) await prune(o.dataDir, pruned.before, `as in the copy restored: ${pruned.reason}`);
     return { origin: cp.origin, size: cp.size, from: note, checkpoint: restored.note };
+  } finally {
+    await log.close();
+  }
+}
+
+/** Prunes the restored log's bundles below `before`, as its copy had them. */
+async function prune(dataDir: string, before: number, reason: string): Promise<void> {
+  const log = await openFsLog(dataDir);
+  try {
+    await log.driver.pruneBundles(before, reason);
   } finally {
     await log.close();
   }

@@ -37,14 +37,12 @@ export interface Serve {
 
 /** The flags a reader of serve's log gives: its pinned key, the serving CA and a read token of DATA. */
 export function readerFlags(dataDir: string, key: string): string[] {
-  return [
-    "--key",
-    key,
-    "--ca",
-    path.join(dataDir, "tls", "ca.crt"),
-    "--token-file",
-    path.join(dataDir, "read-token"),
-  ];
+  return ["--key", key, ...readerTlsFlags(dataDir)];
+}
+
+/** The CA and read token of serve in `dataDir`, as a reader's CLI flags. */
+export function readerTlsFlags(dataDir: string): string[] {
+  return ["--ca", path.join(dataDir, "tls", "ca.crt"), "--token-file", path.join(dataDir, "read-token")];
 }
 
 export interface StartServeOptions {

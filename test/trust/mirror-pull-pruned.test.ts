@@ -4,7 +4,8 @@
 // pruned, holds the log's retention and erasure records, and verifies. Before, the first 410 or
 // empty line ended the pull: an auditor could not keep a copy of a log with either. A copy that already holds
 // entries the log pruned after it fetched them cannot become prefix-pruned: that pull is refused
-// with the reason, and the copy still verifies as it is. A copy that held entries before the log
+// with the reason, and the copy still verifies as it is. A new primary restored from such a copy
+// (or from the log's URL) holds the same pruned bundles and tombstones under the same records. A copy that held entries before the log
 // erased or thinned them, or pruned their bundles, does the same to its own files once it holds
 // the records, also when it crashed in between.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,7 +19,7 @@ import { NoteVerifier } from "../../src/tlog/index.js";
 import { openFsLog } from "../../src/store/fs/storage.js";
 import { originHash } from "../../src/witness/witness.js";
 import { runCli } from "../fixtures/cli.js";
-import { readerFlags, startServe } from "../faults/serve-process.js";
+import { readerFlags, readerTlsFlags, startServe } from "../faults/serve-process.js";
 
 const ORIGIN = "mirror-pull-pruned.test/log";
 const DAY_MS = 86_400_000;
@@ -119,23 +120,63 @@ describe("mirror pull of a log with retention", () => {
     const q = await runCli(["query", "--data", copy, "--limit", "1", "-o", "json"]);
     expect(q.code, q.stderr).toBe(0);
     expect((JSON.parse(q.stdout) as { items: { index: number }[] }).items[0]!.index).toBe(1011);
-    // restore replays every entry: it refuses this copy before writing anything.
-    const target = path.join(dir, "restored");
+    // A new primary restored from the copy, and one from the log's own URL (410 for the pruned
+    // bundles): the same tree, the same bundles pruned and the same entry erased, each under its
+    // record, and it goes on as the log did.
     const signingKey = path.join(data, "keys", "signing.key");
-    const restore = await runCli([
-      "restore",
-      "--data",
-      target,
-      "--from",
-      copy,
-      "--key",
-      key,
-      "--signing-key",
-      signingKey,
-    ]);
-    expect(restore.code).not.toBe(0);
-    expect(restore.stderr).toMatch(/entry bundle 0 is pruned: restore replays every entry/);
-    expect(existsSync(target)).toBe(false);
+    const restoreFrom = async (target: string, ...from: string[]) => {
+      const restore = await runCli([
+        "restore",
+        "--data",
+        target,
+        ...from,
+        "--key",
+        key,
+        "--signing-key",
+        signingKey,
+      ]);
+      expect(restore.code, restore.stderr).toBe(0);
+      const r = await runCli(["verify", "--data", target, "--key", key, "-o", "json"]);
+      expect(r.code, r.stdout).toBe(0);
+      const restored = JSON.parse(r.stdout) as Record<string, unknown>;
+      expect(restored).toMatchObject({
+        ok: true,
+        size: 1014,
+        pruned: 512,
+        erased: 1,
+        rootHash: report["rootHash"],
+      });
+      expect(restored["prunedRanges"]).toMatchObject([{ from: 0, before: 512, record: 1012 }]);
+      expect(restored["erasedBy"]).toMatchObject([{ record: 1013, count: 1, reason: "DSAR 9" }]);
+      // Bundles 0 and 1 are gone from its disk, as from the log's.
+      expect(
+        readdirSync(path.join(target, "tile", "entries")).filter((n) => /^00[01](\.zst)?$/.test(n)),
+      ).toEqual([]);
+    };
+    const fromCopy = path.join(dir, "restored-from-copy");
+    await restoreFrom(fromCopy, "--from", copy);
+    const serve = await startServe(data, ["--no-detect"]);
+    try {
+      await restoreFrom(
+        path.join(dir, "restored-from-url"),
+        "--from",
+        `${serve.url}/log/`,
+        ...readerTlsFlags(data),
+      );
+    } finally {
+      await serve.kill("SIGTERM");
+    }
+    // Retention on the new primary starts where the old one stopped.
+    const log = await openFsLog(fromCopy);
+    await log.append(events(1014, 300));
+    await log.waitIntegrated(1314);
+    await log.close();
+    const later = await runCli(["retention", "run", "--data", fromCopy, "--policy", policy, "-o", "json"]);
+    expect(later.code, later.stderr).toBe(0);
+    expect(JSON.parse(later.stdout)).toMatchObject({ from: 512, before: 512 });
+    const v2 = await runCli(["verify", "--data", fromCopy, "--key", key, "-o", "json"]);
+    expect(v2.code, v2.stdout).toBe(0);
+    expect(JSON.parse(v2.stdout)).toMatchObject({ ok: true, size: 1314, pruned: 512 });
     // Nothing new: the next round fetches nothing.
     const again = await pull(data, mirrorData, key);
     expect(again.stdout).toContain(`${ORIGIN}: 1014 entries mirrored (0 new)`);
