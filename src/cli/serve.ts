@@ -449,6 +449,7 @@ export function registerServe(program: Command): void {
               by: `kubetrail serve (${defaultActor()})`,
               logger,
               indexer: () => query.running(),
+              ...(cosigning?.retentionHold ? { hold: cosigning.retentionHold } : {}),
             }),
           );
         running = await runServe(cfg, logger, extensions, output);

@@ -18,6 +18,7 @@
 //   strict: false        # acknowledge events only once a mirror cosigned a checkpoint covering them
 //   strictTimeout: 10s   # …waiting at most this long (then 503: the apiserver sends the batch again)
 //   witnessAfterMirror: true   # witnesses get only checkpoints a mirror holds (default with mirrors)
+//   retentionHold: 7d    # serve's retention keeps what a mirror lacks, unless it cosigned nothing for this long (0: never)
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { isDocument, parseDocument } from "yaml";
@@ -43,6 +44,8 @@ export interface CosignersConfig {
   witnessAfterMirror: boolean;
   /** In strict mode, how long an acknowledgement waits for a mirror's cosignature (then 503). */
   strictTimeoutMs: number;
+  /** How long serve's retention waits for a mirror that cosigns nothing new (0: it never waits; mirror-holds.ts). */
+  retentionHoldMs: number;
 }
 
 const FIELDS = [
@@ -58,6 +61,7 @@ const FIELDS = [
   "strict",
   "witnessAfterMirror",
   "strictTimeout",
+  "retentionHold",
 ];
 
 function endpoint(
@@ -145,6 +149,7 @@ export function parseCosignersConfig(
     strict,
     witnessAfterMirror: root["witnessAfterMirror"] !== false,
     strictTimeoutMs: duration("strictTimeout", "10s"),
+    retentionHoldMs: duration("retentionHold", "7d"),
   };
 }
 

@@ -49,8 +49,8 @@ export interface CosigningOptions {
   /** Where the published checkpoint is kept (DATA/published-checkpoint). */
   publishedFile: string;
   onEvent?: (e: CosignEvent) => void;
-  /** Told after every witness answer (for metrics). */
-  onOutcome?: (witness: string, outcome: CosignOutcome) => void;
+  /** Told after every witness and mirror answer, with the size of the checkpoint asked about. */
+  onOutcome?: (cosigner: string, outcome: CosignOutcome, size: number) => void;
   /** How often cosigners missing from the newest checkpoint are asked again. */
   retryIntervalMs?: number;
 }
@@ -281,7 +281,7 @@ export class Cosigning {
 
   private async ask(client: CosignerClient, candidate: Candidate): Promise<void> {
     const outcome = await client.cosign(candidate.signed, candidate.cp);
-    this.opts.onOutcome?.(client.endpoint.name, outcome);
+    this.opts.onOutcome?.(client.endpoint.name, outcome, candidate.cp.size);
     this.report(client, candidate, outcome);
     if (outcome.kind !== "cosigned") return;
     candidate.cosignatures.set(client.endpoint.name, outcome.signatures);

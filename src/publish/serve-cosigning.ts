@@ -16,6 +16,8 @@ import { loadCosignersConfig, type CosignersConfig } from "./cosigners-config.js
 import { Cosigning, PUBLISHED_CHECKPOINT_FILE } from "./cosigning.js";
 import { HttpClient } from "./http-client.js";
 import type { CosignOutcome } from "./cosigner-client.js";
+import type { RetentionHold } from "../retention/run.js";
+import { MirrorHolds, MIRRORS_HELD_FILE } from "./mirror-holds.js";
 
 export interface ServeCosigning {
   config: CosignersConfig;
@@ -30,6 +32,11 @@ export interface ServeCosigning {
    * now; an HttpError 503 after strictTimeout (the apiserver sends the batch again).
    */
   ackGate?: (log: AuditLog) => Promise<void>;
+  /**
+   * With mirrors (and a retentionHold): where serve's retention must stop, given how far the
+   * log is pruned already, so a mirror still gets every entry it lacks (mirror-holds.ts).
+   */
+  retentionHold?: (prunedBefore: number) => RetentionHold | null;
 }
 
 export async function setUpCosigning(
@@ -46,6 +53,16 @@ export async function setUpCosigning(
     ...(config.ca ? { ca: config.ca } : {}),
     insecure: config.insecureSkipTlsVerify,
   });
+  const holds =
+    config.mirrors.length > 0 && config.retentionHoldMs > 0
+      ? await MirrorHolds.load(
+          path.join(storage.stateDir, MIRRORS_HELD_FILE),
+          config.mirrors.map((m) => m.name),
+          config.retentionHoldMs,
+          Date.now(),
+          (message, fields) => logger.warn(fields, message),
+        )
+      : undefined;
   const outcomes: { witness: string; outcome: CosignOutcome }[] = [];
   let record: (witness: string, outcome: CosignOutcome) => void = (witness, outcome) =>
     outcomes.push({ witness, outcome });
@@ -68,7 +85,10 @@ export async function setUpCosigning(
     http,
     publishedFile: path.join(storage.stateDir, PUBLISHED_CHECKPOINT_FILE),
     onEvent: (e) => logger[e.level](e.fields, e.message),
-    onOutcome: (witness, outcome) => record(witness, outcome),
+    onOutcome: (cosigner, outcome, size) => {
+      if (outcome.kind === "cosigned") holds?.cosigned(cosigner, size, Date.now());
+      record(cosigner, outcome);
+    },
   });
   logger.info(
     {
@@ -118,6 +138,7 @@ export async function setUpCosigning(
     },
     published: () => cosigning.published(),
     ...(config.strict ? { ackGate } : {}),
+    ...(holds ? { retentionHold: (prunedBefore: number) => holds.hold(prunedBefore, Date.now()) } : {}),
     extension: {
       start: async (ingest, ctx) => {
         const registers = [ctx.registry];
@@ -147,6 +168,18 @@ export async function setUpCosigning(
           },
         });
         new Gauge({
+          name: "kubetrail_mirror_cosigned_size",
+          help: "Largest tree size each mirror has cosigned (retention keeps what a mirror lacks: retentionHold)",
+          labelNames: ["mirror"],
+          registers,
+          collect() {
+            for (const m of cosigning.mirrors) {
+              const name = m.endpoint.name;
+              this.set({ mirror: name }, Math.max(m.cosignedSize, holds?.sizeOf(name) ?? 0));
+            }
+          },
+        });
+        new Gauge({
           name: "kubetrail_published_checkpoint_witnesses",
           help: "Non-optional witnesses whose cosignature the published checkpoint carries",
           registers,
@@ -164,6 +197,7 @@ export async function setUpCosigning(
         return async () => {
           unsubscribe();
           await cosigning.close();
+          await holds?.close();
           http.close();
         };
       },

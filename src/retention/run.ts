@@ -20,6 +20,12 @@ import { classify, expired, keptBecause, type RetentionPolicy } from "./policy.j
 import { findThinnable, type FindThinnable, type ThinCursors } from "./thin.js";
 import { encodeLines, retentionRecord, type ThinnedBundle } from "../records/retention-record.js";
 
+/** Where a run must stop and why: an entry index, below which only whole bundles may go. */
+export interface RetentionHold {
+  before: number;
+  why: string;
+}
+
 export interface RetentionRunOptions {
   policy: RetentionPolicy;
   /** Who runs it, recorded. */
@@ -30,6 +36,11 @@ export interface RetentionRunOptions {
   dryRun?: boolean;
   /** Also remove expired entries one by one from the bundles kept (see the file comment). */
   thin?: boolean;
+  /**
+   * Where the run must stop for someone who still needs the entries (serve's push mirrors),
+   * given how far the log is pruned already; null when no one holds it back.
+   */
+  hold?: (prunedBefore: number) => RetentionHold | null;
   /** Thin only what can have expired since the run that left these (serve's runs). */
   cursors?: ThinCursors;
   /** How the entries to thin are found: findThinnable here (the default), or off the event loop. */
@@ -77,9 +88,17 @@ export async function runRetention(
   const driver = log.driver;
   const from = (await driver.prunedSoFar())?.prunedBefore ?? 0;
   const size = log.latestCheckpoint().size;
-  const limit = Math.min(driver.prunableBefore, size - (size % BUNDLE_SIZE));
+  const tiled = Math.min(driver.prunableBefore, size - (size % BUNDLE_SIZE));
+  const hold = opts.hold?.(from) ?? null;
+  const limit = hold ? Math.min(tiled, hold.before - (hold.before % BUNDLE_SIZE)) : tiled;
+  const atLimit =
+    hold && limit < tiled
+      ? hold.why
+      : limit <= from
+        ? "no full bundle with durable tiles left to look at"
+        : "every full bundle with durable tiles was looked at";
   let before = from;
-  let stoppedBy = limit <= from ? "no full bundle with durable tiles left to look at" : "";
+  let stoppedBy = limit <= from ? atLimit : "";
   scan: while (before + BUNDLE_SIZE <= limit) {
     for await (const entry of log.readEntries(before, before + BUNDLE_SIZE)) {
       // An erased entry holds nothing left to keep.
@@ -92,7 +111,7 @@ export async function runRetention(
     }
     before += BUNDLE_SIZE;
   }
-  if (stoppedBy === "") stoppedBy = "every full bundle with durable tiles was looked at";
+  if (stoppedBy === "") stoppedBy = atLimit;
   const result: RetentionRunResult = {
     from,
     before,

@@ -13,7 +13,7 @@ import type { ServeExtension } from "../server/run-serve.js";
 import { FsDriver } from "../store/fs/driver.js";
 import type { AuditLog } from "../store/types.js";
 import { RetentionError, type RetentionPolicy } from "./policy.js";
-import { runRetention } from "./run.js";
+import { runRetention, type RetentionHold } from "./run.js";
 import { scanOffThread } from "./scan-thread.js";
 import { ThinCursors } from "./thin.js";
 import { dropRowsOffThread } from "../index/drop-pruned.js";
@@ -36,6 +36,8 @@ export interface RetentionServeOptions {
    * writer. Without one, a thread of their own opens the file.
    */
   indexer?: () => Pick<Indexer, "dropRows"> | undefined;
+  /** Where runs must stop for serve's push mirrors (mirror-holds.ts). */
+  hold?: (prunedBefore: number) => RetentionHold | null;
 }
 
 export function retentionServeExtension(opts: RetentionServeOptions): ServeExtension {
@@ -82,6 +84,7 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
         return runRetention(fsLog, {
           policy: opts.policy,
           by: opts.by,
+          ...(opts.hold ? { hold: opts.hold } : {}),
           ...(opts.thin
             ? { thin: true, cursors, onThinned: dropThinned, findThinnable: scanOffThread(dir) }
             : {}),

@@ -14,6 +14,7 @@ describe("config values", () => {
     expect(parseDuration("60s", "x")).toBe(60000);
     expect(parseDuration("250ms", "x")).toBe(250);
     expect(parseDuration("2m", "x")).toBe(120000);
+    expect(parseDuration("7d", "x")).toBe(7 * 86_400_000);
     expect(parseListen(":8443", "x")).toEqual({ host: "0.0.0.0", port: 8443 });
     expect(parseListen("127.0.0.1:0", "x")).toEqual({ host: "127.0.0.1", port: 0 });
     expect(parseListen("[::1]:9", "x")).toEqual({ host: "::1", port: 9 });

@@ -34,9 +34,11 @@ export function parseSize(text: string, where: string): number {
 
 /** Parses a duration such as 60s, 500ms, 2m or a plain number of milliseconds. */
 export function parseDuration(text: string, where: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new ConfigError(`${where}: ${JSON.stringify(text)} is not a duration (e.g. 60s, 500ms, 2m)`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "ms") as "ms" | "s" | "m" | "h"];
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m)
+    throw new ConfigError(`${where}: ${JSON.stringify(text)} is not a duration (e.g. 60s, 500ms, 2m, 7d)`);
+  const unit = (m[2] ?? "ms") as "ms" | "s" | "m" | "h" | "d";
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit];
   return Math.round(Number(m[1]) * factor);
 }
 
