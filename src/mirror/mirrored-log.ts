@@ -26,6 +26,7 @@ import {
   settleEach,
   syncFiles,
   writeFileAtomic,
+  settleAll,
   WriteOnceFileBatch,
 } from "../store/durable-file.js";
 import { decompressBundle } from "../store/bundle-codec.js";
@@ -67,6 +68,13 @@ const REMOVALS_FILE = "removals-applied";
 /** Files synced at once when a commit makes the written entries and tiles durable. */
 const SYNC_PARALLEL = 16;
 
+/**
+ * Batches of files an append may leave being written while the next entries are checked and
+ * hashed: creating files waits on the filesystem, and awaiting each batch left the pull's
+ * thread idle for a third of a catch-up.
+ */
+const WRITES_BEHIND = 4;
+
 export class MirroredLog {
   readonly dir: string;
   readonly codec: BundleCodec;
@@ -76,6 +84,8 @@ export class MirroredLog {
   private current: MirrorCheckpoint | null = null;
   /** Files written since the last commit (synced by it). */
   private unsynced = new Set<string>();
+  /** File batches still being written (at most WRITES_BEHIND); commit waits for them. */
+  private writes: Promise<void>[] = [];
   /** Bytes of the bundle being filled (the entries of the partial bundle at `next`). */
   private openBundle: Uint8Array[] = [];
   /** Directories known to exist, so each batch of files does not create them again. */
@@ -181,8 +191,25 @@ export class MirroredLog {
       if (full) this.openBundle = [];
       i += take.length;
     }
-    await batch.commit({ sync: false });
-    for (const f of batch.paths) this.unsynced.add(f);
+    await this.write(batch);
+  }
+
+  /** Starts writing `batch`, waiting for the oldest batch still being written if too many are. */
+  private async write(batch: WriteOnceFileBatch): Promise<void> {
+    const done = batch.commit({ sync: false }).then(() => {
+      for (const f of batch.paths) this.unsynced.add(f);
+    });
+    // A failure is thrown by the append or commit that waits for it.
+    done.catch(() => undefined);
+    this.writes.push(done);
+    if (this.writes.length > WRITES_BEHIND) await this.writes.shift();
+  }
+
+  /** Waits for every batch still being written; throws the first failure. */
+  private async writesDone(): Promise<void> {
+    const writes = this.writes;
+    this.writes = [];
+    await settleAll(writes);
   }
 
   /**
@@ -205,8 +232,7 @@ export class MirroredLog {
     const batch = new WriteOnceFileBatch(this.knownDirs);
     for (const leaf of leaves)
       for (const t of this.builder.push(leaf)) batch.add(this.layout.hashTile(t.tile), t.data);
-    await batch.commit({ sync: false });
-    for (const f of batch.paths) this.unsynced.add(f);
+    await this.write(batch);
     this.openBundle = [];
     this.pendingRetention = { prunedBefore: Math.max(prunedBefore, (bundle + 1) * TILE_WIDTH), reason };
   }
@@ -227,6 +253,7 @@ export class MirroredLog {
       );
     if (this.current && cp.size < this.current.size)
       throw new WitnessError("corrupt", "a commit may not go back");
+    await this.writesDone();
     const partials = new WriteOnceFileBatch(this.knownDirs);
     for (const t of this.builder.partialTiles()) partials.add(this.layout.hashTile(t.tile), t.data);
     await partials.commit({ sync: false });
@@ -325,7 +352,9 @@ export class MirroredLog {
   }
 
   /** Hash tile `tile` as written, also beyond the checkpoint (entries being uploaded). */
-  readTileAny(tile: Tile): Promise<Uint8Array | null> {
+  async readTileAny(tile: Tile): Promise<Uint8Array | null> {
+    // Once the files of what was appended are in place; a failed write is left for commit.
+    await Promise.allSettled(this.writes);
     return this.files.readTile(tile);
   }
 
@@ -376,6 +405,8 @@ export class MirroredLog {
 
   /** Forgets the entries written since the last commit (they did not check out), on disk too. */
   async discardUncommitted(): Promise<void> {
+    // Before recovery removes what lies beyond the checkpoint, nothing may still be writing there.
+    await this.writesDone().catch(() => undefined);
     this.pendingRetention = this.retention;
     this.builder = new TileBuilder();
     this.openBundle = [];

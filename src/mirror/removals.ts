@@ -8,9 +8,16 @@
 //
 // The entries a record lists come before it, in bundles that were full when it was written, so
 // a copy holding the record holds those bundles whole.
+import { KUBETRAIL_API_VERSION } from "../audit/types.js";
 import { findErasureRecords } from "../records/erasure-record.js";
 import { decodeLines, findRetentionRecords } from "../records/retention-record.js";
 import { TILE_WIDTH } from "../tlog/index.js";
+
+/**
+ * What every record holds (its apiVersion): an entry without it is no record, found with one
+ * scan of each entry a copy takes rather than one per kind of record.
+ */
+const RECORD_MARKER = Buffer.from(KUBETRAIL_API_VERSION);
 
 /** What records seen so far remove: lines per full bundle, and the pruned point with its reason. */
 export class Removals {
@@ -19,6 +26,7 @@ export class Removals {
 
   /** Notes what entry `index` removes, if it is an erasure or a retention record. */
   note(entry: Uint8Array, index: number): void {
+    if (Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).indexOf(RECORD_MARKER) === -1) return;
     for (const { record } of findErasureRecords(entry, index)) for (const i of record.entries) this.add(i);
     for (const { index: at, record } of findRetentionRecords(entry, index)) {
       for (const t of record.thinned ?? [])
