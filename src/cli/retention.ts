@@ -1,10 +1,13 @@
 // `kubetrail retention run`: applies a retention policy to a stopped log (serve applies it
 // itself with --retention-policy). The run appends a retention record to the log, waits for a
 // signed checkpoint over it, and only then removes the bundles wholly outside the policy (and,
-// with --thin, each entry past it in the bundles kept, listed in records first).
+// with --thin, each entry past it in the bundles kept, listed in records first). Like serve's
+// runs, it keeps what serve's push mirrors have not cosigned yet (DATA/mirrors-held.json).
 import { readFileSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import type { Command } from "commander";
+import { MirrorHolds, MIRRORS_HELD_FILE } from "../publish/mirror-holds.js";
 import { parseRetentionPolicy, RetentionError, type RetentionPolicy } from "../retention/policy.js";
 import { runRetention } from "../retention/run.js";
 import { dropPrunedRows, dropThinnedRows } from "../index/drop-pruned.js";
@@ -26,6 +29,21 @@ export function readRetentionPolicy(file: string): RetentionPolicy {
   } catch (err) {
     if (err instanceof RetentionError) throw new CliError(err.message, 2, { cause: err });
     throw err;
+  }
+}
+
+/** The holds serve's push mirrors left in DATA (mirror-holds.ts); a damaged file is a usage error. */
+async function savedMirrorHolds(dataDir: string): Promise<MirrorHolds | null> {
+  const file = path.join(dataDir, MIRRORS_HELD_FILE);
+  try {
+    return await MirrorHolds.saved(file, (message, fields) =>
+      process.stderr.write(`warning: ${message} ${JSON.stringify(fields)}\n`),
+    );
+  } catch (err) {
+    throw new CliError(
+      `${file}: ${(err as Error).message} (serve rewrites it when it starts; or run with --ignore-mirrors)`,
+      2,
+    );
   }
 }
 
@@ -56,6 +74,10 @@ export function registerRetention(program: Command): void {
       "also remove, one by one, the entries the policy no longer keeps from the bundles it keeps (reads every full bundle)",
     )
     .option("--dry-run", "only say what would be removed")
+    .option(
+      "--ignore-mirrors",
+      "also remove what serve's push mirrors have not cosigned yet (DATA/mirrors-held.json); they can then follow the log only as new copies",
+    )
     .option("-o, --output <format>", "text or json", "text")
     .action(
       async (o: {
@@ -64,10 +86,12 @@ export function registerRetention(program: Command): void {
         by?: string;
         thin?: boolean;
         dryRun?: boolean;
+        ignoreMirrors?: boolean;
         output: string;
       }) => {
         checkOutput(o.output, ["text", "json"]);
         const policy = readRetentionPolicy(o.policy);
+        const holds = o.ignoreMirrors ? null : await savedMirrorHolds(o.data);
         const started = Date.now();
         const log = await openFsLog(o.data);
         let result;
@@ -80,6 +104,7 @@ export function registerRetention(program: Command): void {
             by: o.by ?? defaultActor(),
             dryRun: o.dryRun === true,
             thin: o.thin === true,
+            ...(holds ? { hold: (prunedBefore: number) => holds.hold(prunedBefore, Date.now()) } : {}),
             onProgress: (done, total) => progress.update(done, total),
             onThinned: (indexes, done, total) => {
               thinnedRows += dropThinnedRows(o.data, indexes);

@@ -61,12 +61,30 @@ describe("MirrorHolds", () => {
 
   it("counts every mirror as new when its file is damaged, with a warning", async () => {
     const file = path.join(dir, "damaged.json");
-    writeFileSync(file, '{"m1": {"size": "lots"}}');
+    writeFileSync(file, '{"holdMs": 1000, "mirrors": {"m1": {"size": "lots"}}}');
     const warnings: string[] = [];
     const holds = await load(file, ["m1"], 5, warnings);
     expect(warnings[0]).toMatch(/could not be read.*m1: expected \{size, sinceMs\}/);
     expect(holds.hold(0, 6)?.before).toBe(0);
     // Replaced at once with a valid one.
-    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ m1: { size: 0, sinceMs: 5 } });
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({
+      holdMs: 24 * HOUR,
+      mirrors: { m1: { size: 0, sinceMs: 5 } },
+    });
+    // A run on the stopped log refuses to guess from a damaged file.
+    writeFileSync(file, "{not json");
+    await expect(MirrorHolds.saved(file, () => undefined)).rejects.toThrow(/JSON/);
+  });
+
+  it("gives a run on the stopped log the holds serve saved, with serve's hold period", async () => {
+    const file = path.join(dir, "saved.json");
+    expect(await MirrorHolds.saved(file, () => undefined)).toBeNull();
+    const serve = await load(file, ["m1"], 0);
+    serve.cosigned("m1", 512, 1 * HOUR);
+    await serve.close();
+    const run = (await MirrorHolds.saved(file, () => undefined))!;
+    expect(run.hold(0, 2 * HOUR)?.before).toBe(512);
+    // serve's 24 hours hold: let go after them, as serve would.
+    expect(run.hold(0, 26 * HOUR)).toBeNull();
   });
 });

@@ -7,9 +7,11 @@
 // the log, so one dead mirror cannot fill the disk; so is a mirror already past saving (it lacks
 // entries retention pruned before).
 //
-// What each mirror cosigned, and since when, is kept in DATA/mirrors-held.json so a restart
-// does not forget a dead mirror's lag. The file is derived: without it (or damaged) each mirror
-// counts as holding nothing, new since now, until it answers, which only holds retention back.
+// What each mirror cosigned, and since when, is kept in DATA/mirrors-held.json (with the hold
+// period) so a restart does not forget a dead mirror's lag, and `kubetrail retention run` on the
+// stopped log holds back for the same mirrors. The file is derived: without it (or damaged) each
+// mirror counts as holding nothing, new since now, until it answers, which only holds retention
+// back.
 import type { RetentionHold } from "../retention/run.js";
 import { readFileIfExists, writeFileAtomic } from "../store/durable-file.js";
 
@@ -40,7 +42,7 @@ export class MirrorHolds {
   ) {}
 
   /**
-   * The holds of the mirrors named, from `file`; a mirror not in it is new as of `nowMs`.
+   * serve's holds for the mirrors named, from `file`; a mirror not in it is new as of `nowMs`.
    * `warn` hears a damaged file (replaced) and each mirror let go.
    */
   static async load(
@@ -50,29 +52,32 @@ export class MirrorHolds {
     nowMs: number,
     warn: (message: string, fields: Record<string, unknown>) => void,
   ): Promise<MirrorHolds> {
-    const kept = new Map<string, Held>();
-    const text = (await readFileIfExists(file))?.toString("utf8");
-    if (text !== undefined) {
-      try {
-        for (const [name, h] of Object.entries(JSON.parse(text) as Record<string, unknown>)) {
-          const { size, sinceMs } = (h ?? {}) as Partial<Held>;
-          if (!Number.isSafeInteger(size) || size! < 0 || !Number.isFinite(sinceMs))
-            throw new Error(`${name}: expected {size, sinceMs}`);
-          kept.set(name, { size: size!, sinceMs: sinceMs! });
-        }
-      } catch (err) {
-        warn("what each mirror holds could not be read; each counts as holding nothing until it answers", {
-          file,
-          err: (err as Error).message,
-        });
-        kept.clear();
-      }
+    let kept = new Map<string, Held>();
+    try {
+      kept = (await readHeld(file))?.mirrors ?? kept;
+    } catch (err) {
+      warn("what each mirror holds could not be read; each counts as holding nothing until it answers", {
+        file,
+        err: (err as Error).message,
+      });
     }
     const held = new Map(mirrors.map((m) => [m, kept.get(m) ?? { size: 0, sinceMs: nowMs }]));
     const holds = new MirrorHolds(file, held, holdMs, warn);
     holds.dirty = true;
     await holds.save();
     return holds;
+  }
+
+  /**
+   * The holds serve left in `file`, for a retention run on the stopped log (nothing is written
+   * back); null without the file. A damaged file throws: the run should not guess.
+   */
+  static async saved(
+    file: string,
+    warn: (message: string, fields: Record<string, unknown>) => void,
+  ): Promise<MirrorHolds | null> {
+    const saved = await readHeld(file);
+    return saved && new MirrorHolds(file, saved.mirrors, saved.holdMs, warn);
   }
 
   /** Mirror `name` cosigned a checkpoint of `size` at `nowMs`. */
@@ -125,7 +130,7 @@ export class MirrorHolds {
   save(): Promise<void> {
     if (!this.dirty) return this.saving;
     this.dirty = false;
-    const text = JSON.stringify(Object.fromEntries(this.held));
+    const text = JSON.stringify({ holdMs: this.holdMs, mirrors: Object.fromEntries(this.held) });
     this.saving = this.saving.then(() => writeFileAtomic(this.file, `${text}\n`));
     return this.saving;
   }
@@ -136,4 +141,22 @@ export class MirrorHolds {
     this.timer = null;
     return this.save();
   }
+}
+
+/** The file's hold period and mirrors, or null without it; throws when it is damaged. */
+async function readHeld(file: string): Promise<{ holdMs: number; mirrors: Map<string, Held> } | null> {
+  const text = (await readFileIfExists(file))?.toString("utf8");
+  if (text === undefined) return null;
+  const doc = JSON.parse(text) as { holdMs?: unknown; mirrors?: unknown };
+  if (typeof doc.holdMs !== "number" || !(doc.holdMs >= 0))
+    throw new Error("holdMs: expected a number of ms");
+  if (doc.mirrors === null || typeof doc.mirrors !== "object") throw new Error("mirrors: expected a mapping");
+  const mirrors = new Map<string, Held>();
+  for (const [name, h] of Object.entries(doc.mirrors)) {
+    const { size, sinceMs } = (h ?? {}) as Partial<Held>;
+    if (!Number.isSafeInteger(size) || size! < 0 || !Number.isFinite(sinceMs))
+      throw new Error(`${name}: expected {size, sinceMs}`);
+    mirrors.set(name, { size: size!, sinceMs: sinceMs! });
+  }
+  return { holdMs: doc.holdMs, mirrors };
 }

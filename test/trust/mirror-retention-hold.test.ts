@@ -2,7 +2,8 @@
 // bundles past the policy stay (a mirror takes entries, not tombstones: one pruned before the
 // mirror got it could never reach it), and the run says which mirror holds them back; once the
 // mirror has caught up and cosigned, the next run prunes them, and the mirror's copy follows the
-// log's retention record. What the mirror cosigned survives serve's restart.
+// log's retention record. What the mirror cosigned survives serve's restart, and `retention run`
+// on the stopped log holds back for the same mirror unless told to ignore it.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -111,8 +112,30 @@ describe("serve's retention and a push mirror", () => {
     // Restarted, it still holds (nothing cosigned yet is on disk too).
     await serve.kill("SIGTERM");
     expect(JSON.parse(readFileSync(path.join(data, "mirrors-held.json"), "utf8"))).toMatchObject({
-      "m.hold.test/m": { size: 0 },
+      mirrors: { "m.hold.test/m": { size: 0 } },
     });
+    // So does a run of the CLI on the stopped log, unless told to ignore the mirrors.
+    const cliRun = async (...more: string[]) => {
+      const r = await runCli([
+        "retention",
+        "run",
+        "--data",
+        data,
+        "--policy",
+        path.join(dir, "policy.yaml"),
+        "-o",
+        "json",
+        ...more,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { before: number; stoppedBy: string };
+    };
+    expect(await cliRun()).toMatchObject({
+      before: 0,
+      stoppedBy: expect.stringMatching(/^mirror m\.hold\.test\/m has cosigned only 0/) as string,
+    });
+    expect(await cliRun("--ignore-mirrors", "--dry-run")).toMatchObject({ before: 512 });
+    expect(bundles().length).toBeGreaterThanOrEqual(2);
 
     // The mirror back: it catches up and cosigns, and the next run prunes.
     mirror = await startCosigner("mirror", mirrorData, ["--logs", path.join(dir, "logs.yaml")], mirrorPort);
@@ -136,11 +159,10 @@ describe("serve's retention and a push mirror", () => {
     serve = undefined;
     await mirror.kill("SIGTERM");
     mirror = undefined;
-    const saved = JSON.parse(readFileSync(path.join(data, "mirrors-held.json"), "utf8")) as Record<
-      string,
-      { size: number }
-    >;
-    expect(saved["m.hold.test/m"]!.size).toBeGreaterThanOrEqual(613);
+    const saved = JSON.parse(readFileSync(path.join(data, "mirrors-held.json"), "utf8")) as {
+      mirrors: Record<string, { size: number }>;
+    };
+    expect(saved.mirrors["m.hold.test/m"]!.size).toBeGreaterThanOrEqual(613);
     const v = await runCli(["verify", "--data", copy, "--key", logKey, "-o", "json"]);
     expect(v.code, v.stdout).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, pruned: 512 });
