@@ -73,7 +73,7 @@ const SYNC_PARALLEL = 16;
  * hashed: creating files waits on the filesystem, and awaiting each batch left the pull's
  * thread idle for a third of a catch-up.
  */
-const WRITES_BEHIND = 4;
+const WRITES_BEHIND = 8;
 
 export class MirroredLog {
   readonly dir: string;
