@@ -23,10 +23,10 @@ import { FsLogFiles } from "../store/fs/files.js";
 import {
   readCount,
   readFileIfExists,
+  settleAll,
   settleEach,
   syncFiles,
   writeFileAtomic,
-  settleAll,
   WriteOnceFileBatch,
 } from "../store/durable-file.js";
 import { decompressBundle } from "../store/bundle-codec.js";

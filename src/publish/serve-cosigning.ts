@@ -74,9 +74,11 @@ export async function setUpCosigning(
       entries: async (start, end) => {
         const out: Uint8Array[] = [];
         for await (const e of readEntriesFrom(entrySpans(source), start, end)) {
-          // A mirror needs every entry: one pruned before it got it cannot be sent any more.
+          // A mirror needs every entry: one pruned or erased before it got it cannot be sent any more.
           if (e.data === undefined)
-            throw new Error(`entry ${e.index} is ${e.gone.state}: a mirror cannot get it`);
+            throw new Error(
+              `entry ${e.index} was ${e.gone.state} before this mirror got it, and an upload carries entries: this mirror cannot follow the log past it; start a new copy that pulls the log (kubetrail mirror --from), which takes such entries' leaf hashes from the tiles`,
+            );
           out.push(e.data);
         }
         return out;
