@@ -438,6 +438,15 @@ describe("retention run", () => {
         ),
       ),
     ).rejects.toThrow(/the thinning scan failed: .*missing/);
+    // A damaged bundle is the log's "corrupt" on the thread as in line.
+    const layout = new FsLayout(dir);
+    const damaged = existsSync(layout.compressedBundle(1)) ? layout.compressedBundle(1) : layout.bundle(1);
+    writeFileSync(damaged, "not a bundle\n".repeat(50));
+    await expect(scan(findThinnable)).rejects.toMatchObject({ code: "corrupt" });
+    await expect(scan(scanOffThread(dir))).rejects.toMatchObject({
+      code: "corrupt",
+      message: expect.stringMatching(/^the thinning scan failed: /) as string,
+    });
   });
 
   it("keeps the cursors for one policy: another policy, or a damaged file, starts from the pruned point", async () => {

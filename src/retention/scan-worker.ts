@@ -2,6 +2,7 @@
 // once.
 import { parentPort, workerData } from "node:worker_threads";
 import { FsLogFiles } from "../store/fs/files.js";
+import { LogError } from "../store/types.js";
 import { entrySpans, readEntriesFrom } from "../store/log-reader.js";
 import { nameThisThread, niceThisThread } from "../worker/thread-name.js";
 import type { ScanJob, ScanReply } from "./scan-thread.js";
@@ -30,5 +31,8 @@ findThinnable(
 ).then(
   (n) => port.postMessage({ read: n, found: [...found], moves } satisfies ScanReply),
   (err: unknown) =>
-    port.postMessage({ error: err instanceof Error ? err.message : String(err) } satisfies ScanReply),
+    port.postMessage({
+      error: err instanceof Error ? err.message : String(err),
+      ...(err instanceof LogError ? { logCode: err.code } : {}),
+    } satisfies ScanReply),
 );
