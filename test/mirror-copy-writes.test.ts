@@ -1,12 +1,13 @@
 // A mirror's copy writes each appended bundle's files while it checks the next entries: a write
 // that fails is not lost in the background. The commit that would cover it fails instead, the
 // copy's checkpoint stays where it was, and once the cause is gone the same entries go in and
-// the copy verifies.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+// the copy verifies. A log restored from a copy ends with its full bundles compressed.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MirroredLog } from "../src/mirror/mirrored-log.js";
+import { restoreLog } from "../src/mirror/restore.js";
 import { tempPathFor } from "../src/store/durable-file.js";
 import { FsLayout } from "../src/store/fs/layout.js";
 import { FsLogFiles } from "../src/store/fs/files.js";
@@ -57,5 +58,34 @@ describe("a mirror copy's background writes", () => {
     expect(report.size).toBe(600);
     // And it opens again where it committed.
     expect((await open()).next).toBe(600);
+  });
+});
+
+describe("a restored log", () => {
+  it("holds its full bundles compressed, not as the closing log left them", async () => {
+    const source = path.join(dir, "restore-source");
+    const log = await openFsLog(source, { origin: ORIGIN, compressLevel: null });
+    const n = 16 * 256 + 10;
+    await log.append(
+      Array.from({ length: n }, (_, i) =>
+        Buffer.from(JSON.stringify({ auditID: `r-${i}`, pad: "y".repeat(i % 300) })),
+      ),
+    );
+    await log.waitIntegrated(n);
+    const key = log.verifierKey;
+    await log.close();
+    const target = path.join(dir, "restored");
+    await restoreLog({
+      source: { dir: source },
+      verifierKey: key,
+      signerKey: readFileSync(path.join(source, "keys", "signing.key"), "utf8").trim(),
+      dataDir: target,
+    });
+    const stored = readdirSync(path.join(target, "tile", "entries"));
+    expect(stored.filter((f) => /^\d{3}$/.test(f))).toEqual([]);
+    expect(stored.filter((f) => /^\d{3}\.zst$/.test(f))).toHaveLength(16);
+    const report = await verifyLog(new FsLogFiles(target), { verifierKey: key });
+    expect(report.problems).toEqual([]);
+    expect(report.size).toBe(n);
   });
 });

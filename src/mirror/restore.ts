@@ -146,7 +146,10 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
 
   // How far the copy's bundles are pruned, and why (the reason its retention gave).
   let pruned = { before: 0, reason: "" };
-  const log = await openFsLog(o.dataDir, { origin: cp.origin });
+  // Bundles are written plain and compressed once, at the end (finish): compressing during the
+  // replay would spend the CPU on bundles that are about to be pruned, and closing leaves
+  // whatever its background compaction had not reached plain.
+  const log = await openFsLog(o.dataDir, { origin: cp.origin, compressLevel: null });
   try {
     const tree = new TileBuilder();
     let batch: Uint8Array[] = [];
@@ -188,18 +191,25 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
       );
     // Closed first: pruning needs the tiles of those bundles durable, which closing makes them.
     await log.close();
-    if (pruned.before > 0) await prune(o.dataDir, pruned.before, `as in the copy restored: ${pruned.reason}`);
+    await finish(
+      o.dataDir,
+      pruned.before > 0 ? { ...pruned, reason: `as in the copy restored: ${pruned.reason}` } : null,
+    );
     return { origin: cp.origin, size: cp.size, from: note, checkpoint: restored.note };
   } finally {
     await log.close();
   }
 }
 
-/** Prunes the restored log's bundles below `before`, as its copy had them. */
-async function prune(dataDir: string, before: number, reason: string): Promise<void> {
+/**
+ * Prunes the restored log's bundles below `pruned.before`, as its copy had them, then compresses
+ * the full bundles the replay wrote plain.
+ */
+async function finish(dataDir: string, pruned: { before: number; reason: string } | null): Promise<void> {
   const log = await openFsLog(dataDir);
   try {
-    await log.driver.pruneBundles(before, reason);
+    if (pruned) await log.driver.pruneBundles(pruned.before, pruned.reason);
+    await log.driver.compactAll();
   } finally {
     await log.close();
   }

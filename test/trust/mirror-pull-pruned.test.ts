@@ -148,10 +148,11 @@ describe("mirror pull of a log with retention", () => {
       });
       expect(restored["prunedRanges"]).toMatchObject([{ from: 0, before: 512, record: 1012 }]);
       expect(restored["erasedBy"]).toMatchObject([{ record: 1013, count: 1, reason: "DSAR 9" }]);
-      // Bundles 0 and 1 are gone from its disk, as from the log's.
-      expect(
-        readdirSync(path.join(target, "tile", "entries")).filter((n) => /^00[01](\.zst)?$/.test(n)),
-      ).toEqual([]);
+      // Bundles 0 and 1 are gone from its disk, as from the log's, and the full one kept is
+      // compressed, not left plain by a log that closed right after writing it.
+      const stored = readdirSync(path.join(target, "tile", "entries"));
+      expect(stored.filter((n) => /^00[01](\.zst)?$/.test(n))).toEqual([]);
+      expect(stored.filter((n) => /^002(\.zst)?$/.test(n))).toEqual(["002.zst"]);
     };
     const fromCopy = path.join(dir, "restored-from-copy");
     await restoreFrom(fromCopy, "--from", copy);
