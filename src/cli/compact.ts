@@ -5,33 +5,11 @@
 // plain bundles in the background but leaves single-frame ones (they read correctly, only
 // slower); this is for a stopped log.
 import type { Command } from "commander";
-import { DEFAULT_ENTRIES_PER_FRAME, DEFAULT_LEVEL, isEntriesPerFrame } from "../store/bundle-codec.js";
-import type { CompactionStats } from "../store/fs/compactor.js";
-import { openFsLog } from "../store/fs/storage.js";
+import { DEFAULT_ENTRIES_PER_FRAME, isEntriesPerFrame } from "../store/bundle-codec.js";
+import { compactStoppedLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
-import { progressBar, type Progress } from "./progress.js";
-
-/**
- * Compresses the full bundles a stopped log holds plain (with `reframe`, also rewrites those
- * compressed in one frame). `import` ends with it: the background compaction of a log that
- * stops seconds after its last bundle is sealed leaves most of them plain.
- */
-export async function compactStoppedLog(
-  dir: string,
-  opts: { level?: number; entriesPerFrame?: number; reframe?: boolean; progress?: Progress } = {},
-): Promise<CompactionStats> {
-  const log = await openFsLog(dir, {
-    compressLevel: opts.level ?? DEFAULT_LEVEL,
-    entriesPerFrame: opts.entriesPerFrame ?? DEFAULT_ENTRIES_PER_FRAME,
-  });
-  try {
-    return await log.driver.compactAll({ reframe: opts.reframe, onProgress: opts.progress?.update });
-  } finally {
-    opts.progress?.stop();
-    await log.close();
-  }
-}
+import { progressBar } from "./progress.js";
 
 export function registerCompact(program: Command): void {
   program
@@ -61,12 +39,13 @@ export function registerCompact(program: Command): void {
       if (!isEntriesPerFrame(perFrame))
         throw new CliError(`--entries-per-frame: "${o.entriesPerFrame}" is not a power of two from 1 to 256`);
       const started = Date.now();
+      const progress = progressBar("compact", "bundles");
       const stats = await compactStoppedLog(o.data, {
         level,
         entriesPerFrame: perFrame,
         reframe: true,
-        progress: progressBar("compact", "bundles"),
-      });
+        onProgress: (done, total) => progress.update(done, total),
+      }).finally(() => progress.stop());
       const seconds = (Date.now() - started) / 1000;
       const summary = {
         bundles: stats.bundles,

@@ -10,9 +10,8 @@ import { importFiles, type ImportSummary } from "../ingest/import-files.js";
 import { ImportState } from "../ingest/import-state.js";
 import { openIngest } from "../ingest/open-ingest.js";
 import { importToServer, RemoteImportError } from "../ingest/remote-import.js";
-import { fsStorage } from "../store/fs/storage.js";
+import { compactStoppedLog, fsStorage } from "../store/fs/storage.js";
 import { LogError } from "../store/types.js";
-import { compactStoppedLog } from "./compact.js";
 import { progressBar } from "./progress.js";
 import { CliError } from "./errors.js";
 import { ingestClient, webhookUrl } from "./ingest-client.js";
@@ -273,7 +272,10 @@ export function registerImport(program: Command): void {
  */
 async function compressImported(data: string, progress: boolean): Promise<void> {
   try {
-    await compactStoppedLog(data, { progress: progressBar("compress", "bundles", progress) });
+    const bar = progressBar("compress", "bundles", progress);
+    await compactStoppedLog(data, { onProgress: (done, total) => bar.update(done, total) }).finally(() =>
+      bar.stop(),
+    );
   } catch (err) {
     if (!(err instanceof LogError && err.code === "locked")) throw err;
   }

@@ -68,6 +68,7 @@ export function registerRestore(program: Command): void {
       : undefined;
     const token = o.tokenFile ? (await readTokenFile(o.tokenFile))[0] : undefined;
     const progress = progressBar("restore", "entries");
+    const compressing = progressBar("compress", "bundles");
     try {
       const r = await restoreLog({
         source: http
@@ -79,13 +80,19 @@ export function registerRestore(program: Command): void {
         dataDir: o.data,
         witnesses,
         onProgress: (done, total) => progress.update(done, total),
+        onCompressProgress: (done, total) => {
+          progress.stop();
+          compressing.update(done, total);
+        },
       });
       progress.stop();
+      compressing.stop();
       process.stdout.write(
         `restored ${r.size} entries of ${r.origin} into ${o.data}; the new log's checkpoint:\n${r.checkpoint}`,
       );
     } catch (err) {
       progress.stop();
+      compressing.stop();
       if (err instanceof WitnessError) throw new CliError(err.message, err.code === "config" ? 2 : 1);
       throw err;
     } finally {

@@ -13,7 +13,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { readFileIfExists, writeFileAtomic } from "../store/durable-file.js";
 import { FsLogFiles } from "../store/fs/files.js";
-import { openFsLog } from "../store/fs/storage.js";
+import { compactStoppedLog, openFsLog } from "../store/fs/storage.js";
 import { splitBundle } from "../store/bundle-format.js";
 import { TileBuilder } from "../store/tile-builder.js";
 import {
@@ -47,6 +47,8 @@ export interface RestoreOptions {
   dataDir: string;
   witnesses?: WitnessPolicy | null;
   onProgress?: (done: number, total: number) => void;
+  /** Hears the compression of the new log's bundles, its last step (bundles done, of all). */
+  onCompressProgress?: (done: number, total: number) => void;
 }
 
 export interface RestoreResult {
@@ -146,9 +148,9 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
 
   // How far the copy's bundles are pruned, and why (the reason its retention gave).
   let pruned = { before: 0, reason: "" };
-  // Bundles are written plain and compressed once, at the end (finish): compressing during the
-  // replay would spend the CPU on bundles that are about to be pruned, and closing leaves
-  // whatever its background compaction had not reached plain.
+  // Bundles are written plain and compressed once, at the end: compressing during the replay
+  // would spend the CPU on bundles that are about to be pruned, and closing leaves whatever its
+  // background compaction had not reached plain.
   const log = await openFsLog(o.dataDir, { origin: cp.origin, compressLevel: null });
   try {
     const tree = new TileBuilder();
@@ -191,25 +193,19 @@ export async function restoreLog(o: RestoreOptions): Promise<RestoreResult> {
       );
     // Closed first: pruning needs the tiles of those bundles durable, which closing makes them.
     await log.close();
-    await finish(
-      o.dataDir,
-      pruned.before > 0 ? { ...pruned, reason: `as in the copy restored: ${pruned.reason}` } : null,
-    );
+    if (pruned.before > 0) await prune(o.dataDir, pruned.before, `as in the copy restored: ${pruned.reason}`);
+    await compactStoppedLog(o.dataDir, o.onCompressProgress ? { onProgress: o.onCompressProgress } : {});
     return { origin: cp.origin, size: cp.size, from: note, checkpoint: restored.note };
   } finally {
     await log.close();
   }
 }
 
-/**
- * Prunes the restored log's bundles below `pruned.before`, as its copy had them, then compresses
- * the full bundles the replay wrote plain.
- */
-async function finish(dataDir: string, pruned: { before: number; reason: string } | null): Promise<void> {
+/** Prunes the restored log's bundles below `before`, as its copy had them. */
+async function prune(dataDir: string, before: number, reason: string): Promise<void> {
   const log = await openFsLog(dataDir);
   try {
-    if (pruned) await log.driver.pruneBundles(pruned.before, pruned.reason);
-    await log.driver.compactAll();
+    await log.driver.pruneBundles(before, reason);
   } finally {
     await log.close();
   }

@@ -5,6 +5,8 @@ import type { LogSource } from "../driver.js";
 import { openLog } from "../log-core.js";
 import type { OpenLogOptions, Storage } from "../storage.js";
 import type { AuditLog } from "../types.js";
+import { DEFAULT_ENTRIES_PER_FRAME, DEFAULT_LEVEL } from "../bundle-codec.js";
+import type { CompactionStats } from "./compactor.js";
 import { FsDriver, type FsDriverOptions } from "./driver.js";
 import { FsLogFiles } from "./files.js";
 import { FsLayout } from "./layout.js";
@@ -30,6 +32,34 @@ export async function openFsLog(
   }
   const log = await openLog(driver, keys, opts);
   return Object.assign(log, { driver });
+}
+
+/**
+ * Compresses the full bundles a stopped log holds plain (with `reframe`, also rewrites those
+ * compressed in one frame). A one-shot writer (import, restore) ends with it: a log that stops
+ * seconds after sealing its last bundles leaves most of them plain.
+ */
+export async function compactStoppedLog(
+  dir: string,
+  opts: {
+    level?: number;
+    entriesPerFrame?: number;
+    reframe?: boolean;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
+): Promise<CompactionStats> {
+  const log = await openFsLog(dir, {
+    compressLevel: opts.level ?? DEFAULT_LEVEL,
+    entriesPerFrame: opts.entriesPerFrame ?? DEFAULT_ENTRIES_PER_FRAME,
+  });
+  try {
+    return await log.driver.compactAll({
+      ...(opts.reframe ? { reframe: true } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+  } finally {
+    await log.close();
+  }
 }
 
 /** The storage of one data directory. */
