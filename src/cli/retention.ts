@@ -104,7 +104,7 @@ export function registerRetention(program: Command): void {
             by: o.by ?? defaultActor(),
             dryRun: o.dryRun === true,
             thin: o.thin === true,
-            ...(holds ? { hold: (prunedBefore: number) => holds.hold(prunedBefore, Date.now()) } : {}),
+            ...(holds ? { hold: (prunedBefore: number) => holds.hold(prunedBefore) } : {}),
             onProgress: (done, total) => progress.update(done, total),
             onThinned: (indexes, done, total) => {
               thinnedRows += dropThinnedRows(o.data, indexes);

@@ -52,18 +52,20 @@ export class MirrorHolds {
     nowMs: number,
     warn: (message: string, fields: Record<string, unknown>) => void,
   ): Promise<MirrorHolds> {
-    let kept = new Map<string, Held>();
+    let saved: Awaited<ReturnType<typeof readHeld>> = null;
     try {
-      kept = (await readHeld(file))?.mirrors ?? kept;
+      saved = await readHeld(file);
     } catch (err) {
       warn("what each mirror holds could not be read; each counts as holding nothing until it answers", {
         file,
         err: (err as Error).message,
       });
     }
+    const kept = saved?.mirrors ?? new Map<string, Held>();
     const held = new Map(mirrors.map((m) => [m, kept.get(m) ?? { size: 0, sinceMs: nowMs }]));
     const holds = new MirrorHolds(file, held, holdMs, warn);
-    holds.dirty = true;
+    // Written at once only when it differs from the file: a new or removed mirror, another period.
+    holds.dirty = saved?.holdMs !== holdMs || kept.size !== held.size || mirrors.some((m) => !kept.has(m));
     await holds.save();
     return holds;
   }
@@ -102,7 +104,7 @@ export class MirrorHolds {
    * Where a retention run that finds `prunedBefore` entries pruned already must stop at `nowMs`
    * for the mirrors still waited for, or null when none holds it back.
    */
-  hold(prunedBefore: number, nowMs: number): RetentionHold | null {
+  hold(prunedBefore: number, nowMs = Date.now()): RetentionHold | null {
     let hold: RetentionHold | null = null;
     for (const [name, h] of this.held) {
       if (h.size < prunedBefore) continue;

@@ -140,7 +140,7 @@ export async function setUpCosigning(
     },
     published: () => cosigning.published(),
     ...(config.strict ? { ackGate } : {}),
-    ...(holds ? { retentionHold: (prunedBefore: number) => holds.hold(prunedBefore, Date.now()) } : {}),
+    ...(holds ? { retentionHold: (prunedBefore: number) => holds.hold(prunedBefore) } : {}),
     extension: {
       start: async (ingest, ctx) => {
         const registers = [ctx.registry];

@@ -98,7 +98,7 @@ export async function runRetention(
         ? "no full bundle with durable tiles left to look at"
         : "every full bundle with durable tiles was looked at";
   let before = from;
-  let stoppedBy = limit <= from ? atLimit : "";
+  let stoppedBy = "";
   scan: while (before + BUNDLE_SIZE <= limit) {
     for await (const entry of log.readEntries(before, before + BUNDLE_SIZE)) {
       // An erased entry holds nothing left to keep.
