@@ -8,6 +8,7 @@ import Database from "better-sqlite3";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { INDEX_FILE } from "../src/index/db.js";
+import { STRING_COLUMNS } from "../src/index/schema.js";
 import type { AuditEvent } from "../src/audit/types.js";
 import { catchUp, openIndexForLog, startIndexer, type Indexer } from "../src/index/indexer.js";
 import { parseFilter, type RawFilter } from "../src/index/query.js";
@@ -84,21 +85,6 @@ const FILTERS: RawFilter[] = [
   { stage: ["RequestReceived", "ResponseComplete"], asc: ["true"] },
   { "audit-id": [`feed-${SEED}-3`, `feed-${SEED}-7`], stage: ["RequestReceived", "ResponseComplete"] },
   { user: ["nobody-ever"] },
-];
-
-/** Columns of `entries` holding a string's id: compared by the string, ids depend on the order of writes. */
-const STRING_COLUMNS = [
-  "kind",
-  "user",
-  "imp_user",
-  "verb",
-  "resource",
-  "subresource",
-  "namespace",
-  "name",
-  "api_group",
-  "source_ip",
-  "decision",
 ];
 
 /** Every row of an index file as values (strings and group lists, not their ids), in log order. */

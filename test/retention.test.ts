@@ -4,7 +4,7 @@
 // a second record, a run that stops between its record and the removal loses nothing, and
 // verify names the record behind every pruned range. With --thin, the entries past the policy
 // go one by one from the bundles kept, listed in a record first, and verify names it too.
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { scanOffThread } from "../src/retention/scan-thread.js";
 import { findThinnable, ThinCursors, type FindThinnable } from "../src/retention/thin.js";
 import { makeRng } from "../bench/gen/rng.js";
 import { FsLayout } from "../src/store/fs/layout.js";
+import { INDEX_FILE } from "../src/index/db.js";
 import { openFsLog } from "../src/store/fs/storage.js";
 import { verifyLog } from "../src/verify/verify-log.js";
 import { FsLogFiles } from "../src/store/fs/files.js";
@@ -84,6 +85,16 @@ function bundleBytes(dir: string, apparent = false): number {
   }, 0);
 }
 
+/**
+ * Whether index.db (and its write-ahead log, if any) holds x-17, a name only pruned events
+ * (x-17, x-170 … x-179) carried, and `kept`, one a kept event carries.
+ */
+function prunedNamesIn(dir: string, kept: string): { pruned: boolean; kept: boolean } {
+  const files = [INDEX_FILE, `${INDEX_FILE}-wal`].map((f) => path.join(dir, f)).filter((f) => existsSync(f));
+  const bytes = Buffer.concat(files.map((f) => readFileSync(f)));
+  return { pruned: bytes.includes("x-17"), kept: bytes.includes(kept) };
+}
+
 /** How many events `kubetrail query` lists in `dir` (from the index). */
 async function listed(dir: string): Promise<number> {
   const r = await runCli(["query", "--data", dir, "--limit", "all", "-o", "json"]);
@@ -141,8 +152,11 @@ describe("retention run", () => {
       stoppedBy: string;
     };
     expect(run).toMatchObject({ from: 0, before: 256, bundles: 1, recordIndex: 700, indexRowsDropped: 256 });
-    // The pruned events' index rows went with them: who did what to which object is not kept either.
+    // The pruned events' index rows went with them: who did what to which object is not kept either,
+    // nor the names only they held (x-0 … x-255) in the index's dictionary.
     expect(await listed(dir)).toBe(700 - 256);
+    expect(run).toMatchObject({ stringsForgotten: 256 });
+    expect(prunedNamesIn(dir, "x-600")).toEqual({ pruned: false, kept: true });
     const until = new Date(NOW - 90 * DAY_MS + 7 * 365 * DAY_MS).toISOString();
     expect(run.stoppedBy).toBe(
       `entry 300 is still kept (get secrets in team-a, kept by rule 1 until ${until}); only whole bundles go, oldest first`,
@@ -265,10 +279,12 @@ describe("retention run", () => {
     try {
       await untilPrinted(serve, "retention: bundles removed");
       expect(serve.output()).toContain('"indexRowsDropped":512');
+      expect(serve.output()).toContain('"stringsForgotten":512');
       expect(serve.output()).toMatch(/"stoppedBy":"every full bundle with durable tiles was looked at"/);
     } finally {
       await serve.kill("SIGTERM");
     }
+    expect(prunedNamesIn(dir, "x-520")).toEqual({ pruned: false, kept: true });
     const v = await runCli(["verify", "--data", dir, "--key", key, "-o", "json"]);
     const report = JSON.parse(v.stdout) as { ok: boolean; pruned: number; prunedRanges: { by: string }[] };
     expect(report).toMatchObject({ ok: true, pruned: 512 });

@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import { MirrorHolds, MIRRORS_HELD_FILE } from "../publish/mirror-holds.js";
 import { parseRetentionPolicy, RetentionError, type RetentionPolicy } from "../retention/policy.js";
 import { runRetention } from "../retention/run.js";
-import { dropPrunedRows, dropThinnedRows } from "../index/drop-pruned.js";
+import { dropPrunedRows, dropThinnedRows, forgetDroppedStrings } from "../index/drop-pruned.js";
 import { openFsLog } from "../store/fs/storage.js";
 import { CliError } from "./errors.js";
 import { checkOutput } from "./output/format.js";
@@ -120,10 +120,18 @@ export function registerRetention(program: Command): void {
         // The index rows of what is pruned go too; every run, so none a crash left behind stays.
         const prunedRows = o.dryRun ? 0 : dropPrunedRows(o.data, result.before);
         const indexRowsDropped = prunedRows + thinnedRows;
+        // Names only those rows held go from the index's dictionary too.
+        const stringsForgotten = indexRowsDropped > 0 ? forgetDroppedStrings(o.data) : 0;
         const seconds = (Date.now() - started) / 1000;
         if (o.output === "json") {
           process.stdout.write(
-            JSON.stringify({ ...result, indexRowsDropped, dryRun: o.dryRun === true, seconds }) + "\n",
+            JSON.stringify({
+              ...result,
+              indexRowsDropped,
+              stringsForgotten,
+              dryRun: o.dryRun === true,
+              seconds,
+            }) + "\n",
           );
           return;
         }

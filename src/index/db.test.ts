@@ -1,5 +1,5 @@
 import { fork } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -362,6 +362,92 @@ describe("the strings dictionary", () => {
     } finally {
       other.close();
     }
+  });
+
+  describe("after retention dropped rows", () => {
+    const withGroups = (auditID: string, user: string, name: string, groups: string[]) => {
+      const e = JSON.parse(event(auditID, user).toString()) as Record<string, unknown>;
+      e["user"] = { username: user, groups };
+      e["objectRef"] = { resource: "pods", namespace: "prod", name };
+      return Buffer.from(JSON.stringify(e));
+    };
+    const groupLists = (ix: string): number =>
+      (
+        new Database(join(ix, INDEX_FILE), { readonly: true })
+          .prepare("SELECT COUNT(*) AS n FROM group_sets WHERE groups LIKE '%team-olga%'")
+          .get() as { n: number }
+      ).n;
+
+    it("blanks what no row names any more; every connection then gives a name met again a new id", () => {
+      const other = openIndex(dir, { origin: "test.example/log" }).index;
+      try {
+        add(index, 15, withGroups("o1", "olga", "olga-notes", ["team-olga"]));
+        add(index, 16, withGroups("o2", "olga", "olga-notes", ["team-olga"]));
+        add(index, 17, event("m9", "mallory"));
+        // Both connections have olga's id cached.
+        expect(users(other, "olga")).toEqual([16, 15]);
+        // As serve drops them: its stats are told, so the generation (which empties caches) stays.
+        expect(index.dropEntries([15, 16], { readersTold: true })).toBe(2);
+        expect(other.forgetUnreferenced()).toEqual({ strings: 2, groupSets: 1 });
+        expect(count(dir, "olga")).toBe(0);
+        expect(count(dir, "olga-notes")).toBe(0);
+        expect(groupLists(dir)).toBe(0);
+        // Still named by rows: kept.
+        expect(count(dir, "mallory")).toBe(1);
+        expect(count(dir, "prod")).toBe(1);
+        // Nothing left to blank; the dictionary check still sees no gap.
+        expect(index.forgetUnreferenced()).toEqual({ strings: 0, groupSets: 0 });
+        expect(openIndex(dir, { origin: "test.example/log", check: true }).rebuilt).toBeUndefined();
+        // olga again, written by the connection that cached her old id: a new id, found by both.
+        add(index, 18, withGroups("o3", "olga", "olga-notes", ["team-olga"]));
+        expect(count(dir, "olga")).toBe(1);
+        expect(users(index, "olga")).toEqual([18]);
+        expect(users(other, "olga")).toEqual([18]);
+        expect(index.search(parseFilter({ group: ["team-olga"] }), NOW).rows.map((r) => r.idx)).toEqual([18]);
+        expect(index.rowsAt([18])[0]).toMatchObject({
+          user: "olga",
+          name: "olga-notes",
+          groups: ["team-olga"],
+        });
+      } finally {
+        other.close();
+      }
+    });
+
+    it("keeps a string a row written between its read and its write names", () => {
+      add(index, 15, event("z1", "zoe"));
+      expect(index.dropEntries([15])).toBe(1);
+      const other = openIndex(dir, { origin: "test.example/log" }).index;
+      try {
+        // zoe is unreferenced when the rows are read; then the writer names her again.
+        const f = other.forgetUnreferenced({
+          rowsPerRead: 4,
+          afterRead: () => add(index, 16, event("z2", "zoe")),
+        });
+        expect(f.strings).toBe(0);
+        expect(count(dir, "zoe")).toBe(1);
+        expect(users(other, "zoe")).toEqual([16]);
+      } finally {
+        other.close();
+      }
+    });
+
+    it("leaves no byte of a blanked name in the file", () => {
+      add(index, 15, withGroups("o1", "olga", "olga-notes", ["team-olga"]));
+      index.close();
+      const before = readFileSync(join(dir, INDEX_FILE));
+      expect(before.includes("olga-notes")).toBe(true);
+      index = openIndex(dir, { origin: "test.example/log" }).index;
+      expect(index.dropEntries([15])).toBe(1);
+      expect(index.forgetUnreferenced().strings).toBe(2);
+      index.close();
+      // The last connection closed: SQLite checkpointed and removed its write-ahead log.
+      expect(existsSync(join(dir, `${INDEX_FILE}-wal`))).toBe(false);
+      const after = readFileSync(join(dir, INDEX_FILE));
+      for (const value of ["olga-notes", "team-olga", "olga"]) expect(after.includes(value)).toBe(false);
+      expect(after.includes("mallory")).toBe(true);
+      index = openIndex(dir, { origin: "test.example/log" }).index;
+    });
   });
 
   it("a missing dictionary row is damage: found by the check (rebuilt) or by a query (corrupt)", () => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Stage } from "../audit/types.js";
 import { IndexError } from "./errors.js";
+import { forgetUnreferenced, type ForgetOptions, type Forgotten } from "./forget-strings.js";
 import { resourceLabel } from "./present.js";
 import {
   compileSearch,
@@ -130,7 +131,7 @@ class StringTable {
   ) {
     this.stmts = {
       find: db.prepare<[string], { id: number }>("SELECT id FROM strings WHERE value = ?"),
-      value: db.prepare<[number], { value: string }>("SELECT value FROM strings WHERE id = ?"),
+      value: db.prepare<[number], { value: string | null }>("SELECT value FROM strings WHERE id = ?"),
       add: db.prepare<[string]>("INSERT INTO strings (value) VALUES (?)"),
     };
   }
@@ -166,9 +167,13 @@ class StringTable {
     if (id === null) return null;
     let value = this.valueOf.get(id);
     if (value === undefined) {
-      value = this.stmts.value.get(id)?.value;
-      if (value === undefined)
+      const row = this.stmts.value.get(id);
+      if (row === undefined)
         throw new IndexError("corrupt", `${this.path}: string ${id} is missing from the dictionary`);
+      // Blanked as unreferenced (forget-strings.ts), yet a row refers to it.
+      if (row.value === null)
+        throw new IndexError("corrupt", `${this.path}: string ${id} was blanked but a row refers to it`);
+      value = row.value;
       this.remember(value, id);
     }
     return value;
@@ -202,6 +207,7 @@ export class QueryIndex {
   private readonly groupSets = new Map<string, number>();
   private readonly strings: StringTable;
   private readonly keys: IndexKeys;
+  /** The generation and strings epoch (meta) the caches of ids were filled in. */
   private generation: string | undefined;
 
   constructor(
@@ -211,9 +217,10 @@ export class QueryIndex {
     this.strings = new StringTable(db, path);
     this.keys = { id: this.strings.find, auditKey };
     this.stmts = {
-      position: db.prepare<[], { position: number; origin: string; generation: string }>(
-        "SELECT position, origin, generation FROM meta",
-      ),
+      position: db.prepare<
+        [],
+        { position: number; origin: string; generation: string; strings_epoch: number }
+      >("SELECT position, origin, generation, strings_epoch FROM meta"),
       setPosition: db.prepare<[number, number]>("UPDATE meta SET position = ?, indexed_at = ?"),
       finalOf: db.prepare<[bigint], { idx: number; stage_rank: number }>(
         "SELECT idx, stage_rank FROM entries WHERE audit = ? AND final = 1",
@@ -241,19 +248,23 @@ export class QueryIndex {
     return this.meta().origin;
   }
 
-  private meta(): { position: number; origin: string; generation: string } {
+  private meta(): { position: number; origin: string; generation: string; strings_epoch: number } {
     const r = this.stmts.position.get();
     if (r === undefined) throw new IndexError("corrupt", `${this.path}: meta row missing`);
     return r;
   }
 
-  /** Empties the caches of ids when the index was rebuilt (by any process) since they were filled. */
+  /**
+   * Empties the caches of ids when the index was rebuilt, or unreferenced strings were blanked,
+   * (by any process) since they were filled.
+   */
   private sameGeneration(): void {
-    const { generation } = this.meta();
-    if (generation !== this.generation) {
+    const { generation, strings_epoch } = this.meta();
+    const current = `${generation}/${strings_epoch}`;
+    if (current !== this.generation) {
       this.groupSets.clear();
       this.strings.clear();
-      this.generation = generation;
+      this.generation = current;
     }
   }
 
@@ -576,6 +587,14 @@ export class QueryIndex {
   }
 
   /**
+   * Blanks the strings and group lists no row refers to any more (after dropRows): once a run,
+   * since it reads every row. Returns how many.
+   */
+  forgetUnreferenced(opts?: ForgetOptions): Forgotten {
+    return forgetUnreferenced(this.db, opts);
+  }
+
+  /**
    * After rows were deleted: unless the readers that hold rows (the web UI's stats) are told
    * otherwise, a new generation, so they read them again; and the freed pages go back to the
    * file system where the file allows it.
@@ -629,6 +648,10 @@ function configure(db: Database.Database): void {
   db.pragma("cache_size = -65536");
   // Planner statistics from a sample: ANALYZE (run by optimize) stays milliseconds at millions of rows.
   db.pragma("analysis_limit = 1000");
+  // Zeroes the space a cell leaves in its page (a page split leaves stale copies of strings
+  // otherwise): a name retention blanked must not linger in the file. No cost the indexing
+  // rate shows; freed whole pages are not zeroed (FAST), incremental vacuum gives them back.
+  db.pragma("secure_delete = FAST");
 }
 
 const BUSY_TIMEOUT_MS = 10_000;

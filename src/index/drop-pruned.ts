@@ -32,13 +32,32 @@ export function dropThinnedRows(dataDir: string, indexes: readonly number[]): nu
   return indexes.length === 0 ? 0 : dropFromIndex(dataDir, (index) => index.dropEntries(indexes));
 }
 
-/** dropPrunedRows (`before`) or dropThinnedRows (`indexes`) on a worker thread. */
-export async function dropRowsOffThread(
-  dataDir: string,
-  rows: { before: number } | { indexes: readonly number[] },
-): Promise<number> {
-  const m = await firstMessage<{ deleted?: number; error?: string }>(WORKER, { dataDir, ...rows });
-  if (m.error !== undefined)
-    throw new IndexError("writer", `dropping the index rows of entries retention removed: ${m.error}`);
+/**
+ * Blanks the dictionary strings no row of DATA/index.db refers to any more (forget-strings.ts),
+ * if there is an index; returns how many. Once a retention run, after its rows went.
+ */
+export function forgetDroppedStrings(dataDir: string): number {
+  return dropFromIndex(dataDir, (index) => {
+    const f = index.forgetUnreferenced();
+    return f.strings + f.groupSets;
+  });
+}
+
+/** What a drop-pruned worker does: dropPrunedRows, dropThinnedRows or forgetDroppedStrings. */
+export type DropJob = { before: number } | { indexes: readonly number[] } | { forget: true };
+
+export function runDropJob(dataDir: string, job: DropJob): number {
+  if ("before" in job) return dropPrunedRows(dataDir, job.before);
+  if ("indexes" in job) return dropThinnedRows(dataDir, job.indexes);
+  return forgetDroppedStrings(dataDir);
+}
+
+/** runDropJob on a worker thread: on a connection of its own, the event loop never waits for it. */
+export async function dropRowsOffThread(dataDir: string, job: DropJob): Promise<number> {
+  const m = await firstMessage<{ deleted?: number; error?: string }>(WORKER, { dataDir, ...job });
+  if (m.error !== undefined) {
+    const what = "forget" in job ? "blanking the strings of" : "dropping the index rows of";
+    throw new IndexError("writer", `${what} entries retention removed: ${m.error}`);
+  }
   return m.deleted ?? 0;
 }

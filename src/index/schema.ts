@@ -6,7 +6,22 @@
 // interned: a row holds small integer ids into `strings`, since users, verbs, resources,
 // namespaces and source addresses repeat across millions of events.
 
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
+
+/** The columns of `entries` that hold a `strings` id. */
+export const STRING_COLUMNS = [
+  "kind",
+  "user",
+  "imp_user",
+  "verb",
+  "resource",
+  "subresource",
+  "namespace",
+  "name",
+  "api_group",
+  "source_ip",
+  "decision",
+] as const;
 
 /** Bytes of the leaf hash a row keeps: enough to catch a stale or foreign index, not a full hash. */
 export const LEAF_PREFIX = 8;
@@ -23,14 +38,18 @@ CREATE TABLE meta (
   -- transaction as the rows, so a crash can neither skip nor double-index an entry.
   position INTEGER NOT NULL,
   -- When position last moved (milliseconds since the epoch), for status displays.
-  indexed_at INTEGER
+  indexed_at INTEGER,
+  -- Moves when strings or group lists no row refers to any more are blanked (forget-strings.ts):
+  -- a connection then drops its cached value → id maps.
+  strings_epoch INTEGER NOT NULL DEFAULT 0
 );
 
 -- Every distinct string a row refers to (user, verb, resource, namespace, name, ...), once. Ids are
 -- handed out in order and never reused or deleted within a generation, so a gap means damage.
+-- value is NULL once no row refers to it (retention deleted them all).
 CREATE TABLE strings (
   id INTEGER PRIMARY KEY,
-  value TEXT NOT NULL UNIQUE
+  value TEXT UNIQUE
 );
 
 CREATE TABLE entries (
@@ -70,7 +89,8 @@ CREATE TABLE entries (
 -- entries point to it, so a --group filter is a lookup of set ids, not one row per group per entry.
 CREATE TABLE group_sets (
   id INTEGER PRIMARY KEY,
-  groups TEXT NOT NULL UNIQUE
+  -- NULL, and no members, once no row refers to it.
+  groups TEXT UNIQUE
 );
 CREATE TABLE group_members (
   grp TEXT NOT NULL,

@@ -98,6 +98,16 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
             failed("retention: dropping the pruned entries' index rows failed")(err);
             return 0;
           });
+          const rowsDropped = indexRowsDropped + (opts.thin ? await thinnedRows : 0);
+          // On a connection of its own, whoever dropped the rows: it reads every row, which the
+          // index writer would otherwise wait for.
+          const stringsForgotten =
+            rowsDropped === 0
+              ? 0
+              : await dropRowsOffThread(dir, { forget: true }).catch((err: unknown) => {
+                  failed("retention: blanking the index strings no row refers to failed")(err);
+                  return 0;
+                });
           const thinned = opts.thin
             ? {
                 thinned: r.thinned.entries,
@@ -117,6 +127,7 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
                 bytesFreed: r.bytesFreed,
                 record: r.recordIndex,
                 indexRowsDropped,
+                stringsForgotten,
                 stoppedBy: r.stoppedBy,
                 ...thinned,
               },

@@ -33,7 +33,7 @@ export class StatsSource {
   /** The inode of the file open: serve's indexer replaces a damaged index.db by a new file. */
   private inode = -1;
   private readonly file: string;
-  /** index.db's dictionary (strings id → value) as far as read, for the generation `dictionaryOf`. */
+  /** index.db's dictionary (strings id → value) as far as read, for `dictionaryOf` (generation/strings epoch). */
   private dictionary = new Map<number, string>();
   private dictionaryOf: string | undefined;
 
@@ -51,8 +51,8 @@ export class StatsSource {
 
   private prepare(db: Database.Database) {
     return {
-      meta: db.prepare<[], { position: number; generation: string }>(
-        "SELECT position, generation FROM meta WHERE id = 1",
+      meta: db.prepare<[], { position: number; generation: string; strings_epoch: number }>(
+        "SELECT position, generation, strings_epoch FROM meta WHERE id = 1",
       ),
       rows: db
         .prepare<[number, number]>(
@@ -60,7 +60,7 @@ export class StatsSource {
             "code, source_ip, decision, stage_rank, final FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
         )
         .raw(true),
-      string: db.prepare<[number], string>("SELECT value FROM strings WHERE id = ?").pluck(true),
+      string: db.prepare<[number], string | null>("SELECT value FROM strings WHERE id = ?").pluck(true),
       // Earlier rows of the same requests that rows in [from, to) superseded (no longer final).
       superseded: db
         .prepare<[number, number, number]>(
@@ -92,11 +92,14 @@ export class StatsSource {
         this.open();
       }
       const meta = this.stmts.meta.get();
-      if (meta !== undefined && meta.generation !== this.dictionaryOf) {
+      if (meta === undefined) return undefined;
+      // Also when retention's unreferenced strings were blanked: the names it held go from memory too.
+      const dictionaryOf = `${meta.generation}/${meta.strings_epoch}`;
+      if (dictionaryOf !== this.dictionaryOf) {
         this.dictionary = new Map();
-        this.dictionaryOf = meta.generation;
+        this.dictionaryOf = dictionaryOf;
       }
-      return meta;
+      return { position: meta.position, generation: meta.generation };
     } catch {
       // Being replaced or not yet filled (no meta row, no file): nothing to follow yet.
       return undefined;
@@ -133,9 +136,10 @@ export class StatsSource {
   private string(id: number): string {
     let value = this.dictionary.get(id);
     if (value === undefined) {
-      value = this.stmts.string.get(id);
-      if (value === undefined)
+      const read = this.stmts.string.get(id);
+      if (read === undefined || read === null)
         throw new IndexError("corrupt", `${this.file}: string ${id} is missing from the dictionary`);
+      value = read;
       this.dictionary.set(id, value);
     }
     return value;
