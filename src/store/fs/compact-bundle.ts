@@ -33,7 +33,8 @@ export type CompactOutcome =
   /** No plain file: already compressed, pruned, or not full yet. */
   | { state: "absent" };
 
-function readIfExists(file: string): Buffer | null {
+/** The file's bytes, or null when there is no such file. */
+export function readIfExists(file: string): Buffer | null {
   try {
     return fs.readFileSync(file);
   } catch (err) {

@@ -3,13 +3,14 @@
 // process that stopped before compressing them), found by a scan. One bundle at a time, on a
 // worker thread at the lowest CPU priority when running from the build (in the caller's thread
 // under the TypeScript sources, as in tests). Only the log's writer compacts: whatever else
-// rewrites or removes bundles (retention, erasure) runs `exclusive`ly of it.
+// rewrites or removes bundles (retention, erasure) runs `exclusive`ly of it, and tombstones
+// are written on the same thread (`tombstone`).
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { setImmediate as turn } from "node:timers/promises";
-import { Worker } from "node:worker_threads";
 import { parseTilePath } from "../../tlog/index.js";
 import { WorkerCalls } from "../../worker/calls.js";
+import { startWorker, workerModule } from "../../worker/start.js";
 import { DEFAULT_ENTRIES_PER_FRAME, DEFAULT_LEVEL } from "../bundle-codec.js";
 import {
   compactBundleFile,
@@ -19,14 +20,18 @@ import {
 } from "./compact-bundle.js";
 import type { CompactReply } from "./compact-worker.js";
 import type { FsLayout } from "./layout.js";
+import { tombstoneBundleFile, type TombstoneRewrite } from "./tombstone.js";
+import { LogError } from "../types.js";
 
-const WORKER_URL = import.meta.url.endsWith(".js") ? new URL("./compact-worker.js", import.meta.url) : null;
+const WORKER = workerModule(import.meta.url, "compact-worker");
 
 export interface CompactorOptions {
   /** zstd level (default DEFAULT_LEVEL). */
   level?: number;
   /** Entries per seekable frame (default DEFAULT_ENTRIES_PER_FRAME). */
   entriesPerFrame?: number;
+  /** Work on the compaction thread; by default only when running from the build (see above). */
+  onThread?: boolean;
   /** Told when compacting a bundle fails; it stays plain and is tried again by the next scan. */
   onError?: (err: unknown) => void;
 }
@@ -58,9 +63,9 @@ export class BundleCompactor {
     private readonly opts: CompactorOptions = {},
   ) {
     this.calls =
-      WORKER_URL === null
-        ? null
-        : new WorkerCalls(new Worker(WORKER_URL, { workerData: { dir: layout.dir } }), "bundle compactor");
+      (opts.onThread ?? WORKER.pathname.endsWith(".js"))
+        ? new WorkerCalls(startWorker(WORKER, { dir: layout.dir }), "bundle compactor")
+        : null;
   }
 
   /** Queues full bundles for compression (those sealed just now). */
@@ -165,16 +170,39 @@ export class BundleCompactor {
   }
 
   private async compactOne(index: number, reframe: boolean): Promise<CompactOutcome> {
-    const level = this.opts.level ?? DEFAULT_LEVEL;
-    const perFrame = this.opts.entriesPerFrame ?? DEFAULT_ENTRIES_PER_FRAME;
+    const { level, perFrame } = this.format();
     if (this.calls === null) {
       // A turn of the event loop per bundle, so tests running in-thread stay responsive.
       await turn();
       return (reframe ? reframeBundleFile : compactBundleFile)(this.layout, index, level, perFrame);
     }
-    const reply = await this.calls.call({ index, level, perFrame, reframe });
+    const reply = await this.calls.call({ op: "compact", index, level, perFrame, reframe });
     if (reply.error !== undefined) throw new Error(`compressing entry bundle ${index}: ${reply.error}`);
     return reply.outcome!;
+  }
+
+  /**
+   * Empties lines `lines` of full bundle `index` (tombstone.ts) on the compaction thread, in the
+   * form the log compresses bundles in. Only inside exclusive(), like anything else that
+   * rewrites bundles.
+   */
+  readonly tombstone: TombstoneRewrite = async (index, lines) => {
+    const { level, perFrame } = this.format();
+    if (this.calls === null) {
+      await turn();
+      return tombstoneBundleFile(this.layout, index, lines, level, perFrame);
+    }
+    const reply = await this.calls.call({ op: "tombstone", index, lines: [...lines], level, perFrame });
+    if (reply.error === undefined) return reply.tombstone!;
+    const message = `rewriting entry bundle ${index} with tombstones: ${reply.error}`;
+    throw reply.code === "corrupt" ? new LogError("corrupt", message) : new Error(message);
+  };
+
+  private format(): { level: number; perFrame: number } {
+    return {
+      level: this.opts.level ?? DEFAULT_LEVEL,
+      perFrame: this.opts.entriesPerFrame ?? DEFAULT_ENTRIES_PER_FRAME,
+    };
   }
 
   /** Stops compacting (what is queued stays plain until the next scan) and ends the thread. */

@@ -248,7 +248,7 @@ export class FsDriver implements StorageDriver {
     return this.exclusively(async () => {
       let rewritten = 0;
       for (const [b, lines] of [...byBundle].sort((x, y) => x[0] - y[0]))
-        if (await tombstoneLines(this.layout, this.files, b, lines)) rewritten++;
+        if (await tombstoneLines(this.layout, this.files, b, lines, this.compactor?.tombstone)) rewritten++;
       return rewritten;
     });
   }

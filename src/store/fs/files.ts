@@ -408,6 +408,11 @@ export class FsLogFiles implements LogSource {
     return { data: data.subarray(start, lineOffset(data, width - firstFrame * perFrame)), first: from };
   }
 
+  /** Whether retention removed bundle `index` (DATA/retention read again). */
+  async pruned(index: number): Promise<boolean> {
+    return prunedBy(await this.readRetention(), index);
+  }
+
   /** Reads DATA/retention again (it only grows) and keeps it. */
   private async readRetention(): Promise<RetentionRecord | null> {
     this.retention = await readRetention(this.layout.retention);
