@@ -165,7 +165,23 @@ export class Columns {
     if (i >= 0 && i < this.length) {
       this.stage[i] = -1;
       this.final[i] = 0;
+      // Its names go too, once the dictionaries are re-coded (forgetUnusedNames).
+      for (const a of [
+        this.user,
+        this.verb,
+        this.resource,
+        this.namespace,
+        this.name,
+        this.source,
+        this.decision,
+      ])
+        a[i] = -1;
     }
+  }
+
+  /** Re-codes the dictionaries over the rows held: names only forgotten rows had are dropped. */
+  forgetUnusedNames(): void {
+    this.recodeAll(this.length);
   }
 
   private grow(): void {
@@ -192,6 +208,16 @@ export class Columns {
     this.final = widen(this.final, (n) => new Uint8Array(n));
   }
 
+  private recodeAll(n: number): void {
+    this.users = recode(this.users, this.user, n, text);
+    this.verbs = recode(this.verbs, this.verb, n, text);
+    this.resources = recode(this.resources, this.resource, n, resourceKey);
+    this.namespaces = recode(this.namespaces, this.namespace, n, text);
+    this.names = recode(this.names, this.name, n, text);
+    this.sources = recode(this.sources, this.source, n, text);
+    this.decisions = recode(this.decisions, this.decision, n, text);
+  }
+
   /**
    * Drops the oldest half of the rows and re-codes the dictionaries over what is left, so
    * neither the rows nor the strings of long-gone objects grow without bound.
@@ -214,13 +240,7 @@ export class Columns {
     this.blockMin = [];
     this.blockMax = [];
     for (let i = 0; i < keep; i++) this.noteBlockTime(i, this.time[i] as number);
-    this.users = recode(this.users, this.user, keep, text);
-    this.verbs = recode(this.verbs, this.verb, keep, text);
-    this.resources = recode(this.resources, this.resource, keep, resourceKey);
-    this.namespaces = recode(this.namespaces, this.namespace, keep, text);
-    this.names = recode(this.names, this.name, keep, text);
-    this.sources = recode(this.sources, this.source, keep, text);
-    this.decisions = recode(this.decisions, this.decision, keep, text);
+    this.recodeAll(keep);
     this.minTimeUs = Infinity;
     for (let i = 0; i < keep; i++) {
       if (this.stage[i] !== -1 && (this.time[i] as number) > 0 && (this.time[i] as number) < this.minTimeUs)

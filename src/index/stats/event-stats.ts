@@ -66,6 +66,8 @@ function removedRow(idx: number): StatsRow {
 export class EventStats {
   private columns: Columns;
   private generation: string | undefined;
+  /** The index's strings epoch the dictionaries were last re-coded at (see forget-strings.ts). */
+  private stringsEpoch = 0;
   /** The index position when loading began: rows indexed after it may supersede rows read before. */
   private firstPosition: number | undefined;
   private ready = false;
@@ -105,6 +107,13 @@ export class EventStats {
         this.generation = meta.generation;
         this.firstPosition = undefined;
         this.ready = false;
+        this.stringsEpoch = meta.stringsEpoch;
+      }
+      // Retention blanked the names no row of the index holds: the rows it told of (forget)
+      // hold none of theirs any more, so re-coding drops them from memory too.
+      if (meta.stringsEpoch !== this.stringsEpoch) {
+        this.columns.forgetUnusedNames();
+        this.stringsEpoch = meta.stringsEpoch;
       }
       this.target = meta.position;
       const from = this.columns.end;

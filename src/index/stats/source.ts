@@ -85,7 +85,7 @@ export class StatsSource {
    * The index's position and generation (a new generation means it was rebuilt); undefined
    * while there is no readable index. A file replaced since it was opened is opened anew.
    */
-  meta(): { position: number; generation: string } | undefined {
+  meta(): { position: number; generation: string; stringsEpoch: number } | undefined {
     try {
       if (statSync(this.file).ino !== this.inode) {
         this.db.close();
@@ -99,7 +99,7 @@ export class StatsSource {
         this.dictionary = new Map();
         this.dictionaryOf = dictionaryOf;
       }
-      return { position: meta.position, generation: meta.generation };
+      return { position: meta.position, generation: meta.generation, stringsEpoch: meta.strings_epoch };
     } catch {
       // Being replaced or not yet filled (no meta row, no file): nothing to follow yet.
       return undefined;

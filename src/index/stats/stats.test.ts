@@ -251,6 +251,14 @@ describe("in-memory stats told of the rows serve's indexer drops", () => {
       compare(told, indexer.index, raw);
       comparePages(told, indexer.index, raw);
     }
+    // Once the index blanks the names no row holds, the told stats drop them from memory too,
+    // and still count as SQLite does.
+    const held = (stats: EventStats) => (stats as unknown as { columns: Columns }).columns.names.size;
+    const before = held(told);
+    expect(indexer.index.forgetUnreferenced().strings).toBeGreaterThan(0);
+    await told.refresh();
+    expect(held(told)).toBeLessThan(before);
+    for (const raw of randomFilters(indexer.index, 30)) compare(told, indexer.index, raw);
     // Stats not told keep counting what is gone.
     const all = parseFilter({});
     const opts = { nowUs: NOW_US, buckets: 60, top: 5 };
@@ -261,29 +269,45 @@ describe("in-memory stats told of the rows serve's indexer drops", () => {
 });
 
 describe("columns", () => {
+  const row = (idx: number, user: string, name: string | null = null) => ({
+    idx,
+    timeUs: 1000 + idx,
+    user,
+    groupSet: null,
+    verb: "get",
+    resource: "pods",
+    apiGroup: "",
+    subresource: null,
+    namespace: "ns",
+    name,
+    code: 200,
+    sourceIP: "10.0.0.1",
+    decision: "allow",
+    stageRank: 3,
+    final: true,
+  });
+
   it("re-codes dictionaries when dropping rows, keeping the values of the rows left", () => {
     const c = new Columns(4);
-    const row = (idx: number, user: string) => ({
-      idx,
-      timeUs: 1000 + idx,
-      user,
-      groupSet: null,
-      verb: "get",
-      resource: "pods",
-      apiGroup: "",
-      subresource: null,
-      namespace: "ns",
-      name: null,
-      code: 200,
-      sourceIP: null,
-      decision: "allow",
-      stageRank: 3,
-      final: true,
-    });
     for (let i = 0; i < 6; i++) c.push(row(i, `u${i}`));
     expect(c.base).toBe(2);
     expect(c.users.values).toEqual(["u2", "u3", "u4", "u5"]);
     expect(Array.from(c.user.subarray(0, c.length))).toEqual([0, 1, 2, 3]);
     expect(() => c.push(row(9, "x"))).toThrow(/expected entry 6, got 9/);
+  });
+
+  it("drops the names only forgotten rows had once asked to, keeping the others' values", () => {
+    const c = new Columns(16);
+    c.push(row(0, "olga", "olga-notes"));
+    c.push(row(1, "bob", "web"));
+    c.push(row(2, "olga", "olga-notes"));
+    c.push(row(3, "carol", "web"));
+    c.forget(0);
+    c.forget(2);
+    c.forgetUnusedNames();
+    expect(c.users.values).toEqual(["bob", "carol"]);
+    expect(c.names.values).toEqual(["web"]);
+    expect([1, 3].map((i) => c.users.values[c.user[i] as number])).toEqual(["bob", "carol"]);
+    expect(c.sources.values).toEqual(["10.0.0.1"]);
   });
 });
