@@ -120,8 +120,8 @@ export function registerRetention(program: Command): void {
         // The index rows of what is pruned go too; every run, so none a crash left behind stays.
         const prunedRows = o.dryRun ? 0 : dropPrunedRows(o.data, result.before);
         const indexRowsDropped = prunedRows + thinnedRows;
-        // Names only those rows held go from the index's dictionary too.
-        const stringsForgotten = indexRowsDropped > 0 ? forgetDroppedStrings(o.data) : 0;
+        // Names only those rows held go from the index's dictionary too (and any a crash left).
+        const stringsForgotten = o.dryRun ? 0 : forgetDroppedStrings(o.data);
         const seconds = (Date.now() - started) / 1000;
         if (o.output === "json") {
           process.stdout.write(

@@ -414,6 +414,42 @@ describe("the strings dictionary", () => {
       }
     });
 
+    it("runs only when rows went since it last did; those a crash or a drop meanwhile left, later", () => {
+      const mustNotRead = () => {
+        throw new Error("read the rows with nothing pending");
+      };
+      expect(index.forgetUnreferenced({ afterRead: mustNotRead })).toEqual({ strings: 0, groupSets: 0 });
+      add(index, 15, event("p1", "pia"));
+      add(index, 16, event("q1", "quinn"));
+      expect(index.dropEntries([15])).toBe(1);
+      // A crash before the blanking: the next opener still knows.
+      index.close();
+      index = openIndex(dir, { origin: "test.example/log" }).index;
+      // quinn's row goes while the rows are being read: read as naming quinn, left for the next run.
+      const first = index.forgetUnreferenced({ rowsPerRead: 4, afterRead: () => index.dropEntries([16]) });
+      expect(first.strings).toBe(1);
+      expect([count(dir, "pia"), count(dir, "quinn")]).toEqual([0, 1]);
+      expect(index.forgetUnreferenced().strings).toBe(1);
+      expect(count(dir, "quinn")).toBe(0);
+      expect(index.forgetUnreferenced({ afterRead: mustNotRead })).toEqual({ strings: 0, groupSets: 0 });
+    });
+
+    it("blanks nothing when the index was rebuilt between its read and its write", () => {
+      add(index, 15, event("o1", "olga"));
+      expect(index.dropEntries([15])).toBe(1);
+      const rebuild = () => {
+        const rebuilt = openIndex(dir, { origin: "test.example/log", rebuild: true }).index;
+        fill(rebuilt);
+        // zed takes the id olga had, which the read found unreferenced.
+        add(rebuilt, 15, event("z1", "zed"));
+        rebuilt.close();
+      };
+      // The ids read belong to the old dictionary: blanking by them would hit the new one's names.
+      expect(index.forgetUnreferenced({ afterRead: rebuild })).toEqual({ strings: 0, groupSets: 0 });
+      expect(count(dir, "zed")).toBe(1);
+      expect(users(index, "zed")).toEqual([15]);
+    });
+
     it("keeps a string a row written between its read and its write names", () => {
       add(index, 15, event("z1", "zoe"));
       expect(index.dropEntries([15])).toBe(1);

@@ -557,6 +557,7 @@ export class QueryIndex {
     const { rowsPerStep = 20_000 } = opts;
     const lowest = this.lowestRow();
     const del = this.db.prepare<[number]>("DELETE FROM entries WHERE idx < ?");
+    if (lowest !== null && lowest < before) this.stringsPending();
     let deleted = 0;
     for (let lo = lowest; lo !== null && lo < before; lo = Math.min(before, lo + rowsPerStep))
       deleted += del.run(Math.min(before, lo + rowsPerStep)).changes;
@@ -574,11 +575,17 @@ export class QueryIndex {
     const step = this.db.transaction((part: readonly number[]) =>
       part.reduce((n, i) => n + del.run(i).changes, 0),
     );
+    if (indexes.length > 0) this.stringsPending();
     let deleted = 0;
     for (let at = 0; at < indexes.length; at += rowsPerStep)
       deleted += step.immediate(indexes.slice(at, at + rowsPerStep));
     if (deleted > 0) this.rowsDeleted(opts);
     return deleted;
+  }
+
+  /** Counted before rows go, so that forgetUnreferenced blanks what they alone named even after a crash. */
+  private stringsPending(): void {
+    this.db.prepare("UPDATE meta SET strings_pending = strings_pending + 1").run();
   }
 
   /** dropBelow or dropEntries. */
@@ -587,8 +594,8 @@ export class QueryIndex {
   }
 
   /**
-   * Blanks the strings and group lists no row refers to any more (after dropRows): once a run,
-   * since it reads every row. Returns how many.
+   * Blanks the strings and group lists no row refers to any more, when rows were dropped since
+   * it last ran (else it returns at once): once a run, since it reads every row. Returns how many.
    */
   forgetUnreferenced(opts?: ForgetOptions): Forgotten {
     return forgetUnreferenced(this.db, opts);
@@ -704,8 +711,8 @@ function ensureSchema(db: Database.Database, origin: string, opts: OpenIndexOpti
     db.exec(DROP_SQL);
     db.exec(SCHEMA_SQL);
     db.prepare(
-      "INSERT INTO meta (id, schema_version, generation, origin, position) VALUES (1, ?, ?, ?, 0)",
-    ).run(SCHEMA_VERSION, randomUUID(), origin);
+      "INSERT INTO meta (id, schema_version, generation, build, origin, position) VALUES (1, ?, ?, ?, ?, 0)",
+    ).run(SCHEMA_VERSION, randomUUID(), randomUUID(), origin);
     return reason;
   });
   const reason = tx.immediate();

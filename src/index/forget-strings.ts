@@ -24,7 +24,7 @@ export interface Forgotten {
   groupSets: number;
 }
 
-/** Marks the ids of `ids` up to `top` that rows refer to. */
+/** Which ids of strings and group lists (up to the highest when the read began) a row refers to. */
 class Referenced {
   readonly strings: Uint8Array;
   readonly groupSets: Uint8Array;
@@ -45,17 +45,18 @@ class Referenced {
 }
 
 /**
- * Blanks the strings and group lists of `db` (index.db) that no row refers to; returns how many.
- * Rows below the index's position only ever go (the writer adds rows at or after it), so they
- * are read outside the write; the rows added meanwhile are read again inside it.
+ * Blanks the strings and group lists of `db` (index.db) that no row refers to, if rows were
+ * deleted since it last did (meta.strings_pending); returns how many. Rows below the index's
+ * position only ever go (the writer adds rows at or after it), so they are read outside the
+ * write; the rows added meanwhile are read again inside it.
  */
 export function forgetUnreferenced(db: Database.Database, opts: ForgetOptions = {}): Forgotten {
   const { rowsPerRead = 100_000, afterRead } = opts;
-  const meta = db.prepare<[], { generation: string; position: number }>(
-    "SELECT generation, position FROM meta WHERE id = 1",
+  const meta = db.prepare<[], { build: string; position: number; strings_pending: number }>(
+    "SELECT build, position, strings_pending FROM meta WHERE id = 1",
   );
   const start = meta.get();
-  if (start === undefined) return { strings: 0, groupSets: 0 };
+  if (start === undefined || start.strings_pending === 0) return { strings: 0, groupSets: 0 };
   const top = (table: string): number =>
     (db.prepare(`SELECT MAX(id) AS top FROM ${table}`).get() as { top: number | null }).top ?? 0;
   const seen = new Referenced(top("strings"), top("group_sets"));
@@ -81,8 +82,9 @@ export function forgetUnreferenced(db: Database.Database, opts: ForgetOptions = 
     ).filter((id) => marks[id] === 0);
   const blank = db.transaction((): Forgotten => {
     const now = meta.get();
-    // Rebuilt meanwhile: a new dictionary, holding only what its rows name.
-    if (now === undefined || now.generation !== start.generation) return { strings: 0, groupSets: 0 };
+    // Rebuilt meanwhile: a new dictionary, holding only what its rows name. (A new generation
+    // alone is deletions by another process: the rows read are still true or gone.)
+    if (now === undefined || now.build !== start.build) return { strings: 0, groupSets: 0 };
     markRange(start.position, Number.MAX_SAFE_INTEGER);
     const strings = unblanked("strings", "value", seen.strings);
     const sets = unblanked("group_sets", "groups", seen.groupSets);
@@ -93,6 +95,9 @@ export function forgetUnreferenced(db: Database.Database, opts: ForgetOptions = 
     }
     if (strings.length + sets.length > 0)
       db.prepare("UPDATE meta SET strings_epoch = strings_epoch + 1").run();
+    // Deletions counted since the read began stay counted: the rows they took were read as
+    // naming their strings, which the next run blanks.
+    db.prepare<[number]>("UPDATE meta SET strings_pending = strings_pending - ?").run(start.strings_pending);
     return { strings: strings.length, groupSets: sets.length };
   });
   const secure = db.pragma("secure_delete", { simple: true });

@@ -33,6 +33,8 @@ CREATE TABLE meta (
   -- Random per (re)build, and new when retention deletes rows: a process that cached dictionary
   -- or group-set ids, or rows (the web UI's stats), notices and reads them again.
   generation TEXT NOT NULL,
+  -- Random per (re)build only: the dictionary's ids stay valid for as long as it does.
+  build TEXT NOT NULL,
   origin TEXT NOT NULL,
   -- Number of log entries indexed: entries [0, position) have rows. Written in the same
   -- transaction as the rows, so a crash can neither skip nor double-index an entry.
@@ -41,7 +43,10 @@ CREATE TABLE meta (
   indexed_at INTEGER,
   -- Moves when strings or group lists no row refers to any more are blanked (forget-strings.ts):
   -- a connection then drops its cached value → id maps.
-  strings_epoch INTEGER NOT NULL DEFAULT 0
+  strings_epoch INTEGER NOT NULL DEFAULT 0,
+  -- Counts deletions of rows (retention) since the strings they alone named were last blanked;
+  -- counted before the rows go, so after a crash between the two the next run blanks them.
+  strings_pending INTEGER NOT NULL DEFAULT 0
 );
 
 -- Every distinct string a row refers to (user, verb, resource, namespace, name, ...), once. Ids are

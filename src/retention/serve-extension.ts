@@ -98,16 +98,13 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
             failed("retention: dropping the pruned entries' index rows failed")(err);
             return 0;
           });
-          const rowsDropped = indexRowsDropped + (opts.thin ? await thinnedRows : 0);
-          // On a connection of its own, whoever dropped the rows: it reads every row, which the
-          // index writer would otherwise wait for.
-          const stringsForgotten =
-            rowsDropped === 0
-              ? 0
-              : await dropRowsOffThread(dir, { forget: true }).catch((err: unknown) => {
-                  failed("retention: blanking the index strings no row refers to failed")(err);
-                  return 0;
-                });
+          if (opts.thin) await thinnedRows;
+          // Every run (nothing to do unless rows went since the last), on a connection of its
+          // own whoever dropped the rows: it reads every row, which the index writer would wait for.
+          const stringsForgotten = await dropRowsOffThread(dir, { forget: true }).catch((err: unknown) => {
+            failed("retention: blanking the index strings no row refers to failed")(err);
+            return 0;
+          });
           const thinned = opts.thin
             ? {
                 thinned: r.thinned.entries,
