@@ -26,7 +26,7 @@ export const STRING_COLUMNS = [
 /** Bytes of the leaf hash a row keeps: enough to catch a stale or foreign index, not a full hash. */
 export const LEAF_PREFIX = 8;
 
-export const SCHEMA_SQL = `
+const COMMENTED_SCHEMA = `
 CREATE TABLE meta (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   schema_version INTEGER NOT NULL,
@@ -118,6 +118,14 @@ CREATE INDEX entries_audit ON entries (audit);
 -- millions of events, which the UI and --kind list without scanning the events.
 CREATE INDEX entries_records ON entries (kind, time_us) WHERE kind IS NOT NULL;
 `;
+
+/**
+ * The schema as executed, without its comments: SQLite keeps each CREATE statement's text in
+ * sqlite_schema, comments and all. Stripped, the schema stays within the file's first page;
+ * spread over later pages, damage among the rows could take it and the file would not open
+ * (the start check, quick_check, is what should find such damage).
+ */
+export const SCHEMA_SQL = COMMENTED_SCHEMA.replace(/--[^\n]*/g, "");
 
 /** The part of better-sqlite3's Database the dictionary check uses (check-worker.ts has no more). */
 interface Queryable {
