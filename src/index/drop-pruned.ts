@@ -53,7 +53,7 @@ export function runDropJob(dataDir: string, job: DropJob): number {
 }
 
 /** runDropJob on a worker thread: on a connection of its own, the event loop never waits for it. */
-export async function dropRowsOffThread(dataDir: string, job: DropJob): Promise<number> {
+export async function runDropJobOffThread(dataDir: string, job: DropJob): Promise<number> {
   const m = await firstMessage<{ deleted?: number; error?: string }>(WORKER, { dataDir, ...job });
   if (m.error !== undefined) {
     const what = "forget" in job ? "blanking the strings of" : "dropping the index rows of";

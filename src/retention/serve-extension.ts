@@ -16,7 +16,7 @@ import { RetentionError, type RetentionPolicy } from "./policy.js";
 import { runRetention, type RetentionHold } from "./run.js";
 import { scanOffThread } from "./scan-thread.js";
 import { ThinCursors } from "./thin.js";
-import { dropRowsOffThread } from "../index/drop-pruned.js";
+import { runDropJobOffThread } from "../index/drop-pruned.js";
 import type { DroppedRows } from "../index/db.js";
 import type { Indexer } from "../index/indexer.js";
 
@@ -57,7 +57,7 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
       const cursorsFile = path.join(dir, THIN_CURSORS_FILE);
       const cursors = await ThinCursors.load(cursorsFile, opts.policy.digest);
       const dropRows = (rows: DroppedRows): Promise<number> =>
-        opts.indexer?.()?.dropRows(rows) ?? dropRowsOffThread(dir, rows);
+        opts.indexer?.()?.dropRows(rows) ?? runDropJobOffThread(dir, rows);
       const failed = (what: string) => (err: unknown) =>
         opts.logger.error(
           { err: err instanceof Error ? err.message : String(err) },
@@ -101,7 +101,7 @@ export function retentionServeExtension(opts: RetentionServeOptions): ServeExten
           if (opts.thin) await thinnedRows;
           // Every run (nothing to do unless rows went since the last), on a connection of its
           // own whoever dropped the rows: it reads every row, which the index writer would wait for.
-          const stringsForgotten = await dropRowsOffThread(dir, { forget: true }).catch((err: unknown) => {
+          const stringsForgotten = await runDropJobOffThread(dir, { forget: true }).catch((err: unknown) => {
             failed("retention: blanking the index strings no row refers to failed")(err);
             return 0;
           });

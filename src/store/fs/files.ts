@@ -283,7 +283,7 @@ export class FsLogFiles implements LogSource {
    * pruned: it is pruned all the same, as readEntryBundle says).
    */
   async readEncodedBundle(index: number): Promise<EncodedBundle | null> {
-    if (prunedBy(this.retentionRead ? this.retention : await this.readRetention(), index)) return null;
+    if (await this.pruned(index)) return null;
     const file = this.layout.compressedBundle(index);
     const data = await this.readFile(file, MAX_BUNDLE_BYTES, this.relative(file));
     return data === null ? null : { encoding: CONTENT_ENCODING, data };
@@ -408,9 +408,12 @@ export class FsLogFiles implements LogSource {
     return { data: data.subarray(start, lineOffset(data, width - firstFrame * perFrame)), first: from };
   }
 
-  /** Whether retention removed bundle `index` (DATA/retention read again). */
-  async pruned(index: number): Promise<boolean> {
-    return prunedBy(await this.readRetention(), index);
+  /**
+   * Whether retention removed bundle `index`: as DATA/retention was last read (once, the first
+   * time), or with `reread` as it is now (it only grows).
+   */
+  async pruned(index: number, reread = false): Promise<boolean> {
+    return prunedBy(this.retentionRead && !reread ? this.retention : await this.readRetention(), index);
   }
 
   /** Reads DATA/retention again (it only grows) and keeps it. */

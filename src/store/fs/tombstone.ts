@@ -80,8 +80,9 @@ export async function tombstoneLines(
   lines: ReadonlySet<number>,
   rewrite: TombstoneRewrite = async (i, l) => tombstoneBundleFile(layout, i, l),
 ): Promise<boolean> {
-  // Pruned first: a crash may leave the file of a bundle retention counts as removed.
-  if (await files.pruned(index)) return false;
+  // Pruned first, as DATA/retention is now: a crash may leave the file of a bundle retention
+  // counts as removed. (A small read beside rewriting a bundle, so not cached.)
+  if (await files.pruned(index, true)) return false;
   if ((await rewrite(index, [...lines])) === "rewritten") return true;
   throw new LogError("corrupt", `entry bundle ${index} is missing`);
 }
